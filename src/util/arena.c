@@ -1,0 +1,90 @@
+#include "util/arena.h"
+
+#include <stdalign.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/xalloc.h"
+
+struct mr_arena_chunk {
+	struct mr_arena_chunk *next;
+	alignas(max_align_t) char data[];
+};
+
+#define ALIGN (alignof(max_align_t))
+
+/* Aligned objects are taken from the front of the current chunk, strings from its back. */
+static void new_chunk(struct mr_arena *a, size_t need)
+{
+	size_t size = need > MR_ARENA_CHUNK ? need : MR_ARENA_CHUNK;
+	struct mr_arena_chunk *c = xmalloc(sizeof(*c) + size);
+	c->next = a->head;
+	a->head = c;
+	a->cur = c->data;
+	a->end = c->data + size;
+}
+
+void *mr_arena_alloc(struct mr_arena *a, size_t n)
+{
+	size_t need = (n + ALIGN - 1) & ~(ALIGN - 1);
+	if (need == 0)
+		need = ALIGN;
+	if (!a->cur || (size_t)(a->end - a->cur) < need)
+		new_chunk(a, need);
+	void *p = a->cur;
+	a->cur += need;
+	a->total += need;
+	return p;
+}
+
+void *mr_arena_zalloc(struct mr_arena *a, size_t n)
+{
+	void *p = mr_arena_alloc(a, n);
+	memset(p, 0, n);
+	return p;
+}
+
+char *mr_arena_strndup(struct mr_arena *a, const char *s, size_t n)
+{
+	if (!a->cur || (size_t)(a->end - a->cur) < n + 1)
+		new_chunk(a, n + 1);
+	a->end -= n + 1;
+	char *p = a->end;
+	memcpy(p, s, n);
+	p[n] = '\0';
+	a->total += n + 1;
+	return p;
+}
+
+char *mr_arena_strdup(struct mr_arena *a, const char *s)
+{
+	return mr_arena_strndup(a, s, strlen(s));
+}
+
+char *mr_arena_printf(struct mr_arena *a, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	char *p = mr_arena_alloc(a, (size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return p;
+}
+
+void mr_arena_release(struct mr_arena *a)
+{
+	struct mr_arena_chunk *c = a->head;
+	while (c) {
+		struct mr_arena_chunk *next = c->next;
+		free(c);
+		c = next;
+	}
+	a->head = NULL;
+	a->cur = a->end = NULL;
+	a->total = 0;
+}

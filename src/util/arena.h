@@ -1,0 +1,39 @@
+/*
+ * arena: a bump allocator for objects that live and die together.
+ *
+ * A loaded model (hundreds of thousands of small strings and records) is freed in one
+ * call.  Memory comes from chunks of at least MR_ARENA_CHUNK bytes; nothing is freed
+ * before mr_arena_release().  Returned memory is aligned for any scalar type.
+ *
+ *   struct mr_arena a = MR_ARENA_INIT;
+ *   char *s = mr_arena_strndup(&a, p, n);
+ *   ...
+ *   mr_arena_release(&a);
+ */
+#ifndef MR_UTIL_ARENA_H
+#define MR_UTIL_ARENA_H
+
+#include <stddef.h>
+
+#define MR_ARENA_CHUNK (256 * 1024)
+
+struct mr_arena_chunk;
+
+struct mr_arena {
+	struct mr_arena_chunk *head;
+	char *cur;
+	char *end;
+	size_t total; /* bytes handed out, for statistics */
+};
+
+#define MR_ARENA_INIT { NULL, NULL, NULL, 0 }
+
+void *mr_arena_alloc(struct mr_arena *a, size_t n);
+void *mr_arena_zalloc(struct mr_arena *a, size_t n);
+char *mr_arena_strndup(struct mr_arena *a, const char *s, size_t n);
+char *mr_arena_strdup(struct mr_arena *a, const char *s);
+char *mr_arena_printf(struct mr_arena *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void mr_arena_release(struct mr_arena *a);
+
+#endif

@@ -1,0 +1,200 @@
+#include "util/fs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/xalloc.h"
+
+int mr_read_file(const char *path, size_t max_size, struct mr_buf *out, struct mr_buf *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		int e = errno;
+		mr_buf_addf(err, "cannot open '%s': %s", path, strerror(e));
+		return -e;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		mr_buf_addf(err, "cannot stat '%s': %s", path, strerror(e));
+		close(fd);
+		return -e;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		mr_buf_addf(err, "'%s' is a directory, not a file", path);
+		close(fd);
+		return -EISDIR;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		mr_buf_addf(err, "'%s' is not a regular file", path);
+		close(fd);
+		return -EINVAL;
+	}
+	if ((unsigned long long)st.st_size > max_size) {
+		mr_buf_addf(err, "'%s' is too large (%lld bytes; the limit is %zu MiB)", path,
+			    (long long)st.st_size, max_size >> 20);
+		close(fd);
+		return -EFBIG;
+	}
+	mr_buf_reset(out);
+	mr_buf_grow(out, (size_t)st.st_size);
+	for (;;) {
+		/* the size can change under us: never read past the limit */
+		if (out->len > max_size) {
+			mr_buf_addf(err, "'%s' is too large (the limit is %zu MiB)", path, max_size >> 20);
+			close(fd);
+			return -EFBIG;
+		}
+		mr_buf_grow(out, 65536);
+		ssize_t r = read(fd, out->ptr + out->len, out->cap - out->len - 1);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			mr_buf_addf(err, "cannot read '%s': %s", path, strerror(e));
+			close(fd);
+			return -e;
+		}
+		if (r == 0)
+			break;
+		out->len += (size_t)r;
+	}
+	out->ptr[out->len] = '\0';
+	close(fd);
+	return 0;
+}
+
+void mr_pathlist_add(struct mr_pathlist *l, const char *path)
+{
+	l->v = xgrow(l->v, sizeof(*l->v), l->n + 1, &l->cap);
+	l->v[l->n++] = xstrdup(path);
+}
+
+static int cmpstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void mr_pathlist_sort(struct mr_pathlist *l)
+{
+	if (l->n > 1)
+		qsort(l->v, l->n, sizeof(*l->v), cmpstr);
+}
+
+void mr_pathlist_release(struct mr_pathlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = l->cap = 0;
+}
+
+static int has_suffix(const char *name, const char *const *suffixes)
+{
+	size_t n = strlen(name);
+	for (; *suffixes; suffixes++) {
+		size_t k = strlen(*suffixes);
+		if (n > k && strcmp(name + n - k, *suffixes) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int walk(const char *dir, const char *const *suffixes, struct mr_pathlist *out,
+		struct mr_buf *err, int depth)
+{
+	if (depth > 64) {
+		mr_buf_addf(err, "'%s': directories nested too deep", dir);
+		return -ELOOP;
+	}
+	DIR *d = opendir(dir);
+	if (!d) {
+		int e = errno;
+		mr_buf_addf(err, "cannot open directory '%s': %s", dir, strerror(e));
+		return -e;
+	}
+	int rc = 0;
+	struct dirent *de;
+	while (rc == 0 && (errno = 0, de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		char *p = mr_path_join(dir, de->d_name);
+		struct stat st;
+		if (lstat(p, &st) < 0) {
+			int e = errno;
+			mr_buf_addf(err, "cannot stat '%s': %s", p, strerror(e));
+			rc = -e;
+		} else if (S_ISDIR(st.st_mode)) {
+			rc = walk(p, suffixes, out, err, depth + 1);
+		} else if (has_suffix(de->d_name, suffixes)) {
+			/* a symlink to a file is taken; to a directory it is not walked */
+			if (S_ISLNK(st.st_mode) && (stat(p, &st) < 0 || S_ISDIR(st.st_mode))) {
+				free(p);
+				continue;
+			}
+			mr_pathlist_add(out, p);
+		}
+		free(p);
+	}
+	if (rc == 0 && errno) {
+		int e = errno;
+		mr_buf_addf(err, "cannot read directory '%s': %s", dir, strerror(e));
+		rc = -e;
+	}
+	closedir(d);
+	return rc;
+}
+
+int mr_find_files(const char *dir, const char *const *suffixes, struct mr_pathlist *out,
+		  struct mr_buf *err)
+{
+	size_t first = out->n;
+	int rc = walk(dir, suffixes, out, err, 0);
+	if (rc == 0 && out->n - first > 1)
+		qsort(out->v + first, out->n - first, sizeof(*out->v), cmpstr);
+	return rc;
+}
+
+char *mr_path_join_root(const char *root, const char *path)
+{
+	if (!root || !*root || strcmp(root, "/") == 0)
+		return xstrdup(path);
+	size_t rl = strlen(root);
+	while (rl > 1 && root[rl - 1] == '/')
+		rl--;
+	while (*path == '/')
+		path++;
+	char *p = xmalloc(rl + 1 + strlen(path) + 1);
+	memcpy(p, root, rl);
+	p[rl] = '/';
+	strcpy(p + rl + 1, path);
+	return p;
+}
+
+char *mr_path_join(const char *dir, const char *name)
+{
+	size_t dl = strlen(dir);
+	int slash = dl > 0 && dir[dl - 1] == '/';
+	char *p = xmalloc(dl + !slash + strlen(name) + 1);
+	memcpy(p, dir, dl);
+	if (!slash)
+		p[dl++] = '/';
+	strcpy(p + dl, name);
+	return p;
+}
+
+char *mr_path_dirname(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	if (!s)
+		return xstrdup(".");
+	if (s == path)
+		return xstrdup("/");
+	return xstrndup(path, (size_t)(s - path));
+}

@@ -1,0 +1,47 @@
+/*
+ * fs: reading files and walking directories, with the refusals mailrecon needs.
+ *
+ * Errors are returned as a negative errno-style code plus a message in `err` (which the
+ * caller owns and releases); nothing is printed here.
+ */
+#ifndef MR_UTIL_FS_H
+#define MR_UTIL_FS_H
+
+#include <stddef.h>
+
+#include "util/buf.h"
+
+/*
+ * Read a whole regular file into out (NUL-terminated; out->len is the byte count).
+ * A file larger than max_size is refused without being read (-EFBIG).
+ */
+int mr_read_file(const char *path, size_t max_size, struct mr_buf *out, struct mr_buf *err);
+
+/* A list of paths, owned by the list. */
+struct mr_pathlist {
+	char **v;
+	size_t n, cap;
+};
+
+#define MR_PATHLIST_INIT { NULL, 0, 0 }
+
+void mr_pathlist_add(struct mr_pathlist *l, const char *path);
+void mr_pathlist_sort(struct mr_pathlist *l);
+void mr_pathlist_release(struct mr_pathlist *l);
+
+/*
+ * Every regular file below dir whose name ends in one of the NULL-terminated suffixes,
+ * recursively.  Names starting with '.' are skipped; symbolic links to directories are
+ * not followed.  The result is sorted byte-wise.
+ */
+int mr_find_files(const char *dir, const char *const *suffixes, struct mr_pathlist *out,
+		  struct mr_buf *err);
+
+/* ROOT + PATH for an absolute PATH ("/" root: PATH itself); a fresh string. */
+char *mr_path_join_root(const char *root, const char *path);
+/* DIR + "/" + NAME; a fresh string. */
+char *mr_path_join(const char *dir, const char *name);
+/* The directory part of PATH ("." when it has none); a fresh string. */
+char *mr_path_dirname(const char *path);
+
+#endif

@@ -1,0 +1,87 @@
+#include "util/strmap.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/xalloc.h"
+
+/* FNV-1a with a final avalanche: short keys, no adversary that controls the process. */
+uint64_t mr_hash(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h;
+}
+
+static struct mr_strmap_slot *find(const struct mr_strmap *m, const char *key, size_t len,
+				   uint64_t h)
+{
+	size_t mask = m->cap - 1;
+	for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+		struct mr_strmap_slot *s = &m->slots[i];
+		if (!s->key)
+			return s;
+		if (s->hash == h && s->len == len && memcmp(s->key, key, len) == 0)
+			return s;
+	}
+}
+
+static void rehash(struct mr_strmap *m, size_t cap)
+{
+	struct mr_strmap_slot *old = m->slots;
+	size_t oldcap = m->cap;
+	m->slots = xcalloc(cap, sizeof(*m->slots));
+	m->cap = cap;
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i].key)
+			*find(m, old[i].key, old[i].len, old[i].hash) = old[i];
+	free(old);
+}
+
+void *mr_strmap_get(const struct mr_strmap *m, const char *key, size_t len)
+{
+	if (!m->cap)
+		return NULL;
+	struct mr_strmap_slot *s = find(m, key, len, mr_hash(key, len));
+	return s->key ? s->value : NULL;
+}
+
+void *mr_strmap_put_new(struct mr_strmap *m, const char *key, size_t len, void *value)
+{
+	if ((m->count + 1) * 4 > m->cap * 3)
+		rehash(m, m->cap ? m->cap * 2 : 16);
+	uint64_t h = mr_hash(key, len);
+	struct mr_strmap_slot *s = find(m, key, len, h);
+	if (s->key)
+		return s->value;
+	s->key = key;
+	s->len = len;
+	s->hash = h;
+	s->value = value;
+	m->count++;
+	return NULL;
+}
+
+void *mr_strmap_set(struct mr_strmap *m, const char *key, size_t len, void *value)
+{
+	void *old = mr_strmap_put_new(m, key, len, value);
+	if (old) {
+		struct mr_strmap_slot *s = find(m, key, len, mr_hash(key, len));
+		s->value = value;
+	}
+	return old;
+}
+
+void mr_strmap_release(struct mr_strmap *m)
+{
+	free(m->slots);
+	m->slots = NULL;
+	m->cap = m->count = 0;
+}

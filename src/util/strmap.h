@@ -1,0 +1,42 @@
+/*
+ * strmap: an open-addressing hash map from byte strings to pointers.
+ *
+ * Keys are not copied: the caller keeps them alive (usually in the same arena as the
+ * values) for the life of the map.  Used for every "is this name declared already"
+ * question, so lookups are O(1) even for 100,000 mailboxes.
+ *
+ *   struct mr_strmap m = MR_STRMAP_INIT;
+ *   void *old = mr_strmap_put(&m, key, len, value);   // returns the previous value or NULL
+ *   void *v = mr_strmap_get(&m, key, len);
+ *   mr_strmap_release(&m);
+ */
+#ifndef MR_UTIL_STRMAP_H
+#define MR_UTIL_STRMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct mr_strmap_slot {
+	const char *key;
+	size_t len;
+	uint64_t hash;
+	void *value;
+};
+
+struct mr_strmap {
+	struct mr_strmap_slot *slots;
+	size_t cap; /* a power of two, or 0 */
+	size_t count;
+};
+
+#define MR_STRMAP_INIT { NULL, 0, 0 }
+
+uint64_t mr_hash(const void *data, size_t len);
+void *mr_strmap_get(const struct mr_strmap *m, const char *key, size_t len);
+/* Insert only when absent; returns the existing value (and changes nothing) or NULL. */
+void *mr_strmap_put_new(struct mr_strmap *m, const char *key, size_t len, void *value);
+/* Insert or replace; returns the previous value or NULL. */
+void *mr_strmap_set(struct mr_strmap *m, const char *key, size_t len, void *value);
+void mr_strmap_release(struct mr_strmap *m);
+
+#endif
