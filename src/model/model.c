@@ -1,0 +1,168 @@
+#include "model/model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/xalloc.h"
+
+static const char *const role_names[] = { "user", "reseller", "admin" };
+static const char *const account_names[] = { "existing", "create" };
+static const char *const action_names[] = { "reject", "discard", "forward", "redirect_domain" };
+static const char *const scheme_names[] = { "SHA512-CRYPT", "SHA256-CRYPT", "BLF-CRYPT", "CRAM-MD5" };
+
+const char *mr_role_name(enum mr_role r) { return role_names[r]; }
+const char *mr_account_name(enum mr_account a) { return account_names[a]; }
+const char *mr_action_name(enum mr_action a) { return action_names[a]; }
+const char *mr_scheme_name(enum mr_scheme s) { return scheme_names[s]; }
+
+void mr_server_defaults(struct mr_server *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->password_scheme = MR_SCHEME_SHA512_CRYPT;
+	s->rate_per_hour = MR_UNSET;
+}
+
+void mr_model_init(struct mr_model *m)
+{
+	memset(m, 0, sizeof(*m));
+	mr_server_defaults(&m->server);
+}
+
+void mr_model_release(struct mr_model *m)
+{
+	for (size_t i = 0; i < m->ndomains; i++)
+		free(m->domains[i]->mailboxes);
+	free(m->users);
+	free(m->domains);
+	mr_strmap_release(&m->user_map);
+	mr_strmap_release(&m->domain_map);
+	mr_strmap_release(&m->mailbox_map);
+	mr_arena_release(&m->arena);
+	memset(m, 0, sizeof(*m));
+}
+
+const char *mr_model_str(struct mr_model *m, const char *s, size_t len)
+{
+	return mr_arena_strndup(&m->arena, s, len);
+}
+
+struct mr_item *mr_model_items(struct mr_model *m, size_t n)
+{
+	return mr_arena_zalloc(&m->arena, n * sizeof(struct mr_item));
+}
+
+struct mr_user *mr_model_add_user(struct mr_model *m, const char *name, struct mr_loc loc,
+				  struct mr_user **existing)
+{
+	size_t len = strlen(name);
+	struct mr_user *u = mr_arena_zalloc(&m->arena, sizeof(*u));
+	u->name = mr_model_str(m, name, len);
+	struct mr_user *old = mr_strmap_put_new(&m->user_map, u->name, len, u);
+	if (old) {
+		*existing = old;
+		return NULL;
+	}
+	u->loc = loc;
+	u->role = MR_ROLE_USER;
+	u->account = MR_ACCOUNT_EXISTING;
+	u->limits.mail_domains = u->limits.mailboxes = u->limits.rate_per_hour = MR_UNSET;
+	m->users = xgrow(m->users, sizeof(*m->users), m->nusers + 1, &m->users_cap);
+	m->users[m->nusers++] = u;
+	return u;
+}
+
+struct mr_domain *mr_model_add_domain(struct mr_model *m, const char *name, struct mr_loc loc,
+				      struct mr_domain **existing)
+{
+	size_t len = strlen(name);
+	struct mr_domain *d = mr_arena_zalloc(&m->arena, sizeof(*d));
+	d->name = mr_model_str(m, name, len);
+	struct mr_domain *old = mr_strmap_put_new(&m->domain_map, d->name, len, d);
+	if (old) {
+		*existing = old;
+		return NULL;
+	}
+	d->loc = loc;
+	d->action = MR_ACTION_REJECT;
+	d->greylisting = d->spamassassin = d->antivirus = true;
+	m->domains = xgrow(m->domains, sizeof(*m->domains), m->ndomains + 1, &m->domains_cap);
+	m->domains[m->ndomains++] = d;
+	return d;
+}
+
+struct mr_mailbox *mr_domain_add_mailbox(struct mr_model *m, struct mr_domain *d, const char *name,
+					 struct mr_loc loc, struct mr_mailbox **existing)
+{
+	size_t nl = strlen(name), dl = strlen(d->name);
+	char *addr = mr_arena_alloc(&m->arena, nl + 1 + dl + 1);
+	memcpy(addr, name, nl);
+	addr[nl] = '@';
+	memcpy(addr + nl + 1, d->name, dl + 1);
+	struct mr_mailbox *mb = mr_arena_zalloc(&m->arena, sizeof(*mb));
+	struct mr_mailbox *old = mr_strmap_put_new(&m->mailbox_map, addr, nl + 1 + dl, mb);
+	if (old) {
+		*existing = old;
+		return NULL;
+	}
+	mb->address = addr;
+	mb->name = mr_model_str(m, name, nl);
+	mb->loc = loc;
+	mb->domain = d;
+	mb->keep_copy = true;
+	mb->rate_per_hour = MR_UNSET;
+	mb->greylisting = mb->spamassassin = true;
+	d->mailboxes = xgrow(d->mailboxes, sizeof(*d->mailboxes), d->nmailboxes + 1, &d->mailboxes_cap);
+	d->mailboxes[d->nmailboxes++] = mb;
+	return mb;
+}
+
+struct mr_user *mr_model_user(const struct mr_model *m, const char *name)
+{
+	return mr_strmap_get(&m->user_map, name, strlen(name));
+}
+
+struct mr_domain *mr_model_domain(const struct mr_model *m, const char *name)
+{
+	return mr_strmap_get(&m->domain_map, name, strlen(name));
+}
+
+struct mr_mailbox *mr_model_mailbox(const struct mr_model *m, const char *address)
+{
+	return mr_strmap_get(&m->mailbox_map, address, strlen(address));
+}
+
+static int cmp_user(const void *a, const void *b)
+{
+	return strcmp((*(struct mr_user *const *)a)->name, (*(struct mr_user *const *)b)->name);
+}
+
+static int cmp_domain(const void *a, const void *b)
+{
+	return strcmp((*(struct mr_domain *const *)a)->name, (*(struct mr_domain *const *)b)->name);
+}
+
+static int cmp_mailbox(const void *a, const void *b)
+{
+	return strcmp((*(struct mr_mailbox *const *)a)->name, (*(struct mr_mailbox *const *)b)->name);
+}
+
+void mr_model_sort(struct mr_model *m)
+{
+	/* qsort's array must not be NULL, even for zero elements */
+	if (m->nusers > 1)
+		qsort(m->users, m->nusers, sizeof(*m->users), cmp_user);
+	if (m->ndomains > 1)
+		qsort(m->domains, m->ndomains, sizeof(*m->domains), cmp_domain);
+	for (size_t i = 0; i < m->ndomains; i++)
+		if (m->domains[i]->nmailboxes > 1)
+			qsort(m->domains[i]->mailboxes, m->domains[i]->nmailboxes,
+			      sizeof(*m->domains[i]->mailboxes), cmp_mailbox);
+}
+
+size_t mr_model_count_mailboxes(const struct mr_model *m)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < m->ndomains; i++)
+		n += m->domains[i]->nmailboxes;
+	return n;
+}

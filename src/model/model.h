@@ -1,0 +1,191 @@
+/*
+ * model: users, mail domains and mailboxes -- the one in-memory state.
+ *
+ * Both sides of a reconciliation produce this type: the YAML loader (src/load) builds the
+ * desired model, the live-file codecs (src/codec) build the live model, and a plan is a
+ * comparison of the two.  Values are effective values (defaults applied); an optional
+ * number that is absent is MR_UNSET.  Every object and the fields that can be wrong
+ * remember where they came from (struct mr_loc), so an error can point at them.
+ *
+ * Ownership: the model owns everything reachable from it through its arena; strings
+ * handed to the add functions are copied.  One call frees it all:
+ *
+ *   struct mr_model m;
+ *   mr_model_init(&m);
+ *   struct mr_domain *d = mr_model_add_domain(&m, "example.com", loc, &dup);
+ *   struct mr_mailbox *mb = mr_domain_add_mailbox(&m, d, "info", loc, &dup);
+ *   ...
+ *   mr_model_release(&m);
+ */
+#ifndef MR_MODEL_MODEL_H
+#define MR_MODEL_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/arena.h"
+#include "util/diag.h"
+#include "util/strmap.h"
+
+#define MR_UNSET INT64_C(-1)
+
+enum mr_role { MR_ROLE_USER, MR_ROLE_RESELLER, MR_ROLE_ADMIN };
+enum mr_account { MR_ACCOUNT_EXISTING, MR_ACCOUNT_CREATE };
+enum mr_action { MR_ACTION_REJECT, MR_ACTION_DISCARD, MR_ACTION_FORWARD, MR_ACTION_REDIRECT_DOMAIN };
+enum mr_password_kind { MR_PASSWORD_NONE, MR_PASSWORD_HASH, MR_PASSWORD_FILE, MR_PASSWORD_ENV };
+enum mr_cert_kind { MR_CERT_SELF_SIGNED, MR_CERT_FILES };
+enum mr_scheme { MR_SCHEME_SHA512_CRYPT, MR_SCHEME_SHA256_CRYPT, MR_SCHEME_BLF_CRYPT, MR_SCHEME_CRAM_MD5 };
+
+const char *mr_role_name(enum mr_role r);
+const char *mr_account_name(enum mr_account a);
+const char *mr_action_name(enum mr_action a);
+const char *mr_scheme_name(enum mr_scheme s);
+
+/* A string with the place it was written, for lists such as aliases and copy_to. */
+struct mr_item {
+	const char *s;
+	struct mr_loc loc;
+};
+
+struct mr_items {
+	struct mr_item *v;
+	size_t n;
+};
+
+struct mr_server {
+	bool declared;
+	struct mr_loc loc;
+	enum mr_scheme password_scheme;
+	int64_t rate_per_hour; /* MR_UNSET: unlimited */
+	struct mr_loc rate_loc;
+	const char *dmarc; /* template; NULL: the built-in default */
+	struct mr_loc dmarc_loc;
+};
+
+#define MR_DMARC_DEFAULT "v=DMARC1; p=none"
+
+struct mr_limits {
+	int64_t mail_domains, mailboxes, rate_per_hour; /* MR_UNSET: unlimited */
+	struct mr_loc mail_domains_loc, mailboxes_loc, rate_loc;
+};
+
+struct mr_user {
+	const char *name;
+	struct mr_loc loc;
+	enum mr_role role;
+	struct mr_loc role_loc;
+	const char *reseller; /* NULL: none */
+	struct mr_loc reseller_loc;
+	enum mr_account account;
+	bool disabled;
+	struct mr_limits limits;
+};
+
+struct mr_password {
+	enum mr_password_kind kind;
+	const char *value; /* the hash, the path as written, or the variable name */
+	const char *base_dir; /* for a relative file path: the YAML file's directory */
+	struct mr_loc loc;
+};
+
+struct mr_domain;
+
+struct mr_mailbox {
+	const char *name;
+	const char *address; /* name@domain */
+	struct mr_loc loc;
+	struct mr_domain *domain;
+	struct mr_password password;
+	struct mr_items aliases;
+	struct mr_items copy_to;
+	bool keep_copy;
+	struct mr_loc keep_copy_loc;
+	int64_t max_size; /* bytes; 0: unlimited */
+	int64_t rate_per_hour; /* MR_UNSET: the user's, then the server's */
+	bool greylisting, spamassassin, disabled;
+	const char *note; /* NULL: none */
+};
+
+struct mr_dkim {
+	bool enabled;
+	const char *selector;
+	int bits;
+	struct mr_loc loc, selector_loc;
+};
+
+#define MR_DKIM_SELECTOR_DEFAULT "dkim"
+#define MR_DKIM_BITS_DEFAULT 2048
+
+struct mr_ssl {
+	bool enabled;
+	const char *alias;
+	enum mr_cert_kind cert;
+	const char *cert_path, *key_path; /* MR_CERT_FILES: as written */
+	const char *base_dir;
+	const char *email; /* NULL: none */
+	struct mr_loc loc, alias_loc, cert_loc, key_loc, email_loc;
+};
+
+struct mr_domain {
+	const char *name;
+	struct mr_loc loc;
+	const char *owner;
+	struct mr_loc owner_loc;
+	const char *ip; /* NULL: auto */
+	struct mr_loc ip_loc;
+	enum mr_action action;
+	const char *action_target; /* address or domain for forward / redirect_domain */
+	struct mr_loc action_loc;
+	bool greylisting, spamassassin, antivirus, dmarc, disabled;
+	struct mr_dkim dkim;
+	struct mr_ssl ssl;
+	struct mr_mailbox **mailboxes;
+	size_t nmailboxes, mailboxes_cap;
+};
+
+struct mr_model {
+	struct mr_arena arena;
+	struct mr_server server;
+	struct mr_user **users;
+	size_t nusers, users_cap;
+	struct mr_domain **domains;
+	size_t ndomains, domains_cap;
+	struct mr_strmap user_map;    /* name -> struct mr_user */
+	struct mr_strmap domain_map;  /* name -> struct mr_domain */
+	struct mr_strmap mailbox_map; /* local@domain -> struct mr_mailbox */
+};
+
+void mr_model_init(struct mr_model *m);
+void mr_model_release(struct mr_model *m);
+
+/* Defaults of design section 2 for a new object. */
+void mr_server_defaults(struct mr_server *s);
+
+/*
+ * Add an object with its defaults.  When one of that name exists already, nothing is
+ * added, NULL is returned and *existing points at the first one.
+ */
+struct mr_user *mr_model_add_user(struct mr_model *m, const char *name, struct mr_loc loc,
+				  struct mr_user **existing);
+struct mr_domain *mr_model_add_domain(struct mr_model *m, const char *name, struct mr_loc loc,
+				      struct mr_domain **existing);
+struct mr_mailbox *mr_domain_add_mailbox(struct mr_model *m, struct mr_domain *d, const char *name,
+					 struct mr_loc loc, struct mr_mailbox **existing);
+
+struct mr_user *mr_model_user(const struct mr_model *m, const char *name);
+struct mr_domain *mr_model_domain(const struct mr_model *m, const char *name);
+struct mr_mailbox *mr_model_mailbox(const struct mr_model *m, const char *address);
+
+/* Copy a string into the model's arena. */
+const char *mr_model_str(struct mr_model *m, const char *s, size_t len);
+/* Allocate a list of n items in the model's arena (zeroed). */
+struct mr_item *mr_model_items(struct mr_model *m, size_t n);
+
+/* Canonical order: users, domains and each domain's mailboxes sorted by name. */
+void mr_model_sort(struct mr_model *m);
+
+/* Counting, for summaries. */
+size_t mr_model_count_mailboxes(const struct mr_model *m);
+
+#endif
