@@ -1,0 +1,1201 @@
+/*
+ * The YAML side of the desired state: each file is parsed into a node tree (ytree.c),
+ * then walked with a table of known fields per object.  Unknown fields, duplicate keys,
+ * wrong types and malformed values are reported here with their place; the rules that
+ * need the whole state (references, limits, loops) are in validate.c.
+ */
+#include "load/desired.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "load/ytree.h"
+#include "model/names.h"
+#include "util/buf.h"
+#include "util/fs.h"
+#include "util/strutil.h"
+#include "util/xalloc.h"
+
+#define MAX_INT 1000000000
+
+struct conv {
+	struct mr_model *m;
+	struct mr_ydoc *doc;
+	struct mr_diags *diags;
+	const char *dir; /* the file's directory, in the model's arena */
+};
+
+static struct mr_loc loc_of(const struct conv *c, const struct mr_ynode *n)
+{
+	return mr_ynode_loc(c->doc, n);
+}
+
+#define ERR(c, n, ...) mr_diag_error((c)->diags, loc_of((c), (n)), __VA_ARGS__)
+
+/* ---- scalars ------------------------------------------------------------------------- */
+
+/* A string value, or NULL after an error.  Null counts as absent for optional keys. */
+static const char *scalar(struct conv *c, const struct mr_ynode *v, const char *key)
+{
+	if (v->kind != MR_Y_SCALAR) {
+		ERR(c, v, "'%s' must be a single value, not %s", key, mr_ykind_name(v));
+		return NULL;
+	}
+	if (strlen(v->u.str) != v->len) {
+		ERR(c, v, "'%s' contains a NUL character", key);
+		return NULL;
+	}
+	return v->u.str;
+}
+
+/* YAML 1.1 booleans, unquoted: what people write and what editors' YAML 1.1 mode accepts. */
+static bool get_bool(struct conv *c, const struct mr_ynode *v, const char *key, bool *out)
+{
+	static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON",
+					   "y", "Y", NULL };
+	static const char *const no[] = { "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF",
+					  "n", "N", NULL };
+	const char *s = scalar(c, v, key);
+	if (!s)
+		return false;
+	for (int i = 0; !v->quoted && yes[i]; i++) {
+		if (strcmp(s, yes[i]) == 0) {
+			*out = true;
+			return true;
+		}
+		if (strcmp(s, no[i]) == 0) {
+			*out = false;
+			return true;
+		}
+	}
+	ERR(c, v, "'%s' must be true or false (also yes/no, on/off, without quotes), not %s'%s'", key,
+	    v->quoted ? "the quoted string " : "", s);
+	return false;
+}
+
+static bool get_int(struct conv *c, const struct mr_ynode *v, const char *key, int64_t *out)
+{
+	const char *s = scalar(c, v, key);
+	if (!s)
+		return false;
+	uint64_t u;
+	if (v->quoted) {
+		ERR(c, v, "'%s' must be a number, not the quoted string '%s'", key, s);
+		return false;
+	}
+	if (!mr_parse_u64(s, strlen(s), MAX_INT, &u) || (s[0] == '0' && s[1])) {
+		if (s[0] == '-')
+			ERR(c, v, "'%s' must not be negative: '%s'", key, s);
+		else
+			ERR(c, v, "'%s' must be a whole number from 0 to %d (no sign, no leading zero), not '%s'", key,
+			    MAX_INT, s);
+		return false;
+	}
+	*out = (int64_t)u;
+	return true;
+}
+
+int mr_parse_size(const char *s, int64_t *out)
+{
+	size_t n = strspn(s, "0123456789");
+	uint64_t v;
+	if (n == 0 || !mr_parse_u64(s, n, UINT64_MAX / 2, &v))
+		return 0;
+	const char *suf = s + n;
+	unsigned shift = 0;
+	if (*suf) {
+		switch (*suf) {
+		case 'K': case 'k': shift = 10; break;
+		case 'M': case 'm': shift = 20; break;
+		case 'G': case 'g': shift = 30; break;
+		case 'T': case 't': shift = 40; break;
+		default: return 0;
+		}
+		suf++;
+		if (*suf == 'i' || *suf == 'I')
+			suf++;
+		if (*suf == 'B' || *suf == 'b')
+			suf++;
+		else if (suf[-1] == 'i' || suf[-1] == 'I')
+			return 0;
+		if (*suf)
+			return 0;
+	}
+	const uint64_t pib = UINT64_C(1) << 50;
+	if (v > (pib >> shift))
+		return 0;
+	*out = (int64_t)(v << shift);
+	return 1;
+}
+
+static bool get_size(struct conv *c, const struct mr_ynode *v, const char *key, int64_t *out)
+{
+	const char *s = scalar(c, v, key);
+	if (!s)
+		return false;
+	if (!mr_parse_size(s, out)) {
+		if (s[0] == '-')
+			ERR(c, v, "'%s' must not be negative: '%s'", key, s);
+		else
+			ERR(c, v, "'%s' must be a size such as 500M, 2G or a number of bytes (at most 1P), not '%s'",
+			    key, s);
+		return false;
+	}
+	return true;
+}
+
+static const char *keep(struct conv *c, const char *s)
+{
+	return mr_model_str(c->m, s, strlen(s));
+}
+
+/* ---- mappings with known fields ------------------------------------------------------ */
+
+struct field;
+typedef void (*field_fn)(struct conv *c, void *obj, const struct mr_ynode *key, const struct mr_ynode *val);
+
+struct field {
+	const char *name;
+	field_fn fn;
+	bool required;
+};
+
+#define MAX_FIELDS 16
+
+/*
+ * Walk a mapping against its field table.  `what` names the object in messages
+ * ("mailbox 'info@example.com'").  Null values are skipped (absent), except that a
+ * required field given as null is reported missing.
+ */
+static void walk_fields(struct conv *c, const struct mr_ynode *map, const struct field *fields, void *obj,
+			const char *what)
+{
+	const char *names[MAX_FIELDS + 1];
+	const struct mr_ynode *seen[MAX_FIELDS] = { 0 };
+	size_t nf = 0;
+	for (; fields[nf].name; nf++)
+		names[nf] = fields[nf].name;
+	names[nf] = NULL;
+
+	for (size_t i = 0; i < map->len; i++) {
+		const struct mr_ynode *k = map->u.items[2 * i], *v = map->u.items[2 * i + 1];
+		if (k->kind != MR_Y_SCALAR) {
+			ERR(c, k, "a key in %s must be a plain name, not %s", what, mr_ykind_name(k));
+			continue;
+		}
+		size_t f = 0;
+		while (f < nf && strcmp(fields[f].name, k->u.str) != 0)
+			f++;
+		if (f == nf) {
+			const char *close = mr_closest(k->u.str, names);
+			if (close)
+				ERR(c, k, "unknown field '%s' in %s (did you mean '%s'?)", k->u.str, what, close);
+			else
+				ERR(c, k, "unknown field '%s' in %s", k->u.str, what);
+			continue;
+		}
+		if (seen[f]) {
+			struct mr_buf at = MR_BUF_INIT;
+			mr_loc_format(loc_of(c, seen[f]), &at);
+			ERR(c, k, "duplicate key '%s' in %s (first at %s)", k->u.str, what, at.ptr);
+			mr_buf_release(&at);
+			continue;
+		}
+		seen[f] = k;
+		if (mr_ynode_is_null(v)) {
+			if (fields[f].required)
+				ERR(c, v, "'%s' of %s has no value", fields[f].name, what);
+			continue;
+		}
+		fields[f].fn(c, obj, k, v);
+	}
+	for (size_t f = 0; f < nf; f++)
+		if (fields[f].required && !seen[f])
+			ERR(c, map, "%s has no '%s'", what, fields[f].name);
+}
+
+/* A mapping whose keys are names (users, domains, mailboxes): check the shape only. */
+static bool name_map(struct conv *c, const struct mr_ynode *v, const char *key, const char *of_what)
+{
+	if (v->kind != MR_Y_MAP) {
+		ERR(c, v, "'%s' must be a mapping of %s, not %s", key, of_what, mr_ykind_name(v));
+		return false;
+	}
+	return true;
+}
+
+static bool name_key(struct conv *c, const struct mr_ynode *k, const char *what)
+{
+	if (k->kind != MR_Y_SCALAR || strlen(k->u.str) != k->len) {
+		ERR(c, k, "a %s name must be a plain string, not %s", what, mr_ykind_name(k));
+		return false;
+	}
+	return true;
+}
+
+static void dup_error(struct conv *c, const struct mr_ynode *k, const char *what, const char *name,
+		      struct mr_loc first)
+{
+	struct mr_buf at = MR_BUF_INIT;
+	mr_loc_format(first, &at);
+	ERR(c, k, "%s '%s' is declared twice (first at %s)", what, name, at.ptr);
+	mr_buf_release(&at);
+}
+
+/* ---- server -------------------------------------------------------------------------- */
+
+static void f_server_scheme(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	struct mr_server *s = obj;
+	const char *str = scalar(c, v, "password_scheme");
+	if (!str)
+		return;
+	for (int i = MR_SCHEME_SHA512_CRYPT; i <= MR_SCHEME_CRAM_MD5; i++)
+		if (strcasecmp(str, mr_scheme_name((enum mr_scheme)i)) == 0) {
+			s->password_scheme = (enum mr_scheme)i;
+			return;
+		}
+	ERR(c, v, "unknown password_scheme '%s' (use SHA512-CRYPT, SHA256-CRYPT, BLF-CRYPT or CRAM-MD5)", str);
+}
+
+static void f_server_rate(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	struct mr_server *s = obj;
+	if (get_int(c, v, "rate_per_hour", &s->rate_per_hour))
+		s->rate_loc = loc_of(c, v);
+}
+
+static void f_server_dmarc(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	struct mr_server *s = obj;
+	const char *str = scalar(c, v, "dmarc");
+	if (!str)
+		return;
+	s->dmarc = keep(c, str);
+	s->dmarc_loc = loc_of(c, v);
+}
+
+static const struct field server_fields[] = {
+	{ "password_scheme", f_server_scheme, false },
+	{ "rate_per_hour", f_server_rate, false },
+	{ "dmarc", f_server_dmarc, false },
+	{ NULL, NULL, false },
+};
+
+/* ---- users --------------------------------------------------------------------------- */
+
+static void f_user_role(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	struct mr_user *u = obj;
+	const char *s = scalar(c, v, "role");
+	if (!s)
+		return;
+	for (int i = MR_ROLE_USER; i <= MR_ROLE_ADMIN; i++)
+		if (strcmp(s, mr_role_name((enum mr_role)i)) == 0) {
+			u->role = (enum mr_role)i;
+			u->role_loc = loc_of(c, v);
+			return;
+		}
+	ERR(c, v, "unknown role '%s' (use user, reseller or admin)", s);
+}
+
+static void f_user_reseller(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	struct mr_user *u = obj;
+	const char *s = scalar(c, v, "reseller");
+	if (!s)
+		return;
+	u->reseller = keep(c, s);
+	u->reseller_loc = loc_of(c, v);
+}
+
+static void f_user_account(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	struct mr_user *u = obj;
+	const char *s = scalar(c, v, "account");
+	if (!s)
+		return;
+	if (strcmp(s, "existing") == 0)
+		u->account = MR_ACCOUNT_EXISTING;
+	else if (strcmp(s, "create") == 0)
+		u->account = MR_ACCOUNT_CREATE;
+	else
+		ERR(c, v, "unknown account '%s' (use existing or create)", s);
+}
+
+static void f_user_disabled(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	get_bool(c, v, "disabled", &((struct mr_user *)obj)->disabled);
+}
+
+static void f_limit_domains(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	struct mr_limits *l = obj;
+	if (get_int(c, v, "mail_domains", &l->mail_domains))
+		l->mail_domains_loc = loc_of(c, v);
+}
+
+static void f_limit_mailboxes(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	struct mr_limits *l = obj;
+	if (get_int(c, v, "mailboxes", &l->mailboxes))
+		l->mailboxes_loc = loc_of(c, v);
+}
+
+static void f_limit_rate(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	struct mr_limits *l = obj;
+	if (get_int(c, v, "rate_per_hour", &l->rate_per_hour))
+		l->rate_loc = loc_of(c, v);
+}
+
+static const struct field limit_fields[] = {
+	{ "mail_domains", f_limit_domains, false },
+	{ "mailboxes", f_limit_mailboxes, false },
+	{ "rate_per_hour", f_limit_rate, false },
+	{ NULL, NULL, false },
+};
+
+static void f_user_limits(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	struct mr_user *u = obj;
+	if (v->kind != MR_Y_MAP) {
+		ERR(c, v, "'limits' must be a mapping (mail_domains, mailboxes, rate_per_hour), not %s",
+		    mr_ykind_name(v));
+		return;
+	}
+	char what[64];
+	snprintf(what, sizeof(what), "the limits of user '%s'", u->name);
+	walk_fields(c, v, limit_fields, &u->limits, what);
+}
+
+static const struct field user_fields[] = {
+	{ "role", f_user_role, false },
+	{ "reseller", f_user_reseller, false },
+	{ "account", f_user_account, false },
+	{ "disabled", f_user_disabled, false },
+	{ "limits", f_user_limits, false },
+	{ NULL, NULL, false },
+};
+
+static void load_users(struct conv *c, const struct mr_ynode *v)
+{
+	if (!name_map(c, v, "users", "user names"))
+		return;
+	for (size_t i = 0; i < v->len; i++) {
+		const struct mr_ynode *k = v->u.items[2 * i], *body = v->u.items[2 * i + 1];
+		if (!name_key(c, k, "user"))
+			continue;
+		const char *why = mr_check_user_name(k->u.str);
+		if (why)
+			ERR(c, k, "invalid user name '%s': %s", k->u.str, why);
+		struct mr_user *first;
+		struct mr_user *u = mr_model_add_user(c->m, k->u.str, loc_of(c, k), &first);
+		if (!u) {
+			dup_error(c, k, "user", k->u.str, first->loc);
+			continue;
+		}
+		if (mr_ynode_is_null(body))
+			continue;
+		if (body->kind != MR_Y_MAP) {
+			ERR(c, body, "user '%s' must be a mapping of its fields, not %s", u->name, mr_ykind_name(body));
+			continue;
+		}
+		char what[64];
+		snprintf(what, sizeof(what), "user '%s'", u->name);
+		walk_fields(c, body, user_fields, u, what);
+	}
+}
+
+/* ---- mailboxes ----------------------------------------------------------------------- */
+
+static const char *mailbox_what(struct mr_mailbox *mb, char *buf, size_t n)
+{
+	snprintf(buf, n, "mailbox '%s'", mb->address);
+	return buf;
+}
+
+static void f_pw_hash(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	struct mr_password *p = obj;
+	if (v->kind != MR_Y_SCALAR) {
+		ERR(c, v, "a password hash must be a string in quotes (hash: \"{SCHEME}...\"), not %s",
+		    mr_ykind_name(v));
+		return;
+	}
+	p->kind = MR_PASSWORD_HASH;
+	p->value = keep(c, v->u.str);
+	p->loc = loc_of(c, v);
+}
+
+static void f_pw_file(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	struct mr_password *p = obj;
+	const char *s = scalar(c, v, "file");
+	if (!s)
+		return;
+	p->kind = MR_PASSWORD_FILE;
+	p->value = keep(c, s);
+	p->base_dir = c->dir;
+	p->loc = loc_of(c, v);
+}
+
+static void f_pw_env(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	struct mr_password *p = obj;
+	const char *s = scalar(c, v, "env");
+	if (!s)
+		return;
+	const char *why = mr_check_env_name(s);
+	if (why) {
+		ERR(c, v, "invalid environment variable name '%s': %s", s, why);
+		return;
+	}
+	p->kind = MR_PASSWORD_ENV;
+	p->value = keep(c, s);
+	p->loc = loc_of(c, v);
+}
+
+static const struct field password_fields[] = {
+	{ "hash", f_pw_hash, false },
+	{ "file", f_pw_file, false },
+	{ "env", f_pw_env, false },
+	{ NULL, NULL, false },
+};
+
+static void f_mb_password(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	struct mr_mailbox *mb = obj;
+	char what[MR_LOCAL_PART_MAX + MR_DOMAIN_MAX + 32];
+	snprintf(what, sizeof(what), "the password of '%s'", mb->address);
+	if (v->kind != MR_Y_MAP) {
+		/* never echo the value: it may be a clear password */
+		ERR(c, v, "'password' must be one of {hash: ...}, {file: PATH} or {env: NAME}, not %s",
+		    v->kind == MR_Y_SCALAR ? "a plain value" : mr_ykind_name(v));
+		mb->password.loc = loc_of(c, v);
+		mb->password.kind = MR_PASSWORD_NONE;
+		return;
+	}
+	size_t given = 0;
+	const struct mr_ynode *second = NULL;
+	for (size_t i = 0; i < v->len; i++) {
+		const struct mr_ynode *pk = v->u.items[2 * i];
+		if (pk->kind == MR_Y_SCALAR &&
+		    (!strcmp(pk->u.str, "hash") || !strcmp(pk->u.str, "file") || !strcmp(pk->u.str, "env"))) {
+			if (++given == 2)
+				second = pk;
+		}
+	}
+	walk_fields(c, v, password_fields, &mb->password, what);
+	if (given == 0)
+		ERR(c, v, "%s needs one of 'hash', 'file' or 'env'", what);
+	else if (second) {
+		ERR(c, second, "%s has more than one of 'hash', 'file' and 'env': give exactly one", what);
+		mb->password.kind = MR_PASSWORD_NONE; /* which one was meant is unknown: check neither */
+	}
+	if (!mb->password.loc.file)
+		mb->password.loc = loc_of(c, v);
+}
+
+static void name_list(struct conv *c, const struct mr_ynode *v, const char *key, struct mr_items *out,
+		      bool addresses)
+{
+	if (v->kind == MR_Y_SCALAR) {
+		ERR(c, v, "'%s' must be a list ([a, b]), not a single value", key);
+		return;
+	}
+	if (v->kind != MR_Y_SEQ) {
+		ERR(c, v, "'%s' must be a list, not %s", key, mr_ykind_name(v));
+		return;
+	}
+	out->v = mr_model_items(c->m, v->len);
+	out->n = 0;
+	for (size_t i = 0; i < v->len; i++) {
+		const struct mr_ynode *it = v->u.items[i];
+		const char *s = scalar(c, it, key);
+		if (!s)
+			continue;
+		const char *why = addresses ? mr_check_address(s) : mr_check_mailbox_name(s);
+		if (why) {
+			if (addresses)
+				ERR(c, it, "invalid address '%s' in '%s': %s", s, key, why);
+			else
+				ERR(c, it, "invalid alias '%s': %s", s, why);
+			continue;
+		}
+		char *low = (char *)keep(c, s);
+		mr_ascii_lower(low);
+		out->v[out->n++] = (struct mr_item){ low, loc_of(c, it) };
+	}
+}
+
+static void f_mb_aliases(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	name_list(c, v, "aliases", &((struct mr_mailbox *)obj)->aliases, false);
+}
+
+static void f_mb_copy_to(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	name_list(c, v, "copy_to", &((struct mr_mailbox *)obj)->copy_to, true);
+}
+
+static void f_mb_keep_copy(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	struct mr_mailbox *mb = obj;
+	if (get_bool(c, v, "keep_copy", &mb->keep_copy))
+		mb->keep_copy_loc = loc_of(c, v);
+}
+
+static void f_mb_max_size(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	get_size(c, v, "max_size", &((struct mr_mailbox *)obj)->max_size);
+}
+
+static void f_mb_rate(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	get_int(c, v, "rate_per_hour", &((struct mr_mailbox *)obj)->rate_per_hour);
+}
+
+static void f_mb_grey(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	get_bool(c, v, "greylisting", &((struct mr_mailbox *)obj)->greylisting);
+}
+
+static void f_mb_spam(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	get_bool(c, v, "spamassassin", &((struct mr_mailbox *)obj)->spamassassin);
+}
+
+static void f_mb_disabled(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	get_bool(c, v, "disabled", &((struct mr_mailbox *)obj)->disabled);
+}
+
+static void f_mb_note(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	struct mr_mailbox *mb = obj;
+	const char *s = scalar(c, v, "note");
+	if (!s)
+		return;
+	const char *why = mr_check_text(s, MR_NOTE_MAX);
+	if (why) {
+		ERR(c, v, "'note' %s (at most %d bytes of text, no control characters)", why, MR_NOTE_MAX);
+		return;
+	}
+	mb->note = keep(c, s);
+}
+
+static const struct field mailbox_fields[] = {
+	{ "password", f_mb_password, true },
+	{ "aliases", f_mb_aliases, false },
+	{ "copy_to", f_mb_copy_to, false },
+	{ "keep_copy", f_mb_keep_copy, false },
+	{ "max_size", f_mb_max_size, false },
+	{ "rate_per_hour", f_mb_rate, false },
+	{ "greylisting", f_mb_grey, false },
+	{ "spamassassin", f_mb_spam, false },
+	{ "disabled", f_mb_disabled, false },
+	{ "note", f_mb_note, false },
+	{ NULL, NULL, false },
+};
+
+static void f_dom_mailboxes(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	struct mr_domain *d = obj;
+	if (!name_map(c, v, "mailboxes", "mailbox names"))
+		return;
+	for (size_t i = 0; i < v->len; i++) {
+		const struct mr_ynode *mk = v->u.items[2 * i], *body = v->u.items[2 * i + 1];
+		if (!name_key(c, mk, "mailbox"))
+			continue;
+		const char *why = mr_check_mailbox_name(mk->u.str);
+		if (why)
+			ERR(c, mk, "invalid mailbox name '%s': %s", mk->u.str, why);
+		struct mr_mailbox *first;
+		struct mr_mailbox *mb = mr_domain_add_mailbox(c->m, d, mk->u.str, loc_of(c, mk), &first);
+		if (!mb) {
+			dup_error(c, mk, "mailbox", first->address, first->loc);
+			continue;
+		}
+		char what[MR_LOCAL_PART_MAX + MR_DOMAIN_MAX + 16];
+		mailbox_what(mb, what, sizeof(what));
+		if (mr_ynode_is_null(body)) {
+			ERR(c, mk, "%s has no 'password'", what);
+			continue;
+		}
+		if (body->kind != MR_Y_MAP) {
+			ERR(c, body, "%s must be a mapping of its fields, not %s", what, mr_ykind_name(body));
+			continue;
+		}
+		walk_fields(c, body, mailbox_fields, mb, what);
+	}
+}
+
+/* ---- domains ------------------------------------------------------------------------- */
+
+static void f_dom_owner(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	struct mr_domain *d = obj;
+	const char *s = scalar(c, v, "owner");
+	if (!s)
+		return;
+	d->owner = keep(c, s);
+	d->owner_loc = loc_of(c, v);
+}
+
+static void f_dom_ip(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	struct mr_domain *d = obj;
+	const char *s = scalar(c, v, "ip");
+	if (!s)
+		return;
+	if (strcmp(s, "auto") == 0)
+		return;
+	const char *why = mr_check_ip(s);
+	if (why) {
+		ERR(c, v, "'ip' '%s' %s (or 'auto')", s, why);
+		return;
+	}
+	d->ip = keep(c, s);
+	d->ip_loc = loc_of(c, v);
+}
+
+static void f_act_forward(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	struct mr_domain *d = obj;
+	const char *s = scalar(c, v, "forward");
+	if (!s)
+		return;
+	const char *why = mr_check_address(s);
+	if (why) {
+		ERR(c, v, "invalid forward address '%s': %s", s, why);
+		return;
+	}
+	char *low = (char *)keep(c, s);
+	mr_ascii_lower(low);
+	d->action = MR_ACTION_FORWARD;
+	d->action_target = low;
+	d->action_loc = loc_of(c, v);
+}
+
+static void f_act_redirect(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	struct mr_domain *d = obj;
+	const char *s = scalar(c, v, "redirect_domain");
+	if (!s)
+		return;
+	if (strchr(s, '@')) {
+		ERR(c, v, "redirect_domain takes a domain, not an address: '%s' (use forward: for an address)", s);
+		return;
+	}
+	const char *why = mr_check_domain(s);
+	if (why) {
+		ERR(c, v, "invalid redirect_domain '%s': %s", s, why);
+		return;
+	}
+	d->action = MR_ACTION_REDIRECT_DOMAIN;
+	d->action_target = keep(c, s);
+	d->action_loc = loc_of(c, v);
+}
+
+static const struct field action_fields[] = {
+	{ "forward", f_act_forward, false },
+	{ "redirect_domain", f_act_redirect, false },
+	{ NULL, NULL, false },
+};
+
+static void f_dom_action(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	struct mr_domain *d = obj;
+	static const char *const words[] = { "reject", "discard", "forward", "redirect_domain", NULL };
+	if (v->kind == MR_Y_SCALAR) {
+		if (strcmp(v->u.str, "reject") == 0) {
+			d->action = MR_ACTION_REJECT;
+		} else if (strcmp(v->u.str, "discard") == 0) {
+			d->action = MR_ACTION_DISCARD;
+		} else if (!strcmp(v->u.str, "forward") || !strcmp(v->u.str, "redirect_domain")) {
+			ERR(c, v, "default_action '%s' needs its target: {%s: ...}", v->u.str, v->u.str);
+		} else {
+			const char *close = mr_closest(v->u.str, words);
+			ERR(c, v,
+			    "unknown default_action '%s' (use reject, discard, {forward: ADDRESS} or "
+			    "{redirect_domain: DOMAIN})%s%s%s",
+			    v->u.str, close ? "; did you mean '" : "", close ? close : "", close ? "'?" : "");
+		}
+		d->action_loc = loc_of(c, v);
+		return;
+	}
+	if (v->kind != MR_Y_MAP) {
+		ERR(c, v, "'default_action' must be reject, discard or a mapping, not %s", mr_ykind_name(v));
+		return;
+	}
+	char what[MR_DOMAIN_MAX + 40];
+	snprintf(what, sizeof(what), "the default_action of '%s'", d->name);
+	walk_fields(c, v, action_fields, d, what);
+	if (v->len != 1)
+		ERR(c, v, "%s needs exactly one of 'forward' or 'redirect_domain'", what);
+}
+
+static void f_bool_grey(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	get_bool(c, v, "greylisting", &((struct mr_domain *)obj)->greylisting);
+}
+
+static void f_bool_spam(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	get_bool(c, v, "spamassassin", &((struct mr_domain *)obj)->spamassassin);
+}
+
+static void f_bool_av(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	get_bool(c, v, "antivirus", &((struct mr_domain *)obj)->antivirus);
+}
+
+static void f_bool_dmarc(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	get_bool(c, v, "dmarc", &((struct mr_domain *)obj)->dmarc);
+}
+
+static void f_bool_disabled(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	get_bool(c, v, "disabled", &((struct mr_domain *)obj)->disabled);
+}
+
+static void f_dkim_selector(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	struct mr_dkim *dk = obj;
+	const char *s = scalar(c, v, "selector");
+	if (!s)
+		return;
+	const char *why = mr_check_selector(s);
+	if (why) {
+		ERR(c, v, "invalid DKIM selector '%s': %s", s, why);
+		return;
+	}
+	dk->selector = keep(c, s);
+	dk->selector_loc = loc_of(c, v);
+}
+
+static void f_dkim_bits(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	struct mr_dkim *dk = obj;
+	const char *s = scalar(c, v, "bits");
+	if (!s)
+		return;
+	if (strcmp(s, "1024") == 0)
+		dk->bits = 1024;
+	else if (strcmp(s, "2048") == 0)
+		dk->bits = 2048;
+	else
+		ERR(c, v, "DKIM 'bits' must be 1024 or 2048, not '%s'", s);
+}
+
+static const struct field dkim_fields[] = {
+	{ "selector", f_dkim_selector, false },
+	{ "bits", f_dkim_bits, false },
+	{ NULL, NULL, false },
+};
+
+static void f_dom_dkim(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	struct mr_domain *d = obj;
+	d->dkim.loc = loc_of(c, v);
+	d->dkim.selector = MR_DKIM_SELECTOR_DEFAULT;
+	d->dkim.bits = MR_DKIM_BITS_DEFAULT;
+	if (v->kind == MR_Y_SCALAR) {
+		get_bool(c, v, "dkim", &d->dkim.enabled);
+		return;
+	}
+	if (v->kind != MR_Y_MAP) {
+		ERR(c, v, "'dkim' must be true, false or {selector: NAME, bits: 1024|2048}, not %s", mr_ykind_name(v));
+		return;
+	}
+	d->dkim.enabled = true;
+	char what[MR_DOMAIN_MAX + 32];
+	snprintf(what, sizeof(what), "the dkim of '%s'", d->name);
+	walk_fields(c, v, dkim_fields, &d->dkim, what);
+}
+
+static void f_cert_cert(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	struct mr_ssl *s = obj;
+	const char *p = scalar(c, v, "cert");
+	if (p) {
+		s->cert_path = keep(c, p);
+		s->cert_loc = loc_of(c, v);
+	}
+}
+
+static void f_cert_key(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	struct mr_ssl *s = obj;
+	const char *p = scalar(c, v, "key");
+	if (p) {
+		s->key_path = keep(c, p);
+		s->key_loc = loc_of(c, v);
+	}
+}
+
+static const struct field cert_fields[] = {
+	{ "cert", f_cert_cert, true },
+	{ "key", f_cert_key, true },
+	{ NULL, NULL, false },
+};
+
+static void f_ssl_alias(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	struct mr_ssl *s = obj;
+	const char *a = scalar(c, v, "alias");
+	if (!a)
+		return;
+	const char *why = mr_check_domain(a);
+	if (why) {
+		ERR(c, v, "invalid ssl alias '%s': %s", a, why);
+		return;
+	}
+	s->alias = keep(c, a);
+	s->alias_loc = loc_of(c, v);
+}
+
+static void f_ssl_cert(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	struct mr_ssl *s = obj;
+	if (v->kind == MR_Y_SCALAR) {
+		if (strcmp(v->u.str, "self-signed") != 0)
+			ERR(c, v, "'certificate' must be self-signed or {cert: PATH, key: PATH}, not '%s'", v->u.str);
+		return;
+	}
+	if (v->kind != MR_Y_MAP) {
+		ERR(c, v, "'certificate' must be self-signed or {cert: PATH, key: PATH}, not %s", mr_ykind_name(v));
+		return;
+	}
+	s->cert = MR_CERT_FILES;
+	s->base_dir = c->dir;
+	walk_fields(c, v, cert_fields, s, "the ssl certificate");
+}
+
+static void f_ssl_email(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	struct mr_ssl *s = obj;
+	const char *e = scalar(c, v, "email");
+	if (!e)
+		return;
+	const char *why = mr_check_address(e);
+	if (why) {
+		ERR(c, v, "invalid ssl email '%s': %s", e, why);
+		return;
+	}
+	char *low = (char *)keep(c, e);
+	mr_ascii_lower(low);
+	s->email = low;
+	s->email_loc = loc_of(c, v);
+}
+
+static const struct field ssl_fields[] = {
+	{ "alias", f_ssl_alias, true },
+	{ "certificate", f_ssl_cert, false },
+	{ "email", f_ssl_email, false },
+	{ NULL, NULL, false },
+};
+
+static void f_dom_ssl(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)k;
+	struct mr_domain *d = obj;
+	d->ssl.loc = loc_of(c, v);
+	if (v->kind == MR_Y_SCALAR) {
+		bool on = false;
+		if (get_bool(c, v, "ssl", &on) && on)
+			ERR(c, v, "'ssl: true' is not enough: give {alias: HOSTNAME, certificate: ...}");
+		return;
+	}
+	if (v->kind != MR_Y_MAP) {
+		ERR(c, v, "'ssl' must be false or {alias: ..., certificate: ..., email: ...}, not %s", mr_ykind_name(v));
+		return;
+	}
+	d->ssl.enabled = true;
+	d->ssl.cert = MR_CERT_SELF_SIGNED;
+	char what[MR_DOMAIN_MAX + 32];
+	snprintf(what, sizeof(what), "the ssl of '%s'", d->name);
+	walk_fields(c, v, ssl_fields, &d->ssl, what);
+}
+
+static const struct field domain_fields[] = {
+	{ "owner", f_dom_owner, true },
+	{ "ip", f_dom_ip, false },
+	{ "default_action", f_dom_action, false },
+	{ "greylisting", f_bool_grey, false },
+	{ "spamassassin", f_bool_spam, false },
+	{ "antivirus", f_bool_av, false },
+	{ "dkim", f_dom_dkim, false },
+	{ "dmarc", f_bool_dmarc, false },
+	{ "ssl", f_dom_ssl, false },
+	{ "disabled", f_bool_disabled, false },
+	{ "mailboxes", f_dom_mailboxes, false },
+	{ NULL, NULL, false },
+};
+
+static void load_domains(struct conv *c, const struct mr_ynode *v)
+{
+	if (!name_map(c, v, "domains", "domain names"))
+		return;
+	for (size_t i = 0; i < v->len; i++) {
+		const struct mr_ynode *k = v->u.items[2 * i], *body = v->u.items[2 * i + 1];
+		if (!name_key(c, k, "domain"))
+			continue;
+		const char *why = mr_check_domain(k->u.str);
+		if (why) {
+			char *ascii = NULL;
+			if (strstr(why, "punycode") && (ascii = mr_domain_to_ascii(k->u.str)) != NULL)
+				ERR(c, k, "invalid domain name '%s': not ASCII; write it as '%s'", k->u.str, ascii);
+			else if (!strcmp(why, "must be lower case") && (ascii = xstrdup(k->u.str)) != NULL) {
+				mr_ascii_lower(ascii);
+				ERR(c, k, "invalid domain name '%s': must be lower case ('%s')", k->u.str, ascii);
+			} else
+				ERR(c, k, "invalid domain name '%s': %s", k->u.str, why);
+			free(ascii);
+		}
+		struct mr_domain *first;
+		struct mr_domain *d = mr_model_add_domain(c->m, k->u.str, loc_of(c, k), &first);
+		if (!d) {
+			dup_error(c, k, "domain", k->u.str, first->loc);
+			continue;
+		}
+		char what[MR_DOMAIN_MAX + 16];
+		snprintf(what, sizeof(what), "domain '%s'", d->name);
+		if (mr_ynode_is_null(body)) {
+			ERR(c, k, "%s has no 'owner'", what);
+			continue;
+		}
+		if (body->kind != MR_Y_MAP) {
+			ERR(c, body, "%s must be a mapping of its fields, not %s", what, mr_ykind_name(body));
+			continue;
+		}
+		walk_fields(c, body, domain_fields, d, what);
+	}
+}
+
+/* ---- the top level ------------------------------------------------------------------- */
+
+static void f_top_version(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)c, (void)obj, (void)k, (void)v; /* checked before the walk */
+}
+
+static void f_top_server(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)obj;
+	struct mr_server *s = &c->m->server;
+	if (s->declared) {
+		struct mr_buf at = MR_BUF_INIT;
+		mr_loc_format(s->loc, &at);
+		ERR(c, k, "'server' is declared twice (first at %s): keep it in one file", at.ptr);
+		mr_buf_release(&at);
+		return;
+	}
+	s->declared = true;
+	s->loc = loc_of(c, k);
+	if (v->kind != MR_Y_MAP) {
+		ERR(c, v, "'server' must be a mapping, not %s", mr_ykind_name(v));
+		return;
+	}
+	walk_fields(c, v, server_fields, s, "server");
+}
+
+static void f_top_users(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)obj, (void)k;
+	load_users(c, v);
+}
+
+static void f_top_domains(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+{
+	(void)obj, (void)k;
+	load_domains(c, v);
+}
+
+static const struct field top_fields[] = {
+	{ "version", f_top_version, false },
+	{ "server", f_top_server, false },
+	{ "users", f_top_users, false },
+	{ "domains", f_top_domains, false },
+	{ NULL, NULL, false },
+};
+
+/* Check `version: 1` first: another version is another format, so nothing else is read. */
+static bool check_version(struct conv *c, const struct mr_ynode *root)
+{
+	for (size_t i = 0; i < root->len; i++) {
+		const struct mr_ynode *k = root->u.items[2 * i], *v = root->u.items[2 * i + 1];
+		if (k->kind != MR_Y_SCALAR || strcmp(k->u.str, "version") != 0)
+			continue;
+		if (v->kind == MR_Y_SCALAR && strcmp(v->u.str, "1") == 0 && !v->quoted)
+			return true;
+		if (v->kind == MR_Y_SCALAR)
+			ERR(c, v, "unsupported version '%s': this mailrecon reads version 1", v->u.str);
+		else
+			ERR(c, v, "'version' must be 1, not %s", mr_ykind_name(v));
+		return false;
+	}
+	ERR(c, root, "missing 'version: 1' (the format version) at the top level");
+	return true; /* the rest is still checked */
+}
+
+void mr_load_yaml_buffer(struct mr_model *m, const char *file, const char *data, size_t len,
+			 struct mr_diags *diags)
+{
+	struct mr_ydoc doc;
+	const char *fname = mr_model_str(m, file, strlen(file));
+	struct mr_loc whole = { fname, 0, 0 };
+	if (mr_ydoc_parse(&doc, fname, data, len, diags) < 0) {
+		mr_ydoc_release(&doc);
+		return;
+	}
+	if (!doc.root || mr_ynode_is_null(doc.root)) {
+		mr_diag_error(diags, whole, "empty file: expected a mapping that starts with 'version: 1'");
+		mr_ydoc_release(&doc);
+		return;
+	}
+	char *dir = mr_path_dirname(fname);
+	struct conv c = { m, &doc, diags, mr_model_str(m, dir, strlen(dir)) };
+	free(dir);
+	if (doc.root->kind != MR_Y_MAP)
+		ERR(&c, doc.root, "the document must be a mapping (version, server, users, domains), not %s",
+		    mr_ykind_name(doc.root));
+	else if (check_version(&c, doc.root))
+		walk_fields(&c, doc.root, top_fields, NULL, "the top level");
+	mr_ydoc_release(&doc);
+}
+
+/* ---- sources ------------------------------------------------------------------------- */
+
+struct seen_file {
+	dev_t dev;
+	ino_t ino;
+};
+
+static int collect(const char *path, struct mr_pathlist *files, struct mr_loc *where, struct mr_diags *diags)
+{
+	static const char *const suffixes[] = { ".yaml", ".yml", NULL };
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		mr_diag_error(diags, *where, "cannot read desired state '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		mr_pathlist_add(files, path);
+		return 0;
+	}
+	struct mr_buf err = MR_BUF_INIT;
+	size_t before = files->n;
+	int rc = mr_find_files(path, suffixes, files, &err);
+	if (rc < 0) {
+		mr_diag_error(diags, *where, "%s", err.ptr);
+		mr_buf_release(&err);
+		return -1;
+	}
+	if (files->n == before) {
+		mr_diag_error(diags, *where, "no desired state found under '%s' (no *.yaml or *.yml file)", path);
+		return -1;
+	}
+	return 0;
+}
+
+int mr_load_desired(struct mr_model *m, struct mr_load_opts *opts, struct mr_diags *diags)
+{
+	struct mr_pathlist files = MR_PATHLIST_INIT;
+	struct mr_loc nowhere = MR_LOC_NONE;
+	size_t errors_before = diags->errors;
+	char *deflt = NULL;
+
+	if (opts->nsources == 0) {
+		deflt = mr_path_join_root(opts->root, MR_DESIRED_DEFAULT);
+		collect(deflt, &files, &nowhere, diags);
+	}
+	for (size_t i = 0; i < opts->nsources; i++)
+		collect(opts->sources[i], &files, &nowhere, diags);
+
+	struct seen_file *seen = xcalloc(files.n ? files.n : 1, sizeof(*seen));
+	size_t nseen = 0;
+	struct mr_buf data = MR_BUF_INIT, err = MR_BUF_INIT;
+	opts->nfiles = 0;
+	for (size_t i = 0; i < files.n; i++) {
+		struct stat st;
+		if (stat(files.v[i], &st) == 0) {
+			size_t j = 0;
+			while (j < nseen && !(seen[j].dev == st.st_dev && seen[j].ino == st.st_ino))
+				j++;
+			if (j < nseen)
+				continue; /* the same file reached twice is read once */
+			seen[nseen++] = (struct seen_file){ st.st_dev, st.st_ino };
+		}
+		mr_buf_reset(&err);
+		if (mr_read_file(files.v[i], MR_DESIRED_MAX_FILE, &data, &err) < 0) {
+			mr_diag_error(diags, nowhere, "%s", err.ptr);
+			continue;
+		}
+		opts->nfiles++;
+		mr_load_yaml_buffer(m, files.v[i], data.ptr, data.len, diags);
+	}
+	mr_buf_release(&data);
+	mr_buf_release(&err);
+	free(seen);
+
+	if (diags->errors == errors_before && m->nusers == 0 && m->ndomains == 0) {
+		const char *what = opts->nsources == 1 ? opts->sources[0] : deflt;
+		struct mr_loc loc = { what ? mr_model_str(m, what, strlen(what)) : NULL, 0, 0 };
+		mr_diag_error(diags, loc,
+			      "the desired state declares no user and no domain; an empty state is never applied");
+	}
+	/* the whole-state rules run even after errors above, so one run reports everything */
+	mr_validate_desired(m, opts->root, diags);
+	free(deflt);
+	mr_pathlist_release(&files);
+	return diags->errors == errors_before ? 0 : -1;
+}

@@ -1,0 +1,46 @@
+/*
+ * desired: load the desired state (YAML files) into a model and validate it.
+ *
+ * Sources are files or directories (every *.yaml / *.yml below, sorted, merged); with no
+ * source, ROOT/etc/mailrecon/desired.  Every problem, from a YAML syntax error to a
+ * reseller over its limits, is added to diags with its file:line:col; the model is only
+ * meaningful when no error was added.
+ *
+ *   struct mr_model m;
+ *   struct mr_diags d = MR_DIAGS_INIT;
+ *   struct mr_load_opts o = { .root = "/", .sources = paths, .nsources = n };
+ *   mr_model_init(&m);
+ *   if (mr_load_desired(&m, &o, &d) < 0) { mr_diags_print(&d, stderr); ... }
+ */
+#ifndef MR_LOAD_DESIRED_H
+#define MR_LOAD_DESIRED_H
+
+#include <stddef.h>
+
+#include "model/model.h"
+#include "util/diag.h"
+
+#define MR_DESIRED_DEFAULT "/etc/mailrecon/desired"
+#define MR_DESIRED_MAX_FILE (64u << 20)
+
+struct mr_load_opts {
+	const char *root;            /* every absolute path is taken below it; NULL or "/" */
+	const char *const *sources;  /* -f arguments; none: ROOT/etc/mailrecon/desired */
+	size_t nsources;
+	size_t nfiles;               /* out: YAML files read */
+};
+
+/* 0 when the state loaded and validated without error, -1 otherwise. */
+int mr_load_desired(struct mr_model *m, struct mr_load_opts *opts, struct mr_diags *diags);
+
+/* Parse one file's bytes into m (used by the loader and by the fuzz targets). */
+void mr_load_yaml_buffer(struct mr_model *m, const char *file, const char *data, size_t len,
+			 struct mr_diags *diags);
+
+/* The whole-state rules of design section 2 (cross references, limits, loops, secrets). */
+void mr_validate_desired(struct mr_model *m, const char *root, struct mr_diags *diags);
+
+/* Parse a size ("500M", "2G", "1048576"); false when malformed or over 1 PiB. */
+int mr_parse_size(const char *s, int64_t *out);
+
+#endif

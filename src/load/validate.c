@@ -1,0 +1,331 @@
+/*
+ * The rules of design section 2 that need the whole desired state: references between
+ * users and domains, limits, aliases across mailboxes, catch-all targets and loops, and
+ * that the secrets a mailbox names can be read.  Syntax was checked while loading.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto/pwhash.h"
+#include "load/desired.h"
+#include "model/names.h"
+#include "util/buf.h"
+#include "util/fs.h"
+#include "util/strmap.h"
+#include "util/xalloc.h"
+
+struct vctx {
+	struct mr_model *m;
+	struct mr_diags *diags;
+	const char *root;
+	struct mr_strmap aliases; /* alias@domain -> struct mr_item (the alias) */
+};
+
+static void at(struct mr_loc loc, struct mr_buf *b)
+{
+	mr_buf_reset(b);
+	mr_loc_format(loc, b);
+}
+
+/* ---- users, owners, limits ----------------------------------------------------------- */
+
+static void check_users(struct vctx *v)
+{
+	for (size_t i = 0; i < v->m->nusers; i++) {
+		struct mr_user *u = v->m->users[i];
+		if (!u->reseller)
+			continue;
+		if (u->role != MR_ROLE_USER) {
+			mr_diag_error(v->diags, u->reseller_loc, "user '%s' has role %s: only a user can belong to a reseller",
+				      u->name, mr_role_name(u->role));
+			continue;
+		}
+		struct mr_user *r = mr_model_user(v->m, u->reseller);
+		if (!r)
+			mr_diag_error(v->diags, u->reseller_loc, "reseller '%s' of user '%s' is not declared in users",
+				      u->reseller, u->name);
+		else if (r->role != MR_ROLE_RESELLER)
+			mr_diag_error(v->diags, u->reseller_loc,
+				      "'%s' is not a reseller (its role is %s): user '%s' cannot belong to it", r->name,
+				      mr_role_name(r->role), u->name);
+	}
+}
+
+struct counts {
+	size_t domains, mailboxes;
+};
+
+static void check_owners_and_limits(struct vctx *v)
+{
+	struct mr_model *m = v->m;
+	struct counts *own = xcalloc(m->nusers ? m->nusers : 1, sizeof(*own));
+	struct counts *sum = xcalloc(m->nusers ? m->nusers : 1, sizeof(*sum));
+	struct mr_strmap index = MR_STRMAP_INIT;
+	for (size_t i = 0; i < m->nusers; i++)
+		mr_strmap_put_new(&index, m->users[i]->name, strlen(m->users[i]->name), (void *)(i + 1));
+
+	for (size_t i = 0; i < m->ndomains; i++) {
+		struct mr_domain *d = m->domains[i];
+		if (!d->owner)
+			continue; /* reported as missing while loading */
+		size_t ui = (size_t)mr_strmap_get(&index, d->owner, strlen(d->owner));
+		if (!ui) {
+			mr_diag_error(v->diags, d->owner_loc, "owner '%s' of domain '%s' is not declared in users",
+				      d->owner, d->name);
+			continue;
+		}
+		struct mr_user *u = m->users[ui - 1];
+		if (u->role == MR_ROLE_RESELLER) {
+			mr_diag_error(v->diags, d->owner_loc,
+				      "owner '%s' of domain '%s' is a reseller: a domain belongs to a user or an admin",
+				      d->owner, d->name);
+			continue;
+		}
+		own[ui - 1].domains++;
+		own[ui - 1].mailboxes += d->nmailboxes;
+		if (u->reseller) {
+			size_t ri = (size_t)mr_strmap_get(&index, u->reseller, strlen(u->reseller));
+			if (ri) {
+				sum[ri - 1].domains++;
+				sum[ri - 1].mailboxes += d->nmailboxes;
+			}
+		}
+	}
+	for (size_t i = 0; i < m->nusers; i++) {
+		struct mr_user *u = m->users[i];
+		bool res = u->role == MR_ROLE_RESELLER;
+		struct counts c = res ? sum[i] : own[i];
+		const char *whose = res ? "the users of reseller" : "user";
+		const char *own_verb = res ? "own" : "owns";
+		if (u->limits.mail_domains != MR_UNSET && c.domains > (size_t)u->limits.mail_domains)
+			mr_diag_error(v->diags, u->limits.mail_domains_loc,
+				      "%s '%s' %s %zu mail domains, over the limit of %lld (limits.mail_domains)", whose,
+				      u->name, own_verb, c.domains, (long long)u->limits.mail_domains);
+		if (u->limits.mailboxes != MR_UNSET && c.mailboxes > (size_t)u->limits.mailboxes)
+			mr_diag_error(v->diags, u->limits.mailboxes_loc,
+				      "%s '%s' %s %zu mailboxes, over the limit of %lld (limits.mailboxes)", whose,
+				      u->name, own_verb, c.mailboxes, (long long)u->limits.mailboxes);
+	}
+	mr_strmap_release(&index);
+	free(own);
+	free(sum);
+}
+
+/* ---- mailboxes ----------------------------------------------------------------------- */
+
+static char *join_addr(struct mr_model *m, const char *local, const char *domain)
+{
+	size_t a = strlen(local), b = strlen(domain);
+	char *s = mr_arena_alloc(&m->arena, a + b + 2);
+	memcpy(s, local, a);
+	s[a] = '@';
+	memcpy(s + a + 1, domain, b + 1);
+	return s;
+}
+
+static void check_aliases(struct vctx *v, struct mr_domain *d, struct mr_buf *tmp)
+{
+	for (size_t j = 0; j < d->nmailboxes; j++) {
+		struct mr_mailbox *mb = d->mailboxes[j];
+		for (size_t k = 0; k < mb->aliases.n; k++) {
+			struct mr_item *it = &mb->aliases.v[k];
+			char *addr = join_addr(v->m, it->s, d->name);
+			if (mr_model_mailbox(v->m, addr)) {
+				mr_diag_error(v->diags, it->loc, "alias '%s' of '%s' is also a mailbox of %s", it->s,
+					      mb->address, d->name);
+				continue;
+			}
+			struct mr_item *first = mr_strmap_put_new(&v->aliases, addr, strlen(addr), it);
+			if (first) {
+				at(first->loc, tmp);
+				mr_diag_error(v->diags, it->loc, "alias '%s' of '%s' is declared twice in %s (first at %s)",
+					      it->s, mb->address, d->name, tmp->ptr);
+			}
+		}
+	}
+}
+
+static bool local_exists(struct vctx *v, const char *address)
+{
+	return mr_model_mailbox(v->m, address) || mr_strmap_get(&v->aliases, address, strlen(address));
+}
+
+static bool readable_secret(const char *path, struct mr_buf *why)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		mr_buf_adds(why, strerror(errno));
+		return false;
+	}
+	struct stat st;
+	bool ok = false;
+	char first[2];
+	if (fstat(fd, &st) < 0)
+		mr_buf_adds(why, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		mr_buf_adds(why, "not a regular file");
+	else if (read(fd, first, 1) != 1 || first[0] == '\n' || first[0] == '\r')
+		mr_buf_adds(why, "the first line is empty");
+	else
+		ok = true;
+	first[0] = 0; /* what was read is a secret: keep nothing of it */
+	close(fd);
+	return ok;
+}
+
+/* A path from the desired state: absolute below the root, relative to the YAML file. */
+static char *secret_path(const char *root, const char *base_dir, const char *path)
+{
+	if (path[0] == '/')
+		return mr_path_join_root(root, path);
+	return mr_path_join(base_dir ? base_dir : ".", path);
+}
+
+static void check_file(struct vctx *v, struct mr_loc loc, const char *what, const char *base, const char *path)
+{
+	char *full = secret_path(v->root, base, path);
+	struct mr_buf why = MR_BUF_INIT;
+	if (!readable_secret(full, &why))
+		mr_diag_error(v->diags, loc, "cannot read %s file '%s': %s", what, full, why.ptr);
+	mr_buf_release(&why);
+	free(full);
+}
+
+static void check_password(struct vctx *v, struct mr_mailbox *mb)
+{
+	struct mr_password *p = &mb->password;
+	switch (p->kind) {
+	case MR_PASSWORD_HASH: {
+		const char *why = mr_pwhash_check(p->value);
+		if (why)
+			mr_diag_error(v->diags, p->loc, "the password hash of '%s' %s", mb->address, why);
+		break;
+	}
+	case MR_PASSWORD_FILE:
+		check_file(v, p->loc, "password", p->base_dir, p->value);
+		break;
+	case MR_PASSWORD_ENV: {
+		const char *val = getenv(p->value);
+		if (!val)
+			mr_diag_error(v->diags, p->loc, "environment variable '%s' (password of '%s') is not set", p->value,
+				      mb->address);
+		else if (!val[0])
+			mr_diag_error(v->diags, p->loc, "environment variable '%s' (password of '%s') is empty", p->value,
+				      mb->address);
+		break;
+	}
+	case MR_PASSWORD_NONE:
+		break;
+	}
+}
+
+static void check_mailbox(struct vctx *v, struct mr_mailbox *mb)
+{
+	check_password(v, mb);
+	for (size_t k = 0; k < mb->copy_to.n; k++) {
+		struct mr_item *it = &mb->copy_to.v[k];
+		if (strcmp(it->s, mb->address) == 0) {
+			mr_diag_error(v->diags, it->loc, "'%s' sends a copy to itself", mb->address);
+			continue;
+		}
+		for (size_t j = 0; j < k; j++)
+			if (strcmp(mb->copy_to.v[j].s, it->s) == 0) {
+				mr_diag_error(v->diags, it->loc, "copy_to '%s' of '%s' is listed twice", it->s, mb->address);
+				break;
+			}
+	}
+	if (!mb->keep_copy && mb->copy_to.n == 0)
+		mr_diag_error(v->diags, mb->keep_copy_loc,
+			      "keep_copy: false without copy_to would drop all mail of '%s'", mb->address);
+}
+
+/* ---- domains ------------------------------------------------------------------------- */
+
+static void check_action(struct vctx *v, struct mr_domain *d)
+{
+	if (d->action == MR_ACTION_FORWARD) {
+		const char *at_sign = strrchr(d->action_target, '@');
+		struct mr_domain *t = mr_model_domain(v->m, at_sign + 1);
+		if (t && !local_exists(v, d->action_target))
+			mr_diag_error(v->diags, d->action_loc,
+				      "default_action of '%s' forwards to '%s', which is neither a mailbox nor an alias of %s",
+				      d->name, d->action_target, t->name);
+		return;
+	}
+	if (d->action != MR_ACTION_REDIRECT_DOMAIN)
+		return;
+	if (strcmp(d->action_target, d->name) == 0) {
+		mr_diag_error(v->diags, d->action_loc, "domain '%s' redirects to itself", d->name);
+		return;
+	}
+	/* follow the chain of declared redirecting domains; a return to d is a loop */
+	struct mr_buf chain = MR_BUF_INIT;
+	mr_buf_adds(&chain, d->name);
+	struct mr_domain *cur = d;
+	for (size_t steps = 0; steps <= v->m->ndomains; steps++) {
+		struct mr_domain *next = mr_model_domain(v->m, cur->action_target);
+		mr_buf_addf(&chain, " -> %s", cur->action_target);
+		if (next == d) {
+			mr_diag_error(v->diags, d->action_loc, "redirect_domain loop: %s", chain.ptr);
+			break;
+		}
+		if (!next || next->action != MR_ACTION_REDIRECT_DOMAIN || next == cur)
+			break;
+		cur = next;
+	}
+	mr_buf_release(&chain);
+}
+
+static void check_domain(struct vctx *v, struct mr_domain *d)
+{
+	check_action(v, d);
+	if (d->ssl.enabled && d->ssl.cert == MR_CERT_FILES) {
+		if (d->ssl.cert_path)
+			check_file(v, d->ssl.cert_loc, "certificate", d->ssl.base_dir, d->ssl.cert_path);
+		if (d->ssl.key_path)
+			check_file(v, d->ssl.key_loc, "certificate key", d->ssl.base_dir, d->ssl.key_path);
+	}
+	for (size_t j = 0; j < d->nmailboxes; j++)
+		check_mailbox(v, d->mailboxes[j]);
+}
+
+static void check_server(struct vctx *v)
+{
+	const struct mr_server *s = &v->m->server;
+	if (!s->dmarc)
+		return;
+	if (strncmp(s->dmarc, "v=DMARC1", 8) != 0) {
+		mr_diag_error(v->diags, s->dmarc_loc, "the dmarc template must start with 'v=DMARC1'");
+		return;
+	}
+	const char *why = mr_check_text(s->dmarc, 1024);
+	if (why) {
+		mr_diag_error(v->diags, s->dmarc_loc, "the dmarc template %s", why);
+		return;
+	}
+	for (const char *p = strchr(s->dmarc, '{'); p; p = strchr(p + 1, '{'))
+		if (strncmp(p, "{domain}", 8) != 0) {
+			mr_diag_error(v->diags, s->dmarc_loc,
+				      "the dmarc template has a placeholder other than {domain}");
+			return;
+		}
+}
+
+void mr_validate_desired(struct mr_model *m, const char *root, struct mr_diags *diags)
+{
+	struct vctx v = { m, diags, root, MR_STRMAP_INIT };
+	struct mr_buf tmp = MR_BUF_INIT;
+	check_server(&v);
+	check_users(&v);
+	check_owners_and_limits(&v);
+	for (size_t i = 0; i < m->ndomains; i++)
+		check_aliases(&v, m->domains[i], &tmp);
+	for (size_t i = 0; i < m->ndomains; i++)
+		check_domain(&v, m->domains[i]);
+	mr_buf_release(&tmp);
+	mr_strmap_release(&v.aliases);
+}

@@ -1,0 +1,61 @@
+/*
+ * ytree: a YAML document as a tree of nodes that remember file:line:col.
+ *
+ * libyaml's events are turned into mappings, sequences and scalars allocated in one
+ * arena.  Aliases share the anchored node (the tree is a DAG, never a cycle: an anchor is
+ * usable only after its node is complete), and the nodes that aliases expand to are
+ * counted against MR_YAML_ALIAS_NODES, so "billion laughs" is an error, not an OOM.
+ * Only one document per file; nesting deeper than MR_YAML_MAX_DEPTH is refused.
+ *
+ *   struct mr_ydoc doc;
+ *   if (mr_ydoc_parse(&doc, "a.yaml", data, len, &diags) == 0) { ... doc.root ... }
+ *   mr_ydoc_release(&doc);
+ */
+#ifndef MR_LOAD_YTREE_H
+#define MR_LOAD_YTREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/arena.h"
+#include "util/diag.h"
+
+#define MR_YAML_ALIAS_NODES 100000
+#define MR_YAML_MAX_DEPTH 64
+
+enum mr_ykind { MR_Y_SCALAR, MR_Y_MAP, MR_Y_SEQ };
+
+struct mr_ynode {
+	uint8_t kind;
+	uint8_t quoted; /* scalar written in quotes or as a block scalar */
+	uint32_t line, col;
+	uint32_t size; /* nodes in this subtree, aliases expanded (saturating) */
+	size_t len;    /* scalar: bytes; map: pairs; seq: items */
+	union {
+		const char *str;         /* scalar, NUL-terminated (may hold NULs inside) */
+		struct mr_ynode **items; /* map: key0, value0, key1, ...; seq: items */
+	} u;
+};
+
+struct mr_ydoc {
+	struct mr_arena arena;
+	const char *file;
+	struct mr_ynode *root; /* NULL: the stream holds no document */
+};
+
+/* 0 on success; -1 after adding an error (with its place) to diags. */
+int mr_ydoc_parse(struct mr_ydoc *doc, const char *file, const char *data, size_t len,
+		  struct mr_diags *diags);
+void mr_ydoc_release(struct mr_ydoc *doc);
+
+static inline struct mr_loc mr_ynode_loc(const struct mr_ydoc *doc, const struct mr_ynode *n)
+{
+	return (struct mr_loc){ doc->file, n->line, n->col };
+}
+
+/* A plain scalar spelling null: empty, ~, null, Null, NULL. */
+bool mr_ynode_is_null(const struct mr_ynode *n);
+const char *mr_ykind_name(const struct mr_ynode *n);
+
+#endif
