@@ -1,0 +1,53 @@
+/*
+ * cli: the command table and what every command shares.
+ *
+ * Each command is one file cmd_<name>.c exporting one struct mr_cmd.  main() parses the
+ * global options (accepted before or after the command name), then calls the command's
+ * run() with the remaining arguments; run() returns the process exit code.
+ */
+#ifndef MR_CLI_CLI_H
+#define MR_CLI_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+
+/* Exit codes of design section 1. */
+enum {
+	MR_EXIT_OK = 0,
+	MR_EXIT_ERROR = 1,
+	MR_EXIT_CHANGES = 2,
+	MR_EXIT_REFUSED = 3,
+	MR_EXIT_LOCKED = 4,
+	MR_EXIT_USAGE = 64,
+};
+
+enum mr_color { MR_COLOR_AUTO, MR_COLOR_ALWAYS, MR_COLOR_NEVER };
+enum mr_layout { MR_LAYOUT_AUTO, MR_LAYOUT_DEBIAN, MR_LAYOUT_RHEL };
+
+struct mr_globals {
+	const char *root;
+	const char *state_dir;
+	enum mr_layout layout;
+	double lock_timeout;
+	enum mr_color color;
+	int verbosity; /* -1 quiet, 0 normal, 1+ verbose */
+};
+
+struct mr_cmd {
+	const char *name;
+	const char *usage;   /* the arguments after the name */
+	const char *summary; /* one line */
+	const struct option *options; /* the command's own long options, NULL-terminated; or NULL */
+	const char *shortopts;        /* the command's own short options */
+	/* Called for each of the command's own options; returns 0, or an exit code to stop. */
+	int (*option)(void *state, int opt, const char *arg);
+	int (*run)(void *state, const struct mr_globals *g, int argc, char **argv);
+	size_t state_size;
+};
+
+extern const struct mr_cmd mr_cmd_validate;
+
+/* Print "mailrecon: " + message to stderr (for usage and fatal errors). */
+void mr_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

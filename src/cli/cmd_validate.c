@@ -1,0 +1,68 @@
+/*
+ * mailrecon validate [-f PATH]...: load and check the desired state; touches nothing live.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli/cli.h"
+#include "load/desired.h"
+#include "model/model.h"
+#include "util/xalloc.h"
+
+struct validate_state {
+	const char **sources;
+	size_t n, cap;
+};
+
+static const struct option options[] = {
+	{ "file", required_argument, NULL, 'f' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int option(void *state, int opt, const char *arg)
+{
+	struct validate_state *s = state;
+	if (opt != 'f')
+		return MR_EXIT_USAGE;
+	s->sources = xgrow(s->sources, sizeof(*s->sources), s->n + 1, &s->cap);
+	s->sources[s->n++] = arg;
+	return 0;
+}
+
+static int run(void *state, const struct mr_globals *g, int argc, char **argv)
+{
+	struct validate_state *s = state;
+	(void)argv;
+	if (argc > 0) {
+		mr_cli_error("validate: unexpected argument '%s' (use -f PATH)", argv[0]);
+		free(s->sources);
+		return MR_EXIT_USAGE;
+	}
+	struct mr_model m;
+	struct mr_diags d = MR_DIAGS_INIT;
+	struct mr_load_opts o = { .root = g->root, .sources = s->sources, .nsources = s->n };
+	mr_model_init(&m);
+	int rc = mr_load_desired(&m, &o, &d);
+	mr_diags_print(&d, stderr);
+	if (rc < 0) {
+		mr_cli_error("%zu error%s in the desired state", d.errors, d.errors == 1 ? "" : "s");
+	} else if (g->verbosity >= 0) {
+		printf("valid: %zu users, %zu domains, %zu mailboxes in %zu file%s\n", m.nusers, m.ndomains,
+		       mr_model_count_mailboxes(&m), o.nfiles, o.nfiles == 1 ? "" : "s");
+	}
+	mr_diags_release(&d);
+	mr_model_release(&m);
+	free(s->sources);
+	return rc < 0 ? MR_EXIT_ERROR : MR_EXIT_OK;
+}
+
+const struct mr_cmd mr_cmd_validate = {
+	.name = "validate",
+	.usage = "[-f PATH]...",
+	.summary = "check the desired state; touches nothing live",
+	.options = options,
+	.shortopts = "f:",
+	.option = option,
+	.run = run,
+	.state_size = sizeof(struct validate_state),
+};

@@ -1,0 +1,226 @@
+/*
+ * mailrecon: keep an Exim + Dovecot mail server (ispmanager 6 layout) in the state
+ * declared in YAML.  This file parses the global options and dispatches to a command.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "util/xalloc.h"
+
+#ifndef MAILRECON_VERSION
+#define MAILRECON_VERSION "0.0.0"
+#endif
+
+static const struct mr_cmd *const commands[] = {
+	&mr_cmd_validate,
+	NULL,
+};
+
+enum {
+	OPT_ROOT = 1000,
+	OPT_LAYOUT,
+	OPT_STATE_DIR,
+	OPT_LOCK_TIMEOUT,
+	OPT_COLOR,
+	OPT_HELP,
+	OPT_VERSION,
+};
+
+static const struct option global_options[] = {
+	{ "root", required_argument, NULL, OPT_ROOT },
+	{ "layout", required_argument, NULL, OPT_LAYOUT },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT },
+	{ "color", required_argument, NULL, OPT_COLOR },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+void mr_cli_error(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("mailrecon: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: mailrecon [global options] COMMAND [options]\n\ncommands:\n", f);
+	for (const struct mr_cmd *const *c = commands; *c; c++)
+		fprintf(f, "  %-9s %s\n", (*c)->name, (*c)->summary);
+	fputs("\nglobal options:\n"
+	      "  --root DIR            take every live path below DIR (default /)\n"
+	      "  --layout debian|rhel|auto\n"
+	      "                        file layout (default auto: /etc/exim4 means debian)\n"
+	      "  --state-dir DIR       state directory (default /var/lib/mailrecon, below --root)\n"
+	      "  --lock-timeout SECS   how long to wait for the apply lock\n"
+	      "  --color auto|always|never\n"
+	      "  -q, --quiet           print errors only\n"
+	      "  -v, --verbose         print more\n"
+	      "  --help, --version\n"
+	      "\nexit codes: 0 ok, 1 error, 2 changes pending, 3 refused by a safety rule,\n"
+	      "4 lock not taken in time, 64 usage. See mailrecon(1).\n",
+	      f);
+}
+
+/* Handle a global option; returns -1 when it was not one, else 0 or an exit code + 1. */
+static int global_option(struct mr_globals *g, int opt, const char *arg)
+{
+	switch (opt) {
+	case OPT_ROOT:
+		if (!arg[0]) {
+			mr_cli_error("--root needs a directory");
+			return MR_EXIT_USAGE + 1;
+		}
+		g->root = arg;
+		return 0;
+	case OPT_STATE_DIR:
+		g->state_dir = arg;
+		return 0;
+	case OPT_LAYOUT:
+		if (!strcmp(arg, "debian"))
+			g->layout = MR_LAYOUT_DEBIAN;
+		else if (!strcmp(arg, "rhel"))
+			g->layout = MR_LAYOUT_RHEL;
+		else if (!strcmp(arg, "auto"))
+			g->layout = MR_LAYOUT_AUTO;
+		else {
+			mr_cli_error("--layout must be debian, rhel or auto, not '%s'", arg);
+			return MR_EXIT_USAGE + 1;
+		}
+		return 0;
+	case OPT_LOCK_TIMEOUT: {
+		char *end;
+		errno = 0;
+		double t = strtod(arg, &end);
+		if (errno || end == arg || *end || t < 0 || t > 86400) {
+			mr_cli_error("--lock-timeout must be a number of seconds from 0 to 86400, not '%s'", arg);
+			return MR_EXIT_USAGE + 1;
+		}
+		g->lock_timeout = t;
+		return 0;
+	}
+	case OPT_COLOR:
+		if (!strcmp(arg, "auto"))
+			g->color = MR_COLOR_AUTO;
+		else if (!strcmp(arg, "always"))
+			g->color = MR_COLOR_ALWAYS;
+		else if (!strcmp(arg, "never"))
+			g->color = MR_COLOR_NEVER;
+		else {
+			mr_cli_error("--color must be auto, always or never, not '%s'", arg);
+			return MR_EXIT_USAGE + 1;
+		}
+		return 0;
+	case 'q':
+		g->verbosity = -1;
+		return 0;
+	case 'v':
+		if (g->verbosity >= 0)
+			g->verbosity++;
+		return 0;
+	case OPT_HELP:
+		usage(stdout);
+		return MR_EXIT_OK + 1;
+	case OPT_VERSION:
+		printf("mailrecon %s\n", MAILRECON_VERSION);
+		return MR_EXIT_OK + 1;
+	default:
+		return -1;
+	}
+}
+
+static size_t count_options(const struct option *o)
+{
+	size_t n = 0;
+	while (o && o[n].name)
+		n++;
+	return n;
+}
+
+int main(int argc, char **argv)
+{
+	struct mr_globals g = { .root = "/", .state_dir = "/var/lib/mailrecon", .lock_timeout = 60 };
+	int rc;
+
+	/* global options before the command */
+	opterr = 0;
+	optind = 1;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "+qv", global_options, NULL)) != -1) {
+		if (opt == '?' || opt == ':') {
+			mr_cli_error("unknown or incomplete option '%s' (see mailrecon --help)", argv[optind - 1]);
+			return MR_EXIT_USAGE;
+		}
+		if ((rc = global_option(&g, opt, optarg)) > 0)
+			return rc - 1;
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return MR_EXIT_USAGE;
+	}
+	const char *name = argv[optind];
+	const struct mr_cmd *cmd = NULL;
+	for (const struct mr_cmd *const *c = commands; *c; c++)
+		if (!strcmp((*c)->name, name))
+			cmd = *c;
+	if (!cmd) {
+		mr_cli_error("unknown command '%s' (see mailrecon --help)", name);
+		return MR_EXIT_USAGE;
+	}
+
+	/* the command's options, with the global ones accepted there too */
+	size_t nc = count_options(cmd->options), ng = count_options(global_options);
+	struct option *all = xcalloc(nc + ng + 1, sizeof(*all));
+	if (nc)
+		memcpy(all, cmd->options, nc * sizeof(*all));
+	memcpy(all + nc, global_options, ng * sizeof(*all));
+	char shortopts[64];
+	snprintf(shortopts, sizeof(shortopts), ":qv%s", cmd->shortopts ? cmd->shortopts : "");
+
+	void *state = xcalloc(1, cmd->state_size ? cmd->state_size : 1);
+	int cargc = argc - optind;
+	char **cargv = argv + optind;
+	optind = 1;
+	rc = -1;
+	while ((opt = getopt_long(cargc, cargv, shortopts, all, NULL)) != -1) {
+		if (opt == '?') {
+			mr_cli_error("%s: unknown option '%s' (usage: mailrecon %s %s)", cmd->name, cargv[optind - 1],
+				     cmd->name, cmd->usage);
+			rc = MR_EXIT_USAGE;
+			break;
+		}
+		if (opt == ':') {
+			mr_cli_error("%s: option '%s' needs a value", cmd->name, cargv[optind - 1]);
+			rc = MR_EXIT_USAGE;
+			break;
+		}
+		int r = global_option(&g, opt, optarg);
+		if (r > 0) {
+			rc = r - 1;
+			break;
+		}
+		if (r == 0)
+			continue;
+		r = cmd->option ? cmd->option(state, opt, optarg) : MR_EXIT_USAGE;
+		if (r) {
+			rc = r;
+			break;
+		}
+	}
+	if (rc < 0)
+		rc = cmd->run(state, &g, cargc - optind, cargv + optind);
+	free(state);
+	free(all);
+	return rc;
+}
