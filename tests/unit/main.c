@@ -1,0 +1,17 @@
+#include <stdlib.h>
+
+#include "tests.h"
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite_util());
+	srunner_add_suite(sr, suite_names());
+	srunner_add_suite(sr, suite_pwhash());
+	srunner_add_suite(sr, suite_ytree());
+	srunner_add_suite(sr, suite_load());
+	srunner_add_suite(sr, suite_fixtures());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,340 @@
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "load/desired.h"
+#include "model/model.h"
+#include "tests.h"
+#include "util/buf.h"
+#include "util/fs.h"
+
+static char tmpdir[64];
+
+static void mk_tmp(void)
+{
+	strcpy(tmpdir, "/tmp/mr-load-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void rm_tmp(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static void write_file(const char *rel, const char *text)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, rel);
+	char *dir = mr_path_dirname(path);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+	free(dir);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Load sources; returns the rendered diagnostics (caller frees). */
+static char *load(struct mr_model *m, const char *root, const char *const *src, size_t n, int *rc)
+{
+	struct mr_diags d = MR_DIAGS_INIT;
+	struct mr_load_opts o = { .root = root, .sources = src, .nsources = n };
+	mr_model_init(m);
+	*rc = mr_load_desired(m, &o, &d);
+	mr_diags_sort(&d);
+	struct mr_buf b = MR_BUF_INIT;
+	mr_diags_render(&d, &b);
+	mr_diags_release(&d);
+	return mr_buf_detach(&b);
+}
+
+START_TEST(minimal_example_loads)
+{
+	struct mr_model m;
+	int rc;
+	const char *src[] = { EXAMPLES_DIR "/minimal.yaml" };
+	char *out = load(&m, "/", src, 1, &rc);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(rc, 0);
+	ck_assert_uint_eq(m.nusers, 1);
+	ck_assert_uint_eq(m.ndomains, 1);
+	struct mr_domain *d = m.domains[0];
+	ck_assert_str_eq(d->name, "example.com");
+	ck_assert(d->greylisting && d->spamassassin && d->antivirus);
+	ck_assert(!d->dkim.enabled && !d->ssl.enabled && !d->dmarc && !d->disabled);
+	ck_assert_int_eq(d->action, MR_ACTION_REJECT);
+	ck_assert_ptr_null(d->ip);
+	struct mr_mailbox *mb = mr_model_mailbox(&m, "info@example.com");
+	ck_assert_ptr_nonnull(mb);
+	ck_assert_int_eq(mb->password.kind, MR_PASSWORD_HASH);
+	ck_assert(mb->keep_copy);
+	ck_assert_int_eq(mb->rate_per_hour, MR_UNSET);
+	ck_assert_int_eq(mb->max_size, 0);
+	ck_assert_int_eq(m.server.password_scheme, MR_SCHEME_SHA512_CRYPT);
+	free(out);
+	mr_model_release(&m);
+}
+END_TEST
+
+START_TEST(hosting_example_loads_every_feature)
+{
+	struct mr_model m;
+	int rc;
+	const char *src[] = { EXAMPLES_DIR "/hosting" };
+	char *out = load(&m, "/", src, 1, &rc);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(rc, 0);
+	ck_assert_uint_eq(m.ndomains, 4);
+	ck_assert(m.server.declared);
+	struct mr_user *bob = mr_model_user(&m, "bob");
+	ck_assert_ptr_nonnull(bob);
+	ck_assert_int_eq(bob->role, MR_ROLE_RESELLER);
+	int actions[4] = { 0 };
+	for (size_t i = 0; i < m.ndomains; i++)
+		actions[m.domains[i]->action]++;
+	for (int a = 0; a < 4; a++)
+		ck_assert_msg(actions[a] > 0, "default action %d not covered", a);
+	struct mr_domain *ex = mr_model_domain(&m, "example.com");
+	ck_assert(ex->dkim.enabled);
+	ck_assert_str_eq(ex->dkim.selector, "dkim");
+	ck_assert_int_eq(ex->dkim.bits, 2048);
+	ck_assert(ex->ssl.enabled);
+	ck_assert_int_eq(ex->ssl.cert, MR_CERT_SELF_SIGNED);
+	ck_assert_str_eq(ex->ssl.alias, "mail.example.com");
+	ck_assert_str_eq(ex->ip, "203.0.113.10");
+	struct mr_mailbox *info = mr_model_mailbox(&m, "info@example.com");
+	ck_assert_int_eq(info->max_size, INT64_C(2) << 30);
+	ck_assert_int_eq(info->rate_per_hour, 100);
+	ck_assert_uint_eq(info->aliases.n, 2);
+	ck_assert_str_eq(info->aliases.v[0].s, "sales");
+	ck_assert_str_eq(info->note, "front desk");
+	struct mr_mailbox *orders = mr_model_mailbox(&m, "orders@shop.example.com");
+	ck_assert(!orders->keep_copy);
+	ck_assert_uint_eq(orders->copy_to.n, 2);
+	struct mr_mailbox *archive = mr_model_mailbox(&m, "archive@example.com");
+	ck_assert_int_eq(archive->rate_per_hour, 0);
+	ck_assert(!archive->greylisting && !archive->spamassassin);
+	struct mr_mailbox *nl = mr_model_mailbox(&m, "newsletter@example.com");
+	ck_assert_int_eq(nl->password.kind, MR_PASSWORD_FILE);
+	ck_assert_ptr_nonnull(strstr(nl->password.base_dir, "examples/hosting"));
+	size_t disabled = 0;
+	for (size_t i = 0; i < m.ndomains; i++)
+		for (size_t j = 0; j < m.domains[i]->nmailboxes; j++)
+			disabled += m.domains[i]->mailboxes[j]->disabled;
+	ck_assert_uint_ge(disabled, 1);
+	free(out);
+	mr_model_release(&m);
+}
+END_TEST
+
+START_TEST(sizes)
+{
+	int64_t v;
+	ck_assert(mr_parse_size("500M", &v) && v == 500LL << 20);
+	ck_assert(mr_parse_size("2G", &v) && v == 2LL << 30);
+	ck_assert(mr_parse_size("2g", &v) && v == 2LL << 30);
+	ck_assert(mr_parse_size("10GiB", &v) && v == 10LL << 30);
+	ck_assert(mr_parse_size("1KB", &v) && v == 1024);
+	ck_assert(mr_parse_size("1048576", &v) && v == 1048576);
+	ck_assert(mr_parse_size("0", &v) && v == 0);
+	ck_assert(mr_parse_size("1024T", &v) && v == 1LL << 50);
+	ck_assert(!mr_parse_size("1025T", &v));
+	ck_assert(!mr_parse_size("2X", &v));
+	ck_assert(!mr_parse_size("-1", &v));
+	ck_assert(!mr_parse_size("2 G", &v));
+	ck_assert(!mr_parse_size("G", &v));
+	ck_assert(!mr_parse_size("1Gi", &v));
+	ck_assert(!mr_parse_size("1B", &v));
+	ck_assert(!mr_parse_size("99999999999999999999", &v));
+}
+END_TEST
+
+static const char *const ALICE_DOC = "version: 1\nusers:\n  alice: {}\ndomains:\n  example.com:\n    owner: alice\n";
+
+START_TEST(directory_sources_are_sorted_and_skip_hidden)
+{
+	mk_tmp();
+	write_file("b/20-domains.yaml", "version: 1\ndomains:\n  example.net: {owner: alice}\n");
+	write_file("a/10-users.yml", "version: 1\nusers:\n  alice: {}\n");
+	write_file(".git/broken.yaml", "this: [is not read\n");
+	write_file("notes.txt", "not yaml");
+	struct mr_model m;
+	int rc;
+	const char *src[] = { tmpdir };
+	char *out = load(&m, "/", src, 1, &rc);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(rc, 0);
+	ck_assert_uint_eq(m.ndomains, 1);
+	free(out);
+	mr_model_release(&m);
+	rm_tmp();
+}
+END_TEST
+
+START_TEST(empty_directory_is_an_error)
+{
+	mk_tmp();
+	write_file("README", "no yaml here");
+	struct mr_model m;
+	int rc;
+	const char *src[] = { tmpdir };
+	char *out = load(&m, "/", src, 1, &rc);
+	char want[256];
+	snprintf(want, sizeof(want), "mailrecon: error: no desired state found under '%s' (no *.yaml or *.yml file)\n",
+		 tmpdir);
+	ck_assert_str_eq(out, want);
+	ck_assert_int_eq(rc, -1);
+	free(out);
+	mr_model_release(&m);
+	rm_tmp();
+}
+END_TEST
+
+START_TEST(default_source_is_below_root)
+{
+	mk_tmp();
+	write_file("etc/mailrecon/desired/alice.yaml", ALICE_DOC);
+	struct mr_model m;
+	int rc;
+	char *out = load(&m, tmpdir, NULL, 0, &rc);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(rc, 0);
+	ck_assert_ptr_nonnull(mr_model_domain(&m, "example.com"));
+	free(out);
+	mr_model_release(&m);
+
+	char *missing = load(&m, "/nonexistent-root", NULL, 0, &rc);
+	ck_assert_str_eq(missing, "mailrecon: error: cannot read desired state "
+				  "'/nonexistent-root/etc/mailrecon/desired': No such file or directory\n");
+	ck_assert_int_eq(rc, -1);
+	free(missing);
+	mr_model_release(&m);
+	rm_tmp();
+}
+END_TEST
+
+START_TEST(same_file_twice_is_read_once)
+{
+	mk_tmp();
+	write_file("a.yaml", ALICE_DOC);
+	char path[128];
+	snprintf(path, sizeof(path), "%s/a.yaml", tmpdir);
+	struct mr_model m;
+	int rc;
+	const char *src[] = { path, tmpdir };
+	char *out = load(&m, "/", src, 2, &rc);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(rc, 0);
+	free(out);
+	mr_model_release(&m);
+	rm_tmp();
+}
+END_TEST
+
+START_TEST(hundred_megabyte_file_is_refused_unread)
+{
+	mk_tmp();
+	char path[128];
+	snprintf(path, sizeof(path), "%s/huge.yaml", tmpdir);
+	int fd = open(path, O_WRONLY | O_CREAT, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, 100 << 20), 0); /* sparse: costs no disk */
+	close(fd);
+	struct mr_model m;
+	int rc;
+	const char *src[] = { path };
+	char *out = load(&m, "/", src, 1, &rc);
+	char want[256];
+	snprintf(want, sizeof(want), "mailrecon: error: '%s' is too large (104857600 bytes; the limit is 64 MiB)\n",
+		 path);
+	ck_assert_str_eq(out, want);
+	ck_assert_int_eq(rc, -1);
+	free(out);
+	mr_model_release(&m);
+	rm_tmp();
+}
+END_TEST
+
+START_TEST(secrets_are_checked_but_never_printed)
+{
+	mk_tmp();
+	write_file("secrets/info", "S3cret-Value\n");
+	write_file("secrets/empty", "\n");
+	write_file("s.yaml", "version: 1\nusers:\n  alice: {}\ndomains:\n  example.com:\n    owner: alice\n"
+			     "    mailboxes:\n"
+			     "      info: {password: {file: secrets/info}}\n"
+			     "      abs: {password: {file: /secrets/info}}\n"
+			     "      empty: {password: {file: secrets/empty}}\n"
+			     "      env: {password: {env: MR_TEST_PW}}\n"
+			     "      blank: {password: {env: MR_TEST_BLANK}}\n");
+	setenv("MR_TEST_PW", "Env-Secret", 1);
+	setenv("MR_TEST_BLANK", "", 1);
+	char path[128];
+	snprintf(path, sizeof(path), "%s/s.yaml", tmpdir);
+	struct mr_model m;
+	int rc;
+	const char *src[] = { path };
+	/* the absolute path is taken below the root: here the temp dir */
+	char *out = load(&m, tmpdir, src, 1, &rc);
+	ck_assert_int_eq(rc, -1);
+	ck_assert_ptr_null(strstr(out, "S3cret"));
+	ck_assert_ptr_null(strstr(out, "Env-Secret"));
+	ck_assert_ptr_nonnull(strstr(out, "s.yaml:10:32: error: cannot read password file"));
+	ck_assert_ptr_nonnull(strstr(out, "the first line is empty"));
+	ck_assert_ptr_nonnull(strstr(out, "s.yaml:12:31: error: environment variable 'MR_TEST_BLANK' (password of "
+					  "'blank@example.com') is empty"));
+	/* exactly those two */
+	int lines = 0;
+	for (const char *p = out; *p; p++)
+		lines += *p == '\n';
+	ck_assert_int_eq(lines, 2);
+	free(out);
+	mr_model_release(&m);
+	unsetenv("MR_TEST_PW");
+	unsetenv("MR_TEST_BLANK");
+	rm_tmp();
+}
+END_TEST
+
+START_TEST(buffer_parser_accepts_anchors_for_shared_settings)
+{
+	const char *y = "version: 1\nusers:\n  alice: {}\ndomains:\n  example.com:\n    owner: alice\n"
+			"    mailboxes:\n"
+			"      info: &box {password: {hash: \"{PLAIN}x\"}, max_size: 1G}\n"
+			"      sales: *box\n";
+	struct mr_model m;
+	struct mr_diags d = MR_DIAGS_INIT;
+	mr_model_init(&m);
+	mr_load_yaml_buffer(&m, "anchors.yaml", y, strlen(y), &d);
+	ck_assert_uint_eq(d.n, 0);
+	ck_assert_int_eq(mr_model_mailbox(&m, "sales@example.com")->max_size, 1LL << 30);
+	mr_diags_release(&d);
+	mr_model_release(&m);
+}
+END_TEST
+
+Suite *suite_load(void)
+{
+	Suite *s = suite_create("load");
+	TCase *tc = tcase_create("core");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, minimal_example_loads);
+	tcase_add_test(tc, hosting_example_loads_every_feature);
+	tcase_add_test(tc, sizes);
+	tcase_add_test(tc, directory_sources_are_sorted_and_skip_hidden);
+	tcase_add_test(tc, empty_directory_is_an_error);
+	tcase_add_test(tc, default_source_is_below_root);
+	tcase_add_test(tc, same_file_twice_is_read_once);
+	tcase_add_test(tc, hundred_megabyte_file_is_refused_unread);
+	tcase_add_test(tc, secrets_are_checked_but_never_printed);
+	tcase_add_test(tc, buffer_parser_accepts_anchors_for_shared_settings);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,188 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests.h"
+#include "util/arena.h"
+#include "util/buf.h"
+#include "util/diag.h"
+#include "util/fs.h"
+#include "util/strmap.h"
+#include "util/strutil.h"
+
+START_TEST(arena_strings_survive_many_chunks)
+{
+	struct mr_arena a = MR_ARENA_INIT;
+	char *first = mr_arena_strdup(&a, "first");
+	char *ptrs[20000];
+	for (int i = 0; i < 20000; i++) {
+		char tmp[32];
+		snprintf(tmp, sizeof(tmp), "s%d", i);
+		ptrs[i] = mr_arena_strdup(&a, tmp);
+		long *n = mr_arena_alloc(&a, sizeof(long));
+		*n = i;
+		ck_assert_uint_eq((uintptr_t)n % _Alignof(long), 0);
+	}
+	char *big = mr_arena_alloc(&a, 3 * MR_ARENA_CHUNK);
+	memset(big, 'x', 3 * MR_ARENA_CHUNK);
+	ck_assert_str_eq(first, "first");
+	ck_assert_str_eq(ptrs[0], "s0");
+	ck_assert_str_eq(ptrs[19999], "s19999");
+	ck_assert_str_eq(mr_arena_printf(&a, "%s-%d", "x", 42), "x-42");
+	mr_arena_release(&a);
+}
+END_TEST
+
+START_TEST(buf_formats_and_detaches)
+{
+	struct mr_buf b = MR_BUF_INIT;
+	mr_buf_adds(&b, "a");
+	mr_buf_addc(&b, ':');
+	mr_buf_addf(&b, "%d/%s", 7, "x");
+	ck_assert_str_eq(b.ptr, "a:7/x");
+	ck_assert_uint_eq(b.len, 5);
+	for (int i = 0; i < 10000; i++)
+		mr_buf_adds(&b, "0123456789");
+	ck_assert_uint_eq(b.len, 100005);
+	char *s = mr_buf_detach(&b);
+	ck_assert_ptr_null(b.ptr);
+	ck_assert_uint_eq(strlen(s), 100005);
+	free(s);
+}
+END_TEST
+
+START_TEST(strmap_put_get_set)
+{
+	struct mr_strmap m = MR_STRMAP_INIT;
+	static char keys[50000][12];
+	for (int i = 0; i < 50000; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "k%d", i);
+		ck_assert_ptr_null(mr_strmap_put_new(&m, keys[i], strlen(keys[i]), (void *)(intptr_t)(i + 1)));
+	}
+	ck_assert_uint_eq(m.count, 50000);
+	for (int i = 0; i < 50000; i += 7)
+		ck_assert_int_eq((intptr_t)mr_strmap_get(&m, keys[i], strlen(keys[i])), i + 1);
+	ck_assert_ptr_null(mr_strmap_get(&m, "nope", 4));
+	/* put_new keeps the first value and returns it */
+	ck_assert_int_eq((intptr_t)mr_strmap_put_new(&m, "k5", 2, (void *)99), 6);
+	ck_assert_int_eq((intptr_t)mr_strmap_get(&m, "k5", 2), 6);
+	/* set replaces it */
+	ck_assert_int_eq((intptr_t)mr_strmap_set(&m, "k5", 2, (void *)99), 6);
+	ck_assert_int_eq((intptr_t)mr_strmap_get(&m, "k5", 2), 99);
+	ck_assert_uint_eq(m.count, 50000);
+	mr_strmap_release(&m);
+}
+END_TEST
+
+START_TEST(edit_distance_and_closest)
+{
+	ck_assert_uint_eq(mr_edit_distance("greylistin", "greylisting", 3), 1);
+	ck_assert_uint_eq(mr_edit_distance("kitten", "sitting", 5), 3);
+	ck_assert_uint_eq(mr_edit_distance("abc", "abc", 2), 0);
+	ck_assert_uint_eq(mr_edit_distance("a", "abcdef", 2), 3); /* capped at cap + 1 */
+	static const char *const fields[] = { "mail_domains", "mailboxes", "rate_per_hour", NULL };
+	ck_assert_str_eq(mr_closest("mailbox", fields), "mailboxes");
+	ck_assert_str_eq(mr_closest("domains", fields), "mail_domains");
+	ck_assert_ptr_null(mr_closest("colour", fields));
+	ck_assert_str_eq(mr_closest("rate", fields), "rate_per_hour"); /* a whole part of one name */
+	ck_assert_ptr_null(mr_closest("per", fields)); /* too short to guess from */
+}
+END_TEST
+
+START_TEST(parse_u64_bounds)
+{
+	uint64_t v;
+	ck_assert(mr_parse_u64("0", 1, 10, &v) && v == 0);
+	ck_assert(mr_parse_u64("1000000000", 10, 1000000000, &v) && v == 1000000000);
+	ck_assert(!mr_parse_u64("1000000001", 10, 1000000000, &v));
+	ck_assert(!mr_parse_u64("5", 1, 0, &v));
+	ck_assert(!mr_parse_u64("-1", 2, 10, &v));
+	ck_assert(!mr_parse_u64("", 0, 10, &v));
+	ck_assert(!mr_parse_u64("99999999999999999999999", 23, UINT64_MAX, &v));
+	ck_assert(mr_parse_u64("18446744073709551615", 20, UINT64_MAX, &v) && v == UINT64_MAX);
+	ck_assert(!mr_parse_u64("18446744073709551616", 20, UINT64_MAX, &v));
+}
+END_TEST
+
+START_TEST(diags_sort_and_render)
+{
+	struct mr_diags d = MR_DIAGS_INIT;
+	mr_diag_error(&d, ((struct mr_loc){ "b.yaml", 2, 1 }), "second file");
+	mr_diag_error(&d, ((struct mr_loc){ "a.yaml", 9, 3 }), "late");
+	mr_diag_warning(&d, ((struct mr_loc){ "a.yaml", 2, 5 }), "early %d", 1);
+	mr_diag_error(&d, ((struct mr_loc){ "a.yaml", 2, 5 }), "same place, later");
+	mr_diag_error(&d, ((struct mr_loc){ "c.yaml", 0, 0 }), "whole file");
+	ck_assert_uint_eq(mr_diags_errors(&d), 4);
+	mr_diags_sort(&d);
+	struct mr_buf b = MR_BUF_INIT;
+	mr_diags_render(&d, &b);
+	ck_assert_str_eq(b.ptr, "a.yaml:2:5: warning: early 1\n"
+				"a.yaml:2:5: error: same place, later\n"
+				"a.yaml:9:3: error: late\n"
+				"b.yaml:2:1: error: second file\n"
+				"c.yaml: error: whole file\n");
+	mr_buf_release(&b);
+	mr_diags_release(&d);
+}
+END_TEST
+
+START_TEST(paths)
+{
+	char *p = mr_path_join_root("/", "/etc/exim4/passwd");
+	ck_assert_str_eq(p, "/etc/exim4/passwd");
+	free(p);
+	p = mr_path_join_root("build/sandbox/", "/etc/exim4/passwd");
+	ck_assert_str_eq(p, "build/sandbox/etc/exim4/passwd");
+	free(p);
+	p = mr_path_dirname("a/b/c.yaml");
+	ck_assert_str_eq(p, "a/b");
+	free(p);
+	p = mr_path_dirname("c.yaml");
+	ck_assert_str_eq(p, ".");
+	free(p);
+	p = mr_path_join("dir/", "f");
+	ck_assert_str_eq(p, "dir/f");
+	free(p);
+}
+END_TEST
+
+START_TEST(read_file_refuses_large_and_dirs)
+{
+	char dir[] = "/tmp/mr-test-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char path[256];
+	snprintf(path, sizeof(path), "%s/big", dir);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("0123456789", f);
+	fclose(f);
+	struct mr_buf out = MR_BUF_INIT, err = MR_BUF_INIT;
+	ck_assert_int_lt(mr_read_file(path, 5, &out, &err), 0);
+	ck_assert_ptr_nonnull(strstr(err.ptr, "too large"));
+	mr_buf_reset(&err);
+	ck_assert_int_eq(mr_read_file(path, 10, &out, &err), 0);
+	ck_assert_str_eq(out.ptr, "0123456789");
+	ck_assert_int_lt(mr_read_file(dir, 10, &out, &err), 0);
+	ck_assert_ptr_nonnull(strstr(err.ptr, "is a directory"));
+	remove(path);
+	remove(dir);
+	mr_buf_release(&out);
+	mr_buf_release(&err);
+}
+END_TEST
+
+Suite *suite_util(void)
+{
+	Suite *s = suite_create("util");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, arena_strings_survive_many_chunks);
+	tcase_add_test(tc, buf_formats_and_detaches);
+	tcase_add_test(tc, strmap_put_get_set);
+	tcase_add_test(tc, edit_distance_and_closest);
+	tcase_add_test(tc, parse_u64_bounds);
+	tcase_add_test(tc, diags_sort_and_render);
+	tcase_add_test(tc, paths);
+	tcase_add_test(tc, read_file_refuses_large_and_dirs);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,13 @@
+#ifndef MR_TESTS_H
+#define MR_TESTS_H
+
+#include <check.h>
+
+Suite *suite_util(void);
+Suite *suite_names(void);
+Suite *suite_pwhash(void);
+Suite *suite_ytree(void);
+Suite *suite_load(void);
+Suite *suite_fixtures(void);
+
+#endif
