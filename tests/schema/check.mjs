@@ -1,0 +1,114 @@
+// Checks schema/desired.schema.json against the repository's YAML files:
+//   (a) every *.yaml / *.yml under REPO_ROOT/examples/ (recursively) must be valid;
+//   (b) every file listed in REPO_ROOT/tests/fixtures/invalid/schema-rejects.txt must be rejected.
+// Usage: node tests/schema/check.mjs REPO_ROOT   (after: npm ci --prefix tests/schema)
+// The YAML is read as YAML 1.1, like the C loader, so yes/no/on/off are booleans.
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+
+const root = process.argv[2];
+if (!root || process.argv.length > 3) {
+  console.error('usage: node check.mjs REPO_ROOT');
+  process.exit(2);
+}
+
+let Ajv2020, parseDocument;
+try {
+  Ajv2020 = (await import('ajv/dist/2020.js')).default;
+  ({ parseDocument } = await import('yaml'));
+} catch (e) {
+  console.error(`FAIL cannot load ajv and yaml (${e.message}); run: npm ci --prefix tests/schema`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+
+const schemaPath = path.join(root, 'schema', 'desired.schema.json');
+let validate;
+try {
+  const schema = JSON.parse(readFileSync(schemaPath, 'utf8'));
+  const ajv = new Ajv2020({ strict: true, allErrors: true });
+  validate = ajv.compile(schema);
+} catch (e) {
+  console.error(`FAIL cannot load ${schemaPath}: ${e.message}`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+
+// Returns { data } or { error } (a YAML syntax error, or more than one document).
+function loadYaml(file) {
+  let text;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    return { error: `cannot read: ${e.message}` };
+  }
+  const doc = parseDocument(text, { version: '1.1', uniqueKeys: true, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    return { error: doc.errors.map((e) => e.message).join('\n') };
+  }
+  return { data: doc.toJS({ maxAliasCount: 100000 }) };
+}
+
+function formatErrors(errors) {
+  return (errors || [])
+    .map((e) => `    ${e.instancePath || '/'} ${e.message}${e.params && Object.keys(e.params).length ? ' ' + JSON.stringify(e.params) : ''}`)
+    .join('\n');
+}
+
+// Every *.yaml / *.yml below dir, recursively, in sorted order (hidden entries skipped,
+// like the C loader).
+function findYaml(dir) {
+  const out = [];
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const ent of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    if (ent.name.startsWith('.')) continue;
+    const p = path.join(dir, ent.name);
+    if (ent.isDirectory()) out.push(...findYaml(p));
+    else if (ent.isFile() && /\.ya?ml$/.test(ent.name)) out.push(p);
+  }
+  return out;
+}
+
+let passed = 0;
+let failed = 0;
+const ok = (msg) => { passed++; console.log(`ok ${msg}`); };
+const fail = (msg, detail) => { failed++; console.log(`FAIL ${msg}`); if (detail) console.log(detail); };
+
+// (a) examples must be valid
+const examples = findYaml(path.join(root, 'examples'));
+if (examples.length === 0) fail('valid: no *.yaml or *.yml file under examples/');
+for (const file of examples) {
+  const rel = path.relative(root, file).split(path.sep).join('/');
+  const { data, error } = loadYaml(file);
+  if (error) fail(`valid ${rel}: YAML error`, `    ${error.replace(/\n/g, '\n    ')}`);
+  else if (validate(data)) ok(`valid ${rel}`);
+  else fail(`valid ${rel}: rejected by the schema`, formatErrors(validate.errors));
+}
+
+// (b) listed fixtures must be rejected
+const invalidDir = path.join(root, 'tests', 'fixtures', 'invalid');
+const listFile = path.join(invalidDir, 'schema-rejects.txt');
+let names = [];
+try {
+  names = readFileSync(listFile, 'utf8')
+    .split('\n')
+    .map((l) => l.replace(/#.*/, '').trim())
+    .filter((l) => l !== '');
+} catch (e) {
+  fail(`rejected: cannot read tests/fixtures/invalid/schema-rejects.txt: ${e.message}`);
+}
+if (names.length === 0) fail('rejected: no fixture listed in tests/fixtures/invalid/schema-rejects.txt');
+for (const name of names) {
+  const { data, error } = loadYaml(path.join(invalidDir, name));
+  if (error) fail(`rejected ${name}: not loadable YAML, so it tests nothing in the schema`, `    ${error.replace(/\n/g, '\n    ')}`);
+  else if (!validate(data)) ok(`rejected ${name}`);
+  else fail(`rejected ${name}: accepted by the schema`);
+}
+
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed > 0 ? 1 : 0);
