@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The validate command as a user runs it: exit codes, where output goes, sources, and that it
+# touches nothing. Usage: validate.sh MAILRECON REPO_ROOT
+set -u
+bin=$1
+repo=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+
+# expect NAME WANT_EXIT STDOUT_PATTERN STDERR_PATTERN -- ARGS...   (patterns: grep -E, '' = empty)
+expect() {
+	local name=$1 want=$2 out_pat=$3 err_pat=$4
+	shift 5
+	"$bin" "$@" >"$tmp/out" 2>"$tmp/err"
+	local rc=$? ok=1
+	[ "$rc" -eq "$want" ] || ok=0
+	if [ -z "$out_pat" ]; then [ ! -s "$tmp/out" ] || ok=0; else grep -Eq -- "$out_pat" "$tmp/out" || ok=0; fi
+	if [ -z "$err_pat" ]; then [ ! -s "$tmp/err" ] || ok=0; else grep -Eq -- "$err_pat" "$tmp/err" || ok=0; fi
+	if [ $ok -eq 1 ]; then
+		pass=$((pass + 1))
+		echo "ok   $name"
+	else
+		fail=$((fail + 1))
+		echo "FAIL $name (exit $rc, wanted $want)"
+		sed 's/^/     out: /' "$tmp/out"
+		sed 's/^/     err: /' "$tmp/err"
+	fi
+}
+
+expect "minimal example is valid" 0 '^valid: 1 users, 1 domains, 1 mailboxes in 1 file$' '' -- \
+	validate -f "$repo/examples/minimal.yaml"
+expect "hosting example is valid" 0 '^valid: 3 users, 4 domains, [0-9]+ mailboxes in 4 files$' '' -- \
+	validate -f "$repo/examples/hosting"
+expect "global options after the command" 0 '^valid:' '' -- \
+	validate -f "$repo/examples/minimal.yaml" --root / --color never
+expect "quiet prints nothing on success" 0 '' '' -- -q validate -f "$repo/examples/minimal.yaml"
+expect "an invalid file: exit 1, file:line:col on stderr" 1 '' \
+	'bad-role.yaml:5:11: error: unknown role .superuser.' -- \
+	validate -f "$repo/tests/fixtures/invalid/bad-role.yaml"
+expect "error count is summarised" 1 '' '^mailrecon: 2 errors in the desired state$' -- \
+	validate -f "$repo/tests/fixtures/invalid/leading-zero-number.yaml"
+expect "two examples declaring one domain collide" 1 '' "domain 'example.com' is declared twice" -- \
+	validate -f "$repo/examples/minimal.yaml" -f "$repo/examples/hosting"
+mkdir -p "$tmp/empty"
+expect "a directory without YAML is an error" 1 '' "no desired state found under '$tmp/empty'" -- \
+	validate -f "$tmp/empty"
+expect "missing default source below --root" 1 '' "cannot read desired state '$tmp/root/etc/mailrecon/desired'" -- \
+	--root "$tmp/root" validate
+mkdir -p "$tmp/root/etc/mailrecon/desired"
+cp "$repo/examples/minimal.yaml" "$tmp/root/etc/mailrecon/desired/"
+expect "default source below --root" 0 '^valid: 1 users' '' -- --root "$tmp/root" validate
+expect "unknown command" 64 '' "unknown command 'frobnicate'" -- frobnicate
+expect "unknown option" 64 '' "unknown option" -- validate --frobnicate
+expect "option without its value" 64 '' "needs a value" -- validate -f
+expect "stray argument" 64 '' "unexpected argument" -- validate examples
+expect "bad --color" 64 '' "--color must be auto, always or never" -- --color purple validate
+expect "no command" 64 '' '^usage: mailrecon' --
+expect "help" 0 '^usage: mailrecon' '' -- --help
+expect "version" 0 '^mailrecon [0-9]+\.[0-9]+\.[0-9]+$' '' -- --version
+
+# validate reads and never writes: the sandbox is byte-identical afterwards, mtimes included
+cp -r "$repo/examples/hosting" "$tmp/root/etc/mailrecon/desired/hosting"
+rm "$tmp/root/etc/mailrecon/desired/minimal.yaml"
+before=$(cd "$tmp/root" && find . -printf '%p %s %T@ %m\n' | sort | sha256sum)
+expect "hosting below --root" 0 '^valid: 3 users' '' -- --root "$tmp/root" validate
+after=$(cd "$tmp/root" && find . -printf '%p %s %T@ %m\n' | sort | sha256sum)
+if [ "$before" = "$after" ]; then pass=$((pass + 1)); echo "ok   validate changes nothing"; else
+	fail=$((fail + 1)); echo "FAIL validate changed the tree"; fi
+
+# a secret named by the desired state is never printed, even when it is wrong
+printf 'Very-Secret-1\n' >"$tmp/pw"
+printf 'version: 1\nusers: {alice: {}}\ndomains:\n  example.com:\n    owner: alice\n    mailboxes:\n      info: {password: {file: %s}, note: 5}\n      b: {password: {hash: "{PLAIN}Very-Secret-2:x"}}\n' \
+	"$tmp/pw" >"$tmp/s.yaml"
+"$bin" validate -f "$tmp/s.yaml" >"$tmp/out" 2>&1
+if [ $? -eq 1 ] && ! grep -q 'Very-Secret' "$tmp/out"; then pass=$((pass + 1)); echo "ok   secrets never printed"; else
+	fail=$((fail + 1)); echo "FAIL secrets never printed"; cat "$tmp/out"; fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
