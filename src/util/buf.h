@@ -27,7 +27,7 @@ void mr_buf_add(struct mr_buf *b, const void *data, size_t n);
 void mr_buf_adds(struct mr_buf *b, const char *s);
 void mr_buf_addc(struct mr_buf *b, char c);
 void mr_buf_addf(struct mr_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void mr_buf_vaddf(struct mr_buf *b, const char *fmt, va_list ap);
+void mr_buf_vaddf(struct mr_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 void mr_buf_reset(struct mr_buf *b);
 /* Hand the string over to the caller (who frees it); b becomes empty. */
 char *mr_buf_detach(struct mr_buf *b);
