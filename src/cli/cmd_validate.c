@@ -47,8 +47,10 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	if (rc < 0) {
 		mr_cli_error("%zu error%s in the desired state", d.errors, d.errors == 1 ? "" : "s");
 	} else if (g->verbosity >= 0) {
-		printf("valid: %zu users, %zu domains, %zu mailboxes in %zu file%s\n", m.nusers, m.ndomains,
-		       mr_model_count_mailboxes(&m), o.nfiles, o.nfiles == 1 ? "" : "s");
+		size_t nmb = mr_model_count_mailboxes(&m);
+		printf("valid: %zu user%s, %zu domain%s, %zu mailbox%s in %zu file%s\n", m.nusers,
+		       m.nusers == 1 ? "" : "s", m.ndomains, m.ndomains == 1 ? "" : "s", nmb, nmb == 1 ? "" : "es",
+		       o.nfiles, o.nfiles == 1 ? "" : "s");
 	}
 	mr_diags_release(&d);
 	mr_model_release(&m);

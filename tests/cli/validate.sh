@@ -29,7 +29,7 @@ expect() {
 	fi
 }
 
-expect "minimal example is valid" 0 '^valid: 1 users, 1 domains, 1 mailboxes in 1 file$' '' -- \
+expect "minimal example is valid" 0 '^valid: 1 user, 1 domain, 1 mailbox in 1 file$' '' -- \
 	validate -f "$repo/examples/minimal.yaml"
 expect "hosting example is valid" 0 '^valid: 3 users, 4 domains, [0-9]+ mailboxes in 4 files$' '' -- \
 	validate -f "$repo/examples/hosting"
@@ -50,7 +50,7 @@ expect "missing default source below --root" 1 '' "cannot read desired state '$t
 	--root "$tmp/root" validate
 mkdir -p "$tmp/root/etc/mailrecon/desired"
 cp "$repo/examples/minimal.yaml" "$tmp/root/etc/mailrecon/desired/"
-expect "default source below --root" 0 '^valid: 1 users' '' -- --root "$tmp/root" validate
+expect "default source below --root" 0 '^valid: 1 user,' '' -- --root "$tmp/root" validate
 expect "unknown command" 64 '' "unknown command 'frobnicate'" -- frobnicate
 expect "unknown option" 64 '' "unknown option" -- validate --frobnicate
 expect "option without its value" 64 '' "needs a value" -- validate -f
