@@ -7,6 +7,7 @@
 #include "load/desired.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,13 +157,20 @@ static const char *keep(struct conv *c, const char *s)
 /* ---- mappings with known fields ------------------------------------------------------ */
 
 struct field;
-typedef void (*field_fn)(struct conv *c, void *obj, const struct mr_ynode *key, const struct mr_ynode *val);
+typedef void (*field_fn)(struct conv *c, const struct field *f, void *obj, const struct mr_ynode *key,
+			 const struct mr_ynode *val);
 
 struct field {
 	const char *name;
 	field_fn fn;
 	bool required;
+	size_t off; /* for the generic handlers: where in obj the value goes */
 };
+
+/* A field handler: f is its table entry, k its key node, v its value node. */
+#define FIELD_FN(name)                                                                                 \
+	static void name(struct conv *c, const struct field *f __attribute__((unused)), void *obj,     \
+			 const struct mr_ynode *k __attribute__((unused)), const struct mr_ynode *v)
 
 #define MAX_FIELDS 16
 
@@ -211,7 +219,7 @@ static void walk_fields(struct conv *c, const struct mr_ynode *map, const struct
 				ERR(c, v, "'%s' of %s has no value", fields[f].name, what);
 			continue;
 		}
-		fields[f].fn(c, obj, k, v);
+		fields[f].fn(c, &fields[f], obj, k, v);
 	}
 	for (size_t f = 0; f < nf; f++)
 		if (fields[f].required && !seen[f])
@@ -246,11 +254,21 @@ static void dup_error(struct conv *c, const struct mr_ynode *k, const char *what
 	mr_buf_release(&at);
 }
 
+/* The handlers for plain values: the table entry says where the value goes. */
+FIELD_FN(f_bool)
+{
+	get_bool(c, v, f->name, (bool *)((char *)obj + f->off));
+}
+
+FIELD_FN(f_int)
+{
+	get_int(c, v, f->name, (int64_t *)((char *)obj + f->off));
+}
+
 /* ---- server -------------------------------------------------------------------------- */
 
-static void f_server_scheme(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_server_scheme)
 {
-	(void)k;
 	struct mr_server *s = obj;
 	const char *str = scalar(c, v, "password_scheme");
 	if (!str)
@@ -263,17 +281,15 @@ static void f_server_scheme(struct conv *c, void *obj, const struct mr_ynode *k,
 	ERR(c, v, "unknown password_scheme '%s' (use SHA512-CRYPT, SHA256-CRYPT, BLF-CRYPT or CRAM-MD5)", str);
 }
 
-static void f_server_rate(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_server_rate)
 {
-	(void)k;
 	struct mr_server *s = obj;
 	if (get_int(c, v, "rate_per_hour", &s->rate_per_hour))
 		s->rate_loc = loc_of(c, v);
 }
 
-static void f_server_dmarc(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_server_dmarc)
 {
-	(void)k;
 	struct mr_server *s = obj;
 	const char *str = scalar(c, v, "dmarc");
 	if (!str)
@@ -291,9 +307,8 @@ static const struct field server_fields[] = {
 
 /* ---- users --------------------------------------------------------------------------- */
 
-static void f_user_role(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_user_role)
 {
-	(void)k;
 	struct mr_user *u = obj;
 	const char *s = scalar(c, v, "role");
 	if (!s)
@@ -307,9 +322,8 @@ static void f_user_role(struct conv *c, void *obj, const struct mr_ynode *k, con
 	ERR(c, v, "unknown role '%s' (use user, reseller or admin)", s);
 }
 
-static void f_user_reseller(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_user_reseller)
 {
-	(void)k;
 	struct mr_user *u = obj;
 	const char *s = scalar(c, v, "reseller");
 	if (!s)
@@ -318,9 +332,8 @@ static void f_user_reseller(struct conv *c, void *obj, const struct mr_ynode *k,
 	u->reseller_loc = loc_of(c, v);
 }
 
-static void f_user_account(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_user_account)
 {
-	(void)k;
 	struct mr_user *u = obj;
 	const char *s = scalar(c, v, "account");
 	if (!s)
@@ -333,31 +346,22 @@ static void f_user_account(struct conv *c, void *obj, const struct mr_ynode *k, 
 		ERR(c, v, "unknown account '%s' (use existing or create)", s);
 }
 
-static void f_user_disabled(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_limit_domains)
 {
-	(void)k;
-	get_bool(c, v, "disabled", &((struct mr_user *)obj)->disabled);
-}
-
-static void f_limit_domains(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
-{
-	(void)k;
 	struct mr_limits *l = obj;
 	if (get_int(c, v, "mail_domains", &l->mail_domains))
 		l->mail_domains_loc = loc_of(c, v);
 }
 
-static void f_limit_mailboxes(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_limit_mailboxes)
 {
-	(void)k;
 	struct mr_limits *l = obj;
 	if (get_int(c, v, "mailboxes", &l->mailboxes))
 		l->mailboxes_loc = loc_of(c, v);
 }
 
-static void f_limit_rate(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_limit_rate)
 {
-	(void)k;
 	struct mr_limits *l = obj;
 	if (get_int(c, v, "rate_per_hour", &l->rate_per_hour))
 		l->rate_loc = loc_of(c, v);
@@ -370,9 +374,8 @@ static const struct field limit_fields[] = {
 	{ NULL, NULL, false },
 };
 
-static void f_user_limits(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_user_limits)
 {
-	(void)k;
 	struct mr_user *u = obj;
 	if (v->kind != MR_Y_MAP) {
 		ERR(c, v, "'limits' must be a mapping (mail_domains, mailboxes, rate_per_hour), not %s",
@@ -388,7 +391,7 @@ static const struct field user_fields[] = {
 	{ "role", f_user_role, false },
 	{ "reseller", f_user_reseller, false },
 	{ "account", f_user_account, false },
-	{ "disabled", f_user_disabled, false },
+	{ "disabled", f_bool, false, offsetof(struct mr_user, disabled) },
 	{ "limits", f_user_limits, false },
 	{ NULL, NULL, false },
 };
@@ -430,9 +433,8 @@ static const char *mailbox_what(struct mr_mailbox *mb, char *buf, size_t n)
 	return buf;
 }
 
-static void f_pw_hash(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_pw_hash)
 {
-	(void)k;
 	struct mr_password *p = obj;
 	if (v->kind != MR_Y_SCALAR) {
 		ERR(c, v, "a password hash must be a string in quotes (hash: \"{SCHEME}...\"), not %s",
@@ -444,9 +446,8 @@ static void f_pw_hash(struct conv *c, void *obj, const struct mr_ynode *k, const
 	p->loc = loc_of(c, v);
 }
 
-static void f_pw_file(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_pw_file)
 {
-	(void)k;
 	struct mr_password *p = obj;
 	const char *s = scalar(c, v, "file");
 	if (!s)
@@ -457,9 +458,8 @@ static void f_pw_file(struct conv *c, void *obj, const struct mr_ynode *k, const
 	p->loc = loc_of(c, v);
 }
 
-static void f_pw_env(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_pw_env)
 {
-	(void)k;
 	struct mr_password *p = obj;
 	const char *s = scalar(c, v, "env");
 	if (!s)
@@ -481,9 +481,8 @@ static const struct field password_fields[] = {
 	{ NULL, NULL, false },
 };
 
-static void f_mb_password(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_mb_password)
 {
-	(void)k;
 	struct mr_mailbox *mb = obj;
 	char what[MR_LOCAL_PART_MAX + MR_DOMAIN_MAX + 32];
 	snprintf(what, sizeof(what), "the password of '%s'", mb->address);
@@ -548,59 +547,30 @@ static void name_list(struct conv *c, const struct mr_ynode *v, const char *key,
 	}
 }
 
-static void f_mb_aliases(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_mb_aliases)
 {
-	(void)k;
 	name_list(c, v, "aliases", &((struct mr_mailbox *)obj)->aliases, false);
 }
 
-static void f_mb_copy_to(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_mb_copy_to)
 {
-	(void)k;
 	name_list(c, v, "copy_to", &((struct mr_mailbox *)obj)->copy_to, true);
 }
 
-static void f_mb_keep_copy(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_mb_keep_copy)
 {
-	(void)k;
 	struct mr_mailbox *mb = obj;
 	if (get_bool(c, v, "keep_copy", &mb->keep_copy))
 		mb->keep_copy_loc = loc_of(c, v);
 }
 
-static void f_mb_max_size(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_mb_max_size)
 {
-	(void)k;
 	get_size(c, v, "max_size", &((struct mr_mailbox *)obj)->max_size);
 }
 
-static void f_mb_rate(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_mb_note)
 {
-	(void)k;
-	get_int(c, v, "rate_per_hour", &((struct mr_mailbox *)obj)->rate_per_hour);
-}
-
-static void f_mb_grey(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
-{
-	(void)k;
-	get_bool(c, v, "greylisting", &((struct mr_mailbox *)obj)->greylisting);
-}
-
-static void f_mb_spam(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
-{
-	(void)k;
-	get_bool(c, v, "spamassassin", &((struct mr_mailbox *)obj)->spamassassin);
-}
-
-static void f_mb_disabled(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
-{
-	(void)k;
-	get_bool(c, v, "disabled", &((struct mr_mailbox *)obj)->disabled);
-}
-
-static void f_mb_note(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
-{
-	(void)k;
 	struct mr_mailbox *mb = obj;
 	const char *s = scalar(c, v, "note");
 	if (!s)
@@ -619,17 +589,16 @@ static const struct field mailbox_fields[] = {
 	{ "copy_to", f_mb_copy_to, false },
 	{ "keep_copy", f_mb_keep_copy, false },
 	{ "max_size", f_mb_max_size, false },
-	{ "rate_per_hour", f_mb_rate, false },
-	{ "greylisting", f_mb_grey, false },
-	{ "spamassassin", f_mb_spam, false },
-	{ "disabled", f_mb_disabled, false },
+	{ "rate_per_hour", f_int, false, offsetof(struct mr_mailbox, rate_per_hour) },
+	{ "greylisting", f_bool, false, offsetof(struct mr_mailbox, greylisting) },
+	{ "spamassassin", f_bool, false, offsetof(struct mr_mailbox, spamassassin) },
+	{ "disabled", f_bool, false, offsetof(struct mr_mailbox, disabled) },
 	{ "note", f_mb_note, false },
 	{ NULL, NULL, false },
 };
 
-static void f_dom_mailboxes(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_dom_mailboxes)
 {
-	(void)k;
 	struct mr_domain *d = obj;
 	if (!name_map(c, v, "mailboxes", "mailbox names"))
 		return;
@@ -662,9 +631,8 @@ static void f_dom_mailboxes(struct conv *c, void *obj, const struct mr_ynode *k,
 
 /* ---- domains ------------------------------------------------------------------------- */
 
-static void f_dom_owner(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_dom_owner)
 {
-	(void)k;
 	struct mr_domain *d = obj;
 	const char *s = scalar(c, v, "owner");
 	if (!s)
@@ -673,9 +641,8 @@ static void f_dom_owner(struct conv *c, void *obj, const struct mr_ynode *k, con
 	d->owner_loc = loc_of(c, v);
 }
 
-static void f_dom_ip(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_dom_ip)
 {
-	(void)k;
 	struct mr_domain *d = obj;
 	const char *s = scalar(c, v, "ip");
 	if (!s)
@@ -691,9 +658,8 @@ static void f_dom_ip(struct conv *c, void *obj, const struct mr_ynode *k, const 
 	d->ip_loc = loc_of(c, v);
 }
 
-static void f_act_forward(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_act_forward)
 {
-	(void)k;
 	struct mr_domain *d = obj;
 	const char *s = scalar(c, v, "forward");
 	if (!s)
@@ -710,9 +676,8 @@ static void f_act_forward(struct conv *c, void *obj, const struct mr_ynode *k, c
 	d->action_loc = loc_of(c, v);
 }
 
-static void f_act_redirect(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_act_redirect)
 {
-	(void)k;
 	struct mr_domain *d = obj;
 	const char *s = scalar(c, v, "redirect_domain");
 	if (!s)
@@ -737,9 +702,8 @@ static const struct field action_fields[] = {
 	{ NULL, NULL, false },
 };
 
-static void f_dom_action(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_dom_action)
 {
-	(void)k;
 	struct mr_domain *d = obj;
 	static const char *const words[] = { "reject", "discard", "forward", "redirect_domain", NULL };
 	if (v->kind == MR_Y_SCALAR) {
@@ -770,39 +734,8 @@ static void f_dom_action(struct conv *c, void *obj, const struct mr_ynode *k, co
 		ERR(c, v, "%s needs exactly one of 'forward' or 'redirect_domain'", what);
 }
 
-static void f_bool_grey(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_dkim_selector)
 {
-	(void)k;
-	get_bool(c, v, "greylisting", &((struct mr_domain *)obj)->greylisting);
-}
-
-static void f_bool_spam(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
-{
-	(void)k;
-	get_bool(c, v, "spamassassin", &((struct mr_domain *)obj)->spamassassin);
-}
-
-static void f_bool_av(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
-{
-	(void)k;
-	get_bool(c, v, "antivirus", &((struct mr_domain *)obj)->antivirus);
-}
-
-static void f_bool_dmarc(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
-{
-	(void)k;
-	get_bool(c, v, "dmarc", &((struct mr_domain *)obj)->dmarc);
-}
-
-static void f_bool_disabled(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
-{
-	(void)k;
-	get_bool(c, v, "disabled", &((struct mr_domain *)obj)->disabled);
-}
-
-static void f_dkim_selector(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
-{
-	(void)k;
 	struct mr_dkim *dk = obj;
 	const char *s = scalar(c, v, "selector");
 	if (!s)
@@ -816,9 +749,8 @@ static void f_dkim_selector(struct conv *c, void *obj, const struct mr_ynode *k,
 	dk->selector_loc = loc_of(c, v);
 }
 
-static void f_dkim_bits(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_dkim_bits)
 {
-	(void)k;
 	struct mr_dkim *dk = obj;
 	const char *s = scalar(c, v, "bits");
 	if (!s)
@@ -837,9 +769,8 @@ static const struct field dkim_fields[] = {
 	{ NULL, NULL, false },
 };
 
-static void f_dom_dkim(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_dom_dkim)
 {
-	(void)k;
 	struct mr_domain *d = obj;
 	d->dkim.loc = loc_of(c, v);
 	d->dkim.selector = MR_DKIM_SELECTOR_DEFAULT;
@@ -858,9 +789,8 @@ static void f_dom_dkim(struct conv *c, void *obj, const struct mr_ynode *k, cons
 	walk_fields(c, v, dkim_fields, &d->dkim, what);
 }
 
-static void f_cert_cert(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_cert_cert)
 {
-	(void)k;
 	struct mr_ssl *s = obj;
 	const char *p = scalar(c, v, "cert");
 	if (p) {
@@ -869,9 +799,8 @@ static void f_cert_cert(struct conv *c, void *obj, const struct mr_ynode *k, con
 	}
 }
 
-static void f_cert_key(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_cert_key)
 {
-	(void)k;
 	struct mr_ssl *s = obj;
 	const char *p = scalar(c, v, "key");
 	if (p) {
@@ -886,9 +815,8 @@ static const struct field cert_fields[] = {
 	{ NULL, NULL, false },
 };
 
-static void f_ssl_alias(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_ssl_alias)
 {
-	(void)k;
 	struct mr_ssl *s = obj;
 	const char *a = scalar(c, v, "alias");
 	if (!a)
@@ -902,9 +830,8 @@ static void f_ssl_alias(struct conv *c, void *obj, const struct mr_ynode *k, con
 	s->alias_loc = loc_of(c, v);
 }
 
-static void f_ssl_cert(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_ssl_cert)
 {
-	(void)k;
 	struct mr_ssl *s = obj;
 	if (v->kind == MR_Y_SCALAR) {
 		if (strcmp(v->u.str, "self-signed") != 0)
@@ -920,9 +847,8 @@ static void f_ssl_cert(struct conv *c, void *obj, const struct mr_ynode *k, cons
 	walk_fields(c, v, cert_fields, s, "the ssl certificate");
 }
 
-static void f_ssl_email(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_ssl_email)
 {
-	(void)k;
 	struct mr_ssl *s = obj;
 	const char *e = scalar(c, v, "email");
 	if (!e)
@@ -945,9 +871,8 @@ static const struct field ssl_fields[] = {
 	{ NULL, NULL, false },
 };
 
-static void f_dom_ssl(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_dom_ssl)
 {
-	(void)k;
 	struct mr_domain *d = obj;
 	d->ssl.loc = loc_of(c, v);
 	if (v->kind == MR_Y_SCALAR) {
@@ -971,13 +896,13 @@ static const struct field domain_fields[] = {
 	{ "owner", f_dom_owner, true },
 	{ "ip", f_dom_ip, false },
 	{ "default_action", f_dom_action, false },
-	{ "greylisting", f_bool_grey, false },
-	{ "spamassassin", f_bool_spam, false },
-	{ "antivirus", f_bool_av, false },
+	{ "greylisting", f_bool, false, offsetof(struct mr_domain, greylisting) },
+	{ "spamassassin", f_bool, false, offsetof(struct mr_domain, spamassassin) },
+	{ "antivirus", f_bool, false, offsetof(struct mr_domain, antivirus) },
 	{ "dkim", f_dom_dkim, false },
-	{ "dmarc", f_bool_dmarc, false },
+	{ "dmarc", f_bool, false, offsetof(struct mr_domain, dmarc) },
 	{ "ssl", f_dom_ssl, false },
-	{ "disabled", f_bool_disabled, false },
+	{ "disabled", f_bool, false, offsetof(struct mr_domain, disabled) },
 	{ "mailboxes", f_dom_mailboxes, false },
 	{ NULL, NULL, false },
 };
@@ -1024,12 +949,12 @@ static void load_domains(struct conv *c, const struct mr_ynode *v)
 
 /* ---- the top level ------------------------------------------------------------------- */
 
-static void f_top_version(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_top_version)
 {
-	(void)c, (void)obj, (void)k, (void)v; /* checked before the walk */
+	(void)c, (void)obj, (void)v; /* checked before the walk */
 }
 
-static void f_top_server(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_top_server)
 {
 	(void)obj;
 	struct mr_server *s = &c->m->server;
@@ -1049,15 +974,15 @@ static void f_top_server(struct conv *c, void *obj, const struct mr_ynode *k, co
 	walk_fields(c, v, server_fields, s, "server");
 }
 
-static void f_top_users(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_top_users)
 {
-	(void)obj, (void)k;
+	(void)obj;
 	load_users(c, v);
 }
 
-static void f_top_domains(struct conv *c, void *obj, const struct mr_ynode *k, const struct mr_ynode *v)
+FIELD_FN(f_top_domains)
 {
-	(void)obj, (void)k;
+	(void)obj;
 	load_domains(c, v);
 }
 
