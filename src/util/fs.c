@@ -12,10 +12,23 @@
 
 int mr_read_file(const char *path, size_t max_size, struct mr_buf *out, struct mr_buf *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+	return mr_read_file_ex(path, max_size, 0, out, &st, err);
+}
+
+int mr_read_file_ex(const char *path, size_t max_size, unsigned flags, struct mr_buf *out,
+		    struct stat *stp, struct mr_buf *err)
+{
+	int oflags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+	if (flags & MR_READ_NOFOLLOW)
+		oflags |= O_NOFOLLOW;
+	int fd = open(path, oflags);
 	if (fd < 0) {
 		int e = errno;
-		mr_buf_addf(err, "cannot open '%s': %s", path, strerror(e));
+		if (e == ELOOP && (flags & MR_READ_NOFOLLOW))
+			mr_buf_addf(err, "'%s' is a symbolic link; refused (mailrecon never follows one)", path);
+		else
+			mr_buf_addf(err, "cannot open '%s': %s", path, strerror(e));
 		return -e;
 	}
 	struct stat st;
@@ -66,6 +79,7 @@ int mr_read_file(const char *path, size_t max_size, struct mr_buf *out, struct m
 	}
 	out->ptr[out->len] = '\0';
 	close(fd);
+	*stp = st;
 	return 0;
 }
 

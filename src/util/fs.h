@@ -17,6 +17,16 @@
  */
 int mr_read_file(const char *path, size_t max_size, struct mr_buf *out, struct mr_buf *err);
 
+/*
+ * The same with flags: MR_READ_NOFOLLOW refuses a symbolic link (-ELOOP) instead of
+ * following it.  *st receives the file's status as read (mode, owner, size, mtime).
+ * Never blocks on a FIFO: anything but a regular file is refused.
+ */
+#define MR_READ_NOFOLLOW 1u
+struct stat;
+int mr_read_file_ex(const char *path, size_t max_size, unsigned flags, struct mr_buf *out,
+		    struct stat *st, struct mr_buf *err);
+
 /* A list of paths, owned by the list. */
 struct mr_pathlist {
 	char **v;

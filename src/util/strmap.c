@@ -55,7 +55,7 @@ void *mr_strmap_get(const struct mr_strmap *m, const char *key, size_t len)
 
 void *mr_strmap_put_new(struct mr_strmap *m, const char *key, size_t len, void *value)
 {
-	if ((m->count + 1) * 4 > m->cap * 3)
+	if ((m->count + 1) * 2 > m->cap)
 		rehash(m, m->cap ? m->cap * 2 : 16);
 	uint64_t h = mr_hash(key, len);
 	struct mr_strmap_slot *s = find(m, key, len, h);

@@ -65,3 +65,12 @@ char *xstrndup(const char *s, size_t n)
 	p[n] = '\0';
 	return p;
 }
+
+char *xmemdup(const void *p, size_t n)
+{
+	char *q = xmalloc(n + 1);
+	if (n)
+		memcpy(q, p, n);
+	q[n] = '\0';
+	return q;
+}

@@ -17,5 +17,7 @@ void *xrealloc(void *p, size_t n);
 void *xgrow(void *p, size_t size, size_t need, size_t *cap);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
+/* A copy of n bytes (plus a NUL, so n may be 0). */
+char *xmemdup(const void *p, size_t n);
 
 #endif
