@@ -7,6 +7,7 @@ int main(void)
 	SRunner *sr = srunner_create(suite_util());
 	srunner_add_suite(sr, suite_names());
 	srunner_add_suite(sr, suite_pwhash());
+	srunner_add_suite(sr, suite_keys());
 	srunner_add_suite(sr, suite_ytree());
 	srunner_add_suite(sr, suite_load());
 	srunner_add_suite(sr, suite_fixtures());
