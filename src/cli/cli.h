@@ -22,7 +22,7 @@ enum {
 };
 
 enum mr_color { MR_COLOR_AUTO, MR_COLOR_ALWAYS, MR_COLOR_NEVER };
-enum mr_layout { MR_LAYOUT_AUTO, MR_LAYOUT_DEBIAN, MR_LAYOUT_RHEL };
+#include "codec/codec.h" /* enum mr_layout */
 
 struct mr_globals {
 	const char *root;
@@ -46,6 +46,7 @@ struct mr_cmd {
 };
 
 extern const struct mr_cmd mr_cmd_validate;
+extern const struct mr_cmd mr_cmd_import;
 
 /* Print "mailrecon: " + message to stderr (for usage and fatal errors). */
 void mr_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -110,6 +110,7 @@ struct mr_mailbox *mr_domain_add_mailbox(struct mr_model *m, struct mr_domain *d
 	mb->domain = d;
 	mb->keep_copy = true;
 	mb->rate_per_hour = MR_UNSET;
+	mb->uid = mb->gid = MR_UNSET;
 	mb->greylisting = mb->spamassassin = true;
 	d->mailboxes = xgrow(d->mailboxes, sizeof(*d->mailboxes), d->nmailboxes + 1, &d->mailboxes_cap);
 	d->mailboxes[d->nmailboxes++] = mb;

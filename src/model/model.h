@@ -105,6 +105,12 @@ struct mr_mailbox {
 	int64_t rate_per_hour; /* MR_UNSET: the user's, then the server's */
 	bool greylisting, spamassassin, disabled;
 	const char *note; /* NULL: none */
+	/* Live model only (NULL / MR_UNSET in a desired model): where Dovecot keeps the mail. */
+	const char *home;
+	int64_t uid, gid;
+	/* Live model only: the exim-passwd and dovecot-passwd lines (struct mr_line) it was
+	 * read from, or NULL; the codecs and apply use them, the model never looks inside. */
+	const void *src_exim, *src_dovecot;
 };
 
 struct mr_dkim {
@@ -112,6 +118,7 @@ struct mr_dkim {
 	const char *selector;
 	int bits;
 	struct mr_loc loc, selector_loc;
+	const char *public_key; /* live model only: the p= of the published record, base64 */
 };
 
 #define MR_DKIM_SELECTOR_DEFAULT "dkim"
@@ -142,6 +149,7 @@ struct mr_domain {
 	struct mr_ssl ssl;
 	struct mr_mailbox **mailboxes;
 	size_t nmailboxes, mailboxes_cap;
+	bool implicit; /* live model only: known from its mailboxes, no line in the domains file */
 };
 
 struct mr_model {

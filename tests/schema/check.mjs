@@ -1,9 +1,11 @@
 // Checks schema/desired.schema.json against the repository's YAML files:
-//   (a) every *.yaml / *.yml under REPO_ROOT/examples/ (recursively) must be valid;
+//   (a) every *.yaml / *.yml under REPO_ROOT/examples/ (recursively) must be valid, and every
+//       tests/fixtures/live/*/*/import.yaml (golden outputs of `mailrecon import`) but those
+//       of trees whose live state breaks a rule (they have an import.err);
 //   (b) every file listed in REPO_ROOT/tests/fixtures/invalid/schema-rejects.txt must be rejected.
 // Usage: node tests/schema/check.mjs REPO_ROOT   (after: npm ci --prefix tests/schema)
 // The YAML is read as YAML 1.1, like the C loader, so yes/no/on/off are booleans.
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
 const root = process.argv[2];
@@ -79,8 +81,10 @@ let failed = 0;
 const ok = (msg) => { passed++; console.log(`ok ${msg}`); };
 const fail = (msg, detail) => { failed++; console.log(`FAIL ${msg}`); if (detail) console.log(detail); };
 
-// (a) examples must be valid
-const examples = findYaml(path.join(root, 'examples'));
+// (a) examples must be valid, and so must every golden `mailrecon import` output (the unit
+// tests check that the program prints exactly these files)
+const examples = findYaml(path.join(root, 'examples'))
+  .concat(findYaml(path.join(root, 'tests', 'fixtures', 'live')).filter((f) => path.basename(f) === 'import.yaml' && !existsSync(path.join(path.dirname(f), 'import.err'))));
 if (examples.length === 0) fail('valid: no *.yaml or *.yml file under examples/');
 for (const file of examples) {
   const rel = path.relative(root, file).split(path.sep).join('/');

@@ -11,6 +11,7 @@ int main(void)
 	srunner_add_suite(sr, suite_ytree());
 	srunner_add_suite(sr, suite_load());
 	srunner_add_suite(sr, suite_fixtures());
+	srunner_add_suite(sr, suite_codec());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -10,5 +10,6 @@ Suite *suite_keys(void);
 Suite *suite_ytree(void);
 Suite *suite_load(void);
 Suite *suite_fixtures(void);
+Suite *suite_codec(void);
 
 #endif

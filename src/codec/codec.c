@@ -1,0 +1,450 @@
+/*
+ * codec: the line machinery every live-file codec shares, and the codec table.
+ */
+#include "codec/codec.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/xalloc.h"
+
+const struct mr_codec *const mr_codecs[MR_FILE_COUNT] = {
+	[MR_FILE_EXIM_PASSWD] = &mr_codec_exim_passwd,
+	[MR_FILE_EXIM_ALIASES] = &mr_codec_exim_aliases,
+	[MR_FILE_EXIM_RATELIMITS] = &mr_codec_exim_ratelimits,
+	[MR_FILE_EXIM_DOMAINS] = &mr_codec_exim_domains,
+	[MR_FILE_EXIM_DOMAINIPS] = &mr_codec_exim_domainips,
+	[MR_FILE_DOVECOT_PASSWD] = &mr_codec_dovecot_passwd,
+	[MR_FILE_POSTGREY] = &mr_codec_postgrey,
+	[MR_FILE_SPAMASSASSIN] = &mr_codec_spamassassin,
+	[MR_FILE_CLAMAV] = &mr_codec_clamav,
+	[MR_FILE_REGISTRY] = &mr_codec_registry,
+};
+
+const char *mr_layout_name(enum mr_layout l)
+{
+	switch (l) {
+	case MR_LAYOUT_DEBIAN:
+		return "debian";
+	case MR_LAYOUT_RHEL:
+		return "rhel";
+	default:
+		return "auto";
+	}
+}
+
+const struct mr_codec *mr_codec_by_name(const char *name)
+{
+	for (size_t i = 0; i < MR_FILE_COUNT; i++)
+		if (strcmp(mr_codecs[i]->name, name) == 0)
+			return mr_codecs[i];
+	return NULL;
+}
+
+const char *mr_codec_path(const struct mr_codec *c, enum mr_layout layout)
+{
+	return c->path[layout == MR_LAYOUT_RHEL ? 1 : 0];
+}
+
+void mr_codec_file_init(struct mr_codec_file *f, const struct mr_codec *c, const char *path)
+{
+	memset(f, 0, sizeof(*f));
+	f->codec = c;
+	f->arena = (struct mr_arena)MR_ARENA_INIT;
+	f->path = mr_arena_strdup(&f->arena, path);
+	f->final_newline = true;
+}
+
+void mr_codec_file_release(struct mr_codec_file *f)
+{
+	free(f->data);
+	free(f->lines);
+	mr_strmap_release(&f->keys);
+	mr_arena_release(&f->arena);
+	memset(f, 0, sizeof(*f));
+}
+
+char *mr_codec_strip(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+		s[--n] = '\0';
+	return s;
+}
+
+/*
+ * Exim's lsearch (src/lookups/lsearch.c): trailing white space is ignored; the key runs to
+ * the first ':' or white space (a "quoted" key is not something mailrecon writes, so it is
+ * refused here); then white space, one optional ':', white space; the rest is the data.
+ */
+bool mr_codec_lsearch_split(char *s, char **key, char **data)
+{
+	size_t n = strlen(s);
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		s[--n] = '\0';
+	if (*s == '"' || *s == '\0')
+		return false;
+	char *p = s;
+	while (*p && *p != ':' && *p != ' ' && *p != '\t')
+		p++;
+	char *end = p;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == ':')
+		p++;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	*end = '\0';
+	*key = s;
+	*data = p;
+	return true;
+}
+
+bool mr_codec_is_utf8(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s, *e = p + n;
+	while (p < e) {
+		if (*p < 0x80) {
+			p++;
+			continue;
+		}
+		size_t k;
+		uint32_t c;
+		if ((*p & 0xe0) == 0xc0)
+			k = 1, c = *p & 0x1f;
+		else if ((*p & 0xf0) == 0xe0)
+			k = 2, c = *p & 0x0f;
+		else if ((*p & 0xf8) == 0xf0)
+			k = 3, c = *p & 0x07;
+		else
+			return false;
+		if ((size_t)(e - p) <= k)
+			return false;
+		for (size_t i = 1; i <= k; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+			c = c << 6 | (p[i] & 0x3f);
+		}
+		if ((k == 1 && c < 0x80) || (k == 2 && c < 0x800) || (k == 3 && (c < 0x10000 || c > 0x10ffff)) ||
+		    (c >= 0xd800 && c <= 0xdfff))
+			return false;
+		p += k + 1;
+	}
+	return true;
+}
+
+bool mr_codec_parse_uint(const char *s, int64_t max, int64_t *out)
+{
+	int64_t v = 0;
+	if (!*s || (s[0] == '0' && s[1]))
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		v = v * 10 + (*s - '0');
+		if (v > max)
+			return false;
+	}
+	*out = v;
+	return true;
+}
+
+void mr_codec_pct_encode(const char *s, struct mr_buf *out)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p <= ' ' || *p >= 0x7f || *p == '%' || *p == ':' || *p == '=' || *p == '#') {
+			mr_buf_addc(out, '%');
+			mr_buf_addc(out, hex[*p >> 4]);
+			mr_buf_addc(out, hex[*p & 15]);
+		} else {
+			mr_buf_addc(out, (char)*p);
+		}
+	}
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+char *mr_codec_pct_decode(struct mr_codec_file *f, const char *s)
+{
+	size_t n = strlen(s);
+	char *out = mr_arena_alloc(&f->arena, n + 1), *o = out;
+	for (; *s; s++) {
+		if (*s != '%') {
+			*o++ = *s;
+			continue;
+		}
+		int hi = hexval(s[1]), lo = hi < 0 ? -1 : hexval(s[2]);
+		if (lo < 0)
+			return NULL;
+		*o++ = (char)(hi << 4 | lo);
+		s += 2;
+	}
+	*o = '\0';
+	if (!mr_codec_is_utf8(out, (size_t)(o - out)) || memchr(out, '\0', (size_t)(o - out)))
+		return NULL;
+	return out;
+}
+
+static struct mr_line *new_line(struct mr_codec_file *f)
+{
+	f->lines = xgrow(f->lines, sizeof(*f->lines), f->nlines + 1, &f->cap);
+	struct mr_line *l = &f->lines[f->nlines++];
+	memset(l, 0, sizeof(*l));
+	return l;
+}
+
+static struct mr_loc loc_of(const struct mr_codec_file *f, uint32_t line, uint32_t col)
+{
+	return (struct mr_loc){ f->path, line, col };
+}
+
+static void bad(struct mr_codec_file *f, struct mr_line *l, struct mr_diags *d, uint32_t col, const char *why)
+{
+	l->kind = MR_LINE_BAD;
+	l->key = NULL;
+	l->nf = 0;
+	memset(l->f, 0, sizeof(l->f));
+	f->nbad++;
+	mr_diag_warning(d, loc_of(f, l->lineno, col), "cannot read this %s line: %s; the file will not be rewritten",
+			f->codec->name, why);
+}
+
+/* Key used to find duplicates: the key, and for files where a key repeats, the fields too. */
+static const char *dup_key(struct mr_codec_file *f, const struct mr_line *l, size_t *len)
+{
+	if (!(f->codec->flags & MR_CODEC_MULTIKEY)) {
+		*len = strlen(l->key);
+		return l->key;
+	}
+	struct mr_buf b = MR_BUF_INIT;
+	mr_buf_adds(&b, l->key);
+	for (unsigned i = 0; i < l->nf; i++) {
+		mr_buf_addc(&b, ':');
+		mr_buf_adds(&b, l->f[i] ? l->f[i] : "");
+	}
+	char *k = mr_arena_strndup(&f->arena, b.ptr, b.len);
+	*len = b.len;
+	mr_buf_release(&b);
+	return k;
+}
+
+static bool is_marker(const char *s, size_t n, const char *marker)
+{
+	size_t m = strlen(marker);
+	if (n < m || memcmp(s, marker, m) != 0)
+		return false;
+	for (size_t i = m; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+			return false;
+	return true;
+}
+
+static void parse_content(struct mr_codec_file *f, struct mr_line *l, const char *s, size_t n,
+			  bool in_block, struct mr_diags *d)
+{
+	const struct mr_codec *c = f->codec;
+	bool shared = c->flags & MR_CODEC_SHARED;
+	size_t i = 0;
+	while (i < n && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	if (i == n) {
+		l->kind = MR_LINE_BLANK;
+		return;
+	}
+	if (s[0] == '#') {
+		l->kind = MR_LINE_COMMENT;
+		/* "#info@example.com:..." is a disabled record; "# text" stays a comment */
+		if ((c->flags & MR_CODEC_DISABLE) && n > 1 && s[1] != ' ' && s[1] != '\t' && s[1] != '#' &&
+		    mr_codec_is_utf8(s, n)) {
+			char *copy = mr_arena_strndup(&f->arena, s + 1, n - 1);
+			const char *why = NULL;
+			struct mr_line t = *l;
+			if (c->parse(f, &t, copy, n - 1, &why) == MR_LINE_RECORD) {
+				*l = t;
+				l->kind = MR_LINE_RECORD;
+				l->disabled = true;
+			}
+		}
+		return;
+	}
+	if (shared && !in_block) {
+		/* outside the block nothing is owned; an entry that parses is kept for findings */
+		l->kind = MR_LINE_FOREIGN;
+		if (mr_codec_is_utf8(s, n)) {
+			char *copy = mr_arena_strndup(&f->arena, s, n);
+			const char *why = NULL;
+			struct mr_line t = *l;
+			if (c->parse(f, &t, copy, n, &why) == MR_LINE_RECORD) {
+				l->key = t.key;
+				l->nf = t.nf;
+				memcpy(l->f, t.f, sizeof(l->f));
+			}
+		}
+		return;
+	}
+	if ((c->flags & MR_CODEC_LSEARCH) && i > 0) {
+		bad(f, l, d, 1, "it starts with white space, so Exim would join it to the record above");
+		return;
+	}
+	if (!mr_codec_is_utf8(s, n)) {
+		bad(f, l, d, 1, "it is not valid UTF-8");
+		return;
+	}
+	char *copy = mr_arena_strndup(&f->arena, s, n);
+	const char *why = "it is malformed";
+	int k = c->parse(f, l, copy, n, &why);
+	l->in_block = in_block;
+	if (k == MR_LINE_BAD) {
+		bad(f, l, d, 1, why);
+		return;
+	}
+	l->kind = (uint8_t)k;
+}
+
+void mr_codec_parse(struct mr_codec_file *f, const char *data, size_t len, struct mr_diags *d)
+{
+	mr_codec_parse_owned(f, xmemdup(data, len), len, d);
+}
+
+void mr_codec_parse_owned(struct mr_codec_file *f, char *data, size_t len, struct mr_diags *d)
+{
+	const struct mr_codec *c = f->codec;
+	bool shared = c->flags & MR_CODEC_SHARED;
+	const char *copy = data;
+	f->data = data;
+	/* one line record per line end: no regrowth of a 100,000-line array */
+	size_t nlines = 1;
+	for (const char *p = data, *e = data + len; (p = memchr(p, '\n', (size_t)(e - p))) != NULL; p++)
+		nlines++;
+	f->lines = xgrow(f->lines, sizeof(*f->lines), f->nlines + nlines, &f->cap);
+	uint32_t lineno = 0, crlf_line = 0;
+	bool in_block = false;
+	uint32_t begin_line = 0;
+	size_t pos = 0;
+	f->final_newline = len == 0 || data[len - 1] == '\n';
+	while (pos < len) {
+		const char *s = copy + pos;
+		const char *nl = memchr(s, '\n', len - pos);
+		size_t rawlen = nl ? (size_t)(nl - s) + 1 : len - pos;
+		size_t n = nl ? (size_t)(nl - s) : rawlen;
+		pos += rawlen;
+		lineno++;
+		struct mr_line *l = new_line(f);
+		l->raw = s;
+		l->rawlen = (uint32_t)rawlen;
+		l->lineno = lineno;
+		if (n > 0 && s[n - 1] == '\r') {
+			n--;
+			if (!crlf_line)
+				crlf_line = lineno;
+		}
+		if (memchr(s, '\0', n)) {
+			bad(f, l, d, (uint32_t)((const char *)memchr(s, '\0', n) - s) + 1, "it has a NUL byte");
+			continue;
+		}
+		if (n > MR_LINE_MAX) {
+			bad(f, l, d, MR_LINE_MAX + 1, "it is longer than 8192 bytes");
+			continue;
+		}
+		if (shared && is_marker(s, n, MR_BLOCK_BEGIN)) {
+			if (in_block || begin_line)
+				bad(f, l, d, 1, "a second start of mailrecon's block");
+			else
+				l->kind = MR_LINE_BEGIN, in_block = true, begin_line = lineno;
+			continue;
+		}
+		if (shared && is_marker(s, n, MR_BLOCK_END)) {
+			if (!in_block)
+				bad(f, l, d, 1, "an end of mailrecon's block without its start");
+			else
+				l->kind = MR_LINE_END, in_block = false, f->block = true;
+			continue;
+		}
+		parse_content(f, l, s, n, in_block, d);
+		if (l->kind == MR_LINE_RECORD && !l->disabled) {
+			size_t klen;
+			const char *k = dup_key(f, l, &klen);
+			struct mr_line *first = mr_strmap_put_new(&f->keys, k, klen, (void *)(uintptr_t)f->nlines);
+			if (first) {
+				l->shadowed = true;
+				size_t fi = (size_t)(uintptr_t)first - 1;
+				mr_diag_warning(d, loc_of(f, lineno, 1),
+						"'%s' is already on line %u; this line is never read", l->key,
+						f->lines[fi].lineno);
+			}
+		}
+	}
+	if (in_block) {
+		struct mr_line *b = NULL;
+		for (size_t i = 0; i < f->nlines; i++)
+			if (f->lines[i].kind == MR_LINE_BEGIN)
+				b = &f->lines[i];
+		if (b)
+			bad(f, b, d, 1, "mailrecon's block has no end marker");
+	}
+	if (crlf_line)
+		mr_diag_warning(d, loc_of(f, crlf_line, 1),
+				"CRLF line end (and maybe more below); read as LF, rewritten lines get LF");
+}
+
+const struct mr_line *mr_codec_find(const struct mr_codec_file *f, const char *key)
+{
+	void *v = mr_strmap_get(&f->keys, key, strlen(key));
+	return v ? &f->lines[(size_t)(uintptr_t)v - 1] : NULL;
+}
+
+void mr_codec_render_line(const struct mr_codec_file *f, const struct mr_line *l, struct mr_buf *out)
+{
+	switch (l->kind) {
+	case MR_LINE_BEGIN:
+		mr_buf_adds(out, MR_BLOCK_BEGIN);
+		break;
+	case MR_LINE_END:
+		mr_buf_adds(out, MR_BLOCK_END);
+		break;
+	case MR_LINE_RECORD:
+		if (l->disabled)
+			mr_buf_addc(out, '#');
+		f->codec->render(l, out);
+		break;
+	default:
+		/* a line mailrecon does not own has no canonical form: its bytes are it */
+		if (l->raw) {
+			size_t n = l->rawlen;
+			while (n > 0 && (l->raw[n - 1] == '\n' || l->raw[n - 1] == '\r'))
+				n--;
+			mr_buf_add(out, l->raw, n);
+		}
+		break;
+	}
+}
+
+void mr_codec_render(const struct mr_codec_file *f, struct mr_buf *out)
+{
+	bool open_line = false; /* the last raw line had no line end */
+	for (size_t i = 0; i < f->nlines; i++) {
+		const struct mr_line *l = &f->lines[i];
+		if (l->raw) {
+			mr_buf_add(out, l->raw, l->rawlen);
+			open_line = l->rawlen == 0 || l->raw[l->rawlen - 1] != '\n';
+			continue;
+		}
+		if (open_line)
+			mr_buf_addc(out, '\n');
+		mr_codec_render_line(f, l, out);
+		mr_buf_addc(out, '\n');
+		open_line = false;
+	}
+}

@@ -1,0 +1,182 @@
+/*
+ * codec: one parser and one writer per live file (design section 3, docs/formats.md).
+ *
+ * Every managed file is a sequence of lines.  A codec turns each line into a struct
+ * mr_line (a record with a key and fields, or a comment, blank, foreign or bad line) and
+ * renders a record back to its canonical text.  The line keeps the bytes it was read
+ * from, so rendering an unchanged file gives back exactly the bytes that were read
+ * (render(parse(x)) == x), whatever their form: comments, lines mailrecon does not own,
+ * "key: value" / "key:value" / "key value", CRLF ends, a missing final newline.  Only a
+ * line whose raw bytes were dropped (raw == NULL) is written in the canonical form.
+ *
+ * Each codec is one source file exporting one struct mr_codec; mr_codecs[] lists them
+ * all, indexed by enum mr_file_id.
+ *
+ *   struct mr_codec_file f;
+ *   mr_codec_file_init(&f, mr_codecs[MR_FILE_EXIM_ALIASES], "/etc/exim4/aliases");
+ *   mr_codec_parse(&f, bytes, len, &findings);     // findings: warnings with file:line:col
+ *   ... f.lines[i] ...
+ *   mr_codec_render(&f, &out);                     // == bytes when nothing was changed
+ *   mr_codec_file_release(&f);
+ */
+#ifndef MR_CODEC_CODEC_H
+#define MR_CODEC_CODEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "util/arena.h"
+#include "util/buf.h"
+#include "util/diag.h"
+#include "util/strmap.h"
+
+enum mr_layout { MR_LAYOUT_AUTO, MR_LAYOUT_DEBIAN, MR_LAYOUT_RHEL };
+const char *mr_layout_name(enum mr_layout l);
+
+enum mr_file_id {
+	MR_FILE_EXIM_PASSWD,
+	MR_FILE_EXIM_ALIASES,
+	MR_FILE_EXIM_RATELIMITS,
+	MR_FILE_EXIM_DOMAINS,
+	MR_FILE_EXIM_DOMAINIPS,
+	MR_FILE_DOVECOT_PASSWD,
+	MR_FILE_POSTGREY,
+	MR_FILE_SPAMASSASSIN,
+	MR_FILE_CLAMAV,
+	MR_FILE_REGISTRY,
+	MR_FILE_COUNT
+};
+
+enum mr_line_kind {
+	MR_LINE_BLANK,   /* empty or only white space */
+	MR_LINE_COMMENT, /* starts with '#' and is not a disabled record */
+	MR_LINE_FOREIGN, /* a well-formed line mailrecon does not own (kept as is) */
+	MR_LINE_RECORD,  /* a line mailrecon owns */
+	MR_LINE_BAD,     /* could not be read: the file is never rewritten */
+	MR_LINE_BEGIN,   /* the start marker of mailrecon's block in a shared file */
+	MR_LINE_END,     /* its end marker */
+};
+
+#define MR_LINE_FIELDS 8
+#define MR_LINE_MAX 8192 /* longer lines are bad lines */
+
+struct mr_line {
+	const char *raw;  /* the bytes as read, line end included; NULL: render canonically */
+	uint32_t rawlen;
+	uint32_t lineno;  /* 1-based; 0 for a line that was not read */
+	uint8_t kind;     /* enum mr_line_kind */
+	bool disabled;    /* a record written as a '#' comment: a disabled object */
+	bool in_block;    /* shared files: between mailrecon's markers */
+	bool shadowed;    /* an active record repeating an earlier one: never read */
+	uint8_t nf;
+	const char *key;  /* lower case */
+	const char *f[MR_LINE_FIELDS]; /* the codec's fields, see the MR_F_* indexes */
+};
+
+/* Field indexes, per codec.  A field that is absent is NULL. */
+enum { MR_F_PASSWD_OWNER, MR_F_PASSWD_DISABLED, MR_F_PASSWD_SAVE, MR_F_PASSWD_EXTRA, MR_F_PASSWD_LEGACY };
+enum { MR_F_ALIAS_MAIN, MR_F_ALIAS_TYPE };
+enum { MR_F_RATE_VALUE };
+enum { MR_F_DOMAIN_DATA };
+enum { MR_F_DOMAINIP_IP };
+enum {
+	MR_F_DOVECOT_HASH, MR_F_DOVECOT_UID, MR_F_DOVECOT_GID, MR_F_DOVECOT_GECOS, MR_F_DOVECOT_HOME,
+	MR_F_DOVECOT_SHELL, MR_F_DOVECOT_EXTRA
+};
+enum { MR_F_SA_DIRECTIVE };
+enum {
+	MR_F_REG_KIND, MR_F_REG_NAME, MR_F_REG_A1, MR_F_REG_A2, MR_F_REG_A3, MR_F_REG_A4, MR_F_REG_A5,
+	MR_F_REG_A6
+};
+/* Registry attributes by kind (docs/formats.md "registry"). */
+enum { MR_F_REG_USER_ROLE = MR_F_REG_A1, MR_F_REG_USER_RESELLER, MR_F_REG_USER_ACCOUNT,
+       MR_F_REG_USER_DISABLED, MR_F_REG_USER_DOMAINS, MR_F_REG_USER_MAILBOXES };
+enum { MR_F_REG_DOMAIN_OWNER = MR_F_REG_A1, MR_F_REG_DOMAIN_DMARC };
+enum { MR_F_REG_MAILBOX_NOTE = MR_F_REG_A1 };
+
+/* Codec flags. */
+#define MR_CODEC_LSEARCH 1u  /* Exim lsearch rules: a line starting with white space continues a record */
+#define MR_CODEC_SHARED 2u   /* other programs write it too: mailrecon owns only its marked block */
+#define MR_CODEC_DISABLE 4u  /* a record can be disabled by commenting it out with '#' */
+#define MR_CODEC_MULTIKEY 8u /* a key may repeat (aliases: one line per relation) */
+
+struct mr_codec_file;
+
+struct mr_codec {
+	enum mr_file_id id;
+	const char *name;     /* "exim-passwd": the name in docs, findings and fuzz targets */
+	const char *path[2];  /* debian, rhel; absolute, taken below --root */
+	const char *owner;    /* for a new file */
+	const char *group[2];
+	unsigned mode;
+	unsigned flags;
+	/*
+	 * Parse the content of one line (no line end; for a disabled candidate, the text after
+	 * the '#').  s is a private, NUL-terminated copy the codec may cut up and point into.
+	 * Return MR_LINE_RECORD or MR_LINE_FOREIGN with l->key and l->f set, or MR_LINE_BAD with
+	 * a short reason in *why (never quoting a secret).
+	 */
+	int (*parse)(struct mr_codec_file *cf, struct mr_line *l, char *s, size_t n, const char **why);
+	/* Append the canonical text of a record (no line end, no '#' for a disabled one). */
+	void (*render)(const struct mr_line *l, struct mr_buf *out);
+};
+
+extern const struct mr_codec *const mr_codecs[MR_FILE_COUNT];
+const struct mr_codec *mr_codec_by_name(const char *name);
+const char *mr_codec_path(const struct mr_codec *c, enum mr_layout layout);
+
+/* Markers of mailrecon's block in a shared file. */
+#define MR_BLOCK_BEGIN "# BEGIN mailrecon managed block: edits inside it are overwritten"
+#define MR_BLOCK_END "# END mailrecon managed block"
+
+struct mr_codec_file {
+	const struct mr_codec *codec;
+	const char *path;        /* as shown in findings: the path below the root */
+	struct mr_arena arena;   /* fields and parsed copies of lines */
+	char *data;              /* the bytes as read; raw lines point into it */
+	struct mr_line *lines;
+	size_t nlines, cap;
+	size_t nbad;             /* bad lines: the file must not be rewritten */
+	bool block;              /* shared files: a complete marked block was found */
+	bool final_newline;      /* the last line ends with a newline (or the file is empty) */
+	struct mr_strmap keys;   /* key -> index + 1 of the first active record with it */
+};
+
+void mr_codec_file_init(struct mr_codec_file *f, const struct mr_codec *c, const char *path);
+void mr_codec_file_release(struct mr_codec_file *f);
+
+/*
+ * Parse a whole file.  Problems (bad lines, CRLF ends, shadowed duplicates, a broken
+ * block) are added to findings as warnings with file:line:col; it never fails.
+ */
+void mr_codec_parse(struct mr_codec_file *f, const char *data, size_t len, struct mr_diags *findings);
+/* The same, taking data (malloc'd) over instead of copying it: the lines point into it. */
+void mr_codec_parse_owned(struct mr_codec_file *f, char *data, size_t len, struct mr_diags *findings);
+
+/* The first active record with this key (files where keys are unique), or NULL. */
+const struct mr_line *mr_codec_find(const struct mr_codec_file *f, const char *key);
+
+/* The file's bytes: raw lines as read, other lines in their canonical form. */
+void mr_codec_render(const struct mr_codec_file *f, struct mr_buf *out);
+
+/* Append the canonical text of one line (with its '#' when disabled), no line end. */
+void mr_codec_render_line(const struct mr_codec_file *f, const struct mr_line *l, struct mr_buf *out);
+
+/* Helpers shared by the codecs. */
+char *mr_codec_strip(char *s);                      /* trim white space at both ends */
+bool mr_codec_lsearch_split(char *s, char **key, char **data); /* Exim lsearch key/data rules */
+bool mr_codec_is_utf8(const char *s, size_t n);
+bool mr_codec_parse_uint(const char *s, int64_t max, int64_t *out);
+
+/* Percent-encoding for registry values: bytes outside [!-~] and '%', ':', '=' become %XX. */
+void mr_codec_pct_encode(const char *s, struct mr_buf *out);
+/* NULL when malformed; the result is in the file's arena. */
+char *mr_codec_pct_decode(struct mr_codec_file *f, const char *s);
+
+extern const struct mr_codec mr_codec_exim_passwd, mr_codec_exim_aliases, mr_codec_exim_ratelimits,
+	mr_codec_exim_domains, mr_codec_exim_domainips, mr_codec_dovecot_passwd, mr_codec_postgrey,
+	mr_codec_spamassassin, mr_codec_clamav, mr_codec_registry;
+
+#endif

@@ -1,0 +1,787 @@
+/*
+ * live: the live model from the live files.  The order matters: the registry says who
+ * owns what, the domains file which domains exist, the two passwd files which mailboxes,
+ * and the remaining files attach to those.  Anything that does not fit is a finding.
+ */
+#include "codec/live.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "crypto/pwhash.h"
+#include "model/names.h"
+#include "util/fs.h"
+#include "util/xalloc.h"
+
+int mr_layout_detect(const char *root, enum mr_layout *out, struct mr_buf *err)
+{
+	char *deb = mr_path_join_root(root, "/etc/exim4"), *rhel = mr_path_join_root(root, "/etc/exim");
+	struct stat st;
+	bool d = stat(deb, &st) == 0 && S_ISDIR(st.st_mode);
+	bool r = stat(rhel, &st) == 0 && S_ISDIR(st.st_mode);
+	free(deb);
+	free(rhel);
+	if (d && r) {
+		mr_buf_adds(err, "both /etc/exim4 (debian) and /etc/exim (rhel) exist; choose with --layout");
+		return -1;
+	}
+	if (!d && !r) {
+		mr_buf_adds(err, "neither /etc/exim4 (debian) nor /etc/exim (rhel) exists; is Exim installed? "
+				 "(--layout chooses one)");
+		return -1;
+	}
+	*out = d ? MR_LAYOUT_DEBIAN : MR_LAYOUT_RHEL;
+	return 0;
+}
+
+char *mr_home_path(const char *owner, const char *domain, const char *local)
+{
+	struct mr_buf b = MR_BUF_INIT;
+	mr_buf_addf(&b, "/var/www/%s/data/email/%s/%s", owner, domain, local);
+	return mr_buf_detach(&b);
+}
+
+const char *mr_home_owner(struct mr_model *m, const char *home, const char *domain, const char *local)
+{
+	static const char pre[] = "/var/www/";
+	if (strncmp(home, pre, sizeof(pre) - 1) != 0)
+		return NULL;
+	const char *o = home + sizeof(pre) - 1, *slash = strchr(o, '/');
+	if (!slash)
+		return NULL;
+	struct mr_buf want = MR_BUF_INIT;
+	mr_buf_addf(&want, "/data/email/%s/%s", domain, local);
+	bool ok = strcmp(slash, want.ptr) == 0 || (strncmp(slash, want.ptr, want.len) == 0 && strcmp(slash + want.len, "/") == 0);
+	mr_buf_release(&want);
+	if (!ok)
+		return NULL;
+	const char *owner = mr_model_str(m, o, (size_t)(slash - o));
+	return mr_check_user_name(owner) ? NULL : owner;
+}
+
+bool mr_quota_parse(const char *rule, int64_t *bytes)
+{
+	/* "*:bytes=2G" or "*:storage=2097152" (KiB when no unit is given) */
+	if (strncmp(rule, "*:", 2) != 0)
+		return false;
+	rule += 2;
+	int64_t unit;
+	if (strncmp(rule, "bytes=", 6) == 0)
+		rule += 6, unit = 1;
+	else if (strncmp(rule, "storage=", 8) == 0)
+		rule += 8, unit = 1024;
+	else
+		return false;
+	const char *p = rule;
+	int64_t v = 0;
+	if (*p < '0' || *p > '9')
+		return false;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (*p - '0');
+		if (v > (INT64_C(1) << 50))
+			return false;
+	}
+	switch (*p) {
+	case '\0':
+		break;
+	case 'B':
+		unit = 1, p++;
+		break;
+	case 'k': case 'K':
+		unit = INT64_C(1) << 10, p++;
+		break;
+	case 'M':
+		unit = INT64_C(1) << 20, p++;
+		break;
+	case 'G':
+		unit = INT64_C(1) << 30, p++;
+		break;
+	case 'T':
+		unit = INT64_C(1) << 40, p++;
+		break;
+	default:
+		return false;
+	}
+	if (*p == 'B' && unit > 1)
+		p++;
+	if (*p)
+		return false;
+	if (v > (INT64_C(1) << 50) / unit)
+		return false;
+	*bytes = v * unit;
+	return true;
+}
+
+/* ---- building ------------------------------------------------------------------------ */
+
+struct build {
+	struct mr_live *lv;
+	struct mr_model *m;
+	struct mr_diags *f; /* findings */
+	struct mr_strmap reg_domain;  /* domain -> registry line */
+	struct mr_strmap reg_mailbox; /* address -> registry line */
+	struct mr_strmap aliases;     /* alias address -> aliases line */
+	struct mr_domain *last_domain;
+};
+
+static struct mr_loc lloc(const struct mr_live *lv, enum mr_file_id id, const struct mr_line *l)
+{
+	return (struct mr_loc){ lv->files[id].cf.path, l->lineno, 1 };
+}
+
+#define FINDING(b, id, l, ...) mr_diag_warning((b)->f, lloc((b)->lv, (id), (l)), __VA_ARGS__)
+
+/* Records of a file in order, active ones first in the sense that a key's first active
+ * record wins; a disabled record whose key is also active is shadowed. */
+#define FOR_RECORDS(b, id, l)                                                                    \
+	for (struct mr_line *l = (b)->lv->files[id].cf.lines,                                      \
+			    *l##_end = l + (b)->lv->files[id].cf.nlines;                                \
+	     l < l##_end; l++)                                                                     \
+		if (l->kind == MR_LINE_RECORD)
+
+static bool first_active(const struct build *b, enum mr_file_id id, const struct mr_line *l)
+{
+	(void)b;
+	(void)id;
+	return !l->disabled && !l->shadowed;
+}
+
+static void read_registry(struct build *b)
+{
+	enum mr_file_id id = MR_FILE_REGISTRY;
+	FOR_RECORDS(b, id, l) {
+		if (l->disabled || !first_active(b, id, l))
+			continue;
+		const char *kind = l->f[MR_F_REG_KIND], *name = l->f[MR_F_REG_NAME];
+		if (kind[0] == 'u') {
+			struct mr_user *dup;
+			struct mr_user *u = mr_model_add_user(b->m, name, lloc(b->lv, id, l), &dup);
+			const char *role = l->f[MR_F_REG_USER_ROLE];
+			u->role = !role || strcmp(role, "user") == 0 ? MR_ROLE_USER
+				  : strcmp(role, "reseller") == 0 ? MR_ROLE_RESELLER : MR_ROLE_ADMIN;
+			u->reseller = l->f[MR_F_REG_USER_RESELLER];
+			u->account = l->f[MR_F_REG_USER_ACCOUNT] && strcmp(l->f[MR_F_REG_USER_ACCOUNT], "create") == 0
+					     ? MR_ACCOUNT_CREATE : MR_ACCOUNT_EXISTING;
+			u->disabled = l->f[MR_F_REG_USER_DISABLED] && strcmp(l->f[MR_F_REG_USER_DISABLED], "yes") == 0;
+			if (l->f[MR_F_REG_USER_DOMAINS])
+				mr_codec_parse_uint(l->f[MR_F_REG_USER_DOMAINS], 1000000000, &u->limits.mail_domains);
+			if (l->f[MR_F_REG_USER_MAILBOXES])
+				mr_codec_parse_uint(l->f[MR_F_REG_USER_MAILBOXES], 1000000000, &u->limits.mailboxes);
+		} else if (kind[0] == 'd') {
+			mr_strmap_put_new(&b->reg_domain, name, strlen(name), l);
+		} else {
+			mr_strmap_put_new(&b->reg_mailbox, name, strlen(name), l);
+		}
+	}
+	for (size_t i = 0; i < b->m->nusers; i++) {
+		struct mr_user *u = b->m->users[i];
+		if (u->reseller && !mr_model_user(b->m, u->reseller))
+			mr_diag_warning(b->f, u->loc, "user '%s' names reseller '%s', which has no registry line",
+					u->name, u->reseller);
+	}
+}
+
+static void set_action(struct mr_domain *d, const char *data)
+{
+	if (strncmp(data, ":fail:", 6) == 0) {
+		d->action = MR_ACTION_REJECT;
+	} else if (strcmp(data, ":blackhole:") == 0) {
+		d->action = MR_ACTION_DISCARD;
+	} else if (data[0] == '@') {
+		d->action = MR_ACTION_REDIRECT_DOMAIN;
+		d->action_target = data + 1;
+	} else {
+		d->action = MR_ACTION_FORWARD;
+		d->action_target = data;
+	}
+}
+
+static void read_domains(struct build *b)
+{
+	enum mr_file_id id = MR_FILE_EXIM_DOMAINS;
+	FOR_RECORDS(b, id, l) {
+		if (!l->disabled && !first_active(b, id, l))
+			continue;
+		if (l->disabled && mr_codec_find(&b->lv->files[id].cf, l->key)) {
+			const struct mr_line *a = mr_codec_find(&b->lv->files[id].cf, l->key);
+			FINDING(b, id, l, "domain '%s' is also active on line %u; this disabled line is ignored", l->key,
+				a->lineno);
+			continue;
+		}
+		struct mr_domain *dup;
+		struct mr_domain *d = mr_model_add_domain(b->m, l->key, lloc(b->lv, id, l), &dup);
+		if (!d) {
+			FINDING(b, id, l, "domain '%s' is already disabled on line %u; this line is ignored", l->key,
+				dup->loc.line);
+			continue;
+		}
+		d->disabled = l->disabled;
+		d->action_loc = d->loc;
+		set_action(d, l->f[MR_F_DOMAIN_DATA]);
+		const struct mr_line *r = mr_strmap_get(&b->reg_domain, d->name, strlen(d->name));
+		if (r) {
+			d->owner = r->f[MR_F_REG_DOMAIN_OWNER];
+			d->dmarc = r->f[MR_F_REG_DOMAIN_DMARC] && strcmp(r->f[MR_F_REG_DOMAIN_DMARC], "yes") == 0;
+		}
+	}
+	for (size_t i = 0; i < b->lv->files[MR_FILE_REGISTRY].cf.nlines; i++) {
+		struct mr_line *l = &b->lv->files[MR_FILE_REGISTRY].cf.lines[i];
+		if (l->kind == MR_LINE_RECORD && !l->disabled && l->f[MR_F_REG_KIND][0] == 'd' &&
+		    !mr_model_domain(b->m, l->f[MR_F_REG_NAME]) && first_active(b, MR_FILE_REGISTRY, l))
+			FINDING(b, MR_FILE_REGISTRY, l, "domain '%s' has no line in %s", l->f[MR_F_REG_NAME],
+				b->lv->files[MR_FILE_EXIM_DOMAINS].cf.path);
+	}
+}
+
+/* The domain of a mailbox address; created (implicit) when the domains file lacks it. */
+static struct mr_domain *domain_for(struct build *b, enum mr_file_id id, const struct mr_line *l,
+				    const char **local)
+{
+	const char *at = strrchr(l->key, '@');
+	const char *dname = at + 1;
+	*local = mr_model_str(b->m, l->key, (size_t)(at - l->key));
+	if (mr_check_mailbox_name(*local)) {
+		FINDING(b, id, l, "'%s': '%s' is not a mailbox name mailrecon can manage (%s); ignored", l->key,
+			*local, mr_check_mailbox_name(*local));
+		return NULL;
+	}
+	/* lines come grouped by domain: most lookups are the previous line's domain */
+	struct mr_domain *d = b->last_domain && strcmp(b->last_domain->name, dname) == 0 ? b->last_domain
+										   : mr_model_domain(b->m, dname);
+	if (!d) {
+		struct mr_domain *dup;
+		d = mr_model_add_domain(b->m, dname, lloc(b->lv, id, l), &dup);
+		d->implicit = true;
+		FINDING(b, id, l, "mailbox '%s' is in domain '%s', which has no line in %s", l->key, dname,
+			b->lv->files[MR_FILE_EXIM_DOMAINS].cf.path);
+	}
+	b->last_domain = d;
+	return d;
+}
+
+static struct mr_mailbox *add_mailbox(struct build *b, enum mr_file_id id, const struct mr_line *l)
+{
+	const char *local;
+	struct mr_domain *d = domain_for(b, id, l, &local);
+	if (!d)
+		return NULL;
+	struct mr_mailbox *dup;
+	struct mr_mailbox *mb = mr_domain_add_mailbox(b->m, d, local, lloc(b->lv, id, l), &dup);
+	return mb ? mb : dup;
+}
+
+static void read_exim_passwd(struct build *b)
+{
+	enum mr_file_id id = MR_FILE_EXIM_PASSWD;
+	FOR_RECORDS(b, id, l) {
+		if (l->shadowed)
+			continue;
+		if (l->disabled) {
+			/* a disabled line is ignored when the same mailbox is also active */
+			const struct mr_line *active = mr_codec_find(&b->lv->files[id].cf, l->key);
+			if (active) {
+				FINDING(b, id, l, "mailbox '%s' is also active on line %u; this disabled line is ignored",
+					l->key, active->lineno);
+				continue;
+			}
+		}
+		struct mr_mailbox *mb = add_mailbox(b, id, l);
+		if (!mb)
+			continue;
+		if (mb->src_exim) {
+			FINDING(b, id, l, "mailbox '%s' is disabled twice; this line is ignored", l->key);
+			continue;
+		}
+		mb->src_exim = l;
+		const char *why = l->f[MR_F_PASSWD_DISABLED];
+		mb->disabled = l->disabled || (why && strcmp(why, "self") == 0);
+		mb->keep_copy = !(l->f[MR_F_PASSWD_SAVE] && strcmp(l->f[MR_F_PASSWD_SAVE], "no") == 0);
+		mb->keep_copy_loc = mb->loc;
+	}
+}
+
+static void read_quota(struct build *b, const struct mr_line *l, struct mr_mailbox *mb)
+{
+	const char *extra = l->f[MR_F_DOVECOT_EXTRA];
+	if (!extra || !*extra || extra[0] == ':')
+		return; /* none, or the ispmanager 4 "flags:mail" fields */
+	char *copy = xstrdup(extra), *save = NULL;
+	for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+		const char *v = NULL;
+		if (strncmp(w, "userdb_quota_rule=", 18) == 0)
+			v = w + 18;
+		else if (strncmp(w, "quota_rule=", 11) == 0)
+			v = w + 11;
+		if (strcmp(w, "nologin") == 0 || strncmp(w, "nologin=", 8) == 0 || strcmp(w, "deny=yes") == 0 ||
+		    strcmp(w, "deny=y") == 0) {
+			FINDING(b, MR_FILE_DOVECOT_PASSWD, l,
+				"mailbox '%s' is refused logins by '%s'; read as disabled", l->key, w);
+			mb->disabled = true;
+		}
+		if (!v)
+			continue;
+		int64_t bytes;
+		if (!mr_quota_parse(v, &bytes))
+			FINDING(b, MR_FILE_DOVECOT_PASSWD, l,
+				"mailbox '%s': quota rule '%s' is not '*:bytes=SIZE'; read as unlimited", l->key, v);
+		else
+			mb->max_size = bytes;
+	}
+	free(copy);
+}
+
+static void read_dovecot(struct build *b)
+{
+	enum mr_file_id id = MR_FILE_DOVECOT_PASSWD;
+	FOR_RECORDS(b, id, l) {
+		if (l->shadowed)
+			continue;
+		if (l->disabled) {
+			/* a disabled line is ignored when the same mailbox is also active */
+			const struct mr_line *active = mr_codec_find(&b->lv->files[id].cf, l->key);
+			if (active) {
+				FINDING(b, id, l, "mailbox '%s' is also active on line %u; this disabled line is ignored",
+					l->key, active->lineno);
+				continue;
+			}
+		}
+		struct mr_mailbox *mb = add_mailbox(b, id, l);
+		if (!mb)
+			continue;
+		if (mb->src_dovecot) {
+			FINDING(b, id, l, "mailbox '%s' is disabled twice; this line is ignored", l->key);
+			continue;
+		}
+		const struct mr_line *ex = mb->src_exim;
+		mb->src_dovecot = l;
+		if (!ex) {
+			FINDING(b, id, l, "mailbox '%s' is in %s but not in %s: Exim does not deliver to it", l->key,
+				b->lv->files[id].cf.path, b->lv->files[MR_FILE_EXIM_PASSWD].cf.path);
+			mb->disabled = l->disabled;
+		}
+		const char *hash = l->f[MR_F_DOVECOT_HASH];
+		const char *why = hash && *hash ? mr_pwhash_check(hash) : "it is empty";
+		if (why)
+			FINDING(b, id, l, "the password of '%s' cannot be kept: %s", l->key, why);
+		else {
+			if (strncmp(hash, "{PLAIN}", 7) == 0 || strncmp(hash, "{CLEAR}", 7) == 0 ||
+			    strncmp(hash, "{CLEARTEXT}", 11) == 0)
+				FINDING(b, id, l,
+					"the password of '%s' is stored in clear; whoever reads this file or an import of "
+					"it can read it (give a new password and let mailrecon hash it)",
+					l->key);
+			mb->password.kind = MR_PASSWORD_HASH;
+			mb->password.value = hash;
+			mb->password.loc = lloc(b->lv, id, l);
+		}
+		int64_t v;
+		if (l->f[MR_F_DOVECOT_UID] && mr_codec_parse_uint(l->f[MR_F_DOVECOT_UID], 4294967294LL, &v))
+			mb->uid = v;
+		if (l->f[MR_F_DOVECOT_GID] && mr_codec_parse_uint(l->f[MR_F_DOVECOT_GID], 4294967294LL, &v))
+			mb->gid = v;
+		mb->home = l->f[MR_F_DOVECOT_HOME] && *l->f[MR_F_DOVECOT_HOME] ? l->f[MR_F_DOVECOT_HOME] : NULL;
+		read_quota(b, l, mb);
+	}
+	/* the other direction: in Exim's list but Dovecot cannot log it in or deliver */
+	for (size_t i = 0; i < b->m->ndomains; i++)
+		for (size_t j = 0; j < b->m->domains[i]->nmailboxes; j++) {
+			const struct mr_mailbox *mb = b->m->domains[i]->mailboxes[j];
+			if (mb->src_exim && !mb->src_dovecot)
+				FINDING(b, MR_FILE_EXIM_PASSWD, (const struct mr_line *)mb->src_exim,
+					"mailbox '%s' is in %s but not in %s: it has no password and no storage",
+					mb->address, b->lv->files[MR_FILE_EXIM_PASSWD].cf.path,
+					b->lv->files[MR_FILE_DOVECOT_PASSWD].cf.path);
+		}
+}
+
+/* Owners: the registry, else the Exim list, else the homes, else a /var/www/OWNER/data/email/D dir. */
+static const char *scan_owner_dir(struct build *b, const char *domain)
+{
+	char *www = mr_path_join_root(b->lv->root, "/var/www");
+	DIR *dir = opendir(www);
+	const char *found = NULL;
+	if (dir) {
+		struct dirent *de;
+		while ((de = readdir(dir)) != NULL) {
+			if (de->d_name[0] == '.' || mr_check_user_name(de->d_name))
+				continue;
+			struct mr_buf p = MR_BUF_INIT;
+			mr_buf_addf(&p, "%s/%s/data/email/%s", www, de->d_name, domain);
+			struct stat st;
+			if (lstat(p.ptr, &st) == 0 && S_ISDIR(st.st_mode) && !found)
+				found = mr_model_str(b->m, de->d_name, strlen(de->d_name));
+			mr_buf_release(&p);
+		}
+		closedir(dir);
+	}
+	free(www);
+	return found;
+}
+
+static void resolve_owners(struct build *b)
+{
+	struct mr_model *m = b->m;
+	for (size_t i = 0; i < m->ndomains; i++) {
+		struct mr_domain *d = m->domains[i];
+		for (size_t j = 0; j < d->nmailboxes; j++) {
+			struct mr_mailbox *mb = d->mailboxes[j];
+			const struct mr_line *ex = mb->src_exim, *dv = mb->src_dovecot;
+			const char *eo = ex ? ex->f[MR_F_PASSWD_OWNER] : NULL;
+			const char *ho = mb->home ? mr_home_owner(m, mb->home, d->name, mb->name) : NULL;
+			if (mb->home && !ho)
+				FINDING(b, MR_FILE_DOVECOT_PASSWD, dv,
+					"the home of '%s' is not /var/www/OWNER/data/email/%s/%s", mb->address, d->name,
+					mb->name);
+			if (!d->owner)
+				d->owner = eo ? eo : ho;
+			if (eo && d->owner && strcmp(eo, d->owner) != 0)
+				FINDING(b, MR_FILE_EXIM_PASSWD, ex, "mailbox '%s' says owner '%s' but domain '%s' belongs to '%s'",
+					mb->address, eo, d->name, d->owner);
+			if (ho && d->owner && strcmp(ho, d->owner) != 0)
+				FINDING(b, MR_FILE_DOVECOT_PASSWD, dv,
+					"the home of '%s' is below user '%s' but domain '%s' belongs to '%s'", mb->address, ho,
+					d->name, d->owner);
+		}
+		if (!d->owner)
+			d->owner = scan_owner_dir(b, d->name);
+		if (!d->owner) {
+			mr_diag_warning(b->f, d->loc, "the owner of domain '%s' is unknown (no registry line, no mailbox home)",
+					d->name);
+			continue;
+		}
+		d->owner_loc = d->loc;
+		if (!mr_model_user(m, d->owner)) {
+			struct mr_user *dup;
+			mr_model_add_user(m, d->owner, d->loc, &dup);
+		}
+	}
+}
+
+static void read_disabled(struct build *b)
+{
+	struct mr_model *m = b->m;
+	for (size_t i = 0; i < m->ndomains; i++) {
+		struct mr_domain *d = m->domains[i];
+		struct mr_user *u = d->owner ? mr_model_user(m, d->owner) : NULL;
+		for (size_t j = 0; j < d->nmailboxes; j++) {
+			struct mr_mailbox *mb = d->mailboxes[j];
+			const struct mr_line *ex = mb->src_exim, *dv = mb->src_dovecot;
+			bool effective = mb->disabled || d->disabled || (u && u->disabled);
+			const char *why = ex ? ex->f[MR_F_PASSWD_DISABLED] : NULL;
+			if (ex && !ex->disabled) {
+				const char *want = mb->disabled ? "self" : d->disabled ? "domain" : u && u->disabled ? "user" : NULL;
+				if ((want == NULL) != (why == NULL) || (want && strcmp(want, why) != 0))
+					FINDING(b, MR_FILE_EXIM_PASSWD, ex,
+						"mailbox '%s' says disabled=%s, but by its domain and owner it should be %s%s",
+						mb->address, why ? why : "(none)", want ? "disabled=" : "enabled", want ? want : "");
+			}
+			if (dv && dv->disabled != effective && !(dv->disabled && mb->disabled))
+				FINDING(b, MR_FILE_DOVECOT_PASSWD, dv, "mailbox '%s' is %s in Dovecot but %s for Exim",
+					mb->address, dv->disabled ? "disabled" : "enabled", effective ? "disabled" : "enabled");
+		}
+	}
+}
+
+/* Aliases and copies: counted first, then filled, so each list is one arena block. */
+static void read_aliases(struct build *b)
+{
+	enum mr_file_id id = MR_FILE_EXIM_ALIASES;
+	struct mr_model *m = b->m;
+	struct mr_codec_file *cf = &b->lv->files[id].cf;
+	/* the first pass finds each line's mailbox, the second only uses what it found */
+	struct mr_mailbox **found = xcalloc(cf->nlines ? cf->nlines : 1, sizeof(*found));
+	for (int pass = 0; pass < 2; pass++) {
+		FOR_RECORDS(b, id, l) {
+			size_t li = (size_t)(l - cf->lines);
+			if (pass == 1 && !found[li])
+				continue;
+			if (!first_active(b, id, l))
+				continue;
+			bool fwd = strcmp(l->f[MR_F_ALIAS_TYPE], "fwd") == 0;
+			const char *main_addr = l->f[MR_F_ALIAS_MAIN];
+			struct mr_mailbox *mb = pass == 0 ? mr_model_mailbox(m, main_addr) : found[li];
+			if (!mb) {
+				if (pass == 0)
+					FINDING(b, id, l, "%s '%s' points at '%s', which is not a mailbox", fwd ? "alias" : "copy target",
+						l->key, main_addr);
+				continue;
+			}
+			struct mr_items *list = fwd ? &mb->aliases : &mb->copy_to;
+			const char *item = l->key;
+			if (fwd) {
+				const char *at = strrchr(l->key, '@');
+				const char *local = mr_model_str(m, l->key, (size_t)(at - l->key));
+				if (strcmp(at + 1, mb->domain->name) != 0) {
+					if (pass == 0)
+						FINDING(b, id, l, "alias '%s' is not in the domain of its mailbox '%s'", l->key, main_addr);
+					continue;
+				}
+				if (mr_check_mailbox_name(local)) {
+					if (pass == 0)
+						FINDING(b, id, l, "alias '%s' is not a name mailrecon can manage; ignored", l->key);
+					continue;
+				}
+				if (pass == 0 && mr_model_mailbox(m, l->key)) {
+					FINDING(b, id, l, "alias '%s' is also a mailbox; the mailbox wins", l->key);
+					continue;
+				}
+				if (pass == 0) {
+					const struct mr_line *prev = mr_strmap_put_new(&b->aliases, l->key, strlen(l->key), l);
+					if (prev) {
+						FINDING(b, id, l, "alias '%s' is already on line %u; this line is ignored", l->key,
+							prev->lineno);
+						continue;
+					}
+				}
+				item = local;
+			} else if (strcmp(l->key, main_addr) == 0) {
+				if (pass == 0)
+					FINDING(b, id, l, "mailbox '%s' sends a copy to itself; ignored", main_addr);
+				continue;
+			}
+			if (pass == 0) {
+				list->n++;
+				found[li] = mb;
+			} else {
+				if (!list->v) {
+					list->v = mr_model_items(m, list->n);
+					list->n = 0;
+				}
+				list->v[list->n].s = item;
+				list->v[list->n].loc = lloc(b->lv, id, l);
+				list->n++;
+			}
+		}
+	}
+	free(found);
+	for (size_t i = 0; i < m->ndomains; i++)
+		for (size_t j = 0; j < m->domains[i]->nmailboxes; j++) {
+			struct mr_mailbox *mb = m->domains[i]->mailboxes[j];
+			if (!mb->keep_copy && mb->copy_to.n == 0) {
+				FINDING(b, MR_FILE_EXIM_PASSWD, (const struct mr_line *)mb->src_exim,
+					"mailbox '%s' keeps no copy (save=no) and sends none: its mail goes nowhere",
+					mb->address);
+			}
+		}
+}
+
+/* Where unknown addresses go must exist, or Exim bounces them after accepting. */
+static void check_actions(struct build *b)
+{
+	struct mr_model *m = b->m;
+	for (size_t i = 0; i < m->ndomains; i++) {
+		struct mr_domain *d = m->domains[i];
+		if (d->implicit)
+			continue;
+		const struct mr_line *l = mr_codec_find(&b->lv->files[MR_FILE_EXIM_DOMAINS].cf, d->name);
+		if (!l)
+			continue; /* disabled: nothing is routed */
+		if (d->action == MR_ACTION_FORWARD) {
+			const char *at = strrchr(d->action_target, '@');
+			if (mr_model_domain(m, at + 1) && !mr_model_mailbox(m, d->action_target) &&
+			    !mr_strmap_get(&b->aliases, d->action_target, strlen(d->action_target)))
+				FINDING(b, MR_FILE_EXIM_DOMAINS, l,
+					"unknown addresses of '%s' go to '%s', which is neither a mailbox nor an alias",
+					d->name, d->action_target);
+		} else if (d->action == MR_ACTION_REDIRECT_DOMAIN && !mr_model_domain(m, d->action_target)) {
+			FINDING(b, MR_FILE_EXIM_DOMAINS, l, "unknown addresses of '%s' go to domain '%s', which is not a mail domain here",
+				d->name, d->action_target);
+		}
+	}
+}
+
+static void read_ratelimits(struct build *b)
+{
+	enum mr_file_id id = MR_FILE_EXIM_RATELIMITS;
+	FOR_RECORDS(b, id, l) {
+		if (!first_active(b, id, l))
+			continue;
+		int64_t v;
+		mr_codec_parse_uint(l->f[MR_F_RATE_VALUE], 1000000000, &v);
+		if (strcmp(l->key, "*") == 0) {
+			b->m->server.rate_per_hour = v;
+			b->m->server.rate_loc = lloc(b->lv, id, l);
+			b->m->server.declared = true;
+		} else if (strchr(l->key, '@')) {
+			struct mr_mailbox *mb = mr_model_mailbox(b->m, l->key);
+			if (mb)
+				mb->rate_per_hour = v;
+			else
+				FINDING(b, id, l, "send limit for '%s', which is not a mailbox", l->key);
+		} else {
+			struct mr_user *u = mr_model_user(b->m, l->key);
+			if (u) {
+				u->limits.rate_per_hour = v;
+				u->limits.rate_loc = lloc(b->lv, id, l);
+			} else {
+				FINDING(b, id, l, "send limit for user '%s', who owns no domain and has no registry line", l->key);
+			}
+		}
+	}
+}
+
+static void read_domainips(struct build *b)
+{
+	enum mr_file_id id = MR_FILE_EXIM_DOMAINIPS;
+	FOR_RECORDS(b, id, l) {
+		if (!first_active(b, id, l))
+			continue;
+		struct mr_domain *d = mr_model_domain(b->m, l->key);
+		if (!d) {
+			FINDING(b, id, l, "outgoing address for '%s', which is not a mail domain", l->key);
+			continue;
+		}
+		d->ip = l->f[MR_F_DOMAINIP_IP];
+		d->ip_loc = lloc(b->lv, id, l);
+	}
+}
+
+/* One whitelist: an entry in mailrecon's block turns a filter off; outside it, a finding. */
+static void read_whitelist(struct build *b, enum mr_file_id id, const char *what)
+{
+	struct mr_codec_file *cf = &b->lv->files[id].cf;
+	for (size_t i = 0; i < cf->nlines; i++) {
+		struct mr_line *l = &cf->lines[i];
+		if (!l->key || (l->kind != MR_LINE_RECORD && l->kind != MR_LINE_FOREIGN))
+			continue;
+		const char *key = l->key;
+		bool domain_entry = !strchr(key, '@') || strncmp(key, "*@", 2) == 0;
+		if (strncmp(key, "*@", 2) == 0)
+			key += 2;
+		struct mr_domain *d = domain_entry ? mr_model_domain(b->m, key) : NULL;
+		struct mr_mailbox *mb = domain_entry ? NULL : mr_model_mailbox(b->m, key);
+		if (l->kind == MR_LINE_FOREIGN) {
+			if (d || mb)
+				FINDING(b, id, l,
+					"'%s' is whitelisted outside mailrecon's block: %s is off for it, whatever the desired state says",
+					l->key, what);
+			continue;
+		}
+		if (!first_active(b, id, l))
+			continue;
+		if (id == MR_FILE_CLAMAV) {
+			if (d)
+				d->antivirus = false;
+		} else if (d) {
+			if (id == MR_FILE_POSTGREY)
+				d->greylisting = false;
+			else
+				d->spamassassin = false;
+		} else if (mb) {
+			if (id == MR_FILE_POSTGREY)
+				mb->greylisting = false;
+			else
+				mb->spamassassin = false;
+		}
+		if (!d && !mb)
+			FINDING(b, id, l, "'%s' in mailrecon's block is neither a mail domain nor a mailbox", l->key);
+	}
+}
+
+static void read_notes(struct build *b)
+{
+	struct mr_codec_file *cf = &b->lv->files[MR_FILE_REGISTRY].cf;
+	for (size_t i = 0; i < cf->nlines; i++) {
+		struct mr_line *l = &cf->lines[i];
+		if (l->kind != MR_LINE_RECORD || l->disabled || l->f[MR_F_REG_KIND][0] != 'm' ||
+		    !first_active(b, MR_FILE_REGISTRY, l))
+			continue;
+		struct mr_mailbox *mb = mr_model_mailbox(b->m, l->f[MR_F_REG_NAME]);
+		if (mb)
+			mb->note = l->f[MR_F_REG_MAILBOX_NOTE];
+		else
+			FINDING(b, MR_FILE_REGISTRY, l, "note for '%s', which is not a mailbox", l->f[MR_F_REG_NAME]);
+	}
+}
+
+void mr_live_keys(struct mr_live *lv); /* live_keys.c: DKIM keys and certificates */
+
+static int read_files(struct mr_live *lv, struct mr_diags *errors)
+{
+	int rc = 0;
+	struct mr_buf data = MR_BUF_INIT, err = MR_BUF_INIT;
+	for (size_t i = 0; i < MR_FILE_COUNT; i++) {
+		const struct mr_codec *c = mr_codecs[i];
+		struct mr_live_file *lf = &lv->files[i];
+		const char *path = mr_codec_path(c, lv->layout);
+		mr_codec_file_init(&lf->cf, c, path);
+		lf->fullpath = mr_path_join_root(lv->root, path);
+		mr_buf_reset(&err);
+		int r = mr_read_file_ex(lf->fullpath, MR_LIVE_MAX_FILE, MR_READ_NOFOLLOW, &data, &lf->st, &err);
+		if (r == -ENOENT || r == -ENOTDIR) {
+			continue;
+		}
+		if (r < 0) {
+			/* the message names the full path; the location names the file as configured */
+			mr_diag_error(errors, ((struct mr_loc){ path, 0, 0 }), "%s", err.ptr);
+			rc = -1;
+			continue;
+		}
+		lf->exists = true;
+		size_t len = data.len;
+		mr_codec_parse_owned(&lf->cf, mr_buf_detach(&data), len, &lv->findings);
+	}
+	mr_buf_release(&data);
+	mr_buf_release(&err);
+	return rc;
+}
+
+int mr_live_load(struct mr_live *lv, const struct mr_live_opts *o, struct mr_diags *errors)
+{
+	memset(lv, 0, sizeof(*lv));
+	mr_model_init(&lv->model);
+	lv->root = xstrdup(o->root && *o->root ? o->root : "/");
+	lv->findings = (struct mr_diags)MR_DIAGS_INIT;
+	lv->layout = o->layout;
+	if (lv->layout == MR_LAYOUT_AUTO) {
+		struct mr_buf err = MR_BUF_INIT;
+		if (mr_layout_detect(lv->root, &lv->layout, &err) < 0) {
+			mr_diag_error(errors, MR_LOC_NONE, "%s", err.ptr);
+			mr_buf_release(&err);
+			lv->layout = MR_LAYOUT_DEBIAN;
+			for (size_t i = 0; i < MR_FILE_COUNT; i++)
+				mr_codec_file_init(&lv->files[i].cf, mr_codecs[i], mr_codec_path(mr_codecs[i], lv->layout));
+			return -1;
+		}
+	}
+	if (read_files(lv, errors) < 0)
+		return -1;
+	struct build b = { .lv = lv, .m = &lv->model, .f = &lv->findings };
+	read_registry(&b);
+	read_domains(&b);
+	read_exim_passwd(&b);
+	read_dovecot(&b);
+	resolve_owners(&b);
+	read_disabled(&b);
+	read_aliases(&b);
+	check_actions(&b);
+	read_ratelimits(&b);
+	read_domainips(&b);
+	read_whitelist(&b, MR_FILE_POSTGREY, "greylisting");
+	read_whitelist(&b, MR_FILE_SPAMASSASSIN, "SpamAssassin");
+	read_whitelist(&b, MR_FILE_CLAMAV, "antivirus scanning");
+	read_notes(&b);
+	mr_live_keys(lv);
+	mr_model_sort(&lv->model);
+	mr_strmap_release(&b.reg_domain);
+	mr_strmap_release(&b.reg_mailbox);
+	mr_strmap_release(&b.aliases);
+	mr_diags_sort(&lv->findings);
+	return 0;
+}
+
+void mr_live_release(struct mr_live *lv)
+{
+	for (size_t i = 0; i < MR_FILE_COUNT; i++) {
+		mr_codec_file_release(&lv->files[i].cf);
+		free(lv->files[i].fullpath);
+	}
+	mr_model_release(&lv->model);
+	mr_diags_release(&lv->findings);
+	mr_strmap_release(&lv->key_files);
+	free(lv->root);
+	memset(lv, 0, sizeof(*lv));
+}

@@ -1,0 +1,75 @@
+/*
+ * live: read every live file below the root into the same model type the YAML loader
+ * builds (design section 3).  A mailbox is put together from exim-passwd, dovecot-passwd,
+ * exim-aliases, exim-ratelimits, the whitelists and the registry; a domain from
+ * exim-domains, exim-domainips, the whitelists, the registry and its ssl/ files.
+ *
+ * Two kinds of trouble are told apart:
+ *   - errors (the errors argument): a file that exists but cannot be read -- a symbolic
+ *     link, a directory, no permission, too large.  mr_live_load() returns -1 and the model
+ *     must not be used to change anything.
+ *   - findings (lv->findings, warnings with file:line:col): lines that cannot be read, files
+ *     that disagree (a mailbox in dovecot.passwd but not in the Exim list, an alias to a
+ *     missing mailbox, a domainips line for an unknown domain, a shadowed duplicate key).
+ *     The model is still usable; a file with a bad line is marked so it is never rewritten
+ *     (lv->files[i].cf.nbad).
+ *
+ *   struct mr_live lv;
+ *   struct mr_diags errors = MR_DIAGS_INIT;
+ *   if (mr_live_load(&lv, &(struct mr_live_opts){ .root = "/", .layout = MR_LAYOUT_AUTO }, &errors) < 0)
+ *           ...
+ *   mr_diags_print(&lv.findings, stderr);
+ *   ... lv.model ...
+ *   mr_live_release(&lv);
+ */
+#ifndef MR_CODEC_LIVE_H
+#define MR_CODEC_LIVE_H
+
+#include <stdbool.h>
+#include <sys/stat.h>
+
+#include "codec/codec.h"
+#include "model/model.h"
+#include "util/diag.h"
+
+#define MR_LIVE_MAX_FILE (512u << 20)
+
+struct mr_live_file {
+	struct mr_codec_file cf;
+	char *fullpath;   /* below the root */
+	bool exists;
+	struct stat st;   /* when it exists */
+};
+
+struct mr_live {
+	struct mr_model model;
+	enum mr_layout layout; /* as resolved */
+	char *root;
+	struct mr_live_file files[MR_FILE_COUNT];
+	struct mr_diags findings;
+	/* "/etc/exim4/ssl/NAME" of every entry of the key directories: listing them once saves
+	 * six failed opens per domain on a server with thousands of domains */
+	struct mr_strmap key_files;
+};
+
+struct mr_live_opts {
+	const char *root;      /* NULL or "/": the real system */
+	enum mr_layout layout; /* MR_LAYOUT_AUTO: /etc/exim4 means debian, /etc/exim rhel */
+};
+
+/* Resolve MR_LAYOUT_AUTO; -1 with a message in err when the tree does not tell. */
+int mr_layout_detect(const char *root, enum mr_layout *out, struct mr_buf *err);
+
+/* 0, or -1 with errors added (lv is initialised either way: release it). */
+int mr_live_load(struct mr_live *lv, const struct mr_live_opts *o, struct mr_diags *errors);
+void mr_live_release(struct mr_live *lv);
+
+/* Owner of a home /var/www/OWNER/data/email/DOMAIN/LOCAL, if it has that form, else NULL. */
+const char *mr_home_owner(struct mr_model *m, const char *home, const char *domain, const char *local);
+/* The home ispmanager gives a mailbox; a fresh string. */
+char *mr_home_path(const char *owner, const char *domain, const char *local);
+
+/* Dovecot quota sizes ("2G", "100M", "12345"; storage= counts KiB without a unit). */
+bool mr_quota_parse(const char *rule, int64_t *bytes);
+
+#endif

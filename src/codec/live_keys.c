@@ -1,0 +1,186 @@
+/*
+ * live_keys: the per-domain key files of the live model -- DKIM (ssl/DOMAIN.private and
+ * the opendkim-genkey record ssl/DOMAIN.txt that Exim takes the selector from) and the TLS
+ * certificate (ssl/DOMAIN.crt + ssl/DOMAIN.key for Exim, certs/DOMAIN.crt + .key for
+ * Dovecot).  Private keys are read only to learn their size and public half; nothing of
+ * them is kept or printed.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec/dkim_txt.h"
+#include "codec/live.h"
+#include "crypto/keys.h"
+#include "model/names.h"
+#include "util/fs.h"
+#include "util/xalloc.h"
+
+#define KEY_FILE_MAX (1u << 20)
+
+static void list_dir(struct mr_live *lv, const char *dir)
+{
+	char *full = mr_path_join_root(lv->root, dir);
+	DIR *d = opendir(full);
+	if (d) {
+		struct dirent *de;
+		while ((de = readdir(d)) != NULL) {
+			char *k = mr_arena_printf(&lv->model.arena, "%s/%s", dir, de->d_name);
+			mr_strmap_put_new(&lv->key_files, k, strlen(k), k);
+		}
+		closedir(d);
+	}
+	free(full);
+}
+
+/* Read ROOT + dir/name; 1 read, 0 absent, -1 unreadable (a finding). */
+static int read_key_file(struct mr_live *lv, const char *dir, const char *domain, const char *ext,
+			 struct mr_buf *out, char **logical)
+{
+	struct mr_buf p = MR_BUF_INIT, err = MR_BUF_INIT;
+	mr_buf_addf(&p, "%s/%s%s", dir, domain, ext);
+	*logical = (char *)mr_model_str(&lv->model, p.ptr, p.len);
+	if (!mr_strmap_get(&lv->key_files, p.ptr, p.len)) {
+		mr_buf_release(&p);
+		return 0;
+	}
+	char *full = mr_path_join_root(lv->root, p.ptr);
+	struct stat st;
+	int r = mr_read_file_ex(full, KEY_FILE_MAX, MR_READ_NOFOLLOW, out, &st, &err);
+	int rc = 1;
+	if (r == -ENOENT || r == -ENOTDIR)
+		rc = 0;
+	else if (r < 0) {
+		mr_diag_warning(&lv->findings, ((struct mr_loc){ *logical, 0, 0 }), "%s", err.ptr);
+		rc = -1;
+	}
+	free(full);
+	mr_buf_release(&p);
+	mr_buf_release(&err);
+	return rc;
+}
+
+static void read_dkim(struct mr_live *lv, struct mr_domain *d, const char *ssl)
+{
+	struct mr_buf priv = MR_BUF_INIT, txt = MR_BUF_INIT;
+	char *ppath, *tpath;
+	int hp = read_key_file(lv, ssl, d->name, ".private", &priv, &ppath);
+	int ht = read_key_file(lv, ssl, d->name, ".txt", &txt, &tpath);
+	struct mr_loc tloc = { tpath, 0, 0 }, ploc = { ppath, 0, 0 };
+	if (hp <= 0) {
+		if (ht > 0 && hp == 0)
+			mr_diag_warning(&lv->findings, tloc, "a DKIM record without its private key %s: DKIM is off", ppath);
+		goto out;
+	}
+	char *pub = NULL;
+	int bits = mr_privkey_bits_pem(priv.ptr, priv.len, &pub);
+	/* wipe the key text now: it is not needed again */
+	memset(priv.ptr, 0, priv.len);
+	if (bits < 0) {
+		mr_diag_warning(&lv->findings, ploc, "cannot read the DKIM private key of '%s'", d->name);
+		goto out;
+	}
+	d->dkim.enabled = true;
+	d->dkim.bits = bits;
+	d->dkim.selector = MR_DKIM_SELECTOR_DEFAULT;
+	d->dkim.loc = d->dkim.selector_loc = ploc;
+	if (bits != 1024 && bits != 2048)
+		mr_diag_warning(&lv->findings, ploc, "the DKIM key of '%s' has %d bits; mailrecon manages 1024 or 2048",
+				d->name, bits);
+	if (ht <= 0) {
+		if (ht == 0)
+			mr_diag_warning(&lv->findings, ploc,
+					"DKIM key without %s: Exim takes the selector from that file", tpath);
+		free(pub);
+		goto out;
+	}
+	char *sel = NULL, *p = NULL;
+	const char *why = NULL;
+	if (mr_dkim_txt_parse(txt.ptr, txt.len, &sel, &p, &why) < 0) {
+		mr_diag_warning(&lv->findings, ((struct mr_loc){ tpath, 1, 1 }), "cannot read the DKIM record: %s", why);
+	} else {
+		d->dkim.selector = mr_model_str(&lv->model, sel, strlen(sel));
+		d->dkim.selector_loc = ((struct mr_loc){ tpath, 1, 1 });
+		d->dkim.public_key = mr_model_str(&lv->model, p, strlen(p));
+		if (pub && strcmp(pub, p) != 0)
+			mr_diag_warning(&lv->findings, ((struct mr_loc){ tpath, 1, 1 }),
+					"the published DKIM key of '%s' is not the public half of %s", d->name, ppath);
+	}
+	free(sel);
+	free(p);
+	free(pub);
+out:
+	mr_buf_release(&priv);
+	mr_buf_release(&txt);
+}
+
+static void read_cert(struct mr_live *lv, struct mr_domain *d, const char *ssl, const char *certs)
+{
+	struct mr_buf crt = MR_BUF_INIT, key = MR_BUF_INIT, dcrt = MR_BUF_INIT;
+	char *cpath, *kpath, *dpath;
+	int hc = read_key_file(lv, ssl, d->name, ".crt", &crt, &cpath);
+	int hk = read_key_file(lv, ssl, d->name, ".key", &key, &kpath);
+	struct mr_loc cloc = { cpath, 0, 0 };
+	if (hc <= 0 || hk <= 0) {
+		if (hc > 0 && hk == 0)
+			mr_diag_warning(&lv->findings, cloc, "certificate without its key %s: TLS for '%s' is off", kpath,
+					d->name);
+		else if (hk > 0 && hc == 0)
+			mr_diag_warning(&lv->findings, ((struct mr_loc){ kpath, 0, 0 }),
+					"a key without its certificate %s: TLS for '%s' is off", cpath, d->name);
+		goto out;
+	}
+	struct mr_cert_info ci;
+	if (mr_cert_inspect(crt.ptr, crt.len, &ci) < 0) {
+		mr_diag_warning(&lv->findings, cloc, "cannot read the certificate of '%s'", d->name);
+		goto out;
+	}
+	int match = mr_cert_key_match(crt.ptr, crt.len, key.ptr, key.len);
+	memset(key.ptr, 0, key.len);
+	if (match != 1)
+		mr_diag_warning(&lv->findings, cloc, "the certificate of '%s' does not match its key %s", d->name, kpath);
+	d->ssl.enabled = true;
+	d->ssl.loc = d->ssl.alias_loc = cloc;
+	if (ci.cn && !mr_check_hostname(ci.cn))
+		d->ssl.alias = mr_model_str(&lv->model, ci.cn, strlen(ci.cn));
+	else
+		mr_diag_warning(&lv->findings, cloc, "the certificate of '%s' has no host name as its CN", d->name);
+	if (ci.email && !mr_check_address(ci.email))
+		d->ssl.email = mr_model_str(&lv->model, ci.email, strlen(ci.email));
+	if (ci.self_signed) {
+		d->ssl.cert = MR_CERT_SELF_SIGNED;
+	} else {
+		d->ssl.cert = MR_CERT_FILES;
+		d->ssl.cert_path = cpath;
+		d->ssl.key_path = kpath;
+		d->ssl.cert_loc = cloc;
+		d->ssl.key_loc = ((struct mr_loc){ kpath, 0, 0 });
+	}
+	mr_cert_info_release(&ci);
+	int hd = read_key_file(lv, certs, d->name, ".crt", &dcrt, &dpath);
+	if (hd == 0)
+		mr_diag_warning(&lv->findings, cloc, "Dovecot has no copy of the certificate of '%s' (%s)", d->name, dpath);
+	else if (hd > 0 && (dcrt.len != crt.len || memcmp(dcrt.ptr, crt.ptr, crt.len) != 0))
+		mr_diag_warning(&lv->findings, ((struct mr_loc){ dpath, 0, 0 }),
+				"Dovecot's certificate of '%s' differs from Exim's %s", d->name, cpath);
+out:
+	mr_buf_release(&crt);
+	mr_buf_release(&key);
+	mr_buf_release(&dcrt);
+}
+
+void mr_live_keys(struct mr_live *lv);
+
+void mr_live_keys(struct mr_live *lv)
+{
+	const char *ssl = lv->layout == MR_LAYOUT_RHEL ? "/etc/exim/ssl" : "/etc/exim4/ssl";
+	const char *certs = "/etc/dovecot/certs";
+	list_dir(lv, ssl);
+	list_dir(lv, certs);
+	for (size_t i = 0; i < lv->model.ndomains; i++) {
+		struct mr_domain *d = lv->model.domains[i];
+		read_dkim(lv, d, ssl);
+		read_cert(lv, d, ssl, certs);
+	}
+}

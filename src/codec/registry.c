@@ -1,0 +1,141 @@
+/*
+ * registry: /etc/mailrecon/registry -- what the panel keeps in its own database and no
+ * mail daemon reads: users (role, reseller, account, limits, disabled), the owner of
+ * each domain, DMARC publishing, mailbox notes.  mailrecon's own file:
+ *
+ *   user alice role=user reseller=bob mail_domains=5 mailboxes=50
+ *   user bob role=reseller account=create disabled=yes
+ *   domain example.com owner=alice dmarc=yes
+ *   mailbox info@example.com note=front%20desk
+ *
+ * Values are percent-encoded (space, '%', ':', '=', '#' and non-ASCII bytes as %XX).
+ * The user-level send limit is in exim-ratelimits, where Exim reads it.
+ */
+#include <string.h>
+
+#include "codec/codec.h"
+#include "model/names.h"
+
+struct attr {
+	const char *name;
+	int field;
+};
+
+static const struct attr user_attrs[] = {
+	{ "role", MR_F_REG_USER_ROLE }, { "reseller", MR_F_REG_USER_RESELLER },
+	{ "account", MR_F_REG_USER_ACCOUNT }, { "disabled", MR_F_REG_USER_DISABLED },
+	{ "mail_domains", MR_F_REG_USER_DOMAINS }, { "mailboxes", MR_F_REG_USER_MAILBOXES }, { NULL, 0 },
+};
+static const struct attr domain_attrs[] = {
+	{ "owner", MR_F_REG_DOMAIN_OWNER }, { "dmarc", MR_F_REG_DOMAIN_DMARC }, { NULL, 0 },
+};
+static const struct attr mailbox_attrs[] = {
+	{ "note", MR_F_REG_MAILBOX_NOTE }, { NULL, 0 },
+};
+
+static const char *check_value(int kind, int field, const char *v)
+{
+	int64_t n;
+	switch (kind * 16 + field) {
+	case 'u' * 16 + MR_F_REG_USER_ROLE:
+		return strcmp(v, "user") && strcmp(v, "reseller") && strcmp(v, "admin") ? "role= must be user, reseller or admin" : NULL;
+	case 'u' * 16 + MR_F_REG_USER_RESELLER:
+		return mr_check_user_name(v) ? "reseller= is not a user name" : NULL;
+	case 'u' * 16 + MR_F_REG_USER_ACCOUNT:
+		return strcmp(v, "existing") && strcmp(v, "create") ? "account= must be existing or create" : NULL;
+	case 'u' * 16 + MR_F_REG_USER_DISABLED:
+	case 'd' * 16 + MR_F_REG_DOMAIN_DMARC:
+		return strcmp(v, "yes") && strcmp(v, "no") ? "expected yes or no" : NULL;
+	case 'u' * 16 + MR_F_REG_USER_DOMAINS:
+	case 'u' * 16 + MR_F_REG_USER_MAILBOXES:
+		return mr_codec_parse_uint(v, 1000000000, &n) ? NULL : "a limit must be a whole number";
+	case 'd' * 16 + MR_F_REG_DOMAIN_OWNER:
+		return mr_check_user_name(v) ? "owner= is not a user name" : NULL;
+	case 'm' * 16 + MR_F_REG_MAILBOX_NOTE:
+		return mr_check_text(v, MR_NOTE_MAX) ? "note= is not valid text" : NULL;
+	}
+	return "unknown attribute";
+}
+
+static int parse(struct mr_codec_file *f, struct mr_line *l, char *s, size_t n, const char **why)
+{
+	(void)n;
+	char *save = NULL;
+	char *kind = strtok_r(s, " \t", &save), *name = strtok_r(NULL, " \t", &save);
+	if (!kind || !name) {
+		*why = "expected 'user|domain|mailbox NAME key=value...'";
+		return MR_LINE_BAD;
+	}
+	const struct attr *attrs;
+	const char *bad;
+	if (strcmp(kind, "user") == 0)
+		attrs = user_attrs, bad = mr_check_user_name(name);
+	else if (strcmp(kind, "domain") == 0)
+		attrs = domain_attrs, bad = mr_check_domain(name);
+	else if (strcmp(kind, "mailbox") == 0)
+		attrs = mailbox_attrs, bad = mr_check_address(name);
+	else {
+		*why = "a registry line starts with user, domain or mailbox";
+		return MR_LINE_BAD;
+	}
+	if (bad) {
+		*why = "the name is not valid for its kind";
+		return MR_LINE_BAD;
+	}
+	l->f[MR_F_REG_KIND] = kind;
+	l->f[MR_F_REG_NAME] = name;
+	l->key = mr_arena_printf(&f->arena, "%s %s", kind, name);
+	l->nf = MR_LINE_FIELDS;
+	for (char *w = strtok_r(NULL, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+		char *eq = strchr(w, '=');
+		if (!eq) {
+			*why = "expected key=value after the name";
+			return MR_LINE_BAD;
+		}
+		*eq = '\0';
+		const struct attr *a = attrs;
+		while (a->name && strcmp(a->name, w) != 0)
+			a++;
+		if (!a->name) {
+			*why = "unknown attribute for this kind";
+			return MR_LINE_BAD;
+		}
+		if (l->f[a->field]) {
+			*why = "an attribute is given twice";
+			return MR_LINE_BAD;
+		}
+		const char *v = mr_codec_pct_decode(f, eq + 1);
+		if (!v || (*why = check_value(kind[0], a->field, v)) != NULL) {
+			if (!v)
+				*why = "a value has a bad %-escape";
+			return MR_LINE_BAD;
+		}
+		l->f[a->field] = v;
+	}
+	return MR_LINE_RECORD;
+}
+
+static void render(const struct mr_line *l, struct mr_buf *out)
+{
+	const char *kind = l->f[MR_F_REG_KIND];
+	const struct attr *a = kind[0] == 'u' ? user_attrs : kind[0] == 'd' ? domain_attrs : mailbox_attrs;
+	mr_buf_addf(out, "%s %s", kind, l->f[MR_F_REG_NAME]);
+	for (; a->name; a++) {
+		if (!l->f[a->field])
+			continue;
+		mr_buf_addf(out, " %s=", a->name);
+		mr_codec_pct_encode(l->f[a->field], out);
+	}
+}
+
+const struct mr_codec mr_codec_registry = {
+	.id = MR_FILE_REGISTRY,
+	.name = "registry",
+	.path = { "/etc/mailrecon/registry", "/etc/mailrecon/registry" },
+	.owner = "root",
+	.group = { "root", "root" },
+	.mode = 0644,
+	.flags = 0,
+	.parse = parse,
+	.render = render,
+};

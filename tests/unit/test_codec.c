@@ -1,0 +1,289 @@
+/*
+ * Codec golden tests and live-tree tests.
+ *
+ * tests/fixtures/codec/NAME/CASE.in is parsed with codec NAME: rendering it must give the
+ * input back byte for byte, and a dump of the lines and findings must equal CASE.out.
+ *
+ * tests/fixtures/live/LAYOUT/TREE/ is a root: every managed file in it must round-trip;
+ * the findings must equal TREE/findings.txt and `import` must print TREE/import.yaml
+ * (after its first line); that YAML must load and validate, and give back a model equal
+ * to the live one -- import then plan shows no change.
+ *
+ * MR_UPDATE_GOLDEN=1 rewrites the expected files instead of comparing (review the diff).
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "codec/codec.h"
+#include "codec/live.h"
+#include "load/desired.h"
+#include "load/emit.h"
+#include "model_eq.h"
+#include "tests.h"
+#include "util/buf.h"
+#include "util/fs.h"
+
+#define CODEC_DIR FIXTURES_DIR "/codec"
+#define LIVE_DIR FIXTURES_DIR "/live"
+
+static bool updating(void)
+{
+	const char *u = getenv("MR_UPDATE_GOLDEN");
+	return u && *u == '1';
+}
+
+static void write_file(const char *path, const struct mr_buf *b)
+{
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(b->ptr ? b->ptr : "", 1, b->len, f), b->len);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Compare got with the file; on a difference add a report. */
+static int compare(const char *path, const struct mr_buf *got, struct mr_buf *report)
+{
+	if (updating()) {
+		write_file(path, got);
+		return 0;
+	}
+	struct mr_buf want = MR_BUF_INIT, err = MR_BUF_INIT;
+	int bad = 0;
+	if (mr_read_file(path, 64 << 20, &want, &err) < 0) {
+		mr_buf_addf(report, "%s\n", err.ptr);
+		bad = 1;
+	} else if (want.len != got->len || memcmp(want.ptr, got->ptr ? got->ptr : "", got->len) != 0) {
+		mr_buf_addf(report, "%s differs:\n--- expected\n%s--- got\n%s", path, want.ptr, got->ptr ? got->ptr : "");
+		bad = 1;
+	}
+	mr_buf_release(&want);
+	mr_buf_release(&err);
+	return bad;
+}
+
+static const char *const kind_names[] = { "blank", "comment", "foreign", "record", "bad", "begin", "end" };
+
+static void dump(const struct mr_codec_file *f, const struct mr_diags *d, struct mr_buf *out)
+{
+	for (size_t i = 0; i < f->nlines; i++) {
+		const struct mr_line *l = &f->lines[i];
+		mr_buf_addf(out, "%u %s%s%s%s", l->lineno, kind_names[l->kind], l->disabled ? " disabled" : "",
+			    l->shadowed ? " shadowed" : "", l->in_block ? " in-block" : "");
+		if (l->key)
+			mr_buf_addf(out, " key=%s", l->key);
+		for (unsigned j = 0; j < MR_LINE_FIELDS; j++)
+			if (l->f[j])
+				mr_buf_addf(out, " [%u]=%s", j, l->f[j]);
+		if (l->kind == MR_LINE_RECORD) {
+			mr_buf_adds(out, " | ");
+			mr_codec_render_line(f, l, out);
+		}
+		mr_buf_addc(out, '\n');
+	}
+	mr_diags_render(d, out);
+}
+
+static int codec_case(const struct mr_codec *c, const char *dir, const char *name, struct mr_buf *report)
+{
+	char *in = mr_path_join(dir, name);
+	struct mr_buf data = MR_BUF_INIT, err = MR_BUF_INIT, out = MR_BUF_INIT, got = MR_BUF_INIT;
+	int bad = 0;
+	ck_assert_msg(mr_read_file(in, 64 << 20, &data, &err) == 0, "%s", err.ptr);
+	struct mr_codec_file f;
+	struct mr_diags d = MR_DIAGS_INIT;
+	mr_codec_file_init(&f, c, name);
+	mr_codec_parse(&f, data.ptr, data.len, &d);
+	mr_codec_render(&f, &out);
+	if (out.len != data.len || memcmp(out.ptr ? out.ptr : "", data.ptr, data.len) != 0) {
+		mr_buf_addf(report, "%s: render(parse(x)) != x\n", in);
+		bad = 1;
+	}
+	mr_diags_sort(&d);
+	dump(&f, &d, &got);
+	struct mr_buf expected = MR_BUF_INIT;
+	mr_buf_add(&expected, in, strlen(in) - 3);
+	mr_buf_adds(&expected, ".out");
+	bad |= compare(expected.ptr, &got, report);
+	mr_buf_release(&expected);
+	mr_diags_release(&d);
+	mr_codec_file_release(&f);
+	mr_buf_release(&data);
+	mr_buf_release(&err);
+	mr_buf_release(&out);
+	mr_buf_release(&got);
+	free(in);
+	return bad;
+}
+
+START_TEST(every_codec_golden_case)
+{
+	struct mr_buf report = MR_BUF_INIT;
+	int failed = 0, cases = 0;
+	for (size_t i = 0; i < MR_FILE_COUNT; i++) {
+		const struct mr_codec *c = mr_codecs[i];
+		char *dir = mr_path_join(CODEC_DIR, c->name);
+		DIR *dh = opendir(dir);
+		ck_assert_msg(dh != NULL, "no golden cases for codec %s in %s", c->name, dir);
+		struct mr_pathlist names = MR_PATHLIST_INIT;
+		struct dirent *de;
+		while ((de = readdir(dh)) != NULL) {
+			size_t n = strlen(de->d_name);
+			if (n > 3 && strcmp(de->d_name + n - 3, ".in") == 0)
+				mr_pathlist_add(&names, de->d_name);
+		}
+		closedir(dh);
+		mr_pathlist_sort(&names);
+		ck_assert_msg(names.n > 0, "codec %s has no .in case", c->name);
+		for (size_t j = 0; j < names.n; j++, cases++)
+			failed += codec_case(c, dir, names.v[j], &report);
+		mr_pathlist_release(&names);
+		free(dir);
+	}
+	ck_assert_msg(failed == 0, "%d of %d codec cases failed:\n%s", failed, cases, report.ptr);
+	mr_buf_release(&report);
+}
+END_TEST
+
+/* Every file of a live tree must round-trip byte for byte. */
+static int roundtrip_tree(const struct mr_live *lv, struct mr_buf *report)
+{
+	int bad = 0;
+	struct mr_buf data = MR_BUF_INIT, err = MR_BUF_INIT, out = MR_BUF_INIT;
+	for (size_t i = 0; i < MR_FILE_COUNT; i++) {
+		const struct mr_live_file *lf = &lv->files[i];
+		if (!lf->exists)
+			continue;
+		mr_buf_reset(&data);
+		mr_buf_reset(&out);
+		ck_assert_int_eq(mr_read_file(lf->fullpath, 64 << 20, &data, &err), 0);
+		mr_codec_render(&lf->cf, &out);
+		if (out.len != data.len || memcmp(out.ptr ? out.ptr : "", data.ptr, data.len) != 0) {
+			mr_buf_addf(report, "%s: render(parse(x)) != x\n", lf->fullpath);
+			bad = 1;
+		}
+	}
+	mr_buf_release(&data);
+	mr_buf_release(&err);
+	mr_buf_release(&out);
+	return bad;
+}
+
+static int live_tree(const char *layout, const char *tree, struct mr_buf *report)
+{
+	char *ldir = mr_path_join(LIVE_DIR, layout);
+	char *root = mr_path_join(ldir, tree);
+	struct mr_live lv;
+	struct mr_diags errors = MR_DIAGS_INIT;
+	enum mr_layout lay = strcmp(layout, "rhel") == 0 ? MR_LAYOUT_RHEL : MR_LAYOUT_DEBIAN;
+	int bad = 0;
+	/* auto-detection must agree with the directory the tree is in */
+	int rc = mr_live_load(&lv, &(struct mr_live_opts){ .root = root, .layout = MR_LAYOUT_AUTO }, &errors);
+	ck_assert_msg(rc == 0, "%s: %s", root, errors.n ? errors.v[0].msg : "?");
+	ck_assert_int_eq(lv.layout, lay);
+	bad |= roundtrip_tree(&lv, report);
+
+	struct mr_buf got = MR_BUF_INIT, yaml = MR_BUF_INIT;
+	mr_diags_render(&lv.findings, &got);
+	char *fpath = mr_path_join(root, "findings.txt");
+	bad |= compare(fpath, &got, report);
+
+	struct mr_emit_opts eo = { 0 };
+	mr_emit_yaml(&lv.model, &eo, &yaml);
+	char *ypath = mr_path_join(root, "import.yaml");
+	bad |= compare(ypath, &yaml, report);
+
+	/* import then plan: the imported document loads into a model equal to the live one */
+	struct mr_model m;
+	struct mr_diags d = MR_DIAGS_INIT;
+	const char *src[] = { ypath };
+	struct mr_load_opts o = { .root = root, .sources = src, .nsources = 1 };
+	mr_model_init(&m);
+	char *epath = mr_path_join(root, "import.err");
+	struct stat st;
+	if (stat(epath, &st) == 0) {
+		/* a live state that breaks a desired-state rule: the import says so exactly */
+		mr_load_desired(&m, &o, &d);
+		struct mr_buf e = MR_BUF_INIT;
+		mr_diags_sort(&d);
+		mr_diags_render(&d, &e);
+		/* locations name the file by its full path: compare from the file name on */
+		struct mr_buf rel = MR_BUF_INIT;
+		for (const char *p = e.ptr ? e.ptr : "", *q; *p; p = q + 1) {
+			q = strchr(p, '\n');
+			const char *name = strstr(p, "/import.yaml");
+			if (name && name < q)
+				p = name + 1;
+			mr_buf_add(&rel, p, (size_t)(q - p) + 1);
+		}
+		bad |= compare(epath, &rel, report);
+		mr_buf_release(&rel);
+		mr_buf_release(&e);
+	} else if (mr_load_desired(&m, &o, &d) < 0) {
+		struct mr_buf e = MR_BUF_INIT;
+		mr_diags_render(&d, &e);
+		mr_buf_addf(report, "%s does not load:\n%s", ypath, e.ptr);
+		mr_buf_release(&e);
+		bad = 1;
+	} else {
+		mr_model_sort(&m);
+		struct mr_buf why = MR_BUF_INIT;
+		if (model_diff(&m, &lv.model, eo.skipped > 0, &why)) {
+			mr_buf_addf(report, "%s: imported model differs from the live one: %s\n", root, why.ptr);
+			bad = 1;
+		}
+		mr_buf_release(&why);
+	}
+	free(epath);
+	mr_diags_release(&d);
+	mr_model_release(&m);
+	mr_buf_release(&got);
+	mr_buf_release(&yaml);
+	free(fpath);
+	free(ypath);
+	mr_diags_release(&errors);
+	mr_live_release(&lv);
+	free(root);
+	free(ldir);
+	return bad;
+}
+
+START_TEST(every_live_tree)
+{
+	static const char *const layouts[] = { "debian", "rhel" };
+	struct mr_buf report = MR_BUF_INIT;
+	int failed = 0, trees = 0;
+	for (size_t i = 0; i < 2; i++) {
+		char *dir = mr_path_join(LIVE_DIR, layouts[i]);
+		DIR *dh = opendir(dir);
+		ck_assert_ptr_nonnull(dh);
+		struct mr_pathlist names = MR_PATHLIST_INIT;
+		struct dirent *de;
+		while ((de = readdir(dh)) != NULL)
+			if (de->d_name[0] != '.')
+				mr_pathlist_add(&names, de->d_name);
+		closedir(dh);
+		mr_pathlist_sort(&names);
+		ck_assert_msg(names.n > 0, "no live trees in %s", dir);
+		for (size_t j = 0; j < names.n; j++, trees++)
+			failed += live_tree(layouts[i], names.v[j], &report);
+		mr_pathlist_release(&names);
+		free(dir);
+	}
+	ck_assert_msg(failed == 0, "%d of %d live trees failed:\n%s", failed, trees, report.ptr);
+	mr_buf_release(&report);
+}
+END_TEST
+
+Suite *suite_codec(void)
+{
+	Suite *s = suite_create("codec");
+	TCase *t = tcase_create("golden");
+	tcase_set_timeout(t, 60);
+	tcase_add_test(t, every_codec_golden_case);
+	tcase_add_test(t, every_live_tree);
+	suite_add_tcase(s, t);
+	return s;
+}
