@@ -106,6 +106,16 @@ bool mr_codec_is_utf8(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s, *e = p + n;
 	while (p < e) {
+		/* ASCII runs, the common case, eight bytes at a time */
+		while (e - p >= 8) {
+			uint64_t w;
+			memcpy(&w, p, 8);
+			if (w & UINT64_C(0x8080808080808080))
+				break;
+			p += 8;
+		}
+		if (p == e)
+			break;
 		if (*p < 0x80) {
 			p++;
 			continue;
@@ -251,7 +261,12 @@ static bool is_marker(const char *s, size_t n, const char *marker)
 	return true;
 }
 
-static void parse_content(struct mr_codec_file *f, struct mr_line *l, const char *s, size_t n,
+/*
+ * s: the line as read (n bytes, no line end); w: the same bytes in the file's work copy,
+ * NUL-terminated at n, which the codec's parser may cut up (one copy of the whole file
+ * instead of one allocation per line).
+ */
+static void parse_content(struct mr_codec_file *f, struct mr_line *l, const char *s, char *w, size_t n,
 			  bool in_block, struct mr_diags *d)
 {
 	const struct mr_codec *c = f->codec;
@@ -268,7 +283,7 @@ static void parse_content(struct mr_codec_file *f, struct mr_line *l, const char
 		/* "#info@example.com:..." is a disabled record; "# text" stays a comment */
 		if ((c->flags & MR_CODEC_DISABLE) && n > 1 && s[1] != ' ' && s[1] != '\t' && s[1] != '#' &&
 		    mr_codec_is_utf8(s, n)) {
-			char *copy = mr_arena_strndup(&f->arena, s + 1, n - 1);
+			char *copy = w + 1;
 			const char *why = NULL;
 			struct mr_line t = *l;
 			if (c->parse(f, &t, copy, n - 1, &why) == MR_LINE_RECORD) {
@@ -283,7 +298,7 @@ static void parse_content(struct mr_codec_file *f, struct mr_line *l, const char
 		/* outside the block nothing is owned; an entry that parses is kept for findings */
 		l->kind = MR_LINE_FOREIGN;
 		if (mr_codec_is_utf8(s, n)) {
-			char *copy = mr_arena_strndup(&f->arena, s, n);
+			char *copy = w;
 			const char *why = NULL;
 			struct mr_line t = *l;
 			if (c->parse(f, &t, copy, n, &why) == MR_LINE_RECORD) {
@@ -302,7 +317,7 @@ static void parse_content(struct mr_codec_file *f, struct mr_line *l, const char
 		bad(f, l, d, 1, "it is not valid UTF-8");
 		return;
 	}
-	char *copy = mr_arena_strndup(&f->arena, s, n);
+	char *copy = w;
 	const char *why = "it is malformed";
 	int k = c->parse(f, l, copy, n, &why);
 	l->in_block = in_block;
@@ -324,11 +339,15 @@ void mr_codec_parse_owned(struct mr_codec_file *f, char *data, size_t len, struc
 	bool shared = c->flags & MR_CODEC_SHARED;
 	const char *copy = data;
 	f->data = data;
+	char *work = mr_arena_alloc(&f->arena, len + 1);
+	memcpy(work, data, len);
+	work[len] = '\0';
 	/* one line record per line end: no regrowth of a 100,000-line array */
 	size_t nlines = 1;
 	for (const char *p = data, *e = data + len; (p = memchr(p, '\n', (size_t)(e - p))) != NULL; p++)
 		nlines++;
 	f->lines = xgrow(f->lines, sizeof(*f->lines), f->nlines + nlines, &f->cap);
+	mr_strmap_reserve(&f->keys, f->keys.count + nlines);
 	uint32_t lineno = 0, crlf_line = 0;
 	bool in_block = false;
 	uint32_t begin_line = 0;
@@ -372,7 +391,9 @@ void mr_codec_parse_owned(struct mr_codec_file *f, char *data, size_t len, struc
 				l->kind = MR_LINE_END, in_block = false, f->block = true;
 			continue;
 		}
-		parse_content(f, l, s, n, in_block, d);
+		char *w = work + (s - copy);
+		w[n] = '\0';
+		parse_content(f, l, s, w, n, in_block, d);
 		if (l->kind == MR_LINE_RECORD && !l->disabled) {
 			size_t klen;
 			const char *k = dup_key(f, l, &klen);

@@ -7,6 +7,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -52,11 +54,17 @@ const char *mr_home_owner(struct mr_model *m, const char *home, const char *doma
 	const char *o = home + sizeof(pre) - 1, *slash = strchr(o, '/');
 	if (!slash)
 		return NULL;
-	struct mr_buf want = MR_BUF_INIT;
-	mr_buf_addf(&want, "/data/email/%s/%s", domain, local);
-	bool ok = strcmp(slash, want.ptr) == 0 || (strncmp(slash, want.ptr, want.len) == 0 && strcmp(slash + want.len, "/") == 0);
-	mr_buf_release(&want);
-	if (!ok)
+	/* the rest must be /data/email/DOMAIN/LOCAL, with an optional final '/' */
+	static const char mid[] = "/data/email/";
+	const char *p = slash;
+	size_t dl = strlen(domain), ll = strlen(local);
+	if (strncmp(p, mid, sizeof(mid) - 1) != 0)
+		return NULL;
+	p += sizeof(mid) - 1;
+	if (strncmp(p, domain, dl) != 0 || p[dl] != '/')
+		return NULL;
+	p += dl + 1;
+	if (strncmp(p, local, ll) != 0 || !(p[ll] == '\0' || (p[ll] == '/' && p[ll + 1] == '\0')))
 		return NULL;
 	const char *owner = mr_model_str(m, o, (size_t)(slash - o));
 	return mr_check_user_name(owner) ? NULL : owner;
@@ -699,33 +707,84 @@ static void read_notes(struct build *b)
 
 void mr_live_keys(struct mr_live *lv); /* live_keys.c: DKIM keys and certificates */
 
-static int read_files(struct mr_live *lv, struct mr_diags *errors)
+/*
+ * Reading and parsing the files is half the work on a big server; it is spread over two
+ * threads.  Each file has its own arena, key map and diagnostics, so the threads share
+ * nothing but the counter that hands out the files, biggest first.
+ */
+struct read_task {
+	struct mr_live *lv;
+	atomic_size_t next;
+	struct mr_diags findings[MR_FILE_COUNT];
+	struct mr_diags errors[MR_FILE_COUNT];
+};
+
+static const enum mr_file_id read_order[MR_FILE_COUNT] = {
+	MR_FILE_DOVECOT_PASSWD, MR_FILE_EXIM_PASSWD,      MR_FILE_EXIM_ALIASES, MR_FILE_REGISTRY,
+	MR_FILE_EXIM_RATELIMITS, MR_FILE_EXIM_DOMAINS,   MR_FILE_SPAMASSASSIN, MR_FILE_POSTGREY,
+	MR_FILE_EXIM_DOMAINIPS, MR_FILE_CLAMAV,
+};
+
+static void read_one(struct read_task *t, enum mr_file_id i, struct mr_buf *data, struct mr_buf *err)
 {
-	int rc = 0;
-	struct mr_buf data = MR_BUF_INIT, err = MR_BUF_INIT;
-	for (size_t i = 0; i < MR_FILE_COUNT; i++) {
-		const struct mr_codec *c = mr_codecs[i];
-		struct mr_live_file *lf = &lv->files[i];
-		const char *path = mr_codec_path(c, lv->layout);
-		mr_codec_file_init(&lf->cf, c, path);
-		lf->fullpath = mr_path_join_root(lv->root, path);
-		mr_buf_reset(&err);
-		int r = mr_read_file_ex(lf->fullpath, MR_LIVE_MAX_FILE, MR_READ_NOFOLLOW, &data, &lf->st, &err);
-		if (r == -ENOENT || r == -ENOTDIR) {
-			continue;
-		}
-		if (r < 0) {
-			/* the message names the full path; the location names the file as configured */
-			mr_diag_error(errors, ((struct mr_loc){ path, 0, 0 }), "%s", err.ptr);
-			rc = -1;
-			continue;
-		}
-		lf->exists = true;
-		size_t len = data.len;
-		mr_codec_parse_owned(&lf->cf, mr_buf_detach(&data), len, &lv->findings);
+	struct mr_live *lv = t->lv;
+	struct mr_live_file *lf = &lv->files[i];
+	const char *path = lf->cf.path;
+	mr_buf_reset(err);
+	int r = mr_read_file_ex(lf->fullpath, MR_LIVE_MAX_FILE, MR_READ_NOFOLLOW, data, &lf->st, err);
+	if (r == -ENOENT || r == -ENOTDIR)
+		return;
+	if (r < 0) {
+		/* the message names the full path; the location names the file as configured */
+		mr_diag_error(&t->errors[i], ((struct mr_loc){ path, 0, 0 }), "%s", err->ptr);
+		return;
 	}
+	lf->exists = true;
+	size_t len = data->len;
+	mr_codec_parse_owned(&lf->cf, mr_buf_detach(data), len, &t->findings[i]);
+}
+
+static void *read_worker(void *arg)
+{
+	struct read_task *t = arg;
+	struct mr_buf data = MR_BUF_INIT, err = MR_BUF_INIT;
+	size_t k;
+	while ((k = atomic_fetch_add(&t->next, 1)) < MR_FILE_COUNT)
+		read_one(t, read_order[k], &data, &err);
 	mr_buf_release(&data);
 	mr_buf_release(&err);
+	return NULL;
+}
+
+static int read_files(struct mr_live *lv, struct mr_diags *errors)
+{
+	struct read_task t = { .lv = lv };
+	atomic_init(&t.next, 0);
+	for (size_t i = 0; i < MR_FILE_COUNT; i++) {
+		const struct mr_codec *c = mr_codecs[i];
+		const char *path = mr_codec_path(c, lv->layout);
+		mr_codec_file_init(&lv->files[i].cf, c, path);
+		lv->files[i].fullpath = mr_path_join_root(lv->root, path);
+		t.findings[i] = (struct mr_diags)MR_DIAGS_INIT;
+		t.errors[i] = (struct mr_diags)MR_DIAGS_INIT;
+	}
+	pthread_t th;
+	bool threaded = pthread_create(&th, NULL, read_worker, &t) == 0;
+	read_worker(&t);
+	if (threaded)
+		pthread_join(th, NULL);
+	int rc = 0;
+	for (size_t i = 0; i < MR_FILE_COUNT; i++) {
+		for (size_t j = 0; j < t.findings[i].n; j++)
+			mr_diag_add(&lv->findings, t.findings[i].v[j].sev, t.findings[i].v[j].loc, "%s",
+				    t.findings[i].v[j].msg);
+		for (size_t j = 0; j < t.errors[i].n; j++)
+			mr_diag_add(errors, t.errors[i].v[j].sev, t.errors[i].v[j].loc, "%s", t.errors[i].v[j].msg);
+		if (t.errors[i].errors)
+			rc = -1;
+		mr_diags_release(&t.findings[i]);
+		mr_diags_release(&t.errors[i]);
+	}
 	return rc;
 }
 
@@ -750,6 +809,12 @@ int mr_live_load(struct mr_live *lv, const struct mr_live_opts *o, struct mr_dia
 	if (read_files(lv, errors) < 0)
 		return -1;
 	struct build b = { .lv = lv, .m = &lv->model, .f = &lv->findings };
+	/* size the model's maps once from the line counts: no rehash while reading */
+	mr_strmap_reserve(&lv->model.mailbox_map, lv->files[MR_FILE_EXIM_PASSWD].cf.nlines +
+							   lv->files[MR_FILE_DOVECOT_PASSWD].cf.nlines / 8);
+	mr_strmap_reserve(&lv->model.domain_map, lv->files[MR_FILE_EXIM_DOMAINS].cf.nlines);
+	mr_strmap_reserve(&b.reg_domain, lv->files[MR_FILE_REGISTRY].cf.nlines);
+	mr_strmap_reserve(&b.aliases, lv->files[MR_FILE_EXIM_ALIASES].cf.nlines);
 	read_registry(&b);
 	read_domains(&b);
 	read_exim_passwd(&b);

@@ -26,6 +26,8 @@ static void list_dir(struct mr_live *lv, const char *dir)
 	if (d) {
 		struct dirent *de;
 		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
 			char *k = mr_arena_printf(&lv->model.arena, "%s/%s", dir, de->d_name);
 			mr_strmap_put_new(&lv->key_files, k, strlen(k), k);
 		}
@@ -178,6 +180,8 @@ void mr_live_keys(struct mr_live *lv)
 	const char *certs = "/etc/dovecot/certs";
 	list_dir(lv, ssl);
 	list_dir(lv, certs);
+	if (lv->key_files.count == 0)
+		return; /* neither directory exists or has an entry */
 	for (size_t i = 0; i < lv->model.ndomains; i++) {
 		struct mr_domain *d = lv->model.domains[i];
 		read_dkim(lv, d, ssl);

@@ -94,16 +94,25 @@ struct mr_mailbox *mr_domain_add_mailbox(struct mr_model *m, struct mr_domain *d
 					 struct mr_loc loc, struct mr_mailbox **existing)
 {
 	size_t nl = strlen(name), dl = strlen(d->name);
+	/* look the address up before allocating anything: callers add the same mailbox from
+	 * several files, and most calls on a big live server find it there already */
+	char small[256], *probe = nl + dl + 2 <= sizeof(small) ? small : xmalloc(nl + dl + 2);
+	memcpy(probe, name, nl);
+	probe[nl] = '@';
+	memcpy(probe + nl + 1, d->name, dl + 1);
+	struct mr_mailbox *old = mr_strmap_get(&m->mailbox_map, probe, nl + 1 + dl);
+	if (probe != small)
+		free(probe);
+	if (old) {
+		*existing = old;
+		return NULL;
+	}
 	char *addr = mr_arena_alloc(&m->arena, nl + 1 + dl + 1);
 	memcpy(addr, name, nl);
 	addr[nl] = '@';
 	memcpy(addr + nl + 1, d->name, dl + 1);
 	struct mr_mailbox *mb = mr_arena_zalloc(&m->arena, sizeof(*mb));
-	struct mr_mailbox *old = mr_strmap_put_new(&m->mailbox_map, addr, nl + 1 + dl, mb);
-	if (old) {
-		*existing = old;
-		return NULL;
-	}
+	mr_strmap_put_new(&m->mailbox_map, addr, nl + 1 + dl, mb);
 	mb->address = addr;
 	mb->name = mr_model_str(m, name, nl);
 	mb->loc = loc;

@@ -45,6 +45,15 @@ static void rehash(struct mr_strmap *m, size_t cap)
 	free(old);
 }
 
+void mr_strmap_reserve(struct mr_strmap *m, size_t n)
+{
+	size_t cap = m->cap ? m->cap : 16;
+	while (n * 2 > cap)
+		cap *= 2;
+	if (cap > m->cap)
+		rehash(m, cap);
+}
+
 void *mr_strmap_get(const struct mr_strmap *m, const char *key, size_t len)
 {
 	if (!m->cap)

@@ -37,6 +37,8 @@ void *mr_strmap_get(const struct mr_strmap *m, const char *key, size_t len);
 void *mr_strmap_put_new(struct mr_strmap *m, const char *key, size_t len, void *value);
 /* Insert or replace; returns the previous value or NULL. */
 void *mr_strmap_set(struct mr_strmap *m, const char *key, size_t len, void *value);
+/* Make room for n keys in all, so that filling the map never rehashes. */
+void mr_strmap_reserve(struct mr_strmap *m, size_t n);
 void mr_strmap_release(struct mr_strmap *m);
 
 #endif
