@@ -3,6 +3,7 @@
  */
 #include "codec/codec.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,19 +83,19 @@ char *mr_codec_strip(char *s)
 bool mr_codec_lsearch_split(char *s, char **key, char **data)
 {
 	size_t n = strlen(s);
-	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
 		s[--n] = '\0';
 	if (*s == '"' || *s == '\0')
 		return false;
 	char *p = s;
-	while (*p && *p != ':' && *p != ' ' && *p != '\t')
+	while (*p && *p != ':' && !isspace((unsigned char)*p))
 		p++;
 	char *end = p;
-	while (*p == ' ' || *p == '\t')
+	while (isspace((unsigned char)*p))
 		p++;
 	if (*p == ':')
 		p++;
-	while (*p == ' ' || *p == '\t')
+	while (isspace((unsigned char)*p))
 		p++;
 	*end = '\0';
 	*key = s;
@@ -266,6 +267,14 @@ static bool is_marker(const char *s, size_t n, const char *marker)
  * NUL-terminated at n, which the codec's parser may cut up (one copy of the whole file
  * instead of one allocation per line).
  */
+static bool has_control(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (((unsigned char)s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f)
+			return true;
+	return false;
+}
+
 static void parse_content(struct mr_codec_file *f, struct mr_line *l, const char *s, char *w, size_t n,
 			  bool in_block, struct mr_diags *d)
 {
@@ -282,7 +291,7 @@ static void parse_content(struct mr_codec_file *f, struct mr_line *l, const char
 		l->kind = MR_LINE_COMMENT;
 		/* "#info@example.com:..." is a disabled record; "# text" stays a comment */
 		if ((c->flags & MR_CODEC_DISABLE) && n > 1 && s[1] != ' ' && s[1] != '\t' && s[1] != '#' &&
-		    mr_codec_is_utf8(s, n)) {
+		    mr_codec_is_utf8(s, n) && !has_control(s, n)) {
 			char *copy = w + 1;
 			const char *why = NULL;
 			struct mr_line t = *l;
@@ -317,6 +326,11 @@ static void parse_content(struct mr_codec_file *f, struct mr_line *l, const char
 		bad(f, l, d, 1, "it is not valid UTF-8");
 		return;
 	}
+	for (size_t k = 0; k < n; k++)
+		if (((unsigned char)s[k] < 0x20 && s[k] != '\t') || s[k] == 0x7f) {
+			bad(f, l, d, (uint32_t)k + 1, "it has a control character");
+			return;
+		}
 	char *copy = w;
 	const char *why = "it is malformed";
 	int k = c->parse(f, l, copy, n, &why);
