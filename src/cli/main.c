@@ -17,6 +17,7 @@
 
 static const struct mr_cmd *const commands[] = {
 	&mr_cmd_validate,
+	&mr_cmd_plan,
 	&mr_cmd_import,
 	NULL,
 };

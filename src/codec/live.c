@@ -454,7 +454,7 @@ static void resolve_owners(struct build *b)
 					d->name, d->owner);
 		}
 		if (!d->owner)
-			d->owner = scan_owner_dir(b, d->name);
+			d->owner_from_dir = (d->owner = scan_owner_dir(b, d->name)) != NULL;
 		if (!d->owner) {
 			mr_diag_warning(b->f, d->loc, "the owner of domain '%s' is unknown (no registry line, no mailbox home)",
 					d->name);

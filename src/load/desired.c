@@ -1216,6 +1216,9 @@ int mr_load_desired(struct mr_model *m, struct mr_load_opts *opts, struct mr_dia
 	}
 	free(seen);
 	opts->nfiles = parse_all(m, &unique, diags);
+	if (opts->files_out)
+		for (size_t i = 0; i < unique.n; i++)
+			mr_pathlist_add(opts->files_out, unique.v[i]);
 	mr_pathlist_release(&unique);
 
 	if (diags->errors == errors_before && m->nusers == 0 && m->ndomains == 0) {

@@ -19,6 +19,7 @@
 
 #include "model/model.h"
 #include "util/diag.h"
+#include "util/fs.h"
 
 #define MR_DESIRED_DEFAULT "/etc/mailrecon/desired"
 #define MR_DESIRED_MAX_FILE (64u << 20)
@@ -28,6 +29,7 @@ struct mr_load_opts {
 	const char *const *sources;  /* -f arguments; none: ROOT/etc/mailrecon/desired */
 	size_t nsources;
 	size_t nfiles;               /* out: YAML files read */
+	struct mr_pathlist *files_out; /* when not NULL: receives the path of every file read */
 };
 
 /* 0 when the state loaded and validated without error, -1 otherwise. */

@@ -12,6 +12,7 @@
 
 #include "crypto/pwhash.h"
 #include "load/desired.h"
+#include "load/secret.h"
 #include "model/names.h"
 #include "util/buf.h"
 #include "util/fs.h"
@@ -178,12 +179,7 @@ static bool readable_secret(const char *path, struct mr_buf *why)
 }
 
 /* A path from the desired state: absolute below the root, relative to the YAML file. */
-static char *secret_path(const char *root, const char *base_dir, const char *path)
-{
-	if (path[0] == '/')
-		return mr_path_join_root(root, path);
-	return mr_path_join(base_dir ? base_dir : ".", path);
-}
+#define secret_path mr_secret_path
 
 static void check_file(struct vctx *v, struct mr_loc loc, const char *what, const char *base, const char *path)
 {

@@ -150,6 +150,7 @@ struct mr_domain {
 	struct mr_mailbox **mailboxes;
 	size_t nmailboxes, mailboxes_cap;
 	bool implicit; /* live model only: known from its mailboxes, no line in the domains file */
+	bool owner_from_dir; /* live model only: the owner came from a /var/www/OWNER/data/email/D dir */
 };
 
 struct mr_model {

@@ -28,7 +28,7 @@ static struct mr_strmap_slot *find(const struct mr_strmap *m, const char *key, s
 		struct mr_strmap_slot *s = &m->slots[i];
 		if (!s->key)
 			return s;
-		if (s->hash == h && s->len == len && memcmp(s->key, key, len) == 0)
+		if (s->hash == (uint32_t)h && s->len == len && memcmp(s->key, key, len) == 0)
 			return s;
 	}
 }
@@ -71,8 +71,8 @@ void *mr_strmap_put_new(struct mr_strmap *m, const char *key, size_t len, void *
 	if (s->key)
 		return s->value;
 	s->key = key;
-	s->len = len;
-	s->hash = h;
+	s->len = (uint32_t)len;
+	s->hash = (uint32_t)h;
 	s->value = value;
 	m->count++;
 	return NULL;

@@ -18,9 +18,9 @@
 
 struct mr_strmap_slot {
 	const char *key;
-	size_t len;
-	uint64_t hash;
 	void *value;
+	uint32_t len;  /* keys are shorter than 4 GiB */
+	uint32_t hash; /* the low half of mr_hash(), to skip most key comparisons */
 };
 
 struct mr_strmap {

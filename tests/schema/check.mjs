@@ -2,7 +2,10 @@
 //   (a) every *.yaml / *.yml under REPO_ROOT/examples/ (recursively) must be valid, and every
 //       tests/fixtures/live/*/*/import.yaml (golden outputs of `mailrecon import`) but those
 //       of trees whose live state breaks a rule (they have an import.err);
-//   (b) every file listed in REPO_ROOT/tests/fixtures/invalid/schema-rejects.txt must be rejected.
+//   (b) every file listed in REPO_ROOT/tests/fixtures/invalid/schema-rejects.txt must be rejected;
+//   (c) every tests/fixtures/plan/*/plan.json (golden outputs of `mailrecon plan --json`, which
+//       the unit tests compare byte for byte with the program's) must be valid against
+//       schema/plan.schema.json.
 // Usage: node tests/schema/check.mjs REPO_ROOT   (after: npm ci --prefix tests/schema)
 // The YAML is read as YAML 1.1, like the C loader, so yes/no/on/off are booleans.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
@@ -112,6 +115,38 @@ for (const name of names) {
   if (error) fail(`rejected ${name}: not loadable YAML, so it tests nothing in the schema`, `    ${error.replace(/\n/g, '\n    ')}`);
   else if (!validate(data)) ok(`rejected ${name}`);
   else fail(`rejected ${name}: accepted by the schema`);
+}
+
+// (c) golden plan outputs must match the plan schema
+let validatePlan;
+try {
+  const ajvp = new Ajv2020({ strict: true, allErrors: true });
+  validatePlan = ajvp.compile(JSON.parse(readFileSync(path.join(root, 'schema', 'plan.schema.json'), 'utf8')));
+} catch (e) {
+  fail(`cannot load schema/plan.schema.json: ${e.message}`);
+}
+const planDir = path.join(root, 'tests', 'fixtures', 'plan');
+let planFiles = [];
+try {
+  planFiles = readdirSync(planDir)
+    .sort()
+    .map((d) => path.join(planDir, d, 'plan.json'))
+    .filter((f) => existsSync(f));
+} catch (e) {
+  fail(`cannot read tests/fixtures/plan: ${e.message}`);
+}
+if (planFiles.length === 0) fail('plan: no tests/fixtures/plan/*/plan.json');
+for (const file of planFiles) {
+  const rel = path.relative(root, file).split(path.sep).join('/');
+  let data;
+  try {
+    data = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    fail(`plan ${rel}: not JSON: ${e.message}`);
+    continue;
+  }
+  if (validatePlan && validatePlan(data)) ok(`plan ${rel}`);
+  else fail(`plan ${rel}: rejected by schema/plan.schema.json`, validatePlan ? formatErrors(validatePlan.errors) : '');
 }
 
 console.log(`${passed} passed, ${failed} failed`);

@@ -22,6 +22,7 @@
 #include "load/desired.h"
 #include "load/emit.h"
 #include "model_eq.h"
+#include "plan/plan.h"
 #include "tests.h"
 #include "util/buf.h"
 #include "util/fs.h"
@@ -235,6 +236,24 @@ static int live_tree(const char *layout, const char *tree, struct mr_buf *report
 			bad = 1;
 		}
 		mr_buf_release(&why);
+		/* and the plan from the import to the live files is empty: no object, no line */
+		struct mr_accounts acc;
+		struct mr_diags perr = MR_DIAGS_INIT;
+		ck_assert_int_eq(mr_accounts_load(&acc, root, &perr), 0);
+		struct mr_plan p;
+		struct mr_plan_input pin = { .desired = &m, .live = &lv, .accounts = &acc };
+		int prc = mr_plan_build(&p, &pin, &perr);
+		if (prc != 0 || p.nchanges || p.nfiles) {
+			struct mr_buf t = MR_BUF_INIT;
+			mr_diags_render(&perr, &t);
+			mr_plan_print_text(&p, NULL, false, &t);
+			mr_buf_addf(report, "%s: import then plan is not empty (rc %d):\n%s", root, prc, t.ptr);
+			mr_buf_release(&t);
+			bad = 1;
+		}
+		mr_plan_release(&p);
+		mr_accounts_release(&acc);
+		mr_diags_release(&perr);
 	}
 	free(epath);
 	mr_diags_release(&d);

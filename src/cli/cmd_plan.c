@@ -1,0 +1,338 @@
+/*
+ * mailrecon plan [-f PATH]... [--out PLANFILE] [--json] [--detailed-exitcode] [--scope USER]
+ *
+ * Loads the desired state and the live files, and prints what apply would change.  It
+ * writes nothing to the live tree; with --out, the plan file.  A clear password is compared
+ * by verifying it against the live hash, through the verification cache in STATE_DIR/cache
+ * when apply has made that directory (plan never creates it).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "codec/accounts.h"
+#include "codec/live.h"
+#include "crypto/password.h"
+#include "load/desired.h"
+#include "load/secret.h"
+#include "model/names.h"
+#include "plan/plan.h"
+#include "plan/planfile.h"
+#include "util/fs.h"
+#include "util/xalloc.h"
+
+struct plan_state {
+	const char **sources;
+	size_t n, cap;
+	const char *out;
+	const char *scope;
+	bool json, detailed;
+};
+
+enum { OPT_OUT = 2000, OPT_JSON, OPT_DETAILED, OPT_SCOPE };
+
+static const struct option options[] = {
+	{ "file", required_argument, NULL, 'f' },
+	{ "out", required_argument, NULL, OPT_OUT },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "detailed-exitcode", no_argument, NULL, OPT_DETAILED },
+	{ "scope", required_argument, NULL, OPT_SCOPE },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int option(void *state, int opt, const char *arg)
+{
+	struct plan_state *s = state;
+	switch (opt) {
+	case 'f':
+		s->sources = xgrow(s->sources, sizeof(*s->sources), s->n + 1, &s->cap);
+		s->sources[s->n++] = arg;
+		return 0;
+	case OPT_OUT:
+		s->out = arg;
+		return 0;
+	case OPT_JSON:
+		s->json = true;
+		return 0;
+	case OPT_DETAILED:
+		s->detailed = true;
+		return 0;
+	case OPT_SCOPE:
+		if (mr_check_user_name(arg)) {
+			mr_cli_error("plan: --scope '%s' is not a user name", arg);
+			return MR_EXIT_USAGE;
+		}
+		s->scope = arg;
+		return 0;
+	}
+	return MR_EXIT_USAGE;
+}
+
+struct oracle_ctx {
+	const char *root;
+	const struct mr_live *lv;
+	struct mr_pwcache *cache;
+};
+
+static int password_same(void *vctx, const struct mr_mailbox *d, const char *live_hash, struct mr_diags *errors)
+{
+	struct oracle_ctx *o = vctx;
+	struct mr_buf clear = MR_BUF_INIT, why = MR_BUF_INIT;
+	if (mr_secret_read(o->root, &d->password, &clear, &why) < 0) {
+		mr_diag_error(errors, d->password.loc, "cannot read the password of '%s': %s", d->address, why.ptr);
+		mr_buf_release(&why);
+		mr_secret_wipe(&clear);
+		return -1;
+	}
+	int r = mr_pwcache_verify(o->cache, live_hash, clear.ptr, clear.len);
+	mr_secret_wipe(&clear);
+	mr_buf_release(&why);
+	return r == 1 ? 1 : 0; /* a scheme that cannot be verified is replaced */
+}
+
+static bool same_bytes(const char *a, const char *b)
+{
+	struct mr_buf x = MR_BUF_INIT, y = MR_BUF_INIT, e = MR_BUF_INIT;
+	struct stat st;
+	bool same = mr_read_file_ex(a, 1u << 20, MR_READ_NOFOLLOW, &x, &st, &e) == 0 &&
+		    mr_read_file_ex(b, 1u << 20, MR_READ_NOFOLLOW, &y, &st, &e) == 0 && x.len == y.len &&
+		    memcmp(x.ptr, y.ptr, x.len) == 0;
+	if (x.ptr)
+		explicit_bzero(x.ptr, x.cap);
+	if (y.ptr)
+		explicit_bzero(y.ptr, y.cap);
+	mr_buf_release(&x);
+	mr_buf_release(&y);
+	mr_buf_release(&e);
+	return same;
+}
+
+static int cert_same(void *vctx, const struct mr_domain *d, const struct mr_domain *live)
+{
+	struct oracle_ctx *o = vctx;
+	const char *ssl = o->lv->layout == MR_LAYOUT_RHEL ? "/etc/exim/ssl/" : "/etc/exim4/ssl/";
+	char *dc = mr_secret_path(o->root, d->ssl.base_dir, d->ssl.cert_path);
+	char *dk = mr_secret_path(o->root, d->ssl.base_dir, d->ssl.key_path);
+	struct mr_buf lc = MR_BUF_INIT, lk = MR_BUF_INIT;
+	mr_buf_addf(&lc, "%s%s.crt", ssl, live->name);
+	mr_buf_addf(&lk, "%s%s.key", ssl, live->name);
+	char *flc = mr_path_join_root(o->root, lc.ptr), *flk = mr_path_join_root(o->root, lk.ptr);
+	int same = same_bytes(dc, flc) && same_bytes(dk, flk);
+	free(dc);
+	free(dk);
+	free(flc);
+	free(flk);
+	mr_buf_release(&lc);
+	mr_buf_release(&lk);
+	return same;
+}
+
+struct live_job {
+	struct mr_live *lv;
+	struct mr_live_opts opts;
+	struct mr_diags *errors;
+	int rc;
+};
+
+static void *live_job_run(void *arg)
+{
+	struct live_job *j = arg;
+	j->rc = mr_live_load(j->lv, &j->opts, j->errors);
+	return NULL;
+}
+
+static void today(char *buf, size_t n, char *iso, size_t isolen)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(buf, n, "%Y-%m-%d", &tm);
+	strftime(iso, isolen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int write_planfile(const char *path, const struct mr_buf *b)
+{
+	char *tmp = xmalloc(strlen(path) + 16);
+	sprintf(tmp, "%s.tmp%ld", path, (long)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	int rc = -1;
+	if (fd >= 0) {
+		size_t off = 0;
+		while (off < b->len) {
+			ssize_t w = write(fd, b->ptr + off, b->len - off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				break;
+			off += (size_t)w;
+		}
+		if (off == b->len && fsync(fd) == 0 && close(fd) == 0) {
+			fd = -1;
+			rc = rename(tmp, path);
+		}
+		if (fd >= 0)
+			close(fd);
+		if (rc < 0)
+			unlink(tmp);
+	}
+	if (rc < 0)
+		mr_cli_error("plan: cannot write '%s': %s", path, strerror(errno));
+	free(tmp);
+	return rc;
+}
+
+static void fingerprint_live(const struct mr_live *lv, const struct mr_accounts *acc, struct mr_fingerprints *fp)
+{
+	for (size_t i = 0; i < MR_FILE_COUNT; i++)
+		mr_fingerprint_add(fp, lv->files[i].cf.path, lv->files[i].fullpath);
+	char *p = mr_path_join_root(lv->root, acc->path);
+	mr_fingerprint_add(fp, acc->path, p);
+	free(p);
+	/* the key directories' entries, sorted */
+	struct mr_pathlist keys = MR_PATHLIST_INIT;
+	for (size_t i = 0; i < lv->key_files.cap; i++)
+		if (lv->key_files.slots[i].key)
+			mr_pathlist_add(&keys, lv->key_files.slots[i].key);
+	mr_pathlist_sort(&keys);
+	for (size_t i = 0; i < keys.n; i++) {
+		char *full = mr_path_join_root(lv->root, keys.v[i]);
+		mr_fingerprint_add(fp, keys.v[i], full);
+		free(full);
+	}
+	mr_pathlist_release(&keys);
+}
+
+static int run(void *state, const struct mr_globals *g, int argc, char **argv)
+{
+	struct plan_state *s = state;
+	if (argc > 0) {
+		mr_cli_error("plan: unexpected argument '%s' (use -f PATH)", argv[0]);
+		free(s->sources);
+		return MR_EXIT_USAGE;
+	}
+	int code = MR_EXIT_OK;
+	struct mr_model m;
+	struct mr_diags d = MR_DIAGS_INIT, errors = MR_DIAGS_INIT;
+	struct mr_pathlist files = MR_PATHLIST_INIT;
+	struct mr_load_opts lo = { .root = g->root, .sources = s->sources, .nsources = s->n, .files_out = &files };
+	struct mr_live lv;
+	struct mr_accounts acc;
+	struct mr_plan p;
+	memset(&p, 0, sizeof(p));
+	memset(&acc, 0, sizeof(acc));
+	mr_model_init(&m);
+	/* the live files are read on a second thread while this one loads the desired state */
+	struct live_job job = { .lv = &lv, .opts = { .root = g->root, .layout = g->layout }, .errors = &errors };
+	pthread_t th;
+	bool threaded = pthread_create(&th, NULL, live_job_run, &job) == 0;
+	if (!threaded)
+		live_job_run(&job);
+	int drc = mr_load_desired(&m, &lo, &d);
+	if (threaded)
+		pthread_join(th, NULL);
+	int lrc = job.rc;
+	if (drc < 0) {
+		mr_diags_print(&d, stderr);
+		mr_cli_error("plan: %zu error%s in the desired state; no plan", d.errors, d.errors == 1 ? "" : "s");
+		code = MR_EXIT_ERROR;
+		goto out;
+	}
+	mr_diags_print(&d, stderr); /* warnings */
+	if (lrc < 0 || mr_accounts_load(&acc, lv.root, &errors) < 0) {
+		mr_diags_print(&errors, stderr);
+		mr_cli_error("plan: the live files could not be read; no plan");
+		code = MR_EXIT_ERROR;
+		goto out;
+	}
+	if (s->scope && !mr_model_user(&m, s->scope) && !mr_model_user(&lv.model, s->scope)) {
+		mr_cli_error("plan: --scope '%s': no such user in the desired or the live state", s->scope);
+		code = MR_EXIT_ERROR;
+		goto out;
+	}
+	char *state_dir = mr_path_join_root(lv.root, g->state_dir);
+	char *cache_dir = mr_path_join(state_dir, "cache");
+	struct oracle_ctx oc = { .root = lv.root, .lv = &lv, .cache = mr_pwcache_open(cache_dir, false) };
+	char date[32], iso[40];
+	today(date, sizeof(date), iso, sizeof(iso));
+	struct mr_plan_input in = {
+		.desired = &m, .live = &lv, .accounts = &acc, .scope = s->scope, .state_dir = g->state_dir,
+		.date = date, .oracle = { password_same, cert_same, &oc },
+	};
+	int prc = mr_plan_build(&p, &in, &errors);
+	mr_pwcache_save(oc.cache);
+	mr_pwcache_free(&oc.cache);
+	free(cache_dir);
+	free(state_dir);
+	if (prc < 0) {
+		mr_diags_sort(&errors);
+		mr_diags_print(&errors, stderr);
+		mr_cli_error("plan: %s", prc == MR_PLAN_REFUSED ? "refused: the desired state reaches outside --scope"
+								: "no plan");
+		code = prc == MR_PLAN_REFUSED ? MR_EXIT_REFUSED : MR_EXIT_ERROR;
+		goto out;
+	}
+	struct mr_buf out = MR_BUF_INIT;
+	bool color = g->color == MR_COLOR_ALWAYS || (g->color == MR_COLOR_AUTO && isatty(STDOUT_FILENO));
+	if (s->json)
+		mr_plan_print_json(&p, &lv.findings, &out);
+	else if (g->verbosity >= 0 || p.nchanges || p.nfiles)
+		mr_plan_print_text(&p, &lv.findings, color, &out);
+	if (fwrite(out.ptr ? out.ptr : "", 1, out.len, stdout) != out.len || fflush(stdout) != 0)
+		code = MR_EXIT_ERROR;
+	mr_buf_release(&out);
+	if (s->out) {
+		struct mr_fingerprints dfp = { 0 }, lfp = { 0 };
+		for (size_t i = 0; i < files.n; i++) {
+			char *abs = realpath(files.v[i], NULL);
+			mr_fingerprint_add(&dfp, abs ? abs : files.v[i], files.v[i]);
+			free(abs);
+		}
+		fingerprint_live(&lv, &acc, &lfp);
+		char *absroot = realpath(lv.root, NULL);
+		struct mr_planfile_meta meta = { .root = absroot ? absroot : lv.root, .layout = mr_layout_name(lv.layout), .scope = s->scope,
+						 .created = iso, .desired = &dfp, .live = &lfp };
+		struct mr_buf pf = MR_BUF_INIT;
+		mr_planfile_write(&p, &lv.findings, &meta, &pf);
+		if (write_planfile(s->out, &pf) < 0)
+			code = MR_EXIT_ERROR;
+		mr_buf_release(&pf);
+		mr_fingerprints_release(&dfp);
+		mr_fingerprints_release(&lfp);
+		free(absroot);
+	}
+	if (mr_plan_blocked(&p, &errors)) {
+		mr_diags_print(&errors, stderr);
+		code = MR_EXIT_ERROR;
+	}
+	if (code == MR_EXIT_OK && s->detailed && (p.nchanges || p.nfiles))
+		code = MR_EXIT_CHANGES;
+out:
+	mr_plan_release(&p);
+	mr_accounts_release(&acc);
+	mr_live_release(&lv);
+	mr_model_release(&m);
+	mr_diags_release(&d);
+	mr_diags_release(&errors);
+	mr_pathlist_release(&files);
+	free(s->sources);
+	return code;
+}
+
+const struct mr_cmd mr_cmd_plan = {
+	.name = "plan",
+	.usage = "[-f PATH]... [--out PLANFILE] [--json] [--detailed-exitcode] [--scope USER]",
+	.summary = "show what apply would change",
+	.options = options,
+	.shortopts = "f:",
+	.option = option,
+	.run = run,
+	.state_size = sizeof(struct plan_state),
+};

@@ -1,0 +1,11 @@
+/* digest: SHA-256 of bytes and of files, as lower-case hex, for plan-file fingerprints. */
+#ifndef MR_CRYPTO_DIGEST_H
+#define MR_CRYPTO_DIGEST_H
+
+#include <stddef.h>
+
+#define MR_SHA256_HEX 65 /* 64 hex digits and a NUL */
+
+void mr_sha256_hex(const void *data, size_t len, char out[MR_SHA256_HEX]);
+
+#endif

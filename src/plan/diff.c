@@ -1,0 +1,612 @@
+/*
+ * diff: typed changes from the live model to the target model.
+ *
+ * The target is what the live server should become: the desired objects inside the scope,
+ * the live objects outside it (so nothing outside the scope is ever changed or deleted).
+ * Changes come out in a stable order: the server, users by name, then each domain by name
+ * with its DKIM key, certificate and mailboxes by name.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "load/emit.h"
+#include "plan/plan.h"
+#include "util/xalloc.h"
+
+const char *mr_change_action_name(enum mr_change_action a)
+{
+	static const char *const n[] = { "create", "update", "delete" };
+	return n[a];
+}
+
+const char *mr_object_name(enum mr_object o)
+{
+	static const char *const n[] = { "server", "user", "domain", "dkim", "certificate", "mailbox" };
+	return n[o];
+}
+
+struct ctx {
+	struct mr_plan *p;
+	const struct mr_plan_input *in;
+	struct mr_diags *errors;
+	struct mr_model target;
+	struct mr_strmap hashes; /* address -> hash to write; absent: made at apply */
+	int rc;
+};
+
+/* ---- display values ---- */
+
+static const char *pstr(struct ctx *c, const char *s)
+{
+	return s ? mr_arena_strdup(&c->p->arena, s) : NULL;
+}
+
+
+static const char *b2s(bool b)
+{
+	return b ? "true" : "false";
+}
+
+static const char *limit_s(struct ctx *c, int64_t v)
+{
+	return v == MR_UNSET ? "(not set)" : mr_arena_printf(&c->p->arena, "%lld", (long long)v);
+}
+
+static const char *size_s(struct ctx *c, int64_t v)
+{
+	if (v <= 0)
+		return "unlimited";
+	struct mr_buf b = MR_BUF_INIT;
+	mr_emit_size(v, &b);
+	const char *s = pstr(c, b.ptr);
+	mr_buf_release(&b);
+	return s;
+}
+
+static const char *action_s(struct ctx *c, const struct mr_domain *d)
+{
+	switch (d->action) {
+	case MR_ACTION_REJECT:
+		return "reject";
+	case MR_ACTION_DISCARD:
+		return "discard";
+	case MR_ACTION_FORWARD:
+		return mr_arena_printf(&c->p->arena, "forward to %s", d->action_target);
+	default:
+		return mr_arena_printf(&c->p->arena, "redirect to domain %s", d->action_target);
+	}
+}
+
+static const char *list_s(struct ctx *c, const struct mr_items *it)
+{
+	struct mr_buf b = MR_BUF_INIT;
+	mr_buf_addc(&b, '[');
+	for (size_t i = 0; i < it->n; i++)
+		mr_buf_addf(&b, "%s%s", i ? ", " : "", it->v[i].s);
+	mr_buf_addc(&b, ']');
+	const char *s = pstr(c, b.ptr);
+	mr_buf_release(&b);
+	return s;
+}
+
+/* ---- changes ---- */
+
+static struct mr_change *change(struct ctx *c, enum mr_change_action a, enum mr_object o, const char *id,
+				const char *domain)
+{
+	struct mr_plan *p = c->p;
+	p->changes = xgrow(p->changes, sizeof(*p->changes), p->nchanges + 1, &p->cap);
+	struct mr_change *ch = &p->changes[p->nchanges++];
+	memset(ch, 0, sizeof(*ch));
+	ch->action = a;
+	ch->object = o;
+	ch->id = pstr(c, id);
+	ch->domain = pstr(c, domain);
+	return ch;
+}
+
+static void attr(struct mr_change *ch, const char *name, const char *old, const char *new)
+{
+	ch->attrs = xgrow(ch->attrs, sizeof(*ch->attrs), ch->nattrs + 1, &ch->cap);
+	ch->attrs[ch->nattrs++] = (struct mr_attr){ name, old, new };
+}
+
+/* An update change made only when some attribute differs. */
+struct upd {
+	struct ctx *c;
+	enum mr_object o;
+	const char *id, *domain;
+	struct mr_change *ch;
+};
+
+static void diff_attr(struct upd *u, const char *name, const char *old, const char *new)
+{
+	if ((!old && !new) || (old && new && strcmp(old, new) == 0))
+		return;
+	if (!u->ch)
+		u->ch = change(u->c, MR_CHANGE_UPDATE, u->o, u->id, u->domain);
+	attr(u->ch, name, old, new);
+}
+
+static bool items_set_eq(const struct mr_items *a, const struct mr_items *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++) {
+		size_t j = 0;
+		while (j < b->n && strcmp(a->v[i].s, b->v[j].s) != 0)
+			j++;
+		if (j == b->n)
+			return false;
+	}
+	return true;
+}
+
+/* "+ x, - y" for a list attribute; NULL when equal as sets */
+static const char *list_delta(struct ctx *c, const struct mr_items *old, const struct mr_items *new)
+{
+	if (items_set_eq(old, new))
+		return NULL;
+	struct mr_buf b = MR_BUF_INIT;
+	for (size_t i = 0; i < new->n; i++) {
+		size_t j = 0;
+		while (j < old->n && strcmp(new->v[i].s, old->v[j].s) != 0)
+			j++;
+		if (j == old->n)
+			mr_buf_addf(&b, "%s+ %s", b.len ? ", " : "", new->v[i].s);
+	}
+	for (size_t i = 0; i < old->n; i++) {
+		size_t j = 0;
+		while (j < new->n && strcmp(old->v[i].s, new->v[j].s) != 0)
+			j++;
+		if (j == new->n)
+			mr_buf_addf(&b, "%s- %s", b.len ? ", " : "", old->v[i].s);
+	}
+	const char *s = pstr(c, b.ptr ? b.ptr : "");
+	mr_buf_release(&b);
+	return s;
+}
+
+static const char *role_s(const struct mr_user *u)
+{
+	return mr_role_name(u->role);
+}
+
+static void user_attrs(struct ctx *c, struct mr_change *ch, const struct mr_user *u, bool old)
+{
+	const char *v[7] = { role_s(u), u->reseller, mr_account_name(u->account), b2s(u->disabled),
+			     limit_s(c, u->limits.mail_domains), limit_s(c, u->limits.mailboxes),
+			     limit_s(c, u->limits.rate_per_hour) };
+	static const char *const n[7] = { "role", "reseller", "account", "disabled", "limits.mail_domains",
+					   "limits.mailboxes", "limits.rate_per_hour" };
+	for (int i = 0; i < 7; i++) {
+		if (!v[i] || (i >= 3 && (strcmp(v[i], "false") == 0 || strcmp(v[i], "(not set)") == 0)))
+			continue;
+		attr(ch, n[i], old ? v[i] : NULL, old ? NULL : v[i]);
+	}
+}
+
+static void diff_users(struct ctx *c, const struct mr_model *live, const struct mr_model *t)
+{
+	size_t i = 0, j = 0;
+	while (i < live->nusers || j < t->nusers) {
+		const struct mr_user *a = i < live->nusers ? live->users[i] : NULL;
+		const struct mr_user *b = j < t->nusers ? t->users[j] : NULL;
+		int cmp = !a ? 1 : !b ? -1 : strcmp(a->name, b->name);
+		if (cmp < 0) {
+			struct mr_change *ch = change(c, MR_CHANGE_DELETE, MR_OBJ_USER, a->name, NULL);
+			user_attrs(c, ch, a, true);
+			c->p->del_users++;
+			i++;
+		} else if (cmp > 0) {
+			struct mr_change *ch = change(c, MR_CHANGE_CREATE, MR_OBJ_USER, b->name, NULL);
+			user_attrs(c, ch, b, false);
+			j++;
+		} else {
+			struct upd u = { c, MR_OBJ_USER, b->name, NULL, NULL };
+			diff_attr(&u, "role", role_s(a), role_s(b));
+			diff_attr(&u, "reseller", a->reseller ? a->reseller : "(none)", b->reseller ? b->reseller : "(none)");
+			diff_attr(&u, "account", mr_account_name(a->account), mr_account_name(b->account));
+			diff_attr(&u, "disabled", b2s(a->disabled), b2s(b->disabled));
+			diff_attr(&u, "limits.mail_domains", limit_s(c, a->limits.mail_domains), limit_s(c, b->limits.mail_domains));
+			diff_attr(&u, "limits.mailboxes", limit_s(c, a->limits.mailboxes), limit_s(c, b->limits.mailboxes));
+			diff_attr(&u, "limits.rate_per_hour", limit_s(c, a->limits.rate_per_hour),
+				  limit_s(c, b->limits.rate_per_hour));
+			i++, j++;
+		}
+	}
+}
+
+/* ---- mailboxes ---- */
+
+/* Whether the password of target mailbox b is the live one; records the hash to write. */
+static bool password_same(struct ctx *c, const struct mr_mailbox *live, const struct mr_mailbox *b)
+{
+	const char *lh = live && live->password.kind == MR_PASSWORD_HASH ? live->password.value : NULL;
+	if (b->password.kind == MR_PASSWORD_HASH) {
+		mr_strmap_set(&c->hashes, b->address, strlen(b->address), (void *)b->password.value);
+		return lh && strcmp(lh, b->password.value) == 0;
+	}
+	if (b->password.kind == MR_PASSWORD_NONE) { /* a live object kept outside the scope */
+		if (lh)
+			mr_strmap_set(&c->hashes, b->address, strlen(b->address), (void *)lh);
+		return true;
+	}
+	if (!lh || !c->in->oracle.password_same)
+		return false;
+	int r = c->in->oracle.password_same(c->in->oracle.ctx, b, lh, c->errors);
+	if (r < 0) {
+		c->rc = MR_PLAN_ERROR;
+		return true;
+	}
+	if (r == 1)
+		mr_strmap_set(&c->hashes, b->address, strlen(b->address), (void *)lh);
+	return r == 1;
+}
+
+static void mailbox_attrs(struct ctx *c, struct mr_change *ch, const struct mr_mailbox *m, bool old)
+{
+#define A(n, v) attr(ch, n, old ? (v) : NULL, old ? NULL : (v))
+	A("password", old ? "(set)" : "(set)");
+	if (m->aliases.n)
+		A("aliases", list_s(c, &m->aliases));
+	if (m->copy_to.n)
+		A("copy_to", list_s(c, &m->copy_to));
+	if (!m->keep_copy)
+		A("keep_copy", "false");
+	if (m->max_size > 0)
+		A("max_size", size_s(c, m->max_size));
+	if (m->rate_per_hour != MR_UNSET)
+		A("rate_per_hour", limit_s(c, m->rate_per_hour));
+	if (!m->greylisting)
+		A("greylisting", "false");
+	if (!m->spamassassin)
+		A("spamassassin", "false");
+	if (m->disabled)
+		A("disabled", "true");
+	if (m->note)
+		A("note", pstr(c, m->note));
+#undef A
+}
+
+static void diff_mailboxes(struct ctx *c, const struct mr_domain *ld, const struct mr_domain *td)
+{
+	size_t na = ld ? ld->nmailboxes : 0, nb = td ? td->nmailboxes : 0, i = 0, j = 0;
+	const char *dn = td ? td->name : ld->name;
+	while (i < na || j < nb) {
+		const struct mr_mailbox *a = i < na ? ld->mailboxes[i] : NULL;
+		const struct mr_mailbox *b = j < nb ? td->mailboxes[j] : NULL;
+		int cmp = !a ? 1 : !b ? -1 : strcmp(a->name, b->name);
+		if (cmp < 0) {
+			struct mr_change *ch = change(c, MR_CHANGE_DELETE, MR_OBJ_MAILBOX, a->address, dn);
+			mailbox_attrs(c, ch, a, true);
+			const char *owner = ld->owner ? ld->owner : "?";
+			char *home = a->home ? xstrdup(a->home) : mr_home_path(owner, ld->name, a->name);
+			ch->storage = pstr(c, home);
+			free(home);
+			ch->archive = mr_arena_printf(&c->p->arena, "%s/archive/%s/%s", c->in->state_dir ? c->in->state_dir : "/var/lib/mailrecon",
+						      c->in->date ? c->in->date : "DATE", a->address);
+			c->p->del_mailboxes++;
+			i++;
+		} else if (cmp > 0) {
+			struct mr_change *ch = change(c, MR_CHANGE_CREATE, MR_OBJ_MAILBOX, b->address, dn);
+			password_same(c, NULL, b);
+			mailbox_attrs(c, ch, b, false);
+			j++;
+		} else {
+			struct upd u = { c, MR_OBJ_MAILBOX, b->address, dn, NULL };
+			/* values are compared first and formatted only when they differ: this runs
+			 * for every mailbox of the server */
+			if (!password_same(c, a, b))
+				diff_attr(&u, "password", a->password.kind == MR_PASSWORD_HASH ? "(set)" : "(none)", "(changed)");
+			if (!items_set_eq(&a->aliases, &b->aliases))
+				diff_attr(&u, "aliases", NULL, list_delta(c, &a->aliases, &b->aliases));
+			if (!items_set_eq(&a->copy_to, &b->copy_to))
+				diff_attr(&u, "copy_to", NULL, list_delta(c, &a->copy_to, &b->copy_to));
+			if (a->keep_copy != b->keep_copy)
+				diff_attr(&u, "keep_copy", b2s(a->keep_copy), b2s(b->keep_copy));
+			if (a->max_size != b->max_size && !(a->max_size <= 0 && b->max_size <= 0))
+				diff_attr(&u, "max_size", size_s(c, a->max_size), size_s(c, b->max_size));
+			if (a->rate_per_hour != b->rate_per_hour)
+				diff_attr(&u, "rate_per_hour", limit_s(c, a->rate_per_hour), limit_s(c, b->rate_per_hour));
+			if (a->greylisting != b->greylisting)
+				diff_attr(&u, "greylisting", b2s(a->greylisting), b2s(b->greylisting));
+			if (a->spamassassin != b->spamassassin)
+				diff_attr(&u, "spamassassin", b2s(a->spamassassin), b2s(b->spamassassin));
+			if (a->disabled != b->disabled)
+				diff_attr(&u, "disabled", b2s(a->disabled), b2s(b->disabled));
+			if (!((!a->note && !b->note) || (a->note && b->note && strcmp(a->note, b->note) == 0)))
+				diff_attr(&u, "note", a->note ? a->note : "(none)", b->note ? b->note : "(none)");
+			i++, j++;
+		}
+	}
+}
+
+/* ---- domains ---- */
+
+static const char *dkim_s(struct ctx *c, const struct mr_dkim *k)
+{
+	return k->enabled ? mr_arena_printf(&c->p->arena, "selector %s, %d bits", k->selector, k->bits) : NULL;
+}
+
+static const char *ssl_s(struct ctx *c, const struct mr_ssl *s)
+{
+	if (!s->enabled)
+		return NULL;
+	return mr_arena_printf(&c->p->arena, "%s, %s%s%s", s->alias ? s->alias : "?",
+			       s->cert == MR_CERT_SELF_SIGNED ? "self-signed" : "from files",
+			       s->email ? ", " : "", s->email ? s->email : "");
+}
+
+static void domain_attrs(struct ctx *c, struct mr_change *ch, const struct mr_domain *d, bool old)
+{
+#define A(n, v) attr(ch, n, old ? (v) : NULL, old ? NULL : (v))
+	A("owner", d->owner ? d->owner : "(unknown)");
+	if (d->ip)
+		A("ip", d->ip);
+	A("default_action", action_s(c, d));
+	if (!d->greylisting)
+		A("greylisting", "false");
+	if (!d->spamassassin)
+		A("spamassassin", "false");
+	if (!d->antivirus)
+		A("antivirus", "false");
+	if (d->dmarc)
+		A("dmarc", "true");
+	if (d->disabled)
+		A("disabled", "true");
+#undef A
+}
+
+static bool keys_equal(const struct mr_domain *a, const struct mr_domain *b)
+{
+	if (!a || !b || a->dkim.enabled != b->dkim.enabled || a->ssl.enabled != b->ssl.enabled)
+		return false;
+	if (a->dkim.enabled && (a->dkim.bits != b->dkim.bits || strcmp(a->dkim.selector, b->dkim.selector) != 0))
+		return false;
+	return !a->ssl.enabled;
+}
+
+static void diff_keys(struct ctx *c, const struct mr_domain *a, const struct mr_domain *b)
+{
+	if (keys_equal(a, b))
+		return;
+	const char *dn = b ? b->name : a->name;
+	const char *ka = a ? dkim_s(c, &a->dkim) : NULL, *kb = b ? dkim_s(c, &b->dkim) : NULL;
+	if (ka || kb) {
+		if (!ka) {
+			attr(change(c, MR_CHANGE_CREATE, MR_OBJ_DKIM, dn, dn), "key", NULL, kb);
+		} else if (!kb) {
+			attr(change(c, MR_CHANGE_DELETE, MR_OBJ_DKIM, dn, dn), "key", ka, NULL);
+		} else if (strcmp(ka, kb) != 0) {
+			/* a new selector or size is a new key: it replaces the published one */
+			attr(change(c, MR_CHANGE_UPDATE, MR_OBJ_DKIM, dn, dn), "key", ka, mr_arena_printf(&c->p->arena, "%s (new key)", kb));
+		}
+	}
+	const char *sa = a ? ssl_s(c, &a->ssl) : NULL, *sb = b ? ssl_s(c, &b->ssl) : NULL;
+	if (!sa && !sb)
+		return;
+	if (!sa) {
+		attr(change(c, MR_CHANGE_CREATE, MR_OBJ_CERT, dn, dn), "certificate", NULL, sb);
+	} else if (!sb) {
+		attr(change(c, MR_CHANGE_DELETE, MR_OBJ_CERT, dn, dn), "certificate", sa, NULL);
+	} else if (strcmp(sa, sb) != 0) {
+		attr(change(c, MR_CHANGE_UPDATE, MR_OBJ_CERT, dn, dn), "certificate", sa, sb);
+	} else if (b->ssl.cert == MR_CERT_FILES && c->in->oracle.cert_same &&
+		   c->in->oracle.cert_same(c->in->oracle.ctx, b, a) != 1) {
+		attr(change(c, MR_CHANGE_UPDATE, MR_OBJ_CERT, dn, dn), "certificate", sa, "(new content from the files)");
+	}
+}
+
+static void diff_domains(struct ctx *c, const struct mr_model *live, const struct mr_model *t)
+{
+	size_t i = 0, j = 0;
+	while (i < live->ndomains || j < t->ndomains) {
+		const struct mr_domain *a = i < live->ndomains ? live->domains[i] : NULL;
+		const struct mr_domain *b = j < t->ndomains ? t->domains[j] : NULL;
+		int cmp = !a ? 1 : !b ? -1 : strcmp(a->name, b->name);
+		if (cmp < 0) {
+			domain_attrs(c, change(c, MR_CHANGE_DELETE, MR_OBJ_DOMAIN, a->name, a->name), a, true);
+			c->p->del_domains++;
+			diff_keys(c, a, NULL);
+			diff_mailboxes(c, a, NULL);
+			i++;
+		} else if (cmp > 0) {
+			domain_attrs(c, change(c, MR_CHANGE_CREATE, MR_OBJ_DOMAIN, b->name, b->name), b, false);
+			diff_keys(c, NULL, b);
+			diff_mailboxes(c, NULL, b);
+			j++;
+		} else {
+			struct upd u = { c, MR_OBJ_DOMAIN, b->name, b->name, NULL };
+			if (a->implicit) /* its mailboxes were read, its line was missing */
+				diff_attr(&u, "line in the domains file", "(missing)", "(added)");
+			diff_attr(&u, "owner", a->owner ? a->owner : "(unknown)", b->owner);
+			diff_attr(&u, "ip", a->ip ? a->ip : "auto", b->ip ? b->ip : "auto");
+			if (a->action != b->action || (a->action_target && b->action_target && strcmp(a->action_target, b->action_target)))
+				diff_attr(&u, "default_action", action_s(c, a), action_s(c, b));
+			diff_attr(&u, "greylisting", b2s(a->greylisting), b2s(b->greylisting));
+			diff_attr(&u, "spamassassin", b2s(a->spamassassin), b2s(b->spamassassin));
+			diff_attr(&u, "antivirus", b2s(a->antivirus), b2s(b->antivirus));
+			diff_attr(&u, "dmarc", b2s(a->dmarc), b2s(b->dmarc));
+			diff_attr(&u, "disabled", b2s(a->disabled), b2s(b->disabled));
+			diff_keys(c, a, b);
+			diff_mailboxes(c, a, b);
+			i++, j++;
+		}
+	}
+}
+
+/* ---- scope and target ---- */
+
+static const struct mr_user *user_of(const struct ctx *c, const char *name)
+{
+	const struct mr_user *u = mr_model_user(c->in->desired, name);
+	return u ? u : mr_model_user(&c->in->live->model, name);
+}
+
+static bool in_scope(const struct ctx *c, const char *owner)
+{
+	const char *s = c->in->scope;
+	if (!s)
+		return true;
+	const struct mr_user *su = user_of(c, s);
+	if (su && su->role == MR_ROLE_ADMIN)
+		return true;
+	if (!owner)
+		return false;
+	if (strcmp(owner, s) == 0)
+		return true;
+	const struct mr_user *o = user_of(c, owner);
+	return su && su->role == MR_ROLE_RESELLER && o && o->reseller && strcmp(o->reseller, s) == 0;
+}
+
+static void add_user_ptr(struct mr_model *t, const struct mr_user *u)
+{
+	struct mr_user *dup;
+	struct mr_user *n = mr_model_add_user(t, u->name, u->loc, &dup);
+	const char *name = n->name;
+	*n = *u;
+	n->name = name;
+}
+
+static void add_domain_ptr(struct mr_model *t, const struct mr_domain *d)
+{
+	struct mr_domain *dup;
+	struct mr_domain *n = mr_model_add_domain(t, d->name, d->loc, &dup);
+	const char *name = n->name;
+	*n = *d;
+	n->name = name;
+	/* mailboxes are shared with the source model, read only; the map is the target's */
+	n->mailboxes_cap = 0;
+	n->mailboxes = n->nmailboxes ? (struct mr_mailbox **)xmemdup(d->mailboxes, d->nmailboxes * sizeof(*d->mailboxes)) : NULL;
+	n->mailboxes_cap = n->nmailboxes;
+}
+
+static int build_target(struct ctx *c)
+{
+	const struct mr_model *d = c->in->desired, *l = &c->in->live->model;
+	struct mr_model *t = &c->target;
+	int rc = 0;
+	for (size_t i = 0; i < d->nusers; i++)
+		if (!in_scope(c, d->users[i]->name)) {
+			mr_diag_error(c->errors, d->users[i]->loc, "user '%s' is outside the scope of '%s'",
+				      d->users[i]->name, c->in->scope);
+			rc = MR_PLAN_REFUSED;
+		}
+	for (size_t i = 0; i < d->ndomains; i++) {
+		const struct mr_domain *dd = d->domains[i];
+		const struct mr_domain *ld = mr_model_domain(l, dd->name);
+		if (!in_scope(c, dd->owner)) {
+			mr_diag_error(c->errors, dd->owner_loc, "domain '%s' is declared for '%s', outside the scope of '%s'",
+				      dd->name, dd->owner, c->in->scope);
+			rc = MR_PLAN_REFUSED;
+		} else if (ld && c->in->scope && !in_scope(c, ld->owner)) {
+			mr_diag_error(c->errors, dd->loc,
+				      "domain '%s' is live and owned by '%s', outside the scope of '%s'; it cannot be declared here",
+				      dd->name, ld->owner ? ld->owner : "(unknown)", c->in->scope);
+			rc = MR_PLAN_REFUSED;
+		}
+	}
+	if (rc)
+		return rc;
+	t->server = c->in->scope && !in_scope(c, NULL) ? l->server : d->server;
+	for (size_t i = 0; i < d->nusers; i++) {
+		add_user_ptr(t, d->users[i]);
+		/* a scoped document cannot name a reseller outside its scope (it would not
+		 * validate): the live link stays, changed only from the reseller's scope */
+		const struct mr_user *lu = mr_model_user(l, d->users[i]->name);
+		if (c->in->scope && !d->users[i]->reseller && lu && lu->reseller && !in_scope(c, lu->reseller))
+			mr_model_user(t, d->users[i]->name)->reseller = lu->reseller;
+	}
+	for (size_t i = 0; i < l->nusers; i++)
+		if (!in_scope(c, l->users[i]->name))
+			add_user_ptr(t, l->users[i]);
+	for (size_t i = 0; i < d->ndomains; i++)
+		add_domain_ptr(t, d->domains[i]);
+	for (size_t i = 0; i < l->ndomains; i++)
+		if (!in_scope(c, l->domains[i]->owner) && !mr_model_domain(t, l->domains[i]->name))
+			add_domain_ptr(t, l->domains[i]);
+	for (size_t i = 0; i < t->ndomains; i++)
+		for (size_t j = 0; j < t->domains[i]->nmailboxes; j++) {
+			struct mr_mailbox *mb = t->domains[i]->mailboxes[j];
+			mr_strmap_put_new(&t->mailbox_map, mb->address, strlen(mb->address), mb);
+		}
+	mr_model_sort(t);
+	return 0;
+}
+
+/* A user declared `account: existing` must have a system account. */
+static void check_accounts(struct ctx *c)
+{
+	const struct mr_model *d = c->in->desired;
+	if (!c->in->accounts)
+		return;
+	for (size_t i = 0; i < d->nusers; i++) {
+		const struct mr_user *u = d->users[i];
+		if (u->account == MR_ACCOUNT_EXISTING && !mr_sysaccount_get(c->in->accounts, u->name)) {
+			mr_diag_error(c->errors, u->loc,
+				      "user '%s' is 'account: existing' but %s has no account '%s' (use 'account: create')",
+				      u->name, c->in->accounts->path, u->name);
+			c->rc = MR_PLAN_ERROR;
+		}
+	}
+}
+
+int mr_plan_build(struct mr_plan *p, const struct mr_plan_input *in, struct mr_diags *errors)
+{
+	memset(p, 0, sizeof(*p));
+	p->scope = in->scope;
+	struct ctx c = { .p = p, .in = in, .errors = errors };
+	mr_model_init(&c.target);
+	int rc = build_target(&c);
+	if (rc)
+		goto out;
+	check_accounts(&c);
+	const struct mr_model *l = &in->live->model, *t = &c.target;
+	if (l->server.rate_per_hour != t->server.rate_per_hour) {
+		struct mr_change *ch = change(&c, MR_CHANGE_UPDATE, MR_OBJ_SERVER, "server", NULL);
+		attr(ch, "rate_per_hour", limit_s(&c, l->server.rate_per_hour), limit_s(&c, t->server.rate_per_hour));
+	}
+	diff_users(&c, l, t);
+	diff_domains(&c, l, t);
+	for (size_t i = 0; i < p->nchanges; i++) {
+		if (p->changes[i].action == MR_CHANGE_CREATE)
+			p->add++;
+		else if (p->changes[i].action == MR_CHANGE_UPDATE)
+			p->change++;
+		else
+			p->destroy++;
+	}
+	if (c.rc == 0)
+		mr_plan_files(p, t, in, &c.hashes);
+	rc = c.rc ? c.rc : errors->errors ? MR_PLAN_ERROR : 0;
+out:
+	mr_model_release(&c.target); /* frees each target domain's own copy of its mailbox array */
+	mr_strmap_release(&c.hashes);
+	return rc;
+}
+
+size_t mr_plan_blocked(const struct mr_plan *p, struct mr_diags *errors)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < p->nfiles; i++)
+		if (p->files[i].blocked) {
+			mr_diag_error(errors, ((struct mr_loc){ p->files[i].path, 0, 0 }),
+				      "this file must change but has lines mailrecon cannot read (see the findings); "
+				      "fix them by hand first");
+			n++;
+		}
+	return n;
+}
+
+void mr_plan_release(struct mr_plan *p)
+{
+	for (size_t i = 0; i < p->nchanges; i++)
+		free(p->changes[i].attrs);
+	free(p->changes);
+	for (size_t i = 0; i < p->nfiles; i++)
+		free(p->files[i].content);
+	free(p->files);
+	mr_arena_release(&p->arena);
+	memset(p, 0, sizeof(*p));
+}

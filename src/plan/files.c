@@ -1,0 +1,633 @@
+/*
+ * files: the new content of every live file, from the target model.
+ *
+ * For each line file, the records the target model needs are made in canonical form and
+ * merged into the live lines: a live record that already means what the target says is
+ * kept byte for byte (whatever its form: "key: value", an ispmanager 4 line, a quota in
+ * KiB), one that differs is replaced where it stands, one the target lacks is dropped, and
+ * the rest are added at the end (in a shared file, inside mailrecon's block).  Comments,
+ * blank lines and lines mailrecon does not own are never touched.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec/codec.h"
+#include "load/emit.h"
+#include "model/names.h"
+#include "plan/plan.h"
+#include "util/xalloc.h"
+
+#define HASH_AT_APPLY "(hash made at apply)"
+#define ID_AT_APPLY "(id at apply)"
+
+struct want {
+	struct mr_codec_file f;  /* canonical records, raw NULL; its arena holds their strings */
+	bool at_apply;
+};
+
+static struct mr_line *rec(struct want *w, const char *key)
+{
+	struct mr_codec_file *f = &w->f;
+	f->lines = xgrow(f->lines, sizeof(*f->lines), f->nlines + 1, &f->cap);
+	struct mr_line *l = &f->lines[f->nlines++];
+	memset(l, 0, sizeof(*l));
+	l->kind = MR_LINE_RECORD;
+	l->key = key; /* callers pass strings that outlive the want: the models' or w's arena */
+	l->in_block = f->codec->flags & MR_CODEC_SHARED;
+	return l;
+}
+
+static const char *wstr(struct want *w, const char *s)
+{
+	return s ? mr_arena_strdup(&w->f.arena, s) : NULL;
+}
+
+static const char *wnum(struct want *w, long long v)
+{
+	char buf[24], *p = buf + sizeof(buf);
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	*--p = '\0';
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		*--p = '-';
+	return mr_arena_strdup(&w->f.arena, p);
+}
+
+static const struct mr_line *live_line(const struct mr_plan_input *in, enum mr_file_id id, const char *key)
+{
+	return mr_codec_find(&in->live->files[id].cf, key);
+}
+
+static bool user_disabled(const struct mr_model *t, const struct mr_domain *d)
+{
+	const struct mr_user *u = d->owner ? mr_model_user(t, d->owner) : NULL;
+	return u && u->disabled;
+}
+
+/* ---- one builder per file ---- */
+
+static void want_exim_passwd(struct want *w, const struct mr_model *t, const struct mr_plan_input *in)
+{
+	const struct mr_model *lm = &in->live->model;
+	for (size_t i = 0; i < t->ndomains; i++) {
+		const struct mr_domain *d = t->domains[i];
+		bool udis = user_disabled(t, d);
+		for (size_t j = 0; j < d->nmailboxes; j++) {
+			const struct mr_mailbox *mb = d->mailboxes[j];
+			struct mr_line *l = rec(w, mb->address);
+			l->nf = MR_F_PASSWD_LEGACY + 1;
+			l->f[MR_F_PASSWD_OWNER] = d->owner;
+			l->f[MR_F_PASSWD_DISABLED] = mb->disabled ? "self" : d->disabled ? "domain" : udis ? "user" : NULL;
+			l->f[MR_F_PASSWD_SAVE] = mb->keep_copy ? NULL : "no";
+			/* a live mailbox knows its line: no second lookup by address */
+			const struct mr_mailbox *lmb = mb->src_exim ? mb : mr_model_mailbox(lm, mb->address);
+			const struct mr_line *ll = lmb ? lmb->src_exim : NULL;
+			if (ll)
+				l->f[MR_F_PASSWD_EXTRA] = ll->f[MR_F_PASSWD_EXTRA];
+		}
+	}
+}
+
+/* The extra fields of a live Dovecot line without the quota and login refusals mailrecon
+ * writes itself; the ispmanager 4 "flags:mail" fields are dropped on a rewrite. */
+static void other_extras(const char *extra, struct mr_buf *out)
+{
+	if (!extra || extra[0] == ':')
+		return;
+	char *copy = xstrdup(extra), *save = NULL;
+	for (char *t = strtok_r(copy, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+		if (strncmp(t, "userdb_quota_rule=", 18) == 0 || strncmp(t, "quota_rule=", 11) == 0 ||
+		    strcmp(t, "nologin") == 0 || strncmp(t, "nologin=", 8) == 0 || strncmp(t, "deny=", 5) == 0)
+			continue;
+		if (out->len)
+			mr_buf_addc(out, ' ');
+		mr_buf_adds(out, t);
+	}
+	free(copy);
+}
+
+static void quota_rule(int64_t bytes, struct mr_buf *out)
+{
+	static const char units[] = "kMGT";
+	int u = -1;
+	while (u < 3 && bytes % 1024 == 0) {
+		bytes /= 1024;
+		u++;
+	}
+	if (u < 0)
+		mr_buf_addf(out, "userdb_quota_rule=*:bytes=%lld", (long long)bytes);
+	else
+		mr_buf_addf(out, "userdb_quota_rule=*:bytes=%lld%c", (long long)bytes, units[u]);
+}
+
+static void want_dovecot(struct want *w, const struct mr_model *t, const struct mr_plan_input *in,
+			 struct mr_strmap *hashes)
+{
+	const struct mr_model *lm = &in->live->model;
+	for (size_t i = 0; i < t->ndomains; i++) {
+		const struct mr_domain *d = t->domains[i];
+		const struct mr_domain *ld = mr_model_domain(lm, d->name);
+		bool udis = user_disabled(t, d);
+		const struct mr_sysaccount *acc = in->accounts && d->owner ? mr_sysaccount_get(in->accounts, d->owner) : NULL;
+		for (size_t j = 0; j < d->nmailboxes; j++) {
+			const struct mr_mailbox *mb = d->mailboxes[j];
+			if (mb->password.kind == MR_PASSWORD_NONE)
+				continue; /* a live mailbox outside the scope that has no Dovecot line */
+			const struct mr_mailbox *lmb = mb->src_dovecot ? mb : mr_model_mailbox(lm, mb->address);
+			bool same_owner = lmb && ld && ld->owner && d->owner && strcmp(ld->owner, d->owner) == 0;
+			struct mr_line *l = rec(w, mb->address);
+			l->nf = MR_F_DOVECOT_EXTRA + 1;
+			l->disabled = mb->disabled || d->disabled || udis;
+			const char *h = mr_strmap_get(hashes, mb->address, strlen(mb->address));
+			if (!h) {
+				h = HASH_AT_APPLY;
+				w->at_apply = true;
+			}
+			l->f[MR_F_DOVECOT_HASH] = h; /* in a model's arena, or a literal */
+			if (same_owner && lmb->uid != MR_UNSET && lmb->gid != MR_UNSET) {
+				l->f[MR_F_DOVECOT_UID] = wnum(w, (long long)lmb->uid);
+				l->f[MR_F_DOVECOT_GID] = wnum(w, (long long)lmb->gid);
+			} else if (acc) {
+				l->f[MR_F_DOVECOT_UID] = wnum(w, (long long)acc->uid);
+				l->f[MR_F_DOVECOT_GID] = wnum(w, (long long)acc->gid);
+			} else {
+				l->f[MR_F_DOVECOT_UID] = l->f[MR_F_DOVECOT_GID] = ID_AT_APPLY;
+				w->at_apply = true;
+			}
+			l->f[MR_F_DOVECOT_GECOS] = "";
+			if (same_owner && lmb->home) {
+				l->f[MR_F_DOVECOT_HOME] = lmb->home;
+			} else {
+				char *home = mr_home_path(d->owner, d->name, mb->name);
+				l->f[MR_F_DOVECOT_HOME] = wstr(w, home);
+				free(home);
+			}
+			l->f[MR_F_DOVECOT_SHELL] = "";
+			struct mr_buf extra = MR_BUF_INIT;
+			if (mb->max_size > 0)
+				quota_rule(mb->max_size, &extra);
+			const struct mr_line *ll = lmb ? lmb->src_dovecot : NULL; /* active or commented */
+			if (ll)
+				other_extras(ll->f[MR_F_DOVECOT_EXTRA], &extra);
+			l->f[MR_F_DOVECOT_EXTRA] = extra.len ? wstr(w, extra.ptr) : "";
+			mr_buf_release(&extra);
+		}
+	}
+}
+
+static void want_aliases(struct want *w, const struct mr_model *t)
+{
+	for (size_t i = 0; i < t->ndomains; i++) {
+		const struct mr_domain *d = t->domains[i];
+		for (size_t j = 0; j < d->nmailboxes; j++) {
+			const struct mr_mailbox *mb = d->mailboxes[j];
+			for (size_t k = 0; k < mb->aliases.n; k++) {
+				char *a = mr_arena_printf(&w->f.arena, "%s@%s", mb->aliases.v[k].s, d->name);
+				struct mr_line *l = rec(w, a);
+				l->nf = 2;
+				l->f[MR_F_ALIAS_MAIN] = mb->address;
+				l->f[MR_F_ALIAS_TYPE] = "fwd";
+			}
+			for (size_t k = 0; k < mb->copy_to.n; k++) {
+				struct mr_line *l = rec(w, mb->copy_to.v[k].s);
+				l->nf = 2;
+				l->f[MR_F_ALIAS_MAIN] = mb->address;
+				l->f[MR_F_ALIAS_TYPE] = "user";
+			}
+		}
+	}
+}
+
+static void want_ratelimits(struct want *w, const struct mr_model *t)
+{
+	if (t->server.rate_per_hour != MR_UNSET)
+		rec(w, "*")->f[MR_F_RATE_VALUE] = wnum(w, (long long)t->server.rate_per_hour);
+	for (size_t i = 0; i < t->nusers; i++)
+		if (t->users[i]->limits.rate_per_hour != MR_UNSET)
+			rec(w, t->users[i]->name)->f[MR_F_RATE_VALUE] =
+				wnum(w, (long long)t->users[i]->limits.rate_per_hour);
+	for (size_t i = 0; i < t->ndomains; i++)
+		for (size_t j = 0; j < t->domains[i]->nmailboxes; j++) {
+			const struct mr_mailbox *mb = t->domains[i]->mailboxes[j];
+			if (mb->rate_per_hour != MR_UNSET)
+				rec(w, mb->address)->f[MR_F_RATE_VALUE] = wnum(w, (long long)mb->rate_per_hour);
+		}
+	for (size_t i = 0; i < w->f.nlines; i++)
+		w->f.lines[i].nf = 1;
+}
+
+static void want_domains(struct want *w, const struct mr_model *t)
+{
+	for (size_t i = 0; i < t->ndomains; i++) {
+		const struct mr_domain *d = t->domains[i];
+		struct mr_line *l = rec(w, d->name);
+		l->nf = 1;
+		l->disabled = d->disabled;
+		switch (d->action) {
+		case MR_ACTION_REJECT:
+			l->f[MR_F_DOMAIN_DATA] = ":fail: No such user here";
+			break;
+		case MR_ACTION_DISCARD:
+			l->f[MR_F_DOMAIN_DATA] = ":blackhole:";
+			break;
+		case MR_ACTION_FORWARD:
+			l->f[MR_F_DOMAIN_DATA] = d->action_target;
+			break;
+		case MR_ACTION_REDIRECT_DOMAIN:
+			l->f[MR_F_DOMAIN_DATA] = mr_arena_printf(&w->f.arena, "@%s", d->action_target);
+			break;
+		}
+	}
+}
+
+static void want_domainips(struct want *w, const struct mr_model *t)
+{
+	for (size_t i = 0; i < t->ndomains; i++)
+		if (t->domains[i]->ip) {
+			struct mr_line *l = rec(w, t->domains[i]->name);
+			l->nf = 1;
+			l->f[MR_F_DOMAINIP_IP] = t->domains[i]->ip;
+		}
+}
+
+/* postgrey, spamassassin and clamav: the entries that turn a filter off */
+static void want_whitelist(struct want *w, const struct mr_model *t, enum mr_file_id id)
+{
+	for (size_t i = 0; i < t->ndomains; i++) {
+		const struct mr_domain *d = t->domains[i];
+		bool off = id == MR_FILE_POSTGREY ? !d->greylisting : id == MR_FILE_SPAMASSASSIN ? !d->spamassassin : !d->antivirus;
+		if (off) {
+			struct mr_line *l = rec(w, id == MR_FILE_SPAMASSASSIN ? mr_arena_printf(&w->f.arena, "*@%s", d->name) : d->name);
+			if (id == MR_FILE_SPAMASSASSIN)
+				l->f[MR_F_SA_DIRECTIVE] = "whitelist_to", l->nf = 1;
+		}
+		if (id == MR_FILE_CLAMAV)
+			continue;
+		for (size_t j = 0; j < d->nmailboxes; j++) {
+			const struct mr_mailbox *mb = d->mailboxes[j];
+			if (id == MR_FILE_POSTGREY ? mb->greylisting : mb->spamassassin)
+				continue;
+			struct mr_line *l = rec(w, mb->address);
+			if (id == MR_FILE_SPAMASSASSIN)
+				l->f[MR_F_SA_DIRECTIVE] = "whitelist_to", l->nf = 1;
+		}
+	}
+}
+
+/*
+ * The registry holds only what no other file says, so that a server the panel laid out
+ * gets no registry lines it does not need; a line that exists is kept up to date.
+ */
+static void want_registry(struct want *w, const struct mr_model *t, const struct mr_plan_input *in)
+{
+	const struct mr_model *lm = &in->live->model;
+	for (size_t i = 0; i < t->nusers; i++) {
+		const struct mr_user *u = t->users[i];
+		bool owns = false;
+		for (size_t j = 0; j < t->ndomains && !owns; j++)
+			owns = t->domains[j]->owner && strcmp(t->domains[j]->owner, u->name) == 0;
+		char *key = mr_arena_printf(&w->f.arena, "user %s", u->name);
+		bool needed = u->role != MR_ROLE_USER || u->reseller || u->account == MR_ACCOUNT_CREATE || u->disabled ||
+			      u->limits.mail_domains != MR_UNSET || u->limits.mailboxes != MR_UNSET || !owns;
+		if (!needed && !live_line(in, MR_FILE_REGISTRY, key))
+			continue;
+		struct mr_line *l = rec(w, key);
+		l->nf = MR_LINE_FIELDS;
+		l->f[MR_F_REG_KIND] = "user";
+		l->f[MR_F_REG_NAME] = wstr(w, u->name);
+		l->f[MR_F_REG_USER_ROLE] = mr_role_name(u->role);
+		l->f[MR_F_REG_USER_RESELLER] = wstr(w, u->reseller);
+		l->f[MR_F_REG_USER_ACCOUNT] = u->account == MR_ACCOUNT_CREATE ? "create" : NULL;
+		l->f[MR_F_REG_USER_DISABLED] = u->disabled ? "yes" : NULL;
+		if (u->limits.mail_domains != MR_UNSET)
+			l->f[MR_F_REG_USER_DOMAINS] = wnum(w, (long long)u->limits.mail_domains);
+		if (u->limits.mailboxes != MR_UNSET)
+			l->f[MR_F_REG_USER_MAILBOXES] = wnum(w, (long long)u->limits.mailboxes);
+	}
+	for (size_t i = 0; i < t->ndomains; i++) {
+		const struct mr_domain *d = t->domains[i];
+		const struct mr_domain *ld = mr_model_domain(lm, d->name);
+		char *key = mr_arena_printf(&w->f.arena, "domain %s", d->name);
+		/* the owner is read from the mailbox lines; without mailboxes it must be written,
+		 * unless the panel's /var/www/OWNER/data/email/DOMAIN directory already says it */
+		bool dir_says = ld && ld->owner_from_dir && d->owner && ld->owner && strcmp(ld->owner, d->owner) == 0;
+		bool needed = d->dmarc || (d->nmailboxes == 0 && !dir_says);
+		if (!needed && !live_line(in, MR_FILE_REGISTRY, key))
+			continue;
+		struct mr_line *l = rec(w, key);
+		l->nf = MR_LINE_FIELDS;
+		l->f[MR_F_REG_KIND] = "domain";
+		l->f[MR_F_REG_NAME] = wstr(w, d->name);
+		l->f[MR_F_REG_DOMAIN_OWNER] = wstr(w, d->owner);
+		l->f[MR_F_REG_DOMAIN_DMARC] = d->dmarc ? "yes" : NULL;
+	}
+	for (size_t i = 0; i < t->ndomains; i++)
+		for (size_t j = 0; j < t->domains[i]->nmailboxes; j++) {
+			const struct mr_mailbox *mb = t->domains[i]->mailboxes[j];
+			if (!mb->note)
+				continue;
+			struct mr_line *l = rec(w, mr_arena_printf(&w->f.arena, "mailbox %s", mb->address));
+			l->nf = MR_LINE_FIELDS;
+			l->f[MR_F_REG_KIND] = "mailbox";
+			l->f[MR_F_REG_NAME] = mb->address;
+			l->f[MR_F_REG_MAILBOX_NOTE] = wstr(w, mb->note);
+		}
+}
+
+/* ---- equality: does a live record already mean what the target wants? ---- */
+
+static bool s_eq(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static int64_t quota_of(const char *extra)
+{
+	int64_t bytes = 0;
+	if (!extra || extra[0] == ':')
+		return 0;
+	char *copy = xstrdup(extra), *save = NULL;
+	for (char *t = strtok_r(copy, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+		const char *v = strncmp(t, "userdb_quota_rule=", 18) == 0 ? t + 18 : strncmp(t, "quota_rule=", 11) == 0 ? t + 11 : NULL;
+		if (v && !mr_quota_parse(v, &bytes))
+			bytes = -1;
+	}
+	free(copy);
+	return bytes;
+}
+
+static bool same_record(enum mr_file_id id, const struct mr_codec_file *lf, const struct mr_line *l,
+			const struct mr_codec_file *wf, const struct mr_line *w)
+{
+	switch (id) {
+	case MR_FILE_EXIM_PASSWD:
+		/* the panel suspends a mailbox by commenting its line out; mailrecon reads that as
+		 * disabled by the mailbox itself and keeps it while that is what the target says */
+		if (l->disabled)
+			return !w->disabled && s_eq(w->f[MR_F_PASSWD_DISABLED], "self") &&
+			       s_eq(l->f[MR_F_PASSWD_OWNER], w->f[MR_F_PASSWD_OWNER]) && !w->f[MR_F_PASSWD_SAVE];
+		if (w->disabled)
+			return false;
+		/* an older line without owner= (or with the panel's payload) is kept while it
+		 * means the same: not disabled, mail saved */
+		return (s_eq(l->f[MR_F_PASSWD_OWNER], w->f[MR_F_PASSWD_OWNER]) || !l->f[MR_F_PASSWD_OWNER]) &&
+		       s_eq(l->f[MR_F_PASSWD_DISABLED], w->f[MR_F_PASSWD_DISABLED]) &&
+		       s_eq(l->f[MR_F_PASSWD_SAVE] && strcmp(l->f[MR_F_PASSWD_SAVE], "no") == 0 ? "no" : NULL,
+			    w->f[MR_F_PASSWD_SAVE]) &&
+		       s_eq(l->f[MR_F_PASSWD_EXTRA], w->f[MR_F_PASSWD_EXTRA]);
+	case MR_FILE_DOVECOT_PASSWD: {
+		if (l->disabled != w->disabled)
+			return false;
+		if (!s_eq(l->f[MR_F_DOVECOT_HASH], w->f[MR_F_DOVECOT_HASH]) ||
+		    !s_eq(l->f[MR_F_DOVECOT_UID], w->f[MR_F_DOVECOT_UID]) ||
+		    !s_eq(l->f[MR_F_DOVECOT_GID], w->f[MR_F_DOVECOT_GID]) ||
+		    !s_eq(l->f[MR_F_DOVECOT_HOME], w->f[MR_F_DOVECOT_HOME]))
+			return false;
+		if (quota_of(l->f[MR_F_DOVECOT_EXTRA]) != quota_of(w->f[MR_F_DOVECOT_EXTRA]))
+			return false;
+		struct mr_buf a = MR_BUF_INIT, b = MR_BUF_INIT;
+		other_extras(l->f[MR_F_DOVECOT_EXTRA], &a);
+		other_extras(w->f[MR_F_DOVECOT_EXTRA], &b);
+		bool eq = s_eq(a.ptr ? a.ptr : "", b.ptr ? b.ptr : "");
+		/* nologin / deny=yes on a live line mean disabled: not what an enabled target wants */
+		if (eq && !w->disabled && l->f[MR_F_DOVECOT_EXTRA] &&
+		    (strstr(l->f[MR_F_DOVECOT_EXTRA], "nologin") || strstr(l->f[MR_F_DOVECOT_EXTRA], "deny=")))
+			eq = false;
+		mr_buf_release(&a);
+		mr_buf_release(&b);
+		return eq;
+	}
+	case MR_FILE_EXIM_DOMAINS: {
+		if (l->disabled != w->disabled)
+			return false;
+		const char *x = l->f[MR_F_DOMAIN_DATA], *y = w->f[MR_F_DOMAIN_DATA];
+		if (strncmp(x, ":fail:", 6) == 0 && strncmp(y, ":fail:", 6) == 0)
+			return true; /* a reject, whatever its text */
+		return strcmp(x, y) == 0;
+	}
+	default:
+		/* the canonical text is a function of the key and fields: compare those */
+		(void)lf;
+		(void)wf;
+		if (l->disabled != w->disabled || !s_eq(l->key, w->key))
+			return false;
+		for (unsigned i = 0; i < MR_LINE_FIELDS; i++)
+			if (!s_eq(l->f[i], w->f[i]))
+				return false;
+		return true;
+	}
+}
+
+/* ---- the merge ---- */
+
+static const char *merge_key(struct mr_arena *a, const struct mr_codec_file *f, const struct mr_line *l, size_t *len)
+{
+	if (!(f->codec->flags & MR_CODEC_MULTIKEY)) {
+		*len = strlen(l->key);
+		return l->key;
+	}
+	size_t n1 = strlen(l->key), n2 = strlen(l->f[MR_F_ALIAS_MAIN]), n3 = strlen(l->f[MR_F_ALIAS_TYPE]);
+	char *k = mr_arena_alloc(a, n1 + n2 + n3 + 3);
+	memcpy(k, l->key, n1);
+	k[n1] = ':';
+	memcpy(k + n1 + 1, l->f[MR_F_ALIAS_MAIN], n2);
+	k[n1 + 1 + n2] = ':';
+	memcpy(k + n1 + n2 + 2, l->f[MR_F_ALIAS_TYPE], n3 + 1);
+	*len = n1 + n2 + n3 + 2;
+	return k;
+}
+
+static bool owned(const struct mr_codec_file *f, const struct mr_line *l)
+{
+	if (l->kind != MR_LINE_RECORD)
+		return false;
+	return !(f->codec->flags & MR_CODEC_SHARED) || l->in_block;
+}
+
+/* The new file is written out line by line as the merge goes: no second line array. */
+struct sink {
+	const struct mr_codec_file *codec_file; /* for the canonical form */
+	struct mr_buf bytes;
+	bool open_line; /* the last raw line had no line end */
+};
+
+static void push(struct sink *o, const struct mr_line *l)
+{
+	if (l->raw) {
+		mr_buf_add(&o->bytes, l->raw, l->rawlen);
+		o->open_line = l->rawlen == 0 || l->raw[l->rawlen - 1] != '\n';
+		return;
+	}
+	if (o->open_line)
+		mr_buf_addc(&o->bytes, '\n');
+	mr_codec_render_line(o->codec_file, l, &o->bytes);
+	mr_buf_addc(&o->bytes, '\n');
+	o->open_line = false;
+}
+
+static void merge_file(struct mr_plan *p, const struct mr_live_file *lf, struct want *w, enum mr_file_id id)
+{
+	const struct mr_codec_file *live = &lf->cf;
+	struct sink out = { .codec_file = live, .bytes = MR_BUF_INIT };
+	struct mr_arena tmp = MR_ARENA_INIT;
+	struct mr_strmap wmap = MR_STRMAP_INIT;
+	mr_strmap_reserve(&wmap, w->f.nlines);
+	bool *used = xcalloc(w->f.nlines ? w->f.nlines : 1, sizeof(*used));
+	for (size_t i = 0; i < w->f.nlines; i++) {
+		size_t len;
+		const char *k = merge_key(&tmp, &w->f, &w->f.lines[i], &len);
+		mr_strmap_put_new(&wmap, k, len, (void *)(uintptr_t)(i + 1));
+	}
+	size_t added = 0, changed = 0, removed = 0;
+	bool shared = live->codec->flags & MR_CODEC_SHARED;
+	for (size_t i = 0; i < live->nlines; i++) {
+		const struct mr_line *l = &live->lines[i];
+		if (shared && l->kind == MR_LINE_END) {
+			/* the rest of the block goes before its end marker */
+			for (size_t j = 0; j < w->f.nlines; j++)
+				if (!used[j]) {
+					push(&out, &w->f.lines[j]);
+					used[j] = true;
+					added++;
+				}
+		}
+		if (!owned(live, l)) {
+			push(&out, l);
+			continue;
+		}
+		size_t len;
+		const char *k = merge_key(&tmp, live, l, &len);
+		uintptr_t wi = (uintptr_t)mr_strmap_get(&wmap, k, len);
+		if (!wi || used[wi - 1]) {
+			removed++;
+			continue;
+		}
+		used[wi - 1] = true;
+		const struct mr_line *wl = &w->f.lines[wi - 1];
+		if (same_record(id, live, l, &w->f, wl)) {
+			push(&out, l);
+		} else {
+			push(&out, wl);
+			changed++;
+		}
+	}
+	size_t rest = 0;
+	for (size_t j = 0; j < w->f.nlines; j++)
+		rest += !used[j];
+	if (rest) {
+		struct mr_line begin = { .kind = MR_LINE_BEGIN }, end = { .kind = MR_LINE_END };
+		if (shared)
+			push(&out, &begin);
+		for (size_t j = 0; j < w->f.nlines; j++)
+			if (!used[j]) {
+				push(&out, &w->f.lines[j]);
+				added++;
+			}
+		if (shared)
+			push(&out, &end);
+	}
+	bool differs = !lf->exists ? out.bytes.len > 0 : (added || changed || removed);
+	if (differs) {
+		p->files = xgrow(p->files, sizeof(*p->files), p->nfiles + 1, &p->fcap);
+		struct mr_file_change *fc = &p->files[p->nfiles++];
+		memset(fc, 0, sizeof(*fc));
+		fc->path = mr_arena_strdup(&p->arena, live->path);
+		fc->create = !lf->exists;
+		fc->at_apply = w->at_apply && (id == MR_FILE_DOVECOT_PASSWD);
+		fc->blocked = live->nbad > 0;
+		fc->added = added;
+		fc->changed = changed;
+		fc->removed = removed;
+		fc->len = out.bytes.len;
+		fc->content = mr_buf_detach(&out.bytes);
+		fc->file_id = (int)id;
+	}
+	mr_buf_release(&out.bytes);
+	free(used);
+	mr_strmap_release(&wmap);
+	mr_arena_release(&tmp);
+}
+
+static void key_file(struct mr_plan *p, const char *path, bool create, bool remove)
+{
+	p->files = xgrow(p->files, sizeof(*p->files), p->nfiles + 1, &p->fcap);
+	struct mr_file_change *fc = &p->files[p->nfiles++];
+	memset(fc, 0, sizeof(*fc));
+	fc->path = mr_arena_strdup(&p->arena, path);
+	fc->create = create;
+	fc->remove = remove;
+	fc->at_apply = !remove;
+	fc->file_id = -1;
+}
+
+/* DKIM keys and certificates: made or copied at apply, never in a plan. */
+static void key_files(struct mr_plan *p, const struct mr_plan_input *in)
+{
+	const char *ssl = in->live->layout == MR_LAYOUT_RHEL ? "/etc/exim/ssl" : "/etc/exim4/ssl";
+	for (size_t i = 0; i < p->nchanges; i++) {
+		const struct mr_change *c = &p->changes[i];
+		if (c->object != MR_OBJ_DKIM && c->object != MR_OBJ_CERT)
+			continue;
+		bool create = c->action == MR_CHANGE_CREATE, remove = c->action == MR_CHANGE_DELETE;
+		char *path;
+		if (c->object == MR_OBJ_DKIM) {
+			static const char *const ext[] = { ".private", ".txt" };
+			for (int e = 0; e < 2; e++) {
+				path = mr_arena_printf(&p->arena, "%s/%s%s", ssl, c->id, ext[e]);
+				key_file(p, path, create, remove);
+			}
+		} else {
+			static const char *const ext[] = { ".crt", ".key" };
+			for (int e = 0; e < 2; e++) {
+				key_file(p, mr_arena_printf(&p->arena, "%s/%s%s", ssl, c->id, ext[e]), create, remove);
+				key_file(p, mr_arena_printf(&p->arena, "/etc/dovecot/certs/%s%s", c->id, ext[e]), create, remove);
+			}
+		}
+	}
+}
+
+void mr_plan_files(struct mr_plan *p, const struct mr_model *t, const struct mr_plan_input *in,
+		   struct mr_strmap *hashes)
+{
+	for (size_t id = 0; id < MR_FILE_COUNT; id++) {
+		const struct mr_live_file *lf = &in->live->files[id];
+		struct want w;
+		memset(&w, 0, sizeof(w));
+		mr_codec_file_init(&w.f, lf->cf.codec, lf->cf.path);
+		switch ((enum mr_file_id)id) {
+		case MR_FILE_EXIM_PASSWD:
+			want_exim_passwd(&w, t, in);
+			break;
+		case MR_FILE_DOVECOT_PASSWD:
+			want_dovecot(&w, t, in, hashes);
+			break;
+		case MR_FILE_EXIM_ALIASES:
+			want_aliases(&w, t);
+			break;
+		case MR_FILE_EXIM_RATELIMITS:
+			want_ratelimits(&w, t);
+			break;
+		case MR_FILE_EXIM_DOMAINS:
+			want_domains(&w, t);
+			break;
+		case MR_FILE_EXIM_DOMAINIPS:
+			want_domainips(&w, t);
+			break;
+		case MR_FILE_POSTGREY:
+		case MR_FILE_SPAMASSASSIN:
+		case MR_FILE_CLAMAV:
+			want_whitelist(&w, t, (enum mr_file_id)id);
+			break;
+		case MR_FILE_REGISTRY:
+			want_registry(&w, t, in);
+			break;
+		default:
+			break;
+		}
+		merge_file(p, lf, &w, (enum mr_file_id)id);
+		mr_codec_file_release(&w.f);
+	}
+	key_files(p, in);
+}

@@ -1,0 +1,119 @@
+/*
+ * plan: the difference between the desired state and the live server, as typed changes
+ * for people and as the new content of every live file for apply.
+ *
+ * Pure: it reads and writes nothing itself.  What needs the outside world is asked of the
+ * caller through struct mr_plan_oracle: whether a clear password (file or env) is the one
+ * the live hash was made from, whether a certificate file has the live content.  A plan
+ * never holds a secret: a password change reads "(changed)", and file content that would
+ * hold a new hash or key is made at apply (mr_file_change.at_apply).
+ *
+ *   struct mr_plan p;
+ *   struct mr_diags d = MR_DIAGS_INIT;
+ *   int rc = mr_plan_build(&p, &(struct mr_plan_input){ .desired = &m, .live = &lv, ... }, &d);
+ *   // rc: 0, MR_PLAN_ERROR (bad input) or MR_PLAN_REFUSED (scope violation)
+ *   mr_plan_print_text(&p, &out, color);
+ *   mr_plan_release(&p);
+ */
+#ifndef MR_PLAN_PLAN_H
+#define MR_PLAN_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "codec/accounts.h"
+#include "codec/live.h"
+#include "model/model.h"
+#include "util/arena.h"
+#include "util/buf.h"
+#include "util/diag.h"
+
+#define MR_PLAN_FORMAT_VERSION 1
+
+enum mr_change_action { MR_CHANGE_CREATE, MR_CHANGE_UPDATE, MR_CHANGE_DELETE };
+enum mr_object { MR_OBJ_SERVER, MR_OBJ_USER, MR_OBJ_DOMAIN, MR_OBJ_DKIM, MR_OBJ_CERT, MR_OBJ_MAILBOX };
+
+const char *mr_change_action_name(enum mr_change_action a); /* "create" ... */
+const char *mr_object_name(enum mr_object o);               /* "user" ... */
+
+/* One attribute: display values, never a secret; NULL old on create, NULL new on delete. */
+struct mr_attr {
+	const char *name;
+	const char *old, *new;
+};
+
+struct mr_change {
+	enum mr_change_action action;
+	enum mr_object object;
+	const char *id;     /* "alice", "example.com", "info@example.com", "server" */
+	const char *domain; /* the domain it belongs to; NULL for the server and users */
+	struct mr_attr *attrs;
+	size_t nattrs, cap;
+	const char *storage; /* a deleted mailbox: its home, archived at apply */
+	const char *archive; /* ... and where to (STATE_DIR/archive/DATE/ADDRESS) */
+};
+
+struct mr_file_change {
+	const char *path;  /* below the root */
+	bool create;       /* the file does not exist yet */
+	bool remove;       /* the file goes (key files of a disabled DKIM or certificate) */
+	bool at_apply;     /* its content holds a hash, key or id only apply makes */
+	bool blocked;      /* it has lines mailrecon cannot read: apply will refuse */
+	size_t added, changed, removed; /* lines */
+	char *content;     /* the new bytes (line files); NULL for key files */
+	size_t len;
+	int file_id;       /* enum mr_file_id, or -1 for a key file */
+};
+
+struct mr_plan {
+	struct mr_arena arena;
+	struct mr_change *changes;
+	size_t nchanges, cap;
+	struct mr_file_change *files;
+	size_t nfiles, fcap;
+	size_t add, change, destroy;
+	size_t del_users, del_domains, del_mailboxes;
+	const char *scope;
+};
+
+struct mr_plan_oracle {
+	/* 1: the clear password of desired mailbox d is the one live hash was made from; 0 no;
+	 * -1 it cannot be read (an error was added). */
+	int (*password_same)(void *ctx, const struct mr_mailbox *d, const char *live_hash, struct mr_diags *errors);
+	/* 1: the certificate files of desired domain d have the live content at cert_path/key_path */
+	int (*cert_same)(void *ctx, const struct mr_domain *d, const struct mr_domain *live);
+	void *ctx;
+};
+
+struct mr_plan_input {
+	const struct mr_model *desired;
+	const struct mr_live *live;
+	const struct mr_accounts *accounts;
+	const char *scope;      /* NULL: everything */
+	const char *state_dir;  /* for the archive path shown for a deleted mailbox */
+	const char *date;       /* YYYY-MM-DD for that path */
+	struct mr_plan_oracle oracle;
+};
+
+enum { MR_PLAN_OK = 0, MR_PLAN_ERROR = -1, MR_PLAN_REFUSED = -3 };
+
+int mr_plan_build(struct mr_plan *p, const struct mr_plan_input *in, struct mr_diags *errors);
+void mr_plan_release(struct mr_plan *p);
+
+/* Output (print.c, json.c). */
+void mr_plan_print_text(const struct mr_plan *p, const struct mr_diags *findings, bool color, struct mr_buf *out);
+void mr_plan_print_json(const struct mr_plan *p, const struct mr_diags *findings, struct mr_buf *out);
+void mr_json_string(struct mr_buf *out, const char *s);
+
+/* Internal to src/plan: the target model and the file contents (files.c). */
+struct mr_model;
+void mr_plan_files(struct mr_plan *p, const struct mr_model *target, const struct mr_plan_input *in,
+		   struct mr_strmap *hashes);
+
+/*
+ * Files the plan must rewrite that have lines mailrecon cannot read: one error each (the
+ * plan itself is complete; apply refuses it).  Returns how many.
+ */
+size_t mr_plan_blocked(const struct mr_plan *p, struct mr_diags *errors);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * planfile: the file `plan --out PLANFILE` writes and `apply --plan PLANFILE` checks.
+ *
+ * JSON, versioned ("format": "mailrecon-plan", "format_version": 1; schema/planfile.schema.json):
+ * the mailrecon version, the root, layout and scope, the desired-state sources with their
+ * SHA-256, a fingerprint (exists, SHA-256, size, mode, uid, gid) of every live file the plan
+ * read, and the plan itself as `plan --json` prints it.  No secret is in it: a clear password
+ * is named by its source (a file path or variable name), never by value.
+ */
+#ifndef MR_PLAN_PLANFILE_H
+#define MR_PLAN_PLANFILE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "crypto/digest.h"
+#include "plan/plan.h"
+
+#define MR_PLANFILE_FORMAT "mailrecon-plan"
+#define MR_PLANFILE_VERSION 1
+
+struct mr_fingerprint {
+	char *path;   /* below the root for live files; as given for desired sources */
+	bool exists;
+	char sha256[MR_SHA256_HEX];
+	uint64_t size;
+	unsigned mode; /* permission bits and type */
+	int64_t uid, gid;
+};
+
+struct mr_fingerprints {
+	struct mr_fingerprint *v;
+	size_t n, cap;
+};
+
+/* Fingerprint full (the path on disk) as shown; never follows a symlink (lstat). */
+void mr_fingerprint_add(struct mr_fingerprints *l, const char *shown, const char *full);
+void mr_fingerprints_release(struct mr_fingerprints *l);
+
+struct mr_planfile_meta {
+	const char *root;
+	const char *layout;
+	const char *scope;
+	const char *created; /* ISO 8601 UTC */
+	const struct mr_fingerprints *desired;
+	const struct mr_fingerprints *live;
+};
+
+void mr_planfile_write(const struct mr_plan *p, const struct mr_diags *findings, const struct mr_planfile_meta *m,
+		       struct mr_buf *out);
+
+#endif

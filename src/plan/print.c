@@ -1,0 +1,190 @@
+/*
+ * print: a plan as text, the way `terraform plan` shows one: "+" create, "~" update,
+ * "-" delete, grouped by domain, a summary line; and as JSON (schema/plan.schema.json).
+ * Neither ever holds a secret: the plan has none.
+ */
+#include <string.h>
+
+#include "plan/plan.h"
+
+#define GREEN "\033[32m"
+#define YELLOW "\033[33m"
+#define RED "\033[31m"
+#define BOLD "\033[1m"
+#define RESET "\033[0m"
+
+static const char *sign(enum mr_change_action a)
+{
+	return a == MR_CHANGE_CREATE ? "+" : a == MR_CHANGE_UPDATE ? "~" : "-";
+}
+
+static const char *colour(enum mr_change_action a)
+{
+	return a == MR_CHANGE_CREATE ? GREEN : a == MR_CHANGE_UPDATE ? YELLOW : RED;
+}
+
+static void one_change(const struct mr_change *c, bool color, struct mr_buf *out)
+{
+	mr_buf_addf(out, "  %s%s%s %s %s\n", color ? colour(c->action) : "", sign(c->action), color ? RESET : "",
+		    mr_object_name(c->object), c->id);
+	for (size_t i = 0; i < c->nattrs; i++) {
+		const struct mr_attr *a = &c->attrs[i];
+		if (c->action == MR_CHANGE_UPDATE && a->old)
+			mr_buf_addf(out, "      %s: %s -> %s\n", a->name, a->old, a->new);
+		else
+			mr_buf_addf(out, "      %s: %s\n", a->name, a->new ? a->new : a->old);
+	}
+	if (c->storage)
+		mr_buf_addf(out, "      storage: %s is moved to %s (removed only with --purge)\n", c->storage, c->archive);
+}
+
+void mr_plan_print_text(const struct mr_plan *p, const struct mr_diags *findings, bool color, struct mr_buf *out)
+{
+	if (findings && findings->n) {
+		mr_buf_adds(out, "Findings in the live files:\n");
+		struct mr_buf f = MR_BUF_INIT;
+		mr_diags_render(findings, &f);
+		for (const char *s = f.ptr, *e; s && *s; s = e + 1) {
+			e = strchr(s, '\n');
+			mr_buf_addf(out, "  %.*s\n", (int)(e - s), s);
+		}
+		mr_buf_release(&f);
+		mr_buf_addc(out, '\n');
+	}
+	if (p->nchanges == 0 && p->nfiles == 0) {
+		mr_buf_addf(out, "%sNo changes.%s The live server matches the desired state%s.\n", color ? BOLD : "",
+			    color ? RESET : "", p->scope ? " in this scope" : "");
+		return;
+	}
+	if (p->nchanges) {
+		mr_buf_adds(out, "mailrecon will make these changes:\n");
+		const char *group = "";
+		for (size_t i = 0; i < p->nchanges; i++) {
+			const struct mr_change *c = &p->changes[i];
+			const char *g = c->domain ? c->domain : "";
+			if (strcmp(g, group) != 0 || i == 0) {
+				mr_buf_addc(out, '\n');
+				if (*g)
+					mr_buf_addf(out, "  # %s\n", g);
+				group = g;
+			}
+			one_change(c, color, out);
+		}
+	}
+	if (p->nfiles) {
+		mr_buf_adds(out, p->nchanges ? "\nFiles:\n" : "Files:\n");
+		for (size_t i = 0; i < p->nfiles; i++) {
+			const struct mr_file_change *f = &p->files[i];
+			enum mr_change_action a = f->create ? MR_CHANGE_CREATE : f->remove ? MR_CHANGE_DELETE : MR_CHANGE_UPDATE;
+			mr_buf_addf(out, "  %s%s%s %s", color ? colour(a) : "", sign(a), color ? RESET : "", f->path);
+			if (f->file_id >= 0)
+				mr_buf_addf(out, ": %zu line%s added, %zu changed, %zu removed", f->added, f->added == 1 ? "" : "s",
+					    f->changed, f->removed);
+			if (f->at_apply && !f->remove)
+				mr_buf_adds(out, f->file_id >= 0 ? " (hashes or ids made at apply)" : " (made at apply)");
+			if (f->blocked)
+				mr_buf_adds(out, " (BLOCKED: it has lines mailrecon cannot read)");
+			mr_buf_addc(out, '\n');
+		}
+	}
+	if (p->nchanges == 0)
+		mr_buf_adds(out, "\nNo object changes; the files above are rewritten to match the desired state.\n");
+	mr_buf_addf(out, "\n%sPlan:%s %zu to add, %zu to change, %zu to destroy.\n", color ? BOLD : "", color ? RESET : "",
+		    p->add, p->change, p->destroy);
+}
+
+void mr_json_string(struct mr_buf *out, const char *s)
+{
+	if (!s) {
+		mr_buf_adds(out, "null");
+		return;
+	}
+	mr_buf_addc(out, '"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"':
+			mr_buf_adds(out, "\\\"");
+			break;
+		case '\\':
+			mr_buf_adds(out, "\\\\");
+			break;
+		case '\n':
+			mr_buf_adds(out, "\\n");
+			break;
+		case '\t':
+			mr_buf_adds(out, "\\t");
+			break;
+		default:
+			if (*p < 0x20 || *p == 0x7f)
+				mr_buf_addf(out, "\\u%04x", *p);
+			else
+				mr_buf_addc(out, (char)*p);
+		}
+	}
+	mr_buf_addc(out, '"');
+}
+
+static const char *sev_name(enum mr_severity s)
+{
+	return s == MR_SEV_ERROR ? "error" : s == MR_SEV_WARNING ? "warning" : "note";
+}
+
+void mr_plan_print_json(const struct mr_plan *p, const struct mr_diags *findings, struct mr_buf *out)
+{
+	mr_buf_addf(out, "{\"format_version\":%d,\"mailrecon_version\":", MR_PLAN_FORMAT_VERSION);
+	mr_json_string(out, MAILRECON_VERSION);
+	mr_buf_adds(out, ",\"scope\":");
+	mr_json_string(out, p->scope);
+	mr_buf_addf(out, ",\"summary\":{\"add\":%zu,\"change\":%zu,\"destroy\":%zu,\"changes\":%s}", p->add, p->change,
+		    p->destroy, p->nchanges || p->nfiles ? "true" : "false");
+	mr_buf_adds(out, ",\"findings\":[");
+	for (size_t i = 0; findings && i < findings->n; i++) {
+		const struct mr_diag *d = &findings->v[i];
+		mr_buf_adds(out, i ? ",{\"file\":" : "{\"file\":");
+		mr_json_string(out, d->loc.file);
+		mr_buf_addf(out, ",\"line\":%u,\"column\":%u,\"severity\":\"%s\",\"message\":", d->loc.line, d->loc.col,
+			    sev_name(d->sev));
+		mr_json_string(out, d->msg);
+		mr_buf_addc(out, '}');
+	}
+	mr_buf_adds(out, "],\"changes\":[");
+	for (size_t i = 0; i < p->nchanges; i++) {
+		const struct mr_change *c = &p->changes[i];
+		mr_buf_addf(out, "%s{\"action\":\"%s\",\"object\":\"%s\",\"id\":", i ? "," : "", mr_change_action_name(c->action),
+			    mr_object_name(c->object));
+		mr_json_string(out, c->id);
+		mr_buf_adds(out, ",\"domain\":");
+		mr_json_string(out, c->domain);
+		mr_buf_adds(out, ",\"attributes\":[");
+		for (size_t j = 0; j < c->nattrs; j++) {
+			mr_buf_adds(out, j ? ",{\"name\":" : "{\"name\":");
+			mr_json_string(out, c->attrs[j].name);
+			mr_buf_adds(out, ",\"old\":");
+			mr_json_string(out, c->attrs[j].old);
+			mr_buf_adds(out, ",\"new\":");
+			mr_json_string(out, c->attrs[j].new);
+			mr_buf_addc(out, '}');
+		}
+		mr_buf_addc(out, ']');
+		if (c->storage) {
+			mr_buf_adds(out, ",\"storage\":");
+			mr_json_string(out, c->storage);
+			mr_buf_adds(out, ",\"archive\":");
+			mr_json_string(out, c->archive);
+		}
+		mr_buf_addc(out, '}');
+	}
+	mr_buf_adds(out, "],\"files\":[");
+	for (size_t i = 0; i < p->nfiles; i++) {
+		const struct mr_file_change *f = &p->files[i];
+		mr_buf_adds(out, i ? ",{\"path\":" : "{\"path\":");
+		mr_json_string(out, f->path);
+		mr_buf_addf(out, ",\"action\":\"%s\",\"kind\":\"%s\"", f->create ? "create" : f->remove ? "delete" : "update",
+			    f->file_id >= 0 ? "lines" : "key");
+		if (f->file_id >= 0)
+			mr_buf_addf(out, ",\"added\":%zu,\"changed\":%zu,\"removed\":%zu", f->added, f->changed, f->removed);
+		mr_buf_addf(out, ",\"at_apply\":%s,\"blocked\":%s}", f->at_apply ? "true" : "false",
+			    f->blocked ? "true" : "false");
+	}
+	mr_buf_adds(out, "]}\n");
+}

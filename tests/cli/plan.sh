@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# The plan command as a user and a CI job run it: output, exit codes (--detailed-exitcode,
+# errors, refusals, usage), --json and --out against their schemas, secrets never shown, and
+# the tree untouched.  Usage: plan.sh MAILRECON REPO_ROOT [NODE]
+set -u
+bin=$1
+repo=$2
+node=${3:-node}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+live=$repo/tests/fixtures/live
+cases=$repo/tests/fixtures/plan
+
+expect() {
+	local name=$1 want=$2 out_pat=$3 err_pat=$4
+	shift 5
+	"$@" >"$tmp/out" 2>"$tmp/err"
+	local rc=$? ok=1
+	[ "$rc" -eq "$want" ] || ok=0
+	if [ -z "$out_pat" ]; then [ ! -s "$tmp/out" ] || ok=0; else grep -Eq -- "$out_pat" "$tmp/out" || ok=0; fi
+	if [ -z "$err_pat" ]; then [ ! -s "$tmp/err" ] || ok=0; else grep -Eq -- "$err_pat" "$tmp/err" || ok=0; fi
+	if [ $ok -eq 1 ]; then
+		pass=$((pass + 1))
+		echo "ok   $name"
+	else
+		fail=$((fail + 1))
+		echo "FAIL $name (exit $rc, wanted $want)"
+		head -c 3000 "$tmp/out" | sed 's/^/     out: /'
+		head -c 3000 "$tmp/err" | sed 's/^/     err: /'
+	fi
+}
+
+tree() {
+	rm -rf "$tmp/root"
+	cp -a "$live/$1" "$tmp/root"
+}
+
+# no change: the import of a tree, planned against it
+"$bin" --root "$live/debian/hosting" import >"$tmp/imported.yaml" 2>/dev/null
+expect "import then plan: No changes." 0 '^No changes\. The live server matches the desired state\.$' '' -- \
+	"$bin" --root "$live/debian/hosting" plan -f "$tmp/imported.yaml"
+expect "--detailed-exitcode without changes: 0" 0 '^No changes\.' '' -- \
+	"$bin" --root "$live/debian/hosting" plan -f "$tmp/imported.yaml" --detailed-exitcode
+expect "-q without changes prints nothing" 0 '' '' -- \
+	"$bin" -q --root "$live/debian/hosting" plan -f "$tmp/imported.yaml"
+
+# changes
+expect "changes: the plan and its summary" 0 '^Plan: 1 to add, 6 to change, 5 to destroy\.$' '' -- \
+	"$bin" --root "$live/debian/hosting" plan -f "$cases/changes/desired"
+expect "--detailed-exitcode with changes: 2" 2 '^  - mailbox archive@example\.com$' '' -- \
+	"$bin" --root "$live/debian/hosting" plan -f "$cases/changes/desired" --detailed-exitcode
+expect "a deleted mailbox says where its mail goes" 0 \
+	'storage: /var/www/alice/data/email/example\.com/archive is moved to /var/lib/mailrecon/archive/[0-9-]+/archive@example\.com' '' -- \
+	"$bin" --root "$live/debian/hosting" plan -f "$cases/changes/desired"
+expect "a password change reads (changed)" 0 '^      password: \(set\) -> \(changed\)$' '' -- \
+	"$bin" --root "$live/debian/hosting" plan -f "$cases/changes/desired"
+"$bin" --root "$live/debian/hosting" plan -f "$cases/changes/desired" >"$tmp/text" 2>&1
+"$bin" --root "$live/debian/hosting" plan -f "$cases/changes/desired" --json >"$tmp/json" 2>&1
+"$bin" --root "$live/debian/hosting" plan -f "$cases/changes/desired" --out "$tmp/plan.out" >/dev/null 2>&1
+for secret in e02d374fde0dc75a17a557039a3a5338c7743304777dccd376f332bee68d2cf6 daAuycRAjlwaanwmV2h2T0vyO \
+	ae16435de5c66bd79e7a1d616cda8454de4f30e0b3ef4c687d8aa62236539367 'correct horse' 'BEGIN PRIVATE KEY'; do
+	expect "no secret in text, JSON or plan file (${secret:0:8}...)" 1 '' '' -- \
+		grep -qF -- "$secret" "$tmp/text" "$tmp/json" "$tmp/plan.out"
+done
+expect "--json is one JSON document valid against schema/plan.schema.json" 0 '^ok ' '' -- \
+	"$node" "$repo/tests/schema/validate.mjs" "$repo" plan.schema.json "$tmp/json"
+expect "--out writes a plan file valid against schema/planfile.schema.json" 0 '^ok ' '' -- \
+	"$node" "$repo/tests/schema/validate.mjs" "$repo" planfile.schema.json "$tmp/plan.out"
+expect "the plan file fingerprints the live files" 0 '"path":"/etc/dovecot/dovecot.passwd","exists":true,"sha256":"[0-9a-f]{64}"' '' -- \
+	grep -E '"path":"/etc/dovecot/dovecot.passwd"' "$tmp/plan.out"
+expect "the plan file fingerprints the desired sources" 0 'plan/changes/desired/state.yaml","exists":true' '' -- \
+	grep -E 'desired/state.yaml' "$tmp/plan.out"
+expect "--color always colours, the default does not on a pipe" 0 $'\033\\[' '' -- \
+	"$bin" --color always --root "$live/debian/hosting" plan -f "$cases/changes/desired"
+expect "no colour on a pipe" 1 '' '' -- grep -q $'\033' "$tmp/text"
+
+# findings are shown above the plan
+expect "findings above the plan" 0 '^Findings in the live files:$' '' -- \
+	"$bin" --root "$live/debian/panel" plan -f "$cases/panel-normalize/desired"
+
+# errors and refusals
+expect "scope violation: exit 3" 3 '' "outside the scope of 'carol'" -- \
+	"$bin" --root "$live/debian/hosting" plan -f "$cases/scope-refused/desired" --scope carol
+expect "unknown scope user: exit 1" 1 '' "no such user" -- \
+	"$bin" --root "$live/debian/hosting" plan -f "$cases/changes/desired" --scope nobody
+expect "bad desired state: exit 1, no plan" 1 '' 'error: ' -- \
+	"$bin" --root "$live/debian/hosting" plan -f "$repo/tests/fixtures/invalid/redirect-loop.yaml"
+printf 'version: 1\n' >"$tmp/empty.yaml"
+expect "an empty desired state is an error, never a plan to delete everything" 1 '' 'empty state is never applied' -- \
+	"$bin" --root "$live/debian/hosting" plan -f "$tmp/empty.yaml"
+expect "unknown option: usage" 64 '' 'unknown option' -- "$bin" plan --bogus
+tree debian/hosting
+rm "$tmp/root/etc/passwd"
+printf 'root:x:0:0::/root:/bin/sh\n' >"$tmp/root/etc/passwd"
+expect "an existing account that is missing: exit 1" 1 '' "'account: existing' but /etc/passwd has no account 'alice'" -- \
+	"$bin" --root "$tmp/root" plan -f "$tmp/imported.yaml"
+tree debian/hosting
+printf 'x\0y@example.com:owner=alice\n' >>"$tmp/root/etc/exim4/passwd"
+expect "a file that must change but has unreadable lines: exit 1" 1 'BLOCKED' 'has lines mailrecon cannot read' -- \
+	"$bin" --root "$tmp/root" plan -f "$cases/changes/desired"
+tree debian/hosting
+ln -sf /etc/hostname "$tmp/root/etc/exim4/domainips"
+expect "a symlinked live file: exit 1" 1 '' 'is a symbolic link; refused' -- \
+	"$bin" --root "$tmp/root" plan -f "$cases/changes/desired"
+
+# a clear password: verified against the live hash, never a change when it is the same
+tree debian/hosting
+mkdir -p "$tmp/d/secrets"
+sed 's|^      info:$|      info:\n        password: {file: secrets/info.password}|' "$tmp/imported.yaml" |
+	awk '/^      info:$/ { print; getline; print; getline; next } { print }' >"$tmp/d/state.yaml"
+printf 'test\n' >"$tmp/d/secrets/info.password"
+expect "the right clear password: no change" 0 '^No changes\.' '' -- "$bin" --root "$tmp/root" plan -f "$tmp/d"
+printf 'Test\n' >"$tmp/d/secrets/info.password"
+expect "another clear password: (changed)" 0 '^      password: \(set\) -> \(changed\)$' '' -- \
+	"$bin" --root "$tmp/root" plan -f "$tmp/d"
+sed 's|{file: secrets/info.password}|{env: MR_TEST_PW}|' "$tmp/d/state.yaml" >"$tmp/env.yaml"
+expect "a clear password from the environment" 0 '^No changes\.' '' -- \
+	env MR_TEST_PW=test "$bin" --root "$tmp/root" plan -f "$tmp/env.yaml"
+
+# plan never writes: the tree is byte-identical afterwards
+tree debian/hosting
+(cd "$tmp/root" && find . -exec stat -c '%n %s %a %Y' {} + | sort; find . -type f -exec sha256sum {} + | sort) >"$tmp/before"
+"$bin" --root "$tmp/root" plan -f "$cases/changes/desired" >/dev/null 2>&1
+(cd "$tmp/root" && find . -exec stat -c '%n %s %a %Y' {} + | sort; find . -type f -exec sha256sum {} + | sort) >"$tmp/after"
+expect "plan changes nothing in the tree" 0 '' '' -- cmp -s "$tmp/before" "$tmp/after"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

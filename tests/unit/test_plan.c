@@ -1,0 +1,227 @@
+/*
+ * Plan golden tests.  Each tests/fixtures/plan/CASE/ holds:
+ *   live          one line: the live tree under tests/fixtures/live/ (e.g. debian/hosting)
+ *   desired/      the desired state (YAML; password files beside it)
+ *   scope         optional: the --scope user
+ * and the expected results, compared byte for byte (MR_UPDATE_GOLDEN=1 rewrites them):
+ *   plan.txt      the text plan with its findings, or the errors when the plan is refused
+ *   plan.json     the JSON plan (also validated against schema/plan.schema.json by the
+ *                 schema test)
+ *   files/NAME    the new content of every line file the plan changes (NAME: the path with
+ *                 '/' as '_')
+ * Every output is also checked to hold no password hash and no clear password.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "codec/accounts.h"
+#include "codec/live.h"
+#include "crypto/password.h"
+#include "load/desired.h"
+#include "load/secret.h"
+#include "plan/plan.h"
+#include "tests.h"
+#include "util/fs.h"
+
+#define PLAN_DIR FIXTURES_DIR "/plan"
+#define LIVE_DIR FIXTURES_DIR "/live"
+
+static bool updating(void)
+{
+	const char *u = getenv("MR_UPDATE_GOLDEN");
+	return u && *u == '1';
+}
+
+static char *slurp(const char *path)
+{
+	struct mr_buf b = MR_BUF_INIT, e = MR_BUF_INIT;
+	if (mr_read_file(path, 64 << 20, &b, &e) < 0) {
+		mr_buf_release(&b);
+		mr_buf_release(&e);
+		return NULL;
+	}
+	mr_buf_release(&e);
+	return b.ptr ? mr_buf_detach(&b) : calloc(1, 1);
+}
+
+static int compare(const char *path, const char *got, size_t len, struct mr_buf *report)
+{
+	if (updating()) {
+		FILE *f = fopen(path, "w");
+		ck_assert_ptr_nonnull(f);
+		ck_assert_uint_eq(fwrite(got, 1, len, f), len);
+		ck_assert_int_eq(fclose(f), 0);
+		return 0;
+	}
+	char *want = slurp(path);
+	int bad = !want || strlen(want) != len || memcmp(want, got, len) != 0;
+	if (bad)
+		mr_buf_addf(report, "%s differs:\n--- expected\n%s--- got\n%.*s", path, want ? want : "(missing)\n", (int)len, got);
+	free(want);
+	return bad;
+}
+
+/* Secrets that appear in the fixtures: none may reach any output. */
+static const char *const secrets[] = {
+	"e02d374fde0dc75a17a557039a3a5338c7743304777dccd376f332bee68d2cf6",
+	"daAuycRAjlwaanwmV2h2T0vyO",
+	"ae16435de5c66bd79e7a1d616cda8454de4f30e0b3ef4c687d8aa62236539367",
+	"hunter2",
+	"Secr3t!",
+	"correct horse",
+	NULL,
+};
+
+static int no_secret(const char *what, const char *s, struct mr_buf *report)
+{
+	for (const char *const *x = secrets; *x; x++)
+		if (strstr(s, *x)) {
+			mr_buf_addf(report, "%s holds a secret (fixture secret #%d)\n", what, (int)(x - secrets));
+			return 1;
+		}
+	return 0;
+}
+
+static int password_same(void *ctx, const struct mr_mailbox *d, const char *live_hash, struct mr_diags *errors)
+{
+	const char *root = ctx;
+	struct mr_buf clear = MR_BUF_INIT, why = MR_BUF_INIT;
+	if (mr_secret_read(root, &d->password, &clear, &why) < 0) {
+		mr_diag_error(errors, d->password.loc, "cannot read the password of '%s': %s", d->address, why.ptr);
+		mr_buf_release(&why);
+		mr_secret_wipe(&clear);
+		return -1;
+	}
+	int r = mr_password_verify(live_hash, clear.ptr, clear.len);
+	mr_secret_wipe(&clear);
+	mr_buf_release(&why);
+	return r == 1;
+}
+
+static int plan_case(const char *name, struct mr_buf *report)
+{
+	char *dir = mr_path_join(PLAN_DIR, name);
+	char *livef = mr_path_join(dir, "live"), *scopef = mr_path_join(dir, "scope");
+	char *desired = mr_path_join(dir, "desired");
+	char *live_name = slurp(livef), *scope = slurp(scopef);
+	ck_assert_msg(live_name != NULL, "%s: no 'live' file", dir);
+	live_name[strcspn(live_name, "\n")] = '\0';
+	if (scope)
+		scope[strcspn(scope, "\n")] = '\0';
+	char *root = mr_path_join(LIVE_DIR, live_name);
+	int bad = 0;
+
+	struct mr_model m;
+	struct mr_diags d = MR_DIAGS_INIT, errors = MR_DIAGS_INIT;
+	const char *src[] = { desired };
+	struct mr_load_opts lo = { .root = root, .sources = src, .nsources = 1 };
+	mr_model_init(&m);
+	ck_assert_msg(mr_load_desired(&m, &lo, &d) == 0, "%s: the desired state does not load: %s", name,
+		      d.n ? d.v[0].msg : "?");
+	struct mr_live lv;
+	ck_assert_int_eq(mr_live_load(&lv, &(struct mr_live_opts){ .root = root }, &errors), 0);
+	struct mr_accounts acc;
+	ck_assert_int_eq(mr_accounts_load(&acc, root, &errors), 0);
+	struct mr_plan p;
+	struct mr_plan_input in = { .desired = &m, .live = &lv, .accounts = &acc, .scope = scope, .state_dir = "/var/lib/mailrecon",
+				    .date = "DATE", .oracle = { password_same, NULL, root } };
+	int rc = mr_plan_build(&p, &in, &errors);
+	struct mr_buf text = MR_BUF_INIT, json = MR_BUF_INIT;
+	if (rc < 0) {
+		mr_buf_addf(&text, "refused (%d):\n", rc);
+		mr_diags_sort(&errors);
+		mr_diags_render(&errors, &text);
+	} else {
+		mr_plan_print_text(&p, &lv.findings, false, &text);
+		mr_plan_print_json(&p, &lv.findings, &json);
+	}
+	/* paths in messages are the checkout's: make them relative to tests/fixtures/ */
+	for (char *at; text.ptr && (at = strstr(text.ptr, FIXTURES_DIR "/")) != NULL;) {
+		size_t cut = strlen(FIXTURES_DIR "/");
+		memmove(at, at + cut, strlen(at + cut) + 1);
+		text.len -= cut;
+	}
+	char *tp = mr_path_join(dir, "plan.txt"), *jp = mr_path_join(dir, "plan.json");
+	bad |= compare(tp, text.ptr ? text.ptr : "", text.len, report);
+	bad |= no_secret(tp, text.ptr ? text.ptr : "", report);
+	if (rc >= 0) {
+		bad |= compare(jp, json.ptr, json.len, report);
+		bad |= no_secret(jp, json.ptr, report);
+		char *fdir = mr_path_join(dir, "files");
+		if (updating())
+			mkdir(fdir, 0755);
+		for (size_t i = 0; i < p.nfiles; i++) {
+			const struct mr_file_change *f = &p.files[i];
+			if (!f->content)
+				continue;
+			char *flat = strdup(f->path + 1);
+			for (char *c = flat; *c; c++)
+				if (*c == '/')
+					*c = '_';
+			char *fp = mr_path_join(fdir, flat);
+			bad |= compare(fp, f->content, f->len, report);
+			/* a hash in the desired state is written; a clear password never is */
+			if (strstr(f->content, "correct horse") || strstr(f->content, "Secr3t!") ||
+			    strstr(f->content, "hunter2x")) {
+				mr_buf_addf(report, "%s holds a clear password\n", fp);
+				bad = 1;
+			}
+			free(fp);
+			free(flat);
+		}
+		free(fdir);
+	}
+	free(tp);
+	free(jp);
+	mr_buf_release(&text);
+	mr_buf_release(&json);
+	mr_plan_release(&p);
+	mr_accounts_release(&acc);
+	mr_live_release(&lv);
+	mr_model_release(&m);
+	mr_diags_release(&d);
+	mr_diags_release(&errors);
+	free(root);
+	free(live_name);
+	free(scope);
+	free(desired);
+	free(livef);
+	free(scopef);
+	free(dir);
+	return bad;
+}
+
+START_TEST(every_plan_case)
+{
+	DIR *dh = opendir(PLAN_DIR);
+	ck_assert_ptr_nonnull(dh);
+	struct mr_pathlist names = MR_PATHLIST_INIT;
+	struct dirent *de;
+	while ((de = readdir(dh)) != NULL)
+		if (de->d_name[0] != '.')
+			mr_pathlist_add(&names, de->d_name);
+	closedir(dh);
+	mr_pathlist_sort(&names);
+	ck_assert_uint_gt(names.n, 0);
+	struct mr_buf report = MR_BUF_INIT;
+	int failed = 0;
+	for (size_t i = 0; i < names.n; i++)
+		failed += plan_case(names.v[i], &report);
+	ck_assert_msg(failed == 0, "%d of %zu plan cases failed:\n%s", failed, names.n, report.ptr);
+	mr_buf_release(&report);
+	mr_pathlist_release(&names);
+}
+END_TEST
+
+Suite *suite_plan(void)
+{
+	Suite *s = suite_create("plan");
+	TCase *t = tcase_create("golden");
+	tcase_set_timeout(t, 60);
+	tcase_add_test(t, every_plan_case);
+	suite_add_tcase(s, t);
+	return s;
+}
