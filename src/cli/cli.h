@@ -48,6 +48,8 @@ struct mr_cmd {
 extern const struct mr_cmd mr_cmd_validate;
 extern const struct mr_cmd mr_cmd_import;
 extern const struct mr_cmd mr_cmd_plan;
+extern const struct mr_cmd mr_cmd_apply;
+extern const struct mr_cmd mr_cmd_dns;
 
 /* Print "mailrecon: " + message to stderr (for usage and fatal errors). */
 void mr_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

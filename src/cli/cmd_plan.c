@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "apply/apply.h"
+#include "apply/oracle.h"
 #include "cli/cli.h"
 #include "codec/accounts.h"
 #include "codec/live.h"
@@ -76,65 +78,6 @@ static int option(void *state, int opt, const char *arg)
 	return MR_EXIT_USAGE;
 }
 
-struct oracle_ctx {
-	const char *root;
-	const struct mr_live *lv;
-	struct mr_pwcache *cache;
-};
-
-static int password_same(void *vctx, const struct mr_mailbox *d, const char *live_hash, struct mr_diags *errors)
-{
-	struct oracle_ctx *o = vctx;
-	struct mr_buf clear = MR_BUF_INIT, why = MR_BUF_INIT;
-	if (mr_secret_read(o->root, &d->password, &clear, &why) < 0) {
-		mr_diag_error(errors, d->password.loc, "cannot read the password of '%s': %s", d->address, why.ptr);
-		mr_buf_release(&why);
-		mr_secret_wipe(&clear);
-		return -1;
-	}
-	int r = mr_pwcache_verify(o->cache, live_hash, clear.ptr, clear.len);
-	mr_secret_wipe(&clear);
-	mr_buf_release(&why);
-	return r == 1 ? 1 : 0; /* a scheme that cannot be verified is replaced */
-}
-
-static bool same_bytes(const char *a, const char *b)
-{
-	struct mr_buf x = MR_BUF_INIT, y = MR_BUF_INIT, e = MR_BUF_INIT;
-	struct stat st;
-	bool same = mr_read_file_ex(a, 1u << 20, MR_READ_NOFOLLOW, &x, &st, &e) == 0 &&
-		    mr_read_file_ex(b, 1u << 20, MR_READ_NOFOLLOW, &y, &st, &e) == 0 && x.len == y.len &&
-		    memcmp(x.ptr, y.ptr, x.len) == 0;
-	if (x.ptr)
-		explicit_bzero(x.ptr, x.cap);
-	if (y.ptr)
-		explicit_bzero(y.ptr, y.cap);
-	mr_buf_release(&x);
-	mr_buf_release(&y);
-	mr_buf_release(&e);
-	return same;
-}
-
-static int cert_same(void *vctx, const struct mr_domain *d, const struct mr_domain *live)
-{
-	struct oracle_ctx *o = vctx;
-	const char *ssl = o->lv->layout == MR_LAYOUT_RHEL ? "/etc/exim/ssl/" : "/etc/exim4/ssl/";
-	char *dc = mr_secret_path(o->root, d->ssl.base_dir, d->ssl.cert_path);
-	char *dk = mr_secret_path(o->root, d->ssl.base_dir, d->ssl.key_path);
-	struct mr_buf lc = MR_BUF_INIT, lk = MR_BUF_INIT;
-	mr_buf_addf(&lc, "%s%s.crt", ssl, live->name);
-	mr_buf_addf(&lk, "%s%s.key", ssl, live->name);
-	char *flc = mr_path_join_root(o->root, lc.ptr), *flk = mr_path_join_root(o->root, lk.ptr);
-	int same = same_bytes(dc, flc) && same_bytes(dk, flk);
-	free(dc);
-	free(dk);
-	free(flc);
-	free(flk);
-	mr_buf_release(&lc);
-	mr_buf_release(&lk);
-	return same;
-}
-
 struct live_job {
 	struct mr_live *lv;
 	struct mr_live_opts opts;
@@ -189,27 +132,6 @@ static int write_planfile(const char *path, const struct mr_buf *b)
 	return rc;
 }
 
-static void fingerprint_live(const struct mr_live *lv, const struct mr_accounts *acc, struct mr_fingerprints *fp)
-{
-	for (size_t i = 0; i < MR_FILE_COUNT; i++)
-		mr_fingerprint_add(fp, lv->files[i].cf.path, lv->files[i].fullpath);
-	char *p = mr_path_join_root(lv->root, acc->path);
-	mr_fingerprint_add(fp, acc->path, p);
-	free(p);
-	/* the key directories' entries, sorted */
-	struct mr_pathlist keys = MR_PATHLIST_INIT;
-	for (size_t i = 0; i < lv->key_files.cap; i++)
-		if (lv->key_files.slots[i].key)
-			mr_pathlist_add(&keys, lv->key_files.slots[i].key);
-	mr_pathlist_sort(&keys);
-	for (size_t i = 0; i < keys.n; i++) {
-		char *full = mr_path_join_root(lv->root, keys.v[i]);
-		mr_fingerprint_add(fp, keys.v[i], full);
-		free(full);
-	}
-	mr_pathlist_release(&keys);
-}
-
 static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 {
 	struct plan_state *s = state;
@@ -229,6 +151,22 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	memset(&p, 0, sizeof(p));
 	memset(&acc, 0, sizeof(acc));
 	mr_model_init(&m);
+	/* an apply switching files holds the lock: wait for it, so the plan never reads a
+	 * half-switched set (no state directory: no apply has ever run) */
+	char *lock_dir = mr_path_join_root(g->root, g->state_dir);
+	int lockfd = -1, lrc0 = mr_state_lock(lock_dir, false, g->lock_timeout, &lockfd);
+	char *journal = mr_path_join(lock_dir, "journal");
+	if (lrc0 == 0 && access(journal, F_OK) == 0)
+		mr_cli_error("plan: warning: an interrupted apply left its journal (%s); the next apply finishes it, "
+			     "and this plan may show its files half switched", journal);
+	free(journal);
+	free(lock_dir);
+	if (lrc0) {
+		memset(&lv, 0, sizeof(lv));
+		mr_model_release(&m);
+		free(s->sources);
+		return lrc0;
+	}
 	/* the live files are read on a second thread while this one loads the desired state */
 	struct live_job job = { .lv = &lv, .opts = { .root = g->root, .layout = g->layout }, .errors = &errors };
 	pthread_t th;
@@ -259,16 +197,17 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	}
 	char *state_dir = mr_path_join_root(lv.root, g->state_dir);
 	char *cache_dir = mr_path_join(state_dir, "cache");
-	struct oracle_ctx oc = { .root = lv.root, .lv = &lv, .cache = mr_pwcache_open(cache_dir, false) };
+	struct mr_oracle_ctx oc = { .root = lv.root, .lv = &lv, .desired = &m, .cache = mr_pwcache_open(cache_dir, false) };
 	char date[32], iso[40];
 	today(date, sizeof(date), iso, sizeof(iso));
 	struct mr_plan_input in = {
 		.desired = &m, .live = &lv, .accounts = &acc, .scope = s->scope, .state_dir = g->state_dir,
-		.date = date, .oracle = { password_same, cert_same, &oc },
+		.date = date, .oracle = mr_oracle(&oc, false),
 	};
 	int prc = mr_plan_build(&p, &in, &errors);
 	mr_pwcache_save(oc.cache);
 	mr_pwcache_free(&oc.cache);
+	mr_oracle_release(&oc);
 	free(cache_dir);
 	free(state_dir);
 	if (prc < 0) {
@@ -295,7 +234,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 			mr_fingerprint_add(&dfp, abs ? abs : files.v[i], files.v[i]);
 			free(abs);
 		}
-		fingerprint_live(&lv, &acc, &lfp);
+		mr_fingerprint_files(&lv, &acc, &lfp);
 		char *absroot = realpath(lv.root, NULL);
 		struct mr_planfile_meta meta = { .root = absroot ? absroot : lv.root, .layout = mr_layout_name(lv.layout), .scope = s->scope,
 						 .created = iso, .desired = &dfp, .live = &lfp };
@@ -315,6 +254,8 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	if (code == MR_EXIT_OK && s->detailed && (p.nchanges || p.nfiles))
 		code = MR_EXIT_CHANGES;
 out:
+	if (lockfd >= 0)
+		close(lockfd);
 	mr_plan_release(&p);
 	mr_accounts_release(&acc);
 	mr_live_release(&lv);

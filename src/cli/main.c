@@ -18,7 +18,9 @@
 static const struct mr_cmd *const commands[] = {
 	&mr_cmd_validate,
 	&mr_cmd_plan,
+	&mr_cmd_apply,
 	&mr_cmd_import,
+	&mr_cmd_dns,
 	NULL,
 };
 
@@ -193,7 +195,7 @@ int main(int argc, char **argv)
 	void *state = xcalloc(1, cmd->state_size ? cmd->state_size : 1);
 	int cargc = argc - optind;
 	char **cargv = argv + optind;
-	optind = 1;
+	optind = 0; /* 0, not 1: glibc's getopt starts afresh, so options may follow operands */
 	rc = -1;
 	while ((opt = getopt_long(cargc, cargv, shortopts, all, NULL)) != -1) {
 		if (opt == '?') {

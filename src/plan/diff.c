@@ -232,16 +232,26 @@ static bool password_same(struct ctx *c, const struct mr_mailbox *live, const st
 			mr_strmap_set(&c->hashes, b->address, strlen(b->address), (void *)lh);
 		return true;
 	}
-	if (!lh || !c->in->oracle.password_same)
-		return false;
-	int r = c->in->oracle.password_same(c->in->oracle.ctx, b, lh, c->errors);
-	if (r < 0) {
-		c->rc = MR_PLAN_ERROR;
+	int r = 0;
+	if (lh && c->in->oracle.password_same) {
+		r = c->in->oracle.password_same(c->in->oracle.ctx, b, lh, c->errors);
+		if (r < 0) {
+			c->rc = MR_PLAN_ERROR;
+			return true;
+		}
+	}
+	if (r == 1) {
+		mr_strmap_set(&c->hashes, b->address, strlen(b->address), (void *)lh);
 		return true;
 	}
-	if (r == 1)
-		mr_strmap_set(&c->hashes, b->address, strlen(b->address), (void *)lh);
-	return r == 1;
+	if (c->in->oracle.new_hash) {
+		const char *h = c->in->oracle.new_hash(c->in->oracle.ctx, b, c->errors);
+		if (!h)
+			c->rc = MR_PLAN_ERROR;
+		else
+			mr_strmap_set(&c->hashes, b->address, strlen(b->address), (void *)h);
+	}
+	return false;
 }
 
 static void mailbox_attrs(struct ctx *c, struct mr_change *ch, const struct mr_mailbox *m, bool old)

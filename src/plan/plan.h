@@ -82,6 +82,10 @@ struct mr_plan_oracle {
 	int (*password_same)(void *ctx, const struct mr_mailbox *d, const char *live_hash, struct mr_diags *errors);
 	/* 1: the certificate files of desired domain d have the live content at cert_path/key_path */
 	int (*cert_same)(void *ctx, const struct mr_domain *d, const struct mr_domain *live);
+	/* apply only: the hash to write for a clear password that is new or changed (kept by
+	 * ctx until the plan is released), or NULL with an error added; NULL callback (plan):
+	 * the hash is made at apply and the file shows a placeholder */
+	const char *(*new_hash)(void *ctx, const struct mr_mailbox *d, struct mr_diags *errors);
 	void *ctx;
 };
 

@@ -43,6 +43,26 @@ void mr_fingerprints_release(struct mr_fingerprints *l)
 	memset(l, 0, sizeof(*l));
 }
 
+void mr_fingerprint_files(const struct mr_live *lv, const struct mr_accounts *acc, struct mr_fingerprints *fp)
+{
+	for (size_t i = 0; i < MR_FILE_COUNT; i++)
+		mr_fingerprint_add(fp, lv->files[i].cf.path, lv->files[i].fullpath);
+	char *p = mr_path_join_root(lv->root, acc->path);
+	mr_fingerprint_add(fp, acc->path, p);
+	free(p);
+	struct mr_pathlist keys = MR_PATHLIST_INIT;
+	for (size_t i = 0; i < lv->key_files.cap; i++)
+		if (lv->key_files.slots[i].key)
+			mr_pathlist_add(&keys, lv->key_files.slots[i].key);
+	mr_pathlist_sort(&keys);
+	for (size_t i = 0; i < keys.n; i++) {
+		char *f = mr_path_join_root(lv->root, keys.v[i]);
+		mr_fingerprint_add(fp, keys.v[i], f);
+		free(f);
+	}
+	mr_pathlist_release(&keys);
+}
+
 static void prints(struct mr_buf *out, const struct mr_fingerprints *l)
 {
 	mr_buf_addc(out, '[');

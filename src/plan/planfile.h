@@ -37,6 +37,10 @@ struct mr_fingerprints {
 void mr_fingerprint_add(struct mr_fingerprints *l, const char *shown, const char *full);
 void mr_fingerprints_release(struct mr_fingerprints *l);
 
+/* Every file a plan reads: the managed files (present or not), /etc/passwd and every entry
+ * of the key directories, sorted. */
+void mr_fingerprint_files(const struct mr_live *lv, const struct mr_accounts *acc, struct mr_fingerprints *fp);
+
 struct mr_planfile_meta {
 	const char *root;
 	const char *layout;

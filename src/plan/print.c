@@ -25,8 +25,8 @@ static const char *colour(enum mr_change_action a)
 
 static void one_change(const struct mr_change *c, bool color, struct mr_buf *out)
 {
-	mr_buf_addf(out, "  %s%s%s %s %s\n", color ? colour(c->action) : "", sign(c->action), color ? RESET : "",
-		    mr_object_name(c->object), c->id);
+	mr_buf_addf(out, "  %s%s%s %s%s%s\n", color ? colour(c->action) : "", sign(c->action), color ? RESET : "",
+		    mr_object_name(c->object), c->object == MR_OBJ_SERVER ? "" : " ", c->object == MR_OBJ_SERVER ? "" : c->id);
 	for (size_t i = 0; i < c->nattrs; i++) {
 		const struct mr_attr *a = &c->attrs[i];
 		if (c->action == MR_CHANGE_UPDATE && a->old)

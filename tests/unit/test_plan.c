@@ -127,7 +127,7 @@ static int plan_case(const char *name, struct mr_buf *report)
 	ck_assert_int_eq(mr_accounts_load(&acc, root, &errors), 0);
 	struct mr_plan p;
 	struct mr_plan_input in = { .desired = &m, .live = &lv, .accounts = &acc, .scope = scope, .state_dir = "/var/lib/mailrecon",
-				    .date = "DATE", .oracle = { password_same, NULL, root } };
+				    .date = "DATE", .oracle = { password_same, NULL, NULL, root } };
 	int rc = mr_plan_build(&p, &in, &errors);
 	struct mr_buf text = MR_BUF_INIT, json = MR_BUF_INIT;
 	if (rc < 0) {

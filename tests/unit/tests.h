@@ -7,11 +7,13 @@ Suite *suite_util(void);
 Suite *suite_names(void);
 Suite *suite_pwhash(void);
 Suite *suite_keys(void);
+Suite *suite_keygen(void);
 Suite *suite_password(void);
 Suite *suite_ytree(void);
 Suite *suite_load(void);
 Suite *suite_fixtures(void);
 Suite *suite_codec(void);
 Suite *suite_plan(void);
+Suite *suite_txn(void);
 
 #endif

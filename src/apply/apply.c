@@ -1,0 +1,972 @@
+/*
+ * apply: the calling sequence of apply.h, step by step.  Every write to a managed file
+ * goes through the transaction (txn.c); the only writes outside it are idempotent ones
+ * that no reader depends on: the state directory itself, a missing parent directory of a
+ * managed file, a new mailbox's home, and the audit log.
+ */
+#include "apply/apply.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pwd.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "apply/oracle.h"
+#include "apply/txn.h"
+#include "codec/accounts.h"
+#include "codec/dkim_txt.h"
+#include "codec/live.h"
+#include "crypto/keygen.h"
+#include "load/desired.h"
+#include "load/secret.h"
+#include "plan/plan.h"
+#include "plan/planfile.h"
+#include "util/faults.h"
+#include "util/fs.h"
+#include "util/xalloc.h"
+
+extern char **environ;
+
+enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_REFUSED = 3, EXIT_LOCKED = 4 };
+
+/* ---- the lock ---- */
+
+int mr_state_lock(const char *state_dir_full, bool exclusive, double timeout, int *fd_out)
+{
+	*fd_out = -1;
+	char *path = mr_path_join(state_dir_full, "lock");
+	int fd = open(path, exclusive ? O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW : O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		int e = errno;
+		free(path);
+		if (!exclusive && e == ENOENT)
+			return 0; /* no apply has ever run: nothing to wait for */
+		fprintf(stderr, "mailrecon: cannot open the lock '%s/lock': %s\n", state_dir_full, strerror(e));
+		return EXIT_ERROR;
+	}
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0)
+			break;
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			fprintf(stderr, "mailrecon: cannot lock '%s': %s\n", path, strerror(errno));
+			close(fd);
+			free(path);
+			return EXIT_ERROR;
+		}
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		double waited = (double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9;
+		if (timeout >= 0 && waited >= timeout) {
+			fprintf(stderr, "mailrecon: another apply holds '%s'; gave up after %.1f s (--lock-timeout)\n", path,
+				waited);
+			close(fd);
+			free(path);
+			return EXIT_LOCKED;
+		}
+		struct timespec nap = { 0, 50 * 1000 * 1000 };
+		nanosleep(&nap, NULL);
+	}
+	free(path);
+	*fd_out = fd;
+	return 0;
+}
+
+/* ---- small helpers ---- */
+
+struct actx {
+	const struct mr_apply_opts *o;
+	char *root;        /* as given, "/" by default */
+	char *state;       /* ROOT + state_dir */
+	struct mr_model m;
+	struct mr_live lv;
+	struct mr_accounts acc;
+	struct mr_diags d, errors;
+	struct mr_pathlist files;
+	struct mr_oracle_ctx oc;
+	char date[16], iso[32];
+	bool have_live, have_acc;
+};
+
+static void say(const struct actx *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const struct actx *a, const char *fmt, ...)
+{
+	if (a->o->verbosity < 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+}
+
+static char *full(const struct actx *a, const char *path)
+{
+	return mr_path_join_root(a->root, path);
+}
+
+/* gid of a group in ROOT/etc/group; -1 when it is not there */
+static int64_t group_gid(const struct actx *a, const char *name)
+{
+	char *path = full(a, "/etc/group");
+	struct mr_buf data = MR_BUF_INIT, err = MR_BUF_INIT;
+	struct stat st;
+	int64_t gid = -1;
+	if (mr_read_file_ex(path, 16u << 20, MR_READ_NOFOLLOW, &data, &st, &err) == 0) {
+		size_t n = strlen(name);
+		for (char *l = data.ptr; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+			if (strncmp(l, name, n) == 0 && l[n] == ':') {
+				char *p = strchr(l + n + 1, ':');
+				if (p)
+					gid = strtoll(p + 1, NULL, 10);
+				break;
+			}
+		}
+	}
+	mr_buf_release(&data);
+	mr_buf_release(&err);
+	free(path);
+	return gid;
+}
+
+static int64_t user_uid(const struct actx *a, const char *name)
+{
+	const struct mr_sysaccount *s = mr_sysaccount_get(&a->acc, name);
+	return s ? s->uid : -1;
+}
+
+/* mkdir -p for the parents of a managed file (root-owned, 0755); existing ones are kept */
+static int make_parents(const char *path, struct mr_buf *err)
+{
+	char *dir = mr_path_dirname(path);
+	struct stat st;
+	int rc = 0;
+	if (stat(dir, &st) != 0) {
+		rc = make_parents(dir, err);
+		if (rc == 0 && mkdir(dir, 0755) != 0 && errno != EEXIST) {
+			mr_buf_addf(err, "cannot create directory '%s': %s", dir, strerror(errno));
+			rc = -1;
+		}
+	}
+	free(dir);
+	return rc;
+}
+
+/* ---- staging ---- */
+
+struct stage {
+	struct actx *a;
+	struct mr_txn *t;
+	struct mr_buf err;
+	bool reload_postgrey, reload_spamd, reload_dovecot;
+	size_t written;
+};
+
+/* The owner, group and mode a file gets: an existing file keeps its own. */
+static void file_meta(struct stage *s, const char *target, const struct mr_codec *c, bool secret, unsigned *mode,
+		      int64_t *uid, int64_t *gid)
+{
+	struct stat st;
+	if (lstat(target, &st) == 0) {
+		*mode = st.st_mode & 07777;
+		*uid = st.st_uid;
+		*gid = st.st_gid;
+		if (secret)
+			*mode &= 0700; /* a private key is never readable by others, whatever it was */
+		return;
+	}
+	bool rhel = s->a->lv.layout == MR_LAYOUT_RHEL;
+	const char *owner = c ? c->owner : rhel ? "exim" : "Debian-exim";
+	const char *group = c ? c->group[rhel] : rhel ? "exim" : "Debian-exim";
+	*mode = c ? c->mode : 0600;
+	*uid = user_uid(s->a, owner);
+	*gid = group_gid(s->a, group);
+	if (*uid < 0)
+		*uid = 0;
+	if (*gid < 0) {
+		/* expected in a sandbox root; on a server it means the package is missing */
+		if (strcmp(s->a->root, "/") == 0 || s->a->o->verbosity > 0)
+			fprintf(stderr, "mailrecon: note: no group '%s' in %s/etc/group; '%s' gets group root\n", group,
+				strcmp(s->a->root, "/") ? s->a->root : "", target);
+		*gid = 0;
+	}
+}
+
+static int stage_bytes(struct stage *s, const char *path, const void *data, size_t len, const struct mr_codec *c,
+		       bool secret)
+{
+	char *target = full(s->a, path);
+	unsigned mode;
+	int64_t uid, gid;
+	int rc = make_parents(target, &s->err);
+	if (rc == 0) {
+		file_meta(s, target, c, secret, &mode, &uid, &gid);
+		rc = mr_txn_write(s->t, target, data, len, mode, uid, gid, &s->err);
+	}
+	if (rc == 0)
+		s->written++;
+	free(target);
+	return rc;
+}
+
+static const struct mr_domain *target_domain(const struct actx *a, const char *name)
+{
+	const struct mr_domain *d = mr_model_domain(&a->m, name);
+	return d ? d : mr_model_domain(&a->lv.model, name);
+}
+
+static int stage_dkim(struct stage *s, const struct mr_change *c)
+{
+	const char *ssl = s->a->lv.layout == MR_LAYOUT_RHEL ? "/etc/exim/ssl" : "/etc/exim4/ssl";
+	struct mr_buf pp = MR_BUF_INIT, tp = MR_BUF_INIT;
+	mr_buf_addf(&pp, "%s/%s.private", ssl, c->id);
+	mr_buf_addf(&tp, "%s/%s.txt", ssl, c->id);
+	int rc = 0;
+	if (c->action == MR_CHANGE_DELETE) {
+		char *p = full(s->a, pp.ptr), *t = full(s->a, tp.ptr);
+		rc = mr_txn_unlink(s->t, p, &s->err) || mr_txn_unlink(s->t, t, &s->err) ? -1 : 0;
+		free(p);
+		free(t);
+	} else {
+		const struct mr_domain *d = target_domain(s->a, c->id);
+		struct mr_buf pem = MR_BUF_INIT, txt = MR_BUF_INIT;
+		char *pub = NULL;
+		if (mr_dkim_generate(d->dkim.bits, &pem, &pub, &s->err) < 0) {
+			rc = -1;
+		} else {
+			mr_dkim_txt_render(d->dkim.selector, d->name, pub, &txt);
+			rc = stage_bytes(s, pp.ptr, pem.ptr, pem.len, NULL, true);
+			if (rc == 0)
+				rc = stage_bytes(s, tp.ptr, txt.ptr, txt.len, NULL, true);
+		}
+		if (pem.ptr)
+			explicit_bzero(pem.ptr, pem.cap);
+		mr_buf_release(&pem);
+		mr_buf_release(&txt);
+		free(pub);
+	}
+	mr_buf_release(&pp);
+	mr_buf_release(&tp);
+	return rc;
+}
+
+static int read_secret_file(const struct actx *a, const char *base, const char *path, struct mr_buf *out,
+			    struct mr_buf *err)
+{
+	char *p = mr_secret_path(a->root, base, path);
+	struct stat st;
+	int rc = mr_read_file_ex(p, 1u << 20, 0, out, &st, err);
+	free(p);
+	return rc;
+}
+
+static int stage_cert(struct stage *s, const struct mr_change *c)
+{
+	const char *ssl = s->a->lv.layout == MR_LAYOUT_RHEL ? "/etc/exim/ssl" : "/etc/exim4/ssl";
+	const char *dirs[2] = { ssl, "/etc/dovecot/certs" };
+	int rc = 0;
+	if (c->action == MR_CHANGE_DELETE) {
+		for (int i = 0; i < 2 && rc == 0; i++) {
+			struct mr_buf p = MR_BUF_INIT, k = MR_BUF_INIT;
+			mr_buf_addf(&p, "%s/%s.crt", dirs[i], c->id);
+			mr_buf_addf(&k, "%s/%s.key", dirs[i], c->id);
+			char *fp = full(s->a, p.ptr), *fk = full(s->a, k.ptr);
+			rc = mr_txn_unlink(s->t, fp, &s->err) || mr_txn_unlink(s->t, fk, &s->err) ? -1 : 0;
+			free(fp);
+			free(fk);
+			mr_buf_release(&p);
+			mr_buf_release(&k);
+		}
+		s->reload_dovecot = true;
+		return rc;
+	}
+	const struct mr_domain *d = target_domain(s->a, c->id);
+	struct mr_buf crt = MR_BUF_INIT, key = MR_BUF_INIT;
+	if (d->ssl.cert == MR_CERT_SELF_SIGNED)
+		rc = mr_cert_self_signed(d->ssl.alias, d->name, d->ssl.email, 825, &crt, &key, &s->err);
+	else if (read_secret_file(s->a, d->ssl.base_dir, d->ssl.cert_path, &crt, &s->err) < 0 ||
+		 read_secret_file(s->a, d->ssl.base_dir, d->ssl.key_path, &key, &s->err) < 0)
+		rc = -1;
+	for (int i = 0; i < 2 && rc == 0; i++) {
+		struct mr_buf p = MR_BUF_INIT, k = MR_BUF_INIT;
+		mr_buf_addf(&p, "%s/%s.crt", dirs[i], c->id);
+		mr_buf_addf(&k, "%s/%s.key", dirs[i], c->id);
+		rc = stage_bytes(s, p.ptr, crt.ptr, crt.len, NULL, true);
+		if (rc == 0)
+			rc = stage_bytes(s, k.ptr, key.ptr, key.len, NULL, true);
+		mr_buf_release(&p);
+		mr_buf_release(&k);
+	}
+	if (key.ptr)
+		explicit_bzero(key.ptr, key.cap);
+	mr_buf_release(&crt);
+	mr_buf_release(&key);
+	s->reload_dovecot = true;
+	return rc;
+}
+
+static int stage_all(struct stage *s, const struct mr_plan *p)
+{
+	for (size_t i = 0; i < p->nfiles; i++) {
+		const struct mr_file_change *f = &p->files[i];
+		if (f->file_id < 0 || !f->content)
+			continue;
+		const struct mr_codec *c = mr_codecs[f->file_id];
+		if (stage_bytes(s, f->path, f->content, f->len, c, false) < 0)
+			return -1;
+		s->reload_postgrey |= f->file_id == MR_FILE_POSTGREY;
+		s->reload_spamd |= f->file_id == MR_FILE_SPAMASSASSIN;
+		mr_crash_point();
+	}
+	for (size_t i = 0; i < p->nchanges; i++) {
+		const struct mr_change *c = &p->changes[i];
+		int rc = c->object == MR_OBJ_DKIM ? stage_dkim(s, c) : c->object == MR_OBJ_CERT ? stage_cert(s, c) : 0;
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Archive (or, with --purge, remove after the commit) the storage of deleted mailboxes. */
+static int stage_archives(struct stage *s, const struct mr_plan *p)
+{
+	for (size_t i = 0; i < p->nchanges; i++) {
+		const struct mr_change *c = &p->changes[i];
+		if (c->object != MR_OBJ_MAILBOX || c->action != MR_CHANGE_DELETE || !c->storage || s->a->o->purge)
+			continue;
+		char *from = full(s->a, c->storage);
+		struct stat st;
+		if (lstat(from, &st) == 0 && S_ISDIR(st.st_mode)) {
+			struct mr_buf to = MR_BUF_INIT;
+			mr_buf_addf(&to, "%s/archive/%s/%s", s->a->state, s->a->date, c->id);
+			int rc = mr_txn_move(s->t, from, to.ptr, &s->err);
+			mr_buf_release(&to);
+			if (rc < 0) {
+				free(from);
+				return -1;
+			}
+		}
+		free(from);
+	}
+	return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void purge_storage(struct actx *a, const struct mr_plan *p)
+{
+	for (size_t i = 0; i < p->nchanges; i++) {
+		const struct mr_change *c = &p->changes[i];
+		if (c->object != MR_OBJ_MAILBOX || c->action != MR_CHANGE_DELETE || !c->storage)
+			continue;
+		char *path = full(a, c->storage);
+		struct stat st;
+		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+			if (nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS) != 0)
+				fprintf(stderr, "mailrecon: cannot remove the storage '%s': %s\n", path, strerror(errno));
+			else
+				say(a, "purged %s\n", c->storage);
+		}
+		free(path);
+	}
+}
+
+/* Homes of new mailboxes: /var/www/OWNER/data/email/DOMAIN/MAILBOX, owner's, 0700. */
+static int make_homes(struct actx *a, const struct mr_plan *p)
+{
+	int rc = 0;
+	for (size_t i = 0; i < p->nchanges; i++) {
+		const struct mr_change *c = &p->changes[i];
+		if (c->object != MR_OBJ_MAILBOX || c->action != MR_CHANGE_CREATE)
+			continue;
+		const struct mr_mailbox *mb = mr_model_mailbox(&a->m, c->id);
+		if (!mb)
+			continue;
+		const struct mr_sysaccount *acc = mr_sysaccount_get(&a->acc, mb->domain->owner);
+		if (!acc)
+			continue;
+		char *home = mr_home_path(mb->domain->owner, mb->domain->name, mb->name);
+		/* the components below /var/www/OWNER belong to the owner */
+		const char *parts[] = { "/data", "/email", NULL, NULL };
+		struct mr_buf dir = MR_BUF_INIT;
+		mr_buf_addf(&dir, "/var/www/%s", mb->domain->owner);
+		char *owner_dir = full(a, dir.ptr);
+		struct mr_buf perr = MR_BUF_INIT;
+		if (make_parents(owner_dir, &perr) < 0) /* /var/www */
+			fprintf(stderr, "mailrecon: %s\n", perr.ptr);
+		if (mkdir(owner_dir, 0750) == 0 && chown(owner_dir, (uid_t)acc->uid, (gid_t)acc->gid) != 0)
+			fprintf(stderr, "mailrecon: cannot give '%s' to %s: %s\n", owner_dir, mb->domain->owner, strerror(errno));
+		mr_buf_release(&perr);
+		free(owner_dir);
+		for (int k = 0; k < 4; k++) {
+			if (k == 2)
+				mr_buf_addf(&dir, "/%s", mb->domain->name);
+			else if (k == 3)
+				mr_buf_addf(&dir, "/%s", mb->name);
+			else
+				mr_buf_adds(&dir, parts[k]);
+			char *d = full(a, dir.ptr);
+			if (mkdir(d, k == 3 ? 0700 : 0750) == 0) {
+				if (chown(d, (uid_t)acc->uid, (gid_t)acc->gid) != 0) {
+					fprintf(stderr, "mailrecon: cannot give '%s' to %s: %s\n", d, mb->domain->owner, strerror(errno));
+					rc = -1;
+				}
+			} else if (errno != EEXIST) {
+				fprintf(stderr, "mailrecon: cannot create '%s': %s\n", d, strerror(errno));
+				rc = -1;
+			}
+			free(d);
+		}
+		mr_buf_release(&dir);
+		free(home);
+	}
+	return rc;
+}
+
+/* ---- commands run: useradd, checks, reloads ---- */
+
+static int run_cmd(char *const argv[], struct mr_buf *output)
+{
+	int pipefd[2] = { -1, -1 };
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	if (output && pipe(pipefd) == 0) {
+		posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
+		posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDERR_FILENO);
+		posix_spawn_file_actions_addclose(&fa, pipefd[0]);
+	}
+	pid_t pid;
+	int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (pipefd[1] >= 0)
+		close(pipefd[1]);
+	if (rc != 0) {
+		if (pipefd[0] >= 0)
+			close(pipefd[0]);
+		if (output)
+			mr_buf_addf(output, "cannot run %s: %s", argv[0], strerror(rc));
+		return -1;
+	}
+	if (pipefd[0] >= 0) {
+		char buf[4096];
+		ssize_t n;
+		while ((n = read(pipefd[0], buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+			if (n > 0 && output->len < 65536)
+				mr_buf_add(output, buf, (size_t)n);
+		close(pipefd[0]);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int create_accounts(struct actx *a, const struct mr_plan *p)
+{
+	for (size_t i = 0; i < a->m.nusers; i++) {
+		const struct mr_user *u = a->m.users[i];
+		if (u->account != MR_ACCOUNT_CREATE || mr_sysaccount_get(&a->acc, u->name))
+			continue;
+		(void)p;
+		struct mr_buf home = MR_BUF_INIT, out = MR_BUF_INIT;
+		mr_buf_addf(&home, "/var/www/%s", u->name);
+		char *argv[12];
+		int n = 0;
+		argv[n++] = "useradd";
+		if (strcmp(a->root, "/") != 0) {
+			argv[n++] = "--prefix";
+			argv[n++] = a->root;
+		}
+		argv[n++] = "-d";
+		argv[n++] = home.ptr;
+		argv[n++] = "-m";
+		argv[n++] = "-s";
+		argv[n++] = "/usr/sbin/nologin";
+		argv[n++] = (char *)u->name;
+		argv[n] = NULL;
+		int rc = run_cmd(argv, &out);
+		if (rc != 0) {
+			fprintf(stderr, "mailrecon: useradd %s failed (exit %d): %s\n", u->name, rc, out.ptr ? out.ptr : "");
+			mr_buf_release(&home);
+			mr_buf_release(&out);
+			return -1;
+		}
+		say(a, "created the system account %s (home %s)\n", u->name, home.ptr);
+		mr_buf_release(&home);
+		mr_buf_release(&out);
+	}
+	return 0;
+}
+
+/* The real tools' checks of what is staged; a tool that is not installed is skipped. */
+static int checks(struct actx *a, struct stage *s)
+{
+	(void)s;
+	const char *exim = a->lv.layout == MR_LAYOUT_RHEL ? "exim" : "exim4";
+	const char *conf = a->lv.layout == MR_LAYOUT_RHEL ? "/etc/exim/exim.conf" : "/etc/exim4/exim4.conf";
+	char *fconf = full(a, conf);
+	int rc = 0;
+	struct stat st;
+	if (stat(fconf, &st) == 0) {
+		char *argv[] = { (char *)exim, "-bV", "-C", fconf, NULL };
+		struct mr_buf out = MR_BUF_INIT;
+		int r = run_cmd(argv, &out);
+		if (r == 0)
+			say(a, "check: %s -bV -C %s: ok\n", exim, conf);
+		else if (r == 127 || (out.ptr && strstr(out.ptr, "cannot run")))
+			say(a, "check: %s is not installed; skipped\n", exim);
+		else {
+			fprintf(stderr, "mailrecon: check failed: %s -bV -C %s (exit %d):\n%s\n", exim, fconf, r,
+				out.ptr ? out.ptr : "");
+			rc = -1;
+		}
+		mr_buf_release(&out);
+	}
+	free(fconf);
+	return rc;
+}
+
+struct reload {
+	const char *service, *env, *deflt;
+	bool wanted;
+};
+
+static int reloads(struct actx *a, struct stage *s)
+{
+	struct reload r[] = {
+		{ "postgrey", "MAILRECON_RELOAD_POSTGREY", "systemctl reload postgrey", s->reload_postgrey },
+		{ "spamd", "MAILRECON_RELOAD_SPAMD", "systemctl reload spamassassin", s->reload_spamd },
+		{ "dovecot", "MAILRECON_RELOAD_DOVECOT", "doveadm reload", s->reload_dovecot },
+	};
+	int rc = 0;
+	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
+		if (!r[i].wanted)
+			continue;
+		const char *cmd = getenv(r[i].env);
+		if (a->o->no_reload) {
+			say(a, "reload of %s skipped (--no-reload)\n", r[i].service);
+			continue;
+		}
+		if (!cmd || !*cmd) {
+			if (strcmp(a->root, "/") != 0) {
+				say(a, "reload of %s skipped: --root is not / (set %s to reload a sandbox)\n", r[i].service, r[i].env);
+				continue;
+			}
+			cmd = r[i].deflt;
+		}
+		char *argv[] = { "/bin/sh", "-c", (char *)cmd, NULL };
+		struct mr_buf out = MR_BUF_INIT;
+		int x = run_cmd(argv, &out);
+		if (x != 0) {
+			fprintf(stderr, "mailrecon: reload of %s failed: '%s' exited %d: %s\n", r[i].service, cmd, x,
+				out.ptr ? out.ptr : "");
+			rc = -1;
+		} else {
+			say(a, "reloaded %s: %s\n", r[i].service, cmd);
+		}
+		mr_buf_release(&out);
+	}
+	return rc;
+}
+
+/* ---- audit log: one line per applied change ---- */
+
+static const char *actor(const struct actx *a)
+{
+	static const char *const vars[] = { "SUDO_USER", "GITLAB_USER_LOGIN", "GITHUB_ACTOR", NULL };
+	if (a->o->actor)
+		return a->o->actor;
+	for (const char *const *v = vars; *v; v++)
+		if (getenv(*v) && *getenv(*v))
+			return getenv(*v);
+	struct passwd *pw = getpwuid(getuid());
+	return pw ? pw->pw_name : "unknown";
+}
+
+static void audit(struct actx *a, const struct mr_plan *p)
+{
+	char *path = full(a, "/var/log/mailrecon.log");
+	struct mr_buf err = MR_BUF_INIT;
+	make_parents(path, &err);
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd < 0) {
+		fprintf(stderr, "mailrecon: cannot write the audit log '%s': %s\n", path, strerror(errno));
+	} else {
+		struct mr_buf b = MR_BUF_INIT;
+		for (size_t i = 0; i < p->nchanges; i++) {
+			const struct mr_change *c = &p->changes[i];
+			mr_buf_addf(&b, "%s rev=- actor=%s %s %s %s\n", a->iso, actor(a), mr_object_name(c->object), c->id,
+				    mr_change_action_name(c->action));
+		}
+		if (write(fd, b.ptr, b.len) != (ssize_t)b.len)
+			fprintf(stderr, "mailrecon: cannot write the audit log '%s': %s\n", path, strerror(errno));
+		close(fd);
+		mr_buf_release(&b);
+	}
+	mr_buf_release(&err);
+	free(path);
+}
+
+/* ---- plan files ---- */
+
+/* The text from `start` (included) to the next `end` (excluded), or NULL. */
+static char *section(const char *s, const char *start, const char *end)
+{
+	const char *a = strstr(s, start);
+	if (!a)
+		return NULL;
+	const char *b = strstr(a, end);
+	return b ? xstrndup(a, (size_t)(b - a)) : NULL;
+}
+
+static const char *first_difference(const char *old, const char *now)
+{
+	/* one fingerprint per line: name the path of the first line that differs */
+	static char path[1024];
+	const char *a = old, *b = now;
+	while (*a && *b) {
+		const char *ea = strchr(a, '\n'), *eb = strchr(b, '\n');
+		size_t la = ea ? (size_t)(ea - a) : strlen(a), lb = eb ? (size_t)(eb - b) : strlen(b);
+		if (la != lb || memcmp(a, b, la) != 0) {
+			const char *p = strstr(a, "\"path\":\"");
+			if (p && p < a + la) {
+				p += 8;
+				size_t n = strcspn(p, "\"");
+				snprintf(path, sizeof(path), "%.*s", (int)(n < sizeof(path) - 1 ? n : sizeof(path) - 1), p);
+				return path;
+			}
+			return "(the list of files)";
+		}
+		if (!ea || !eb)
+			break;
+		a = ea + 1;
+		b = eb + 1;
+	}
+	return *a || *b ? "(the list of files)" : NULL;
+}
+
+static int check_planfile(struct actx *a, const char *saved, const struct mr_plan *p)
+{
+	struct mr_fingerprints dfp = { 0 }, lfp = { 0 };
+	for (size_t i = 0; i < a->files.n; i++) {
+		char *abs = realpath(a->files.v[i], NULL);
+		mr_fingerprint_add(&dfp, abs ? abs : a->files.v[i], a->files.v[i]);
+		free(abs);
+	}
+	mr_fingerprint_files(&a->lv, &a->acc, &lfp);
+	char *absroot = realpath(a->root, NULL);
+	struct mr_planfile_meta meta = { .root = absroot ? absroot : a->root, .layout = mr_layout_name(a->lv.layout),
+					 .scope = a->o->scope, .created = "", .desired = &dfp, .live = &lfp };
+	struct mr_buf now = MR_BUF_INIT;
+	mr_planfile_write(p, &a->lv.findings, &meta, &now);
+	int rc = 0;
+	static const char *const parts[][3] = {
+		{ "\"mailrecon_version\":", ",\"created\"", "the plan was made by another mailrecon version" },
+		{ ",\"root\":", "\n\"desired_sources\"", "the plan was made for another root, layout or scope" },
+		{ "\"desired_sources\":", "\n\"live_files\"", "a desired-state source changed since the plan" },
+		{ "\"live_files\":", "\n\"plan\"", "a live file changed since the plan" },
+		{ "\n\"plan\":", "\n}\n", "the plan would now be different" },
+	};
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]) && rc == 0; i++) {
+		char *x = section(saved, parts[i][0], parts[i][1]), *y = section(now.ptr, parts[i][0], parts[i][1]);
+		if (!x || !y || strcmp(x, y) != 0) {
+			const char *what = x && y && i >= 2 && i <= 3 ? first_difference(x, y) : NULL;
+			fprintf(stderr, "mailrecon: apply: refused: %s%s%s; make a new plan\n", parts[i][2],
+				what ? ": " : "", what ? what : "");
+			rc = EXIT_REFUSED;
+		}
+		free(x);
+		free(y);
+	}
+	mr_buf_release(&now);
+	mr_fingerprints_release(&dfp);
+	mr_fingerprints_release(&lfp);
+	free(absroot);
+	return rc;
+}
+
+/* The desired-state sources a plan file names. */
+static int planfile_sources(const char *saved, struct mr_pathlist *out)
+{
+	char *sec = section(saved, "\"desired_sources\":", "\n\"live_files\"");
+	if (!sec)
+		return -1;
+	for (const char *p = sec; (p = strstr(p, "{\"path\":\"")) != NULL;) {
+		p += 9;
+		struct mr_buf b = MR_BUF_INIT;
+		for (; *p && *p != '"'; p++) {
+			if (*p == '\\' && p[1]) {
+				p++;
+				mr_buf_addc(&b, *p == 'n' ? '\n' : *p == 't' ? '\t' : *p);
+			} else {
+				mr_buf_addc(&b, *p);
+			}
+		}
+		if (b.ptr)
+			mr_pathlist_add(out, b.ptr);
+		mr_buf_release(&b);
+	}
+	free(sec);
+	return out->n ? 0 : -1;
+}
+
+/* ---- the run ---- */
+
+static int load(struct actx *a, const char *const *sources, size_t n)
+{
+	struct mr_load_opts lo = { .root = a->root, .sources = sources, .nsources = n, .files_out = &a->files };
+	if (mr_load_desired(&a->m, &lo, &a->d) < 0) {
+		mr_diags_print(&a->d, stderr);
+		fprintf(stderr, "mailrecon: apply: %zu error%s in the desired state; nothing was changed\n", a->d.errors,
+			a->d.errors == 1 ? "" : "s");
+		return EXIT_ERROR;
+	}
+	mr_diags_print(&a->d, stderr);
+	a->have_live = true;
+	if (mr_live_load(&a->lv, &(struct mr_live_opts){ .root = a->root, .layout = a->o->layout }, &a->errors) < 0 ||
+	    (a->have_acc = true, mr_accounts_load(&a->acc, a->lv.root, &a->errors) < 0)) {
+		mr_diags_print(&a->errors, stderr);
+		fprintf(stderr, "mailrecon: apply: the live files could not be read; nothing was changed\n");
+		return EXIT_ERROR;
+	}
+	return EXIT_OK;
+}
+
+static int build(struct actx *a, struct mr_plan *p, bool hashing)
+{
+	struct mr_plan_input in = {
+		.desired = &a->m, .live = &a->lv, .accounts = &a->acc, .scope = a->o->scope,
+		.state_dir = a->o->state_dir, .date = a->date, .oracle = mr_oracle(&a->oc, hashing),
+	};
+	int rc = mr_plan_build(p, &in, &a->errors);
+	if (rc < 0) {
+		mr_diags_sort(&a->errors);
+		mr_diags_print(&a->errors, stderr);
+		fprintf(stderr, "mailrecon: apply: %s; nothing was changed\n",
+			rc == MR_PLAN_REFUSED ? "refused: the desired state reaches outside --scope" : "no plan");
+		return rc == MR_PLAN_REFUSED ? EXIT_REFUSED : EXIT_ERROR;
+	}
+	return EXIT_OK;
+}
+
+static void print_plan(struct actx *a, const struct mr_plan *p)
+{
+	if (a->o->verbosity < 0)
+		return;
+	struct mr_buf out = MR_BUF_INIT;
+	mr_plan_print_text(p, &a->lv.findings, a->o->color, &out);
+	fwrite(out.ptr, 1, out.len, stdout);
+	fflush(stdout);
+	mr_buf_release(&out);
+}
+
+static int apply_plan(struct actx *a, struct mr_plan *p)
+{
+	/* the second plan: with system accounts made and new passwords hashed */
+	if (create_accounts(a, p) < 0)
+		return EXIT_ERROR;
+	mr_accounts_release(&a->acc);
+	if (mr_accounts_load(&a->acc, a->lv.root, &a->errors) < 0)
+		return EXIT_ERROR;
+	struct mr_plan final;
+	int rc = build(a, &final, true);
+	if (rc)
+		return rc;
+	if (final.nchanges != p->nchanges || final.add != p->add || final.destroy != p->destroy) {
+		fprintf(stderr, "mailrecon: apply: the plan changed while applying; nothing was changed\n");
+		mr_plan_release(&final);
+		return EXIT_ERROR;
+	}
+	char *journal = mr_path_join(a->state, "journal");
+	struct stage s = { .a = a, .t = mr_txn_begin(journal), .err = MR_BUF_INIT };
+	rc = EXIT_OK;
+	if (stage_all(&s, &final) < 0 || stage_archives(&s, &final) < 0) {
+		fprintf(stderr, "mailrecon: apply: %s; nothing was changed\n", s.err.ptr ? s.err.ptr : "staging failed");
+		rc = EXIT_ERROR;
+	} else if (checks(a, &s) < 0) {
+		fprintf(stderr, "mailrecon: apply: a check failed; nothing was changed\n");
+		rc = EXIT_ERROR;
+	} else if (mr_txn_commit(s.t, &s.err) < 0) {
+		fprintf(stderr, "mailrecon: apply: %s\n", s.err.ptr); /* txn says whether anything changed */
+		rc = EXIT_ERROR;
+	}
+	if (rc != EXIT_OK) {
+		mr_txn_abort(&s.t);
+	} else {
+		mr_txn_free(&s.t);
+		if (a->o->purge)
+			purge_storage(a, &final);
+		if (make_homes(a, &final) < 0)
+			rc = EXIT_ERROR;
+		audit(a, &final);
+		if (reloads(a, &s) < 0)
+			rc = EXIT_ERROR;
+		say(a, "\nApply complete: %zu added, %zu changed, %zu destroyed; %zu file%s written.\n", final.add, final.change,
+		    final.destroy, s.written, s.written == 1 ? "" : "s");
+	}
+	mr_buf_release(&s.err);
+	free(journal);
+	mr_plan_release(&final);
+	return rc;
+}
+
+int mr_apply_run(const struct mr_apply_opts *o)
+{
+	struct actx a;
+	memset(&a, 0, sizeof(a));
+	a.o = o;
+	a.root = xstrdup(o->root && *o->root ? o->root : "/");
+	a.state = mr_path_join_root(a.root, o->state_dir);
+	mr_model_init(&a.m);
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(a.date, sizeof(a.date), "%Y-%m-%d", &tm);
+	strftime(a.iso, sizeof(a.iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	int rc = EXIT_OK, lockfd = -1;
+	char *saved = NULL;
+	struct mr_plan p;
+	memset(&p, 0, sizeof(p));
+
+	/* the state directory: root-only */
+	struct mr_buf err = MR_BUF_INIT;
+	if (make_parents(a.state, &err) < 0 || (mkdir(a.state, 0700) != 0 && errno != EEXIST)) {
+		fprintf(stderr, "mailrecon: cannot create the state directory '%s': %s\n", a.state,
+			err.ptr ? err.ptr : strerror(errno));
+		rc = EXIT_ERROR;
+		goto out;
+	}
+	rc = mr_state_lock(a.state, true, o->lock_timeout, &lockfd);
+	if (rc)
+		goto out;
+	char *journal = mr_path_join(a.state, "journal");
+	struct mr_buf report = MR_BUF_INIT;
+	int r = mr_txn_recover(journal, &report, &err);
+	free(journal);
+	if (report.len)
+		fprintf(stderr, "mailrecon: %s\n", report.ptr);
+	mr_buf_release(&report);
+	if (r < 0) {
+		fprintf(stderr, "mailrecon: apply: cannot finish the interrupted apply: %s\n", err.ptr);
+		rc = EXIT_ERROR;
+		goto out;
+	}
+	/* files staged by a run that died before its journal: never applied, removed */
+	{
+		enum mr_layout lay = o->layout;
+		struct mr_buf lerr = MR_BUF_INIT, cleaned = MR_BUF_INIT;
+		if (lay == MR_LAYOUT_AUTO && mr_layout_detect(a.root, &lay, &lerr) < 0)
+			lay = MR_LAYOUT_DEBIAN;
+		struct mr_pathlist dirs = MR_PATHLIST_INIT;
+		for (size_t i = 0; i < MR_FILE_COUNT; i++) {
+			char *d = mr_path_dirname(mr_codec_path(mr_codecs[i], lay));
+			mr_pathlist_add(&dirs, d);
+			free(d);
+		}
+		mr_pathlist_add(&dirs, lay == MR_LAYOUT_RHEL ? "/etc/exim/ssl" : "/etc/exim4/ssl");
+		mr_pathlist_add(&dirs, "/etc/dovecot/certs");
+		mr_pathlist_sort(&dirs);
+		for (size_t i = 0; i < dirs.n; i++) {
+			if (i && strcmp(dirs.v[i], dirs.v[i - 1]) == 0)
+				continue;
+			char *d = full(&a, dirs.v[i]);
+			mr_txn_cleanup_temps(d, &cleaned);
+			free(d);
+		}
+		if (cleaned.len)
+			fprintf(stderr, "mailrecon: %s\n", cleaned.ptr);
+		mr_pathlist_release(&dirs);
+		mr_buf_release(&lerr);
+		mr_buf_release(&cleaned);
+	}
+	char *cache_dir = mr_path_join(a.state, "cache");
+	a.oc.cache = mr_pwcache_open(cache_dir, true);
+	free(cache_dir);
+
+	if (o->planfile) {
+		struct mr_buf pf = MR_BUF_INIT;
+		if (mr_read_file(o->planfile, 512u << 20, &pf, &err) < 0) {
+			fprintf(stderr, "mailrecon: apply: %s\n", err.ptr);
+			rc = EXIT_ERROR;
+			goto out;
+		}
+		saved = mr_buf_detach(&pf);
+		struct mr_pathlist srcs = MR_PATHLIST_INIT;
+		if (!strstr(saved, "\"format\":\"" MR_PLANFILE_FORMAT "\"") || planfile_sources(saved, &srcs) < 0) {
+			fprintf(stderr, "mailrecon: apply: '%s' is not a mailrecon plan file\n", o->planfile);
+			mr_pathlist_release(&srcs);
+			rc = EXIT_ERROR;
+			goto out;
+		}
+		rc = load(&a, (const char *const *)srcs.v, srcs.n);
+		mr_pathlist_release(&srcs);
+	} else {
+		rc = load(&a, o->sources, o->nsources);
+	}
+	if (rc)
+		goto out;
+	a.oc.root = a.lv.root;
+	a.oc.lv = &a.lv;
+	a.oc.desired = &a.m;
+	rc = build(&a, &p, false);
+	if (rc)
+		goto out;
+	if (saved && (rc = check_planfile(&a, saved, &p)) != 0)
+		goto out;
+	print_plan(&a, &p);
+	if (mr_plan_blocked(&p, &a.errors)) {
+		mr_diags_print(&a.errors, stderr);
+		fprintf(stderr, "mailrecon: apply: refused; nothing was changed\n");
+		rc = EXIT_ERROR;
+		goto out;
+	}
+	size_t dels = p.del_users + p.del_domains + p.del_mailboxes;
+	if (o->allow_delete >= 0 && dels > (size_t)o->allow_delete) {
+		fprintf(stderr,
+			"mailrecon: apply: refused: the plan deletes %zu user%s, %zu domain%s and %zu mailbox%s (shown above); "
+			"--allow-delete=%ld allows %ld; nothing was changed\n",
+			p.del_users, p.del_users == 1 ? "" : "s", p.del_domains, p.del_domains == 1 ? "" : "s",
+			p.del_mailboxes, p.del_mailboxes == 1 ? "" : "es", o->allow_delete, o->allow_delete);
+		rc = EXIT_REFUSED;
+		goto out;
+	}
+	if (p.nchanges == 0 && p.nfiles == 0)
+		goto out; /* "No changes." was printed: nothing is written, nothing reloaded */
+	rc = apply_plan(&a, &p);
+	mr_pwcache_save(a.oc.cache);
+out:
+	mr_plan_release(&p);
+	mr_pwcache_free(&a.oc.cache);
+	mr_oracle_release(&a.oc);
+	if (a.have_acc)
+		mr_accounts_release(&a.acc);
+	if (a.have_live)
+		mr_live_release(&a.lv);
+	mr_model_release(&a.m);
+	mr_diags_release(&a.d);
+	mr_diags_release(&a.errors);
+	mr_pathlist_release(&a.files);
+	mr_buf_release(&err);
+	if (lockfd >= 0)
+		close(lockfd);
+	free(saved);
+	free(a.state);
+	free(a.root);
+	return rc;
+}

@@ -1,0 +1,100 @@
+#include "apply/oracle.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "load/secret.h"
+#include "util/fs.h"
+#include "util/xalloc.h"
+
+static int password_same(void *vctx, const struct mr_mailbox *d, const char *live_hash, struct mr_diags *errors)
+{
+	struct mr_oracle_ctx *o = vctx;
+	struct mr_buf clear = MR_BUF_INIT, why = MR_BUF_INIT;
+	if (mr_secret_read(o->root, &d->password, &clear, &why) < 0) {
+		mr_diag_error(errors, d->password.loc, "cannot read the password of '%s': %s", d->address, why.ptr);
+		mr_buf_release(&why);
+		mr_secret_wipe(&clear);
+		return -1;
+	}
+	int r = mr_pwcache_verify(o->cache, live_hash, clear.ptr, clear.len);
+	mr_secret_wipe(&clear);
+	mr_buf_release(&why);
+	return r == 1 ? 1 : 0; /* a scheme that cannot be verified here is replaced */
+}
+
+static const char *new_hash(void *vctx, const struct mr_mailbox *d, struct mr_diags *errors)
+{
+	struct mr_oracle_ctx *o = vctx;
+	struct mr_buf clear = MR_BUF_INIT, why = MR_BUF_INIT;
+	if (mr_secret_read(o->root, &d->password, &clear, &why) < 0) {
+		mr_diag_error(errors, d->password.loc, "cannot read the password of '%s': %s", d->address, why.ptr);
+		mr_buf_release(&why);
+		mr_secret_wipe(&clear);
+		return NULL;
+	}
+	char *h = NULL;
+	const char *scheme = mr_scheme_name(o->desired->server.password_scheme);
+	const char *out = NULL;
+	if (mr_password_hash(scheme, clear.ptr, clear.len, &h) < 0) {
+		mr_diag_error(errors, d->password.loc, "cannot hash the password of '%s' with %s", d->address, scheme);
+	} else {
+		/* remember it as verified: the next plan compares without hashing again */
+		mr_pwcache_verify(o->cache, h, clear.ptr, clear.len);
+		out = mr_arena_strdup(&o->hashes, h);
+		explicit_bzero(h, strlen(h));
+		free(h);
+		o->made++;
+	}
+	mr_secret_wipe(&clear);
+	mr_buf_release(&why);
+	return out;
+}
+
+static bool same_bytes(const char *a, const char *b)
+{
+	struct mr_buf x = MR_BUF_INIT, y = MR_BUF_INIT, e = MR_BUF_INIT;
+	struct stat st;
+	bool same = mr_read_file_ex(a, 1u << 20, MR_READ_NOFOLLOW, &x, &st, &e) == 0 &&
+		    mr_read_file_ex(b, 1u << 20, MR_READ_NOFOLLOW, &y, &st, &e) == 0 && x.len == y.len &&
+		    memcmp(x.ptr, y.ptr, x.len) == 0;
+	if (x.ptr)
+		explicit_bzero(x.ptr, x.cap);
+	if (y.ptr)
+		explicit_bzero(y.ptr, y.cap);
+	mr_buf_release(&x);
+	mr_buf_release(&y);
+	mr_buf_release(&e);
+	return same;
+}
+
+static int cert_same(void *vctx, const struct mr_domain *d, const struct mr_domain *live)
+{
+	struct mr_oracle_ctx *o = vctx;
+	const char *ssl = o->lv->layout == MR_LAYOUT_RHEL ? "/etc/exim/ssl/" : "/etc/exim4/ssl/";
+	char *dc = mr_secret_path(o->root, d->ssl.base_dir, d->ssl.cert_path);
+	char *dk = mr_secret_path(o->root, d->ssl.base_dir, d->ssl.key_path);
+	struct mr_buf lc = MR_BUF_INIT, lk = MR_BUF_INIT;
+	mr_buf_addf(&lc, "%s%s.crt", ssl, live->name);
+	mr_buf_addf(&lk, "%s%s.key", ssl, live->name);
+	char *flc = mr_path_join_root(o->root, lc.ptr), *flk = mr_path_join_root(o->root, lk.ptr);
+	int same = same_bytes(dc, flc) && same_bytes(dk, flk);
+	free(dc);
+	free(dk);
+	free(flc);
+	free(flk);
+	mr_buf_release(&lc);
+	mr_buf_release(&lk);
+	return same;
+}
+
+struct mr_plan_oracle mr_oracle(struct mr_oracle_ctx *c, bool hashing)
+{
+	return (struct mr_plan_oracle){ password_same, cert_same, hashing ? new_hash : NULL, c };
+}
+
+void mr_oracle_release(struct mr_oracle_ctx *c)
+{
+	/* new hashes are not secret, but there is no reason to leave them in freed memory */
+	mr_arena_release(&c->hashes);
+}

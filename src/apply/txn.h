@@ -1,0 +1,109 @@
+/*
+ * txn: every file change of one apply as one transaction.
+ *
+ * A crash at any moment leaves either the old set of files or the new one, never a mix,
+ * and loses nothing: new contents are staged beside their targets, an intent journal
+ * listing every operation is made durable, and only then are the live files touched.
+ * The next run reads the journal and finishes the work (or, when the journal was never
+ * completed, removes what was staged).
+ *
+ *   struct mr_buf report = MR_BUF_INIT, err = MR_BUF_INIT;
+ *   if (mr_txn_recover(journal, &report, &err) < 0) ... stop: the journal is kept ...
+ *   mr_txn_cleanup_temps(dir, &report);           // for every directory apply writes in
+ *   struct mr_txn *t = mr_txn_begin(journal);
+ *   if (mr_txn_write(t, "/etc/exim4/passwd", data, len, 0640, 0, 8, &err) < 0 || ...) {
+ *           mr_txn_abort(&t);                     // removes what was staged
+ *           ...
+ *   }
+ *   rc = mr_txn_commit(t, &err);
+ *   mr_txn_free(&t);
+ *
+ * Every path is absolute and clean (no "." or ".." parts, no "//", no trailing "/"), and
+ * one path (or a directory holding it) takes part in at most one operation of a
+ * transaction, so that every operation can be redone at recovery without harm.  Staging
+ * calls return 0, or -1 with a message in err and nothing staged; the transaction stays
+ * usable.
+ *
+ * The journal ("mailrecon-journal 1", then one line per operation, then "end"; paths
+ * percent-escaped) lives at the caller's path, in a directory the caller creates.
+ *
+ * Between every two steps on disk the code calls mr_crash_point(), and before every open,
+ * fchown, fchmod, write, fsync, rename, unlink and mkdir mr_fault_check() with that name
+ * (util/faults.h), so tests can crash it anywhere or make any of those calls fail.
+ */
+#ifndef MR_APPLY_TXN_H
+#define MR_APPLY_TXN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+
+struct mr_txn;
+
+/* A new, empty transaction whose journal will be journal_path; never NULL. */
+struct mr_txn *mr_txn_begin(const char *journal_path);
+
+/*
+ * Stage data as the new content of target: a temp file beside it
+ * (".BASENAME.mailrecon-tmp.PID.N"), created 0600, given the owner (uid and gid when >= 0)
+ * and mode before any content is written, then written and fsync'd.  Refused when target
+ * exists and is a symbolic link or not a regular file, and when its directory does not
+ * exist (the caller creates the directories it owns).
+ */
+int mr_txn_write(struct mr_txn *t, const char *target, const void *data, size_t len,
+		 unsigned mode, int64_t uid, int64_t gid, struct mr_buf *err);
+
+/* Remove target at commit; refused when it is a symbolic link or a directory; an absent target is fine. */
+int mr_txn_unlink(struct mr_txn *t, const char *target, struct mr_buf *err);
+
+/*
+ * Rename from to `to` at commit (archiving a mailbox directory): to's missing parent
+ * directories are made then, mode 0700.  Refused when `to` exists or is on another
+ * filesystem than from; an absent from is fine (nothing is moved).
+ */
+int mr_txn_move(struct mr_txn *t, const char *from, const char *to, struct mr_buf *err);
+
+/*
+ * Make it happen: what staging checked is checked again (a target that became a symbolic
+ * link, a staged file that vanished: refused, nothing touched), the journal is written and
+ * fsync'd (with its directory), the operations run in the order they were staged, every
+ * touched directory is fsync'd, and the journal is removed.  0, or -1 with a message in err:
+ *  - when no live file was touched yet, the commit is undone (no journal is left) and
+ *    mr_txn_abort() removes what was staged;
+ *  - otherwise the journal and the staged files are kept, and mr_txn_recover() finishes the
+ *    apply (err says so).
+ * A transaction is committed once.
+ */
+int mr_txn_commit(struct mr_txn *t, struct mr_buf *err);
+
+/* Before commit (or after a commit that was undone): remove every staged file; then free *t. */
+void mr_txn_abort(struct mr_txn **t);
+/* Free *t (NULL is fine); an uncommitted transaction is aborted first.  *t becomes NULL. */
+void mr_txn_free(struct mr_txn **t);
+
+/*
+ * At the start of every apply: finish or undo an interrupted one.
+ *  - no journal: 0, and nothing is said;
+ *  - a complete journal (it ends with "end"): every operation is redone where it was not
+ *    yet done (staged files that still exist are renamed, unlinks and moves whose source
+ *    still exists are done again), the journal is removed, and report gets a sentence
+ *    naming the files;
+ *  - a torn journal (no "end": the crash came while it was written, so no live file was
+ *    touched): the staged files it names are removed, then the journal, and report says
+ *    the interrupted apply was undone.
+ * -1 with a message in err when that cannot be done (an operation fails, the journal is
+ * damaged or of an unknown version); the journal is then kept for the next run.
+ */
+int mr_txn_recover(const char *journal_path, struct mr_buf *report, struct mr_buf *err);
+
+/*
+ * Remove leftover staged files (".*.mailrecon-tmp.PID.N") in dir, staged by a run that died
+ * before it wrote its journal; files of a process still running are kept.  Call it only
+ * after mr_txn_recover() succeeded: a complete journal needs its staged files.  Returns how
+ * many files were removed (each is named in report), or -1 when dir cannot be read (the
+ * reason is in report); an absent dir gives 0.
+ */
+int mr_txn_cleanup_temps(const char *dir, struct mr_buf *report);
+
+#endif

@@ -1,0 +1,112 @@
+/*
+ * mailrecon apply [-f PATH]... | --plan PLANFILE  [--allow-delete[=N]] [--purge] [--no-reload]
+ *                 [--scope USER] [--actor NAME]
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "apply/apply.h"
+#include "cli/cli.h"
+#include "model/names.h"
+#include "util/strutil.h"
+#include "util/xalloc.h"
+
+struct apply_state {
+	const char **sources;
+	size_t n, cap;
+	const char *plan, *scope, *actor;
+	long allow_delete;
+	bool purge, no_reload;
+};
+
+enum { OPT_PLAN = 3000, OPT_ALLOW_DELETE, OPT_PURGE, OPT_NO_RELOAD, OPT_SCOPE, OPT_ACTOR };
+
+static const struct option options[] = {
+	{ "file", required_argument, NULL, 'f' },
+	{ "plan", required_argument, NULL, OPT_PLAN },
+	{ "allow-delete", optional_argument, NULL, OPT_ALLOW_DELETE },
+	{ "purge", no_argument, NULL, OPT_PURGE },
+	{ "no-reload", no_argument, NULL, OPT_NO_RELOAD },
+	{ "scope", required_argument, NULL, OPT_SCOPE },
+	{ "actor", required_argument, NULL, OPT_ACTOR },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int option(void *state, int opt, const char *arg)
+{
+	struct apply_state *s = state;
+	uint64_t n;
+	switch (opt) {
+	case 'f':
+		s->sources = xgrow(s->sources, sizeof(*s->sources), s->n + 1, &s->cap);
+		s->sources[s->n++] = arg;
+		return 0;
+	case OPT_PLAN:
+		s->plan = arg;
+		return 0;
+	case OPT_ALLOW_DELETE:
+		if (!arg) {
+			s->allow_delete = -1; /* any number */
+			return 0;
+		}
+		if (!mr_parse_u64(arg, strlen(arg), 1000000000, &n)) {
+			mr_cli_error("apply: --allow-delete=%s: expected a number", arg);
+			return MR_EXIT_USAGE;
+		}
+		s->allow_delete = (long)n;
+		return 0;
+	case OPT_PURGE:
+		s->purge = true;
+		return 0;
+	case OPT_NO_RELOAD:
+		s->no_reload = true;
+		return 0;
+	case OPT_SCOPE:
+		if (mr_check_user_name(arg)) {
+			mr_cli_error("apply: --scope '%s' is not a user name", arg);
+			return MR_EXIT_USAGE;
+		}
+		s->scope = arg;
+		return 0;
+	case OPT_ACTOR:
+		s->actor = arg;
+		return 0;
+	}
+	return MR_EXIT_USAGE;
+}
+
+static int run(void *state, const struct mr_globals *g, int argc, char **argv)
+{
+	struct apply_state *s = state;
+	int rc;
+	if (argc > 0) {
+		mr_cli_error("apply: unexpected argument '%s' (use -f PATH or --plan PLANFILE)", argv[0]);
+		rc = MR_EXIT_USAGE;
+	} else if (s->plan && s->n) {
+		mr_cli_error("apply: --plan and -f exclude each other: a plan file names its own sources");
+		rc = MR_EXIT_USAGE;
+	} else {
+		struct mr_apply_opts o = {
+			.root = g->root, .state_dir = g->state_dir, .layout = g->layout, .sources = s->sources,
+			.nsources = s->n, .planfile = s->plan, .scope = s->scope, .allow_delete = s->allow_delete,
+			.purge = s->purge, .no_reload = s->no_reload, .lock_timeout = g->lock_timeout,
+			.color = g->color == MR_COLOR_ALWAYS || (g->color == MR_COLOR_AUTO && isatty(STDOUT_FILENO)),
+			.verbosity = g->verbosity, .actor = s->actor,
+		};
+		rc = mr_apply_run(&o);
+	}
+	free(s->sources);
+	return rc;
+}
+
+const struct mr_cmd mr_cmd_apply = {
+	.name = "apply",
+	.usage = "[-f PATH]... | --plan PLANFILE [--allow-delete[=N]] [--purge] [--no-reload] [--scope USER] [--actor NAME]",
+	.summary = "make the live server what the desired state says",
+	.options = options,
+	.shortopts = "f:",
+	.option = option,
+	.run = run,
+	.state_size = sizeof(struct apply_state),
+};
