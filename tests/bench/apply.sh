@@ -37,7 +37,7 @@ sync
 state >"$tmp/before"
 out=$("$benchrun" -n "$runs" -- "$mailrecon" -q --root "$root" apply -f "$tmp/desired")
 state >"$tmp/after"
-written=$(diff "$tmp/before" "$tmp/after" | grep -c '^>' || true)
+written=$( (diff "$tmp/before" "$tmp/after" || true) | grep -c '^>' || true)
 median=$(echo "$out" | sed -E 's/.*median_s=([0-9.]+).*/\1/')
 rss=$(echo "$out" | sed -E 's/.*maxrss_mib=([0-9.]+).*/\1/')
 echo "no-op apply, 10,000 domains / 100,000 mailboxes: median $median s (of $runs runs after 1 warm-up), maxrss $rss MiB, files written: $written"
@@ -45,13 +45,13 @@ awk -v v="$median" 'BEGIN { print (v + 0 <= 1.5) ? "  time <= 1.5 s PASS" : "  t
 [[ $written -eq 0 ]] && echo "  zero files written PASS" || echo "  zero files written FAIL"
 
 # one mailbox: its quota in the desired state
-line=$(grep -n 'max_size: 2G' "$tmp/desired/d00001.yaml" | head -n 1 | cut -d: -f1)
+line=$(grep -m 1 -n 'max_size: 2G' "$tmp/desired/d00001.yaml" | cut -d: -f1)
 sed -i "${line}s/max_size: 2G/max_size: 3G/" "$tmp/desired/d00001.yaml"
 state >"$tmp/before"
 t0=$EPOCHREALTIME
 "$mailrecon" -q --root "$root" apply -f "$tmp/desired" >/dev/null
 t1=$EPOCHREALTIME
 state >"$tmp/after"
-changed=$(diff "$tmp/before" "$tmp/after" | grep '^>' | awk '{ print $2 }' | tr '\n' ' ')
+changed=$( (diff "$tmp/before" "$tmp/after" || true) | grep '^>' | awk '{ print $2 }' | tr '\n' ' ')
 echo "one-mailbox change (a quota): $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') s, files rewritten: $changed"
 [[ $changed == "etc/dovecot/dovecot.passwd " ]] && echo "  only the file holding the mailbox PASS" || echo "  only the file holding the mailbox FAIL"
