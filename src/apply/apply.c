@@ -831,7 +831,13 @@ int mr_apply_run(const struct mr_apply_opts *o)
 	struct actx a;
 	memset(&a, 0, sizeof(a));
 	a.o = o;
-	a.root = xstrdup(o->root && *o->root ? o->root : "/");
+	/* the transaction works on absolute, clean paths: resolve a relative --root once */
+	a.root = realpath(o->root && *o->root ? o->root : "/", NULL);
+	if (!a.root) {
+		fprintf(stderr, "mailrecon: --root '%s': %s\n", o->root, strerror(errno));
+		free(a.state);
+		return EXIT_ERROR;
+	}
 	a.state = mr_path_join_root(a.root, o->state_dir);
 	mr_model_init(&a.m);
 	time_t now = time(NULL);
