@@ -315,10 +315,19 @@ static int stage_cert(struct stage *s, const struct mr_change *c)
 	return rc;
 }
 
+/* the SNI include: a Dovecot configuration file, root's, readable by Dovecot */
+static const struct mr_codec sni_meta = { .name = "dovecot-sni", .owner = "root", .group = { "root", "root" }, .mode = 0644 };
+
 static int stage_all(struct stage *s, const struct mr_plan *p)
 {
 	for (size_t i = 0; i < p->nfiles; i++) {
 		const struct mr_file_change *f = &p->files[i];
+		if (f->file_id == MR_FILE_ID_CONFIG) {
+			if (stage_bytes(s, f->path, f->content, f->len, &sni_meta, false) < 0)
+				return -1;
+			s->reload_dovecot = true;
+			continue;
+		}
 		if (f->file_id < 0 || !f->content)
 			continue;
 		const struct mr_codec *c = mr_codecs[f->file_id];
@@ -514,8 +523,78 @@ static int create_accounts(struct actx *a, const struct mr_plan *p)
 	return 0;
 }
 
+/* Run a check tool: 0 ok or not installed (said), -1 failed (with the tool's message). */
+static int check_tool(struct actx *a, char *const argv[], const char *what)
+{
+	struct mr_buf out = MR_BUF_INIT;
+	int r = run_cmd(argv, &out), rc = 0;
+	if (r == 0)
+		say(a, "check: %s: ok\n", what);
+	else if (r == 127 || (out.ptr && strncmp(out.ptr, "cannot run", 10) == 0))
+		say(a, "check: %s: %s is not installed; skipped\n", what, argv[0]);
+	else {
+		fprintf(stderr, "mailrecon: check failed: %s (exit %d):\n%s\n", what, r, out.ptr ? out.ptr : "");
+		rc = -1;
+	}
+	mr_buf_release(&out);
+	return rc;
+}
+
+/* SpamAssassin's configuration directory in a temporary copy, with the staged local.cf. */
+static int spamassassin_check(struct actx *a, const struct mr_plan *p)
+{
+	const struct mr_file_change *lc = NULL;
+	for (size_t i = 0; i < p->nfiles; i++)
+		if (p->files[i].file_id == MR_FILE_SPAMASSASSIN)
+			lc = &p->files[i];
+	if (!lc)
+		return 0;
+	char tmpl[] = "/tmp/mailrecon-sa.XXXXXX";
+	if (!mkdtemp(tmpl))
+		return 0;
+	char *src = full(a, "/etc/mail/spamassassin");
+	struct mr_pathlist files = MR_PATHLIST_INIT;
+	static const char *const suffixes[] = { ".cf", ".pre", NULL };
+	struct mr_buf err = MR_BUF_INIT, data = MR_BUF_INIT;
+	mr_find_files(src, suffixes, &files, &err);
+	for (size_t i = 0; i < files.n; i++) {
+		const char *base = strrchr(files.v[i], '/') + 1;
+		if (strchr(files.v[i] + strlen(src) + 1, '/') || strcmp(base, "local.cf") == 0)
+			continue; /* only the directory's own files; local.cf is the staged one */
+		struct stat st;
+		mr_buf_reset(&data);
+		if (mr_read_file_ex(files.v[i], 16u << 20, MR_READ_NOFOLLOW, &data, &st, &err) == 0) {
+			char *dst = mr_path_join(tmpl, base);
+			FILE *f = fopen(dst, "w");
+			if (f) {
+				fwrite(data.ptr, 1, data.len, f);
+				fclose(f);
+			}
+			free(dst);
+		}
+	}
+	char *dst = mr_path_join(tmpl, "local.cf");
+	FILE *f = fopen(dst, "w");
+	if (f) {
+		fwrite(lc->content, 1, lc->len, f);
+		fclose(f);
+	}
+	struct mr_buf opt = MR_BUF_INIT;
+	mr_buf_addf(&opt, "--siteconfigpath=%s", tmpl);
+	char *argv[] = { "spamassassin", "--lint", opt.ptr, NULL };
+	int rc = check_tool(a, argv, "spamassassin --lint with the new local.cf");
+	nftw(tmpl, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	free(dst);
+	free(src);
+	mr_buf_release(&opt);
+	mr_buf_release(&err);
+	mr_buf_release(&data);
+	mr_pathlist_release(&files);
+	return rc;
+}
+
 /* The real tools' checks of what is staged; a tool that is not installed is skipped. */
-static int checks(struct actx *a, struct stage *s)
+static int checks(struct actx *a, struct stage *s, const struct mr_plan *p)
 {
 	(void)s;
 	const char *exim = a->lv.layout == MR_LAYOUT_RHEL ? "exim" : "exim4";
@@ -525,20 +604,21 @@ static int checks(struct actx *a, struct stage *s)
 	struct stat st;
 	if (stat(fconf, &st) == 0) {
 		char *argv[] = { (char *)exim, "-bV", "-C", fconf, NULL };
-		struct mr_buf out = MR_BUF_INIT;
-		int r = run_cmd(argv, &out);
-		if (r == 0)
-			say(a, "check: %s -bV -C %s: ok\n", exim, conf);
-		else if (r == 127 || (out.ptr && strstr(out.ptr, "cannot run")))
-			say(a, "check: %s is not installed; skipped\n", exim);
-		else {
-			fprintf(stderr, "mailrecon: check failed: %s -bV -C %s (exit %d):\n%s\n", exim, fconf, r,
-				out.ptr ? out.ptr : "");
-			rc = -1;
-		}
-		mr_buf_release(&out);
+		char what[256];
+		snprintf(what, sizeof(what), "%s -bV -C %s", exim, conf);
+		rc |= check_tool(a, argv, what);
 	}
 	free(fconf);
+	if (spamassassin_check(a, p) < 0)
+		rc = -1;
+	/* Dovecot's configuration, when it is below the root and a certificate changed */
+	char *dconf = full(a, "/etc/dovecot/dovecot.conf");
+	if (s->reload_dovecot && stat(dconf, &st) == 0) {
+		char *argv[] = { "doveconf", "-n", "-c", dconf, NULL };
+		if (check_tool(a, argv, "doveconf -n") < 0)
+			rc = -1;
+	}
+	free(dconf);
 	return rc;
 }
 
@@ -799,7 +879,7 @@ static int apply_plan(struct actx *a, struct mr_plan *p)
 	if (stage_all(&s, &final) < 0 || stage_archives(&s, &final) < 0) {
 		fprintf(stderr, "mailrecon: apply: %s; nothing was changed\n", s.err.ptr ? s.err.ptr : "staging failed");
 		rc = EXIT_ERROR;
-	} else if (checks(a, &s) < 0) {
+	} else if (checks(a, &s, &final) < 0) {
 		fprintf(stderr, "mailrecon: apply: a check failed; nothing was changed\n");
 		rc = EXIT_ERROR;
 	} else if (mr_txn_commit(s.t, &s.err) < 0) {
@@ -887,6 +967,7 @@ int mr_apply_run(const struct mr_apply_opts *o)
 		}
 		mr_pathlist_add(&dirs, lay == MR_LAYOUT_RHEL ? "/etc/exim/ssl" : "/etc/exim4/ssl");
 		mr_pathlist_add(&dirs, "/etc/dovecot/certs");
+		mr_pathlist_add(&dirs, "/etc/dovecot/conf.d");
 		mr_pathlist_sort(&dirs);
 		for (size_t i = 0; i < dirs.n; i++) {
 			if (i && strcmp(dirs.v[i], dirs.v[i - 1]) == 0)

@@ -50,7 +50,12 @@ struct mr_live {
 	/* "/etc/exim4/ssl/NAME" of every entry of the key directories: listing them once saves
 	 * six failed opens per domain on a server with thousands of domains */
 	struct mr_strmap key_files;
+	/* the managed Dovecot SNI include (MR_SNI_INCLUDE) as read; NULL: absent */
+	char *sni;
+	size_t sni_len;
 };
+
+#define MR_SNI_INCLUDE "/etc/dovecot/conf.d/99-mailrecon-sni.conf"
 
 struct mr_live_opts {
 	const char *root;      /* NULL or "/": the real system */

@@ -143,6 +143,7 @@ static void read_cert(struct mr_live *lv, struct mr_domain *d, const char *ssl, 
 	if (match != 1)
 		mr_diag_warning(&lv->findings, cloc, "the certificate of '%s' does not match its key %s", d->name, kpath);
 	d->ssl.enabled = true;
+	d->ssl.not_after = ci.not_after;
 	d->ssl.loc = d->ssl.alias_loc = cloc;
 	if (ci.cn && !mr_check_hostname(ci.cn))
 		d->ssl.alias = mr_model_str(&lv->model, ci.cn, strlen(ci.cn));
@@ -174,8 +175,26 @@ out:
 
 void mr_live_keys(struct mr_live *lv);
 
+static void read_sni(struct mr_live *lv)
+{
+	char *p = mr_path_join_root(lv->root, MR_SNI_INCLUDE);
+	struct mr_buf b = MR_BUF_INIT, err = MR_BUF_INIT;
+	struct stat st;
+	int r = mr_read_file_ex(p, 16u << 20, MR_READ_NOFOLLOW, &b, &st, &err);
+	if (r == 0) {
+		lv->sni_len = b.len;
+		lv->sni = b.ptr ? mr_buf_detach(&b) : xstrdup("");
+	} else if (r != -ENOENT && r != -ENOTDIR) {
+		mr_diag_warning(&lv->findings, ((struct mr_loc){ MR_SNI_INCLUDE, 0, 0 }), "%s", err.ptr);
+	}
+	mr_buf_release(&b);
+	mr_buf_release(&err);
+	free(p);
+}
+
 void mr_live_keys(struct mr_live *lv)
 {
+	read_sni(lv);
 	const char *ssl = lv->layout == MR_LAYOUT_RHEL ? "/etc/exim/ssl" : "/etc/exim4/ssl";
 	const char *certs = "/etc/dovecot/certs";
 	list_dir(lv, ssl);

@@ -132,6 +132,7 @@ struct mr_ssl {
 	const char *base_dir;
 	const char *email; /* NULL: none */
 	struct mr_loc loc, alias_loc, cert_loc, key_loc, email_loc;
+	int64_t not_after; /* live model only: the certificate's expiry (Unix time), 0: unknown */
 };
 
 struct mr_domain {

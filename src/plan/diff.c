@@ -8,6 +8,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "load/emit.h"
 #include "plan/plan.h"
@@ -405,6 +406,17 @@ static void diff_keys(struct ctx *c, const struct mr_domain *a, const struct mr_
 	} else if (b->ssl.cert == MR_CERT_FILES && c->in->oracle.cert_same &&
 		   c->in->oracle.cert_same(c->in->oracle.ctx, b, a) != 1) {
 		attr(change(c, MR_CHANGE_UPDATE, MR_OBJ_CERT, dn, dn), "certificate", sa, "(new content from the files)");
+	} else if (b->ssl.cert == MR_CERT_SELF_SIGNED && a->ssl.not_after > 0) {
+		int64_t now = c->in->now ? c->in->now : (int64_t)time(NULL);
+		if (a->ssl.not_after - now < (int64_t)MR_CERT_RENEW_DAYS * 86400) {
+			char when[32];
+			time_t t = (time_t)a->ssl.not_after;
+			struct tm tm;
+			gmtime_r(&t, &tm);
+			strftime(when, sizeof(when), "%Y-%m-%d", &tm);
+			attr(change(c, MR_CHANGE_UPDATE, MR_OBJ_CERT, dn, dn), "certificate",
+			     mr_arena_printf(&c->p->arena, "%s, expires %s", sa, when), "(renewed: a new self-signed certificate)");
+		}
 	}
 }
 

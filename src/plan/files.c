@@ -559,7 +559,37 @@ static void key_file(struct mr_plan *p, const char *path, bool create, bool remo
 	fc->create = create;
 	fc->remove = remove;
 	fc->at_apply = !remove;
-	fc->file_id = -1;
+	fc->file_id = MR_FILE_ID_KEY;
+}
+
+/* The Dovecot SNI include: a certificate per server name, from the target model. */
+static void sni_include(struct mr_plan *p, const struct mr_model *t, const struct mr_plan_input *in)
+{
+	struct mr_buf b = MR_BUF_INIT;
+	size_t n = 0;
+	for (size_t i = 0; i < t->ndomains; i++) {
+		const struct mr_domain *d = t->domains[i];
+		if (!d->ssl.enabled || !d->ssl.alias)
+			continue;
+		if (n++ == 0)
+			mr_buf_adds(&b, "# Managed by mailrecon: Dovecot's certificate per server name (SNI).\n"
+					"# Rewritten on every apply that changes a certificate; do not edit.\n");
+		mr_buf_addf(&b, "local_name %s {\n  ssl_cert = </etc/dovecot/certs/%s.crt\n  ssl_key = </etc/dovecot/certs/%s.key\n}\n",
+			    d->ssl.alias, d->name, d->name);
+	}
+	const char *live = in->live->sni;
+	bool same = live ? in->live->sni_len == b.len && memcmp(live, b.ptr ? b.ptr : "", b.len) == 0 : b.len == 0;
+	if (!same) {
+		p->files = xgrow(p->files, sizeof(*p->files), p->nfiles + 1, &p->fcap);
+		struct mr_file_change *fc = &p->files[p->nfiles++];
+		memset(fc, 0, sizeof(*fc));
+		fc->path = MR_SNI_INCLUDE;
+		fc->create = !live;
+		fc->file_id = MR_FILE_ID_CONFIG;
+		fc->len = b.len;
+		fc->content = b.ptr ? mr_buf_detach(&b) : xstrdup("");
+	}
+	mr_buf_release(&b);
 }
 
 /* DKIM keys and certificates: made or copied at apply, never in a plan. */
@@ -630,4 +660,5 @@ void mr_plan_files(struct mr_plan *p, const struct mr_model *t, const struct mr_
 		mr_codec_file_release(&w.f);
 	}
 	key_files(p, in);
+	sni_include(p, t, in);
 }

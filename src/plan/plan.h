@@ -62,8 +62,12 @@ struct mr_file_change {
 	size_t added, changed, removed; /* lines */
 	char *content;     /* the new bytes (line files); NULL for key files */
 	size_t len;
-	int file_id;       /* enum mr_file_id, or -1 for a key file */
+	int file_id;       /* enum mr_file_id; MR_FILE_ID_KEY for a key file, MR_FILE_ID_CONFIG for the SNI include */
 };
+
+#define MR_FILE_ID_KEY (-1)
+#define MR_FILE_ID_CONFIG (-2)
+#define MR_CERT_RENEW_DAYS 30
 
 struct mr_plan {
 	struct mr_arena arena;
@@ -96,6 +100,7 @@ struct mr_plan_input {
 	const char *scope;      /* NULL: everything */
 	const char *state_dir;  /* for the archive path shown for a deleted mailbox */
 	const char *date;       /* YYYY-MM-DD for that path */
+	int64_t now;            /* Unix time for certificate expiry; 0: the clock */
 	struct mr_plan_oracle oracle;
 };
 

@@ -82,6 +82,8 @@ void mr_plan_print_text(const struct mr_plan *p, const struct mr_diags *findings
 					    f->changed, f->removed);
 			if (f->at_apply && !f->remove)
 				mr_buf_adds(out, f->file_id >= 0 ? " (hashes or ids made at apply)" : " (made at apply)");
+			if (f->file_id == MR_FILE_ID_CONFIG)
+				mr_buf_adds(out, " (Dovecot's certificates by server name)");
 			if (f->blocked)
 				mr_buf_adds(out, " (BLOCKED: it has lines mailrecon cannot read)");
 			mr_buf_addc(out, '\n');
@@ -180,7 +182,7 @@ void mr_plan_print_json(const struct mr_plan *p, const struct mr_diags *findings
 		mr_buf_adds(out, i ? ",{\"path\":" : "{\"path\":");
 		mr_json_string(out, f->path);
 		mr_buf_addf(out, ",\"action\":\"%s\",\"kind\":\"%s\"", f->create ? "create" : f->remove ? "delete" : "update",
-			    f->file_id >= 0 ? "lines" : "key");
+			    f->file_id >= 0 ? "lines" : f->file_id == MR_FILE_ID_KEY ? "key" : "config");
 		if (f->file_id >= 0)
 			mr_buf_addf(out, ",\"added\":%zu,\"changed\":%zu,\"removed\":%zu", f->added, f->changed, f->removed);
 		mr_buf_addf(out, ",\"at_apply\":%s,\"blocked\":%s}", f->at_apply ? "true" : "false",

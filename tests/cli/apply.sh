@@ -94,6 +94,23 @@ expect "a new file gets its documented mode (exim passwd 0640)" 0 '^640$' '' -- 
 expect "a self-signed certificate and key were made, 0600" 0 '^600$' '' -- stat -c %a "$tmp/root/etc/exim4/ssl/example.com.key"
 expect "Dovecot has the same certificate" 0 '' '' -- cmp -s "$tmp/root/etc/exim4/ssl/example.com.crt" "$tmp/root/etc/dovecot/certs/example.com.crt"
 
+expect "the Dovecot SNI include names each certificate" 0 '^local_name mail\.example\.com \{$' '' -- \
+	cat "$tmp/root/etc/dovecot/conf.d/99-mailrecon-sni.conf"
+
+# --- a self-signed certificate that expires within 30 days is renewed ---
+openssl req -x509 -newkey rsa:2048 -nodes -days 10 -subj "/CN=mail.example.com/emailAddress=postmaster@example.com" \
+	-keyout "$tmp/root/etc/exim4/ssl/example.com.key" -out "$tmp/root/etc/exim4/ssl/example.com.crt" 2>/dev/null
+cp "$tmp/root/etc/exim4/ssl/example.com.key" "$tmp/root/etc/exim4/ssl/example.com.crt" "$tmp/root/etc/dovecot/certs/"
+expect "a certificate expiring within 30 days: the plan renews it" 0 '\(renewed: a new self-signed certificate\)' '' -- \
+	"$bin" --root "$tmp/root" plan -f "$repo/examples/hosting"
+expect "apply renews it" 0 'Apply complete: 0 added, 1 changed, 0 destroyed' '' -- \
+	"$bin" --root "$tmp/root" apply -f "$repo/examples/hosting"
+expect "the new certificate lasts more than 30 days" 0 'will not expire' '' -- \
+	openssl x509 -checkend $((31 * 86400)) -noout -in "$tmp/root/etc/exim4/ssl/example.com.crt"
+expect "Dovecot got the renewed certificate too" 0 '' '' -- \
+	cmp -s "$tmp/root/etc/exim4/ssl/example.com.crt" "$tmp/root/etc/dovecot/certs/example.com.crt"
+expect "after the renewal: No changes." 0 '^No changes\.' '' -- "$bin" --root "$tmp/root" apply -f "$repo/examples/hosting"
+
 # --- dns: the records to publish for what apply made ---
 "$bin" --root "$tmp/root" dns -f "$repo/examples/hosting" >"$tmp/dns"
 pub=$(openssl pkey -in "$tmp/root/etc/exim4/ssl/example.com.private" -pubout -outform DER 2>/dev/null | base64 -w0)
@@ -105,6 +122,21 @@ expect "dns: the selector of a domain's own key" 0 '^shop\._domainkey\.shop\.exa
 expect "dns --json for one domain" 0 '"kind":"dkim","name":"mail2024\._domainkey\.example\.org"' '' -- \
 	"$bin" --root "$tmp/root" dns example.org --json
 expect "dns of a domain that is not live: exit 1" 1 '' 'not a live mail domain' -- "$bin" --root "$tmp/root" dns nowhere.example
+
+# --- the real tools' checks: a failing one aborts the apply before any rename ---
+mkdir -p "$tmp/fakebin"
+printf '#!/bin/sh\necho "exim: error in line 3 of the configuration" >&2\nexit 1\n' >"$tmp/fakebin/exim4"
+printf '#!/bin/sh\necho "lint: 1 issues detected" >&2\nexit 2\n' >"$tmp/fakebin/spamassassin"
+chmod +x "$tmp/fakebin/exim4" "$tmp/fakebin/spamassassin"
+tree debian/hosting
+touch "$tmp/root/etc/exim4/exim4.conf"
+expect "a failing exim -bV aborts the apply with its message" 1 '^Plan: ' 'check failed: exim4 -bV -C /etc/exim4/exim4\.conf \(exit 1\):' -- \
+	env PATH="$tmp/fakebin:$PATH" "$bin" --root "$tmp/root" apply -f "$changes" --allow-delete
+expect "... and nothing was changed" 0 '' '' -- diff -r "$live/debian/hosting/etc" "$tmp/root/etc" -x exim4.conf
+rm "$tmp/root/etc/exim4/exim4.conf"
+expect "a failing spamassassin --lint (local.cf changes) aborts the apply" 1 '^Plan: ' 'lint: 1 issues detected' -- \
+	env PATH="$tmp/fakebin:$PATH" "$bin" --root "$tmp/root" apply -f "$changes" --allow-delete
+expect "... and nothing was changed" 0 '' '' -- diff -r "$live/debian/hosting/etc" "$tmp/root/etc"
 
 # --- an existing file keeps its owner, group and mode ---
 tree debian/hosting
