@@ -138,6 +138,48 @@ expect "a failing spamassassin --lint (local.cf changes) aborts the apply" 1 '^P
 	env PATH="$tmp/fakebin:$PATH" "$bin" --root "$tmp/root" apply -f "$changes" --allow-delete
 expect "... and nothing was changed" 0 '' '' -- diff -r "$live/debian/hosting/etc" "$tmp/root/etc"
 
+# --- account: create runs useradd (with --prefix for a sandbox root) ---
+tree debian/empty
+printf 'root:x:0:\n' >"$tmp/root/etc/group"
+: >"$tmp/root/etc/shadow"
+: >"$tmp/root/etc/gshadow"
+cat >"$tmp/new.yaml" <<'YAML'
+version: 1
+users:
+  newbie: {account: create}
+domains:
+  newbie.example:
+    owner: newbie
+    mailboxes:
+      hello:
+        password: {hash: "{CRAM-MD5}e02d374fde0dc75a17a557039a3a5338c7743304777dccd376f332bee68d2cf6"}
+YAML
+expect "apply creates the missing system account" 0 'created the system account newbie \(home /var/www/newbie\)' '' -- \
+	"$bin" --root "$tmp/root" apply -f "$tmp/new.yaml"
+expect "... in ROOT/etc/passwd, with the home below /var/www" 0 '^newbie:x:[0-9]+:[0-9]+::/var/www/newbie:/usr/sbin/nologin$' '' -- \
+	cat "$tmp/root/etc/passwd"
+uid=$(awk -F: '$1 == "newbie" { print $3 }' "$tmp/root/etc/passwd")
+expect "the mailbox line carries the new account's uid" 0 "^hello@newbie\.example:[^:]+:$uid:" '' -- \
+	cat "$tmp/root/etc/dovecot/dovecot.passwd"
+expect "the mailbox home belongs to the new account, 0700" 0 "^700 $uid\$" '' -- \
+	stat -c '%a %u' "$tmp/root/var/www/newbie/data/email/newbie.example/hello"
+expect "a second apply: No changes." 0 '^No changes\.' '' -- "$bin" --root "$tmp/root" apply -f "$tmp/new.yaml"
+
+# --- --purge: the storage of a deleted mailbox is removed instead of archived ---
+tree debian/hosting
+mkdir -p "$tmp/root/var/www/alice/data/email/example.com/archive/.maildir/cur"
+echo mail >"$tmp/root/var/www/alice/data/email/example.com/archive/.maildir/cur/1"
+expect "apply --purge" 0 'purged /var/www/alice/data/email/example\.com/archive' '' -- \
+	"$bin" --root "$tmp/root" apply -f "$changes" --allow-delete --purge
+expect "... the storage is gone" 1 '' '' -- test -e "$tmp/root/var/www/alice/data/email/example.com/archive"
+expect "... and nothing was archived" 1 '' '' -- test -e "$tmp/root/var/lib/mailrecon/archive"
+tree debian/hosting
+mkdir -p "$tmp/root/var/www/alice/data/email/example.com/archive/.maildir/cur"
+echo mail >"$tmp/root/var/www/alice/data/email/example.com/archive/.maildir/cur/1"
+"$bin" -q --root "$tmp/root" apply -f "$changes" --allow-delete >/dev/null 2>&1
+expect "without --purge the mail is archived under STATE_DIR/archive/DATE/ADDRESS" 0 '' '' -- \
+	sh -c "test \"\$(cat '$tmp'/root/var/lib/mailrecon/archive/*/archive@example.com/.maildir/cur/1)\" = mail"
+
 # --- an existing file keeps its owner, group and mode ---
 tree debian/hosting
 chown 1234:2345 "$tmp/root/etc/exim4/domainips"
