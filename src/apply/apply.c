@@ -21,8 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "apply/history.h"
 #include "apply/oracle.h"
 #include "apply/txn.h"
+#include "crypto/digest.h"
 #include "codec/accounts.h"
 #include "codec/dkim_txt.h"
 #include "codec/live.h"
@@ -97,6 +99,9 @@ struct actx {
 	struct mr_oracle_ctx oc;
 	char date[16], iso[32];
 	bool have_live, have_acc;
+	struct mr_vcs *vcs;
+	char rev[41];       /* the revision this apply committed, or "" */
+	char git_commit[41]; /* a git source's commit */
 };
 
 static void say(const struct actx *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -225,13 +230,55 @@ static const struct mr_domain *target_domain(const struct actx *a, const char *n
 	return d ? d : mr_model_domain(&a->lv.model, name);
 }
 
+/*
+ * A private key that apply replaces or removes is kept in STATE_DIR/keys/SHA256 (0600,
+ * root's) before it goes: history holds only its fingerprint, and rollback restores the
+ * key from here.  Content-addressed and written once, so a crash or a rerun is harmless.
+ */
+static int keep_key(struct actx *a, const char *path)
+{
+	char *target = full(a, path);
+	struct mr_buf data = MR_BUF_INIT, err = MR_BUF_INIT;
+	struct stat st;
+	int rc = 0;
+	if (mr_read_file_ex(target, 1u << 20, MR_READ_NOFOLLOW, &data, &st, &err) == 0) {
+		char sha[MR_SHA256_HEX];
+		mr_sha256_hex(data.ptr, data.len, sha);
+		char *dir = mr_path_join(a->state, "keys");
+		char *dest = mr_path_join(dir, sha);
+		mkdir(dir, 0700);
+		if (access(dest, F_OK) != 0) {
+			struct mr_buf tmp = MR_BUF_INIT;
+			mr_buf_addf(&tmp, "%s.tmp.%ld", dest, (long)getpid());
+			int fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+			if (fd < 0 || write(fd, data.ptr, data.len) != (ssize_t)data.len || fsync(fd) != 0 ||
+			    rename(tmp.ptr, dest) != 0) {
+				fprintf(stderr, "mailrecon: cannot keep the old key '%s' in '%s': %s\n", path, dir, strerror(errno));
+				unlink(tmp.ptr);
+				rc = -1;
+			}
+			if (fd >= 0)
+				close(fd);
+			mr_buf_release(&tmp);
+		}
+		free(dest);
+		free(dir);
+	}
+	if (data.ptr)
+		explicit_bzero(data.ptr, data.cap);
+	mr_buf_release(&data);
+	mr_buf_release(&err);
+	free(target);
+	return rc;
+}
+
 static int stage_dkim(struct stage *s, const struct mr_change *c)
 {
 	const char *ssl = s->a->lv.layout == MR_LAYOUT_RHEL ? "/etc/exim/ssl" : "/etc/exim4/ssl";
 	struct mr_buf pp = MR_BUF_INIT, tp = MR_BUF_INIT;
 	mr_buf_addf(&pp, "%s/%s.private", ssl, c->id);
 	mr_buf_addf(&tp, "%s/%s.txt", ssl, c->id);
-	int rc = 0;
+	int rc = c->action == MR_CHANGE_CREATE ? 0 : keep_key(s->a, pp.ptr);
 	if (c->action == MR_CHANGE_DELETE) {
 		char *p = full(s->a, pp.ptr), *t = full(s->a, tp.ptr);
 		rc = mr_txn_unlink(s->t, p, &s->err) || mr_txn_unlink(s->t, t, &s->err) ? -1 : 0;
@@ -275,7 +322,13 @@ static int stage_cert(struct stage *s, const struct mr_change *c)
 	const char *ssl = s->a->lv.layout == MR_LAYOUT_RHEL ? "/etc/exim/ssl" : "/etc/exim4/ssl";
 	const char *dirs[2] = { ssl, "/etc/dovecot/certs" };
 	int rc = 0;
-	if (c->action == MR_CHANGE_DELETE) {
+	for (int i = 0; i < 2 && rc == 0 && c->action != MR_CHANGE_CREATE; i++) {
+		struct mr_buf k = MR_BUF_INIT;
+		mr_buf_addf(&k, "%s/%s.key", dirs[i], c->id);
+		rc = keep_key(s->a, k.ptr);
+		mr_buf_release(&k);
+	}
+	if (rc == 0 && c->action == MR_CHANGE_DELETE) {
 		for (int i = 0; i < 2 && rc == 0; i++) {
 			struct mr_buf p = MR_BUF_INIT, k = MR_BUF_INIT;
 			mr_buf_addf(&p, "%s/%s.crt", dirs[i], c->id);
@@ -691,8 +744,8 @@ static void audit(struct actx *a, const struct mr_plan *p)
 		struct mr_buf b = MR_BUF_INIT;
 		for (size_t i = 0; i < p->nchanges; i++) {
 			const struct mr_change *c = &p->changes[i];
-			mr_buf_addf(&b, "%s rev=- actor=%s %s %s %s\n", a->iso, actor(a), mr_object_name(c->object), c->id,
-				    mr_change_action_name(c->action));
+			mr_buf_addf(&b, "%s rev=%.12s actor=%s %s %s %s\n", a->iso, a->rev[0] ? a->rev : "-", actor(a),
+				    mr_object_name(c->object), c->id, mr_change_action_name(c->action));
 		}
 		if (write(fd, b.ptr, b.len) != (ssize_t)b.len)
 			fprintf(stderr, "mailrecon: cannot write the audit log '%s': %s\n", path, strerror(errno));
@@ -810,8 +863,11 @@ static int planfile_sources(const char *saved, struct mr_pathlist *out)
 
 static int load(struct actx *a, const char *const *sources, size_t n)
 {
-	struct mr_load_opts lo = { .root = a->root, .sources = sources, .nsources = n, .files_out = &a->files };
-	if (mr_load_desired(&a->m, &lo, &a->d) < 0) {
+	struct mr_load_opts lo = { .root = a->root, .sources = sources, .nsources = n, .files_out = &a->files,
+				   .read_git = mr_vcs_source };
+	int lrc = mr_load_desired(&a->m, &lo, &a->d);
+	memcpy(a->git_commit, lo.git_commit, sizeof(a->git_commit));
+	if (lrc < 0) {
 		mr_diags_print(&a->d, stderr);
 		fprintf(stderr, "mailrecon: apply: %zu error%s in the desired state; nothing was changed\n", a->d.errors,
 			a->d.errors == 1 ? "" : "s");
@@ -856,6 +912,137 @@ static void print_plan(struct actx *a, const struct mr_plan *p)
 	mr_buf_release(&out);
 }
 
+/* ---- history ---- */
+
+static void source_name(const struct actx *a, struct mr_buf *out)
+{
+	for (size_t i = 0; i < a->o->nsources; i++) {
+		const char *s = a->o->sources[i];
+		if (strncmp(s, "git:", 4) == 0 && a->git_commit[0])
+			mr_buf_addf(out, "%s%s (commit %s)", i ? ", " : "", s, a->git_commit);
+		else {
+			char *abs = realpath(s, NULL);
+			mr_buf_addf(out, "%s%s", i ? ", " : "", abs ? abs : s);
+			free(abs);
+		}
+	}
+	if (a->o->planfile)
+		mr_buf_addf(out, "%splan file %s", out->len ? ", " : "", a->o->planfile);
+	if (!out->len)
+		mr_buf_adds(out, MR_DESIRED_DEFAULT);
+}
+
+static int commit_snapshot(struct actx *a, const char *message, bool *committed)
+{
+	struct mr_snapshot snap;
+	struct mr_buf err = MR_BUF_INIT;
+	int rc = mr_snapshot_take(a->root, a->lv.layout, &snap, &err);
+	if (rc == 0 && mr_fault_check("commit") < 0) { /* test seam: the repository fails now */
+		mr_buf_addf(&err, "the state repository: %s", strerror(errno));
+		rc = -1;
+	}
+	if (rc == 0)
+		rc = mr_vcs_commit(a->vcs, snap.v, snap.n, message, actor(a), a->rev, committed, &err);
+	if (rc < 0)
+		fprintf(stderr, "mailrecon: cannot record the revision: %s\n", err.ptr ? err.ptr : "?");
+	mr_snapshot_release(&snap);
+	mr_buf_release(&err);
+	return rc;
+}
+
+/* Before anything changes: a revision left pending by a failed commit, the baseline of a
+ * first apply, or the drift found since the last revision -- so an edit made outside
+ * mailrecon is in history before mailrecon undoes it. */
+static int capture(struct actx *a)
+{
+	char *pending = mr_path_join(a->state, "pending-revision");
+	struct mr_buf msg = MR_BUF_INIT, err = MR_BUF_INIT;
+	int rc = 0;
+	bool committed = false;
+	if (mr_read_file(pending, 16u << 20, &msg, &err) == 0) {
+		rc = commit_snapshot(a, msg.ptr, &committed);
+		if (rc == 0) {
+			unlink(pending);
+			fprintf(stderr, "mailrecon: recorded the revision a previous apply could not commit (%.12s)\n", a->rev);
+		}
+		goto out;
+	}
+	struct mr_snapshot snap;
+	if (mr_snapshot_take(a->root, a->lv.layout, &snap, &err) < 0) {
+		fprintf(stderr, "mailrecon: %s\n", err.ptr);
+		rc = -1;
+		goto out;
+	}
+	struct mr_pathlist changed = MR_PATHLIST_INIT;
+	struct mr_buf m = MR_BUF_INIT;
+	int r = mr_history_changed(a->vcs, "HEAD", &snap, &changed, &err);
+	if (r == 1) {
+		mr_buf_adds(&m, "baseline: the live files before mailrecon's first apply\n");
+	} else if (r < 0) {
+		fprintf(stderr, "mailrecon: cannot read the state repository: %s\n", err.ptr);
+		rc = -1;
+	} else if (changed.n) {
+		mr_buf_addf(&m, "drift: %zu file%s changed outside mailrecon\n\n", changed.n, changed.n == 1 ? "" : "s");
+		for (size_t i = 0; i < changed.n; i++)
+			mr_buf_addf(&m, "  %s\n", changed.v[i]);
+	}
+	if (rc == 0 && m.len) {
+		mr_history_trailers(&m, NULL, actor(a));
+		rc = mr_vcs_commit(a->vcs, snap.v, snap.n, m.ptr, actor(a), a->rev, &committed, &err);
+		if (rc < 0)
+			fprintf(stderr, "mailrecon: cannot record the live state: %s\n", err.ptr);
+		else if (committed)
+			say(a, "recorded %s as revision %.12s\n", r == 1 ? "the live files (baseline)" : "drift", a->rev);
+	}
+	a->rev[0] = '\0';
+	mr_buf_release(&m);
+	mr_pathlist_release(&changed);
+	mr_snapshot_release(&snap);
+out:
+	mr_buf_release(&msg);
+	mr_buf_release(&err);
+	free(pending);
+	return rc;
+}
+
+/* After the switch: one revision for the apply, its plan as the message. */
+static int record(struct actx *a, const struct mr_plan *p)
+{
+	struct mr_buf msg = MR_BUF_INIT, text = MR_BUF_INIT, src = MR_BUF_INIT;
+	mr_buf_addf(&msg, "Plan: %zu to add, %zu to change, %zu to destroy.\n\n", p->add, p->change, p->destroy);
+	struct mr_plan copy = *p;
+	mr_plan_print_text(&copy, NULL, false, &text);
+	mr_buf_add(&msg, text.ptr, text.len);
+	source_name(a, &src);
+	mr_history_trailers(&msg, src.ptr, actor(a));
+	bool committed = false;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int rc = commit_snapshot(a, msg.ptr, &committed);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (a->o->verbosity > 0)
+		printf("revision recorded in %.3f s (snapshot of the live files and commit)\n",
+		       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	if (rc < 0) {
+		/* the files are switched: keep the message, the next run commits it first */
+		char *pending = mr_path_join(a->state, "pending-revision");
+		FILE *f = fopen(pending, "w");
+		if (f) {
+			fputs(msg.ptr, f);
+			fclose(f);
+		}
+		fprintf(stderr, "mailrecon: apply: the files are applied but their revision is not recorded; "
+				"the next run records it\n");
+		free(pending);
+	} else if (committed) {
+		say(a, "recorded revision %.12s\n", a->rev);
+	}
+	mr_buf_release(&msg);
+	mr_buf_release(&text);
+	mr_buf_release(&src);
+	return rc;
+}
+
 static int apply_plan(struct actx *a, struct mr_plan *p)
 {
 	/* the second plan: with system accounts made and new passwords hashed */
@@ -893,6 +1080,8 @@ static int apply_plan(struct actx *a, struct mr_plan *p)
 		if (a->o->purge)
 			purge_storage(a, &final);
 		if (make_homes(a, &final) < 0)
+			rc = EXIT_ERROR;
+		if (record(a, &final) < 0)
 			rc = EXIT_ERROR;
 		audit(a, &final);
 		if (reloads(a, &s) < 0)
@@ -1008,6 +1197,21 @@ int mr_apply_run(const struct mr_apply_opts *o)
 	}
 	if (rc)
 		goto out;
+	{
+		char *repo_dir = mr_path_join(a.state, "repo");
+		a.vcs = mr_vcs_open(repo_dir, true, &err);
+		free(repo_dir);
+		if (!a.vcs) {
+			fprintf(stderr, "mailrecon: apply: %s; nothing was changed\n", err.ptr);
+			rc = EXIT_ERROR;
+			goto out;
+		}
+		if (capture(&a) < 0) {
+			fprintf(stderr, "mailrecon: apply: the live state could not be recorded; nothing was changed\n");
+			rc = EXIT_ERROR;
+			goto out;
+		}
+	}
 	a.oc.root = a.lv.root;
 	a.oc.lv = &a.lv;
 	a.oc.desired = &a.m;
@@ -1039,6 +1243,7 @@ int mr_apply_run(const struct mr_apply_opts *o)
 	mr_pwcache_save(a.oc.cache);
 out:
 	mr_plan_release(&p);
+	mr_vcs_close(&a.vcs);
 	mr_pwcache_free(&a.oc.cache);
 	mr_oracle_release(&a.oc);
 	if (a.have_acc)
@@ -1053,6 +1258,275 @@ out:
 	if (lockfd >= 0)
 		close(lockfd);
 	free(saved);
+	free(a.state);
+	free(a.root);
+	return rc;
+}
+
+/* ---- rollback ---- */
+
+static int cmp_vcs_file(const void *x, const void *y)
+{
+	return strcmp(((const struct mr_vcs_file *)x)->path, ((const struct mr_vcs_file *)y)->path);
+}
+
+struct rev_files {
+	struct mr_snapshot s; /* the revision's files, as a snapshot */
+};
+
+static int rev_cb(void *ctx, const char *path, const void *data, size_t len)
+{
+	struct rev_files *r = ctx;
+	r->s.v = xgrow(r->s.v, sizeof(*r->s.v), r->s.n + 1, &r->s.cap);
+	r->s.v[r->s.n++] = (struct mr_vcs_file){ xstrdup(path), xmemdup(data, len), len };
+	return 0;
+}
+
+static const struct mr_codec *codec_of(enum mr_layout lay, const char *path)
+{
+	for (size_t i = 0; i < MR_FILE_COUNT; i++)
+		if (strcmp(mr_codec_path(mr_codecs[i], lay), path) == 0)
+			return mr_codecs[i];
+	return strcmp(path, MR_SNI_INCLUDE) == 0 ? &sni_meta : NULL;
+}
+
+static bool is_fingerprint(const char *path)
+{
+	size_t n = strlen(path);
+	return n > 12 && strcmp(path + n - 12, ".fingerprint") == 0;
+}
+
+static size_t count_lines(const char *s, size_t n)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		k += s[i] == '\n';
+	return k;
+}
+
+int mr_rollback_run(const struct mr_apply_opts *o, const char *rev)
+{
+	struct actx a;
+	memset(&a, 0, sizeof(a));
+	a.o = o;
+	a.root = realpath(o->root && *o->root ? o->root : "/", NULL);
+	if (!a.root) {
+		fprintf(stderr, "mailrecon: --root '%s': %s\n", o->root, strerror(errno));
+		return EXIT_ERROR;
+	}
+	a.state = mr_path_join_root(a.root, o->state_dir);
+	mr_model_init(&a.m);
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(a.date, sizeof(a.date), "%Y-%m-%d", &tm);
+	strftime(a.iso, sizeof(a.iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	int rc = EXIT_OK, lockfd = -1;
+	struct mr_buf err = MR_BUF_INIT, report = MR_BUF_INIT;
+	struct rev_files want = { { NULL, 0, 0 } };
+	struct mr_snapshot cur = { NULL, 0, 0 };
+	struct mr_vcs_entry e;
+	char **paths = NULL;
+	size_t np = 0;
+	memset(&e, 0, sizeof(e));
+	if (mkdir(a.state, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "mailrecon: rollback: cannot create '%s': %s\n", a.state, strerror(errno));
+		rc = EXIT_ERROR;
+		goto out;
+	}
+	if ((rc = mr_state_lock(a.state, true, o->lock_timeout, &lockfd)) != 0)
+		goto out;
+	char *journal = mr_path_join(a.state, "journal");
+	int r = mr_txn_recover(journal, &report, &err);
+	free(journal);
+	if (report.len)
+		fprintf(stderr, "mailrecon: %s\n", report.ptr);
+	if (r < 0) {
+		fprintf(stderr, "mailrecon: rollback: cannot finish the interrupted apply: %s\n", err.ptr);
+		rc = EXIT_ERROR;
+		goto out;
+	}
+	char *repo = mr_path_join(a.state, "repo");
+	a.vcs = mr_vcs_open(repo, false, &err);
+	free(repo);
+	if (!a.vcs) {
+		fprintf(stderr, "mailrecon: rollback: %s\n", err.ptr);
+		rc = EXIT_ERROR;
+		goto out;
+	}
+	/* only a revision mailrecon made: it has mailrecon's trailer */
+	if (mr_vcs_show(a.vcs, rev, &e, &paths, &np, &err) < 0) {
+		fprintf(stderr, "mailrecon: rollback: %s\n", err.ptr);
+		rc = EXIT_ERROR;
+		goto out;
+	}
+	struct mr_buf msg = MR_BUF_INIT;
+	mr_buf_addf(&msg, "%s\n\n%s", e.subject, e.body);
+	char ver[64];
+	bool ours = mr_vcs_trailer(msg.ptr, MR_HISTORY_TRAILER, ver, sizeof(ver));
+	mr_buf_release(&msg);
+	if (!ours) {
+		fprintf(stderr, "mailrecon: rollback: refused: %.12s is not a mailrecon revision (no %s trailer)\n", e.id,
+			MR_HISTORY_TRAILER);
+		rc = EXIT_REFUSED;
+		goto out;
+	}
+	/* the live files as they are go into history first, as for apply */
+	enum mr_layout lay = o->layout;
+	if (lay == MR_LAYOUT_AUTO && mr_layout_detect(a.root, &lay, &err) < 0) {
+		fprintf(stderr, "mailrecon: rollback: %s\n", err.ptr);
+		rc = EXIT_ERROR;
+		goto out;
+	}
+	a.lv.layout = lay;
+	if (capture(&a) < 0) {
+		rc = EXIT_ERROR;
+		goto out;
+	}
+	if (mr_vcs_read(a.vcs, e.id, rev_cb, &want, NULL, &err) != 0 || mr_snapshot_take(a.root, lay, &cur, &err) < 0) {
+		fprintf(stderr, "mailrecon: rollback: %s\n", err.ptr ? err.ptr : "cannot read the revision");
+		rc = EXIT_ERROR;
+		goto out;
+	}
+	if (want.s.n > 1)
+		qsort(want.s.v, want.s.n, sizeof(*want.s.v), cmp_vcs_file);
+	/* what changes: files of the revision that differ, files it does not have */
+	char *jpath = mr_path_join(a.state, "journal");
+	struct stage s = { .a = &a, .t = mr_txn_begin(jpath), .err = MR_BUF_INIT };
+	free(jpath);
+	struct mr_buf shown = MR_BUF_INIT;
+	size_t nchanged = 0, kept_keys = 0;
+	for (size_t i = 0; i < want.s.n && rc == 0; i++) {
+		const struct mr_vcs_file *w = &want.s.v[i];
+		const struct mr_vcs_file *c = mr_snapshot_get(&cur, w->path);
+		if (is_fingerprint(w->path)) {
+			/* a private key is not in history: it comes back from STATE_DIR/keys by its
+			 * fingerprint, where apply kept it before replacing it */
+			if (c && c->len == w->len && memcmp(c->data, w->data, w->len) == 0)
+				continue;
+			char *keypath = mr_path_join("/", w->path);
+			keypath[strlen(keypath) - 12] = '\0';
+			char sha[65] = "";
+			if (w->len > 7 + 64 && memcmp(w->data, "sha256 ", 7) == 0)
+				memcpy(sha, (const char *)w->data + 7, 64);
+			char *dir = mr_path_join(a.state, "keys");
+			char *stored = mr_path_join(dir, sha);
+			struct mr_buf key = MR_BUF_INIT, kerr = MR_BUF_INIT;
+			struct stat kst;
+			if (sha[0] && mr_read_file_ex(stored, 1u << 20, MR_READ_NOFOLLOW, &key, &kst, &kerr) == 0) {
+				if (c)
+					keep_key(&a, keypath);
+				mr_buf_addf(&shown, "  ~ %s (the key of %.12s, kept in %s)\n", keypath, e.id, dir);
+				if (stage_bytes(&s, keypath, key.ptr, key.len, NULL, true) < 0)
+					rc = EXIT_ERROR;
+				nchanged++;
+			} else {
+				kept_keys++;
+				mr_buf_addf(&shown, "  ! %s: the key of %.12s is not kept in %s; the live one stays\n", keypath, e.id, dir);
+			}
+			if (key.ptr)
+				explicit_bzero(key.ptr, key.cap);
+			mr_buf_release(&key);
+			mr_buf_release(&kerr);
+			free(stored);
+			free(dir);
+			free(keypath);
+			continue;
+		}
+		if (c && c->len == w->len && memcmp(c->data, w->data, w->len) == 0)
+			continue;
+		char *path = mr_path_join("/", w->path);
+		mr_buf_addf(&shown, "  %s %s (%zu lines in %.12s, %zu now)\n", c ? "~" : "+", path, count_lines(w->data, w->len),
+			    e.id, c ? count_lines(c->data, c->len) : 0);
+		if (stage_bytes(&s, path, w->data, w->len, codec_of(lay, path), false) < 0)
+			rc = EXIT_ERROR;
+		nchanged++;
+		free(path);
+	}
+	for (size_t i = 0; i < cur.n && rc == 0; i++) {
+		const struct mr_vcs_file *c = &cur.v[i];
+		if (mr_snapshot_get(&want.s, c->path))
+			continue;
+		if (is_fingerprint(c->path)) {
+			/* a key made after the revision: kept in the store, then removed */
+			char *keypath = mr_path_join("/", c->path);
+			keypath[strlen(keypath) - 12] = '\0';
+			char *fkey = full(&a, keypath);
+			keep_key(&a, keypath);
+			mr_buf_addf(&shown, "  - %s (not in %.12s; kept in STATE_DIR/keys)\n", keypath, e.id);
+			if (mr_txn_unlink(s.t, fkey, &s.err) < 0)
+				rc = EXIT_ERROR;
+			nchanged++;
+			free(fkey);
+			free(keypath);
+			continue;
+		}
+		char *path = mr_path_join("/", c->path);
+		char *fpath = full(&a, path);
+		mr_buf_addf(&shown, "  - %s (not in %.12s)\n", path, e.id);
+		if (mr_txn_unlink(s.t, fpath, &s.err) < 0)
+			rc = EXIT_ERROR;
+		nchanged++;
+		free(fpath);
+		free(path);
+	}
+	if (o->verbosity >= 0) {
+		printf("Rollback to revision %.12s: %s\n\n", e.id, e.subject);
+		if (nchanged || kept_keys)
+			printf("Files:\n%s\n", shown.ptr);
+		if (nchanged)
+			printf("%zu file%s to restore.\n", nchanged, nchanged == 1 ? "" : "s");
+		else
+			printf("No changes: the live files are those of %.12s.\n", e.id);
+	}
+	if (rc == 0 && nchanged) {
+		if (mr_txn_commit(s.t, &s.err) < 0) {
+			fprintf(stderr, "mailrecon: rollback: %s\n", s.err.ptr);
+			rc = EXIT_ERROR;
+		} else {
+			struct mr_buf m = MR_BUF_INIT, src = MR_BUF_INIT;
+			mr_buf_addf(&m, "rollback to %.12s\n\n%s\nFiles:\n%s", e.id, e.subject, shown.ptr);
+			mr_buf_addf(&src, "revision %s", e.id);
+			mr_history_trailers(&m, src.ptr, actor(&a));
+			bool committed = false;
+			if (commit_snapshot(&a, m.ptr, &committed) < 0) {
+				char *pending = mr_path_join(a.state, "pending-revision");
+				FILE *f = fopen(pending, "w");
+				if (f) {
+					fputs(m.ptr, f);
+					fclose(f);
+				}
+				free(pending);
+				rc = EXIT_ERROR;
+			} else {
+				say(&a, "recorded revision %.12s\n", a.rev);
+				char *logp = full(&a, "/var/log/mailrecon.log");
+				FILE *lf = fopen(logp, "a");
+				if (lf) {
+					fprintf(lf, "%s rev=%.12s actor=%s revision %.12s rollback\n", a.iso, a.rev, actor(&a), e.id);
+					fclose(lf);
+				}
+				free(logp);
+			}
+			mr_buf_release(&m);
+			mr_buf_release(&src);
+		}
+	}
+	if (s.t)
+		mr_txn_abort(&s.t);
+	mr_buf_release(&s.err);
+	mr_buf_release(&shown);
+out:
+	mr_vcs_paths_free(paths, np);
+	mr_vcs_entry_release(&e);
+	mr_snapshot_release(&want.s);
+	mr_snapshot_release(&cur);
+	mr_vcs_close(&a.vcs);
+	mr_model_release(&a.m);
+	mr_buf_release(&err);
+	mr_buf_release(&report);
+	if (lockfd >= 0)
+		close(lockfd);
 	free(a.state);
 	free(a.root);
 	return rc;

@@ -39,6 +39,13 @@ struct mr_apply_opts {
 /* Runs the whole apply; returns the process exit code (design section 1). */
 int mr_apply_run(const struct mr_apply_opts *o);
 
+/*
+ * Make the live files those of revision rev (a mailrecon revision; another is refused, exit
+ * 3), through the same lock and transaction as apply, and record it as "rollback to REV"
+ * (history is never rewritten).  Private keys are not in history: the live ones stay.
+ */
+int mr_rollback_run(const struct mr_apply_opts *o, const char *rev);
+
 /* The lock every apply takes (plan takes it shared); 0, or the exit code 4/1 with a message. */
 int mr_state_lock(const char *state_dir_full, bool exclusive, double timeout, int *fd_out);
 

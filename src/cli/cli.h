@@ -50,6 +50,10 @@ extern const struct mr_cmd mr_cmd_import;
 extern const struct mr_cmd mr_cmd_plan;
 extern const struct mr_cmd mr_cmd_apply;
 extern const struct mr_cmd mr_cmd_dns;
+extern const struct mr_cmd mr_cmd_log;
+extern const struct mr_cmd mr_cmd_show;
+extern const struct mr_cmd mr_cmd_drift;
+extern const struct mr_cmd mr_cmd_rollback;
 
 /* Print "mailrecon: " + message to stderr (for usage and fatal errors). */
 void mr_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -110,3 +110,25 @@ const struct mr_cmd mr_cmd_apply = {
 	.run = run,
 	.state_size = sizeof(struct apply_state),
 };
+
+static int rollback_run(void *state, const struct mr_globals *g, int argc, char **argv)
+{
+	(void)state;
+	if (argc != 1) {
+		mr_cli_error("rollback: expected one revision (see mailrecon log)");
+		return MR_EXIT_USAGE;
+	}
+	struct mr_apply_opts o = {
+		.root = g->root, .state_dir = g->state_dir, .layout = g->layout, .lock_timeout = g->lock_timeout,
+		.verbosity = g->verbosity,
+	};
+	return mr_rollback_run(&o, argv[0]);
+}
+
+const struct mr_cmd mr_cmd_rollback = {
+	.name = "rollback",
+	.usage = "REV",
+	.summary = "make the live files equal a revision's, as a new revision",
+	.run = rollback_run,
+	.state_size = 1,
+};

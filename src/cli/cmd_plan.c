@@ -30,6 +30,7 @@
 #include "plan/planfile.h"
 #include "util/fs.h"
 #include "util/xalloc.h"
+#include "vcs/vcs.h"
 
 struct plan_state {
 	const char **sources;
@@ -144,7 +145,8 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	struct mr_model m;
 	struct mr_diags d = MR_DIAGS_INIT, errors = MR_DIAGS_INIT;
 	struct mr_pathlist files = MR_PATHLIST_INIT;
-	struct mr_load_opts lo = { .root = g->root, .sources = s->sources, .nsources = s->n, .files_out = &files };
+	struct mr_load_opts lo = { .root = g->root, .sources = s->sources, .nsources = s->n, .files_out = &files,
+				   .read_git = mr_vcs_source };
 	struct mr_live lv;
 	struct mr_accounts acc;
 	struct mr_plan p;

@@ -8,6 +8,7 @@
 #include "load/desired.h"
 #include "model/model.h"
 #include "util/xalloc.h"
+#include "vcs/vcs.h"
 
 struct validate_state {
 	const char **sources;
@@ -40,7 +41,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	}
 	struct mr_model m;
 	struct mr_diags d = MR_DIAGS_INIT;
-	struct mr_load_opts o = { .root = g->root, .sources = s->sources, .nsources = s->n };
+	struct mr_load_opts o = { .root = g->root, .sources = s->sources, .nsources = s->n, .read_git = mr_vcs_source };
 	mr_model_init(&m);
 	int rc = mr_load_desired(&m, &o, &d);
 	mr_diags_print(&d, stderr);

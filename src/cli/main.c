@@ -21,6 +21,10 @@ static const struct mr_cmd *const commands[] = {
 	&mr_cmd_apply,
 	&mr_cmd_import,
 	&mr_cmd_dns,
+	&mr_cmd_drift,
+	&mr_cmd_log,
+	&mr_cmd_show,
+	&mr_cmd_rollback,
 	NULL,
 };
 

@@ -1184,19 +1184,49 @@ static size_t parse_all(struct mr_model *m, const struct mr_pathlist *files, str
 	return nread;
 }
 
+struct git_emit {
+	struct mr_model *m;
+	struct mr_diags *diags;
+	size_t n;
+};
+
+static int git_emit(void *ectx, const char *name, const void *data, size_t len)
+{
+	struct git_emit *g = ectx;
+	const char *fname = mr_model_str(g->m, name, strlen(name));
+	mr_load_yaml_buffer(g->m, fname, data, len, g->diags);
+	g->n++;
+	return 0;
+}
+
 int mr_load_desired(struct mr_model *m, struct mr_load_opts *opts, struct mr_diags *diags)
 {
 	struct mr_pathlist files = MR_PATHLIST_INIT;
 	struct mr_loc nowhere = MR_LOC_NONE;
 	size_t errors_before = diags->errors;
 	char *deflt = NULL;
+	size_t from_git = 0;
 
+	opts->git_commit[0] = '\0';
 	if (opts->nsources == 0) {
 		deflt = mr_path_join_root(opts->root, MR_DESIRED_DEFAULT);
 		collect(deflt, &files, &nowhere, diags);
 	}
-	for (size_t i = 0; i < opts->nsources; i++)
-		collect(opts->sources[i], &files, &nowhere, diags);
+	for (size_t i = 0; i < opts->nsources; i++) {
+		if (strncmp(opts->sources[i], "git:", 4) != 0) {
+			collect(opts->sources[i], &files, &nowhere, diags);
+			continue;
+		}
+		/* a desired state in git, read at a ref without a checkout */
+		struct mr_buf err = MR_BUF_INIT;
+		struct git_emit g = { m, diags, 0 };
+		if (!opts->read_git)
+			mr_diag_error(diags, nowhere, "'%s': git sources are not available here", opts->sources[i]);
+		else if (opts->read_git(opts->sources[i], git_emit, &g, opts->git_commit, &err) < 0)
+			mr_diag_error(diags, nowhere, "%s", err.ptr ? err.ptr : "cannot read the git source");
+		from_git += g.n;
+		mr_buf_release(&err);
+	}
 
 	/* the same file reached twice (a directory and a file in it) is read once */
 	struct seen_file *seen = xcalloc(files.n ? files.n : 1, sizeof(*seen));
@@ -1215,7 +1245,7 @@ int mr_load_desired(struct mr_model *m, struct mr_load_opts *opts, struct mr_dia
 		mr_pathlist_add(&unique, files.v[i]);
 	}
 	free(seen);
-	opts->nfiles = parse_all(m, &unique, diags);
+	opts->nfiles = parse_all(m, &unique, diags) + from_git;
 	if (opts->files_out)
 		for (size_t i = 0; i < unique.n; i++)
 			mr_pathlist_add(opts->files_out, unique.v[i]);

@@ -30,6 +30,14 @@ struct mr_load_opts {
 	size_t nsources;
 	size_t nfiles;               /* out: YAML files read */
 	struct mr_pathlist *files_out; /* when not NULL: receives the path of every file read */
+	/*
+	 * Sources named "git:PATH[#REF][:SUBDIR]" are read through this callback (the vcs layer
+	 * provides it): it calls emit once per YAML file, with a name diagnostics can show, and
+	 * writes the commit id it read into commit_out.  NULL: such a source is an error.
+	 */
+	int (*read_git)(const char *spec, int (*emit)(void *ectx, const char *name, const void *data, size_t len),
+			void *ectx, char commit_out[41], struct mr_buf *err);
+	char git_commit[41];           /* out: the commit a git source was read at, or "" */
 };
 
 /* 0 when the state loaded and validated without error, -1 otherwise. */

@@ -49,9 +49,12 @@ line=$(grep -m 1 -n 'max_size: 2G' "$tmp/desired/d00001.yaml" | cut -d: -f1)
 sed -i "${line}s/max_size: 2G/max_size: 3G/" "$tmp/desired/d00001.yaml"
 state >"$tmp/before"
 t0=$EPOCHREALTIME
-"$mailrecon" -q --root "$root" apply -f "$tmp/desired" >/dev/null
+commit=$("$mailrecon" -v --root "$root" apply -f "$tmp/desired" | grep '^revision recorded in' || true)
 t1=$EPOCHREALTIME
 state >"$tmp/after"
 changed=$( (diff "$tmp/before" "$tmp/after" || true) | grep '^>' | awk '{ print $2 }' | tr '\n' ' ')
 echo "one-mailbox change (a quota): $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') s, files rewritten: $changed"
 [[ $changed == "etc/dovecot/dovecot.passwd " ]] && echo "  only the file holding the mailbox PASS" || echo "  only the file holding the mailbox FAIL"
+echo "  state repository: $commit"
+c=$(echo "$commit" | sed -E 's/.* in ([0-9.]+) s.*/\1/')
+awk -v v="$c" 'BEGIN { print (v + 0 <= 1.0) ? "  commit after a one-mailbox change <= 1 s PASS" : "  commit after a one-mailbox change <= 1 s FAIL" }'

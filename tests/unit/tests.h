@@ -15,5 +15,6 @@ Suite *suite_fixtures(void);
 Suite *suite_codec(void);
 Suite *suite_plan(void);
 Suite *suite_txn(void);
+Suite *suite_vcs(void);
 
 #endif

@@ -1,0 +1,190 @@
+/*
+ * mailrecon drift [-f PATH]... [--json]: read-only.  Which objects of the live server differ
+ * from the desired state, and which managed files changed since the last applied revision
+ * (an edit made outside mailrecon).  Exit 0: none; 2: drift; 1: error.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "apply/apply.h"
+#include "apply/history.h"
+#include "apply/oracle.h"
+#include "cli/cli.h"
+#include "codec/accounts.h"
+#include "codec/live.h"
+#include "load/desired.h"
+#include "plan/plan.h"
+#include "util/xalloc.h"
+#include "vcs/vcs.h"
+
+struct drift_state {
+	const char **sources;
+	size_t n, cap;
+	bool json;
+};
+
+enum { OPT_JSON = 6000 };
+
+static const struct option options[] = {
+	{ "file", required_argument, NULL, 'f' },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int option(void *state, int opt, const char *arg)
+{
+	struct drift_state *s = state;
+	if (opt == 'f') {
+		s->sources = xgrow(s->sources, sizeof(*s->sources), s->n + 1, &s->cap);
+		s->sources[s->n++] = arg;
+		return 0;
+	}
+	if (opt == OPT_JSON) {
+		s->json = true;
+		return 0;
+	}
+	return MR_EXIT_USAGE;
+}
+
+static int run(void *state, const struct mr_globals *g, int argc, char **argv)
+{
+	struct drift_state *s = state;
+	if (argc > 0) {
+		mr_cli_error("drift: unexpected argument '%s'", argv[0]);
+		free(s->sources);
+		return MR_EXIT_USAGE;
+	}
+	int code = MR_EXIT_OK, lockfd = -1;
+	char *state_dir = mr_path_join_root(g->root, g->state_dir);
+	struct mr_model m;
+	struct mr_live lv;
+	struct mr_accounts acc;
+	struct mr_plan p;
+	struct mr_diags d = MR_DIAGS_INIT, errors = MR_DIAGS_INIT;
+	struct mr_pathlist changed = MR_PATHLIST_INIT;
+	struct mr_buf err = MR_BUF_INIT, out = MR_BUF_INIT;
+	struct mr_vcs *v = NULL;
+	char head[41] = "";
+	memset(&lv, 0, sizeof(lv));
+	memset(&acc, 0, sizeof(acc));
+	memset(&p, 0, sizeof(p));
+	mr_model_init(&m);
+	int lrc = mr_state_lock(state_dir, false, g->lock_timeout, &lockfd);
+	if (lrc) {
+		code = lrc;
+		goto out;
+	}
+	struct mr_load_opts lo = { .root = g->root, .sources = s->sources, .nsources = s->n, .read_git = mr_vcs_source };
+	if (mr_load_desired(&m, &lo, &d) < 0) {
+		mr_diags_print(&d, stderr);
+		code = MR_EXIT_ERROR;
+		goto out;
+	}
+	if (mr_live_load(&lv, &(struct mr_live_opts){ .root = g->root, .layout = g->layout }, &errors) < 0 ||
+	    mr_accounts_load(&acc, lv.root, &errors) < 0) {
+		mr_diags_print(&errors, stderr);
+		code = MR_EXIT_ERROR;
+		goto out;
+	}
+	char *cache_dir = mr_path_join(state_dir, "cache");
+	struct mr_oracle_ctx oc = { .root = lv.root, .lv = &lv, .desired = &m, .cache = mr_pwcache_open(cache_dir, false) };
+	free(cache_dir);
+	struct mr_plan_input in = { .desired = &m, .live = &lv, .accounts = &acc, .state_dir = g->state_dir,
+				    .oracle = mr_oracle(&oc, false) };
+	int prc = mr_plan_build(&p, &in, &errors);
+	mr_pwcache_free(&oc.cache);
+	mr_oracle_release(&oc);
+	if (prc < 0) {
+		mr_diags_print(&errors, stderr);
+		code = MR_EXIT_ERROR;
+		goto out;
+	}
+	/* the files since the last revision */
+	char *repo = mr_path_join(state_dir, "repo");
+	v = mr_vcs_open(repo, false, &err);
+	free(repo);
+	if (!v && !mr_vcs_missing(&err)) {
+		mr_cli_error("drift: %s", err.ptr);
+		code = MR_EXIT_ERROR;
+		goto out;
+	}
+	if (v) {
+		struct mr_snapshot snap;
+		mr_buf_reset(&err);
+		if (mr_snapshot_take(lv.root, lv.layout, &snap, &err) < 0 || mr_history_changed(v, "HEAD", &snap, &changed, &err) < 0) {
+			mr_cli_error("drift: %s", err.ptr);
+			code = MR_EXIT_ERROR;
+			mr_snapshot_release(&snap);
+			goto out;
+		}
+		mr_snapshot_release(&snap);
+		struct mr_vcs_entry *e = NULL;
+		size_t ne = 0;
+		if (mr_vcs_log(v, 1, &e, &ne, &err) == 0 && ne == 1)
+			memcpy(head, e[0].id, sizeof(head));
+		mr_vcs_entries_free(e, ne);
+	}
+	bool drift = p.nchanges || p.nfiles || changed.n;
+	if (s->json) {
+		mr_buf_addf(&out, "{\"drift\":%s,\"revision\":", drift ? "true" : "false");
+		mr_json_string(&out, head[0] ? head : NULL);
+		mr_buf_adds(&out, ",\"files_changed_since_revision\":[");
+		for (size_t i = 0; i < changed.n; i++) {
+			if (i)
+				mr_buf_addc(&out, ',');
+			mr_json_string(&out, changed.v[i]);
+		}
+		mr_buf_adds(&out, "],\"plan\":");
+		mr_plan_print_json(&p, &lv.findings, &out);
+		mr_buf_adds(&out, "}\n");
+	} else {
+		if (p.nchanges || p.nfiles) {
+			mr_buf_adds(&out, "The live server differs from the desired state:\n\n");
+			mr_plan_print_text(&p, &lv.findings, false, &out);
+		} else {
+			mr_buf_adds(&out, "The live server matches the desired state.\n");
+		}
+		if (v && changed.n) {
+			mr_buf_addf(&out, "\nFiles changed outside mailrecon since revision %.12s:\n", head);
+			for (size_t i = 0; i < changed.n; i++)
+				mr_buf_addf(&out, "  %s\n", changed.v[i]);
+		} else if (v) {
+			mr_buf_addf(&out, "No file changed since revision %.12s.\n", head);
+		} else {
+			mr_buf_adds(&out, "No revision yet: no apply has run on this server.\n");
+		}
+	}
+	fwrite(out.ptr ? out.ptr : "", 1, out.len, stdout);
+	code = drift ? MR_EXIT_CHANGES : MR_EXIT_OK;
+out:
+	if (lockfd >= 0)
+		close(lockfd);
+	mr_vcs_close(&v);
+	mr_plan_release(&p);
+	if (acc.path)
+		mr_accounts_release(&acc);
+	if (lv.root)
+		mr_live_release(&lv);
+	mr_model_release(&m);
+	mr_diags_release(&d);
+	mr_diags_release(&errors);
+	mr_pathlist_release(&changed);
+	mr_buf_release(&err);
+	mr_buf_release(&out);
+	free(state_dir);
+	free(s->sources);
+	return code;
+}
+
+const struct mr_cmd mr_cmd_drift = {
+	.name = "drift",
+	.usage = "[-f PATH]... [--json]",
+	.summary = "read-only: what differs from the desired state and the last revision",
+	.options = options,
+	.shortopts = "f:",
+	.option = option,
+	.run = run,
+	.state_size = sizeof(struct drift_state),
+};

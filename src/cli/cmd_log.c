@@ -1,0 +1,187 @@
+/*
+ * mailrecon log [-n N] [--json]: the applied revisions of the state repository, newest
+ * first.  mailrecon show REV: one revision: its summary, plan and changed files.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "apply/history.h"
+#include "cli/cli.h"
+#include "plan/plan.h"
+#include "util/fs.h"
+#include "util/strutil.h"
+#include "vcs/vcs.h"
+
+struct log_state {
+	size_t n;
+	bool json;
+};
+
+enum { OPT_JSON = 5000 };
+
+static const struct option log_options[] = {
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int log_option(void *state, int opt, const char *arg)
+{
+	struct log_state *s = state;
+	uint64_t n;
+	if (opt == OPT_JSON) {
+		s->json = true;
+		return 0;
+	}
+	if (opt == 'n' && mr_parse_u64(arg, strlen(arg), 1000000, &n)) {
+		s->n = (size_t)n;
+		return 0;
+	}
+	if (opt == 'n')
+		mr_cli_error("log: -n %s: expected a number", arg);
+	return MR_EXIT_USAGE;
+}
+
+static struct mr_vcs *open_repo(const struct mr_globals *g, const char *cmd, int *code)
+{
+	char *state = mr_path_join_root(g->root, g->state_dir);
+	char *repo = mr_path_join(state, "repo");
+	struct mr_buf err = MR_BUF_INIT;
+	struct mr_vcs *v = mr_vcs_open(repo, false, &err);
+	*code = MR_EXIT_OK;
+	if (!v && !mr_vcs_missing(&err)) {
+		mr_cli_error("%s: %s", cmd, err.ptr);
+		*code = MR_EXIT_ERROR;
+	}
+	mr_buf_release(&err);
+	free(repo);
+	free(state);
+	return v;
+}
+
+static void iso(int64_t t, char *buf, size_t n)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static const char *actor_of(const struct mr_vcs_entry *e, char *buf, size_t n)
+{
+	struct mr_buf msg = MR_BUF_INIT;
+	mr_buf_addf(&msg, "%s\n\n%s", e->subject, e->body);
+	bool ok = mr_vcs_trailer(msg.ptr, "Actor", buf, n);
+	mr_buf_release(&msg);
+	return ok ? buf : e->author;
+}
+
+static int log_run(void *state, const struct mr_globals *g, int argc, char **argv)
+{
+	struct log_state *s = state;
+	if (argc > 0) {
+		mr_cli_error("log: unexpected argument '%s'", argv[0]);
+		return MR_EXIT_USAGE;
+	}
+	int code;
+	struct mr_vcs *v = open_repo(g, "log", &code);
+	if (!v) {
+		if (code == MR_EXIT_OK)
+			fputs(s->json ? "[]\n" : "No revisions yet: no apply has run on this server.\n", stdout);
+		return code;
+	}
+	struct mr_vcs_entry *e = NULL;
+	size_t n = 0;
+	struct mr_buf err = MR_BUF_INIT, out = MR_BUF_INIT;
+	if (mr_vcs_log(v, s->n ? s->n : 20, &e, &n, &err) < 0) {
+		mr_cli_error("log: %s", err.ptr);
+		code = MR_EXIT_ERROR;
+	} else {
+		if (s->json)
+			mr_buf_adds(&out, "[");
+		for (size_t i = 0; i < n; i++) {
+			char when[32], actor[256];
+			iso(e[i].time, when, sizeof(when));
+			const char *who = actor_of(&e[i], actor, sizeof(actor));
+			if (s->json) {
+				mr_buf_addf(&out, "%s\n  {\"id\":\"%s\",\"time\":\"%s\",\"actor\":", i ? "," : "", e[i].id, when);
+				mr_json_string(&out, who);
+				mr_buf_adds(&out, ",\"subject\":");
+				mr_json_string(&out, e[i].subject);
+				mr_buf_addc(&out, '}');
+			} else {
+				mr_buf_addf(&out, "%.12s  %s  %-12s  %s\n", e[i].id, when, who, e[i].subject);
+			}
+		}
+		if (s->json)
+			mr_buf_adds(&out, n ? "\n]\n" : "]\n");
+		fwrite(out.ptr ? out.ptr : "", 1, out.len, stdout);
+	}
+	mr_vcs_entries_free(e, n);
+	mr_buf_release(&err);
+	mr_buf_release(&out);
+	mr_vcs_close(&v);
+	return code;
+}
+
+const struct mr_cmd mr_cmd_log = {
+	.name = "log",
+	.usage = "[-n N] [--json]",
+	.summary = "list the applied revisions, newest first",
+	.options = log_options,
+	.shortopts = "n:",
+	.option = log_option,
+	.run = log_run,
+	.state_size = sizeof(struct log_state),
+};
+
+static int show_run(void *state, const struct mr_globals *g, int argc, char **argv)
+{
+	(void)state;
+	if (argc != 1) {
+		mr_cli_error("show: expected one revision (see mailrecon log)");
+		return MR_EXIT_USAGE;
+	}
+	int code;
+	struct mr_vcs *v = open_repo(g, "show", &code);
+	if (!v) {
+		if (code == MR_EXIT_OK) {
+			mr_cli_error("show: no revisions yet");
+			code = MR_EXIT_ERROR;
+		}
+		return code;
+	}
+	struct mr_vcs_entry e;
+	char **paths = NULL;
+	size_t np = 0;
+	struct mr_buf err = MR_BUF_INIT;
+	memset(&e, 0, sizeof(e));
+	if (mr_vcs_show(v, argv[0], &e, &paths, &np, &err) < 0) {
+		mr_cli_error("show: %s", err.ptr);
+		code = MR_EXIT_ERROR;
+	} else {
+		char when[32], actor[256];
+		iso(e.time, when, sizeof(when));
+		printf("revision %s\nDate:  %s\nActor: %s\n\n%s\n\n%s", e.id, when, actor_of(&e, actor, sizeof(actor)),
+		       e.subject, e.body);
+		if (e.body[0] && e.body[strlen(e.body) - 1] != '\n')
+			putchar('\n');
+		printf("\nFiles changed (%zu):\n", np);
+		for (size_t i = 0; i < np; i++)
+			printf("  /%s\n", paths[i]);
+	}
+	mr_vcs_paths_free(paths, np);
+	mr_vcs_entry_release(&e);
+	mr_buf_release(&err);
+	mr_vcs_close(&v);
+	return code;
+}
+
+const struct mr_cmd mr_cmd_show = {
+	.name = "show",
+	.usage = "REV",
+	.summary = "show one revision: its summary, plan and changed files",
+	.run = show_run,
+	.state_size = 1,
+};

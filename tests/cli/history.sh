@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Versioning: the state repository after a sequence of applies, drift captured before it is
+# corrected, log/show/rollback, the desired state read from git at a tag and a branch, a
+# corrupted repository, a failed commit recorded by the next run, no private key in any
+# commit.  Usage: history.sh MAILRECON REPO_ROOT
+set -u
+bin=$1
+repo=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+live=$repo/tests/fixtures/live
+cases=$repo/tests/fixtures/plan
+
+expect() {
+	local name=$1 want=$2 out_pat=$3 err_pat=$4
+	shift 5
+	"$@" >"$tmp/out" 2>"$tmp/err"
+	local rc=$? ok=1
+	[ "$rc" -eq "$want" ] || ok=0
+	if [ -z "$out_pat" ]; then [ ! -s "$tmp/out" ] || ok=0; else grep -Eq -- "$out_pat" "$tmp/out" || ok=0; fi
+	if [ -z "$err_pat" ]; then [ ! -s "$tmp/err" ] || ok=0; else grep -Eq -- "$err_pat" "$tmp/err" || ok=0; fi
+	if [ $ok -eq 1 ]; then
+		pass=$((pass + 1))
+		echo "ok   $name"
+	else
+		fail=$((fail + 1))
+		echo "FAIL $name (exit $rc, wanted $want)"
+		head -c 2000 "$tmp/out" | sed 's/^/     out: /'
+		head -c 2000 "$tmp/err" | sed 's/^/     err: /'
+	fi
+}
+tree() {
+	rm -rf "$tmp/root"
+	cp -a "$live/$1" "$tmp/root"
+	rm -f "$tmp/root/findings.txt" "$tmp/root/import.yaml" "$tmp/root/import.err"
+}
+files_of() { (cd "$1/etc" && find . -type f ! -name '*.private' ! -name '*.key' -exec sha256sum {} + | sort); }
+git_repo=$tmp/root/var/lib/mailrecon/repo
+
+# desired states A (the live tree as it is) and B (the changes case)
+tree debian/hosting
+"$bin" --root "$tmp/root" import >"$tmp/A.yaml" 2>/dev/null
+mkdir -p "$tmp/A" && cp "$tmp/A.yaml" "$tmp/A/state.yaml"
+B=$cases/changes/desired
+
+# --- a sequence of applies ---
+expect "log before any apply" 0 '^No revisions yet' '' -- "$bin" --root "$tmp/root" log
+expect "apply B" 0 'recorded revision [0-9a-f]{12}' '' -- "$bin" --root "$tmp/root" apply -f "$B" --allow-delete
+expect "the state repository is 0700" 0 '^700$' '' -- stat -c %a "$git_repo"
+expect "log: the baseline, then the apply" 0 '^[0-9a-f]{12}  [0-9T:Z-]+  [^ ]+ +Plan: 1 to add, 6 to change, 5 to destroy\.$' '' -- \
+	"$bin" --root "$tmp/root" log
+expect "log: the first apply committed the live files as a baseline" 0 'baseline: the live files before mailrecon.s first apply$' '' -- \
+	"$bin" --root "$tmp/root" log
+snapB=$(files_of "$tmp/root")
+expect "a second apply commits nothing" 0 '^No changes\.' '' -- "$bin" --root "$tmp/root" apply -f "$B" --allow-delete
+expect "... still two revisions" 0 '' '' -- sh -c "test \$('$bin' --root '$tmp/root' log | wc -l) -eq 2"
+expect "the revision's message: the plan, trailers" 0 '^Desired-Source: .*plan/changes/desired' '' -- "$bin" --root "$tmp/root" show HEAD
+expect "... Actor and Host trailers" 0 '^Actor: ' '' -- "$bin" --root "$tmp/root" show HEAD
+expect "show lists the changed files" 0 '^  /etc/exim4/passwd$' '' -- "$bin" --root "$tmp/root" show HEAD
+expect "log --json" 0 '^  \{"id":"[0-9a-f]{40}","time":"[0-9T:Z-]+","actor":"[^"]+","subject":"Plan: ' '' -- \
+	"$bin" --root "$tmp/root" log --json
+expect "log -n 1" 0 '' '' -- sh -c "test \$('$bin' --root '$tmp/root' log -n 1 | wc -l) -eq 1"
+
+# --- drift: captured before it is corrected ---
+echo 'intruder@example.com:owner=alice' >>"$tmp/root/etc/exim4/passwd"
+expect "drift: exit 2, the object and the file" 2 '^Files changed outside mailrecon since revision [0-9a-f]{12}:$' '' -- \
+	"$bin" --root "$tmp/root" drift -f "$B"
+cp "$tmp/out" "$tmp/drift.out"
+expect "drift names the object" 0 '^  - mailbox intruder@example\.com$' '' -- cat "$tmp/drift.out"
+expect "drift --json" 2 '"drift":true,"revision":"[0-9a-f]{40}","files_changed_since_revision":\["/etc/exim4/passwd"\]' '' -- \
+	"$bin" --root "$tmp/root" drift -f "$B" --json
+expect "drift is read-only: still one change pending" 2 '"destroy":1' '' -- "$bin" --root "$tmp/root" drift -f "$B" --json
+expect "apply corrects it" 0 'recorded drift as revision [0-9a-f]{12}' '' -- \
+	"$bin" --root "$tmp/root" apply -f "$B" --allow-delete
+expect "the hand edit is in history before its correction" 0 'drift: 1 file changed outside mailrecon' '' -- \
+	sh -c "'$bin' --root '$tmp/root' log | sed -n 2p"
+expect "the drift revision holds the hand edit" 0 '' '' -- \
+	sh -c "git --git-dir='$git_repo' show HEAD~1:etc/exim4/passwd | grep -q '^intruder@example.com:owner=alice$'"
+expect "after the correction: no drift" 0 'No file changed since revision' '' -- "$bin" --root "$tmp/root" drift -f "$B"
+
+# --- rollback: apply A, apply B, rollback A ---
+tree debian/hosting
+"$bin" -q --root "$tmp/root" apply -f "$tmp/A" >/dev/null 2>&1
+snapA=$(files_of "$tmp/root")
+revA=$("$bin" --root "$tmp/root" log -n 1 | cut -c1-12)
+"$bin" -q --root "$tmp/root" apply -f "$B" --allow-delete >/dev/null 2>&1
+expect "B differs from A" 1 '' '' -- test "$(files_of "$tmp/root")" = "$snapA"
+expect "rollback to A" 0 'files? to restore' '' -- "$bin" --root "$tmp/root" rollback "$revA"
+expect "the files are byte-equal to A's" 0 '' '' -- test "$(files_of "$tmp/root")" = "$snapA"
+expect "the rollback is a new revision" 0 "rollback to $revA" '' -- sh -c "'$bin' --root '$tmp/root' log -n 1"
+expect "history is not rewritten: A's apply is still there" 0 '' '' -- \
+	sh -c "'$bin' --root '$tmp/root' log | grep -q '^$revA'"
+expect "a plan of A now: No changes." 0 '^No changes\.' '' -- "$bin" --root "$tmp/root" plan -f "$tmp/A"
+git --git-dir="$git_repo" -c user.name=x -c user.email=x@y commit-tree -m 'not ours' "$(git --git-dir="$git_repo" rev-parse HEAD^{tree})" >"$tmp/foreign" 2>/dev/null
+expect "rollback to a revision mailrecon did not make: exit 3" 3 '' 'is not a mailrecon revision' -- \
+	"$bin" --root "$tmp/root" rollback "$(cat "$tmp/foreign")"
+expect "rollback to an unknown revision: exit 1" 1 '' 'unknown revision' -- "$bin" --root "$tmp/root" rollback deadbeef
+
+# --- no private key in any commit ---
+expect "no private key in any revision" 1 '' '' -- \
+	sh -c "git --git-dir='$git_repo' log --all -p | grep -q 'PRIVATE KEY'"
+expect "the keys B replaced are back, from STATE_DIR/keys" 0 '' '' -- \
+	sh -c "ls '$tmp/root/var/lib/mailrecon/keys' | grep -qE '^[0-9a-f]{64}\$' && test \"\$(stat -c %a '$tmp/root/var/lib/mailrecon/keys')\" = 700"
+expect "a private key's fingerprint is kept instead" 0 '^sha256 [0-9a-f]{64}$' '' -- \
+	git --git-dir="$git_repo" show HEAD:etc/exim4/ssl/example.com.private.fingerprint
+
+# --- the desired state from git, at a tag and at a branch ---
+src=$tmp/src
+mkdir -p "$src/mail"
+git init -q -b main "$src"
+cp "$tmp/A.yaml" "$src/mail/state.yaml"
+echo 'not: yaml: of ours' >"$src/README.yaml.txt"
+git -C "$src" add -A && git -C "$src" -c user.name=t -c user.email=t@t commit -q -m A && git -C "$src" tag v1
+# secrets stay out of git: absolute paths, below --root
+sed 's|{file: secrets/|{file: /etc/mailrecon/secrets/|' "$B/state.yaml" >"$src/mail/state.yaml"
+git -C "$src" add -A && git -C "$src" -c user.name=t -c user.email=t@t commit -q -m B
+tree debian/hosting
+mkdir -p "$tmp/root/etc/mailrecon/secrets" && cp "$B/secrets/"* "$tmp/root/etc/mailrecon/secrets/"
+expect "apply -f git:REPO#v1:mail" 0 '^No changes\.' '' -- "$bin" --root "$tmp/root" apply -f "git:$src#v1:mail"
+expect "plan -f git:REPO#main:mail shows B" 0 '^  \+ mailbox hr@example\.com$' '' -- \
+	"$bin" --root "$tmp/root" plan -f "git:$src#main:mail"
+tree debian/hosting
+sed -i 's/ip: "203.0.113.10"/ip: "203.0.113.99"/' "$src/mail/state.yaml" 2>/dev/null
+git -C "$src" checkout -q v1 -- mail/state.yaml
+sed -i 's/ip: "203.0.113.10"/ip: "203.0.113.99"/' "$src/mail/state.yaml"
+git -C "$src" -c user.name=t -c user.email=t@t commit -q -am C
+cid=$(git -C "$src" rev-parse HEAD)
+expect "apply from a branch records the commit id" 0 'recorded revision' '' -- \
+	"$bin" --root "$tmp/root" apply -f "git:$src#main:mail"
+expect "... in the Desired-Source trailer" 0 "^Desired-Source: git:.*#main:mail \\(commit $cid\\)$" '' -- \
+	"$bin" --root "$tmp/root" show HEAD
+expect "a git source at an unknown ref: exit 1" 1 '' "unknown ref 'nope'" -- "$bin" --root "$tmp/root" plan -f "git:$src#nope:mail"
+
+# --- a corrupted or locked repository stops apply before any live file is touched ---
+tree debian/hosting
+"$bin" -q --root "$tmp/root" apply -f "$tmp/A" >/dev/null 2>&1
+files_of "$tmp/root" >"$tmp/before"
+touch "$git_repo/refs/heads/main.lock"
+expect "a locked state repository: exit 1, nothing changed" 1 '' 'locked' -- \
+	"$bin" --root "$tmp/root" apply -f "$B" --allow-delete
+rm "$git_repo/refs/heads/main.lock"
+head_tree=$(git --git-dir="$git_repo" rev-parse HEAD^{tree})
+rm -f "$git_repo/objects/${head_tree:0:2}/${head_tree:2}"
+expect "a corrupted state repository: exit 1" 1 '' 'state repository|corrupt|tree' -- \
+	"$bin" --root "$tmp/root" apply -f "$B" --allow-delete
+files_of "$tmp/root" >"$tmp/after"
+expect "... and the live files were not touched" 0 '' '' -- cmp -s "$tmp/before" "$tmp/after"
+
+# --- the commit fails after the switch: exit 1, and the next run records it ---
+tree debian/hosting
+"$bin" -q --root "$tmp/root" apply -f "$tmp/A" >/dev/null 2>&1
+expect "a failed commit after the files were switched: exit 1, said" 1 '' 'revision is not recorded; the next run records it' -- \
+	env MAILRECON_FAULT=commit:EIO "$bin" -q --root "$tmp/root" apply -f "$B" --allow-delete
+expect "... the files are applied" 0 '^No changes\.' '' -- "$bin" --root "$tmp/root" plan -f "$B"
+expect "the next run records the pending revision first" 0 '' 'recorded the revision a previous apply could not commit' -- \
+	"$bin" -q --root "$tmp/root" apply -f "$B" --allow-delete
+expect "... as the apply's plan, not as drift" 0 'Plan: 1 to add, 6 to change, 5 to destroy' '' -- \
+	sh -c "'$bin' --root '$tmp/root' log -n 1"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

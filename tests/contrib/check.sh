@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# tests/contrib/check.sh REPO_ROOT: check the files of contrib/.
+#
+#   - contrib/systemd: `systemd-analyze verify` on the service and the timer. Any message
+#     fails, because verify exits 0 even on an unknown key or a bad value, and only warns.
+#   - contrib/ci: the GitLab and GitHub files parse as YAML and have the jobs the READMEs
+#     describe.
+#
+# Nothing is skipped silently: a missing tool fails the test and says what to install
+# (Debian: systemd for systemd-analyze, man-db for the man page check, and node with
+# tests/schema/node_modules or python3-yaml for the YAML).
+set -uo pipefail
+
+if [ $# -ne 1 ] || [ ! -d "$1/contrib" ]; then
+	echo "usage: $0 REPO_ROOT" >&2
+	exit 64
+fi
+root=$(cd "$1" && pwd)
+failures=0
+fail() {
+	echo "FAIL: $*" >&2
+	failures=$((failures + 1))
+}
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# ---- systemd units ----
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+	echo "FAIL: systemd-analyze is not installed (Debian: apt-get install systemd); the units cannot be verified" >&2
+	exit 1
+fi
+if ! command -v man >/dev/null 2>&1; then
+	echo "FAIL: man is not installed (Debian: apt-get install man-db); systemd-analyze verify checks Documentation=man:mailrecon(1) with it" >&2
+	exit 1
+fi
+
+# Work on copies. verify checks that ExecStart='s program exists and is executable, and
+# /usr/local/bin/mailrecon exists only where mailrecon is installed. So the copy points at a
+# stub in the temporary directory. Nothing runs it: verify only loads the units. The other
+# programs (/bin/sh, install) exist everywhere.
+units="$tmp/units"
+mkdir -p "$units" "$tmp/man/man1"
+printf '#!/bin/sh\nexit 0\n' >"$tmp/mailrecon"
+chmod 755 "$tmp/mailrecon"
+for u in mailrecon-reconcile.service mailrecon-reconcile.timer; do
+	if [ ! -f "$root/contrib/systemd/$u" ]; then
+		fail "contrib/systemd/$u is missing"
+		continue
+	fi
+	sed "s|/usr/local/bin/mailrecon|$tmp/mailrecon|g" "$root/contrib/systemd/$u" >"$units/$u"
+done
+grep -q "^ExecStart=$tmp/mailrecon apply " "$units/mailrecon-reconcile.service" ||
+	fail "the service's ExecStart= does not run /usr/local/bin/mailrecon apply"
+
+# Documentation=man:mailrecon(1) is checked by running man. MANPATH points it at the man page
+# of this tree, so the check is that docs/mailrecon.1 exists, not that it is installed.
+cp "$root/docs/mailrecon.1" "$tmp/man/man1/mailrecon.1"
+
+out=$(cd "$units" && MANPATH="$tmp/man" SYSTEMD_LOG_COLOR=0 \
+	systemd-analyze verify ./mailrecon-reconcile.service ./mailrecon-reconcile.timer 2>&1)
+rc=$?
+echo "systemd-analyze verify: exit $rc"
+[ -z "$out" ] || printf '%s\n' "$out"
+if [ $rc -ne 0 ]; then
+	fail "systemd-analyze verify exited $rc"
+elif [ -n "$out" ]; then
+	fail "systemd-analyze verify printed warnings (above)"
+fi
+
+# The promises the READMEs make about the units.
+svc="$root/contrib/systemd/mailrecon-reconcile.service"
+for want in '^Type=oneshot$' '^EnvironmentFile=-/etc/default/mailrecon$' \
+	'^ProtectSystem=strict$' '^ProtectHome=yes$' '^PrivateTmp=yes$' '^NoNewPrivileges=yes$' \
+	'^RestrictAddressFamilies=AF_UNIX$' '^UMask=0022$' '^ReadWritePaths=-/var/www$' \
+	'^ReadWritePaths=/var/log/mailrecon.log$' '^ReadWritePaths=/var/lib/mailrecon$'; do
+	grep -Eq "$want" "$svc" || fail "mailrecon-reconcile.service: no line matching $want"
+done
+# A file directly in /etc cannot be made writable on its own (see the unit's comment).
+if grep -Eq '^ReadWritePaths=.*/etc/(passwd|group|shadow|gshadow|clamav\.whitelist)( |$)' "$svc"; then
+	fail "mailrecon-reconcile.service: a file directly in /etc in ReadWritePaths= (rename over it fails)"
+fi
+if grep -Eq '^Environment=.*--allow-delete' "$svc" ||
+	grep -Eq '^MAILRECON_ARGS=.*--allow-delete' "$root/contrib/systemd/mailrecon.default"; then
+	fail "the timer must not allow deletions by default"
+fi
+tim="$root/contrib/systemd/mailrecon-reconcile.timer"
+for want in '^OnCalendar=\*:0/15$' '^RandomizedDelaySec=' '^Persistent=true$' '^WantedBy=timers.target$'; do
+	grep -Eq "$want" "$tim" || fail "mailrecon-reconcile.timer: no line matching $want"
+done
+
+# ---- CI files ----
+# Parse with the yaml package of tests/schema (npm ci --prefix tests/schema), else PyYAML.
+# Each prints the parsed document as JSON, and the shape is checked on that JSON with node
+# or python, whichever parsed it.
+yaml_to_json() { # FILE
+	if [ -n "${NODE_YAML:-}" ]; then
+		node -e '
+			const YAML = require(process.argv[1]);
+			const fs = require("fs");
+			const doc = YAML.parseDocument(fs.readFileSync(process.argv[2], "utf8"), { uniqueKeys: true });
+			const problems = [...doc.errors, ...doc.warnings];
+			if (problems.length) { for (const p of problems) console.error(p.message); process.exit(1); }
+			process.stdout.write(JSON.stringify(doc.toJS()));
+		' "$NODE_YAML" "$1"
+	else
+		python3 -c '
+import json, sys, yaml
+class Strict(yaml.SafeLoader):
+    pass
+def mapping(loader, node, deep=False):
+    seen = set()
+    for k, _ in node.value:
+        key = loader.construct_object(k, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, "duplicate key %r" % (key,), k.start_mark)
+        seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep)
+Strict.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, lambda l, n: dict(mapping(l, n, True)))
+with open(sys.argv[1]) as f:
+    doc = yaml.load(f, Loader=Strict)
+# YAML 1.1 (PyYAML) reads the key `on` of a GitHub workflow as true; GitHub reads YAML 1.2
+if isinstance(doc, dict) and True in doc and "on" not in doc:
+    doc["on"] = doc.pop(True)
+json.dump(doc, sys.stdout)
+' "$1"
+	fi
+}
+json_check() { # JSON-FILE JS-EXPRESSION PY-EXPRESSION MESSAGE: the expression of "d" must be true
+	local ok
+	if command -v node >/dev/null 2>&1; then
+		ok=$(node -e 'const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(Boolean(eval(process.argv[2])))' "$1" "$2")
+	else
+		ok=$(python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print("true" if eval(sys.argv[2]) else "false")' "$1" "$3")
+	fi
+	[ "$ok" = true ] || fail "$4"
+}
+
+NODE_YAML=
+if command -v node >/dev/null 2>&1 && [ -f "$root/tests/schema/node_modules/yaml/package.json" ]; then
+	NODE_YAML="$root/tests/schema/node_modules/yaml"
+	echo "YAML: node with $NODE_YAML"
+elif command -v python3 >/dev/null 2>&1 && python3 -c 'import yaml' 2>/dev/null; then
+	echo "YAML: python3 with PyYAML"
+else
+	echo "FAIL: no YAML parser: run 'npm ci --prefix tests/schema' (needs node), or install python3-yaml" >&2
+	exit 1
+fi
+
+gl="$root/contrib/ci/gitlab-ci.yml"
+gh="$root/contrib/ci/github-actions.yml"
+if yaml_to_json "$gl" >"$tmp/gitlab.json"; then
+	echo "contrib/ci/gitlab-ci.yml: parses"
+	json_check "$tmp/gitlab.json" \
+		'JSON.stringify(d.stages) === JSON.stringify(["validate", "plan", "apply"])' \
+		'd["stages"] == ["validate", "plan", "apply"]' \
+		"gitlab-ci.yml: the stages are not validate, plan, apply"
+	json_check "$tmp/gitlab.json" \
+		'd.validate.stage === "validate" && d.plan.stage === "plan" && d.apply.stage === "apply"' \
+		'd["validate"]["stage"] == "validate" and d["plan"]["stage"] == "plan" and d["apply"]["stage"] == "apply"' \
+		"gitlab-ci.yml: the jobs validate, plan and apply are not in their stages"
+	json_check "$tmp/gitlab.json" \
+		'typeof d.apply.resource_group === "string" && d.plan.artifacts.paths.includes("plan.out")' \
+		'isinstance(d["apply"].get("resource_group"), str) and "plan.out" in d["plan"]["artifacts"]["paths"]' \
+		"gitlab-ci.yml: apply has no resource_group, or plan does not keep plan.out"
+	json_check "$tmp/gitlab.json" \
+		'd.plan.script.join("\n").includes("--detailed-exitcode") && d.apply.script.join("\n").includes("apply -f ")' \
+		'"--detailed-exitcode" in "\n".join(d["plan"]["script"]) and "apply -f " in "\n".join(d["apply"]["script"])' \
+		"gitlab-ci.yml: plan does not use --detailed-exitcode, or apply does not use -f"
+else
+	fail "contrib/ci/gitlab-ci.yml does not parse as YAML"
+fi
+if yaml_to_json "$gh" >"$tmp/github.json"; then
+	echo "contrib/ci/github-actions.yml: parses"
+	json_check "$tmp/github.json" \
+		'"pull_request" in d.on && "push" in d.on && d.jobs.validate && d.jobs.plan && d.jobs.apply' \
+		'"pull_request" in d["on"] and "push" in d["on"] and all(j in d["jobs"] for j in ("validate", "plan", "apply"))' \
+		"github-actions.yml: not triggered on pull_request and push, or a job of validate, plan, apply is missing"
+	json_check "$tmp/github.json" \
+		'd.jobs.apply.concurrency && d.jobs.apply.concurrency["cancel-in-progress"] === false && d.jobs.apply["runs-on"].includes("self-hosted")' \
+		'd["jobs"]["apply"]["concurrency"]["cancel-in-progress"] is False and "self-hosted" in d["jobs"]["apply"]["runs-on"]' \
+		"github-actions.yml: apply has no concurrency group that waits, or does not run on a self-hosted runner"
+else
+	fail "contrib/ci/github-actions.yml does not parse as YAML"
+fi
+
+if [ $failures -ne 0 ]; then
+	echo "contrib: $failures failure(s)" >&2
+	exit 1
+fi
+echo "contrib: ok"
