@@ -950,6 +950,82 @@ static int commit_snapshot(struct actx *a, const char *message, bool *committed)
 	return rc;
 }
 
+/* ---- the objects a drift touched ---- */
+
+struct rev_dir {
+	const char *dir;
+};
+
+static int write_rev_file(void *ctx, const char *path, const void *data, size_t len)
+{
+	struct rev_dir *r = ctx;
+	char *p = mr_path_join(r->dir, path);
+	struct mr_buf err = MR_BUF_INIT;
+	make_parents(p, &err);
+	FILE *f = fopen(p, "w");
+	if (f) {
+		fwrite(data, 1, len, f);
+		fclose(f);
+	}
+	mr_buf_release(&err);
+	free(p);
+	return 0;
+}
+
+static int rm_tree_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/*
+ * Name the objects a drift touched: HEAD's files are read into a model of their own (in a
+ * temporary root), and the plan from the live files back to it lists them.  Keys are left
+ * out: history holds no private key, so every DKIM key and certificate would look gone.
+ */
+static void drift_objects(struct actx *a, struct mr_buf *m)
+{
+	char tmpl[] = "/tmp/mailrecon-drift.XXXXXX";
+	if (!mkdtemp(tmpl))
+		return;
+	struct rev_dir rd = { tmpl };
+	struct mr_buf err = MR_BUF_INIT;
+	struct mr_live head;
+	struct mr_diags d = MR_DIAGS_INIT;
+	struct mr_plan p;
+	memset(&p, 0, sizeof(p));
+	bool loaded = false;
+	if (mr_vcs_read(a->vcs, "HEAD", write_rev_file, &rd, NULL, &err) == 0 &&
+	    mr_live_load(&head, &(struct mr_live_opts){ .root = tmpl, .layout = a->lv.layout }, &d) == 0) {
+		loaded = true;
+		struct mr_plan_input in = { .desired = &head.model, .live = &a->lv, .state_dir = a->o->state_dir };
+		if (mr_plan_build(&p, &in, &d) >= 0) {
+			size_t shown = 0;
+			for (size_t i = 0; i < p.nchanges; i++) {
+				const struct mr_change *c = &p.changes[i];
+				if (c->object == MR_OBJ_DKIM || c->object == MR_OBJ_CERT)
+					continue;
+				/* the plan restores HEAD: its create is what the edit removed */
+				const char *what = c->action == MR_CHANGE_CREATE ? "removed"
+						   : c->action == MR_CHANGE_DELETE ? "added" : "changed";
+				mr_buf_addf(m, "%s  %s %s %s", shown++ ? "" : "\nObjects:\n", mr_object_name(c->object),
+					    c->object == MR_OBJ_SERVER ? "" : c->id, what);
+				for (size_t k = 0; k < c->nattrs && c->action == MR_CHANGE_UPDATE; k++)
+					mr_buf_addf(m, "%s%s", k ? ", " : " (", c->attrs[k].name);
+				mr_buf_adds(m, c->action == MR_CHANGE_UPDATE && c->nattrs ? ")\n" : "\n");
+			}
+		}
+	}
+	mr_plan_release(&p);
+	if (loaded)
+		mr_live_release(&head);
+	mr_diags_release(&d);
+	mr_buf_release(&err);
+	nftw(tmpl, rm_tree_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* Before anything changes: a revision left pending by a failed commit, the baseline of a
  * first apply, or the drift found since the last revision -- so an edit made outside
  * mailrecon is in history before mailrecon undoes it. */
@@ -982,9 +1058,10 @@ static int capture(struct actx *a)
 		fprintf(stderr, "mailrecon: cannot read the state repository: %s\n", err.ptr);
 		rc = -1;
 	} else if (changed.n) {
-		mr_buf_addf(&m, "drift: %zu file%s changed outside mailrecon\n\n", changed.n, changed.n == 1 ? "" : "s");
+		mr_buf_addf(&m, "drift: %zu file%s changed outside mailrecon\n\nFiles:\n", changed.n, changed.n == 1 ? "" : "s");
 		for (size_t i = 0; i < changed.n; i++)
 			mr_buf_addf(&m, "  %s\n", changed.v[i]);
+		drift_objects(a, &m);
 	}
 	if (rc == 0 && m.len) {
 		mr_history_trailers(&m, NULL, actor(a));

@@ -76,6 +76,8 @@ expect "apply corrects it" 0 'recorded drift as revision [0-9a-f]{12}' '' -- \
 	"$bin" --root "$tmp/root" apply -f "$B" --allow-delete
 expect "the hand edit is in history before its correction" 0 'drift: 1 file changed outside mailrecon' '' -- \
 	sh -c "'$bin' --root '$tmp/root' log | sed -n 2p"
+expect "the drift revision names the files and the objects" 0 '^  mailbox intruder@example\.com added$' '' -- \
+	"$bin" --root "$tmp/root" show HEAD~1
 expect "the drift revision holds the hand edit" 0 '' '' -- \
 	sh -c "git --git-dir='$git_repo' show HEAD~1:etc/exim4/passwd | grep -q '^intruder@example.com:owner=alice$'"
 expect "after the correction: no drift" 0 'No file changed since revision' '' -- "$bin" --root "$tmp/root" drift -f "$B"
