@@ -100,6 +100,8 @@ struct actx {
 	char date[16], iso[32];
 	bool have_live, have_acc;
 	struct mr_vcs *vcs;
+	const char *const *sources_read; /* the sources loaded (-f, or a plan file's) */
+	size_t nsources_read;
 	char rev[41];       /* the revision this apply committed, or "" */
 	char git_commit[41]; /* a git source's commit */
 };
@@ -802,6 +804,9 @@ static int check_planfile(struct actx *a, const char *saved, const struct mr_pla
 		mr_fingerprint_add(&dfp, abs ? abs : a->files.v[i], a->files.v[i]);
 		free(abs);
 	}
+	for (size_t i = 0; i < a->nsources_read; i++)
+		if (strncmp(a->sources_read[i], "git:", 4) == 0 && a->git_commit[0])
+			mr_fingerprint_git(&dfp, a->sources_read[i], a->git_commit);
 	mr_fingerprint_files(&a->lv, &a->acc, &lfp);
 	char *absroot = realpath(a->root, NULL);
 	struct mr_planfile_meta meta = { .root = absroot ? absroot : a->root, .layout = mr_layout_name(a->lv.layout),
@@ -863,6 +868,8 @@ static int planfile_sources(const char *saved, struct mr_pathlist *out)
 
 static int load(struct actx *a, const char *const *sources, size_t n)
 {
+	a->sources_read = sources;
+	a->nsources_read = n;
 	struct mr_load_opts lo = { .root = a->root, .sources = sources, .nsources = n, .files_out = &a->files,
 				   .read_git = mr_vcs_source };
 	int lrc = mr_load_desired(&a->m, &lo, &a->d);
@@ -985,7 +992,7 @@ static int rm_tree_entry(const char *path, const struct stat *st, int flag, stru
  * temporary root), and the plan from the live files back to it lists them.  Keys are left
  * out: history holds no private key, so every DKIM key and certificate would look gone.
  */
-static void drift_objects(struct actx *a, struct mr_buf *m)
+static void rev_objects(struct actx *a, const char *rev, bool drift, struct mr_buf *m)
 {
 	char tmpl[] = "/tmp/mailrecon-drift.XXXXXX";
 	if (!mkdtemp(tmpl))
@@ -997,7 +1004,7 @@ static void drift_objects(struct actx *a, struct mr_buf *m)
 	struct mr_plan p;
 	memset(&p, 0, sizeof(p));
 	bool loaded = false;
-	if (mr_vcs_read(a->vcs, "HEAD", write_rev_file, &rd, NULL, &err) == 0 &&
+	if (mr_vcs_read(a->vcs, rev, write_rev_file, &rd, NULL, &err) == 0 &&
 	    mr_live_load(&head, &(struct mr_live_opts){ .root = tmpl, .layout = a->lv.layout }, &d) == 0) {
 		loaded = true;
 		struct mr_plan_input in = { .desired = &head.model, .live = &a->lv, .state_dir = a->o->state_dir };
@@ -1007,10 +1014,13 @@ static void drift_objects(struct actx *a, struct mr_buf *m)
 				const struct mr_change *c = &p.changes[i];
 				if (c->object == MR_OBJ_DKIM || c->object == MR_OBJ_CERT)
 					continue;
-				/* the plan restores HEAD: its create is what the edit removed */
-				const char *what = c->action == MR_CHANGE_CREATE ? "removed"
-						   : c->action == MR_CHANGE_DELETE ? "added" : "changed";
-				mr_buf_addf(m, "%s  %s %s %s", shown++ ? "" : "\nObjects:\n", mr_object_name(c->object),
+				/* the plan restores the revision: for a drift, its create is what the edit
+				 * removed; for a rollback, it is what the rollback brings back */
+				const char *what = drift ? (c->action == MR_CHANGE_CREATE ? " removed"
+							    : c->action == MR_CHANGE_DELETE ? " added" : " changed")
+							 : "";
+				const char *sign = drift ? "" : c->action == MR_CHANGE_CREATE ? "+ " : c->action == MR_CHANGE_DELETE ? "- " : "~ ";
+				mr_buf_addf(m, "%s  %s%s %s%s", shown++ ? "" : "\nObjects:\n", sign, mr_object_name(c->object),
 					    c->object == MR_OBJ_SERVER ? "" : c->id, what);
 				for (size_t k = 0; k < c->nattrs && c->action == MR_CHANGE_UPDATE; k++)
 					mr_buf_addf(m, "%s%s", k ? ", " : " (", c->attrs[k].name);
@@ -1061,7 +1071,7 @@ static int capture(struct actx *a)
 		mr_buf_addf(&m, "drift: %zu file%s changed outside mailrecon\n\nFiles:\n", changed.n, changed.n == 1 ? "" : "s");
 		for (size_t i = 0; i < changed.n; i++)
 			mr_buf_addf(&m, "  %s\n", changed.v[i]);
-		drift_objects(a, &m);
+		rev_objects(a, "HEAD", true, &m);
 	}
 	if (rc == 0 && m.len) {
 		mr_history_trailers(&m, NULL, actor(a));
@@ -1193,6 +1203,7 @@ int mr_apply_run(const struct mr_apply_opts *o)
 	strftime(a.iso, sizeof(a.iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	int rc = EXIT_OK, lockfd = -1;
 	char *saved = NULL;
+	struct mr_pathlist srcs = MR_PATHLIST_INIT; /* a plan file's sources, alive to the end */
 	struct mr_plan p;
 	memset(&p, 0, sizeof(p));
 
@@ -1260,15 +1271,12 @@ int mr_apply_run(const struct mr_apply_opts *o)
 			goto out;
 		}
 		saved = mr_buf_detach(&pf);
-		struct mr_pathlist srcs = MR_PATHLIST_INIT;
 		if (!strstr(saved, "\"format\":\"" MR_PLANFILE_FORMAT "\"") || planfile_sources(saved, &srcs) < 0) {
 			fprintf(stderr, "mailrecon: apply: '%s' is not a mailrecon plan file\n", o->planfile);
-			mr_pathlist_release(&srcs);
 			rc = EXIT_ERROR;
 			goto out;
 		}
 		rc = load(&a, (const char *const *)srcs.v, srcs.n);
-		mr_pathlist_release(&srcs);
 	} else {
 		rc = load(&a, o->sources, o->nsources);
 	}
@@ -1334,6 +1342,7 @@ out:
 	mr_buf_release(&err);
 	if (lockfd >= 0)
 		close(lockfd);
+	mr_pathlist_release(&srcs);
 	free(saved);
 	free(a.state);
 	free(a.root);
@@ -1547,8 +1556,18 @@ int mr_rollback_run(const struct mr_apply_opts *o, const char *rev)
 		free(fpath);
 		free(path);
 	}
+	struct mr_buf objects = MR_BUF_INIT;
+	if (nchanged) {
+		/* the typed changes too: the revision's files read into a model, planned against */
+		struct mr_diags ld = MR_DIAGS_INIT;
+		if (mr_live_load(&a.lv, &(struct mr_live_opts){ .root = a.root, .layout = lay }, &ld) == 0) {
+			a.have_live = true;
+			rev_objects(&a, e.id, false, &objects);
+		}
+		mr_diags_release(&ld);
+	}
 	if (o->verbosity >= 0) {
-		printf("Rollback to revision %.12s: %s\n\n", e.id, e.subject);
+		printf("Rollback to revision %.12s: %s\n%s\n", e.id, e.subject, objects.len ? objects.ptr : "");
 		if (nchanged || kept_keys)
 			printf("Files:\n%s\n", shown.ptr);
 		if (nchanged)
@@ -1593,7 +1612,10 @@ int mr_rollback_run(const struct mr_apply_opts *o, const char *rev)
 		mr_txn_abort(&s.t);
 	mr_buf_release(&s.err);
 	mr_buf_release(&shown);
+	mr_buf_release(&objects);
 out:
+	if (a.have_live)
+		mr_live_release(&a.lv);
 	mr_vcs_paths_free(paths, np);
 	mr_vcs_entry_release(&e);
 	mr_snapshot_release(&want.s);

@@ -236,6 +236,9 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 			mr_fingerprint_add(&dfp, abs ? abs : files.v[i], files.v[i]);
 			free(abs);
 		}
+		for (size_t i = 0; i < s->n; i++)
+			if (strncmp(s->sources[i], "git:", 4) == 0 && lo.git_commit[0])
+				mr_fingerprint_git(&dfp, s->sources[i], lo.git_commit);
 		mr_fingerprint_files(&lv, &acc, &lfp);
 		char *absroot = realpath(lv.root, NULL);
 		struct mr_planfile_meta meta = { .root = absroot ? absroot : lv.root, .layout = mr_layout_name(lv.layout), .scope = s->scope,

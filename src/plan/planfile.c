@@ -35,6 +35,27 @@ void mr_fingerprint_add(struct mr_fingerprints *l, const char *shown, const char
 	mr_buf_release(&err);
 }
 
+void mr_fingerprint_git(struct mr_fingerprints *l, const char *spec, const char *commit)
+{
+	/* git:PATH[#REF][:SUBDIR]: PATH ends at '#', or without one at the first ':' */
+	const char *p = spec + 4, *hash = strchr(p, '#'), *sub;
+	size_t plen;
+	if (hash) {
+		plen = (size_t)(hash - p);
+		sub = strchr(hash, ':');
+	} else {
+		sub = strchr(p, ':');
+		plen = sub ? (size_t)(sub - p) : strlen(p);
+	}
+	struct mr_buf b = MR_BUF_INIT;
+	mr_buf_addf(&b, "git:%.*s#%s%s", (int)plen, p, commit, sub ? sub : "");
+	l->v = xgrow(l->v, sizeof(*l->v), l->n + 1, &l->cap);
+	struct mr_fingerprint *f = &l->v[l->n++];
+	memset(f, 0, sizeof(*f));
+	f->path = mr_buf_detach(&b);
+	f->exists = true;
+}
+
 void mr_fingerprints_release(struct mr_fingerprints *l)
 {
 	for (size_t i = 0; i < l->n; i++)

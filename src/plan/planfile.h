@@ -37,6 +37,10 @@ struct mr_fingerprints {
 void mr_fingerprint_add(struct mr_fingerprints *l, const char *shown, const char *full);
 void mr_fingerprints_release(struct mr_fingerprints *l);
 
+/* A desired-state source in git, pinned: "git:PATH#COMMIT[:SUBDIR]" (no file to hash: the
+ * commit id is the fingerprint), so apply --plan reads exactly that commit. */
+void mr_fingerprint_git(struct mr_fingerprints *l, const char *spec, const char *commit);
+
 /* Every file a plan reads: the managed files (present or not), /etc/passwd and every entry
  * of the key directories, sorted. */
 void mr_fingerprint_files(const struct mr_live *lv, const struct mr_accounts *acc, struct mr_fingerprints *fp);

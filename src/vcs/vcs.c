@@ -402,7 +402,8 @@ static int build_tree(struct build *b, size_t lo, size_t hi, size_t plen, const 
 	}
 
 	/* paths are unique, so one name twice is a file and a directory */
-	qsort(e, ne, sizeof(*e), tent_cmp);
+	if (ne > 1) /* qsort's array must not be NULL, even for no element */
+		qsort(e, ne, sizeof(*e), tent_cmp);
 	for (size_t k = 1; k < ne; k++)
 		if (strcmp(e[k - 1].name, e[k].name) == 0) {
 			mr_buf_addf(b->err, "'%.*s%s' is both a file and a directory; refused", (int)plen,
@@ -508,7 +509,8 @@ int mr_vcs_commit(struct mr_vcs *v, const struct mr_vcs_file *files, size_t n, c
 		}
 		f[i] = &files[i];
 	}
-	qsort(f, n, sizeof(*f), file_cmp);
+	if (n > 1)
+		qsort(f, n, sizeof(*f), file_cmp);
 	for (size_t i = 1; i < n; i++)
 		if (strcmp(f[i - 1]->path, f[i]->path) == 0) {
 			mr_buf_addf(err, "'%s' is given twice; refused", f[i]->path);
@@ -800,7 +802,8 @@ int mr_vcs_show(struct mr_vcs *v, const char *rev, struct mr_vcs_entry *out, cha
 		const git_diff_delta *dd = git_diff_get_delta(d, i);
 		paths[i] = xstrdup(dd->new_file.path ? dd->new_file.path : dd->old_file.path);
 	}
-	qsort(paths, n, sizeof(*paths), str_cmp);
+	if (n > 1)
+		qsort(paths, n, sizeof(*paths), str_cmp);
 	fill_entry(out, c);
 	*changed_paths = paths;
 	*nchanged = n;

@@ -133,6 +133,16 @@ expect "apply from a branch records the commit id" 0 'recorded revision' '' -- \
 	"$bin" --root "$tmp/root" apply -f "git:$src#main:mail"
 expect "... in the Desired-Source trailer" 0 "^Desired-Source: git:.*#main:mail \\(commit $cid\\)$" '' -- \
 	"$bin" --root "$tmp/root" show HEAD
+# a plan of a git source pins its commit: apply --plan reads exactly that one
+tree debian/hosting
+mkdir -p "$tmp/root/etc/mailrecon/secrets" && cp "$B/secrets/"* "$tmp/root/etc/mailrecon/secrets/"
+"$bin" --root "$tmp/root" plan -f "git:$src#main:mail" --out "$tmp/git.plan" >/dev/null 2>&1
+expect "the plan file names the source at its commit" 0 "\"path\":\"git:$src#$cid:mail\",\"exists\":true" '' -- cat "$tmp/git.plan"
+sed -i 's/ip: "203.0.113.99"/ip: "203.0.113.77"/' "$src/mail/state.yaml"
+git -C "$src" -c user.name=t -c user.email=t@t commit -q -am D
+expect "apply --plan after the branch moved on applies the planned commit" 0 'Apply complete' '' -- \
+	"$bin" --root "$tmp/root" apply --plan "$tmp/git.plan" --allow-delete
+expect "... its address, not the branch's newer one" 0 '^example\.com :203\.0\.113\.99$' '' -- cat "$tmp/root/etc/exim4/domainips"
 expect "a git source at an unknown ref: exit 1" 1 '' "unknown ref 'nope'" -- "$bin" --root "$tmp/root" plan -f "git:$src#nope:mail"
 
 # --- a corrupted or locked repository stops apply before any live file is touched ---
