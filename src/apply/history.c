@@ -155,6 +155,8 @@ static int changed_cb(void *vctx, const char *path, const void *data, size_t len
 int mr_history_changed(struct mr_vcs *v, const char *rev, const struct mr_snapshot *now, struct mr_pathlist *out,
 		       struct mr_buf *err)
 {
+	if (strcmp(rev, "HEAD") == 0) /* the common case: by object ids, without reading blobs */
+		return mr_vcs_changed(v, now->v, now->n, out, err);
 	struct changed_ctx c = { now, out, MR_STRMAP_INIT };
 	char id[41];
 	int rc = mr_vcs_read(v, rev, changed_cb, &c, id, err);

@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "load/desired.h"
+#include "util/strmap.h"
 #include "util/xalloc.h"
 
 #define MISSING "no state repository yet"
@@ -1023,5 +1024,78 @@ out:
 	free(sub);
 	free(ref);
 	free(path);
+	return rc;
+}
+
+/* ---- which files differ from HEAD, by object id: no blob is read ---- */
+
+struct walk_ctx {
+	const struct mr_vcs_file *files;
+	size_t n;
+	struct mr_pathlist *changed;
+	struct mr_strmap seen;
+};
+
+static int walk_cb(const char *root, const git_tree_entry *entry, void *payload)
+{
+	struct walk_ctx *w = payload;
+	if (git_tree_entry_type(entry) != GIT_OBJECT_BLOB)
+		return 0;
+	struct mr_buf path = MR_BUF_INIT;
+	mr_buf_addf(&path, "%s%s", root, git_tree_entry_name(entry));
+	/* the files are sorted by path */
+	size_t lo = 0, hi = w->n;
+	const struct mr_vcs_file *f = NULL;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(w->files[mid].path, path.ptr);
+		if (c == 0) {
+			f = &w->files[mid];
+			break;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	git_oid id;
+	if (!f || git_odb_hash(&id, f->data, f->len, GIT_OBJECT_BLOB) < 0 || !git_oid_equal(&id, git_tree_entry_id(entry))) {
+		char *p = mr_path_join("/", path.ptr);
+		mr_pathlist_add(w->changed, p);
+		free(p);
+	}
+	if (f)
+		mr_strmap_put_new(&w->seen, f->path, strlen(f->path), (void *)f);
+	mr_buf_release(&path);
+	return 0;
+}
+
+int mr_vcs_changed(struct mr_vcs *v, const struct mr_vcs_file *files, size_t n, struct mr_pathlist *changed,
+		   struct mr_buf *err)
+{
+	git_commit *c = NULL;
+	int rc = head_commit(v, &c, err);
+	if (rc != 0)
+		return rc;
+	git_tree *t = NULL;
+	if (git_commit_tree(&t, c) < 0) {
+		git_fail(err, "%s is corrupted: cannot read HEAD's tree", v->label);
+		git_commit_free(c);
+		return -1;
+	}
+	struct walk_ctx w = { files, n, changed, MR_STRMAP_INIT };
+	rc = git_tree_walk(t, GIT_TREEWALK_PRE, walk_cb, &w) < 0 ? -1 : 0;
+	if (rc < 0)
+		git_fail(err, "%s: cannot walk HEAD's tree", v->label);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if (!mr_strmap_get(&w.seen, files[i].path, strlen(files[i].path))) {
+			char *p = mr_path_join("/", files[i].path);
+			mr_pathlist_add(changed, p);
+			free(p);
+		}
+	mr_strmap_release(&w.seen);
+	git_tree_free(t);
+	git_commit_free(c);
+	mr_pathlist_sort(changed);
 	return rc;
 }

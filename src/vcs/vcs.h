@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "util/buf.h"
+#include "util/fs.h"
 
 #define MR_VCS_BRANCH "refs/heads/main"
 
@@ -86,6 +87,14 @@ int mr_vcs_commit(struct mr_vcs *v, const struct mr_vcs_file *files, size_t n, c
 int mr_vcs_read(struct mr_vcs *v, const char *rev,
 		int (*cb)(void *ctx, const char *path, const void *data, size_t len), void *ctx,
 		char id_out[41], struct mr_buf *err);
+
+/*
+ * The paths (with a leading '/') whose content differs between HEAD and the n files (sorted
+ * by path), found by comparing object ids: no blob is read.  0, 1 when there is no commit
+ * yet, -1 with err.
+ */
+int mr_vcs_changed(struct mr_vcs *v, const struct mr_vcs_file *files, size_t n, struct mr_pathlist *changed,
+		   struct mr_buf *err);
 
 /* One commit. */
 struct mr_vcs_entry {
