@@ -979,14 +979,6 @@ static int write_rev_file(void *ctx, const char *path, const void *data, size_t 
 	return 0;
 }
 
-static int rm_tree_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 /*
  * Name the objects a drift touched: HEAD's files are read into a model of their own (in a
  * temporary root), and the plan from the live files back to it lists them.  Keys are left
@@ -1033,7 +1025,7 @@ static void rev_objects(struct actx *a, const char *rev, bool drift, struct mr_b
 		mr_live_release(&head);
 	mr_diags_release(&d);
 	mr_buf_release(&err);
-	nftw(tmpl, rm_tree_entry, 16, FTW_DEPTH | FTW_PHYS);
+	nftw(tmpl, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Before anything changes: a revision left pending by a failed commit, the baseline of a

@@ -10,35 +10,10 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0
 fail=0
+. "$(dirname "$0")/lib.sh"
 live=$repo/tests/fixtures/live
 cases=$repo/tests/fixtures/plan
 changes=$cases/changes/desired
-
-expect() {
-	local name=$1 want=$2 out_pat=$3 err_pat=$4
-	shift 5
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	local rc=$? ok=1
-	[ "$rc" -eq "$want" ] || ok=0
-	if [ -z "$out_pat" ]; then [ ! -s "$tmp/out" ] || ok=0; else grep -Eq -- "$out_pat" "$tmp/out" || ok=0; fi
-	if [ -z "$err_pat" ]; then [ ! -s "$tmp/err" ] || ok=0; else grep -Eq -- "$err_pat" "$tmp/err" || ok=0; fi
-	if [ $ok -eq 1 ]; then
-		pass=$((pass + 1))
-		echo "ok   $name"
-	else
-		fail=$((fail + 1))
-		echo "FAIL $name (exit $rc, wanted $want)"
-		head -c 2000 "$tmp/out" | sed 's/^/     out: /'
-		head -c 2000 "$tmp/err" | sed 's/^/     err: /'
-	fi
-}
-
-tree() { # tree NAME [DEST]: a fresh copy of a live fixture tree
-	local dest=${2:-$tmp/root}
-	rm -rf "$dest"
-	cp -a "$live/$1" "$dest"
-	rm -f "$dest/findings.txt" "$dest/import.yaml" "$dest/import.err"
-}
 
 snapshot() { # snapshot ROOT: every path with size, mode, owner, mtime, and every file's hash
 	(cd "$1" && find . -path ./var/lib/mailrecon -prune -o -path ./var/log -prune -o -print0 |

@@ -10,32 +10,10 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0
 fail=0
+. "$(dirname "$0")/lib.sh"
 live=$repo/tests/fixtures/live
 cases=$repo/tests/fixtures/plan
 
-expect() {
-	local name=$1 want=$2 out_pat=$3 err_pat=$4
-	shift 5
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	local rc=$? ok=1
-	[ "$rc" -eq "$want" ] || ok=0
-	if [ -z "$out_pat" ]; then [ ! -s "$tmp/out" ] || ok=0; else grep -Eq -- "$out_pat" "$tmp/out" || ok=0; fi
-	if [ -z "$err_pat" ]; then [ ! -s "$tmp/err" ] || ok=0; else grep -Eq -- "$err_pat" "$tmp/err" || ok=0; fi
-	if [ $ok -eq 1 ]; then
-		pass=$((pass + 1))
-		echo "ok   $name"
-	else
-		fail=$((fail + 1))
-		echo "FAIL $name (exit $rc, wanted $want)"
-		head -c 2000 "$tmp/out" | sed 's/^/     out: /'
-		head -c 2000 "$tmp/err" | sed 's/^/     err: /'
-	fi
-}
-tree() {
-	rm -rf "$tmp/root"
-	cp -a "$live/$1" "$tmp/root"
-	rm -f "$tmp/root/findings.txt" "$tmp/root/import.yaml" "$tmp/root/import.err"
-}
 files_of() { (cd "$1/etc" && find . -type f ! -name '*.private' ! -name '*.key' -exec sha256sum {} + | sort); }
 git_repo=$tmp/root/var/lib/mailrecon/repo
 

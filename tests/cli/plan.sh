@@ -10,32 +10,9 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0
 fail=0
+. "$(dirname "$0")/lib.sh"
 live=$repo/tests/fixtures/live
 cases=$repo/tests/fixtures/plan
-
-expect() {
-	local name=$1 want=$2 out_pat=$3 err_pat=$4
-	shift 5
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	local rc=$? ok=1
-	[ "$rc" -eq "$want" ] || ok=0
-	if [ -z "$out_pat" ]; then [ ! -s "$tmp/out" ] || ok=0; else grep -Eq -- "$out_pat" "$tmp/out" || ok=0; fi
-	if [ -z "$err_pat" ]; then [ ! -s "$tmp/err" ] || ok=0; else grep -Eq -- "$err_pat" "$tmp/err" || ok=0; fi
-	if [ $ok -eq 1 ]; then
-		pass=$((pass + 1))
-		echo "ok   $name"
-	else
-		fail=$((fail + 1))
-		echo "FAIL $name (exit $rc, wanted $want)"
-		head -c 3000 "$tmp/out" | sed 's/^/     out: /'
-		head -c 3000 "$tmp/err" | sed 's/^/     err: /'
-	fi
-}
-
-tree() {
-	rm -rf "$tmp/root"
-	cp -a "$live/$1" "$tmp/root"
-}
 
 # no change: the import of a tree, planned against it
 "$bin" --root "$live/debian/hosting" import >"$tmp/imported.yaml" 2>/dev/null

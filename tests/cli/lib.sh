@@ -1,0 +1,31 @@
+# Shared by the CLI test scripts (sourced): the check runner and a fresh sandbox tree.
+# The caller sets tmp (a temporary directory), live (tests/fixtures/live), pass=0, fail=0.
+
+# expect NAME WANT_EXIT STDOUT_PATTERN STDERR_PATTERN -- COMMAND...
+# Patterns are grep -E; '' means the stream must be empty.
+expect() {
+	local name=$1 want=$2 out_pat=$3 err_pat=$4
+	shift 5
+	"$@" >"$tmp/out" 2>"$tmp/err"
+	local rc=$? ok=1
+	[ "$rc" -eq "$want" ] || ok=0
+	if [ -z "$out_pat" ]; then [ ! -s "$tmp/out" ] || ok=0; else grep -Eq -- "$out_pat" "$tmp/out" || ok=0; fi
+	if [ -z "$err_pat" ]; then [ ! -s "$tmp/err" ] || ok=0; else grep -Eq -- "$err_pat" "$tmp/err" || ok=0; fi
+	if [ $ok -eq 1 ]; then
+		pass=$((pass + 1))
+		echo "ok   $name"
+	else
+		fail=$((fail + 1))
+		echo "FAIL $name (exit $rc, wanted $want)"
+		head -c 3000 "$tmp/out" | sed 's/^/     out: /'
+		head -c 3000 "$tmp/err" | sed 's/^/     err: /'
+	fi
+}
+
+# tree NAME [DEST]: a fresh copy of the live fixture tree NAME, without its golden files
+tree() {
+	local dest=${2:-$tmp/root}
+	rm -rf "$dest"
+	cp -a "$live/$1" "$dest"
+	rm -f "$dest/findings.txt" "$dest/import.yaml" "$dest/import.err"
+}
