@@ -298,6 +298,8 @@ int mr_txn_write(struct mr_txn *t, const char *target, const void *data, size_t 
 	char *dir = mr_path_dirname(target);
 	struct stat st;
 	int bad = 0;
+	bool had_target = false;
+	struct timespec old_mtime = { 0, 0 };
 	if (stat(dir, &st) < 0) {
 		if (errno == ENOENT)
 			mr_buf_addf(err, "directory '%s' does not exist", dir);
@@ -309,6 +311,8 @@ int mr_txn_write(struct mr_txn *t, const char *target, const void *data, size_t 
 		bad = 1;
 	} else if (lstat(target, &st) == 0) {
 		bad = check_file(target, &st, err) < 0;
+		had_target = true;
+		old_mtime = st.st_mtim;
 	} else if (errno != ENOENT) {
 		mr_buf_addf(err, "cannot stat '%s': %s", target, strerror(errno));
 		bad = 1;
@@ -363,6 +367,13 @@ int mr_txn_write(struct mr_txn *t, const char *target, const void *data, size_t 
 	step = "write";
 	if (write_all(fd, data, len) < 0)
 		goto fail_io;
+	/* readers such as Dovecot's passwd-file notice a change by whole-second mtime (and
+	 * size): a file replaced within the second it was last written must still look newer */
+	struct stat nst;
+	if (had_target && fstat(fd, &nst) == 0 && nst.st_mtim.tv_sec <= old_mtime.tv_sec) {
+		struct timespec times[2] = { { 0, UTIME_OMIT }, { old_mtime.tv_sec + 1, 0 } };
+		futimens(fd, times);
+	}
 	step = "sync";
 	if (sync_fd(fd) < 0)
 		goto fail_io;

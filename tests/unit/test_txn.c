@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1002,12 +1003,39 @@ START_TEST(a_crash_during_recovery_is_recovered_too)
 }
 END_TEST
 
+/* Two switches within one second, same size: the file must still look newer by the
+ * whole-second mtime that Dovecot's passwd-file compares. */
+START_TEST(a_rewrite_in_the_same_second_looks_newer)
+{
+	mk_tmp();
+	char *target = mr_path_join(tmpdir, "dovecot.passwd"), *journal = mr_path_join(tmpdir, "journal");
+	struct mr_buf err = MR_BUF_INIT;
+	for (int round = 0; round < 3; round++) {
+		struct stat before, after;
+		bool existed = stat(target, &before) == 0;
+		struct mr_txn *t = mr_txn_begin(journal);
+		const char *data = round % 2 ? "a@b.example:{PLAIN}x1\n" : "a@b.example:{PLAIN}x2\n";
+		ck_assert_int_eq(mr_txn_write(t, target, data, strlen(data), 0640, -1, -1, &err), 0);
+		ck_assert_int_eq(mr_txn_commit(t, &err), 0);
+		mr_txn_free(&t);
+		ck_assert_int_eq(stat(target, &after), 0);
+		if (existed)
+			ck_assert_int_gt(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
+	}
+	mr_buf_release(&err);
+	free(target);
+	free(journal);
+	rm_tree(tmpdir);
+}
+END_TEST
+
 Suite *suite_txn(void)
 {
 	Suite *s = suite_create("txn");
 	TCase *tc = tcase_create("core");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, commit_applies_writes_unlinks_and_moves);
+	tcase_add_test(tc, a_rewrite_in_the_same_second_looks_newer);
 	tcase_add_test(tc, refusals_stage_nothing);
 	tcase_add_test(tc, owner_and_mode_come_before_content);
 	tcase_add_test(tc, commit_checks_again_before_the_journal);
