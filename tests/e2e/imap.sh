@@ -1,0 +1,358 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2317  # functions are called indirectly (check, trap)
+# End-to-end: the real Dovecot reads what `mailrecon apply` writes.
+#
+#   tests/e2e/imap.sh MAILRECON REPO_ROOT
+#
+# Builds a sandbox root, applies tests/e2e/imap-desired.yaml into it, starts the real
+# dovecot on contrib/dovecot/dovecot.conf (with @ROOT@ = the sandbox and a few test
+# overrides: loopback listener on a free port, base_dir/state_dir/log in the sandbox,
+# ssl = no), and proves with curl (IMAP), doveadm and dovecot-lda that logins, disabled
+# mailboxes, quota and live re-applies behave as docs/formats.md says.
+#
+# Needs root (dovecot drops to the mailbox owner's uid), dovecot-core, dovecot-imapd and
+# curl with IMAP. A missing tool is a FAIL, never a skip. Touches nothing outside the
+# sandbox (a mktemp directory, removed at exit; set KEEP=1 to keep it).
+set -u
+
+MAILRECON=${1:?usage: imap.sh MAILRECON REPO_ROOT}
+REPO=${2:?usage: imap.sh MAILRECON REPO_ROOT}
+MAILRECON=$(cd "$(dirname "$MAILRECON")" && pwd)/$(basename "$MAILRECON")
+REPO=$(cd "$REPO" && pwd)
+
+LDA=/usr/lib/dovecot/dovecot-lda
+PASS=0
+FAILED=0
+ROOT=
+CONF=
+DOVECOT_STARTED=0
+
+ok()   { echo "ok $1"; PASS=$((PASS + 1)); }
+fail() { echo "FAIL $1${2:+: $2}"; FAILED=$((FAILED + 1)); }
+# check NAME CMD...: ok when CMD exits 0.
+check() { local n=$1; shift; if "$@"; then ok "$n"; else fail "$n"; fi; }
+
+finish() {
+    echo "# $PASS passed, $FAILED failed"
+    if [ "$FAILED" -ne 0 ]; then exit 1; fi
+    exit 0
+}
+
+stop_dovecot() {
+    [ "$DOVECOT_STARTED" = 1 ] || return 0
+    local pid
+    pid=$(cat "$ROOT/run/dovecot/master.pid" 2>/dev/null) || pid=
+    if [ -n "$pid" ]; then
+        kill "$pid" 2>/dev/null
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$pid" 2>/dev/null
+    fi
+    DOVECOT_STARTED=0
+}
+
+cleanup() {
+    stop_dovecot
+    if [ -n "$ROOT" ] && [ -d "$ROOT" ]; then
+        if [ "$FAILED" -ne 0 ] && [ -f "$ROOT/var/log/dovecot.log" ]; then
+            echo "# --- dovecot.log (last 40 lines) ---"
+            tail -n 40 "$ROOT/var/log/dovecot.log" | sed 's/^/# /'
+        fi
+        if [ "${KEEP:-0}" = 1 ]; then echo "# sandbox kept: $ROOT"; else rm -rf "$ROOT"; fi
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------- prerequisites
+missing=0
+if [ "$(id -u)" -ne 0 ]; then
+    fail "prereq-root" "dovecot must start as root to switch to the mailbox owner"; missing=1
+fi
+for tool in dovecot doveadm doveconf curl openssl; do
+    if ! command -v "$tool" >/dev/null 2>&1; then fail "prereq-$tool" "not installed"; missing=1; fi
+done
+if [ ! -x "$LDA" ]; then fail "prereq-dovecot-lda" "$LDA not found"; missing=1; fi
+if [ ! -x /usr/lib/dovecot/imap ]; then fail "prereq-dovecot-imapd" "not installed"; missing=1; fi
+if command -v curl >/dev/null 2>&1 && ! curl --version | grep -q '^Protocols:.* imap'; then
+    fail "prereq-curl-imap" "curl without IMAP"; missing=1
+fi
+if [ ! -x "$MAILRECON" ]; then fail "prereq-mailrecon" "$MAILRECON"; missing=1; fi
+for u in dovecot dovenull nobody; do
+    getent passwd "$u" >/dev/null || { fail "prereq-user-$u" "no such account"; missing=1; }
+done
+[ "$missing" = 0 ] || finish
+
+# ---------------------------------------------------------------- sandbox
+ROOT=$(mktemp -d /tmp/mailrecon-imap.XXXXXX)
+chmod 0755 "$ROOT"          # dovecot's auth process (user dovecot) must reach etc/dovecot
+mkdir -p "$ROOT/etc/exim4" "$ROOT/etc/mailrecon" "$ROOT/etc/dovecot/private" \
+         "$ROOT/var/log" "$ROOT/var/lib/dovecot" "$ROOT/run"
+
+# The owner of the domain is a real unprivileged uid (nobody's), so the mail processes
+# that dovecot starts as that uid can use the homes mailrecon creates.
+OWNER_UID=$(id -u nobody)
+OWNER_GID=$(id -g nobody)
+DOVECOT_GID=$(getent group dovecot | cut -d: -f3)
+if getent group Debian-exim >/dev/null; then EXIM_GROUP=Debian-exim; else EXIM_GROUP=root; fi
+EXIM_GID=$(getent group "$EXIM_GROUP" | cut -d: -f3)
+cat >"$ROOT/etc/passwd" <<EOF
+root:x:0:0:root:/root:/bin/bash
+mailtest:x:$OWNER_UID:$OWNER_GID:mailrecon imap test:/var/www/mailtest:/usr/sbin/nologin
+EOF
+cat >"$ROOT/etc/group" <<EOF
+root:x:0:
+dovecot:x:$DOVECOT_GID:
+Debian-exim:x:$EXIM_GID:
+mailtest:x:$OWNER_GID:
+EOF
+
+PWFILE="$ROOT/etc/mailrecon/imap-clear.pass"
+printf 'Clear-Pass-1\n' >"$PWFILE"
+chmod 0600 "$PWFILE"
+
+DESIRED="$REPO/tests/e2e/imap-desired.yaml"
+DESIRED2="$ROOT/imap-desired-phase2.yaml"
+sed 's/disabled: false  # imap.sh: phase 2/disabled: true/' "$DESIRED" >"$DESIRED2"
+if cmp -s "$DESIRED" "$DESIRED2"; then fail "fixture-phase2-marker" "marker not found in $DESIRED"; fi
+
+# Test host certificate, only so that the ssl_cert/ssl_key lines of the contrib
+# configuration parse; the test runs with ssl = no.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=localhost -keyout "$ROOT/etc/dovecot/private/dovecot.key" \
+    -out "$ROOT/etc/dovecot/private/dovecot.pem" >/dev/null 2>&1 \
+    || fail "test-certificate" "openssl req failed"
+
+free_port() {
+    if command -v python3 >/dev/null 2>&1; then
+        python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+    else
+        echo $((20000 + RANDOM % 40000))
+    fi
+}
+
+write_conf() {
+    CONF="$ROOT/etc/dovecot/dovecot.conf"
+    sed -e "s|@ROOT@|$ROOT|g" -e "s|@EXIM_GROUP@|$EXIM_GROUP|g" \
+        "$REPO/contrib/dovecot/dovecot.conf" >"$CONF"
+    cat >>"$CONF" <<EOF
+
+# ---- tests/e2e/imap.sh overrides: a private instance on the loopback ----
+instance_name = mailrecon-imap-test
+base_dir = $ROOT/run/dovecot
+state_dir = $ROOT/var/lib/dovecot
+log_path = $ROOT/var/log/dovecot.log
+default_internal_user = dovecot
+default_login_user = dovenull
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+# Refusals are part of the test: no 2 s delay after each, and no per-IP penalty
+# (anvil would delay every later login from 127.0.0.1 by up to 15 s).
+auth_failure_delay = 0
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = $PORT
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+EOF
+}
+
+# ---------------------------------------------------------------- apply 1
+APPLY_OUT="$ROOT/apply.out"
+if MAILRECON_RELOAD_DOVECOT=true "$MAILRECON" apply --root "$ROOT" -f "$DESIRED" \
+        --allow-delete --actor imap-e2e >"$APPLY_OUT" 2>&1; then
+    ok "apply-writes-sandbox"
+else
+    fail "apply-writes-sandbox" "$(tail -n 5 "$APPLY_OUT" | tr '\n' ' ')"
+    finish
+fi
+
+PWD_FILE="$ROOT/etc/dovecot/dovecot.passwd"
+check "passwd-clear-hashed-sha512-crypt" \
+    grep -q "^clear@imap.test:{SHA512-CRYPT}\\\$6\\\$[^:]*:$OWNER_UID:$OWNER_GID::/var/www/mailtest/data/email/imap.test/clear::" "$PWD_FILE"
+check "passwd-disabled-line-commented-out" grep -q '^#off@imap.test:' "$PWD_FILE"
+check "passwd-quota-field-written" grep -q '^small@imap.test:.*::userdb_quota_rule=\*:bytes=1M$' "$PWD_FILE"
+
+# ---------------------------------------------------------------- start dovecot
+started=0
+for attempt in 1 2 3; do
+    PORT=$(free_port)
+    write_conf
+    if [ "$attempt" = 1 ]; then
+        if doveconf -c "$CONF" -n >"$ROOT/doveconf.out" 2>&1; then
+            ok "contrib-config-parses"
+        else
+            fail "contrib-config-parses" "$(head -n 3 "$ROOT/doveconf.out" | tr '\n' ' ')"
+        fi
+    fi
+    if dovecot -c "$CONF" >"$ROOT/dovecot.start" 2>&1; then
+        DOVECOT_STARTED=1
+        for _ in $(seq 50); do
+            if curl -s --max-time 2 "imap://127.0.0.1:$PORT/" -X CAPABILITY >/dev/null 2>&1 \
+               || (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+                started=1; break
+            fi
+            sleep 0.1
+        done
+        [ "$started" = 1 ] && break
+        stop_dovecot
+    fi
+done
+if [ "$started" = 1 ]; then
+    ok "dovecot-starts-on-contrib-config"
+else
+    fail "dovecot-starts-on-contrib-config" "$(head -n 3 "$ROOT/dovecot.start" 2>/dev/null | tr '\n' ' ')"
+    finish
+fi
+MASTER_PID=$(cat "$ROOT/run/dovecot/master.pid")
+
+# ---------------------------------------------------------------- helpers
+# imap_login ADDR PASS [MECH]: curl's exit status (0 = logged in, 67 = login denied).
+imap_login() {
+    local opts=()
+    [ -n "${3:-}" ] && opts=(--login-options "AUTH=$3")
+    curl -s --max-time 10 -u "$1:$2" "${opts[@]}" "imap://127.0.0.1:$PORT/" >/dev/null 2>&1
+}
+login_ok()      { imap_login "$@"; }
+login_refused() { imap_login "$@"; [ $? -eq 67 ]; }
+auth_ok()       { doveadm -c "$CONF" auth test "$1" "$2" >/dev/null 2>&1; }
+auth_refused()  { ! doveadm -c "$CONF" auth test "$1" "$2" >/dev/null 2>&1; }
+D=imap.test
+
+# ---------------------------------------------------------------- logins
+check "imap-login-yaml-sha512-hash-plain"      login_ok "hashed@$D" test PLAIN
+check "imap-login-yaml-sha512-hash-login"      login_ok "hashed@$D" test LOGIN
+check "imap-login-mailrecon-hashed-clear"      login_ok "clear@$D" Clear-Pass-1 PLAIN
+check "imap-login-cram-md5-hash-plain"         login_ok "cram@$D" test PLAIN
+check "imap-login-cram-md5-hash-auth-cram-md5" login_ok "cram@$D" test CRAM-MD5
+check "imap-login-username-case-insensitive"   login_ok "Hashed@IMAP.Test" test PLAIN
+# CRAM-MD5 needs the {CRAM-MD5} (or clear) hash: a crypt hash cannot answer it. Clients
+# that pick the "best" advertised mechanism (curl does: CRAM-MD5 before PLAIN) must be
+# set to PLAIN/LOGIN for such mailboxes.
+check "imap-cram-md5-mech-refused-for-crypt-hash" login_refused "hashed@$D" test CRAM-MD5
+check "imap-login-wrong-password-refused"      login_refused "hashed@$D" wrong PLAIN
+check "imap-login-wrong-password-cram-refused" login_refused "cram@$D" wrong CRAM-MD5
+check "imap-login-disabled-mailbox-refused"    login_refused "off@$D" test PLAIN
+check "imap-login-unknown-mailbox-refused"     login_refused "nobody@$D" test PLAIN
+check "imap-login-later-before-disable"        login_ok "later@$D" test PLAIN
+
+check "doveadm-auth-yaml-sha512-hash"     auth_ok "hashed@$D" test
+check "doveadm-auth-mailrecon-hashed"     auth_ok "clear@$D" Clear-Pass-1
+check "doveadm-auth-cram-md5-hash"        auth_ok "cram@$D" test
+check "doveadm-auth-wrong-password-refused" auth_refused "hashed@$D" wrong
+check "doveadm-auth-disabled-refused"     auth_refused "off@$D" test
+
+# ---------------------------------------------------------------- userdb / quota
+USER_OUT=$(doveadm -c "$CONF" user "small@$D" 2>&1)
+if printf '%s\n' "$USER_OUT" | grep -q 'quota_rule[[:space:]]*\*:bytes=1M' \
+   && printf '%s\n' "$USER_OUT" | grep -q "uid[[:space:]]*$OWNER_UID\$" \
+   && printf '%s\n' "$USER_OUT" | grep -q "home[[:space:]]*/var/www/mailtest/data/email/$D/small\$"; then
+    ok "doveadm-user-shows-quota-rule-uid-home"
+else
+    fail "doveadm-user-shows-quota-rule-uid-home" "$(printf '%s' "$USER_OUT" | tr '\n' ' ')"
+fi
+if doveadm -c "$CONF" user "hashed@$D" 2>&1 | grep -q quota_rule; then
+    fail "doveadm-user-no-quota-rule-without-max-size"
+else
+    ok "doveadm-user-no-quota-rule-without-max-size"
+fi
+check "doveadm-user-disabled-unknown" bash -c "! doveadm -c '$CONF' user 'off@$D' >/dev/null 2>&1"
+
+SMALL_MSG="$ROOT/small.eml"
+BIG_MSG="$ROOT/big.eml"
+printf 'From: e2e@example.org\nTo: small@%s\nSubject: small\n\nhello\n' "$D" >"$SMALL_MSG"
+{
+    printf 'From: e2e@example.org\nTo: small@%s\nSubject: big\n\n' "$D"
+    head -c 1500000 /dev/urandom | base64 -w 76      # ~2 MB of text
+} >"$BIG_MSG"
+
+maildir_count() {  # maildir_count MAILBOX: messages in new/ + cur/
+    local dir="$ROOT/var/www/mailtest/data/email/$D/$1/.maildir"
+    find "$dir/new" "$dir/cur" -type f 2>/dev/null | wc -l
+}
+
+lda() {  # lda ADDR FILE: runs dovecot-lda, stderr in $ROOT/lda.err
+    "$LDA" -c "$CONF" -e -f e2e@example.org -d "$1" <"$2" 2>"$ROOT/lda.err" >/dev/null
+}
+
+if lda "small@$D" "$SMALL_MSG" && [ "$(maildir_count small)" = 1 ]; then
+    ok "lda-small-message-accepted-under-quota"
+else
+    fail "lda-small-message-accepted-under-quota" "$(tr '\n' ' ' <"$ROOT/lda.err")"
+fi
+lda "small@$D" "$BIG_MSG"; rc=$?
+if [ "$rc" -ne 0 ] && grep -qi 'quota exceeded' "$ROOT/lda.err" && [ "$(maildir_count small)" = 1 ]; then
+    ok "lda-2mb-message-refused-quota-exceeded"
+else
+    fail "lda-2mb-message-refused-quota-exceeded" "rc=$rc $(tr '\n' ' ' <"$ROOT/lda.err")"
+fi
+if lda "hashed@$D" "$BIG_MSG" && [ "$(maildir_count hashed)" = 1 ]; then
+    ok "lda-2mb-message-accepted-without-max-size"
+else
+    fail "lda-2mb-message-accepted-without-max-size" "$(tr '\n' ' ' <"$ROOT/lda.err")"
+fi
+if lda "off@$D" "$SMALL_MSG"; then
+    fail "lda-disabled-mailbox-not-delivered"
+else
+    ok "lda-disabled-mailbox-not-delivered"
+fi
+# The delivered message is seen over IMAP by its owner.
+if curl -s --max-time 10 -u "small@$D:test" --login-options AUTH=PLAIN \
+        "imap://127.0.0.1:$PORT/INBOX" -X 'STATUS INBOX (MESSAGES)' 2>/dev/null \
+        | grep -q 'MESSAGES 1'; then
+    ok "imap-sees-delivered-message"
+else
+    fail "imap-sees-delivered-message"
+fi
+
+# ---------------------------------------------------------------- apply 2: live changes
+printf 'Clear-Pass-2\n' >"$PWFILE"
+if MAILRECON_RELOAD_DOVECOT=true "$MAILRECON" apply --root "$ROOT" -f "$DESIRED2" \
+        --allow-delete --actor imap-e2e >"$APPLY_OUT" 2>&1; then
+    ok "reapply-password-change-and-disable"
+else
+    fail "reapply-password-change-and-disable" "$(tail -n 5 "$APPLY_OUT" | tr '\n' ' ')"
+fi
+check "passwd-later-commented-out-after-reapply" grep -q "^#later@$D:" "$PWD_FILE"
+# Dovecot's passwd-file stats the file at most once per second (db-passwd-file.c:
+# last_sync_time == ioloop_time), so a change is seen from the next second on.
+sleep 1.1
+
+check "running-dovecot-accepts-new-password"   login_ok "clear@$D" Clear-Pass-2 PLAIN
+check "running-dovecot-refuses-old-password"   login_refused "clear@$D" Clear-Pass-1 PLAIN
+check "doveadm-auth-new-password"              auth_ok "clear@$D" Clear-Pass-2
+check "doveadm-auth-old-password-refused"      auth_refused "clear@$D" Clear-Pass-1
+check "running-dovecot-refuses-newly-disabled" login_refused "later@$D" test PLAIN
+check "doveadm-auth-newly-disabled-refused"    auth_refused "later@$D" test
+check "other-mailboxes-unaffected-by-reapply"  login_ok "hashed@$D" test PLAIN
+if [ "$(cat "$ROOT/run/dovecot/master.pid" 2>/dev/null)" = "$MASTER_PID" ] \
+   && kill -0 "$MASTER_PID" 2>/dev/null; then
+    ok "no-dovecot-restart-needed"
+else
+    fail "no-dovecot-restart-needed" "master pid changed or gone"
+fi
+
+# A third apply of the same state changes nothing.
+if MAILRECON_RELOAD_DOVECOT=true "$MAILRECON" apply --root "$ROOT" -f "$DESIRED2" \
+        --allow-delete --actor imap-e2e >"$APPLY_OUT" 2>&1 && grep -q 'No changes' "$APPLY_OUT"; then
+    ok "reapply-same-state-no-changes"
+else
+    fail "reapply-same-state-no-changes" "$(tail -n 5 "$APPLY_OUT" | tr '\n' ' ')"
+fi
+
+if grep -Eq 'Fatal|Panic' "$ROOT/var/log/dovecot.log" 2>/dev/null; then
+    fail "dovecot-log-no-fatal" "$(grep -E 'Fatal|Panic' "$ROOT/var/log/dovecot.log" | head -n 3 | tr '\n' ' ')"
+else
+    ok "dovecot-log-no-fatal"
+fi
+
+finish
