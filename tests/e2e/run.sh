@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317  # cleanup and stop_dovecot run from the EXIT trap
 # tests/e2e/run.sh MAILRECON REPO_ROOT: the files mailrecon writes, read by the real Exim
 # with contrib/exim4/exim4.conf. docs/e2e.md describes what each check proves.
 #
@@ -8,6 +9,9 @@
 # shows the DKIM signature and the outgoing address. No daemon is needed; the spool and the
 # logs are in the sandbox. Must run as root (-C/-D of a non-default file). Nothing is
 # skipped: a missing tool is a failure.
+# It also starts the real dovecot on contrib/dovecot/dovecot.conf in the same sandbox, only
+# for its auth-client socket (SMTP AUTH), and stops it at exit. At the end, an edited copy
+# of the desired state is re-applied and the same Exim configuration sees the changes.
 set -u
 if [ $# -ne 2 ]; then
 	echo "usage: $0 MAILRECON REPO_ROOT" >&2
@@ -46,12 +50,22 @@ fi
 
 sbx=$(mktemp -d /tmp/mailrecon-e2e.XXXXXX)
 sink_pid=
+dovecot_pid=
+stop_dovecot() {
+	[ -n "$dovecot_pid" ] || return 0
+	kill "$dovecot_pid" 2>/dev/null
+	for _ in $(seq 50); do kill -0 "$dovecot_pid" 2>/dev/null || break; sleep 0.1; done
+	kill -9 "$dovecot_pid" 2>/dev/null
+	dovecot_pid=
+}
 cleanup() {
 	[ -z "$sink_pid" ] || kill "$sink_pid" 2>/dev/null
-	rm -rf "$sbx"
+	stop_dovecot
+	# E2E_KEEP=1 keeps the sandbox (the processes are stopped all the same)
+	if [ -z "${E2E_KEEP:-}" ]; then rm -rf "$sbx"; else echo "sandbox kept: $sbx"; fi
 }
 trap cleanup EXIT
-[ -z "${E2E_KEEP:-}" ] || trap - EXIT
+trap 'exit 130' INT TERM
 # Exim's delivery processes run as nobody and Debian-exim: they must reach the sandbox.
 chmod 755 "$sbx"
 
@@ -120,6 +134,8 @@ bt "exim-domains reject (:fail: TEXT): undeliverable with the text" nobody@examp
 	'^nobody@example\.net is undeliverable: No such user here$'
 bt "exim-domains a mailbox of a reject domain is still delivered" postmaster@example.net \
 	'^postmaster@example\.net$' 'router = mr_mailbox'
+bt "exim-aliases: an alias in a reject domain routes to its main mailbox (removed by the re-apply below)" \
+	abuse@example.net '^postmaster@example\.net$' '<-- abuse@example\.net' 'router = mr_mailbox'
 bt "exim-domains discard (:blackhole:): the mail is discarded" nobody@example.info \
 	'^mail to nobody@example\.info is discarded$'
 bt "exim-domains forward (ADDRESS): an unknown address goes to the forward target" nobody@example.com \
@@ -193,6 +209,146 @@ rl "exim-ratelimits: then the * line (*:500)" postmaster@example.net \
 	'rate limit of postmaster@example\.net: 500/h' '^250 '
 rl "exim-ratelimits: 0 means the mailbox cannot send" boss@example.com \
 	'rate limit of boss@example\.com: 0/h' '^550 5\.7\.1 boss@example\.com may not send mail$'
+
+# ---- exim-ratelimits over time: limited@example.com has rate_per_hour 2 ----
+# Each -bh session is a new Exim process; the ratelimit hints database
+# (SANDBOX/var/spool/exim4/db/ratelimit) carries the count from one session to the next.
+# one_rcpt SENDER: the answer to one RCPT to a remote address, as SENDER (-oMai)
+one_rcpt() {
+	printf 'HELO client.test\r\nMAIL FROM:<%s>\r\nRCPT TO:<x@remote.test>\r\nQUIT\r\n' "$1" |
+		"${E[@]}" -bh 192.0.2.25 -oMai "$1" -oMaa PLAIN 2>&1 | tr -d '\r' |
+		grep -E '^[245][0-9][0-9][ -]' | sed -n 4p
+}
+a1=$(one_rcpt limited@example.com)
+a2=$(one_rcpt limited@example.com)
+a3=$(one_rcpt limited@example.com)
+if grep -q '^250 ' <<<"$a1" && grep -q '^250 ' <<<"$a2"; then
+	ok "exim-ratelimits over time: rate_per_hour 2, sessions 1 and 2 are accepted"
+else
+	bad "exim-ratelimits over time: rate_per_hour 2, sessions 1 and 2 are accepted" "1: $a1
+2: $a2"
+fi
+if grep -Eq '^450 4\.7\.0 sending rate of limited@example\.com over 2 per 1h$' <<<"$a3"; then
+	ok "exim-ratelimits over time: the 3rd message within the hour is refused (450 4.7.0)"
+else
+	bad "exim-ratelimits over time: the 3rd message within the hour is refused (450 4.7.0)" "3: $a3"
+fi
+a4=$(one_rcpt limited@example.com)
+if grep -q '^450 4\.7\.0 ' <<<"$a4"; then ok "exim-ratelimits over time: still refused in a later session (strict)"; else
+	bad "exim-ratelimits over time: still refused in a later session (strict)" "4: $a4"; fi
+if [ -s "$sbx/var/spool/exim4/db/ratelimit" ]; then ok "exim-ratelimits: the hints database is in the sandbox spool"; else
+	bad "exim-ratelimits: the hints database is in the sandbox spool" "$(ls -l "$sbx/var/spool/exim4/db" 2>&1)"; fi
+a5=$(one_rcpt info@example.com)
+if grep -q '^250 ' <<<"$a5"; then ok "exim-ratelimits: one sender over its limit does not block another (info@, 100/h)"; else
+	bad "exim-ratelimits: one sender over its limit does not block another (info@, 100/h)" "$a5"; fi
+a6=$(one_rcpt boss@example.com)
+if grep -Eq '^550 5\.7\.1 boss@example\.com may not send mail$' <<<"$a6"; then
+	ok "exim-ratelimits: rate 0 still cannot send in a later session"
+else
+	bad "exim-ratelimits: rate 0 still cannot send in a later session" "$a6"
+fi
+
+# ---- SMTP AUTH through Dovecot's auth-client socket ----
+# The real dovecot runs on contrib/dovecot/dovecot.conf with @ROOT@ = the sandbox (so it
+# reads SANDBOX/etc/dovecot/dovecot.passwd) and base_dir in the sandbox; it serves no
+# protocol, only its auth sockets. Exim gets -DMR_AUTH_DOVECOT=SANDBOX/run/dovecot/auth-client.
+auth_ready=
+if ! command -v dovecot >/dev/null || ! command -v openssl >/dev/null || ! getent passwd dovenull >/dev/null ||
+	! getent passwd dovecot >/dev/null; then
+	bad "dovecot, openssl and the users dovecot and dovenull exist (Debian: dovecot-core)"
+else
+	mkdir -p "$sbx/etc/dovecot/private" "$sbx/run" "$sbx/var/lib/dovecot"
+	# only so that the ssl_cert/ssl_key lines parse; ssl = no below
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-subj /CN=localhost -keyout "$sbx/etc/dovecot/private/dovecot.key" \
+		-out "$sbx/etc/dovecot/private/dovecot.pem" >/dev/null 2>&1
+	dconf=$sbx/etc/dovecot/dovecot.conf
+	sed -e "s|@ROOT@|$sbx|g" -e "s|@EXIM_GROUP@|Debian-exim|g" "$repo/contrib/dovecot/dovecot.conf" >"$dconf"
+	cat >>"$dconf" <<EOF
+
+# ---- tests/e2e/run.sh overrides: a private instance, auth sockets only ----
+instance_name = mailrecon-exim-e2e
+base_dir = $sbx/run/dovecot
+state_dir = $sbx/var/lib/dovecot
+log_path = $sbx/var/log/dovecot.log
+default_internal_user = dovecot
+default_login_user = dovenull
+protocols =
+ssl = no
+# Refusals are part of the test: no delay after each, and no per-IP penalty (anvil would
+# delay every later AUTH from 127.0.0.1 by up to 15 s).
+auth_failure_delay = 0
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
+EOF
+	# to a file: dovecot's master and log processes keep their stderr open
+	dovecot -c "$dconf" >"$sbx/dovecot.start" 2>&1
+	out=$(cat "$sbx/dovecot.start")
+	for _ in $(seq 50); do [ -S "$sbx/run/dovecot/auth-client" ] && break; sleep 0.1; done
+	dovecot_pid=$(cat "$sbx/run/dovecot/master.pid" 2>/dev/null)
+	if [ -n "$dovecot_pid" ] && [ -S "$sbx/run/dovecot/auth-client" ]; then
+		ok "dovecot starts on contrib/dovecot/dovecot.conf with its auth-client socket in the sandbox"
+		auth_ready=1
+	else
+		bad "dovecot starts on contrib/dovecot/dovecot.conf with its auth-client socket in the sandbox" \
+			"$out
+$(tail -n 20 "$sbx/var/log/dovecot.log" 2>/dev/null)"
+	fi
+fi
+EA=("${E[@]}" -DMR_AUTH_DOVECOT="$sbx/run/dovecot/auth-client")
+# smtp_auth USER PASS [MAIL-FROM]: the SMTP answers (one per line) of EHLO, AUTH PLAIN and,
+# with MAIL-FROM, of MAIL and of one RCPT to a remote address, from 127.0.0.1
+smtp_auth() {
+	{
+		printf 'EHLO client.test\r\nAUTH PLAIN %s\r\n' "$(printf '\0%s\0%s' "$1" "$2" | base64 -w0)"
+		[ $# -lt 3 ] || printf 'MAIL FROM:<%s>\r\nRCPT TO:<x@remote.test>\r\n' "$3"
+		printf 'QUIT\r\n'
+	} | "${EA[@]}" -bh 127.0.0.1 2>&1 | tr -d '\r' | grep -E '^[2345][0-9][0-9] '
+}
+# auth NAME USER PASS WANT-REGEX: the answer to AUTH PLAIN
+auth() {
+	local name=$1 out ans
+	if [ -z "$auth_ready" ]; then bad "$name" "dovecot is not running"; return; fi
+	out=$(smtp_auth "$2" "$3")
+	ans=$(sed -n 3p <<<"$out")
+	if grep -Eq -- "$4" <<<"$ans"; then ok "$name"; else bad "$name" "AUTH PLAIN $2 answered '$ans', wanted /$4/:
+$out
+$(tail -n 5 "$sbx/var/log/dovecot.log" 2>/dev/null)"; fi
+}
+out=$(printf 'EHLO client.test\r\nQUIT\r\n' | "${EA[@]}" -bh 127.0.0.1 2>&1 | tr -d '\r')
+if grep -q '^250-AUTH PLAIN LOGIN$' <<<"$out"; then ok "SMTP AUTH: Exim offers PLAIN and LOGIN (dovecot authenticators)"; else
+	bad "SMTP AUTH: Exim offers PLAIN and LOGIN (dovecot authenticators)" "$out"; fi
+out=$(printf 'EHLO client.test\r\nQUIT\r\n' | "${EA[@]}" -bh 192.0.2.25 2>&1 | tr -d '\r')
+if grep -q '^250-AUTH' <<<"$out"; then bad "SMTP AUTH: no plain-text AUTH offered to a remote client without TLS" "$out"
+else ok "SMTP AUTH: no plain-text AUTH offered to a remote client without TLS"; fi
+auth "SMTP AUTH via Dovecot: a mailbox's right password gets 235" info@example.com test '^235 '
+auth "SMTP AUTH via Dovecot: a wrong password gets 535" info@example.com wrong '^535 '
+auth "SMTP AUTH via Dovecot: an unknown address gets 535" nobody@example.com test '^535 '
+auth "SMTP AUTH via Dovecot: a disabled mailbox (right password) gets 535" closed@example.com test '^535 '
+if [ -n "$auth_ready" ]; then
+	# AUTH LOGIN: the user and the password on their own lines, base64
+	out=$(printf 'EHLO client.test\r\nAUTH LOGIN\r\n%s\r\n%s\r\nQUIT\r\n' "$(printf info@example.com | base64 -w0)" \
+		"$(printf test | base64 -w0)" | "${EA[@]}" -bh 127.0.0.1 2>&1 | tr -d '\r')
+	if grep -q '^235 ' <<<"$out"; then ok "SMTP AUTH via Dovecot: AUTH LOGIN with the right password gets 235"; else
+		bad "SMTP AUTH via Dovecot: AUTH LOGIN with the right password gets 235" "$out"; fi
+	# the authenticated id reaches the rate limit ACL
+	out=$(smtp_auth info@example.com test info@example.com)
+	if [ "$(sed -n 3p <<<"$out")" = "235 Authentication succeeded" ] && grep -q '^250 Accepted$' <<<"$(sed -n 5p <<<"$out")"; then
+		ok "SMTP AUTH via Dovecot: an authenticated mailbox may relay to a remote domain"
+	else
+		bad "SMTP AUTH via Dovecot: an authenticated mailbox may relay to a remote domain" "$out"
+	fi
+	out=$(smtp_auth boss@example.com test boss@example.com)
+	if [ "$(sed -n 3p <<<"$out")" = "235 Authentication succeeded" ] &&
+		[ "$(sed -n 5p <<<"$out")" = "550 5.7.1 boss@example.com may not send mail" ]; then
+		ok "SMTP AUTH via Dovecot: rate 0 authenticates but cannot send"
+	else
+		bad "SMTP AUTH via Dovecot: rate 0 authenticates but cannot send" "$out"
+	fi
+fi
 
 # ---- real deliveries: exim4 -odi ----
 home=$sbx/var/www/mailtest/data/email/example.com
@@ -295,6 +451,52 @@ fi
 kill "$sink_pid" 2>/dev/null
 wait "$sink_pid" 2>/dev/null
 sink_pid=
+
+# ---- a changed desired state, re-applied while nothing restarts ----
+# The copy removes the alias abuse@example.net, deletes the domain example.info and
+# disables keeper@example.com. The same SANDBOX/exim4.conf is used (Exim opens the lookup
+# files at each lookup) and the same dovecot master keeps running.
+desired2=$sbx/desired-changed.yaml
+sed -e '/# run\.sh: re-apply removes this alias$/d' \
+	-e 's/disabled: false  # run\.sh: re-apply disables this mailbox$/disabled: true/' \
+	-e '/^  example\.info:$/,/^    default_action: discard$/d' "$repo/tests/e2e/desired.yaml" >"$desired2"
+if grep -q 'abuse' "$desired2" || grep -q 'example\.info:' "$desired2" || ! grep -q '^        disabled: true$' "$desired2" ||
+	[ "$(grep -c 'disabled: true' "$desired2")" -ne "$(($(grep -c 'disabled: true' "$repo/tests/e2e/desired.yaml") + 1))" ]; then
+	bad "the edited copy of tests/e2e/desired.yaml has the three changes" "$(diff "$repo/tests/e2e/desired.yaml" "$desired2")"
+fi
+conf_sum=$(md5sum <"$sbx/exim4.conf")
+out=$("$bin" apply --root "$sbx" -f "$desired2" --allow-delete 2>&1)
+if [ $? -eq 0 ]; then ok "re-apply: mailrecon apply of the changed copy (alias removed, domain deleted, mailbox disabled)"; else
+	bad "re-apply: mailrecon apply of the changed copy (alias removed, domain deleted, mailbox disabled)" "$out"; fi
+if [ "$(md5sum <"$sbx/exim4.conf")" = "$conf_sum" ]; then ok "re-apply: the Exim configuration file is the same (no reload)"; else
+	bad "re-apply: the Exim configuration file is the same (no reload)"; fi
+bt "re-apply: the removed alias no longer routes, it gets the domain's default action (reject)" abuse@example.net \
+	'^abuse@example\.net is undeliverable: No such user here$'
+rcpt "re-apply: SMTP: the removed alias is refused with the reject domain's text" abuse@example.net '^550 No such user here$'
+bt "re-apply: the alias's main mailbox still routes" postmaster@example.net \
+	'^postmaster@example\.net$' 'router = mr_mailbox'
+bt "re-apply: the deleted domain is no longer local (routed as remote)" nobody@example.info \
+	'^nobody@example\.info is undeliverable: Unrouteable address$'
+rcpt "re-apply: SMTP: the deleted domain is refused as relaying" nobody@example.info '^550 5\.7\.1 relay not permitted$'
+bt "re-apply: the newly disabled mailbox is undeliverable with 5.0.0" keeper@example.com \
+	'^keeper@example\.com is undeliverable: 5\.0\.0 mailbox disabled$'
+rcpt "re-apply: SMTP: the newly disabled mailbox is refused with 550 5.0.0" keeper@example.com '^550 5\.0\.0 mailbox disabled$'
+rcpt "re-apply: SMTP: an unchanged mailbox is still accepted" info@example.com '^250 '
+if [ -n "$auth_ready" ]; then
+	# Dovecot's passwd-file stats the file at most once per second
+	sleep 1.1
+	out=$(smtp_auth keeper@example.com test)
+	if [ "$(sed -n 3p <<<"$out")" = "535 Incorrect authentication data" ] &&
+		[ "$(cat "$sbx/run/dovecot/master.pid" 2>/dev/null)" = "$dovecot_pid" ]; then
+		ok "re-apply: SMTP AUTH of the newly disabled mailbox gets 535 from the same running dovecot"
+	else
+		bad "re-apply: SMTP AUTH of the newly disabled mailbox gets 535 from the same running dovecot" "$out"
+	fi
+	auth "re-apply: SMTP AUTH of an unchanged mailbox still gets 235" info@example.com test '^235 '
+else
+	bad "re-apply: SMTP AUTH of the newly disabled mailbox gets 535 from the same running dovecot" "dovecot is not running"
+fi
+stop_dovecot
 
 # Each re-execution of Exim with -C logs "exim user lost privilege for using -C option" to
 # the panic log: expected here (see deliver()), anything else is not.
