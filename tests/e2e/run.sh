@@ -283,6 +283,23 @@ service anvil {
     mode = 0
   }
 }
+# dovecot-lda, run by Exim as the mailbox owner (nobody here), asks auth-userdb for the
+# quota rule and reports to stats-writer.
+service auth {
+  unix_listener auth-userdb {
+    mode = 0666
+  }
+}
+service stats {
+  unix_listener stats-writer {
+    mode = 0666
+  }
+}
+# its log goes to stderr, which Exim's pipe transport puts in the mainlog (log_output)
+protocol lda {
+  log_path = /dev/stderr
+  info_log_path = /dev/stderr
+}
 EOF
 	# to a file: dovecot's master and log processes keep their stderr open
 	dovecot -c "$dconf" >"$sbx/dovecot.start" 2>&1
@@ -406,6 +423,38 @@ delivered "delivery: keep_copy false (save=no): only the copies, not the mailbox
 delivered "delivery: default_action forward" nobody@example.com +info
 delivered "delivery: default_action redirect_domain" info@example.org +info
 delivered "delivery: a disabled mailbox gets nothing" closed@example.com -closed
+
+# ---- delivery through dovecot-lda (MR_DELIVERY=mr_dovecot_lda): the quota is enforced ----
+# dovecot-lda reads the sandbox dovecot.conf (-DMR_DOVECOT_CONF) and asks the running
+# dovecot's auth-userdb socket for the mailbox's userdb_quota_rule (max_size: 1M).
+if [ -z "$auth_ready" ] || [ ! -x /usr/lib/dovecot/dovecot-lda ]; then
+	bad "delivery via dovecot-lda: a small message reaches the Maildir of a 1M-quota mailbox" "dovecot or dovecot-lda missing"
+	bad "delivery via dovecot-lda: a ~2 MB message over the 1M quota is refused (Quota exceeded) and not stored"
+else
+	deliver_args=(-DMR_DELIVERY=mr_dovecot_lda -DMR_DOVECOT_CONF="$sbx/etc/dovecot/dovecot.conf")
+	subj=$(send quota@example.com)
+	lg=$(grep -F "quota@example.com" "$sbx/var/log/exim4/mainlog" | tail -n 3)
+	if has quota "$subj" && grep -q '=> quota <quota@example\.com> .*T=mr_dovecot_lda' <<<"$lg"; then
+		ok "delivery via dovecot-lda: a small message reaches the Maildir of a 1M-quota mailbox"
+	else
+		bad "delivery via dovecot-lda: a small message reaches the Maildir of a 1M-quota mailbox" "$lg
+$(tail -n 10 "$sbx/var/log/dovecot.log" 2>/dev/null)"
+	fi
+	subj="e2e-quota-big-$$"
+	{
+		printf 'From: sender@remote.test\nTo: quota@example.com\nSubject: %s\n\n' "$subj"
+		head -c 1500000 /dev/urandom | base64 -w 76
+	} | deliver -f sender@remote.test quota@example.com
+	lg=$(grep -F "quota@example.com" "$sbx/var/log/exim4/mainlog" | tail -n 3)
+	if ! has quota "$subj" && grep -q '\*\* quota@example\.com .*T=mr_dovecot_lda' <<<"$lg" &&
+		grep -qi 'quota exceeded' <<<"$lg"; then
+		ok "delivery via dovecot-lda: a ~2 MB message over the 1M quota is refused (Quota exceeded) and not stored"
+	else
+		bad "delivery via dovecot-lda: a ~2 MB message over the 1M quota is refused (Quota exceeded) and not stored" "$lg
+$(tail -n 10 "$sbx/var/log/dovecot.log" 2>/dev/null)"
+	fi
+	deliver_args=()
+fi
 
 # ---- remote delivery: DKIM and the outgoing address (exim-domainips) ----
 if ! command -v python3 >/dev/null; then
