@@ -319,6 +319,9 @@ static int read_secret_file(const struct actx *a, const char *base, const char *
 	return rc;
 }
 
+static const struct mr_codec dovecot_cert_meta = { .name = "dovecot-cert", .owner = "root",
+						    .group = { "dovecot", "dovecot" }, .mode = 0600 };
+
 static int stage_cert(struct stage *s, const struct mr_change *c)
 {
 	const char *ssl = s->a->lv.layout == MR_LAYOUT_RHEL ? "/etc/exim/ssl" : "/etc/exim4/ssl";
@@ -356,9 +359,11 @@ static int stage_cert(struct stage *s, const struct mr_change *c)
 		struct mr_buf p = MR_BUF_INIT, k = MR_BUF_INIT;
 		mr_buf_addf(&p, "%s/%s.crt", dirs[i], c->id);
 		mr_buf_addf(&k, "%s/%s.key", dirs[i], c->id);
-		rc = stage_bytes(s, p.ptr, crt.ptr, crt.len, NULL, true);
+		/* Exim's copies belong to the Exim user, Dovecot's to root:dovecot (docs/formats.md) */
+		const struct mr_codec *meta = i == 1 ? &dovecot_cert_meta : NULL;
+		rc = stage_bytes(s, p.ptr, crt.ptr, crt.len, meta, true);
 		if (rc == 0)
-			rc = stage_bytes(s, k.ptr, key.ptr, key.len, NULL, true);
+			rc = stage_bytes(s, k.ptr, key.ptr, key.len, meta, true);
 		mr_buf_release(&p);
 		mr_buf_release(&k);
 	}

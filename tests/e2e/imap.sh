@@ -7,8 +7,9 @@
 # Builds a sandbox root, applies tests/e2e/imap-desired.yaml into it, starts the real
 # dovecot on contrib/dovecot/dovecot.conf (with @ROOT@ = the sandbox and a few test
 # overrides: loopback listener on a free port, base_dir/state_dir/log in the sandbox,
-# ssl = no), and proves with curl (IMAP), doveadm and dovecot-lda that logins, disabled
-# mailboxes, quota and live re-applies behave as docs/formats.md says.
+# the SNI include with sandbox paths; ssl = yes as in contrib), and proves with curl
+# (IMAP), doveadm, dovecot-lda and openssl s_client that logins, disabled mailboxes,
+# quota, live re-applies and the SNI certificate choice behave as docs/formats.md says.
 #
 # Needs root (dovecot drops to the mailbox owner's uid), dovecot-core, dovecot-imapd and
 # curl with IMAP. A missing tool is a FAIL, never a skip. Touches nothing outside the
@@ -115,10 +116,9 @@ DESIRED2="$ROOT/imap-desired-phase2.yaml"
 sed 's/disabled: false  # imap.sh: phase 2/disabled: true/' "$DESIRED" >"$DESIRED2"
 if cmp -s "$DESIRED" "$DESIRED2"; then fail "fixture-phase2-marker" "marker not found in $DESIRED"; fi
 
-# Test host certificate, only so that the ssl_cert/ssl_key lines of the contrib
-# configuration parse; the test runs with ssl = no.
+# Test host certificate: the default that Dovecot presents when no SNI name matches.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-    -subj /CN=localhost -keyout "$ROOT/etc/dovecot/private/dovecot.key" \
+    -subj /CN=default.test -keyout "$ROOT/etc/dovecot/private/dovecot.key" \
     -out "$ROOT/etc/dovecot/private/dovecot.pem" >/dev/null 2>&1 \
     || fail "test-certificate" "openssl req failed"
 
@@ -132,7 +132,10 @@ free_port() {
 
 write_conf() {
     CONF="$ROOT/etc/dovecot/dovecot.conf"
+    # The SNI include that mailrecon writes names /etc/dovecot/certs/...; the test
+    # includes a copy with the sandbox prefix instead (written after apply 1).
     sed -e "s|@ROOT@|$ROOT|g" -e "s|@EXIM_GROUP@|$EXIM_GROUP|g" \
+        -e "s|^!include_try conf.d/99-mailrecon-sni.conf\$|!include_try conf.d/99-mailrecon-sni.sandbox|" \
         "$REPO/contrib/dovecot/dovecot.conf" >"$CONF"
     cat >>"$CONF" <<EOF
 
@@ -145,7 +148,8 @@ default_internal_user = dovecot
 default_login_user = dovenull
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+# ssl = yes as in contrib: STARTTLS on the plain listener (127.0.0.1 counts as secured,
+# so the plain-text logins below still work without TLS).
 # Refusals are part of the test: no 2 s delay after each, and no per-IP penalty
 # (anvil would delay every later login from 127.0.0.1 by up to 15 s).
 auth_failure_delay = 0
@@ -181,6 +185,15 @@ check "passwd-clear-hashed-sha512-crypt" \
     grep -q "^clear@imap.test:{SHA512-CRYPT}\\\$6\\\$[^:]*:$OWNER_UID:$OWNER_GID::/var/www/mailtest/data/email/imap.test/clear::" "$PWD_FILE"
 check "passwd-disabled-line-commented-out" grep -q '^#off@imap.test:' "$PWD_FILE"
 check "passwd-quota-field-written" grep -q '^small@imap.test:.*::userdb_quota_rule=\*:bytes=1M$' "$PWD_FILE"
+
+# The SNI certificate and include (docs/formats.md "Dovecot SNI include").
+SNI_INC="$ROOT/etc/dovecot/conf.d/99-mailrecon-sni.conf"
+SNI_COPY="$ROOT/etc/dovecot/conf.d/99-mailrecon-sni.sandbox"
+check "sni-cert-and-key-written" test -s "$ROOT/etc/dovecot/certs/sni.test.crt" -a -s "$ROOT/etc/dovecot/certs/sni.test.key"
+check "sni-include-local-name-block" grep -Eq '^local_name mail\.imap\.test \{' "$SNI_INC"
+check "sni-include-absolute-cert-paths" grep -q '^  ssl_cert = </etc/dovecot/certs/sni\.test\.crt$' "$SNI_INC"
+check "sni-include-absolute-key-paths" grep -q '^  ssl_key = </etc/dovecot/certs/sni\.test\.key$' "$SNI_INC"
+sed "s|</etc/dovecot/certs/|<$ROOT/etc/dovecot/certs/|g" "$SNI_INC" >"$SNI_COPY" 2>/dev/null
 
 # ---------------------------------------------------------------- start dovecot
 started=0
@@ -227,6 +240,35 @@ login_refused() { imap_login "$@"; [ $? -eq 67 ]; }
 auth_ok()       { doveadm -c "$CONF" auth test "$1" "$2" >/dev/null 2>&1; }
 auth_refused()  { ! doveadm -c "$CONF" auth test "$1" "$2" >/dev/null 2>&1; }
 D=imap.test
+
+# ---------------------------------------------------------------- TLS: SNI
+check "contrib-config-includes-sni-file" \
+    grep -q '^!include_try conf.d/99-mailrecon-sni.conf$' "$REPO/contrib/dovecot/dovecot.conf"
+check "test-config-includes-sandbox-sni-copy" \
+    grep -q '^!include_try conf.d/99-mailrecon-sni.sandbox$' "$CONF"
+# tls_subject SERVERNAME: the subject of the certificate dovecot presents after STARTTLS.
+tls_subject() {
+    openssl s_client -connect "127.0.0.1:$PORT" -starttls imap -servername "$1" </dev/null 2>/dev/null \
+        | openssl x509 -noout -subject -nameopt RFC2253 2>/dev/null
+}
+SUBJ=$(tls_subject mail.imap.test)
+if [ "$SUBJ" = "subject=CN=mail.imap.test" ]; then ok "tls-sni-alias-gets-mailrecon-certificate"
+else fail "tls-sni-alias-gets-mailrecon-certificate" "got '$SUBJ'"; fi
+SUBJ=$(tls_subject other.test)
+if [ "$SUBJ" = "subject=CN=default.test" ]; then ok "tls-sni-other-name-gets-default-certificate"
+else fail "tls-sni-other-name-gets-default-certificate" "got '$SUBJ'"; fi
+SUBJ=$(openssl x509 -noout -subject -nameopt RFC2253 -in "$ROOT/etc/dovecot/certs/sni.test.crt" 2>/dev/null)
+if [ "$SUBJ" = "subject=CN=mail.imap.test" ]; then ok "sni-cert-file-cn-is-alias"
+else fail "sni-cert-file-cn-is-alias" "got '$SUBJ'"; fi
+# The certificate served is byte-for-byte the file mailrecon wrote.
+served_fp() {
+    openssl s_client -connect "127.0.0.1:$PORT" -starttls imap -servername mail.imap.test </dev/null 2>/dev/null \
+        | openssl x509 -noout -fingerprint -sha256 2>/dev/null
+}
+FP_FILE=$(openssl x509 -noout -fingerprint -sha256 -in "$ROOT/etc/dovecot/certs/sni.test.crt" 2>/dev/null)
+FP_SERVED=$(served_fp)
+if [ -n "$FP_FILE" ] && [ "$FP_FILE" = "$FP_SERVED" ]; then ok "tls-sni-serves-mailrecon-cert-file"
+else fail "tls-sni-serves-mailrecon-cert-file" "file '$FP_FILE' served '$FP_SERVED'"; fi
 
 # ---------------------------------------------------------------- logins
 check "imap-login-yaml-sha512-hash-plain"      login_ok "hashed@$D" test PLAIN
