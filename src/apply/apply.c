@@ -1089,6 +1089,17 @@ out:
 	return rc;
 }
 
+/* The files are switched but their commit failed: keep the message, the next run's
+ * capture() commits it before anything else. */
+static void keep_pending(struct actx *a, const char *message)
+{
+	char *pending = mr_path_join(a->state, "pending-revision");
+	FILE *f = fopen(pending, "w");
+	if (!f || fputs(message, f) < 0 || fclose(f) != 0)
+		fprintf(stderr, "mailrecon: cannot keep the pending revision in '%s': %s\n", pending, strerror(errno));
+	free(pending);
+}
+
 /* After the switch: one revision for the apply, its plan as the message. */
 static int record(struct actx *a, const struct mr_plan *p)
 {
@@ -1108,16 +1119,9 @@ static int record(struct actx *a, const struct mr_plan *p)
 		printf("revision recorded in %.3f s (snapshot of the live files and commit)\n",
 		       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	if (rc < 0) {
-		/* the files are switched: keep the message, the next run commits it first */
-		char *pending = mr_path_join(a->state, "pending-revision");
-		FILE *f = fopen(pending, "w");
-		if (f) {
-			fputs(msg.ptr, f);
-			fclose(f);
-		}
+		keep_pending(a, msg.ptr);
 		fprintf(stderr, "mailrecon: apply: the files are applied but their revision is not recorded; "
 				"the next run records it\n");
-		free(pending);
 	} else if (committed) {
 		say(a, "recorded revision %.12s\n", a->rev);
 	}
@@ -1179,83 +1183,98 @@ static int apply_plan(struct actx *a, struct mr_plan *p)
 	return rc;
 }
 
-int mr_apply_run(const struct mr_apply_opts *o)
+/* The run's context: --root resolved (the transaction takes only clean absolute paths),
+ * the state directory below it, today's date. */
+static int actx_init(struct actx *a, const struct mr_apply_opts *o)
 {
-	struct actx a;
-	memset(&a, 0, sizeof(a));
-	a.o = o;
-	/* the transaction works on absolute, clean paths: resolve a relative --root once */
-	a.root = realpath(o->root && *o->root ? o->root : "/", NULL);
-	if (!a.root) {
+	memset(a, 0, sizeof(*a));
+	a->o = o;
+	a->root = realpath(o->root && *o->root ? o->root : "/", NULL);
+	if (!a->root) {
 		fprintf(stderr, "mailrecon: --root '%s': %s\n", o->root, strerror(errno));
-		free(a.state);
-		return EXIT_ERROR;
+		return -1;
 	}
-	a.state = mr_path_join_root(a.root, o->state_dir);
-	mr_model_init(&a.m);
+	a->state = mr_path_join_root(a->root, o->state_dir);
+	mr_model_init(&a->m);
 	time_t now = time(NULL);
 	struct tm tm;
 	gmtime_r(&now, &tm);
-	strftime(a.date, sizeof(a.date), "%Y-%m-%d", &tm);
-	strftime(a.iso, sizeof(a.iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	strftime(a->date, sizeof(a->date), "%Y-%m-%d", &tm);
+	strftime(a->iso, sizeof(a->iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return 0;
+}
+
+/*
+ * Before any write: the state directory (root-only), the lock, an interrupted apply
+ * finished or undone from its journal, and files staged by a run that died before its
+ * journal (never applied) removed.  0, or the exit code.
+ */
+static int take_state(struct actx *a, const char *cmd, int *lockfd)
+{
+	struct mr_buf err = MR_BUF_INIT, report = MR_BUF_INIT;
+	int rc = 0;
+	if (make_parents(a->state, &err) < 0 || (mkdir(a->state, 0700) != 0 && errno != EEXIST)) {
+		fprintf(stderr, "mailrecon: cannot create the state directory '%s': %s\n", a->state,
+			err.ptr ? err.ptr : strerror(errno));
+		rc = EXIT_ERROR;
+		goto out;
+	}
+	if ((rc = mr_state_lock(a->state, true, a->o->lock_timeout, lockfd)) != 0)
+		goto out;
+	char *journal = mr_path_join(a->state, "journal");
+	int r = mr_txn_recover(journal, &report, &err);
+	free(journal);
+	if (report.len)
+		fprintf(stderr, "mailrecon: %s\n", report.ptr);
+	if (r < 0) {
+		fprintf(stderr, "mailrecon: %s: cannot finish the interrupted apply: %s\n", cmd, err.ptr);
+		rc = EXIT_ERROR;
+		goto out;
+	}
+	enum mr_layout lay = a->o->layout;
+	if (lay == MR_LAYOUT_AUTO && mr_layout_detect(a->root, &lay, &err) < 0)
+		lay = MR_LAYOUT_DEBIAN;
+	struct mr_pathlist dirs = MR_PATHLIST_INIT;
+	for (size_t i = 0; i < MR_FILE_COUNT; i++) {
+		char *d = mr_path_dirname(mr_codec_path(mr_codecs[i], lay));
+		mr_pathlist_add(&dirs, d);
+		free(d);
+	}
+	mr_pathlist_add(&dirs, lay == MR_LAYOUT_RHEL ? "/etc/exim/ssl" : "/etc/exim4/ssl");
+	mr_pathlist_add(&dirs, "/etc/dovecot/certs");
+	mr_pathlist_add(&dirs, "/etc/dovecot/conf.d");
+	mr_pathlist_sort(&dirs);
+	mr_buf_reset(&report);
+	for (size_t i = 0; i < dirs.n; i++) {
+		if (i && strcmp(dirs.v[i], dirs.v[i - 1]) == 0)
+			continue;
+		char *d = full(a, dirs.v[i]);
+		mr_txn_cleanup_temps(d, &report);
+		free(d);
+	}
+	if (report.len)
+		fprintf(stderr, "mailrecon: %s\n", report.ptr);
+	mr_pathlist_release(&dirs);
+out:
+	mr_buf_release(&err);
+	mr_buf_release(&report);
+	return rc;
+}
+
+int mr_apply_run(const struct mr_apply_opts *o)
+{
+	struct actx a;
+	if (actx_init(&a, o) < 0)
+		return EXIT_ERROR;
 	int rc = EXIT_OK, lockfd = -1;
 	char *saved = NULL;
 	struct mr_pathlist srcs = MR_PATHLIST_INIT; /* a plan file's sources, alive to the end */
 	struct mr_plan p;
 	memset(&p, 0, sizeof(p));
 
-	/* the state directory: root-only */
 	struct mr_buf err = MR_BUF_INIT;
-	if (make_parents(a.state, &err) < 0 || (mkdir(a.state, 0700) != 0 && errno != EEXIST)) {
-		fprintf(stderr, "mailrecon: cannot create the state directory '%s': %s\n", a.state,
-			err.ptr ? err.ptr : strerror(errno));
-		rc = EXIT_ERROR;
+	if ((rc = take_state(&a, "apply", &lockfd)) != 0)
 		goto out;
-	}
-	rc = mr_state_lock(a.state, true, o->lock_timeout, &lockfd);
-	if (rc)
-		goto out;
-	char *journal = mr_path_join(a.state, "journal");
-	struct mr_buf report = MR_BUF_INIT;
-	int r = mr_txn_recover(journal, &report, &err);
-	free(journal);
-	if (report.len)
-		fprintf(stderr, "mailrecon: %s\n", report.ptr);
-	mr_buf_release(&report);
-	if (r < 0) {
-		fprintf(stderr, "mailrecon: apply: cannot finish the interrupted apply: %s\n", err.ptr);
-		rc = EXIT_ERROR;
-		goto out;
-	}
-	/* files staged by a run that died before its journal: never applied, removed */
-	{
-		enum mr_layout lay = o->layout;
-		struct mr_buf lerr = MR_BUF_INIT, cleaned = MR_BUF_INIT;
-		if (lay == MR_LAYOUT_AUTO && mr_layout_detect(a.root, &lay, &lerr) < 0)
-			lay = MR_LAYOUT_DEBIAN;
-		struct mr_pathlist dirs = MR_PATHLIST_INIT;
-		for (size_t i = 0; i < MR_FILE_COUNT; i++) {
-			char *d = mr_path_dirname(mr_codec_path(mr_codecs[i], lay));
-			mr_pathlist_add(&dirs, d);
-			free(d);
-		}
-		mr_pathlist_add(&dirs, lay == MR_LAYOUT_RHEL ? "/etc/exim/ssl" : "/etc/exim4/ssl");
-		mr_pathlist_add(&dirs, "/etc/dovecot/certs");
-		mr_pathlist_add(&dirs, "/etc/dovecot/conf.d");
-		mr_pathlist_sort(&dirs);
-		for (size_t i = 0; i < dirs.n; i++) {
-			if (i && strcmp(dirs.v[i], dirs.v[i - 1]) == 0)
-				continue;
-			char *d = full(&a, dirs.v[i]);
-			mr_txn_cleanup_temps(d, &cleaned);
-			free(d);
-		}
-		if (cleaned.len)
-			fprintf(stderr, "mailrecon: %s\n", cleaned.ptr);
-		mr_pathlist_release(&dirs);
-		mr_buf_release(&lerr);
-		mr_buf_release(&cleaned);
-	}
 	char *cache_dir = mr_path_join(a.state, "cache");
 	a.oc.cache = mr_pwcache_open(cache_dir, true);
 	free(cache_dir);
@@ -1390,20 +1409,8 @@ static size_t count_lines(const char *s, size_t n)
 int mr_rollback_run(const struct mr_apply_opts *o, const char *rev)
 {
 	struct actx a;
-	memset(&a, 0, sizeof(a));
-	a.o = o;
-	a.root = realpath(o->root && *o->root ? o->root : "/", NULL);
-	if (!a.root) {
-		fprintf(stderr, "mailrecon: --root '%s': %s\n", o->root, strerror(errno));
+	if (actx_init(&a, o) < 0)
 		return EXIT_ERROR;
-	}
-	a.state = mr_path_join_root(a.root, o->state_dir);
-	mr_model_init(&a.m);
-	time_t now = time(NULL);
-	struct tm tm;
-	gmtime_r(&now, &tm);
-	strftime(a.date, sizeof(a.date), "%Y-%m-%d", &tm);
-	strftime(a.iso, sizeof(a.iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	int rc = EXIT_OK, lockfd = -1;
 	struct mr_buf err = MR_BUF_INIT, report = MR_BUF_INIT;
 	struct rev_files want = { { NULL, 0, 0 } };
@@ -1412,23 +1419,8 @@ int mr_rollback_run(const struct mr_apply_opts *o, const char *rev)
 	char **paths = NULL;
 	size_t np = 0;
 	memset(&e, 0, sizeof(e));
-	if (mkdir(a.state, 0700) != 0 && errno != EEXIST) {
-		fprintf(stderr, "mailrecon: rollback: cannot create '%s': %s\n", a.state, strerror(errno));
-		rc = EXIT_ERROR;
+	if ((rc = take_state(&a, "rollback", &lockfd)) != 0)
 		goto out;
-	}
-	if ((rc = mr_state_lock(a.state, true, o->lock_timeout, &lockfd)) != 0)
-		goto out;
-	char *journal = mr_path_join(a.state, "journal");
-	int r = mr_txn_recover(journal, &report, &err);
-	free(journal);
-	if (report.len)
-		fprintf(stderr, "mailrecon: %s\n", report.ptr);
-	if (r < 0) {
-		fprintf(stderr, "mailrecon: rollback: cannot finish the interrupted apply: %s\n", err.ptr);
-		rc = EXIT_ERROR;
-		goto out;
-	}
 	char *repo = mr_path_join(a.state, "repo");
 	a.vcs = mr_vcs_open(repo, false, &err);
 	free(repo);
@@ -1583,13 +1575,7 @@ int mr_rollback_run(const struct mr_apply_opts *o, const char *rev)
 			mr_history_trailers(&m, src.ptr, actor(&a));
 			bool committed = false;
 			if (commit_snapshot(&a, m.ptr, &committed) < 0) {
-				char *pending = mr_path_join(a.state, "pending-revision");
-				FILE *f = fopen(pending, "w");
-				if (f) {
-					fputs(m.ptr, f);
-					fclose(f);
-				}
-				free(pending);
+				keep_pending(&a, m.ptr);
 				rc = EXIT_ERROR;
 			} else {
 				say(&a, "recorded revision %.12s\n", a.rev);
