@@ -281,22 +281,30 @@ static struct mr_mailbox *add_mailbox(struct build *b, enum mr_file_id id, const
 	return mb ? mb : dup;
 }
 
+/*
+ * The mailbox a passwd line (Exim's or Dovecot's) is about, or NULL when the line is not
+ * read: a shadowed duplicate, or a disabled line whose mailbox is also active (a finding).
+ */
+static struct mr_mailbox *mailbox_of(struct build *b, enum mr_file_id id, const struct mr_line *l)
+{
+	if (l->shadowed)
+		return NULL;
+	if (l->disabled) {
+		const struct mr_line *active = mr_codec_find(&b->lv->files[id].cf, l->key);
+		if (active) {
+			FINDING(b, id, l, "mailbox '%s' is also active on line %u; this disabled line is ignored", l->key,
+				active->lineno);
+			return NULL;
+		}
+	}
+	return add_mailbox(b, id, l);
+}
+
 static void read_exim_passwd(struct build *b)
 {
 	enum mr_file_id id = MR_FILE_EXIM_PASSWD;
 	FOR_RECORDS(b, id, l) {
-		if (l->shadowed)
-			continue;
-		if (l->disabled) {
-			/* a disabled line is ignored when the same mailbox is also active */
-			const struct mr_line *active = mr_codec_find(&b->lv->files[id].cf, l->key);
-			if (active) {
-				FINDING(b, id, l, "mailbox '%s' is also active on line %u; this disabled line is ignored",
-					l->key, active->lineno);
-				continue;
-			}
-		}
-		struct mr_mailbox *mb = add_mailbox(b, id, l);
+		struct mr_mailbox *mb = mailbox_of(b, id, l);
 		if (!mb)
 			continue;
 		if (mb->src_exim) {
@@ -345,18 +353,7 @@ static void read_dovecot(struct build *b)
 {
 	enum mr_file_id id = MR_FILE_DOVECOT_PASSWD;
 	FOR_RECORDS(b, id, l) {
-		if (l->shadowed)
-			continue;
-		if (l->disabled) {
-			/* a disabled line is ignored when the same mailbox is also active */
-			const struct mr_line *active = mr_codec_find(&b->lv->files[id].cf, l->key);
-			if (active) {
-				FINDING(b, id, l, "mailbox '%s' is also active on line %u; this disabled line is ignored",
-					l->key, active->lineno);
-				continue;
-			}
-		}
-		struct mr_mailbox *mb = add_mailbox(b, id, l);
+		struct mr_mailbox *mb = mailbox_of(b, id, l);
 		if (!mb)
 			continue;
 		if (mb->src_dovecot) {
