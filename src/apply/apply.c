@@ -375,17 +375,19 @@ static int stage_cert(struct stage *s, const struct mr_change *c)
 	return rc;
 }
 
-/* the SNI include: a Dovecot configuration file, root's, readable by Dovecot */
-static const struct mr_codec sni_meta = { .name = "dovecot-sni", .owner = "root", .group = { "root", "root" }, .mode = 0644 };
+/* the files written whole (the SNI include and map): configuration, root's, readable by the
+ * servers */
+static const struct mr_codec conf_meta = { .name = "config", .owner = "root", .group = { "root", "root" }, .mode = 0644 };
 
 static int stage_all(struct stage *s, const struct mr_plan *p)
 {
 	for (size_t i = 0; i < p->nfiles; i++) {
 		const struct mr_file_change *f = &p->files[i];
 		if (f->file_id == MR_FILE_ID_CONFIG) {
-			if (stage_bytes(s, f->path, f->content, f->len, &sni_meta, false) < 0)
+			if (stage_bytes(s, f->path, f->content, f->len, &conf_meta, false) < 0)
 				return -1;
-			s->reload_dovecot = true;
+			/* Exim expands its SNI map at each TLS handshake: no reload */
+			s->reload_dovecot |= f->conf_id == MR_CONF_DOVECOT_SNI;
 			continue;
 		}
 		if (f->file_id < 0 || !f->content)
@@ -612,25 +614,43 @@ static int spamassassin_check(struct actx *a, const struct mr_plan *p)
 	char tmpl[] = "/tmp/mailrecon-sa.XXXXXX";
 	if (!mkdtemp(tmpl))
 		return 0;
+	/* The directory's own .cf and .pre files, local.cf aside. Without the .pre files no
+	 * plugin is loaded and every lint fails ("no loaded plugin implements check_main"): a
+	 * sandbox --root that has only local.cf borrows them from this host's directory, the
+	 * one the spamassassin binary being run was installed with. */
 	char *src = full(a, "/etc/mail/spamassassin");
 	struct mr_pathlist files = MR_PATHLIST_INIT;
 	static const char *const suffixes[] = { ".cf", ".pre", NULL };
 	struct mr_buf err = MR_BUF_INIT, data = MR_BUF_INIT;
-	mr_find_files(src, suffixes, &files, &err);
-	for (size_t i = 0; i < files.n; i++) {
-		const char *base = strrchr(files.v[i], '/') + 1;
-		if (strchr(files.v[i] + strlen(src) + 1, '/') || strcmp(base, "local.cf") == 0)
-			continue; /* only the directory's own files; local.cf is the staged one */
-		struct stat st;
-		mr_buf_reset(&data);
-		if (mr_read_file_ex(files.v[i], 16u << 20, MR_READ_NOFOLLOW, &data, &st, &err) == 0) {
-			char *dst = mr_path_join(tmpl, base);
-			FILE *f = fopen(dst, "w");
-			if (f) {
-				fwrite(data.ptr, 1, data.len, f);
-				fclose(f);
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1) {
+			bool have_pre = false;
+			for (size_t i = 0; i < files.n; i++) {
+				size_t n = strlen(files.v[i]);
+				have_pre |= n > 4 && strcmp(files.v[i] + n - 4, ".pre") == 0;
 			}
-			free(dst);
+			if (have_pre || strcmp(src, "/etc/mail/spamassassin") == 0)
+				break;
+			free(src);
+			src = xstrdup("/etc/mail/spamassassin");
+			mr_pathlist_release(&files);
+		}
+		mr_find_files(src, suffixes, &files, &err);
+		for (size_t i = 0; i < files.n; i++) {
+			const char *base = strrchr(files.v[i], '/') + 1;
+			if (strchr(files.v[i] + strlen(src) + 1, '/') || strcmp(base, "local.cf") == 0)
+				continue; /* only the directory's own files; local.cf is the staged one */
+			struct stat st;
+			mr_buf_reset(&data);
+			if (mr_read_file_ex(files.v[i], 16u << 20, MR_READ_NOFOLLOW, &data, &st, &err) == 0) {
+				char *dst = mr_path_join(tmpl, base);
+				FILE *f = fopen(dst, "w");
+				if (f) {
+					fwrite(data.ptr, 1, data.len, f);
+					fclose(f);
+				}
+				free(dst);
+			}
 		}
 	}
 	char *dst = mr_path_join(tmpl, "local.cf");
@@ -1389,7 +1409,10 @@ static const struct mr_codec *codec_of(enum mr_layout lay, const char *path)
 	for (size_t i = 0; i < MR_FILE_COUNT; i++)
 		if (strcmp(mr_codec_path(mr_codecs[i], lay), path) == 0)
 			return mr_codecs[i];
-	return strcmp(path, MR_SNI_INCLUDE) == 0 ? &sni_meta : NULL;
+	for (int id = 0; id < MR_CONF_COUNT; id++)
+		if (strcmp(path, mr_conf_path((enum mr_conf_id)id, lay)) == 0)
+			return &conf_meta;
+	return NULL;
 }
 
 static bool is_fingerprint(const char *path)

@@ -74,8 +74,9 @@ int mr_snapshot_take(const char *root, enum mr_layout layout, struct mr_snapshot
 	for (size_t i = 0; i < MR_FILE_COUNT; i++)
 		if (take(s, root, mr_codec_path(mr_codecs[i], layout), err) < 0)
 			return -1;
-	if (take(s, root, MR_SNI_INCLUDE, err) < 0)
-		return -1;
+	for (int id = 0; id < MR_CONF_COUNT; id++)
+		if (take(s, root, mr_conf_path((enum mr_conf_id)id, layout), err) < 0)
+			return -1;
 	const char *dirs[] = { layout == MR_LAYOUT_RHEL ? "/etc/exim/ssl" : "/etc/exim4/ssl", "/etc/dovecot/certs" };
 	for (int i = 0; i < 2; i++) {
 		char *full = mr_path_join_root(root, dirs[i]);

@@ -2,7 +2,7 @@
  * history: what apply, drift and rollback record in the state repository (design §5).
  *
  * A snapshot is every managed file as it is on disk, under its path relative to the root:
- * the line files, the Dovecot SNI include, and the entries of the key directories -- but a
+ * the line files, the SNI include and map, and the entries of the key directories -- but a
  * private key (ssl/DOMAIN.private, DOMAIN.key) is never stored: in its place goes
  * PATH.fingerprint, its SHA-256 and public half.
  */

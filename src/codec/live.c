@@ -844,7 +844,8 @@ void mr_live_release(struct mr_live *lv)
 	mr_model_release(&lv->model);
 	mr_diags_release(&lv->findings);
 	mr_strmap_release(&lv->key_files);
-	free(lv->sni);
+	for (int id = 0; id < MR_CONF_COUNT; id++)
+		free(lv->conf[id]);
 	free(lv->root);
 	memset(lv, 0, sizeof(*lv));
 }

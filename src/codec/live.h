@@ -41,6 +41,14 @@ struct mr_live_file {
 	struct stat st;   /* when it exists */
 };
 
+/* Files mailrecon writes whole from the model, not line by line (docs/formats.md): the
+ * certificate of each TLS server name, for Dovecot and for Exim. */
+enum mr_conf_id { MR_CONF_DOVECOT_SNI, MR_CONF_EXIM_SNI, MR_CONF_COUNT };
+#define MR_SNI_INCLUDE "/etc/dovecot/conf.d/99-mailrecon-sni.conf"
+#define MR_EXIM_SNI_DEBIAN "/etc/exim4/mailrecon-sni"
+#define MR_EXIM_SNI_RHEL "/etc/exim/mailrecon-sni"
+const char *mr_conf_path(enum mr_conf_id id, enum mr_layout layout);
+
 struct mr_live {
 	struct mr_model model;
 	enum mr_layout layout; /* as resolved */
@@ -50,12 +58,10 @@ struct mr_live {
 	/* "/etc/exim4/ssl/NAME" of every entry of the key directories: listing them once saves
 	 * six failed opens per domain on a server with thousands of domains */
 	struct mr_strmap key_files;
-	/* the managed Dovecot SNI include (MR_SNI_INCLUDE) as read; NULL: absent */
-	char *sni;
-	size_t sni_len;
+	/* the files mailrecon writes whole (enum mr_conf_id) as read; NULL: absent */
+	char *conf[MR_CONF_COUNT];
+	size_t conf_len[MR_CONF_COUNT];
 };
-
-#define MR_SNI_INCLUDE "/etc/dovecot/conf.d/99-mailrecon-sni.conf"
 
 struct mr_live_opts {
 	const char *root;      /* NULL or "/": the real system */

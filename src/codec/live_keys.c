@@ -175,17 +175,25 @@ out:
 
 void mr_live_keys(struct mr_live *lv);
 
-static void read_sni(struct mr_live *lv)
+const char *mr_conf_path(enum mr_conf_id id, enum mr_layout layout)
 {
-	char *p = mr_path_join_root(lv->root, MR_SNI_INCLUDE);
+	if (id == MR_CONF_EXIM_SNI)
+		return layout == MR_LAYOUT_RHEL ? MR_EXIM_SNI_RHEL : MR_EXIM_SNI_DEBIAN;
+	return MR_SNI_INCLUDE;
+}
+
+static void read_conf(struct mr_live *lv, enum mr_conf_id id)
+{
+	const char *path = mr_conf_path(id, lv->layout);
+	char *p = mr_path_join_root(lv->root, path);
 	struct mr_buf b = MR_BUF_INIT, err = MR_BUF_INIT;
 	struct stat st;
 	int r = mr_read_file_ex(p, 16u << 20, MR_READ_NOFOLLOW, &b, &st, &err);
 	if (r == 0) {
-		lv->sni_len = b.len;
-		lv->sni = b.ptr ? mr_buf_detach(&b) : xstrdup("");
+		lv->conf_len[id] = b.len;
+		lv->conf[id] = b.ptr ? mr_buf_detach(&b) : xstrdup("");
 	} else if (r != -ENOENT && r != -ENOTDIR) {
-		mr_diag_warning(&lv->findings, ((struct mr_loc){ MR_SNI_INCLUDE, 0, 0 }), "%s", err.ptr);
+		mr_diag_warning(&lv->findings, ((struct mr_loc){ path, 0, 0 }), "%s", err.ptr);
 	}
 	mr_buf_release(&b);
 	mr_buf_release(&err);
@@ -194,7 +202,8 @@ static void read_sni(struct mr_live *lv)
 
 void mr_live_keys(struct mr_live *lv)
 {
-	read_sni(lv);
+	for (int id = 0; id < MR_CONF_COUNT; id++)
+		read_conf(lv, (enum mr_conf_id)id);
 	const char *ssl = lv->layout == MR_LAYOUT_RHEL ? "/etc/exim/ssl" : "/etc/exim4/ssl";
 	const char *certs = "/etc/dovecot/certs";
 	list_dir(lv, ssl);

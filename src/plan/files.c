@@ -15,6 +15,7 @@
 #include "load/emit.h"
 #include "model/names.h"
 #include "plan/plan.h"
+#include "util/strmap.h"
 #include "util/xalloc.h"
 
 #define HASH_AT_APPLY "(hash made at apply)"
@@ -562,34 +563,60 @@ static void key_file(struct mr_plan *p, const char *path, bool create, bool remo
 	fc->file_id = MR_FILE_ID_KEY;
 }
 
-/* The Dovecot SNI include: a certificate per server name, from the target model. */
-static void sni_include(struct mr_plan *p, const struct mr_model *t, const struct mr_plan_input *in)
+/* A file mailrecon writes whole (enum mr_conf_id): a change when the live bytes differ. An
+ * empty content and an absent file are the same: nothing is created for nothing. */
+static void conf_file(struct mr_plan *p, enum mr_conf_id id, struct mr_buf *b, const struct mr_plan_input *in)
 {
-	struct mr_buf b = MR_BUF_INIT;
-	size_t n = 0;
-	for (size_t i = 0; i < t->ndomains; i++) {
-		const struct mr_domain *d = t->domains[i];
-		if (!d->ssl.enabled || !d->ssl.alias)
-			continue;
-		if (n++ == 0)
-			mr_buf_adds(&b, "# Managed by mailrecon: Dovecot's certificate per server name (SNI).\n"
-					"# Rewritten on every apply that changes a certificate; do not edit.\n");
-		mr_buf_addf(&b, "local_name %s {\n  ssl_cert = </etc/dovecot/certs/%s.crt\n  ssl_key = </etc/dovecot/certs/%s.key\n}\n",
-			    d->ssl.alias, d->name, d->name);
-	}
-	const char *live = in->live->sni;
-	bool same = live ? in->live->sni_len == b.len && memcmp(live, b.ptr ? b.ptr : "", b.len) == 0 : b.len == 0;
+	const char *live = in->live->conf[id];
+	bool same = live ? in->live->conf_len[id] == b->len && memcmp(live, b->ptr ? b->ptr : "", b->len) == 0
+			 : b->len == 0;
 	if (!same) {
 		p->files = xgrow(p->files, sizeof(*p->files), p->nfiles + 1, &p->fcap);
 		struct mr_file_change *fc = &p->files[p->nfiles++];
 		memset(fc, 0, sizeof(*fc));
-		fc->path = MR_SNI_INCLUDE;
+		fc->path = mr_conf_path(id, in->live->layout);
 		fc->create = !live;
 		fc->file_id = MR_FILE_ID_CONFIG;
-		fc->len = b.len;
-		fc->content = b.ptr ? mr_buf_detach(&b) : xstrdup("");
+		fc->conf_id = (int)id;
+		fc->len = b->len;
+		fc->content = b->ptr ? mr_buf_detach(b) : xstrdup("");
 	}
-	mr_buf_release(&b);
+	mr_buf_release(b);
+}
+
+/* The certificate of each TLS server name, from the target model: Dovecot's SNI include
+ * (local_name blocks) and Exim's map (NAME: DOMAIN, read by contrib/exim4/exim4.conf to
+ * pick ssl/DOMAIN.crt). Exim's map has the domain's own name and its alias; a name already
+ * taken by an earlier domain is not repeated (lsearch would read the first anyway). */
+static void sni_files(struct mr_plan *p, const struct mr_model *t, const struct mr_plan_input *in)
+{
+	struct mr_buf dov = MR_BUF_INIT, exim = MR_BUF_INIT;
+	struct mr_strmap seen = MR_STRMAP_INIT;
+	for (size_t i = 0; i < t->ndomains; i++) {
+		const struct mr_domain *d = t->domains[i];
+		if (!d->ssl.enabled)
+			continue;
+		if (d->ssl.alias) {
+			if (dov.len == 0)
+				mr_buf_adds(&dov, "# Managed by mailrecon: Dovecot's certificate per server name (SNI).\n"
+						  "# Rewritten on every apply that changes a certificate; do not edit.\n");
+			mr_buf_addf(&dov, "local_name %s {\n  ssl_cert = </etc/dovecot/certs/%s.crt\n  ssl_key = </etc/dovecot/certs/%s.key\n}\n",
+				    d->ssl.alias, d->name, d->name);
+		}
+		const char *names[2] = { d->name, d->ssl.alias };
+		for (int k = 0; k < 2; k++) {
+			if (!names[k] || mr_strmap_put_new(&seen, names[k], strlen(names[k]), (void *)d))
+				continue;
+			if (exim.len == 0)
+				mr_buf_adds(&exim, "# Managed by mailrecon: Exim's certificate per server name (SNI).\n"
+						   "# NAME: DOMAIN means ssl/DOMAIN.crt and ssl/DOMAIN.key. Rewritten on every apply\n"
+						   "# that changes a certificate; do not edit.\n");
+			mr_buf_addf(&exim, "%s: %s\n", names[k], d->name);
+		}
+	}
+	mr_strmap_release(&seen);
+	conf_file(p, MR_CONF_DOVECOT_SNI, &dov, in);
+	conf_file(p, MR_CONF_EXIM_SNI, &exim, in);
 }
 
 /* DKIM keys and certificates: made or copied at apply, never in a plan. */
@@ -660,5 +687,5 @@ void mr_plan_files(struct mr_plan *p, const struct mr_model *t, const struct mr_
 		mr_codec_file_release(&w.f);
 	}
 	key_files(p, in);
-	sni_include(p, t, in);
+	sni_files(p, t, in);
 }

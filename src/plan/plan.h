@@ -62,7 +62,9 @@ struct mr_file_change {
 	size_t added, changed, removed; /* lines */
 	char *content;     /* the new bytes (line files); NULL for key files */
 	size_t len;
-	int file_id;       /* enum mr_file_id; MR_FILE_ID_KEY for a key file, MR_FILE_ID_CONFIG for the SNI include */
+	int file_id;       /* enum mr_file_id; MR_FILE_ID_KEY for a key file, MR_FILE_ID_CONFIG for a file
+			    * written whole (conf_id) */
+	int conf_id;       /* enum mr_conf_id, for MR_FILE_ID_CONFIG */
 };
 
 #define MR_FILE_ID_KEY (-1)

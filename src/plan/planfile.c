@@ -71,9 +71,12 @@ void mr_fingerprint_files(const struct mr_live *lv, const struct mr_accounts *ac
 	char *p = mr_path_join_root(lv->root, acc->path);
 	mr_fingerprint_add(fp, acc->path, p);
 	free(p);
-	p = mr_path_join_root(lv->root, MR_SNI_INCLUDE);
-	mr_fingerprint_add(fp, MR_SNI_INCLUDE, p);
-	free(p);
+	for (int id = 0; id < MR_CONF_COUNT; id++) {
+		const char *conf = mr_conf_path((enum mr_conf_id)id, lv->layout);
+		p = mr_path_join_root(lv->root, conf);
+		mr_fingerprint_add(fp, conf, p);
+		free(p);
+	}
 	struct mr_pathlist keys = MR_PATHLIST_INIT;
 	for (size_t i = 0; i < lv->key_files.cap; i++)
 		if (lv->key_files.slots[i].key)

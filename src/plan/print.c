@@ -83,7 +83,8 @@ void mr_plan_print_text(const struct mr_plan *p, const struct mr_diags *findings
 			if (f->at_apply && !f->remove)
 				mr_buf_adds(out, f->file_id >= 0 ? " (hashes or ids made at apply)" : " (made at apply)");
 			if (f->file_id == MR_FILE_ID_CONFIG)
-				mr_buf_adds(out, " (Dovecot's certificates by server name)");
+				mr_buf_adds(out, f->conf_id == MR_CONF_EXIM_SNI ? " (Exim's certificates by server name)"
+									: " (Dovecot's certificates by server name)");
 			if (f->blocked)
 				mr_buf_adds(out, " (BLOCKED: it has lines mailrecon cannot read)");
 			mr_buf_addc(out, '\n');

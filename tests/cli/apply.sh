@@ -71,6 +71,9 @@ expect "Dovecot has the same certificate" 0 '' '' -- cmp -s "$tmp/root/etc/exim4
 
 expect "the Dovecot SNI include names each certificate" 0 '^local_name mail\.example\.com \{$' '' -- \
 	cat "$tmp/root/etc/dovecot/conf.d/99-mailrecon-sni.conf"
+expect "Exim's SNI map maps the alias to its domain" 0 '^mail\.example\.com: example\.com$' '' -- \
+	cat "$tmp/root/etc/exim4/mailrecon-sni"
+expect "Exim's SNI map is 0644 root:root" 0 '^644 root:root$' '' -- stat -c '%a %U:%G' "$tmp/root/etc/exim4/mailrecon-sni"
 
 # --- a self-signed certificate that expires within 30 days is renewed ---
 openssl req -x509 -newkey rsa:2048 -nodes -days 10 -subj "/CN=mail.example.com/emailAddress=postmaster@example.com" \
