@@ -12,6 +12,8 @@
 # It also starts the real dovecot on contrib/dovecot/dovecot.conf in the same sandbox, only
 # for its auth-client socket (SMTP AUTH), and stops it at exit. At the end, an edited copy
 # of the desired state is re-applied and the same Exim configuration sees the changes.
+# Last, the same desired state goes with --layout rhel into a second sandbox, read by the
+# same configuration with -DMR_RHEL.
 set -u
 if [ $# -ne 2 ]; then
 	echo "usage: $0 MAILRECON REPO_ROOT" >&2
@@ -19,75 +21,21 @@ if [ $# -ne 2 ]; then
 fi
 bin=$1
 repo=$(cd "$2" && pwd)
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() {
-	fail=$((fail + 1))
-	echo "FAIL $1"
-	[ $# -lt 2 ] || printf '%s\n' "$2" | grep -v 'lost privilege for using -C' | head -n 25 | sed 's/^/     /'
-}
-finish() {
-	echo "e2e: $pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-	exit $?
-}
-
-exim=$(command -v exim4 || command -v exim || true)
-[ -n "$exim" ] || [ ! -x /usr/sbin/exim4 ] || exim=/usr/sbin/exim4
-if [ -z "$exim" ]; then
-	bad "exim4 is installed (Debian: apt-get install exim4-daemon-heavy)"
-	finish
-fi
-if [ "$(id -u)" -ne 0 ]; then
-	bad "the test runs as root (exim4 -C with a non-default file and -D keep root only for root)"
-	finish
-fi
-if ! getent passwd Debian-exim >/dev/null || ! getent passwd 65534 >/dev/null; then
-	bad "the users Debian-exim and nobody (65534) exist"
-	finish
-fi
+# shellcheck source=tests/e2e/lib.sh
+. "$repo/tests/e2e/lib.sh"
+need_exim
 
 sbx=$(mktemp -d /tmp/mailrecon-e2e.XXXXXX)
-sink_pid=
-dovecot_pid=
-stop_dovecot() {
-	[ -n "$dovecot_pid" ] || return 0
-	kill "$dovecot_pid" 2>/dev/null
-	for _ in $(seq 50); do kill -0 "$dovecot_pid" 2>/dev/null || break; sleep 0.1; done
-	kill -9 "$dovecot_pid" 2>/dev/null
-	dovecot_pid=
-}
+rsbx=
 cleanup() {
-	[ -z "$sink_pid" ] || kill "$sink_pid" 2>/dev/null
+	stop "$sink_pid"
 	stop_dovecot
 	# E2E_KEEP=1 keeps the sandbox (the processes are stopped all the same)
-	if [ -z "${E2E_KEEP:-}" ]; then rm -rf "$sbx"; else echo "sandbox kept: $sbx"; fi
+	if [ -z "${E2E_KEEP:-}" ]; then rm -rf "$sbx" ${rsbx:+"$rsbx"}; else echo "sandbox kept: $sbx $rsbx"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-# Exim's delivery processes run as nobody and Debian-exim: they must reach the sandbox.
-chmod 755 "$sbx"
-
-# ---- the sandbox root ----
-exim_uid=$(id -u Debian-exim)
-exim_gid=$(id -g Debian-exim)
-mkdir -p "$sbx/etc/exim4" "$sbx/var/spool/exim4" "$sbx/var/log/exim4"
-cat >"$sbx/etc/passwd" <<EOF
-root:x:0:0:root:/root:/bin/bash
-Debian-exim:x:$exim_uid:$exim_gid::/var/spool/exim4:/usr/sbin/nologin
-mailtest:x:65534:65534::/var/www/mailtest:/usr/sbin/nologin
-mailother:x:65534:65534::/var/www/mailother:/usr/sbin/nologin
-EOF
-cat >"$sbx/etc/group" <<EOF
-root:x:0:
-Debian-exim:x:$exim_gid:
-dovecot:x:$(getent group dovecot | cut -d: -f3 || echo 0):
-nogroup:x:65534:
-EOF
-chown -R Debian-exim:Debian-exim "$sbx/var/spool/exim4" "$sbx/var/log/exim4"
-# Exim refuses a configuration that root does not own or others can write.
-install -m 0644 -o root -g root "$repo/contrib/exim4/exim4.conf" "$sbx/exim4.conf"
+exim_sandbox "$sbx"
 
 out=$("$bin" apply --root "$sbx" -f "$repo/tests/e2e/desired.yaml" --allow-delete 2>&1)
 if [ $? -eq 0 ]; then ok "mailrecon apply writes the desired state into the sandbox"; else
@@ -103,20 +51,6 @@ if [ $? -eq 0 ]; then ok "exim4 -bV accepts contrib/exim4/exim4.conf"; else
 fi
 
 # ---- routing: exim4 -bt ----
-# bt NAME ADDRESS REGEX...: every REGEX (grep -E, multi-line output) must match
-bt() {
-	local name=$1 addr=$2 out re
-	shift 2
-	out=$("${E[@]}" -bt "$addr" 2>&1)
-	for re in "$@"; do
-		if ! grep -Eq -- "$re" <<<"$out"; then
-			bad "$name" "exim4 -bt $addr: no match for /$re/ in:
-$out"
-			return
-		fi
-	done
-	ok "$name"
-}
 bt "exim-passwd: a mailbox routes to the Maildir transport" info@example.com \
 	'^info@example\.com$' 'router = mr_mailbox, transport = mr_maildir'
 bt "exim-aliases ALIAS:MAIN:fwd: the alias routes to its main mailbox" sales@example.com \
@@ -156,16 +90,6 @@ bt "exim-passwd #ADDRESS line (panel suspend): undeliverable with 5.0.0, not cau
 cp -p "$sbx/passwd.orig" "$sbx/etc/exim4/passwd"
 
 # ---- SMTP: exim4 -bh (a client that is not allowed to relay) ----
-# rcpt NAME RCPT WANT-REGEX [EXTRA-EXIM-ARGS...]: the answer to RCPT TO
-rcpt() {
-	local name=$1 to=$2 want=$3 out ans
-	shift 3
-	out=$(printf 'HELO client.test\r\nMAIL FROM:<sender@remote.test>\r\nRCPT TO:<%s>\r\nQUIT\r\n' "$to" |
-		"${E[@]}" "$@" -bh 192.0.2.25 2>&1 | tr -d '\r')
-	ans=$(grep -E '^[245][0-9][0-9][ -]' <<<"$out" | sed -n 4p)
-	if grep -Eq -- "$want" <<<"$ans"; then ok "$name"; else bad "$name" "RCPT TO:<$to> answered '$ans', wanted /$want/:
-$out"; fi
-}
 rcpt "SMTP: a mailbox is accepted" info@example.com '^250 '
 rcpt "SMTP: an alias is accepted" sales@example.com '^250 '
 rcpt "SMTP: a disabled mailbox (disabled=self) is refused with 550 5.0.0" closed@example.com '^550 5\.0\.0 mailbox disabled$'
@@ -177,13 +101,6 @@ rcpt "SMTP: a mailbox of a disabled domain is refused (not a local domain)" some
 rcpt "SMTP: a remote domain is not relayed for an unauthenticated client" x@remote.test '^550 5\.7\.1 relay not permitted$'
 
 # ---- whitelists: the RCPT ACL logs what the hooks would do ----
-# wl NAME RCPT REGEX: the "mailrecon:" log line of the RCPT must match
-wl() {
-	local name=$1 to=$2 want=$3 out
-	out=$(printf 'HELO client.test\r\nMAIL FROM:<sender@remote.test>\r\nRCPT TO:<%s>\r\nQUIT\r\n' "$to" |
-		"${E[@]}" -bh 192.0.2.25 2>&1 | grep '^LOG: mailrecon: ')
-	if grep -Eq -- "$want" <<<"$out"; then ok "$name"; else bad "$name" "wanted /$want/, got: $out"; fi
-}
 wl "postgrey/SpamAssassin/ClamAV whitelists: a mailbox listed in all three" info@example.com \
 	'info@example\.com greylisting=whitelisted spamassassin=whitelisted antivirus=whitelisted$'
 wl "SpamAssassin whitelist_to is per mailbox; postgrey and ClamAV per domain" keeper@example.com \
@@ -253,68 +170,7 @@ fi
 # reads SANDBOX/etc/dovecot/dovecot.passwd) and base_dir in the sandbox; it serves no
 # protocol, only its auth sockets. Exim gets -DMR_AUTH_DOVECOT=SANDBOX/run/dovecot/auth-client.
 auth_ready=
-if ! command -v dovecot >/dev/null || ! command -v openssl >/dev/null || ! getent passwd dovenull >/dev/null ||
-	! getent passwd dovecot >/dev/null; then
-	bad "dovecot, openssl and the users dovecot and dovenull exist (Debian: dovecot-core)"
-else
-	mkdir -p "$sbx/etc/dovecot/private" "$sbx/run" "$sbx/var/lib/dovecot"
-	# only so that the ssl_cert/ssl_key lines parse; ssl = no below
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-		-subj /CN=localhost -keyout "$sbx/etc/dovecot/private/dovecot.key" \
-		-out "$sbx/etc/dovecot/private/dovecot.pem" >/dev/null 2>&1
-	dconf=$sbx/etc/dovecot/dovecot.conf
-	sed -e "s|@ROOT@|$sbx|g" -e "s|@EXIM_GROUP@|Debian-exim|g" "$repo/contrib/dovecot/dovecot.conf" >"$dconf"
-	cat >>"$dconf" <<EOF
-
-# ---- tests/e2e/run.sh overrides: a private instance, auth sockets only ----
-instance_name = mailrecon-exim-e2e
-base_dir = $sbx/run/dovecot
-state_dir = $sbx/var/lib/dovecot
-log_path = $sbx/var/log/dovecot.log
-default_internal_user = dovecot
-default_login_user = dovenull
-protocols =
-ssl = no
-# Refusals are part of the test: no delay after each, and no per-IP penalty (anvil would
-# delay every later AUTH from 127.0.0.1 by up to 15 s).
-auth_failure_delay = 0
-service anvil {
-  unix_listener anvil-auth-penalty {
-    mode = 0
-  }
-}
-# dovecot-lda, run by Exim as the mailbox owner (nobody here), asks auth-userdb for the
-# quota rule and reports to stats-writer.
-service auth {
-  unix_listener auth-userdb {
-    mode = 0666
-  }
-}
-service stats {
-  unix_listener stats-writer {
-    mode = 0666
-  }
-}
-# its log goes to stderr, which Exim's pipe transport puts in the mainlog (log_output)
-protocol lda {
-  log_path = /dev/stderr
-  info_log_path = /dev/stderr
-}
-EOF
-	# to a file: dovecot's master and log processes keep their stderr open
-	dovecot -c "$dconf" >"$sbx/dovecot.start" 2>&1
-	out=$(cat "$sbx/dovecot.start")
-	for _ in $(seq 50); do [ -S "$sbx/run/dovecot/auth-client" ] && break; sleep 0.1; done
-	dovecot_pid=$(cat "$sbx/run/dovecot/master.pid" 2>/dev/null)
-	if [ -n "$dovecot_pid" ] && [ -S "$sbx/run/dovecot/auth-client" ]; then
-		ok "dovecot starts on contrib/dovecot/dovecot.conf with its auth-client socket in the sandbox"
-		auth_ready=1
-	else
-		bad "dovecot starts on contrib/dovecot/dovecot.conf with its auth-client socket in the sandbox" \
-			"$out
-$(tail -n 20 "$sbx/var/log/dovecot.log" 2>/dev/null)"
-	fi
-fi
+start_dovecot_auth "$sbx" mailrecon-exim-e2e && auth_ready=1
 EA=("${E[@]}" -DMR_AUTH_DOVECOT="$sbx/run/dovecot/auth-client")
 # smtp_auth USER PASS [MAIL-FROM]: the SMTP answers (one per line) of EHLO, AUTH PLAIN and,
 # with MAIL-FROM, of MAIL and of one RCPT to a remote address, from 127.0.0.1
@@ -369,48 +225,6 @@ fi
 
 # ---- real deliveries: exim4 -odi ----
 home=$sbx/var/www/mailtest/data/email/example.com
-# deliver EXIM-ARGS... <MESSAGE: receive the message into the queue (-odq), then deliver it
-# at once as root (-M). "-odi" would not do: after the reception, Exim re-executes itself
-# to regain root, and with -C of a file not in TRUSTED_CONFIG_LIST it loses root there
-# ("exim user lost privilege for using -C option"), so it could not become the owner.
-deliver() {
-	local before after id
-	before=$(ls "$sbx/var/spool/exim4/input" 2>/dev/null)
-	"${E[@]}" -odq -oi "$@" >/dev/null 2>&1
-	after=$(ls "$sbx/var/spool/exim4/input" 2>/dev/null)
-	for id in $(comm -13 <(printf '%s\n' "$before" | sort) <(printf '%s\n' "$after" | sort) | sed -n 's/-H$//p'); do
-		"${E[@]}" "${deliver_args[@]}" -M "$id" >/dev/null 2>&1
-	done
-}
-deliver_args=()
-n=0
-# send ADDRESS: a message with a unique subject; prints the subject
-send() {
-	n=$((n + 1))
-	local subj="e2e-$n-$$"
-	printf 'From: sender@remote.test\nTo: %s\nSubject: %s\n\nbody %s\n' "$1" "$subj" "$n" |
-		deliver -f sender@remote.test "$1"
-	echo "$subj"
-}
-# has MAILBOX SUBJECT: the mailbox's Maildir has the message in new/
-has() { grep -lqs "^Subject: $2\$" "$home/$1/.maildir/new/"* 2>/dev/null; }
-# delivered NAME ADDRESS +MAILBOX... -MAILBOX...
-delivered() {
-	local name=$1 addr=$2 subj m why=
-	shift 2
-	subj=$(send "$addr")
-	for m in "$@"; do
-		case $m in
-		+*) has "${m#+}" "$subj" || why="$why no message in ${m#+}/.maildir/new;" ;;
-		-*) ! has "${m#-}" "$subj" || why="$why a message in ${m#-}/.maildir/new;" ;;
-		esac
-	done
-	if [ -z "$why" ]; then ok "$name"; else
-		bad "$name" "$why
-$(tail -n 20 "$sbx/var/log/exim4/mainlog" 2>/dev/null)
-$(tail -n 20 "$sbx/var/log/exim4/paniclog" 2>/dev/null)"
-	fi
-}
 delivered "delivery: a mailbox gets the message in HOME/.maildir/new (home from dovecot.passwd)" \
 	info@example.com +info
 owner=$(stat -c %u:%g "$(ls -d "$home"/info/.maildir/new/* 2>/dev/null | head -n 1)" 2>/dev/null)
@@ -457,49 +271,81 @@ $(tail -n 10 "$sbx/var/log/dovecot.log" 2>/dev/null)"
 fi
 
 # ---- remote delivery: DKIM and the outgoing address (exim-domainips) ----
-if ! command -v python3 >/dev/null; then
-	bad "python3 is installed (the SMTP sink of the DKIM test)"
+# One message from info@example.com to a remote address, delivered (-M) with the Python
+# SMTP sink as the smarthost. Its DKIM signature is verified with python3-dkim against the
+# TXT record `mailrecon dns` prints: the key Exim signs with is the one the operator is
+# told to publish.
+if ! start_sink "$sbx/sink"; then
+	bad "the Python SMTP sink starts (Debian: /usr/bin/python3 with smtpd)" "$(cat "$sbx/sink.log" 2>/dev/null)"
 	finish
 fi
-port=$((20000 + RANDOM % 20000))
-deliver_args=(-DMR_SMARTHOST="127.0.0.1::$port")
-python3 -W ignore - "$port" >"$sbx/sink.out" 2>&1 <<'EOF' &
-import asyncore, smtpd, sys
-class Sink(smtpd.SMTPServer):
-    def process_message(self, peer, mailfrom, rcpttos, data, **kw):
-        if isinstance(data, bytes):
-            data = data.decode("latin-1")
-        print("PEER %s" % peer[0])
-        print(data)
-        print("END")
-        sys.stdout.flush()
-Sink(("127.0.0.1", int(sys.argv[1])), None)
-asyncore.loop()
-EOF
-sink_pid=$!
-for _ in $(seq 50); do
-	(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-	sleep 0.1
-done
+deliver_args=(-DMR_SMARTHOST="127.0.0.1::$sink_port")
 printf 'From: info@example.com\nTo: x@remote.test\nSubject: dkim-%s\n\nsigned body\n' "$$" |
-	deliver -DMR_SMARTHOST="127.0.0.1::$port" -f info@example.com x@remote.test
-for _ in $(seq 30); do grep -q '^END' "$sbx/sink.out" && break; sleep 0.1; done
+	deliver -f info@example.com x@remote.test
+deliver_args=()
+wait_for 30 test -f "$sbx/sink/1.eml"
 # the DKIM-Signature header, unfolded
-sig=$(tr -d '\r' <"$sbx/sink.out" | awk '/^DKIM-Signature:/{h=1; printf "%s", $0; next} h && /^[ \t]/{sub(/^[ \t]+/, ""); printf "%s", $0; next} {h=0}')
+sig=$(tr -d '\r' <"$sbx/sink/1.eml" 2>/dev/null |
+	awk '/^$/{exit} /^DKIM-Signature:/{h=1; printf "%s", $0; next} h && /^[ \t]/{sub(/^[ \t]+/, ""); printf "%s", $0; next} {h=0}')
 if grep -Eq '(^|[; ])d=example\.com;' <<<"$sig" && grep -Eq '[; ]s=e2e;' <<<"$sig"; then
 	ok "DKIM: remote mail is signed with ssl/DOMAIN.private, selector from ssl/DOMAIN.txt"
 else
 	bad "DKIM: remote mail is signed with ssl/DOMAIN.private, selector from ssl/DOMAIN.txt" \
-		"$(cat "$sbx/sink.out"; tail -n 20 "$sbx/var/log/exim4/mainlog" 2>/dev/null)"
+		"$(cat "$sbx/sink.log" "$sbx/sink/1.eml"; tail -n 20 "$sbx/var/log/exim4/mainlog" 2>/dev/null)"
 fi
-if grep -q '^PEER 127\.0\.0\.2$' "$sbx/sink.out"; then
+if [ "$(cat "$sbx/sink/1.peer" 2>/dev/null)" = 127.0.0.2 ]; then
 	ok "exim-domainips: remote mail of example.com leaves from its address (127.0.0.2)"
 else
-	bad "exim-domainips: remote mail of example.com leaves from its address (127.0.0.2)" "$(cat "$sbx/sink.out")"
+	bad "exim-domainips: remote mail of example.com leaves from its address (127.0.0.2)" "$(cat "$sbx/sink/1.peer" 2>&1)"
 fi
-kill "$sink_pid" 2>/dev/null
-wait "$sink_pid" 2>/dev/null
+stop "$sink_pid"
 sink_pid=
+dns=$("$bin" --root "$sbx" dns 2>&1)
+rec_line=$(grep -E '^[^[:space:]]+\._domainkey\.example\.com\.?[[:space:]]' <<<"$dns" | head -n 1)
+rec_name=${rec_line%%[[:space:]]*}
+# the TXT data: its quoted strings joined
+rec=$(grep -o '"[^"]*"' <<<"$rec_line" | tr -d '"\n')
+# verify RECORD [tamper]: python3-dkim's verdict on the sink's message; the DNS answer is
+# RECORD, given only for the record name mailrecon printed (a wrong s= or d= gets no key)
+verify() {
+	"$py" -W ignore - "$sbx/sink/1.eml" "$rec_name" "$1" "${2:-}" <<'EOF'
+import sys, dkim
+raw = open(sys.argv[1], "rb").read().replace(b"\r\n", b"\n")
+if sys.argv[4] == "tamper":
+    raw = raw.replace(b"signed body", b"signed b0dy")
+msg = raw.replace(b"\n", b"\r\n")
+want = sys.argv[2].rstrip(".").lower().encode()
+asked = []
+def dnsfunc(name, timeout=5):
+    asked.append(name.decode())
+    return sys.argv[3].encode() if name.rstrip(b".").lower() == want else None
+ok = dkim.verify(msg, dnsfunc=dnsfunc)
+print("%s (asked for %s)" % ("pass" if ok else "fail", ", ".join(asked) or "nothing"))
+sys.exit(0 if ok else 1)
+EOF
+}
+if ! "$py" -c 'import dkim' 2>/dev/null; then
+	bad "/usr/bin/python3 can import dkim (Debian: apt-get install python3-dkim)" "$("$py" -c 'import dkim' 2>&1)"
+elif [ -z "$sig" ] || [ -z "$rec" ]; then
+	bad "DKIM: the signature verifies against the TXT record mailrecon dns prints (python3-dkim)" "no signature or no record: $dns"
+else
+	if out=$(verify "$rec" 2>&1); then ok "DKIM: the signature verifies against the TXT record mailrecon dns prints (python3-dkim)"; else
+		bad "DKIM: the signature verifies against the TXT record mailrecon dns prints (python3-dkim)" "$out
+$sig
+$rec_line"
+	fi
+	if ! out=$(verify "$rec" tamper 2>&1) && grep -q '^fail ' <<<"$out"; then
+		ok "DKIM: a tampered body fails verification against the same record"
+	else
+		bad "DKIM: a tampered body fails verification against the same record" "$out"
+	fi
+	other=$(openssl genrsa 1024 2>/dev/null | openssl rsa -pubout -outform DER 2>/dev/null | base64 -w0)
+	if [ -n "$other" ] && ! out=$(verify "v=DKIM1; h=sha256; k=rsa; s=email; p=$other" 2>&1) && grep -q '^fail ' <<<"$out"; then
+		ok "DKIM: the signature does not verify against another key's record"
+	else
+		bad "DKIM: the signature does not verify against another key's record" "$out"
+	fi
+fi
 
 # ---- a changed desired state, re-applied while nothing restarts ----
 # The copy removes the alias abuse@example.net, deletes the domain example.info and
@@ -551,5 +397,48 @@ stop_dovecot
 # the panic log: expected here (see deliver()), anything else is not.
 panic=$(grep -v 'exim user lost privilege for using -C option' "$sbx/var/log/exim4/paniclog" 2>/dev/null)
 if [ -z "$panic" ]; then ok "no Exim panic log entry"; else bad "no Exim panic log entry" "$panic"; fi
+
+# ---- the RHEL layout: /etc/exim, /etc/postfix/postgrey_whitelist_recipients, user exim ----
+# The same desired state applied with --layout rhel, and the same exim4.conf with -DMR_RHEL
+# reading it. The binary is Debian's, so its user is Debian-exim (-DMR_EXIM_USER); the
+# sandbox names that uid "exim", and mailrecon gives the files to "exim" as on RHEL.
+rsbx=$(mktemp -d /tmp/mailrecon-e2e-rhel.XXXXXX)
+exim_sandbox "$rsbx" rhel
+out=$("$bin" apply --root "$rsbx" --layout rhel -f "$repo/tests/e2e/desired.yaml" 2>&1)
+if [ $? -eq 0 ]; then ok "RHEL: mailrecon apply --layout rhel writes the desired state"; else
+	bad "RHEL: mailrecon apply --layout rhel writes the desired state" "$out"; fi
+missing=
+for f in etc/exim/passwd etc/exim/aliases etc/exim/domains etc/exim/ratelimits etc/exim/domainips \
+	etc/exim/ssl/example.com.private etc/postfix/postgrey_whitelist_recipients etc/dovecot/dovecot.passwd; do
+	[ -s "$rsbx/$f" ] || missing="$missing $f"
+done
+if [ -z "$missing" ] && [ ! -e "$rsbx/etc/exim4" ] && [ ! -e "$rsbx/etc/postgrey" ]; then
+	ok "RHEL: the files are at the RHEL paths, none at Debian's"
+else
+	bad "RHEL: the files are at the RHEL paths, none at Debian's" "missing:$missing; $(cd "$rsbx" && find etc -type f | sort)"
+fi
+if [ "$(stat -c %G "$rsbx/etc/exim/passwd")" = "$(id -gn Debian-exim)" ] && grep -q '^exim:' "$rsbx/etc/group"; then
+	ok "RHEL: exim passwd belongs to the group named exim in the sandbox"
+else
+	bad "RHEL: exim passwd belongs to the group named exim in the sandbox" "$(ls -l "$rsbx/etc/exim")"
+fi
+E=("$exim" -C "$rsbx/exim4.conf" -DMR_ROOT="$rsbx" -DMR_RHEL -DMR_EXIM_USER=Debian-exim -DMR_EXIM_GROUP=Debian-exim)
+out=$("${E[@]}" -bV 2>&1)
+if [ $? -eq 0 ]; then ok "RHEL: exim4 -bV accepts exim4.conf with -DMR_RHEL"; else bad "RHEL: exim4 -bV accepts exim4.conf with -DMR_RHEL" "$out"; fi
+bt "RHEL: a mailbox routes to the Maildir transport" info@example.com '^info@example\.com$' 'router = mr_mailbox'
+bt "RHEL: an alias routes to its main mailbox" sales@example.com '^info@example\.com$' '<-- sales@example\.com'
+bt "RHEL: a copy reaches its target and the mailbox keeps its own" keeper@example.com '^boss@example\.com$' '^keeper@example\.com$'
+bt "RHEL: a disabled mailbox is undeliverable with 5.0.0" closed@example.com '^closed@example\.com is undeliverable: 5\.0\.0 mailbox disabled$'
+bt "RHEL: default_action discard" nobody@example.info '^mail to nobody@example\.info is discarded$'
+rcpt "RHEL: SMTP: unknown address of a reject domain: 550 with the domain's text" nobody@example.net '^550 No such user here$'
+wl "RHEL: the postgrey whitelist is read from /etc/postfix/postgrey_whitelist_recipients" info@example.com \
+	'info@example\.com greylisting=whitelisted spamassassin=whitelisted antivirus=whitelisted$'
+wl "RHEL: a domain in no whitelist: every check applies" postmaster@example.net \
+	'postmaster@example\.net greylisting=on spamassassin=on antivirus=on$'
+home=$rsbx/var/www/mailtest/data/email/example.com
+deliver_args=()
+delivered "RHEL: delivery: an alias reaches its main mailbox in the Maildir" sales@example.com +info -sales
+if [ -s "$rsbx/var/log/exim/mainlog" ]; then ok "RHEL: Exim logs to /var/log/exim"; else
+	bad "RHEL: Exim logs to /var/log/exim" "$(ls -R "$rsbx/var/log")"; fi
 
 finish

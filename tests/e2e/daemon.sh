@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2317  # cleanup runs from the EXIT trap
+# tests/e2e/daemon.sh MAILRECON REPO_ROOT: a running Exim daemon on contrib/exim4/exim4.conf
+# serves the files mailrecon writes: the TLS certificate chosen by SNI through mailrecon's
+# map (etc/exim4/mailrecon-sni), and SMTP sessions over that TLS; then mailrecon re-applies
+# a changed desired state while the daemon keeps running, and the same daemon process
+# serves the new certificate and refuses the removed alias and the disabled mailbox.
+# docs/e2e.md describes each check.
+#
+# The daemon listens on 127.0.0.1 only, on a free port, with its spool and logs in the
+# sandbox; it queues what it receives (-odq) and the test delivers as root (-M), as run.sh
+# does. Must run as root. Nothing is skipped: a missing tool is a failure.
+set -u
+if [ $# -ne 2 ]; then
+	echo "usage: $0 MAILRECON REPO_ROOT" >&2
+	exit 64
+fi
+bin=$1
+repo=$(cd "$2" && pwd)
+# shellcheck source=tests/e2e/lib.sh
+. "$repo/tests/e2e/lib.sh"
+need_exim
+for tool in openssl python3; do
+	command -v "$tool" >/dev/null || { bad "$tool is installed"; finish; }
+done
+
+sbx=$(mktemp -d /tmp/mailrecon-e2e-daemon.XXXXXX)
+daemon_pid=
+cleanup() {
+	stop_dovecot
+	stop "$daemon_pid"
+	# E2E_KEEP=1 keeps the sandbox (the daemon is stopped all the same)
+	if [ -z "${E2E_KEEP:-}" ]; then rm -rf "$sbx"; else echo "sandbox kept: $sbx"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+exim_sandbox "$sbx"
+ssl=$sbx/etc/exim4/ssl
+
+# mailrecon's reloads are recorded, not run: the daemon must not need one
+reloads=$sbx/reloads.log
+export MAILRECON_RELOAD_DOVECOT="echo dovecot >>$reloads" MAILRECON_RELOAD_POSTGREY="echo postgrey >>$reloads" \
+	MAILRECON_RELOAD_SPAMD="echo spamd >>$reloads"
+out=$("$bin" apply --root "$sbx" -f "$repo/tests/e2e/daemon-desired.yaml" 2>&1)
+if [ $? -eq 0 ]; then ok "mailrecon apply writes the desired state, two certificates and the SNI map"; else
+	bad "mailrecon apply writes the desired state, two certificates and the SNI map" "$out"
+	finish
+fi
+map=$(grep -v '^#' "$sbx/etc/exim4/mailrecon-sni" 2>&1)
+want=$'other.test: other.test\nsmtp.other.test: other.test\ntls.test: tls.test\nmail.tls.test: tls.test'
+if [ "$map" = "$want" ]; then ok "the SNI map names each domain with a certificate and its alias (NAME: DOMAIN)"; else
+	bad "the SNI map names each domain with a certificate and its alias (NAME: DOMAIN)" "$map"; fi
+
+# The certificate for a client that names no known server: the panel's ssl/exim.crt.
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=default.invalid \
+	-keyout "$ssl/exim.key" -out "$ssl/exim.crt" >/dev/null 2>&1
+chown Debian-exim:Debian-exim "$ssl/exim.key" "$ssl/exim.crt"
+chmod 0600 "$ssl/exim.key" "$ssl/exim.crt"
+
+# Dovecot's auth socket, for SMTP AUTH (the daemon runs as the Exim user, in the group that
+# contrib/dovecot/dovecot.conf gives the socket to)
+start_dovecot_auth "$sbx" mailrecon-exim-daemon-e2e
+E=("$exim" -C "$sbx/exim4.conf" -DMR_ROOT="$sbx" -DMR_AUTH_DOVECOT="$sbx/run/dovecot/auth-client")
+# a free port: bind to port 0 and read what the kernel gave
+port=$(free_port)
+out=$("${E[@]}" -bd -odq -oX "127.0.0.1.$port" -oP "$sbx/exim.pid" 2>&1)
+wait_for 10 tcp_open "$port"
+daemon_pid=$(cat "$sbx/exim.pid" 2>/dev/null)
+if [ -n "$daemon_pid" ] && alive "$daemon_pid" && tcp_open "$port"; then
+	ok "the Exim daemon listens on 127.0.0.1:$port with contrib/exim4/exim4.conf"
+else
+	bad "the Exim daemon listens on 127.0.0.1:$port with contrib/exim4/exim4.conf" "$out
+$(cat "$sbx/var/log/exim4/mainlog" "$sbx/var/log/exim4/paniclog" 2>/dev/null)"
+	finish
+fi
+
+# fp_file FILE / fp_sni NAME: the SHA-256 fingerprint of a certificate file, and of the
+# certificate the daemon presents after STARTTLS to a client asking for NAME ("" = no SNI)
+fp_file() { openssl x509 -noout -fingerprint -sha256 -in "$1" 2>/dev/null; }
+fp_sni() {
+	local sni=(-servername "$1")
+	[ -n "$1" ] || sni=(-noservername)
+	openssl s_client -connect "127.0.0.1:$port" -starttls smtp "${sni[@]}" </dev/null 2>/dev/null |
+		openssl x509 -noout -fingerprint -sha256 2>/dev/null
+}
+# served NAME SNI FILE: the daemon presents FILE's certificate to a client asking for SNI
+served() {
+	local want got
+	want=$(fp_file "$3")
+	got=$(fp_sni "$2")
+	if [ -n "$want" ] && [ "$got" = "$want" ]; then ok "$1"; else
+		bad "$1" "wanted $3: '$want', got '$got'
+$(tail -n 5 "$sbx/var/log/exim4/mainlog" 2>/dev/null)"
+	fi
+}
+served "TLS by SNI: the alias (mail.tls.test) gets ssl/tls.test.crt" mail.tls.test "$ssl/tls.test.crt"
+served "TLS by SNI: the domain's own name (tls.test) gets ssl/tls.test.crt" tls.test "$ssl/tls.test.crt"
+served "TLS by SNI: another domain's alias (smtp.other.test) gets ssl/other.test.crt" smtp.other.test "$ssl/other.test.crt"
+served "TLS by SNI: upper case is the same name (MAIL.TLS.TEST)" MAIL.TLS.TEST "$ssl/tls.test.crt"
+served "TLS by SNI: a name without a certificate gets the default ssl/exim.crt" unknown.test "$ssl/exim.crt"
+served "TLS by SNI: a domain without ssl (plain.test) gets the default ssl/exim.crt" plain.test "$ssl/exim.crt"
+served "TLS without SNI: the default ssl/exim.crt" "" "$ssl/exim.crt"
+
+# session SNI RCPT...: an SMTP session with the daemon over STARTTLS asking for SNI; prints
+# "STARTTLS yes|no", "CERT <sha256>", one "RCPT ADDRESS CODE TEXT" per recipient, and, when
+# the first recipient was accepted, "DATA CODE TEXT" for a small message. With SRC set, the
+# client connects from that address; with USER and PASS set, it prints "AUTH before TLS:
+# yes|no" and "AUTH in TLS: yes|no" (whether AUTH PLAIN is offered) and "LOGIN CODE TEXT",
+# and sends as USER.
+cat >"$sbx/session.py" <<'EOF'
+import hashlib, os, smtplib, ssl, sys
+port, sni, rcpts = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+src, user, pw = os.environ.get("SRC"), os.environ.get("USER"), os.environ.get("PASS")
+s = smtplib.SMTP("127.0.0.1", port, local_hostname="client.test", timeout=30,
+                 source_address=(src, 0) if src else None)
+s.ehlo()
+print("STARTTLS", "yes" if s.has_extn("starttls") else "no")
+plain = lambda: "yes" if "PLAIN" in (s.esmtp_features.get("auth") or "").split() else "no"
+if user:
+    print("AUTH before TLS:", plain())
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+s._host = sni  # smtplib sends its connect host as the SNI
+s.starttls(context=ctx)
+print("CERT", hashlib.sha256(s.sock.getpeercert(binary_form=True)).hexdigest())
+s.ehlo()
+sender = "sender@remote.test"
+if user:
+    print("AUTH in TLS:", plain())
+    try:
+        code, text = s.login(user, pw)
+    except smtplib.SMTPAuthenticationError as e:
+        code, text = e.smtp_code, e.smtp_error
+    print("LOGIN", code, text.decode())
+    sender = user
+s.mail(sender)
+first = None
+for r in rcpts:
+    code, text = s.rcpt(r)
+    print("RCPT", r, code, text.decode())
+    if first is None:
+        first = code
+if first == 250:
+    code, text = s.data(b"From: sender@remote.test\r\nTo: %s\r\nSubject: daemon-%d\r\n\r\nover TLS\r\n" % (rcpts[0].encode(), port))
+    print("DATA", code, text.decode())
+s.quit()
+EOF
+# der_sha256 FILE: the certificate's SHA-256 as python prints it
+der_sha256() { openssl x509 -in "$1" -outform der 2>/dev/null | sha256sum | cut -d' ' -f1; }
+sess=$(python3 "$sbx/session.py" "$port" mail.tls.test info@tls.test sales@tls.test desk@tls.test nobody@tls.test 2>&1)
+if grep -qx 'STARTTLS yes' <<<"$sess"; then ok "SMTP: the daemon offers STARTTLS"; else bad "SMTP: the daemon offers STARTTLS" "$sess"; fi
+if grep -qx "CERT $(der_sha256 "$ssl/tls.test.crt")" <<<"$sess"; then
+	ok "SMTP over TLS by SNI: the session runs on the alias's certificate"
+else
+	bad "SMTP over TLS by SNI: the session runs on the alias's certificate" "$sess"
+fi
+# rcpt_ans NAME ADDRESS REGEX: the answer to RCPT ADDRESS in $sess
+rcpt_ans() {
+	if grep -Eq "^RCPT $2 $3" <<<"$sess"; then ok "$1"; else bad "$1" "$sess"; fi
+}
+rcpt_ans "SMTP over TLS: a mailbox is accepted" info@tls.test '250 '
+rcpt_ans "SMTP over TLS: an alias is accepted" sales@tls.test '250 '
+rcpt_ans "SMTP over TLS: a second mailbox (disabled by the re-apply) is accepted" desk@tls.test '250 '
+rcpt_ans "SMTP over TLS: an unknown address of a reject domain is refused" nobody@tls.test '550 '
+id=$(sed -n 's/^DATA 250 OK id=\([A-Za-z0-9-]*\)$/\1/p' <<<"$sess")
+if [ -n "$id" ]; then
+	ok "SMTP over TLS: the daemon accepts the message (DATA 250, queued as $id)"
+	"${E[@]}" -M "$id" >/dev/null 2>&1
+	maildir=$sbx/var/www/mailtest/data/email/tls.test/info/.maildir/new
+	if grep -lqs "^Subject: daemon-$port\$" "$maildir"/* 2>/dev/null; then
+		ok "delivery: the message the daemon received reaches info@tls.test's Maildir"
+	else
+		bad "delivery: the message the daemon received reaches info@tls.test's Maildir" "$(tail -n 10 "$sbx/var/log/exim4/mainlog")"
+	fi
+else
+	bad "SMTP over TLS: the daemon accepts the message (DATA 250)" "$sess"
+fi
+
+# SMTP AUTH over TCP from 127.0.0.2, a "remote" client for the configuration (only 127.0.0.1
+# and ::1 are local): plain-text AUTH only inside TLS, then checked by Dovecot.
+sess=$(SRC=127.0.0.2 USER=info@tls.test PASS=test python3 "$sbx/session.py" "$port" mail.tls.test x@remote.test 2>&1)
+if grep -qx 'AUTH before TLS: no' <<<"$sess" && grep -qx 'AUTH in TLS: yes' <<<"$sess"; then
+	ok "SMTP AUTH: a remote client is offered AUTH PLAIN only after STARTTLS"
+else
+	bad "SMTP AUTH: a remote client is offered AUTH PLAIN only after STARTTLS" "$sess"
+fi
+if grep -q '^LOGIN 235 ' <<<"$sess" && grep -q '^RCPT x@remote.test 250 ' <<<"$sess"; then
+	ok "SMTP AUTH over TLS via Dovecot: the right password gets 235, and the mailbox may relay"
+else
+	bad "SMTP AUTH over TLS via Dovecot: the right password gets 235, and the mailbox may relay" "$sess
+$(tail -n 5 "$sbx/var/log/dovecot.log" 2>/dev/null)"
+fi
+# The sandbox has no domainips and no ratelimits file (nothing declares them): the relay
+# above passed the rate-limit lookups; the queued message's delivery must now get past the
+# transport's interface lookup to the connection (to a closed port: deferred).
+id=$(sed -n 's/^DATA 250 OK id=\([A-Za-z0-9-]*\)$/\1/p' <<<"$sess")
+closed=$(free_port)
+[ -z "$id" ] || "${E[@]}" -DMR_SMARTHOST="127.0.0.1::$closed" -M "$id" >/dev/null 2>&1
+lg=$(grep -F "$id" "$sbx/var/log/exim4/mainlog" 2>/dev/null)
+if [ -n "$id" ] && grep -q "== x@remote\.test R=mr_smarthost T=remote_smtp defer .*Connection refused" <<<"$lg" &&
+	! grep -qi 'failed to expand' <<<"$lg"; then
+	ok "no domainips file: remote mail leaves from the default address (the lookup of a missing file is no error)"
+else
+	bad "no domainips file: remote mail leaves from the default address (the lookup of a missing file is no error)" "$sess
+$lg"
+fi
+sess=$(SRC=127.0.0.2 USER=info@tls.test PASS=wrong python3 "$sbx/session.py" "$port" mail.tls.test x@remote.test 2>&1)
+if grep -q '^LOGIN 535 ' <<<"$sess" && grep -q '^RCPT x@remote.test 550 5\.7\.1 relay not permitted' <<<"$sess"; then
+	ok "SMTP AUTH over TLS via Dovecot: a wrong password gets 535, and relaying is refused"
+else
+	bad "SMTP AUTH over TLS via Dovecot: a wrong password gets 535, and relaying is refused" "$sess"
+fi
+
+# ---- re-apply while the daemon runs ----
+# The copy removes the alias sales@tls.test, disables desk@tls.test, and gives plain.test a
+# certificate (alias mail.plain.test).
+desired2=$sbx/desired-changed.yaml
+sed -e 's/^        aliases: \[sales\]  # daemon\.sh: .*$//' \
+	-e 's/disabled: false  # daemon\.sh: .*$/disabled: true/' \
+	-e 's/^  plain\.test:$/  plain.test:\n    ssl: {alias: mail.plain.test, certificate: self-signed}/' \
+	"$repo/tests/e2e/daemon-desired.yaml" >"$desired2"
+if grep -q 'sales' "$desired2" || ! grep -q 'disabled: true' "$desired2" || ! grep -q 'mail\.plain\.test' "$desired2"; then
+	bad "the edited copy of tests/e2e/daemon-desired.yaml has the three changes" "$(diff "$repo/tests/e2e/daemon-desired.yaml" "$desired2")"
+fi
+: >"$reloads"
+out=$("$bin" apply --root "$sbx" -f "$desired2" 2>&1)
+if [ $? -eq 0 ]; then ok "re-apply: mailrecon apply of the changed copy (alias removed, mailbox disabled, new certificate)"; else
+	bad "re-apply: mailrecon apply of the changed copy (alias removed, mailbox disabled, new certificate)" "$out"; fi
+if grep -qx 'mail.plain.test: plain.test' "$sbx/etc/exim4/mailrecon-sni"; then
+	ok "re-apply: the SNI map has the new certificate's names"
+else
+	bad "re-apply: the SNI map has the new certificate's names" "$(cat "$sbx/etc/exim4/mailrecon-sni")"
+fi
+if [ "$(cat "$reloads")" = dovecot ]; then ok "re-apply: mailrecon reloads Dovecot (a certificate changed) and nothing for Exim"; else
+	bad "re-apply: mailrecon reloads Dovecot (a certificate changed) and nothing for Exim" "$(cat "$reloads")"; fi
+served "re-apply: the running daemon serves the new certificate for its alias (mail.plain.test)" mail.plain.test "$ssl/plain.test.crt"
+served "re-apply: the running daemon still serves mail.tls.test's certificate" mail.tls.test "$ssl/tls.test.crt"
+sess=$(python3 "$sbx/session.py" "$port" mail.tls.test nobody@tls.test sales@tls.test desk@tls.test info@tls.test 2>&1)
+rcpt_ans "re-apply: the running daemon refuses the removed alias (the domain's reject)" sales@tls.test '550 '
+rcpt_ans "re-apply: the running daemon refuses the newly disabled mailbox with 550 5.0.0" desk@tls.test '550 5\.0\.0 mailbox disabled'
+rcpt_ans "re-apply: the running daemon still accepts an unchanged mailbox" info@tls.test '250 '
+# Dovecot's passwd-file stats the file at most once per second
+sleep 1.1
+sess=$(SRC=127.0.0.2 USER=desk@tls.test PASS=test python3 "$sbx/session.py" "$port" mail.tls.test x@remote.test 2>&1)
+if grep -q '^LOGIN 535 ' <<<"$sess"; then ok "re-apply: SMTP AUTH of the newly disabled mailbox gets 535 over TLS"; else
+	bad "re-apply: SMTP AUTH of the newly disabled mailbox gets 535 over TLS" "$sess"; fi
+if [ "$(cat "$sbx/exim.pid" 2>/dev/null)" = "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null &&
+	[ "$(grep -c 'daemon started' "$sbx/var/log/exim4/mainlog")" -eq 1 ]; then
+	ok "re-apply: the same daemon process served all of it (no restart, started once)"
+else
+	bad "re-apply: the same daemon process served all of it (no restart, started once)" "$(grep 'daemon' "$sbx/var/log/exim4/mainlog")"
+fi
+
+# Exim logs "exim user lost privilege for using -C option" to the panic log for each -C
+# re-execution: expected here (see run.sh's deliver()), anything else is not.
+panic=$(grep -v 'exim user lost privilege for using -C option' "$sbx/var/log/exim4/paniclog" 2>/dev/null)
+if [ -z "$panic" ]; then ok "no Exim panic log entry"; else bad "no Exim panic log entry" "$panic"; fi
+finish
