@@ -709,9 +709,14 @@ struct reload {
 
 static int reloads(struct actx *a, struct stage *s)
 {
+	/* postgrey re-reads its whitelists on SIGHUP, and its units (Debian's, EPEL's) have no
+	 * ExecReload; spamd's unit is spamd on Debian 12 and spamassassin on RHEL */
+	bool rhel = a->lv.layout == MR_LAYOUT_RHEL;
 	struct reload r[] = {
-		{ "postgrey", "MAILRECON_RELOAD_POSTGREY", "systemctl reload postgrey", s->reload_postgrey },
-		{ "spamd", "MAILRECON_RELOAD_SPAMD", "systemctl reload spamassassin", s->reload_spamd },
+		{ "postgrey", "MAILRECON_RELOAD_POSTGREY", "systemctl kill --signal=HUP --kill-who=main postgrey",
+		  s->reload_postgrey },
+		{ "spamd", "MAILRECON_RELOAD_SPAMD", rhel ? "systemctl reload spamassassin" : "systemctl reload spamd",
+		  s->reload_spamd },
 		{ "dovecot", "MAILRECON_RELOAD_DOVECOT", "doveadm reload", s->reload_dovecot },
 	};
 	int rc = 0;

@@ -80,7 +80,7 @@ fi
 # No DNS: a fixed primary_hostname (Exim would look its own name up), and -oMs gives the
 # client's host name (the postgrey request names $sender_host_name, which Exim would
 # otherwise look up in the DNS).
-E=("$exim" -C "$sbx/exim4.conf" -DMR_ROOT="$sbx" -DMR_PRIMARY_HOSTNAME=mx.mailrecon.test)
+E=("$exim" -C "$sbx/exim4.conf" -DMR_ROOT="$sbx" -DMR_PRIMARY_HOSTNAME=mx.mailrecon.test -DMR_DELIVERY=mr_maildir)
 if out=$("${E[@]}" -DMR_POSTGREY=127.0.0.1:10023 -DMR_SPAMD="127.0.0.1 783" -DMR_CLAMD="$sbx/run/clamd.ctl" -bV 2>&1); then ok "exim4 -bV accepts contrib/exim4/exim4.conf with MR_POSTGREY, MR_SPAMD and MR_CLAMD"; else
 	bad "exim4 -bV accepts contrib/exim4/exim4.conf with MR_POSTGREY, MR_SPAMD and MR_CLAMD" "$out"
 	finish
@@ -103,6 +103,7 @@ grey_checks=(
 	"greylisting: later retries are accepted too (postgrey's DUNNO answer passes)"
 	"greylisting: a postgrey that is down (connection refused) lets the mail through (250)"
 	"greylisting: a postgrey that does not answer within 5 s lets the mail through (250)"
+	"re-apply: greylisting turned off for a domain reaches the running postgrey through mailrecon's reload (HUP)"
 )
 if ! command -v postgrey >/dev/null || ! getent passwd postgrey >/dev/null || ! getent group postgrey >/dev/null; then
 	bad "postgrey and its user postgrey exist (Debian: apt-get install postgrey)"
@@ -208,6 +209,29 @@ $(glog | tail -n 5)"
 		bad "${grey_checks[6]}" "RCPT answered '$a'
 $(glog | tail -n 5)"
 	fi
+
+	# A re-apply that turns greylisting off for example.net, with mailrecon's reload of
+	# postgrey pointed at this postgrey (the default sends SIGHUP through systemd): the
+	# running postgrey re-reads the file on the HUP and stops greylisting the domain.
+	sed -e 's/^  example\.net:$/  example.net:\n    greylisting: false/' "$repo/tests/e2e/desired.yaml" >"$sbx/desired-grey.yaml"
+	out=$(MAILRECON_RELOAD_POSTGREY="kill -HUP $grey_pid" "$bin" apply --root "$sbx" -f "$sbx/desired-grey.yaml" 2>&1)
+	rc=$?
+	wait_for 30 tcp_open "$grey_port"
+	a=$(policy postmaster@example.net reload-$$@remote.test)
+	if [ $rc -eq 0 ] && grep -qx 'example\.net' "$wl_grey" && grep -q '^reloaded postgrey' <<<"$out" &&
+		[ "$a" = "action=DUNNO" ] && alive "$grey_pid" &&
+		glog | grep -q "action=pass, reason=recipient whitelist, .*recipient=postmaster@example\.net"; then
+		ok "${grey_checks[9]}"
+	else
+		bad "${grey_checks[9]}" \
+			"apply exit $rc: $out
+answer '$a'
+$(glog | tail -n 5)"
+	fi
+	# back to the desired state the checks below expect (example.net greylisted)
+	MAILRECON_RELOAD_POSTGREY="kill -HUP $grey_pid" "$bin" apply --root "$sbx" -f "$repo/tests/e2e/desired.yaml" >/dev/null 2>&1 ||
+		bad "re-apply of tests/e2e/desired.yaml after the greylisting change"
+	wait_for 30 tcp_open "$grey_port"
 
 	# postgrey stopped: nothing listens on its port any more
 	stop "$grey_pid"
