@@ -60,7 +60,9 @@ chmod 0600 "$ssl/exim.key" "$ssl/exim.crt"
 # Dovecot's auth socket, for SMTP AUTH (the daemon runs as the Exim user, in the group that
 # contrib/dovecot/dovecot.conf gives the socket to)
 start_dovecot_auth "$sbx" mailrecon-exim-daemon-e2e
-E=("$exim" -C "$sbx/exim4.conf" -DMR_ROOT="$sbx" -DMR_AUTH_DOVECOT="$sbx/run/dovecot/auth-client")
+# The delivery is the configuration's default, dovecot-lda, with the sandbox dovecot.conf.
+E=("$exim" -C "$sbx/exim4.conf" -DMR_ROOT="$sbx" -DMR_AUTH_DOVECOT="$sbx/run/dovecot/auth-client"
+	-DMR_DOVECOT_CONF="$sbx/etc/dovecot/dovecot.conf")
 # a free port: bind to port 0 and read what the kernel gave
 port=$(free_port)
 out=$("${E[@]}" -bd -odq -oX "127.0.0.1.$port" -oP "$sbx/exim.pid" 2>&1)
@@ -168,10 +170,12 @@ if [ -n "$id" ]; then
 	ok "SMTP over TLS: the daemon accepts the message (DATA 250, queued as $id)"
 	"${E[@]}" -M "$id" >/dev/null 2>&1
 	maildir=$sbx/var/www/mailtest/data/email/tls.test/info/.maildir/new
-	if grep -lqs "^Subject: daemon-$port\$" "$maildir"/* 2>/dev/null; then
-		ok "delivery: the message the daemon received reaches info@tls.test's Maildir"
+	if grep -lqs "^Subject: daemon-$port\$" "$maildir"/* 2>/dev/null &&
+		grep -q "$id => .*T=mr_dovecot_lda" "$sbx/var/log/exim4/mainlog"; then
+		ok "delivery: the message the daemon received reaches info@tls.test's Maildir (through dovecot-lda)"
 	else
-		bad "delivery: the message the daemon received reaches info@tls.test's Maildir" "$(tail -n 10 "$sbx/var/log/exim4/mainlog")"
+		bad "delivery: the message the daemon received reaches info@tls.test's Maildir (through dovecot-lda)" \
+			"$(tail -n 10 "$sbx/var/log/exim4/mainlog"; tail -n 5 "$sbx/var/log/dovecot.log")"
 	fi
 else
 	bad "SMTP over TLS: the daemon accepts the message (DATA 250)" "$sess"

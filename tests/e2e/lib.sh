@@ -265,14 +265,9 @@ service anvil {
   }
 }
 # dovecot-lda, run by Exim as the mailbox owner (nobody here), asks auth-userdb for the
-# quota rule and reports to stats-writer.
+# quota rule (0666 is Dovecot's default; contrib opens stats-writer too).
 service auth {
   unix_listener auth-userdb {
-    mode = 0666
-  }
-}
-service stats {
-  unix_listener stats-writer {
     mode = 0666
   }
 }

@@ -43,7 +43,10 @@ if [ $? -eq 0 ]; then ok "mailrecon apply writes the desired state into the sand
 	finish
 fi
 
-E=("$exim" -C "$sbx/exim4.conf" -DMR_ROOT="$sbx")
+# E0: the configuration as it is (its default delivery is dovecot-lda); E: with Exim's own
+# Maildir delivery (appendfile), for the checks that need no Dovecot behind the delivery
+E0=("$exim" -C "$sbx/exim4.conf" -DMR_ROOT="$sbx")
+E=("${E0[@]}" -DMR_DELIVERY=mr_maildir)
 out=$("${E[@]}" -bV 2>&1)
 if [ $? -eq 0 ]; then ok "exim4 -bV accepts contrib/exim4/exim4.conf"; else
 	bad "exim4 -bV accepts contrib/exim4/exim4.conf" "$out"
@@ -245,7 +248,11 @@ if [ -z "$auth_ready" ] || [ ! -x /usr/lib/dovecot/dovecot-lda ]; then
 	bad "delivery via dovecot-lda: a small message reaches the Maildir of a 1M-quota mailbox" "dovecot or dovecot-lda missing"
 	bad "delivery via dovecot-lda: a ~2 MB message over the 1M quota is refused (Quota exceeded) and not stored"
 else
-	deliver_args=(-DMR_DELIVERY=mr_dovecot_lda -DMR_DOVECOT_CONF="$sbx/etc/dovecot/dovecot.conf")
+	# the configuration's default transport, with the sandbox dovecot.conf
+	E=("${E0[@]}")
+	deliver_args=(-DMR_DOVECOT_CONF="$sbx/etc/dovecot/dovecot.conf")
+	bt "delivery: the default transport is dovecot-lda (mr_dovecot_lda)" quota@example.com \
+		'^quota@example\.com$' 'router = mr_mailbox, transport = mr_dovecot_lda'
 	subj=$(send quota@example.com)
 	lg=$(grep -F "quota@example.com" "$sbx/var/log/exim4/mainlog" | tail -n 3)
 	if has quota "$subj" && grep -q '=> quota <quota@example\.com> .*T=mr_dovecot_lda' <<<"$lg"; then
@@ -268,6 +275,7 @@ $(tail -n 10 "$sbx/var/log/dovecot.log" 2>/dev/null)"
 $(tail -n 10 "$sbx/var/log/dovecot.log" 2>/dev/null)"
 	fi
 	deliver_args=()
+	E=("${E0[@]}" -DMR_DELIVERY=mr_maildir)
 fi
 
 # ---- remote delivery: DKIM and the outgoing address (exim-domainips) ----
@@ -422,7 +430,8 @@ if [ "$(stat -c %G "$rsbx/etc/exim/passwd")" = "$(id -gn Debian-exim)" ] && grep
 else
 	bad "RHEL: exim passwd belongs to the group named exim in the sandbox" "$(ls -l "$rsbx/etc/exim")"
 fi
-E=("$exim" -C "$rsbx/exim4.conf" -DMR_ROOT="$rsbx" -DMR_RHEL -DMR_EXIM_USER=Debian-exim -DMR_EXIM_GROUP=Debian-exim)
+E=("$exim" -C "$rsbx/exim4.conf" -DMR_ROOT="$rsbx" -DMR_RHEL -DMR_EXIM_USER=Debian-exim -DMR_EXIM_GROUP=Debian-exim
+	-DMR_DELIVERY=mr_maildir)
 out=$("${E[@]}" -bV 2>&1)
 if [ $? -eq 0 ]; then ok "RHEL: exim4 -bV accepts exim4.conf with -DMR_RHEL"; else bad "RHEL: exim4 -bV accepts exim4.conf with -DMR_RHEL" "$out"; fi
 bt "RHEL: a mailbox routes to the Maildir transport" info@example.com '^info@example\.com$' 'router = mr_mailbox'
