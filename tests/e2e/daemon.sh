@@ -216,21 +216,31 @@ else
 	bad "SMTP AUTH over TLS via Dovecot: a wrong password gets 535, and relaying is refused" "$sess"
 fi
 
+sess=$(SRC=127.0.0.2 USER=postmaster@other.test PASS=test python3 "$sbx/session.py" "$port" smtp.other.test info@gone.test 2>&1)
+if grep -q '^LOGIN 235 ' <<<"$sess"; then ok "SMTP AUTH: postmaster@other.test's password (changed by the re-apply) gets 235"; else
+	bad "SMTP AUTH: postmaster@other.test's password (changed by the re-apply) gets 235" "$sess"; fi
+rcpt_ans "SMTP over TLS: a mailbox of gone.test (deleted by the re-apply) is accepted" info@gone.test '250 '
+
 # ---- re-apply while the daemon runs ----
-# The copy removes the alias sales@tls.test, disables desk@tls.test, and gives plain.test a
-# certificate (alias mail.plain.test).
+# The copy removes the alias sales@tls.test, disables desk@tls.test, gives plain.test a
+# certificate (alias mail.plain.test), changes the password of postmaster@other.test to
+# "changed", and deletes the domain gone.test.
 desired2=$sbx/desired-changed.yaml
+changed='$6$mailreconE2Esalt$lIO0oB1tt3l96OP9QYyNnqS38mr1Q.OKDxla/ezpLQ7WF2Aqx7P1r5vQrG7vgaJvHugNlw6M3Q7sJqjFkVIrr.'
 sed -e 's/^        aliases: \[sales\]  # daemon\.sh: .*$//' \
 	-e 's/disabled: false  # daemon\.sh: .*$/disabled: true/' \
 	-e 's/^  plain\.test:$/  plain.test:\n    ssl: {alias: mail.plain.test, certificate: self-signed}/' \
+	-e "/# daemon\.sh: the second apply changes this password/{n;s|{SHA512-CRYPT}[^\"]*|{SHA512-CRYPT}$changed|}" \
+	-e '/# daemon\.sh: the second apply deletes this domain/,$d' \
 	"$repo/tests/e2e/daemon-desired.yaml" >"$desired2"
-if grep -q 'sales' "$desired2" || ! grep -q 'disabled: true' "$desired2" || ! grep -q 'mail\.plain\.test' "$desired2"; then
-	bad "the edited copy of tests/e2e/daemon-desired.yaml has the three changes" "$(diff "$repo/tests/e2e/daemon-desired.yaml" "$desired2")"
+if grep -q 'sales' "$desired2" || ! grep -q 'disabled: true' "$desired2" || ! grep -q 'mail\.plain\.test' "$desired2" ||
+	! grep -qF "$changed" "$desired2" || grep -q 'gone\.test' "$desired2"; then
+	bad "the edited copy of tests/e2e/daemon-desired.yaml has the five changes" "$(diff "$repo/tests/e2e/daemon-desired.yaml" "$desired2")"
 fi
 : >"$reloads"
-out=$("$bin" apply --root "$sbx" -f "$desired2" 2>&1)
-if [ $? -eq 0 ]; then ok "re-apply: mailrecon apply of the changed copy (alias removed, mailbox disabled, new certificate)"; else
-	bad "re-apply: mailrecon apply of the changed copy (alias removed, mailbox disabled, new certificate)" "$out"; fi
+out=$("$bin" apply --root "$sbx" -f "$desired2" --allow-delete 2>&1)
+if [ $? -eq 0 ]; then ok "re-apply: mailrecon apply of the changed copy (alias removed, mailbox disabled, new certificate, password changed, domain deleted)"; else
+	bad "re-apply: mailrecon apply of the changed copy (alias removed, mailbox disabled, new certificate, password changed, domain deleted)" "$out"; fi
 if grep -qx 'mail.plain.test: plain.test' "$sbx/etc/exim4/mailrecon-sni"; then
 	ok "re-apply: the SNI map has the new certificate's names"
 else
@@ -244,11 +254,19 @@ sess=$(python3 "$sbx/session.py" "$port" mail.tls.test nobody@tls.test sales@tls
 rcpt_ans "re-apply: the running daemon refuses the removed alias (the domain's reject)" sales@tls.test '550 '
 rcpt_ans "re-apply: the running daemon refuses the newly disabled mailbox with 550 5.0.0" desk@tls.test '550 5\.0\.0 mailbox disabled'
 rcpt_ans "re-apply: the running daemon still accepts an unchanged mailbox" info@tls.test '250 '
+sess=$(python3 "$sbx/session.py" "$port" mail.tls.test info@gone.test 2>&1)
+rcpt_ans "re-apply: the running daemon refuses the deleted domain (no longer local)" info@gone.test '550 5\.7\.1 relay not permitted'
 # Dovecot's passwd-file stats the file at most once per second
 sleep 1.1
 sess=$(SRC=127.0.0.2 USER=desk@tls.test PASS=test python3 "$sbx/session.py" "$port" mail.tls.test x@remote.test 2>&1)
 if grep -q '^LOGIN 535 ' <<<"$sess"; then ok "re-apply: SMTP AUTH of the newly disabled mailbox gets 535 over TLS"; else
 	bad "re-apply: SMTP AUTH of the newly disabled mailbox gets 535 over TLS" "$sess"; fi
+sess=$(SRC=127.0.0.2 USER=postmaster@other.test PASS=changed python3 "$sbx/session.py" "$port" smtp.other.test x@remote.test 2>&1)
+if grep -q '^LOGIN 235 ' <<<"$sess"; then ok "re-apply: SMTP AUTH with the changed password gets 235"; else
+	bad "re-apply: SMTP AUTH with the changed password gets 235" "$sess"; fi
+sess=$(SRC=127.0.0.2 USER=postmaster@other.test PASS=test python3 "$sbx/session.py" "$port" smtp.other.test x@remote.test 2>&1)
+if grep -q '^LOGIN 535 ' <<<"$sess"; then ok "re-apply: SMTP AUTH with the old password gets 535"; else
+	bad "re-apply: SMTP AUTH with the old password gets 535" "$sess"; fi
 if [ "$(cat "$sbx/exim.pid" 2>/dev/null)" = "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null &&
 	[ "$(grep -c 'daemon started' "$sbx/var/log/exim4/mainlog")" -eq 1 ]; then
 	ok "re-apply: the same daemon process served all of it (no restart, started once)"
