@@ -11,14 +11,9 @@
 # sandbox; it queues what it receives (-odq) and the test delivers as root (-M), as run.sh
 # does. Must run as root. Nothing is skipped: a missing tool is a failure.
 set -u
-if [ $# -ne 2 ]; then
-	echo "usage: $0 MAILRECON REPO_ROOT" >&2
-	exit 64
-fi
-bin=$1
-repo=$(cd "$2" && pwd)
 # shellcheck source=tests/e2e/lib.sh
-. "$repo/tests/e2e/lib.sh"
+. "$(dirname "$0")/lib.sh"
+e2e_args "$@"
 need_exim
 for tool in openssl python3; do
 	command -v "$tool" >/dev/null || { bad "$tool is installed"; finish; }

@@ -18,14 +18,9 @@
 set -u
 # the daemons are in /usr/sbin, which a test runner's PATH may lack
 PATH=$PATH:/usr/sbin:/sbin
-if [ $# -ne 2 ]; then
-	echo "usage: $0 MAILRECON REPO_ROOT" >&2
-	exit 64
-fi
-bin=$1
-repo=$(cd "$2" && pwd)
 # shellcheck source=tests/e2e/lib.sh
-. "$repo/tests/e2e/lib.sh"
+. "$(dirname "$0")/lib.sh"
+e2e_args "$@"
 # not_run WHY NAME...: checks that cannot run (a tool is missing) fail, each with its name
 not_run() {
 	local why=$1 name

@@ -3,6 +3,16 @@
 # Shared by the Exim end-to-end scripts (run.sh, daemon.sh, filters.sh; sourced): the check
 # counters, the tools they need, a sandbox root laid out for Exim, and Exim sessions.
 
+# e2e_args "$@": the scripts' arguments, MAILRECON REPO_ROOT, into bin and repo
+e2e_args() {
+	if [ $# -ne 2 ]; then
+		echo "usage: $0 MAILRECON REPO_ROOT" >&2
+		exit 64
+	fi
+	bin=$1
+	repo=$(cd "$2" && pwd)
+}
+
 pass=0
 fail=0
 ok() { pass=$((pass + 1)); echo "ok   $1"; }

@@ -15,14 +15,9 @@
 # Last, the same desired state goes with --layout rhel into a second sandbox, read by the
 # same configuration with -DMR_RHEL.
 set -u
-if [ $# -ne 2 ]; then
-	echo "usage: $0 MAILRECON REPO_ROOT" >&2
-	exit 64
-fi
-bin=$1
-repo=$(cd "$2" && pwd)
 # shellcheck source=tests/e2e/lib.sh
-. "$repo/tests/e2e/lib.sh"
+. "$(dirname "$0")/lib.sh"
+e2e_args "$@"
 need_exim
 
 sbx=$(mktemp -d /tmp/mailrecon-e2e.XXXXXX)
