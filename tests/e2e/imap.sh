@@ -391,6 +391,42 @@ else
     fail "reapply-same-state-no-changes" "$(tail -n 5 "$APPLY_OUT" | tr '\n' ' ')"
 fi
 
+# ---------------------------------------------------------------- apply 4: a new certificate
+# A new domain with a certificate (alias mail2.imap.test). Dovecot reads the SNI include
+# only at start and reload, so apply's Dovecot reload is what makes it served. The reload
+# command rewrites the sandbox copy of the include first (the include mailrecon writes
+# names the real /etc/dovecot/certs), then runs doveadm reload.
+DESIRED3="$ROOT/imap-desired-phase3.yaml"
+{ cat "$DESIRED2"; printf '  sni2.test:\n    owner: mailtest\n    ssl: {alias: mail2.imap.test, certificate: self-signed}\n'; } >"$DESIRED3"
+SUBJ=$(tls_subject mail2.imap.test)
+if [ "$SUBJ" = "subject=CN=default.test" ]; then ok "tls-sni-new-name-gets-default-before-apply"
+else fail "tls-sni-new-name-gets-default-before-apply" "got '$SUBJ'"; fi
+RELOAD="sed 's|</etc/dovecot/certs/|<$ROOT/etc/dovecot/certs/|g' '$SNI_INC' >'$SNI_COPY' && doveadm -c '$CONF' reload"
+if MAILRECON_RELOAD_DOVECOT="$RELOAD" "$MAILRECON" apply --root "$ROOT" -f "$DESIRED3" \
+        --allow-delete --actor imap-e2e >"$APPLY_OUT" 2>&1 && grep -q '^reloaded dovecot' "$APPLY_OUT"; then
+    ok "reapply-new-certificate-reloads-dovecot"
+else
+    fail "reapply-new-certificate-reloads-dovecot" "$(tail -n 5 "$APPLY_OUT" | tr '\n' ' ')"
+fi
+check "sni-include-has-new-name" grep -Eq '^local_name mail2\.imap\.test \{' "$SNI_INC"
+# the reload is asynchronous: poll for the new certificate
+SUBJ=
+for _ in $(seq 50); do
+    SUBJ=$(tls_subject mail2.imap.test)
+    [ "$SUBJ" = "subject=CN=mail2.imap.test" ] && break
+    sleep 0.2
+done
+if [ "$SUBJ" = "subject=CN=mail2.imap.test" ]; then ok "tls-sni-new-certificate-served-after-reload"
+else fail "tls-sni-new-certificate-served-after-reload" "got '$SUBJ'"; fi
+SUBJ=$(tls_subject mail.imap.test)
+if [ "$SUBJ" = "subject=CN=mail.imap.test" ]; then ok "tls-sni-old-certificate-still-served"
+else fail "tls-sni-old-certificate-still-served" "got '$SUBJ'"; fi
+if [ "$(cat "$ROOT/run/dovecot/master.pid" 2>/dev/null)" = "$MASTER_PID" ] && kill -0 "$MASTER_PID" 2>/dev/null; then
+    ok "new-certificate-reload-not-restart"
+else
+    fail "new-certificate-reload-not-restart" "master pid changed or gone"
+fi
+
 if grep -Eq 'Fatal|Panic' "$ROOT/var/log/dovecot.log" 2>/dev/null; then
     fail "dovecot-log-no-fatal" "$(grep -E 'Fatal|Panic' "$ROOT/var/log/dovecot.log" | head -n 3 | tr '\n' ' ')"
 else
