@@ -1417,6 +1417,9 @@ static const struct mr_codec *codec_of(enum mr_layout lay, const char *path)
 	for (int id = 0; id < MR_CONF_COUNT; id++)
 		if (strcmp(path, mr_conf_path((enum mr_conf_id)id, lay)) == 0)
 			return &conf_meta;
+	/* the key directories: Dovecot's copies are root:dovecot; NULL is the Exim user (ssl/) */
+	if (strncmp(path, "/etc/dovecot/certs/", 19) == 0)
+		return &dovecot_cert_meta;
 	return NULL;
 }
 
@@ -1482,6 +1485,14 @@ int mr_rollback_run(const struct mr_apply_opts *o, const char *rev)
 		goto out;
 	}
 	a.lv.layout = lay;
+	/* the system accounts: a file rollback recreates gets the owner apply would give it
+	 * (the Exim user for ssl/, root:dovecot for Dovecot's certificates), not uid 0 */
+	a.have_acc = true;
+	if (mr_accounts_load(&a.acc, a.root, &a.errors) < 0) {
+		mr_diags_print(&a.errors, stderr);
+		rc = EXIT_ERROR;
+		goto out;
+	}
 	if (capture(&a) < 0) {
 		rc = EXIT_ERROR;
 		goto out;
@@ -1520,7 +1531,7 @@ int mr_rollback_run(const struct mr_apply_opts *o, const char *rev)
 				if (c)
 					keep_key(&a, keypath);
 				mr_buf_addf(&shown, "  ~ %s (the key of %.12s, kept in %s)\n", keypath, e.id, dir);
-				if (stage_bytes(&s, keypath, key.ptr, key.len, NULL, true) < 0)
+				if (stage_bytes(&s, keypath, key.ptr, key.len, codec_of(lay, keypath), true) < 0)
 					rc = EXIT_ERROR;
 				nchanged++;
 			} else {
@@ -1633,6 +1644,9 @@ out:
 	mr_snapshot_release(&cur);
 	mr_vcs_close(&a.vcs);
 	mr_model_release(&a.m);
+	if (a.have_acc)
+		mr_accounts_release(&a.acc);
+	mr_diags_release(&a.errors);
 	mr_buf_release(&err);
 	mr_buf_release(&report);
 	if (lockfd >= 0)

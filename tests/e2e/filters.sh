@@ -360,11 +360,6 @@ if [ -n "${spam_port:-}" ]; then
 	# the later scans are in spamd's log, so a scan of the whitelisted message would be too
 	wait_for 10 scanned "$subj_k"
 	wait_for 10 scanned "$subj_m"
-	evidence() {
-		printf '%s\n' "$1"
-		tail -n 6 "$sbx/var/log/exim4/mainlog" 2>/dev/null
-		tail -n 4 "$sbx/var/log/spamd.log" 2>/dev/null
-	}
 
 	f=$(msg keeper "$subj_k")
 	score=$([ -z "$f" ] || header "$f" X-Spam-Score | sed -n 's/^X-Spam-Score: *//p')

@@ -56,7 +56,9 @@ need_exim() {
 # root-owned copy of contrib/exim4/exim4.conf (Exim refuses one that others can write).
 exim_sandbox() {
 	local dir=$1 layout=${2:-debian} user=Debian-exim etc=etc/exim4 spool=var/spool/exim4 log=var/log/exim4
-	local exim_uid exim_gid
+	local exim_uid exim_gid dovecot_gid
+	dovecot_gid=$(getent group dovecot | cut -d: -f3)
+	dovecot_gid=${dovecot_gid:-0}
 	exim_uid=$(id -u Debian-exim)
 	exim_gid=$(id -g Debian-exim)
 	if [ "$layout" = rhel ]; then
@@ -74,7 +76,7 @@ EOF
 	cat >"$dir/etc/group" <<EOF
 root:x:0:
 $user:x:$exim_gid:
-dovecot:x:$(getent group dovecot | cut -d: -f3 || echo 0):
+dovecot:x:$dovecot_gid:
 nogroup:x:65534:
 EOF
 	chown -R Debian-exim:Debian-exim "$dir/$spool" "$dir/$log"
@@ -198,12 +200,13 @@ deliver() {
 	done
 }
 deliver_args=()
-n=0
-# send ADDRESS: a message with a unique subject; prints the subject
+# send ADDRESS: a message with a unique subject; prints the subject. (It runs in a command
+# substitution, so a shell counter would not survive the call: the subject is made of the
+# clock in nanoseconds instead.)
 send() {
-	n=$((n + 1))
-	local subj="e2e-$n-$$"
-	printf 'From: sender@remote.test\nTo: %s\nSubject: %s\n\nbody %s\n' "$1" "$subj" "$n" |
+	local subj
+	subj="e2e-$(date +%s%N)-$$"
+	printf 'From: sender@remote.test\nTo: %s\nSubject: %s\n\nbody\n' "$1" "$subj" |
 		deliver -f sender@remote.test "$1"
 	echo "$subj"
 }

@@ -442,6 +442,17 @@ wl "RHEL: a domain in no whitelist: every check applies" postmaster@example.net 
 home=$rsbx/var/www/mailtest/data/email/example.com
 deliver_args=()
 delivered "RHEL: delivery: an alias reaches its main mailbox in the Maildir" sales@example.com +info -sales
+# The default delivery, dovecot-lda at RHEL's /usr/libexec/dovecot path, which Debian does
+# not have: the delivery is deferred (exit 127 is a temporary error), not bounced.
+E=("${E[@]:0:${#E[@]}-1}")
+subj=$(send info@example.com)
+lg=$(grep -F "info@example.com" "$rsbx/var/log/exim/mainlog" | tail -n 2)
+if grep -q '== info@example\.com R=mr_mailbox T=mr_dovecot_lda defer .*returned 127' <<<"$lg" &&
+	! grep -q '<= <> ' "$rsbx/var/log/exim/mainlog" && ! has info "$subj"; then
+	ok "RHEL: dovecot-lda that cannot be run (not at /usr/libexec/dovecot here) defers the mail, no bounce"
+else
+	bad "RHEL: dovecot-lda that cannot be run (not at /usr/libexec/dovecot here) defers the mail, no bounce" "$lg"
+fi
 if [ -s "$rsbx/var/log/exim/mainlog" ]; then ok "RHEL: Exim logs to /var/log/exim"; else
 	bad "RHEL: Exim logs to /var/log/exim" "$(ls -R "$rsbx/var/log")"; fi
 
