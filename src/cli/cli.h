@@ -23,6 +23,7 @@ enum {
 
 enum mr_color { MR_COLOR_AUTO, MR_COLOR_ALWAYS, MR_COLOR_NEVER };
 #include "codec/codec.h" /* enum mr_layout */
+#include "load/desired.h" /* struct mr_load_opts */
 
 struct mr_globals {
 	const char *root;
@@ -54,6 +55,17 @@ extern const struct mr_cmd mr_cmd_log;
 extern const struct mr_cmd mr_cmd_show;
 extern const struct mr_cmd mr_cmd_drift;
 extern const struct mr_cmd mr_cmd_rollback;
+
+/* The -f sources of a command, in the order given. */
+struct mr_cli_sources {
+	const char **v;
+	size_t n, cap;
+};
+void mr_cli_source_add(struct mr_cli_sources *s, const char *path);
+void mr_cli_sources_release(struct mr_cli_sources *s);
+/* Load options for the desired state of every command: the root, the -f sources (none:
+ * ROOT/etc/mailrecon/desired), and git: sources read with libgit2. */
+struct mr_load_opts mr_cli_load_opts(const struct mr_globals *g, const struct mr_cli_sources *s);
 
 /* Print "mailrecon: " + message to stderr (for usage and fatal errors). */
 void mr_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -13,8 +13,7 @@
 #include "util/xalloc.h"
 
 struct apply_state {
-	const char **sources;
-	size_t n, cap;
+	struct mr_cli_sources src; /* -f */
 	const char *plan, *scope, *actor;
 	long allow_delete;
 	bool purge, no_reload;
@@ -39,8 +38,7 @@ static int option(void *state, int opt, const char *arg)
 	uint64_t n;
 	switch (opt) {
 	case 'f':
-		s->sources = xgrow(s->sources, sizeof(*s->sources), s->n + 1, &s->cap);
-		s->sources[s->n++] = arg;
+		mr_cli_source_add(&s->src, arg);
 		return 0;
 	case OPT_PLAN:
 		s->plan = arg;
@@ -83,20 +81,20 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	if (argc > 0) {
 		mr_cli_error("apply: unexpected argument '%s' (use -f PATH or --plan PLANFILE)", argv[0]);
 		rc = MR_EXIT_USAGE;
-	} else if (s->plan && s->n) {
+	} else if (s->plan && s->src.n) {
 		mr_cli_error("apply: --plan and -f exclude each other: a plan file names its own sources");
 		rc = MR_EXIT_USAGE;
 	} else {
 		struct mr_apply_opts o = {
-			.root = g->root, .state_dir = g->state_dir, .layout = g->layout, .sources = s->sources,
-			.nsources = s->n, .planfile = s->plan, .scope = s->scope, .allow_delete = s->allow_delete,
+			.root = g->root, .state_dir = g->state_dir, .layout = g->layout, .sources = s->src.v,
+			.nsources = s->src.n, .planfile = s->plan, .scope = s->scope, .allow_delete = s->allow_delete,
 			.purge = s->purge, .no_reload = s->no_reload, .lock_timeout = g->lock_timeout,
 			.color = g->color == MR_COLOR_ALWAYS || (g->color == MR_COLOR_AUTO && isatty(STDOUT_FILENO)),
 			.verbosity = g->verbosity, .actor = s->actor,
 		};
 		rc = mr_apply_run(&o);
 	}
-	free(s->sources);
+	mr_cli_sources_release(&s->src);
 	return rc;
 }
 

@@ -16,8 +16,7 @@
 #include "util/xalloc.h"
 
 struct dns_state {
-	const char **sources;
-	size_t n, cap;
+	struct mr_cli_sources src; /* -f */
 	bool json;
 };
 
@@ -33,8 +32,7 @@ static int option(void *state, int opt, const char *arg)
 {
 	struct dns_state *s = state;
 	if (opt == 'f') {
-		s->sources = xgrow(s->sources, sizeof(*s->sources), s->n + 1, &s->cap);
-		s->sources[s->n++] = arg;
+		mr_cli_source_add(&s->src, arg);
 		return 0;
 	}
 	if (opt == OPT_JSON) {
@@ -82,7 +80,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	for (int i = 0; i < argc; i++)
 		if (mr_check_domain(argv[i])) {
 			mr_cli_error("dns: '%s' is not a mail domain", argv[i]);
-			free(s->sources);
+			mr_cli_sources_release(&s->src);
 			return MR_EXIT_USAGE;
 		}
 	struct mr_live lv;
@@ -95,12 +93,12 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 		goto out;
 	}
 	/* the DMARC template is in the desired state; without one, the built-in default */
-	struct mr_load_opts lo = { .root = g->root, .sources = s->sources, .nsources = s->n };
+	struct mr_load_opts lo = mr_cli_load_opts(g, &s->src);
 	const char *tmpl = MR_DMARC_DEFAULT;
 	if (mr_load_desired(&m, &lo, &d) == 0) {
 		if (m.server.dmarc)
 			tmpl = m.server.dmarc;
-	} else if (s->n) {
+	} else if (s->src.n) {
 		mr_diags_print(&d, stderr);
 		code = MR_EXIT_ERROR;
 		goto out;
@@ -155,7 +153,7 @@ out:
 	mr_diags_release(&d);
 	mr_live_release(&lv);
 	mr_model_release(&m);
-	free(s->sources);
+	mr_cli_sources_release(&s->src);
 	return code;
 }
 

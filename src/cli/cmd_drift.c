@@ -20,8 +20,7 @@
 #include "vcs/vcs.h"
 
 struct drift_state {
-	const char **sources;
-	size_t n, cap;
+	struct mr_cli_sources src; /* -f */
 	bool json;
 };
 
@@ -37,8 +36,7 @@ static int option(void *state, int opt, const char *arg)
 {
 	struct drift_state *s = state;
 	if (opt == 'f') {
-		s->sources = xgrow(s->sources, sizeof(*s->sources), s->n + 1, &s->cap);
-		s->sources[s->n++] = arg;
+		mr_cli_source_add(&s->src, arg);
 		return 0;
 	}
 	if (opt == OPT_JSON) {
@@ -53,7 +51,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	struct drift_state *s = state;
 	if (argc > 0) {
 		mr_cli_error("drift: unexpected argument '%s'", argv[0]);
-		free(s->sources);
+		mr_cli_sources_release(&s->src);
 		return MR_EXIT_USAGE;
 	}
 	int code = MR_EXIT_OK, lockfd = -1;
@@ -76,7 +74,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 		code = lrc;
 		goto out;
 	}
-	struct mr_load_opts lo = { .root = g->root, .sources = s->sources, .nsources = s->n, .read_git = mr_vcs_source };
+	struct mr_load_opts lo = mr_cli_load_opts(g, &s->src);
 	if (mr_load_desired(&m, &lo, &d) < 0) {
 		mr_diags_print(&d, stderr);
 		code = MR_EXIT_ERROR;
@@ -174,7 +172,7 @@ out:
 	mr_buf_release(&err);
 	mr_buf_release(&out);
 	free(state_dir);
-	free(s->sources);
+	mr_cli_sources_release(&s->src);
 	return code;
 }
 

@@ -33,8 +33,7 @@
 #include "vcs/vcs.h"
 
 struct plan_state {
-	const char **sources;
-	size_t n, cap;
+	struct mr_cli_sources src; /* -f */
 	const char *out;
 	const char *scope;
 	bool json, detailed;
@@ -56,8 +55,7 @@ static int option(void *state, int opt, const char *arg)
 	struct plan_state *s = state;
 	switch (opt) {
 	case 'f':
-		s->sources = xgrow(s->sources, sizeof(*s->sources), s->n + 1, &s->cap);
-		s->sources[s->n++] = arg;
+		mr_cli_source_add(&s->src, arg);
 		return 0;
 	case OPT_OUT:
 		s->out = arg;
@@ -138,15 +136,15 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	struct plan_state *s = state;
 	if (argc > 0) {
 		mr_cli_error("plan: unexpected argument '%s' (use -f PATH)", argv[0]);
-		free(s->sources);
+		mr_cli_sources_release(&s->src);
 		return MR_EXIT_USAGE;
 	}
 	int code = MR_EXIT_OK;
 	struct mr_model m;
 	struct mr_diags d = MR_DIAGS_INIT, errors = MR_DIAGS_INIT;
 	struct mr_pathlist files = MR_PATHLIST_INIT;
-	struct mr_load_opts lo = { .root = g->root, .sources = s->sources, .nsources = s->n, .files_out = &files,
-				   .read_git = mr_vcs_source };
+	struct mr_load_opts lo = mr_cli_load_opts(g, &s->src);
+	lo.files_out = &files;
 	struct mr_live lv;
 	struct mr_accounts acc;
 	struct mr_plan p;
@@ -166,7 +164,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	if (lrc0) {
 		memset(&lv, 0, sizeof(lv));
 		mr_model_release(&m);
-		free(s->sources);
+		mr_cli_sources_release(&s->src);
 		return lrc0;
 	}
 	/* the live files are read on a second thread while this one loads the desired state */
@@ -236,9 +234,9 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 			mr_fingerprint_add(&dfp, abs ? abs : files.v[i], files.v[i]);
 			free(abs);
 		}
-		for (size_t i = 0; i < s->n; i++)
-			if (strncmp(s->sources[i], "git:", 4) == 0 && lo.git_commit[0])
-				mr_fingerprint_git(&dfp, s->sources[i], lo.git_commit);
+		for (size_t i = 0; i < s->src.n; i++)
+			if (strncmp(s->src.v[i], "git:", 4) == 0 && lo.git_commit[0])
+				mr_fingerprint_git(&dfp, s->src.v[i], lo.git_commit);
 		mr_fingerprint_files(&lv, &acc, &lfp);
 		char *absroot = realpath(lv.root, NULL);
 		struct mr_planfile_meta meta = { .root = absroot ? absroot : lv.root, .layout = mr_layout_name(lv.layout), .scope = s->scope,
@@ -268,7 +266,7 @@ out:
 	mr_diags_release(&d);
 	mr_diags_release(&errors);
 	mr_pathlist_release(&files);
-	free(s->sources);
+	mr_cli_sources_release(&s->src);
 	return code;
 }
 

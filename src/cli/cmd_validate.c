@@ -11,8 +11,7 @@
 #include "vcs/vcs.h"
 
 struct validate_state {
-	const char **sources;
-	size_t n, cap;
+	struct mr_cli_sources src; /* -f */
 };
 
 static const struct option options[] = {
@@ -25,8 +24,7 @@ static int option(void *state, int opt, const char *arg)
 	struct validate_state *s = state;
 	if (opt != 'f')
 		return MR_EXIT_USAGE;
-	s->sources = xgrow(s->sources, sizeof(*s->sources), s->n + 1, &s->cap);
-	s->sources[s->n++] = arg;
+	mr_cli_source_add(&s->src, arg);
 	return 0;
 }
 
@@ -36,12 +34,12 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	(void)argv;
 	if (argc > 0) {
 		mr_cli_error("validate: unexpected argument '%s' (use -f PATH)", argv[0]);
-		free(s->sources);
+		mr_cli_sources_release(&s->src);
 		return MR_EXIT_USAGE;
 	}
 	struct mr_model m;
 	struct mr_diags d = MR_DIAGS_INIT;
-	struct mr_load_opts o = { .root = g->root, .sources = s->sources, .nsources = s->n, .read_git = mr_vcs_source };
+	struct mr_load_opts o = mr_cli_load_opts(g, &s->src);
 	mr_model_init(&m);
 	int rc = mr_load_desired(&m, &o, &d);
 	mr_diags_print(&d, stderr);
@@ -55,7 +53,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	}
 	mr_diags_release(&d);
 	mr_model_release(&m);
-	free(s->sources);
+	mr_cli_sources_release(&s->src);
 	return rc < 0 ? MR_EXIT_ERROR : MR_EXIT_OK;
 }
 

@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "util/xalloc.h"
+#include "vcs/vcs.h"
 
 #ifndef MAILRECON_VERSION
 #define MAILRECON_VERSION "0.0.0"
@@ -59,6 +60,23 @@ void mr_cli_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+void mr_cli_source_add(struct mr_cli_sources *s, const char *path)
+{
+	s->v = xgrow(s->v, sizeof(*s->v), s->n + 1, &s->cap);
+	s->v[s->n++] = path;
+}
+
+void mr_cli_sources_release(struct mr_cli_sources *s)
+{
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+struct mr_load_opts mr_cli_load_opts(const struct mr_globals *g, const struct mr_cli_sources *s)
+{
+	return (struct mr_load_opts){ .root = g->root, .sources = s->v, .nsources = s->n, .read_git = mr_vcs_source };
 }
 
 static void usage(FILE *f)

@@ -122,6 +122,9 @@ expect "apply --plan after the branch moved on applies the planned commit" 0 'Ap
 	"$bin" --root "$tmp/root" apply --plan "$tmp/git.plan" --allow-delete
 expect "... its address, not the branch's newer one" 0 '^example\.com :203\.0\.113\.99$' '' -- cat "$tmp/root/etc/exim4/domainips"
 expect "a git source at an unknown ref: exit 1" 1 '' "unknown ref 'nope'" -- "$bin" --root "$tmp/root" plan -f "git:$src#nope:mail"
+# every command that takes -f reads git sources (dns did not)
+expect "dns -f git:REPO#main:mail prints the records" 0 '_domainkey' '' -- "$bin" --root "$tmp/root" dns -f "git:$src#main:mail"
+expect "validate -f git:REPO#main:mail" 0 '^valid: ' '' -- "$bin" --root "$tmp/root" validate -f "git:$src#main:mail"
 
 # --- a corrupted or locked repository stops apply before any live file is touched ---
 tree debian/hosting
