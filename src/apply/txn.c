@@ -14,6 +14,7 @@
 #include "util/faults.h"
 #include "util/fs.h"
 #include "util/xalloc.h"
+#include "util/strutil.h"
 
 #define JOURNAL_HEADER "mailrecon-journal 1"
 #define JOURNAL_MAGIC "mailrecon-journal "
@@ -537,16 +538,6 @@ static void put_path(struct mr_buf *b, const char *p)
 	}
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
 
 /* A path as put_path wrote it; NULL when it is not one. */
 static char *get_path(const char *s, size_t n)
@@ -557,7 +548,7 @@ static char *get_path(const char *s, size_t n)
 		if (c == '%') {
 			if (i + 2 >= n)
 				goto bad;
-			int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+			int hi = mr_hexval(s[i + 1]), lo = mr_hexval(s[i + 2]);
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 				goto bad;
 			mr_buf_addc(&b, (char)(hi << 4 | lo));

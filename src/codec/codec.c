@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "util/xalloc.h"
+#include "util/strutil.h"
 
 const struct mr_codec *const mr_codecs[MR_FILE_COUNT] = {
 	[MR_FILE_EXIM_PASSWD] = &mr_codec_exim_passwd,
@@ -176,16 +177,6 @@ void mr_codec_pct_encode(const char *s, struct mr_buf *out)
 	}
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
 
 char *mr_codec_pct_decode(struct mr_codec_file *f, const char *s)
 {
@@ -196,7 +187,7 @@ char *mr_codec_pct_decode(struct mr_codec_file *f, const char *s)
 			*o++ = *s;
 			continue;
 		}
-		int hi = hexval(s[1]), lo = hi < 0 ? -1 : hexval(s[2]);
+		int hi = mr_hexval(s[1]), lo = hi < 0 ? -1 : mr_hexval(s[2]);
 		if (lo < 0)
 			return NULL;
 		*o++ = (char)(hi << 4 | lo);

@@ -19,6 +19,7 @@
 #include <openssl/x509v3.h>
 
 #include "crypto/keys.h"
+#include "crypto/pem.h"
 #include "util/xalloc.h"
 
 #define CERT_BITS 2048
@@ -29,16 +30,6 @@
 
 /* What the self-test signs: any fixed bytes do. */
 static const char selftest_msg[] = "mailrecon DKIM key self-test\r\n";
-
-/* Refuse encrypted keys instead of asking for a passphrase on the terminal. */
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-	(void)buf;
-	(void)size;
-	(void)rwflag;
-	(void)u;
-	return -1;
-}
 
 /* ": REASON" of OpenSSL's last error, when it has one; the queue is emptied either way. */
 static void add_reason(struct mr_buf *err)
@@ -53,30 +44,6 @@ static void fail(struct mr_buf *err, const char *what)
 {
 	mr_buf_adds(err, what);
 	add_reason(err);
-}
-
-static EVP_PKEY *read_privkey(const char *pem, size_t len)
-{
-	if (!pem || len > INT_MAX)
-		return NULL;
-	BIO *bio = BIO_new_mem_buf(pem, (int)len);
-	if (!bio)
-		return NULL;
-	EVP_PKEY *pk = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
-	BIO_free(bio);
-	return pk;
-}
-
-static X509 *read_cert(const char *pem, size_t len)
-{
-	if (!pem || len > INT_MAX)
-		return NULL;
-	BIO *bio = BIO_new_mem_buf(pem, (int)len);
-	if (!bio)
-		return NULL;
-	X509 *x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL);
-	BIO_free(bio);
-	return x;
 }
 
 /* Free a memory BIO, wiping what it holds (it may hold a private key). */
@@ -336,7 +303,7 @@ int mr_cert_expires_within(const char *pem, size_t len, int days)
 {
 	if (days < 0)
 		return -1;
-	X509 *x = read_cert(pem, len);
+	X509 *x = mr_pem_cert(pem, len);
 	int r = -1;
 	int pday, psec;
 	if (x && ASN1_TIME_diff(&pday, &psec, NULL, X509_get0_notAfter(x)) == 1)
@@ -410,7 +377,7 @@ static int selftest_sign(EVP_PKEY *priv, unsigned char **sig, size_t *siglen)
 int mr_dkim_sign_verify_selftest(const char *private_pem, size_t len, const char *pubkey_b64)
 {
 	int r = -1;
-	EVP_PKEY *priv = read_privkey(private_pem, len);
+	EVP_PKEY *priv = mr_pem_privkey(private_pem, len);
 	EVP_PKEY *pub = priv && mr_pubkey_bits_b64(pubkey_b64) > 0 ? decode_pubkey(pubkey_b64) : NULL;
 	unsigned char *sig = NULL;
 	size_t siglen = 0;

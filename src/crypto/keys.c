@@ -1,4 +1,5 @@
 #include "crypto/keys.h"
+#include "crypto/pem.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -125,7 +126,7 @@ static BIO *mem_bio(const char *pem, size_t len)
 	return BIO_new_mem_buf(pem, (int)len);
 }
 
-static EVP_PKEY *read_privkey(const char *pem, size_t len)
+EVP_PKEY *mr_pem_privkey(const char *pem, size_t len)
 {
 	BIO *bio = mem_bio(pem, len);
 	if (!bio)
@@ -135,7 +136,7 @@ static EVP_PKEY *read_privkey(const char *pem, size_t len)
 	return pk;
 }
 
-static X509 *read_cert(const char *pem, size_t len)
+X509 *mr_pem_cert(const char *pem, size_t len)
 {
 	BIO *bio = mem_bio(pem, len);
 	if (!bio)
@@ -149,7 +150,7 @@ int mr_privkey_bits_pem(const char *pem, size_t len, char **pubkey_b64)
 {
 	if (pubkey_b64)
 		*pubkey_b64 = NULL;
-	EVP_PKEY *pk = read_privkey(pem, len);
+	EVP_PKEY *pk = mr_pem_privkey(pem, len);
 	int bits = rsa_bits(pk);
 	if (bits > 0 && pubkey_b64) {
 		unsigned char *der = NULL;
@@ -223,7 +224,7 @@ static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
 int mr_cert_inspect(const char *pem, size_t len, struct mr_cert_info *out)
 {
 	memset(out, 0, sizeof(*out));
-	X509 *x = read_cert(pem, len);
+	X509 *x = mr_pem_cert(pem, len);
 	if (!x) {
 		ERR_clear_error();
 		return -1;
@@ -266,8 +267,8 @@ void mr_cert_info_release(struct mr_cert_info *ci)
 int mr_cert_key_match(const char *cert_pem, size_t clen, const char *key_pem, size_t klen)
 {
 	int r = -1;
-	X509 *x = read_cert(cert_pem, clen);
-	EVP_PKEY *key = x ? read_privkey(key_pem, klen) : NULL;
+	X509 *x = mr_pem_cert(cert_pem, clen);
+	EVP_PKEY *key = x ? mr_pem_privkey(key_pem, klen) : NULL;
 	EVP_PKEY *pub = x ? X509_get0_pubkey(x) : NULL;
 	if (key && pub) {
 		int eq = EVP_PKEY_eq(pub, key);

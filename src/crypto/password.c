@@ -29,6 +29,7 @@
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/xalloc.h"
+#include "util/strutil.h"
 
 #define CRAM_LEN 32 /* two MD5 states of 16 bytes: outer pad first, then inner */
 #define MAC_LEN 32  /* HMAC-SHA256 */
@@ -40,16 +41,6 @@
 
 static const char hexdigits[] = "0123456789abcdef";
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Exactly 2 * n hex digits (either case) into out; -1 when s is anything else. */
 static int hex_decode(const char *s, unsigned char *out, size_t n)
@@ -57,7 +48,7 @@ static int hex_decode(const char *s, unsigned char *out, size_t n)
 	if (strlen(s) != 2 * n)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		int hi = hexval((unsigned char)s[2 * i]), lo = hexval((unsigned char)s[2 * i + 1]);
+		int hi = mr_hexval(s[2 * i]), lo = mr_hexval(s[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		out[i] = (unsigned char)(hi << 4 | lo);

@@ -80,3 +80,14 @@ bool mr_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out)
 	*out = v;
 	return true;
 }
+
+int mr_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

@@ -15,5 +15,7 @@ const char *mr_closest(const char *word, const char *const *candidates);
 bool mr_streq_nocase(const char *a, const char *b);
 /* Parse a plain non-negative decimal integer of at most max; false on anything else. */
 bool mr_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out);
+/* The value of one hex digit (either case), or -1. */
+int mr_hexval(char c);
 
 #endif
