@@ -425,8 +425,8 @@ if [ "$(stat -c %G "$rsbx/etc/exim/passwd")" = "$(id -gn Debian-exim)" ] && grep
 else
 	bad "RHEL: exim passwd belongs to the group named exim in the sandbox" "$(ls -l "$rsbx/etc/exim")"
 fi
-E=("$exim" -C "$rsbx/exim4.conf" -DMR_ROOT="$rsbx" -DMR_RHEL -DMR_EXIM_USER=Debian-exim -DMR_EXIM_GROUP=Debian-exim
-	-DMR_DELIVERY=mr_maildir)
+E0=("$exim" -C "$rsbx/exim4.conf" -DMR_ROOT="$rsbx" -DMR_RHEL -DMR_EXIM_USER=Debian-exim -DMR_EXIM_GROUP=Debian-exim)
+E=("${E0[@]}" -DMR_DELIVERY=mr_maildir)
 out=$("${E[@]}" -bV 2>&1)
 if [ $? -eq 0 ]; then ok "RHEL: exim4 -bV accepts exim4.conf with -DMR_RHEL"; else bad "RHEL: exim4 -bV accepts exim4.conf with -DMR_RHEL" "$out"; fi
 bt "RHEL: a mailbox routes to the Maildir transport" info@example.com '^info@example\.com$' 'router = mr_mailbox'
@@ -444,7 +444,7 @@ deliver_args=()
 delivered "RHEL: delivery: an alias reaches its main mailbox in the Maildir" sales@example.com +info -sales
 # The default delivery, dovecot-lda at RHEL's /usr/libexec/dovecot path, which Debian does
 # not have: the delivery is deferred (exit 127 is a temporary error), not bounced.
-E=("${E[@]:0:${#E[@]}-1}")
+E=("${E0[@]}")
 subj=$(send info@example.com)
 lg=$(grep -F "info@example.com" "$rsbx/var/log/exim/mainlog" | tail -n 2)
 if grep -q '== info@example\.com R=mr_mailbox T=mr_dovecot_lda defer .*returned 127' <<<"$lg" &&
