@@ -17,6 +17,7 @@ int main(void)
 	srunner_add_suite(sr, suite_plan());
 	srunner_add_suite(sr, suite_txn());
 	srunner_add_suite(sr, suite_vcs());
+	srunner_add_suite(sr, suite_rootfs());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -16,5 +16,6 @@ Suite *suite_codec(void);
 Suite *suite_plan(void);
 Suite *suite_txn(void);
 Suite *suite_vcs(void);
+Suite *suite_rootfs(void);
 
 #endif

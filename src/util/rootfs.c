@@ -1,0 +1,1009 @@
+/*
+ * rootfs: see rootfs.h.  Two resolvers give the same answers: openat2 with
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS (the kernel refuses a link or ".." at any level in
+ * one call, and retries a lookup that raced with a rename) and, where the kernel lacks it
+ * (before 5.6, or a seccomp filter), a walk that opens each directory with
+ * O_PATH | O_DIRECTORY | O_NOFOLLOW from the one before.
+ */
+#include "util/rootfs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "util/xalloc.h"
+
+#define TREE_DEPTH_MAX 128
+
+struct mr_root {
+	int fd;        /* O_PATH | O_DIRECTORY */
+	char *dir;     /* resolved, "/" or without a final '/' */
+	bool openat2;  /* false: the walk */
+};
+
+bool mr_root_clean(const char *p)
+{
+	if (!p || p[0] != '/')
+		return false;
+	if (p[1] == '\0')
+		return true;
+	for (const char *part = p + 1;;) {
+		const char *e = strchr(part, '/');
+		size_t n = e ? (size_t)(e - part) : strlen(part);
+		if (n == 0 || (n == 1 && part[0] == '.') || (n == 2 && part[0] == '.' && part[1] == '.'))
+			return false;
+		if (!e)
+			return true;
+		part = e + 1;
+	}
+}
+
+int mr_root_open(struct mr_root **out, const char *dir, struct mr_buf *err)
+{
+	*out = NULL;
+	char *abs = realpath(dir && *dir ? dir : "/", NULL);
+	if (!abs) {
+		int e = errno;
+		mr_buf_addf(err, "--root '%s': %s", dir, strerror(e));
+		return -e;
+	}
+	int fd = open(abs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		mr_buf_addf(err, "--root '%s': %s", abs, strerror(e));
+		free(abs);
+		return -e;
+	}
+	struct mr_root *r = xcalloc(1, sizeof(*r));
+	r->fd = fd;
+	r->dir = abs;
+	const char *how = getenv("MAILRECON_RESOLVE");
+	r->openat2 = !(how && strcmp(how, "walk") == 0);
+	*out = r;
+	return 0;
+}
+
+void mr_root_close(struct mr_root **rp)
+{
+	struct mr_root *r = *rp;
+	if (!r)
+		return;
+	close(r->fd);
+	free(r->dir);
+	free(r);
+	*rp = NULL;
+}
+
+const char *mr_root_dir(const struct mr_root *r)
+{
+	return r->dir;
+}
+
+bool mr_root_is_slash(const struct mr_root *r)
+{
+	return strcmp(r->dir, "/") == 0;
+}
+
+bool mr_root_uses_openat2(const struct mr_root *r)
+{
+	return r->openat2;
+}
+
+char *mr_root_full(const struct mr_root *r, const char *path)
+{
+	return mr_path_join_root(r->dir, path);
+}
+
+/* ---- resolution ---- */
+
+/* The walk: every directory on the way opened with O_NOFOLLOW from the one before. */
+static int walk_open(struct mr_root *r, const char *rel, int flags, unsigned mode)
+{
+	int cur = r->fd;
+	const char *p = rel;
+	for (;;) {
+		const char *slash = strchr(p, '/');
+		if (!slash)
+			break;
+		char comp[256];
+		size_t n = (size_t)(slash - p);
+		if (n >= sizeof(comp)) {
+			if (cur != r->fd)
+				close(cur);
+			return -ENAMETOOLONG;
+		}
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		int nfd = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (nfd < 0) {
+			int e = errno;
+			struct stat st;
+			/* O_PATH | O_NOFOLLOW | O_DIRECTORY on a link says ENOTDIR: tell them apart */
+			if (e == ENOTDIR && fstatat(cur, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+				e = ELOOP;
+			if (cur != r->fd)
+				close(cur);
+			return -e;
+		}
+		if (cur != r->fd)
+			close(cur);
+		cur = nfd;
+		p = slash + 1;
+	}
+	int fd = (flags & O_CREAT) ? openat(cur, p, flags, (mode_t)mode) : openat(cur, p, flags);
+	int e = errno;
+	if (cur != r->fd)
+		close(cur);
+	return fd < 0 ? -e : fd;
+}
+
+static int openat2_open(struct mr_root *r, const char *rel, int flags, unsigned mode)
+{
+	struct open_how how;
+	memset(&how, 0, sizeof(how));
+	how.flags = (unsigned long long)(unsigned)flags;
+	how.mode = (flags & O_CREAT) ? mode : 0;
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+	for (int tries = 0;; tries++) {
+		long fd = syscall(SYS_openat2, r->fd, rel, &how, sizeof(how));
+		if (fd >= 0)
+			return (int)fd;
+		/* EAGAIN: a rename raced with the lookup; the kernel asks for a retry */
+		if (errno == EAGAIN && tries < 64)
+			continue;
+		return -errno;
+	}
+}
+
+/* Open rel (path without its leading '/'; "" is the root) with flags. */
+static int resolve(struct mr_root *r, const char *rel, int flags, unsigned mode)
+{
+	flags |= O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
+	if (flags & O_PATH) /* openat2 refuses any other flag with O_PATH (openat ignores them) */
+		flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+	if (!*rel) {
+		int fd = openat(r->fd, ".", flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL));
+		return fd < 0 ? -errno : fd;
+	}
+	if (r->openat2) {
+		int fd = openat2_open(r, rel, flags, mode);
+		if (fd != -ENOSYS && fd != -EPERM)
+			return fd;
+		r->openat2 = false; /* no openat2 here (old kernel, seccomp): walk from now on */
+	}
+	return walk_open(r, rel, flags, mode);
+}
+
+int mr_root_openat(struct mr_root *r, const char *path, int flags, unsigned mode)
+{
+	if (!mr_root_clean(path))
+		return -EINVAL;
+	int fd = resolve(r, path + 1, flags, mode);
+	if (fd >= 0 && (flags & O_PATH) && path[1]) {
+		/* O_PATH | O_NOFOLLOW opens a final link itself: refuse it like any other link */
+		struct stat st;
+		if (fstat(fd, &st) < 0 || S_ISLNK(st.st_mode)) {
+			int e = S_ISLNK(st.st_mode) ? ELOOP : errno;
+			close(fd);
+			return -e;
+		}
+	}
+	if (fd == -ENOTDIR && (flags & O_DIRECTORY) && path[1]) {
+		struct stat st;
+		if (mr_root_lstat(r, path, &st) == 0 && S_ISLNK(st.st_mode))
+			return -ELOOP;
+	}
+	return fd;
+}
+
+int mr_root_dirfd(struct mr_root *r, const char *dir)
+{
+	return mr_root_openat(r, dir, O_PATH | O_DIRECTORY, 0);
+}
+
+int mr_root_parent(struct mr_root *r, const char *path, const char **base)
+{
+	if (!mr_root_clean(path) || !path[1])
+		return -EINVAL;
+	const char *slash = strrchr(path, '/');
+	*base = slash + 1;
+	if (slash == path)
+		return mr_root_dirfd(r, "/");
+	char *dir = xstrndup(path, (size_t)(slash - path));
+	int fd = mr_root_dirfd(r, dir);
+	free(dir);
+	return fd;
+}
+
+int mr_root_lstat(struct mr_root *r, const char *path, struct stat *st)
+{
+	if (!mr_root_clean(path))
+		return -EINVAL;
+	if (!path[1])
+		return fstat(r->fd, st) < 0 ? -errno : 0;
+	const char *base;
+	int pfd = mr_root_parent(r, path, &base);
+	if (pfd < 0)
+		return pfd;
+	int rc = fstatat(pfd, base, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	close(pfd);
+	return rc;
+}
+
+/* ---- files ---- */
+
+int mr_root_read(struct mr_root *r, const char *path, size_t max, struct mr_buf *out, struct stat *stp,
+		 struct mr_buf *err)
+{
+	int fd = mr_root_openat(r, path, O_RDONLY | O_NONBLOCK, 0);
+	char *shown = NULL;
+	if (fd < 0) {
+		shown = mr_root_full(r, path);
+		if (fd == -ELOOP)
+			mr_buf_addf(err, "'%s' is a symbolic link or is reached through one; refused (mailrecon never follows one)",
+				    shown);
+		else if (fd != -ENOENT || err)
+			mr_buf_addf(err, "cannot open '%s': %s", shown, strerror(-fd));
+		free(shown);
+		return fd;
+	}
+	struct stat st;
+	int rc = 0;
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+	} else if (S_ISDIR(st.st_mode)) {
+		rc = -EISDIR;
+	} else if (!S_ISREG(st.st_mode)) {
+		rc = -EINVAL;
+	} else if ((unsigned long long)st.st_size > max) {
+		rc = -EFBIG;
+	}
+	if (rc < 0) {
+		shown = mr_root_full(r, path);
+		if (rc == -EISDIR)
+			mr_buf_addf(err, "'%s' is a directory, not a file", shown);
+		else if (rc == -EINVAL)
+			mr_buf_addf(err, "'%s' is not a regular file", shown);
+		else if (rc == -EFBIG)
+			mr_buf_addf(err, "'%s' is too large (%lld bytes; the limit is %zu MiB)", shown, (long long)st.st_size,
+				    max >> 20);
+		else
+			mr_buf_addf(err, "cannot stat '%s': %s", shown, strerror(-rc));
+		free(shown);
+		close(fd);
+		return rc;
+	}
+	mr_buf_reset(out);
+	mr_buf_grow(out, (size_t)st.st_size);
+	for (;;) {
+		if (out->len > max) { /* the file grew while it was read */
+			shown = mr_root_full(r, path);
+			mr_buf_addf(err, "'%s' is too large (the limit is %zu MiB)", shown, max >> 20);
+			free(shown);
+			close(fd);
+			return -EFBIG;
+		}
+		mr_buf_grow(out, 65536);
+		ssize_t n = read(fd, out->ptr + out->len, out->cap - out->len - 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			shown = mr_root_full(r, path);
+			mr_buf_addf(err, "cannot read '%s': %s", shown, strerror(e));
+			free(shown);
+			close(fd);
+			return -e;
+		}
+		if (n == 0)
+			break;
+		out->len += (size_t)n;
+	}
+	out->ptr[out->len] = '\0';
+	close(fd);
+	*stp = st;
+	return 0;
+}
+
+/* ---- directories ---- */
+
+/* Give a directory made just now (at pfd/name) its mode and owner, through a descriptor. */
+static int settle_dir(int pfd, const char *name, unsigned mode, int64_t uid, int64_t gid)
+{
+	int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	int rc = 0;
+	/* still the directory this process made: a swap in between is refused */
+	if (fstat(fd, &st) < 0)
+		rc = -errno;
+	else if (st.st_uid != geteuid())
+		rc = -EPERM;
+	else if ((uid >= 0 || gid >= 0) &&
+		 fchown(fd, uid >= 0 ? (uid_t)uid : (uid_t)-1, gid >= 0 ? (gid_t)gid : (gid_t)-1) < 0)
+		rc = -errno;
+	else if (fchmod(fd, (mode_t)mode) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+int mr_root_mkdir(struct mr_root *r, const char *path, unsigned mode, int64_t uid, int64_t gid)
+{
+	const char *base;
+	int pfd = mr_root_parent(r, path, &base);
+	if (pfd < 0)
+		return pfd;
+	int rc = 0;
+	if (mkdirat(pfd, base, 0700) < 0)
+		rc = -errno;
+	else
+		rc = settle_dir(pfd, base, mode, uid, gid);
+	close(pfd);
+	return rc;
+}
+
+int mr_root_mkdirs(struct mr_root *r, const char *dir, unsigned mode, struct mr_buf *err)
+{
+	if (!mr_root_clean(dir)) {
+		mr_buf_addf(err, "'%s' is not a clean path below the root", dir);
+		return -EINVAL;
+	}
+	int cur = dup(r->fd);
+	if (cur < 0)
+		return -errno;
+	const char *p = dir + 1;
+	int rc = 0;
+	while (*p && rc == 0) {
+		const char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+		char *comp = xstrndup(p, n);
+		int nfd = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (nfd < 0 && errno == ENOENT) {
+			if (mkdirat(cur, comp, 0700) == 0)
+				rc = settle_dir(cur, comp, mode, -1, -1);
+			else if (errno != EEXIST)
+				rc = -errno;
+			if (rc == 0)
+				nfd = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		}
+		if (rc == 0 && nfd < 0) {
+			struct stat st;
+			rc = -errno;
+			if (rc == -ENOTDIR && fstatat(cur, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+				rc = -ELOOP;
+		}
+		if (rc < 0) {
+			char *shown = mr_root_full(r, dir);
+			char *part = xstrndup(dir, (size_t)(p + n - dir));
+			char *sp = mr_root_full(r, part);
+			if (rc == -ELOOP)
+				mr_buf_addf(err, "cannot create '%s': '%s' is a symbolic link; refused", shown, sp);
+			else if (rc == -ENOTDIR)
+				mr_buf_addf(err, "cannot create '%s': '%s' is not a directory", shown, sp);
+			else
+				mr_buf_addf(err, "cannot create directory '%s': %s", sp, strerror(-rc));
+			free(shown);
+			free(part);
+			free(sp);
+		} else {
+			close(cur);
+			cur = nfd;
+		}
+		free(comp);
+		p = slash ? slash + 1 : p + n;
+	}
+	close(cur);
+	return rc;
+}
+
+int mr_root_rename(struct mr_root *r, const char *from, const char *to, bool noreplace)
+{
+	const char *bf, *bt;
+	int pf = mr_root_parent(r, from, &bf);
+	if (pf < 0)
+		return pf;
+	int pt = mr_root_parent(r, to, &bt);
+	if (pt < 0) {
+		close(pf);
+		return pt;
+	}
+	int rc = 0;
+	if (renameat2(pf, bf, pt, bt, noreplace ? RENAME_NOREPLACE : 0) < 0) {
+		rc = -errno;
+		if (noreplace && (rc == -EINVAL || rc == -ENOSYS)) {
+			/* the filesystem cannot do it atomically: look first */
+			struct stat st;
+			if (fstatat(pt, bt, &st, AT_SYMLINK_NOFOLLOW) == 0)
+				rc = -EEXIST;
+			else
+				rc = renameat(pf, bf, pt, bt) < 0 ? -errno : 0;
+		}
+	}
+	close(pf);
+	close(pt);
+	return rc;
+}
+
+static int unlink_flags(struct mr_root *r, const char *path, int flags)
+{
+	const char *base;
+	int pfd = mr_root_parent(r, path, &base);
+	if (pfd < 0)
+		return pfd;
+	int rc = unlinkat(pfd, base, flags) < 0 ? -errno : 0;
+	close(pfd);
+	return rc;
+}
+
+int mr_root_unlink(struct mr_root *r, const char *path)
+{
+	return unlink_flags(r, path, 0);
+}
+
+int mr_root_rmdir(struct mr_root *r, const char *path)
+{
+	return unlink_flags(r, path, AT_REMOVEDIR);
+}
+
+int mr_root_sync_dir(struct mr_root *r, const char *dir)
+{
+	int fd = mr_root_openat(r, dir, O_RDONLY | O_DIRECTORY, 0);
+	if (fd < 0)
+		return fd;
+	/* EINVAL: the filesystem cannot sync a directory */
+	int rc = fsync(fd) < 0 && errno != EINVAL ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names in the directory open at fd (which is consumed), sorted. */
+static int list_fd(int fd, struct mr_pathlist *names)
+{
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	size_t first = names->n;
+	struct dirent *de;
+	int rc = 0;
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		mr_pathlist_add(names, de->d_name);
+	}
+	if (errno)
+		rc = -errno;
+	closedir(d);
+	if (names->n - first > 1)
+		qsort(names->v + first, names->n - first, sizeof(*names->v), cmp_names);
+	return rc;
+}
+
+int mr_root_list(struct mr_root *r, const char *dir, struct mr_pathlist *names)
+{
+	int fd = mr_root_openat(r, dir, O_RDONLY | O_DIRECTORY, 0);
+	if (fd < 0)
+		return fd;
+	return list_fd(fd, names);
+}
+
+/* ---- trees ---- */
+
+/* The path of an entry deep in a tree, for messages: ROOT + path + "/" + rel. */
+static void tree_msg(struct mr_root *r, const char *path, const char *rel, struct mr_buf *err, const char *verb, int e)
+{
+	if (!err)
+		return;
+	char *shown = mr_root_full(r, path);
+	const char *why = e == EXDEV ? "it is on another filesystem (a mount point); refused"
+			  : e == ELOOP ? "a symbolic link, or nested too deep; refused"
+				       : strerror(e);
+	mr_buf_addf(err, "cannot %s '%s%s%s': %s", verb, shown, rel && *rel ? "/" : "", rel ? rel : "", why);
+	free(shown);
+}
+
+struct tree;
+static void tmsg(struct tree *t, const char *verb, int e);
+
+struct tree {
+	struct mr_root *r;
+	const char *top;     /* the tree's path below the root */
+	dev_t dev;           /* its filesystem: never left */
+	struct mr_buf rel;   /* the entry's path below top, for messages */
+	struct mr_buf *err;
+	bool said;           /* a message is in err already: the first failure is the one told */
+	size_t *skipped;
+	int64_t from_uid, uid, gid;
+};
+
+/* The first failure in a tree is the one told. */
+static void tmsg(struct tree *t, const char *verb, int e)
+{
+	if (!t->said)
+		tree_msg(t->r, t->top, t->rel.ptr, t->err, verb, e);
+	t->said = true;
+}
+
+static void rel_push(struct mr_buf *rel, const char *name, size_t *mark)
+{
+	*mark = rel->len;
+	if (rel->len)
+		mr_buf_addc(rel, '/');
+	mr_buf_adds(rel, name);
+}
+
+static void rel_pop(struct mr_buf *rel, size_t mark)
+{
+	rel->len = mark;
+	if (rel->ptr)
+		rel->ptr[mark] = '\0';
+}
+
+/* Open a sub-directory of dfd for reading: no link, same filesystem. */
+static int open_subdir(struct tree *t, int dfd, const char *name)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	if (st.st_dev != t->dev) {
+		close(fd);
+		return -EXDEV;
+	}
+	return fd;
+}
+
+static int remove_contents(struct tree *t, int dfd, int depth)
+{
+	if (depth > TREE_DEPTH_MAX) {
+		tmsg(t, "remove", ELOOP);
+		return -ELOOP;
+	}
+	struct mr_pathlist names = MR_PATHLIST_INIT;
+	int dup_fd = dup(dfd);
+	int rc = dup_fd < 0 ? -errno : list_fd(dup_fd, &names);
+	if (rc < 0)
+		tmsg(t, "read directory", -rc);
+	for (size_t i = 0; i < names.n && rc == 0; i++) {
+		const char *name = names.v[i];
+		size_t mark;
+		rel_push(&t->rel, name, &mark);
+		struct stat st;
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			rc = errno == ENOENT ? 0 : -errno;
+		} else if (S_ISDIR(st.st_mode)) {
+			int cfd = open_subdir(t, dfd, name);
+			if (cfd < 0) {
+				rc = cfd;
+			} else {
+				rc = remove_contents(t, cfd, depth + 1);
+				close(cfd);
+				if (rc == 0 && unlinkat(dfd, name, AT_REMOVEDIR) < 0)
+					rc = -errno;
+			}
+		} else if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT) {
+			rc = -errno;
+		}
+		if (rc < 0)
+			tmsg(t, "remove", -rc);
+		rel_pop(&t->rel, mark);
+	}
+	mr_pathlist_release(&names);
+	return rc;
+}
+
+int mr_root_remove_tree(struct mr_root *r, const char *path, struct mr_buf *err)
+{
+	const char *base;
+	if (!mr_root_clean(path) || !path[1]) {
+		mr_buf_addf(err, "'%s' cannot be removed: not a clean path below the root", path);
+		return -EINVAL;
+	}
+	int pfd = mr_root_parent(r, path, &base);
+	if (pfd < 0) {
+		if (pfd == -ENOENT)
+			return 0;
+		tree_msg(r, path, NULL, err, "remove", -pfd);
+		return pfd;
+	}
+	struct stat st, pst;
+	int rc = 0;
+	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		rc = errno == ENOENT ? 0 : -errno;
+		if (rc < 0)
+			tree_msg(r, path, NULL, err, "remove", -rc);
+	} else if (!S_ISDIR(st.st_mode)) {
+		if (unlinkat(pfd, base, 0) < 0 && errno != ENOENT) {
+			rc = -errno;
+			tree_msg(r, path, NULL, err, "remove", -rc);
+		}
+	} else if (fstat(pfd, &pst) < 0 || pst.st_dev != st.st_dev) {
+		rc = -EXDEV;
+		tree_msg(r, path, NULL, err, "remove", EXDEV);
+	} else {
+		struct tree t = { .r = r, .top = path, .dev = st.st_dev, .rel = MR_BUF_INIT, .err = err };
+		int fd = open_subdir(&t, pfd, base);
+		if (fd < 0) {
+			rc = fd;
+			tree_msg(r, path, NULL, err, "remove", -rc);
+		} else {
+			rc = remove_contents(&t, fd, 0);
+			close(fd);
+			if (rc == 0 && unlinkat(pfd, base, AT_REMOVEDIR) < 0) {
+				rc = -errno;
+				tree_msg(r, path, NULL, err, "remove", -rc);
+			}
+		}
+		mr_buf_release(&t.rel);
+	}
+	close(pfd);
+	return rc;
+}
+
+/* Give one entry (dfd/name, or dfd itself when name is NULL) the new owner if it is from_uid's. */
+static int chown_one(struct tree *t, int dfd, const char *name)
+{
+	int fd = name ? openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC) : dfd;
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	struct stat st;
+	int rc = 0;
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+	} else if ((int64_t)st.st_uid == t->uid && (t->gid < 0 || (int64_t)st.st_gid == t->gid)) {
+		/* done already (a recovery runs this again) */
+	} else if ((int64_t)st.st_uid != t->from_uid || (!S_ISDIR(st.st_mode) && st.st_nlink > 1)) {
+		(*t->skipped)++;
+	} else if (fchownat(fd, "", (uid_t)t->uid, t->gid >= 0 ? (gid_t)t->gid : (gid_t)-1,
+			    AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+		rc = -errno;
+	}
+	if (name)
+		close(fd);
+	return rc;
+}
+
+static int chown_contents(struct tree *t, int dfd, int depth)
+{
+	if (depth > TREE_DEPTH_MAX)
+		return -ELOOP;
+	struct mr_pathlist names = MR_PATHLIST_INIT;
+	int dup_fd = dup(dfd);
+	int rc = dup_fd < 0 ? -errno : list_fd(dup_fd, &names);
+	for (size_t i = 0; i < names.n && rc == 0; i++) {
+		const char *name = names.v[i];
+		size_t mark;
+		rel_push(&t->rel, name, &mark);
+		struct stat st;
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			rc = errno == ENOENT ? 0 : -errno;
+		} else if (S_ISDIR(st.st_mode)) {
+			int cfd = open_subdir(t, dfd, name);
+			if (cfd < 0) {
+				rc = cfd;
+			} else {
+				rc = chown_one(t, cfd, NULL);
+				if (rc == 0)
+					rc = chown_contents(t, cfd, depth + 1);
+				close(cfd);
+			}
+		} else {
+			rc = chown_one(t, dfd, name);
+		}
+		if (rc < 0)
+			tmsg(t, "give a new owner to", -rc);
+		rel_pop(&t->rel, mark);
+	}
+	mr_pathlist_release(&names);
+	return rc;
+}
+
+/* Open a tree's top directory: not a link, not a mount point below its parent. */
+static int open_top(struct tree *t, const char *path)
+{
+	const char *base;
+	int pfd = mr_root_parent(t->r, path, &base);
+	if (pfd < 0)
+		return pfd;
+	int fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int e = errno;
+	close(pfd);
+	if (fd < 0)
+		return -e;
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		e = errno;
+		close(fd);
+		return -e;
+	}
+	t->dev = st.st_dev;
+	return fd;
+}
+
+int mr_root_chown_tree(struct mr_root *r, const char *path, int64_t from_uid, int64_t uid, int64_t gid,
+		       size_t *skipped, struct mr_buf *err)
+{
+	size_t ignored = 0;
+	struct tree t = { .r = r, .top = path, .rel = MR_BUF_INIT, .err = err, .skipped = skipped ? skipped : &ignored,
+			  .from_uid = from_uid, .uid = uid, .gid = gid };
+	int fd = open_top(&t, path);
+	if (fd < 0) {
+		tree_msg(r, path, NULL, err, "give a new owner to", -fd);
+		return fd;
+	}
+	int rc = chown_one(&t, fd, NULL);
+	if (rc < 0)
+		tree_msg(r, path, NULL, err, "give a new owner to", -rc);
+	else
+		rc = chown_contents(&t, fd, 0);
+	close(fd);
+	mr_buf_release(&t.rel);
+	return rc;
+}
+
+static int copy_meta(int fd, const struct stat *st)
+{
+	struct timespec times[2] = { st->st_atim, st->st_mtim };
+	if (fchown(fd, st->st_uid, st->st_gid) < 0 || fchmod(fd, st->st_mode & 07777) < 0 || futimens(fd, times) < 0)
+		return -errno;
+	return 0;
+}
+
+static int copy_file(int sfd_dir, int dfd_dir, const char *name, const struct stat *st)
+{
+	int in = openat(sfd_dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (in < 0)
+		return -errno;
+	int out = openat(dfd_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0) {
+		int e = errno;
+		close(in);
+		return -e;
+	}
+	int rc = 0;
+	char buf[65536];
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = write(out, buf + off, (size_t)(n - off));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				rc = -errno;
+				break;
+			}
+			off += w;
+		}
+		if (rc < 0)
+			break;
+	}
+	if (rc == 0)
+		rc = copy_meta(out, st);
+	if (rc == 0 && fsync(out) < 0)
+		rc = -errno;
+	close(in);
+	if (close(out) < 0 && rc == 0)
+		rc = -errno;
+	return rc;
+}
+
+static int copy_contents(struct tree *t, int sfd, int dfd, int depth)
+{
+	if (depth > TREE_DEPTH_MAX)
+		return -ELOOP;
+	struct mr_pathlist names = MR_PATHLIST_INIT;
+	int dup_fd = dup(sfd);
+	int rc = dup_fd < 0 ? -errno : list_fd(dup_fd, &names);
+	for (size_t i = 0; i < names.n && rc == 0; i++) {
+		const char *name = names.v[i];
+		size_t mark;
+		rel_push(&t->rel, name, &mark);
+		struct stat st;
+		if (fstatat(sfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			rc = errno == ENOENT ? 0 : -errno;
+		} else if (S_ISDIR(st.st_mode)) {
+			int cs = open_subdir(t, sfd, name);
+			if (cs < 0) {
+				rc = cs;
+			} else if (mkdirat(dfd, name, 0700) < 0) {
+				rc = -errno;
+				close(cs);
+			} else {
+				int cd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+				if (cd < 0) {
+					rc = -errno;
+				} else {
+					rc = copy_contents(t, cs, cd, depth + 1);
+					if (rc == 0)
+						rc = copy_meta(cd, &st);
+					if (rc == 0 && fsync(cd) < 0)
+						rc = -errno;
+					close(cd);
+				}
+				close(cs);
+			}
+		} else if (S_ISREG(st.st_mode)) {
+			rc = copy_file(sfd, dfd, name, &st);
+		} else if (S_ISLNK(st.st_mode)) {
+			char target[4096];
+			ssize_t n = readlinkat(sfd, name, target, sizeof(target) - 1);
+			if (n < 0) {
+				rc = -errno;
+			} else {
+				target[n] = '\0';
+				if (symlinkat(target, dfd, name) < 0 ||
+				    fchownat(dfd, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+					rc = -errno;
+			}
+		} else {
+			(*t->skipped)++; /* a FIFO or a socket: nothing of mail */
+		}
+		if (rc < 0)
+			tmsg(t, "copy", -rc);
+		rel_pop(&t->rel, mark);
+	}
+	mr_pathlist_release(&names);
+	return rc;
+}
+
+int mr_root_copy_tree(struct mr_root *r, const char *from, const char *to, size_t *skipped, struct mr_buf *err)
+{
+	size_t ignored = 0;
+	struct tree t = { .r = r, .top = from, .rel = MR_BUF_INIT, .err = err, .skipped = skipped ? skipped : &ignored };
+	int sfd = open_top(&t, from);
+	if (sfd < 0) {
+		tree_msg(r, from, NULL, err, "copy", -sfd);
+		return sfd;
+	}
+	struct stat st;
+	int rc = fstat(sfd, &st) < 0 ? -errno : 0;
+	const char *base;
+	int pfd = rc == 0 ? mr_root_parent(r, to, &base) : rc;
+	if (pfd < 0) {
+		rc = pfd;
+		tree_msg(r, to, NULL, err, "create", -rc);
+	} else {
+		if (mkdirat(pfd, base, 0700) < 0) {
+			rc = -errno;
+			tree_msg(r, to, NULL, err, "create", -rc);
+		} else {
+			int dfd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (dfd < 0) {
+				rc = -errno;
+				tree_msg(r, to, NULL, err, "open", -rc);
+			} else {
+				rc = copy_contents(&t, sfd, dfd, 0);
+				if (rc == 0)
+					rc = copy_meta(dfd, &st);
+				if (rc == 0 && fsync(dfd) < 0)
+					rc = -errno;
+				close(dfd);
+			}
+		}
+		close(pfd);
+	}
+	close(sfd);
+	mr_buf_release(&t.rel);
+	return rc;
+}
+
+static int same_file(int ad, int bd, const char *name)
+{
+	int a = openat(ad, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	int b = a < 0 ? -1 : openat(bd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	int rc = a < 0 || b < 0 ? -errno : 1;
+	char x[16384], y[16384];
+	while (rc == 1) {
+		ssize_t n = read(a, x, sizeof(x));
+		if (n < 0) {
+			rc = -errno;
+			break;
+		}
+		ssize_t got = 0;
+		while (got < n) {
+			ssize_t m = read(b, y + got, (size_t)(n - got));
+			if (m <= 0)
+				break;
+			got += m;
+		}
+		if (got != n || memcmp(x, y, (size_t)n) != 0)
+			rc = 0;
+		else if (n == 0)
+			break;
+	}
+	if (rc == 1 && read(b, y, 1) != 0)
+		rc = 0;
+	if (a >= 0)
+		close(a);
+	if (b >= 0)
+		close(b);
+	return rc;
+}
+
+static int same_contents(int ad, int bd, int depth)
+{
+	if (depth > TREE_DEPTH_MAX)
+		return -ELOOP;
+	struct mr_pathlist an = MR_PATHLIST_INIT, bn = MR_PATHLIST_INIT;
+	int fa = dup(ad), fb = dup(bd);
+	int rc = fa < 0 || fb < 0 ? -errno : 1;
+	if (rc == 1 && (rc = list_fd(fa, &an)) == 0)
+		rc = list_fd(fb, &bn);
+	else if (fb >= 0)
+		close(fb);
+	if (rc == 0)
+		rc = an.n == bn.n ? 1 : 0;
+	for (size_t i = 0; i < an.n && rc == 1; i++) {
+		const char *name = an.v[i];
+		struct stat sa, sb;
+		if (strcmp(name, bn.v[i]) != 0) {
+			rc = 0;
+		} else if (fstatat(ad, name, &sa, AT_SYMLINK_NOFOLLOW) < 0 || fstatat(bd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+			rc = -errno;
+		} else if ((sa.st_mode & S_IFMT) != (sb.st_mode & S_IFMT) || sa.st_uid != sb.st_uid ||
+			   sa.st_gid != sb.st_gid || (!S_ISLNK(sa.st_mode) && sa.st_mode != sb.st_mode)) {
+			rc = 0;
+		} else if (S_ISDIR(sa.st_mode)) {
+			int ca = openat(ad, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int cb = ca < 0 ? -1 : openat(bd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			rc = ca < 0 || cb < 0 ? -errno : same_contents(ca, cb, depth + 1);
+			if (ca >= 0)
+				close(ca);
+			if (cb >= 0)
+				close(cb);
+		} else if (S_ISREG(sa.st_mode)) {
+			rc = sa.st_size != sb.st_size ? 0 : same_file(ad, bd, name);
+		} else if (S_ISLNK(sa.st_mode)) {
+			char x[4096], y[4096];
+			ssize_t n = readlinkat(ad, name, x, sizeof(x)), m = readlinkat(bd, name, y, sizeof(y));
+			rc = n >= 0 && n == m && memcmp(x, y, (size_t)n) == 0 ? 1 : 0;
+		}
+	}
+	mr_pathlist_release(&an);
+	mr_pathlist_release(&bn);
+	return rc;
+}
+
+int mr_root_same_tree(struct mr_root *r, const char *a, const char *b)
+{
+	int ad = mr_root_openat(r, a, O_RDONLY | O_DIRECTORY, 0);
+	if (ad < 0)
+		return ad;
+	int bd = mr_root_openat(r, b, O_RDONLY | O_DIRECTORY, 0);
+	if (bd < 0) {
+		close(ad);
+		return bd;
+	}
+	int rc = same_contents(ad, bd, 0);
+	close(ad);
+	close(bd);
+	return rc;
+}

@@ -1,0 +1,139 @@
+/*
+ * rootfs: the one confinement layer for every file-system operation below --root
+ * (design section 7).
+ *
+ * mailrecon runs as root over trees that others partly own: /var/www/OWNER belongs to a
+ * tenant, who may put a symbolic link, a FIFO or a file wherever a directory is expected and
+ * change it while mailrecon runs.  So no path below the root is ever handed to a path-based
+ * system call.  A struct mr_root holds a directory descriptor of the root, opened once;
+ * every path is resolved from it component by component, with openat2(RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS) where the kernel has it and an
+ * openat(O_NOFOLLOW | O_DIRECTORY) walk where not.  A symbolic link at any level is refused
+ * (-ELOOP), never followed, and ".." cannot be written, so nothing outside the root can be
+ * reached.  The operation itself then acts on the parent directory's descriptor and the
+ * last name (mkdirat, renameat2, unlinkat, openat with O_NOFOLLOW), and ownership and
+ * modes are set on descriptors (fchown, fchmod), never on names.
+ *
+ * Paths are written as absolute paths below the root ("/etc/exim4/passwd") and must be
+ * clean: starting with '/', no empty, "." or ".." component, no trailing '/'.  "/" itself
+ * names the root.  A path that is not clean is -EINVAL.
+ *
+ * Functions return 0 (or a descriptor) on success and a negative errno on failure; those
+ * that take an err buffer also append a message naming the full path (git style).
+ * Descriptors returned are the caller's to close; they are O_CLOEXEC.
+ *
+ *   struct mr_root *r;
+ *   if (mr_root_open(&r, "/srv/sandbox", &err) < 0) ...
+ *   struct mr_buf data = MR_BUF_INIT;
+ *   struct stat st;
+ *   if (mr_root_read(r, "/etc/exim4/passwd", 64u << 20, &data, &st, &err) < 0) ...
+ *   mr_root_close(&r);
+ *
+ * The resolver can be forced to the portable walk with MAILRECON_RESOLVE=walk (tests run
+ * both).  Every function here is safe against a concurrent rename of any directory on the
+ * path: what it touches is below the root and reached without following a link.
+ */
+#ifndef MR_UTIL_ROOTFS_H
+#define MR_UTIL_ROOTFS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "util/buf.h"
+#include "util/fs.h"
+
+struct mr_root;
+
+/* Open dir (the operator's --root; it may itself be reached through links) as a root. */
+int mr_root_open(struct mr_root **out, const char *dir, struct mr_buf *err);
+void mr_root_close(struct mr_root **r);
+
+/* The root as resolved ("/" or an absolute path without a final '/'). */
+const char *mr_root_dir(const struct mr_root *r);
+bool mr_root_is_slash(const struct mr_root *r);
+/* ROOT + path, for messages and for the command lines of external tools; a fresh string. */
+char *mr_root_full(const struct mr_root *r, const char *path);
+/* Whether the resolver in use is openat2 (false: the O_NOFOLLOW walk). */
+bool mr_root_uses_openat2(const struct mr_root *r);
+
+/* Whether path is clean in the sense above ("/" is). */
+bool mr_root_clean(const char *path);
+
+/*
+ * Open path with flags (O_NOFOLLOW, O_CLOEXEC and O_NOCTTY are added; with O_CREAT, mode
+ * is the new file's mode).  A descriptor, or -errno: -ELOOP when path or a directory on the
+ * way is a symbolic link.
+ */
+int mr_root_openat(struct mr_root *r, const char *path, int flags, unsigned mode);
+/* An O_PATH descriptor of directory dir ("/" is the root). */
+int mr_root_dirfd(struct mr_root *r, const char *dir);
+/* An O_PATH descriptor of the directory holding path; *base points at path's last name. */
+int mr_root_parent(struct mr_root *r, const char *path, const char **base);
+
+/* lstat(2) of path, reached without following a link; 0 or -errno. */
+int mr_root_lstat(struct mr_root *r, const char *path, struct stat *st);
+
+/*
+ * Read a whole regular file (NUL-terminated; out->len is the byte count).  Refused: a
+ * symbolic link (-ELOOP), a directory (-EISDIR), anything else that is not a regular file
+ * (-EINVAL; a FIFO never blocks), a file larger than max (-EFBIG).  *st gets its status.
+ */
+int mr_root_read(struct mr_root *r, const char *path, size_t max, struct mr_buf *out, struct stat *st,
+		 struct mr_buf *err);
+
+/*
+ * Make one directory (its parent must exist) with mode, then give it uid:gid (-1: keep)
+ * through its descriptor.  0 when made, -EEXIST when something is there already (nothing
+ * is changed then), other -errno.
+ */
+int mr_root_mkdir(struct mr_root *r, const char *path, unsigned mode, int64_t uid, int64_t gid);
+/*
+ * mkdir -p for root's own directories (mode for the ones made, owner root): every existing
+ * component must be a directory.  0 or -errno with a message.
+ */
+int mr_root_mkdirs(struct mr_root *r, const char *dir, unsigned mode, struct mr_buf *err);
+
+/* renameat2(2) between the two parents; noreplace: never replace an existing to (-EEXIST). */
+int mr_root_rename(struct mr_root *r, const char *from, const char *to, bool noreplace);
+/* Remove a name that is not a directory (a link is removed, not followed). */
+int mr_root_unlink(struct mr_root *r, const char *path);
+/* Remove an empty directory. */
+int mr_root_rmdir(struct mr_root *r, const char *path);
+/* fsync(2) a directory. */
+int mr_root_sync_dir(struct mr_root *r, const char *dir);
+
+/* The names in directory dir (without "." and ".."), sorted byte-wise; 0 or -errno. */
+int mr_root_list(struct mr_root *r, const char *dir, struct mr_pathlist *names);
+
+/*
+ * rm -rf path, confined: directories are entered by descriptor with O_NOFOLLOW, a symbolic
+ * link is removed and never followed, and no other filesystem is entered (a mount point
+ * below path is refused).  An absent path is 0.  0 or -errno with a message.
+ */
+int mr_root_remove_tree(struct mr_root *r, const char *path, struct mr_buf *err);
+
+/*
+ * Give every entry of the tree at path (path included) that belongs to from_uid the owner
+ * uid:gid, by descriptor.  A non-directory with more than one hard link is left alone (it
+ * may be another file's other name) and counted in *skipped, as is anything another uid
+ * owns.  Symbolic links get the new owner themselves (never their target).  0 or -errno
+ * with a message.
+ */
+int mr_root_chown_tree(struct mr_root *r, const char *path, int64_t from_uid, int64_t uid, int64_t gid,
+		       size_t *skipped, struct mr_buf *err);
+
+/*
+ * Copy the tree at from to to (which must not exist), keeping modes, owners and mtimes;
+ * regular files, directories and symbolic links (copied as links) only: anything else is
+ * skipped and counted in *skipped.  Files are fsync'd.  0 or -errno with a message (a
+ * partial copy is left for the caller to remove).
+ */
+int mr_root_copy_tree(struct mr_root *r, const char *from, const char *to, size_t *skipped, struct mr_buf *err);
+
+/* 1 when the trees at a and b hold the same names, types, modes, owners and contents;
+ * 0 when not; -errno. */
+int mr_root_same_tree(struct mr_root *r, const char *a, const char *b);
+
+#endif

@@ -1,0 +1,260 @@
+/*
+ * rootfs: the confinement layer.  Every test runs twice, with the openat2 resolver and with
+ * the O_NOFOLLOW walk (_i = 0, 1), on a sandbox root next to a decoy directory that nothing
+ * may touch.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tests.h"
+#include "util/rootfs.h"
+
+static char base[64], rootdir[96], decoy[96];
+
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void sh(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	ck_assert_msg(system(cmd) == 0, "%s", cmd);
+}
+
+static struct mr_root *setup_root(int resolver)
+{
+	snprintf(base, sizeof(base), "/tmp/mr-rootfs.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(base));
+	snprintf(rootdir, sizeof(rootdir), "%s/root", base);
+	snprintf(decoy, sizeof(decoy), "%s/decoy", base);
+	sh("mkdir -p %s/etc/exim4 %s/var/www/alice/data/email %s/sub && echo secret >%s/file && echo x >%s/sub/y", rootdir,
+	   rootdir, decoy, decoy, decoy);
+	sh("echo 'a@b:x' >%s/etc/exim4/passwd", rootdir);
+	if (resolver)
+		setenv("MAILRECON_RESOLVE", "walk", 1);
+	else
+		unsetenv("MAILRECON_RESOLVE");
+	struct mr_root *r;
+	struct mr_buf err = MR_BUF_INIT;
+	ck_assert_int_eq(mr_root_open(&r, rootdir, &err), 0);
+	ck_assert(mr_root_uses_openat2(r) == !resolver);
+	mr_buf_release(&err);
+	return r;
+}
+
+/* the decoy is exactly as made */
+static void decoy_intact(void)
+{
+	sh("test \"$(cat %s/file)\" = secret && test \"$(cat %s/sub/y)\" = x && test $(find %s | wc -l) -eq 4", decoy, decoy,
+	   decoy);
+}
+
+static void teardown_root(struct mr_root **r)
+{
+	mr_root_close(r);
+	sh("rm -rf %s", base);
+	unsetenv("MAILRECON_RESOLVE");
+}
+
+START_TEST(clean_paths)
+{
+	ck_assert(mr_root_clean("/"));
+	ck_assert(mr_root_clean("/etc/exim4/passwd"));
+	ck_assert(!mr_root_clean("etc/passwd"));
+	ck_assert(!mr_root_clean("/etc/../x"));
+	ck_assert(!mr_root_clean("/etc/./x"));
+	ck_assert(!mr_root_clean("/etc//x"));
+	ck_assert(!mr_root_clean("/etc/"));
+	ck_assert(!mr_root_clean("/.."));
+	ck_assert(!mr_root_clean(""));
+}
+END_TEST
+
+START_TEST(read_refuses_links_at_every_level)
+{
+	struct mr_root *r = setup_root(_i);
+	struct mr_buf data = MR_BUF_INIT, err = MR_BUF_INIT;
+	struct stat st;
+	ck_assert_int_eq(mr_root_read(r, "/etc/exim4/passwd", 1 << 20, &data, &st, &err), 0);
+	ck_assert_str_eq(data.ptr, "a@b:x\n");
+	/* the last name a link */
+	sh("ln -s %s/file %s/etc/exim4/domains", decoy, rootdir);
+	ck_assert_int_eq(mr_root_read(r, "/etc/exim4/domains", 1 << 20, &data, &st, &err), -ELOOP);
+	ck_assert_ptr_nonnull(strstr(err.ptr, "symbolic link"));
+	/* a directory on the way a link (the case of etc/postgrey) */
+	sh("ln -s %s %s/etc/postgrey", decoy, rootdir);
+	ck_assert_int_eq(mr_root_read(r, "/etc/postgrey/file", 1 << 20, &data, &st, &err), -ELOOP);
+	/* a relative link that stays inside is refused too: no link is ever followed */
+	sh("ln -s exim4 %s/etc/exim", rootdir);
+	ck_assert_int_eq(mr_root_read(r, "/etc/exim/passwd", 1 << 20, &data, &st, &err), -ELOOP);
+	/* .. is not a path below the root */
+	ck_assert_int_eq(mr_root_read(r, "/etc/../../decoy/file", 1 << 20, &data, &st, &err), -EINVAL);
+	/* a FIFO is refused without blocking; a file where a directory is expected is ENOTDIR */
+	sh("mkfifo %s/etc/fifo", rootdir);
+	ck_assert_int_eq(mr_root_read(r, "/etc/fifo", 1 << 20, &data, &st, &err), -EINVAL);
+	ck_assert_int_eq(mr_root_read(r, "/etc/exim4/passwd/x", 1 << 20, &data, &st, &err), -ENOTDIR);
+	ck_assert_int_eq(mr_root_read(r, "/etc/exim4/passwd", 3, &data, &st, &err), -EFBIG);
+	ck_assert_int_eq(mr_root_read(r, "/etc/nothing", 3, &data, &st, &err), -ENOENT);
+	mr_buf_release(&data);
+	mr_buf_release(&err);
+	decoy_intact();
+	teardown_root(&r);
+}
+END_TEST
+
+START_TEST(directories_and_names)
+{
+	struct mr_root *r = setup_root(_i);
+	struct mr_buf err = MR_BUF_INIT;
+	struct stat st;
+	/* mkdir gives the mode exactly (whatever the umask) and the owner through a descriptor */
+	mode_t old = umask(077);
+	ck_assert_int_eq(mr_root_mkdir(r, "/var/www/alice/data/email/x.org", 0750, 4321, 4322), 0);
+	umask(old);
+	ck_assert_int_eq(mr_root_lstat(r, "/var/www/alice/data/email/x.org", &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0750);
+	ck_assert_uint_eq(st.st_uid, 4321);
+	ck_assert_uint_eq(st.st_gid, 4322);
+	ck_assert_int_eq(mr_root_mkdir(r, "/var/www/alice/data/email/x.org", 0750, -1, -1), -EEXIST);
+	/* a link on the way: nothing is made through it */
+	sh("ln -s %s %s/var/www/alice/data/email/evil.org", decoy, rootdir);
+	ck_assert_int_eq(mr_root_mkdir(r, "/var/www/alice/data/email/evil.org/info", 0700, 4321, 4321), -ELOOP);
+	ck_assert_int_eq(mr_root_mkdirs(r, "/var/www/alice/data/email/evil.org/info", 0755, &err), -ELOOP);
+	ck_assert_ptr_nonnull(strstr(err.ptr, "symbolic link"));
+	/* mkdirs makes what is missing, root's */
+	ck_assert_int_eq(mr_root_mkdirs(r, "/var/lib/mailrecon/archive", 0700, &err), 0);
+	ck_assert_int_eq(mr_root_lstat(r, "/var/lib/mailrecon/archive", &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+	ck_assert_uint_eq(st.st_mode & 07777, 0700);
+	/* rename, unlink, list */
+	ck_assert_int_eq(mr_root_rename(r, "/etc/exim4/passwd", "/etc/exim4/passwd2", true), 0);
+	sh("touch %s/etc/exim4/passwd", rootdir);
+	ck_assert_int_eq(mr_root_rename(r, "/etc/exim4/passwd2", "/etc/exim4/passwd", true), -EEXIST);
+	ck_assert_int_eq(mr_root_rename(r, "/etc/exim4/passwd2", "/var/www/alice/data/email/evil.org/p", true), -ELOOP);
+	struct mr_pathlist names = MR_PATHLIST_INIT;
+	ck_assert_int_eq(mr_root_list(r, "/etc/exim4", &names), 0);
+	ck_assert_uint_eq(names.n, 2);
+	ck_assert_str_eq(names.v[0], "passwd");
+	ck_assert_str_eq(names.v[1], "passwd2");
+	mr_pathlist_release(&names);
+	ck_assert_int_eq(mr_root_list(r, "/var/www/alice/data/email/evil.org", &names), -ELOOP);
+	ck_assert_int_eq(mr_root_unlink(r, "/etc/exim4/passwd2"), 0);
+	/* unlinking a link removes the link, not its target */
+	ck_assert_int_eq(mr_root_unlink(r, "/var/www/alice/data/email/evil.org"), 0);
+	ck_assert_int_eq(mr_root_sync_dir(r, "/etc/exim4"), 0);
+	/* O_CREAT through the layer: a new file, never through a link */
+	sh("ln -s %s/file %s/etc/exim4/aliases", decoy, rootdir);
+	ck_assert_int_eq(mr_root_openat(r, "/etc/exim4/aliases", O_WRONLY | O_CREAT | O_TRUNC, 0600), -ELOOP);
+	int fd = mr_root_openat(r, "/etc/exim4/new", O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	/* an O_PATH open of a final link is refused too */
+	ck_assert_int_eq(mr_root_openat(r, "/etc/exim4/aliases", O_PATH, 0), -ELOOP);
+	ck_assert_int_eq(mr_root_dirfd(r, "/etc/exim4/aliases"), -ELOOP);
+	mr_buf_release(&err);
+	decoy_intact();
+	teardown_root(&r);
+}
+END_TEST
+
+START_TEST(remove_tree_stays_inside)
+{
+	struct mr_root *r = setup_root(_i);
+	struct mr_buf err = MR_BUF_INIT;
+	const char *home = "/var/www/alice/data/email/example.com/info";
+	sh("mkdir -p %s%s/Maildir/cur %s%s/Maildir/new && echo m >%s%s/Maildir/cur/1", rootdir, home, rootdir, home,
+	   rootdir, home);
+	/* links inside the tree to the decoy: removed as links, their targets untouched */
+	sh("ln -s %s %s%s/Maildir/outside && ln -s %s/file %s%s/Maildir/new/f", decoy, rootdir, home, decoy, rootdir, home);
+	sh("mkfifo %s%s/Maildir/fifo", rootdir, home);
+	ck_assert_int_eq(mr_root_remove_tree(r, home, &err), 0);
+	struct stat st;
+	ck_assert_int_eq(mr_root_lstat(r, home, &st), -ENOENT);
+	ck_assert_int_eq(mr_root_lstat(r, "/var/www/alice/data/email/example.com", &st), 0);
+	/* absent: fine */
+	ck_assert_int_eq(mr_root_remove_tree(r, home, &err), 0);
+	/* the domain directory a link to the decoy: the tree below it is not reached */
+	sh("rmdir %s/var/www/alice/data/email/example.com && ln -s %s %s/var/www/alice/data/email/example.com", rootdir,
+	   decoy, rootdir);
+	ck_assert_int_eq(mr_root_remove_tree(r, "/var/www/alice/data/email/example.com/sub", &err), -ELOOP);
+	ck_assert_int_lt(mr_root_remove_tree(r, "/", &err), 0);
+	mr_buf_release(&err);
+	decoy_intact();
+	teardown_root(&r);
+}
+END_TEST
+
+START_TEST(chown_tree_takes_only_the_owners)
+{
+	struct mr_root *r = setup_root(_i);
+	struct mr_buf err = MR_BUF_INIT;
+	const char *home = "/var/www/alice/data/email/example.com/info";
+	sh("mkdir -p %s%s/Maildir/cur && echo m >%s%s/Maildir/cur/1 && echo n >%s%s/Maildir/cur/2", rootdir, home, rootdir,
+	   home, rootdir, home);
+	sh("chown -R 5001:5001 %s%s", rootdir, home);
+	/* a hard link (another file's other name), a file of another uid, a link to the decoy */
+	sh("ln %s%s/Maildir/cur/2 %s/etc/hardlinked && echo o >%s%s/Maildir/cur/3 && chown 5009 %s%s/Maildir/cur/3", rootdir,
+	   home, rootdir, rootdir, home, rootdir, home);
+	sh("ln -s %s/file %s%s/Maildir/l && chown -h 5001:5001 %s%s/Maildir/l", decoy, rootdir, home, rootdir, home);
+	size_t skipped = 0;
+	ck_assert_int_eq(mr_root_chown_tree(r, home, 5001, 6001, 6001, &skipped, &err), 0);
+	ck_assert_uint_eq(skipped, 2);
+	sh("test $(stat -c %%u %s%s) = 6001 && test $(stat -c %%u %s%s/Maildir/cur/1) = 6001", rootdir, home, rootdir, home);
+	sh("test $(stat -c %%u %s%s/Maildir/cur/2) = 5001 && test $(stat -c %%u %s%s/Maildir/cur/3) = 5009", rootdir, home,
+	   rootdir, home);
+	sh("test $(stat -c %%u %s%s/Maildir/l) = 6001 && test $(stat -c %%u %s/file) = 0", rootdir, home, decoy);
+	/* again: idempotent, nothing more to do */
+	skipped = 0;
+	ck_assert_int_eq(mr_root_chown_tree(r, home, 5001, 6001, 6001, &skipped, &err), 0);
+	ck_assert_uint_eq(skipped, 2);
+	mr_buf_release(&err);
+	decoy_intact();
+	teardown_root(&r);
+}
+END_TEST
+
+START_TEST(copy_tree_and_compare)
+{
+	struct mr_root *r = setup_root(_i);
+	struct mr_buf err = MR_BUF_INIT;
+	const char *home = "/var/www/alice/data/email/example.com/info";
+	sh("mkdir -p %s%s/Maildir/cur %s%s/Maildir/tmp && echo m >%s%s/Maildir/cur/1 && ln -s cur %s%s/Maildir/c", rootdir,
+	   home, rootdir, home, rootdir, home, rootdir, home);
+	sh("chown -R 5001:5002 %s%s && chmod 0700 %s%s && chmod 0640 %s%s/Maildir/cur/1", rootdir, home, rootdir, home,
+	   rootdir, home);
+	sh("mkdir -p %s/var/lib/mailrecon/archive", rootdir);
+	size_t skipped = 0;
+	ck_assert_int_eq(mr_root_copy_tree(r, home, "/var/lib/mailrecon/archive/info", &skipped, &err), 0);
+	ck_assert_uint_eq(skipped, 0);
+	ck_assert_int_eq(mr_root_same_tree(r, home, "/var/lib/mailrecon/archive/info"), 1);
+	sh("echo changed >%s/var/lib/mailrecon/archive/info/Maildir/cur/1", rootdir);
+	ck_assert_int_eq(mr_root_same_tree(r, home, "/var/lib/mailrecon/archive/info"), 0);
+	/* the target must not exist */
+	ck_assert_int_lt(mr_root_copy_tree(r, home, "/var/lib/mailrecon/archive/info", &skipped, &err), 0);
+	mr_buf_release(&err);
+	decoy_intact();
+	teardown_root(&r);
+}
+END_TEST
+
+Suite *suite_rootfs(void)
+{
+	Suite *s = suite_create("rootfs");
+	TCase *tc = tcase_create("rootfs");
+	tcase_add_test(tc, clean_paths);
+	tcase_add_loop_test(tc, read_refuses_links_at_every_level, 0, 2);
+	tcase_add_loop_test(tc, directories_and_names, 0, 2);
+	tcase_add_loop_test(tc, remove_tree_stays_inside, 0, 2);
+	tcase_add_loop_test(tc, chown_tree_takes_only_the_owners, 0, 2);
+	tcase_add_loop_test(tc, copy_tree_and_compare, 0, 2);
+	suite_add_tcase(s, tc);
+	return s;
+}
