@@ -1,15 +1,18 @@
 /*
  * apply: make the live server what the desired state says, as one transaction.
  *
- * The calling sequence (cmd_apply.c):
+ * The calling sequence (cmd_apply.c; the steps, one file each, are in steps.h):
  *   take the lock; finish or undo an interrupted apply (the journal); load the desired
- *   state and the live files; plan; refuse a stale saved plan, deletions over the cap or a
- *   blocked file; create missing system accounts; plan again with the hashes of new clear
- *   passwords; stage every changed file and key beside its target; run the real tools'
- *   checks; commit (journal, renames, archive moves); create new mailbox homes; reload the
- *   services whose inputs changed; write the audit log.
+ *   state and the live files; record what is live in history first; plan; refuse a stale
+ *   saved plan, deletions over the cap or a blocked file; create missing system accounts;
+ *   plan again with the hashes of new clear passwords; stage every changed file and key
+ *   beside its target, and the mailbox homes and the record of the run as journal
+ *   operations; run the real tools' checks; commit (the live files re-checked, the journal,
+ *   the renames, the homes); record the revision and the audit log; reload the services
+ *   whose inputs changed.
  * Nothing is written when the plan is empty: a second apply of the same state changes no
- * file, reloads nothing and prints "No changes.".
+ * file, reloads nothing and prints "No changes.".  Every path below --root goes through
+ * the root handle (util/rootfs.h).
  */
 #ifndef MR_APPLY_APPLY_H
 #define MR_APPLY_APPLY_H
@@ -18,9 +21,10 @@
 #include <stddef.h>
 
 #include "codec/codec.h"
+#include "util/rootfs.h"
 
 struct mr_apply_opts {
-	const char *root;
+	struct mr_root *root;         /* the root handle (util/rootfs.h) */
 	const char *state_dir;        /* as configured (below the root) */
 	enum mr_layout layout;
 	const char *const *sources;   /* -f */
@@ -41,12 +45,16 @@ int mr_apply_run(const struct mr_apply_opts *o);
 
 /*
  * Make the live files those of revision rev (a mailrecon revision; another is refused, exit
- * 3), through the same lock and transaction as apply, and record it as "rollback to REV"
- * (history is never rewritten).  Private keys are not in history: the live ones stay.
+ * 3): an apply whose target is the revision -- the same lock, capture of what is live
+ * (drift committed first), delete cap (exit 3), homes archived or restored from the
+ * archive, checks and transaction -- recorded as "rollback to REV" (history is never
+ * rewritten).  The revision is validated before anything is written: only files mailrecon
+ * manages, each what its name says.  Private keys come back from STATE_DIR/keys.
  */
 int mr_rollback_run(const struct mr_apply_opts *o, const char *rev);
 
-/* The lock every apply takes (plan takes it shared); 0, or the exit code 4/1 with a message. */
-int mr_state_lock(const char *state_dir_full, bool exclusive, double timeout, int *fd_out);
+/* The lock every apply takes (plan takes it shared) in state_dir below root; 0, or the exit
+ * code 4/1 with a message. */
+int mr_state_lock(struct mr_root *root, const char *state_dir, bool exclusive, double timeout, int *fd_out);
 
 #endif

@@ -12,7 +12,7 @@
 #include "util/arena.h"
 
 struct mr_oracle_ctx {
-	const char *root;
+	struct mr_root *root;
 	const struct mr_live *lv;
 	const struct mr_model *desired;
 	struct mr_pwcache *cache;

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -13,22 +14,31 @@
 
 #include "util/faults.h"
 #include "util/fs.h"
-#include "util/xalloc.h"
 #include "util/strutil.h"
+#include "util/xalloc.h"
 
-#define JOURNAL_HEADER "mailrecon-journal 1"
+#define JOURNAL_HEADER "mailrecon-journal 2"
+#define JOURNAL_HEADER_V1 "mailrecon-journal 1"
 #define JOURNAL_MAGIC "mailrecon-journal "
 #define JOURNAL_MAX ((size_t)256 << 20)
 #define TMP_MARK ".mailrecon-tmp."
+#define COPY_MARK ".mailrecon-copy"
 /* how much of a target's name goes into its temp file's name, to stay within NAME_MAX */
 #define TMP_BASE_MAX 200
+#define HOME_PREFIX "/var/www/"
 
-enum op_kind { OP_WRITE, OP_UNLINK, OP_MOVE };
+enum op_kind { OP_WRITE, OP_UNLINK, OP_MKHOME, OP_MVHOME, OP_PURGE, OP_KINDS };
+
+static const char *const op_names[OP_KINDS] = { "write", "unlink", "mkhome", "mvhome", "purge" };
+/* paths and numbers each kind has in the journal */
+static const int op_paths[OP_KINDS] = { 2, 1, 1, 2, 1 };
+static const int op_nums[OP_KINDS] = { 0, 0, 2, 3, 0 };
 
 struct op {
 	enum op_kind kind;
-	char *a; /* write: the staged file; unlink: the target; move: from */
-	char *b; /* write: the target; move: to; unlink: NULL */
+	char *a;      /* write: the staged file; unlink, mkhome, purge: the path; mvhome: from */
+	char *b;      /* write: the target; mvhome: to */
+	int64_t n[3]; /* mkhome: uid, gid; mvhome: the old owner's uid (-1: unknown), uid, gid */
 };
 
 struct oplist {
@@ -36,25 +46,36 @@ struct oplist {
 	size_t n, cap;
 };
 
+struct expect {
+	char *path;
+	const void *data; /* NULL: absent */
+	size_t len;
+	struct stat st;
+};
+
 enum txn_state {
 	TXN_OPEN,      /* staging; abort removes the staged files */
-	TXN_KEPT,      /* a commit failed after touching a live file: journal and staged files stay */
+	TXN_KEPT,      /* a commit failed after touching something live: journal and staged files stay */
 	TXN_COMMITTED, /* done */
 };
 
 struct mr_txn {
+	struct mr_root *root;
 	char *journal;
 	struct oplist ops;
+	struct expect *expects;
+	size_t nexpects, expects_cap;
 	enum txn_state state;
 };
 
 /* numbers the temp files of this process (the N of ".NAME.mailrecon-tmp.PID.N") */
 static unsigned tmp_seq;
 
-static void oplist_add(struct oplist *l, enum op_kind kind, const char *a, const char *b)
+static void oplist_add(struct oplist *l, enum op_kind kind, const char *a, const char *b, int64_t n0, int64_t n1,
+		       int64_t n2)
 {
 	l->v = xgrow(l->v, sizeof(*l->v), l->n + 1, &l->cap);
-	l->v[l->n++] = (struct op){ kind, xstrdup(a), b ? xstrdup(b) : NULL };
+	l->v[l->n++] = (struct op){ kind, xstrdup(a), b ? xstrdup(b) : NULL, { n0, n1, n2 } };
 }
 
 static void oplist_release(struct oplist *l)
@@ -72,22 +93,6 @@ static const char *base_name(const char *path)
 {
 	const char *s = strrchr(path, '/');
 	return s ? s + 1 : path;
-}
-
-/* Absolute, not "/" itself, no empty, "." or ".." part (so no "//" and no trailing "/"). */
-static bool clean_path(const char *p)
-{
-	if (p[0] != '/' || p[1] == '\0')
-		return false;
-	for (const char *part = p + 1;;) {
-		const char *e = strchr(part, '/');
-		size_t n = e ? (size_t)(e - part) : strlen(part);
-		if (n == 0 || (n == 1 && part[0] == '.') || (n == 2 && part[0] == '.' && part[1] == '.'))
-			return false;
-		if (!e)
-			return true;
-		part = e + 1;
-	}
 }
 
 /* a and b are the same path, or one is below the other. */
@@ -130,6 +135,32 @@ static long temp_pid(const char *base)
 	return *s ? 0 : pid;
 }
 
+static char *shown(const struct mr_txn *t, const char *path)
+{
+	return mr_root_full(t->root, path);
+}
+
+/* "cannot VERB 'ROOT+path': strerror(e)" */
+static void fail_msg(const struct mr_txn *t, struct mr_buf *err, const char *verb, const char *path, int e)
+{
+	char *s = shown(t, path);
+	if (e == ELOOP)
+		mr_buf_addf(err, "cannot %s '%s': it is a symbolic link or is reached through one; refused", verb, s);
+	else
+		mr_buf_addf(err, "cannot %s '%s': %s", verb, s, strerror(e));
+	free(s);
+}
+
+/* "PRE'ROOT+a'MID'ROOT+b'POST" */
+static void two_msg(const struct mr_txn *t, struct mr_buf *err, const char *pre, const char *a, const char *mid,
+		    const char *b, const char *post)
+{
+	char *x = shown(t, a), *y = shown(t, b);
+	mr_buf_addf(err, "%s'%s'%s'%s'%s", pre, x, mid, y, post);
+	free(x);
+	free(y);
+}
+
 static int sync_fd(int fd)
 {
 	if (mr_fault_check("fsync") < 0)
@@ -137,21 +168,17 @@ static int sync_fd(int fd)
 	return fsync(fd);
 }
 
-static int sync_dir(const char *dir, struct mr_buf *err)
+static int sync_dir(const struct mr_txn *t, const char *dir, struct mr_buf *err)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		mr_buf_addf(err, "cannot open directory '%s': %s", dir, strerror(errno));
+	if (mr_fault_check("fsync") < 0) {
+		fail_msg(t, err, "sync directory", dir, errno);
 		return -1;
 	}
-	/* EINVAL: the filesystem cannot sync a directory */
-	if (sync_fd(fd) < 0 && errno != EINVAL) {
-		int e = errno;
-		close(fd);
-		mr_buf_addf(err, "cannot sync directory '%s': %s", dir, strerror(e));
+	int rc = mr_root_sync_dir(t->root, dir);
+	if (rc < 0) {
+		fail_msg(t, err, "sync directory", dir, -rc);
 		return -1;
 	}
-	close(fd);
 	return 0;
 }
 
@@ -167,10 +194,10 @@ static void dirs_add(struct mr_pathlist *dirs, const char *path)
 	free(d);
 }
 
-static int dirs_sync(const struct mr_pathlist *dirs, struct mr_buf *err)
+static int dirs_sync(const struct mr_txn *t, const struct mr_pathlist *dirs, struct mr_buf *err)
 {
 	for (size_t i = 0; i < dirs->n; i++)
-		if (sync_dir(dirs->v[i], err) < 0)
+		if (sync_dir(t, dirs->v[i], err) < 0)
 			return -1;
 	return 0;
 }
@@ -192,52 +219,6 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* rename(2) that never replaces an existing to. */
-static int rename_noreplace(const char *from, const char *to)
-{
-	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno != EINVAL && errno != ENOSYS)
-		return -1;
-	/* the filesystem cannot do it: look first */
-	struct stat st;
-	if (lstat(to, &st) == 0) {
-		errno = EEXIST;
-		return -1;
-	}
-	return rename(from, to);
-}
-
-/* Make the missing directories above path, mode 0700, each made durable in its parent. */
-static int make_parents(const char *path, struct mr_buf *err)
-{
-	char *dir = mr_path_dirname(path);
-	struct stat st;
-	int rc = 0;
-	if (stat(dir, &st) == 0) {
-		if (!S_ISDIR(st.st_mode)) {
-			mr_buf_addf(err, "'%s' is not a directory", dir);
-			rc = -1;
-		}
-	} else if (errno != ENOENT) {
-		mr_buf_addf(err, "cannot stat '%s': %s", dir, strerror(errno));
-		rc = -1;
-	} else if ((rc = make_parents(dir, err)) == 0) {
-		if (mr_fault_check("mkdir") < 0 || mkdir(dir, 0700) < 0) {
-			if (errno != EEXIST) {
-				mr_buf_addf(err, "cannot create directory '%s': %s", dir, strerror(errno));
-				rc = -1;
-			}
-		} else {
-			char *parent = mr_path_dirname(dir);
-			rc = sync_dir(parent, err);
-			free(parent);
-		}
-	}
-	free(dir);
-	return rc;
-}
-
 /* The checks every staged path goes through. */
 static int check_path(const struct mr_txn *t, const char *path, struct mr_buf *err)
 {
@@ -245,15 +226,17 @@ static int check_path(const struct mr_txn *t, const char *path, struct mr_buf *e
 		mr_buf_addf(err, "cannot stage '%s': the transaction was already committed", path);
 		return -1;
 	}
-	if (!clean_path(path)) {
-		mr_buf_addf(err, "'%s' is not a clean absolute path; refused", path);
+	if (!mr_root_clean(path) || !path[1]) {
+		mr_buf_addf(err, "'%s' is not a clean absolute path below the root; refused", path);
 		return -1;
 	}
 	for (size_t i = 0; i < t->ops.n; i++) {
 		const struct op *o = &t->ops.v[i];
+		if (o->kind == OP_MKHOME)
+			continue; /* it only makes what is missing: any order is the same */
 		const char *p = o->kind == OP_WRITE ? o->b : o->a;
 		if (!overlap(p, path))
-			p = o->kind == OP_MOVE && overlap(o->b, path) ? o->b : NULL;
+			p = o->kind == OP_MVHOME && overlap(o->b, path) ? o->b : NULL;
 		if (p) {
 			mr_buf_addf(err, "'%s' is changed twice in one apply (with '%s'); refused", path, p);
 			return -1;
@@ -263,28 +246,50 @@ static int check_path(const struct mr_txn *t, const char *path, struct mr_buf *e
 }
 
 /* An existing file that apply may replace or remove: not a link, a directory or a device. */
-static int check_file(const char *path, const struct stat *st, struct mr_buf *err)
+static int check_file(const struct mr_txn *t, const char *path, const struct stat *st, struct mr_buf *err)
 {
-	if (S_ISLNK(st->st_mode)) {
-		mr_buf_addf(err, "'%s' is a symbolic link; refused (mailrecon never follows one)", path);
-		return -1;
-	}
-	if (S_ISDIR(st->st_mode)) {
-		mr_buf_addf(err, "'%s' is a directory, not a file; refused", path);
-		return -1;
-	}
-	if (!S_ISREG(st->st_mode)) {
-		mr_buf_addf(err, "'%s' is not a regular file; refused", path);
-		return -1;
-	}
-	return 0;
+	const char *why = S_ISLNK(st->st_mode)	 ? "is a symbolic link; refused (mailrecon never follows one)"
+			  : S_ISDIR(st->st_mode) ? "is a directory, not a file; refused"
+			  : !S_ISREG(st->st_mode) ? "is not a regular file; refused"
+						  : NULL;
+	if (!why)
+		return 0;
+	char *s = shown(t, path);
+	mr_buf_addf(err, "'%s' %s", s, why);
+	free(s);
+	return -1;
 }
 
-struct mr_txn *mr_txn_begin(const char *journal_path)
+/* lstat below the root: 1 exists (*st filled), 0 absent, -1 with a message. */
+static int look(const struct mr_txn *t, const char *path, struct stat *st, struct mr_buf *err)
+{
+	int rc = mr_root_lstat(t->root, path, st);
+	if (rc == 0)
+		return 1;
+	if (rc == -ENOENT)
+		return 0;
+	fail_msg(t, err, "stat", path, -rc);
+	return -1;
+}
+
+struct mr_txn *mr_txn_begin(struct mr_root *root, const char *journal_path)
 {
 	struct mr_txn *t = xcalloc(1, sizeof(*t));
+	t->root = root;
 	t->journal = xstrdup(journal_path);
 	return t;
+}
+
+void mr_txn_expect(struct mr_txn *t, const char *path, const void *data, size_t len, const struct stat *st)
+{
+	t->expects = xgrow(t->expects, sizeof(*t->expects), t->nexpects + 1, &t->expects_cap);
+	struct expect *e = &t->expects[t->nexpects++];
+	memset(e, 0, sizeof(*e));
+	e->path = xstrdup(path);
+	e->data = data;
+	e->len = len;
+	if (st)
+		e->st = *st;
 }
 
 int mr_txn_write(struct mr_txn *t, const char *target, const void *data, size_t len,
@@ -298,27 +303,21 @@ int mr_txn_write(struct mr_txn *t, const char *target, const void *data, size_t 
 	}
 	char *dir = mr_path_dirname(target);
 	struct stat st;
-	int bad = 0;
 	bool had_target = false;
 	struct timespec old_mtime = { 0, 0 };
-	if (stat(dir, &st) < 0) {
-		if (errno == ENOENT)
-			mr_buf_addf(err, "directory '%s' does not exist", dir);
-		else
-			mr_buf_addf(err, "cannot stat '%s': %s", dir, strerror(errno));
-		bad = 1;
-	} else if (!S_ISDIR(st.st_mode)) {
-		mr_buf_addf(err, "'%s' is not a directory", dir);
-		bad = 1;
-	} else if (lstat(target, &st) == 0) {
-		bad = check_file(target, &st, err) < 0;
+	int r = look(t, dir, &st, err);
+	if (r == 0 || (r == 1 && !S_ISDIR(st.st_mode))) {
+		char *s = shown(t, dir);
+		mr_buf_addf(err, r == 0 ? "directory '%s' does not exist" : "'%s' is not a directory", s);
+		free(s);
+		r = -1;
+	}
+	if (r > 0 && (r = look(t, target, &st, err)) > 0) {
+		r = check_file(t, target, &st, err) < 0 ? -1 : 1;
 		had_target = true;
 		old_mtime = st.st_mtim;
-	} else if (errno != ENOENT) {
-		mr_buf_addf(err, "cannot stat '%s': %s", target, strerror(errno));
-		bad = 1;
 	}
-	if (bad) {
+	if (r < 0) {
 		free(dir);
 		return -1;
 	}
@@ -335,11 +334,16 @@ int mr_txn_write(struct mr_txn *t, const char *target, const void *data, size_t 
 		free(tmp);
 		tmp = mr_path_join(dir, name.ptr);
 		mr_buf_release(&name);
-		if (mr_fault_check("open") == 0)
-			fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd < 0 && (errno != EEXIST || tries > 1000)) {
-			mr_buf_addf(err, "cannot create '%s' (the new '%s'): %s", tmp, target,
-				    strerror(errno));
+		int e = 0;
+		if (mr_fault_check("open") < 0)
+			e = errno;
+		else if ((fd = mr_root_openat(t->root, tmp, O_WRONLY | O_CREAT | O_EXCL, 0600)) < 0)
+			e = -fd;
+		if (fd < 0 && (e != EEXIST || tries > 1000)) {
+			char *s = shown(t, tmp), *g = shown(t, target);
+			mr_buf_addf(err, "cannot create '%s' (the new '%s'): %s", s, g, strerror(e));
+			free(s);
+			free(g);
 			free(tmp);
 			free(dir);
 			return -1;
@@ -354,14 +358,18 @@ int mr_txn_write(struct mr_txn *t, const char *target, const void *data, size_t 
 	    (mr_fault_check("fchown") < 0 ||
 	     fchown(fd, uid >= 0 ? (uid_t)uid : (uid_t)-1, gid >= 0 ? (gid_t)gid : (gid_t)-1) < 0)) {
 		e = errno;
-		mr_buf_addf(err, "cannot give the new '%s' (staged as '%s') the owner %lld:%lld: %s",
-			    target, tmp, (long long)uid, (long long)gid, strerror(e));
+		struct mr_buf tail = MR_BUF_INIT;
+		mr_buf_addf(&tail, ") the owner %lld:%lld: %s", (long long)uid, (long long)gid, strerror(e));
+		two_msg(t, err, "cannot give the new ", target, " (staged as ", tmp, tail.ptr);
+		mr_buf_release(&tail);
 		goto fail;
 	}
 	if (mr_fault_check("fchmod") < 0 || fchmod(fd, (mode_t)mode) < 0) {
 		e = errno;
-		mr_buf_addf(err, "cannot give the new '%s' (staged as '%s') the mode %04o: %s", target,
-			    tmp, mode, strerror(e));
+		struct mr_buf tail = MR_BUF_INIT;
+		mr_buf_addf(&tail, ") the mode %04o: %s", mode, strerror(e));
+		two_msg(t, err, "cannot give the new ", target, " (staged as ", tmp, tail.ptr);
+		mr_buf_release(&tail);
 		goto fail;
 	}
 	mr_crash_point();
@@ -383,18 +391,25 @@ int mr_txn_write(struct mr_txn *t, const char *target, const void *data, size_t 
 	fd = -1;
 	if (e < 0)
 		goto fail_io;
-	oplist_add(&t->ops, OP_WRITE, tmp, target);
+	oplist_add(&t->ops, OP_WRITE, tmp, target, 0, 0, 0);
 	free(tmp);
 	mr_crash_point();
 	return 0;
 
 fail_io:
 	e = errno;
-	mr_buf_addf(err, "cannot %s the new '%s' (staged as '%s'): %s", step, target, tmp, strerror(e));
+	{
+		struct mr_buf pre = MR_BUF_INIT, tail = MR_BUF_INIT;
+		mr_buf_addf(&pre, "cannot %s the new ", step);
+		mr_buf_addf(&tail, "): %s", strerror(e));
+		two_msg(t, err, pre.ptr, target, " (staged as ", tmp, tail.ptr);
+		mr_buf_release(&pre);
+		mr_buf_release(&tail);
+	}
 fail:
 	if (fd >= 0)
 		close(fd);
-	unlink(tmp);
+	mr_root_unlink(t->root, tmp);
 	free(tmp);
 	return -1;
 }
@@ -404,123 +419,298 @@ int mr_txn_unlink(struct mr_txn *t, const char *target, struct mr_buf *err)
 	if (check_path(t, target, err) < 0)
 		return -1;
 	struct stat st;
-	if (lstat(target, &st) == 0) {
-		if (check_file(target, &st, err) < 0)
-			return -1;
-	} else if (errno != ENOENT) {
-		mr_buf_addf(err, "cannot stat '%s': %s", target, strerror(errno));
+	int r = look(t, target, &st, err);
+	if (r < 0 || (r > 0 && check_file(t, target, &st, err) < 0))
 		return -1;
-	}
-	oplist_add(&t->ops, OP_UNLINK, target, NULL);
+	oplist_add(&t->ops, OP_UNLINK, target, NULL, 0, 0, 0);
 	return 0;
 }
 
-int mr_txn_move(struct mr_txn *t, const char *from, const char *to, struct mr_buf *err)
+/* ---- mailbox homes ---- */
+
+/* How many components a home path has below /var/www (OWNER/data/email/DOMAIN[/LOCAL]: 4 or 5), or 0. */
+static int home_depth(const char *home)
 {
+	if (strncmp(home, HOME_PREFIX, strlen(HOME_PREFIX)) != 0 || !mr_root_clean(home))
+		return 0;
+	int n = 1;
+	const char *p = home + strlen(HOME_PREFIX);
+	for (const char *s = p; *s; s++)
+		n += *s == '/';
+	const char *second = strchr(p, '/');
+	if (!second || strncmp(second, "/data/email/", 12) != 0 || (n != 4 && n != 5))
+		return 0;
+	return n;
+}
+
+/*
+ * Check (make == false) or make (make == true) the directories of a home, from /var/www
+ * down.  An existing one at or below /var/www/OWNER must be a directory of uid or of root.
+ */
+static int walk_home(const struct mr_txn *t, const struct op *o, bool make, struct mr_buf *err)
+{
+	const char *home = o->a;
+	int depth = home_depth(home);
+	struct mr_buf p = MR_BUF_INIT;
+	mr_buf_adds(&p, "/var/www");
+	int rc = 0;
+	const char *rest = home + strlen(HOME_PREFIX);
+	for (int k = 0; k <= depth && rc == 0; k++) {
+		if (k > 0) {
+			const char *slash = strchr(rest, '/');
+			size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+			mr_buf_addc(&p, '/');
+			mr_buf_add(&p, rest, n);
+			rest += n + (slash ? 1 : 0);
+		}
+		struct stat st;
+		int r = look(t, p.ptr, &st, err);
+		if (r < 0) {
+			rc = -1;
+			break;
+		}
+		if (r == 0) {
+			if (!make)
+				break; /* the rest is made at commit */
+			unsigned mode = k == 0 ? 0755 : k == 5 ? 0700 : 0750;
+			int64_t uid = k == 0 ? -1 : o->n[0], gid = k == 0 ? -1 : o->n[1];
+			int m = mr_fault_check("mkdir") < 0 ? -errno : mr_root_mkdir(t->root, p.ptr, mode, uid, gid);
+			if (m == -EEXIST && (r = look(t, p.ptr, &st, err)) > 0) {
+				/* made by someone else meanwhile: checked below like any existing one */
+			} else if (m < 0) {
+				fail_msg(t, err, "create", p.ptr, -m);
+				rc = -1;
+				break;
+			} else {
+				mr_crash_point();
+				continue;
+			}
+		}
+		const char *why = !S_ISDIR(st.st_mode) ? "is not a directory"
+				  : k > 0 && st.st_uid != 0 && (int64_t)st.st_uid != o->n[0] ? "belongs to another user"
+											    : NULL;
+		if (why) {
+			char *s = shown(t, p.ptr);
+			mr_buf_addf(err, "cannot make the mailbox home '%s': '%s' %s (uid %u, wanted %lld); refused", home, s,
+				    why, (unsigned)st.st_uid, (long long)o->n[0]);
+			free(s);
+			rc = -1;
+		}
+	}
+	mr_buf_release(&p);
+	return rc;
+}
+
+int mr_txn_mkhome(struct mr_txn *t, const char *home, int64_t uid, int64_t gid, struct mr_buf *err)
+{
+	if (t->state != TXN_OPEN) {
+		mr_buf_addf(err, "cannot stage '%s': the transaction was already committed", home);
+		return -1;
+	}
+	if (!home_depth(home) || uid < 0 || gid < 0) {
+		mr_buf_addf(err, "'%s' is not a mailbox home (/var/www/OWNER/data/email/DOMAIN/LOCAL) with an owner; refused",
+			    home);
+		return -1;
+	}
+	for (size_t i = 0; i < t->ops.n; i++)
+		if (t->ops.v[i].kind == OP_MKHOME && strcmp(t->ops.v[i].a, home) == 0)
+			return 0;
+	struct op o = { OP_MKHOME, (char *)home, NULL, { uid, gid, 0 } };
+	if (walk_home(t, &o, false, err) < 0)
+		return -1;
+	oplist_add(&t->ops, OP_MKHOME, home, NULL, uid, gid, 0);
+	return 0;
+}
+
+int mr_txn_mvhome(struct mr_txn *t, const char *from, const char *to, int64_t uid, int64_t gid, bool *moved,
+		  struct mr_buf *err)
+{
+	if (moved)
+		*moved = false;
 	if (check_path(t, from, err) < 0 || check_path(t, to, err) < 0)
 		return -1;
 	if (overlap(from, to)) {
-		mr_buf_addf(err, "cannot move '%s' to '%s': one is inside the other", from, to);
+		two_msg(t, err, "cannot move ", from, " to ", to, ": one is inside the other");
 		return -1;
 	}
-	struct stat st, fst;
-	if (lstat(to, &st) == 0) {
-		mr_buf_addf(err, "cannot move '%s' to '%s': '%s' already exists", from, to, to);
+	struct stat st;
+	int r = look(t, from, &st, err);
+	if (r <= 0)
+		return r; /* absent: nothing to move */
+	if (!S_ISDIR(st.st_mode)) {
+		char *s = shown(t, from);
+		mr_buf_addf(err, "cannot move '%s': it is not a directory; refused", s);
+		free(s);
 		return -1;
 	}
-	if (errno != ENOENT) {
-		mr_buf_addf(err, "cannot stat '%s': %s", to, strerror(errno));
-		return -1;
-	}
-	if (lstat(from, &fst) == 0) {
-		/* a rename cannot cross filesystems: find where to would live */
-		char *d = mr_path_dirname(to);
-		while (stat(d, &st) < 0 && errno == ENOENT) {
-			char *up = mr_path_dirname(d);
-			free(d);
-			d = up;
+	int64_t from_uid = st.st_uid;
+	if ((r = look(t, to, &st, err)) != 0) {
+		if (r > 0) {
+			two_msg(t, err, "cannot move ", from, " to ", to, ": the target already exists");
 		}
-		int rc = 0;
-		if (!S_ISDIR(st.st_mode)) {
-			mr_buf_addf(err, "cannot move '%s' to '%s': '%s' is not a directory", from, to, d);
-			rc = -1;
-		} else if (st.st_dev != fst.st_dev) {
-			mr_buf_addf(err, "cannot move '%s' to '%s': they are on different filesystems",
-				    from, to);
-			rc = -1;
-		}
-		free(d);
-		if (rc < 0)
-			return -1;
-	} else if (errno != ENOENT) {
-		mr_buf_addf(err, "cannot stat '%s': %s", from, strerror(errno));
 		return -1;
 	}
-	oplist_add(&t->ops, OP_MOVE, from, to);
+	oplist_add(&t->ops, OP_MVHOME, from, to, from_uid, uid, gid);
+	if (moved)
+		*moved = true;
 	return 0;
+}
+
+int mr_txn_purge(struct mr_txn *t, const char *path, struct mr_buf *err)
+{
+	if (check_path(t, path, err) < 0)
+		return -1;
+	oplist_add(&t->ops, OP_PURGE, path, NULL, 0, 0, 0);
+	return 0;
+}
+
+/* The staging name of a copy across filesystems: ".NAME.mailrecon-copy" beside to. */
+static char *copy_name(const char *to)
+{
+	char *dir = mr_path_dirname(to);
+	struct mr_buf b = MR_BUF_INIT;
+	mr_buf_addf(&b, "%s/.%s" COPY_MARK, strcmp(dir, "/") ? dir : "", base_name(to));
+	free(dir);
+	return mr_buf_detach(&b);
+}
+
+/* The move itself: a rename, or a copy checked equal before the original goes. */
+static int move_tree(const struct mr_txn *t, const struct op *o, struct mr_buf *err)
+{
+	char *parent = mr_path_dirname(o->b);
+	int rc = mr_root_mkdirs(t->root, parent, 0700, err);
+	free(parent);
+	if (rc < 0)
+		return -1;
+	rc = mr_fault_check("rename") < 0 ? -errno : mr_root_rename(t->root, o->a, o->b, true);
+	if (rc == 0)
+		return 0;
+	if (rc != -EXDEV) {
+		char *f = shown(t, o->a), *g = shown(t, o->b);
+		mr_buf_addf(err, "cannot move '%s' to '%s': %s", f, g, strerror(-rc));
+		free(f);
+		free(g);
+		return -1;
+	}
+	char *tmp = copy_name(o->b);
+	size_t skipped = 0;
+	rc = mr_root_remove_tree(t->root, tmp, err); /* a copy an earlier run did not finish */
+	if (rc == 0)
+		rc = mr_root_copy_tree(t->root, o->a, tmp, &skipped, err);
+	mr_crash_point();
+	if (rc == 0 && mr_root_same_tree(t->root, o->a, tmp) != 1) {
+		char *f = shown(t, o->a);
+		mr_buf_addf(err, "cannot move '%s' across filesystems: the copy differs from the original (it changed "
+				 "meanwhile?); the original is kept",
+			    f);
+		free(f);
+		rc = -1;
+	}
+	if (rc == 0 && (rc = mr_root_rename(t->root, tmp, o->b, true)) < 0)
+		fail_msg(t, err, "rename the copy", tmp, -rc);
+	if (rc == 0) {
+		mr_crash_point();
+		rc = mr_root_remove_tree(t->root, o->a, err);
+	}
+	free(tmp);
+	return rc < 0 ? -1 : 0;
+}
+
+/* mvhome's last step: the old owner's entries become the new owner's. */
+static int give_owner(const struct mr_txn *t, const struct op *o, struct mr_buf *err)
+{
+	if (o->n[1] < 0 || o->n[0] < 0 || o->n[0] == o->n[1])
+		return 0;
+	return mr_root_chown_tree(t->root, o->b, o->n[0], o->n[1], o->n[2], NULL, err) < 0 ? -1 : 0;
 }
 
 /*
  * Do one operation, remembering the directories it touched.  When recovering, work already
  * done is skipped: a staged file that is gone was renamed, an absent target was removed, a
- * moved directory whose from is gone was moved (and one whose to exists is left, noted).
+ * home whose from is gone was moved (and one whose to exists too is left, noted).
  */
-static int perform(const struct op *o, bool recovering, struct mr_pathlist *dirs,
+static int perform(const struct mr_txn *t, const struct op *o, bool recovering, struct mr_pathlist *dirs,
 		   struct mr_buf *note, struct mr_buf *err)
 {
-	struct stat st;
+	struct stat st, tst;
+	int r;
 	switch (o->kind) {
 	case OP_WRITE:
 		if (recovering) {
-			if (lstat(o->a, &st) < 0) {
-				if (errno == ENOENT)
-					return 0;
-				mr_buf_addf(err, "cannot stat '%s': %s", o->a, strerror(errno));
-				return -1;
-			}
-			if (check_file(o->a, &st, err) < 0)
+			if ((r = look(t, o->a, &st, err)) <= 0)
+				return r;
+			if (check_file(t, o->a, &st, err) < 0)
 				return -1;
 		}
-		if (mr_fault_check("rename") < 0 || rename(o->a, o->b) < 0) {
-			mr_buf_addf(err, "cannot rename '%s' to '%s': %s", o->a, o->b, strerror(errno));
+		r = mr_fault_check("rename") < 0 ? -errno : mr_root_rename(t->root, o->a, o->b, false);
+		if (r < 0) {
+			char *f = shown(t, o->a), *g = shown(t, o->b);
+			mr_buf_addf(err, "cannot rename '%s' to '%s': %s", f, g, strerror(-r));
+			free(f);
+			free(g);
 			return -1;
 		}
 		dirs_add(dirs, o->b);
 		return 0;
 	case OP_UNLINK:
-		if (mr_fault_check("unlink") < 0 || unlink(o->a) < 0) {
-			if (errno == ENOENT)
-				return 0;
-			mr_buf_addf(err, "cannot remove '%s': %s", o->a, strerror(errno));
+		r = mr_fault_check("unlink") < 0 ? -errno : mr_root_unlink(t->root, o->a);
+		if (r < 0 && r != -ENOENT) {
+			fail_msg(t, err, "remove", o->a, -r);
 			return -1;
 		}
 		dirs_add(dirs, o->a);
 		return 0;
-	case OP_MOVE:
-		if (lstat(o->a, &st) < 0) {
-			if (errno == ENOENT)
-				return 0;
-			mr_buf_addf(err, "cannot stat '%s': %s", o->a, strerror(errno));
+	case OP_MKHOME:
+		if (walk_home(t, o, true, err) < 0)
 			return -1;
+		dirs_add(dirs, o->a);
+		return 0;
+	case OP_PURGE:
+		if (mr_root_remove_tree(t->root, o->a, err) < 0)
+			return -1;
+		dirs_add(dirs, o->a);
+		return 0;
+	case OP_MVHOME:
+		if ((r = look(t, o->a, &st, err)) < 0)
+			return -1;
+		int rt = look(t, o->b, &tst, err);
+		if (rt < 0)
+			return -1;
+		if (r == 0) {
+			/* moved already (or gone): only the owner may be left to do */
+			if (rt > 0 && give_owner(t, o, err) < 0)
+				return -1;
+			return 0;
 		}
-		if (lstat(o->b, &st) == 0) {
-			if (recovering) {
-				mr_buf_addf(note, " '%s' was left in place: '%s' already exists.", o->a,
-					    o->b);
+		if (rt > 0) {
+			if (!recovering) {
+				two_msg(t, err, "cannot move ", o->a, " to ", o->b, ": the target already exists");
+				return -1;
+			}
+			/* a copy across filesystems that was renamed in place, or something made there since */
+			if (mr_root_same_tree(t->root, o->a, o->b) == 1) {
+				if (mr_root_remove_tree(t->root, o->a, err) < 0 || give_owner(t, o, err) < 0)
+					return -1;
+				dirs_add(dirs, o->a);
 				return 0;
 			}
-			mr_buf_addf(err, "cannot move '%s' to '%s': '%s' already exists", o->a, o->b, o->b);
-			return -1;
+			char *f = shown(t, o->a), *g = shown(t, o->b);
+			mr_buf_addf(note, " '%s' was left in place: '%s' already exists.", f, g);
+			free(f);
+			free(g);
+			return 0;
 		}
-		if (make_parents(o->b, err) < 0)
+		if (move_tree(t, o, err) < 0)
 			return -1;
-		if (mr_fault_check("rename") < 0 || rename_noreplace(o->a, o->b) < 0) {
-			mr_buf_addf(err, "cannot move '%s' to '%s': %s", o->a, o->b, strerror(errno));
+		if (o->n[1] >= 0)
+			mr_crash_point(); /* moved, not yet the new owner's: recovery gives it */
+		if (give_owner(t, o, err) < 0)
 			return -1;
-		}
 		dirs_add(dirs, o->a);
 		dirs_add(dirs, o->b);
 		return 0;
+	case OP_KINDS:
+		break;
 	}
 	return 0;
 }
@@ -537,7 +727,6 @@ static void put_path(struct mr_buf *b, const char *p)
 			mr_buf_addc(b, (char)c);
 	}
 }
-
 
 /* A path as put_path wrote it; NULL when it is not one. */
 static char *get_path(const char *s, size_t n)
@@ -559,19 +748,52 @@ static char *get_path(const char *s, size_t n)
 			mr_buf_addc(&b, (char)c);
 		}
 	}
-	if (b.len > 0 && clean_path(b.ptr))
+	if (b.len > 0 && mr_root_clean(b.ptr) && b.ptr[1])
 		return mr_buf_detach(&b);
 bad:
 	mr_buf_release(&b);
 	return NULL;
 }
 
-/* One operation line of a journal, checked; -1 when it is not one. */
-static int parse_op(const char *line, size_t n, struct oplist *ops)
+static bool get_num(const char *s, size_t n, int64_t *out)
 {
-	const char *w[4];
-	size_t wl[4], nw = 0;
-	for (size_t i = 0; i <= n && nw < 4;) {
+	char buf[24];
+	if (n == 0 || n >= sizeof(buf))
+		return false;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	char *end;
+	errno = 0;
+	long long v = strtoll(buf, &end, 10);
+	if (*end || errno || v < -1 || v > UINT32_MAX)
+		return false;
+	*out = v;
+	return true;
+}
+
+/*
+ * A version 1 path was ROOT + path: take the root off (a journal of another root is not
+ * ours to redo).
+ */
+static char *v1_path(const struct mr_root *root, char *p)
+{
+	if (!p || mr_root_is_slash(root))
+		return p;
+	const char *dir = mr_root_dir(root);
+	size_t n = strlen(dir);
+	char *out = NULL;
+	if (strncmp(p, dir, n) == 0 && p[n] == '/' && p[n + 1])
+		out = xstrdup(p + n);
+	free(p);
+	return out;
+}
+
+/* One operation line of a journal, checked; -1 when it is not one. */
+static int parse_op(const struct mr_root *root, int version, const char *line, size_t n, struct oplist *ops)
+{
+	const char *w[7];
+	size_t wl[7], nw = 0;
+	for (size_t i = 0; i <= n && nw < 7;) {
 		size_t j = i;
 		while (j < n && line[j] != ' ')
 			j++;
@@ -579,26 +801,39 @@ static int parse_op(const char *line, size_t n, struct oplist *ops)
 		wl[nw++] = j - i;
 		i = j + 1;
 	}
-	if (nw < 2 || nw > 3 || (nw == 3 && w[2] + wl[2] != line + n))
+	if (nw < 2 || w[nw - 1] + wl[nw - 1] != line + n)
+		return -1;
+	int kind = -1;
+	if (version == 1 && wl[0] == 4 && memcmp(w[0], "move", 4) == 0) {
+		kind = OP_MVHOME; /* version 1 archived a home with "move FROM TO" */
+	} else {
+		for (int k = 0; k < (version == 1 ? OP_MKHOME : OP_KINDS); k++)
+			if (wl[0] == strlen(op_names[k]) && memcmp(w[0], op_names[k], wl[0]) == 0)
+				kind = k;
+	}
+	if (kind < 0)
+		return -1;
+	int np = op_paths[kind], nn = version == 1 ? 0 : op_nums[kind];
+	if ((int)nw != 1 + np + nn)
 		return -1;
 	char *a = get_path(w[1], wl[1]);
-	char *b = nw == 3 ? get_path(w[2], wl[2]) : NULL;
-	enum op_kind kind = OP_WRITE;
-	bool ok = a && (nw == 2 || b);
-	if (wl[0] == 5 && memcmp(w[0], "write", 5) == 0) {
-		kind = OP_WRITE;
-		ok = ok && nw == 3 && same_dir(a, b) && temp_pid(base_name(a)) > 0;
-	} else if (wl[0] == 6 && memcmp(w[0], "unlink", 6) == 0) {
-		kind = OP_UNLINK;
-		ok = ok && nw == 2;
-	} else if (wl[0] == 4 && memcmp(w[0], "move", 4) == 0) {
-		kind = OP_MOVE;
-		ok = ok && nw == 3 && !overlap(a, b);
-	} else {
-		ok = false;
+	char *b = np > 1 ? get_path(w[2], wl[2]) : NULL;
+	if (version == 1) {
+		a = v1_path(root, a);
+		b = v1_path(root, b);
 	}
+	int64_t num[3] = { -1, -1, -1 };
+	bool ok = a && (np == 1 || b);
+	for (int k = 0; k < nn && ok; k++)
+		ok = get_num(w[1 + np + k], wl[1 + np + k], &num[k]);
+	if (ok && kind == OP_WRITE)
+		ok = same_dir(a, b) && temp_pid(base_name(a)) > 0;
+	if (ok && kind == OP_MVHOME)
+		ok = !overlap(a, b);
+	if (ok && kind == OP_MKHOME)
+		ok = home_depth(a) > 0 && num[0] >= 0 && num[1] >= 0;
 	if (ok)
-		oplist_add(ops, kind, a, b);
+		oplist_add(ops, (enum op_kind)kind, a, b, num[0], num[1], num[2]);
 	free(a);
 	free(b);
 	return ok ? 0 : -1;
@@ -609,27 +844,30 @@ static void put_journal(struct mr_buf *j, const struct oplist *ops)
 	mr_buf_adds(j, JOURNAL_HEADER "\n");
 	for (size_t i = 0; i < ops->n; i++) {
 		const struct op *o = &ops->v[i];
-		mr_buf_adds(j, o->kind == OP_WRITE ? "write" : o->kind == OP_UNLINK ? "unlink" : "move");
+		mr_buf_adds(j, op_names[o->kind]);
 		put_path(j, o->a);
 		if (o->b)
 			put_path(j, o->b);
+		for (int k = 0; k < op_nums[o->kind]; k++)
+			mr_buf_addf(j, " %" PRId64, o->n[k]);
 		mr_buf_addc(j, '\n');
 	}
 }
 
 /* Remove the journal and make that durable; -1 (with a message) only when it stays. */
-static int remove_journal(const char *path, struct mr_buf *err)
+static int remove_journal(const struct mr_txn *t, struct mr_buf *err)
 {
-	if (mr_fault_check("unlink") < 0 || unlink(path) < 0) {
-		mr_buf_addf(err, "cannot remove the journal '%s': %s", path, strerror(errno));
+	int r = mr_fault_check("unlink") < 0 ? -errno : mr_root_unlink(t->root, t->journal);
+	if (r < 0) {
+		char *s = shown(t, t->journal);
+		mr_buf_addf(err, "cannot remove the journal '%s': %s", s, strerror(-r));
+		free(s);
 		return -1;
 	}
 	mr_crash_point();
-	char *dir = mr_path_dirname(path);
-	struct mr_buf ignored = MR_BUF_INIT;
+	char *dir = mr_path_dirname(t->journal);
 	/* not durable: a journal that comes back finds its work done */
-	sync_dir(dir, &ignored);
-	mr_buf_release(&ignored);
+	mr_root_sync_dir(t->root, dir);
 	free(dir);
 	return 0;
 }
@@ -640,15 +878,18 @@ static int write_journal(const struct mr_txn *t, struct mr_buf *err)
 	struct mr_buf j = MR_BUF_INIT;
 	put_journal(&j, &t->ops);
 	int fd = -1;
-	if (mr_fault_check("open") == 0)
-		fd = open(t->journal, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (mr_fault_check("open") < 0)
+		fd = -errno;
+	else
+		fd = mr_root_openat(t->root, t->journal, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	char *s = shown(t, t->journal);
 	if (fd < 0) {
-		if (errno == EEXIST)
-			mr_buf_addf(err, "the journal '%s' already exists: an interrupted apply must be "
-					 "finished first", t->journal);
+		if (fd == -EEXIST)
+			mr_buf_addf(err, "the journal '%s' already exists: an interrupted apply must be finished first", s);
 		else
-			mr_buf_addf(err, "cannot create the journal '%s': %s", t->journal, strerror(errno));
+			mr_buf_addf(err, "cannot create the journal '%s': %s", s, strerror(-fd));
 		mr_buf_release(&j);
+		free(s);
 		return -1;
 	}
 	const char *step = "write";
@@ -662,24 +903,49 @@ static int write_journal(const struct mr_txn *t, struct mr_buf *err)
 		step = "sync";
 		rc = sync_fd(fd);
 	}
-	if (rc < 0) {
-		int e = errno;
+	if (rc == 0 && close(fd) < 0)
+		rc = -1;
+	else if (rc < 0)
 		close(fd);
-		mr_buf_addf(err, "cannot %s the journal '%s': %s", step, t->journal, strerror(e));
-		unlink(t->journal);
+	if (rc < 0) {
+		mr_buf_addf(err, "cannot %s the journal '%s': %s", step, s, strerror(errno));
+		mr_root_unlink(t->root, t->journal);
+		free(s);
 		return -1;
 	}
-	if (close(fd) < 0) {
-		mr_buf_addf(err, "cannot write the journal '%s': %s", t->journal, strerror(errno));
-		unlink(t->journal);
-		return -1;
-	}
+	free(s);
 	mr_crash_point();
 	char *dir = mr_path_dirname(t->journal);
-	rc = sync_dir(dir, err);
+	rc = sync_dir(t, dir, err);
 	free(dir);
 	if (rc < 0)
-		unlink(t->journal);
+		mr_root_unlink(t->root, t->journal);
+	return rc;
+}
+
+/* Every expected file is as it was read: 0, or MR_TXN_CHANGED naming the first that is not. */
+static int recheck(const struct mr_txn *t, struct mr_buf *err)
+{
+	struct mr_buf now = MR_BUF_INIT, e2 = MR_BUF_INIT;
+	int rc = 0;
+	for (size_t i = 0; i < t->nexpects && rc == 0; i++) {
+		const struct expect *e = &t->expects[i];
+		struct stat st;
+		mr_buf_reset(&e2);
+		int r = mr_root_read(t->root, e->path, e->data ? e->len + 1 : 1, &now, &st, &e2);
+		bool same = e->data ? r == 0 && now.len == e->len && memcmp(now.ptr ? now.ptr : "", e->data, e->len) == 0 &&
+					      (st.st_mode & 07777) == (e->st.st_mode & 07777) && st.st_uid == e->st.st_uid &&
+					      st.st_gid == e->st.st_gid
+				    : r == -ENOENT;
+		if (!same) {
+			char *s = shown(t, e->path);
+			mr_buf_addf(err, "the live file '%s' changed during apply; nothing was changed", s);
+			free(s);
+			rc = MR_TXN_CHANGED;
+		}
+	}
+	mr_buf_release(&now);
+	mr_buf_release(&e2);
 	return rc;
 }
 
@@ -687,23 +953,31 @@ static int write_journal(const struct mr_txn *t, struct mr_buf *err)
  * Just before the journal, what staging checked must still hold: the journal must not
  * promise an operation that cannot be done, as recovery would then stop half-way.
  */
-static int preflight(const struct op *o, struct mr_buf *err)
+static int preflight(const struct mr_txn *t, const struct op *o, struct mr_buf *err)
 {
 	struct stat st;
-	if (o->kind == OP_WRITE && (lstat(o->a, &st) < 0 || !S_ISREG(st.st_mode))) {
-		mr_buf_addf(err, "the new '%s' (staged as '%s') has disappeared", o->b, o->a);
-		return -1;
-	}
-	const char *live = o->kind == OP_UNLINK ? o->a : o->b;
-	if (lstat(live, &st) == 0) {
-		if (o->kind != OP_MOVE)
-			return check_file(live, &st, err);
-		mr_buf_addf(err, "cannot move '%s' to '%s': '%s' already exists", o->a, o->b, o->b);
-		return -1;
-	}
-	if (errno != ENOENT) {
-		mr_buf_addf(err, "cannot stat '%s': %s", live, strerror(errno));
-		return -1;
+	int r;
+	switch (o->kind) {
+	case OP_WRITE:
+	case OP_UNLINK:
+		if (o->kind == OP_WRITE && (look(t, o->a, &st, err) <= 0 || !S_ISREG(st.st_mode))) {
+			two_msg(t, err, "the new ", o->b, " (staged as ", o->a, ") has disappeared");
+			return -1;
+		}
+		r = look(t, o->kind == OP_WRITE ? o->b : o->a, &st, err);
+		return r < 0 ? -1 : r > 0 ? check_file(t, o->kind == OP_WRITE ? o->b : o->a, &st, err) : 0;
+	case OP_MKHOME:
+		return walk_home(t, o, false, err);
+	case OP_MVHOME:
+		if ((r = look(t, o->b, &st, err)) != 0) {
+			if (r > 0)
+				two_msg(t, err, "cannot move ", o->a, " to ", o->b, ": the target already exists");
+			return -1;
+		}
+		return 0;
+	case OP_PURGE:
+	case OP_KINDS:
+		break;
 	}
 	return 0;
 }
@@ -718,9 +992,13 @@ int mr_txn_commit(struct mr_txn *t, struct mr_buf *err)
 		t->state = TXN_COMMITTED;
 		return 0;
 	}
+	mr_test_hook("MAILRECON_TEST_BEFORE_SWITCH");
+	int rc = recheck(t, err);
+	if (rc < 0)
+		return rc;
 
 	for (size_t i = 0; i < t->ops.n; i++)
-		if (preflight(&t->ops.v[i], err) < 0)
+		if (preflight(t, &t->ops.v[i], err) < 0)
 			return -1;
 
 	/* the staged files' names are durable before the journal that names them */
@@ -728,7 +1006,7 @@ int mr_txn_commit(struct mr_txn *t, struct mr_buf *err)
 	for (size_t i = 0; i < t->ops.n; i++)
 		if (t->ops.v[i].kind == OP_WRITE)
 			dirs_add(&dirs, t->ops.v[i].a);
-	int rc = dirs_sync(&dirs, err);
+	rc = dirs_sync(t, &dirs, err);
 	mr_pathlist_release(&dirs);
 	if (rc < 0)
 		return -1;
@@ -739,15 +1017,18 @@ int mr_txn_commit(struct mr_txn *t, struct mr_buf *err)
 	mr_crash_point();
 
 	size_t i;
+	bool touched = false; /* a live file or a home with mail in it was changed */
 	for (i = 0; i < t->ops.n; i++) {
-		if ((rc = perform(&t->ops.v[i], false, &dirs, NULL, err)) < 0)
+		if ((rc = perform(t, &t->ops.v[i], false, &dirs, NULL, err)) < 0)
 			break;
+		touched |= t->ops.v[i].kind != OP_MKHOME;
 		mr_crash_point();
 	}
-	if (rc < 0 && i == 0) {
-		/* no live file was touched: undo the commit, abort removes what was staged */
+	if (rc < 0 && !touched) {
+		/* nothing live was touched (at most empty homes were made, which a next run makes
+		 * again anyway): undo the commit, abort removes what was staged */
 		struct mr_buf e2 = MR_BUF_INIT;
-		rc = remove_journal(t->journal, &e2);
+		rc = remove_journal(t, &e2);
 		if (rc == 0)
 			mr_buf_adds(err, "; nothing was changed");
 		else
@@ -758,18 +1039,19 @@ int mr_txn_commit(struct mr_txn *t, struct mr_buf *err)
 			return -1;
 		}
 	}
-	if (rc == 0 && (rc = dirs_sync(&dirs, err)) == 0)
+	if (rc == 0 && (rc = dirs_sync(t, &dirs, err)) == 0)
 		mr_crash_point();
 	mr_pathlist_release(&dirs);
 	if (rc < 0) {
 		t->state = TXN_KEPT;
-		mr_buf_addf(err, "; the journal '%s' is kept, and the next run finishes the apply",
-			    t->journal);
+		char *s = shown(t, t->journal);
+		mr_buf_addf(err, "; the journal '%s' is kept, and the next run finishes the apply", s);
+		free(s);
 		return -1;
 	}
 	t->state = TXN_COMMITTED;
 	struct mr_buf e2 = MR_BUF_INIT;
-	rc = remove_journal(t->journal, &e2);
+	rc = remove_journal(t, &e2);
 	if (rc < 0)
 		mr_buf_addf(err, "the changes are applied, but %s (the next run removes it)", e2.ptr);
 	mr_buf_release(&e2);
@@ -784,8 +1066,11 @@ void mr_txn_abort(struct mr_txn **tp)
 	if (t->state == TXN_OPEN)
 		for (size_t i = 0; i < t->ops.n; i++)
 			if (t->ops.v[i].kind == OP_WRITE)
-				unlink(t->ops.v[i].a);
+				mr_root_unlink(t->root, t->ops.v[i].a);
 	oplist_release(&t->ops);
+	for (size_t i = 0; i < t->nexpects; i++)
+		free(t->expects[i].path);
+	free(t->expects);
 	free(t->journal);
 	free(t);
 	*tp = NULL;
@@ -797,11 +1082,11 @@ void mr_txn_free(struct mr_txn **tp)
 }
 
 /* "wrote 'a', 'b'; removed 'c'; moved 'd' to 'e'" */
-static void describe(struct mr_buf *b, const struct oplist *ops)
+static void describe(const struct mr_txn *t, struct mr_buf *b, const struct oplist *ops)
 {
-	static const char *const verbs[] = { "wrote", "removed", "moved" };
+	static const char *const verbs[OP_KINDS] = { "wrote", "removed", "made the home", "moved", "purged" };
 	const char *sep = "";
-	for (int k = OP_WRITE; k <= OP_MOVE; k++) {
+	for (int k = 0; k < OP_KINDS; k++) {
 		const char *lead = sep;
 		for (size_t i = 0; i < ops->n; i++) {
 			const struct op *o = &ops->v[i];
@@ -814,81 +1099,93 @@ static void describe(struct mr_buf *b, const struct oplist *ops)
 			} else {
 				mr_buf_adds(b, ", ");
 			}
-			if (k == OP_MOVE)
-				mr_buf_addf(b, "'%s' to '%s'", o->a, o->b);
-			else
-				mr_buf_addf(b, "'%s'", k == OP_WRITE ? o->b : o->a);
+			char *x = shown(t, k == OP_WRITE ? o->b : o->a);
+			if (k == OP_MVHOME) {
+				char *y = shown(t, o->b);
+				mr_buf_addf(b, "'%s' to '%s'", x, y);
+				free(y);
+			} else {
+				mr_buf_addf(b, "'%s'", x);
+			}
+			free(x);
 		}
 	}
 }
 
-static int roll_forward(const char *journal, const struct oplist *ops, struct mr_buf *report,
-			struct mr_buf *err)
+static int roll_forward(struct mr_txn *t, struct mr_buf *report, struct mr_buf *err)
 {
 	struct mr_pathlist dirs = MR_PATHLIST_INIT;
 	struct mr_buf note = MR_BUF_INIT, e2 = MR_BUF_INIT;
 	int rc = 0;
-	for (size_t i = 0; i < ops->n && rc == 0; i++) {
-		rc = perform(&ops->v[i], true, &dirs, &note, &e2);
+	for (size_t i = 0; i < t->ops.n && rc == 0; i++) {
+		rc = perform(t, &t->ops.v[i], true, &dirs, &note, &e2);
 		if (rc == 0)
 			mr_crash_point();
 	}
-	if (rc == 0 && (rc = dirs_sync(&dirs, &e2)) == 0) {
+	if (rc == 0 && (rc = dirs_sync(t, &dirs, &e2)) == 0) {
 		mr_crash_point();
-		rc = remove_journal(journal, &e2);
+		rc = remove_journal(t, &e2);
 	}
+	char *s = shown(t, t->journal);
 	if (rc == 0) {
-		mr_buf_addf(report, "an interrupted apply was finished from its journal '%s': ", journal);
-		describe(report, ops);
+		mr_buf_addf(report, "an interrupted apply was finished from its journal '%s': ", s);
+		describe(t, report, &t->ops);
 		mr_buf_addf(report, ".%s\n", note.len ? note.ptr : "");
 	} else {
-		mr_buf_addf(err, "cannot finish the interrupted apply of the journal '%s' (kept for the "
-				 "next run): %s", journal, e2.ptr);
+		mr_buf_addf(err, "cannot finish the interrupted apply of the journal '%s' (kept for the next run): %s", s,
+			    e2.ptr);
 	}
+	free(s);
 	mr_pathlist_release(&dirs);
 	mr_buf_release(&note);
 	mr_buf_release(&e2);
 	return rc;
 }
 
-static int roll_back(const char *journal, const struct oplist *ops, struct mr_buf *report,
-		     struct mr_buf *err)
+static int roll_back(struct mr_txn *t, struct mr_buf *report, struct mr_buf *err)
 {
 	size_t removed = 0;
-	for (size_t i = 0; i < ops->n; i++) {
-		const struct op *o = &ops->v[i];
+	char *s = shown(t, t->journal);
+	for (size_t i = 0; i < t->ops.n; i++) {
+		const struct op *o = &t->ops.v[i];
 		struct stat st;
-		if (o->kind != OP_WRITE || lstat(o->a, &st) < 0 || !S_ISREG(st.st_mode))
+		if (o->kind != OP_WRITE || mr_root_lstat(t->root, o->a, &st) < 0 || !S_ISREG(st.st_mode))
 			continue;
-		if (mr_fault_check("unlink") < 0 || unlink(o->a) < 0) {
-			if (errno == ENOENT)
+		int r = mr_fault_check("unlink") < 0 ? -errno : mr_root_unlink(t->root, o->a);
+		if (r < 0) {
+			if (r == -ENOENT)
 				continue;
-			mr_buf_addf(err, "cannot undo the interrupted apply of the journal '%s' (kept for "
-					 "the next run): cannot remove '%s': %s",
-				    journal, o->a, strerror(errno));
+			char *f = shown(t, o->a);
+			mr_buf_addf(err, "cannot undo the interrupted apply of the journal '%s' (kept for the next run): "
+					 "cannot remove '%s': %s",
+				    s, f, strerror(-r));
+			free(f);
+			free(s);
 			return -1;
 		}
 		removed++;
 		mr_crash_point();
 	}
 	struct mr_buf e2 = MR_BUF_INIT;
-	if (remove_journal(journal, &e2) < 0) {
+	if (remove_journal(t, &e2) < 0) {
 		mr_buf_addf(err, "cannot undo the interrupted apply: %s", e2.ptr);
 		mr_buf_release(&e2);
+		free(s);
 		return -1;
 	}
 	mr_buf_release(&e2);
-	mr_buf_addf(report, "an interrupted apply was undone: its journal '%s' was incomplete, so no "
-			    "live file had been changed; %zu staged file%s removed.\n", journal, removed,
-		    removed == 1 ? " was" : "s were");
+	mr_buf_addf(report, "an interrupted apply was undone: its journal '%s' was incomplete, so nothing live had "
+			    "been changed; %zu staged file%s removed.\n",
+		    s, removed, removed == 1 ? " was" : "s were");
+	free(s);
 	return 0;
 }
 
-int mr_txn_recover(const char *journal_path, struct mr_buf *report, struct mr_buf *err)
+int mr_txn_recover(struct mr_root *root, const char *journal_path, struct mr_buf *report, struct mr_buf *err)
 {
 	struct mr_buf text = MR_BUF_INIT, e2 = MR_BUF_INIT;
 	struct stat st;
-	int rc = mr_read_file_ex(journal_path, JOURNAL_MAX, MR_READ_NOFOLLOW, &text, &st, &e2);
+	int rc = mr_root_read(root, journal_path, JOURNAL_MAX, &text, &st, &e2);
 	if (rc < 0) {
 		if (rc != -ENOENT)
 			mr_buf_addf(err, "%s", e2.ptr);
@@ -903,9 +1200,10 @@ int mr_txn_recover(const char *journal_path, struct mr_buf *report, struct mr_bu
 	 * without its newline is one the crash cut).  Anything else is refused: guessing could
 	 * mix old and new files.
 	 */
-	struct oplist ops = { NULL, 0, 0 };
+	struct mr_txn *t = mr_txn_begin(root, journal_path);
 	const char *p = text.ptr ? text.ptr : "", *end = p + text.len;
 	size_t lineno = 0, bad = 0;
+	int version = 2;
 	bool seen_end = false;
 	const char *why = NULL;
 	while (p < end && !why) {
@@ -914,9 +1212,11 @@ int mr_txn_recover(const char *journal_path, struct mr_buf *report, struct mr_bu
 		lineno++;
 		if (lineno == 1) {
 			size_t hl = strlen(JOURNAL_HEADER), ml = strlen(JOURNAL_MAGIC);
-			if (nl ? n == hl && memcmp(p, JOURNAL_HEADER, hl) == 0
-			       : n <= hl && memcmp(p, JOURNAL_HEADER, n) == 0)
-				;
+			if (nl ? n == hl && memcmp(p, JOURNAL_HEADER, hl) == 0 : n <= hl && memcmp(p, JOURNAL_HEADER, n) == 0)
+				version = 2;
+			else if (nl ? n == hl && memcmp(p, JOURNAL_HEADER_V1, hl) == 0
+				    : n <= hl && memcmp(p, JOURNAL_HEADER_V1, n) == 0)
+				version = 1;
 			else if (n > ml && memcmp(p, JOURNAL_MAGIC, ml) == 0)
 				why = "it is of another mailrecon version";
 			else
@@ -925,7 +1225,7 @@ int mr_txn_recover(const char *journal_path, struct mr_buf *report, struct mr_bu
 			bad = bad ? bad : lineno;
 		} else if (nl && n == 3 && memcmp(p, "end", 3) == 0) {
 			seen_end = true;
-		} else if (nl && (memchr(p, '\0', n) || parse_op(p, n, &ops) < 0)) {
+		} else if (nl && (memchr(p, '\0', n) || parse_op(root, version, p, n, &t->ops) < 0)) {
 			bad = bad ? bad : lineno;
 		}
 		p = nl ? nl + 1 : end;
@@ -933,63 +1233,67 @@ int mr_txn_recover(const char *journal_path, struct mr_buf *report, struct mr_bu
 	if (!why && seen_end && bad)
 		why = "it is damaged";
 	if (why) {
-		mr_buf_addf(err, "cannot recover from the journal '%s': %s", journal_path, why);
+		char *s = shown(t, journal_path);
+		mr_buf_addf(err, "cannot recover from the journal '%s': %s", s, why);
+		free(s);
 		if (bad)
 			mr_buf_addf(err, " (line %zu)", bad);
-		mr_buf_adds(err, "; refused: finish or undo the interrupted apply by hand, then remove "
-				 "the journal");
+		mr_buf_adds(err, "; refused: finish or undo the interrupted apply by hand, then remove the journal");
 		rc = -1;
 	} else if (seen_end) {
-		rc = roll_forward(journal_path, &ops, report, err);
+		rc = roll_forward(t, report, err);
 	} else {
-		rc = roll_back(journal_path, &ops, report, err);
+		rc = roll_back(t, report, err);
 	}
-	oplist_release(&ops);
+	t->state = TXN_COMMITTED; /* nothing of it is to be removed by the free */
+	mr_txn_free(&t);
 	mr_buf_release(&text);
 	return rc;
 }
 
-int mr_txn_cleanup_temps(const char *dir, struct mr_buf *report)
+int mr_txn_cleanup_temps(struct mr_root *root, const char *dir, struct mr_buf *report)
 {
-	DIR *d = opendir(dir);
-	if (!d) {
-		if (errno == ENOENT)
+	struct mr_pathlist all = MR_PATHLIST_INIT, names = MR_PATHLIST_INIT;
+	int r = mr_root_list(root, dir, &all);
+	if (r < 0) {
+		mr_pathlist_release(&all);
+		if (r == -ENOENT)
 			return 0;
-		mr_buf_addf(report, "cannot open directory '%s': %s\n", dir, strerror(errno));
+		char *s = mr_root_full(root, dir);
+		mr_buf_addf(report, "cannot open directory '%s': %s\n", s, strerror(-r));
+		free(s);
 		return -1;
 	}
-	struct mr_pathlist names = MR_PATHLIST_INIT;
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL)
-		if (temp_pid(de->d_name) > 0)
-			mr_pathlist_add(&names, de->d_name);
-	mr_pathlist_sort(&names);
+	for (size_t i = 0; i < all.n; i++)
+		if (temp_pid(all.v[i]) > 0)
+			mr_pathlist_add(&names, all.v[i]);
+	mr_pathlist_release(&all);
 	int removed = 0;
 	for (size_t i = 0; i < names.n; i++) {
 		pid_t pid = (pid_t)temp_pid(names.v[i]);
 		/* a running apply's (or this process's own) staged file is not a leftover */
 		if (pid == getpid() || kill(pid, 0) == 0 || errno == EPERM)
 			continue;
-		struct stat st;
-		if (fstatat(dirfd(d), names.v[i], &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
-			continue;
 		char *path = mr_path_join(dir, names.v[i]);
-		if (mr_fault_check("unlink") < 0 || unlinkat(dirfd(d), names.v[i], 0) < 0) {
-			if (errno != ENOENT)
-				mr_buf_addf(report, "cannot remove '%s': %s\n", path, strerror(errno));
+		struct stat st;
+		if (mr_root_lstat(root, path, &st) < 0 || !S_ISREG(st.st_mode)) {
+			free(path);
+			continue;
+		}
+		char *s = mr_root_full(root, path);
+		int u = mr_fault_check("unlink") < 0 ? -errno : mr_root_unlink(root, path);
+		if (u < 0) {
+			if (u != -ENOENT)
+				mr_buf_addf(report, "cannot remove '%s': %s\n", s, strerror(-u));
 		} else {
 			removed++;
-			mr_buf_addf(report, "removed '%s', staged by an apply that was interrupted before "
-					    "it committed.\n", path);
+			mr_buf_addf(report, "removed '%s', staged by an apply that was interrupted before it committed.\n", s);
 		}
+		free(s);
 		free(path);
 	}
-	if (removed) {
-		struct mr_buf ignored = MR_BUF_INIT;
-		sync_dir(dir, &ignored);
-		mr_buf_release(&ignored);
-	}
+	if (removed)
+		mr_root_sync_dir(root, dir);
 	mr_pathlist_release(&names);
-	closedir(d);
 	return removed;
 }

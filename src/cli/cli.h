@@ -26,7 +26,8 @@ enum mr_color { MR_COLOR_AUTO, MR_COLOR_ALWAYS, MR_COLOR_NEVER };
 #include "load/desired.h" /* struct mr_load_opts */
 
 struct mr_globals {
-	const char *root;
+	const char *root;             /* as given */
+	struct mr_root *rootfs;       /* opened once: every path below the root goes through it */
 	const char *state_dir;
 	enum mr_layout layout;
 	double lock_timeout;
@@ -66,6 +67,14 @@ void mr_cli_sources_release(struct mr_cli_sources *s);
 /* Load options for the desired state of every command: the root, the -f sources (none:
  * ROOT/etc/mailrecon/desired), and git: sources read with libgit2. */
 struct mr_load_opts mr_cli_load_opts(const struct mr_globals *g, const struct mr_cli_sources *s);
+
+/*
+ * The state repository (STATE_DIR/repo) for reading: NULL with *code 0 when there is none
+ * yet, NULL with *code 1 (said) when it cannot be used -- it is reached through a link, or
+ * is not a repository.
+ */
+struct mr_vcs;
+struct mr_vcs *mr_cli_history(const struct mr_globals *g, const char *cmd, int *code);
 
 /* Print "mailrecon: " + message to stderr (for usage and fatal errors). */
 void mr_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -86,7 +86,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 		rc = MR_EXIT_USAGE;
 	} else {
 		struct mr_apply_opts o = {
-			.root = g->root, .state_dir = g->state_dir, .layout = g->layout, .sources = s->src.v,
+			.root = g->rootfs, .state_dir = g->state_dir, .layout = g->layout, .sources = s->src.v,
 			.nsources = s->src.n, .planfile = s->plan, .scope = s->scope, .allow_delete = s->allow_delete,
 			.purge = s->purge, .no_reload = s->no_reload, .lock_timeout = g->lock_timeout,
 			.color = g->color == MR_COLOR_ALWAYS || (g->color == MR_COLOR_AUTO && isatty(STDOUT_FILENO)),
@@ -109,15 +109,31 @@ const struct mr_cmd mr_cmd_apply = {
 	.state_size = sizeof(struct apply_state),
 };
 
+static const struct option rollback_options[] = {
+	{ "allow-delete", optional_argument, NULL, OPT_ALLOW_DELETE },
+	{ "no-reload", no_argument, NULL, OPT_NO_RELOAD },
+	{ "actor", required_argument, NULL, OPT_ACTOR },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int rollback_option(void *state, int opt, const char *arg)
+{
+	if (opt != OPT_ALLOW_DELETE && opt != OPT_NO_RELOAD && opt != OPT_ACTOR)
+		return MR_EXIT_USAGE;
+	return option(state, opt, arg);
+}
+
 static int rollback_run(void *state, const struct mr_globals *g, int argc, char **argv)
 {
-	(void)state;
+	struct apply_state *s = state;
 	if (argc != 1) {
 		mr_cli_error("rollback: expected one revision (see mailrecon log)");
 		return MR_EXIT_USAGE;
 	}
 	struct mr_apply_opts o = {
-		.root = g->root, .state_dir = g->state_dir, .layout = g->layout, .lock_timeout = g->lock_timeout,
+		.root = g->rootfs, .state_dir = g->state_dir, .layout = g->layout, .lock_timeout = g->lock_timeout,
+		.allow_delete = s->allow_delete, .no_reload = s->no_reload, .actor = s->actor,
+		.color = g->color == MR_COLOR_ALWAYS || (g->color == MR_COLOR_AUTO && isatty(STDOUT_FILENO)),
 		.verbosity = g->verbosity,
 	};
 	return mr_rollback_run(&o, argv[0]);
@@ -125,8 +141,10 @@ static int rollback_run(void *state, const struct mr_globals *g, int argc, char 
 
 const struct mr_cmd mr_cmd_rollback = {
 	.name = "rollback",
-	.usage = "REV",
-	.summary = "make the live files equal a revision's, as a new revision",
+	.usage = "REV [--allow-delete[=N]] [--no-reload] [--actor NAME]",
+	.summary = "make the live files equal a revision's, as a new revision (an apply: the same delete cap)",
+	.options = rollback_options,
+	.option = rollback_option,
 	.run = rollback_run,
-	.state_size = 1,
+	.state_size = sizeof(struct apply_state),
 };

@@ -87,7 +87,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	struct mr_diags errors = MR_DIAGS_INIT, d = MR_DIAGS_INIT;
 	struct mr_model m;
 	mr_model_init(&m);
-	if (mr_live_load(&lv, &(struct mr_live_opts){ .root = g->root, .layout = g->layout }, &errors) < 0) {
+	if (mr_live_load(&lv, &(struct mr_live_opts){ .root = g->rootfs, .layout = g->layout }, &errors) < 0) {
 		mr_diags_print(&errors, stderr);
 		code = MR_EXIT_ERROR;
 		goto out;

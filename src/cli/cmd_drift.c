@@ -55,7 +55,6 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 		return MR_EXIT_USAGE;
 	}
 	int code = MR_EXIT_OK, lockfd = -1;
-	char *state_dir = mr_path_join_root(g->root, g->state_dir);
 	struct mr_model m;
 	struct mr_live lv;
 	struct mr_accounts acc;
@@ -69,7 +68,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	memset(&acc, 0, sizeof(acc));
 	memset(&p, 0, sizeof(p));
 	mr_model_init(&m);
-	int lrc = mr_state_lock(state_dir, false, g->lock_timeout, &lockfd);
+	int lrc = mr_state_lock(g->rootfs, g->state_dir, false, g->lock_timeout, &lockfd);
 	if (lrc) {
 		code = lrc;
 		goto out;
@@ -80,14 +79,15 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 		code = MR_EXIT_ERROR;
 		goto out;
 	}
-	if (mr_live_load(&lv, &(struct mr_live_opts){ .root = g->root, .layout = g->layout }, &errors) < 0 ||
-	    mr_accounts_load(&acc, lv.root, &errors) < 0) {
+	if (mr_live_load(&lv, &(struct mr_live_opts){ .root = g->rootfs, .layout = g->layout }, &errors) < 0 ||
+	    mr_accounts_load(&acc, g->rootfs, &errors) < 0) {
 		mr_diags_print(&errors, stderr);
 		code = MR_EXIT_ERROR;
 		goto out;
 	}
-	char *cache_dir = mr_path_join(state_dir, "cache");
-	struct mr_oracle_ctx oc = { .root = lv.root, .lv = &lv, .desired = &m, .cache = mr_pwcache_open(cache_dir, false) };
+	char *cache_dir = mr_path_join(g->state_dir, "cache");
+	struct mr_oracle_ctx oc = { .root = g->rootfs, .lv = &lv, .desired = &m,
+				    .cache = mr_pwcache_open(g->rootfs, cache_dir, false) };
 	free(cache_dir);
 	struct mr_plan_input in = { .desired = &m, .live = &lv, .accounts = &acc, .state_dir = g->state_dir,
 				    .oracle = mr_oracle(&oc, false) };
@@ -100,18 +100,17 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 		goto out;
 	}
 	/* the files since the last revision */
-	char *repo = mr_path_join(state_dir, "repo");
-	v = mr_vcs_open(repo, false, &err);
-	free(repo);
-	if (!v && !mr_vcs_missing(&err)) {
-		mr_cli_error("drift: %s", err.ptr);
-		code = MR_EXIT_ERROR;
+	int hc;
+	v = mr_cli_history(g, "drift", &hc);
+	if (hc) {
+		code = hc;
 		goto out;
 	}
 	if (v) {
 		struct mr_snapshot snap;
 		mr_buf_reset(&err);
-		if (mr_snapshot_take(lv.root, lv.layout, &snap, &err) < 0 || mr_history_changed(v, "HEAD", &snap, &changed, &err) < 0) {
+		if (mr_snapshot_take(g->rootfs, lv.layout, &snap, NULL, &err) < 0 ||
+		    mr_history_changed(v, "HEAD", &snap, &changed, &err) < 0) {
 			mr_cli_error("drift: %s", err.ptr);
 			code = MR_EXIT_ERROR;
 			mr_snapshot_release(&snap);
@@ -171,7 +170,6 @@ out:
 	mr_pathlist_release(&changed);
 	mr_buf_release(&err);
 	mr_buf_release(&out);
-	free(state_dir);
 	mr_cli_sources_release(&s->src);
 	return code;
 }

@@ -43,7 +43,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	}
 	struct mr_live lv;
 	struct mr_diags errors = MR_DIAGS_INIT;
-	int rc = mr_live_load(&lv, &(struct mr_live_opts){ .root = g->root, .layout = g->layout }, &errors);
+	int rc = mr_live_load(&lv, &(struct mr_live_opts){ .root = g->rootfs, .layout = g->layout }, &errors);
 	if (g->verbosity >= 0)
 		mr_diags_print(&lv.findings, stderr);
 	mr_diags_print(&errors, stderr);
@@ -59,7 +59,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 		goto out;
 	}
 	struct mr_buf header = MR_BUF_INIT, out = MR_BUF_INIT;
-	mr_buf_addf(&header, "# mailrecon import: the live state of %s (layout %s)%s%s\n", lv.root,
+	mr_buf_addf(&header, "# mailrecon import: the live state of %s (layout %s)%s%s\n", mr_root_dir(g->rootfs),
 		    mr_layout_name(lv.layout), s->scope ? ", scope " : "", s->scope ? s->scope : "");
 	struct mr_emit_opts eo = { .scope = s->scope, .header = header.ptr };
 	mr_emit_yaml(&lv.model, &eo, &out);
@@ -73,7 +73,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	mr_model_init(&chk);
 	mr_load_yaml_buffer(&chk, "(import)", out.ptr, out.len, &cd);
 	if (!cd.errors)
-		mr_validate_desired(&chk, lv.root, &cd);
+		mr_validate_desired(&chk, g->rootfs, true, &cd);
 	if (cd.errors) {
 		mr_cli_error("import: the live state breaks %zu rule%s of the desired state; the output will not "
 			     "validate until the live files or the output are fixed:",

@@ -45,19 +45,7 @@ static int log_option(void *state, int opt, const char *arg)
 
 static struct mr_vcs *open_repo(const struct mr_globals *g, const char *cmd, int *code)
 {
-	char *state = mr_path_join_root(g->root, g->state_dir);
-	char *repo = mr_path_join(state, "repo");
-	struct mr_buf err = MR_BUF_INIT;
-	struct mr_vcs *v = mr_vcs_open(repo, false, &err);
-	*code = MR_EXIT_OK;
-	if (!v && !mr_vcs_missing(&err)) {
-		mr_cli_error("%s: %s", cmd, err.ptr);
-		*code = MR_EXIT_ERROR;
-	}
-	mr_buf_release(&err);
-	free(repo);
-	free(state);
-	return v;
+	return mr_cli_history(g, cmd, code);
 }
 
 static void iso(int64_t t, char *buf, size_t n)

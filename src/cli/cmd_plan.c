@@ -20,6 +20,7 @@
 #include "apply/apply.h"
 #include "apply/oracle.h"
 #include "cli/cli.h"
+#include "util/rootfs.h"
 #include "codec/accounts.h"
 #include "codec/live.h"
 #include "crypto/password.h"
@@ -91,43 +92,29 @@ static void *live_job_run(void *arg)
 	return NULL;
 }
 
-static void today(char *buf, size_t n, char *iso, size_t isolen)
+static void now_stamps(char *stamp, size_t n, char *iso, size_t isolen)
 {
 	time_t now = time(NULL);
 	struct tm tm;
 	gmtime_r(&now, &tm);
-	strftime(buf, n, "%Y-%m-%d", &tm);
+	strftime(stamp, n, "%Y%m%dT%H%M%SZ", &tm);
 	strftime(iso, isolen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* An archive entry is taken when something is there (below the root, never through a link). */
+static bool archive_taken(void *ctx, const char *entry)
+{
+	struct stat st;
+	return mr_root_lstat(ctx, entry, &st) != -ENOENT;
 }
 
 static int write_planfile(const char *path, const struct mr_buf *b)
 {
-	char *tmp = xmalloc(strlen(path) + 16);
-	sprintf(tmp, "%s.tmp%ld", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-	int rc = -1;
-	if (fd >= 0) {
-		size_t off = 0;
-		while (off < b->len) {
-			ssize_t w = write(fd, b->ptr + off, b->len - off);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0)
-				break;
-			off += (size_t)w;
-		}
-		if (off == b->len && fsync(fd) == 0 && close(fd) == 0) {
-			fd = -1;
-			rc = rename(tmp, path);
-		}
-		if (fd >= 0)
-			close(fd);
-		if (rc < 0)
-			unlink(tmp);
-	}
+	struct mr_buf err = MR_BUF_INIT;
+	int rc = mr_write_file_atomic(path, b->ptr ? b->ptr : "", b->len, 0644, &err);
 	if (rc < 0)
-		mr_cli_error("plan: cannot write '%s': %s", path, strerror(errno));
-	free(tmp);
+		mr_cli_error("plan: %s", err.ptr);
+	mr_buf_release(&err);
 	return rc;
 }
 
@@ -153,14 +140,13 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	mr_model_init(&m);
 	/* an apply switching files holds the lock: wait for it, so the plan never reads a
 	 * half-switched set (no state directory: no apply has ever run) */
-	char *lock_dir = mr_path_join_root(g->root, g->state_dir);
-	int lockfd = -1, lrc0 = mr_state_lock(lock_dir, false, g->lock_timeout, &lockfd);
-	char *journal = mr_path_join(lock_dir, "journal");
-	if (lrc0 == 0 && access(journal, F_OK) == 0)
+	int lockfd = -1, lrc0 = mr_state_lock(g->rootfs, g->state_dir, false, g->lock_timeout, &lockfd);
+	char *journal = mr_path_join(g->state_dir, "journal");
+	struct stat jst;
+	if (lrc0 == 0 && mr_root_lstat(g->rootfs, journal, &jst) == 0)
 		mr_cli_error("plan: warning: an interrupted apply left its journal (%s); the next apply finishes it, "
 			     "and this plan may show its files half switched", journal);
 	free(journal);
-	free(lock_dir);
 	if (lrc0) {
 		memset(&lv, 0, sizeof(lv));
 		mr_model_release(&m);
@@ -168,7 +154,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 		return lrc0;
 	}
 	/* the live files are read on a second thread while this one loads the desired state */
-	struct live_job job = { .lv = &lv, .opts = { .root = g->root, .layout = g->layout }, .errors = &errors };
+	struct live_job job = { .lv = &lv, .opts = { .root = g->rootfs, .layout = g->layout }, .errors = &errors };
 	pthread_t th;
 	bool threaded = pthread_create(&th, NULL, live_job_run, &job) == 0;
 	if (!threaded)
@@ -184,7 +170,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 		goto out;
 	}
 	mr_diags_print(&d, stderr); /* warnings */
-	if (lrc < 0 || mr_accounts_load(&acc, lv.root, &errors) < 0) {
+	if (lrc < 0 || mr_accounts_load(&acc, g->rootfs, &errors) < 0) {
 		mr_diags_print(&errors, stderr);
 		mr_cli_error("plan: the live files could not be read; no plan");
 		code = MR_EXIT_ERROR;
@@ -195,21 +181,20 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 		code = MR_EXIT_ERROR;
 		goto out;
 	}
-	char *state_dir = mr_path_join_root(lv.root, g->state_dir);
-	char *cache_dir = mr_path_join(state_dir, "cache");
-	struct mr_oracle_ctx oc = { .root = lv.root, .lv = &lv, .desired = &m, .cache = mr_pwcache_open(cache_dir, false) };
-	char date[32], iso[40];
-	today(date, sizeof(date), iso, sizeof(iso));
+	char *cache_dir = mr_path_join(g->state_dir, "cache");
+	struct mr_oracle_ctx oc = { .root = g->rootfs, .lv = &lv, .desired = &m,
+				    .cache = mr_pwcache_open(g->rootfs, cache_dir, false) };
+	char stamp[32], iso[40];
+	now_stamps(stamp, sizeof(stamp), iso, sizeof(iso));
 	struct mr_plan_input in = {
 		.desired = &m, .live = &lv, .accounts = &acc, .scope = s->scope, .state_dir = g->state_dir,
-		.date = date, .oracle = mr_oracle(&oc, false),
+		.stamp = stamp, .archive = { NULL, archive_taken, g->rootfs }, .oracle = mr_oracle(&oc, false),
 	};
 	int prc = mr_plan_build(&p, &in, &errors);
 	mr_pwcache_save(oc.cache);
 	mr_pwcache_free(&oc.cache);
 	mr_oracle_release(&oc);
 	free(cache_dir);
-	free(state_dir);
 	if (prc < 0) {
 		mr_diags_sort(&errors);
 		mr_diags_print(&errors, stderr);
@@ -230,7 +215,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	if (s->out) {
 		struct mr_fingerprints dfp = { 0 }, lfp = { 0 };
 		for (size_t i = 0; i < files.n; i++) {
-			char *abs = realpath(files.v[i], NULL);
+			char *abs = mr_path_absolute(files.v[i]);
 			mr_fingerprint_add(&dfp, abs ? abs : files.v[i], files.v[i]);
 			free(abs);
 		}
@@ -238,9 +223,11 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 			if (strncmp(s->src.v[i], "git:", 4) == 0 && lo.git_commit[0])
 				mr_fingerprint_git(&dfp, s->src.v[i], lo.git_commit);
 		mr_fingerprint_files(&lv, &acc, &lfp);
-		char *absroot = realpath(lv.root, NULL);
-		struct mr_planfile_meta meta = { .root = absroot ? absroot : lv.root, .layout = mr_layout_name(lv.layout), .scope = s->scope,
-						 .created = iso, .desired = &dfp, .live = &lfp };
+		struct mr_pins pins = { 0 };
+		mr_pins_take(g->rootfs, &m, g->state_dir, true, &pins);
+		struct mr_planfile_meta meta = { .root = mr_root_dir(g->rootfs), .layout = mr_layout_name(lv.layout),
+						 .scope = s->scope, .created = iso, .desired = &dfp, .live = &lfp,
+						 .pins = &pins };
 		struct mr_buf pf = MR_BUF_INIT;
 		mr_planfile_write(&p, &lv.findings, &meta, &pf);
 		if (write_planfile(s->out, &pf) < 0)
@@ -248,7 +235,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 		mr_buf_release(&pf);
 		mr_fingerprints_release(&dfp);
 		mr_fingerprints_release(&lfp);
-		free(absroot);
+		mr_pins_release(&pins);
 	}
 	if (mr_plan_blocked(&p, &errors)) {
 		mr_diags_print(&errors, stderr);

@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "util/rootfs.h"
 #include "util/xalloc.h"
 #include "vcs/vcs.h"
 
@@ -74,9 +76,37 @@ void mr_cli_sources_release(struct mr_cli_sources *s)
 	memset(s, 0, sizeof(*s));
 }
 
+struct mr_vcs *mr_cli_history(const struct mr_globals *g, const char *cmd, int *code)
+{
+	char *repo = mr_path_join(g->state_dir, "repo");
+	char *full = mr_root_full(g->rootfs, repo);
+	struct mr_buf err = MR_BUF_INIT;
+	struct mr_vcs *v = NULL;
+	struct stat st;
+	int r = mr_root_lstat(g->rootfs, repo, &st);
+	*code = MR_EXIT_OK;
+	if (r == 0 && S_ISDIR(st.st_mode))
+		v = mr_vcs_open(full, false, &err);
+	else if (r != -ENOENT && r != -ENOTDIR)
+		mr_buf_addf(&err, "the state repository '%s' %s", full,
+			    r == 0 ? "is not a directory" : r == -ELOOP ? "is a symbolic link or is reached through one" : strerror(-r));
+	else
+		mr_buf_adds(&err, "no state repository yet");
+	if (!v && err.len && (r == 0 || (r != -ENOENT && r != -ENOTDIR)) && !mr_vcs_missing(&err)) {
+		mr_cli_error("%s: %s", cmd, err.ptr);
+		*code = MR_EXIT_ERROR;
+	}
+	mr_buf_release(&err);
+	free(full);
+	free(repo);
+	return v;
+}
+
 struct mr_load_opts mr_cli_load_opts(const struct mr_globals *g, const struct mr_cli_sources *s)
 {
-	return (struct mr_load_opts){ .root = g->root, .sources = s->v, .nsources = s->n, .read_git = mr_vcs_source };
+	return (struct mr_load_opts){ .root = g->rootfs ? mr_root_dir(g->rootfs) : g->root, .rootfs = g->rootfs,
+				      .sources = s->v, .nsources = s->n,
+				      .read_git = mr_vcs_source };
 }
 
 static void usage(FILE *f)
@@ -244,8 +274,19 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
-	if (rc < 0)
-		rc = cmd->run(state, &g, cargc - optind, cargv + optind);
+	if (rc < 0) {
+		struct mr_buf err = MR_BUF_INIT;
+		/* validate touches nothing live: it runs without a root (a missing default source or
+		 * secret file is then its own error) */
+		if (mr_root_open(&g.rootfs, g.root, &err) < 0 && strcmp(cmd->name, "validate") != 0) {
+			mr_cli_error("%s", err.ptr);
+			rc = MR_EXIT_ERROR;
+		} else {
+			rc = cmd->run(state, &g, cargc - optind, cargv + optind);
+		}
+		mr_root_close(&g.rootfs);
+		mr_buf_release(&err);
+	}
 	free(state);
 	free(all);
 	return rc;

@@ -9,15 +9,14 @@
 #include "util/fs.h"
 #include "util/xalloc.h"
 
-int mr_accounts_load(struct mr_accounts *a, const char *root, struct mr_diags *errors)
+int mr_accounts_load(struct mr_accounts *a, struct mr_root *root, struct mr_diags *errors)
 {
 	memset(a, 0, sizeof(*a));
 	a->path = xstrdup("/etc/passwd");
-	char *full = mr_path_join_root(root, a->path);
 	struct mr_buf data = MR_BUF_INIT, err = MR_BUF_INIT;
 	struct stat st;
 	int rc = 0;
-	int r = mr_read_file_ex(full, 64u << 20, MR_READ_NOFOLLOW, &data, &st, &err);
+	int r = mr_root_read(root, a->path, 64u << 20, &data, &st, &err);
 	if (r < 0 && r != -ENOENT && r != -ENOTDIR) {
 		mr_diag_error(errors, ((struct mr_loc){ a->path, 0, 0 }), "%s", err.ptr);
 		rc = -1;
@@ -48,7 +47,6 @@ int mr_accounts_load(struct mr_accounts *a, const char *root, struct mr_diags *e
 		acc->home = mr_arena_strdup(&a->arena, f[5]);
 		mr_strmap_put_new(&a->map, acc->name, strlen(acc->name), acc);
 	}
-	free(full);
 	mr_buf_release(&data);
 	mr_buf_release(&err);
 	return rc;

@@ -10,6 +10,7 @@
 
 #include "util/arena.h"
 #include "util/diag.h"
+#include "util/rootfs.h"
 #include "util/strmap.h"
 
 struct mr_sysaccount {
@@ -25,7 +26,7 @@ struct mr_accounts {
 };
 
 /* 0, or -1 with an error when ROOT/etc/passwd exists but cannot be read (a missing file is empty). */
-int mr_accounts_load(struct mr_accounts *a, const char *root, struct mr_diags *errors);
+int mr_accounts_load(struct mr_accounts *a, struct mr_root *root, struct mr_diags *errors);
 const struct mr_sysaccount *mr_sysaccount_get(const struct mr_accounts *a, const char *name);
 void mr_accounts_release(struct mr_accounts *a);
 

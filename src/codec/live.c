@@ -18,14 +18,11 @@
 #include "util/fs.h"
 #include "util/xalloc.h"
 
-int mr_layout_detect(const char *root, enum mr_layout *out, struct mr_buf *err)
+int mr_layout_detect(struct mr_root *root, enum mr_layout *out, struct mr_buf *err)
 {
-	char *deb = mr_path_join_root(root, "/etc/exim4"), *rhel = mr_path_join_root(root, "/etc/exim");
 	struct stat st;
-	bool d = stat(deb, &st) == 0 && S_ISDIR(st.st_mode);
-	bool r = stat(rhel, &st) == 0 && S_ISDIR(st.st_mode);
-	free(deb);
-	free(rhel);
+	bool d = mr_root_lstat(root, "/etc/exim4", &st) == 0 && S_ISDIR(st.st_mode);
+	bool r = mr_root_lstat(root, "/etc/exim", &st) == 0 && S_ISDIR(st.st_mode);
 	if (d && r) {
 		mr_buf_adds(err, "both /etc/exim4 (debian) and /etc/exim (rhel) exist; choose with --layout");
 		return -1;
@@ -44,6 +41,12 @@ char *mr_home_path(const char *owner, const char *domain, const char *local)
 	struct mr_buf b = MR_BUF_INIT;
 	mr_buf_addf(&b, "/var/www/%s/data/email/%s/%s", owner, domain, local);
 	return mr_buf_detach(&b);
+}
+
+bool mr_home_is(const char *home, const char *place)
+{
+	size_t n = strlen(place);
+	return strncmp(home, place, n) == 0 && (home[n] == '\0' || (home[n] == '/' && home[n + 1] == '\0'));
 }
 
 const char *mr_home_owner(struct mr_model *m, const char *home, const char *domain, const char *local)
@@ -133,6 +136,8 @@ struct build {
 	struct mr_strmap reg_mailbox; /* address -> registry line */
 	struct mr_strmap aliases;     /* alias address -> aliases line */
 	struct mr_domain *last_domain;
+	struct mr_pathlist www; /* the names in /var/www, listed once when an owner is looked for */
+	bool www_listed;
 };
 
 static struct mr_loc lloc(const struct mr_live *lv, enum mr_file_id id, const struct mr_line *l)
@@ -405,24 +410,25 @@ static void read_dovecot(struct build *b)
 /* Owners: the registry, else the Exim list, else the homes, else a /var/www/OWNER/data/email/D dir. */
 static const char *scan_owner_dir(struct build *b, const char *domain)
 {
-	char *www = mr_path_join_root(b->lv->root, "/var/www");
-	DIR *dir = opendir(www);
-	const char *found = NULL;
-	if (dir) {
-		struct dirent *de;
-		while ((de = readdir(dir)) != NULL) {
-			if (de->d_name[0] == '.' || mr_check_user_name(de->d_name))
-				continue;
-			struct mr_buf p = MR_BUF_INIT;
-			mr_buf_addf(&p, "%s/%s/data/email/%s", www, de->d_name, domain);
-			struct stat st;
-			if (lstat(p.ptr, &st) == 0 && S_ISDIR(st.st_mode) && !found)
-				found = mr_model_str(b->m, de->d_name, strlen(de->d_name));
-			mr_buf_release(&p);
-		}
-		closedir(dir);
+	if (mr_check_domain(domain))
+		return NULL;
+	if (!b->www_listed) {
+		b->www_listed = true;
+		mr_root_list(b->lv->root, "/var/www", &b->www);
 	}
-	free(www);
+	const char *found = NULL;
+	for (size_t i = 0; i < b->www.n && !found; i++) {
+		const char *owner = b->www.v[i];
+		if (owner[0] == '.' || mr_check_user_name(owner))
+			continue;
+		struct mr_buf p = MR_BUF_INIT;
+		mr_buf_addf(&p, "/var/www/%s/data/email/%s", owner, domain);
+		struct stat st;
+		/* reached without following a link, and itself a directory */
+		if (mr_root_lstat(b->lv->root, p.ptr, &st) == 0 && S_ISDIR(st.st_mode))
+			found = mr_model_str(b->m, owner, strlen(owner));
+		mr_buf_release(&p);
+	}
 	return found;
 }
 
@@ -728,7 +734,7 @@ static void read_one(struct read_task *t, enum mr_file_id i, struct mr_buf *data
 	struct mr_live_file *lf = &lv->files[i];
 	const char *path = lf->cf.path;
 	mr_buf_reset(err);
-	int r = mr_read_file_ex(lf->fullpath, MR_LIVE_MAX_FILE, MR_READ_NOFOLLOW, data, &lf->st, err);
+	int r = mr_root_read(lv->root, path, MR_LIVE_MAX_FILE, data, &lf->st, err);
 	if (r == -ENOENT || r == -ENOTDIR)
 		return;
 	if (r < 0) {
@@ -738,6 +744,7 @@ static void read_one(struct read_task *t, enum mr_file_id i, struct mr_buf *data
 	}
 	lf->exists = true;
 	size_t len = data->len;
+	lf->len = len;
 	mr_codec_parse_owned(&lf->cf, mr_buf_detach(data), len, &t->findings[i]);
 }
 
@@ -761,7 +768,6 @@ static int read_files(struct mr_live *lv, struct mr_diags *errors)
 		const struct mr_codec *c = mr_codecs[i];
 		const char *path = mr_codec_path(c, lv->layout);
 		mr_codec_file_init(&lv->files[i].cf, c, path);
-		lv->files[i].fullpath = mr_path_join_root(lv->root, path);
 		t.findings[i] = (struct mr_diags)MR_DIAGS_INIT;
 		t.errors[i] = (struct mr_diags)MR_DIAGS_INIT;
 	}
@@ -789,7 +795,7 @@ int mr_live_load(struct mr_live *lv, const struct mr_live_opts *o, struct mr_dia
 {
 	memset(lv, 0, sizeof(*lv));
 	mr_model_init(&lv->model);
-	lv->root = xstrdup(o->root && *o->root ? o->root : "/");
+	lv->root = o->root;
 	lv->findings = (struct mr_diags)MR_DIAGS_INIT;
 	lv->layout = o->layout;
 	if (lv->layout == MR_LAYOUT_AUTO) {
@@ -831,6 +837,7 @@ int mr_live_load(struct mr_live *lv, const struct mr_live_opts *o, struct mr_dia
 	mr_strmap_release(&b.reg_domain);
 	mr_strmap_release(&b.reg_mailbox);
 	mr_strmap_release(&b.aliases);
+	mr_pathlist_release(&b.www);
 	mr_diags_sort(&lv->findings);
 	return 0;
 }
@@ -839,13 +846,11 @@ void mr_live_release(struct mr_live *lv)
 {
 	for (size_t i = 0; i < MR_FILE_COUNT; i++) {
 		mr_codec_file_release(&lv->files[i].cf);
-		free(lv->files[i].fullpath);
 	}
 	mr_model_release(&lv->model);
 	mr_diags_release(&lv->findings);
 	mr_strmap_release(&lv->key_files);
 	for (int id = 0; id < MR_CONF_COUNT; id++)
 		free(lv->conf[id]);
-	free(lv->root);
 	memset(lv, 0, sizeof(*lv));
 }

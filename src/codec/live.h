@@ -31,14 +31,15 @@
 #include "codec/codec.h"
 #include "model/model.h"
 #include "util/diag.h"
+#include "util/rootfs.h"
 
 #define MR_LIVE_MAX_FILE (512u << 20)
 
 struct mr_live_file {
 	struct mr_codec_file cf;
-	char *fullpath;   /* below the root */
 	bool exists;
 	struct stat st;   /* when it exists */
+	size_t len;       /* its size as read (cf.data holds the bytes) */
 };
 
 /* Files mailrecon writes whole from the model, not line by line (docs/formats.md): the
@@ -52,7 +53,7 @@ const char *mr_conf_path(enum mr_conf_id id, enum mr_layout layout);
 struct mr_live {
 	struct mr_model model;
 	enum mr_layout layout; /* as resolved */
-	char *root;
+	struct mr_root *root;  /* borrowed: every file is read through it */
 	struct mr_live_file files[MR_FILE_COUNT];
 	struct mr_diags findings;
 	/* "/etc/exim4/ssl/NAME" of every entry of the key directories: listing them once saves
@@ -64,12 +65,12 @@ struct mr_live {
 };
 
 struct mr_live_opts {
-	const char *root;      /* NULL or "/": the real system */
+	struct mr_root *root;  /* the root handle (util/rootfs.h); it must outlive the model */
 	enum mr_layout layout; /* MR_LAYOUT_AUTO: /etc/exim4 means debian, /etc/exim rhel */
 };
 
 /* Resolve MR_LAYOUT_AUTO; -1 with a message in err when the tree does not tell. */
-int mr_layout_detect(const char *root, enum mr_layout *out, struct mr_buf *err);
+int mr_layout_detect(struct mr_root *root, enum mr_layout *out, struct mr_buf *err);
 
 /* 0, or -1 with errors added (lv is initialised either way: release it). */
 int mr_live_load(struct mr_live *lv, const struct mr_live_opts *o, struct mr_diags *errors);
@@ -79,6 +80,8 @@ void mr_live_release(struct mr_live *lv);
 const char *mr_home_owner(struct mr_model *m, const char *home, const char *domain, const char *local);
 /* The home ispmanager gives a mailbox; a fresh string. */
 char *mr_home_path(const char *owner, const char *domain, const char *local);
+/* Whether a live home field names exactly place (a final '/' aside). */
+bool mr_home_is(const char *home, const char *place);
 
 /* Dovecot quota sizes ("2G", "100M", "12345"; storage= counts KiB without a unit). */
 bool mr_quota_parse(const char *rule, int64_t *bytes);

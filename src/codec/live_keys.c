@@ -21,19 +21,15 @@
 
 static void list_dir(struct mr_live *lv, const char *dir)
 {
-	char *full = mr_path_join_root(lv->root, dir);
-	DIR *d = opendir(full);
-	if (d) {
-		struct dirent *de;
-		while ((de = readdir(d)) != NULL) {
-			if (de->d_name[0] == '.')
-				continue;
-			char *k = mr_arena_printf(&lv->model.arena, "%s/%s", dir, de->d_name);
-			mr_strmap_put_new(&lv->key_files, k, strlen(k), k);
-		}
-		closedir(d);
+	struct mr_pathlist names = MR_PATHLIST_INIT;
+	mr_root_list(lv->root, dir, &names);
+	for (size_t i = 0; i < names.n; i++) {
+		if (names.v[i][0] == '.')
+			continue;
+		char *k = mr_arena_printf(&lv->model.arena, "%s/%s", dir, names.v[i]);
+		mr_strmap_put_new(&lv->key_files, k, strlen(k), k);
 	}
-	free(full);
+	mr_pathlist_release(&names);
 }
 
 /* Read ROOT + dir/name; 1 read, 0 absent, -1 unreadable (a finding). */
@@ -47,9 +43,8 @@ static int read_key_file(struct mr_live *lv, const char *dir, const char *domain
 		mr_buf_release(&p);
 		return 0;
 	}
-	char *full = mr_path_join_root(lv->root, p.ptr);
 	struct stat st;
-	int r = mr_read_file_ex(full, KEY_FILE_MAX, MR_READ_NOFOLLOW, out, &st, &err);
+	int r = mr_root_read(lv->root, p.ptr, KEY_FILE_MAX, out, &st, &err);
 	int rc = 1;
 	if (r == -ENOENT || r == -ENOTDIR)
 		rc = 0;
@@ -57,7 +52,6 @@ static int read_key_file(struct mr_live *lv, const char *dir, const char *domain
 		mr_diag_warning(&lv->findings, ((struct mr_loc){ *logical, 0, 0 }), "%s", err.ptr);
 		rc = -1;
 	}
-	free(full);
 	mr_buf_release(&p);
 	mr_buf_release(&err);
 	return rc;
@@ -185,10 +179,9 @@ const char *mr_conf_path(enum mr_conf_id id, enum mr_layout layout)
 static void read_conf(struct mr_live *lv, enum mr_conf_id id)
 {
 	const char *path = mr_conf_path(id, lv->layout);
-	char *p = mr_path_join_root(lv->root, path);
 	struct mr_buf b = MR_BUF_INIT, err = MR_BUF_INIT;
 	struct stat st;
-	int r = mr_read_file_ex(p, 16u << 20, MR_READ_NOFOLLOW, &b, &st, &err);
+	int r = mr_root_read(lv->root, path, 16u << 20, &b, &st, &err);
 	if (r == 0) {
 		lv->conf_len[id] = b.len;
 		lv->conf[id] = b.ptr ? mr_buf_detach(&b) : xstrdup("");
@@ -197,7 +190,6 @@ static void read_conf(struct mr_live *lv, enum mr_conf_id id)
 	}
 	mr_buf_release(&b);
 	mr_buf_release(&err);
-	free(p);
 }
 
 void mr_live_keys(struct mr_live *lv)

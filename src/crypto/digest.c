@@ -1,16 +1,36 @@
 #include "crypto/digest.h"
 
-#include <openssl/evp.h>
+#include <string.h>
 
-void mr_sha256_hex(const void *data, size_t len, char out[MR_SHA256_HEX])
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+static void to_hex(const unsigned char md[32], char out[MR_SHA256_HEX])
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char md[32];
-	unsigned int n = 0;
-	EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
 	for (unsigned int i = 0; i < 32; i++) {
 		out[2 * i] = hex[md[i] >> 4];
 		out[2 * i + 1] = hex[md[i] & 15];
 	}
 	out[64] = '\0';
+}
+
+void mr_sha256_hex(const void *data, size_t len, char out[MR_SHA256_HEX])
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+	EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+	to_hex(md, out);
+}
+
+void mr_hmac_sha256_hex(const void *key, size_t klen, const void *data, size_t len, char out[MR_SHA256_HEX])
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+	if (!HMAC(EVP_sha256(), key, (int)klen, data, len, md, &n) || n != 32) {
+		ERR_clear_error();
+		memset(md, 0, sizeof(md));
+	}
+	to_hex(md, out);
 }

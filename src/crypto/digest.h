@@ -8,4 +8,8 @@
 
 void mr_sha256_hex(const void *data, size_t len, char out[MR_SHA256_HEX]);
 
+/* HMAC-SHA256 of data under key, as hex (plan files pin secrets this way: a guessable
+ * password cannot be found from its plain hash). */
+void mr_hmac_sha256_hex(const void *key, size_t klen, const void *data, size_t len, char out[MR_SHA256_HEX]);
+
 #endif

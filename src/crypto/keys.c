@@ -264,6 +264,41 @@ void mr_cert_info_release(struct mr_cert_info *ci)
 	memset(ci, 0, sizeof(*ci));
 }
 
+bool mr_pem_has_private_key(const char *data, size_t len)
+{
+	static const char mark[] = "PRIVATE KEY-----";
+	const size_t ml = sizeof(mark) - 1;
+	for (const char *p = data, *end = data + len; p && (size_t)(end - p) >= ml;) {
+		p = memmem(p, (size_t)(end - p), "-----BEGIN ", 11);
+		if (!p)
+			break;
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);
+		if (n >= ml && memmem(p, n, mark, ml))
+			return true;
+		p += 11;
+	}
+	return false;
+}
+
+const char *mr_cert_pair_check(const char *cert, size_t clen, const char *key, size_t klen)
+{
+	if (mr_pem_has_private_key(cert, clen))
+		return "the certificate file holds a private key";
+	struct mr_cert_info ci;
+	if (mr_cert_inspect(cert, clen, &ci) < 0)
+		return "the certificate file is not a PEM X.509 certificate";
+	mr_cert_info_release(&ci);
+	EVP_PKEY *k = mr_pem_privkey(key, klen);
+	EVP_PKEY_free(k);
+	ERR_clear_error();
+	if (!k)
+		return "the key file is not a PEM private key (an encrypted key is not read)";
+	if (mr_cert_key_match(cert, clen, key, klen) != 1)
+		return "the key is not the key of the certificate";
+	return NULL;
+}
+
 int mr_cert_key_match(const char *cert_pem, size_t clen, const char *key_pem, size_t klen)
 {
 	int r = -1;

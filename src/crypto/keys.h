@@ -55,4 +55,18 @@ void mr_cert_info_release(struct mr_cert_info *ci);
  */
 int mr_cert_key_match(const char *cert_pem, size_t clen, const char *key_pem, size_t klen);
 
+/*
+ * Whether data holds a private key in PEM form (any "-----BEGIN ... PRIVATE KEY-----"
+ * block: PKCS#1, PKCS#8, encrypted, EC, OpenSSH).  What holds one is never committed.
+ */
+bool mr_pem_has_private_key(const char *data, size_t len);
+
+/*
+ * Check a certificate and its key given by a desired state before they are copied or
+ * committed: NULL when cert is a PEM X.509 certificate holding no private key and key is a
+ * PEM private key that is the certificate's; otherwise a short reason (never quoting the
+ * content).
+ */
+const char *mr_cert_pair_check(const char *cert, size_t clen, const char *key, size_t klen);
+
 #endif

@@ -28,6 +28,7 @@
 
 #include "util/buf.h"
 #include "util/fs.h"
+#include "util/rootfs.h"
 #include "util/xalloc.h"
 #include "util/strutil.h"
 
@@ -267,7 +268,8 @@ struct entry {
 };
 
 struct mr_pwcache {
-	char *dir;        /* NULL: in memory only */
+	struct mr_root *root; /* borrowed: dir and its files are reached through it */
+	char *dir;        /* below root; NULL: in memory only */
 	bool create;      /* may create dir, the key and the cache file */
 	bool key_on_disk; /* key was read from dir or written there */
 	bool added;       /* an entry was added since the last save */
@@ -392,8 +394,9 @@ static int mac_setup(struct mr_pwcache *c)
 static int check_dir(struct mr_pwcache *c)
 {
 	struct stat st;
-	if (lstat(c->dir, &st) < 0) {
-		if (errno == ENOENT)
+	int r = mr_root_lstat(c->root, c->dir, &st);
+	if (r < 0) {
+		if (r == -ENOENT)
 			return 0;
 		disable(c, "cannot inspect the password cache directory '%s'; the cache is not used", c->dir);
 		return -1;
@@ -416,11 +419,11 @@ static int load_key(struct mr_pwcache *c)
 {
 	char *path = mr_path_join(c->dir, KEY_NAME);
 	int r = -1;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	int fd = mr_root_openat(c->root, path, O_RDONLY | O_NONBLOCK, 0);
 	if (fd < 0) {
-		if (errno == ENOENT)
+		if (fd == -ENOENT)
 			r = 0;
-		else if (errno == ELOOP)
+		else if (fd == -ELOOP)
 			disable(c, "the password cache key '%s' is a symbolic link; the cache is not used", path);
 		else
 			disable(c, "cannot open the password cache key '%s'; the cache is not used", path);
@@ -467,7 +470,7 @@ static void load_entries(struct mr_pwcache *c)
 	char *path = mr_path_join(c->dir, CACHE_NAME);
 	struct mr_buf data = MR_BUF_INIT, err = MR_BUF_INIT;
 	struct stat st;
-	if (mr_read_file_ex(path, CACHE_MAX, MR_READ_NOFOLLOW, &data, &st, &err) < 0)
+	if (mr_root_read(c->root, path, CACHE_MAX, &data, &st, &err) < 0)
 		goto out;
 	size_t hl = strlen(CACHE_HEADER);
 	if (data.len < hl || memcmp(data.ptr, CACHE_HEADER, hl) != 0)
@@ -497,11 +500,12 @@ out:
 	free(path);
 }
 
-struct mr_pwcache *mr_pwcache_open(const char *dir, bool create)
+struct mr_pwcache *mr_pwcache_open(struct mr_root *root, const char *dir, bool create)
 {
 	struct mr_pwcache *c = xcalloc(1, sizeof(*c));
 	c->create = create;
-	if (dir) {
+	c->root = root;
+	if (dir && root) {
 		c->dir = xstrdup(dir);
 		int d = check_dir(c);
 		if (d < 0)
@@ -580,38 +584,35 @@ static int write_atomic(struct mr_pwcache *c, const char *name, const void *data
 	for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
 		mr_buf_reset(&tmp);
 		mr_buf_addf(&tmp, "%s/.%s.%ld.%u", c->dir, name, (long)getpid(), serial++);
-		fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd < 0 && errno != EEXIST)
+		fd = mr_root_openat(c->root, tmp.ptr, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		if (fd < 0 && fd != -EEXIST)
 			break;
 	}
 	if (fd < 0) {
-		save_error(c, "create a temporary file beside", path, errno);
+		save_error(c, "create a temporary file beside", path, -fd);
 		goto out;
 	}
 	if (fchmod(fd, 0600) < 0 || write_all(fd, data, n) < 0 || fsync(fd) < 0) {
 		save_error(c, "write", tmp.ptr, errno);
 		close(fd);
-		unlink(tmp.ptr);
+		mr_root_unlink(c->root, tmp.ptr);
 		goto out;
 	}
 	if (close(fd) < 0) {
 		save_error(c, "write", tmp.ptr, errno);
-		unlink(tmp.ptr);
+		mr_root_unlink(c->root, tmp.ptr);
 		goto out;
 	}
-	if (rename(tmp.ptr, path) < 0) {
-		save_error(c, "replace", path, errno);
-		unlink(tmp.ptr);
+	int e = mr_root_rename(c->root, tmp.ptr, path, false);
+	if (e < 0) {
+		save_error(c, "replace", path, -e);
+		mr_root_unlink(c->root, tmp.ptr);
 		goto out;
 	}
-	int dfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) < 0) {
-		save_error(c, "sync the directory", c->dir, errno);
-		if (dfd >= 0)
-			close(dfd);
+	if ((e = mr_root_sync_dir(c->root, c->dir)) < 0) {
+		save_error(c, "sync the directory", c->dir, -e);
 		goto out;
 	}
-	close(dfd);
 	r = 0;
 out:
 	mr_buf_release(&tmp);
@@ -630,13 +631,9 @@ int mr_pwcache_save(struct mr_pwcache *c)
 	if (!c->key_on_disk) {
 		if (!c->create)
 			return 0; /* in memory only */
-		if (mkdir(c->dir, 0700) == 0) {
-			if (chmod(c->dir, 0700) < 0) {
-				save_error(c, "set the mode of", c->dir, errno);
-				return -1;
-			}
-		} else if (errno != EEXIST) {
-			save_error(c, "create", c->dir, errno);
+		int e = mr_root_mkdir(c->root, c->dir, 0700, -1, -1);
+		if (e < 0 && e != -EEXIST) {
+			save_error(c, "create", c->dir, -e);
 			return -1;
 		}
 		if (check_dir(c) <= 0) {

@@ -87,7 +87,9 @@ struct mr_pwcache;
  * others) the cache is disabled: mr_pwcache_verify is then exactly mr_password_verify,
  * and mr_pwcache_disabled says why.  A cache is not thread-safe: one per thread.
  */
-struct mr_pwcache *mr_pwcache_open(const char *dir, bool create);
+struct mr_root;
+/* dir is below root (util/rootfs.h): every file of the cache is reached without a link. */
+struct mr_pwcache *mr_pwcache_open(struct mr_root *root, const char *dir, bool create);
 
 /*
  * mr_password_verify(hash, clear, len), answered from the cache when the pair verified

@@ -1052,8 +1052,9 @@ static int collect(const char *path, struct mr_pathlist *files, struct mr_loc *w
 {
 	static const char *const suffixes[] = { ".yaml", ".yml", NULL };
 	struct stat st;
-	if (stat(path, &st) < 0) {
-		mr_diag_error(diags, *where, "cannot read desired state '%s': %s", path, strerror(errno));
+	int r = mr_path_stat(path, &st);
+	if (r < 0) {
+		mr_diag_error(diags, *where, "cannot read desired state '%s': %s", path, strerror(-r));
 		return -1;
 	}
 	if (!S_ISDIR(st.st_mode)) {
@@ -1234,7 +1235,7 @@ int mr_load_desired(struct mr_model *m, struct mr_load_opts *opts, struct mr_dia
 	size_t nseen = 0;
 	for (size_t i = 0; i < files.n; i++) {
 		struct stat st;
-		if (stat(files.v[i], &st) == 0) {
+		if (mr_path_stat(files.v[i], &st) == 0) {
 			size_t j = 0;
 			while (j < nseen && !(seen[j].dev == st.st_dev && seen[j].ino == st.st_ino))
 				j++;
@@ -1258,7 +1259,7 @@ int mr_load_desired(struct mr_model *m, struct mr_load_opts *opts, struct mr_dia
 			      "the desired state declares no user and no domain; an empty state is never applied");
 	}
 	/* the whole-state rules run even after errors above, so one run reports everything */
-	mr_validate_desired(m, opts->root, diags);
+	mr_validate_desired(m, opts->rootfs, !opts->skip_files, diags);
 	free(deflt);
 	mr_pathlist_release(&files);
 	return diags->errors == errors_before ? 0 : -1;

@@ -15,17 +15,21 @@
 #ifndef MR_LOAD_DESIRED_H
 #define MR_LOAD_DESIRED_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "model/model.h"
 #include "util/diag.h"
 #include "util/fs.h"
+#include "util/rootfs.h"
 
 #define MR_DESIRED_DEFAULT "/etc/mailrecon/desired"
 #define MR_DESIRED_MAX_FILE (64u << 20)
 
 struct mr_load_opts {
-	const char *root;            /* every absolute path is taken below it; NULL or "/" */
+	const char *root;            /* where the default source is: ROOT/etc/mailrecon/desired */
+	struct mr_root *rootfs;      /* absolute paths a state names are read below it (NULL: no root) */
+	bool skip_files;             /* do not read the files a state names at all (fuzzing) */
 	const char *const *sources;  /* -f arguments; none: ROOT/etc/mailrecon/desired */
 	size_t nsources;
 	size_t nfiles;               /* out: YAML files read */
@@ -48,7 +52,7 @@ void mr_load_yaml_buffer(struct mr_model *m, const char *file, const char *data,
 			 struct mr_diags *diags);
 
 /* The whole-state rules of design section 2 (cross references, limits, loops, secrets). */
-void mr_validate_desired(struct mr_model *m, const char *root, struct mr_diags *diags);
+void mr_validate_desired(struct mr_model *m, struct mr_root *root, bool read_files, struct mr_diags *diags);
 
 /* Parse a size ("500M", "2G", "1048576"); false when malformed or over 1 PiB. */
 int mr_parse_size(const char *s, int64_t *out);

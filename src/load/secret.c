@@ -6,14 +6,51 @@
 #include <sys/stat.h>
 
 #include "util/fs.h"
+#include "util/xalloc.h"
 
-#define SECRET_MAX 4096
+#define PASSWORD_FILE_MAX 4096
 
-char *mr_secret_path(const char *root, const char *base_dir, const char *path)
+char *mr_secret_path(struct mr_root *root, const char *base_dir, const char *path)
 {
 	if (path[0] == '/')
-		return mr_path_join_root(root, path);
+		return root ? mr_root_full(root, path) : strdup(path);
 	return mr_path_join(base_dir ? base_dir : ".", path);
+}
+
+int mr_secret_file_read(struct mr_root *root, const char *base_dir, const char *path, size_t max,
+			struct mr_buf *out, struct mr_buf *err)
+{
+	struct stat st;
+	if (path[0] == '/') {
+		if (!mr_root_clean(path)) {
+			mr_buf_addf(err, "'%s' is not a clean path below the root (no '.', '..' or '//')", path);
+			return -EINVAL;
+		}
+		return mr_root_read(root, path, max, out, &st, err);
+	}
+	/* relative: below the YAML file's directory, looked up the same way */
+	struct mr_buf rel = MR_BUF_INIT;
+	mr_buf_addf(&rel, "/%s", path);
+	int rc;
+	if (!base_dir || strncmp(base_dir, "git:", 4) == 0) {
+		mr_buf_addf(err, "'%s': a relative path needs the directory of a YAML file on disk; write an absolute path "
+				 "below --root",
+			    path);
+		rc = -EINVAL;
+	} else if (!mr_root_clean(rel.ptr)) {
+		mr_buf_addf(err, "'%s' is not a clean relative path (no '.', '..' or '//'): it must stay below '%s'", path,
+			    base_dir);
+		rc = -EINVAL;
+	} else {
+		struct mr_root *below;
+		rc = mr_root_open(&below, base_dir, err);
+		if (rc == 0) {
+			rc = mr_root_read(below, rel.ptr, max, out, &st, err);
+			mr_root_close(&below);
+		}
+	}
+	mr_buf_release(&rel);
+	return rc;
 }
 
 void mr_secret_wipe(struct mr_buf *b)
@@ -23,7 +60,7 @@ void mr_secret_wipe(struct mr_buf *b)
 	mr_buf_release(b);
 }
 
-int mr_secret_read(const char *root, const struct mr_password *p, struct mr_buf *out, struct mr_buf *why)
+int mr_secret_read(struct mr_root *root, const struct mr_password *p, struct mr_buf *out, struct mr_buf *why)
 {
 	mr_buf_reset(out);
 	if (p->kind == MR_PASSWORD_ENV) {
@@ -39,19 +76,16 @@ int mr_secret_read(const char *root, const struct mr_password *p, struct mr_buf 
 		mr_buf_adds(why, "not a clear password");
 		return -1;
 	}
-	char *path = mr_secret_path(root, p->base_dir, p->value);
-	struct stat st;
 	struct mr_buf data = MR_BUF_INIT, err = MR_BUF_INIT;
-	int r = mr_read_file_ex(path, SECRET_MAX, 0, &data, &st, &err);
-	free(path);
+	int r = mr_secret_file_read(root, p->base_dir, p->value, PASSWORD_FILE_MAX, &data, &err);
 	if (r < 0) {
-		mr_buf_adds(why, err.ptr);
+		mr_buf_adds(why, err.ptr ? err.ptr : strerror(-r));
 		mr_buf_release(&err);
 		mr_secret_wipe(&data);
 		return -1;
 	}
 	mr_buf_release(&err);
-	size_t n = strcspn(data.ptr, "\r\n");
+	size_t n = data.ptr ? strcspn(data.ptr, "\r\n") : 0;
 	if (n == 0 || memchr(data.ptr, '\0', n)) {
 		mr_buf_adds(why, n == 0 ? "the first line is empty" : "the password has a NUL byte");
 		mr_secret_wipe(&data);

@@ -1,22 +1,39 @@
 /*
- * secret: the clear text of a password given as {file: PATH} or {env: NAME}.
+ * secret: the files a desired state names -- a password's {file: PATH}, a certificate's
+ * cert and key -- and the clear text of a password given as {file: PATH} or {env: NAME}.
+ *
+ * A path in a desired state is data, and with --scope it is the data of a tenant: it is a
+ * name looked up through the confinement layer (util/rootfs.h), never a path opened as it
+ * is.  An absolute PATH is taken below --root; a relative one below the directory of the
+ * YAML file that names it.  Either way no symbolic link is followed and no '..' is
+ * allowed, so a file outside those trees (/etc/shadow of the host, another tenant's key)
+ * cannot be reached through a link or a relative path.
  *
  * A password file holds the password on its first line (a final CR/LF is not part of it).
- * A relative PATH is taken from the directory of the YAML file that names it, an absolute
- * one below --root.  The caller owns the buffer and must wipe it (mr_secret_wipe) as soon
- * as it is done with it; nothing here prints or logs the value.
+ * The caller owns the buffers and must wipe a secret (mr_secret_wipe) as soon as it is done
+ * with it; nothing here prints or logs a value.
  */
 #ifndef MR_LOAD_SECRET_H
 #define MR_LOAD_SECRET_H
 
 #include "model/model.h"
 #include "util/buf.h"
+#include "util/rootfs.h"
 
-/* The file a {file: PATH} names; a fresh string. */
-char *mr_secret_path(const char *root, const char *base_dir, const char *path);
+#define MR_SECRET_FILE_MAX (1u << 20)
+
+/* The file as shown in messages: ROOT + PATH, or BASE_DIR/PATH; a fresh string. */
+char *mr_secret_path(struct mr_root *root, const char *base_dir, const char *path);
+
+/*
+ * Read such a file (at most max bytes): 0, or -errno with a message in err naming the file
+ * (never its content).
+ */
+int mr_secret_file_read(struct mr_root *root, const char *base_dir, const char *path, size_t max,
+			struct mr_buf *out, struct mr_buf *err);
 
 /* 0 with the clear password in out, or -1 with a reason in why (never the value). */
-int mr_secret_read(const char *root, const struct mr_password *p, struct mr_buf *out, struct mr_buf *why);
+int mr_secret_read(struct mr_root *root, const struct mr_password *p, struct mr_buf *out, struct mr_buf *why);
 
 /* Overwrite and release a buffer that held a secret. */
 void mr_secret_wipe(struct mr_buf *b);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crypto/keys.h"
 #include "crypto/pwhash.h"
 #include "load/desired.h"
 #include "load/secret.h"
@@ -22,7 +23,8 @@
 struct vctx {
 	struct mr_model *m;
 	struct mr_diags *diags;
-	const char *root;
+	struct mr_root *root;     /* NULL: there is no root (an absolute path cannot be read) */
+	bool read_files;          /* false: the files a state names are not read (fuzzing) */
 	struct mr_strmap aliases; /* alias@domain -> struct mr_item (the alias) */
 };
 
@@ -155,40 +157,63 @@ static bool local_exists(struct vctx *v, const char *address)
 	return mr_model_mailbox(v->m, address) || mr_strmap_get(&v->aliases, address, strlen(address));
 }
 
-static bool readable_secret(const char *path, struct mr_buf *why)
+/*
+ * A file the desired state names, read through the confinement layer (load/secret.h):
+ * absolute below the root, relative below the YAML file, never through a link.  0 with
+ * the bytes in out (the caller wipes them), or -1 with an error at loc.
+ */
+static int read_named(struct vctx *v, struct mr_loc loc, const char *what, const char *base, const char *path,
+		      struct mr_buf *out)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		mr_buf_adds(why, strerror(errno));
-		return false;
+	struct mr_buf why = MR_BUF_INIT;
+	if (!v->root && path[0] == '/') {
+		mr_diag_error(v->diags, loc, "cannot read %s file '%s': --root does not exist", what, path);
+		return -1;
 	}
-	struct stat st;
-	bool ok = false;
-	char first[2];
-	if (fstat(fd, &st) < 0)
-		mr_buf_adds(why, strerror(errno));
-	else if (!S_ISREG(st.st_mode))
-		mr_buf_adds(why, "not a regular file");
-	else if (read(fd, first, 1) != 1 || first[0] == '\n' || first[0] == '\r')
-		mr_buf_adds(why, "the first line is empty");
-	else
-		ok = true;
-	first[0] = 0; /* what was read is a secret: keep nothing of it */
-	close(fd);
-	return ok;
+	int rc = mr_secret_file_read(v->root, base, path, MR_SECRET_FILE_MAX, out, &why);
+	if (rc < 0) {
+		char *shown = mr_secret_path(v->root, base, path);
+		mr_diag_error(v->diags, loc, "cannot read %s file '%s': %s", what, shown,
+			      rc == -ELOOP    ? "it is a symbolic link or is reached through one; refused"
+			      : rc == -EINVAL ? why.ptr
+			      : rc == -EISDIR ? "it is a directory"
+			      : rc == -EFBIG  ? "it is too large"
+					      : strerror(-rc));
+		free(shown);
+	}
+	mr_buf_release(&why);
+	return rc < 0 ? -1 : 0;
 }
 
-/* A path from the desired state: absolute below the root, relative to the YAML file. */
-#define secret_path mr_secret_path
-
-static void check_file(struct vctx *v, struct mr_loc loc, const char *what, const char *base, const char *path)
+static void check_password_file(struct vctx *v, const struct mr_password *p)
 {
-	char *full = secret_path(v->root, base, path);
-	struct mr_buf why = MR_BUF_INIT;
-	if (!readable_secret(full, &why))
-		mr_diag_error(v->diags, loc, "cannot read %s file '%s': %s", what, full, why.ptr);
-	mr_buf_release(&why);
-	free(full);
+	struct mr_buf data = MR_BUF_INIT;
+	if (v->read_files && read_named(v, p->loc, "password", p->base_dir, p->value, &data) == 0 &&
+	    (!data.ptr || data.ptr[0] == '\n' || data.ptr[0] == '\r' || data.ptr[0] == '\0'))
+		mr_diag_error(v->diags, p->loc, "cannot read password file '%s': the first line is empty", p->value);
+	mr_secret_wipe(&data);
+}
+
+/* A certificate and its key: what they claim to be, and a pair (never copied otherwise). */
+static void check_cert_files(struct vctx *v, const struct mr_domain *d)
+{
+	if (!v->read_files)
+		return;
+	struct mr_buf crt = MR_BUF_INIT, key = MR_BUF_INIT;
+	bool have_crt = d->ssl.cert_path &&
+			read_named(v, d->ssl.cert_loc, "certificate", d->ssl.base_dir, d->ssl.cert_path, &crt) == 0;
+	bool have_key = d->ssl.key_path &&
+			read_named(v, d->ssl.key_loc, "certificate key", d->ssl.base_dir, d->ssl.key_path, &key) == 0;
+	if (have_crt && have_key) {
+		const char *why = mr_cert_pair_check(crt.ptr ? crt.ptr : "", crt.len, key.ptr ? key.ptr : "", key.len);
+		if (why)
+			mr_diag_error(v->diags, strstr(why, "key file") || strstr(why, "the key is") ? d->ssl.key_loc
+												       : d->ssl.cert_loc,
+				      "the certificate of '%s': %s (cert: %s, key: %s); it is never copied", d->name, why,
+				      d->ssl.cert_path, d->ssl.key_path);
+	}
+	mr_secret_wipe(&crt);
+	mr_secret_wipe(&key);
 }
 
 static void check_password(struct vctx *v, struct mr_mailbox *mb)
@@ -202,7 +227,7 @@ static void check_password(struct vctx *v, struct mr_mailbox *mb)
 		break;
 	}
 	case MR_PASSWORD_FILE:
-		check_file(v, p->loc, "password", p->base_dir, p->value);
+		check_password_file(v, p);
 		break;
 	case MR_PASSWORD_ENV: {
 		const char *val = getenv(p->value);
@@ -279,12 +304,8 @@ static void check_action(struct vctx *v, struct mr_domain *d)
 static void check_domain(struct vctx *v, struct mr_domain *d)
 {
 	check_action(v, d);
-	if (d->ssl.enabled && d->ssl.cert == MR_CERT_FILES) {
-		if (d->ssl.cert_path)
-			check_file(v, d->ssl.cert_loc, "certificate", d->ssl.base_dir, d->ssl.cert_path);
-		if (d->ssl.key_path)
-			check_file(v, d->ssl.key_loc, "certificate key", d->ssl.base_dir, d->ssl.key_path);
-	}
+	if (d->ssl.enabled && d->ssl.cert == MR_CERT_FILES)
+		check_cert_files(v, d);
 	for (size_t j = 0; j < d->nmailboxes; j++)
 		check_mailbox(v, d->mailboxes[j]);
 }
@@ -311,9 +332,9 @@ static void check_server(struct vctx *v)
 		}
 }
 
-void mr_validate_desired(struct mr_model *m, const char *root, struct mr_diags *diags)
+void mr_validate_desired(struct mr_model *m, struct mr_root *root, bool read_files, struct mr_diags *diags)
 {
-	struct vctx v = { m, diags, root, MR_STRMAP_INIT };
+	struct vctx v = { m, diags, root, read_files, MR_STRMAP_INIT };
 	struct mr_buf tmp = MR_BUF_INIT;
 	check_server(&v);
 	check_users(&v);

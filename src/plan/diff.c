@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "load/emit.h"
+#include "model/names.h"
 #include "plan/plan.h"
 #include "util/xalloc.h"
 
@@ -18,6 +19,12 @@ const char *mr_change_action_name(enum mr_change_action a)
 {
 	static const char *const n[] = { "create", "update", "delete" };
 	return n[a];
+}
+
+const char *mr_home_op_name(enum mr_home_op op)
+{
+	static const char *const n[] = { "make", "move", "restore", "archive", "purge" };
+	return n[op];
 }
 
 const char *mr_object_name(enum mr_object o)
@@ -280,6 +287,87 @@ static void mailbox_attrs(struct ctx *c, struct mr_change *ch, const struct mr_m
 #undef A
 }
 
+/* ---- mailbox homes ---- */
+
+/* The home of local@domain of owner, when each is a name a path can be made of; NULL otherwise. */
+static const char *home_of(struct ctx *c, const char *owner, const char *domain, const char *local)
+{
+	if (!owner || mr_check_user_name(owner) || mr_check_domain(domain) || mr_check_mailbox_name(local))
+		return NULL;
+	return mr_arena_printf(&c->p->arena, "/var/www/%s/data/email/%s/%s", owner, domain, local);
+}
+
+static struct mr_home_change *home_change(struct ctx *c, enum mr_home_op op, const char *address, const char *owner,
+					  const char *path)
+{
+	struct mr_plan *p = c->p;
+	p->homes = xgrow(p->homes, sizeof(*p->homes), p->nhomes + 1, &p->hcap);
+	struct mr_home_change *h = &p->homes[p->nhomes++];
+	*h = (struct mr_home_change){ op, pstr(c, address), pstr(c, owner), path, NULL, NULL };
+	return h;
+}
+
+/* A new entry STATE_DIR/archive/ADDRESS/STAMP[-N], not taken yet. */
+static const char *archive_entry(struct ctx *c, const char *address)
+{
+	const char *dir = c->in->state_dir ? c->in->state_dir : "/var/lib/mailrecon";
+	const char *stamp = c->in->stamp ? c->in->stamp : "STAMP";
+	const char *e = NULL;
+	for (int n = 1; n < 100000; n++) {
+		e = n == 1 ? mr_arena_printf(&c->p->arena, "%s/archive/%s/%s", dir, address, stamp)
+			   : mr_arena_printf(&c->p->arena, "%s/archive/%s/%s-%d", dir, address, stamp, n);
+		if (!c->in->archive.taken || !c->in->archive.taken(c->in->archive.ctx, e))
+			break;
+	}
+	return e;
+}
+
+/* A deleted mailbox: its home, at exactly its place, is archived (or purged). */
+static void home_gone(struct ctx *c, struct mr_change *ch, const struct mr_domain *ld, const struct mr_mailbox *a)
+{
+	const char *home = home_of(c, ld->owner, ld->name, a->name);
+	ch->storage = home;
+	if (!home)
+		return; /* the owner is unknown: nothing is touched (a finding says so) */
+	if (c->in->purge) {
+		home_change(c, MR_HOME_PURGE, a->address, NULL, home);
+		return;
+	}
+	ch->archive = archive_entry(c, a->address);
+	home_change(c, MR_HOME_ARCHIVE, a->address, NULL, home)->to = ch->archive;
+}
+
+/* A new mailbox: its home is made, or with a rollback, its newest archive entry comes back. */
+static void home_new(struct ctx *c, const struct mr_domain *td, const struct mr_mailbox *b)
+{
+	const char *home = home_of(c, td->owner, td->name, b->name);
+	if (!home)
+		return;
+	const char *entry = c->in->restore && c->in->archive.newest ? c->in->archive.newest(c->in->archive.ctx, b->address)
+								     : NULL;
+	if (entry)
+		home_change(c, MR_HOME_RESTORE, b->address, td->owner, home)->from = pstr(c, entry);
+	else
+		home_change(c, MR_HOME_MAKE, b->address, td->owner, home);
+}
+
+/* A kept mailbox: its home moves with its domain to a new owner; a live home field that is
+ * not its place is shown and rewritten (never followed). */
+static void home_kept(struct ctx *c, struct upd *u, const struct mr_domain *ld, const struct mr_domain *td,
+		      const struct mr_mailbox *a)
+{
+	const char *want = home_of(c, td->owner, td->name, a->name);
+	if (!want)
+		return;
+	const char *was = ld->owner && strcmp(ld->owner, td->owner) != 0 ? home_of(c, ld->owner, ld->name, a->name) : NULL;
+	if (was)
+		home_change(c, MR_HOME_MOVE, a->address, td->owner, want)->from = was;
+	else if (ld->owner == NULL)
+		home_change(c, MR_HOME_MAKE, a->address, td->owner, want);
+	if (a->home && !mr_home_is(a->home, was ? was : want))
+		diff_attr(u, "home", a->home, want);
+}
+
 static void diff_mailboxes(struct ctx *c, const struct mr_domain *ld, const struct mr_domain *td)
 {
 	size_t na = ld ? ld->nmailboxes : 0, nb = td ? td->nmailboxes : 0, i = 0, j = 0;
@@ -291,21 +379,18 @@ static void diff_mailboxes(struct ctx *c, const struct mr_domain *ld, const stru
 		if (cmp < 0) {
 			struct mr_change *ch = change(c, MR_CHANGE_DELETE, MR_OBJ_MAILBOX, a->address, dn);
 			mailbox_attrs(c, ch, a, true);
-			const char *owner = ld->owner ? ld->owner : "?";
-			char *home = a->home ? xstrdup(a->home) : mr_home_path(owner, ld->name, a->name);
-			ch->storage = pstr(c, home);
-			free(home);
-			ch->archive = mr_arena_printf(&c->p->arena, "%s/archive/%s/%s", c->in->state_dir ? c->in->state_dir : "/var/lib/mailrecon",
-						      c->in->date ? c->in->date : "DATE", a->address);
+			home_gone(c, ch, ld, a);
 			c->p->del_mailboxes++;
 			i++;
 		} else if (cmp > 0) {
 			struct mr_change *ch = change(c, MR_CHANGE_CREATE, MR_OBJ_MAILBOX, b->address, dn);
 			password_same(c, NULL, b);
 			mailbox_attrs(c, ch, b, false);
+			home_new(c, td, b);
 			j++;
 		} else {
 			struct upd u = { c, MR_OBJ_MAILBOX, b->address, dn, NULL };
+			home_kept(c, &u, ld, td, a);
 			/* values are compared first and formatted only when they differ: this runs
 			 * for every mailbox of the server */
 			if (!password_same(c, a, b))
@@ -629,6 +714,7 @@ void mr_plan_release(struct mr_plan *p)
 	for (size_t i = 0; i < p->nfiles; i++)
 		free(p->files[i].content);
 	free(p->files);
+	free(p->homes);
 	mr_arena_release(&p->arena);
 	memset(p, 0, sizeof(*p));
 }

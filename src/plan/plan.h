@@ -28,7 +28,7 @@
 #include "util/buf.h"
 #include "util/diag.h"
 
-#define MR_PLAN_FORMAT_VERSION 1
+#define MR_PLAN_FORMAT_VERSION 2
 
 enum mr_change_action { MR_CHANGE_CREATE, MR_CHANGE_UPDATE, MR_CHANGE_DELETE };
 enum mr_object { MR_OBJ_SERVER, MR_OBJ_USER, MR_OBJ_DOMAIN, MR_OBJ_DKIM, MR_OBJ_CERT, MR_OBJ_MAILBOX };
@@ -49,9 +49,33 @@ struct mr_change {
 	const char *domain; /* the domain it belongs to; NULL for the server and users */
 	struct mr_attr *attrs;
 	size_t nattrs, cap;
-	const char *storage; /* a deleted mailbox: its home, archived at apply */
-	const char *archive; /* ... and where to (STATE_DIR/archive/DATE/ADDRESS) */
+	const char *storage; /* a deleted mailbox: its home (NULL: its owner is unknown) */
+	const char *archive; /* ... and where it is archived (NULL: purged) */
 };
+
+/*
+ * What happens to a mailbox's home (design section 7: homes are part of the model).  Every
+ * path is exactly /var/www/OWNER/data/email/DOMAIN/LOCAL for a mailbox of the model, or an
+ * entry STATE_DIR/archive/ADDRESS/STAMP; nothing read from a live line is ever one.
+ */
+enum mr_home_op {
+	MR_HOME_MAKE,    /* a new mailbox: path is made, owner's */
+	MR_HOME_MOVE,    /* its domain changed owner: from -> path, given to owner */
+	MR_HOME_RESTORE, /* it comes back (rollback): its newest archive entry from -> path */
+	MR_HOME_ARCHIVE, /* it is deleted: path -> to, kept */
+	MR_HOME_PURGE,   /* it is deleted with --purge: path is removed */
+};
+
+struct mr_home_change {
+	enum mr_home_op op;
+	const char *address;
+	const char *owner; /* who the home belongs to after the change (make, move, restore) */
+	const char *path;  /* the home */
+	const char *from;  /* move: the old home; restore: the archive entry */
+	const char *to;    /* archive: the archive entry */
+};
+
+const char *mr_home_op_name(enum mr_home_op op); /* "make" ... */
 
 struct mr_file_change {
 	const char *path;  /* below the root */
@@ -77,6 +101,8 @@ struct mr_plan {
 	size_t nchanges, cap;
 	struct mr_file_change *files;
 	size_t nfiles, fcap;
+	struct mr_home_change *homes;
+	size_t nhomes, hcap;
 	size_t add, change, destroy;
 	size_t del_users, del_domains, del_mailboxes;
 	const char *scope;
@@ -95,13 +121,25 @@ struct mr_plan_oracle {
 	void *ctx;
 };
 
+/* What the plan needs to know of STATE_DIR/archive (the caller lists it). */
+struct mr_archive_view {
+	/* The newest entry of address ("STATE_DIR/archive/ADDRESS/STAMP"), or NULL. */
+	const char *(*newest)(void *ctx, const char *address);
+	/* Whether an entry of that path exists already. */
+	bool (*taken)(void *ctx, const char *entry);
+	void *ctx;
+};
+
 struct mr_plan_input {
 	const struct mr_model *desired;
 	const struct mr_live *live;
 	const struct mr_accounts *accounts;
 	const char *scope;      /* NULL: everything */
-	const char *state_dir;  /* for the archive path shown for a deleted mailbox */
-	const char *date;       /* YYYY-MM-DD for that path */
+	const char *state_dir;  /* where the archive is: STATE_DIR/archive/ADDRESS/STAMP */
+	const char *stamp;      /* STAMP of the archive entries made now (YYYYMMDDTHHMMSSZ) */
+	bool purge;             /* a deleted mailbox's home is removed, not archived */
+	bool restore;           /* rollback: a mailbox that comes back takes its newest archive entry */
+	struct mr_archive_view archive; /* NULL callbacks: an empty archive */
 	int64_t now;            /* Unix time for certificate expiry; 0: the clock */
 	struct mr_plan_oracle oracle;
 };

@@ -1,11 +1,17 @@
 #include "plan/planfile.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "load/secret.h"
 #include "util/fs.h"
+#include "util/rootfs.h"
 #include "util/xalloc.h"
 
 void mr_fingerprint_add(struct mr_fingerprints *l, const char *shown, const char *full)
@@ -15,7 +21,7 @@ void mr_fingerprint_add(struct mr_fingerprints *l, const char *shown, const char
 	memset(f, 0, sizeof(*f));
 	f->path = xstrdup(shown);
 	struct stat st;
-	if (lstat(full, &st) < 0)
+	if (mr_path_lstat(full, &st) < 0)
 		return;
 	f->exists = true;
 	f->size = (uint64_t)st.st_size;
@@ -27,6 +33,34 @@ void mr_fingerprint_add(struct mr_fingerprints *l, const char *shown, const char
 	struct mr_buf data = MR_BUF_INIT, err = MR_BUF_INIT;
 	struct stat st2;
 	if (mr_read_file_ex(full, 1u << 30, MR_READ_NOFOLLOW, &data, &st2, &err) == 0)
+		mr_sha256_hex(data.ptr, data.len, f->sha256);
+	/* the bytes may be a key: wipe them */
+	if (data.ptr)
+		explicit_bzero(data.ptr, data.cap);
+	mr_buf_release(&data);
+	mr_buf_release(&err);
+}
+
+/* The same for a file below the root, read through the confinement layer. */
+static void fingerprint_root(struct mr_fingerprints *l, struct mr_root *root, const char *path)
+{
+	l->v = xgrow(l->v, sizeof(*l->v), l->n + 1, &l->cap);
+	struct mr_fingerprint *f = &l->v[l->n++];
+	memset(f, 0, sizeof(*f));
+	f->path = xstrdup(path);
+	struct stat st;
+	if (mr_root_lstat(root, path, &st) < 0)
+		return;
+	f->exists = true;
+	f->size = (uint64_t)st.st_size;
+	f->mode = (unsigned)st.st_mode;
+	f->uid = st.st_uid;
+	f->gid = st.st_gid;
+	if (!S_ISREG(st.st_mode))
+		return;
+	struct mr_buf data = MR_BUF_INIT, err = MR_BUF_INIT;
+	struct stat st2;
+	if (mr_root_read(root, path, 1u << 30, &data, &st2, &err) == 0)
 		mr_sha256_hex(data.ptr, data.len, f->sha256);
 	/* the bytes may be a key: wipe them */
 	if (data.ptr)
@@ -67,26 +101,17 @@ void mr_fingerprints_release(struct mr_fingerprints *l)
 void mr_fingerprint_files(const struct mr_live *lv, const struct mr_accounts *acc, struct mr_fingerprints *fp)
 {
 	for (size_t i = 0; i < MR_FILE_COUNT; i++)
-		mr_fingerprint_add(fp, lv->files[i].cf.path, lv->files[i].fullpath);
-	char *p = mr_path_join_root(lv->root, acc->path);
-	mr_fingerprint_add(fp, acc->path, p);
-	free(p);
-	for (int id = 0; id < MR_CONF_COUNT; id++) {
-		const char *conf = mr_conf_path((enum mr_conf_id)id, lv->layout);
-		p = mr_path_join_root(lv->root, conf);
-		mr_fingerprint_add(fp, conf, p);
-		free(p);
-	}
+		fingerprint_root(fp, lv->root, lv->files[i].cf.path);
+	fingerprint_root(fp, lv->root, acc->path);
+	for (int id = 0; id < MR_CONF_COUNT; id++)
+		fingerprint_root(fp, lv->root, mr_conf_path((enum mr_conf_id)id, lv->layout));
 	struct mr_pathlist keys = MR_PATHLIST_INIT;
 	for (size_t i = 0; i < lv->key_files.cap; i++)
 		if (lv->key_files.slots[i].key)
 			mr_pathlist_add(&keys, lv->key_files.slots[i].key);
 	mr_pathlist_sort(&keys);
-	for (size_t i = 0; i < keys.n; i++) {
-		char *f = mr_path_join_root(lv->root, keys.v[i]);
-		mr_fingerprint_add(fp, keys.v[i], f);
-		free(f);
-	}
+	for (size_t i = 0; i < keys.n; i++)
+		fingerprint_root(fp, lv->root, keys.v[i]);
 	mr_pathlist_release(&keys);
 }
 
@@ -125,9 +150,117 @@ void mr_planfile_write(const struct mr_plan *p, const struct mr_diags *findings,
 	mr_json_string(out, m->scope);
 	mr_buf_adds(out, ",\n\"desired_sources\":");
 	prints(out, m->desired);
+	mr_buf_adds(out, ",\n\"secrets\":[");
+	for (size_t i = 0; m->pins && i < m->pins->n; i++) {
+		mr_buf_adds(out, i ? ",\n  {\"source\":" : "\n  {\"source\":");
+		mr_json_string(out, m->pins->v[i].source);
+		mr_buf_addf(out, ",\"hmac\":\"%s\"}", m->pins->v[i].hmac);
+	}
+	mr_buf_adds(out, "]");
 	mr_buf_adds(out, ",\n\"live_files\":");
 	prints(out, m->live);
 	mr_buf_adds(out, ",\n\"plan\":");
 	mr_plan_print_json(p, findings, out);
 	mr_buf_adds(out, "}\n");
+}
+
+/* ---- pinned secrets ---- */
+
+#define PIN_KEY_LEN 32
+
+/* STATE_DIR/pin-key: 0 with the key, or -1 (absent and not made, or not trusted). */
+static int pin_key(struct mr_root *root, const char *state_dir, bool create, unsigned char key[PIN_KEY_LEN])
+{
+	char *path = mr_path_join(state_dir, "pin-key");
+	struct mr_buf data = MR_BUF_INIT, err = MR_BUF_INIT;
+	struct stat st;
+	int rc = -1;
+	int r = mr_root_read(root, path, 64, &data, &st, &err);
+	if (r == 0 && data.len == PIN_KEY_LEN && st.st_uid == geteuid() && !(st.st_mode & 077)) {
+		memcpy(key, data.ptr, PIN_KEY_LEN);
+		rc = 0;
+	} else if (r == -ENOENT && create && mr_root_mkdirs(root, state_dir, 0700, &err) == 0 &&
+		   RAND_bytes(key, PIN_KEY_LEN) == 1) {
+		/* made once, never replaced: O_EXCL, and a concurrent maker's key wins */
+		int fd = mr_root_openat(root, path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		if (fd >= 0) {
+			rc = write(fd, key, PIN_KEY_LEN) == PIN_KEY_LEN && fsync(fd) == 0 ? 0 : -1;
+			close(fd);
+		} else if (fd == -EEXIST) {
+			rc = pin_key(root, state_dir, false, key);
+		}
+	}
+	if (data.ptr)
+		explicit_bzero(data.ptr, data.cap);
+	mr_buf_release(&data);
+	mr_buf_release(&err);
+	free(path);
+	return rc;
+}
+
+static void pin(struct mr_pins *out, const unsigned char *key, const char *source, const void *data, size_t len,
+		bool readable)
+{
+	out->v = xgrow(out->v, sizeof(*out->v), out->n + 1, &out->cap);
+	struct mr_pin *p = &out->v[out->n++];
+	p->source = xstrdup(source);
+	if (!key)
+		strcpy(p->hmac, "(no pin key)");
+	else if (!readable)
+		strcpy(p->hmac, "(unreadable)");
+	else
+		mr_hmac_sha256_hex(key, PIN_KEY_LEN, data, len, p->hmac);
+}
+
+static void pin_file(struct mr_pins *out, struct mr_root *root, const unsigned char *key, const char *what,
+		     const char *base, const char *path)
+{
+	struct mr_buf data = MR_BUF_INIT, err = MR_BUF_INIT, src = MR_BUF_INIT;
+	bool ok = mr_secret_file_read(root, base, path, MR_SECRET_FILE_MAX, &data, &err) == 0;
+	mr_buf_addf(&src, "%s: file %s", what, path);
+	pin(out, key, src.ptr, data.ptr ? data.ptr : "", data.len, ok);
+	mr_secret_wipe(&data);
+	mr_buf_release(&err);
+	mr_buf_release(&src);
+}
+
+void mr_pins_take(struct mr_root *root, const struct mr_model *m, const char *state_dir, bool create,
+		  struct mr_pins *out)
+{
+	unsigned char keybuf[PIN_KEY_LEN];
+	const unsigned char *key = pin_key(root, state_dir, create, keybuf) == 0 ? keybuf : NULL;
+	struct mr_buf what = MR_BUF_INIT;
+	for (size_t i = 0; i < m->ndomains; i++) {
+		const struct mr_domain *d = m->domains[i];
+		if (d->ssl.enabled && d->ssl.cert == MR_CERT_FILES && d->ssl.cert_path && d->ssl.key_path) {
+			mr_buf_reset(&what);
+			mr_buf_addf(&what, "certificate of %s", d->name);
+			pin_file(out, root, key, what.ptr, d->ssl.base_dir, d->ssl.cert_path);
+			mr_buf_reset(&what);
+			mr_buf_addf(&what, "certificate key of %s", d->name);
+			pin_file(out, root, key, what.ptr, d->ssl.base_dir, d->ssl.key_path);
+		}
+		for (size_t j = 0; j < d->nmailboxes; j++) {
+			const struct mr_mailbox *mb = d->mailboxes[j];
+			mr_buf_reset(&what);
+			mr_buf_addf(&what, "password of %s", mb->address);
+			if (mb->password.kind == MR_PASSWORD_FILE) {
+				pin_file(out, root, key, what.ptr, mb->password.base_dir, mb->password.value);
+			} else if (mb->password.kind == MR_PASSWORD_ENV) {
+				const char *v = getenv(mb->password.value);
+				mr_buf_addf(&what, ": env %s", mb->password.value);
+				pin(out, key, what.ptr, v ? v : "", v ? strlen(v) : 0, v != NULL);
+			}
+		}
+	}
+	mr_buf_release(&what);
+	explicit_bzero(keybuf, sizeof(keybuf));
+}
+
+void mr_pins_release(struct mr_pins *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		free(p->v[i].source);
+	free(p->v);
+	memset(p, 0, sizeof(*p));
 }

@@ -17,7 +17,7 @@
 #include "plan/plan.h"
 
 #define MR_PLANFILE_FORMAT "mailrecon-plan"
-#define MR_PLANFILE_VERSION 1
+#define MR_PLANFILE_VERSION 2
 
 struct mr_fingerprint {
 	char *path;   /* below the root for live files; as given for desired sources */
@@ -45,12 +45,33 @@ void mr_fingerprint_git(struct mr_fingerprints *l, const char *spec, const char 
  * of the key directories, sorted. */
 void mr_fingerprint_files(const struct mr_live *lv, const struct mr_accounts *acc, struct mr_fingerprints *fp);
 
+/*
+ * The secrets a desired state names, pinned so that apply --plan applies exactly what was
+ * planned: every {file:} password and certificate/key file by its bytes, every {env:}
+ * password by its value -- each as HMAC-SHA256 under a key kept in STATE_DIR/pin-key (0600,
+ * made by `plan --out` when create is true), never in clear and never as a plain hash a
+ * guessable password could be found from.  An unreadable source is pinned as such.
+ */
+struct mr_pin {
+	char *source; /* "password of ADDRESS: file PATH", "certificate key of DOMAIN: file PATH", ... */
+	char hmac[MR_SHA256_HEX];
+};
+struct mr_pins {
+	struct mr_pin *v;
+	size_t n, cap;
+};
+struct mr_root;
+void mr_pins_take(struct mr_root *root, const struct mr_model *m, const char *state_dir, bool create,
+		  struct mr_pins *out);
+void mr_pins_release(struct mr_pins *p);
+
 struct mr_planfile_meta {
 	const char *root;
 	const char *layout;
 	const char *scope;
 	const char *created; /* ISO 8601 UTC */
 	const struct mr_fingerprints *desired;
+	const struct mr_pins *pins;
 	const struct mr_fingerprints *live;
 };
 

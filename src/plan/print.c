@@ -34,8 +34,40 @@ static void one_change(const struct mr_change *c, bool color, struct mr_buf *out
 		else
 			mr_buf_addf(out, "      %s: %s\n", a->name, a->new ? a->new : a->old);
 	}
-	if (c->storage)
-		mr_buf_addf(out, "      storage: %s is moved to %s (removed only with --purge)\n", c->storage, c->archive);
+	if (c->action == MR_CHANGE_DELETE && c->object == MR_OBJ_MAILBOX && !c->storage)
+		mr_buf_adds(out, "      storage: none is touched (the domain's owner is unknown)\n");
+}
+
+/* The homes section: what happens to mail on disk. */
+static void homes(const struct mr_plan *p, bool color, struct mr_buf *out)
+{
+	if (!p->nhomes)
+		return;
+	mr_buf_adds(out, "\nMailbox storage:\n");
+	for (size_t i = 0; i < p->nhomes; i++) {
+		const struct mr_home_change *h = &p->homes[i];
+		enum mr_change_action a = h->op == MR_HOME_MAKE || h->op == MR_HOME_RESTORE ? MR_CHANGE_CREATE
+					  : h->op == MR_HOME_MOVE ? MR_CHANGE_UPDATE
+								  : MR_CHANGE_DELETE;
+		mr_buf_addf(out, "  %s%s%s %s ", color ? colour(a) : "", sign(a), color ? RESET : "", h->address);
+		switch (h->op) {
+		case MR_HOME_MAKE:
+			mr_buf_addf(out, "home %s (made, %s's)\n", h->path, h->owner);
+			break;
+		case MR_HOME_MOVE:
+			mr_buf_addf(out, "home %s -> %s (moved, given to %s)\n", h->from, h->path, h->owner);
+			break;
+		case MR_HOME_RESTORE:
+			mr_buf_addf(out, "home %s (restored from the archive %s)\n", h->path, h->from);
+			break;
+		case MR_HOME_ARCHIVE:
+			mr_buf_addf(out, "home %s -> %s (archived; removed only with --purge)\n", h->path, h->to);
+			break;
+		case MR_HOME_PURGE:
+			mr_buf_addf(out, "home %s (purged: --purge)\n", h->path);
+			break;
+		}
+	}
 }
 
 void mr_plan_print_text(const struct mr_plan *p, const struct mr_diags *findings, bool color, struct mr_buf *out)
@@ -71,6 +103,7 @@ void mr_plan_print_text(const struct mr_plan *p, const struct mr_diags *findings
 			one_change(c, color, out);
 		}
 	}
+	homes(p, color, out);
 	if (p->nfiles) {
 		mr_buf_adds(out, p->nchanges ? "\nFiles:\n" : "Files:\n");
 		for (size_t i = 0; i < p->nfiles; i++) {
@@ -173,7 +206,28 @@ void mr_plan_print_json(const struct mr_plan *p, const struct mr_diags *findings
 			mr_buf_adds(out, ",\"storage\":");
 			mr_json_string(out, c->storage);
 			mr_buf_adds(out, ",\"archive\":");
-			mr_json_string(out, c->archive);
+			mr_json_string(out, c->archive); /* null when purged */
+		}
+		mr_buf_addc(out, '}');
+	}
+	mr_buf_adds(out, "],\"homes\":[");
+	for (size_t i = 0; i < p->nhomes; i++) {
+		const struct mr_home_change *h = &p->homes[i];
+		mr_buf_addf(out, "%s{\"op\":\"%s\",\"address\":", i ? "," : "", mr_home_op_name(h->op));
+		mr_json_string(out, h->address);
+		mr_buf_adds(out, ",\"path\":");
+		mr_json_string(out, h->path);
+		if (h->owner) {
+			mr_buf_adds(out, ",\"owner\":");
+			mr_json_string(out, h->owner);
+		}
+		if (h->from) {
+			mr_buf_adds(out, ",\"from\":");
+			mr_json_string(out, h->from);
+		}
+		if (h->to) {
+			mr_buf_adds(out, ",\"to\":");
+			mr_json_string(out, h->to);
 		}
 		mr_buf_addc(out, '}');
 	}

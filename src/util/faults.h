@@ -30,6 +30,13 @@ void mr_crash_point(void);
 /* How many times mr_crash_point() was called since the start (or the last reset). */
 unsigned mr_crash_points_passed(void);
 
+/*
+ * A test seam for races: when the environment variable `name` is set (e.g.
+ * MAILRECON_TEST_BEFORE_SWITCH), run its value with /bin/sh -c and wait for it, so a test
+ * can act at that exact point (edit a live file just before apply switches them).
+ */
+void mr_test_hook(const char *name);
+
 /* For tests: forget the cached variables and the counters; the next call reads them again. */
 void mr_faults_reset(void);
 

@@ -1,6 +1,7 @@
 #include "util/fs.h"
 
 #include <dirent.h>
+#include <stdio.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -211,4 +212,51 @@ char *mr_path_dirname(const char *path)
 	if (s == path)
 		return xstrdup("/");
 	return xstrndup(path, (size_t)(s - path));
+}
+
+int mr_path_stat(const char *path, struct stat *st)
+{
+	return stat(path, st) < 0 ? -errno : 0;
+}
+
+int mr_path_lstat(const char *path, struct stat *st)
+{
+	return lstat(path, st) < 0 ? -errno : 0;
+}
+
+char *mr_path_absolute(const char *path)
+{
+	return realpath(path, NULL);
+}
+
+int mr_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode, struct mr_buf *err)
+{
+	struct mr_buf tmp = MR_BUF_INIT;
+	mr_buf_addf(&tmp, "%s.tmp%ld", path, (long)getpid());
+	int fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, (mode_t)mode);
+	int rc = -1;
+	if (fd >= 0) {
+		const char *p = data;
+		size_t off = 0;
+		while (off < len) {
+			ssize_t w = write(fd, p + off, len - off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				break;
+			off += (size_t)w;
+		}
+		if (off == len && fsync(fd) == 0 && close(fd) == 0) {
+			fd = -1;
+			rc = rename(tmp.ptr, path);
+		}
+		if (fd >= 0)
+			close(fd);
+		if (rc < 0)
+			unlink(tmp.ptr);
+	}
+	if (rc < 0)
+		mr_buf_addf(err, "cannot write '%s': %s", path, strerror(errno));
+	mr_buf_release(&tmp);
+	return rc;
 }

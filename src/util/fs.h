@@ -1,5 +1,11 @@
 /*
- * fs: reading files and walking directories, with the refusals mailrecon needs.
+ * fs: files named by the operator -- the -f sources, a plan file, the --root itself -- read,
+ * walked and written by path, with the refusals mailrecon needs.
+ *
+ * Nothing below --root is reached through here: those paths go through the confinement
+ * layer (util/rootfs.h).  Outside src/util no module calls a path-based system call at all
+ * (util/banned.h makes one a compile error), so this file and rootfs.c are the only two
+ * places a path is opened.
  *
  * Errors are returned as a negative errno-style code plus a message in `err` (which the
  * caller owns and releases); nothing is printed here.
@@ -46,6 +52,18 @@ void mr_pathlist_release(struct mr_pathlist *l);
  */
 int mr_find_files(const char *dir, const char *const *suffixes, struct mr_pathlist *out,
 		  struct mr_buf *err);
+
+/* stat(2) of an operator's path (following links, as the operator set them up); 0 or -errno. */
+int mr_path_stat(const char *path, struct stat *st);
+/* lstat(2) of an operator's path; 0 or -errno. */
+int mr_path_lstat(const char *path, struct stat *st);
+/* The absolute, resolved form of an operator's path (realpath(3)); a fresh string or NULL. */
+char *mr_path_absolute(const char *path);
+/*
+ * Replace an operator's file (a plan file) with data: a temp file beside it, written,
+ * fsync'd and renamed over it; never through a link at its own name.  0 or -1 with err.
+ */
+int mr_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode, struct mr_buf *err);
 
 /* ROOT + PATH for an absolute PATH ("/" root: PATH itself); a fresh string. */
 char *mr_path_join_root(const char *root, const char *path);

@@ -236,6 +236,40 @@ int mr_root_lstat(struct mr_root *r, const char *path, struct stat *st)
 	return rc;
 }
 
+char *mr_root_link_on_path(struct mr_root *r, const char *path)
+{
+	if (!mr_root_clean(path) || !path[1])
+		return NULL;
+	for (const char *p = path + 1;; p++) {
+		const char *slash = strchr(p, '/');
+		char *prefix = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(path);
+		struct stat st;
+		int rc = mr_root_lstat(r, prefix, &st);
+		if (rc == 0 && S_ISLNK(st.st_mode))
+			return prefix;
+		free(prefix);
+		if (rc < 0 || !slash)
+			return NULL;
+		p = slash;
+	}
+}
+
+/* "'ROOT+path' is a symbolic link" or "... is reached through the symbolic link 'X'" */
+static void loop_msg(struct mr_root *r, const char *path, struct mr_buf *err)
+{
+	char *shown = mr_root_full(r, path), *link = mr_root_link_on_path(r, path);
+	if (link && strcmp(link, path) != 0) {
+		char *ls = mr_root_full(r, link);
+		mr_buf_addf(err, "'%s' is reached through the symbolic link '%s'; refused (mailrecon never follows one)",
+			    shown, ls);
+		free(ls);
+	} else {
+		mr_buf_addf(err, "'%s' is a symbolic link; refused (mailrecon never follows one)", shown);
+	}
+	free(link);
+	free(shown);
+}
+
 /* ---- files ---- */
 
 int mr_root_read(struct mr_root *r, const char *path, size_t max, struct mr_buf *out, struct stat *stp,
@@ -246,9 +280,8 @@ int mr_root_read(struct mr_root *r, const char *path, size_t max, struct mr_buf 
 	if (fd < 0) {
 		shown = mr_root_full(r, path);
 		if (fd == -ELOOP)
-			mr_buf_addf(err, "'%s' is a symbolic link or is reached through one; refused (mailrecon never follows one)",
-				    shown);
-		else if (fd != -ENOENT || err)
+			loop_msg(r, path, err);
+		else
 			mr_buf_addf(err, "cannot open '%s': %s", shown, strerror(-fd));
 		free(shown);
 		return fd;
@@ -385,7 +418,8 @@ int mr_root_mkdirs(struct mr_root *r, const char *dir, unsigned mode, struct mr_
 			char *part = xstrndup(dir, (size_t)(p + n - dir));
 			char *sp = mr_root_full(r, part);
 			if (rc == -ELOOP)
-				mr_buf_addf(err, "cannot create '%s': '%s' is a symbolic link; refused", shown, sp);
+				mr_buf_addf(err, "cannot create '%s': '%s' is a symbolic link; refused (mailrecon never follows one)",
+					    shown, sp);
 			else if (rc == -ENOTDIR)
 				mr_buf_addf(err, "cannot create '%s': '%s' is not a directory", shown, sp);
 			else

@@ -72,6 +72,13 @@ int mr_root_dirfd(struct mr_root *r, const char *dir);
 /* An O_PATH descriptor of the directory holding path; *base points at path's last name. */
 int mr_root_parent(struct mr_root *r, const char *path, const char **base);
 
+/*
+ * The first component of path that is a symbolic link ("/etc/postgrey" for
+ * "/etc/postgrey/whitelist_recipients"), for a message after -ELOOP; a fresh string, or
+ * NULL when none is (any more).
+ */
+char *mr_root_link_on_path(struct mr_root *r, const char *path);
+
 /* lstat(2) of path, reached without following a link; 0 or -errno. */
 int mr_root_lstat(struct mr_root *r, const char *path, struct stat *st);
 

@@ -16,7 +16,13 @@ int main(int argc, char **argv)
 	}
 	struct mr_live lv;
 	struct mr_diags errors = MR_DIAGS_INIT;
-	int rc = mr_live_load(&lv, &(struct mr_live_opts){ .root = argv[1], .layout = MR_LAYOUT_AUTO }, &errors);
+	struct mr_root *root;
+	struct mr_buf err = MR_BUF_INIT;
+	if (mr_root_open(&root, argv[1], &err) < 0) {
+		fprintf(stderr, "bench_live: %s\n", err.ptr);
+		return 1;
+	}
+	int rc = mr_live_load(&lv, &(struct mr_live_opts){ .root = root, .layout = MR_LAYOUT_AUTO }, &errors);
 	mr_diags_print(&errors, stderr);
 	mr_diags_print(&lv.findings, stderr);
 	int status = rc < 0 || lv.findings.n > 0 ? 1 : 0;
@@ -24,5 +30,6 @@ int main(int argc, char **argv)
 	       mr_model_count_mailboxes(&lv.model), lv.findings.n);
 	mr_diags_release(&errors);
 	mr_live_release(&lv);
+	mr_root_close(&root);
 	return status;
 }

@@ -155,8 +155,8 @@ tree debian/hosting
 mkdir -p "$tmp/root/var/www/alice/data/email/example.com/archive/.maildir/cur"
 echo mail >"$tmp/root/var/www/alice/data/email/example.com/archive/.maildir/cur/1"
 "$bin" -q --root "$tmp/root" apply -f "$changes" --allow-delete >/dev/null 2>&1
-expect "without --purge the mail is archived under STATE_DIR/archive/DATE/ADDRESS" 0 '' '' -- \
-	sh -c "test \"\$(cat '$tmp'/root/var/lib/mailrecon/archive/*/archive@example.com/.maildir/cur/1)\" = mail"
+expect "without --purge the mail is archived under STATE_DIR/archive/ADDRESS/STAMP" 0 '' '' -- \
+	sh -c "test \"\$(cat '$tmp'/root/var/lib/mailrecon/archive/archive@example.com/[0-9]*T[0-9]*Z/.maildir/cur/1)\" = mail"
 
 # --- an existing file keeps its owner, group and mode ---
 tree debian/hosting
@@ -255,6 +255,12 @@ done
 # --- a crash at every step: the next run recovers, the tree is old or new, never a mix ---
 # MAILRECON_CRASH_AT=N makes apply _exit(99) at its Nth step (src/util/faults.c); every step
 # of four applies is tried, and for the first one every step of the recovery run too.
+# The real spamassassin --lint (checked above) takes seconds per run: here, where what is
+# tested is the journal, a stand-in that passes takes its place.
+mkdir -p "$tmp/lintok"
+printf '#!/bin/sh\nexit 0\n' >"$tmp/lintok/spamassassin"
+chmod +x "$tmp/lintok/spamassassin"
+PATH="$tmp/lintok:$PATH"
 runs=0
 crashed=0
 setup() { # setup SCENARIO: a fresh tree in $tmp/root and the apply arguments in args

@@ -67,7 +67,11 @@ snapA=$(files_of "$tmp/root")
 revA=$("$bin" --root "$tmp/root" log -n 1 | cut -c1-12)
 "$bin" -q --root "$tmp/root" apply -f "$B" --allow-delete >/dev/null 2>&1
 expect "B differs from A" 1 '' '' -- test "$(files_of "$tmp/root")" = "$snapA"
-expect "rollback to A" 0 'files? to restore' '' -- "$bin" --root "$tmp/root" rollback "$revA"
+files_of "$tmp/root" >"$tmp/beforeA"
+expect "rollback to A deletes a mailbox: refused without --allow-delete (exit 3)" 3 'files? to restore' \
+	'rollback: refused: going back to [0-9a-f]{12} deletes 0 users, 0 domains and 1 mailbox' -- "$bin" --root "$tmp/root" rollback "$revA"
+expect "... nothing was changed" 0 '' '' -- sh -c "files_of() { (cd \"\$1/etc\" && find . -type f ! -name '*.private' ! -name '*.key' -exec sha256sum {} + | sort); }; files_of '$tmp/root' | cmp -s - '$tmp/beforeA'"
+expect "rollback to A" 0 'files? to restore' '' -- "$bin" --root "$tmp/root" rollback "$revA" --allow-delete
 expect "the files are byte-equal to A's" 0 '' '' -- test "$(files_of "$tmp/root")" = "$snapA"
 expect "the rollback is a new revision" 0 "rollback to $revA" '' -- sh -c "'$bin' --root '$tmp/root' log -n 1"
 expect "history is not rewritten: A's apply is still there" 0 '' '' -- \

@@ -29,7 +29,7 @@ expect "changes: the plan and its summary" 0 '^Plan: 1 to add, 6 to change, 5 to
 expect "--detailed-exitcode with changes: 2" 2 '^  - mailbox archive@example\.com$' '' -- \
 	"$bin" --root "$live/debian/hosting" plan -f "$cases/changes/desired" --detailed-exitcode
 expect "a deleted mailbox says where its mail goes" 0 \
-	'storage: /var/www/alice/data/email/example\.com/archive is moved to /var/lib/mailrecon/archive/[0-9-]+/archive@example\.com' '' -- \
+	'^  - archive@example\.com home /var/www/alice/data/email/example\.com/archive -> /var/lib/mailrecon/archive/archive@example\.com/[0-9]{8}T[0-9]{6}Z \(archived; removed only with --purge\)$' '' -- \
 	"$bin" --root "$live/debian/hosting" plan -f "$cases/changes/desired"
 expect "a password change reads (changed)" 0 '^      password: \(set\) -> \(changed\)$' '' -- \
 	"$bin" --root "$live/debian/hosting" plan -f "$cases/changes/desired"

@@ -24,6 +24,7 @@
 #include "model_eq.h"
 #include "plan/plan.h"
 #include "tests.h"
+#include "util/rootfs.h"
 #include "util/buf.h"
 #include "util/fs.h"
 
@@ -159,10 +160,11 @@ static int roundtrip_tree(const struct mr_live *lv, struct mr_buf *report)
 			continue;
 		mr_buf_reset(&data);
 		mr_buf_reset(&out);
-		ck_assert_int_eq(mr_read_file(lf->fullpath, 64 << 20, &data, &err), 0);
+		struct stat st;
+		ck_assert_int_eq(mr_root_read(lv->root, lf->cf.path, 64 << 20, &data, &st, &err), 0);
 		mr_codec_render(&lf->cf, &out);
 		if (out.len != data.len || memcmp(out.ptr ? out.ptr : "", data.ptr, data.len) != 0) {
-			mr_buf_addf(report, "%s: render(parse(x)) != x\n", lf->fullpath);
+			mr_buf_addf(report, "%s: render(parse(x)) != x\n", lf->cf.path);
 			bad = 1;
 		}
 	}
@@ -181,7 +183,11 @@ static int live_tree(const char *layout, const char *tree, struct mr_buf *report
 	enum mr_layout lay = strcmp(layout, "rhel") == 0 ? MR_LAYOUT_RHEL : MR_LAYOUT_DEBIAN;
 	int bad = 0;
 	/* auto-detection must agree with the directory the tree is in */
-	int rc = mr_live_load(&lv, &(struct mr_live_opts){ .root = root, .layout = MR_LAYOUT_AUTO }, &errors);
+	struct mr_root *rfs;
+	struct mr_buf rerr = MR_BUF_INIT;
+	ck_assert_int_eq(mr_root_open(&rfs, root, &rerr), 0);
+	mr_buf_release(&rerr);
+	int rc = mr_live_load(&lv, &(struct mr_live_opts){ .root = rfs, .layout = MR_LAYOUT_AUTO }, &errors);
 	ck_assert_msg(rc == 0, "%s: %s", root, errors.n ? errors.v[0].msg : "?");
 	ck_assert_int_eq(lv.layout, lay);
 	bad |= roundtrip_tree(&lv, report);
@@ -200,7 +206,7 @@ static int live_tree(const char *layout, const char *tree, struct mr_buf *report
 	struct mr_model m;
 	struct mr_diags d = MR_DIAGS_INIT;
 	const char *src[] = { ypath };
-	struct mr_load_opts o = { .root = root, .sources = src, .nsources = 1 };
+	struct mr_load_opts o = { .root = root, .rootfs = rfs, .sources = src, .nsources = 1 };
 	mr_model_init(&m);
 	char *epath = mr_path_join(root, "import.err");
 	struct stat st;
@@ -239,7 +245,7 @@ static int live_tree(const char *layout, const char *tree, struct mr_buf *report
 		/* and the plan from the import to the live files is empty: no object, no line */
 		struct mr_accounts acc;
 		struct mr_diags perr = MR_DIAGS_INIT;
-		ck_assert_int_eq(mr_accounts_load(&acc, root, &perr), 0);
+		ck_assert_int_eq(mr_accounts_load(&acc, rfs, &perr), 0);
 		struct mr_plan p;
 		struct mr_plan_input pin = { .desired = &m, .live = &lv, .accounts = &acc };
 		int prc = mr_plan_build(&p, &pin, &perr);
@@ -264,6 +270,7 @@ static int live_tree(const char *layout, const char *tree, struct mr_buf *report
 	free(ypath);
 	mr_diags_release(&errors);
 	mr_live_release(&lv);
+	mr_root_close(&rfs);
 	free(root);
 	free(ldir);
 	return bad;

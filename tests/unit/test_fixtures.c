@@ -12,6 +12,7 @@
 
 #include "load/desired.h"
 #include "tests.h"
+#include "util/rootfs.h"
 #include "util/buf.h"
 #include "util/fs.h"
 
@@ -33,9 +34,12 @@ static int check_one(const char *name, struct mr_buf *report)
 	struct mr_model m;
 	struct mr_diags d = MR_DIAGS_INIT;
 	const char *src[] = { name };
-	struct mr_load_opts o = { .root = "/", .sources = src, .nsources = 1 };
+	struct mr_root *rfs;
+	ck_assert_int_eq(mr_root_open(&rfs, "/", &err), 0);
+	struct mr_load_opts o = { .root = "/", .rootfs = rfs, .sources = src, .nsources = 1 };
 	mr_model_init(&m);
 	int rc = mr_load_desired(&m, &o, &d);
+	mr_root_close(&rfs);
 	mr_diags_sort(&d);
 	mr_diags_render(&d, &got);
 	if (rc != -1 || d.errors == 0) {

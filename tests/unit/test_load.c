@@ -8,6 +8,7 @@
 #include "load/desired.h"
 #include "model/model.h"
 #include "tests.h"
+#include "util/rootfs.h"
 #include "util/buf.h"
 #include "util/fs.h"
 
@@ -45,9 +46,14 @@ static void write_file(const char *rel, const char *text)
 static char *load(struct mr_model *m, const char *root, const char *const *src, size_t n, int *rc)
 {
 	struct mr_diags d = MR_DIAGS_INIT;
-	struct mr_load_opts o = { .root = root, .sources = src, .nsources = n };
+	struct mr_root *rfs = NULL;
+	struct mr_buf err = MR_BUF_INIT;
+	mr_root_open(&rfs, root ? root : "/", &err); /* a missing root: no file a state names is read */
+	mr_buf_release(&err);
+	struct mr_load_opts o = { .root = root, .rootfs = rfs, .sources = src, .nsources = n };
 	mr_model_init(m);
 	*rc = mr_load_desired(m, &o, &d);
+	mr_root_close(&rfs);
 	mr_diags_sort(&d);
 	struct mr_buf b = MR_BUF_INIT;
 	mr_diags_render(&d, &b);

@@ -1,5 +1,6 @@
 #include "crypto/password.h"
 #include "tests.h"
+#include "util/rootfs.h"
 
 #include <crypt.h>
 #include <dirent.h>
@@ -169,7 +170,7 @@ START_TEST(nul_in_clear_never_matches)
 		EXPECT(mr_password_hash(hash_schemes[i], clear, len, &h), -1, hash_schemes[i]);
 		EXPECT(h == NULL, 1, hash_schemes[i]);
 	}
-	struct mr_pwcache *c = mr_pwcache_open(NULL, false);
+	struct mr_pwcache *c = mr_pwcache_open(NULL, NULL, false);
 	EXPECT(mr_pwcache_verify(c, sha512_test, clear, len), 0, "nul cache");
 	EXPECT(mr_pwcache_verify(c, sha512_test, clear, len), 0, "nul cache again");
 	EXPECT((int)mr_pwcache_hits(c), 0, "nul cache hits");
@@ -256,11 +257,24 @@ END_TEST
 static char tmpdir[64];
 static char cachedir[96];
 
+static struct mr_root *troot; /* the cache's root: tmpdir */
+
 static void cache_setup(void)
 {
 	strcpy(tmpdir, "/tmp/mr-pwcache-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 	snprintf(cachedir, sizeof(cachedir), "%s/cache", tmpdir);
+	struct mr_buf err = MR_BUF_INIT;
+	ck_assert_int_eq(mr_root_open(&troot, tmpdir, &err), 0);
+	mr_buf_release(&err);
+}
+
+/* The cache below tmpdir (the root handle), as the state directory's cache is. */
+static struct mr_pwcache *open_cache(const char *dir, bool create)
+{
+	if (!dir)
+		return mr_pwcache_open(NULL, NULL, create);
+	return mr_pwcache_open(troot, dir + strlen(tmpdir), create);
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -273,6 +287,7 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 static void cache_teardown(void)
 {
 	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	mr_root_close(&troot);
 }
 
 static char *cache_path(const char *name)
@@ -326,7 +341,7 @@ static mode_t mode_of(const char *path)
 /* One run: open, verify each (hash, clear), save, free; the number of cache hits. */
 static int cache_run(const char *const *pairs, int want)
 {
-	struct mr_pwcache *c = mr_pwcache_open(cachedir, true);
+	struct mr_pwcache *c = open_cache(cachedir, true);
 	ck_assert_msg(mr_pwcache_disabled(c) == NULL, "cache disabled");
 	for (int i = 0; pairs[i]; i += 2)
 		EXPECT(mr_pwcache_verify(c, pairs[i], pairs[i + 1], strlen(pairs[i + 1])), want, "cache run");
@@ -349,7 +364,7 @@ START_TEST(cache_second_run_hits)
 	const char *other[] = { "{PLAIN}test", "test", NULL };
 	EXPECT(cache_run(other, 1), 0, "other hash computes");
 	/* the answer is the same with and without the cache */
-	struct mr_pwcache *c = mr_pwcache_open(cachedir, true);
+	struct mr_pwcache *c = open_cache(cachedir, true);
 	EXPECT(mr_pwcache_verify(c, sha512_test, "Test", 4), 0, "cache wrong case");
 	EXPECT(mr_pwcache_verify(c, "{ROT13}grfg", "test", 4), -1, "cache unsupported");
 	EXPECT(mr_pwcache_verify(NULL, sha512_test, "test", 4), 1, "no cache");
@@ -487,7 +502,7 @@ START_TEST(untrusted_key_disables_cache)
 	static const mode_t loose[] = { 0640, 0604, 0620, 0602 };
 	for (size_t i = 0; i < sizeof(loose) / sizeof(loose[0]); i++) {
 		ck_assert_int_eq(chmod(key, loose[i]), 0);
-		struct mr_pwcache *c = mr_pwcache_open(cachedir, true);
+		struct mr_pwcache *c = open_cache(cachedir, true);
 		EXPECT(mr_pwcache_disabled(c) != NULL, 1, "loose key refused");
 		EXPECT(mr_pwcache_verify(c, pairs[0], "test", 4), 1, "disabled verify");
 		EXPECT(mr_pwcache_verify(c, pairs[0], "test", 4), 1, "disabled verify again");
@@ -503,25 +518,25 @@ START_TEST(untrusted_key_disables_cache)
 	/* a symbolic link to a good key */
 	ck_assert_int_eq(rename(key, moved), 0);
 	ck_assert_int_eq(symlink(moved, key), 0);
-	struct mr_pwcache *c = mr_pwcache_open(cachedir, true);
+	struct mr_pwcache *c = open_cache(cachedir, true);
 	EXPECT(mr_pwcache_disabled(c) != NULL, 1, "symlinked key refused");
 	mr_pwcache_free(&c);
 	/* not a regular file */
 	ck_assert_int_eq(unlink(key), 0);
 	ck_assert_int_eq(mkdir(key, 0700), 0);
-	c = mr_pwcache_open(cachedir, true);
+	c = open_cache(cachedir, true);
 	EXPECT(mr_pwcache_disabled(c) != NULL, 1, "directory key refused");
 	mr_pwcache_free(&c);
 	ck_assert_int_eq(rmdir(key), 0);
 	/* the wrong size */
 	write_file("pwverify.key", "short", 5, 0600);
-	c = mr_pwcache_open(cachedir, true);
+	c = open_cache(cachedir, true);
 	EXPECT(mr_pwcache_disabled(c) != NULL, 1, "short key refused");
 	mr_pwcache_free(&c);
 	/* a directory others may write to */
 	ck_assert_int_eq(unlink(key), 0);
 	ck_assert_int_eq(chmod(cachedir, 0777), 0);
-	c = mr_pwcache_open(cachedir, true);
+	c = open_cache(cachedir, true);
 	EXPECT(mr_pwcache_disabled(c) != NULL, 1, "open directory refused");
 	mr_pwcache_free(&c);
 	ck_assert_int_eq(chmod(cachedir, 0700), 0);
@@ -559,7 +574,7 @@ END_TEST
 START_TEST(cache_in_memory_only)
 {
 	/* the directory does not exist and may not be created */
-	struct mr_pwcache *c = mr_pwcache_open(cachedir, false);
+	struct mr_pwcache *c = open_cache(cachedir, false);
 	EXPECT(mr_pwcache_disabled(c) == NULL, 1, "memory cache enabled");
 	EXPECT(mr_pwcache_verify(c, cram_known[0].hash, "test", 4), 1, "memory first");
 	EXPECT(mr_pwcache_verify(c, cram_known[0].hash, "test", 4), 1, "memory second");
@@ -569,7 +584,7 @@ START_TEST(cache_in_memory_only)
 	mr_pwcache_free(&c);
 	/* the directory exists but holds no key, and create is false: nothing is written */
 	ck_assert_int_eq(mkdir(cachedir, 0700), 0);
-	c = mr_pwcache_open(cachedir, false);
+	c = open_cache(cachedir, false);
 	EXPECT(mr_pwcache_verify(c, cram_known[0].hash, "test", 4), 1, "no key first");
 	EXPECT(mr_pwcache_save(c), 0, "no key save");
 	mr_pwcache_free(&c);
@@ -577,7 +592,7 @@ START_TEST(cache_in_memory_only)
 	EXPECT(access(key, F_OK), -1, "no key created");
 	free(key);
 	/* no directory at all */
-	c = mr_pwcache_open(NULL, true);
+	c = open_cache(NULL, true);
 	EXPECT(mr_pwcache_verify(c, cram_known[0].hash, "test", 4), 1, "null dir first");
 	EXPECT(mr_pwcache_verify(c, cram_known[0].hash, "test", 4), 1, "null dir second");
 	EXPECT((int)mr_pwcache_hits(c), 1, "null dir hits");
@@ -585,7 +600,7 @@ START_TEST(cache_in_memory_only)
 	mr_pwcache_free(&c);
 	/* the parent of a directory to create is missing: save fails, says why, nothing else */
 	char *deep = mr_path_join(cachedir, "a/b");
-	c = mr_pwcache_open(deep, true);
+	c = open_cache(deep, true);
 	EXPECT(mr_pwcache_verify(c, cram_known[0].hash, "test", 4), 1, "deep first");
 	EXPECT(mr_pwcache_save(c), -1, "deep save");
 	EXPECT(mr_pwcache_error(c) != NULL, 1, "deep save error");
@@ -600,7 +615,7 @@ START_TEST(many_entries)
 	enum { N = 3000 };
 	char *hashes[N];
 	char clear[N][16];
-	struct mr_pwcache *c = mr_pwcache_open(cachedir, true);
+	struct mr_pwcache *c = open_cache(cachedir, true);
 	for (int i = 0; i < N; i++) {
 		snprintf(clear[i], sizeof(clear[i]), "pw-%d", i);
 		struct mr_buf b = MR_BUF_INIT;
@@ -611,7 +626,7 @@ START_TEST(many_entries)
 	EXPECT(mr_pwcache_save(c), 0, "many save");
 	mr_pwcache_free(&c);
 	EXPECT(cache_lines(), N, "many lines");
-	c = mr_pwcache_open(cachedir, true);
+	c = open_cache(cachedir, true);
 	for (int i = 0; i < N; i++)
 		EXPECT(mr_pwcache_verify(c, hashes[i], clear[i], strlen(clear[i])), 1, "many second");
 	EXPECT((int)mr_pwcache_hits(c), N, "many hits");

@@ -24,6 +24,7 @@
 #include "load/secret.h"
 #include "plan/plan.h"
 #include "tests.h"
+#include "util/rootfs.h"
 #include "util/fs.h"
 
 #define PLAN_DIR FIXTURES_DIR "/plan"
@@ -87,7 +88,7 @@ static int no_secret(const char *what, const char *s, struct mr_buf *report)
 
 static int password_same(void *ctx, const struct mr_mailbox *d, const char *live_hash, struct mr_diags *errors)
 {
-	const char *root = ctx;
+	struct mr_root *root = ctx;
 	struct mr_buf clear = MR_BUF_INIT, why = MR_BUF_INIT;
 	if (mr_secret_read(root, &d->password, &clear, &why) < 0) {
 		mr_diag_error(errors, d->password.loc, "cannot read the password of '%s': %s", d->address, why.ptr);
@@ -117,17 +118,21 @@ static int plan_case(const char *name, struct mr_buf *report)
 	struct mr_model m;
 	struct mr_diags d = MR_DIAGS_INIT, errors = MR_DIAGS_INIT;
 	const char *src[] = { desired };
-	struct mr_load_opts lo = { .root = root, .sources = src, .nsources = 1 };
+	struct mr_root *rfs;
+	struct mr_buf rerr = MR_BUF_INIT;
+	ck_assert_int_eq(mr_root_open(&rfs, root, &rerr), 0);
+	mr_buf_release(&rerr);
+	struct mr_load_opts lo = { .root = root, .rootfs = rfs, .sources = src, .nsources = 1 };
 	mr_model_init(&m);
 	ck_assert_msg(mr_load_desired(&m, &lo, &d) == 0, "%s: the desired state does not load: %s", name,
 		      d.n ? d.v[0].msg : "?");
 	struct mr_live lv;
-	ck_assert_int_eq(mr_live_load(&lv, &(struct mr_live_opts){ .root = root }, &errors), 0);
+	ck_assert_int_eq(mr_live_load(&lv, &(struct mr_live_opts){ .root = rfs }, &errors), 0);
 	struct mr_accounts acc;
-	ck_assert_int_eq(mr_accounts_load(&acc, root, &errors), 0);
+	ck_assert_int_eq(mr_accounts_load(&acc, rfs, &errors), 0);
 	struct mr_plan p;
 	struct mr_plan_input in = { .desired = &m, .live = &lv, .accounts = &acc, .scope = scope, .state_dir = "/var/lib/mailrecon",
-				    .date = "DATE", .oracle = { password_same, NULL, NULL, root } };
+				    .stamp = "STAMP", .oracle = { password_same, NULL, NULL, rfs } };
 	int rc = mr_plan_build(&p, &in, &errors);
 	struct mr_buf text = MR_BUF_INIT, json = MR_BUF_INIT;
 	if (rc < 0) {
@@ -184,6 +189,7 @@ static int plan_case(const char *name, struct mr_buf *report)
 	mr_model_release(&m);
 	mr_diags_release(&d);
 	mr_diags_release(&errors);
+	mr_root_close(&rfs);
 	free(root);
 	free(live_name);
 	free(scope);

@@ -1,0 +1,677 @@
+/*
+ * run: the apply sequence of steps.h, from the lock to the reloads.  Every write to a
+ * managed file or a mailbox home goes through one transaction (txn.c); the only writes
+ * outside it are the state directory itself and the state repository.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "apply/history.h"
+#include "apply/steps.h"
+#include "load/desired.h"
+#include "plan/planfile.h"
+#include "util/faults.h"
+#include "util/xalloc.h"
+
+/* ---- the lock ---- */
+
+int mr_state_lock(struct mr_root *root, const char *state_dir, bool exclusive, double timeout, int *fd_out)
+{
+	*fd_out = -1;
+	char *path = mr_path_join(state_dir, "lock");
+	char *shown = mr_root_full(root, path);
+	int fd = mr_root_openat(root, path, exclusive ? O_RDWR | O_CREAT : O_RDONLY, 0600);
+	int rc = 0;
+	if (fd < 0) {
+		if (!exclusive && (fd == -ENOENT || fd == -ENOTDIR))
+			goto out; /* no apply has ever run: nothing to wait for */
+		fprintf(stderr, "mailrecon: cannot open the lock '%s': %s\n", shown, strerror(-fd));
+		rc = EXIT_ERROR;
+		goto out;
+	}
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0)
+			break;
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			fprintf(stderr, "mailrecon: cannot lock '%s': %s\n", shown, strerror(errno));
+			close(fd);
+			rc = EXIT_ERROR;
+			goto out;
+		}
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		double waited = (double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9;
+		if (timeout >= 0 && waited >= timeout) {
+			fprintf(stderr, "mailrecon: another apply holds '%s'; gave up after %.1f s (--lock-timeout)\n", shown,
+				waited);
+			close(fd);
+			rc = EXIT_LOCKED;
+			goto out;
+		}
+		struct timespec nap = { 0, 50 * 1000 * 1000 };
+		nanosleep(&nap, NULL);
+	}
+	*fd_out = fd;
+out:
+	free(shown);
+	free(path);
+	return rc;
+}
+
+/* ---- the context ---- */
+
+void say(const struct actx *a, const char *fmt, ...)
+{
+	if (a->o->verbosity < 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+}
+
+char *state_path(const struct actx *a, const char *name)
+{
+	return mr_path_join(a->state, name);
+}
+
+const char *actor(const struct actx *a)
+{
+	static const char *const vars[] = { "SUDO_USER", "GITLAB_USER_LOGIN", "GITHUB_ACTOR", NULL };
+	static char clean[64];
+	const char *who = a->o->actor;
+	for (const char *const *v = vars; !who && *v; v++)
+		if (getenv(*v) && *getenv(*v))
+			who = getenv(*v);
+	if (!who) {
+		struct passwd *pw = getpwuid(getuid());
+		who = pw ? pw->pw_name : "unknown";
+	}
+	/* it goes into the audit log and git: one word of printable characters */
+	size_t n = 0;
+	for (const unsigned char *p = (const unsigned char *)who; *p && n < sizeof(clean) - 1; p++)
+		clean[n++] = *p > 0x20 && *p < 0x7f ? (char)*p : '_';
+	clean[n] = '\0';
+	return n ? clean : "unknown";
+}
+
+int actx_init(struct actx *a, const struct mr_apply_opts *o)
+{
+	memset(a, 0, sizeof(*a));
+	a->o = o;
+	a->root = o->root;
+	const char *sd = o->state_dir && *o->state_dir ? o->state_dir : "/var/lib/mailrecon";
+	if (!mr_root_clean(sd) || strcmp(sd, "/") == 0) {
+		fprintf(stderr, "mailrecon: --state-dir '%s' is not a clean absolute path below the root\n", sd);
+		return -1;
+	}
+	a->state = xstrdup(sd);
+	mr_model_init(&a->m);
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(a->iso, sizeof(a->iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	strftime(a->stamp, sizeof(a->stamp), "%Y%m%dT%H%M%SZ", &tm);
+	return 0;
+}
+
+void actx_release(struct actx *a)
+{
+	mr_vcs_close(&a->vcs);
+	mr_pwcache_free(&a->oc.cache);
+	mr_oracle_release(&a->oc);
+	if (a->have_acc)
+		mr_accounts_release(&a->acc);
+	if (a->have_live)
+		mr_live_release(&a->lv);
+	mr_model_release(&a->m);
+	mr_diags_release(&a->d);
+	mr_diags_release(&a->errors);
+	mr_pathlist_release(&a->files);
+	mr_pathlist_release(&a->archive_names);
+	free(a->state);
+}
+
+/*
+ * The state directory: made root's and 0700 when missing; an existing one must be a
+ * directory of this user (reached without a link), and is closed to group and others.
+ */
+static int state_dir(struct actx *a)
+{
+	struct mr_buf err = MR_BUF_INIT;
+	char *parent = mr_path_dirname(a->state);
+	int rc = mr_root_mkdirs(a->root, parent, 0755, &err);
+	if (rc == 0) {
+		rc = mr_root_mkdir(a->root, a->state, 0700, -1, -1);
+		if (rc == -EEXIST)
+			rc = 0;
+		else if (rc < 0)
+			mr_buf_addf(&err, "%s", strerror(-rc));
+	}
+	struct stat st;
+	char *shown = mr_root_full(a->root, a->state);
+	if (rc == 0 && (rc = mr_root_lstat(a->root, a->state, &st)) == 0) {
+		if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid()) {
+			mr_buf_addf(&err, "it is not a directory of uid %u", (unsigned)geteuid());
+			rc = -EPERM;
+		} else if (st.st_mode & 077) {
+			int fd = mr_root_openat(a->root, a->state, O_RDONLY | O_DIRECTORY, 0);
+			if (fd < 0 || fchmod(fd, 0700) < 0) {
+				mr_buf_addf(&err, "it is open to group or others and cannot be closed");
+				rc = -EPERM;
+			} else {
+				fprintf(stderr, "mailrecon: the state directory '%s' was open to group or others; it is 0700 now\n",
+					shown);
+			}
+			if (fd >= 0)
+				close(fd);
+		}
+	}
+	if (rc < 0)
+		fprintf(stderr, "mailrecon: cannot use the state directory '%s': %s\n", shown,
+			err.len ? err.ptr : strerror(-rc));
+	free(shown);
+	free(parent);
+	mr_buf_release(&err);
+	return rc < 0 ? -1 : 0;
+}
+
+/*
+ * Before any write: the state directory, the lock, an interrupted apply finished or
+ * undone from its journal, and files staged by a run that died before its journal (never
+ * applied) removed.  0, or the exit code.
+ */
+int take_state(struct actx *a, const char *cmd, int *lockfd)
+{
+	struct mr_buf err = MR_BUF_INIT, report = MR_BUF_INIT;
+	int rc = 0;
+	if (state_dir(a) < 0) {
+		rc = EXIT_ERROR;
+		goto out;
+	}
+	if ((rc = mr_state_lock(a->root, a->state, true, a->o->lock_timeout, lockfd)) != 0)
+		goto out;
+	char *journal = state_path(a, "journal");
+	int r = mr_txn_recover(a->root, journal, &report, &err);
+	free(journal);
+	if (report.len)
+		fprintf(stderr, "mailrecon: %s", report.ptr);
+	if (r < 0) {
+		fprintf(stderr, "mailrecon: %s: cannot finish the interrupted apply: %s\n", cmd, err.ptr);
+		rc = EXIT_ERROR;
+		goto out;
+	}
+	enum mr_layout lay = a->o->layout;
+	if (lay == MR_LAYOUT_AUTO && mr_layout_detect(a->root, &lay, &err) < 0)
+		lay = MR_LAYOUT_DEBIAN;
+	struct mr_pathlist dirs = MR_PATHLIST_INIT;
+	for (size_t i = 0; i < MR_FILE_COUNT; i++) {
+		char *d = mr_path_dirname(mr_codec_path(mr_codecs[i], lay));
+		mr_pathlist_add(&dirs, d);
+		free(d);
+	}
+	mr_pathlist_add(&dirs, lay == MR_LAYOUT_RHEL ? "/etc/exim/ssl" : "/etc/exim4/ssl");
+	mr_pathlist_add(&dirs, "/etc/dovecot/certs");
+	mr_pathlist_add(&dirs, "/etc/dovecot/conf.d");
+	mr_pathlist_add(&dirs, a->state);
+	mr_pathlist_sort(&dirs);
+	mr_buf_reset(&report);
+	for (size_t i = 0; i < dirs.n; i++)
+		if (i == 0 || strcmp(dirs.v[i], dirs.v[i - 1]) != 0)
+			mr_txn_cleanup_temps(a->root, dirs.v[i], &report);
+	if (report.len)
+		fprintf(stderr, "mailrecon: %s", report.ptr);
+	mr_pathlist_release(&dirs);
+	/* what a run that died left below the state directory (revisions materialised, checks) */
+	char *tmp = state_path(a, "tmp");
+	mr_buf_reset(&err);
+	mr_root_remove_tree(a->root, tmp, &err);
+	free(tmp);
+out:
+	mr_buf_release(&err);
+	mr_buf_release(&report);
+	return rc;
+}
+
+int open_history(struct actx *a, bool create, const char *cmd)
+{
+	char *repo = state_path(a, "repo");
+	struct stat st;
+	struct mr_buf err = MR_BUF_INIT;
+	int r = mr_root_lstat(a->root, repo, &st);
+	char *full = mr_root_full(a->root, repo);
+	int rc = 0;
+	/* libgit2 opens it by path: it must be a directory reached without a link */
+	if (r == 0 && !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "mailrecon: %s: the state repository '%s' is not a directory; nothing was changed\n", cmd, full);
+		rc = -1;
+	} else if (r < 0 && r != -ENOENT) {
+		fprintf(stderr, "mailrecon: %s: the state repository '%s': %s; nothing was changed\n", cmd, full,
+			r == -ELOOP ? "it is a symbolic link or is reached through one" : strerror(-r));
+		rc = -1;
+	} else if (!(a->vcs = mr_vcs_open(full, create, &err))) {
+		fprintf(stderr, "mailrecon: %s: %s; nothing was changed\n", cmd, err.ptr);
+		rc = -1;
+	}
+	mr_buf_release(&err);
+	free(full);
+	free(repo);
+	return rc;
+}
+
+/* ---- the archive, as the plan sees it ---- */
+
+static const char *archive_newest(void *ctx, const char *address)
+{
+	struct actx *a = ctx;
+	struct mr_buf dir = MR_BUF_INIT;
+	mr_buf_addf(&dir, "%s/archive/%s", a->state, address);
+	struct mr_pathlist names = MR_PATHLIST_INIT;
+	const char *newest = NULL;
+	if (mr_root_list(a->root, dir.ptr, &names) == 0) {
+		/* entries are STAMP or STAMP-N: the newest is the greatest stamp, then N */
+		const char *best = NULL;
+		long best_n = 0;
+		for (size_t i = 0; i < names.n; i++) {
+			const char *s = names.v[i];
+			if (strlen(s) < 16 || s[8] != 'T' || s[0] == '.')
+				continue;
+			const char *dash = strchr(s, '-');
+			long n = dash ? strtol(dash + 1, NULL, 10) : 1;
+			int c = best ? strncmp(s, best, 16) : 1;
+			if (c > 0 || (c == 0 && n > best_n)) {
+				best = s;
+				best_n = n;
+			}
+		}
+		if (best) {
+			char *e = mr_path_join(dir.ptr, best);
+			mr_pathlist_add(&a->archive_names, e);
+			free(e);
+			newest = a->archive_names.v[a->archive_names.n - 1];
+		}
+	}
+	mr_pathlist_release(&names);
+	mr_buf_release(&dir);
+	return newest;
+}
+
+static bool archive_taken(void *ctx, const char *entry)
+{
+	struct actx *a = ctx;
+	struct stat st;
+	return mr_root_lstat(a->root, entry, &st) != -ENOENT;
+}
+
+struct mr_archive_view archive_view(struct actx *a)
+{
+	return (struct mr_archive_view){ archive_newest, archive_taken, a };
+}
+
+/* ---- loading and planning ---- */
+
+static int load(struct actx *a, const char *const *sources, size_t n)
+{
+	a->sources_read = sources;
+	a->nsources_read = n;
+	struct mr_load_opts lo = { .root = mr_root_dir(a->root), .rootfs = a->root, .sources = sources, .nsources = n,
+				   .files_out = &a->files, .read_git = mr_vcs_source };
+	int lrc = mr_load_desired(&a->m, &lo, &a->d);
+	memcpy(a->git_commit, lo.git_commit, sizeof(a->git_commit));
+	if (lrc < 0) {
+		mr_diags_print(&a->d, stderr);
+		fprintf(stderr, "mailrecon: apply: %zu error%s in the desired state; nothing was changed\n", a->d.errors,
+			a->d.errors == 1 ? "" : "s");
+		return EXIT_ERROR;
+	}
+	mr_diags_print(&a->d, stderr);
+	a->have_live = true;
+	if (mr_live_load(&a->lv, &(struct mr_live_opts){ .root = a->root, .layout = a->o->layout }, &a->errors) < 0 ||
+	    (a->have_acc = true, mr_accounts_load(&a->acc, a->root, &a->errors) < 0)) {
+		mr_diags_print(&a->errors, stderr);
+		fprintf(stderr, "mailrecon: apply: the live files could not be read; nothing was changed\n");
+		return EXIT_ERROR;
+	}
+	return EXIT_OK;
+}
+
+static int build(struct actx *a, struct mr_plan *p, bool hashing)
+{
+	struct mr_plan_input in = {
+		.desired = &a->m, .live = &a->lv, .accounts = &a->acc, .scope = a->o->scope, .state_dir = a->state,
+		.stamp = a->stamp, .purge = a->o->purge, .archive = archive_view(a), .oracle = mr_oracle(&a->oc, hashing),
+	};
+	int rc = mr_plan_build(p, &in, &a->errors);
+	if (rc < 0) {
+		mr_diags_sort(&a->errors);
+		mr_diags_print(&a->errors, stderr);
+		fprintf(stderr, "mailrecon: apply: %s; nothing was changed\n",
+			rc == MR_PLAN_REFUSED ? "refused: the desired state reaches outside --scope" : "no plan");
+		return rc == MR_PLAN_REFUSED ? EXIT_REFUSED : EXIT_ERROR;
+	}
+	return EXIT_OK;
+}
+
+static void print_plan(struct actx *a, const struct mr_plan *p)
+{
+	if (a->o->verbosity < 0)
+		return;
+	struct mr_buf out = MR_BUF_INIT;
+	mr_plan_print_text(p, &a->lv.findings, a->o->color, &out);
+	fwrite(out.ptr, 1, out.len, stdout);
+	fflush(stdout);
+	mr_buf_release(&out);
+}
+
+/* ---- plan files ---- */
+
+/* The text from `start` (included) to the next `end` (excluded), or NULL. */
+static char *section(const char *s, const char *start, const char *end)
+{
+	const char *a = strstr(s, start);
+	if (!a)
+		return NULL;
+	const char *b = strstr(a, end);
+	return b ? xstrndup(a, (size_t)(b - a)) : NULL;
+}
+
+static const char *first_difference(const char *old, const char *now)
+{
+	/* one fingerprint per line: name the path of the first line that differs */
+	static char path[1024];
+	const char *a = old, *b = now;
+	while (*a && *b) {
+		const char *ea = strchr(a, '\n'), *eb = strchr(b, '\n');
+		size_t la = ea ? (size_t)(ea - a) : strlen(a), lb = eb ? (size_t)(eb - b) : strlen(b);
+		if (la != lb || memcmp(a, b, la) != 0) {
+			const char *p = strstr(a, "\"path\":\"");
+			if (p && p < a + la) {
+				p += 8;
+				size_t n = strcspn(p, "\"");
+				snprintf(path, sizeof(path), "%.*s", (int)(n < sizeof(path) - 1 ? n : sizeof(path) - 1), p);
+				return path;
+			}
+			return "(the list of files)";
+		}
+		if (!ea || !eb)
+			break;
+		a = ea + 1;
+		b = eb + 1;
+	}
+	return *a || *b ? "(the list of files)" : NULL;
+}
+
+static int check_planfile(struct actx *a, const char *saved, const struct mr_plan *p)
+{
+	struct mr_fingerprints dfp = { 0 }, lfp = { 0 };
+	for (size_t i = 0; i < a->files.n; i++) {
+		char *abs = mr_path_absolute(a->files.v[i]);
+		mr_fingerprint_add(&dfp, abs ? abs : a->files.v[i], a->files.v[i]);
+		free(abs);
+	}
+	for (size_t i = 0; i < a->nsources_read; i++)
+		if (strncmp(a->sources_read[i], "git:", 4) == 0 && a->git_commit[0])
+			mr_fingerprint_git(&dfp, a->sources_read[i], a->git_commit);
+	mr_fingerprint_files(&a->lv, &a->acc, &lfp);
+	struct mr_pins pins = { 0 };
+	mr_pins_take(a->root, &a->m, a->state, false, &pins);
+	struct mr_planfile_meta meta = { .root = mr_root_dir(a->root), .layout = mr_layout_name(a->lv.layout),
+					 .scope = a->o->scope, .created = "", .desired = &dfp, .live = &lfp,
+					 .pins = &pins };
+	struct mr_buf now = MR_BUF_INIT;
+	mr_planfile_write(p, &a->lv.findings, &meta, &now);
+	int rc = 0;
+	static const char *const parts[][3] = {
+		{ "\"mailrecon_version\":", ",\"created\"", "the plan was made by another mailrecon version" },
+		{ ",\"root\":", "\n\"desired_sources\"", "the plan was made for another root, layout or scope" },
+		{ "\"desired_sources\":", "\n\"secrets\"", "a desired-state source changed since the plan" },
+		{ "\"secrets\":", "\n\"live_files\"", "a secret the desired state names changed since the plan" },
+		{ "\"live_files\":", "\n\"plan\"", "a live file changed since the plan" },
+		{ "\n\"plan\":", "\n}\n", "the plan would now be different" },
+	};
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]) && rc == 0; i++) {
+		char *x = section(saved, parts[i][0], parts[i][1]), *y = section(now.ptr, parts[i][0], parts[i][1]);
+		if (!x || !y || strcmp(x, y) != 0) {
+			const char *what = x && y && i >= 2 && i <= 4 ? first_difference(x, y) : NULL;
+			fprintf(stderr, "mailrecon: apply: refused: %s%s%s; make a new plan\n", parts[i][2],
+				what ? ": " : "", what ? what : "");
+			rc = EXIT_REFUSED;
+		}
+		free(x);
+		free(y);
+	}
+	mr_buf_release(&now);
+	mr_fingerprints_release(&dfp);
+	mr_fingerprints_release(&lfp);
+	mr_pins_release(&pins);
+	return rc;
+}
+
+/* The desired-state sources a plan file names. */
+static int planfile_sources(const char *saved, struct mr_pathlist *out)
+{
+	char *sec = section(saved, "\"desired_sources\":", "\n\"secrets\"");
+	if (!sec)
+		return -1;
+	for (const char *p = sec; (p = strstr(p, "{\"path\":\"")) != NULL;) {
+		p += 9;
+		struct mr_buf b = MR_BUF_INIT;
+		for (; *p && *p != '"'; p++) {
+			if (*p == '\\' && p[1]) {
+				p++;
+				mr_buf_addc(&b, *p == 'n' ? '\n' : *p == 't' ? '\t' : *p);
+			} else {
+				mr_buf_addc(&b, *p);
+			}
+		}
+		if (b.ptr)
+			mr_pathlist_add(out, b.ptr);
+		mr_buf_release(&b);
+	}
+	free(sec);
+	return out->n ? 0 : -1;
+}
+
+/* The archive stamp of a plan file: its "created" time, so apply --plan names the
+ * entries the plan showed. */
+static void planfile_stamp(const char *saved, char stamp[32])
+{
+	const char *c = strstr(saved, "\"created\":\"");
+	if (!c)
+		return;
+	c += 11;
+	char out[32];
+	size_t n = 0;
+	for (; *c && *c != '"' && n < sizeof(out) - 1; c++)
+		if (*c != '-' && *c != ':')
+			out[n++] = *c;
+	out[n] = '\0';
+	if (n == 16 && out[8] == 'T' && out[15] == 'Z')
+		memcpy(stamp, out, n + 1);
+}
+
+/* ---- the run ---- */
+
+/* The Desired-Source trailer: the -f sources (a git source with its commit), or the plan file. */
+static void source_name(const struct actx *a, struct mr_buf *out)
+{
+	for (size_t i = 0; i < a->o->nsources; i++) {
+		const char *s = a->o->sources[i];
+		if (strncmp(s, "git:", 4) == 0 && a->git_commit[0]) {
+			mr_buf_addf(out, "%s%s (commit %s)", i ? ", " : "", s, a->git_commit);
+		} else {
+			char *abs = mr_path_absolute(s);
+			mr_buf_addf(out, "%s%s", i ? ", " : "", abs ? abs : s);
+			free(abs);
+		}
+	}
+	if (a->o->planfile)
+		mr_buf_addf(out, "%splan file %s", out->len ? ", " : "", a->o->planfile);
+	if (!out->len)
+		mr_buf_adds(out, MR_DESIRED_DEFAULT);
+}
+
+static int apply_plan(struct actx *a, struct mr_plan *p)
+{
+	/* the second plan: with system accounts made and new passwords hashed */
+	if (create_accounts(a) < 0)
+		return EXIT_ERROR;
+	mr_accounts_release(&a->acc);
+	if (mr_accounts_load(&a->acc, a->root, &a->errors) < 0)
+		return EXIT_ERROR;
+	struct mr_plan final;
+	int rc = build(a, &final, true);
+	if (rc)
+		return rc;
+	if (final.nchanges != p->nchanges || final.add != p->add || final.destroy != p->destroy) {
+		fprintf(stderr, "mailrecon: apply: the plan changed while applying; nothing was changed\n");
+		mr_plan_release(&final);
+		return EXIT_ERROR;
+	}
+	struct stage s;
+	stage_init(&s, a);
+	stage_expect_live(&s);
+	struct mr_buf msg = MR_BUF_INIT, text = MR_BUF_INIT;
+	mr_buf_addf(&msg, "Plan: %zu to add, %zu to change, %zu to destroy.\n\n", final.add, final.change, final.destroy);
+	mr_plan_print_text(&final, NULL, false, &text);
+	mr_buf_add(&msg, text.ptr, text.len);
+	mr_buf_release(&text);
+	struct mr_buf src = MR_BUF_INIT;
+	source_name(a, &src);
+	mr_history_trailers(&msg, src.ptr, actor(a));
+	mr_buf_release(&src);
+	if (stage_homes(&s, &final, HOMES_BEFORE_FILES) < 0 || stage_plan_files(&s, &final) < 0 ||
+	    stage_homes(&s, &final, HOMES_AFTER_FILES) < 0 || stage_record(&s, msg.ptr, &final, NULL) < 0) {
+		fprintf(stderr, "mailrecon: apply: %s; nothing was changed\n", s.err.ptr ? s.err.ptr : "staging failed");
+		rc = EXIT_ERROR;
+	} else if (checks(a, &s) < 0) {
+		fprintf(stderr, "mailrecon: apply: a check failed; nothing was changed\n");
+		rc = EXIT_ERROR;
+	} else {
+		int c = mr_txn_commit(s.t, &s.err);
+		if (c < 0) {
+			fprintf(stderr, "mailrecon: apply: %s\n", s.err.ptr); /* txn says whether anything changed */
+			rc = c == MR_TXN_CHANGED ? EXIT_REFUSED : EXIT_ERROR;
+		}
+	}
+	mr_buf_release(&msg);
+	if (rc != EXIT_OK) {
+		mr_txn_abort(&s.t);
+	} else {
+		mr_txn_free(&s.t);
+		if (s.home_notes.len)
+			say(a, "%s", s.home_notes.ptr);
+		if (finish_record(a, false) < 0)
+			rc = EXIT_ERROR;
+		if (reloads(a, &s) < 0)
+			rc = EXIT_ERROR;
+		if (s.refused_homes) {
+			fprintf(stderr, "mailrecon: apply: the storage of %zu mailbox%s was left alone (see above)\n",
+				s.refused_homes, s.refused_homes == 1 ? "" : "es");
+			rc = EXIT_ERROR;
+		}
+		say(a, "\nApply complete: %zu added, %zu changed, %zu destroyed; %zu file%s written.\n", final.add, final.change,
+		    final.destroy, s.written, s.written == 1 ? "" : "s");
+	}
+	mr_buf_release(&s.err);
+	mr_buf_release(&s.home_notes);
+	mr_plan_release(&final);
+	return rc;
+}
+
+int mr_apply_run(const struct mr_apply_opts *o)
+{
+	struct actx a;
+	if (actx_init(&a, o) < 0)
+		return EXIT_ERROR;
+	int rc = EXIT_OK, lockfd = -1;
+	char *saved = NULL;
+	struct mr_pathlist srcs = MR_PATHLIST_INIT; /* a plan file's sources, alive to the end */
+	struct mr_plan p;
+	memset(&p, 0, sizeof(p));
+
+	struct mr_buf err = MR_BUF_INIT;
+	if ((rc = take_state(&a, "apply", &lockfd)) != 0)
+		goto out;
+	char *cache_dir = state_path(&a, "cache");
+	a.oc.cache = mr_pwcache_open(a.root, cache_dir, true);
+	free(cache_dir);
+
+	if (o->planfile) {
+		struct mr_buf pf = MR_BUF_INIT;
+		if (mr_read_file(o->planfile, 512u << 20, &pf, &err) < 0) {
+			fprintf(stderr, "mailrecon: apply: %s\n", err.ptr);
+			rc = EXIT_ERROR;
+			goto out;
+		}
+		saved = mr_buf_detach(&pf);
+		if (!saved || !strstr(saved, "\"format\":\"" MR_PLANFILE_FORMAT "\"") || planfile_sources(saved, &srcs) < 0) {
+			fprintf(stderr, "mailrecon: apply: '%s' is not a mailrecon plan file\n", o->planfile);
+			rc = EXIT_ERROR;
+			goto out;
+		}
+		planfile_stamp(saved, a.stamp);
+		rc = load(&a, (const char *const *)srcs.v, srcs.n);
+	} else {
+		rc = load(&a, o->sources, o->nsources);
+	}
+	if (rc)
+		goto out;
+	if (open_history(&a, true, "apply") < 0) {
+		rc = EXIT_ERROR;
+		goto out;
+	}
+	if (capture(&a) < 0) {
+		fprintf(stderr, "mailrecon: apply: the live state could not be recorded; nothing was changed\n");
+		rc = EXIT_ERROR;
+		goto out;
+	}
+	a.oc.root = a.root;
+	a.oc.lv = &a.lv;
+	a.oc.desired = &a.m;
+	rc = build(&a, &p, false);
+	if (rc)
+		goto out;
+	if (saved && (rc = check_planfile(&a, saved, &p)) != 0)
+		goto out;
+	print_plan(&a, &p);
+	if (mr_plan_blocked(&p, &a.errors)) {
+		mr_diags_print(&a.errors, stderr);
+		fprintf(stderr, "mailrecon: apply: refused; nothing was changed\n");
+		rc = EXIT_ERROR;
+		goto out;
+	}
+	size_t dels = p.del_users + p.del_domains + p.del_mailboxes;
+	if (o->allow_delete >= 0 && dels > (size_t)o->allow_delete) {
+		fprintf(stderr,
+			"mailrecon: apply: refused: the plan deletes %zu user%s, %zu domain%s and %zu mailbox%s (shown above); "
+			"--allow-delete=%ld allows %ld; nothing was changed\n",
+			p.del_users, p.del_users == 1 ? "" : "s", p.del_domains, p.del_domains == 1 ? "" : "s",
+			p.del_mailboxes, p.del_mailboxes == 1 ? "" : "es", o->allow_delete, o->allow_delete);
+		rc = EXIT_REFUSED;
+		goto out;
+	}
+	if (p.nchanges == 0 && p.nfiles == 0 && p.nhomes == 0)
+		goto out; /* "No changes." was printed: nothing is written, nothing reloaded */
+	rc = apply_plan(&a, &p);
+	mr_pwcache_save(a.oc.cache);
+out:
+	mr_plan_release(&p);
+	actx_release(&a);
+	mr_buf_release(&err);
+	if (lockfd >= 0)
+		close(lockfd);
+	mr_pathlist_release(&srcs);
+	free(saved);
+	return rc;
+}
