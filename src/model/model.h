@@ -83,6 +83,7 @@ struct mr_user {
 	struct mr_loc account_loc;
 	bool disabled;
 	struct mr_loc disabled_loc;
+	const char *disabled_by; /* who disabled it (registry disabled_by=); NULL: unknown or enabled */
 	struct mr_limits limits;
 };
 
@@ -109,6 +110,7 @@ struct mr_mailbox {
 	int64_t rate_per_hour; /* MR_UNSET: the user's, then the server's */
 	bool greylisting, spamassassin, disabled;
 	struct mr_loc disabled_loc;
+	const char *disabled_by; /* who disabled it (registry disabled_by=); NULL: unknown or enabled */
 	const char *note; /* NULL: none */
 	/* Live model only (NULL / MR_UNSET in a desired model): where Dovecot keeps the mail. */
 	const char *home;
@@ -152,6 +154,7 @@ struct mr_domain {
 	struct mr_loc action_loc;
 	bool greylisting, spamassassin, antivirus, dmarc, disabled;
 	struct mr_loc disabled_loc;
+	const char *disabled_by; /* who disabled it (registry disabled_by=); NULL: unknown or enabled */
 	struct mr_dkim dkim;
 	struct mr_ssl ssl;
 	struct mr_mailbox **mailboxes;
