@@ -356,7 +356,7 @@ static int build(struct actx *a, struct mr_plan *p, bool hashing)
 		mr_diags_sort(&a->errors);
 		mr_diags_print(&a->errors, stderr);
 		fprintf(stderr, "mailrecon: apply: %s; nothing was changed\n",
-			rc == MR_PLAN_REFUSED ? "refused: the desired state reaches outside --scope" : "no plan");
+			rc == MR_PLAN_REFUSED ? "refused by the rules of --scope" : "no plan");
 		return rc == MR_PLAN_REFUSED ? EXIT_REFUSED : EXIT_ERROR;
 	}
 	return EXIT_OK;

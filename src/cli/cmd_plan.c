@@ -198,7 +198,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	if (prc < 0) {
 		mr_diags_sort(&errors);
 		mr_diags_print(&errors, stderr);
-		mr_cli_error("plan: %s", prc == MR_PLAN_REFUSED ? "refused: the desired state reaches outside --scope"
+		mr_cli_error("plan: %s", prc == MR_PLAN_REFUSED ? "refused by the rules of --scope"
 								: "no plan");
 		code = prc == MR_PLAN_REFUSED ? MR_EXIT_REFUSED : MR_EXIT_ERROR;
 		goto out;

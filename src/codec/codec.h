@@ -59,7 +59,7 @@ enum mr_line_kind {
 	MR_LINE_END,     /* its end marker */
 };
 
-#define MR_LINE_FIELDS 8
+#define MR_LINE_FIELDS 9
 #define MR_LINE_MAX 8192 /* longer lines are bad lines */
 
 struct mr_line {
@@ -88,13 +88,13 @@ enum {
 enum { MR_F_SA_DIRECTIVE };
 enum {
 	MR_F_REG_KIND, MR_F_REG_NAME, MR_F_REG_A1, MR_F_REG_A2, MR_F_REG_A3, MR_F_REG_A4, MR_F_REG_A5,
-	MR_F_REG_A6
+	MR_F_REG_A6, MR_F_REG_A7
 };
 /* Registry attributes by kind (docs/formats.md "registry"). */
 enum { MR_F_REG_USER_ROLE = MR_F_REG_A1, MR_F_REG_USER_RESELLER, MR_F_REG_USER_ACCOUNT,
-       MR_F_REG_USER_DISABLED, MR_F_REG_USER_DOMAINS, MR_F_REG_USER_MAILBOXES };
-enum { MR_F_REG_DOMAIN_OWNER = MR_F_REG_A1, MR_F_REG_DOMAIN_DMARC };
-enum { MR_F_REG_MAILBOX_NOTE = MR_F_REG_A1 };
+       MR_F_REG_USER_DISABLED, MR_F_REG_USER_DOMAINS, MR_F_REG_USER_MAILBOXES, MR_F_REG_USER_DISABLED_BY };
+enum { MR_F_REG_DOMAIN_OWNER = MR_F_REG_A1, MR_F_REG_DOMAIN_DMARC, MR_F_REG_DOMAIN_DISABLED_BY };
+enum { MR_F_REG_MAILBOX_NOTE = MR_F_REG_A1, MR_F_REG_MAILBOX_DISABLED_BY };
 
 /* Codec flags. */
 #define MR_CODEC_LSEARCH 1u  /* Exim lsearch rules: a line starting with white space continues a record */

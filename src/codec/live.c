@@ -162,6 +162,19 @@ static bool first_active(const struct build *b, enum mr_file_id id, const struct
 	return !l->disabled && !l->shadowed;
 }
 
+/* Who disabled an object, from its registry line: kept only while the object is disabled. */
+static const char *disabled_by(struct build *b, const struct mr_line *l, bool disabled, const char *what,
+			       const char *name)
+{
+	const char *kind = l->f[MR_F_REG_KIND];
+	const char *by = l->f[kind[0] == 'u' ? MR_F_REG_USER_DISABLED_BY
+			      : kind[0] == 'd' ? MR_F_REG_DOMAIN_DISABLED_BY : MR_F_REG_MAILBOX_DISABLED_BY];
+	if (by && !disabled)
+		FINDING(b, MR_FILE_REGISTRY, l, "%s '%s' is not disabled, but the registry says disabled_by=%s; ignored",
+			what, name, by);
+	return disabled ? by : NULL;
+}
+
 static void read_registry(struct build *b)
 {
 	enum mr_file_id id = MR_FILE_REGISTRY;
@@ -179,6 +192,7 @@ static void read_registry(struct build *b)
 			u->account = l->f[MR_F_REG_USER_ACCOUNT] && strcmp(l->f[MR_F_REG_USER_ACCOUNT], "create") == 0
 					     ? MR_ACCOUNT_CREATE : MR_ACCOUNT_EXISTING;
 			u->disabled = l->f[MR_F_REG_USER_DISABLED] && strcmp(l->f[MR_F_REG_USER_DISABLED], "yes") == 0;
+			u->disabled_by = disabled_by(b, l, u->disabled, "user", name);
 			if (l->f[MR_F_REG_USER_DOMAINS])
 				mr_codec_parse_uint(l->f[MR_F_REG_USER_DOMAINS], 1000000000, &u->limits.mail_domains);
 			if (l->f[MR_F_REG_USER_MAILBOXES])
@@ -238,6 +252,7 @@ static void read_domains(struct build *b)
 		if (r) {
 			d->owner = r->f[MR_F_REG_DOMAIN_OWNER];
 			d->dmarc = r->f[MR_F_REG_DOMAIN_DMARC] && strcmp(r->f[MR_F_REG_DOMAIN_DMARC], "yes") == 0;
+			d->disabled_by = disabled_by(b, r, d->disabled, "domain", d->name);
 		}
 	}
 	for (size_t i = 0; i < b->lv->files[MR_FILE_REGISTRY].cf.nlines; i++) {
@@ -692,6 +707,7 @@ static void read_whitelist(struct build *b, enum mr_file_id id, const char *what
 	}
 }
 
+/* Mailbox lines of the registry: notes and who disabled a mailbox. */
 static void read_notes(struct build *b)
 {
 	struct mr_codec_file *cf = &b->lv->files[MR_FILE_REGISTRY].cf;
@@ -701,10 +717,13 @@ static void read_notes(struct build *b)
 		    !first_active(b, MR_FILE_REGISTRY, l))
 			continue;
 		struct mr_mailbox *mb = mr_model_mailbox(b->m, l->f[MR_F_REG_NAME]);
-		if (mb)
+		if (mb) {
 			mb->note = l->f[MR_F_REG_MAILBOX_NOTE];
-		else
-			FINDING(b, MR_FILE_REGISTRY, l, "note for '%s', which is not a mailbox", l->f[MR_F_REG_NAME]);
+			mb->disabled_by = disabled_by(b, l, mb->disabled, "mailbox", mb->address);
+		} else {
+			FINDING(b, MR_FILE_REGISTRY, l, "%s for '%s', which is not a mailbox",
+				l->f[MR_F_REG_MAILBOX_NOTE] ? "note" : "registry line", l->f[MR_F_REG_NAME]);
+		}
 	}
 }
 

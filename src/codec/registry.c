@@ -1,12 +1,15 @@
 /*
  * registry: /etc/mailrecon/registry -- what the panel keeps in its own database and no
  * mail daemon reads: users (role, reseller, account, limits, disabled), the owner of
- * each domain, DMARC publishing, mailbox notes.  mailrecon's own file:
+ * each domain, DMARC publishing, mailbox notes, and who disabled a user, a domain or a
+ * mailbox (the --scope user of that run, or root for a run without --scope).  mailrecon's
+ * own file:
  *
  *   user alice role=user reseller=bob mail_domains=5 mailboxes=50
- *   user bob role=reseller account=create disabled=yes
+ *   user bob role=reseller account=create disabled=yes disabled_by=root
  *   domain example.com owner=alice dmarc=yes
  *   mailbox info@example.com note=front%20desk
+ *   mailbox spam@example.com disabled_by=bob
  *
  * Values are percent-encoded (space, '%', ':', '=', '#' and non-ASCII bytes as %XX).
  * The user-level send limit is in exim-ratelimits, where Exim reads it.
@@ -24,13 +27,15 @@ struct attr {
 static const struct attr user_attrs[] = {
 	{ "role", MR_F_REG_USER_ROLE }, { "reseller", MR_F_REG_USER_RESELLER },
 	{ "account", MR_F_REG_USER_ACCOUNT }, { "disabled", MR_F_REG_USER_DISABLED },
-	{ "mail_domains", MR_F_REG_USER_DOMAINS }, { "mailboxes", MR_F_REG_USER_MAILBOXES }, { NULL, 0 },
+	{ "disabled_by", MR_F_REG_USER_DISABLED_BY }, { "mail_domains", MR_F_REG_USER_DOMAINS },
+	{ "mailboxes", MR_F_REG_USER_MAILBOXES }, { NULL, 0 },
 };
 static const struct attr domain_attrs[] = {
-	{ "owner", MR_F_REG_DOMAIN_OWNER }, { "dmarc", MR_F_REG_DOMAIN_DMARC }, { NULL, 0 },
+	{ "owner", MR_F_REG_DOMAIN_OWNER }, { "dmarc", MR_F_REG_DOMAIN_DMARC },
+	{ "disabled_by", MR_F_REG_DOMAIN_DISABLED_BY }, { NULL, 0 },
 };
 static const struct attr mailbox_attrs[] = {
-	{ "note", MR_F_REG_MAILBOX_NOTE }, { NULL, 0 },
+	{ "note", MR_F_REG_MAILBOX_NOTE }, { "disabled_by", MR_F_REG_MAILBOX_DISABLED_BY }, { NULL, 0 },
 };
 
 static const char *check_value(int kind, int field, const char *v)
@@ -51,6 +56,10 @@ static const char *check_value(int kind, int field, const char *v)
 		return mr_codec_parse_uint(v, 1000000000, &n) ? NULL : "a limit must be a whole number";
 	case 'd' * 16 + MR_F_REG_DOMAIN_OWNER:
 		return mr_check_user_name(v) ? "owner= is not a user name" : NULL;
+	case 'u' * 16 + MR_F_REG_USER_DISABLED_BY:
+	case 'd' * 16 + MR_F_REG_DOMAIN_DISABLED_BY:
+	case 'm' * 16 + MR_F_REG_MAILBOX_DISABLED_BY:
+		return mr_check_user_name(v) ? "disabled_by= is not a user name" : NULL;
 	case 'm' * 16 + MR_F_REG_MAILBOX_NOTE:
 		return mr_check_text(v, MR_NOTE_MAX) ? "note= is not valid text" : NULL;
 	}

@@ -342,8 +342,33 @@ FIELD_FN(f_user_account)
 		u->account = MR_ACCOUNT_EXISTING;
 	else if (strcmp(s, "create") == 0)
 		u->account = MR_ACCOUNT_CREATE;
-	else
+	else {
 		ERR(c, v, "unknown account '%s' (use existing or create)", s);
+		return;
+	}
+	u->account_loc = loc_of(c, v);
+}
+
+/* `disabled` of a user, a domain or a mailbox: where it was written, for the --scope rules */
+FIELD_FN(f_user_disabled)
+{
+	struct mr_user *u = obj;
+	if (get_bool(c, v, "disabled", &u->disabled))
+		u->disabled_loc = loc_of(c, v);
+}
+
+FIELD_FN(f_dom_disabled)
+{
+	struct mr_domain *d = obj;
+	if (get_bool(c, v, "disabled", &d->disabled))
+		d->disabled_loc = loc_of(c, v);
+}
+
+FIELD_FN(f_mb_disabled)
+{
+	struct mr_mailbox *mb = obj;
+	if (get_bool(c, v, "disabled", &mb->disabled))
+		mb->disabled_loc = loc_of(c, v);
 }
 
 FIELD_FN(f_limit_domains)
@@ -391,7 +416,7 @@ static const struct field user_fields[] = {
 	{ "role", f_user_role, false },
 	{ "reseller", f_user_reseller, false },
 	{ "account", f_user_account, false },
-	{ "disabled", f_bool, false, offsetof(struct mr_user, disabled) },
+	{ "disabled", f_user_disabled, false },
 	{ "limits", f_user_limits, false },
 	{ NULL, NULL, false },
 };
@@ -407,6 +432,9 @@ static void load_users(struct conv *c, const struct mr_ynode *v)
 		const char *why = mr_check_user_name(k->u.str);
 		if (why)
 			ERR(c, k, "invalid user name '%s': %s", k->u.str, why);
+		else if (strcmp(k->u.str, MR_USER_RESERVED) == 0)
+			ERR(c, k, "user name '%s' is reserved: in the registry it names a run without --scope",
+			    k->u.str);
 		struct mr_user *first;
 		struct mr_user *u = mr_model_add_user(c->m, k->u.str, loc_of(c, k), &first);
 		if (!u) {
@@ -592,7 +620,7 @@ static const struct field mailbox_fields[] = {
 	{ "rate_per_hour", f_int, false, offsetof(struct mr_mailbox, rate_per_hour) },
 	{ "greylisting", f_bool, false, offsetof(struct mr_mailbox, greylisting) },
 	{ "spamassassin", f_bool, false, offsetof(struct mr_mailbox, spamassassin) },
-	{ "disabled", f_bool, false, offsetof(struct mr_mailbox, disabled) },
+	{ "disabled", f_mb_disabled, false },
 	{ "note", f_mb_note, false },
 	{ NULL, NULL, false },
 };
@@ -902,7 +930,7 @@ static const struct field domain_fields[] = {
 	{ "dkim", f_dom_dkim, false },
 	{ "dmarc", f_bool, false, offsetof(struct mr_domain, dmarc) },
 	{ "ssl", f_dom_ssl, false },
-	{ "disabled", f_bool, false, offsetof(struct mr_domain, disabled) },
+	{ "disabled", f_dom_disabled, false },
 	{ "mailboxes", f_dom_mailboxes, false },
 	{ NULL, NULL, false },
 };

@@ -20,7 +20,8 @@ bool mr_scope_covers(const struct mr_model *m, const char *scope, const char *ow
 	if (strcmp(scope, owner) == 0)
 		return true;
 	const struct mr_user *o = mr_model_user(m, owner);
-	return s && s->role == MR_ROLE_RESELLER && o && o->reseller && strcmp(o->reseller, scope) == 0;
+	return s && s->role == MR_ROLE_RESELLER && o && o->role == MR_ROLE_USER && o->reseller &&
+	       strcmp(o->reseller, scope) == 0;
 }
 
 static bool plain_ok(const char *s)

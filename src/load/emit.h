@@ -23,7 +23,8 @@ struct mr_emit_opts {
 
 void mr_emit_yaml(const struct mr_model *m, struct mr_emit_opts *o, struct mr_buf *out);
 
-/* Whether objects owned by owner are in the scope of user scope (NULL: all). */
+/* Whether objects owned by owner are in the scope of user scope (NULL: all) in model m, the
+ * live one: scope's own, and for a reseller those of its users (role user), for an admin all. */
 bool mr_scope_covers(const struct mr_model *m, const char *scope, const char *owner);
 
 /* A size in the largest unit that states it exactly: 2147483648 -> "2G". */

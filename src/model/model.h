@@ -5,7 +5,9 @@
  * desired model, the live-file codecs (src/codec) build the live model, and a plan is a
  * comparison of the two.  Values are effective values (defaults applied); an optional
  * number that is absent is MR_UNSET.  Every object and the fields that can be wrong
- * remember where they came from (struct mr_loc), so an error can point at them.
+ * remember where they came from (struct mr_loc), so an error can point at them; in a
+ * desired model a field location with line 0 means the field was not written (its value
+ * is the default), which the --scope rules rely on.
  *
  * Ownership: the model owns everything reachable from it through its arena; strings
  * handed to the add functions are copied.  One call frees it all:
@@ -78,7 +80,10 @@ struct mr_user {
 	const char *reseller; /* NULL: none */
 	struct mr_loc reseller_loc;
 	enum mr_account account;
+	struct mr_loc account_loc;
 	bool disabled;
+	struct mr_loc disabled_loc;
+	const char *disabled_by; /* who disabled it (registry disabled_by=); NULL: unknown or enabled */
 	struct mr_limits limits;
 };
 
@@ -104,6 +109,8 @@ struct mr_mailbox {
 	int64_t max_size; /* bytes; 0: unlimited */
 	int64_t rate_per_hour; /* MR_UNSET: the user's, then the server's */
 	bool greylisting, spamassassin, disabled;
+	struct mr_loc disabled_loc;
+	const char *disabled_by; /* who disabled it (registry disabled_by=); NULL: unknown or enabled */
 	const char *note; /* NULL: none */
 	/* Live model only (NULL / MR_UNSET in a desired model): where Dovecot keeps the mail. */
 	const char *home;
@@ -146,6 +153,8 @@ struct mr_domain {
 	const char *action_target; /* address or domain for forward / redirect_domain */
 	struct mr_loc action_loc;
 	bool greylisting, spamassassin, antivirus, dmarc, disabled;
+	struct mr_loc disabled_loc;
+	const char *disabled_by; /* who disabled it (registry disabled_by=); NULL: unknown or enabled */
 	struct mr_dkim dkim;
 	struct mr_ssl ssl;
 	struct mr_mailbox **mailboxes;

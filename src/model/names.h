@@ -18,6 +18,9 @@
 #define MR_DOMAIN_MAX 253
 #define MR_NOTE_MAX 256
 
+/* The name the registry's disabled_by= gives to a run without --scope: no user may have it. */
+#define MR_USER_RESERVED "root"
+
 /* System account: [a-z_][a-z0-9_-]*, at most 32 characters. */
 const char *mr_check_user_name(const char *s);
 /* Mailbox or alias: [a-z0-9.-], no leading/trailing '.' or '-', no "..", at most 64. */

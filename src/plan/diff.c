@@ -1,10 +1,10 @@
 /*
  * diff: typed changes from the live model to the target model.
  *
- * The target is what the live server should become: the desired objects inside the scope,
- * the live objects outside it (so nothing outside the scope is ever changed or deleted).
- * Changes come out in a stable order: the server, users by name, then each domain by name
- * with its DKIM key, certificate and mailboxes by name.
+ * The target is what the live server should become (scope.c): the desired objects inside
+ * the scope, the live objects outside it.  Changes come out in a stable order: the server,
+ * users by name, then each domain by name with its DKIM key, certificate and mailboxes by
+ * name.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -180,14 +180,19 @@ static const char *role_s(const struct mr_user *u)
 	return mr_role_name(u->role);
 }
 
+static const char *by_s(const char *by)
+{
+	return by ? by : "(none)";
+}
+
 static void user_attrs(struct ctx *c, struct mr_change *ch, const struct mr_user *u, bool old)
 {
-	const char *v[7] = { role_s(u), u->reseller, mr_account_name(u->account), b2s(u->disabled),
+	const char *v[8] = { role_s(u), u->reseller, mr_account_name(u->account), b2s(u->disabled), u->disabled_by,
 			     limit_s(c, u->limits.mail_domains), limit_s(c, u->limits.mailboxes),
 			     limit_s(c, u->limits.rate_per_hour) };
-	static const char *const n[7] = { "role", "reseller", "account", "disabled", "limits.mail_domains",
-					   "limits.mailboxes", "limits.rate_per_hour" };
-	for (int i = 0; i < 7; i++) {
+	static const char *const n[8] = { "role", "reseller", "account", "disabled", "disabled_by",
+					   "limits.mail_domains", "limits.mailboxes", "limits.rate_per_hour" };
+	for (int i = 0; i < 8; i++) {
 		if (!v[i] || (i >= 3 && (strcmp(v[i], "false") == 0 || strcmp(v[i], "(not set)") == 0)))
 			continue;
 		attr(ch, n[i], old ? v[i] : NULL, old ? NULL : v[i]);
@@ -216,6 +221,7 @@ static void diff_users(struct ctx *c, const struct mr_model *live, const struct 
 			diff_attr(&u, "reseller", a->reseller ? a->reseller : "(none)", b->reseller ? b->reseller : "(none)");
 			diff_attr(&u, "account", mr_account_name(a->account), mr_account_name(b->account));
 			diff_attr(&u, "disabled", b2s(a->disabled), b2s(b->disabled));
+			diff_attr(&u, "disabled_by", by_s(a->disabled_by), by_s(b->disabled_by));
 			diff_attr(&u, "limits.mail_domains", limit_s(c, a->limits.mail_domains), limit_s(c, b->limits.mail_domains));
 			diff_attr(&u, "limits.mailboxes", limit_s(c, a->limits.mailboxes), limit_s(c, b->limits.mailboxes));
 			diff_attr(&u, "limits.rate_per_hour", limit_s(c, a->limits.rate_per_hour),
@@ -282,6 +288,8 @@ static void mailbox_attrs(struct ctx *c, struct mr_change *ch, const struct mr_m
 		A("spamassassin", "false");
 	if (m->disabled)
 		A("disabled", "true");
+	if (m->disabled_by)
+		A("disabled_by", m->disabled_by);
 	if (m->note)
 		A("note", pstr(c, m->note));
 #undef A
@@ -411,6 +419,8 @@ static void diff_mailboxes(struct ctx *c, const struct mr_domain *ld, const stru
 				diff_attr(&u, "spamassassin", b2s(a->spamassassin), b2s(b->spamassassin));
 			if (a->disabled != b->disabled)
 				diff_attr(&u, "disabled", b2s(a->disabled), b2s(b->disabled));
+			if (a->disabled_by != b->disabled_by)
+				diff_attr(&u, "disabled_by", by_s(a->disabled_by), by_s(b->disabled_by));
 			if (!((!a->note && !b->note) || (a->note && b->note && strcmp(a->note, b->note) == 0)))
 				diff_attr(&u, "note", a->note ? a->note : "(none)", b->note ? b->note : "(none)");
 			i++, j++;
@@ -451,6 +461,8 @@ static void domain_attrs(struct ctx *c, struct mr_change *ch, const struct mr_do
 		A("dmarc", "true");
 	if (d->disabled)
 		A("disabled", "true");
+	if (d->disabled_by)
+		A("disabled_by", d->disabled_by);
 #undef A
 }
 
@@ -536,6 +548,7 @@ static void diff_domains(struct ctx *c, const struct mr_model *live, const struc
 			diff_attr(&u, "antivirus", b2s(a->antivirus), b2s(b->antivirus));
 			diff_attr(&u, "dmarc", b2s(a->dmarc), b2s(b->dmarc));
 			diff_attr(&u, "disabled", b2s(a->disabled), b2s(b->disabled));
+			diff_attr(&u, "disabled_by", by_s(a->disabled_by), by_s(b->disabled_by));
 			diff_keys(c, a, b);
 			diff_mailboxes(c, a, b);
 			i++, j++;
@@ -543,106 +556,8 @@ static void diff_domains(struct ctx *c, const struct mr_model *live, const struc
 	}
 }
 
-/* ---- scope and target ---- */
-
-static const struct mr_user *user_of(const struct ctx *c, const char *name)
-{
-	const struct mr_user *u = mr_model_user(c->in->desired, name);
-	return u ? u : mr_model_user(&c->in->live->model, name);
-}
-
-static bool in_scope(const struct ctx *c, const char *owner)
-{
-	const char *s = c->in->scope;
-	if (!s)
-		return true;
-	const struct mr_user *su = user_of(c, s);
-	if (su && su->role == MR_ROLE_ADMIN)
-		return true;
-	if (!owner)
-		return false;
-	if (strcmp(owner, s) == 0)
-		return true;
-	const struct mr_user *o = user_of(c, owner);
-	return su && su->role == MR_ROLE_RESELLER && o && o->reseller && strcmp(o->reseller, s) == 0;
-}
-
-static void add_user_ptr(struct mr_model *t, const struct mr_user *u)
-{
-	struct mr_user *dup;
-	struct mr_user *n = mr_model_add_user(t, u->name, u->loc, &dup);
-	const char *name = n->name;
-	*n = *u;
-	n->name = name;
-}
-
-static void add_domain_ptr(struct mr_model *t, const struct mr_domain *d)
-{
-	struct mr_domain *dup;
-	struct mr_domain *n = mr_model_add_domain(t, d->name, d->loc, &dup);
-	const char *name = n->name;
-	*n = *d;
-	n->name = name;
-	/* mailboxes are shared with the source model, read only; the map is the target's */
-	n->mailboxes_cap = 0;
-	n->mailboxes = n->nmailboxes ? (struct mr_mailbox **)xmemdup(d->mailboxes, d->nmailboxes * sizeof(*d->mailboxes)) : NULL;
-	n->mailboxes_cap = n->nmailboxes;
-}
-
-static int build_target(struct ctx *c)
-{
-	const struct mr_model *d = c->in->desired, *l = &c->in->live->model;
-	struct mr_model *t = &c->target;
-	int rc = 0;
-	for (size_t i = 0; i < d->nusers; i++)
-		if (!in_scope(c, d->users[i]->name)) {
-			mr_diag_error(c->errors, d->users[i]->loc, "user '%s' is outside the scope of '%s'",
-				      d->users[i]->name, c->in->scope);
-			rc = MR_PLAN_REFUSED;
-		}
-	for (size_t i = 0; i < d->ndomains; i++) {
-		const struct mr_domain *dd = d->domains[i];
-		const struct mr_domain *ld = mr_model_domain(l, dd->name);
-		if (!in_scope(c, dd->owner)) {
-			mr_diag_error(c->errors, dd->owner_loc, "domain '%s' is declared for '%s', outside the scope of '%s'",
-				      dd->name, dd->owner, c->in->scope);
-			rc = MR_PLAN_REFUSED;
-		} else if (ld && c->in->scope && !in_scope(c, ld->owner)) {
-			mr_diag_error(c->errors, dd->loc,
-				      "domain '%s' is live and owned by '%s', outside the scope of '%s'; it cannot be declared here",
-				      dd->name, ld->owner ? ld->owner : "(unknown)", c->in->scope);
-			rc = MR_PLAN_REFUSED;
-		}
-	}
-	if (rc)
-		return rc;
-	t->server = c->in->scope && !in_scope(c, NULL) ? l->server : d->server;
-	for (size_t i = 0; i < d->nusers; i++) {
-		add_user_ptr(t, d->users[i]);
-		/* a scoped document cannot name a reseller outside its scope (it would not
-		 * validate): the live link stays, changed only from the reseller's scope */
-		const struct mr_user *lu = mr_model_user(l, d->users[i]->name);
-		if (c->in->scope && !d->users[i]->reseller && lu && lu->reseller && !in_scope(c, lu->reseller))
-			mr_model_user(t, d->users[i]->name)->reseller = lu->reseller;
-	}
-	for (size_t i = 0; i < l->nusers; i++)
-		if (!in_scope(c, l->users[i]->name))
-			add_user_ptr(t, l->users[i]);
-	for (size_t i = 0; i < d->ndomains; i++)
-		add_domain_ptr(t, d->domains[i]);
-	for (size_t i = 0; i < l->ndomains; i++)
-		if (!in_scope(c, l->domains[i]->owner) && !mr_model_domain(t, l->domains[i]->name))
-			add_domain_ptr(t, l->domains[i]);
-	for (size_t i = 0; i < t->ndomains; i++)
-		for (size_t j = 0; j < t->domains[i]->nmailboxes; j++) {
-			struct mr_mailbox *mb = t->domains[i]->mailboxes[j];
-			mr_strmap_put_new(&t->mailbox_map, mb->address, strlen(mb->address), mb);
-		}
-	mr_model_sort(t);
-	return 0;
-}
-
-/* A user declared `account: existing` must have a system account. */
+/* A declared user that is `account: existing` (in a scope, its own account is the live one)
+ * must have a system account. */
 static void check_accounts(struct ctx *c)
 {
 	const struct mr_model *d = c->in->desired;
@@ -650,7 +565,8 @@ static void check_accounts(struct ctx *c)
 		return;
 	for (size_t i = 0; i < d->nusers; i++) {
 		const struct mr_user *u = d->users[i];
-		if (u->account == MR_ACCOUNT_EXISTING && !mr_sysaccount_get(c->in->accounts, u->name)) {
+		const struct mr_user *tu = mr_model_user(&c->target, u->name);
+		if (tu && tu->account == MR_ACCOUNT_EXISTING && !mr_sysaccount_get(c->in->accounts, u->name)) {
 			mr_diag_error(c->errors, u->loc,
 				      "user '%s' is 'account: existing' but %s has no account '%s' (use 'account: create')",
 				      u->name, c->in->accounts->path, u->name);
@@ -665,7 +581,7 @@ int mr_plan_build(struct mr_plan *p, const struct mr_plan_input *in, struct mr_d
 	p->scope = in->scope;
 	struct ctx c = { .p = p, .in = in, .errors = errors };
 	mr_model_init(&c.target);
-	int rc = build_target(&c);
+	int rc = mr_plan_target(&c.target, in, errors);
 	if (rc)
 		goto out;
 	check_accounts(&c);

@@ -280,7 +280,8 @@ static void want_whitelist(struct want *w, const struct mr_model *t, enum mr_fil
 
 /*
  * The registry holds only what no other file says, so that a server the panel laid out
- * gets no registry lines it does not need; a line that exists is kept up to date.
+ * gets no registry lines it does not need; a line that exists is kept up to date.  Who
+ * disabled an object (disabled_by=) is written while it stays disabled, and goes with it.
  */
 static void want_registry(struct want *w, const struct mr_model *t, const struct mr_plan_input *in)
 {
@@ -303,6 +304,7 @@ static void want_registry(struct want *w, const struct mr_model *t, const struct
 		l->f[MR_F_REG_USER_RESELLER] = wstr(w, u->reseller);
 		l->f[MR_F_REG_USER_ACCOUNT] = u->account == MR_ACCOUNT_CREATE ? "create" : NULL;
 		l->f[MR_F_REG_USER_DISABLED] = u->disabled ? "yes" : NULL;
+		l->f[MR_F_REG_USER_DISABLED_BY] = u->disabled ? wstr(w, u->disabled_by) : NULL;
 		if (u->limits.mail_domains != MR_UNSET)
 			l->f[MR_F_REG_USER_DOMAINS] = wnum(w, (long long)u->limits.mail_domains);
 		if (u->limits.mailboxes != MR_UNSET)
@@ -315,7 +317,8 @@ static void want_registry(struct want *w, const struct mr_model *t, const struct
 		/* the owner is read from the mailbox lines; without mailboxes it must be written,
 		 * unless the panel's /var/www/OWNER/data/email/DOMAIN directory already says it */
 		bool dir_says = ld && ld->owner_from_dir && d->owner && ld->owner && strcmp(ld->owner, d->owner) == 0;
-		bool needed = d->dmarc || (d->nmailboxes == 0 && !dir_says);
+		const char *by = d->disabled ? d->disabled_by : NULL;
+		bool needed = d->dmarc || by || (d->nmailboxes == 0 && !dir_says);
 		if (!needed && !live_line(in, MR_FILE_REGISTRY, key))
 			continue;
 		struct mr_line *l = rec(w, key);
@@ -324,17 +327,20 @@ static void want_registry(struct want *w, const struct mr_model *t, const struct
 		l->f[MR_F_REG_NAME] = wstr(w, d->name);
 		l->f[MR_F_REG_DOMAIN_OWNER] = wstr(w, d->owner);
 		l->f[MR_F_REG_DOMAIN_DMARC] = d->dmarc ? "yes" : NULL;
+		l->f[MR_F_REG_DOMAIN_DISABLED_BY] = wstr(w, by);
 	}
 	for (size_t i = 0; i < t->ndomains; i++)
 		for (size_t j = 0; j < t->domains[i]->nmailboxes; j++) {
 			const struct mr_mailbox *mb = t->domains[i]->mailboxes[j];
-			if (!mb->note)
+			const char *by = mb->disabled ? mb->disabled_by : NULL;
+			if (!mb->note && !by)
 				continue;
 			struct mr_line *l = rec(w, mr_arena_printf(&w->f.arena, "mailbox %s", mb->address));
 			l->nf = MR_LINE_FIELDS;
 			l->f[MR_F_REG_KIND] = "mailbox";
 			l->f[MR_F_REG_NAME] = mb->address;
 			l->f[MR_F_REG_MAILBOX_NOTE] = wstr(w, mb->note);
+			l->f[MR_F_REG_MAILBOX_DISABLED_BY] = wstr(w, by);
 		}
 }
 

@@ -154,8 +154,15 @@ void mr_plan_print_text(const struct mr_plan *p, const struct mr_diags *findings
 void mr_plan_print_json(const struct mr_plan *p, const struct mr_diags *findings, struct mr_buf *out);
 void mr_json_string(struct mr_buf *out, const char *s);
 
-/* Internal to src/plan: the target model and the file contents (files.c). */
+/*
+ * Internal to src/plan.  The target model (scope.c): what the live server becomes, the
+ * desired objects inside the scope and the live ones outside it, with the --scope rules
+ * checked; 0, MR_PLAN_ERROR or MR_PLAN_REFUSED with the errors added.  t is initialised
+ * by the caller and shares strings and mailboxes with the input models.  Then the file
+ * contents from it (files.c).
+ */
 struct mr_model;
+int mr_plan_target(struct mr_model *t, const struct mr_plan_input *in, struct mr_diags *errors);
 void mr_plan_files(struct mr_plan *p, const struct mr_model *target, const struct mr_plan_input *in,
 		   struct mr_strmap *hashes);
 

@@ -1,0 +1,473 @@
+/*
+ * scope: the target model, and the rules of --scope USER (design sections 2 and 7).
+ *
+ * The target is what the live server should become: the desired objects inside the scope
+ * and the live objects outside it, so nothing outside the scope is ever changed or
+ * deleted.  A scoped file speaks for its user only, so everything that decides what the
+ * scope may do is read from the live state, never from the file:
+ *
+ *   - the scope user must be live; its role, reseller, account, disabled flag and limits
+ *     are the live ones, and a file that writes another value for them is refused;
+ *   - a user's scope holds its own objects; a reseller's also those of the users whose live
+ *     reseller it is, and new users (who become its users); an admin's everything;
+ *   - the limits of every user and reseller hold on the target (a reseller's over all its
+ *     users, those outside this run included), unless the run does not raise a count that
+ *     is over already;
+ *   - an object disabled by D (registry disabled_by=D) is enabled or deleted only by D, an
+ *     admin, or D's reseller.
+ *
+ * A violation is an error at the place in the desired state that causes it, and the result
+ * is MR_PLAN_REFUSED.  Without --scope only the bookkeeping runs: who disabled what.
+ */
+#include <string.h>
+
+#include "load/emit.h"
+#include "model/names.h"
+#include "plan/plan.h"
+#include "util/xalloc.h"
+
+struct sc {
+	const struct mr_model *d, *l; /* desired, live */
+	struct mr_model *t;
+	struct mr_diags *errors;
+	const char *name;          /* the scope user; NULL: no scope */
+	const struct mr_user *self; /* ... in the live model */
+	enum mr_role role;         /* its live role (admin without a scope) */
+	const char *by;            /* disabled_by for what this run disables */
+	int rc;
+};
+
+#define VIOLATION(s, loc, ...)                                         \
+	do {                                                           \
+		mr_diag_error((s)->errors, (loc), __VA_ARGS__);        \
+		(s)->rc = MR_PLAN_REFUSED;                             \
+	} while (0)
+
+static bool s_eq(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool written(struct mr_loc loc)
+{
+	return loc.line != 0;
+}
+
+/*
+ * Whether objects owned by owner are in the scope: by the live relations, as import has it,
+ * and in a reseller's scope also a user that is not live but declared here (it becomes the
+ * reseller's user, see check_user).
+ */
+static bool in_scope(const struct sc *s, const char *owner)
+{
+	if (mr_scope_covers(s->l, s->name, owner))
+		return true;
+	return s->role == MR_ROLE_RESELLER && owner && !mr_model_user(s->l, owner) && mr_model_user(s->d, owner);
+}
+
+/* ---- the scope user and the users a scope declares ---- */
+
+static const char *limit_s(struct sc *s, int64_t v)
+{
+	return v == MR_UNSET ? "unlimited" : mr_arena_printf(&s->t->arena, "%lld", (long long)v);
+}
+
+static void own_field(struct sc *s, struct mr_loc loc, const char *field, const char *live, const char *file)
+{
+	VIOLATION(s, loc, "user '%s' cannot change its own %s in its scope (live: %s, here: %s)", s->name, field, live,
+		  file);
+}
+
+/* The scope user's file may repeat its live role, reseller, account, disabled flag and limits,
+ * never change them; what it does not write is taken from the live state. */
+static void check_self(struct sc *s, const struct mr_user *u)
+{
+	const struct mr_user *lu = s->self;
+	if (written(u->role_loc) && u->role != lu->role)
+		own_field(s, u->role_loc, "role", mr_role_name(lu->role), mr_role_name(u->role));
+	if (written(u->reseller_loc) && !s_eq(u->reseller, lu->reseller))
+		own_field(s, u->reseller_loc, "reseller", lu->reseller ? lu->reseller : "(none)", u->reseller);
+	if (written(u->account_loc) && u->account != lu->account)
+		own_field(s, u->account_loc, "account", mr_account_name(lu->account), mr_account_name(u->account));
+	if (written(u->disabled_loc) && u->disabled != lu->disabled)
+		own_field(s, u->disabled_loc, "disabled flag", lu->disabled ? "true" : "false",
+			  u->disabled ? "true" : "false");
+	const struct mr_limits *a = &lu->limits, *b = &u->limits;
+	if (written(b->mail_domains_loc) && b->mail_domains != a->mail_domains)
+		own_field(s, b->mail_domains_loc, "limits.mail_domains", limit_s(s, a->mail_domains),
+			  limit_s(s, b->mail_domains));
+	if (written(b->mailboxes_loc) && b->mailboxes != a->mailboxes)
+		own_field(s, b->mailboxes_loc, "limits.mailboxes", limit_s(s, a->mailboxes), limit_s(s, b->mailboxes));
+	if (written(b->rate_loc) && b->rate_per_hour != a->rate_per_hour)
+		own_field(s, b->rate_loc, "limits.rate_per_hour", limit_s(s, a->rate_per_hour),
+			  limit_s(s, b->rate_per_hour));
+}
+
+/* A declared user: the scope user itself, or one the scope may declare. */
+static void check_user(struct sc *s, const struct mr_user *u)
+{
+	if (!s->name)
+		return;
+	if (strcmp(u->name, s->name) == 0) {
+		check_self(s, u);
+		return;
+	}
+	if (!in_scope(s, u->name)) {
+		VIOLATION(s, u->loc, "user '%s' is outside the scope of '%s'", u->name, s->name);
+		return;
+	}
+	if (s->role != MR_ROLE_RESELLER)
+		return;
+	/* a reseller's users stay its users, with role user */
+	if (u->role != MR_ROLE_USER)
+		VIOLATION(s, u->role_loc, "user '%s' in the scope of reseller '%s' must have role user, not %s", u->name,
+			  s->name, mr_role_name(u->role));
+	if (u->reseller && strcmp(u->reseller, s->name) != 0)
+		VIOLATION(s, u->reseller_loc, "user '%s' in the scope of reseller '%s' must belong to '%s', not '%s'",
+			  u->name, s->name, s->name, u->reseller);
+}
+
+/* A declared domain: its owner, and its live owner, must be in the scope. */
+static bool check_domain(struct sc *s, const struct mr_domain *dd)
+{
+	const struct mr_domain *ld = mr_model_domain(s->l, dd->name);
+	if (!in_scope(s, dd->owner)) {
+		VIOLATION(s, dd->owner_loc, "domain '%s' is declared for '%s', outside the scope of '%s'", dd->name,
+			  dd->owner, s->name);
+		return false;
+	}
+	if (ld && !in_scope(s, ld->owner)) {
+		VIOLATION(s, dd->loc, "domain '%s' is live and owned by '%s', outside the scope of '%s'; it cannot be declared here",
+			  dd->name, ld->owner ? ld->owner : "(unknown)", s->name);
+		return false;
+	}
+	return true;
+}
+
+/* ---- the target ---- */
+
+static struct mr_user *add_user(struct mr_model *t, const struct mr_user *u)
+{
+	struct mr_user *dup;
+	struct mr_user *n = mr_model_add_user(t, u->name, u->loc, &dup);
+	if (!n)
+		return NULL;
+	const char *name = n->name;
+	*n = *u;
+	n->name = name;
+	return n;
+}
+
+static struct mr_domain *add_domain(struct mr_model *t, const struct mr_domain *d)
+{
+	struct mr_domain *dup;
+	struct mr_domain *n = mr_model_add_domain(t, d->name, d->loc, &dup);
+	if (!n)
+		return NULL;
+	const char *name = n->name;
+	*n = *d;
+	n->name = name;
+	/* mailboxes are shared with the source model, read only; the map is the target's */
+	n->mailboxes = n->nmailboxes ? (struct mr_mailbox **)xmemdup(d->mailboxes, d->nmailboxes * sizeof(*d->mailboxes)) : NULL;
+	n->mailboxes_cap = n->nmailboxes;
+	return n;
+}
+
+/*
+ * Who disabled an object the run keeps or makes disabled: whoever the live state says when
+ * it is disabled already (unknown stays unknown), else this run.  A desired model read from
+ * live files (drift, rollback) brings its own.
+ */
+static const char *disabled_by(const struct sc *s, bool disabled, const char *desired_by, bool live_disabled,
+			       const char *live_by)
+{
+	if (!disabled)
+		return NULL;
+	if (desired_by)
+		return desired_by;
+	return live_disabled ? live_by : s->by;
+}
+
+/* disabled_by of the desired mailboxes of target domain n; a changed one gets its own copy */
+static void mailboxes_disabled_by(struct sc *s, struct mr_domain *n)
+{
+	for (size_t j = 0; j < n->nmailboxes; j++) {
+		const struct mr_mailbox *mb = n->mailboxes[j];
+		if (!mb->disabled)
+			continue;
+		const struct mr_mailbox *lm = mr_model_mailbox(s->l, mb->address);
+		const char *by = disabled_by(s, true, mb->disabled_by, lm && lm->disabled, lm ? lm->disabled_by : NULL);
+		if (s_eq(by, mb->disabled_by))
+			continue;
+		struct mr_mailbox *copy = mr_arena_alloc(&s->t->arena, sizeof(*copy));
+		*copy = *mb;
+		copy->disabled_by = by;
+		n->mailboxes[j] = copy;
+	}
+}
+
+static void build(struct sc *s)
+{
+	const struct mr_model *d = s->d, *l = s->l;
+	struct mr_model *t = s->t;
+	t->server = s->name && s->role != MR_ROLE_ADMIN ? l->server : d->server;
+	for (size_t i = 0; i < d->nusers; i++) {
+		const struct mr_user *u = d->users[i];
+		check_user(s, u);
+		if (s->name && strcmp(u->name, s->name) == 0) {
+			/* the scope user as it is live; the file's place for messages */
+			add_user(t, s->self)->loc = u->loc;
+			continue;
+		}
+		if (!in_scope(s, u->name))
+			continue; /* refused above; the target keeps the live user */
+		struct mr_user *n = add_user(t, u);
+		const struct mr_user *lu = mr_model_user(l, u->name);
+		n->disabled_by = disabled_by(s, u->disabled, u->disabled_by, lu && lu->disabled, lu ? lu->disabled_by : NULL);
+		if (s->name && s->role == MR_ROLE_RESELLER && !u->reseller)
+			n->reseller = s->name;
+	}
+	if (s->name && !mr_model_user(t, s->name))
+		add_user(t, s->self); /* never deleted from its own scope */
+	for (size_t i = 0; i < l->nusers; i++)
+		if (!in_scope(s, l->users[i]->name) && !mr_model_user(t, l->users[i]->name))
+			add_user(t, l->users[i]);
+	for (size_t i = 0; i < d->ndomains; i++) {
+		const struct mr_domain *dd = d->domains[i];
+		if (s->name && !check_domain(s, dd))
+			continue; /* refused; the target keeps the live domain */
+		struct mr_domain *n = add_domain(t, dd);
+		const struct mr_domain *ld = mr_model_domain(l, dd->name);
+		n->disabled_by = disabled_by(s, dd->disabled, dd->disabled_by, ld && ld->disabled, ld ? ld->disabled_by : NULL);
+		mailboxes_disabled_by(s, n);
+	}
+	for (size_t i = 0; i < l->ndomains; i++)
+		if (!in_scope(s, l->domains[i]->owner) && !mr_model_domain(t, l->domains[i]->name))
+			add_domain(t, l->domains[i]);
+	for (size_t i = 0; i < t->ndomains; i++)
+		for (size_t j = 0; j < t->domains[i]->nmailboxes; j++) {
+			struct mr_mailbox *mb = t->domains[i]->mailboxes[j];
+			mr_strmap_put_new(&t->mailbox_map, mb->address, strlen(mb->address), mb);
+		}
+	mr_model_sort(t);
+}
+
+/* ---- limits ---- */
+
+struct tally {
+	size_t domains, mailboxes;
+};
+
+/* Per owner, and per reseller over its users: what model m holds. */
+struct tallies {
+	struct mr_arena arena;
+	struct mr_strmap own, sum;
+};
+
+static struct tally *tally_of(struct tallies *ts, struct mr_strmap *map, const char *name)
+{
+	struct tally *x = mr_strmap_get(map, name, strlen(name));
+	if (!x) {
+		x = mr_arena_zalloc(&ts->arena, sizeof(*x));
+		mr_strmap_put_new(map, name, strlen(name), x);
+	}
+	return x;
+}
+
+static void tally_model(struct tallies *ts, const struct mr_model *m)
+{
+	for (size_t i = 0; i < m->ndomains; i++) {
+		const struct mr_domain *d = m->domains[i];
+		if (!d->owner)
+			continue;
+		struct tally *x = tally_of(ts, &ts->own, d->owner);
+		x->domains++;
+		x->mailboxes += d->nmailboxes;
+	}
+	for (size_t i = 0; i < m->nusers; i++) {
+		const struct mr_user *u = m->users[i];
+		const struct tally *x = mr_strmap_get(&ts->own, u->name, strlen(u->name));
+		if (!u->reseller || !x)
+			continue;
+		struct tally *r = tally_of(ts, &ts->sum, u->reseller);
+		r->domains += x->domains;
+		r->mailboxes += x->mailboxes;
+	}
+}
+
+static void tallies_release(struct tallies *ts)
+{
+	mr_strmap_release(&ts->own);
+	mr_strmap_release(&ts->sum);
+	mr_arena_release(&ts->arena);
+}
+
+/* Whether objects owned by owner count for u (u itself, or u's users when u is a reseller). */
+static bool counts_for(const struct mr_model *m, const struct mr_user *u, const char *owner)
+{
+	if (!owner)
+		return false;
+	if (u->role != MR_ROLE_RESELLER)
+		return strcmp(owner, u->name) == 0;
+	const struct mr_user *o = mr_model_user(m, owner);
+	return o && o->reseller && strcmp(o->reseller, u->name) == 0;
+}
+
+/*
+ * Where a count of u goes over: of the desired domains (mail_domains) or mailboxes that this
+ * run adds to u's count, the first that does not fit (the first when none did), else the
+ * first desired domain that counts for u.
+ */
+static struct mr_loc over_loc(const struct sc *s, const struct mr_user *u, bool mailboxes, size_t fit)
+{
+	struct mr_loc any = MR_LOC_NONE, added = MR_LOC_NONE;
+	size_t n = 0;
+	for (size_t i = 0; i < s->t->ndomains; i++) {
+		const struct mr_domain *td = s->t->domains[i];
+		const struct mr_domain *dd = mr_model_domain(s->d, td->name);
+		if (!dd || !counts_for(s->t, u, td->owner))
+			continue;
+		const struct mr_domain *ld = mr_model_domain(s->l, td->name);
+		bool counted = ld && counts_for(s->l, u, ld->owner);
+		if (!written(any))
+			any = dd->loc;
+		if (!mailboxes) {
+			if (counted)
+				continue; /* not added by this run */
+			added = dd->loc;
+			if (n++ == fit)
+				return added;
+			continue;
+		}
+		for (size_t j = 0; j < dd->nmailboxes; j++) {
+			if (counted && mr_model_mailbox(s->l, dd->mailboxes[j]->address))
+				continue;
+			added = dd->mailboxes[j]->loc;
+			if (n++ == fit)
+				return added;
+		}
+	}
+	if (written(added))
+		return added;
+	if (!written(any)) {
+		const struct mr_user *du = mr_model_user(s->d, u->name);
+		if (du)
+			any = du->loc;
+	}
+	return any;
+}
+
+static void check_limit(struct sc *s, const struct mr_user *u, bool mailboxes, size_t now, size_t before)
+{
+	int64_t limit = mailboxes ? u->limits.mailboxes : u->limits.mail_domains;
+	/* a count already over (an administrator lowered the limit) may stay, not grow */
+	if (limit == MR_UNSET || now <= (size_t)limit || now <= before)
+		return;
+	size_t fit = before < (size_t)limit ? (size_t)limit - before : 0;
+	bool res = u->role == MR_ROLE_RESELLER;
+	VIOLATION(s, over_loc(s, u, mailboxes, fit), "%s '%s' would own %zu %s, over the limit of %lld (limits.%s)",
+		  res ? "the users of reseller" : "user", u->name, now, mailboxes ? "mailboxes" : "mail domains",
+		  (long long)limit, mailboxes ? "mailboxes" : "mail_domains");
+}
+
+static void check_limits(struct sc *s)
+{
+	struct tallies now = { 0 }, before = { 0 };
+	tally_model(&now, s->t);
+	tally_model(&before, s->l);
+	static const struct tally zero;
+	for (size_t i = 0; i < s->t->nusers; i++) {
+		const struct mr_user *u = s->t->users[i];
+		if (u->limits.mail_domains == MR_UNSET && u->limits.mailboxes == MR_UNSET)
+			continue;
+		bool res = u->role == MR_ROLE_RESELLER;
+		const struct tally *a = mr_strmap_get(res ? &now.sum : &now.own, u->name, strlen(u->name));
+		const struct tally *b = mr_strmap_get(res ? &before.sum : &before.own, u->name, strlen(u->name));
+		a = a ? a : &zero;
+		b = b ? b : &zero;
+		check_limit(s, u, false, a->domains, b->domains);
+		check_limit(s, u, true, a->mailboxes, b->mailboxes);
+	}
+	tallies_release(&now);
+	tallies_release(&before);
+}
+
+/* ---- what someone else disabled ---- */
+
+/* Whether the scope may enable (or delete) what `by` disabled: its own doing, its users' when
+ * it is a reseller, anyone's when it is an admin; root's (a run without --scope) an admin's only. */
+static bool may_undo(const struct sc *s, const char *by)
+{
+	if (strcmp(by, MR_USER_RESERVED) == 0)
+		return s->role == MR_ROLE_ADMIN;
+	return mr_scope_covers(s->l, s->name, by);
+}
+
+/*
+ * A live object that stays disabled: in the target and disabled.  loc is its place in the
+ * desired state (when it is declared) or else where its parent is declared, or else its
+ * live line.
+ */
+static void keep_disabled(struct sc *s, const char *what, const char *name, const char *by, bool kept,
+			  bool declared, struct mr_loc loc)
+{
+	if (kept || may_undo(s, by))
+		return;
+	VIOLATION(s, loc, "%s '%s' was disabled by '%s'; '%s' cannot %s it", what, name, by, s->name,
+		  declared ? "enable" : "delete");
+}
+
+static void check_disabled(struct sc *s)
+{
+	const struct mr_model *l = s->l, *t = s->t, *d = s->d;
+	for (size_t i = 0; i < l->nusers; i++) {
+		const struct mr_user *lu = l->users[i];
+		if (!lu->disabled || !lu->disabled_by)
+			continue;
+		const struct mr_user *tu = mr_model_user(t, lu->name), *du = mr_model_user(d, lu->name);
+		keep_disabled(s, "user", lu->name, lu->disabled_by, tu && tu->disabled, tu != NULL, du ? du->loc : lu->loc);
+	}
+	for (size_t i = 0; i < l->ndomains; i++) {
+		const struct mr_domain *ld = l->domains[i];
+		const struct mr_domain *td = mr_model_domain(t, ld->name), *dd = mr_model_domain(d, ld->name);
+		if (ld->disabled && ld->disabled_by)
+			keep_disabled(s, "domain", ld->name, ld->disabled_by, td && td->disabled, td != NULL,
+				      dd ? dd->loc : ld->loc);
+		for (size_t j = 0; j < ld->nmailboxes; j++) {
+			const struct mr_mailbox *lm = ld->mailboxes[j];
+			if (!lm->disabled || !lm->disabled_by)
+				continue;
+			const struct mr_mailbox *tm = mr_model_mailbox(t, lm->address), *dm = mr_model_mailbox(d, lm->address);
+			keep_disabled(s, "mailbox", lm->address, lm->disabled_by, tm && tm->disabled, tm != NULL,
+				      dm ? dm->loc : dd ? dd->loc : lm->loc);
+		}
+	}
+}
+
+int mr_plan_target(struct mr_model *t, const struct mr_plan_input *in, struct mr_diags *errors)
+{
+	struct sc s = { .d = in->desired, .l = &in->live->model, .t = t, .errors = errors,
+			.name = in->scope, .role = MR_ROLE_ADMIN, .by = in->scope ? in->scope : MR_USER_RESERVED };
+	if (s.name) {
+		if (strcmp(s.name, MR_USER_RESERVED) == 0) {
+			mr_diag_error(errors, MR_LOC_NONE, "--scope '%s': the name is reserved for runs without --scope",
+				      s.name);
+			return MR_PLAN_ERROR;
+		}
+		s.self = mr_model_user(s.l, s.name);
+		if (!s.self) {
+			/* a file cannot bring its own user into being: who it is comes from the live state */
+			const struct mr_user *du = mr_model_user(s.d, s.name);
+			mr_diag_error(errors, du ? du->loc : MR_LOC_NONE,
+				      "scope user '%s' is not a live user (no registry line, no live domain)", s.name);
+			return du ? MR_PLAN_REFUSED : MR_PLAN_ERROR;
+		}
+		s.role = s.self->role;
+	}
+	build(&s);
+	if (s.name) {
+		check_limits(&s);
+		check_disabled(&s);
+	}
+	return s.rc;
+}

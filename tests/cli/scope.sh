@@ -1,0 +1,270 @@
+#!/usr/bin/env bash
+# --scope USER as design section 7 has it, on a sandbox root: the scope user's role, reseller
+# and limits come from the live state, a user changes only its own objects and a reseller its
+# users', limits hold over the live-plus-desired state (a reseller's totals included), and what
+# an administrator disabled stays disabled (registry disabled_by=).  Issue 12, case 8 first.
+# Usage: scope.sh MAILRECON REPO_ROOT
+set -u
+bin=$1
+repo=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+. "$(dirname "$0")/lib.sh"
+live=$repo/tests/fixtures/live
+root=$tmp/root
+reg=$root/etc/mailrecon/registry
+
+snapshot() { # every path below the root with size, mode, owner and mtime, and every file's hash
+	(cd "$root" && find . -print0 | sort -z | xargs -0 stat -c '%n %s %a %u %g %Y' &&
+		find . -type f -print0 | sort -z | xargs -0 sha256sum)
+}
+mr() { "$bin" --root "$root" "$@"; }
+
+H='{hash: "{CRAM-MD5}e02d374fde0dc75a17a557039a3a5338c7743304777dccd376f332bee68d2cf6"}'
+users='users:
+  ann: {role: admin}
+  bob: {role: reseller, limits: {mail_domains: 3, mailboxes: 4}}
+  alice: {role: user, reseller: bob, limits: {mail_domains: 1, mailboxes: 4}}
+  carol: {role: user, reseller: bob}'
+# state FILE SPAM_DISABLED INFO_DISABLED [MORE ALICE MAILBOX LINES]: the whole server, as an
+# administrator writes it
+state() {
+	cat >"$1" <<EOF
+version: 1
+$users
+domains:
+  alice.example:
+    owner: alice
+    mailboxes:
+      info: {password: $H, disabled: $3}
+      spam: {password: $H, disabled: $2}
+${4:-}
+  carol.example:
+    owner: carol
+    mailboxes:
+      carol: {password: $H}
+EOF
+}
+
+# --- the live server: alice (reseller bob, limits), bob, carol, and ann the admin; an
+# unscoped run (an administrator) disables alice's spam@ ---
+tree debian/empty
+printf '%s\n' 'ann:x:1000:1000::/var/www/ann:/usr/sbin/nologin' 'alice:x:1001:1001::/var/www/alice:/usr/sbin/nologin' \
+	'carol:x:1002:1002::/var/www/carol:/usr/sbin/nologin' 'bob:x:1003:1003::/var/www/bob:/usr/sbin/nologin' \
+	>>"$root/etc/passwd"
+state "$tmp/admin.yaml" true false
+expect "setup: the administrator's unscoped apply" 0 'disabled_by: root' '' -- \
+	mr apply --no-reload -f "$tmp/admin.yaml"
+expect "the registry records that a run without --scope disabled spam@" 0 '' '' -- \
+	grep -qx 'mailbox spam@alice.example disabled_by=root' "$reg"
+
+# --- case 8: alice's own file makes her an admin with limits 100, re-enables the mailbox
+# the administrator disabled, and adds mailboxes over her reseller's total; carol is not in
+# it (with --allow-delete, an admin's scope would delete her) ---
+cat >"$tmp/alice.yaml" <<EOF
+version: 1
+users:
+  alice:
+    role: admin
+    limits: {mail_domains: 100, mailboxes: 100}
+domains:
+  alice.example:
+    owner: alice
+    mailboxes:
+      info: {password: $H}
+      spam: {password: $H}
+      new1: {password: $H}
+      new2: {password: $H}
+EOF
+snapshot >"$tmp/before"
+expect "case 8: alice's hostile file is refused, exit 3" 3 '' "alice\.yaml:4:11: error: user 'alice' cannot change its own role" -- \
+	mr apply --no-reload --scope alice -f "$tmp/alice.yaml" --allow-delete
+cp "$tmp/err" "$tmp/case8.err"
+expect "case 8: limits.mail_domains 100 is refused where it is written" 0 '' '' -- \
+	grep -q "alice\.yaml:5:28: error: user 'alice' cannot change its own limits\.mail_domains in its scope (live: 1, here: 100)" "$tmp/case8.err"
+expect "case 8: limits.mailboxes 100 is refused where it is written" 0 '' '' -- \
+	grep -q "alice\.yaml:5:44: error: user 'alice' cannot change its own limits\.mailboxes in its scope (live: 4, here: 100)" "$tmp/case8.err"
+expect "case 8: the mailbox the administrator disabled stays disabled" 0 '' '' -- \
+	grep -q "alice\.yaml:11:7: error: mailbox 'spam@alice\.example' was disabled by 'root'; 'alice' cannot enable it" "$tmp/case8.err"
+expect "case 8: the mailbox over the reseller's total is refused" 0 '' '' -- \
+	grep -q "alice\.yaml:13:7: error: the users of reseller 'bob' would own 5 mailboxes, over the limit of 4 (limits\.mailboxes)" "$tmp/case8.err"
+expect "case 8: five errors, nothing else" 0 '' '' -- \
+	sh -c "test \$(grep -c ': error: ' '$tmp/case8.err') -eq 5"
+expect "case 8: the exit names the scope rules" 0 '' '' -- grep -q 'refused by the rules of --scope' "$tmp/case8.err"
+snapshot >"$tmp/after"
+expect "case 8: the live tree is byte for byte unchanged" 0 '' '' -- cmp -s "$tmp/before" "$tmp/after"
+expect "case 8: plan refuses the same way" 3 '' "alice\.yaml:11:7: error: mailbox 'spam@alice\.example' was disabled by 'root'" -- \
+	mr plan --scope alice -f "$tmp/alice.yaml"
+
+# --- alice within her rights ---
+alice_file() { # alice_file FILE INFO_DISABLED [MORE MAILBOX LINES]
+	cat >"$1" <<EOF
+version: 1
+users:
+  alice:
+    role: user
+domains:
+  alice.example:
+    owner: alice
+    mailboxes:
+      info: {password: $H, disabled: $2}
+      spam: {password: $H, disabled: true}
+      new1: {password: $H}
+${3:-}
+EOF
+}
+alice_file "$tmp/alice-ok.yaml" false
+expect "alice adds a mailbox within her limits and her reseller's" 0 '^Plan: 1 to add, 0 to change, 0 to destroy\.$' '' -- \
+	mr apply --no-reload --scope alice -f "$tmp/alice-ok.yaml"
+expect "... carol is untouched" 0 '' '' -- grep -q '^carol@carol\.example:owner=carol$' "$root/etc/exim4/passwd"
+expect "... and spam@ is still disabled by root" 0 '' '' -- grep -qx 'mailbox spam@alice.example disabled_by=root' "$reg"
+snapshot >"$tmp/before"
+expect "alice: the second apply changes nothing" 0 '^No changes\. The live server matches the desired state in this scope\.$' '' -- \
+	mr apply --no-reload --scope alice -f "$tmp/alice-ok.yaml"
+snapshot >"$tmp/after"
+expect "... and writes nothing" 0 '' '' -- cmp -s "$tmp/before" "$tmp/after"
+alice_file "$tmp/alice-dis.yaml" true
+expect "alice disables her own mailbox" 0 'disabled_by: \(none\) -> alice' '' -- \
+	mr apply --no-reload --scope alice -f "$tmp/alice-dis.yaml"
+expect "... the registry says she did" 0 '' '' -- grep -qx 'mailbox info@alice.example disabled_by=alice' "$reg"
+expect "... and she enables it again" 0 'disabled_by: alice -> \(none\)' '' -- \
+	mr apply --no-reload --scope alice -f "$tmp/alice-ok.yaml"
+expect "... the registry line is gone with it" 1 '' '' -- grep -q 'info@alice.example' "$reg"
+alice_file "$tmp/alice-new2.yaml" false '      new2: {password: '"$H"'}'
+expect "alice cannot go over her reseller's total" 3 '' \
+	"alice-new2\.yaml:12:7: error: the users of reseller 'bob' would own 5 mailboxes, over the limit of 4" -- \
+	mr plan --scope alice -f "$tmp/alice-new2.yaml"
+cat >"$tmp/alice-carol.yaml" <<EOF
+version: 1
+users:
+  alice: {role: user}
+  carol: {role: user}
+domains:
+  carol.example:
+    owner: alice
+    mailboxes:
+      carol: {password: $H}
+EOF
+expect "alice cannot declare carol or take her domain" 3 '' "alice-carol\.yaml:4:3: error: user 'carol' is outside the scope of 'alice'" -- \
+	mr plan --scope alice -f "$tmp/alice-carol.yaml"
+cp "$tmp/err" "$tmp/carol.err"
+expect "... the domain is refused too" 0 '' '' -- \
+	grep -q "alice-carol\.yaml:6:3: error: domain 'carol\.example' is live and owned by 'carol', outside the scope of 'alice'" "$tmp/carol.err"
+
+# --- bob, the reseller: his users' objects, within his total ---
+bob_file() { # bob_file FILE INFO_DISABLED SPAM_DISABLED [MORE CAROL MAILBOX LINES]
+	cat >"$1" <<EOF
+version: 1
+users:
+  bob: {role: reseller}
+  alice: {role: user, reseller: bob, limits: {mail_domains: 1, mailboxes: 4}}
+  carol: {role: user}
+domains:
+  alice.example:
+    owner: alice
+    mailboxes:
+      info: {password: $H, disabled: $2}
+      spam: {password: $H, disabled: $3}
+      new1: {password: $H}
+  carol.example:
+    owner: carol
+    mailboxes:
+      carol: {password: $H}
+${4:-}
+EOF
+}
+bob_file "$tmp/bob-dis.yaml" true true
+expect "bob disables alice's mailbox" 0 'disabled_by: \(none\) -> bob' '' -- mr apply --no-reload --scope bob -f "$tmp/bob-dis.yaml"
+expect "... the registry says bob did" 0 '' '' -- grep -qx 'mailbox info@alice.example disabled_by=bob' "$reg"
+expect "... carol keeps bob as her reseller" 0 '' '' -- grep -qx 'user carol role=user reseller=bob' "$reg"
+snapshot >"$tmp/before"
+expect "alice cannot enable what bob disabled" 3 '' \
+	"alice-ok\.yaml:9:7: error: mailbox 'info@alice\.example' was disabled by 'bob'; 'alice' cannot enable it" -- \
+	mr apply --no-reload --scope alice -f "$tmp/alice-ok.yaml"
+snapshot >"$tmp/after"
+expect "... and nothing was written" 0 '' '' -- cmp -s "$tmp/before" "$tmp/after"
+bob_file "$tmp/bob-spam.yaml" false false
+expect "bob cannot enable what the administrator disabled" 3 '' \
+	"bob-spam\.yaml:11:7: error: mailbox 'spam@alice\.example' was disabled by 'root'; 'bob' cannot enable it" -- \
+	mr plan --scope bob -f "$tmp/bob-spam.yaml"
+bob_file "$tmp/bob-ok.yaml" false true
+expect "bob enables what he disabled" 0 'disabled_by: bob -> \(none\)' '' -- mr apply --no-reload --scope bob -f "$tmp/bob-ok.yaml"
+expect "alice disables her mailbox again" 0 '' '' -- mr apply -q --no-reload --scope alice -f "$tmp/alice-dis.yaml"
+expect "bob enables what his user alice disabled" 0 'disabled_by: alice -> \(none\)' '' -- \
+	mr apply --no-reload --scope bob -f "$tmp/bob-ok.yaml"
+bob_file "$tmp/bob-over.yaml" false true '      c2: {password: '"$H"'}'
+snapshot >"$tmp/before"
+expect "bob cannot go over his own total" 3 '' \
+	"bob-over\.yaml:17:7: error: the users of reseller 'bob' would own 5 mailboxes, over the limit of 4" -- \
+	mr apply --no-reload --scope bob -f "$tmp/bob-over.yaml"
+snapshot >"$tmp/after"
+expect "... and nothing was written" 0 '' '' -- cmp -s "$tmp/before" "$tmp/after"
+sed 's/^  bob: {role: reseller}$/  bob: {role: reseller, limits: {mailboxes: 9}}/' "$tmp/bob-over.yaml" >"$tmp/bob-raise.yaml"
+expect "bob cannot raise his own limit" 3 '' \
+	"bob-raise\.yaml:3:45: error: user 'bob' cannot change its own limits\.mailboxes in its scope \(live: 4, here: 9\)" -- \
+	mr plan --scope bob -f "$tmp/bob-raise.yaml"
+sed 's/^  carol: {role: user}$/  carol: {role: admin}/' "$tmp/bob-ok.yaml" >"$tmp/bob-admin.yaml"
+expect "bob cannot make his user an admin" 3 '' \
+	"bob-admin\.yaml:5:17: error: user 'carol' in the scope of reseller 'bob' must have role user, not admin" -- \
+	mr plan --scope bob -f "$tmp/bob-admin.yaml"
+
+# --- a limit an administrator lowered below the use: the run may keep, not add ---
+sed -i 's/^user alice role=user reseller=bob mail_domains=1 mailboxes=4$/user alice role=user reseller=bob mail_domains=1 mailboxes=1/' "$reg"
+sed 's/^      new1: {password: \(.*\)}$/      new1: {password: \1, note: "kept"}/' "$tmp/alice-ok.yaml" >"$tmp/alice-note.yaml"
+expect "alice over a lowered limit may still change her mailboxes" 0 'note: \(none\) -> kept' '' -- \
+	mr apply --no-reload --scope alice -f "$tmp/alice-note.yaml"
+alice_file "$tmp/alice-new2.yaml" false '      new2: {password: '"$H"'}'
+expect "... but not add one" 3 '' "alice-new2\.yaml:12:7: error: user 'alice' would own 4 mailboxes, over the limit of 1" -- \
+	mr plan --scope alice -f "$tmp/alice-new2.yaml"
+sed -i 's/^user alice role=user reseller=bob mail_domains=1 mailboxes=1$/user alice role=user reseller=bob mail_domains=1 mailboxes=4/' "$reg"
+
+# --- import and plan agree, scoped or not, with disabled_by in the registry ---
+expect "the registry has a disabled_by line to import" 0 '' '' -- grep -qx 'mailbox spam@alice.example disabled_by=root' "$reg"
+for who in '' alice bob ann; do
+	opt=${who:+--scope $who}
+	mr import $opt >"$tmp/import.yaml" 2>"$tmp/import.err"
+	expect "import ${who:-(no scope)}, then plan: No changes." 0 '^No changes\.' '' -- mr plan $opt -f "$tmp/import.yaml"
+done
+
+# --- an admin's scope and an unscoped run may enable anything ---
+new1='      new1: {password: '"$H"', note: "kept"}'
+state "$tmp/ann.yaml" false false "$new1"
+expect "ann (admin) enables what root disabled" 0 'disabled_by: root -> \(none\)' '' -- \
+	mr apply --no-reload --scope ann -f "$tmp/ann.yaml"
+expect "... and the registry line goes" 1 '' '' -- grep -q 'spam@alice.example' "$reg"
+state "$tmp/root-dis.yaml" true false "$new1"
+expect "an unscoped run disables spam@ again" 0 '' '' -- mr apply -q --no-reload -f "$tmp/root-dis.yaml"
+expect "... recorded as root" 0 '' '' -- grep -qx 'mailbox spam@alice.example disabled_by=root' "$reg"
+expect "an unscoped run may enable anything" 0 'disabled_by: root -> \(none\)' '' -- mr apply --no-reload -f "$tmp/ann.yaml"
+
+# --- a disabled_by for a mailbox that is not disabled (an edit outside mailrecon) ---
+printf 'mailbox info@alice.example disabled_by=bob\n' >>"$reg"
+expect "a stale disabled_by is a finding, and no reason to refuse alice" 0 \
+	"registry:[0-9]+:1: warning: mailbox 'info@alice\.example' is not disabled, but the registry says disabled_by=bob; ignored" '' -- \
+	mr plan --scope alice -f "$tmp/alice-note.yaml"
+expect "... and the next apply drops it" 0 'registry: 0 lines added, 0 changed, 1 removed' '' -- \
+	mr apply --no-reload -f "$tmp/ann.yaml"
+expect "... for good" 0 '^No changes\.' '' -- mr plan -f "$tmp/ann.yaml"
+
+# --- who may be a scope ---
+cat >"$tmp/dave.yaml" <<EOF
+version: 1
+users:
+  dave: {role: admin}
+domains:
+  dave.example:
+    owner: dave
+    mailboxes:
+      dave: {password: $H}
+EOF
+expect "a scope user that is not live: exit 3" 3 '' "dave\.yaml:3:3: error: scope user 'dave' is not a live user" -- \
+	mr plan --scope dave -f "$tmp/dave.yaml"
+expect "--scope root is reserved" 1 '' "--scope 'root': the name is reserved" -- mr apply --scope root -f "$tmp/ann.yaml"
+sed 's/^  dave: {role: admin}$/  root: {role: admin}/; s/owner: dave/owner: root/' "$tmp/dave.yaml" >"$tmp/root-user.yaml"
+expect "a user named root is refused by the validator" 1 '' "root-user\.yaml:3:3: error: user name 'root' is reserved" -- \
+	mr validate -f "$tmp/root-user.yaml"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
