@@ -131,6 +131,9 @@ const char *mr_check_address(const char *s)
 	for (size_t i = 0; i < n; i++)
 		if (!local_char((unsigned char)s[i]))
 			return "has a character in its local part other than latin letters, digits and .!#$%&'*+=?^_{}~-";
+	/* "#..." as the first field of an aliases line or as redirect data is a comment to Exim */
+	if (s[0] == '#')
+		return "has a local part that starts with '#' (Exim's files would read it as a comment)";
 	if (s[0] == '.' || s[n - 1] == '.')
 		return "has a local part that starts or ends with '.'";
 	for (size_t i = 0; i + 1 < n; i++)

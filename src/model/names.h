@@ -28,7 +28,12 @@ const char *mr_check_domain(const char *s);
 const char *mr_check_hostname(const char *s);
 /* DKIM selector: dot-separated lowercase labels. */
 const char *mr_check_selector(const char *s);
-/* An address local@domain (any letter case: callers lower it after the check). */
+/*
+ * An address local@domain (any letter case: callers lower it after the check).  The local
+ * part is at most 64 of [A-Za-z0-9.!#$%&'*+=?^_{}~-], not starting with '#' or '.', not
+ * ending with '.', no "..": nothing that a colon-separated or lsearch file, or Exim's
+ * redirect data, would read as a separator, a quote, white space or a comment.
+ */
 const char *mr_check_address(const char *s);
 /* IPv4 or IPv6 literal. */
 const char *mr_check_ip(const char *s);
