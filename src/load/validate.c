@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crypto/keygen.h"
 #include "crypto/pwhash.h"
 #include "load/desired.h"
 #include "load/secret.h"
@@ -276,9 +277,37 @@ static void check_action(struct vctx *v, struct mr_domain *d)
 	mr_buf_release(&chain);
 }
 
+/*
+ * Names that are each valid but too long together: the DNS names of the records `mailrecon
+ * dns` prints (at most 253 characters), and the names a self-signed certificate holds
+ * (RFC 5280's upper bounds, which OpenSSL enforces at apply).
+ */
+static void check_lengths(struct vctx *v, struct mr_domain *d)
+{
+	size_t n = strlen(d->name);
+	if (d->dkim.enabled && strlen(d->dkim.selector) + strlen("._domainkey.") + n > MR_DOMAIN_MAX)
+		mr_diag_error(v->diags, d->dkim.selector_loc.file ? d->dkim.selector_loc : d->dkim.loc,
+			      "the DKIM record name '%s._domainkey.%s' is longer than %d characters", d->dkim.selector,
+			      d->name, MR_DOMAIN_MAX);
+	if (d->dmarc && strlen("_dmarc.") + n > MR_DOMAIN_MAX)
+		mr_diag_error(v->diags, d->loc,
+			      "the DMARC record name '_dmarc.%s' is longer than %d characters", d->name, MR_DOMAIN_MAX);
+	if (!d->ssl.enabled || d->ssl.cert != MR_CERT_SELF_SIGNED)
+		return;
+	if (d->ssl.alias && strlen(d->ssl.alias) > MR_CERT_CN_MAX)
+		mr_diag_error(v->diags, d->ssl.alias_loc,
+			      "ssl alias '%s' is longer than %d characters, the most a self-signed certificate's name holds",
+			      d->ssl.alias, MR_CERT_CN_MAX);
+	if (d->ssl.email && strlen(d->ssl.email) > MR_CERT_EMAIL_MAX)
+		mr_diag_error(v->diags, d->ssl.email_loc,
+			      "ssl email '%s' is longer than %d characters, the most a certificate holds", d->ssl.email,
+			      MR_CERT_EMAIL_MAX);
+}
+
 static void check_domain(struct vctx *v, struct mr_domain *d)
 {
 	check_action(v, d);
+	check_lengths(v, d);
 	if (d->ssl.enabled && d->ssl.cert == MR_CERT_FILES) {
 		if (d->ssl.cert_path)
 			check_file(v, d->ssl.cert_loc, "certificate", d->ssl.base_dir, d->ssl.cert_path);

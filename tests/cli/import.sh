@@ -101,6 +101,14 @@ sed -i 's/$/\r/' "$tmp/root/etc/exim4/domains"
 expect "CRLF line ends: read, with a finding" 0 'default_action: discard' \
 	'^/etc/exim4/domains:1:1: warning: CRLF line end' -- "$bin" --root "$tmp/root" import
 
+tree debian/hosting
+long=$(printf 'x%.0s' $(seq 2000))
+sed -i "s|^alice@example.com:{CRAM-MD5}[0-9a-f]*:|alice@example.com:{PLAIN}$long:|" "$tmp/root/etc/dovecot/dovecot.passwd"
+expect "a hash over 1024 bytes: a finding that it cannot be kept, never the hash" 0 '^version: 1$' \
+	"^/etc/dovecot/dovecot.passwd:2:1: warning: the password of 'alice@example.com' cannot be kept: is longer than 1024 bytes$" -- \
+	"$bin" --root "$tmp/root" import
+expect "the long hash is not printed" 1 '' '' -- grep -q xxxxxxxx "$tmp/out" "$tmp/err"
+
 # import never writes: the tree is byte-identical afterwards
 tree debian/hosting
 (cd "$tmp/root" && find . -type f -exec sha256sum {} + | sort) >"$tmp/before"
