@@ -332,6 +332,13 @@ static void check_server(struct vctx *v)
 		mr_diag_error(v->diags, s->dmarc_loc, "the dmarc template %s", why);
 		return;
 	}
+	/* a DMARC record is printable ASCII (RFC 7489); a quote or a backslash would need escaping in a zone file */
+	for (const unsigned char *p = (const unsigned char *)s->dmarc; *p; p++)
+		if (*p >= 0x7f || *p == '"' || *p == '\\') {
+			mr_diag_error(v->diags, s->dmarc_loc, "the dmarc template has %s: a DMARC record is printable ASCII "
+				      "without '\"' and '\\'", *p >= 0x7f ? "a non-ASCII character" : *p == '"' ? "a '\"'" : "a '\\'");
+			return;
+		}
 	for (const char *p = strchr(s->dmarc, '{'); p; p = strchr(p + 1, '{'))
 		if (strncmp(p, "{domain}", 8) != 0) {
 			mr_diag_error(v->diags, s->dmarc_loc,
