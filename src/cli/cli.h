@@ -67,7 +67,8 @@ void mr_cli_sources_release(struct mr_cli_sources *s);
  * ROOT/etc/mailrecon/desired), and git: sources read with libgit2. */
 struct mr_load_opts mr_cli_load_opts(const struct mr_globals *g, const struct mr_cli_sources *s);
 
-/* Print "mailrecon: " + message to stderr (for usage and fatal errors). */
+/* Print "mailrecon: " + message + newline to stderr (for usage and fatal errors), the
+ * message escaped for a terminal (mr_buf_add_printable): it may quote a file's data. */
 void mr_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -207,7 +207,7 @@ const char *mr_check_text(const char *s, size_t max)
 		size_t n = utf8_decode(p, &c);
 		if (!n)
 			return "is not valid UTF-8";
-		if (c < 0x20 || c == 0x7f)
+		if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) /* C0, DEL and C1, as the schema says */
 			return "has a control character";
 		p += n;
 	}

@@ -39,7 +39,7 @@ const char *mr_check_address(const char *s);
 const char *mr_check_ip(const char *s);
 /* Environment variable name. */
 const char *mr_check_env_name(const char *s);
-/* Free text for people: no control characters, valid UTF-8, at most max bytes. */
+/* Free text for people: valid UTF-8, at most max bytes, no control character (C0, DEL, C1). */
 const char *mr_check_text(const char *s, size_t max);
 
 /* Lower-case ASCII in place. */

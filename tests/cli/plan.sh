@@ -96,6 +96,16 @@ sed 's|{file: secrets/info.password}|{env: MR_TEST_PW}|' "$tmp/d/state.yaml" >"$
 expect "a clear password from the environment" 0 '^No changes\.' '' -- \
 	env MR_TEST_PW=test "$bin" --root "$tmp/root" plan -f "$tmp/env.yaml"
 
+# a value read from a live file reaches the terminal escaped (here a C1 control, which the
+# codecs read as text)
+tree debian/hosting
+sed -i "s|^\(alice@example.com:.*\)bytes=10G$|\1bytes=$(printf '\302\233')2J|" "$tmp/root/etc/dovecot/dovecot.passwd"
+expect "a control character from a live file is printed as \\xNN" 0 \
+	"^  /etc/dovecot/dovecot.passwd:2:1: warning: mailbox 'alice@example.com': quota rule '\\*:bytes=\\\\xc2\\\\x9b2J' is not" '' -- \
+	"$bin" --root "$tmp/root" plan -f "$tmp/imported.yaml"
+cp "$tmp/out" "$tmp/esc.out"
+expect "... and no raw control byte in the plan" 1 '' '' -- env LC_ALL=C grep -qP '[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]' "$tmp/esc.out"
+
 # plan never writes: the tree is byte-identical afterwards
 tree debian/hosting
 (cd "$tmp/root" && find . -exec stat -c '%n %s %a %Y' {} + | sort; find . -type f -exec sha256sum {} + | sort) >"$tmp/before"

@@ -336,6 +336,27 @@ START_TEST(longest_valid_state_reads_back)
 }
 END_TEST
 
+/* The text plan escapes what it shows; the JSON plan is valid UTF-8 JSON whatever the bytes. */
+START_TEST(output_escapes_data)
+{
+	struct mr_attr attrs[] = { { "note", "a\x1b[2Jb", "c\xc2\x9b" "d" } };
+	struct mr_change ch = { .action = MR_CHANGE_UPDATE, .object = MR_OBJ_MAILBOX, .id = "x\x1b]0;t\x07@example.com",
+				.domain = "example.com\x1b", .attrs = attrs, .nattrs = 1 };
+	struct mr_plan p = { .changes = &ch, .nchanges = 1, .change = 1 };
+	struct mr_buf out = MR_BUF_INIT;
+	mr_plan_print_text(&p, NULL, false, &out);
+	ck_assert_ptr_nonnull(strstr(out.ptr, "  # example.com\\x1b\n"));
+	ck_assert_ptr_nonnull(strstr(out.ptr, "  ~ mailbox x\\x1b]0;t\\x07@example.com\n"));
+	ck_assert_ptr_nonnull(strstr(out.ptr, "      note: a\\x1b[2Jb -> c\\xc2\\x9bd\n"));
+	for (const char *c = out.ptr; *c; c++)
+		ck_assert_msg((unsigned char)*c >= 0x20 || *c == '\n', "a raw control byte in the text plan");
+	mr_buf_reset(&out);
+	mr_json_string(&out, "a\xff" "b\x1b\xc3\xa9\xe2\x82\"\\");
+	ck_assert_str_eq(out.ptr, "\"a\\ufffdb\\u001b\xc3\xa9\\ufffd\\ufffd\\\"\\\\\"");
+	mr_buf_release(&out);
+}
+END_TEST
+
 Suite *suite_plan(void)
 {
 	Suite *s = suite_create("plan");
@@ -343,6 +364,7 @@ Suite *suite_plan(void)
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, every_plan_case);
 	tcase_add_test(t, longest_valid_state_reads_back);
+	tcase_add_test(t, output_escapes_data);
 	suite_add_tcase(s, t);
 	return s;
 }
