@@ -119,6 +119,12 @@ expect "a hash over 1024 bytes: a finding that it cannot be kept, never the hash
 cat "$tmp/out" "$tmp/err" >"$tmp/long.out"
 expect "the long hash is not printed" 1 '' '' -- grep -q xxxxxxxx "$tmp/long.out"
 
+tree debian/hosting
+sed -i 's/^\(alice@example.com:[^:]*\):1001:1001:/\1:0:0:/' "$tmp/root/etc/dovecot/dovecot.passwd"
+expect "a dovecot.passwd line with uid 0: a finding" 0 '^version: 1$' \
+	"^/etc/dovecot/dovecot.passwd:2:1: warning: mailbox 'alice@example.com' has uid 0 and gid 0, below UID_MIN 1000: its mail would belong to a system account$" -- \
+	"$bin" --root "$tmp/root" import
+
 # import never writes: the tree is byte-identical afterwards
 tree debian/hosting
 (cd "$tmp/root" && find . -type f -exec sha256sum {} + | sort) >"$tmp/before"

@@ -73,6 +73,19 @@ rm "$tmp/root/etc/passwd"
 printf 'root:x:0:0::/root:/bin/sh\n' >"$tmp/root/etc/passwd"
 expect "an existing account that is missing: exit 1" 1 '' "'account: existing' but /etc/passwd has no account 'alice'" -- \
 	"$bin" --root "$tmp/root" plan -f "$tmp/imported.yaml"
+# mail owners are regular accounts: uid at least UID_MIN of ROOT/etc/login.defs (default 1000)
+tree debian/hosting
+sed -i 's/^alice:x:1001:1001:/alice:x:0:0:/' "$tmp/root/etc/passwd"
+expect "a domain owned by a uid-0 account: exit 1 at the owner's place" 1 '' \
+	"imported.yaml:24:12: error: owner 'alice' of domain 'example.com' has uid 0 in /etc/passwd, below UID_MIN 1000 \(the default, /etc/login.defs does not set it\)" -- \
+	"$bin" --root "$tmp/root" plan -f "$tmp/imported.yaml"
+tree debian/hosting
+printf '# regular accounts from 2000 on\nUID_MIN   2000\n' >"$tmp/root/etc/login.defs"
+expect "UID_MIN is read from ROOT/etc/login.defs" 1 '' \
+	"imported.yaml:24:12: error: owner 'alice' of domain 'example.com' has uid 1001 in /etc/passwd, below UID_MIN 2000 \(/etc/login.defs\)" -- \
+	"$bin" --root "$tmp/root" plan -f "$tmp/imported.yaml"
+printf 'UID_MIN 1001\n' >"$tmp/root/etc/login.defs"
+expect "an owner at UID_MIN is a regular account" 0 '^No changes\.' '' -- "$bin" --root "$tmp/root" plan -f "$tmp/imported.yaml"
 tree debian/hosting
 printf 'x\0y@example.com:owner=alice\n' >>"$tmp/root/etc/exim4/passwd"
 expect "a file that must change but has unreadable lines: exit 1" 1 'BLOCKED' 'has lines mailrecon cannot read' -- \
