@@ -24,37 +24,36 @@ static const char *colour(enum mr_change_action a)
 	return a == MR_CHANGE_CREATE ? GREEN : a == MR_CHANGE_UPDATE ? YELLOW : RED;
 }
 
-/* Names, values and paths come from the desired state and the live files: escaped. */
-#define data(out, s) mr_buf_adds_printable((out), (s))
-
+/* Names, values and paths come from the desired state and the live files: each is added
+ * with mr_buf_adds_printable, so no byte of theirs can act on a terminal. */
 static void one_change(const struct mr_change *c, bool color, struct mr_buf *out)
 {
 	mr_buf_addf(out, "  %s%s%s %s", color ? colour(c->action) : "", sign(c->action), color ? RESET : "",
 		    mr_object_name(c->object));
 	if (c->object != MR_OBJ_SERVER) {
 		mr_buf_addc(out, ' ');
-		data(out, c->id);
+		mr_buf_adds_printable(out, c->id);
 	}
 	mr_buf_addc(out, '\n');
 	for (size_t i = 0; i < c->nattrs; i++) {
 		const struct mr_attr *a = &c->attrs[i];
 		mr_buf_adds(out, "      ");
-		data(out, a->name);
+		mr_buf_adds_printable(out, a->name);
 		mr_buf_adds(out, ": ");
 		if (c->action == MR_CHANGE_UPDATE && a->old) {
-			data(out, a->old);
+			mr_buf_adds_printable(out, a->old);
 			mr_buf_adds(out, " -> ");
-			data(out, a->new);
+			mr_buf_adds_printable(out, a->new);
 		} else {
-			data(out, a->new ? a->new : a->old);
+			mr_buf_adds_printable(out, a->new ? a->new : a->old);
 		}
 		mr_buf_addc(out, '\n');
 	}
 	if (c->storage) {
 		mr_buf_adds(out, "      storage: ");
-		data(out, c->storage);
+		mr_buf_adds_printable(out, c->storage);
 		mr_buf_adds(out, " is moved to ");
-		data(out, c->archive);
+		mr_buf_adds_printable(out, c->archive);
 		mr_buf_adds(out, " (removed only with --purge)\n");
 	}
 }
@@ -87,7 +86,7 @@ void mr_plan_print_text(const struct mr_plan *p, const struct mr_diags *findings
 				mr_buf_addc(out, '\n');
 				if (*g) {
 					mr_buf_adds(out, "  # ");
-					data(out, g);
+					mr_buf_adds_printable(out, g);
 					mr_buf_addc(out, '\n');
 				}
 				group = g;
@@ -101,7 +100,7 @@ void mr_plan_print_text(const struct mr_plan *p, const struct mr_diags *findings
 			const struct mr_file_change *f = &p->files[i];
 			enum mr_change_action a = f->create ? MR_CHANGE_CREATE : f->remove ? MR_CHANGE_DELETE : MR_CHANGE_UPDATE;
 			mr_buf_addf(out, "  %s%s%s ", color ? colour(a) : "", sign(a), color ? RESET : "");
-			data(out, f->path);
+			mr_buf_adds_printable(out, f->path);
 			if (f->file_id >= 0)
 				mr_buf_addf(out, ": %zu line%s added, %zu changed, %zu removed", f->added, f->added == 1 ? "" : "s",
 					    f->changed, f->removed);
