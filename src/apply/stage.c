@@ -301,7 +301,7 @@ void stage_expect_live(struct stage *s)
 	const struct mr_live *lv = &s->a->lv;
 	for (size_t i = 0; i < MR_FILE_COUNT; i++) {
 		const struct mr_live_file *f = &lv->files[i];
-		mr_txn_expect(s->t, f->cf.path, f->exists ? (f->cf.data ? f->cf.data : "") : NULL, f->len, &f->st);
+		mr_txn_expect(s->t, f->cf.path, f->exists ? f->sha256 : NULL, f->len, &f->st);
 	}
 	for (int id = 0; id < MR_CONF_COUNT; id++) {
 		const char *path = mr_conf_path((enum mr_conf_id)id, lv->layout);
@@ -310,6 +310,9 @@ void stage_expect_live(struct stage *s)
 		memset(&st, 0, sizeof(st));
 		if (lv->conf[id] && mr_root_lstat(s->a->root, path, &st) < 0)
 			continue;
-		mr_txn_expect(s->t, path, lv->conf[id], lv->conf_len[id], &st);
+		unsigned char sha[32];
+		if (lv->conf[id])
+			mr_sha256_raw(lv->conf[id], lv->conf_len[id], sha);
+		mr_txn_expect(s->t, path, lv->conf[id] ? sha : NULL, lv->conf_len[id], &st);
 	}
 }

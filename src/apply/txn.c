@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crypto/digest.h"
 #include "util/faults.h"
 #include "util/fs.h"
 #include "util/strutil.h"
@@ -48,7 +49,8 @@ struct oplist {
 
 struct expect {
 	char *path;
-	const void *data; /* NULL: absent */
+	bool exists;
+	unsigned char sha256[32];
 	size_t len;
 	struct stat st;
 };
@@ -280,13 +282,15 @@ struct mr_txn *mr_txn_begin(struct mr_root *root, const char *journal_path)
 	return t;
 }
 
-void mr_txn_expect(struct mr_txn *t, const char *path, const void *data, size_t len, const struct stat *st)
+void mr_txn_expect(struct mr_txn *t, const char *path, const unsigned char *sha256, size_t len, const struct stat *st)
 {
 	t->expects = xgrow(t->expects, sizeof(*t->expects), t->nexpects + 1, &t->expects_cap);
 	struct expect *e = &t->expects[t->nexpects++];
 	memset(e, 0, sizeof(*e));
 	e->path = xstrdup(path);
-	e->data = data;
+	e->exists = sha256 != NULL;
+	if (sha256)
+		memcpy(e->sha256, sha256, 32);
 	e->len = len;
 	if (st)
 		e->st = *st;
@@ -932,11 +936,14 @@ static int recheck(const struct mr_txn *t, struct mr_buf *err)
 		const struct expect *e = &t->expects[i];
 		struct stat st;
 		mr_buf_reset(&e2);
-		int r = mr_root_read(t->root, e->path, e->data ? e->len + 1 : 1, &now, &st, &e2);
-		bool same = e->data ? r == 0 && now.len == e->len && memcmp(now.ptr ? now.ptr : "", e->data, e->len) == 0 &&
-					      (st.st_mode & 07777) == (e->st.st_mode & 07777) && st.st_uid == e->st.st_uid &&
-					      st.st_gid == e->st.st_gid
-				    : r == -ENOENT;
+		int r = mr_root_read(t->root, e->path, e->exists ? e->len + 1 : 1, &now, &st, &e2);
+		unsigned char sha[32];
+		if (r == 0)
+			mr_sha256_raw(now.ptr ? now.ptr : "", now.len, sha);
+		bool same = e->exists ? r == 0 && now.len == e->len && memcmp(sha, e->sha256, 32) == 0 &&
+						(st.st_mode & 07777) == (e->st.st_mode & 07777) && st.st_uid == e->st.st_uid &&
+						st.st_gid == e->st.st_gid
+				      : r == -ENOENT;
 		if (!same) {
 			char *s = shown(t, e->path);
 			mr_buf_addf(err, "the live file '%s' changed during apply; nothing was changed", s);

@@ -53,13 +53,13 @@ struct mr_txn;
 struct mr_txn *mr_txn_begin(struct mr_root *root, const char *journal_path);
 
 /*
- * Promise that path is, at commit, exactly as it was read: data (len bytes) with st's mode,
- * owner and group; data NULL: that it does not exist.  The data is not copied: it must
- * live until the commit.  The commit re-reads every expected file just before it writes
- * the journal and refuses (MR_TXN_CHANGED) when one differs, so an edit made by another
- * writer since the plan was made is never overwritten.
+ * Promise that path is, at commit, exactly as it was read: len bytes whose SHA-256 is
+ * sha256, with st's mode, owner and group; sha256 NULL: that it does not exist.  The
+ * commit re-reads every expected file just before it writes the journal and refuses
+ * (MR_TXN_CHANGED) when one differs, so an edit made by another writer since the plan
+ * was made is never overwritten.
  */
-void mr_txn_expect(struct mr_txn *t, const char *path, const void *data, size_t len, const struct stat *st);
+void mr_txn_expect(struct mr_txn *t, const char *path, const unsigned char *sha256, size_t len, const struct stat *st);
 
 /*
  * Stage data as the new content of target: a temp file beside it

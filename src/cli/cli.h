@@ -76,7 +76,8 @@ struct mr_load_opts mr_cli_load_opts(const struct mr_globals *g, const struct mr
 struct mr_vcs;
 struct mr_vcs *mr_cli_history(const struct mr_globals *g, const char *cmd, int *code);
 
-/* Print "mailrecon: " + message to stderr (for usage and fatal errors). */
+/* Print "mailrecon: " + message + newline to stderr (for usage and fatal errors), the
+ * message escaped for a terminal (mr_buf_add_printable): it may quote a file's data. */
 void mr_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "codec/dkim_txt.h"
 #include "codec/live.h"
 #include "load/desired.h"
 #include "model/names.h"
@@ -42,18 +43,6 @@ static int option(void *state, int opt, const char *arg)
 	return MR_EXIT_USAGE;
 }
 
-/* A TXT value in zone-file syntax: quoted strings of at most 255 bytes each. */
-static void txt(struct mr_buf *out, const char *v)
-{
-	size_t n = strlen(v);
-	for (size_t i = 0; i < n || i == 0; i += 255) {
-		size_t k = n - i < 255 ? n - i : 255;
-		mr_buf_addf(out, "%s\"%.*s\"", i ? " " : "", (int)k, v + i);
-		if (n == 0)
-			break;
-	}
-}
-
 static void record(struct mr_buf *out, bool json, bool *first, const char *domain, const char *kind, const char *name,
 		   const char *value)
 {
@@ -67,7 +56,7 @@ static void record(struct mr_buf *out, bool json, bool *first, const char *domai
 		mr_buf_addc(out, '}');
 	} else {
 		mr_buf_addf(out, "%s.\tIN\tTXT\t", name);
-		txt(out, value);
+		mr_zone_txt(value, strlen(value), out);
 		mr_buf_addc(out, '\n');
 	}
 	*first = false;

@@ -99,7 +99,13 @@ static int log_run(void *state, const struct mr_globals *g, int argc, char **arg
 				mr_json_string(&out, e[i].subject);
 				mr_buf_addc(&out, '}');
 			} else {
-				mr_buf_addf(&out, "%.12s  %s  %-12s  %s\n", e[i].id, when, who, e[i].subject);
+				/* the actor and the subject are read from the repository: escaped */
+				struct mr_buf w = MR_BUF_INIT;
+				mr_buf_adds_printable(&w, who);
+				mr_buf_addf(&out, "%.12s  %s  %-12s  ", e[i].id, when, w.ptr ? w.ptr : "");
+				mr_buf_adds_printable(&out, e[i].subject);
+				mr_buf_addc(&out, '\n');
+				mr_buf_release(&w);
 			}
 		}
 		if (s->json)
@@ -150,14 +156,25 @@ static int show_run(void *state, const struct mr_globals *g, int argc, char **ar
 		code = MR_EXIT_ERROR;
 	} else {
 		char when[32], actor[256];
+		struct mr_buf out = MR_BUF_INIT;
 		iso(e.time, when, sizeof(when));
-		printf("revision %s\nDate:  %s\nActor: %s\n\n%s\n\n%s", e.id, when, actor_of(&e, actor, sizeof(actor)),
-		       e.subject, e.body);
+		/* everything but the id and the time is read from the repository: escaped */
+		mr_buf_addf(&out, "revision %s\nDate:  %s\nActor: ", e.id, when);
+		mr_buf_adds_printable(&out, actor_of(&e, actor, sizeof(actor)));
+		mr_buf_adds(&out, "\n\n");
+		mr_buf_adds_printable(&out, e.subject);
+		mr_buf_adds(&out, "\n\n");
+		mr_buf_add_printable(&out, e.body, strlen(e.body), MR_PRINTABLE_LINES);
 		if (e.body[0] && e.body[strlen(e.body) - 1] != '\n')
-			putchar('\n');
-		printf("\nFiles changed (%zu):\n", np);
-		for (size_t i = 0; i < np; i++)
-			printf("  /%s\n", paths[i]);
+			mr_buf_addc(&out, '\n');
+		mr_buf_addf(&out, "\nFiles changed (%zu):\n", np);
+		for (size_t i = 0; i < np; i++) {
+			mr_buf_adds(&out, "  /");
+			mr_buf_adds_printable(&out, paths[i]);
+			mr_buf_addc(&out, '\n');
+		}
+		fwrite(out.ptr, 1, out.len, stdout);
+		mr_buf_release(&out);
 	}
 	mr_vcs_paths_free(paths, np);
 	mr_vcs_entry_release(&e);

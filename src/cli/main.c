@@ -56,12 +56,17 @@ static const struct option global_options[] = {
 
 void mr_cli_error(const char *fmt, ...)
 {
+	struct mr_buf msg = MR_BUF_INIT, out = MR_BUF_INIT;
 	va_list ap;
-	fputs("mailrecon: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	mr_buf_vaddf(&msg, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	mr_buf_adds(&out, "mailrecon: ");
+	mr_buf_add_printable(&out, msg.ptr ? msg.ptr : "", msg.len, 0);
+	mr_buf_addc(&out, '\n');
+	fwrite(out.ptr, 1, out.len, stderr);
+	mr_buf_release(&msg);
+	mr_buf_release(&out);
 }
 
 void mr_cli_source_add(struct mr_cli_sources *s, const char *path)

@@ -9,9 +9,43 @@
 #include "util/fs.h"
 #include "util/xalloc.h"
 
+int64_t mr_uid_min(struct mr_root *root, bool *set)
+{
+	struct mr_buf data = MR_BUF_INIT, err = MR_BUF_INIT;
+	struct stat st;
+	int64_t v = MR_UID_MIN_DEFAULT;
+	bool found = false;
+	if (root && mr_root_read(root, MR_LOGIN_DEFS, 1u << 20, &data, &st, &err) == 0) {
+		for (char *line = data.ptr, *next; line && *line; line = next) {
+			next = strchr(line, '\n');
+			if (next)
+				*next++ = '\0';
+			char *save = NULL, *name = strtok_r(line, " \t\r", &save);
+			if (!name || name[0] == '#' || strcmp(name, "UID_MIN") != 0)
+				continue;
+			/* as shadow's getdef: the next word, in C notation; a later line replaces one */
+			char *val = strtok_r(NULL, " \t\r", &save), *end;
+			if (!val || val[0] == '-' || val[0] == '+')
+				continue;
+			errno = 0;
+			long long n = strtoll(val, &end, 0);
+			if (errno || end == val || *end || n > 4294967294LL)
+				continue;
+			v = n < 1 ? 1 : n;
+			found = true;
+		}
+	}
+	if (set)
+		*set = found;
+	mr_buf_release(&data);
+	mr_buf_release(&err);
+	return v;
+}
+
 int mr_accounts_load(struct mr_accounts *a, struct mr_root *root, struct mr_diags *errors)
 {
 	memset(a, 0, sizeof(*a));
+	a->uid_min = mr_uid_min(root, &a->uid_min_set);
 	a->path = xstrdup("/etc/passwd");
 	struct mr_buf data = MR_BUF_INIT, err = MR_BUF_INIT;
 	struct stat st;

@@ -253,11 +253,6 @@ static bool is_marker(const char *s, size_t n, const char *marker)
 	return true;
 }
 
-/*
- * s: the line as read (n bytes, no line end); w: the same bytes in the file's work copy,
- * NUL-terminated at n, which the codec's parser may cut up (one copy of the whole file
- * instead of one allocation per line).
- */
 static bool has_control(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -266,7 +261,32 @@ static bool has_control(const char *s, size_t n)
 	return false;
 }
 
-static void parse_content(struct mr_codec_file *f, struct mr_line *l, const char *s, char *w, size_t n,
+/*
+ * The bytes of one line while it is parsed.  A codec parses a line in place, in the file's
+ * own buffer (f->data), cutting it up into its fields: no second copy of the file.  The
+ * line as read is saved first, and afterwards kept (in the arena) only when rendering the
+ * record would not give it back byte for byte: on a real file, almost no line.
+ */
+struct cut {
+	char *w;           /* the line in f->data, n bytes; NUL-terminated at n once cut */
+	size_t n, rawlen;  /* without and with its line end */
+	struct mr_buf orig; /* the line as read, line end included, once cut */
+	bool cut;
+};
+
+/* Save the line, then NUL-terminate it for the codec's parser; returns the line to parse. */
+static char *cut(struct cut *x)
+{
+	if (!x->cut) {
+		mr_buf_reset(&x->orig);
+		mr_buf_add(&x->orig, x->w, x->rawlen);
+		x->w[x->n] = '\0';
+		x->cut = true;
+	}
+	return x->w;
+}
+
+static void parse_content(struct mr_codec_file *f, struct mr_line *l, const char *s, struct cut *x, size_t n,
 			  bool in_block, struct mr_diags *d)
 {
 	const struct mr_codec *c = f->codec;
@@ -283,7 +303,7 @@ static void parse_content(struct mr_codec_file *f, struct mr_line *l, const char
 		/* "#info@example.com:..." is a disabled record; "# text" stays a comment */
 		if ((c->flags & MR_CODEC_DISABLE) && n > 1 && s[1] != ' ' && s[1] != '\t' && s[1] != '#' &&
 		    mr_codec_is_utf8(s, n) && !has_control(s, n)) {
-			char *copy = w + 1;
+			char *copy = cut(x) + 1;
 			const char *why = NULL;
 			struct mr_line t = *l;
 			if (c->parse(f, &t, copy, n - 1, &why) == MR_LINE_RECORD) {
@@ -298,7 +318,7 @@ static void parse_content(struct mr_codec_file *f, struct mr_line *l, const char
 		/* outside the block nothing is owned; an entry that parses is kept for findings */
 		l->kind = MR_LINE_FOREIGN;
 		if (mr_codec_is_utf8(s, n)) {
-			char *copy = w;
+			char *copy = cut(x);
 			const char *why = NULL;
 			struct mr_line t = *l;
 			if (c->parse(f, &t, copy, n, &why) == MR_LINE_RECORD) {
@@ -322,7 +342,7 @@ static void parse_content(struct mr_codec_file *f, struct mr_line *l, const char
 			bad(f, l, d, (uint32_t)k + 1, "it has a control character");
 			return;
 		}
-	char *copy = w;
+	char *copy = cut(x);
 	const char *why = "it is malformed";
 	int k = c->parse(f, l, copy, n, &why);
 	l->in_block = in_block;
@@ -335,7 +355,23 @@ static void parse_content(struct mr_codec_file *f, struct mr_line *l, const char
 
 void mr_codec_parse(struct mr_codec_file *f, const char *data, size_t len, struct mr_diags *d)
 {
-	mr_codec_parse_owned(f, xmemdup(data, len), len, d);
+	char *copy = xmalloc(len + 1);
+	memcpy(copy, data, len);
+	copy[len] = '\0';
+	mr_codec_parse_owned(f, copy, len, d);
+}
+
+/* A record whose canonical text, '#' and "\n" included, is the line as read: rendering it
+ * gives the same bytes, so they need not be kept. */
+static bool canonical(const struct mr_codec_file *f, const struct mr_line *l, const struct mr_buf *orig,
+		      struct mr_buf *tmp)
+{
+	size_t n = orig->len;
+	if (n < 2 || orig->ptr[n - 1] != '\n' || orig->ptr[n - 2] == '\r')
+		return false;
+	mr_buf_reset(tmp);
+	mr_codec_render_line(f, l, tmp);
+	return tmp->len == n - 1 && memcmp(tmp->ptr, orig->ptr, n - 1) == 0;
 }
 
 void mr_codec_parse_owned(struct mr_codec_file *f, char *data, size_t len, struct mr_diags *d)
@@ -344,14 +380,20 @@ void mr_codec_parse_owned(struct mr_codec_file *f, char *data, size_t len, struc
 	bool shared = c->flags & MR_CODEC_SHARED;
 	const char *copy = data;
 	f->data = data;
-	char *work = mr_arena_alloc(&f->arena, len + 1);
-	memcpy(work, data, len);
-	work[len] = '\0';
-	/* one line record per line end: no regrowth of a 100,000-line array */
+	data[len] = '\0';
+	/* one line record per line end, allocated once: no regrowth of a 100,000-line array,
+	 * and no power-of-two slack */
 	size_t nlines = 1;
 	for (const char *p = data, *e = data + len; (p = memchr(p, '\n', (size_t)(e - p))) != NULL; p++)
 		nlines++;
-	f->lines = xgrow(f->lines, sizeof(*f->lines), f->nlines + nlines, &f->cap);
+	if (!f->lines) {
+		f->lines = xmalloc(nlines * sizeof(*f->lines));
+		f->cap = nlines;
+	} else {
+		f->lines = xgrow(f->lines, sizeof(*f->lines), f->nlines + nlines, &f->cap);
+	}
+	struct cut x = { .orig = MR_BUF_INIT };
+	struct mr_buf tmp = MR_BUF_INIT;
 	mr_strmap_reserve(&f->keys, f->keys.count + nlines);
 	uint32_t lineno = 0, crlf_line = 0;
 	bool in_block = false;
@@ -396,9 +438,18 @@ void mr_codec_parse_owned(struct mr_codec_file *f, char *data, size_t len, struc
 				l->kind = MR_LINE_END, in_block = false, f->block = true;
 			continue;
 		}
-		char *w = work + (s - copy);
-		w[n] = '\0';
-		parse_content(f, l, s, w, n, in_block, d);
+		x.w = data + (s - copy);
+		x.n = n;
+		x.rawlen = rawlen;
+		x.cut = false;
+		parse_content(f, l, s, &x, n, in_block, d);
+		if (x.cut) {
+			/* s was cut up by the parser: keep the line as read unless rendering gives it */
+			if (l->kind == MR_LINE_RECORD && canonical(f, l, &x.orig, &tmp))
+				l->raw = NULL;
+			else
+				l->raw = mr_arena_strndup(&f->arena, x.orig.ptr, x.orig.len);
+		}
 		if (l->kind == MR_LINE_RECORD && !l->disabled) {
 			size_t klen;
 			const char *k = dup_key(f, l, &klen);
@@ -423,6 +474,8 @@ void mr_codec_parse_owned(struct mr_codec_file *f, char *data, size_t len, struc
 	if (crlf_line)
 		mr_diag_warning(d, loc_of(f, crlf_line, 1),
 				"CRLF line end (and maybe more below); read as LF, rewritten lines get LF");
+	mr_buf_release(&x.orig);
+	mr_buf_release(&tmp);
 }
 
 const struct mr_line *mr_codec_find(const struct mr_codec_file *f, const char *key)

@@ -3,11 +3,12 @@
  *
  * Every managed file is a sequence of lines.  A codec turns each line into a struct
  * mr_line (a record with a key and fields, or a comment, blank, foreign or bad line) and
- * renders a record back to its canonical text.  The line keeps the bytes it was read
- * from, so rendering an unchanged file gives back exactly the bytes that were read
- * (render(parse(x)) == x), whatever their form: comments, lines mailrecon does not own,
- * "key: value" / "key:value" / "key value", CRLF ends, a missing final newline.  Only a
- * line whose raw bytes were dropped (raw == NULL) is written in the canonical form.
+ * renders a record back to its canonical text.  Rendering an unchanged file gives back
+ * exactly the bytes that were read (render(parse(x)) == x), whatever their form:
+ * comments, lines mailrecon does not own, "key: value" / "key:value" / "key value", CRLF
+ * ends, a missing final newline.  A line keeps the bytes it was read from (raw), except a
+ * record whose canonical text is exactly those bytes: it is rendered (raw == NULL), like
+ * a line the plan makes.  So a file in canonical form costs one copy of its bytes.
  *
  * Each codec is one source file exporting one struct mr_codec; mr_codecs[] lists them
  * all, indexed by enum mr_file_id.
@@ -63,7 +64,8 @@ enum mr_line_kind {
 #define MR_LINE_MAX 8192 /* longer lines are bad lines */
 
 struct mr_line {
-	const char *raw;  /* the bytes as read, line end included; NULL: render canonically */
+	const char *raw;  /* the bytes as read, line end included; NULL: the canonical text and
+			   * "\n" (a record read in that form, or made by the plan) */
 	uint32_t rawlen;
 	uint32_t lineno;  /* 1-based; 0 for a line that was not read */
 	uint8_t kind;     /* enum mr_line_kind */
@@ -134,8 +136,9 @@ const char *mr_codec_path(const struct mr_codec *c, enum mr_layout layout);
 struct mr_codec_file {
 	const struct mr_codec *codec;
 	const char *path;        /* as shown in findings: the path below the root */
-	struct mr_arena arena;   /* fields and parsed copies of lines */
-	char *data;              /* the bytes as read; raw lines point into it */
+	struct mr_arena arena;   /* fields made while parsing; raw bytes of records cut up by their parser */
+	char *data;              /* the bytes as read, cut up in place into the records' fields;
+				  * the lines no parser touched point into it */
 	struct mr_line *lines;
 	size_t nlines, cap;
 	size_t nbad;             /* bad lines: the file must not be rewritten */
@@ -152,7 +155,8 @@ void mr_codec_file_release(struct mr_codec_file *f);
  * block) are added to findings as warnings with file:line:col; it never fails.
  */
 void mr_codec_parse(struct mr_codec_file *f, const char *data, size_t len, struct mr_diags *findings);
-/* The same, taking data (malloc'd) over instead of copying it: the lines point into it. */
+/* The same, taking data over instead of copying it: malloc'd, with room for len + 1 bytes
+ * (a struct mr_buf's bytes are); the records' fields are cut out of it in place. */
 void mr_codec_parse_owned(struct mr_codec_file *f, char *data, size_t len, struct mr_diags *findings);
 
 /* The first active record with this key (files where keys are unique), or NULL. */

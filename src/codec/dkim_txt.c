@@ -290,6 +290,26 @@ int mr_dkim_txt_parse(const char *data, size_t len, char **selector, char **pubk
 	return 0;
 }
 
+void mr_zone_txt(const char *v, size_t n, struct mr_buf *out)
+{
+	size_t i = 0;
+	do {
+		size_t end = n - i < 255 ? n : i + 255;
+		mr_buf_adds(out, i ? " \"" : "\"");
+		for (; i < end; i++) {
+			unsigned char c = (unsigned char)v[i];
+			if (c < 0x20 || c >= 0x7f) {
+				mr_buf_addf(out, "\\%03u", c);
+				continue;
+			}
+			if (c == '"' || c == '\\')
+				mr_buf_addc(out, '\\');
+			mr_buf_addc(out, (char)c);
+		}
+		mr_buf_addc(out, '"');
+	} while (i < n);
+}
+
 void mr_dkim_txt_render(const char *selector, const char *domain, const char *pubkey_b64, struct mr_buf *out)
 {
 	/* opendkim-genkey 2.11.0, -r (s=email) with the Debian default h=sha256 */

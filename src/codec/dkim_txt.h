@@ -33,4 +33,12 @@ int mr_dkim_txt_parse(const char *data, size_t len, char **selector, char **pubk
  */
 void mr_dkim_txt_render(const char *selector, const char *domain, const char *pubkey_b64, struct mr_buf *out);
 
+/*
+ * Append the TXT data v (n bytes) in zone-file syntax (RFC 1035 5.1): quoted
+ * character-strings of at most 255 bytes of data each, separated by a space, with '"' and
+ * '\' escaped by a '\' and every byte outside printable ASCII as \DDD; "" when n is 0.
+ * Whatever the bytes, the result is one well-formed TXT value of exactly those bytes.
+ */
+void mr_zone_txt(const char *v, size_t n, struct mr_buf *out);
+
 #endif

@@ -56,7 +56,11 @@ static int parse(struct mr_codec_file *f, struct mr_line *l, char *s, size_t n, 
 
 static void render(const struct mr_line *l, struct mr_buf *out)
 {
-	mr_buf_addf(out, "%s:%s:%s", l->key, l->f[MR_F_ALIAS_MAIN], l->f[MR_F_ALIAS_TYPE]);
+	mr_buf_adds(out, l->key);
+	mr_buf_addc(out, ':');
+	mr_buf_adds(out, l->f[MR_F_ALIAS_MAIN]);
+	mr_buf_addc(out, ':');
+	mr_buf_adds(out, l->f[MR_F_ALIAS_TYPE]);
 }
 
 const struct mr_codec mr_codec_exim_aliases = {

@@ -48,7 +48,9 @@ static int parse(struct mr_codec_file *f, struct mr_line *l, char *s, size_t n, 
 
 static void render(const struct mr_line *l, struct mr_buf *out)
 {
-	mr_buf_addf(out, "%s: %s", l->key, l->f[MR_F_DOMAIN_DATA]);
+	mr_buf_adds(out, l->key);
+	mr_buf_adds(out, ": ");
+	mr_buf_adds(out, l->f[MR_F_DOMAIN_DATA]);
 }
 
 const struct mr_codec mr_codec_exim_domains = {

@@ -96,21 +96,19 @@ static void render(const struct mr_line *l, struct mr_buf *out)
 		mr_buf_adds(out, l->f[MR_F_PASSWD_LEGACY]);
 		return;
 	}
-	const char *sep = "";
-	if (l->f[MR_F_PASSWD_OWNER]) {
-		mr_buf_addf(out, "owner=%s", l->f[MR_F_PASSWD_OWNER]);
-		sep = " ";
+	/* every record read is rendered once to see whether it is canonical: no printf here */
+	static const char *const words[] = { "owner=", "disabled=", "save=", "" };
+	static const int fields[] = { MR_F_PASSWD_OWNER, MR_F_PASSWD_DISABLED, MR_F_PASSWD_SAVE, MR_F_PASSWD_EXTRA };
+	bool first = true;
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (!l->f[fields[i]])
+			continue;
+		if (!first)
+			mr_buf_addc(out, ' ');
+		mr_buf_adds(out, words[i]);
+		mr_buf_adds(out, l->f[fields[i]]);
+		first = false;
 	}
-	if (l->f[MR_F_PASSWD_DISABLED]) {
-		mr_buf_addf(out, "%sdisabled=%s", sep, l->f[MR_F_PASSWD_DISABLED]);
-		sep = " ";
-	}
-	if (l->f[MR_F_PASSWD_SAVE]) {
-		mr_buf_addf(out, "%ssave=%s", sep, l->f[MR_F_PASSWD_SAVE]);
-		sep = " ";
-	}
-	if (l->f[MR_F_PASSWD_EXTRA])
-		mr_buf_addf(out, "%s%s", sep, l->f[MR_F_PASSWD_EXTRA]);
 }
 
 const struct mr_codec mr_codec_exim_passwd = {

@@ -41,7 +41,9 @@ static int parse(struct mr_codec_file *f, struct mr_line *l, char *s, size_t n, 
 
 static void render(const struct mr_line *l, struct mr_buf *out)
 {
-	mr_buf_addf(out, "%s:%s", l->key, l->f[MR_F_RATE_VALUE]);
+	mr_buf_adds(out, l->key);
+	mr_buf_addc(out, ':');
+	mr_buf_adds(out, l->f[MR_F_RATE_VALUE]);
 }
 
 const struct mr_codec mr_codec_exim_ratelimits = {

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "codec/accounts.h"
+#include "crypto/digest.h"
 #include "crypto/pwhash.h"
 #include "model/names.h"
 #include "util/fs.h"
@@ -138,6 +140,7 @@ struct build {
 	struct mr_domain *last_domain;
 	struct mr_pathlist www; /* the names in /var/www, listed once when an owner is looked for */
 	bool www_listed;
+	int64_t uid_min; /* UID_MIN of ROOT/etc/login.defs (codec/accounts.h) */
 };
 
 static struct mr_loc lloc(const struct mr_live *lv, enum mr_file_id id, const struct mr_line *l)
@@ -407,6 +410,18 @@ static void read_dovecot(struct build *b)
 			mb->uid = v;
 		if (l->f[MR_F_DOVECOT_GID] && mr_codec_parse_uint(l->f[MR_F_DOVECOT_GID], 4294967294LL, &v))
 			mb->gid = v;
+		bool low_uid = mb->uid != MR_UNSET && mb->uid < b->uid_min;
+		bool low_gid = mb->gid != MR_UNSET && mb->gid < b->uid_min;
+		if (low_uid || low_gid) {
+			struct mr_buf ids = MR_BUF_INIT;
+			if (low_uid)
+				mr_buf_addf(&ids, "uid %lld", (long long)mb->uid);
+			if (low_gid)
+				mr_buf_addf(&ids, "%sgid %lld", low_uid ? " and " : "", (long long)mb->gid);
+			FINDING(b, id, l, "mailbox '%s' has %s, below UID_MIN %lld: its mail would belong to a system account",
+				l->key, ids.ptr, (long long)b->uid_min);
+			mr_buf_release(&ids);
+		}
 		mb->home = l->f[MR_F_DOVECOT_HOME] && *l->f[MR_F_DOVECOT_HOME] ? l->f[MR_F_DOVECOT_HOME] : NULL;
 		read_quota(b, l, mb);
 	}
@@ -764,6 +779,8 @@ static void read_one(struct read_task *t, enum mr_file_id i, struct mr_buf *data
 	lf->exists = true;
 	size_t len = data->len;
 	lf->len = len;
+	/* what apply re-checks just before its switch: the parser cuts the bytes up in place */
+	mr_sha256_raw(data->ptr ? data->ptr : "", len, lf->sha256);
 	mr_codec_parse_owned(&lf->cf, mr_buf_detach(data), len, &t->findings[i]);
 }
 
@@ -830,7 +847,7 @@ int mr_live_load(struct mr_live *lv, const struct mr_live_opts *o, struct mr_dia
 	}
 	if (read_files(lv, errors) < 0)
 		return -1;
-	struct build b = { .lv = lv, .m = &lv->model, .f = &lv->findings };
+	struct build b = { .lv = lv, .m = &lv->model, .f = &lv->findings, .uid_min = mr_uid_min(lv->root, NULL) };
 	/* size the model's maps once from the line counts: no rehash while reading */
 	mr_strmap_reserve(&lv->model.mailbox_map, lv->files[MR_FILE_EXIM_PASSWD].cf.nlines +
 							   lv->files[MR_FILE_DOVECOT_PASSWD].cf.nlines / 8);

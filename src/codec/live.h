@@ -33,13 +33,17 @@
 #include "util/diag.h"
 #include "util/rootfs.h"
 
-#define MR_LIVE_MAX_FILE (512u << 20)
+/* The largest live file read: a real server's dovecot.passwd is about 20 MiB for 100,000
+ * mailboxes, and memory grows with the size of what is read.  A larger file is an error
+ * naming it and this limit. */
+#define MR_LIVE_MAX_FILE (64u << 20)
 
 struct mr_live_file {
 	struct mr_codec_file cf;
 	bool exists;
 	struct stat st;   /* when it exists */
-	size_t len;       /* its size as read (cf.data holds the bytes) */
+	size_t len;       /* its size as read */
+	unsigned char sha256[32]; /* of its bytes as read (the parser cuts cf.data up) */
 };
 
 /* Files mailrecon writes whole from the model, not line by line (docs/formats.md): the

@@ -16,11 +16,16 @@ static void to_hex(const unsigned char md[32], char out[MR_SHA256_HEX])
 	out[64] = '\0';
 }
 
+void mr_sha256_raw(const void *data, size_t len, unsigned char out[32])
+{
+	unsigned int n = 0;
+	EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);
+}
+
 void mr_sha256_hex(const void *data, size_t len, char out[MR_SHA256_HEX])
 {
 	unsigned char md[32];
-	unsigned int n = 0;
-	EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+	mr_sha256_raw(data, len, md);
 	to_hex(md, out);
 }
 

@@ -7,6 +7,7 @@
 #define MR_SHA256_HEX 65 /* 64 hex digits and a NUL */
 
 void mr_sha256_hex(const void *data, size_t len, char out[MR_SHA256_HEX]);
+void mr_sha256_raw(const void *data, size_t len, unsigned char out[32]);
 
 /* HMAC-SHA256 of data under key, as hex (plan files pin secrets this way: a guessable
  * password cannot be found from its plain hash). */

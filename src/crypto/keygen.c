@@ -24,9 +24,9 @@
 
 #define CERT_BITS 2048
 #define CERT_DAYS_MAX 36500
-#define CN_MAX 64      /* ub-common-name (RFC 5280) */
+#define CN_MAX MR_CERT_CN_MAX
 #define HOST_MAX 253
-#define EMAIL_MAX 128  /* ub-emailaddress-length */
+#define EMAIL_MAX MR_CERT_EMAIL_MAX
 
 /* What the self-test signs: any fixed bytes do. */
 static const char selftest_msg[] = "mailrecon DKIM key self-test\r\n";

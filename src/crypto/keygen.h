@@ -51,6 +51,8 @@ int mr_dkim_generate(int bits, struct mr_buf *private_pem, char **pubkey_b64, st
  * On success 0, the certificate appended to cert_pem and the key (PKCS#8 PEM) to key_pem.
  * On failure -1, a reason appended to err and both outputs untouched.
  */
+#define MR_CERT_CN_MAX 64     /* ub-common-name (RFC 5280): the longest alias */
+#define MR_CERT_EMAIL_MAX 128 /* the longest email */
 int mr_cert_self_signed(const char *alias, const char *domain, const char *email, int days,
 			struct mr_buf *cert_pem, struct mr_buf *key_pem, struct mr_buf *err);
 

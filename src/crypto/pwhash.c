@@ -121,6 +121,8 @@ const char *mr_pwhash_check(const char *hash)
 {
 	if (!hash[0])
 		return "is empty";
+	if (strnlen(hash, MR_PWHASH_MAX + 1) > MR_PWHASH_MAX)
+		return "is longer than 1024 bytes";
 	for (const char *p = hash; *p; p++) {
 		unsigned char c = (unsigned char)*p;
 		if (c == ':')

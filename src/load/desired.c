@@ -469,6 +469,10 @@ FIELD_FN(f_pw_hash)
 		    mr_ykind_name(v));
 		return;
 	}
+	if (strlen(v->u.str) != v->len) {
+		ERR(c, v, "a password hash contains a NUL character");
+		return;
+	}
 	p->kind = MR_PASSWORD_HASH;
 	p->value = keep(c, v->u.str);
 	p->loc = loc_of(c, v);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "crypto/keys.h"
+#include "crypto/keygen.h"
 #include "crypto/pwhash.h"
 #include "load/desired.h"
 #include "load/secret.h"
@@ -301,9 +302,37 @@ static void check_action(struct vctx *v, struct mr_domain *d)
 	mr_buf_release(&chain);
 }
 
+/*
+ * Names that are each valid but too long together: the DNS names of the records `mailrecon
+ * dns` prints (at most 253 characters), and the names a self-signed certificate holds
+ * (RFC 5280's upper bounds, which OpenSSL enforces at apply).
+ */
+static void check_lengths(struct vctx *v, struct mr_domain *d)
+{
+	size_t n = strlen(d->name);
+	if (d->dkim.enabled && strlen(d->dkim.selector) + strlen("._domainkey.") + n > MR_DOMAIN_MAX)
+		mr_diag_error(v->diags, d->dkim.selector_loc.file ? d->dkim.selector_loc : d->dkim.loc,
+			      "the DKIM record name '%s._domainkey.%s' is longer than %d characters", d->dkim.selector,
+			      d->name, MR_DOMAIN_MAX);
+	if (d->dmarc && strlen("_dmarc.") + n > MR_DOMAIN_MAX)
+		mr_diag_error(v->diags, d->loc,
+			      "the DMARC record name '_dmarc.%s' is longer than %d characters", d->name, MR_DOMAIN_MAX);
+	if (!d->ssl.enabled || d->ssl.cert != MR_CERT_SELF_SIGNED)
+		return;
+	if (d->ssl.alias && strlen(d->ssl.alias) > MR_CERT_CN_MAX)
+		mr_diag_error(v->diags, d->ssl.alias_loc,
+			      "ssl alias '%s' is longer than %d characters, the most a self-signed certificate's name holds",
+			      d->ssl.alias, MR_CERT_CN_MAX);
+	if (d->ssl.email && strlen(d->ssl.email) > MR_CERT_EMAIL_MAX)
+		mr_diag_error(v->diags, d->ssl.email_loc,
+			      "ssl email '%s' is longer than %d characters, the most a certificate holds", d->ssl.email,
+			      MR_CERT_EMAIL_MAX);
+}
+
 static void check_domain(struct vctx *v, struct mr_domain *d)
 {
 	check_action(v, d);
+	check_lengths(v, d);
 	if (d->ssl.enabled && d->ssl.cert == MR_CERT_FILES)
 		check_cert_files(v, d);
 	for (size_t j = 0; j < d->nmailboxes; j++)
@@ -324,6 +353,13 @@ static void check_server(struct vctx *v)
 		mr_diag_error(v->diags, s->dmarc_loc, "the dmarc template %s", why);
 		return;
 	}
+	/* a DMARC record is printable ASCII (RFC 7489); a quote or a backslash would need escaping in a zone file */
+	for (const unsigned char *p = (const unsigned char *)s->dmarc; *p; p++)
+		if (*p >= 0x7f || *p == '"' || *p == '\\') {
+			mr_diag_error(v->diags, s->dmarc_loc, "the dmarc template has %s: a DMARC record is printable ASCII "
+				      "without '\"' and '\\'", *p >= 0x7f ? "a non-ASCII character" : *p == '"' ? "a '\"'" : "a '\\'");
+			return;
+		}
 	for (const char *p = strchr(s->dmarc, '{'); p; p = strchr(p + 1, '{'))
 		if (strncmp(p, "{domain}", 8) != 0) {
 			mr_diag_error(v->diags, s->dmarc_loc,

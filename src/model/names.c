@@ -131,6 +131,9 @@ const char *mr_check_address(const char *s)
 	for (size_t i = 0; i < n; i++)
 		if (!local_char((unsigned char)s[i]))
 			return "has a character in its local part other than latin letters, digits and .!#$%&'*+=?^_{}~-";
+	/* "#..." as the first field of an aliases line or as redirect data is a comment to Exim */
+	if (s[0] == '#')
+		return "has a local part that starts with '#' (Exim's files would read it as a comment)";
 	if (s[0] == '.' || s[n - 1] == '.')
 		return "has a local part that starts or ends with '.'";
 	for (size_t i = 0; i + 1 < n; i++)
@@ -204,7 +207,7 @@ const char *mr_check_text(const char *s, size_t max)
 		size_t n = utf8_decode(p, &c);
 		if (!n)
 			return "is not valid UTF-8";
-		if (c < 0x20 || c == 0x7f)
+		if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) /* C0, DEL and C1, as the schema says */
 			return "has a control character";
 		p += n;
 	}

@@ -31,13 +31,18 @@ const char *mr_check_domain(const char *s);
 const char *mr_check_hostname(const char *s);
 /* DKIM selector: dot-separated lowercase labels. */
 const char *mr_check_selector(const char *s);
-/* An address local@domain (any letter case: callers lower it after the check). */
+/*
+ * An address local@domain (any letter case: callers lower it after the check).  The local
+ * part is at most 64 of [A-Za-z0-9.!#$%&'*+=?^_{}~-], not starting with '#' or '.', not
+ * ending with '.', no "..": nothing that a colon-separated or lsearch file, or Exim's
+ * redirect data, would read as a separator, a quote, white space or a comment.
+ */
 const char *mr_check_address(const char *s);
 /* IPv4 or IPv6 literal. */
 const char *mr_check_ip(const char *s);
 /* Environment variable name. */
 const char *mr_check_env_name(const char *s);
-/* Free text for people: no control characters, valid UTF-8, at most max bytes. */
+/* Free text for people: valid UTF-8, at most max bytes, no control character (C0, DEL, C1). */
 const char *mr_check_text(const char *s, size_t max);
 
 /* Lower-case ASCII in place. */

@@ -573,6 +573,20 @@ static void check_accounts(struct ctx *c)
 			c->rc = MR_PLAN_ERROR;
 		}
 	}
+	/* mail files belong to the owner: never root or another system account */
+	const struct mr_accounts *a = c->in->accounts;
+	for (size_t i = 0; i < d->ndomains; i++) {
+		const struct mr_domain *dom = d->domains[i];
+		const struct mr_sysaccount *acc = dom->owner ? mr_sysaccount_get(a, dom->owner) : NULL;
+		if (!acc || acc->uid >= a->uid_min)
+			continue;
+		mr_diag_error(c->errors, dom->owner_loc,
+			      "owner '%s' of domain '%s' has uid %lld in %s, below UID_MIN %lld (%s): mail must belong to "
+			      "a regular account, not a system account",
+			      dom->owner, dom->name, (long long)acc->uid, a->path, (long long)a->uid_min,
+			      a->uid_min_set ? MR_LOGIN_DEFS : "the default, " MR_LOGIN_DEFS " does not set it");
+		c->rc = MR_PLAN_ERROR;
+	}
 }
 
 int mr_plan_build(struct mr_plan *p, const struct mr_plan_input *in, struct mr_diags *errors)

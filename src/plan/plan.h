@@ -152,6 +152,8 @@ void mr_plan_release(struct mr_plan *p);
 /* Output (print.c, json.c). */
 void mr_plan_print_text(const struct mr_plan *p, const struct mr_diags *findings, bool color, struct mr_buf *out);
 void mr_plan_print_json(const struct mr_plan *p, const struct mr_diags *findings, struct mr_buf *out);
+/* A JSON string ("null" for NULL): '"', '\\' and control characters escaped, and a byte that
+ * is not part of valid UTF-8 as U+FFFD, so the output is valid UTF-8 whatever s holds. */
 void mr_json_string(struct mr_buf *out, const char *s);
 
 /*

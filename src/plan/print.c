@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "plan/plan.h"
+#include "util/strutil.h"
 
 #define GREEN "\033[32m"
 #define YELLOW "\033[33m"
@@ -23,16 +24,30 @@ static const char *colour(enum mr_change_action a)
 	return a == MR_CHANGE_CREATE ? GREEN : a == MR_CHANGE_UPDATE ? YELLOW : RED;
 }
 
+/* Names, values and paths come from the desired state and the live files: each is added
+ * with mr_buf_adds_printable, so no byte of theirs can act on a terminal. */
 static void one_change(const struct mr_change *c, bool color, struct mr_buf *out)
 {
-	mr_buf_addf(out, "  %s%s%s %s%s%s\n", color ? colour(c->action) : "", sign(c->action), color ? RESET : "",
-		    mr_object_name(c->object), c->object == MR_OBJ_SERVER ? "" : " ", c->object == MR_OBJ_SERVER ? "" : c->id);
+	mr_buf_addf(out, "  %s%s%s %s", color ? colour(c->action) : "", sign(c->action), color ? RESET : "",
+		    mr_object_name(c->object));
+	if (c->object != MR_OBJ_SERVER) {
+		mr_buf_addc(out, ' ');
+		mr_buf_adds_printable(out, c->id);
+	}
+	mr_buf_addc(out, '\n');
 	for (size_t i = 0; i < c->nattrs; i++) {
 		const struct mr_attr *a = &c->attrs[i];
-		if (c->action == MR_CHANGE_UPDATE && a->old)
-			mr_buf_addf(out, "      %s: %s -> %s\n", a->name, a->old, a->new);
-		else
-			mr_buf_addf(out, "      %s: %s\n", a->name, a->new ? a->new : a->old);
+		mr_buf_adds(out, "      ");
+		mr_buf_adds_printable(out, a->name);
+		mr_buf_adds(out, ": ");
+		if (c->action == MR_CHANGE_UPDATE && a->old) {
+			mr_buf_adds_printable(out, a->old);
+			mr_buf_adds(out, " -> ");
+			mr_buf_adds_printable(out, a->new);
+		} else {
+			mr_buf_adds_printable(out, a->new ? a->new : a->old);
+		}
+		mr_buf_addc(out, '\n');
 	}
 	if (c->action == MR_CHANGE_DELETE && c->object == MR_OBJ_MAILBOX && !c->storage)
 		mr_buf_adds(out, "      storage: none is touched (the domain's owner is unknown)\n");
@@ -96,8 +111,11 @@ void mr_plan_print_text(const struct mr_plan *p, const struct mr_diags *findings
 			const char *g = c->domain ? c->domain : "";
 			if (strcmp(g, group) != 0 || i == 0) {
 				mr_buf_addc(out, '\n');
-				if (*g)
-					mr_buf_addf(out, "  # %s\n", g);
+				if (*g) {
+					mr_buf_adds(out, "  # ");
+					mr_buf_adds_printable(out, g);
+					mr_buf_addc(out, '\n');
+				}
 				group = g;
 			}
 			one_change(c, color, out);
@@ -109,7 +127,8 @@ void mr_plan_print_text(const struct mr_plan *p, const struct mr_diags *findings
 		for (size_t i = 0; i < p->nfiles; i++) {
 			const struct mr_file_change *f = &p->files[i];
 			enum mr_change_action a = f->create ? MR_CHANGE_CREATE : f->remove ? MR_CHANGE_DELETE : MR_CHANGE_UPDATE;
-			mr_buf_addf(out, "  %s%s%s %s", color ? colour(a) : "", sign(a), color ? RESET : "", f->path);
+			mr_buf_addf(out, "  %s%s%s ", color ? colour(a) : "", sign(a), color ? RESET : "");
+			mr_buf_adds_printable(out, f->path);
 			if (f->file_id >= 0)
 				mr_buf_addf(out, ": %zu line%s added, %zu changed, %zu removed", f->added, f->added == 1 ? "" : "s",
 					    f->changed, f->removed);
@@ -136,6 +155,7 @@ void mr_json_string(struct mr_buf *out, const char *s)
 		return;
 	}
 	mr_buf_addc(out, '"');
+	const unsigned char *end = (const unsigned char *)s + strlen(s);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		switch (*p) {
 		case '"':
@@ -151,10 +171,21 @@ void mr_json_string(struct mr_buf *out, const char *s)
 			mr_buf_adds(out, "\\t");
 			break;
 		default:
-			if (*p < 0x20 || *p == 0x7f)
+			if (*p < 0x20 || *p == 0x7f) {
 				mr_buf_addf(out, "\\u%04x", *p);
-			else
+			} else if (*p >= 0x80) {
+				/* JSON is UTF-8: a byte of no character (a file name, a commit subject) is U+FFFD */
+				uint32_t c;
+				size_t k = mr_utf8_seq(p, (size_t)(end - p), &c);
+				if (k) {
+					mr_buf_add(out, p, k);
+					p += k - 1;
+				} else {
+					mr_buf_adds(out, "\\ufffd");
+				}
+			} else {
 				mr_buf_addc(out, (char)*p);
+			}
 		}
 	}
 	mr_buf_addc(out, '"');

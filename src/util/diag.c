@@ -59,10 +59,17 @@ static const char *sevname[] = { "error", "warning", "note" };
 
 void mr_diags_render(const struct mr_diags *d, struct mr_buf *out)
 {
+	struct mr_buf at = MR_BUF_INIT;
 	for (size_t i = 0; i < d->n; i++) {
-		mr_loc_format(d->v[i].loc, out);
-		mr_buf_addf(out, ": %s: %s\n", sevname[d->v[i].sev], d->v[i].msg);
+		/* names and values in messages come from files: never raw bytes to a terminal */
+		mr_buf_reset(&at);
+		mr_loc_format(d->v[i].loc, &at);
+		mr_buf_add_printable(out, at.ptr, at.len, 0);
+		mr_buf_addf(out, ": %s: ", sevname[d->v[i].sev]);
+		mr_buf_adds_printable(out, d->v[i].msg);
+		mr_buf_addc(out, '\n');
 	}
+	mr_buf_release(&at);
 }
 
 void mr_diags_print(struct mr_diags *d, FILE *f)

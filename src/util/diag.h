@@ -50,7 +50,10 @@ void mr_diag_add(struct mr_diags *d, enum mr_severity sev, struct mr_loc loc, co
 
 static inline size_t mr_diags_errors(const struct mr_diags *d) { return d->errors; }
 
-/* Sort by file, line, column (stable), then render one line per diagnostic. */
+/*
+ * Sort by file, line, column (stable), then render one line per diagnostic, its file name
+ * and message escaped for a terminal (mr_buf_add_printable): one diagnostic, one line.
+ */
 void mr_diags_sort(struct mr_diags *d);
 void mr_diags_render(const struct mr_diags *d, struct mr_buf *out);
 void mr_diags_print(struct mr_diags *d, FILE *f);

@@ -91,3 +91,28 @@ int mr_hexval(char c)
 		return c - 'A' + 10;
 	return -1;
 }
+
+size_t mr_utf8_seq(const unsigned char *p, size_t n, uint32_t *cp)
+{
+	size_t k;
+	uint32_t c, min;
+	if ((p[0] & 0xe0) == 0xc0)
+		k = 2, c = p[0] & 0x1f, min = 0x80;
+	else if ((p[0] & 0xf0) == 0xe0)
+		k = 3, c = p[0] & 0x0f, min = 0x800;
+	else if ((p[0] & 0xf8) == 0xf0)
+		k = 4, c = p[0] & 0x07, min = 0x10000;
+	else
+		return 0;
+	if (k > n)
+		return 0;
+	for (size_t i = 1; i < k; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (p[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return k;
+}

@@ -17,5 +17,8 @@ bool mr_streq_nocase(const char *a, const char *b);
 bool mr_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out);
 /* The value of one hex digit (either case), or -1. */
 int mr_hexval(char c);
+/* The length (2 to 4) of the valid multi-byte UTF-8 sequence at p, of at most n bytes,
+ * with its code point in *cp; 0 when p[0] does not start one (ASCII included). */
+size_t mr_utf8_seq(const unsigned char *p, size_t n, uint32_t *cp);
 
 #endif

@@ -5,7 +5,8 @@
 #   tests/bench/live.sh BUILD_DIR
 #
 # Sizes: 1,000 domains / 10,000 mailboxes, 10,000 / 100,000 (the target: at most 0.3 s) and
-# 100,000 / 1,000,000 (the 10x scale check; skipped when BENCH_QUICK=1). Each tree is made by
+# 30,000 / 300,000 (the 3x scale check, the largest whose dovecot.passwd, about 56 MiB, is
+# below the 64 MiB a live file may have; skipped when BENCH_QUICK=1). Each tree is made by
 # gen_live and timed with `benchrun -n RUNS` (RUNS: BENCH_RUNS, default 7) around
 # `bench_live ROOT`, which exits non-zero on any finding, so the figures are for a clean read.
 # Exits 0 whatever the figures, non-zero only when a command fails.
@@ -34,7 +35,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 sizes=("1000 10000" "10000 100000")
 if [[ ${BENCH_QUICK:-0} != 1 ]]; then
-	sizes+=("100000 1000000")
+	sizes+=("30000 300000")
 fi
 get() { # get KEY "k=v k=v ...": print the value of KEY
 	local kv
@@ -77,9 +78,9 @@ done
 echo
 verdict() { awk -v v="$1" -v l="$2" 'BEGIN { print (v + 0 <= l + 0) ? "PASS" : "FAIL" }'; }
 echo "target 10,000 domains / 100,000 mailboxes: ${median[10000]} s <= $target_s s $(verdict "${median[10000]}" "$target_s")"
-if [[ -n ${median[100000]:-} ]]; then
-	ratio=$(awk -v a="${median[100000]}" -v b="${median[10000]}" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
-	echo "scale 10x (100,000 vs 10,000 domains): time x$ratio (linear: x10)"
+if [[ -n ${median[30000]:-} ]]; then
+	ratio=$(awk -v a="${median[30000]}" -v b="${median[10000]}" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
+	echo "scale 3x (30,000 vs 10,000 domains): time x$ratio (linear: x3)"
 else
-	echo "scale 10x: skipped (BENCH_QUICK=1)"
+	echo "scale 3x: skipped (BENCH_QUICK=1)"
 fi

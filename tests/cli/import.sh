@@ -76,6 +76,15 @@ mv "$tmp/root/etc/exim4/ratelimits.fifo" "$tmp/root/etc/exim4/ratelimits"
 expect "a FIFO is refused without blocking" 1 '' "ratelimits' is not a regular file" -- \
 	timeout 10 "$bin" --root "$tmp/root" import
 
+tree debian/hosting
+truncate -s 64M "$tmp/root/etc/dovecot/dovecot.passwd"
+expect "a live file of exactly 64 MiB is read" 0 '^version: 1$' 'cannot read this dovecot-passwd line' -- \
+	"$bin" --root "$tmp/root" import
+truncate -s $((64 * 1048576 + 1)) "$tmp/root/etc/dovecot/dovecot.passwd"
+expect "a live file over 64 MiB: exit 1, names the file and the limit" 1 '' \
+	"^/etc/dovecot/dovecot.passwd: error: '$tmp/root/etc/dovecot/dovecot.passwd' is too large \(67108865 bytes; the limit is 64 MiB\)$" -- \
+	"$bin" --root "$tmp/root" import
+
 # bad lines: a finding naming the line, the rest still read
 tree debian/hosting
 head -c 1048576 /dev/zero | tr '\0' 'x' >>"$tmp/root/etc/exim4/passwd"
@@ -100,6 +109,21 @@ tree debian/hosting
 sed -i 's/$/\r/' "$tmp/root/etc/exim4/domains"
 expect "CRLF line ends: read, with a finding" 0 'default_action: discard' \
 	'^/etc/exim4/domains:1:1: warning: CRLF line end' -- "$bin" --root "$tmp/root" import
+
+tree debian/hosting
+long=$(printf 'x%.0s' $(seq 2000))
+sed -i "s|^alice@example.com:{CRAM-MD5}[0-9a-f]*:|alice@example.com:{PLAIN}$long:|" "$tmp/root/etc/dovecot/dovecot.passwd"
+expect "a hash over 1024 bytes: a finding that it cannot be kept, never the hash" 0 '^version: 1$' \
+	"^/etc/dovecot/dovecot.passwd:2:1: warning: the password of 'alice@example.com' cannot be kept: is longer than 1024 bytes$" -- \
+	"$bin" --root "$tmp/root" import
+cat "$tmp/out" "$tmp/err" >"$tmp/long.out"
+expect "the long hash is not printed" 1 '' '' -- grep -q xxxxxxxx "$tmp/long.out"
+
+tree debian/hosting
+sed -i 's/^\(alice@example.com:[^:]*\):1001:1001:/\1:0:0:/' "$tmp/root/etc/dovecot/dovecot.passwd"
+expect "a dovecot.passwd line with uid 0: a finding" 0 '^version: 1$' \
+	"^/etc/dovecot/dovecot.passwd:2:1: warning: mailbox 'alice@example.com' has uid 0 and gid 0, below UID_MIN 1000: its mail would belong to a system account$" -- \
+	"$bin" --root "$tmp/root" import
 
 # import never writes: the tree is byte-identical afterwards
 tree debian/hosting

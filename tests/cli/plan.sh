@@ -73,6 +73,19 @@ rm "$tmp/root/etc/passwd"
 printf 'root:x:0:0::/root:/bin/sh\n' >"$tmp/root/etc/passwd"
 expect "an existing account that is missing: exit 1" 1 '' "'account: existing' but /etc/passwd has no account 'alice'" -- \
 	"$bin" --root "$tmp/root" plan -f "$tmp/imported.yaml"
+# mail owners are regular accounts: uid at least UID_MIN of ROOT/etc/login.defs (default 1000)
+tree debian/hosting
+sed -i 's/^alice:x:1001:1001:/alice:x:0:0:/' "$tmp/root/etc/passwd"
+expect "a domain owned by a uid-0 account: exit 1 at the owner's place" 1 '' \
+	"imported.yaml:24:12: error: owner 'alice' of domain 'example.com' has uid 0 in /etc/passwd, below UID_MIN 1000 \(the default, /etc/login.defs does not set it\)" -- \
+	"$bin" --root "$tmp/root" plan -f "$tmp/imported.yaml"
+tree debian/hosting
+printf '# regular accounts from 2000 on\nUID_MIN   2000\n' >"$tmp/root/etc/login.defs"
+expect "UID_MIN is read from ROOT/etc/login.defs" 1 '' \
+	"imported.yaml:24:12: error: owner 'alice' of domain 'example.com' has uid 1001 in /etc/passwd, below UID_MIN 2000 \(/etc/login.defs\)" -- \
+	"$bin" --root "$tmp/root" plan -f "$tmp/imported.yaml"
+printf 'UID_MIN 1001\n' >"$tmp/root/etc/login.defs"
+expect "an owner at UID_MIN is a regular account" 0 '^No changes\.' '' -- "$bin" --root "$tmp/root" plan -f "$tmp/imported.yaml"
 tree debian/hosting
 printf 'x\0y@example.com:owner=alice\n' >>"$tmp/root/etc/exim4/passwd"
 expect "a file that must change but has unreadable lines: exit 1" 1 'BLOCKED' 'has lines mailrecon cannot read' -- \
@@ -95,6 +108,16 @@ expect "another clear password: (changed)" 0 '^      password: \(set\) -> \(chan
 sed 's|{file: secrets/info.password}|{env: MR_TEST_PW}|' "$tmp/d/state.yaml" >"$tmp/env.yaml"
 expect "a clear password from the environment" 0 '^No changes\.' '' -- \
 	env MR_TEST_PW=test "$bin" --root "$tmp/root" plan -f "$tmp/env.yaml"
+
+# a value read from a live file reaches the terminal escaped (here a C1 control, which the
+# codecs read as text)
+tree debian/hosting
+sed -i "s|^\(alice@example.com:.*\)bytes=10G$|\1bytes=$(printf '\302\233')2J|" "$tmp/root/etc/dovecot/dovecot.passwd"
+expect "a control character from a live file is printed as \\xNN" 0 \
+	"^  /etc/dovecot/dovecot.passwd:2:1: warning: mailbox 'alice@example.com': quota rule '\\*:bytes=\\\\xc2\\\\x9b2J' is not" '' -- \
+	"$bin" --root "$tmp/root" plan -f "$tmp/imported.yaml"
+cp "$tmp/out" "$tmp/esc.out"
+expect "... and no raw control byte in the plan" 1 '' '' -- env LC_ALL=C grep -qP '[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]' "$tmp/esc.out"
 
 # plan never writes: the tree is byte-identical afterwards
 tree debian/hosting

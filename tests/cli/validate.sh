@@ -77,5 +77,19 @@ printf 'version: 1\nusers: {alice: {}}\ndomains:\n  example.com:\n    owner: ali
 if [ $? -eq 1 ] && ! grep -q 'Very-Secret' "$tmp/out"; then pass=$((pass + 1)); echo "ok   secrets never printed"; else
 	fail=$((fail + 1)); echo "FAIL secrets never printed"; cat "$tmp/out"; fi
 
+# data from a file reaches the terminal escaped: no control character or invalid UTF-8, ever
+printf 'version: 1\nusers: {alice: {}}\n"bad\\e[31mkey\\u009b2J\\ttab": 1\n' >"$tmp/esc.yaml"
+expect "a control character in an unknown key is printed as \\xNN" 1 '' \
+	"esc.yaml:3:1: error: unknown field 'bad\\\\x1b\\[31mkey\\\\xc2\\\\x9b2J\\\\x09tab' in the top level" -- validate -f "$tmp/esc.yaml"
+raw_bytes() { # raw_bytes NAME FILE: a check that FILE has no control byte but '\n', no C1, no invalid UTF-8
+	if LC_ALL=C grep -qP '[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]' "$2" || ! iconv -f UTF-8 -t UTF-8 "$2" >/dev/null 2>&1; then
+		fail=$((fail + 1)); echo "FAIL $1"; od -c "$2" | head -5
+	else pass=$((pass + 1)); echo "ok   $1"; fi
+}
+raw_bytes "... and no raw control byte" "$tmp/err"
+expect "a usage error quoting an argument is escaped too" 64 '' "unknown command 'frob\\\\x1b\\[2J\\\\xff'" -- \
+	"$(printf 'frob\033[2J\377')"
+raw_bytes "... and has no raw control byte or invalid UTF-8" "$tmp/err"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "codec/accounts.h"
 #include "codec/codec.h"
 #include "codec/live.h"
 #include "load/desired.h"
@@ -303,6 +305,74 @@ START_TEST(every_live_tree)
 }
 END_TEST
 
+/* UID_MIN as useradd reads ROOT/etc/login.defs; 1000 when it does not say; never 0. */
+static int64_t uid_min_of(const char *dir, const char *content, bool *set)
+{
+	char *etc = mr_path_join(dir, "etc"), *defs = mr_path_join(dir, "etc/login.defs");
+	mkdir(etc, 0755);
+	unlink(defs);
+	if (content) {
+		FILE *f = fopen(defs, "w");
+		ck_assert_ptr_nonnull(f);
+		fputs(content, f);
+		ck_assert_int_eq(fclose(f), 0);
+	}
+	struct mr_root *r;
+	struct mr_buf err = MR_BUF_INIT;
+	ck_assert_int_eq(mr_root_open(&r, dir, &err), 0);
+	int64_t v = mr_uid_min(r, set);
+	mr_root_close(&r);
+	mr_buf_release(&err);
+	free(etc);
+	free(defs);
+	return v;
+}
+
+START_TEST(uid_min_from_login_defs)
+{
+	char dir[] = "/tmp/mr-logindefs-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	bool set = true;
+	ck_assert_int_eq(uid_min_of(dir, NULL, &set), 1000);
+	ck_assert(!set);
+	ck_assert_int_eq(uid_min_of(dir, "# UID_MIN 10\nMAIL_DIR /var/mail\nUID_MIN\t\t 500\nUID_MAX 60000\n", &set), 500);
+	ck_assert(set);
+	ck_assert_int_eq(uid_min_of(dir, "UID_MIN 0x3e8\r\n", &set), 1000);
+	ck_assert_int_eq(uid_min_of(dir, "UID_MIN 0\n", &set), 1); /* uid 0 is never a regular account */
+	ck_assert_int_eq(uid_min_of(dir, "UID_MIN 700\nUID_MIN 2000\n", &set), 2000);
+	ck_assert_int_eq(uid_min_of(dir, "UID_MIN -5\nUID_MIN 12x\nUID_MIN\nUID_MINIMUM 5\n", &set), 1000);
+	ck_assert(!set);
+	/* a symbolic link is not followed: the default */
+	char *defs = mr_path_join(dir, "etc/login.defs"), *other = mr_path_join(dir, "other.defs");
+	unlink(defs);
+	FILE *f = fopen(other, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("UID_MIN 5\n", f);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(symlink(other, defs), 0);
+	struct mr_root *r;
+	struct mr_buf err = MR_BUF_INIT;
+	ck_assert_int_eq(mr_root_open(&r, dir, &err), 0);
+	ck_assert_int_eq(mr_uid_min(r, &set), 1000);
+	/* and the accounts carry it */
+	struct mr_accounts a;
+	struct mr_diags d = MR_DIAGS_INIT;
+	unlink(defs);
+	uid_min_of(dir, "UID_MIN 1500\n", NULL);
+	ck_assert_int_eq(mr_accounts_load(&a, r, &d), 0);
+	mr_root_close(&r);
+	mr_buf_release(&err);
+	ck_assert_int_eq(a.uid_min, 1500);
+	ck_assert(a.uid_min_set);
+	mr_accounts_release(&a);
+	free(defs);
+	free(other);
+	char cmd[64];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 Suite *suite_codec(void)
 {
 	Suite *s = suite_create("codec");
@@ -310,6 +380,7 @@ Suite *suite_codec(void)
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, every_codec_golden_case);
 	tcase_add_test(t, every_live_tree);
+	tcase_add_test(t, uid_min_from_login_defs);
 	suite_add_tcase(s, t);
 	return s;
 }

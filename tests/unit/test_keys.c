@@ -432,6 +432,45 @@ START_TEST(cert_key_match_detects_a_mismatch)
 }
 END_TEST
 
+/* `mailrecon dns` prints TXT values this way: any bytes give one well-formed value of them. */
+START_TEST(zone_txt_escapes_and_splits)
+{
+	struct mr_buf b = MR_BUF_INIT;
+	mr_zone_txt("", 0, &b);
+	ck_assert_str_eq(b.ptr, "\"\"");
+	mr_buf_reset(&b);
+	const char v[] = "v=DMARC1; rua=\"x\\y\";\x01\n\x7f\xc3\xa9";
+	mr_zone_txt(v, sizeof(v) - 1, &b);
+	ck_assert_str_eq(b.ptr, "\"v=DMARC1; rua=\\\"x\\\\y\\\";\\001\\010\\127\\195\\169\"");
+	/* 255 bytes of data per string, escapes not counted */
+	char q[300];
+	memset(q, '"', sizeof(q));
+	mr_buf_reset(&b);
+	mr_zone_txt(q, sizeof(q), &b);
+	ck_assert_uint_eq(b.len, 2 + 255 * 2 + 1 + 2 + 45 * 2);
+	ck_assert_int_eq(b.ptr[1 + 255 * 2], '"');
+	ck_assert_int_eq(b.ptr[2 + 255 * 2], ' ');
+	/* the strings concatenate back: a DKIM record through the record reader */
+	char p[601];
+	for (int i = 0; i < 600; i++)
+		p[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[i % 64];
+	p[600] = '\0';
+	struct mr_buf val = MR_BUF_INIT, rec = MR_BUF_INIT;
+	mr_buf_addf(&val, "v=DKIM1; k=rsa; p=%s", p);
+	mr_buf_adds(&rec, "sel._domainkey\tIN\tTXT\t");
+	mr_zone_txt(val.ptr, val.len, &rec);
+	char *sel, *pub;
+	const char *why;
+	ck_assert_msg(mr_dkim_txt_parse(rec.ptr, rec.len, &sel, &pub, &why) == 0, "%s", why);
+	ck_assert_str_eq(pub, p);
+	free(sel);
+	free(pub);
+	mr_buf_release(&val);
+	mr_buf_release(&rec);
+	mr_buf_release(&b);
+}
+END_TEST
+
 Suite *suite_keys(void)
 {
 	Suite *s = suite_create("keys");
@@ -443,6 +482,7 @@ Suite *suite_keys(void)
 	tcase_add_test(tc, dkim_txt_refuses_broken_input);
 	tcase_add_test(tc, dkim_txt_survives_mutations);
 	tcase_add_test(tc, dkim_txt_handles_huge_input);
+	tcase_add_test(tc, zone_txt_escapes_and_splits);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("crypto");

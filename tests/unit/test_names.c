@@ -75,7 +75,9 @@ START_TEST(addresses)
 			       "a!#$%&'*+=?^_{}~-z@example.com", NULL };
 	const char *bad[] = { "boss", "@example.org", "boss@", "boss@localhost", "a:b@example.org",
 			      "|cmd@example.org", "a/b@example.org", "a b@example.org", ".a@example.org",
-			      "a..b@example.org", "a\"b@example.org", "a`b@example.org", "a@exa_mple.org", NULL };
+			      "a..b@example.org", "a\"b@example.org", "a`b@example.org", "a@exa_mple.org", "#x@example.net",
+			      "#@example.net", " a@example.org", "a@example.org ", "a@example.org\n", "a\tb@example.org",
+			      "a@ex ample.org", NULL };
 	for (int i = 0; good[i]; i++)
 		ck_assert_msg(mr_check_address(good[i]) == NULL, "%s should be valid", good[i]);
 	for (int i = 0; bad[i]; i++)

@@ -222,12 +222,160 @@ START_TEST(every_plan_case)
 }
 END_TEST
 
+/*
+ * The longest desired state the validator accepts: every name, address, hash and note at
+ * its maximum.  Each line file the plan writes for it must read back without a bad line
+ * (a line over MR_LINE_MAX would make the file unreadable for every later run).  A hash
+ * over the limit is refused by the validator, never written.
+ */
+static void longest_state(struct mr_buf *y, size_t hash_len)
+{
+	char lab[64], dom[254], local[65], user[33], hash[16384], note[257];
+	memset(lab, 'l', 63);
+	lab[63] = '\0';
+	snprintf(dom, sizeof(dom), "%s.%s.%s.%.61s", lab, lab, lab, lab); /* 253 */
+	memset(local, 'm', 64);
+	local[64] = '\0';
+	memset(user, 'u', 32);
+	user[32] = '\0';
+	ck_assert_uint_lt(hash_len, sizeof(hash));
+	memcpy(hash, "{PLAIN}", 7);
+	memset(hash + 7, 'x', hash_len - 7);
+	hash[hash_len] = '\0';
+	note[0] = '\0';
+	for (int i = 0; i < 64; i++)
+		strcat(note, "\xf0\x9f\x98\x80"); /* 256 bytes: 768 once percent-encoded */
+	mr_buf_addf(y, "version: 1\nserver: {rate_per_hour: 1000000000, dmarc: \"v=DMARC1; p=none\"}\nusers:\n");
+	mr_buf_addf(y, "  r%.31s: {role: reseller, limits: {mail_domains: 1000000000, mailboxes: 1000000000}}\n", user);
+	mr_buf_addf(y, "  %s:\n    reseller: r%.31s\n    account: create\n    disabled: true\n", user, user);
+	mr_buf_addf(y, "    limits: {mail_domains: 1000000000, mailboxes: 1000000000, rate_per_hour: 1000000000}\n");
+	mr_buf_addf(y, "domains:\n  %s:\n    owner: %s\n", dom, user);
+	mr_buf_addf(y, "    ip: \"ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255\"\n");
+	mr_buf_addf(y, "    default_action: {forward: \"%s@%s\"}\n", local, dom);
+	mr_buf_addf(y, "    greylisting: false\n    spamassassin: false\n    antivirus: false\n    disabled: true\n");
+	mr_buf_addf(y, "    ssl: {alias: %.60s.com, email: \"%.64s@%.59s.org\"}\n", dom, local, dom);
+	mr_buf_addf(y, "    mailboxes:\n      %s:\n        password: {hash: \"%s\"}\n", local, hash);
+	mr_buf_addf(y, "        aliases: [a%.63s, b%.63s]\n", local, local);
+	mr_buf_addf(y, "        copy_to: [\"%.64s@%s.%.62s\"]\n", local, lab, dom);
+	mr_buf_addf(y, "        keep_copy: false\n        max_size: 1125899906842623\n        rate_per_hour: 1000000000\n");
+	mr_buf_addf(y, "        greylisting: false\n        spamassassin: false\n        disabled: true\n");
+	mr_buf_addf(y, "        note: \"%s\"\n", note);
+}
+
+/* 1: the state was refused; 0: every line file the plan writes reads back cleanly. */
+static int plan_longest(size_t hash_len, struct mr_buf *report)
+{
+	char dir[] = "/tmp/mr-longest-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char *exim = mr_path_join(dir, "etc/exim4"), *etc = mr_path_join(dir, "etc"), *yaml = mr_path_join(dir, "state.yaml");
+	ck_assert_int_eq(mkdir(etc, 0755), 0);
+	ck_assert_int_eq(mkdir(exim, 0755), 0);
+	struct mr_buf y = MR_BUF_INIT;
+	longest_state(&y, hash_len);
+	FILE *yf = fopen(yaml, "w");
+	ck_assert_ptr_nonnull(yf);
+	ck_assert_uint_eq(fwrite(y.ptr, 1, y.len, yf), y.len);
+	ck_assert_int_eq(fclose(yf), 0);
+	struct mr_model m;
+	struct mr_diags d = MR_DIAGS_INIT, errors = MR_DIAGS_INIT;
+	const char *src[] = { yaml };
+	struct mr_root *rfs;
+	struct mr_buf rerr = MR_BUF_INIT;
+	ck_assert_int_eq(mr_root_open(&rfs, dir, &rerr), 0);
+	mr_buf_release(&rerr);
+	struct mr_load_opts lo = { .root = dir, .rootfs = rfs, .sources = src, .nsources = 1 };
+	mr_model_init(&m);
+	int refused = mr_load_desired(&m, &lo, &d) < 0;
+	if (refused && hash_len <= 1024) {
+		mr_diags_sort(&d);
+		mr_diags_render(&d, report);
+	}
+	if (!refused) {
+		struct mr_live lv;
+		ck_assert_int_eq(mr_live_load(&lv, &(struct mr_live_opts){ .root = rfs }, &errors), 0);
+		struct mr_plan p;
+		struct mr_plan_input in = { .desired = &m, .live = &lv, .state_dir = "/var/lib/mailrecon", .stamp = "STAMP" };
+		ck_assert_int_eq(mr_plan_build(&p, &in, &errors), 0);
+		size_t nlines = 0;
+		for (size_t i = 0; i < p.nfiles; i++) {
+			const struct mr_file_change *f = &p.files[i];
+			if (!f->content || f->file_id < 0)
+				continue;
+			struct mr_codec_file cf;
+			struct mr_diags findings = MR_DIAGS_INIT;
+			mr_codec_file_init(&cf, mr_codecs[f->file_id], f->path);
+			mr_codec_parse(&cf, f->content, f->len, &findings);
+			nlines += cf.nlines;
+			if (cf.nbad) {
+				mr_buf_addf(report, "hash of %zu bytes: %s reads back with %zu bad lines: %s\n", hash_len, f->path,
+					    cf.nbad, findings.n ? findings.v[0].msg : "?");
+			}
+			for (size_t k = 0; k < cf.nlines; k++)
+				if (cf.lines[k].rawlen > MR_LINE_MAX)
+					mr_buf_addf(report, "%s:%u is %u bytes long\n", f->path, cf.lines[k].lineno,
+						    cf.lines[k].rawlen);
+			mr_codec_file_release(&cf);
+			mr_diags_release(&findings);
+		}
+		ck_assert_uint_ge(nlines, 10); /* the state reached every line file */
+		mr_plan_release(&p);
+		mr_live_release(&lv);
+	}
+	mr_root_close(&rfs);
+	mr_model_release(&m);
+	mr_diags_release(&d);
+	mr_diags_release(&errors);
+	mr_buf_release(&y);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+	free(exim);
+	free(etc);
+	free(yaml);
+	return refused;
+}
+
+START_TEST(longest_valid_state_reads_back)
+{
+	struct mr_buf report = MR_BUF_INIT;
+	ck_assert_msg(plan_longest(1024, &report) == 0, "the longest valid state is refused:\n%s", report.ptr);
+	ck_assert_msg(report.len == 0, "%s", report.ptr);
+	/* 9000 bytes would make a dovecot.passwd line over MR_LINE_MAX: refused, never planned */
+	ck_assert_msg(plan_longest(9000, &report) == 1 || report.len == 0, "%s", report.ptr);
+	ck_assert_msg(report.len == 0, "%s", report.ptr);
+	mr_buf_release(&report);
+}
+END_TEST
+
+/* The text plan escapes what it shows; the JSON plan is valid UTF-8 JSON whatever the bytes. */
+START_TEST(output_escapes_data)
+{
+	struct mr_attr attrs[] = { { "note", "a\x1b[2Jb", "c\xc2\x9b" "d" } };
+	struct mr_change ch = { .action = MR_CHANGE_UPDATE, .object = MR_OBJ_MAILBOX, .id = "x\x1b]0;t\x07@example.com",
+				.domain = "example.com\x1b", .attrs = attrs, .nattrs = 1 };
+	struct mr_plan p = { .changes = &ch, .nchanges = 1, .change = 1 };
+	struct mr_buf out = MR_BUF_INIT;
+	mr_plan_print_text(&p, NULL, false, &out);
+	ck_assert_ptr_nonnull(strstr(out.ptr, "  # example.com\\x1b\n"));
+	ck_assert_ptr_nonnull(strstr(out.ptr, "  ~ mailbox x\\x1b]0;t\\x07@example.com\n"));
+	ck_assert_ptr_nonnull(strstr(out.ptr, "      note: a\\x1b[2Jb -> c\\xc2\\x9bd\n"));
+	for (const char *c = out.ptr; *c; c++)
+		ck_assert_msg((unsigned char)*c >= 0x20 || *c == '\n', "a raw control byte in the text plan");
+	mr_buf_reset(&out);
+	mr_json_string(&out, "a\xff" "b\x1b\xc3\xa9\xe2\x82\"\\");
+	ck_assert_str_eq(out.ptr, "\"a\\ufffdb\\u001b\xc3\xa9\\ufffd\\ufffd\\\"\\\\\"");
+	mr_buf_release(&out);
+}
+END_TEST
+
 Suite *suite_plan(void)
 {
 	Suite *s = suite_create("plan");
 	TCase *t = tcase_create("golden");
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, every_plan_case);
+	tcase_add_test(t, longest_valid_state_reads_back);
+	tcase_add_test(t, output_escapes_data);
 	suite_add_tcase(s, t);
 	return s;
 }

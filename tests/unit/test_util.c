@@ -126,6 +126,40 @@ START_TEST(diags_sort_and_render)
 }
 END_TEST
 
+START_TEST(printable_escapes_what_a_terminal_acts_on)
+{
+	struct mr_buf b = MR_BUF_INIT;
+	const char in[] = "a\x1b[31mb\tc\nd\x7f\xc2\x9b\xff\xc3\xa9\xe2\x82\xac\\x1b\xf0\x9f\x98\x80\xe2\x82";
+	mr_buf_add_printable(&b, in, sizeof(in) - 1, 0);
+	ck_assert_str_eq(b.ptr, "a\\x1b[31mb\\x09c\\x0ad\\x7f\\xc2\\x9b\\xff\xc3\xa9\xe2\x82\xac\\x1b\xf0\x9f\x98\x80"
+				"\\xe2\\x82");
+	/* escaping twice changes nothing more */
+	struct mr_buf again = MR_BUF_INIT;
+	mr_buf_add_printable(&again, b.ptr, b.len, 0);
+	ck_assert_str_eq(again.ptr, b.ptr);
+	/* text of several lines keeps its line ends, nothing else */
+	mr_buf_reset(&b);
+	mr_buf_add_printable(&b, "one\ntwo\r\n", 9, MR_PRINTABLE_LINES);
+	ck_assert_str_eq(b.ptr, "one\ntwo\\x0d\n");
+	/* a NUL inside the given length is escaped, not an end */
+	mr_buf_reset(&b);
+	mr_buf_add_printable(&b, "a\0b", 3, 0);
+	ck_assert_str_eq(b.ptr, "a\\x00b");
+	mr_buf_reset(&b);
+	mr_buf_adds_printable(&b, NULL);
+	ck_assert_uint_eq(b.len, 0);
+	/* and the diagnostics use it, file names included */
+	struct mr_diags d = MR_DIAGS_INIT;
+	mr_diag_error(&d, ((struct mr_loc){ "f\x1b.yaml", 2, 3 }), "unknown field '%s'", "k\x1b]0;x\x07");
+	mr_buf_reset(&b);
+	mr_diags_render(&d, &b);
+	ck_assert_str_eq(b.ptr, "f\\x1b.yaml:2:3: error: unknown field 'k\\x1b]0;x\\x07'\n");
+	mr_diags_release(&d);
+	mr_buf_release(&again);
+	mr_buf_release(&b);
+}
+END_TEST
+
 START_TEST(paths)
 {
 	char *p = mr_path_join_root("/", "/etc/exim4/passwd");
@@ -182,6 +216,7 @@ Suite *suite_util(void)
 	tcase_add_test(tc, parse_u64_bounds);
 	tcase_add_test(tc, diags_sort_and_render);
 	tcase_add_test(tc, paths);
+	tcase_add_test(tc, printable_escapes_what_a_terminal_acts_on);
 	tcase_add_test(tc, read_file_refuses_large_and_dirs);
 	suite_add_tcase(s, tc);
 	return s;
