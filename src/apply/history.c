@@ -127,15 +127,28 @@ int mr_history_check_file(const char *path, const void *data, size_t len, enum m
 		mr_codec_file_init(&f, codec, path);
 		mr_codec_parse(&f, d, len, &findings);
 		size_t bad = f.nbad;
-		uint32_t where = 0;
+		uint32_t where = 0, root_line = 0;
 		for (size_t i = 0; i < f.nlines && !where; i++)
 			if (f.lines[i].kind == MR_LINE_BAD)
 				where = f.lines[i].lineno;
+		/* a mailbox's mail is never root's, whatever a revision says */
+		for (size_t i = 0; codec->id == MR_FILE_DOVECOT_PASSWD && i < f.nlines && !root_line; i++) {
+			const struct mr_line *l = &f.lines[i];
+			int64_t v;
+			if (l->kind == MR_LINE_RECORD &&
+			    ((l->f[MR_F_DOVECOT_UID] && mr_codec_parse_uint(l->f[MR_F_DOVECOT_UID], 4294967294LL, &v) && v == 0) ||
+			     (l->f[MR_F_DOVECOT_GID] && mr_codec_parse_uint(l->f[MR_F_DOVECOT_GID], 4294967294LL, &v) && v == 0)))
+				root_line = l->lineno;
+		}
 		mr_codec_file_release(&f);
 		mr_diags_release(&findings);
 		if (bad) {
 			mr_buf_addf(err, "'%s' line %u cannot be read as %s (%zu such line%s)", path, where, codec->name, bad,
 				    bad == 1 ? "" : "s");
+			return -1;
+		}
+		if (root_line) {
+			mr_buf_addf(err, "'%s' line %u gives a mailbox uid or gid 0 (root)", path, root_line);
 			return -1;
 		}
 		return 0;

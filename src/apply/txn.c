@@ -490,7 +490,8 @@ static int walk_home(const struct mr_txn *t, const struct op *o, bool make, stru
 				continue;
 			}
 		}
-		const char *why = !S_ISDIR(st.st_mode) ? "is not a directory"
+		const char *why = S_ISLNK(st.st_mode)	? "is a symbolic link (mailrecon never follows one)"
+				  : !S_ISDIR(st.st_mode) ? "is not a directory"
 				  : k > 0 && st.st_uid != 0 && (int64_t)st.st_uid != o->n[0] ? "belongs to another user"
 											    : NULL;
 		if (why) {

@@ -447,7 +447,8 @@ static const char *scan_owner_dir(struct build *b, const char *domain)
 		mr_root_list(b->lv->root, "/var/www", &b->www);
 	}
 	const char *found = NULL;
-	for (size_t i = 0; i < b->www.n && !found; i++) {
+	size_t claims = 0;
+	for (size_t i = 0; i < b->www.n; i++) {
 		const char *owner = b->www.v[i];
 		if (owner[0] == '.' || mr_check_user_name(owner))
 			continue;
@@ -455,9 +456,17 @@ static const char *scan_owner_dir(struct build *b, const char *domain)
 		mr_buf_addf(&p, "/var/www/%s/data/email/%s", owner, domain);
 		struct stat st;
 		/* reached without following a link, and itself a directory */
-		if (mr_root_lstat(b->lv->root, p.ptr, &st) == 0 && S_ISDIR(st.st_mode))
+		if (mr_root_lstat(b->lv->root, p.ptr, &st) == 0 && S_ISDIR(st.st_mode) && claims++ == 0)
 			found = mr_model_str(b->m, owner, strlen(owner));
 		mr_buf_release(&p);
+	}
+	/* a tenant owns its tree and can make any directory in it: a domain two trees claim
+	 * belongs to neither until a file says whose it is */
+	if (claims > 1) {
+		mr_diag_warning(b->f, mr_model_domain(b->m, domain)->loc,
+				"domain '%s' has a directory in the mail trees of %zu users; its owner is not taken from them",
+				domain, claims);
+		found = NULL;
 	}
 	return found;
 }

@@ -17,5 +17,6 @@ Suite *suite_plan(void);
 Suite *suite_txn(void);
 Suite *suite_vcs(void);
 Suite *suite_rootfs(void);
+Suite *suite_homes(void);
 
 #endif
