@@ -395,8 +395,13 @@ static const char *first_difference(const char *old, const char *now)
 		size_t la = ea ? (size_t)(ea - a) : strlen(a), lb = eb ? (size_t)(eb - b) : strlen(b);
 		if (la != lb || memcmp(a, b, la) != 0) {
 			const char *p = strstr(a, "\"path\":\"");
+			size_t skip = 8;
+			if (!p || p >= a + la) { /* a pinned secret names its source */
+				p = strstr(a, "\"source\":\"");
+				skip = 10;
+			}
 			if (p && p < a + la) {
-				p += 8;
+				p += skip;
 				size_t n = strcspn(p, "\"");
 				snprintf(path, sizeof(path), "%.*s", (int)(n < sizeof(path) - 1 ? n : sizeof(path) - 1), p);
 				return path;

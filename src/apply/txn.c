@@ -309,11 +309,18 @@ int mr_txn_write(struct mr_txn *t, const char *target, const void *data, size_t 
 	struct stat st;
 	bool had_target = false;
 	struct timespec old_mtime = { 0, 0 };
-	int r = look(t, dir, &st, err);
-	if (r == 0 || (r == 1 && !S_ISDIR(st.st_mode))) {
-		char *s = shown(t, dir);
-		mr_buf_addf(err, r == 0 ? "directory '%s' does not exist" : "'%s' is not a directory", s);
-		free(s);
+	/* the directory as the resolver reaches it (a safe link on the way is followed) */
+	int dfd = mr_root_dirfd(t->root, dir), r = 1;
+	if (dfd >= 0) {
+		close(dfd);
+	} else {
+		if (dfd == -ELOOP)
+			fail_msg(t, err, "write into", dir, ELOOP);
+		else {
+			char *s = shown(t, dir);
+			mr_buf_addf(err, dfd == -ENOENT ? "directory '%s' does not exist" : "'%s' is not a directory", s);
+			free(s);
+		}
 		r = -1;
 	}
 	if (r > 0 && (r = look(t, target, &st, err)) > 0) {

@@ -22,9 +22,8 @@
 
 int mr_layout_detect(struct mr_root *root, enum mr_layout *out, struct mr_buf *err)
 {
-	struct stat st;
-	bool d = mr_root_lstat(root, "/etc/exim4", &st) == 0 && S_ISDIR(st.st_mode);
-	bool r = mr_root_lstat(root, "/etc/exim", &st) == 0 && S_ISDIR(st.st_mode);
+	bool d = mr_root_is_dir(root, "/etc/exim4");
+	bool r = mr_root_is_dir(root, "/etc/exim");
 	if (d && r) {
 		mr_buf_adds(err, "both /etc/exim4 (debian) and /etc/exim (rhel) exist; choose with --layout");
 		return -1;

@@ -1,11 +1,12 @@
 /*
  * planfile: the file `plan --out PLANFILE` writes and `apply --plan PLANFILE` checks.
  *
- * JSON, versioned ("format": "mailrecon-plan", "format_version": 1; schema/planfile.schema.json):
+ * JSON, versioned ("format": "mailrecon-plan", "format_version": 2; schema/planfile.schema.json):
  * the mailrecon version, the root, layout and scope, the desired-state sources with their
- * SHA-256, a fingerprint (exists, SHA-256, size, mode, uid, gid) of every live file the plan
- * read, and the plan itself as `plan --json` prints it.  No secret is in it: a clear password
- * is named by its source (a file path or variable name), never by value.
+ * SHA-256, the secrets they name pinned by HMAC (struct mr_pins), a fingerprint (exists,
+ * SHA-256, size, mode, uid, gid) of every live file the plan read, and the plan itself as
+ * `plan --json` prints it.  No secret is in it: a clear password is named by its source (a
+ * file path or variable name), never by value.
  */
 #ifndef MR_PLAN_PLANFILE_H
 #define MR_PLAN_PLANFILE_H

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,44 +103,144 @@ char *mr_root_full(const struct mr_root *r, const char *path)
 
 /* ---- resolution ---- */
 
-/* The walk: every directory on the way opened with O_NOFOLLOW from the one before. */
+/*
+ * A symbolic link the resolver follows: root's own, in a directory that is root's and that
+ * nobody else may write to -- what the distribution or the administrator made (Debian's
+ * /etc/mail/spamassassin -> /etc/spamassassin), never one a tenant could have made or put
+ * there (systemd's CHASE_SAFE).  Its target is taken below the root: an absolute one from
+ * the root, and '..' never climbs above it.
+ */
+static bool safe_link(int dirfd, const struct stat *link)
+{
+	struct stat d;
+	return link->st_uid == 0 && fstat(dirfd, &d) == 0 && d.st_uid == 0 && !(d.st_mode & 022);
+}
+
+#define LINK_HOPS_MAX 32
+#define WALK_DEPTH_MAX 64
+
+/* Give a directory made just now (at pfd/name) its mode and owner, through a descriptor. */
+static int settle_dir(int pfd, const char *name, unsigned mode, int64_t uid, int64_t gid);
+
+/*
+ * The walk: every directory from the root opened with O_PATH | O_NOFOLLOW from the one
+ * before; a safe link is followed, any other is -ELOOP.  With make, missing directories are
+ * made (root's, mode).  An O_PATH descriptor of the directory rel names ("" is the root).
+ */
+static int walk_dirs(struct mr_root *r, const char *rel, bool make, unsigned mode)
+{
+	int stack[WALK_DEPTH_MAX];
+	int depth = 0, hops = 0, rc = 0;
+	stack[0] = r->fd;
+	char *todo = xstrdup(rel);
+	char *p = todo;
+	while (*p && rc == 0) {
+		char *slash = strchr(p, '/');
+		char *next = slash ? slash + 1 : p + strlen(p);
+		if (slash)
+			*slash = '\0';
+		char *comp = p;
+		p = next;
+		if (!*comp || strcmp(comp, ".") == 0)
+			continue;
+		if (strcmp(comp, "..") == 0) { /* only a link's target has one */
+			if (depth == 0)
+				rc = -ELOOP; /* above the root: never */
+			else
+				close(stack[depth--]);
+			continue;
+		}
+		int cur = stack[depth];
+		int nfd = openat(cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (nfd < 0 && errno == ENOENT && make) {
+			if (mkdirat(cur, comp, 0700) == 0)
+				rc = settle_dir(cur, comp, mode, -1, -1);
+			else if (errno != EEXIST)
+				rc = -errno;
+			if (rc == 0)
+				nfd = openat(cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		}
+		if (rc < 0)
+			break;
+		if (nfd < 0) {
+			rc = -errno;
+			break;
+		}
+		struct stat st;
+		if (fstat(nfd, &st) < 0) {
+			rc = -errno;
+			close(nfd);
+			break;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			char target[PATH_MAX];
+			ssize_t n = safe_link(cur, &st) && ++hops <= LINK_HOPS_MAX
+					    ? readlinkat(nfd, "", target, sizeof(target) - 1)
+					    : -1;
+			close(nfd);
+			if (n <= 0) {
+				rc = -ELOOP;
+				break;
+			}
+			target[n] = '\0';
+			if (target[0] == '/')
+				while (depth > 0)
+					close(stack[depth--]);
+			/* the rest of the path after the link's target */
+			struct mr_buf b = MR_BUF_INIT;
+			mr_buf_addf(&b, "%s/%s", target, p);
+			free(todo);
+			todo = mr_buf_detach(&b);
+			p = todo;
+			continue;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			rc = -ENOTDIR;
+			close(nfd);
+			break;
+		}
+		if (depth + 1 >= WALK_DEPTH_MAX) {
+			rc = -ELOOP;
+			close(nfd);
+			break;
+		}
+		stack[++depth] = nfd;
+	}
+	free(todo);
+	int fd = -1;
+	if (rc == 0) {
+		fd = depth > 0 ? stack[depth--] : openat(r->fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			rc = -errno;
+	}
+	while (depth > 0)
+		close(stack[depth--]);
+	return rc < 0 ? rc : fd;
+}
+
+/* The walk for a whole path: its directory walked, then the last name opened with O_NOFOLLOW. */
 static int walk_open(struct mr_root *r, const char *rel, int flags, unsigned mode)
 {
-	int cur = r->fd;
-	const char *p = rel;
-	for (;;) {
-		const char *slash = strchr(p, '/');
-		if (!slash)
-			break;
-		char comp[256];
-		size_t n = (size_t)(slash - p);
-		if (n >= sizeof(comp)) {
-			if (cur != r->fd)
-				close(cur);
-			return -ENAMETOOLONG;
-		}
-		memcpy(comp, p, n);
-		comp[n] = '\0';
-		int nfd = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (nfd < 0) {
-			int e = errno;
-			struct stat st;
-			/* O_PATH | O_NOFOLLOW | O_DIRECTORY on a link says ENOTDIR: tell them apart */
-			if (e == ENOTDIR && fstatat(cur, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
-				e = ELOOP;
-			if (cur != r->fd)
-				close(cur);
-			return -e;
-		}
-		if (cur != r->fd)
-			close(cur);
-		cur = nfd;
-		p = slash + 1;
+	if (flags & O_DIRECTORY) {
+		/* a directory may itself be reached through a safe link */
+		int d = walk_dirs(r, rel, false, 0);
+		if (d < 0 || (flags & O_PATH))
+			return d;
+		int fd = openat(d, ".", flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL));
+		int e = errno;
+		close(d);
+		return fd < 0 ? -e : fd;
 	}
-	int fd = (flags & O_CREAT) ? openat(cur, p, flags, (mode_t)mode) : openat(cur, p, flags);
+	const char *slash = strrchr(rel, '/');
+	char *dir = slash ? xstrndup(rel, (size_t)(slash - rel)) : xstrdup("");
+	int d = walk_dirs(r, dir, false, 0);
+	free(dir);
+	if (d < 0)
+		return d;
+	const char *base = slash ? slash + 1 : rel;
+	int fd = (flags & O_CREAT) ? openat(d, base, flags, (mode_t)mode) : openat(d, base, flags);
 	int e = errno;
-	if (cur != r->fd)
-		close(cur);
+	close(d);
 	return fd < 0 ? -e : fd;
 }
 
@@ -173,9 +274,13 @@ static int resolve(struct mr_root *r, const char *rel, int flags, unsigned mode)
 	}
 	if (r->openat2) {
 		int fd = openat2_open(r, rel, flags, mode);
-		if (fd != -ENOSYS && fd != -EPERM)
+		/* ELOOP: a link on the way, which the walk follows when it is safe; ENOTDIR for a
+		 * directory: maybe a link at its end, likewise */
+		bool link = fd == -ELOOP || (fd == -ENOTDIR && (flags & O_DIRECTORY));
+		if (fd != -ENOSYS && fd != -EPERM && !link)
 			return fd;
-		r->openat2 = false; /* no openat2 here (old kernel, seccomp): walk from now on */
+		if (!link)
+			r->openat2 = false; /* no openat2 here (old kernel, seccomp): walk from now on */
 	}
 	return walk_open(r, rel, flags, mode);
 }
@@ -205,6 +310,15 @@ int mr_root_openat(struct mr_root *r, const char *path, int flags, unsigned mode
 int mr_root_dirfd(struct mr_root *r, const char *dir)
 {
 	return mr_root_openat(r, dir, O_PATH | O_DIRECTORY, 0);
+}
+
+bool mr_root_is_dir(struct mr_root *r, const char *dir)
+{
+	int fd = mr_root_dirfd(r, dir);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
 }
 
 int mr_root_parent(struct mr_root *r, const char *path, const char **base)
@@ -245,8 +359,16 @@ char *mr_root_link_on_path(struct mr_root *r, const char *path)
 		char *prefix = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(path);
 		struct stat st;
 		int rc = mr_root_lstat(r, prefix, &st);
-		if (rc == 0 && S_ISLNK(st.st_mode))
-			return prefix;
+		if (rc == 0 && S_ISLNK(st.st_mode)) {
+			/* the last name is never followed; one on the way only when it is safe */
+			const char *base;
+			int pfd = slash ? mr_root_parent(r, prefix, &base) : -1;
+			bool safe = pfd >= 0 && safe_link(pfd, &st);
+			if (pfd >= 0)
+				close(pfd);
+			if (!safe)
+				return prefix;
+		}
 		free(prefix);
 		if (rc < 0 || !slash)
 			return NULL;
@@ -258,7 +380,9 @@ char *mr_root_link_on_path(struct mr_root *r, const char *path)
 static void loop_msg(struct mr_root *r, const char *path, struct mr_buf *err)
 {
 	char *shown = mr_root_full(r, path), *link = mr_root_link_on_path(r, path);
-	if (link && strcmp(link, path) != 0) {
+	if (!link) {
+		mr_buf_addf(err, "'%s' is reached through a symbolic link that leads out of the root or loops; refused", shown);
+	} else if (strcmp(link, path) != 0) {
 		char *ls = mr_root_full(r, link);
 		mr_buf_addf(err, "'%s' is reached through the symbolic link '%s'; refused (mailrecon never follows one)",
 			    shown, ls);
@@ -346,7 +470,6 @@ int mr_root_read(struct mr_root *r, const char *path, size_t max, struct mr_buf 
 
 /* ---- directories ---- */
 
-/* Give a directory made just now (at pfd/name) its mode and owner, through a descriptor. */
 static int settle_dir(int pfd, const char *name, unsigned mode, int64_t uid, int64_t gid)
 {
 	int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -389,53 +512,22 @@ int mr_root_mkdirs(struct mr_root *r, const char *dir, unsigned mode, struct mr_
 		mr_buf_addf(err, "'%s' is not a clean path below the root", dir);
 		return -EINVAL;
 	}
-	int cur = dup(r->fd);
-	if (cur < 0)
-		return -errno;
-	const char *p = dir + 1;
-	int rc = 0;
-	while (*p && rc == 0) {
-		const char *slash = strchr(p, '/');
-		size_t n = slash ? (size_t)(slash - p) : strlen(p);
-		char *comp = xstrndup(p, n);
-		int nfd = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (nfd < 0 && errno == ENOENT) {
-			if (mkdirat(cur, comp, 0700) == 0)
-				rc = settle_dir(cur, comp, mode, -1, -1);
-			else if (errno != EEXIST)
-				rc = -errno;
-			if (rc == 0)
-				nfd = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		}
-		if (rc == 0 && nfd < 0) {
-			struct stat st;
-			rc = -errno;
-			if (rc == -ENOTDIR && fstatat(cur, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
-				rc = -ELOOP;
-		}
-		if (rc < 0) {
-			char *shown = mr_root_full(r, dir);
-			char *part = xstrndup(dir, (size_t)(p + n - dir));
-			char *sp = mr_root_full(r, part);
-			if (rc == -ELOOP)
-				mr_buf_addf(err, "cannot create '%s': '%s' is a symbolic link; refused (mailrecon never follows one)",
-					    shown, sp);
-			else if (rc == -ENOTDIR)
-				mr_buf_addf(err, "cannot create '%s': '%s' is not a directory", shown, sp);
-			else
-				mr_buf_addf(err, "cannot create directory '%s': %s", sp, strerror(-rc));
-			free(shown);
-			free(part);
-			free(sp);
-		} else {
-			close(cur);
-			cur = nfd;
-		}
-		free(comp);
-		p = slash ? slash + 1 : p + n;
+	int fd = walk_dirs(r, dir + 1, true, mode);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
 	}
-	close(cur);
-	return rc;
+	char *shown = mr_root_full(r, dir);
+	if (fd == -ELOOP) {
+		mr_buf_addf(err, "cannot create '%s': ", shown);
+		loop_msg(r, dir, err);
+	} else if (fd == -ENOTDIR) {
+		mr_buf_addf(err, "cannot create '%s': something on the way is not a directory", shown);
+	} else {
+		mr_buf_addf(err, "cannot create directory '%s': %s", shown, strerror(-fd));
+	}
+	free(shown);
+	return fd;
 }
 
 int mr_root_rename(struct mr_root *r, const char *from, const char *to, bool noreplace)

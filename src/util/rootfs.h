@@ -79,6 +79,10 @@ int mr_root_parent(struct mr_root *r, const char *path, const char **base);
  */
 char *mr_root_link_on_path(struct mr_root *r, const char *path);
 
+/* Whether dir is a directory (reached as mr_root_dirfd reaches it: a safe link on the way or
+ * at its end is followed, see mr_root_openat). */
+bool mr_root_is_dir(struct mr_root *r, const char *dir);
+
 /* lstat(2) of path, reached without following a link; 0 or -errno. */
 int mr_root_lstat(struct mr_root *r, const char *path, struct stat *st);
 

@@ -38,6 +38,8 @@ static struct mr_root *setup_root(int resolver)
 	sh("mkdir -p %s/etc/exim4 %s/var/www/alice/data/email %s/sub && echo secret >%s/file && echo x >%s/sub/y", rootdir,
 	   rootdir, decoy, decoy, decoy);
 	sh("echo 'a@b:x' >%s/etc/exim4/passwd", rootdir);
+	/* a tenant's tree is the tenant's: the links in it are never followed */
+	sh("chown -R 5001:5001 %s/var/www/alice", rootdir);
 	if (resolver)
 		setenv("MAILRECON_RESOLVE", "walk", 1);
 	else
@@ -89,12 +91,34 @@ START_TEST(read_refuses_links_at_every_level)
 	sh("ln -s %s/file %s/etc/exim4/domains", decoy, rootdir);
 	ck_assert_int_eq(mr_root_read(r, "/etc/exim4/domains", 1 << 20, &data, &st, &err), -ELOOP);
 	ck_assert_ptr_nonnull(strstr(err.ptr, "symbolic link"));
-	/* a directory on the way a link (the case of etc/postgrey) */
+	/* a directory on the way a link (the case of etc/postgrey): root's own link in root's
+	 * /etc is followed -- but below the root, so the decoy is never reached */
 	sh("ln -s %s %s/etc/postgrey", decoy, rootdir);
-	ck_assert_int_eq(mr_root_read(r, "/etc/postgrey/file", 1 << 20, &data, &st, &err), -ELOOP);
-	/* a relative link that stays inside is refused too: no link is ever followed */
-	sh("ln -s exim4 %s/etc/exim", rootdir);
+	ck_assert_int_eq(mr_root_read(r, "/etc/postgrey/file", 1 << 20, &data, &st, &err), -ENOENT);
+	/* ... one that climbs out with '..' is refused */
+	sh("ln -s ../../../../../../../../../..%s %s/etc/postgrey2", decoy, rootdir);
+	ck_assert_int_eq(mr_root_read(r, "/etc/postgrey2/file", 1 << 20, &data, &st, &err), -ELOOP);
+	/* ... and one made by someone else than root, or in a directory others may write to */
+	sh("ln -s exim4 %s/etc/exim && chown -h 5001 %s/etc/exim", rootdir, rootdir);
 	ck_assert_int_eq(mr_root_read(r, "/etc/exim/passwd", 1 << 20, &data, &st, &err), -ELOOP);
+	mr_buf_reset(&err);
+	ck_assert_int_eq(mr_root_read(r, "/etc/exim/passwd", 1 << 20, &data, &st, &err), -ELOOP);
+	ck_assert_ptr_nonnull(strstr(err.ptr, "is reached through the symbolic link"));
+	sh("mkdir -m 1777 %s/etc/open && ln -s ../exim4 %s/etc/open/x", rootdir, rootdir);
+	ck_assert_int_eq(mr_root_read(r, "/etc/open/x/passwd", 1 << 20, &data, &st, &err), -ELOOP);
+	/* root's link to a directory below the root, in root's /etc: Debian's
+	 * /etc/mail/spamassassin -> /etc/spamassassin is followed, at every level */
+	sh("mkdir -p %s/etc/spamassassin %s/etc/mail && echo lc >%s/etc/spamassassin/local.cf", rootdir, rootdir, rootdir);
+	sh("ln -s /etc/spamassassin %s/etc/mail/spamassassin", rootdir);
+	ck_assert_int_eq(mr_root_read(r, "/etc/mail/spamassassin/local.cf", 1 << 20, &data, &st, &err), 0);
+	ck_assert_str_eq(data.ptr, "lc\n");
+	ck_assert(mr_root_is_dir(r, "/etc/mail/spamassassin"));
+	/* but never as the last name of a file */
+	sh("ln -s spamassassin/local.cf %s/etc/local.cf", rootdir);
+	ck_assert_int_eq(mr_root_read(r, "/etc/local.cf", 1 << 20, &data, &st, &err), -ELOOP);
+	/* links that loop */
+	sh("ln -s a %s/etc/b && ln -s b %s/etc/a", rootdir, rootdir);
+	ck_assert_int_eq(mr_root_read(r, "/etc/a/x", 1 << 20, &data, &st, &err), -ELOOP);
 	/* .. is not a path below the root */
 	ck_assert_int_eq(mr_root_read(r, "/etc/../../decoy/file", 1 << 20, &data, &st, &err), -EINVAL);
 	/* a FIFO is refused without blocking; a file where a directory is expected is ENOTDIR */
@@ -158,7 +182,8 @@ START_TEST(directories_and_names)
 	close(fd);
 	/* an O_PATH open of a final link is refused too */
 	ck_assert_int_eq(mr_root_openat(r, "/etc/exim4/aliases", O_PATH, 0), -ELOOP);
-	ck_assert_int_eq(mr_root_dirfd(r, "/etc/exim4/aliases"), -ELOOP);
+	/* root's link in root's directory is followed as a directory would be -- below the root */
+	ck_assert_int_eq(mr_root_dirfd(r, "/etc/exim4/aliases"), -ENOENT);
 	mr_buf_release(&err);
 	decoy_intact();
 	teardown_root(&r);
