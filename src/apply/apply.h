@@ -22,6 +22,7 @@
 
 #include "codec/codec.h"
 #include "util/rootfs.h"
+#include "util/strmap.h"
 
 struct mr_apply_opts {
 	struct mr_root *root;         /* the root handle (util/rootfs.h) */
@@ -52,6 +53,18 @@ int mr_apply_run(const struct mr_apply_opts *o);
  * manages, each what its name says.  Private keys come back from STATE_DIR/keys.
  */
 int mr_rollback_run(const struct mr_apply_opts *o, const char *rev);
+
+/*
+ * STATE_DIR/homes-left: the mailboxes whose home the last apply could not make or move (a
+ * tenant's tree was in the way), one address a line; every plan makes them again until they
+ * are there.  Keys point into data.  An absent or unreadable file is an empty set.
+ */
+struct mr_homes_left {
+	char *data;
+	struct mr_strmap map;
+};
+void mr_homes_left_read(struct mr_root *root, const char *state_dir, struct mr_homes_left *out);
+void mr_homes_left_release(struct mr_homes_left *h);
 
 /* The lock every apply takes (plan takes it shared) in state_dir below root; 0, or the exit
  * code 4/1 with a message. */

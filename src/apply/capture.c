@@ -232,8 +232,16 @@ int capture(struct actx *a)
 		mr_buf_release(&notes);
 		return -1;
 	}
-	if (notes.len)
-		fprintf(stderr, "mailrecon: warning: %s", notes.ptr);
+	/* one warning a line, escaped (a name in ssl/ is whatever was put there) */
+	for (const char *l = notes.ptr, *e; l && *l; l = e + 1) {
+		e = strchr(l, '\n');
+		if (!e)
+			e = l + strlen(l) - 1;
+		struct mr_buf w = MR_BUF_INIT;
+		mr_buf_add_printable(&w, l, (size_t)(e - l) + (*e != '\n'), 0);
+		fprintf(stderr, "mailrecon: warning: %s\n", w.ptr ? w.ptr : "");
+		mr_buf_release(&w);
+	}
 	struct mr_pathlist changed = MR_PATHLIST_INIT;
 	struct mr_buf m = MR_BUF_INIT;
 	int r = mr_history_changed(a->vcs, "HEAD", &snap, &changed, &err);

@@ -12,6 +12,8 @@
  * apply goes on, and the run ends with exit 1.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,19 +85,20 @@ static int before_files(struct stage *s, const struct mr_home_change *h)
 		free(dir);
 		if (rc < 0 || (from > 0 && mr_txn_mvhome(s->t, h->from, h->path, uid, gid, &moved, &s->err) < 0))
 			return -1;
-		if (moved)
-			mr_buf_addf(&s->home_notes, "%s %s to %s\n", h->op == MR_HOME_MOVE ? "moved" : "restored", h->from,
-				    h->path);
+
 	} else if (h->op != MR_HOME_MAKE) {
+		/* the new place was made by someone else first: the mail stays where it is, said, and
+		 * the run ends with exit 1 (the new home is not where the mail is) */
 		char *shown = mr_root_full(s->a->root, h->path), *f = mr_root_full(s->a->root, h->from);
-		fprintf(stderr, "mailrecon: warning: '%s' exists: '%s' is left where it is for '%s'\n", shown, f, h->address);
+		fprintf(stderr, "mailrecon: warning: the storage of '%s' is left alone: '%s' exists already, so '%s' is "
+				"not moved there\n",
+			h->address, shown, f);
 		free(shown);
 		free(f);
+		s->refused_homes++;
 	}
 	if (!moved && mr_txn_mkhome(s->t, h->path, uid, gid, &s->err) < 0)
 		return -1;
-	if (!moved && there == 0)
-		mr_buf_addf(&s->home_notes, "made the home %s\n", h->path);
 	return 0;
 }
 
@@ -104,12 +107,24 @@ static int after_files(struct stage *s, const struct mr_home_change *h)
 	int there = look(s, h, h->path, "the home");
 	if (there <= 0)
 		return 0; /* nothing there (or refused, said): nothing to archive */
-	if (h->op == MR_HOME_PURGE) {
-		mr_buf_addf(&s->home_notes, "purged %s\n", h->path);
+	if (h->op == MR_HOME_PURGE)
 		return mr_txn_purge(s->t, h->path, &s->err);
-	}
-	mr_buf_addf(&s->home_notes, "archived %s to %s\n", h->path, h->to);
 	return mr_txn_mvhome(s->t, h->path, h->to, -1, -1, NULL, &s->err);
+}
+
+void homes_left_alone(struct stage *s)
+{
+	size_t n;
+	const char *notes = mr_txn_notes(s->t, &n), *done = mr_txn_done(s->t);
+	if (done)
+		say(s->a, "%s", done);
+	if (!notes)
+		return;
+	s->refused_homes += n;
+	struct mr_buf b = MR_BUF_INIT;
+	mr_buf_adds_printable(&b, notes);
+	fprintf(stderr, "mailrecon: warning:%s\n", b.ptr);
+	mr_buf_release(&b);
 }
 
 int stage_homes(struct stage *s, const struct mr_plan *p, int when)
@@ -123,4 +138,76 @@ int stage_homes(struct stage *s, const struct mr_plan *p, int when)
 			return -1;
 	}
 	return 0;
+}
+
+/* ---- homes left for a later apply ---- */
+
+#define HOMES_LEFT "homes-left"
+
+void mr_homes_left_read(struct mr_root *root, const char *state_dir, struct mr_homes_left *out)
+{
+	memset(out, 0, sizeof(*out));
+	char *path = mr_path_join(state_dir, HOMES_LEFT);
+	struct mr_buf data = MR_BUF_INIT, err = MR_BUF_INIT;
+	struct stat st;
+	if (mr_root_read(root, path, 16u << 20, &data, &st, &err) == 0 && data.ptr) {
+		out->data = mr_buf_detach(&data);
+		for (char *l = out->data, *e; *l; l = e + 1) {
+			e = strchr(l, '\n');
+			if (!e)
+				break;
+			*e = '\0';
+			if (*l)
+				mr_strmap_put_new(&out->map, l, strlen(l), l);
+		}
+	}
+	mr_buf_release(&data);
+	mr_buf_release(&err);
+	free(path);
+}
+
+void mr_homes_left_release(struct mr_homes_left *h)
+{
+	mr_strmap_release(&h->map);
+	free(h->data);
+	memset(h, 0, sizeof(*h));
+}
+
+/*
+ * After the commit: every home the plan made, moved or restored that is not a directory at its
+ * place now (left alone: a tenant's tree was in the way) is written down, so the next plan
+ * makes it again; an empty set removes the file.
+ */
+int homes_left_save(struct actx *a, const struct mr_plan *p)
+{
+	struct mr_buf b = MR_BUF_INIT, err = MR_BUF_INIT;
+	for (size_t i = 0; i < p->nhomes; i++) {
+		const struct mr_home_change *h = &p->homes[i];
+		struct stat st;
+		if ((h->op == MR_HOME_MAKE || h->op == MR_HOME_MOVE || h->op == MR_HOME_RESTORE) &&
+		    (mr_root_lstat(a->root, h->path, &st) < 0 || !S_ISDIR(st.st_mode)))
+			mr_buf_addf(&b, "%s\n", h->address);
+	}
+	char *path = state_path(a, HOMES_LEFT);
+	int rc = 0;
+	if (!b.len) {
+		int r = mr_root_unlink(a->root, path);
+		rc = r == 0 || r == -ENOENT ? 0 : -1;
+	} else {
+		char *tmp = state_path(a, HOMES_LEFT ".tmp");
+		mr_root_unlink(a->root, tmp);
+		int fd = mr_root_openat(a->root, tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		rc = fd >= 0 && write(fd, b.ptr, b.len) == (ssize_t)b.len && fsync(fd) == 0 ? 0 : -1;
+		if (fd >= 0)
+			close(fd);
+		if (rc == 0)
+			rc = mr_root_rename(a->root, tmp, path, false) == 0 ? 0 : -1;
+		free(tmp);
+	}
+	if (rc < 0)
+		fprintf(stderr, "mailrecon: warning: cannot keep the list of homes left for the next apply in '%s'\n", path);
+	free(path);
+	mr_buf_release(&b);
+	mr_buf_release(&err);
+	return rc;
 }

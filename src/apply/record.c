@@ -152,8 +152,12 @@ int finish_record(struct actx *a, bool from_crash)
 				"records it\n");
 		rc = -1;
 	} else {
-		if (from_crash)
+		if (from_crash && committed)
 			fprintf(stderr, "mailrecon: recorded the revision a previous apply could not commit (%.12s)\n", a->rev);
+		else if (from_crash && lines.len)
+			fprintf(stderr, "mailrecon: writing the audit lines of revision %.12s, which a previous apply could not "
+					"write\n",
+				a->rev);
 		else if (committed)
 			say(a, "recorded revision %.12s\n", a->rev);
 		if (audit(a, lines.ptr ? lines.ptr : "") < 0) {

@@ -132,6 +132,58 @@ static int stage_revision(struct stage *s, const char *id, const struct mr_snaps
 	return 0;
 }
 
+/*
+ * The revision's dovecot.passwd, line by line: its bytes are what Dovecot runs deliveries and
+ * logins with, so every mailbox line must say what apply itself would write -- the owner's
+ * uid and gid (a regular account), the mailbox's place as its home, no field that moves the
+ * mail or changes whose it is.  0, or -1 with the first line that does not.
+ */
+static int check_dovecot(struct actx *a, const struct mr_live *rev, struct mr_buf *err)
+{
+	const struct mr_live_file *f = &rev->files[MR_FILE_DOVECOT_PASSWD];
+	for (size_t i = 0; i < f->cf.nlines; i++) {
+		const struct mr_line *l = &f->cf.lines[i];
+		if (l->kind != MR_LINE_RECORD)
+			continue;
+		const char *at = strrchr(l->key, '@');
+		const struct mr_domain *d = at ? mr_model_domain(&rev->model, at + 1) : NULL;
+		const struct mr_sysaccount *acc = d && d->owner ? mr_sysaccount_get(&a->acc, d->owner) : NULL;
+		const char *why = NULL;
+		struct mr_buf place = MR_BUF_INIT;
+		int64_t uid = -1, gid = -1;
+		if (l->f[MR_F_DOVECOT_UID])
+			mr_codec_parse_uint(l->f[MR_F_DOVECOT_UID], 4294967294LL, &uid);
+		if (l->f[MR_F_DOVECOT_GID])
+			mr_codec_parse_uint(l->f[MR_F_DOVECOT_GID], 4294967294LL, &gid);
+		if (!acc)
+			why = "its domain's owner has no system account";
+		else if (uid != acc->uid || gid != acc->gid || uid < a->acc.uid_min)
+			why = "its uid and gid are not those of its domain's owner (a regular account)";
+		if (!why) {
+			/* the place: /var/www/OWNER/data/email/DOMAIN/LOCAL */
+			mr_buf_addf(&place, "/var/www/%s/data/email/%s/%.*s", d->owner, d->name, (int)(at - l->key), l->key);
+			const char *home = l->f[MR_F_DOVECOT_HOME], *extra = l->f[MR_F_DOVECOT_EXTRA];
+			if (!home || !mr_home_is(home, place.ptr))
+				why = "its home is not the mailbox's place";
+			else if (extra && extra[0] == ':')
+				why = "it has the old nine-field form, which names a mail location";
+			else if (extra) {
+				char *copy = xstrdup(extra), *save = NULL;
+				for (char *t = strtok_r(copy, " \t", &save); t && !why; t = strtok_r(NULL, " \t", &save))
+					if (mr_dovecot_override(t))
+						why = "a field of it moves the mail or changes whose it is";
+				free(copy);
+			}
+		}
+		mr_buf_release(&place);
+		if (why) {
+			mr_buf_addf(err, "'%s' line %u (mailbox '%s'): %s", f->cf.path, l->lineno, l->key, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int mr_rollback_run(const struct mr_apply_opts *o, const char *rev)
 {
 	struct actx a;
@@ -217,9 +269,16 @@ int mr_rollback_run(const struct mr_apply_opts *o, const char *rev)
 		goto out;
 	}
 	have_rev = true;
+	mr_buf_reset(&err);
+	if (check_dovecot(&a, &revlive, &err) < 0) {
+		fprintf(stderr, "mailrecon: rollback: refused: the revision cannot be used: %s; nothing was changed\n", err.ptr);
+		rc = EXIT_REFUSED;
+		goto out;
+	}
 	/* the typed changes, the delete cap and the homes: a plan whose target is the revision */
 	struct mr_plan_input in = { .desired = &revlive.model, .live = &a.lv, .accounts = &a.acc, .state_dir = a.state,
-				    .stamp = a.stamp, .restore = true, .archive = archive_view(&a) };
+				    .stamp = a.stamp, .restore = true, .archive = archive_view(&a),
+				    .homes_left = &a.homes_left.map };
 	int prc = mr_plan_build(&p, &in, &a.errors);
 	if (prc < 0) {
 		mr_diags_sort(&a.errors);
@@ -249,7 +308,10 @@ int mr_rollback_run(const struct mr_apply_opts *o, const char *rev)
 	}
 	staged = staged && stage_homes(&s, &p, HOMES_AFTER_FILES) == 0;
 	if (o->verbosity >= 0) {
-		printf("Rollback to revision %.12s: %s\n\n%s", e.id, e.subject, text.len ? text.ptr : "");
+		struct mr_buf subj = MR_BUF_INIT;
+		mr_buf_adds_printable(&subj, e.subject); /* the repository's text: escaped */
+		printf("Rollback to revision %.12s: %s\n\n%s", e.id, subj.ptr ? subj.ptr : "", text.len ? text.ptr : "");
+		mr_buf_release(&subj);
 		if (nchanged || kept_keys)
 			printf("\nFiles:\n%s\n", shown.ptr);
 		if (nchanged || p.nhomes)
@@ -288,9 +350,9 @@ int mr_rollback_run(const struct mr_apply_opts *o, const char *rev)
 				fprintf(stderr, "mailrecon: rollback: %s\n", s.err.ptr);
 				rc = c == MR_TXN_CHANGED ? EXIT_REFUSED : EXIT_ERROR;
 			} else {
+				homes_left_alone(&s);
+				homes_left_save(&a, &p);
 				mr_txn_free(&s.t);
-				if (s.home_notes.len)
-					say(&a, "%s", s.home_notes.ptr);
 				if (finish_record(&a, false) < 0)
 					rc = EXIT_ERROR;
 				if (reloads(&a, &s) < 0)
@@ -312,7 +374,6 @@ out:
 	if (s.t)
 		mr_txn_abort(&s.t);
 	mr_buf_release(&s.err);
-	mr_buf_release(&s.home_notes);
 	mr_plan_release(&p);
 	if (have_rev)
 		mr_live_release(&revlive);

@@ -139,6 +139,7 @@ void actx_release(struct actx *a)
 	mr_diags_release(&a->errors);
 	mr_pathlist_release(&a->files);
 	mr_pathlist_release(&a->archive_names);
+	mr_homes_left_release(&a->homes_left);
 	free(a->state);
 }
 
@@ -232,6 +233,7 @@ int take_state(struct actx *a, const char *cmd, int *lockfd)
 	if (report.len)
 		fprintf(stderr, "mailrecon: %s", report.ptr);
 	mr_pathlist_release(&dirs);
+	mr_homes_left_read(a->root, a->state, &a->homes_left);
 	/* what a run that died left below the state directory (revisions materialised, checks) */
 	char *tmp = state_path(a, "tmp");
 	mr_buf_reset(&err);
@@ -246,20 +248,10 @@ out:
 int open_history(struct actx *a, bool create, const char *cmd)
 {
 	char *repo = state_path(a, "repo");
-	struct stat st;
 	struct mr_buf err = MR_BUF_INIT;
-	int r = mr_root_lstat(a->root, repo, &st);
 	char *full = mr_root_full(a->root, repo);
 	int rc = 0;
-	/* libgit2 opens it by path: it must be a directory reached without a link */
-	if (r == 0 && !S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "mailrecon: %s: the state repository '%s' is not a directory; nothing was changed\n", cmd, full);
-		rc = -1;
-	} else if (r < 0 && r != -ENOENT) {
-		fprintf(stderr, "mailrecon: %s: the state repository '%s': %s; nothing was changed\n", cmd, full,
-			r == -ELOOP ? "it is a symbolic link or is reached through one" : strerror(-r));
-		rc = -1;
-	} else if (!(a->vcs = mr_vcs_open(full, create, &err))) {
+	if (mr_vcs_check_dir(a->root, repo, &err) < 0 || !(a->vcs = mr_vcs_open(full, create, &err))) {
 		fprintf(stderr, "mailrecon: %s: %s; nothing was changed\n", cmd, err.ptr);
 		rc = -1;
 	}
@@ -349,7 +341,8 @@ static int build(struct actx *a, struct mr_plan *p, bool hashing)
 {
 	struct mr_plan_input in = {
 		.desired = &a->m, .live = &a->lv, .accounts = &a->acc, .scope = a->o->scope, .state_dir = a->state,
-		.stamp = a->stamp, .purge = a->o->purge, .archive = archive_view(a), .oracle = mr_oracle(&a->oc, hashing),
+		.stamp = a->stamp, .purge = a->o->purge, .archive = archive_view(a), .homes_left = &a->homes_left.map,
+		.oracle = mr_oracle(&a->oc, hashing),
 	};
 	int rc = mr_plan_build(p, &in, &a->errors);
 	if (rc < 0) {
@@ -573,9 +566,9 @@ static int apply_plan(struct actx *a, struct mr_plan *p)
 	if (rc != EXIT_OK) {
 		mr_txn_abort(&s.t);
 	} else {
+		homes_left_alone(&s);
+		homes_left_save(a, &final);
 		mr_txn_free(&s.t);
-		if (s.home_notes.len)
-			say(a, "%s", s.home_notes.ptr);
 		if (finish_record(a, false) < 0)
 			rc = EXIT_ERROR;
 		if (reloads(a, &s) < 0)
@@ -589,7 +582,6 @@ static int apply_plan(struct actx *a, struct mr_plan *p)
 		    final.destroy, s.written, s.written == 1 ? "" : "s");
 	}
 	mr_buf_release(&s.err);
-	mr_buf_release(&s.home_notes);
 	mr_plan_release(&final);
 	return rc;
 }

@@ -65,6 +65,7 @@ struct actx {
 	char rev[41];           /* the revision this run committed, or "" */
 	char git_commit[41];    /* a git source's commit */
 	struct mr_pathlist archive_names; /* STATE_DIR/archive/ADDRESS/STAMP entries, for the plan */
+	struct mr_homes_left homes_left;  /* STATE_DIR/homes-left, read after the lock */
 };
 
 /* One transaction being staged. */
@@ -75,7 +76,6 @@ struct stage {
 	bool reload_postgrey, reload_spamd, reload_dovecot;
 	size_t written;
 	size_t refused_homes;   /* homes left alone: not reachable without a link (said) */
-	struct mr_buf home_notes; /* what the commit does to homes, said once it is done */
 	const char *local_cf;   /* the new local.cf (for spamassassin --lint), or NULL */
 	size_t local_cf_len;
 };
@@ -124,6 +124,12 @@ enum { HOMES_BEFORE_FILES, HOMES_AFTER_FILES };
 
 /* checks.c */
 int checks(struct actx *a, struct stage *s);
+
+int homes_left_save(struct actx *a, const struct mr_plan *p);
+
+/* After a commit: what the transaction did to homes, and the homes it left alone (said;
+ * they count as refused). */
+void homes_left_alone(struct stage *s);
 
 /* record.c */
 int stage_record(struct stage *s, const char *message, const struct mr_plan *p, const char *extra_audit);

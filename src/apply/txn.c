@@ -24,6 +24,7 @@
 #define JOURNAL_MAX ((size_t)256 << 20)
 #define TMP_MARK ".mailrecon-tmp."
 #define COPY_MARK ".mailrecon-copy"
+#define MOVING_MARK ".mailrecon-moving"
 /* how much of a target's name goes into its temp file's name, to stay within NAME_MAX */
 #define TMP_BASE_MAX 200
 #define HOME_PREFIX "/var/www/"
@@ -68,6 +69,9 @@ struct mr_txn {
 	struct expect *expects;
 	size_t nexpects, expects_cap;
 	enum txn_state state;
+	struct mr_buf notes; /* home operations left alone at commit, one sentence each */
+	size_t nnotes;
+	struct mr_buf done;  /* home operations done at commit, one line each */
 };
 
 /* numbers the temp files of this process (the N of ".NAME.mailrecon-tmp.PID.N") */
@@ -455,6 +459,28 @@ static int home_depth(const char *home)
 }
 
 /*
+ * An archive entry: ".../archive/ADDRESS/STAMP" (or version 1's ".../archive/DATE/ADDRESS"):
+ * two names below a directory "archive", one of them an address.
+ */
+static bool archive_entry(const char *p)
+{
+	const char *a = strstr(p, "/archive/");
+	if (!a)
+		return false;
+	const char *x = a + 9, *slash = strchr(x, '/');
+	if (!slash || slash == x || !slash[1] || strchr(slash + 1, '/'))
+		return false;
+	return memchr(x, '@', (size_t)(slash - x)) || strchr(slash + 1, '@');
+}
+
+/* What a home moves between: a home and a home (an owner change), or a home and an archive entry. */
+static bool home_move(const char *from, const char *to)
+{
+	bool fh = home_depth(from) == 5, th = home_depth(to) == 5;
+	return (fh && (th || archive_entry(to))) || (th && archive_entry(from));
+}
+
+/*
  * Check (make == false) or make (make == true) the directories of a home, from /var/www
  * down.  An existing one at or below /var/www/OWNER must be a directory of uid or of root.
  */
@@ -501,6 +527,20 @@ static int walk_home(const struct mr_txn *t, const struct op *o, bool make, stru
 				  : !S_ISDIR(st.st_mode) ? "is not a directory"
 				  : k > 0 && st.st_uid != 0 && (int64_t)st.st_uid != o->n[0] ? "belongs to another user"
 											    : NULL;
+		if (!why && make && k >= 2 && st.st_uid == 0) {
+			/* root's below /var/www/OWNER: one this process (or a run that died) made and had
+			 * not given away yet -- the owner's now, through its descriptor */
+			int fd = mr_root_openat(t->root, p.ptr, O_RDONLY | O_DIRECTORY, 0);
+			struct stat now;
+			if (fd < 0 || fstat(fd, &now) < 0 || now.st_uid != 0 ||
+			    fchown(fd, (uid_t)o->n[0], (gid_t)o->n[1]) < 0 || fchmod(fd, k == 5 ? 0700 : 0750) < 0) {
+				fail_msg(t, err, "give its owner", p.ptr, fd < 0 ? -fd : errno);
+				rc = -1;
+			}
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
 		if (why) {
 			char *s = shown(t, p.ptr);
 			mr_buf_addf(err, "cannot make the mailbox home '%s': '%s' %s (uid %u, wanted %lld); refused", home, s,
@@ -545,6 +585,10 @@ int mr_txn_mvhome(struct mr_txn *t, const char *from, const char *to, int64_t ui
 		two_msg(t, err, "cannot move ", from, " to ", to, ": one is inside the other");
 		return -1;
 	}
+	if (!home_move(from, to)) {
+		mr_buf_addf(err, "cannot move '%s' to '%s': a home moves only to a home or an archive entry; refused", from, to);
+		return -1;
+	}
 	struct stat st;
 	int r = look(t, from, &st, err);
 	if (r <= 0)
@@ -572,22 +616,80 @@ int mr_txn_purge(struct mr_txn *t, const char *path, struct mr_buf *err)
 {
 	if (check_path(t, path, err) < 0)
 		return -1;
+	if (home_depth(path) != 5) {
+		mr_buf_addf(err, "cannot purge '%s': only a mailbox home is ever purged; refused", path);
+		return -1;
+	}
 	oplist_add(&t->ops, OP_PURGE, path, NULL, 0, 0, 0);
 	return 0;
 }
 
-/* The staging name of a copy across filesystems: ".NAME.mailrecon-copy" beside to. */
-static char *copy_name(const char *to)
+/* A name beside path: "DIR/.BASE" + mark. */
+static char *beside(const char *path, const char *mark)
 {
-	char *dir = mr_path_dirname(to);
+	char *dir = mr_path_dirname(path);
 	struct mr_buf b = MR_BUF_INIT;
-	mr_buf_addf(&b, "%s/.%s" COPY_MARK, strcmp(dir, "/") ? dir : "", base_name(to));
+	mr_buf_addf(&b, "%s/.%s%s", strcmp(dir, "/") ? dir : "", base_name(path), mark);
 	free(dir);
 	return mr_buf_detach(&b);
 }
 
-/* The move itself: a rename, or a copy checked equal before the original goes. */
-static int move_tree(const struct mr_txn *t, const struct op *o, struct mr_buf *err)
+/*
+ * A move across filesystems: the original is first renamed aside on its own filesystem
+ * (".NAME.mailrecon-moving"), so nothing written to its path meanwhile (a delivery) is in
+ * the tree being copied and then removed; that tree is copied beside the target
+ * (".NAME.mailrecon-copy"), the copy checked equal to it, renamed into place, and only then
+ * the original removed.  Each step can be redone: a run that finds the original aside goes on
+ * from there.  On failure the original goes back to its path (nothing is lost).
+ */
+static int move_across(const struct mr_txn *t, const struct op *o, struct mr_buf *note, struct mr_buf *err)
+{
+	char *aside = beside(o->a, MOVING_MARK), *copy = beside(o->b, COPY_MARK), *parent = mr_path_dirname(o->b);
+	struct stat st;
+	int rc = mr_root_mkdirs(t->root, parent, 0700, err);
+	free(parent);
+	if (rc < 0)
+		goto out;
+	if (mr_root_lstat(t->root, aside, &st) == -ENOENT)
+		rc = mr_root_rename(t->root, o->a, aside, true);
+	if (rc < 0) {
+		fail_msg(t, err, "set aside", o->a, -rc);
+		goto out;
+	}
+	mr_crash_point();
+	size_t skipped = 0;
+	rc = mr_root_remove_tree(t->root, copy, err); /* a copy an earlier run did not finish */
+	if (rc == 0)
+		rc = mr_root_copy_tree(t->root, aside, copy, &skipped, err);
+	if (rc == 0 && mr_root_same_tree(t->root, aside, copy) != 1) {
+		two_msg(t, err, "cannot move ", o->a, " across filesystems: its copy ", copy,
+			" differs from it (it changed meanwhile?)");
+		rc = -1;
+	}
+	if (rc == 0 && (rc = mr_root_rename(t->root, copy, o->b, true)) < 0)
+		fail_msg(t, err, "rename the copy", copy, -rc);
+	if (rc < 0) {
+		/* the original back at its path, as it was; the copy goes */
+		struct mr_buf ignored = MR_BUF_INIT;
+		mr_root_remove_tree(t->root, copy, &ignored);
+		if (mr_root_rename(t->root, aside, o->a, true) < 0)
+			two_msg(t, note, " The home ", o->a, " is kept as ", aside, " (its path was made again meanwhile).");
+		mr_buf_release(&ignored);
+		goto out;
+	}
+	mr_crash_point();
+	rc = mr_root_remove_tree(t->root, aside, err);
+	if (rc == 0 && mr_root_lstat(t->root, o->a, &st) == 0)
+		two_msg(t, note, " ", o->a, " was made again while it moved to ", o->b,
+			" (a delivery?): it is left in place.");
+out:
+	free(aside);
+	free(copy);
+	return rc < 0 ? -1 : 0;
+}
+
+/* The move itself: a rename, or across filesystems move_across. */
+static int move_tree(const struct mr_txn *t, const struct op *o, struct mr_buf *note, struct mr_buf *err)
 {
 	char *parent = mr_path_dirname(o->b);
 	int rc = mr_root_mkdirs(t->root, parent, 0700, err);
@@ -597,35 +699,11 @@ static int move_tree(const struct mr_txn *t, const struct op *o, struct mr_buf *
 	rc = mr_fault_check("rename") < 0 ? -errno : mr_root_rename(t->root, o->a, o->b, true);
 	if (rc == 0)
 		return 0;
-	if (rc != -EXDEV) {
-		char *f = shown(t, o->a), *g = shown(t, o->b);
-		mr_buf_addf(err, "cannot move '%s' to '%s': %s", f, g, strerror(-rc));
-		free(f);
-		free(g);
-		return -1;
-	}
-	char *tmp = copy_name(o->b);
-	size_t skipped = 0;
-	rc = mr_root_remove_tree(t->root, tmp, err); /* a copy an earlier run did not finish */
-	if (rc == 0)
-		rc = mr_root_copy_tree(t->root, o->a, tmp, &skipped, err);
-	mr_crash_point();
-	if (rc == 0 && mr_root_same_tree(t->root, o->a, tmp) != 1) {
-		char *f = shown(t, o->a);
-		mr_buf_addf(err, "cannot move '%s' across filesystems: the copy differs from the original (it changed "
-				 "meanwhile?); the original is kept",
-			    f);
-		free(f);
-		rc = -1;
-	}
-	if (rc == 0 && (rc = mr_root_rename(t->root, tmp, o->b, true)) < 0)
-		fail_msg(t, err, "rename the copy", tmp, -rc);
-	if (rc == 0) {
-		mr_crash_point();
-		rc = mr_root_remove_tree(t->root, o->a, err);
-	}
-	free(tmp);
-	return rc < 0 ? -1 : 0;
+	if (rc == -EXDEV)
+		return move_across(t, o, note, err);
+	two_msg(t, err, "cannot move ", o->a, " to ", o->b, "");
+	mr_buf_addf(err, ": %s", strerror(-rc));
+	return -1;
 }
 
 /* mvhome's last step: the old owner's entries become the new owner's. */
@@ -636,15 +714,80 @@ static int give_owner(const struct mr_txn *t, const struct op *o, struct mr_buf 
 	return mr_root_chown_tree(t->root, o->b, o->n[0], o->n[1], o->n[2], NULL, err) < 0 ? -1 : 0;
 }
 
+/* One home operation (never a reason to stop: see perform). */
+static int perform_home(const struct mr_txn *t, const struct op *o, bool recovering, struct mr_pathlist *dirs,
+			struct mr_buf *note, struct mr_buf *err)
+{
+	struct stat st, tst;
+	int r, rt;
+	switch (o->kind) {
+	case OP_MKHOME:
+		if (walk_home(t, o, true, err) < 0)
+			return -1;
+		dirs_add(dirs, o->a);
+		return 0;
+	case OP_PURGE:
+		if (mr_root_remove_tree(t->root, o->a, err) < 0)
+			return -1;
+		dirs_add(dirs, o->a);
+		return 0;
+	case OP_MVHOME: {
+		char *aside = beside(o->a, MOVING_MARK);
+		int ra = mr_root_lstat(t->root, aside, &st) == 0;
+		free(aside);
+		if ((r = look(t, o->a, &st, err)) < 0 || (rt = look(t, o->b, &tst, err)) < 0)
+			return -1;
+		if (ra && rt == 0) {
+			/* a move across filesystems was interrupted after the original was set aside */
+			if (move_across(t, o, note, err) < 0)
+				return -1;
+		} else if (ra && rt > 0) {
+			/* ... after its copy was in place: only the original set aside is left to remove */
+			char *a2 = beside(o->a, MOVING_MARK);
+			int x = mr_root_remove_tree(t->root, a2, err);
+			free(a2);
+			if (x < 0)
+				return -1;
+		} else if (r == 0) {
+			/* moved already (or gone): only the owner may be left to do */
+		} else if (rt > 0) {
+			two_msg(t, note, " ", o->a, " was left in place: ", o->b, " already exists.");
+			return 0;
+		} else if (move_tree(t, o, note, err) < 0) {
+			return -1;
+		}
+		if (o->n[1] >= 0)
+			mr_crash_point(); /* moved, not yet the new owner's: recovery gives it */
+		if (look(t, o->b, &tst, err) > 0 && give_owner(t, o, err) < 0)
+			return -1;
+		dirs_add(dirs, o->a);
+		dirs_add(dirs, o->b);
+		return 0;
+	}
+	case OP_WRITE:
+	case OP_UNLINK:
+	case OP_KINDS:
+		break;
+	}
+	(void)recovering;
+	return 0;
+}
+
 /*
  * Do one operation, remembering the directories it touched.  When recovering, work already
  * done is skipped: a staged file that is gone was renamed, an absent target was removed, a
- * home whose from is gone was moved (and one whose to exists too is left, noted).
+ * home whose from is gone was moved.
+ *
+ * A home operation never fails the transaction: what it acts on is a tenant's tree, which the
+ * tenant can make impossible to move, copy or remove (a FIFO, a tree nested too deep, a file
+ * that keeps changing), and one tenant must not stop the whole server's apply -- nor leave a
+ * journal no run can finish.  Its failure is a note ("left alone"), what was there stays
+ * there, and the transaction goes on.
  */
 static int perform(const struct mr_txn *t, const struct op *o, bool recovering, struct mr_pathlist *dirs,
 		   struct mr_buf *note, struct mr_buf *err)
 {
-	struct stat st, tst;
+	struct stat st;
 	int r;
 	switch (o->kind) {
 	case OP_WRITE:
@@ -656,10 +799,8 @@ static int perform(const struct mr_txn *t, const struct op *o, bool recovering, 
 		}
 		r = mr_fault_check("rename") < 0 ? -errno : mr_root_rename(t->root, o->a, o->b, false);
 		if (r < 0) {
-			char *f = shown(t, o->a), *g = shown(t, o->b);
-			mr_buf_addf(err, "cannot rename '%s' to '%s': %s", f, g, strerror(-r));
-			free(f);
-			free(g);
+			two_msg(t, err, "cannot rename ", o->a, " to ", o->b, "");
+			mr_buf_addf(err, ": %s", strerror(-r));
 			return -1;
 		}
 		dirs_add(dirs, o->b);
@@ -673,54 +814,17 @@ static int perform(const struct mr_txn *t, const struct op *o, bool recovering, 
 		dirs_add(dirs, o->a);
 		return 0;
 	case OP_MKHOME:
-		if (walk_home(t, o, true, err) < 0)
-			return -1;
-		dirs_add(dirs, o->a);
-		return 0;
-	case OP_PURGE:
-		if (mr_root_remove_tree(t->root, o->a, err) < 0)
-			return -1;
-		dirs_add(dirs, o->a);
-		return 0;
 	case OP_MVHOME:
-		if ((r = look(t, o->a, &st, err)) < 0)
-			return -1;
-		int rt = look(t, o->b, &tst, err);
-		if (rt < 0)
-			return -1;
-		if (r == 0) {
-			/* moved already (or gone): only the owner may be left to do */
-			if (rt > 0 && give_owner(t, o, err) < 0)
-				return -1;
-			return 0;
+	case OP_PURGE: {
+		struct mr_buf why = MR_BUF_INIT;
+		if (perform_home(t, o, recovering, dirs, note, &why) < 0) {
+			char *x = shown(t, o->a);
+			mr_buf_addf(note, " The storage at '%s' is left alone: %s.", x, why.ptr ? why.ptr : "?");
+			free(x);
 		}
-		if (rt > 0) {
-			if (!recovering) {
-				two_msg(t, err, "cannot move ", o->a, " to ", o->b, ": the target already exists");
-				return -1;
-			}
-			/* a copy across filesystems that was renamed in place, or something made there since */
-			if (mr_root_same_tree(t->root, o->a, o->b) == 1) {
-				if (mr_root_remove_tree(t->root, o->a, err) < 0 || give_owner(t, o, err) < 0)
-					return -1;
-				dirs_add(dirs, o->a);
-				return 0;
-			}
-			char *f = shown(t, o->a), *g = shown(t, o->b);
-			mr_buf_addf(note, " '%s' was left in place: '%s' already exists.", f, g);
-			free(f);
-			free(g);
-			return 0;
-		}
-		if (move_tree(t, o, err) < 0)
-			return -1;
-		if (o->n[1] >= 0)
-			mr_crash_point(); /* moved, not yet the new owner's: recovery gives it */
-		if (give_owner(t, o, err) < 0)
-			return -1;
-		dirs_add(dirs, o->a);
-		dirs_add(dirs, o->b);
+		mr_buf_release(&why);
 		return 0;
+	}
 	case OP_KINDS:
 		break;
 	}
@@ -840,8 +944,13 @@ static int parse_op(const struct mr_root *root, int version, const char *line, s
 		ok = get_num(w[1 + np + k], wl[1 + np + k], &num[k]);
 	if (ok && kind == OP_WRITE)
 		ok = same_dir(a, b) && temp_pid(base_name(a)) > 0;
+	/* a home operation names only what homes.c makes them for: a mailbox home, or an archive
+	 * entry (version 1's "move" archived a home) -- a journal is never a way to move or
+	 * remove anything else */
 	if (ok && kind == OP_MVHOME)
-		ok = !overlap(a, b);
+		ok = !overlap(a, b) && home_move(a, b);
+	if (ok && kind == OP_PURGE)
+		ok = home_depth(a) == 5;
 	if (ok && kind == OP_MKHOME)
 		ok = home_depth(a) > 0 && num[0] >= 0 && num[1] >= 0;
 	if (ok)
@@ -982,15 +1091,8 @@ static int preflight(const struct mr_txn *t, const struct op *o, struct mr_buf *
 		r = look(t, o->kind == OP_WRITE ? o->b : o->a, &st, err);
 		return r < 0 ? -1 : r > 0 ? check_file(t, o->kind == OP_WRITE ? o->b : o->a, &st, err) : 0;
 	case OP_MKHOME:
-		return walk_home(t, o, false, err);
 	case OP_MVHOME:
-		if ((r = look(t, o->b, &st, err)) != 0) {
-			if (r > 0)
-				two_msg(t, err, "cannot move ", o->a, " to ", o->b, ": the target already exists");
-			return -1;
-		}
-		return 0;
-	case OP_PURGE:
+	case OP_PURGE: /* never a reason to stop (perform): what changed since staging is a note then */
 	case OP_KINDS:
 		break;
 	}
@@ -1034,8 +1136,19 @@ int mr_txn_commit(struct mr_txn *t, struct mr_buf *err)
 	size_t i;
 	bool touched = false; /* a live file or a home with mail in it was changed */
 	for (i = 0; i < t->ops.n; i++) {
-		if ((rc = perform(t, &t->ops.v[i], false, &dirs, NULL, err)) < 0)
+		size_t before = t->notes.len;
+		const struct op *o = &t->ops.v[i];
+		if ((rc = perform(t, o, false, &dirs, &t->notes, err)) < 0)
 			break;
+		if (t->notes.len > before) {
+			t->nnotes++;
+		} else if (o->kind == OP_MKHOME) { /* below the root, as the plan names them */
+			mr_buf_addf(&t->done, "made the home %s\n", o->a);
+		} else if (o->kind == OP_PURGE) {
+			mr_buf_addf(&t->done, "purged %s\n", o->a);
+		} else if (o->kind == OP_MVHOME) {
+			mr_buf_addf(&t->done, "moved %s to %s\n", o->a, o->b);
+		}
 		touched |= t->ops.v[i].kind != OP_MKHOME;
 		mr_crash_point();
 	}
@@ -1083,12 +1196,25 @@ void mr_txn_abort(struct mr_txn **tp)
 			if (t->ops.v[i].kind == OP_WRITE)
 				mr_root_unlink(t->root, t->ops.v[i].a);
 	oplist_release(&t->ops);
+	mr_buf_release(&t->notes);
+	mr_buf_release(&t->done);
 	for (size_t i = 0; i < t->nexpects; i++)
 		free(t->expects[i].path);
 	free(t->expects);
 	free(t->journal);
 	free(t);
 	*tp = NULL;
+}
+
+const char *mr_txn_notes(const struct mr_txn *t, size_t *count)
+{
+	*count = t->nnotes;
+	return t->notes.len ? t->notes.ptr : NULL;
+}
+
+const char *mr_txn_done(const struct mr_txn *t)
+{
+	return t->done.len ? t->done.ptr : NULL;
 }
 
 void mr_txn_free(struct mr_txn **tp)

@@ -111,6 +111,16 @@ int mr_txn_purge(struct mr_txn *t, const char *path, struct mr_buf *err);
  */
 int mr_txn_commit(struct mr_txn *t, struct mr_buf *err);
 
+/*
+ * After a commit: the home operations that were left alone (a tenant made their tree
+ * impossible to move, copy or remove), one sentence each, or NULL.  They never fail the
+ * commit: what was there stays there.
+ */
+const char *mr_txn_notes(const struct mr_txn *t, size_t *count);
+/* After a commit: the home operations done ("made the home P", "moved A to B", "purged P"),
+ * one line each, or NULL. */
+const char *mr_txn_done(const struct mr_txn *t);
+
 /* Before commit (or after a commit that was undone): remove every staged file; then free *t. */
 void mr_txn_abort(struct mr_txn **t);
 /* Free *t (NULL is fine); an uncommitted transaction is aborted first.  *t becomes NULL. */

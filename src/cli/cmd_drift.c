@@ -89,9 +89,12 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	struct mr_oracle_ctx oc = { .root = g->rootfs, .lv = &lv, .desired = &m,
 				    .cache = mr_pwcache_open(g->rootfs, cache_dir, false) };
 	free(cache_dir);
+	struct mr_homes_left left;
+	mr_homes_left_read(g->rootfs, g->state_dir, &left);
 	struct mr_plan_input in = { .desired = &m, .live = &lv, .accounts = &acc, .state_dir = g->state_dir,
-				    .oracle = mr_oracle(&oc, false) };
+				    .homes_left = &left.map, .oracle = mr_oracle(&oc, false) };
 	int prc = mr_plan_build(&p, &in, &errors);
+	mr_homes_left_release(&left);
 	mr_pwcache_free(&oc.cache);
 	mr_oracle_release(&oc);
 	if (prc < 0) {
@@ -123,7 +126,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 			memcpy(head, e[0].id, sizeof(head));
 		mr_vcs_entries_free(e, ne);
 	}
-	bool drift = p.nchanges || p.nfiles || changed.n;
+	bool drift = p.nchanges || p.nfiles || p.nhomes || changed.n;
 	if (s->json) {
 		mr_buf_addf(&out, "{\"drift\":%s,\"revision\":", drift ? "true" : "false");
 		mr_json_string(&out, head[0] ? head : NULL);
@@ -137,7 +140,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 		mr_plan_print_json(&p, &lv.findings, &out);
 		mr_buf_adds(&out, "}\n");
 	} else {
-		if (p.nchanges || p.nfiles) {
+		if (p.nchanges || p.nfiles || p.nhomes) {
 			mr_buf_adds(&out, "The live server differs from the desired state:\n\n");
 			mr_plan_print_text(&p, &lv.findings, false, &out);
 		} else {

@@ -186,11 +186,15 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 				    .cache = mr_pwcache_open(g->rootfs, cache_dir, false) };
 	char stamp[32], iso[40];
 	now_stamps(stamp, sizeof(stamp), iso, sizeof(iso));
+	struct mr_homes_left left;
+	mr_homes_left_read(g->rootfs, g->state_dir, &left);
 	struct mr_plan_input in = {
 		.desired = &m, .live = &lv, .accounts = &acc, .scope = s->scope, .state_dir = g->state_dir,
-		.stamp = stamp, .archive = { NULL, archive_taken, g->rootfs }, .oracle = mr_oracle(&oc, false),
+		.stamp = stamp, .archive = { NULL, archive_taken, g->rootfs }, .homes_left = &left.map,
+		.oracle = mr_oracle(&oc, false),
 	};
 	int prc = mr_plan_build(&p, &in, &errors);
+	mr_homes_left_release(&left);
 	mr_pwcache_save(oc.cache);
 	mr_pwcache_free(&oc.cache);
 	mr_oracle_release(&oc);
@@ -207,7 +211,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	bool color = g->color == MR_COLOR_ALWAYS || (g->color == MR_COLOR_AUTO && isatty(STDOUT_FILENO));
 	if (s->json)
 		mr_plan_print_json(&p, &lv.findings, &out);
-	else if (g->verbosity >= 0 || p.nchanges || p.nfiles)
+	else if (g->verbosity >= 0 || p.nchanges || p.nfiles || p.nhomes)
 		mr_plan_print_text(&p, &lv.findings, color, &out);
 	if (fwrite(out.ptr ? out.ptr : "", 1, out.len, stdout) != out.len || fflush(stdout) != 0)
 		code = MR_EXIT_ERROR;
@@ -241,7 +245,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 		mr_diags_print(&errors, stderr);
 		code = MR_EXIT_ERROR;
 	}
-	if (code == MR_EXIT_OK && s->detailed && (p.nchanges || p.nfiles))
+	if (code == MR_EXIT_OK && s->detailed && (p.nchanges || p.nfiles || p.nhomes))
 		code = MR_EXIT_CHANGES;
 out:
 	if (lockfd >= 0)

@@ -87,17 +87,11 @@ struct mr_vcs *mr_cli_history(const struct mr_globals *g, const char *cmd, int *
 	char *full = mr_root_full(g->rootfs, repo);
 	struct mr_buf err = MR_BUF_INIT;
 	struct mr_vcs *v = NULL;
-	struct stat st;
-	int r = mr_root_lstat(g->rootfs, repo, &st);
+	int r = mr_vcs_check_dir(g->rootfs, repo, &err);
 	*code = MR_EXIT_OK;
-	if (r == 0 && S_ISDIR(st.st_mode))
+	if (r > 0)
 		v = mr_vcs_open(full, false, &err);
-	else if (r != -ENOENT && r != -ENOTDIR)
-		mr_buf_addf(&err, "the state repository '%s' %s", full,
-			    r == 0 ? "is not a directory" : r == -ELOOP ? "is a symbolic link or is reached through one" : strerror(-r));
-	else
-		mr_buf_adds(&err, "no state repository yet");
-	if (!v && err.len && (r == 0 || (r != -ENOENT && r != -ENOTDIR)) && !mr_vcs_missing(&err)) {
+	if (r < 0 || (r > 0 && !v && !mr_vcs_missing(&err))) {
 		mr_cli_error("%s: %s", cmd, err.ptr);
 		*code = MR_EXIT_ERROR;
 	}

@@ -74,6 +74,19 @@ const char *mr_home_owner(struct mr_model *m, const char *home, const char *doma
 	return mr_check_user_name(owner) ? NULL : owner;
 }
 
+bool mr_dovecot_override(const char *word)
+{
+	static const char *const keys[] = { "uid", "gid", "home", "mail", "mail_location", "chroot",
+					    "system_groups_user", "mail_privileged_group", NULL };
+	const char *w = strncmp(word, "userdb_", 7) == 0 ? word + 7 : word;
+	for (const char *const *k = keys; *k; k++) {
+		size_t n = strlen(*k);
+		if (strncmp(w, *k, n) == 0 && w[n] == '=')
+			return true;
+	}
+	return false;
+}
+
 bool mr_quota_parse(const char *rule, int64_t *bytes)
 {
 	/* "*:bytes=2G" or "*:storage=2097152" (KiB when no unit is given) */
@@ -349,6 +362,15 @@ static void read_quota(struct build *b, const struct mr_line *l, struct mr_mailb
 	char *copy = xstrdup(extra), *save = NULL;
 	for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
 		const char *v = NULL;
+		if (mr_dovecot_override(w)) {
+			char *eq = strchr(w, '=');
+			*eq = '\0';
+			FINDING(b, MR_FILE_DOVECOT_PASSWD, l,
+				"mailbox '%s': the field '%s' overrides where its mail is or whose it is; mailrecon drops it "
+				"when it rewrites the line",
+				l->key, w);
+			continue;
+		}
 		if (strncmp(w, "userdb_quota_rule=", 18) == 0)
 			v = w + 18;
 		else if (strncmp(w, "quota_rule=", 11) == 0)

@@ -87,6 +87,14 @@ char *mr_home_path(const char *owner, const char *domain, const char *local);
 /* Whether a live home field names exactly place (a final '/' aside). */
 bool mr_home_is(const char *home, const char *place);
 
+/*
+ * Whether an extra field of a dovecot.passwd line overrides where a mailbox's mail is or
+ * whose it is (userdb_uid=, userdb_home=, userdb_mail=, ...).  Such a field is data nobody
+ * but mailrecon should set: it is a finding, mailrecon drops it when it rewrites the line,
+ * and a revision holding one is never rolled back to.
+ */
+bool mr_dovecot_override(const char *word);
+
 /* Dovecot quota sizes ("2G", "100M", "12345"; storage= counts KiB without a unit). */
 bool mr_quota_parse(const char *rule, int64_t *bytes);
 

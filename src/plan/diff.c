@@ -370,7 +370,8 @@ static void home_kept(struct ctx *c, struct upd *u, const struct mr_domain *ld, 
 	const char *was = ld->owner && strcmp(ld->owner, td->owner) != 0 ? home_of(c, ld->owner, ld->name, a->name) : NULL;
 	if (was)
 		home_change(c, MR_HOME_MOVE, a->address, td->owner, want)->from = was;
-	else if (ld->owner == NULL)
+	else if (ld->owner == NULL ||
+		 (c->in->homes_left && mr_strmap_get(c->in->homes_left, a->address, strlen(a->address))))
 		home_change(c, MR_HOME_MAKE, a->address, td->owner, want);
 	if (a->home && !mr_home_is(a->home, was ? was : want))
 		diff_attr(u, "home", a->home, want);
@@ -493,6 +494,11 @@ static void diff_keys(struct ctx *c, const struct mr_domain *a, const struct mr_
 	}
 	const char *sa = a ? ssl_s(c, &a->ssl) : NULL, *sb = b ? ssl_s(c, &b->ssl) : NULL;
 	if (!sa && !sb)
+		return;
+	/* a certificate given as files that happens to be self-signed reads back as self-signed:
+	 * the same bytes are no change */
+	if (sa && sb && b->ssl.cert == MR_CERT_FILES && a->ssl.cert == MR_CERT_SELF_SIGNED && c->in->oracle.cert_same &&
+	    c->in->oracle.cert_same(c->in->oracle.ctx, b, a) == 1)
 		return;
 	if (!sa) {
 		attr(change(c, MR_CHANGE_CREATE, MR_OBJ_CERT, dn, dn), "certificate", NULL, sb);

@@ -100,13 +100,26 @@ static void other_extras(const char *extra, struct mr_buf *out)
 	char *copy = xstrdup(extra), *save = NULL;
 	for (char *t = strtok_r(copy, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
 		if (strncmp(t, "userdb_quota_rule=", 18) == 0 || strncmp(t, "quota_rule=", 11) == 0 ||
-		    strcmp(t, "nologin") == 0 || strncmp(t, "nologin=", 8) == 0 || strncmp(t, "deny=", 5) == 0)
+		    strcmp(t, "nologin") == 0 || strncmp(t, "nologin=", 8) == 0 || strncmp(t, "deny=", 5) == 0 ||
+		    mr_dovecot_override(t))
 			continue;
 		if (out->len)
 			mr_buf_addc(out, ' ');
 		mr_buf_adds(out, t);
 	}
 	free(copy);
+}
+
+static bool has_override(const char *extra)
+{
+	if (!extra || extra[0] == ':')
+		return false;
+	char *copy = xstrdup(extra), *save = NULL;
+	bool found = false;
+	for (char *t = strtok_r(copy, " \t", &save); t && !found; t = strtok_r(NULL, " \t", &save))
+		found = mr_dovecot_override(t);
+	free(copy);
+	return found;
 }
 
 static void quota_rule(int64_t bytes, struct mr_buf *out)
@@ -402,6 +415,9 @@ static bool same_record(enum mr_file_id id, const struct mr_codec_file *lf, cons
 		/* nologin / deny=yes on a live line mean disabled: not what an enabled target wants */
 		if (eq && !w->disabled && l->f[MR_F_DOVECOT_EXTRA] &&
 		    (strstr(l->f[MR_F_DOVECOT_EXTRA], "nologin") || strstr(l->f[MR_F_DOVECOT_EXTRA], "deny=")))
+			eq = false;
+		/* a field that moves the mail or changes whose it is goes (live.c says so) */
+		if (eq && has_override(l->f[MR_F_DOVECOT_EXTRA]))
 			eq = false;
 		mr_buf_release(&a);
 		mr_buf_release(&b);

@@ -140,6 +140,9 @@ struct mr_plan_input {
 	bool purge;             /* a deleted mailbox's home is removed, not archived */
 	bool restore;           /* rollback: a mailbox that comes back takes its newest archive entry */
 	struct mr_archive_view archive; /* NULL callbacks: an empty archive */
+	/* addresses whose home an earlier apply could not make (STATE_DIR/homes-left): made now
+	 * when the mailbox is kept; NULL: none */
+	const struct mr_strmap *homes_left;
 	int64_t now;            /* Unix time for certificate expiry; 0: the clock */
 	struct mr_plan_oracle oracle;
 };

@@ -98,7 +98,7 @@ void mr_plan_print_text(const struct mr_plan *p, const struct mr_diags *findings
 		mr_buf_release(&f);
 		mr_buf_addc(out, '\n');
 	}
-	if (p->nchanges == 0 && p->nfiles == 0) {
+	if (p->nchanges == 0 && p->nfiles == 0 && p->nhomes == 0) {
 		mr_buf_addf(out, "%sNo changes.%s The live server matches the desired state%s.\n", color ? BOLD : "",
 			    color ? RESET : "", p->scope ? " in this scope" : "");
 		return;
@@ -142,7 +142,9 @@ void mr_plan_print_text(const struct mr_plan *p, const struct mr_diags *findings
 			mr_buf_addc(out, '\n');
 		}
 	}
-	if (p->nchanges == 0)
+	if (p->nchanges == 0 && p->nfiles == 0)
+		mr_buf_adds(out, "\nNo object changes; the mailbox homes above are made again (an earlier apply had to leave them).\n");
+	else if (p->nchanges == 0)
 		mr_buf_adds(out, "\nNo object changes; the files above are rewritten to match the desired state.\n");
 	mr_buf_addf(out, "\n%sPlan:%s %zu to add, %zu to change, %zu to destroy.\n", color ? BOLD : "", color ? RESET : "",
 		    p->add, p->change, p->destroy);
@@ -203,7 +205,7 @@ void mr_plan_print_json(const struct mr_plan *p, const struct mr_diags *findings
 	mr_buf_adds(out, ",\"scope\":");
 	mr_json_string(out, p->scope);
 	mr_buf_addf(out, ",\"summary\":{\"add\":%zu,\"change\":%zu,\"destroy\":%zu,\"changes\":%s}", p->add, p->change,
-		    p->destroy, p->nchanges || p->nfiles ? "true" : "false");
+		    p->destroy, p->nchanges || p->nfiles || p->nhomes ? "true" : "false");
 	mr_buf_adds(out, ",\"findings\":[");
 	for (size_t i = 0; findings && i < findings->n; i++) {
 		const struct mr_diag *d = &findings->v[i];

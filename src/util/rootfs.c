@@ -639,7 +639,11 @@ static void tree_msg(struct mr_root *r, const char *path, const char *rel, struc
 	const char *why = e == EXDEV ? "it is on another filesystem (a mount point); refused"
 			  : e == ELOOP ? "a symbolic link, or nested too deep; refused"
 				       : strerror(e);
-	mr_buf_addf(err, "cannot %s '%s%s%s': %s", verb, shown, rel && *rel ? "/" : "", rel ? rel : "", why);
+	/* rel is the tenant's names: escaped, so none of its bytes can act on a terminal */
+	mr_buf_addf(err, "cannot %s '%s%s", verb, shown, rel && *rel ? "/" : "");
+	if (rel)
+		mr_buf_adds_printable(err, rel);
+	mr_buf_addf(err, "': %s", why);
 	free(shown);
 }
 
@@ -787,6 +791,47 @@ int mr_root_remove_tree(struct mr_root *r, const char *path, struct mr_buf *err)
 }
 
 /* Give one entry (dfd/name, or dfd itself when name is NULL) the new owner if it is from_uid's. */
+static int copy_data(int in, int out, off_t size);
+
+/*
+ * A file of the old owner with other names (a hard link elsewhere in its tree): chowning
+ * it would give the new owner a file the old one can still write through its other name,
+ * and leave it the old owner's would let the old owner write into the new owner's mail.
+ * It is replaced by a copy of its own, the new owner's.
+ */
+static int replace_linked(struct tree *t, int dfd, const char *name, const struct stat *st)
+{
+	int in = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (in < 0)
+		return -errno;
+	struct stat now;
+	struct mr_buf tmp = MR_BUF_INIT;
+	mr_buf_addf(&tmp, ".%.200s.mailrecon-own", name);
+	int rc = 0, out = -1;
+	if (fstat(in, &now) < 0 || now.st_ino != st->st_ino || !S_ISREG(now.st_mode))
+		rc = -EAGAIN; /* swapped meanwhile: left for the next walk */
+	else if (unlinkat(dfd, tmp.ptr, 0) < 0 && errno != ENOENT)
+		rc = -errno;
+	else if ((out = openat(dfd, tmp.ptr, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = copy_data(in, out, now.st_size);
+	struct timespec times[2] = { now.st_atim, now.st_mtim };
+	if (rc == 0 && (fchown(out, (uid_t)t->uid, t->gid >= 0 ? (gid_t)t->gid : now.st_gid) < 0 ||
+			fchmod(out, now.st_mode & 0777) < 0 || futimens(out, times) < 0 || fsync(out) < 0))
+		rc = -errno;
+	if (rc == 0 && renameat(dfd, tmp.ptr, dfd, name) < 0)
+		rc = -errno;
+	if (rc < 0 && out >= 0)
+		unlinkat(dfd, tmp.ptr, 0);
+	if (out >= 0)
+		close(out);
+	close(in);
+	mr_buf_release(&tmp);
+	return rc == -EAGAIN ? 0 : rc;
+}
+
+/* Give one entry (dfd/name, or dfd itself when name is NULL) the new owner if it is from_uid's. */
 static int chown_one(struct tree *t, int dfd, const char *name)
 {
 	int fd = name ? openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC) : dfd;
@@ -798,8 +843,13 @@ static int chown_one(struct tree *t, int dfd, const char *name)
 		rc = -errno;
 	} else if ((int64_t)st.st_uid == t->uid && (t->gid < 0 || (int64_t)st.st_gid == t->gid)) {
 		/* done already (a recovery runs this again) */
-	} else if ((int64_t)st.st_uid != t->from_uid || (!S_ISDIR(st.st_mode) && st.st_nlink > 1)) {
+	} else if ((int64_t)st.st_uid != t->from_uid) {
 		(*t->skipped)++;
+	} else if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
+		if (name && S_ISREG(st.st_mode))
+			rc = replace_linked(t, dfd, name, &st);
+		else
+			(*t->skipped)++;
 	} else if (fchownat(fd, "", (uid_t)t->uid, t->gid >= 0 ? (gid_t)t->gid : (gid_t)-1,
 			    AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
 		rc = -errno;
@@ -895,42 +945,67 @@ static int copy_meta(int fd, const struct stat *st)
 	return 0;
 }
 
+/*
+ * Copy at most size bytes of in to out, keeping holes (a sparse file stays sparse: a tenant's
+ * terabyte of nothing is not a terabyte in the archive).
+ */
+static int copy_data(int in, int out, off_t size)
+{
+	char buf[65536];
+	off_t pos = 0;
+	while (pos < size) {
+		off_t data = lseek(in, pos, SEEK_DATA);
+		if (data < 0 && errno == ENXIO)
+			break; /* only a hole is left */
+		if (data < 0)
+			data = pos; /* no SEEK_DATA here: copy everything */
+		off_t hole = lseek(in, data, SEEK_HOLE);
+		if (hole < 0 || hole > size)
+			hole = size;
+		for (off_t at = data; at < hole;) {
+			size_t want = (size_t)(hole - at) < sizeof(buf) ? (size_t)(hole - at) : sizeof(buf);
+			ssize_t n = pread(in, buf, want, at);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return -errno;
+			if (n == 0) { /* the file shrank */
+				hole = at;
+				break;
+			}
+			for (ssize_t off = 0; off < n;) {
+				ssize_t w = pwrite(out, buf + off, (size_t)(n - off), at + off);
+				if (w < 0 && errno == EINTR)
+					continue;
+				if (w < 0)
+					return -errno;
+				off += w;
+			}
+			at += n;
+		}
+		pos = hole;
+	}
+	return ftruncate(out, size) < 0 ? -errno : 0;
+}
+
 static int copy_file(int sfd_dir, int dfd_dir, const char *name, const struct stat *st)
 {
 	int in = openat(sfd_dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (in < 0)
 		return -errno;
+	struct stat now;
+	if (fstat(in, &now) < 0 || !S_ISREG(now.st_mode)) { /* swapped for a FIFO meanwhile */
+		close(in);
+		return -EINVAL;
+	}
 	int out = openat(dfd_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0) {
 		int e = errno;
 		close(in);
 		return -e;
 	}
-	int rc = 0;
-	char buf[65536];
-	for (;;) {
-		ssize_t n = read(in, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		for (ssize_t off = 0; off < n;) {
-			ssize_t w = write(out, buf + off, (size_t)(n - off));
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0) {
-				rc = -errno;
-				break;
-			}
-			off += w;
-		}
-		if (rc < 0)
-			break;
-	}
+	/* at most the size seen: a file that grows while it is copied does not grow the copy */
+	int rc = copy_data(in, out, now.st_size < st->st_size ? now.st_size : st->st_size);
 	if (rc == 0)
 		rc = copy_meta(out, st);
 	if (rc == 0 && fsync(out) < 0)
@@ -1085,6 +1160,20 @@ static int same_contents(int ad, int bd, int depth)
 		rc = list_fd(fb, &bn);
 	else if (fb >= 0)
 		close(fb);
+	/* what the copy leaves out (a FIFO, a socket: nothing of mail) is not compared */
+	for (int side = 0; side < 2 && rc == 0; side++) {
+		struct mr_pathlist *l = side ? &bn : &an;
+		int dfd = side ? bd : ad;
+		size_t k = 0;
+		for (size_t i = 0; i < l->n; i++) {
+			struct stat st;
+			if (fstatat(dfd, l->v[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+				free(l->v[i]);
+			else
+				l->v[k++] = l->v[i];
+		}
+		l->n = k;
+	}
 	if (rc == 0)
 		rc = an.n == bn.n ? 1 : 0;
 	for (size_t i = 0; i < an.n && rc == 1; i++) {

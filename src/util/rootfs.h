@@ -127,24 +127,26 @@ int mr_root_remove_tree(struct mr_root *r, const char *path, struct mr_buf *err)
 
 /*
  * Give every entry of the tree at path (path included) that belongs to from_uid the owner
- * uid:gid, by descriptor.  A non-directory with more than one hard link is left alone (it
- * may be another file's other name) and counted in *skipped, as is anything another uid
- * owns.  Symbolic links get the new owner themselves (never their target).  0 or -errno
- * with a message.
+ * uid:gid, by descriptor.  A regular file with more than one hard link (another name of it
+ * may be outside the tree, still the old owner's to write) is replaced by a copy of its own
+ * instead; anything another uid owns, and any other multiply-linked entry, is left alone and
+ * counted in *skipped.  Symbolic links get the new owner themselves (never their target).
+ * 0 or -errno with a message.
  */
 int mr_root_chown_tree(struct mr_root *r, const char *path, int64_t from_uid, int64_t uid, int64_t gid,
 		       size_t *skipped, struct mr_buf *err);
 
 /*
  * Copy the tree at from to to (which must not exist), keeping modes, owners and mtimes;
- * regular files, directories and symbolic links (copied as links) only: anything else is
- * skipped and counted in *skipped.  Files are fsync'd.  0 or -errno with a message (a
- * partial copy is left for the caller to remove).
+ * regular files (holes kept; at most the size they had when reached), directories and
+ * symbolic links (copied as links) only: anything else is skipped and counted in *skipped.
+ * Files are fsync'd.  0 or -errno with a message (a partial copy is left for the caller to
+ * remove).
  */
 int mr_root_copy_tree(struct mr_root *r, const char *from, const char *to, size_t *skipped, struct mr_buf *err);
 
-/* 1 when the trees at a and b hold the same names, types, modes, owners and contents;
- * 0 when not; -errno. */
+/* 1 when the trees at a and b hold the same names, types, modes, owners and contents
+ * (FIFOs and sockets, which a copy leaves out, aside); 0 when not; -errno. */
 int mr_root_same_tree(struct mr_root *r, const char *a, const char *b);
 
 #endif

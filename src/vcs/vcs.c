@@ -1,4 +1,5 @@
 #include "vcs/vcs.h"
+#include "util/rootfs.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -281,6 +282,35 @@ fail:
 	free(v);
 	git_libgit2_shutdown();
 	return NULL;
+}
+
+int mr_vcs_check_dir(struct mr_root *root, const char *repo_dir, struct mr_buf *err)
+{
+	struct stat st;
+	int r = mr_root_lstat(root, repo_dir, &st);
+	char *full = mr_root_full(root, repo_dir);
+	int rc = 1;
+	if (r == -ENOENT) {
+		rc = 0;
+	} else if (r < 0) {
+		mr_buf_addf(err, "the state repository '%s': %s", full,
+			    r == -ELOOP ? "it is reached through a symbolic link" : strerror(-r));
+		rc = -1;
+	} else if (!S_ISDIR(st.st_mode)) {
+		mr_buf_addf(err, "the state repository '%s' is not a directory", full);
+		rc = -1;
+	}
+	static const char *const inside[] = { "HEAD", "config", "objects", "refs", "packed-refs", "info", "hooks", NULL };
+	for (const char *const *n = inside; rc == 1 && *n; n++) {
+		char *p = mr_path_join(repo_dir, *n);
+		if (mr_root_lstat(root, p, &st) == 0 && S_ISLNK(st.st_mode)) {
+			mr_buf_addf(err, "'%s/%s' is a symbolic link; the state repository is not used", full, *n);
+			rc = -1;
+		}
+		free(p);
+	}
+	free(full);
+	return rc;
 }
 
 bool mr_vcs_missing(const struct mr_buf *err)

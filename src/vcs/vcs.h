@@ -51,6 +51,15 @@ struct mr_vcs;
  * end, since libgit2 1.5 loops forever on a truncated loose object.
  */
 struct mr_vcs *mr_vcs_open(const char *repo_dir, bool create, struct mr_buf *err);
+/*
+ * Before the state repository below root is opened by path (libgit2 follows links inside
+ * it): repo_dir and what git keeps in it (HEAD, config, objects, refs, ...) must not be
+ * symbolic links, and repo_dir must be a directory.  1 when it is fine, 0 when there is
+ * none yet, -1 with a message.
+ */
+struct mr_root;
+int mr_vcs_check_dir(struct mr_root *root, const char *repo_dir, struct mr_buf *err);
+
 /* Whether err (from mr_vcs_open with create false) only says there is no repository yet. */
 bool mr_vcs_missing(const struct mr_buf *err);
 /* Close *v (NULL is fine); *v becomes NULL. */

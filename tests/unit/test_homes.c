@@ -157,7 +157,7 @@ START_TEST(mvhome_moves_and_gives_the_new_owner)
 	}
 	/* an absent from is nothing to move; a to that exists is refused */
 	struct mr_txn *t = mr_txn_begin(root, JOURNAL);
-	ck_assert_int_eq(mr_txn_mvhome(t, HOME, "/var/lib/mailrecon/archive/x/1", -1, -1, &moved, &err), 0);
+	ck_assert_int_eq(mr_txn_mvhome(t, HOME, "/var/lib/mailrecon/archive/x@example.com/1", -1, -1, &moved, &err), 0);
 	ck_assert(!moved);
 	plant_mail(HOME);
 	mr_buf_reset(&err);
@@ -303,6 +303,80 @@ START_TEST(odd_home_journals_are_refused)
 }
 END_TEST
 
+/* What a tenant can put in its tree never blocks the transaction: a FIFO across filesystems,
+ * a tree nested too deep to purge -- each is left alone, said, and the commit completes. */
+START_TEST(a_tenant_cannot_block_the_transaction)
+{
+	setup();
+	plant_mail(HOME);
+	sh("mkfifo %s%s/Maildir/fifo && chown 5001 %s%s/Maildir/fifo", rootdir, HOME, rootdir, HOME);
+	const char *deep = "/var/www/alice/data/email/example.com/deep";
+	sh("mkdir -p %s%s && cd %s%s && for i in $(seq 1 140); do mkdir d && cd d; done && echo x >f", rootdir, deep,
+	   rootdir, deep);
+	sh("mkdir -p %s/etc/x && echo old >%s/etc/x/f", rootdir, rootdir);
+	struct mr_buf err = MR_BUF_INIT;
+	setenv("MAILRECON_FAULT", "rename:EXDEV:2", 1); /* the first rename is the file's; the home's goes across */
+	mr_faults_reset();
+	struct mr_txn *t = mr_txn_begin(root, JOURNAL);
+	ck_assert_int_eq(mr_txn_write(t, "/etc/x/f", "new\n", 4, 0644, -1, -1, &err), 0);
+	ck_assert_int_eq(mr_txn_mvhome(t, HOME, "/var/lib/mailrecon/archive/info@example.com/1", -1, -1, NULL, &err), 0);
+	ck_assert_int_eq(mr_txn_purge(t, deep, &err), 0);
+	ck_assert_msg(mr_txn_commit(t, &err) == 0, "%s", err.ptr);
+	size_t n;
+	const char *notes = mr_txn_notes(t, &n);
+	ck_assert_uint_eq(n, 1); /* the deep tree; the FIFO is nothing of mail and does not count */
+	ck_assert_msg(strstr(notes, "left alone"), "%s", notes);
+	mr_txn_free(&t);
+	sh("test \"$(cat %s/etc/x/f)\" = new", rootdir);
+	sh("test \"$(cat %s/var/lib/mailrecon/archive/info@example.com/1/Maildir/cur/1)\" = mail && test ! -e %s%s",
+	   rootdir, rootdir, HOME);
+	sh("test ! -e %s" JOURNAL, rootdir);
+	mr_buf_release(&err);
+	teardown();
+}
+END_TEST
+
+/* A move across filesystems interrupted after the original was set aside, with a message
+ * delivered to the old path meanwhile: the next run finishes the move and keeps the new one. */
+START_TEST(an_interrupted_move_across_filesystems_loses_nothing)
+{
+	setup();
+	plant_mail(HOME);
+	sh("mv %s%s %s/var/www/alice/data/email/example.com/.info.mailrecon-moving", rootdir, HOME, rootdir);
+	sh("mkdir -p %s%s/Maildir/new && echo late >%s%s/Maildir/new/2", rootdir, HOME, rootdir, HOME);
+	sh("printf 'mailrecon-journal 2\nmvhome " HOME " /var/lib/mailrecon/archive/info@example.com/1 -1 -1 -1\nend\n' >%s" JOURNAL,
+	   rootdir);
+	setenv("MAILRECON_FAULT", "rename:EXDEV", 1);
+	mr_faults_reset();
+	struct mr_buf report = MR_BUF_INIT, err = MR_BUF_INIT;
+	ck_assert_msg(mr_txn_recover(root, JOURNAL, &report, &err) == 0, "%s", err.ptr);
+	ck_assert_msg(strstr(report.ptr, "was made again while it moved"), "%s", report.ptr);
+	sh("test \"$(cat %s/var/lib/mailrecon/archive/info@example.com/1/Maildir/cur/1)\" = mail", rootdir);
+	sh("test \"$(cat %s%s/Maildir/new/2)\" = late", rootdir, HOME);
+	sh("test ! -e %s/var/www/alice/data/email/example.com/.info.mailrecon-moving", rootdir);
+	mr_buf_release(&report);
+	mr_buf_release(&err);
+	teardown();
+}
+END_TEST
+
+/* A home made just before a crash is root's until it is given away: the next run gives it. */
+START_TEST(a_home_left_root_s_by_a_crash_is_given_to_its_owner)
+{
+	setup();
+	sh("mkdir -p %s/var/www/alice/data/email && chown -R 5001:5001 %s/var/www/alice/data", rootdir, rootdir);
+	sh("mkdir -m 700 %s/var/www/alice/data/email/example.com && mkdir -m 700 %s%s", rootdir, rootdir, HOME);
+	sh("printf 'mailrecon-journal 2\nmkhome " HOME " 5001 5002\nend\n' >%s" JOURNAL, rootdir);
+	struct mr_buf report = MR_BUF_INIT, err = MR_BUF_INIT;
+	ck_assert_msg(mr_txn_recover(root, JOURNAL, &report, &err) == 0, "%s", err.ptr);
+	check_owner_mode("/var/www/alice/data/email/example.com", 5001, 0750);
+	check_owner_mode(HOME, 5001, 0700);
+	mr_buf_release(&report);
+	mr_buf_release(&err);
+	teardown();
+}
+END_TEST
+
 Suite *suite_homes(void)
 {
 	Suite *s = suite_create("homes");
@@ -313,6 +387,9 @@ Suite *suite_homes(void)
 	tcase_add_test(tc, a_live_file_changed_before_the_switch_is_never_overwritten);
 	tcase_add_test(tc, home_operations_are_redone_from_the_journal);
 	tcase_add_test(tc, odd_home_journals_are_refused);
+	tcase_add_test(tc, a_tenant_cannot_block_the_transaction);
+	tcase_add_test(tc, an_interrupted_move_across_filesystems_loses_nothing);
+	tcase_add_test(tc, a_home_left_root_s_by_a_crash_is_given_to_its_owner);
 	suite_add_tcase(s, tc);
 	return s;
 }

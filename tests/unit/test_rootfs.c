@@ -231,15 +231,20 @@ START_TEST(chown_tree_takes_only_the_owners)
 	sh("ln -s %s/file %s%s/Maildir/l && chown -h 5001:5001 %s%s/Maildir/l", decoy, rootdir, home, rootdir, home);
 	size_t skipped = 0;
 	ck_assert_int_eq(mr_root_chown_tree(r, home, 5001, 6001, 6001, &skipped, &err), 0);
-	ck_assert_uint_eq(skipped, 2);
+	ck_assert_uint_eq(skipped, 1); /* the other uid's file */
 	sh("test $(stat -c %%u %s%s) = 6001 && test $(stat -c %%u %s%s/Maildir/cur/1) = 6001", rootdir, home, rootdir, home);
-	sh("test $(stat -c %%u %s%s/Maildir/cur/2) = 5001 && test $(stat -c %%u %s%s/Maildir/cur/3) = 5009", rootdir, home,
-	   rootdir, home);
+	sh("test $(stat -c %%u %s%s/Maildir/cur/3) = 5009", rootdir, home);
+	/* the hard-linked file: a copy of its own, the new owner's; its other name stays the old
+	 * owner's file and no longer reaches into the new owner's mail */
+	sh("test $(stat -c %%u:%%h %s%s/Maildir/cur/2) = 6001:1 && test $(stat -c %%u:%%h %s/etc/hardlinked) = 5001:1",
+	   rootdir, home, rootdir);
+	sh("test \"$(cat %s%s/Maildir/cur/2)\" = n && echo changed >%s/etc/hardlinked && test \"$(cat %s%s/Maildir/cur/2)\" = n",
+	   rootdir, home, rootdir, rootdir, home);
 	sh("test $(stat -c %%u %s%s/Maildir/l) = 6001 && test $(stat -c %%u %s/file) = 0", rootdir, home, decoy);
 	/* again: idempotent, nothing more to do */
 	skipped = 0;
 	ck_assert_int_eq(mr_root_chown_tree(r, home, 5001, 6001, 6001, &skipped, &err), 0);
-	ck_assert_uint_eq(skipped, 2);
+	ck_assert_uint_eq(skipped, 1);
 	mr_buf_release(&err);
 	decoy_intact();
 	teardown_root(&r);

@@ -77,6 +77,16 @@ static const char *at(const char *rel)
 	return b;
 }
 
+/* The mailbox homes the tests move: only a home moves, to a home or an archive entry. */
+#define HOMES "var/www/u/data/email/d.example"
+
+static void mkdir_p(const char *rel)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/%s'", tmpdir, rel);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
 static void put(const char *rel, const char *text, mode_t mode)
 {
 	const char *p = at(rel);
@@ -178,9 +188,9 @@ START_TEST(commit_applies_writes_unlinks_and_moves)
 {
 	mk_tmp();
 	mkdir(at("state"), 0700);
-	mkdir(at("mail"), 0755);
-	mkdir(at("mail/info"), 0700);
-	put("mail/info/msg", "hello\n", 0600);
+	mkdir_p(HOMES "/info");
+	chmod(at(HOMES "/info"), 0700);
+	put(HOMES "/info/msg", "hello\n", 0600);
 	put("a", "A-old\n", 0644);
 	put("b", "B-old\n", 0600);
 	put("gone", "x\n", 0644);
@@ -190,7 +200,7 @@ START_TEST(commit_applies_writes_unlinks_and_moves)
 	ck_assert_int_eq(mr_txn_write(t, at("b"), "B-new\n", 6, 0644, -1, -1, &err), 0);
 	ck_assert_int_eq(mr_txn_write(t, at("c"), "C-new\n", 6, 0640, -1, test_gid(), &err), 0);
 	ck_assert_int_eq(mr_txn_unlink(t, at("gone"), &err), 0);
-	ck_assert_int_eq(mr_txn_move(t, at("mail/info"), at("archive/2024-01-01/info@example.com"), &err), 0);
+	ck_assert_int_eq(mr_txn_move(t, at(HOMES "/info"), at("archive/2024-01-01/info@example.com"), &err), 0);
 	ck_assert_msg(err.len == 0, "%s", err.ptr);
 	/* staged beside the targets, nothing live changed yet */
 	ck_assert_uint_eq(count_temps("."), 3);
@@ -202,9 +212,9 @@ START_TEST(commit_applies_writes_unlinks_and_moves)
 	mr_txn_free(&t);
 	ck_assert_ptr_null(t);
 
-	assert_listing(".", "a|archive|b|c|mail|state");
+	assert_listing(".", "a|archive|b|c|state|var");
 	assert_listing("state", "");
-	assert_listing("mail", "");
+	assert_listing(HOMES, "");
 	ck_assert(is("a", "A-new\n") && is("b", "B-new\n") && is("c", "C-new\n") && is("gone", NULL));
 	ck_assert(is("archive/2024-01-01/info@example.com/msg", "hello\n"));
 	ck_assert_uint_eq(mode_of("a"), 0600);
@@ -242,6 +252,8 @@ START_TEST(refusals_stage_nothing)
 	mkdir(at("dir"), 0755);
 	ck_assert_int_eq(symlink("a", at("link")), 0);
 	ck_assert_int_eq(mkfifo(at("fifo"), 0600), 0);
+	mkdir_p(HOMES "/dir");
+	mkdir_p(HOMES "/taken");
 	char *before = listing(".");
 	struct mr_buf err = MR_BUF_INIT;
 	struct mr_txn *t = mr_txn_begin(at("journal"));
@@ -276,15 +288,24 @@ START_TEST(refusals_stage_nothing)
 	ck_assert_int_eq(mr_txn_unlink(t, at("dir"), &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.ptr, "is a directory"));
 	mr_buf_reset(&err);
-	ck_assert_int_eq(mr_txn_move(t, at("dir"), at("a"), &err), -1);
+	ck_assert_int_eq(mr_txn_move(t, at(HOMES "/dir"), at(HOMES "/taken"), &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.ptr, "already exists"));
 	mr_buf_reset(&err);
-	ck_assert_int_eq(mr_txn_move(t, at("dir"), at("dir/sub"), &err), -1);
+	ck_assert_int_eq(mr_txn_move(t, at(HOMES "/dir"), at(HOMES "/dir/sub"), &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.ptr, "inside the other"));
-	ck_assert_int_eq(mr_txn_move(t, at("dir"), at("dir2/sub"), &err), 0);
+	mr_buf_reset(&err);
+	/* only a home moves, and only to a home or an archive entry; only a home is purged */
+	ck_assert_int_eq(mr_txn_move(t, at("dir"), at("archive/x/y@d.example"), &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.ptr, "a home moves only to a home or an archive entry"));
+	mr_buf_reset(&err);
+	ck_assert_int_eq(mr_txn_move(t, at(HOMES "/dir"), at("etc/x"), &err), -1);
+	mr_buf_reset(&err);
+	ck_assert_int_eq(mr_txn_purge(t, at("dir"), &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.ptr, "only a mailbox home is ever purged"));
+	ck_assert_int_eq(mr_txn_move(t, at(HOMES "/dir"), at("archive/dir@d.example/1"), &err), 0);
 	/* one path, one operation */
 	mr_buf_reset(&err);
-	ck_assert_int_eq(mr_txn_write(t, at("dir/x"), "x", 1, 0600, -1, -1, &err), -1);
+	ck_assert_int_eq(mr_txn_write(t, at(HOMES "/dir/x"), "x", 1, 0600, -1, -1, &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.ptr, "changed twice"));
 	ck_assert_int_eq(mr_txn_unlink(t, at("a"), &err), 0);
 	mr_buf_reset(&err);
@@ -352,12 +373,12 @@ START_TEST(commit_checks_again_before_the_journal)
 		mk_tmp();
 		put("a", "A\n", 0644);
 		put("b", "B\n", 0644);
-		mkdir(at("from"), 0700);
+		mkdir_p(HOMES "/from");
 		struct mr_buf err = MR_BUF_INIT;
 		struct mr_txn *t = mr_txn_begin(at("journal"));
 		ck_assert_int_eq(mr_txn_write(t, at("a"), "A2\n", 3, 0644, -1, -1, &err), 0);
 		ck_assert_int_eq(mr_txn_unlink(t, at("b"), &err), 0);
-		ck_assert_int_eq(mr_txn_move(t, at("from"), at("to"), &err), 0);
+		ck_assert_int_eq(mr_txn_move(t, at(HOMES "/from"), at(HOMES "/to"), &err), 0);
 		const char *msg = NULL;
 		if (round == 0) {
 			unlink(at("a"));
@@ -368,8 +389,21 @@ START_TEST(commit_checks_again_before_the_journal)
 			mkdir(at("b"), 0700);
 			msg = "/b' is a directory";
 		} else if (round == 2) {
-			mkdir(at("to"), 0700);
-			msg = "/to': the target already exists";
+			/* a home's target made meanwhile: never a reason to stop -- the home is left
+			 * where it is, and the commit says so */
+			mkdir_p(HOMES "/to");
+			ck_assert_int_eq(mr_txn_commit(t, &err), 0);
+			size_t n;
+			const char *notes = mr_txn_notes(t, &n);
+			ck_assert_uint_eq(n, 1);
+			ck_assert_msg(notes && strstr(notes, "/to' already exists"), "%s", notes ? notes : "(none)");
+			mr_txn_free(&t);
+			ck_assert(is("a", "A2\n") && is("b", NULL));
+			struct stat st;
+			ck_assert(lstat(at(HOMES "/from"), &st) == 0 && S_ISDIR(st.st_mode));
+			mr_buf_release(&err);
+			rm_tmp();
+			continue;
 		} else {
 			char *l = listing(".");
 			char *tmp = strstr(l, ".a.mailrecon-tmp.");
@@ -388,7 +422,7 @@ START_TEST(commit_checks_again_before_the_journal)
 		ck_assert(round == 1 || is("b", "B\n"));
 		ck_assert(round == 0 || round == 3 || is("a", "A\n"));
 		struct stat st;
-		ck_assert(lstat(at("from"), &st) == 0 && S_ISDIR(st.st_mode));
+		ck_assert(lstat(at(HOMES "/from"), &st) == 0 && S_ISDIR(st.st_mode));
 		mr_buf_release(&err);
 		rm_tmp();
 	}
@@ -472,8 +506,8 @@ START_TEST(complete_journal_is_rolled_forward)
 	put("we ird%\nname", "W-old\n", 0644);
 	put("c", "C-new\n", 0644); /* renamed before the crash */
 	put("gone", "x\n", 0644);
-	mkdir(at("mail"), 0700);
-	put("mail/m", "mail\n", 0600);
+	mkdir_p(HOMES "/m");
+	put(HOMES "/m/m", "mail\n", 0600);
 	pid_t dead = dead_pid();
 	char ta[64], tw[64], tc[64];
 	snprintf(ta, sizeof(ta), ".a.mailrecon-tmp.%d.1", (int)dead);
@@ -486,7 +520,7 @@ START_TEST(complete_journal_is_rolled_forward)
 	mr_buf_addf(&j, "write %s/.we%%20ird%%25%%0Aname.mailrecon-tmp.%d.2 %s/we%%20ird%%25%%0aname\n",
 		    tmpdir, (int)dead, tmpdir);
 	mr_buf_addf(&j, "write %s %s\nunlink %s\nmove %s %s\nend\n", at(tc), at("c"), at("gone"),
-		    at("mail"), at("archive/x/mail"));
+		    at(HOMES "/m"), at("archive/m@d.example/1"));
 	put("journal", j.ptr, 0600);
 	mr_buf_release(&j);
 
@@ -498,28 +532,28 @@ START_TEST(complete_journal_is_rolled_forward)
 	ck_assert_ptr_nonnull(strstr(report.ptr, "removed '"));
 	ck_assert_ptr_nonnull(strstr(report.ptr, "moved '"));
 	ck_assert(is("a", "A-new\n") && is("we ird%\nname", "W-new\n") && is("c", "C-new\n"));
-	ck_assert(is("gone", NULL) && is("archive/x/mail/m", "mail\n"));
+	ck_assert(is("gone", NULL) && is("archive/m@d.example/1/m", "mail\n"));
 	ck_assert_uint_eq(mode_of("a"), 0640);
-	ck_assert_uint_eq(mode_of("archive/x"), 0700);
-	assert_listing(".", "a|archive|c|we ird%\nname");
+	ck_assert_uint_eq(mode_of("archive/m@d.example"), 0700);
+	assert_listing(".", "a|archive|c|var|we ird%\nname");
 	/* idempotent: a second run finds nothing */
 	mr_buf_reset(&report);
 	ck_assert_int_eq(mr_txn_recover(at("journal"), &report, &err), 0);
 	ck_assert_uint_eq(report.len, 0);
-	ck_assert(is("a", "A-new\n") && is("archive/x/mail/m", "mail\n"));
+	ck_assert(is("a", "A-new\n") && is("archive/m@d.example/1/m", "mail\n"));
 
 	/* the same journal again, all done already (and the mailbox recreated meanwhile) */
-	mkdir(at("mail"), 0700);
+	mkdir_p(HOMES "/m");
 	j = (struct mr_buf)MR_BUF_INIT;
 	mr_buf_addf(&j, "mailrecon-journal 1\nwrite %s %s\nmove %s %s\nend\n", at(ta), at("a"),
-		    at("mail"), at("archive/x/mail"));
+		    at(HOMES "/m"), at("archive/m@d.example/1"));
 	put("journal", j.ptr, 0600);
 	mr_buf_release(&j);
 	mr_buf_reset(&report);
 	ck_assert_int_eq(mr_txn_recover(at("journal"), &report, &err), 0);
 	ck_assert_ptr_nonnull(strstr(report.ptr, "was left in place"));
-	ck_assert(is("a", "A-new\n") && is("archive/x/mail/m", "mail\n"));
-	assert_listing(".", "a|archive|c|mail|we ird%\nname");
+	ck_assert(is("a", "A-new\n") && is("archive/m@d.example/1/m", "mail\n"));
+	assert_listing(".", "a|archive|c|var|we ird%\nname");
 	mr_buf_release(&report);
 	mr_buf_release(&err);
 	rm_tmp();
@@ -851,9 +885,8 @@ static const char *const crash_files[NFILES] = { "f0", "f1", "we ird%\nf2", "f3"
 static void crash_setup(void)
 {
 	mkdir(at("state"), 0700);
-	mkdir(at("mail"), 0755);
-	mkdir(at("mail/info"), 0700);
-	put("mail/info/msg", "hello\n", 0600);
+	mkdir_p(HOMES "/info");
+	put(HOMES "/info/msg", "hello\n", 0600);
 	put("gone", "G\n", 0644);
 	for (int i = 0; i < NFILES - 1; i++) {
 		char text[32];
@@ -873,7 +906,7 @@ static void crash_apply(void)
 			_exit(2);
 	}
 	if (mr_txn_unlink(t, at("gone"), &err) < 0 ||
-	    mr_txn_move(t, at("mail/info"), at("archive/2024/info@example.com"), &err) < 0)
+	    mr_txn_move(t, at(HOMES "/info"), at("archive/2024/info@example.com"), &err) < 0)
 		_exit(3);
 	int rc = mr_txn_commit(t, &err);
 	mr_txn_free(&t);
@@ -895,9 +928,9 @@ static char crash_state(unsigned k)
 		else
 			ck_abort_msg("crash at %u: '%s' is neither old nor new", k, crash_files[i]);
 	}
-	if (is("gone", "G\n") && is("mail/info/msg", "hello\n") && is("archive/2024/info@example.com/msg", NULL))
+	if (is("gone", "G\n") && is(HOMES "/info/msg", "hello\n") && is("archive/2024/info@example.com/msg", NULL))
 		olds++;
-	else if (is("gone", NULL) && is("mail/info/msg", NULL) &&
+	else if (is("gone", NULL) && is(HOMES "/info/msg", NULL) &&
 		 is("archive/2024/info@example.com/msg", "hello\n"))
 		news++;
 	else
@@ -934,7 +967,7 @@ static void counting_apply(void)
 	for (int i = 0; i < NFILES; i++)
 		mr_txn_write(t, at(crash_files[i]), "x", 1, 0640, -1, -1, &err);
 	mr_txn_unlink(t, at("gone"), &err);
-	mr_txn_move(t, at("mail/info"), at("archive/2024/info@example.com"), &err);
+	mr_txn_move(t, at(HOMES "/info"), at("archive/2024/info@example.com"), &err);
 	int rc = mr_txn_commit(t, &err);
 	unsigned n = rc == 0 ? mr_crash_points_passed() : 0;
 	_exit(write(count_pipe[1], &n, sizeof(n)) == (ssize_t)sizeof(n) ? 0 : 6);
