@@ -50,11 +50,12 @@ def parse_ops(spec, without):
         if o not in ops_mod.OPS:
             sys.exit('prop.py: unknown operation %r (known: %s)' % (o, ', '.join(ops_mod.OPS)))
     drop = {w.strip() for w in (without or '').split(',') if w.strip()}
-    return [o for o in ops if o not in drop]
+    return [o for o in ops_mod.OPS if o in ops and o not in drop]
 
 
 def read_regressions(path):
-    """[(seed, ops or None, comment)] from regressions.txt: 'SEED [ops=a,b] # why'."""
+    """[(seed, ops or None, without_mutations, comment)] from regressions.txt:
+    'SEED [ops=a,b] [without=owner,...] # why'."""
     out = []
     if not os.path.exists(path):
         return out
@@ -63,11 +64,15 @@ def read_regressions(path):
         w = body.split()
         if not w:
             continue
-        ops = None
+        ops, without = None, []
         for x in w[1:]:
             if x.startswith('ops='):
                 ops = [o for o in x[4:].split(',') if o]
-        out.append((int(w[0]), ops, comment.strip()))
+            elif x.startswith('without='):
+                without = [o for o in x[8:].split(',') if o]
+            else:
+                sys.exit('prop.py: %s: cannot read %r' % (path, line.strip()))
+        out.append((int(w[0]), ops, without, comment.strip()))
     return out
 
 
@@ -106,14 +111,15 @@ def _init(cfg):
 
 
 def run_seed(item):
-    seed, ops, deadline, keep_failed = item
+    seed, ops, without, deadline, keep_failed = item
     if deadline and time.time() > deadline:
-        return {'seed': seed, 'ops': ops, 'skipped': True}
+        return {'seed': seed, 'ops': ops, 'without': without, 'skipped': True}
     cfg = _CFG
     cfg.ops = ops
+    cfg.without_mutations = tuple(without)
     t0 = time.monotonic()
     seq = None
-    out = {'seed': seed, 'ops': ops, 'skipped': False}
+    out = {'seed': seed, 'ops': ops, 'without': without, 'skipped': False}
     try:
         seq = ops_mod.Seq(seed, cfg)
         stats = seq.run()
@@ -136,11 +142,21 @@ def run_seed(item):
     return out
 
 
+def variant_args(res):
+    """How to name this sequence: its seed's --ops and --without-mutations when not the defaults."""
+    a = ''
+    if res['ops'] != ops_mod.OPS:
+        a += ' --ops %s' % ','.join(res['ops'])
+    if res['without']:
+        a += ' --without-mutations %s' % ','.join(res['without'])
+    return a
+
+
 def report_failure(res, args, stream=sys.stdout):
     w = stream.write
     w('\nFAIL seed %d%s: step %s (%s), invariant %s: %s\n' % (
-        res['seed'], ' ops=%s' % ','.join(res['ops']) if res['ops'] != ops_mod.OPS else '', res.get('step'),
-        res.get('op'), res['invariant'], res['what']))
+        res['seed'], variant_args(res).replace(' --ops ', ' ops=').replace(' --without-mutations ', ' without='),
+        res.get('step'), res.get('op'), res['invariant'], res['what']))
     for step, op, desc in res.get('history', [])[-6:]:
         w('  step %d (%s): %s\n' % (step, op, desc))
     w('  step %s (%s): %s\n' % (res.get('step'), res.get('op'), res.get('desc', '')))
@@ -149,9 +165,7 @@ def report_failure(res, args, stream=sys.stdout):
         w('  evidence:\n' + ''.join('    ' + line + '\n' for line in ev.splitlines()[:80]))
     if res.get('kept'):
         w('  sandbox kept: %s\n' % res['kept'])
-    w('  replay: %s --bin %s --replay %d%s\n' % (sys.argv[0], args.bin, res['seed'],
-                                                   ' --ops %s' % ','.join(res['ops']) if res['ops'] != ops_mod.OPS
-                                                   else ''))
+    w('  replay: %s --bin %s --replay %d%s\n' % (sys.argv[0], args.bin, res['seed'], variant_args(res)))
 
 
 def main():
@@ -207,26 +221,27 @@ def main():
             print(text, flush=True)
     cfg = ops_mod.Config(binary, ops, make_hashes(tools['openssl']), make_key(tools['openssl']), pathdir, tools,
                          tmp_base=base_tmp, log=log, keep=args.keep or args.replay is not None,
-                         validate_states=args.validate_states, dkim_rate=args.dkim_rate,
-                         without_mutations=[x for x in args.without_mutations.split(',') if x])
+                         validate_states=args.validate_states, dkim_rate=args.dkim_rate)
 
+    without = [x for x in args.without_mutations.split(',') if x]
     items = []
     if one is not None:
-        items.append((one, ops))
+        items.append((one, ops, without))
     else:
         seen = set()
         for s in parse_seeds(args.seeds):
-            items.append((s, ops))
-            seen.add((s, tuple(ops)))
+            items.append((s, ops, without))
+            seen.add((s, tuple(ops), tuple(without)))
         if not args.no_regressions:
-            for s, rops, _ in read_regressions(args.regressions):
-                key = (s, tuple(rops or ops_mod.OPS))
+            for s, rops, rwithout, _ in read_regressions(args.regressions):
+                rops = parse_ops(','.join(rops), '') if rops else list(ops_mod.OPS)
+                key = (s, tuple(rops), tuple(rwithout))
                 if key not in seen:
                     seen.add(key)
-                    items.append((s, rops or list(ops_mod.OPS)))
+                    items.append((s, rops, rwithout))
     t0 = time.time()
     deadline = t0 + args.time_limit if args.time_limit else 0
-    work = [(s, o, deadline, args.keep) for s, o in items]
+    work = [(s, o, w, deadline, args.keep) for s, o, w in items]
     results = []
     if args.jobs > 1 and len(work) > 1:
         ctx = multiprocessing.get_context('fork')
@@ -265,7 +280,9 @@ def main():
     print('  operations: ' + ', '.join('%s %d' % (k, by_op[k]) for k in sorted(by_op)))
     if by_inv:
         print('  failures by invariant (operation): ' + ', '.join('%s: %d' % (k, by_inv[k]) for k in sorted(by_inv)))
-        print('  failed seeds: ' + ' '.join(str(x['seed']) for x in sorted(failed, key=lambda x: x['seed'])))
+        print('  failed seeds: ' + ' '.join(
+            str(x['seed']) + ('(%s)' % variant_args(x).strip() if variant_args(x) else '')
+            for x in sorted(failed, key=lambda x: x['seed'])))
     if skipped:
         print('  NOT RUN (time limit of %.0f s reached): %d sequences, seeds %s' % (
             args.time_limit, len(skipped), ' '.join(str(x['seed']) for x in skipped[:30])))
@@ -275,7 +292,8 @@ def main():
             json.dump({'sequences': len(ran), 'steps': steps, 'calls': calls, 'failed': len(failed),
                        'not_run': len(skipped), 'wall': wall, 'ops': by_op, 'variants': by_var,
                        'failures': by_inv,
-                       'failed_seeds': [[x['seed'], x['invariant'], x.get('op'), x['what']] for x in failed]}, f,
+                       'failed_seeds': [[x['seed'], x['invariant'], x.get('op'), x['what'] + variant_args(x)]
+                                        for x in failed]}, f,
                       indent=1)
     return 1 if failed or skipped else 0
 

@@ -142,12 +142,14 @@ def objects(files):
 
     files: {relpath: bytes or None}."""
     users, reg_domains = parse_registry(files.get('etc/mailrecon/registry'))
-    mbs = set(parse_exim_passwd(files.get('etc/exim4/passwd'))) | \
-        set(parse_dovecot(files.get('etc/dovecot/dovecot.passwd')))
+    ep = parse_exim_passwd(files.get('etc/exim4/passwd'))
+    mbs = set(ep) | set(parse_dovecot(files.get('etc/dovecot/dovecot.passwd')))
+    # an owner= that names no registered user is a live user too
+    users = set(users) | {v['words']['owner'] for v in ep.values() if v['words'].get('owner')}
     # a domain is live when any file names it (a mailbox keeps it even without its domains line)
     domains = set(parse_domains(files.get('etc/exim4/domains'))) | set(reg_domains) | \
         {a.partition('@')[2] for a in mbs if '@' in a}
-    return set(users), domains, mbs
+    return users, domains, mbs
 
 
 def deletions(before_files, st):

@@ -490,6 +490,14 @@ class Seq:
         self.check_success(st, ['-f', path], 'resync apply')
         self.success(st, False)
 
+    def fallback_apply(self, why):
+        """This operation cannot run on this state: an ordinary apply instead, counted as one."""
+        self.note('%s: an apply instead' % why)
+        self.stats['ops'][self.op] -= 1
+        self.op = self.history_op = 'apply'
+        self.stats['ops']['apply'] = self.stats['ops'].get('apply', 0) + 1
+        self.op_apply()
+
     def op_apply(self):
         st, what = model.mutate(self.r, self.model, self.ctx)
         self.note('mutations: %s' % ', '.join(what))
@@ -523,7 +531,7 @@ class Seq:
 
     def op_scope(self):
         if not self.model['users']:
-            self.op_apply()
+            self.fallback_apply('no user')
             return
         self.resync()
         m = self.model
@@ -802,7 +810,8 @@ class Seq:
         elif kind == 'exim-alter':
             dn, l, o = r.choice(mbs)
             a = model.addr(l, dn)
-            how = r.choice(['disable', 'owner', 'save', 'comment'])
+            others = [u for u in sorted(m['users']) if u != o]
+            how = r.choice(['disable', 'owner', 'save', 'comment'] if others else ['disable', 'save', 'comment'])
 
             def alter(ls):
                 out = []
@@ -811,7 +820,7 @@ class Seq:
                         if how == 'disable':
                             x = x + ' disabled=self' if 'disabled=' not in x else x.replace(' disabled=self', '')
                         elif how == 'owner':
-                            other = r.choice([u for u in model.USER_NAMES if u != o])
+                            other = r.choice(others)
                             x = x.replace('owner=%s' % o, 'owner=%s' % other)
                         elif how == 'save':
                             x = x + ' save=no' if 'save=no' not in x else x.replace(' save=no', '')
@@ -928,7 +937,7 @@ class Seq:
         m = self.model
         owners = sorted({d['owner'] for d in m['domains'].values()})
         if not owners:
-            self.op_apply()
+            self.fallback_apply('no domain')
             return
         r = self.r
         o = r.choice(owners)
@@ -1041,7 +1050,8 @@ class Seq:
                     os.symlink(target if r.random() < 0.5 else self.rel_link(path, target), full)
                 os.lchown(full, uid, uid)
                 self.taints[path] = (kind, aside, displaced)
-        self.note('tenant %s: %s %s -> %s' % (o, kind, path, target))
+        if kind is not None:
+            self.note('tenant %s: %s %s -> %s' % (o, kind, path, target))
         self.note('then apply: %s' % ', '.join(what))
         purge = r.random() < 0.4
         path_y = self.write_state(st, 'tenant')
@@ -1308,8 +1318,7 @@ class Seq:
                  m['domains'][dn]['owner'] == d['owner'] and not d['disabled'] and not m['domains'][dn]['disabled']
                  and not st['users'][d['owner']]['disabled'] and not m['users'][d['owner']]['disabled']]
         if not cands:
-            self.note('no domain for the writer')
-            self.op_apply()
+            self.fallback_apply('no domain for the writer')
             return
         dn = r.choice(cands)
         o = st['domains'][dn]['owner']
