@@ -1072,7 +1072,9 @@ class Seq:
     def make_tenant_chain(self, rel, uid):
         """The tenant's directories down to rel (as the tenant would make them), where missing."""
         parts = rel.split('/')
-        for i in range(3, len(parts) + 1):
+        if not real_dir_chain(self.root, '/'.join(parts[:3])):
+            return False  # var/www/OWNER itself is gone (an earlier run removed it)
+        for i in range(4, len(parts) + 1):
             p = os.path.join(self.root, *parts[:i])
             if not os.path.lexists(p):
                 os.mkdir(p, 0o750)
@@ -1118,10 +1120,15 @@ class Seq:
             what.append(model.m_add_domain(r, st, self.ctx) or '')
         doms = sorted(st['domains'])
         if rel in ('etc/postgrey', 'etc/mail/spamassassin') and doms:
-            dn = r.choice(doms)
+            # a whitelist entry to add (flag off), or one of a live domain to remove
             k = 'greylisting' if rel == 'etc/postgrey' else 'spamassassin'
-            st['domains'][dn][k] = not st['domains'][dn][k]
-            what.append('domain %s: %s %s' % (dn, k, st['domains'][dn][k]))
+            on = [dn for dn in doms if st['domains'][dn][k]]
+            live_off = [dn for dn in doms if not st['domains'][dn][k] and dn in m['domains'] and
+                        not m['domains'][dn][k]]
+            dn = r.choice(on) if on else (r.choice(live_off) if live_off else None)
+            if dn:
+                st['domains'][dn][k] = not st['domains'][dn][k]
+                what.append('domain %s: %s %s' % (dn, k, st['domains'][dn][k]))
         w = model.m_add_mailbox(r, st, self.ctx)
         if w:
             what.append(w)
