@@ -25,7 +25,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from mrprop import ops as ops_mod  # noqa: E402
-from mrprop.sandbox import Failure, make_pathdir, rmtree  # noqa: E402
+from mrprop.sandbox import Failure, make_pathdir, private_tmp_probe, rmtree  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -191,6 +191,9 @@ def main():
                     help="keep the host PATH, so apply runs the installed checks (spamassassin --lint: ~1 s each)")
     ap.add_argument('--without-mutations', default='',
                     help='mutation kinds the generator leaves out, e.g. owner (see mrprop/model.py MUTATION_NAMES)')
+    ap.add_argument('--no-private-tmp', action='store_true',
+                    help="run the binary without its own /tmp (by default each run gets a mount namespace with its "
+                         "TMPDIR on /tmp, so what it leaves in /tmp is seen)")
     ap.add_argument('--summary-json', help='write the figures as JSON to this file')
     args = ap.parse_args()
 
@@ -200,8 +203,8 @@ def main():
     if os.geteuid() != 0:
         sys.exit('prop.py: must run as root (the sandbox chowns tenant trees to their uids)')
     tools = {t: shutil.which(t, path='/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin')
-             for t in ('git', 'openssl', 'mkdir', 'chown', 'chmod')}
-    missing = [t for t, p in tools.items() if not p]
+             for t in ('git', 'openssl', 'mkdir', 'chown', 'chmod', 'unshare', 'sh', 'mount')}
+    missing = [t for t, p in tools.items() if not p and t not in ('unshare', 'mount')]
     if missing:
         sys.exit('prop.py: missing tools: %s' % ', '.join(missing))
     ops = parse_ops(args.ops, args.without)
@@ -219,9 +222,19 @@ def main():
             if args.replay is None and text.startswith('    '):
                 return
             print(text, flush=True)
+    private_tmp = None
+    under_tmp = [p for p in (binary, os.path.realpath(base_tmp)) if (os.path.realpath(p) + '/').startswith('/tmp/')]
+    if under_tmp and not args.no_private_tmp:
+        print('property: note: %s is below /tmp, which each run\'s own /tmp would hide; what a run leaves in the '
+              'host /tmp is not checked (build or use --tmp elsewhere)' % under_tmp[0])
+    elif not args.no_private_tmp:
+        if private_tmp_probe(tools['unshare'], tools['sh'], tools['mount'], base_tmp):
+            private_tmp = (tools['unshare'], tools['sh'], tools['mount'])
+        else:
+            print('property: note: no mount namespace here; what a run leaves in the host /tmp is not checked')
     cfg = ops_mod.Config(binary, ops, make_hashes(tools['openssl']), make_key(tools['openssl']), pathdir, tools,
                          tmp_base=base_tmp, log=log, keep=args.keep or args.replay is not None,
-                         validate_states=args.validate_states, dkim_rate=args.dkim_rate)
+                         validate_states=args.validate_states, dkim_rate=args.dkim_rate, private_tmp=private_tmp)
 
     without = [x for x in args.without_mutations.split(',') if x]
     items = []

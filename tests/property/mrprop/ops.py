@@ -11,7 +11,7 @@ Invariants (README.md):
  5  exit codes as design section 1; refused (3) and failed (1) runs change nothing; no temp
     file or journal after a success;
  6  no sanitizer report;
- 7  no "PRIVATE KEY" anywhere in the state repository's history.
+ 7  no "PRIVATE KEY" in any object of the state repository.
 Operation contracts that are not one of these are labelled by the operation ('scope',
 'concurrent', 'mdir').
 """
@@ -24,6 +24,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import zlib
 
 from . import live
 from . import model
@@ -40,11 +41,12 @@ REPO = 'var/lib/mailrecon/repo'
 
 class Config:
     def __init__(self, binary, ops, hashes, private_key, pathdir, tools, tmp_base=None, log=None, keep=False,
-                 validate_states=False, dkim_rate=0.05, without_mutations=()):
+                 validate_states=False, dkim_rate=0.05, without_mutations=(), private_tmp=None):
         self.binary, self.ops, self.hashes, self.private_key = binary, ops, hashes, private_key
         self.pathdir, self.tools, self.tmp_base, self.log, self.keep = pathdir, tools, tmp_base, log, keep
         self.validate_states, self.dkim_rate = validate_states, dkim_rate
         self.without_mutations = tuple(without_mutations)
+        self.private_tmp = private_tmp
 
 
 class Seq:
@@ -58,7 +60,8 @@ class Seq:
         self.infiles = os.path.join(self.work, 'in')
         os.mkdir(self.infiles)
         self.root, self.decoy = make_tree(self.sb, cfg.private_key)
-        self.runner = Runner(cfg.binary, self.root, self.work, cfg.pathdir, self._cmdlog if cfg.log else None)
+        self.runner = Runner(cfg.binary, self.root, self.work, cfg.pathdir, self._cmdlog if cfg.log else None,
+                             cfg.private_tmp)
         self.ctx = {'hashes': cfg.hashes, 'dkim_rate': cfg.dkim_rate, 'without_mutations': cfg.without_mutations}
         self.model = model.empty_state()
         self.clean = True
@@ -74,7 +77,7 @@ class Seq:
         self.stats = {'steps': 0, 'ops': {}, 'variants': {}}
         self.ntoken = 0
         self.nfile = 0
-        self.last_repo_mark = None
+        self.seen_objects = set()
         self.missing_before = set()
         self.decoy_snap = snapshot(self.decoy)
         self.parent_snap = self._parent()
@@ -328,18 +331,42 @@ class Seq:
             raise Failure('1', "a directory in a tenant's mail tree belongs to another tenant", '\n'.join(bad))
 
     def check_secrets(self):
-        mark = self.head()
-        refs = os.path.join(self.root, REPO, 'refs')
-        if os.path.isdir(refs):
-            mark = (mark, sorted(os.path.join(d, f) for d, _, fs in os.walk(refs) for f in fs))
-        if mark == self.last_repo_mark or not os.path.isdir(os.path.join(self.root, REPO)):
+        """No object of the state repository holds a private key: every loose object (reachable or
+        not, which is stricter than git log -p --all) is inflated once; a pack, which mailrecon
+        does not write, is searched with git log -p --all."""
+        objs = os.path.join(self.root, REPO, 'objects')
+        if not os.path.isdir(objs):
             return
-        self.last_repo_mark = mark
-        rc, out, err = self.git('log', '-p', '--all', '--binary')
-        if b'PRIVATE KEY' in out:
-            i = out.index(b'PRIVATE KEY')
-            ctx = out[max(0, out.rfind(b'\ncommit ', 0, i)):i + 200].decode('utf-8', 'replace')
-            raise Failure('7', 'a private key is in the state repository history', ctx[-3000:])
+        bad = []
+        for d in os.listdir(objs):
+            if len(d) != 2:
+                continue
+            for f in os.listdir(os.path.join(objs, d)):
+                p = os.path.join(objs, d, f)
+                if p in self.seen_objects:
+                    continue
+                self.seen_objects.add(p)
+                try:
+                    with open(p, 'rb') as fh:
+                        data = zlib.decompress(fh.read())
+                except (OSError, zlib.error):
+                    continue
+                if b'PRIVATE KEY' in data:
+                    rc, out, err = self.git('log', '--all', '--find-object=' + d + f, '--format=commit %h %s',
+                                            '--name-status')
+                    where = out.decode('utf-8', 'replace').strip() or '(in no commit)'
+                    kind = data.split(b'\0', 1)[0].decode('ascii', 'replace')
+                    bad.append('object %s%s (%s), where: %s' % (d, f, kind, where.replace('\n', '; ')))
+        packs = os.path.join(objs, 'pack')
+        if os.path.isdir(packs) and any(n.endswith('.pack') for n in os.listdir(packs)):
+            rc, out, err = self.git('log', '-p', '--all', '--binary')
+            if b'PRIVATE KEY' in out:
+                i = out.index(b'PRIVATE KEY')
+                bad.append(out[max(0, out.rfind(b'\ncommit ', 0, i)):i + 200].decode('utf-8', 'replace')[-3000:])
+        if bad:
+            rc, out, err = self.git('log', '--all', '--format=%h %s')
+            raise Failure('7', 'a private key is in the state repository',
+                          '\n'.join(bad) + '\nhistory:\n' + out.decode('utf-8', 'replace')[:2000])
 
     def after_step(self):
         self.check_mail()

@@ -7,6 +7,7 @@ import shutil
 import signal
 import stat
 import subprocess
+import tempfile
 import time
 
 from . import model
@@ -314,8 +315,25 @@ class Result:
                                                         cut(self.err).replace('\n', '\n          '))
 
 
+def private_tmp_probe(unshare, sh, mount, base):
+    """True when a run can get its own /tmp (a mount namespace with TMPDIR bound on /tmp), so
+    that what a run leaves in /tmp is seen, and no other process's /tmp is touched."""
+    if not (unshare and sh and mount):
+        return False
+    d = tempfile.mkdtemp(prefix='mrprop-probe-', dir=base)
+    try:
+        p = subprocess.run([unshare, '-m', '--propagation', 'private', sh, '-c',
+                            '%s --bind "$0" /tmp && : > /tmp/probe' % mount, d],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return p.returncode == 0 and os.path.exists(os.path.join(d, 'probe'))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 class Runner:
-    def __init__(self, binary, root, work, pathdir, log):
+    def __init__(self, binary, root, work, pathdir, log, private_tmp=None):
+        """private_tmp: (unshare, sh, mount) to run each call with its TMPDIR as /tmp, or None."""
+        self.private_tmp = private_tmp
         self.binary = binary
         self.root = root
         self.work = work
@@ -339,12 +357,17 @@ class Runner:
     def run(self, args, extra_env=None, timeout=60, kill_after=None, crash_ok=False):
         argv = [self.binary, '--root', self.root] + list(args)
         env = self.env(extra_env)
+        run_argv = argv
+        if self.private_tmp:
+            unshare, sh, mount = self.private_tmp
+            run_argv = [unshare, '-m', '--propagation', 'private', sh, '-c',
+                        '%s --bind "$0" /tmp && exec "$@"' % mount, self.tmpdir] + argv
         if self.log:
             shown = ' '.join("%s='%s'" % (k, v) for k, v in (extra_env or {}).items())
             self.log('$ %s%s%s' % (shown + ' ' if shown else '', ' '.join(_shq(a) for a in argv),
                                    '   # kill -9 after %.3f s' % kill_after if kill_after is not None else ''))
         t0 = time.monotonic()
-        p = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        p = subprocess.Popen(run_argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
                              cwd=self.work)
         killed = False
         try:
@@ -384,8 +407,8 @@ class Runner:
             for n in left:
                 rmtree(os.path.join(self.tmpdir, n)) if os.path.isdir(os.path.join(self.tmpdir, n)) else \
                     os.unlink(os.path.join(self.tmpdir, n))
-            raise Failure('1', 'mailrecon left files in TMPDIR, outside ROOT: %s' % sorted(left),
-                          '$ %s\n%s' % (' '.join(argv), res.brief()))
+            raise Failure('1', 'mailrecon left files in %s, outside ROOT: %s' % (
+                'its /tmp' if self.private_tmp else 'TMPDIR', sorted(left)), '$ %s\n%s' % (' '.join(argv), res.brief()))
         return res
 
 
