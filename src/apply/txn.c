@@ -1147,7 +1147,8 @@ int mr_txn_commit(struct mr_txn *t, struct mr_buf *err)
 		} else if (o->kind == OP_PURGE) {
 			mr_buf_addf(&t->done, "purged %s\n", o->a);
 		} else if (o->kind == OP_MVHOME) {
-			mr_buf_addf(&t->done, "moved %s to %s\n", o->a, o->b);
+			mr_buf_addf(&t->done, "%s %s to %s\n",
+				    archive_entry(o->b) ? "archived" : archive_entry(o->a) ? "restored" : "moved", o->a, o->b);
 		}
 		touched |= t->ops.v[i].kind != OP_MKHOME;
 		mr_crash_point();
@@ -1398,7 +1399,7 @@ int mr_txn_cleanup_temps(struct mr_root *root, const char *dir, struct mr_buf *r
 	int r = mr_root_list(root, dir, &all);
 	if (r < 0) {
 		mr_pathlist_release(&all);
-		if (r == -ENOENT)
+		if (r == -ENOENT || r == -ELOOP) /* a link on the way: the live files say it, better */
 			return 0;
 		char *s = mr_root_full(root, dir);
 		mr_buf_addf(report, "cannot open directory '%s': %s\n", s, strerror(-r));

@@ -350,7 +350,8 @@ int mr_root_lstat(struct mr_root *r, const char *path, struct stat *st)
 	return rc;
 }
 
-char *mr_root_link_on_path(struct mr_root *r, const char *path)
+/* The first link on path: one the resolver refuses (unsafe_only), or any. */
+static char *first_link(struct mr_root *r, const char *path, bool unsafe_only)
 {
 	if (!mr_root_clean(path) || !path[1])
 		return NULL;
@@ -366,7 +367,7 @@ char *mr_root_link_on_path(struct mr_root *r, const char *path)
 			bool safe = pfd >= 0 && safe_link(pfd, &st);
 			if (pfd >= 0)
 				close(pfd);
-			if (!safe)
+			if (!safe || !unsafe_only)
 				return prefix;
 		}
 		free(prefix);
@@ -376,11 +377,22 @@ char *mr_root_link_on_path(struct mr_root *r, const char *path)
 	}
 }
 
+char *mr_root_link_on_path(struct mr_root *r, const char *path)
+{
+	return first_link(r, path, true);
+}
+
 /* "'ROOT+path' is a symbolic link" or "... is reached through the symbolic link 'X'" */
 static void loop_msg(struct mr_root *r, const char *path, struct mr_buf *err)
 {
 	char *shown = mr_root_full(r, path), *link = mr_root_link_on_path(r, path);
-	if (!link) {
+	if (!link && (link = first_link(r, path, false)) != NULL) {
+		/* root's own link, which would be followed, but not out of the root or round in a loop */
+		char *ls = mr_root_full(r, link);
+		mr_buf_addf(err, "'%s' is reached through the symbolic link '%s'; refused (it leads out of the root or loops)",
+			    shown, ls);
+		free(ls);
+	} else if (!link) {
 		mr_buf_addf(err, "'%s' is reached through a symbolic link that leads out of the root or loops; refused", shown);
 	} else if (strcmp(link, path) != 0) {
 		char *ls = mr_root_full(r, link);

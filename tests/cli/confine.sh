@@ -583,8 +583,9 @@ for kind in file env cert; do
 	snap_root >"$tmp/root.before"
 	expect "case 12: apply --plan after the $kind secret changed: exit 3" 3 '' \
 		'refused: a secret the desired state names changed since the plan' -- mr apply --plan "$tmp/saved.plan"
+	cp "$tmp/err" "$tmp/refusal" # expect writes the next command's output over $tmp/err
 	expect "case 12: ... the message names the $kind secret" 0 '' '' -- \
-		grep -q "a secret the desired state names changed since the plan: $named; make a new plan" "$tmp/err"
+		grep -q "a secret the desired state names changed since the plan: $named; make a new plan" "$tmp/refusal"
 	unset MR_CONFINE_PW
 	snap_root >"$tmp/root.after"
 	expect "case 12: ... nothing changed ($kind)" 0 '' '' -- cmp -s "$tmp/root.before" "$tmp/root.after"
@@ -595,7 +596,7 @@ mkdir "$root/var/log/mailrecon.log"
 expect "case 12: the audit log cannot be written: exit 1" 1 '^Apply complete' "cannot write the audit log '[^']*/var/log/mailrecon\.log'" -- \
 	mr apply -f "$tmp/grow.yaml"
 rmdir "$root/var/log/mailrecon.log"
-expect "case 12: ... the next run finishes the record" 0 '^No changes\.' 'recorded the revision' -- mr apply -f "$tmp/grow.yaml"
+expect "case 12: ... the next run finishes the record" 0 '^No changes\.' 'writing the audit lines of revision [0-9a-f]{12}, which a previous apply could not write' -- mr apply -f "$tmp/grow.yaml"
 expect "case 12: ... with the apply's audit lines, once" 0 '^1$' '' -- \
 	grep -c ' mailbox hr@example\.com create$' "$root/var/log/mailrecon.log"
 sandbox base
