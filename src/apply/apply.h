@@ -55,9 +55,13 @@ int mr_apply_run(const struct mr_apply_opts *o);
 int mr_rollback_run(const struct mr_apply_opts *o, const char *rev);
 
 /*
- * STATE_DIR/homes-left: the mailboxes whose home the last apply could not make or move (a
- * tenant's tree was in the way), one address a line; every plan makes them again until they
- * are there.  Keys point into data.  An absent or unreadable file is an empty set.
+ * STATE_DIR/homes-left: the mailboxes whose home the last apply could not make, move or
+ * restore (a tenant's tree was in the way), one a line: "ADDRESS" (make it), "ADDRESS move
+ * OWNER" (move it from OWNER's tree) or "ADDRESS restore" (bring back its newest archive
+ * entry).  Every plan tries again until the home is there.  Only names are kept: the plan
+ * makes the paths from them, as for any home.  The map goes from the address to the rest of
+ * its line ("", "move OWNER", "restore"); both point into data.  An absent or unreadable file
+ * is an empty set.
  */
 struct mr_homes_left {
 	char *data;

@@ -75,6 +75,7 @@ static int before_files(struct stage *s, const struct mr_home_change *h)
 	if (there < 0)
 		return 0;
 	bool moved = false;
+	struct stat fst;
 	if (h->op != MR_HOME_MAKE && there == 0) {
 		/* the home's domain directory first (the new owner's), then the move itself */
 		int from = look(s, h, h->from, h->op == MR_HOME_MOVE ? "the old home" : "the archive entry");
@@ -86,9 +87,10 @@ static int before_files(struct stage *s, const struct mr_home_change *h)
 		if (rc < 0 || (from > 0 && mr_txn_mvhome(s->t, h->from, h->path, uid, gid, &moved, &s->err) < 0))
 			return -1;
 
-	} else if (h->op != MR_HOME_MAKE) {
-		/* the new place was made by someone else first: the mail stays where it is, said, and
-		 * the run ends with exit 1 (the new home is not where the mail is) */
+	} else if (h->op != MR_HOME_MAKE && mr_root_lstat(s->a->root, h->from, &fst) != -ENOENT) {
+		/* the new place was made by someone else first and the old one is still there: the
+		 * mail stays where it is, said, and the run ends with exit 1 (the new home is not
+		 * where the mail is).  With nothing at the old place there is nothing to move. */
 		char *shown = mr_root_full(s->a->root, h->path), *f = mr_root_full(s->a->root, h->from);
 		fprintf(stderr, "mailrecon: warning: the storage of '%s' is left alone: '%s' exists already, so '%s' is "
 				"not moved there\n",
@@ -157,8 +159,11 @@ void mr_homes_left_read(struct mr_root *root, const char *state_dir, struct mr_h
 			if (!e)
 				break;
 			*e = '\0';
+			char *sp = strchr(l, ' ');
+			if (sp)
+				*sp = '\0';
 			if (*l)
-				mr_strmap_put_new(&out->map, l, strlen(l), l);
+				mr_strmap_put_new(&out->map, l, strlen(l), sp ? sp + 1 : e);
 		}
 	}
 	mr_buf_release(&data);
@@ -185,8 +190,17 @@ int homes_left_save(struct actx *a, const struct mr_plan *p)
 		const struct mr_home_change *h = &p->homes[i];
 		struct stat st;
 		if ((h->op == MR_HOME_MAKE || h->op == MR_HOME_MOVE || h->op == MR_HOME_RESTORE) &&
-		    (mr_root_lstat(a->root, h->path, &st) < 0 || !S_ISDIR(st.st_mode)))
-			mr_buf_addf(&b, "%s\n", h->address);
+		    (mr_root_lstat(a->root, h->path, &st) < 0 || !S_ISDIR(st.st_mode))) {
+			/* the old owner's name out of /var/www/OWNER/data/email/... (the plan made it) */
+			const char *o = h->op == MR_HOME_MOVE && h->from && strncmp(h->from, "/var/www/", 9) == 0
+						? h->from + 9
+						: NULL;
+			const char *oe = o ? strchr(o, '/') : NULL;
+			if (oe)
+				mr_buf_addf(&b, "%s move %.*s\n", h->address, (int)(oe - o), o);
+			else
+				mr_buf_addf(&b, "%s%s\n", h->address, h->op == MR_HOME_RESTORE ? " restore" : "");
+		}
 	}
 	char *path = state_path(a, HOMES_LEFT);
 	int rc = 0;

@@ -357,6 +357,8 @@ int mr_rollback_run(const struct mr_apply_opts *o, const char *rev)
 					rc = EXIT_ERROR;
 				if (reloads(&a, &s) < 0)
 					rc = EXIT_ERROR;
+				say(&a, "\nRollback complete: the state of revision %.12s; %zu file%s written.\n", e.id, s.written,
+				    s.written == 1 ? "" : "s");
 				if (s.refused_homes) {
 					fprintf(stderr, "mailrecon: rollback: the storage of %zu mailbox%s was left alone (see above)\n",
 						s.refused_homes, s.refused_homes == 1 ? "" : "es");

@@ -100,7 +100,7 @@ int stage_bytes(struct stage *s, const char *path, const void *data, size_t len,
 	int64_t uid, gid;
 	char *dir = mr_path_dirname(path);
 	/* a missing parent of a managed file is root's (0755); a link on the way is refused */
-	int rc = mr_root_mkdirs(s->a->root, dir, 0755, &s->err) < 0 ? -1 : 0;
+	int rc = mr_txn_mkdirs(s->t, dir, 0755, &s->err);
 	free(dir);
 	if (rc == 0) {
 		file_meta(s, path, c, secret, &mode, &uid, &gid);

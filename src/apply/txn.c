@@ -72,6 +72,7 @@ struct mr_txn {
 	struct mr_buf notes; /* home operations left alone at commit, one sentence each */
 	size_t nnotes;
 	struct mr_buf done;  /* home operations done at commit, one line each */
+	struct mr_pathlist made; /* directories staging created, outermost first; abort removes them */
 };
 
 /* numbers the temp files of this process (the N of ".NAME.mailrecon-tmp.PID.N") */
@@ -298,6 +299,33 @@ void mr_txn_expect(struct mr_txn *t, const char *path, const unsigned char *sha2
 	e->len = len;
 	if (st)
 		e->st = *st;
+}
+
+int mr_txn_mkdirs(struct mr_txn *t, const char *dir, unsigned mode, struct mr_buf *err)
+{
+	if (t->state != TXN_OPEN) {
+		mr_buf_addf(err, "internal error: the transaction is not open");
+		return -1;
+	}
+	/* the missing directories, outermost first: everything below the first missing one */
+	struct mr_pathlist missing = MR_PATHLIST_INIT;
+	if (mr_root_clean(dir)) {
+		struct stat st;
+		bool gone = false;
+		for (const char *p = dir + 1; *p; p++) {
+			if (p[1] != '/' && p[1] != '\0')
+				continue;
+			char *prefix = xstrndup(dir, (size_t)(p + 1 - dir));
+			if (gone || (gone = mr_root_lstat(t->root, prefix, &st) == -ENOENT))
+				mr_pathlist_add(&missing, prefix);
+			free(prefix);
+		}
+	}
+	int rc = mr_root_mkdirs(t->root, dir, mode, err) < 0 ? -1 : 0;
+	for (size_t i = 0; i < missing.n; i++)
+		mr_pathlist_add(&t->made, missing.v[i]);
+	mr_pathlist_release(&missing);
+	return rc;
 }
 
 int mr_txn_write(struct mr_txn *t, const char *target, const void *data, size_t len,
@@ -1192,10 +1220,14 @@ void mr_txn_abort(struct mr_txn **tp)
 	struct mr_txn *t = *tp;
 	if (!t)
 		return;
-	if (t->state == TXN_OPEN)
+	if (t->state == TXN_OPEN) {
 		for (size_t i = 0; i < t->ops.n; i++)
 			if (t->ops.v[i].kind == OP_WRITE)
 				mr_root_unlink(t->root, t->ops.v[i].a);
+		for (size_t i = t->made.n; i-- > 0;)
+			mr_root_rmdir(t->root, t->made.v[i]); /* only if still empty */
+	}
+	mr_pathlist_release(&t->made);
 	oplist_release(&t->ops);
 	mr_buf_release(&t->notes);
 	mr_buf_release(&t->done);

@@ -62,11 +62,18 @@ struct mr_txn *mr_txn_begin(struct mr_root *root, const char *journal_path);
 void mr_txn_expect(struct mr_txn *t, const char *path, const unsigned char *sha256, size_t len, const struct stat *st);
 
 /*
+ * Makes the missing directories of dir (mode, root's), as mr_root_mkdirs() does, and
+ * remembers them: mr_txn_abort() of an open transaction removes them again when they are
+ * empty, so a refused apply leaves no new directory behind.  0, or -1 with err set.
+ */
+int mr_txn_mkdirs(struct mr_txn *t, const char *dir, unsigned mode, struct mr_buf *err);
+
+/*
  * Stage data as the new content of target: a temp file beside it
  * (".BASENAME.mailrecon-tmp.PID.N"), created 0600, given the owner (uid and gid when >= 0)
  * and mode before any content is written, then written and fsync'd.  Refused when target
  * exists and is a symbolic link or not a regular file, and when its directory does not
- * exist (the caller creates the directories it owns).
+ * exist (the caller creates it, with mr_txn_mkdirs()).
  */
 int mr_txn_write(struct mr_txn *t, const char *target, const void *data, size_t len,
 		 unsigned mode, int64_t uid, int64_t gid, struct mr_buf *err);

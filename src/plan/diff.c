@@ -324,25 +324,60 @@ static const char *archive_entry(struct ctx *c, const char *address)
 	for (int n = 1; n < 100000; n++) {
 		e = n == 1 ? mr_arena_printf(&c->p->arena, "%s/archive/%s/%s", dir, address, stamp)
 			   : mr_arena_printf(&c->p->arena, "%s/archive/%s/%s-%d", dir, address, stamp, n);
-		if (!c->in->archive.taken || !c->in->archive.taken(c->in->archive.ctx, e))
+		bool taken = c->in->archive.taken && c->in->archive.taken(c->in->archive.ctx, e);
+		for (size_t i = 0; i < c->p->nhomes && !taken; i++) /* ... or by this plan */
+			taken = c->p->homes[i].to && strcmp(c->p->homes[i].to, e) == 0;
+		if (!taken)
 			break;
 	}
 	return e;
 }
 
-/* A deleted mailbox: its home, at exactly its place, is archived (or purged). */
-static void home_gone(struct ctx *c, struct mr_change *ch, const struct mr_domain *ld, const struct mr_mailbox *a)
+/*
+ * What an earlier apply left alone for address (STATE_DIR/homes-left): "" (make), "move OWNER"
+ * or "restore"; NULL for nothing.  move_from: the OWNER of a move, when it is not owner.
+ */
+static const char *left_alone(const struct ctx *c, const char *address, const char *owner, const char **move_from)
+{
+	const char *left = c->in->homes_left ? mr_strmap_get(c->in->homes_left, address, strlen(address)) : NULL;
+	*move_from = left && strncmp(left, "move ", 5) == 0 && (!owner || strcmp(left + 5, owner) != 0) ? left + 5 : NULL;
+	return left;
+}
+
+/* The home at path of a deleted mailbox is archived (or purged). */
+static void gone_at(struct ctx *c, struct mr_change *ch, const struct mr_mailbox *a, const char *path)
+{
+	if (c->in->purge) {
+		home_change(c, MR_HOME_PURGE, a->address, NULL, path);
+		return;
+	}
+	const char *entry = archive_entry(c, a->address);
+	if (!ch->archive)
+		ch->archive = entry;
+	home_change(c, MR_HOME_ARCHIVE, a->address, NULL, path)->to = entry;
+}
+
+/*
+ * A deleted mailbox: its home, at exactly its place, is archived (or purged).  So are the
+ * other places its mail may be: its old home in a previous owner's tree when an earlier apply
+ * could not move it from there, and its place in the tree of the owner its domain gets now
+ * (the live owner may be a hand edit).  A place with nothing there is passed over at apply.
+ */
+static void home_gone(struct ctx *c, struct mr_change *ch, const struct mr_domain *ld, const struct mr_domain *td,
+		      const struct mr_mailbox *a)
 {
 	const char *home = home_of(c, ld->owner, ld->name, a->name);
 	ch->storage = home;
 	if (!home)
 		return; /* the owner is unknown: nothing is touched (a finding says so) */
-	if (c->in->purge) {
-		home_change(c, MR_HOME_PURGE, a->address, NULL, home);
-		return;
-	}
-	ch->archive = archive_entry(c, a->address);
-	home_change(c, MR_HOME_ARCHIVE, a->address, NULL, home)->to = ch->archive;
+	gone_at(c, ch, a, home);
+	const char *old_owner, *other;
+	if (left_alone(c, a->address, ld->owner, &old_owner) && old_owner &&
+	    (other = home_of(c, old_owner, ld->name, a->name)) != NULL)
+		gone_at(c, ch, a, other);
+	if (td && td->owner && strcmp(td->owner, ld->owner) != 0 && !(old_owner && strcmp(old_owner, td->owner) == 0) &&
+	    (other = home_of(c, td->owner, ld->name, a->name)) != NULL)
+		gone_at(c, ch, a, other);
 }
 
 /* A new mailbox: its home is made, or with a rollback, its newest archive entry comes back. */
@@ -368,11 +403,23 @@ static void home_kept(struct ctx *c, struct upd *u, const struct mr_domain *ld, 
 	if (!want)
 		return;
 	const char *was = ld->owner && strcmp(ld->owner, td->owner) != 0 ? home_of(c, ld->owner, ld->name, a->name) : NULL;
-	if (was)
+	const char *old_owner, *left = left_alone(c, a->address, td->owner, &old_owner);
+	if (was && !old_owner) {
 		home_change(c, MR_HOME_MOVE, a->address, td->owner, want)->from = was;
-	else if (ld->owner == NULL ||
-		 (c->in->homes_left && mr_strmap_get(c->in->homes_left, a->address, strlen(a->address))))
+	} else if (left) {
+		/* a home an earlier apply left alone: the same operation again, from names (a move
+		 * left alone comes from where the mail still is, whoever owned the domain since) */
+		const char *from = NULL, *entry = NULL;
+		if (old_owner)
+			from = home_of(c, old_owner, td->name, a->name);
+		else if (strcmp(left, "restore") == 0 && c->in->archive.newest)
+			entry = c->in->archive.newest(c->in->archive.ctx, a->address);
+		struct mr_home_change *h = home_change(c, from ? MR_HOME_MOVE : entry ? MR_HOME_RESTORE : MR_HOME_MAKE,
+						       a->address, td->owner, want);
+		h->from = from ? from : entry ? pstr(c, entry) : NULL;
+	} else if (ld->owner == NULL) {
 		home_change(c, MR_HOME_MAKE, a->address, td->owner, want);
+	}
 	if (a->home && !mr_home_is(a->home, was ? was : want))
 		diff_attr(u, "home", a->home, want);
 }
@@ -388,7 +435,7 @@ static void diff_mailboxes(struct ctx *c, const struct mr_domain *ld, const stru
 		if (cmp < 0) {
 			struct mr_change *ch = change(c, MR_CHANGE_DELETE, MR_OBJ_MAILBOX, a->address, dn);
 			mailbox_attrs(c, ch, a, true);
-			home_gone(c, ch, ld, a);
+			home_gone(c, ch, ld, td, a);
 			c->p->del_mailboxes++;
 			i++;
 		} else if (cmp > 0) {

@@ -160,12 +160,16 @@ static void want_dovecot(struct want *w, const struct mr_model *t, const struct 
 				w->at_apply = true;
 			}
 			l->f[MR_F_DOVECOT_HASH] = h; /* in a model's arena, or a literal */
-			if (same_owner && lmb->uid != MR_UNSET && lmb->gid != MR_UNSET) {
-				l->f[MR_F_DOVECOT_UID] = wnum(w, (long long)lmb->uid);
-				l->f[MR_F_DOVECOT_GID] = wnum(w, (long long)lmb->gid);
-			} else if (acc) {
+			/* the owner's account's ids; without one, the live ids of the same owner's line
+			 * when they are a regular account's -- never root's or a system account's */
+			int64_t uid_min = in->accounts ? in->accounts->uid_min : MR_UID_MIN_DEFAULT;
+			if (acc) {
 				l->f[MR_F_DOVECOT_UID] = wnum(w, (long long)acc->uid);
 				l->f[MR_F_DOVECOT_GID] = wnum(w, (long long)acc->gid);
+			} else if (same_owner && lmb->uid != MR_UNSET && lmb->gid != MR_UNSET && lmb->uid >= uid_min &&
+				   lmb->gid > 0) {
+				l->f[MR_F_DOVECOT_UID] = wnum(w, (long long)lmb->uid);
+				l->f[MR_F_DOVECOT_GID] = wnum(w, (long long)lmb->gid);
 			} else {
 				l->f[MR_F_DOVECOT_UID] = l->f[MR_F_DOVECOT_GID] = ID_AT_APPLY;
 				w->at_apply = true;

@@ -124,8 +124,9 @@ static int settle_dir(int pfd, const char *name, unsigned mode, int64_t uid, int
 
 /*
  * The walk: every directory from the root opened with O_PATH | O_NOFOLLOW from the one
- * before; a safe link is followed, any other is -ELOOP.  With make, missing directories are
- * made (root's, mode).  An O_PATH descriptor of the directory rel names ("" is the root).
+ * before; a safe link is followed, any other is -ELOOP.  With make, missing directories of
+ * rel are made (root's, mode), but never one a link's target names: a dangling link stays
+ * dangling (-ENOENT).  An O_PATH descriptor of the directory rel names ("" is the root).
  */
 static int walk_dirs(struct mr_root *r, const char *rel, bool make, unsigned mode)
 {
@@ -134,12 +135,14 @@ static int walk_dirs(struct mr_root *r, const char *rel, bool make, unsigned mod
 	stack[0] = r->fd;
 	char *todo = xstrdup(rel);
 	char *p = todo;
+	size_t linked = 0; /* todo[0..linked) came from links' targets */
 	while (*p && rc == 0) {
 		char *slash = strchr(p, '/');
 		char *next = slash ? slash + 1 : p + strlen(p);
 		if (slash)
 			*slash = '\0';
 		char *comp = p;
+		bool ours = (size_t)(comp - todo) >= linked;
 		p = next;
 		if (!*comp || strcmp(comp, ".") == 0)
 			continue;
@@ -152,7 +155,7 @@ static int walk_dirs(struct mr_root *r, const char *rel, bool make, unsigned mod
 		}
 		int cur = stack[depth];
 		int nfd = openat(cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		if (nfd < 0 && errno == ENOENT && make) {
+		if (nfd < 0 && errno == ENOENT && make && ours) {
 			if (mkdirat(cur, comp, 0700) == 0)
 				rc = settle_dir(cur, comp, mode, -1, -1);
 			else if (errno != EEXIST)
@@ -188,7 +191,10 @@ static int walk_dirs(struct mr_root *r, const char *rel, bool make, unsigned mod
 					close(stack[depth--]);
 			/* the rest of the path after the link's target */
 			struct mr_buf b = MR_BUF_INIT;
-			mr_buf_addf(&b, "%s/%s", target, p);
+			size_t done = (size_t)(p - todo);
+			mr_buf_addf(&b, "%s/", target);
+			linked = b.len + (linked > done ? linked - done : 0);
+			mr_buf_add(&b, p, strlen(p));
 			free(todo);
 			todo = mr_buf_detach(&b);
 			p = todo;

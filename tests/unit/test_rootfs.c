@@ -158,6 +158,29 @@ START_TEST(directories_and_names)
 	ck_assert_int_eq(mr_root_lstat(r, "/var/lib/mailrecon/archive", &st), 0);
 	ck_assert(S_ISDIR(st.st_mode));
 	ck_assert_uint_eq(st.st_mode & 07777, 0700);
+	/* root's link in root's /etc is followed by mkdirs, which makes what the path names
+	 * after it ... */
+	sh("mkdir -p %s/srv/spool && ln -s /srv/spool %s/etc/spool", rootdir, rootdir);
+	ck_assert_int_eq(mr_root_mkdirs(r, "/etc/spool/a/b", 0755, &err), 0);
+	ck_assert_int_eq(mr_root_lstat(r, "/srv/spool/a/b", &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+	/* ... but never what the link's target names: a dangling link stays dangling */
+	sh("ln -s /srv/gone/deeper %s/etc/dangling && ln -s ../srv/gone2 %s/etc/dangling2", rootdir, rootdir);
+	ck_assert_int_eq(mr_root_mkdirs(r, "/etc/dangling/x", 0755, &err), -ENOENT);
+	ck_assert_int_eq(mr_root_mkdirs(r, "/etc/dangling2", 0755, &err), -ENOENT);
+	ck_assert_int_eq(mr_root_lstat(r, "/srv/gone", &st), -ENOENT);
+	ck_assert_int_eq(mr_root_lstat(r, "/srv/gone2", &st), -ENOENT);
+	/* a link within a link's target: what follows the inner link's target is still the
+	 * first link's, and made by nobody */
+	sh("mkdir -p %s/srv/hop && ln -s /srv/hop/in/more %s/etc/outer && ln -s /srv/nowhere %s/srv/hop/in", rootdir, rootdir,
+	   rootdir);
+	ck_assert_int_eq(mr_root_mkdirs(r, "/etc/outer/mine", 0755, &err), -ENOENT);
+	ck_assert_int_eq(mr_root_lstat(r, "/srv/nowhere", &st), -ENOENT);
+	sh("mkdir %s/srv/nowhere", rootdir);
+	ck_assert_int_eq(mr_root_mkdirs(r, "/etc/outer/mine", 0755, &err), -ENOENT); /* 'more' is the link's */
+	sh("mkdir %s/srv/nowhere/more", rootdir);
+	ck_assert_int_eq(mr_root_mkdirs(r, "/etc/outer/mine", 0755, &err), 0);
+	ck_assert_int_eq(mr_root_lstat(r, "/srv/nowhere/more/mine", &st), 0);
 	/* rename, unlink, list */
 	ck_assert_int_eq(mr_root_rename(r, "/etc/exim4/passwd", "/etc/exim4/passwd2", true), 0);
 	sh("touch %s/etc/exim4/passwd", rootdir);

@@ -455,6 +455,40 @@ START_TEST(abort_and_free_remove_what_was_staged)
 }
 END_TEST
 
+START_TEST(abort_removes_the_directories_staging_made)
+{
+	mk_tmp();
+	mkdir(at("keep"), 0755);
+	struct mr_buf err = MR_BUF_INIT;
+	for (int round = 0; round < 2; round++) {
+		struct mr_txn *t = mr_txn_begin(at("journal"));
+		ck_assert_int_eq((mr_txn_mkdirs)(t, "/keep/x/y", 0755, &err), 0);
+		ck_assert_int_eq((mr_txn_mkdirs)(t, "/new/z", 0755, &err), 0);
+		ck_assert_int_eq(mr_txn_write(t, at("keep/x/y/f"), "F\n", 2, 0644, -1, -1, &err), 0);
+		ck_assert_int_eq(mr_txn_write(t, at("new/z/g"), "G\n", 2, 0644, -1, -1, &err), 0);
+		if (round == 0) {
+			mr_txn_abort(&t);
+			/* the directories that were there stay; the ones staging made are gone */
+			assert_listing(".", "keep");
+			assert_listing("keep", "");
+		} else {
+			ck_assert_int_eq(mr_txn_commit(t, &err), 0);
+			mr_txn_free(&t);
+			assert_listing(".", "keep|new");
+			ck_assert(is("keep/x/y/f", "F\n") && is("new/z/g", "G\n"));
+		}
+	}
+	/* a directory someone filled meanwhile is not removed */
+	struct mr_txn *t = mr_txn_begin(at("journal"));
+	ck_assert_int_eq((mr_txn_mkdirs)(t, "/other/d", 0755, &err), 0);
+	put("other/d/theirs", "T\n", 0644);
+	mr_txn_abort(&t);
+	ck_assert(is("other/d/theirs", "T\n"));
+	mr_buf_release(&err);
+	rm_tmp();
+}
+END_TEST
+
 START_TEST(torn_journal_is_rolled_back)
 {
 	mk_tmp();
@@ -1095,6 +1129,7 @@ Suite *suite_txn(void)
 	tcase_add_test(tc, owner_and_mode_come_before_content);
 	tcase_add_test(tc, commit_checks_again_before_the_journal);
 	tcase_add_test(tc, abort_and_free_remove_what_was_staged);
+	tcase_add_test(tc, abort_removes_the_directories_staging_made);
 	tcase_add_test(tc, torn_journal_is_rolled_back);
 	tcase_add_test(tc, complete_journal_is_rolled_forward);
 	tcase_add_test(tc, odd_journals_are_refused_and_kept);

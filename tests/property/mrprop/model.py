@@ -663,6 +663,8 @@ def to_yaml(st, users=None, domains=None, server=True):
             out.append('    reseller: %s' % v['reseller'])
         if v['disabled']:
             out.append('    disabled: true')
+        elif v.get('enable'):
+            out.append('    disabled: false')  # said outright: a scope user who leaves it out keeps it
         lim = {k: x for k, x in v['limits'].items() if x is not None}
         if lim:
             out.append('    limits: {%s}' % ', '.join('%s: %d' % (k, lim[k]) for k in sorted(lim)))

@@ -19,6 +19,7 @@ Operation contracts that are not one of these are labelled by the operation ('sc
 import copy
 import json
 import os
+import re
 import random
 import shutil
 import stat
@@ -79,6 +80,7 @@ class Seq:
         self.nfile = 0
         self.seen_objects = set()
         self.missing_before = set()
+        self.last_left = set()  # the addresses whose storage the runs of this step left alone
         self.decoy_snap = snapshot(self.decoy)
         self.parent_snap = self._parent()
         self.protected_snap = snapshot_paths(self.root, protected_rels())
@@ -103,6 +105,8 @@ class Seq:
     def mr(self, args, **kw):
         res = self.runner.run(args, **kw)
         self.check_outside(res)
+        if res.rc == 0 and re.search(r"the storage of '[^']+' is left alone", res.err):
+            raise Failure('5', 'a run left storage alone but exited 0', res.brief(3000))
         return res
 
     def _parent(self):
@@ -257,13 +261,35 @@ class Seq:
             raise Failure('2', 'planted mail lost or duplicated', '\n'.join(bad))
         return found
 
+    def left_alone(self, res, verb):
+        """A run that exited 1 after "Apply complete" (or "Rollback complete"): its files are applied and
+        the storage a tenant got in the way of is left alone, each one said (design section 7).  Returns
+        the addresses left alone, or None when res is not such a run; raises when one was left alone
+        with no tenant in its way."""
+        if res.rc != 1 or not re.search(r'^%s complete' % verb, res.out, re.M):
+            return None
+        left = set(re.findall(r"the storage of '([^']+)' is left alone", res.err))
+        if not left:
+            raise Failure('5', 'a run completed with exit 1 but named no storage it left alone', res.brief(3000))
+        for a in sorted(left):
+            if not any(self.tainted(t) for t in self.taints_of(a)):
+                raise Failure('5', 'the storage of %s was left alone, but no tenant is in its way' % a,
+                              res.brief(3000))
+        self.last_left |= left
+        return left
+
+    def taints_of(self, address):
+        """Every home address may have or have had: below any tenant's tree."""
+        l, _, dn = address.partition('@')
+        return [model.home_of(u, dn, l).lstrip('/') for u, _ in model.POOL_USERS]
+
     def tainted(self, rel):
         rel = rel.strip('/')
         return any(rel == t or rel.startswith(t + '/') for t in self.taints)
 
     # ---- checks after a successful apply ----
 
-    def check_success(self, st, plan_args, what='apply', scope_domains=None):
+    def check_success(self, st, plan_args, what='apply', scope_domains=None, left_alone=()):
         taint = bool(self.taints)
         if plan_args is not None:
             res = self.mr(['plan'] + plan_args + ['--detailed-exitcode'])
@@ -273,22 +299,24 @@ class Seq:
         if diffs:
             raise Failure('3', 'the live files disagree with the desired state after a successful %s' % what,
                           '\n'.join(diffs[:30]))
-        self.check_homes(st, what, scope_domains)
+        self.check_homes(st, what, scope_domains, left_alone)
         left = tmp_files(self.root)
         if left:
             raise Failure('5', 'temporary files left after a successful %s' % what, '\n'.join(left))
         if os.path.lexists(os.path.join(self.root, 'var/lib/mailrecon/journal')):
             raise Failure('5', 'the journal is left after a successful %s' % what)
 
-    def check_homes(self, st, what, scope_domains=None):
-        """scope_domains: a scoped run makes no home outside its scope (it must keep those that are)."""
+    def check_homes(self, st, what, scope_domains=None, left_alone=()):
+        """scope_domains: a scoped run makes no home outside its scope (it must keep those that are).
+        left_alone: the mailboxes whose storage the run said it left alone (a tenant's tree was in
+        the way of the home or of the old home it moves from)."""
         found = find_messages(self.root, MAIL_TREES)
         bad = []
         for dn, d in sorted(st['domains'].items()):
             for l in sorted(d['mailboxes']):
                 a = model.addr(l, dn)
                 home = model.home_of(d['owner'], dn, l).lstrip('/')
-                if self.tainted(home):
+                if self.tainted(home) or a in left_alone or a in self.last_left:
                     continue
                 if scope_domains is not None and dn not in scope_domains and a not in self.incs:
                     continue
@@ -455,7 +483,7 @@ class Seq:
                                    'not 3' % (dels, res.rc), res.brief(3000))
             self.expect_unchanged(before, res, 'a refused apply (deletions over the cap)')
             return res, False, path
-        if res.rc != 0:
+        if res.rc != 0 and self.left_alone(res, 'Apply') is None:
             if res.rc in (1, 3):
                 self.expect_unchanged(before, res, 'a run that exited %d' % res.rc)
             raise Failure('5', 'apply of a valid state%s exited %s, not 0' % (
@@ -497,6 +525,7 @@ class Seq:
         if self.desc:
             self.history.append((self.step, self.history_op, self.desc))
         self.step = i
+        self.last_left = set()
         self.history_op = self.op
         self.desc = ''
         self.stats['steps'] += 1
@@ -684,7 +713,9 @@ class Seq:
             added = []
             for dn in sorted(f['domains']):
                 d = f['domains'][dn]
-                if d['owner'] == u or role == 'reseller':
+                # its own domains: mailboxes in its users' would break their limits, which the
+                # file declares too, and make the file invalid (exit 1) before any scope rule
+                if d['owner'] == u:
                     for _ in range(2):
                         l = model.free_local(self.r, d)
                         if l and len(d['mailboxes']) < model.MAX_MAILBOXES:
@@ -726,6 +757,7 @@ class Seq:
             kind, name = self.r.choice(enable)
             if kind == 'user':
                 f['users'][name]['disabled'] = False
+                f['users'][name]['enable'] = True
             elif kind == 'domain':
                 f['domains'][name]['disabled'] = False
             else:
@@ -776,6 +808,33 @@ class Seq:
         with os.fdopen(fd, 'wb') as f:
             f.write(out)
         return True
+
+    def unsafe_dovecot_line(self, rfiles, lineno, address):
+        """Why line lineno of a revision's dovecot.passwd (for address) must not be put back, seen
+        independently of mailrecon: a uid/gid not its domain owner's (per the revision's exim
+        passwd), a home not the mailbox's place, the nine-field form or a field that moves the
+        mail; None when it is safe."""
+        lines = (rfiles.get('etc/dovecot/dovecot.passwd') or b'').decode('utf-8', 'replace').split('\n')
+        if lineno < 1 or lineno > len(lines):
+            return None
+        f = lines[lineno - 1].lstrip('#').split(':')
+        if f[0].lower() != address or len(f) < 6:
+            return None
+        l, _, dn = address.partition('@')
+        owners = {v['words'].get('owner') for k, v in live.parse_exim_passwd(
+            rfiles.get('etc/exim4/passwd') or b'').items() if k.endswith('@' + dn)}
+        owners.discard(None)
+        if len(owners) != 1:
+            return 'the owner of %s is not one user in the exim passwd (%s)' % (dn, sorted(owners))
+        o = owners.pop()
+        if o not in model.UID or f[2] != str(model.UID[o]) or f[3] != str(model.UID[o]):
+            return 'uid:gid %s:%s, owner %s' % (f[2], f[3], o)
+        if f[5].rstrip('/') != model.home_of(o, dn, l):
+            return 'home %s' % f[5]
+        extra = ':'.join(f[7:]) if len(f) > 7 else ''
+        if extra.startswith(':') or re.search(r'(^|\s)(userdb_)?(uid|gid|home|mail)=', extra):
+            return 'extra fields %s' % extra
+        return None
 
     def hostile_home(self, owner, dn, l):
         others = [(d2['owner'], n2, l2) for n2, d2 in self.model['domains'].items() for l2 in d2['mailboxes']
@@ -1084,7 +1143,7 @@ class Seq:
         path_y = self.write_state(st, 'tenant')
         before = self.root_snap()
         res = self.mr(['apply', '-f', path_y, '--allow-delete'] + (['--purge'] if purge else []))
-        if res.rc == 0:
+        if res.rc == 0 or self.left_alone(res, 'Apply') is not None:
             self.check_success(st, ['-f', path_y])
             self.success(st, purge)
         elif res.rc == 1:
@@ -1179,15 +1238,30 @@ class Seq:
         aside = full + '.mr-aside'
         if existed:
             os.rename(full, aside)
-        os.symlink(dst if r.random() < 0.5 else os.path.relpath(dst, os.path.dirname(full)), full)
+        # root's own link in root's directory: a relative one climbs out of ROOT and is refused;
+        # an absolute one is read as the server would read it, below ROOT (ROOT + the decoy's
+        # path), where nothing is: a dangling link, through which nothing may be made
+        absolute = r.random() < 0.5
+        os.symlink(dst if absolute else os.path.relpath(dst, os.path.dirname(full)), full)
+        self.note('%s -> %s link' % (rel, 'an absolute (dangling below ROOT)' if absolute else 'a relative (escaping)'))
         self.resnap_decoy()
         path = self.write_state(st, 'mdir')
         before = self.root_snap()
         try:
             res = self.mr(['apply', '-f', path, '--allow-delete'])
+            below = os.path.join(self.root, dst.lstrip('/'))
+            if absolute and os.path.lexists(below):
+                raise Failure('mdir', 'apply made %s, the target of the dangling link %s' % (below, rel),
+                              res.brief(3000))
             if rel == 'var/log':
                 if res.rc not in (0, 1):
                     raise Failure('mdir', 'apply with var/log a symlink exited %s' % res.rc, res.brief(3000))
+            elif absolute and res.rc == 0:
+                # nothing to write below rel (its files read as missing, and stay so): the
+                # rest of the apply is done; the model follows, and the next run may see drift
+                if os.readlink(full) != dst:
+                    raise Failure('mdir', 'apply replaced the link %s' % rel, res.brief(3000))
+                self.model, self.clean = copy.deepcopy(st), False
             elif res.rc not in (1, 3):
                 raise Failure('mdir', 'apply with the managed directory %s a symlink out of ROOT exited %s; it must '
                                       'refuse (1 or 3) and never write through it' % (rel, res.rc), res.brief(3000))
@@ -1197,8 +1271,11 @@ class Seq:
             os.unlink(full)
             if existed:
                 os.rename(aside, full)
-        if rel == 'var/log':
-            self.model, self.clean = (copy.deepcopy(st) if res.rc == 0 else self.model), False
+        if rel == 'var/log' and (res.rc == 0 or re.search(r'^Apply complete', res.out, re.M)):
+            # applied (exit 1: only the audit log could not be written): the mail of what it
+            # deleted is archived, as after any apply
+            self.success(st, False)
+            self.clean = False
 
     # -- rollback --
 
@@ -1227,13 +1304,24 @@ class Seq:
             '--allow-delete' if allow else 'no --allow-delete'))
         before = self.root_snap()
         res = self.mr(['rollback', rev] + (['--allow-delete'] if allow else []))
+        bad_line = re.search(r"the revision cannot be used: '[^']*/etc/dovecot/dovecot\.passwd' line (\d+) "
+                             r"\(mailbox '([^']+)'\): (.*?); nothing was changed", res.err)
+        if res.rc == 3 and bad_line:
+            # a drift revision that recorded a hand-edited Dovecot line mail must not follow
+            why = self.unsafe_dovecot_line(rfiles, int(bad_line.group(1)), bad_line.group(2))
+            if not why:
+                raise Failure('5', 'rollback refused line %s of the revision\'s dovecot.passwd, which is safe' %
+                              bad_line.group(1), res.brief(3000))
+            self.note('refused: the revision has an unsafe Dovecot line (%s)' % why)
+            self.expect_unchanged(before, res, 'a rollback to a revision with an unsafe Dovecot line')
+            return
         if dels and not allow:
             if res.rc != 3:
                 raise Failure('5', 'a rollback that deletes %d objects without --allow-delete exited %s, not 3' % (
                     dels, res.rc), res.brief(3000))
             self.expect_unchanged(before, res, 'a refused rollback')
             return
-        if res.rc != 0:
+        if res.rc != 0 and self.left_alone(res, 'Rollback') is None:
             if res.rc in (1, 3):
                 self.expect_unchanged(before, res, 'a rollback that exited %d' % res.rc)
             raise Failure('5', 'rollback to %.12s exited %s, not 0' % (rev, res.rc), res.brief(3000))
@@ -1337,7 +1425,7 @@ class Seq:
                                    '%s, not 3' % (dels, res.rc), res.brief(3000))
             self.expect_unchanged(before, res, 'a refused apply after a crash')
             return
-        if res.rc != 0:
+        if res.rc != 0 and self.left_alone(res, 'Apply') is None:
             raise Failure('5', 'the apply after a crash exited %s, not 0' % res.rc, res.brief(3000))
         self.check_success(st, ['-f', path], 'apply after a crash')
         self.success(st, purge)
@@ -1350,7 +1438,9 @@ class Seq:
         st, what = model.mutate(r, m, self.ctx, n=r.randint(1, 3))
         cands = [dn for dn, d in sorted(st['domains'].items()) if dn in m['domains'] and
                  m['domains'][dn]['owner'] == d['owner'] and not d['disabled'] and not m['domains'][dn]['disabled']
-                 and not st['users'][d['owner']]['disabled'] and not m['users'][d['owner']]['disabled']]
+                 and not st['users'][d['owner']]['disabled'] and not m['users'][d['owner']]['disabled']
+                 # the writer (a shell, as a panel) follows links: not into a tenant's sabotage
+                 and not any(t.startswith('var/www/%s/' % d['owner']) for t in self.taints)]
         if not cands:
             self.fallback_apply('no domain for the writer')
             return
@@ -1378,9 +1468,11 @@ class Seq:
         parts = home.strip('/').split('/')
         for i in range(3, len(parts) + 1):
             p = os.path.join(self.root, *parts[:i])
-            chain += "[ -d '%s' ] || { %s '%s' && %s %d:%d '%s' && %s %s '%s'; } && " % (
+            chain += "{ [ -d '%s' ] || { %s '%s' && %s %d:%d '%s' && %s %s '%s'; }; } && " % (
                 p, t['mkdir'], p, t['chown'], uid, uid, p, t['chmod'], '700' if i == len(parts) else '750', p)
-        cmd = ("printf '%%s\\n' '%s' >> '%s' && printf '%%s\\n' '%s' >> '%s' && %s: > '%s'" % (
+        # the panel makes /etc/dovecot when it is not there yet (a server with no mailbox)
+        cmd = ("%s -p '%s' && printf '%%s\\n' '%s' >> '%s' && printf '%%s\\n' '%s' >> '%s' && %s: > '%s'" % (
+            t['mkdir'], os.path.join(self.root, 'etc/dovecot'),
             exim_line, os.path.join(self.root, 'etc/exim4/passwd'), dove_line,
             os.path.join(self.root, 'etc/dovecot/dovecot.passwd'), chain, marker))
         self.note('mutations: %s; the panel adds %s during the apply' % (', '.join(what), a))
@@ -1404,7 +1496,7 @@ class Seq:
                     raise Failure('concurrent', 'apply refused the concurrent change but %s is not the writer\'s' %
                                   rel, 'want tail %r\nhave tail %r' % (exp[rel][-300:], (now[rel] or b'')[-300:]))
             home_rel = home.strip('/')
-            skip = {'etc/exim4/passwd', 'etc/dovecot/dovecot.passwd'}
+            skip = {'etc/exim4/passwd', 'etc/dovecot/dovecot.passwd', 'etc/dovecot'}
             skip |= {'/'.join(parts[:i]) for i in range(3, len(parts) + 1)}
             after = self.root_snap()
             b2 = {k: v for k, v in before.items() if k not in skip}
