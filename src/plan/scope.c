@@ -9,7 +9,9 @@
  *   - the scope user must be live; its role, reseller, account, disabled flag and limits
  *     are the live ones, and a file that writes another value for them is refused;
  *   - a user's scope holds its own objects; a reseller's also those of the users whose live
- *     reseller it is, and new users (who become its users); an admin's everything;
+ *     reseller it is, and new users (who become its users); an admin's everything.  A live
+ *     domain whose owner is known only from a /var/www/OWNER/data/email/DOMAIN directory (a
+ *     tenant can make one in its tree) is in an admin's scope only;
  *   - the limits of every user and reseller hold on the target (a reseller's over all its
  *     users, those outside this run included), unless the run does not raise a count that
  *     is over already;
@@ -136,6 +138,13 @@ static bool check_domain(struct sc *s, const struct mr_domain *dd)
 			  dd->owner, s->name);
 		return false;
 	}
+	if (ld && ld->owner_from_dir && !mr_scope_covers_domain(s->l, s->name, ld)) {
+		VIOLATION(s, dd->loc,
+			  "domain '%s' is live and its owner is known only from the directory /var/www/%s/data/email/%s, "
+			  "which a tenant can make; only an administrator can declare it",
+			  dd->name, ld->owner, dd->name);
+		return false;
+	}
 	if (ld && !in_scope(s, ld->owner)) {
 		VIOLATION(s, dd->loc, "domain '%s' is live and owned by '%s', outside the scope of '%s'; it cannot be declared here",
 			  dd->name, ld->owner ? ld->owner : "(unknown)", s->name);
@@ -242,7 +251,7 @@ static void build(struct sc *s)
 		mailboxes_disabled_by(s, n);
 	}
 	for (size_t i = 0; i < l->ndomains; i++)
-		if (!in_scope(s, l->domains[i]->owner) && !mr_model_domain(t, l->domains[i]->name))
+		if (!mr_scope_covers_domain(l, s->name, l->domains[i]) && !mr_model_domain(t, l->domains[i]->name))
 			add_domain(t, l->domains[i]);
 	for (size_t i = 0; i < t->ndomains; i++)
 		for (size_t j = 0; j < t->domains[i]->nmailboxes; j++) {

@@ -153,6 +153,33 @@ cp "$tmp/err" "$tmp/carol.err"
 expect "... the domain is refused too" 0 '' '' -- \
 	grep -q "alice-carol\.yaml:6:3: error: domain 'carol\.example' is live and owned by 'carol', outside the scope of 'alice'" "$tmp/carol.err"
 
+# --- a domain the panel made (a domains line, no registry line, no mailbox): alice makes
+# /var/www/alice/data/email/panel.example in her own tree, and the live state reads her as its
+# owner; she still cannot take it in her scope, or delete it ---
+printf 'panel.example: :fail: No such user here\n' >>"$root/etc/exim4/domains"
+mkdir -p "$root/var/www/alice/data/email/panel.example"
+expect "an owner from a directory: import shows it as before" 0 '^  panel\.example:$' '' -- sh -c \
+	"'$bin' --root '$root' import 2>/dev/null | grep -A1 '^  panel\.example:\$' | grep -qx '    owner: alice' && echo '  panel.example:'"
+{ cat "$tmp/alice-ok.yaml"; printf '%s\n' '  panel.example:' '    owner: alice' '    default_action: {forward: x@elsewhere.example}'; } \
+	>"$tmp/alice-panel.yaml"
+expect "alice cannot declare a domain her own directory names her the owner of" 3 '' \
+	"alice-panel\.yaml:13:3: error: domain 'panel\.example' is live and its owner is known only from the directory /var/www/alice/data/email/panel\.example, which a tenant can make; only an administrator can declare it" -- \
+	mr plan --scope alice -f "$tmp/alice-panel.yaml"
+cp "$tmp/err" "$tmp/panel.err"
+expect "... one error, nothing else" 0 '' '' -- sh -c "test \$(grep -c ': error: ' '$tmp/panel.err') -eq 1"
+expect "... apply refuses it the same way" 3 '' "alice-panel\.yaml:13:3: error: domain 'panel\.example' is live and its owner is known only" -- \
+	mr apply -q --no-reload --scope alice -f "$tmp/alice-panel.yaml"
+expect "... and the domain still rejects, for no one's mailbox" 0 '' '' -- \
+	sh -c "grep -qx 'panel.example: :fail: No such user here' '$root/etc/exim4/domains' && ! grep -q panel '$reg'"
+expect "alice's scope does not delete it either" 0 '^No changes\.' '' -- mr plan --scope alice -f "$tmp/alice-ok.yaml"
+expect "... (nothing of panel.example in her plan)" 1 '' '' -- grep -q 'panel\.example' "$tmp/out"
+expect "her scoped import leaves it out" 1 '' '' -- sh -c "'$bin' --root '$root' import --scope alice 2>/dev/null | grep -q panel"
+{ sed -n '1,/^domains:$/p' "$tmp/admin.yaml"; sed -n '/^  panel\.example:$/,$p' "$tmp/alice-panel.yaml"; } >"$tmp/ann-panel.yaml"
+expect "an admin's scope may declare it" 0 '^  ~ domain panel\.example$' '' -- mr plan --scope ann -f "$tmp/ann-panel.yaml"
+sed -i '/^panel\.example: /d' "$root/etc/exim4/domains"
+rmdir "$root/var/www/alice/data/email/panel.example"
+expect "(the panel's domain goes again)" 0 '' '' -- mr apply -q --no-reload --scope alice -f "$tmp/alice-ok.yaml"
+
 # --- bob, the reseller: his users' objects, within his total ---
 bob_file() { # bob_file FILE INFO_DISABLED SPAM_DISABLED [MORE CAROL MAILBOX LINES]
 	cat >"$1" <<EOF
