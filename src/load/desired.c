@@ -260,11 +260,6 @@ FIELD_FN(f_bool)
 	get_bool(c, v, f->name, (bool *)((char *)obj + f->off));
 }
 
-FIELD_FN(f_int)
-{
-	get_int(c, v, f->name, (int64_t *)((char *)obj + f->off));
-}
-
 /* ---- server -------------------------------------------------------------------------- */
 
 FIELD_FN(f_server_scheme)
@@ -601,6 +596,13 @@ FIELD_FN(f_mb_max_size)
 	get_size(c, v, "max_size", &((struct mr_mailbox *)obj)->max_size);
 }
 
+FIELD_FN(f_mb_rate)
+{
+	struct mr_mailbox *mb = obj;
+	if (get_int(c, v, "rate_per_hour", &mb->rate_per_hour))
+		mb->rate_loc = loc_of(c, v);
+}
+
 FIELD_FN(f_mb_note)
 {
 	struct mr_mailbox *mb = obj;
@@ -621,7 +623,7 @@ static const struct field mailbox_fields[] = {
 	{ "copy_to", f_mb_copy_to, false },
 	{ "keep_copy", f_mb_keep_copy, false },
 	{ "max_size", f_mb_max_size, false },
-	{ "rate_per_hour", f_int, false, offsetof(struct mr_mailbox, rate_per_hour) },
+	{ "rate_per_hour", f_mb_rate, false },
 	{ "greylisting", f_bool, false, offsetof(struct mr_mailbox, greylisting) },
 	{ "spamassassin", f_bool, false, offsetof(struct mr_mailbox, spamassassin) },
 	{ "disabled", f_mb_disabled, false },

@@ -14,7 +14,7 @@
  *     tenant can make one in its tree) is in an admin's scope only;
  *   - the limits of every user and reseller hold on the target (a reseller's over all its
  *     users, those outside this run included), unless the run does not raise a count that
- *     is over already;
+ *     is over already; a mailbox's send limit stays within its owner's live one;
  *   - an object disabled by D (registry disabled_by=D) is enabled or deleted only by D, an
  *     admin, or D's reseller.
  *
@@ -401,6 +401,41 @@ static void check_limits(struct sc *s)
 	tallies_release(&before);
 }
 
+/* ---- send limits ---- */
+
+/*
+ * Exim reads a mailbox's own send limit before its owner's (docs/formats.md, exim-ratelimits),
+ * so in a user's or a reseller's scope a mailbox's rate_per_hour may not go over its owner's
+ * live limits.rate_per_hour when that is set (0: the owner's mailboxes cannot send).  A live
+ * mailbox already over it (an administrator's doing) may keep its rate, not raise it.
+ */
+static void check_rates(struct sc *s)
+{
+	if (s->role == MR_ROLE_ADMIN)
+		return;
+	for (size_t i = 0; i < s->d->ndomains; i++) {
+		const struct mr_domain *dd = s->d->domains[i];
+		const struct mr_user *lu = dd->owner && in_scope(s, dd->owner) ? mr_model_user(s->l, dd->owner) : NULL;
+		if (!lu || lu->limits.rate_per_hour == MR_UNSET)
+			continue;
+		int64_t limit = lu->limits.rate_per_hour;
+		for (size_t j = 0; j < dd->nmailboxes; j++) {
+			const struct mr_mailbox *mb = dd->mailboxes[j];
+			if (mb->rate_per_hour == MR_UNSET || mb->rate_per_hour <= limit)
+				continue;
+			const struct mr_mailbox *lm = mr_model_mailbox(s->l, mb->address);
+			if (lm && lm->rate_per_hour == mb->rate_per_hour && lm->domain->owner &&
+			    strcmp(lm->domain->owner, dd->owner) == 0)
+				continue;
+			VIOLATION(s, written(mb->rate_loc) ? mb->rate_loc : mb->loc,
+				  "rate_per_hour %lld of '%s' is over the send limit of its owner '%s' (limits.rate_per_hour: "
+				  "%lld%s)",
+				  (long long)mb->rate_per_hour, mb->address, dd->owner, (long long)limit,
+				  limit == 0 ? ", its mailboxes cannot send" : "");
+		}
+	}
+}
+
 /* ---- what someone else disabled ---- */
 
 /* Whether the scope may enable (or delete) what `by` disabled: its own doing, its users' when
@@ -476,6 +511,7 @@ int mr_plan_target(struct mr_model *t, const struct mr_plan_input *in, struct mr
 	build(&s);
 	if (s.name) {
 		check_limits(&s);
+		check_rates(&s);
 		check_disabled(&s);
 	}
 	return s.rc;

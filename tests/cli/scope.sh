@@ -180,6 +180,32 @@ sed -i '/^panel\.example: /d' "$root/etc/exim4/domains"
 rmdir "$root/var/www/alice/data/email/panel.example"
 expect "(the panel's domain goes again)" 0 '' '' -- mr apply -q --no-reload --scope alice -f "$tmp/alice-ok.yaml"
 
+# --- send limits: Exim reads a mailbox's rate_per_hour before its owner's, so alice's file may
+# not give a mailbox more than the limit an administrator gave her (ratelimits alice:50) ---
+rl=$root/etc/exim4/ratelimits
+rl_had=0; [ -e "$rl" ] && rl_had=1 && cp -p "$rl" "$tmp/ratelimits.saved"
+printf 'alice:50\n' >>"$rl"
+rate_file() { sed "s/^      new1: {password: \(.*\)}\$/      new1: {password: \1, rate_per_hour: $2}/" "$tmp/alice-ok.yaml" >"$1"; }
+rate_file "$tmp/alice-rate.yaml" 1000000
+expect "alice cannot give a mailbox a send limit over her own" 3 '' \
+	"alice-rate\.yaml:11:[0-9]+: error: rate_per_hour 1000000 of 'new1@alice\.example' is over the send limit of its owner 'alice' \(limits\.rate_per_hour: 50\)" -- \
+	mr plan --scope alice -f "$tmp/alice-rate.yaml"
+rate_file "$tmp/alice-rate.yaml" 50
+expect "... a limit within hers is hers to give" 0 'rate_per_hour: \(not set\) -> 50' '' -- mr plan --scope alice -f "$tmp/alice-rate.yaml"
+printf 'alice:0\n' >"$rl"
+rate_file "$tmp/alice-rate.yaml" 1
+expect "an owner whose mailboxes cannot send: no mailbox of hers gets a rate" 3 '' \
+	"alice-rate\.yaml:11:[0-9]+: error: rate_per_hour 1 of 'new1@alice\.example' is over the send limit of its owner 'alice' \(limits\.rate_per_hour: 0, its mailboxes cannot send\)" -- \
+	mr plan --scope alice -f "$tmp/alice-rate.yaml"
+printf 'alice:50\nnew1@alice.example:100\n' >"$rl"
+rate_file "$tmp/alice-rate.yaml" 100
+expect "a rate an administrator gave over the limit may stay" 0 '^No changes\.' '' -- mr plan --scope alice -f "$tmp/alice-rate.yaml"
+rate_file "$tmp/alice-rate.yaml" 101
+expect "... not grow" 3 '' "alice-rate\.yaml:11:[0-9]+: error: rate_per_hour 101 of 'new1@alice\.example' is over" -- \
+	mr plan --scope alice -f "$tmp/alice-rate.yaml"
+expect "an unscoped run may give any rate" 0 'rate_per_hour: 100 -> 101' '' -- mr plan -f "$tmp/alice-rate.yaml"
+if [ $rl_had = 1 ]; then cp -p "$tmp/ratelimits.saved" "$rl"; else rm "$rl"; fi
+
 # --- bob, the reseller: his users' objects, within his total ---
 bob_file() { # bob_file FILE INFO_DISABLED SPAM_DISABLED [MORE CAROL MAILBOX LINES]
 	cat >"$1" <<EOF
