@@ -329,6 +329,34 @@ static void check_lengths(struct vctx *v, struct mr_domain *d)
 			      MR_CERT_EMAIL_MAX);
 }
 
+/*
+ * A TLS server name picks one certificate (the SNI files, docs/formats.md): an ssl alias is
+ * no other domain's alias, and no other declared domain's name.
+ */
+static void check_ssl_aliases(struct vctx *v, struct mr_buf *tmp)
+{
+	struct mr_strmap seen = MR_STRMAP_INIT; /* alias -> the domain that has it first */
+	for (size_t i = 0; i < v->m->ndomains; i++) {
+		struct mr_domain *d = v->m->domains[i];
+		const char *a = d->ssl.enabled ? d->ssl.alias : NULL;
+		if (!a)
+			continue;
+		struct mr_domain *named = mr_model_domain(v->m, a);
+		if (named && named != d) {
+			mr_diag_error(v->diags, d->ssl.alias_loc, "ssl alias '%s' of '%s' is the name of the declared domain '%s'",
+				      a, d->name, named->name);
+			continue;
+		}
+		struct mr_domain *first = mr_strmap_put_new(&seen, a, strlen(a), d);
+		if (first) {
+			at(first->ssl.alias_loc, tmp);
+			mr_diag_error(v->diags, d->ssl.alias_loc, "ssl alias '%s' is also the alias of '%s' (at %s)", a,
+				      first->name, tmp->ptr);
+		}
+	}
+	mr_strmap_release(&seen);
+}
+
 static void check_domain(struct vctx *v, struct mr_domain *d)
 {
 	check_action(v, d);
@@ -379,6 +407,7 @@ void mr_validate_desired(struct mr_model *m, struct mr_root *root, bool read_fil
 		check_aliases(&v, m->domains[i], &tmp);
 	for (size_t i = 0; i < m->ndomains; i++)
 		check_domain(&v, m->domains[i]);
+	check_ssl_aliases(&v, &tmp);
 	mr_buf_release(&tmp);
 	mr_strmap_release(&v.aliases);
 }

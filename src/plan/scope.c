@@ -401,6 +401,51 @@ static void check_limits(struct sc *s)
 	tallies_release(&before);
 }
 
+/* ---- TLS server names ---- */
+
+/* Whether target domain td is the desired domain dd (and not the live one kept for it). */
+static bool from_desired(const struct mr_domain *td, const struct mr_domain *dd)
+{
+	return td && td->loc.file == dd->loc.file && td->loc.line == dd->loc.line && td->loc.col == dd->loc.col;
+}
+
+/*
+ * A TLS server name picks one certificate (the SNI files): the validator keeps the names of
+ * the desired state apart; here, a declared domain's ssl alias may not be the name or the
+ * alias of a domain outside the scope, nor its name that domain's alias.
+ */
+static void check_server_names(struct sc *s)
+{
+	const struct mr_model *t = s->t;
+	struct mr_strmap names = MR_STRMAP_INIT, aliases = MR_STRMAP_INIT; /* of the domains outside */
+	for (size_t j = 0; j < t->ndomains; j++) {
+		const struct mr_domain *o = t->domains[j];
+		if (mr_model_domain(s->d, o->name))
+			continue; /* declared in this run: the validator's */
+		mr_strmap_put_new(&names, o->name, strlen(o->name), (void *)o);
+		if (o->ssl.enabled && o->ssl.alias)
+			mr_strmap_put_new(&aliases, o->ssl.alias, strlen(o->ssl.alias), (void *)o);
+	}
+	for (size_t i = 0; (names.count || aliases.count) && i < s->d->ndomains; i++) {
+		const struct mr_domain *dd = s->d->domains[i], *o;
+		if (!from_desired(mr_model_domain(t, dd->name), dd))
+			continue; /* refused: the live domain stays */
+		const char *a = dd->ssl.enabled ? dd->ssl.alias : NULL;
+		if (a && (o = mr_strmap_get(&names, a, strlen(a))) != NULL)
+			VIOLATION(s, dd->ssl.alias_loc, "ssl alias '%s' is the name of domain '%s', outside the scope of '%s'",
+				  a, o->name, s->name);
+		else if (a && (o = mr_strmap_get(&aliases, a, strlen(a))) != NULL)
+			VIOLATION(s, dd->ssl.alias_loc,
+				  "ssl alias '%s' is also the ssl alias of domain '%s', outside the scope of '%s'", a, o->name,
+				  s->name);
+		if ((o = mr_strmap_get(&aliases, dd->name, strlen(dd->name))) != NULL)
+			VIOLATION(s, dd->loc, "domain '%s' is the ssl alias of domain '%s', outside the scope of '%s'",
+				  dd->name, o->name, s->name);
+	}
+	mr_strmap_release(&names);
+	mr_strmap_release(&aliases);
+}
+
 /* ---- send limits ---- */
 
 /*
@@ -512,6 +557,7 @@ int mr_plan_target(struct mr_model *t, const struct mr_plan_input *in, struct mr
 	if (s.name) {
 		check_limits(&s);
 		check_rates(&s);
+		check_server_names(&s);
 		check_disabled(&s);
 	}
 	return s.rc;

@@ -301,6 +301,28 @@ expect "... and the next apply drops it" 0 'registry: 0 lines added, 0 changed, 
 	mr apply --no-reload -f "$tmp/ann.yaml"
 expect "... for good" 0 '^No changes\.' '' -- mr plan -f "$tmp/ann.yaml"
 
+# --- TLS server names: one name, one certificate; a scope cannot take the name of a domain
+# outside it (ann's mail.ann.example) for its own certificate ---
+{ cat "$tmp/ann.yaml"; printf '%s\n' '  ann.example:' '    owner: ann' '    ssl: {alias: mail.ann.example}'; } >"$tmp/ann-ssl.yaml"
+expect "setup: ann's domain serves TLS as mail.ann.example" 0 '' '' -- mr apply -q --no-reload -f "$tmp/ann-ssl.yaml"
+expect "... in the SNI map" 0 '' '' -- grep -qx 'mail.ann.example: ann.example' "$root/etc/exim4/mailrecon-sni"
+sni_file() { sed "s/^    owner: alice\$/    owner: alice\n    ssl: {alias: $2}/" "$tmp/alice-note.yaml" >"$1"; }
+sni_file "$tmp/alice-sni.yaml" mail.ann.example
+expect "alice cannot take the ssl alias of a domain outside her scope" 3 '' \
+	"alice-sni\.yaml:8:18: error: ssl alias 'mail\.ann\.example' is also the ssl alias of domain 'ann\.example', outside the scope of 'alice'" -- \
+	mr plan --scope alice -f "$tmp/alice-sni.yaml"
+sni_file "$tmp/alice-sni.yaml" ann.example
+expect "... nor its name" 3 '' \
+	"alice-sni\.yaml:8:18: error: ssl alias 'ann\.example' is the name of domain 'ann\.example', outside the scope of 'alice'" -- \
+	mr plan --scope alice -f "$tmp/alice-sni.yaml"
+sni_file "$tmp/alice-sni.yaml" mail.alice.example
+expect "... her own host name is hers" 0 '^  \+ certificate alice\.example$' '' -- mr plan --scope alice -f "$tmp/alice-sni.yaml"
+{ cat "$tmp/bob-ok.yaml"; printf '%s\n' '  mail.ann.example:' '    owner: carol' '    ssl: {alias: mail.carol.example}'; } \
+	>"$tmp/bob-sni.yaml"
+expect "bob cannot declare a domain named as the ssl alias of a domain outside his scope" 3 '' \
+	"bob-sni\.yaml:18:3: error: domain 'mail\.ann\.example' is the ssl alias of domain 'ann\.example', outside the scope of 'bob'" -- \
+	mr plan --scope bob -f "$tmp/bob-sni.yaml"
+
 # --- who may be a scope ---
 cat >"$tmp/dave.yaml" <<EOF
 version: 1

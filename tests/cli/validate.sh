@@ -69,6 +69,28 @@ after=$(cd "$tmp/root" && find . -printf '%p %s %T@ %m\n' | sort | sha256sum)
 if [ "$before" = "$after" ]; then pass=$((pass + 1)); echo "ok   validate changes nothing"; else
 	fail=$((fail + 1)); echo "FAIL validate changed the tree"; fi
 
+# a TLS server name picks one certificate: an ssl alias is no other domain's alias or name
+cat >"$tmp/sni.yaml" <<'EOF'
+version: 1
+users: {alice: {}}
+domains:
+  a.example: {owner: alice, ssl: {alias: mail.example}}
+  b.example: {owner: alice, ssl: {alias: mail.example}}
+  c.example: {owner: alice, ssl: {alias: a.example}}
+  d.example: {owner: alice, ssl: {alias: d.example}}
+EOF
+expect "an ssl alias taken twice is an error at the second" 1 '' \
+	"sni\.yaml:5:42: error: ssl alias 'mail\.example' is also the alias of 'a\.example' \(at [^)]*sni\.yaml:4:42\)" -- \
+	validate -f "$tmp/sni.yaml"
+check() { # check NAME COMMAND...: the command succeeds
+	local name=$1
+	shift
+	if "$@"; then pass=$((pass + 1)); echo "ok   $name"; else fail=$((fail + 1)); echo "FAIL $name"; sed 's/^/     err: /' "$tmp/err"; fi
+}
+check "... an ssl alias that is another domain's name too" \
+	grep -q "sni\.yaml:6:42: error: ssl alias 'a\.example' of 'c\.example' is the name of the declared domain 'a\.example'" "$tmp/err"
+check "... and a domain's own name as its alias is no error" test "$(grep -c ': error: ' "$tmp/err")" -eq 2
+
 # a secret named by the desired state is never printed, even when it is wrong
 printf 'Very-Secret-1\n' >"$tmp/pw"
 printf 'version: 1\nusers: {alice: {}}\ndomains:\n  example.com:\n    owner: alice\n    mailboxes:\n      info: {password: {file: %s}, note: 5}\n      b: {password: {hash: "{PLAIN}Very-Secret-2:x"}}\n' \
