@@ -73,7 +73,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	mr_model_init(&chk);
 	mr_load_yaml_buffer(&chk, "(import)", out.ptr, out.len, &cd);
 	if (!cd.errors)
-		mr_validate_desired(&chk, g->rootfs, true, &cd);
+		mr_validate_desired(&chk, g->rootfs, MR_VALIDATE_READ_FILES, &cd);
 	if (cd.errors) {
 		mr_cli_error("import: the live state breaks %zu rule%s of the desired state; the output will not "
 			     "validate until the live files or the output are fixed:",

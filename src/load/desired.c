@@ -1293,7 +1293,8 @@ int mr_load_desired(struct mr_model *m, struct mr_load_opts *opts, struct mr_dia
 			      "the desired state declares no user and no domain; an empty state is never applied");
 	}
 	/* the whole-state rules run even after errors above, so one run reports everything */
-	mr_validate_desired(m, opts->rootfs, !opts->skip_files, diags);
+	mr_validate_desired(m, opts->rootfs,
+			    (opts->skip_files ? 0 : MR_VALIDATE_READ_FILES) | (opts->scoped ? MR_VALIDATE_SCOPED : 0), diags);
 	free(deflt);
 	mr_pathlist_release(&files);
 	return diags->errors == errors_before ? 0 : -1;

@@ -30,6 +30,9 @@ struct mr_load_opts {
 	const char *root;            /* where the default source is: ROOT/etc/mailrecon/desired */
 	struct mr_root *rootfs;      /* absolute paths a state names are read below it (NULL: no root) */
 	bool skip_files;             /* do not read the files a state names at all (fuzzing) */
+	bool scoped;                 /* a --scope run: the state speaks for a tenant, so an absolute
+				      * {file:} or certificate path and {env:} are not read (the plan
+				      * refuses them, plan/scope.c) */
 	const char *const *sources;  /* -f arguments; none: ROOT/etc/mailrecon/desired */
 	size_t nsources;
 	size_t nfiles;               /* out: YAML files read */
@@ -51,8 +54,15 @@ int mr_load_desired(struct mr_model *m, struct mr_load_opts *opts, struct mr_dia
 void mr_load_yaml_buffer(struct mr_model *m, const char *file, const char *data, size_t len,
 			 struct mr_diags *diags);
 
-/* The whole-state rules of design section 2 (cross references, limits, loops, secrets). */
-void mr_validate_desired(struct mr_model *m, struct mr_root *root, bool read_files, struct mr_diags *diags);
+/*
+ * The whole-state rules of design section 2 (cross references, limits, loops, secrets).
+ * Flags: MR_VALIDATE_READ_FILES reads the files a state names (without it, nothing is read:
+ * fuzzing); MR_VALIDATE_SCOPED (a --scope run) reads neither an absolute path nor the
+ * environment, which are root's, not the tenant's: the plan refuses them instead.
+ */
+#define MR_VALIDATE_READ_FILES 1u
+#define MR_VALIDATE_SCOPED 2u
+void mr_validate_desired(struct mr_model *m, struct mr_root *root, unsigned flags, struct mr_diags *diags);
 
 /* Parse a size ("500M", "2G", "1048576"); false when malformed or over 1 PiB. */
 int mr_parse_size(const char *s, int64_t *out);

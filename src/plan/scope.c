@@ -401,6 +401,47 @@ static void check_limits(struct sc *s)
 	tallies_release(&before);
 }
 
+/* ---- the files and variables a scoped state names ---- */
+
+/*
+ * A scoped file speaks for its user, and what it names is read as root: so it may name only
+ * files below its own directory (a relative path, load/secret.h), never an absolute one (any
+ * file below the root: another tenant's key, /etc/shadow) nor an {env:} variable (root's
+ * environment is not the tenant's).  The loader did not read those (struct mr_load_opts.scoped):
+ * no answer about them, not even whether they exist, comes before this refusal.
+ */
+static void check_secret_path(struct sc *s, struct mr_loc loc, const char *what, const char *owner_of,
+			      const char *path)
+{
+	if (path && path[0] == '/')
+		VIOLATION(s, loc,
+			  "the %s of '%s' names the absolute path '%s': a --scope file may name only files below its own "
+			  "directory (a relative path)",
+			  what, owner_of, path);
+}
+
+static void check_secrets(struct sc *s)
+{
+	for (size_t i = 0; i < s->d->ndomains; i++) {
+		const struct mr_domain *dd = s->d->domains[i];
+		if (dd->ssl.enabled && dd->ssl.cert == MR_CERT_FILES) {
+			check_secret_path(s, dd->ssl.cert_loc, "certificate", dd->name, dd->ssl.cert_path);
+			check_secret_path(s, dd->ssl.key_loc, "certificate key", dd->name, dd->ssl.key_path);
+		}
+		for (size_t j = 0; j < dd->nmailboxes; j++) {
+			const struct mr_mailbox *mb = dd->mailboxes[j];
+			const struct mr_password *p = &mb->password;
+			if (p->kind == MR_PASSWORD_FILE)
+				check_secret_path(s, p->loc, "password", mb->address, p->value);
+			else if (p->kind == MR_PASSWORD_ENV)
+				VIOLATION(s, p->loc,
+					  "the password of '%s' names the environment variable '%s': a --scope file cannot (the "
+					  "environment is root's); use {file: PATH} below the file's directory, or {hash: ...}",
+					  mb->address, p->value);
+		}
+	}
+}
+
 /* ---- TLS server names ---- */
 
 /* Whether target domain td is the desired domain dd (and not the live one kept for it). */
@@ -558,6 +599,7 @@ int mr_plan_target(struct mr_model *t, const struct mr_plan_input *in, struct mr
 		check_limits(&s);
 		check_rates(&s);
 		check_server_names(&s);
+		check_secrets(&s);
 		check_disabled(&s);
 	}
 	return s.rc;

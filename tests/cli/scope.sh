@@ -323,6 +323,54 @@ expect "bob cannot declare a domain named as the ssl alias of a domain outside h
 	"bob-sni\.yaml:18:3: error: domain 'mail\.ann\.example' is the ssl alias of domain 'ann\.example', outside the scope of 'bob'" -- \
 	mr plan --scope bob -f "$tmp/bob-sni.yaml"
 
+# --- what a scoped file names is read as root: only files below its own directory, never an
+# absolute path (another tenant's key, /etc/shadow) nor root's environment; and nothing of those
+# is read before the refusal, so the answer says nothing about them ---
+printf 'root:$6$rootsecrethash:19000:0:99999:7:::\n' >"$root/etc/shadow"
+chmod 600 "$root/etc/shadow"
+mkdir -p "$tmp/tenant"
+pw_file() { # pw_file FILE PASSWORD-MAPPING [FROM]: alice-note (or FROM) with new1's password replaced
+	sed "s|^      new1: {password: {hash: \"[^\"]*\"}|      new1: {password: $2|" "${3:-$tmp/alice-note.yaml}" >"$1"
+	grep -qF "new1: {password: $2" "$1"
+}
+pw_file "$tmp/tenant/abs.yaml" '{file: /etc/shadow}'
+expect "a scoped {file:} with an absolute path is refused where it is written" 3 '' \
+	"abs\.yaml:11:31: error: the password of 'new1@alice\.example' names the absolute path '/etc/shadow': a --scope file may name only files below its own directory \(a relative path\)" -- \
+	mr plan --scope alice -f "$tmp/tenant/abs.yaml"
+sed 's|/etc/shadow|PATH|' "$tmp/err" >"$tmp/abs-exists.err"
+pw_file "$tmp/tenant/abs.yaml" '{file: /etc/no-such-file}'
+expect "... and a missing file gets the same answer (no existence oracle)" 3 '' "names the absolute path '/etc/no-such-file'" -- \
+	mr plan --scope alice -f "$tmp/tenant/abs.yaml"
+sed 's|/etc/no-such-file|PATH|' "$tmp/err" >"$tmp/abs-missing.err"
+expect "... word for word" 0 '' '' -- cmp "$tmp/abs-exists.err" "$tmp/abs-missing.err"
+expect "... apply refuses it too, nothing read" 3 '' "abs\.yaml:11:31: error: the password of 'new1@alice\.example' names the absolute path" -- \
+	mr apply -q --no-reload --scope alice -f "$tmp/tenant/abs.yaml"
+expect "... one error, and no 'cannot read'" 0 '' '' -- sh -c "! grep -q 'cannot read' '$tmp/abs-missing.err' && test \$(grep -c ': error: ' '$tmp/abs-missing.err') -eq 1"
+pw_file "$tmp/tenant/env.yaml" '{env: CI_DEPLOY_TOKEN}'
+expect "a scoped {env:} is refused" 3 '' \
+	"env\.yaml:11:30: error: the password of 'new1@alice\.example' names the environment variable 'CI_DEPLOY_TOKEN': a --scope file cannot" -- \
+	env CI_DEPLOY_TOKEN=hunter2 "$bin" --root "$root" plan --scope alice -f "$tmp/tenant/env.yaml"
+cp "$tmp/err" "$tmp/env-set.err"
+expect "... the same whether it is set or not" 3 '' 'names the environment variable' -- \
+	env -u CI_DEPLOY_TOKEN "$bin" --root "$root" plan --scope alice -f "$tmp/tenant/env.yaml"
+cp "$tmp/err" "$tmp/env-unset.err"
+expect "... word for word" 0 '' '' -- cmp "$tmp/env-set.err" "$tmp/env-unset.err"
+sed 's/^    owner: alice$/    owner: alice\n    ssl: {alias: mail.alice.example, certificate: {cert: \/etc\/exim4\/ssl\/ann.example.crt, key: \/etc\/exim4\/ssl\/ann.example.key}}/' \
+	"$tmp/alice-note.yaml" >"$tmp/tenant/cert.yaml"
+expect "scoped certificate files with absolute paths are refused" 3 '' \
+	"cert\.yaml:8:58: error: the certificate of 'alice\.example' names the absolute path '/etc/exim4/ssl/ann\.example\.crt'" -- \
+	mr plan --scope alice -f "$tmp/tenant/cert.yaml"
+cp "$tmp/err" "$tmp/cert.err"
+expect "... the key too" 0 '' '' -- \
+	grep -q "cert\.yaml:8:95: error: the certificate key of 'alice\.example' names the absolute path '/etc/exim4/ssl/ann\.example\.key'" "$tmp/cert.err"
+printf 'Tenant-Pass-1\n' >"$tmp/tenant/new1.pw"
+pw_file "$tmp/tenant/rel.yaml" '{file: new1.pw}'
+expect "a file below the scoped file's own directory is hers to name" 0 'password: \(set\) -> \(changed\)' '' -- \
+	mr plan --scope alice -f "$tmp/tenant/rel.yaml"
+pw_file "$tmp/root-abs.yaml" '{file: /etc/shadow}' "$tmp/ann-ssl.yaml"
+expect "without --scope, an absolute path is read below --root as before" 0 'password: \(set\) -> \(changed\)' '' -- \
+	mr plan -f "$tmp/root-abs.yaml"
+
 # --- who may be a scope ---
 cat >"$tmp/dave.yaml" <<EOF
 version: 1
