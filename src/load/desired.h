@@ -2,9 +2,10 @@
  * desired: load the desired state (YAML files) into a model and validate it.
  *
  * Sources are files or directories (every *.yaml / *.yml below, sorted, merged); with no
- * source, ROOT/etc/mailrecon/desired.  Every problem, from a YAML syntax error to a
- * reseller over its limits, is added to diags with its file:line:col; the model is only
- * meaningful when no error was added.
+ * source, ROOT/etc/mailrecon/desired.  Below a directory no symbolic link is followed (a
+ * YAML-named one is an error); with opts->scoped an argument that is a link is refused too.
+ * Every problem, from a YAML syntax error to a reseller over its limits, is added to diags
+ * with its file:line:col; the model is only meaningful when no error was added.
  *
  *   struct mr_model m;
  *   struct mr_diags d = MR_DIAGS_INIT;
@@ -32,7 +33,9 @@ struct mr_load_opts {
 	bool skip_files;             /* do not read the files a state names at all (fuzzing) */
 	bool scoped;                 /* a --scope run: the state speaks for a tenant, so an absolute
 				      * {file:} or certificate path and {env:} are not read (the plan
-				      * refuses them, plan/scope.c) */
+				      * refuses them, plan/scope.c), and an -f argument that is a
+				      * symbolic link is refused (without --scope it is followed; a
+				      * link a directory walk finds never is) */
 	const char *const *sources;  /* -f arguments; none: ROOT/etc/mailrecon/desired */
 	size_t nsources;
 	size_t nfiles;               /* out: YAML files read */

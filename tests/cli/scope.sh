@@ -372,6 +372,29 @@ pw_file "$tmp/root-abs.yaml" '{file: /etc/shadow}' "$tmp/ann-ssl.yaml"
 expect "without --scope, an absolute path is read below --root as before" 0 'password: \(set\) -> \(changed\)' '' -- \
 	mr plan -f "$tmp/root-abs.yaml"
 
+# --- a scoped file may sit in the tenant's tree: -f never follows her links there ---
+mkdir -p "$tmp/decoy" "$tmp/atree/mr"
+printf 'S3cr3t-of-root: x\n' >"$tmp/decoy/shadow" # YAML whose errors would quote it
+cp "$tmp/alice-note.yaml" "$tmp/atree/mr/alice.yaml"
+ln -s "$tmp/decoy/shadow" "$tmp/atree/mr/z.yaml"
+expect "a linked file in a scoped -f directory is refused, unread" 1 '' \
+	"'$tmp/atree/mr/z\.yaml' is a symbolic link; refused \(mailrecon never follows one\)" -- \
+	mr plan --scope alice -f "$tmp/atree/mr"
+cat "$tmp/out" "$tmp/err" >"$tmp/link.txt"
+expect "... none of its bytes is shown" 1 '' '' -- grep -q 'S3cr3t' "$tmp/link.txt"
+rm "$tmp/atree/mr/z.yaml"
+expect "(the same directory without the link is hers)" 0 '^Plan: ' '' -- mr plan --scope alice -f "$tmp/atree/mr"
+ln -s "$tmp/decoy/shadow" "$tmp/atree/link.yaml"
+expect "with --scope, an -f argument that is a link is refused" 1 '' \
+	"'$tmp/atree/link\.yaml' is a symbolic link; refused \(with --scope, -f never follows one\)" -- \
+	mr plan --scope alice -f "$tmp/atree/link.yaml"
+cat "$tmp/out" "$tmp/err" >"$tmp/link.txt"
+expect "... none of its bytes is shown" 1 '' '' -- grep -q 'S3cr3t' "$tmp/link.txt"
+ln -s "$tmp/atree/mr" "$tmp/atree/dirlink"
+expect "... a link to a directory too" 1 '' "'$tmp/atree/dirlink' is a symbolic link; refused" -- \
+	mr plan --scope alice -f "$tmp/atree/dirlink"
+expect "without --scope, the operator's link is followed" 0 '^Plan: ' '' -- mr plan -f "$tmp/atree/dirlink"
+
 # --- who may be a scope ---
 cat >"$tmp/dave.yaml" <<EOF
 version: 1
