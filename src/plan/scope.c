@@ -9,7 +9,8 @@
  *   - the scope user must be live; its role, reseller, account, disabled flag and limits
  *     are the live ones, and a file that writes another value for them is refused;
  *   - a user's scope holds its own objects; a reseller's also those of the users whose live
- *     reseller it is, and new users (who become its users); an admin's everything.  A live
+ *     reseller it is, and new users (who become its users: not a system account that exists
+ *     already, which only an administrator gives a reseller); an admin's everything.  A live
  *     domain whose owner is known only from a /var/www/OWNER/data/email/DOMAIN directory (a
  *     tenant can make one in its tree) is in an admin's scope only;
  *   - the limits of every user and reseller hold on the target (a reseller's over all its
@@ -36,6 +37,7 @@ struct sc {
 	const struct mr_user *self; /* ... in the live model */
 	enum mr_role role;         /* its live role (admin without a scope) */
 	const char *by;            /* disabled_by for what this run disables */
+	const struct mr_accounts *accounts; /* ROOT/etc/passwd; NULL: not known */
 	int rc;
 };
 
@@ -120,6 +122,11 @@ static void check_user(struct sc *s, const struct mr_user *u)
 	}
 	if (s->role != MR_ROLE_RESELLER)
 		return;
+	/* a new user becomes the reseller's: not a system account that exists already (another
+	 * tenant of the panel, an operator's login), which would come with its files and homes */
+	if (!mr_model_user(s->l, u->name) && s->accounts && mr_sysaccount_get(s->accounts, u->name))
+		VIOLATION(s, u->loc, "user '%s' has a system account; an administrator must give it to '%s' first", u->name,
+			  s->name);
 	/* a reseller's users stay its users, with role user */
 	if (u->role != MR_ROLE_USER)
 		VIOLATION(s, u->role_loc, "user '%s' in the scope of reseller '%s' must have role user, not %s", u->name,
@@ -577,7 +584,8 @@ static void check_disabled(struct sc *s)
 int mr_plan_target(struct mr_model *t, const struct mr_plan_input *in, struct mr_diags *errors)
 {
 	struct sc s = { .d = in->desired, .l = &in->live->model, .t = t, .errors = errors,
-			.name = in->scope, .role = MR_ROLE_ADMIN, .by = in->scope ? in->scope : MR_USER_RESERVED };
+			.name = in->scope, .role = MR_ROLE_ADMIN, .by = in->scope ? in->scope : MR_USER_RESERVED,
+			.accounts = in->accounts };
 	if (s.name) {
 		if (strcmp(s.name, MR_USER_RESERVED) == 0) {
 			mr_diag_error(errors, MR_LOC_NONE, "--scope '%s': the name is reserved for runs without --scope",

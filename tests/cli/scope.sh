@@ -395,6 +395,28 @@ expect "... a link to a directory too" 1 '' "'$tmp/atree/dirlink' is a symbolic 
 	mr plan --scope alice -f "$tmp/atree/dirlink"
 expect "without --scope, the operator's link is followed" 0 '^Plan: ' '' -- mr plan -f "$tmp/atree/dirlink"
 
+# --- a reseller's new users: new accounts, never a system account that exists already (another
+# tenant of the panel, an operator's login), which only an administrator gives a reseller ---
+printf '%s\n' 'dora:x:1004:1004::/var/www/dora:/usr/sbin/nologin' >>"$root/etc/passwd"
+new_user() { # new_user FILE NAME ACCOUNT
+	{ sed "s/^  carol: {role: user}\$/  carol: {role: user}\n  $2: {account: $3}/" "$tmp/bob-ok.yaml"
+	  printf '%s\n' "  $2.example:" "    owner: $2"; } >"$1"
+}
+new_user "$tmp/bob-dora.yaml" dora existing
+expect "bob cannot adopt a system account nobody gave him" 3 '' \
+	"bob-dora\.yaml:6:3: error: user 'dora' has a system account; an administrator must give it to 'bob' first" -- \
+	mr plan --scope bob -f "$tmp/bob-dora.yaml"
+new_user "$tmp/bob-dora.yaml" dora create
+expect "... not with 'account: create' either" 3 '' "bob-dora\.yaml:6:3: error: user 'dora' has a system account" -- \
+	mr plan --scope bob -f "$tmp/bob-dora.yaml"
+new_user "$tmp/bob-erin.yaml" erin create
+expect "a new account is his to make" 0 '^  \+ user erin$' '' -- mr plan --scope bob -f "$tmp/bob-erin.yaml"
+{ cat "$tmp/ann-ssl.yaml"; printf '%s\n' '  dora.example:' '    owner: dora'; } |
+	sed 's/^  carol: {role: user, reseller: bob}$/  carol: {role: user, reseller: bob}\n  dora: {role: user, reseller: bob}/' >"$tmp/ann-dora.yaml"
+expect "an administrator gives dora to bob" 0 '' '' -- mr apply -q --no-reload -f "$tmp/ann-dora.yaml"
+new_user "$tmp/bob-dora.yaml" dora existing
+expect "... then she is his" 0 '^Plan: ' '' -- mr plan --scope bob -f "$tmp/bob-dora.yaml"
+
 # --- who may be a scope ---
 cat >"$tmp/dave.yaml" <<EOF
 version: 1
