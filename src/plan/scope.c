@@ -20,7 +20,8 @@
  *     admin, or D's reseller.
  *
  * A violation is an error at the place in the desired state that causes it, and the result
- * is MR_PLAN_REFUSED.  Without --scope only the bookkeeping runs: who disabled what.
+ * is MR_PLAN_REFUSED.  Without --scope only the bookkeeping runs: who disabled what.  A
+ * scoped run also sees only the live findings about its objects (mr_plan_scope_findings).
  */
 #include <string.h>
 
@@ -578,6 +579,86 @@ static void check_disabled(struct sc *s)
 			keep_disabled(s, "mailbox", lm->address, lm->disabled_by, tm && tm->disabled, tm != NULL,
 				      dm ? dm->loc : dd ? dd->loc : lm->loc);
 		}
+	}
+}
+
+/* ---- findings ---- */
+
+/* The live line of file f that the physical line `line` belongs to, or NULL. */
+static const struct mr_line *line_at(const struct mr_codec_file *f, uint32_t line)
+{
+	size_t lo = 0, hi = f->nlines;
+	while (lo < hi) { /* the last line whose lineno is <= line */
+		size_t mid = lo + (hi - lo) / 2;
+		if (f->lines[mid].lineno <= line)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? &f->lines[lo - 1] : NULL;
+}
+
+/*
+ * The object a live finding is about: the key of the live line it points at (an address, a
+ * domain, a user; a registry line's name), or for a key file ssl/DOMAIN.EXT or
+ * certs/DOMAIN.EXT its domain.  NULL when it is about no one object: a line that cannot be
+ * read, a file as a whole.  buf holds a key file's domain.
+ */
+static const char *finding_object(const struct mr_live *lv, const struct mr_diag *d, char *buf, size_t n)
+{
+	const char *file = d->loc.file;
+	if (!file)
+		return NULL;
+	for (int i = 0; i < MR_FILE_COUNT; i++) {
+		const struct mr_codec_file *f = &lv->files[i].cf;
+		if (!f->path || strcmp(f->path, file) != 0)
+			continue;
+		const struct mr_line *l = d->loc.line ? line_at(f, d->loc.line) : NULL;
+		if (!l || !l->key || l->kind == MR_LINE_BAD)
+			return NULL;
+		const char *sp = i == MR_FILE_REGISTRY ? strchr(l->key, ' ') : NULL; /* "KIND NAME" */
+		return sp ? sp + 1 : l->key;
+	}
+	static const char *const dirs[] = { "/etc/exim4/ssl/", "/etc/exim/ssl/", "/etc/dovecot/certs/", NULL };
+	for (const char *const *dir = dirs; *dir; dir++) {
+		size_t k = strlen(*dir);
+		const char *dot = strrchr(file, '.');
+		if (strncmp(file, *dir, k) != 0 || strchr(file + k, '/') || !dot || dot <= file + k ||
+		    (size_t)(dot - file - k) >= n)
+			continue;
+		memcpy(buf, file + k, (size_t)(dot - file - k));
+		buf[dot - file - k] = '\0';
+		return buf;
+	}
+	return NULL;
+}
+
+bool mr_plan_finding_in_scope(const struct mr_live *lv, const char *scope, const struct mr_diag *d)
+{
+	const struct mr_model *m = &lv->model;
+	const struct mr_user *self = scope ? mr_model_user(m, scope) : NULL;
+	if (!scope || (self && self->role == MR_ROLE_ADMIN))
+		return true;
+	if (!self)
+		return false;
+	char buf[MR_DOMAIN_MAX + 1];
+	const char *obj = finding_object(lv, d, buf, sizeof(buf));
+	/* it must also name the object: a finding about the file (CRLF ends, say) is at some line */
+	if (!obj || !strstr(d->msg, obj))
+		return false;
+	const char *at = strrchr(obj, '@');
+	const struct mr_domain *ld = mr_model_domain(m, at ? at + 1 : obj);
+	if (ld)
+		return mr_scope_covers_domain(m, scope, ld);
+	return !at && mr_model_user(m, obj) && mr_scope_covers(m, scope, obj);
+}
+
+void mr_plan_scope_findings(const struct mr_live *lv, const char *scope, struct mr_diags *out)
+{
+	for (size_t i = 0; i < lv->findings.n; i++) {
+		const struct mr_diag *d = &lv->findings.v[i];
+		if (mr_plan_finding_in_scope(lv, scope, d))
+			mr_diag_add(out, d->sev, d->loc, "%s", d->msg);
 	}
 }
 

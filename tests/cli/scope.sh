@@ -417,6 +417,32 @@ expect "an administrator gives dora to bob" 0 '' '' -- mr apply -q --no-reload -
 new_user "$tmp/bob-dora.yaml" dora existing
 expect "... then she is his" 0 '^Plan: ' '' -- mr plan --scope bob -f "$tmp/bob-dora.yaml"
 
+# --- findings: a scoped plan or import shows only those about the scope's objects (carol's
+# password stored in clear is not alice's business) ---
+dp=$root/etc/dovecot/dovecot.passwd
+cp -p "$dp" "$tmp/dovecot.saved"
+sed -i 's/^carol@carol\.example:{CRAM-MD5}[0-9a-f]*:/carol@carol.example:{PLAIN}Carol-Secret-1:/' "$dp"
+rl_had=0; [ -e "$rl" ] && rl_had=1 && cp -p "$rl" "$tmp/ratelimits.saved"
+printf 'ghost@alice.example:5\nghost@carol.example:5\n' >>"$rl"
+expect "(setup: the findings are there)" 0 "send limit for 'ghost@carol\.example'" "password of 'carol@carol\.example' is stored in clear" -- \
+	sh -c "'$bin' --root '$root' plan -f '$tmp/ann-dora.yaml'; '$bin' --root '$root' import >/dev/null"
+expect "alice's plan shows her finding" 0 "send limit for 'ghost@alice\.example', which is not a mailbox" '' -- \
+	mr plan --scope alice -f "$tmp/alice-note.yaml"
+cat "$tmp/out" "$tmp/err" >"$tmp/findings.txt"
+expect "... and none about carol's objects" 1 '' '' -- grep -q 'carol' "$tmp/findings.txt"
+expect "... in JSON too" 0 'ghost@alice\.example' '' -- mr plan --json --scope alice -f "$tmp/alice-note.yaml"
+cp "$tmp/out" "$tmp/findings.json"
+expect "... (none about carol)" 1 '' '' -- grep -q 'carol' "$tmp/findings.json"
+expect "alice's import shows her finding" 0 '^users:' "send limit for 'ghost@alice\.example'" -- mr import --scope alice
+cp "$tmp/err" "$tmp/findings.err"
+expect "... and none about carol's objects" 1 '' '' -- grep -q 'carol' "$tmp/findings.err"
+expect "bob's scope holds carol's mailbox: he sees it" 0 '^users:' "password of 'carol@carol\.example' is stored in clear" -- \
+	mr import --scope bob
+expect "an admin's scope sees every finding" 0 "send limit for 'ghost@carol\.example'" '' -- \
+	mr plan --scope ann -f "$tmp/ann-dora.yaml"
+cp -p "$tmp/dovecot.saved" "$dp"
+if [ $rl_had = 1 ]; then cp -p "$tmp/ratelimits.saved" "$rl"; else rm "$rl"; fi
+
 # --- who may be a scope ---
 cat >"$tmp/dave.yaml" <<EOF
 version: 1
