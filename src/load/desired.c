@@ -1172,9 +1172,13 @@ static int collect(const char *path, struct srcs *files, struct mr_loc *where, s
 static int read_below(const struct top *t, const char *path, struct mr_buf *data, struct mr_buf *err)
 {
 	struct mr_root *r;
-	int rc = mr_root_open(&r, t->path, err);
-	if (rc < 0)
+	struct mr_buf why = MR_BUF_INIT;
+	int rc = mr_root_open(&r, t->path, &why);
+	mr_buf_release(&why);
+	if (rc < 0) {
+		mr_buf_addf(err, "cannot open directory '%s' to read '%s': %s", t->path, path, strerror(-rc));
 		return rc;
+	}
 	struct stat st;
 	if (mr_root_lstat(r, "/", &st) < 0 || st.st_dev != t->dev || st.st_ino != t->ino) {
 		mr_buf_addf(err, "'%s' was replaced while it was read; '%s' refused", t->path, path);
