@@ -317,7 +317,7 @@ static int load(struct actx *a, const char *const *sources, size_t n)
 	a->sources_read = sources;
 	a->nsources_read = n;
 	struct mr_load_opts lo = { .root = mr_root_dir(a->root), .rootfs = a->root, .sources = sources, .nsources = n,
-				   .files_out = &a->files, .read_git = mr_vcs_source };
+				   .files_out = &a->files, .read_git = mr_vcs_source, .scoped = a->o->scope != NULL };
 	int lrc = mr_load_desired(&a->m, &lo, &a->d);
 	memcpy(a->git_commit, lo.git_commit, sizeof(a->git_commit));
 	if (lrc < 0) {

@@ -11,6 +11,7 @@
 #include "load/desired.h"
 #include "load/emit.h"
 #include "model/names.h"
+#include "plan/plan.h"
 
 struct import_state {
 	const char *scope;
@@ -44,8 +45,14 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	struct mr_live lv;
 	struct mr_diags errors = MR_DIAGS_INIT;
 	int rc = mr_live_load(&lv, &(struct mr_live_opts){ .root = g->rootfs, .layout = g->layout }, &errors);
-	if (g->verbosity >= 0)
+	if (g->verbosity >= 0 && s->scope) { /* only what is about the scope's objects */
+		struct mr_diags shown = MR_DIAGS_INIT;
+		mr_plan_scope_findings(&lv, s->scope, &shown);
+		mr_diags_print(&shown, stderr);
+		mr_diags_release(&shown);
+	} else if (g->verbosity >= 0) {
 		mr_diags_print(&lv.findings, stderr);
+	}
 	mr_diags_print(&errors, stderr);
 	int code = MR_EXIT_OK;
 	if (rc < 0) {
@@ -73,7 +80,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	mr_model_init(&chk);
 	mr_load_yaml_buffer(&chk, "(import)", out.ptr, out.len, &cd);
 	if (!cd.errors)
-		mr_validate_desired(&chk, g->rootfs, true, &cd);
+		mr_validate_desired(&chk, g->rootfs, MR_VALIDATE_READ_FILES, &cd);
 	if (cd.errors) {
 		mr_cli_error("import: the live state breaks %zu rule%s of the desired state; the output will not "
 			     "validate until the live files or the output are fixed:",

@@ -132,6 +132,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	struct mr_pathlist files = MR_PATHLIST_INIT;
 	struct mr_load_opts lo = mr_cli_load_opts(g, &s->src);
 	lo.files_out = &files;
+	lo.scoped = s->scope != NULL;
 	struct mr_live lv;
 	struct mr_accounts acc;
 	struct mr_plan p;

@@ -260,11 +260,6 @@ FIELD_FN(f_bool)
 	get_bool(c, v, f->name, (bool *)((char *)obj + f->off));
 }
 
-FIELD_FN(f_int)
-{
-	get_int(c, v, f->name, (int64_t *)((char *)obj + f->off));
-}
-
 /* ---- server -------------------------------------------------------------------------- */
 
 FIELD_FN(f_server_scheme)
@@ -601,6 +596,13 @@ FIELD_FN(f_mb_max_size)
 	get_size(c, v, "max_size", &((struct mr_mailbox *)obj)->max_size);
 }
 
+FIELD_FN(f_mb_rate)
+{
+	struct mr_mailbox *mb = obj;
+	if (get_int(c, v, "rate_per_hour", &mb->rate_per_hour))
+		mb->rate_loc = loc_of(c, v);
+}
+
 FIELD_FN(f_mb_note)
 {
 	struct mr_mailbox *mb = obj;
@@ -621,7 +623,7 @@ static const struct field mailbox_fields[] = {
 	{ "copy_to", f_mb_copy_to, false },
 	{ "keep_copy", f_mb_keep_copy, false },
 	{ "max_size", f_mb_max_size, false },
-	{ "rate_per_hour", f_int, false, offsetof(struct mr_mailbox, rate_per_hour) },
+	{ "rate_per_hour", f_mb_rate, false },
 	{ "greylisting", f_bool, false, offsetof(struct mr_mailbox, greylisting) },
 	{ "spamassassin", f_bool, false, offsetof(struct mr_mailbox, spamassassin) },
 	{ "disabled", f_mb_disabled, false },
@@ -1075,37 +1077,120 @@ void mr_load_yaml_buffer(struct mr_model *m, const char *file, const char *data,
 
 /* ---- sources ------------------------------------------------------------------------- */
 
-struct seen_file {
-	dev_t dev;
+/*
+ * The files of the desired state and how each is read.  An -f argument is the operator's and
+ * may be reached through links, except in a --scope run, where the state is a tenant's and may
+ * sit in the tenant's tree: there an argument that is a link is refused, and the file is opened
+ * with O_NOFOLLOW.  A file a walk of an -f directory finds is read below that directory
+ * through the confinement layer (util/rootfs.h): no link at any level, ever, and only from the
+ * very directory that was walked.  A file that is refused is never read, so no byte of it is
+ * ever shown.
+ */
+struct src {
+	char *path;   /* as shown */
+	size_t top;   /* index + 1 in srcs.tops of the directory a walk found it in; 0: an argument */
+	bool follow;  /* an argument read through a link (no --scope) */
+	dev_t dev;    /* what it is (a file reached twice is read once); ino 0: unknown */
 	ino_t ino;
 };
 
-static int collect(const char *path, struct mr_pathlist *files, struct mr_loc *where, struct mr_diags *diags)
+struct top {
+	char *path;   /* an -f directory as given */
+	dev_t dev;    /* the directory that was walked */
+	ino_t ino;
+};
+
+struct srcs {
+	struct src *v;
+	size_t n, cap;
+	struct top *tops;
+	size_t ntops, tcap;
+	bool scoped;
+};
+
+static void srcs_add(struct srcs *f, const char *path, size_t top, bool follow)
+{
+	f->v = xgrow(f->v, sizeof(*f->v), f->n + 1, &f->cap);
+	struct src *x = &f->v[f->n++];
+	*x = (struct src){ xstrdup(path), top, follow, 0, 0 };
+	struct stat st;
+	if ((follow ? mr_path_stat(path, &st) : mr_path_lstat(path, &st)) == 0) {
+		x->dev = st.st_dev;
+		x->ino = st.st_ino;
+	}
+}
+
+static void srcs_release(struct srcs *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		free(f->v[i].path);
+	for (size_t i = 0; i < f->ntops; i++)
+		free(f->tops[i].path);
+	free(f->v);
+	free(f->tops);
+	memset(f, 0, sizeof(*f));
+}
+
+static int collect(const char *path, struct srcs *files, struct mr_loc *where, struct mr_diags *diags)
 {
 	static const char *const suffixes[] = { ".yaml", ".yml", NULL };
 	struct stat st;
-	int r = mr_path_stat(path, &st);
+	int r = files->scoped ? mr_path_lstat(path, &st) : mr_path_stat(path, &st);
 	if (r < 0) {
 		mr_diag_error(diags, *where, "cannot read desired state '%s': %s", path, strerror(-r));
 		return -1;
 	}
+	if (S_ISLNK(st.st_mode)) {
+		mr_diag_error(diags, *where, "'%s' is a symbolic link; refused (with --scope, -f never follows one)",
+			      path);
+		return -1;
+	}
 	if (!S_ISDIR(st.st_mode)) {
-		mr_pathlist_add(files, path);
+		srcs_add(files, path, 0, !files->scoped);
 		return 0;
 	}
 	struct mr_buf err = MR_BUF_INIT;
-	size_t before = files->n;
-	int rc = mr_find_files(path, suffixes, files, &err);
+	struct mr_pathlist found = MR_PATHLIST_INIT;
+	int rc = mr_find_files_ex(path, suffixes, files->scoped ? MR_FIND_NOFOLLOW : 0, &found, &err);
 	if (rc < 0) {
 		mr_diag_error(diags, *where, "%s", err.ptr);
-		mr_buf_release(&err);
-		return -1;
-	}
-	if (files->n == before) {
+	} else if (found.n == 0) {
 		mr_diag_error(diags, *where, "no desired state found under '%s' (no *.yaml or *.yml file)", path);
-		return -1;
+		rc = -1;
+	} else {
+		files->tops = xgrow(files->tops, sizeof(*files->tops), files->ntops + 1, &files->tcap);
+		files->tops[files->ntops++] = (struct top){ xstrdup(path), st.st_dev, st.st_ino };
+		for (size_t i = 0; i < found.n; i++)
+			srcs_add(files, found.v[i], files->ntops, false);
 	}
-	return 0;
+	mr_buf_release(&err);
+	mr_pathlist_release(&found);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Read a file a walk of directory t found, below t, as the walk found it. */
+static int read_below(const struct top *t, const char *path, struct mr_buf *data, struct mr_buf *err)
+{
+	struct mr_root *r;
+	struct mr_buf why = MR_BUF_INIT;
+	int rc = mr_root_open(&r, t->path, &why);
+	mr_buf_release(&why);
+	if (rc < 0) {
+		mr_buf_addf(err, "cannot open directory '%s' to read '%s': %s", t->path, path, strerror(-rc));
+		return rc;
+	}
+	struct stat st;
+	if (mr_root_lstat(r, "/", &st) < 0 || st.st_dev != t->dev || st.st_ino != t->ino) {
+		mr_buf_addf(err, "'%s' was replaced while it was read; '%s' refused", t->path, path);
+		mr_root_close(&r);
+		return -ESTALE;
+	}
+	const char *rel = path + strlen(t->path);
+	char *abs = rel[0] == '/' ? xstrdup(rel) : mr_path_join("/", rel);
+	rc = mr_root_read(r, abs, MR_DESIRED_MAX_FILE, data, &st, err);
+	free(abs);
+	mr_root_close(&r);
+	return rc;
 }
 
 /*
@@ -1123,17 +1208,21 @@ struct parsed {
 };
 
 struct pipeline {
-	const struct mr_pathlist *files;
+	const struct srcs *files;
 	struct parsed *slots;
 	size_t consumed; /* files the converter has finished with */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 };
 
-static void parse_one(const char *path, struct parsed *p)
+static void parse_one(const struct srcs *files, const struct src *f, struct parsed *p)
 {
 	struct mr_buf data = MR_BUF_INIT, err = MR_BUF_INIT;
-	if (mr_read_file(path, MR_DESIRED_MAX_FILE, &data, &err) < 0) {
+	const char *path = f->path;
+	struct stat st;
+	int rc = f->top ? read_below(&files->tops[f->top - 1], path, &data, &err)
+			: mr_read_file_ex(path, MR_DESIRED_MAX_FILE, f->follow ? 0 : MR_READ_NOFOLLOW, &data, &st, &err);
+	if (rc < 0) {
 		mr_diag_error(&p->diags, MR_LOC_NONE, "%s", err.ptr);
 		memset(&p->doc, 0, sizeof(p->doc));
 	} else {
@@ -1152,7 +1241,7 @@ static void *parse_worker(void *arg)
 			pthread_cond_wait(&pl->cv, &pl->mu);
 		pthread_mutex_unlock(&pl->mu);
 		struct parsed p = { .diags = MR_DIAGS_INIT };
-		parse_one(pl->files->v[i], &p);
+		parse_one(pl->files, &pl->files->v[i], &p);
 		pthread_mutex_lock(&pl->mu);
 		p.done = true;
 		pl->slots[i] = p;
@@ -1175,7 +1264,7 @@ static void take_diags(struct mr_diags *diags, struct mr_diags *from, const char
 }
 
 /* Read, parse and convert every file; returns how many could be read. */
-static size_t parse_all(struct mr_model *m, const struct mr_pathlist *files, struct mr_diags *diags)
+static size_t parse_all(struct mr_model *m, const struct srcs *files, struct mr_diags *diags)
 {
 	struct pipeline pl = { .files = files, .slots = xcalloc(files->n ? files->n : 1, sizeof(struct parsed)) };
 	pthread_t worker;
@@ -1194,11 +1283,12 @@ static size_t parse_all(struct mr_model *m, const struct mr_pathlist *files, str
 			pthread_mutex_unlock(&pl.mu);
 		} else {
 			p->diags = (struct mr_diags)MR_DIAGS_INIT;
-			parse_one(files->v[i], p);
+			parse_one(files, &files->v[i], p);
 		}
-		const char *fname = mr_model_str(m, files->v[i], strlen(files->v[i]));
+		const char *path = files->v[i].path;
+		const char *fname = mr_model_str(m, path, strlen(path));
 		nread += p->ok || p->doc.file != NULL;
-		take_diags(diags, &p->diags, files->v[i], fname);
+		take_diags(diags, &p->diags, path, fname);
 		if (p->ok) {
 			p->doc.file = fname;
 			convert_doc(m, &p->doc, diags);
@@ -1234,7 +1324,7 @@ static int git_emit(void *ectx, const char *name, const void *data, size_t len)
 
 int mr_load_desired(struct mr_model *m, struct mr_load_opts *opts, struct mr_diags *diags)
 {
-	struct mr_pathlist files = MR_PATHLIST_INIT;
+	struct srcs files = { .scoped = opts->scoped };
 	struct mr_loc nowhere = MR_LOC_NONE;
 	size_t errors_before = diags->errors;
 	char *deflt = NULL;
@@ -1261,28 +1351,24 @@ int mr_load_desired(struct mr_model *m, struct mr_load_opts *opts, struct mr_dia
 		mr_buf_release(&err);
 	}
 
-	/* the same file reached twice (a directory and a file in it) is read once */
-	struct seen_file *seen = xcalloc(files.n ? files.n : 1, sizeof(*seen));
-	struct mr_pathlist unique = MR_PATHLIST_INIT;
-	size_t nseen = 0;
+	/* the same file reached twice (a directory and a file in it) is read once: the first */
+	size_t kept = 0;
 	for (size_t i = 0; i < files.n; i++) {
-		struct stat st;
-		if (mr_path_stat(files.v[i], &st) == 0) {
-			size_t j = 0;
-			while (j < nseen && !(seen[j].dev == st.st_dev && seen[j].ino == st.st_ino))
-				j++;
-			if (j < nseen)
-				continue;
-			seen[nseen++] = (struct seen_file){ st.st_dev, st.st_ino };
+		struct src *x = &files.v[i];
+		size_t j = 0;
+		while (x->ino && j < kept && !(files.v[j].dev == x->dev && files.v[j].ino == x->ino))
+			j++;
+		if (x->ino && j < kept) {
+			free(x->path);
+			continue;
 		}
-		mr_pathlist_add(&unique, files.v[i]);
+		files.v[kept++] = *x;
 	}
-	free(seen);
-	opts->nfiles = parse_all(m, &unique, diags) + from_git;
+	files.n = kept;
+	opts->nfiles = parse_all(m, &files, diags) + from_git;
 	if (opts->files_out)
-		for (size_t i = 0; i < unique.n; i++)
-			mr_pathlist_add(opts->files_out, unique.v[i]);
-	mr_pathlist_release(&unique);
+		for (size_t i = 0; i < files.n; i++)
+			mr_pathlist_add(opts->files_out, files.v[i].path);
 
 	if (diags->errors == errors_before && m->nusers == 0 && m->ndomains == 0) {
 		const char *what = opts->nsources == 1 ? opts->sources[0] : deflt;
@@ -1291,8 +1377,9 @@ int mr_load_desired(struct mr_model *m, struct mr_load_opts *opts, struct mr_dia
 			      "the desired state declares no user and no domain; an empty state is never applied");
 	}
 	/* the whole-state rules run even after errors above, so one run reports everything */
-	mr_validate_desired(m, opts->rootfs, !opts->skip_files, diags);
+	unsigned vflags = (opts->skip_files ? 0 : MR_VALIDATE_READ_FILES) | (opts->scoped ? MR_VALIDATE_SCOPED : 0);
+	mr_validate_desired(m, opts->rootfs, vflags, diags);
 	free(deflt);
-	mr_pathlist_release(&files);
+	srcs_release(&files);
 	return diags->errors == errors_before ? 0 : -1;
 }

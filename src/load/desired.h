@@ -2,9 +2,10 @@
  * desired: load the desired state (YAML files) into a model and validate it.
  *
  * Sources are files or directories (every *.yaml / *.yml below, sorted, merged); with no
- * source, ROOT/etc/mailrecon/desired.  Every problem, from a YAML syntax error to a
- * reseller over its limits, is added to diags with its file:line:col; the model is only
- * meaningful when no error was added.
+ * source, ROOT/etc/mailrecon/desired.  Below a directory no symbolic link is followed (a
+ * YAML-named one is an error); with opts->scoped an argument that is a link is refused too.
+ * Every problem, from a YAML syntax error to a reseller over its limits, is added to diags
+ * with its file:line:col; the model is only meaningful when no error was added.
  *
  *   struct mr_model m;
  *   struct mr_diags d = MR_DIAGS_INIT;
@@ -30,6 +31,11 @@ struct mr_load_opts {
 	const char *root;            /* where the default source is: ROOT/etc/mailrecon/desired */
 	struct mr_root *rootfs;      /* absolute paths a state names are read below it (NULL: no root) */
 	bool skip_files;             /* do not read the files a state names at all (fuzzing) */
+	bool scoped;                 /* a --scope run: the state speaks for a tenant, so an absolute
+				      * {file:} or certificate path and {env:} are not read (the plan
+				      * refuses them, plan/scope.c), and an -f argument that is a
+				      * symbolic link is refused (without --scope it is followed; a
+				      * link a directory walk finds never is) */
 	const char *const *sources;  /* -f arguments; none: ROOT/etc/mailrecon/desired */
 	size_t nsources;
 	size_t nfiles;               /* out: YAML files read */
@@ -51,8 +57,15 @@ int mr_load_desired(struct mr_model *m, struct mr_load_opts *opts, struct mr_dia
 void mr_load_yaml_buffer(struct mr_model *m, const char *file, const char *data, size_t len,
 			 struct mr_diags *diags);
 
-/* The whole-state rules of design section 2 (cross references, limits, loops, secrets). */
-void mr_validate_desired(struct mr_model *m, struct mr_root *root, bool read_files, struct mr_diags *diags);
+/*
+ * The whole-state rules of design section 2 (cross references, limits, loops, secrets).
+ * Flags: MR_VALIDATE_READ_FILES reads the files a state names (without it, nothing is read:
+ * fuzzing); MR_VALIDATE_SCOPED (a --scope run) reads neither an absolute path nor the
+ * environment, which are root's, not the tenant's: the plan refuses them instead.
+ */
+#define MR_VALIDATE_READ_FILES 1u
+#define MR_VALIDATE_SCOPED 2u
+void mr_validate_desired(struct mr_model *m, struct mr_root *root, unsigned flags, struct mr_diags *diags);
 
 /* Parse a size ("500M", "2G", "1048576"); false when malformed or over 1 PiB. */
 int mr_parse_size(const char *s, int64_t *out);

@@ -24,6 +24,17 @@ bool mr_scope_covers(const struct mr_model *m, const char *scope, const char *ow
 	       strcmp(o->reseller, scope) == 0;
 }
 
+bool mr_scope_covers_domain(const struct mr_model *m, const char *scope, const struct mr_domain *d)
+{
+	if (!scope)
+		return true;
+	if (d->owner_from_dir) {
+		const struct mr_user *s = mr_model_user(m, scope);
+		return s && s->role == MR_ROLE_ADMIN;
+	}
+	return mr_scope_covers(m, scope, d->owner);
+}
+
 static bool plain_ok(const char *s)
 {
 	static const char *const special[] = { "y", "n", "yes", "no", "true", "false", "on", "off", "null", NULL };
@@ -240,7 +251,7 @@ void mr_emit_yaml(const struct mr_model *m, struct mr_emit_opts *o, struct mr_bu
 			}
 			continue;
 		}
-		if (!mr_scope_covers(m, o->scope, d->owner))
+		if (!mr_scope_covers_domain(m, o->scope, d))
 			continue;
 		if (!any)
 			mr_buf_adds(out, "domains:\n");

@@ -27,6 +27,11 @@ void mr_emit_yaml(const struct mr_model *m, struct mr_emit_opts *o, struct mr_bu
  * live one: scope's own, and for a reseller those of its users (role user), for an admin all. */
 bool mr_scope_covers(const struct mr_model *m, const char *scope, const char *owner);
 
+/* Whether live domain d of model m is in the scope of user scope (NULL: all).  An owner known
+ * only from a /var/www/OWNER/data/email/DOMAIN directory (d->owner_from_dir), which any tenant
+ * can make in its own tree, puts the domain in no scope but an admin's. */
+bool mr_scope_covers_domain(const struct mr_model *m, const char *scope, const struct mr_domain *d);
+
 /* A size in the largest unit that states it exactly: 2147483648 -> "2G". */
 void mr_emit_size(int64_t bytes, struct mr_buf *out);
 

@@ -26,6 +26,7 @@ struct vctx {
 	struct mr_diags *diags;
 	struct mr_root *root;     /* NULL: there is no root (an absolute path cannot be read) */
 	bool read_files;          /* false: the files a state names are not read (fuzzing) */
+	bool scoped;              /* a --scope run: no absolute path, no environment is read */
 	struct mr_strmap aliases; /* alias@domain -> struct mr_item (the alias) */
 };
 
@@ -186,10 +187,17 @@ static int read_named(struct vctx *v, struct mr_loc loc, const char *what, const
 	return rc < 0 ? -1 : 0;
 }
 
+/* Whether a path the state names is read here: in a --scope run an absolute one is not (the
+ * plan refuses it, before anything is read: no answer about root's files). */
+static bool readable(const struct vctx *v, const char *path)
+{
+	return v->read_files && !(v->scoped && path[0] == '/');
+}
+
 static void check_password_file(struct vctx *v, const struct mr_password *p)
 {
 	struct mr_buf data = MR_BUF_INIT;
-	if (v->read_files && read_named(v, p->loc, "password", p->base_dir, p->value, &data) == 0 &&
+	if (readable(v, p->value) && read_named(v, p->loc, "password", p->base_dir, p->value, &data) == 0 &&
 	    (!data.ptr || data.ptr[0] == '\n' || data.ptr[0] == '\r' || data.ptr[0] == '\0'))
 		mr_diag_error(v->diags, p->loc, "cannot read password file '%s': the first line is empty", p->value);
 	mr_secret_wipe(&data);
@@ -201,9 +209,9 @@ static void check_cert_files(struct vctx *v, const struct mr_domain *d)
 	if (!v->read_files)
 		return;
 	struct mr_buf crt = MR_BUF_INIT, key = MR_BUF_INIT;
-	bool have_crt = d->ssl.cert_path &&
+	bool have_crt = d->ssl.cert_path && readable(v, d->ssl.cert_path) &&
 			read_named(v, d->ssl.cert_loc, "certificate", d->ssl.base_dir, d->ssl.cert_path, &crt) == 0;
-	bool have_key = d->ssl.key_path &&
+	bool have_key = d->ssl.key_path && readable(v, d->ssl.key_path) &&
 			read_named(v, d->ssl.key_loc, "certificate key", d->ssl.base_dir, d->ssl.key_path, &key) == 0;
 	if (have_crt && have_key) {
 		const char *why = mr_cert_pair_check(crt.ptr ? crt.ptr : "", crt.len, key.ptr ? key.ptr : "", key.len);
@@ -231,6 +239,8 @@ static void check_password(struct vctx *v, struct mr_mailbox *mb)
 		check_password_file(v, p);
 		break;
 	case MR_PASSWORD_ENV: {
+		if (v->scoped)
+			break; /* root's environment is not the tenant's: the plan refuses it */
 		const char *val = getenv(p->value);
 		if (!val)
 			mr_diag_error(v->diags, p->loc, "environment variable '%s' (password of '%s') is not set", p->value,
@@ -329,6 +339,34 @@ static void check_lengths(struct vctx *v, struct mr_domain *d)
 			      MR_CERT_EMAIL_MAX);
 }
 
+/*
+ * A TLS server name picks one certificate (the SNI files, docs/formats.md): an ssl alias is
+ * no other domain's alias, and no other declared domain's name.
+ */
+static void check_ssl_aliases(struct vctx *v, struct mr_buf *tmp)
+{
+	struct mr_strmap seen = MR_STRMAP_INIT; /* alias -> the domain that has it first */
+	for (size_t i = 0; i < v->m->ndomains; i++) {
+		struct mr_domain *d = v->m->domains[i];
+		const char *a = d->ssl.enabled ? d->ssl.alias : NULL;
+		if (!a)
+			continue;
+		struct mr_domain *named = mr_model_domain(v->m, a);
+		if (named && named != d) {
+			mr_diag_error(v->diags, d->ssl.alias_loc, "ssl alias '%s' of '%s' is the name of the declared domain '%s'",
+				      a, d->name, named->name);
+			continue;
+		}
+		struct mr_domain *first = mr_strmap_put_new(&seen, a, strlen(a), d);
+		if (first) {
+			at(first->ssl.alias_loc, tmp);
+			mr_diag_error(v->diags, d->ssl.alias_loc, "ssl alias '%s' is also the alias of '%s' (at %s)", a,
+				      first->name, tmp->ptr);
+		}
+	}
+	mr_strmap_release(&seen);
+}
+
 static void check_domain(struct vctx *v, struct mr_domain *d)
 {
 	check_action(v, d);
@@ -368,9 +406,9 @@ static void check_server(struct vctx *v)
 		}
 }
 
-void mr_validate_desired(struct mr_model *m, struct mr_root *root, bool read_files, struct mr_diags *diags)
+void mr_validate_desired(struct mr_model *m, struct mr_root *root, unsigned flags, struct mr_diags *diags)
 {
-	struct vctx v = { m, diags, root, read_files, MR_STRMAP_INIT };
+	struct vctx v = { m, diags, root, flags & MR_VALIDATE_READ_FILES, flags & MR_VALIDATE_SCOPED, MR_STRMAP_INIT };
 	struct mr_buf tmp = MR_BUF_INIT;
 	check_server(&v);
 	check_users(&v);
@@ -379,6 +417,7 @@ void mr_validate_desired(struct mr_model *m, struct mr_root *root, bool read_fil
 		check_aliases(&v, m->domains[i], &tmp);
 	for (size_t i = 0; i < m->ndomains; i++)
 		check_domain(&v, m->domains[i]);
+	check_ssl_aliases(&v, &tmp);
 	mr_buf_release(&tmp);
 	mr_strmap_release(&v.aliases);
 }

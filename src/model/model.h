@@ -108,6 +108,7 @@ struct mr_mailbox {
 	struct mr_loc keep_copy_loc;
 	int64_t max_size; /* bytes; 0: unlimited */
 	int64_t rate_per_hour; /* MR_UNSET: the user's, then the server's */
+	struct mr_loc rate_loc;
 	bool greylisting, spamassassin, disabled;
 	struct mr_loc disabled_loc;
 	const char *disabled_by; /* who disabled it (registry disabled_by=); NULL: unknown or enabled */

@@ -646,6 +646,10 @@ int mr_plan_build(struct mr_plan *p, const struct mr_plan_input *in, struct mr_d
 {
 	memset(p, 0, sizeof(*p));
 	p->scope = in->scope;
+	if (in->scope) {
+		mr_plan_scope_findings(in->live, in->scope, &p->findings);
+		p->findings_scoped = true;
+	}
 	struct ctx c = { .p = p, .in = in, .errors = errors };
 	mr_model_init(&c.target);
 	int rc = mr_plan_target(&c.target, in, errors);
@@ -698,6 +702,7 @@ void mr_plan_release(struct mr_plan *p)
 		free(p->files[i].content);
 	free(p->files);
 	free(p->homes);
+	mr_diags_release(&p->findings);
 	mr_arena_release(&p->arena);
 	memset(p, 0, sizeof(*p));
 }

@@ -106,6 +106,10 @@ struct mr_plan {
 	size_t add, change, destroy;
 	size_t del_users, del_domains, del_mailboxes;
 	const char *scope;
+	/* A scoped plan: the findings of the live files about objects in the scope, the only ones
+	 * it prints (the print functions then ignore the findings they are given). */
+	struct mr_diags findings;
+	bool findings_scoped;
 };
 
 struct mr_plan_oracle {
@@ -151,6 +155,16 @@ enum { MR_PLAN_OK = 0, MR_PLAN_ERROR = -1, MR_PLAN_REFUSED = -3 };
 
 int mr_plan_build(struct mr_plan *p, const struct mr_plan_input *in, struct mr_diags *errors);
 void mr_plan_release(struct mr_plan *p);
+
+/*
+ * Findings with --scope (scope.c): a finding of the live files is shown to a scope only when
+ * it is about an object in it -- the address, domain or user of the live line it points at
+ * (or the domain of a key file), which the message names -- and to an admin's scope always.
+ * A finding about no one object (an unreadable line, a file as a whole) is an admin's.
+ * mr_plan_scope_findings appends the ones shown to out.
+ */
+bool mr_plan_finding_in_scope(const struct mr_live *lv, const char *scope, const struct mr_diag *d);
+void mr_plan_scope_findings(const struct mr_live *lv, const char *scope, struct mr_diags *out);
 
 /* Output (print.c, json.c). */
 void mr_plan_print_text(const struct mr_plan *p, const struct mr_diags *findings, bool color, struct mr_buf *out);

@@ -87,6 +87,8 @@ static void homes(const struct mr_plan *p, bool color, struct mr_buf *out)
 
 void mr_plan_print_text(const struct mr_plan *p, const struct mr_diags *findings, bool color, struct mr_buf *out)
 {
+	if (p->findings_scoped)
+		findings = &p->findings;
 	if (findings && findings->n) {
 		mr_buf_adds(out, "Findings in the live files:\n");
 		struct mr_buf f = MR_BUF_INIT;
@@ -200,6 +202,8 @@ static const char *sev_name(enum mr_severity s)
 
 void mr_plan_print_json(const struct mr_plan *p, const struct mr_diags *findings, struct mr_buf *out)
 {
+	if (p->findings_scoped)
+		findings = &p->findings;
 	mr_buf_addf(out, "{\"format_version\":%d,\"mailrecon_version\":", MR_PLAN_FORMAT_VERSION);
 	mr_json_string(out, MAILRECON_VERSION);
 	mr_buf_adds(out, ",\"scope\":");

@@ -9,15 +9,19 @@
  *   - the scope user must be live; its role, reseller, account, disabled flag and limits
  *     are the live ones, and a file that writes another value for them is refused;
  *   - a user's scope holds its own objects; a reseller's also those of the users whose live
- *     reseller it is, and new users (who become its users); an admin's everything;
+ *     reseller it is, and new users (who become its users: not a system account that exists
+ *     already, which only an administrator gives a reseller); an admin's everything.  A live
+ *     domain whose owner is known only from a /var/www/OWNER/data/email/DOMAIN directory (a
+ *     tenant can make one in its tree) is in an admin's scope only;
  *   - the limits of every user and reseller hold on the target (a reseller's over all its
  *     users, those outside this run included), unless the run does not raise a count that
- *     is over already;
+ *     is over already; a mailbox's send limit stays within its owner's live one;
  *   - an object disabled by D (registry disabled_by=D) is enabled or deleted only by D, an
  *     admin, or D's reseller.
  *
  * A violation is an error at the place in the desired state that causes it, and the result
- * is MR_PLAN_REFUSED.  Without --scope only the bookkeeping runs: who disabled what.
+ * is MR_PLAN_REFUSED.  Without --scope only the bookkeeping runs: who disabled what.  A
+ * scoped run also sees only the live findings about its objects (mr_plan_scope_findings).
  */
 #include <string.h>
 
@@ -34,6 +38,7 @@ struct sc {
 	const struct mr_user *self; /* ... in the live model */
 	enum mr_role role;         /* its live role (admin without a scope) */
 	const char *by;            /* disabled_by for what this run disables */
+	const struct mr_accounts *accounts; /* ROOT/etc/passwd; NULL: not known */
 	int rc;
 };
 
@@ -118,6 +123,11 @@ static void check_user(struct sc *s, const struct mr_user *u)
 	}
 	if (s->role != MR_ROLE_RESELLER)
 		return;
+	/* a new user becomes the reseller's: not a system account that exists already (another
+	 * tenant of the panel, an operator's login), which would come with its files and homes */
+	if (!mr_model_user(s->l, u->name) && s->accounts && mr_sysaccount_get(s->accounts, u->name))
+		VIOLATION(s, u->loc, "user '%s' has a system account; an administrator must give it to '%s' first", u->name,
+			  s->name);
 	/* a reseller's users stay its users, with role user */
 	if (u->role != MR_ROLE_USER)
 		VIOLATION(s, u->role_loc, "user '%s' in the scope of reseller '%s' must have role user, not %s", u->name,
@@ -134,6 +144,13 @@ static bool check_domain(struct sc *s, const struct mr_domain *dd)
 	if (!in_scope(s, dd->owner)) {
 		VIOLATION(s, dd->owner_loc, "domain '%s' is declared for '%s', outside the scope of '%s'", dd->name,
 			  dd->owner, s->name);
+		return false;
+	}
+	if (ld && ld->owner_from_dir && !mr_scope_covers_domain(s->l, s->name, ld)) {
+		VIOLATION(s, dd->loc,
+			  "domain '%s' is live and its owner is known only from the directory /var/www/%s/data/email/%s, "
+			  "which a tenant can make; only an administrator can declare it",
+			  dd->name, ld->owner, dd->name);
 		return false;
 	}
 	if (ld && !in_scope(s, ld->owner)) {
@@ -242,7 +259,7 @@ static void build(struct sc *s)
 		mailboxes_disabled_by(s, n);
 	}
 	for (size_t i = 0; i < l->ndomains; i++)
-		if (!in_scope(s, l->domains[i]->owner) && !mr_model_domain(t, l->domains[i]->name))
+		if (!mr_scope_covers_domain(l, s->name, l->domains[i]) && !mr_model_domain(t, l->domains[i]->name))
 			add_domain(t, l->domains[i]);
 	for (size_t i = 0; i < t->ndomains; i++)
 		for (size_t j = 0; j < t->domains[i]->nmailboxes; j++) {
@@ -392,6 +409,127 @@ static void check_limits(struct sc *s)
 	tallies_release(&before);
 }
 
+/* ---- the files and variables a scoped state names ---- */
+
+/*
+ * A scoped file speaks for its user, and what it names is read as root: so it may name only
+ * files below its own directory (a relative path, load/secret.h), never an absolute one (any
+ * file below the root: another tenant's key, /etc/shadow) nor an {env:} variable (root's
+ * environment is not the tenant's).  The loader did not read those (struct mr_load_opts.scoped):
+ * no answer about them, not even whether they exist, comes before this refusal.
+ */
+static void check_secret_path(struct sc *s, struct mr_loc loc, const char *what, const char *owner_of,
+			      const char *path)
+{
+	if (path && path[0] == '/')
+		VIOLATION(s, loc,
+			  "the %s of '%s' names the absolute path '%s': a --scope file may name only files below its own "
+			  "directory (a relative path)",
+			  what, owner_of, path);
+}
+
+static void check_secrets(struct sc *s)
+{
+	for (size_t i = 0; i < s->d->ndomains; i++) {
+		const struct mr_domain *dd = s->d->domains[i];
+		if (dd->ssl.enabled && dd->ssl.cert == MR_CERT_FILES) {
+			check_secret_path(s, dd->ssl.cert_loc, "certificate", dd->name, dd->ssl.cert_path);
+			check_secret_path(s, dd->ssl.key_loc, "certificate key", dd->name, dd->ssl.key_path);
+		}
+		for (size_t j = 0; j < dd->nmailboxes; j++) {
+			const struct mr_mailbox *mb = dd->mailboxes[j];
+			const struct mr_password *p = &mb->password;
+			if (p->kind == MR_PASSWORD_FILE)
+				check_secret_path(s, p->loc, "password", mb->address, p->value);
+			else if (p->kind == MR_PASSWORD_ENV)
+				VIOLATION(s, p->loc,
+					  "the password of '%s' names the environment variable '%s': a --scope file cannot (the "
+					  "environment is root's); use {file: PATH} below the file's directory, or {hash: ...}",
+					  mb->address, p->value);
+		}
+	}
+}
+
+/* ---- TLS server names ---- */
+
+/* Whether target domain td is the desired domain dd (and not the live one kept for it). */
+static bool from_desired(const struct mr_domain *td, const struct mr_domain *dd)
+{
+	return td && td->loc.file == dd->loc.file && td->loc.line == dd->loc.line && td->loc.col == dd->loc.col;
+}
+
+/*
+ * A TLS server name picks one certificate (the SNI files): the validator keeps the names of
+ * the desired state apart; here, a declared domain's ssl alias may not be the name or the
+ * alias of a domain outside the scope, nor its name that domain's alias.
+ */
+static void check_server_names(struct sc *s)
+{
+	const struct mr_model *t = s->t;
+	struct mr_strmap names = MR_STRMAP_INIT, aliases = MR_STRMAP_INIT; /* of the domains outside */
+	for (size_t j = 0; j < t->ndomains; j++) {
+		const struct mr_domain *o = t->domains[j];
+		if (mr_model_domain(s->d, o->name))
+			continue; /* declared in this run: the validator's */
+		mr_strmap_put_new(&names, o->name, strlen(o->name), (void *)o);
+		if (o->ssl.enabled && o->ssl.alias)
+			mr_strmap_put_new(&aliases, o->ssl.alias, strlen(o->ssl.alias), (void *)o);
+	}
+	for (size_t i = 0; (names.count || aliases.count) && i < s->d->ndomains; i++) {
+		const struct mr_domain *dd = s->d->domains[i], *o;
+		if (!from_desired(mr_model_domain(t, dd->name), dd))
+			continue; /* refused: the live domain stays */
+		const char *a = dd->ssl.enabled ? dd->ssl.alias : NULL;
+		if (a && (o = mr_strmap_get(&names, a, strlen(a))) != NULL)
+			VIOLATION(s, dd->ssl.alias_loc, "ssl alias '%s' is the name of domain '%s', outside the scope of '%s'",
+				  a, o->name, s->name);
+		else if (a && (o = mr_strmap_get(&aliases, a, strlen(a))) != NULL)
+			VIOLATION(s, dd->ssl.alias_loc,
+				  "ssl alias '%s' is also the ssl alias of domain '%s', outside the scope of '%s'", a, o->name,
+				  s->name);
+		if ((o = mr_strmap_get(&aliases, dd->name, strlen(dd->name))) != NULL)
+			VIOLATION(s, dd->loc, "domain '%s' is the ssl alias of domain '%s', outside the scope of '%s'",
+				  dd->name, o->name, s->name);
+	}
+	mr_strmap_release(&names);
+	mr_strmap_release(&aliases);
+}
+
+/* ---- send limits ---- */
+
+/*
+ * Exim reads a mailbox's own send limit before its owner's (docs/formats.md, exim-ratelimits),
+ * so in a user's or a reseller's scope a mailbox's rate_per_hour may not go over its owner's
+ * live limits.rate_per_hour when that is set (0: the owner's mailboxes cannot send).  A live
+ * mailbox already over it (an administrator's doing) may keep its rate, not raise it.
+ */
+static void check_rates(struct sc *s)
+{
+	if (s->role == MR_ROLE_ADMIN)
+		return;
+	for (size_t i = 0; i < s->d->ndomains; i++) {
+		const struct mr_domain *dd = s->d->domains[i];
+		const struct mr_user *lu = dd->owner && in_scope(s, dd->owner) ? mr_model_user(s->l, dd->owner) : NULL;
+		if (!lu || lu->limits.rate_per_hour == MR_UNSET)
+			continue;
+		int64_t limit = lu->limits.rate_per_hour;
+		for (size_t j = 0; j < dd->nmailboxes; j++) {
+			const struct mr_mailbox *mb = dd->mailboxes[j];
+			if (mb->rate_per_hour == MR_UNSET || mb->rate_per_hour <= limit)
+				continue;
+			const struct mr_mailbox *lm = mr_model_mailbox(s->l, mb->address);
+			if (lm && lm->rate_per_hour == mb->rate_per_hour && lm->domain->owner &&
+			    strcmp(lm->domain->owner, dd->owner) == 0)
+				continue;
+			VIOLATION(s, written(mb->rate_loc) ? mb->rate_loc : mb->loc,
+				  "rate_per_hour %lld of '%s' is over the send limit of its owner '%s' (limits.rate_per_hour: "
+				  "%lld%s)",
+				  (long long)mb->rate_per_hour, mb->address, dd->owner, (long long)limit,
+				  limit == 0 ? ", its mailboxes cannot send" : "");
+		}
+	}
+}
+
 /* ---- what someone else disabled ---- */
 
 /* Whether the scope may enable (or delete) what `by` disabled: its own doing, its users' when
@@ -444,10 +582,91 @@ static void check_disabled(struct sc *s)
 	}
 }
 
+/* ---- findings ---- */
+
+/* The live line of file f that the physical line `line` belongs to, or NULL. */
+static const struct mr_line *line_at(const struct mr_codec_file *f, uint32_t line)
+{
+	size_t lo = 0, hi = f->nlines;
+	while (lo < hi) { /* the last line whose lineno is <= line */
+		size_t mid = lo + (hi - lo) / 2;
+		if (f->lines[mid].lineno <= line)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? &f->lines[lo - 1] : NULL;
+}
+
+/*
+ * The object a live finding is about: the key of the live line it points at (an address, a
+ * domain, a user; a registry line's name), or for a key file ssl/DOMAIN.EXT or
+ * certs/DOMAIN.EXT its domain.  NULL when it is about no one object: a line that cannot be
+ * read, a file as a whole.  buf holds a key file's domain.
+ */
+static const char *finding_object(const struct mr_live *lv, const struct mr_diag *d, char *buf, size_t n)
+{
+	const char *file = d->loc.file;
+	if (!file)
+		return NULL;
+	for (int i = 0; i < MR_FILE_COUNT; i++) {
+		const struct mr_codec_file *f = &lv->files[i].cf;
+		if (!f->path || strcmp(f->path, file) != 0)
+			continue;
+		const struct mr_line *l = d->loc.line ? line_at(f, d->loc.line) : NULL;
+		if (!l || !l->key || l->kind == MR_LINE_BAD)
+			return NULL;
+		const char *sp = i == MR_FILE_REGISTRY ? strchr(l->key, ' ') : NULL; /* "KIND NAME" */
+		return sp ? sp + 1 : l->key;
+	}
+	static const char *const dirs[] = { "/etc/exim4/ssl/", "/etc/exim/ssl/", "/etc/dovecot/certs/", NULL };
+	for (const char *const *dir = dirs; *dir; dir++) {
+		size_t k = strlen(*dir);
+		const char *dot = strrchr(file, '.');
+		if (strncmp(file, *dir, k) != 0 || strchr(file + k, '/') || !dot || dot <= file + k ||
+		    (size_t)(dot - file - k) >= n)
+			continue;
+		memcpy(buf, file + k, (size_t)(dot - file - k));
+		buf[dot - file - k] = '\0';
+		return buf;
+	}
+	return NULL;
+}
+
+bool mr_plan_finding_in_scope(const struct mr_live *lv, const char *scope, const struct mr_diag *d)
+{
+	const struct mr_model *m = &lv->model;
+	const struct mr_user *self = scope ? mr_model_user(m, scope) : NULL;
+	if (!scope || (self && self->role == MR_ROLE_ADMIN))
+		return true;
+	if (!self)
+		return false;
+	char buf[MR_DOMAIN_MAX + 1];
+	const char *obj = finding_object(lv, d, buf, sizeof(buf));
+	/* it must also name the object: a finding about the file (CRLF ends, say) is at some line */
+	if (!obj || !strstr(d->msg, obj))
+		return false;
+	const char *at = strrchr(obj, '@');
+	const struct mr_domain *ld = mr_model_domain(m, at ? at + 1 : obj);
+	if (ld)
+		return mr_scope_covers_domain(m, scope, ld);
+	return !at && mr_model_user(m, obj) && mr_scope_covers(m, scope, obj);
+}
+
+void mr_plan_scope_findings(const struct mr_live *lv, const char *scope, struct mr_diags *out)
+{
+	for (size_t i = 0; i < lv->findings.n; i++) {
+		const struct mr_diag *d = &lv->findings.v[i];
+		if (mr_plan_finding_in_scope(lv, scope, d))
+			mr_diag_add(out, d->sev, d->loc, "%s", d->msg);
+	}
+}
+
 int mr_plan_target(struct mr_model *t, const struct mr_plan_input *in, struct mr_diags *errors)
 {
 	struct sc s = { .d = in->desired, .l = &in->live->model, .t = t, .errors = errors,
-			.name = in->scope, .role = MR_ROLE_ADMIN, .by = in->scope ? in->scope : MR_USER_RESERVED };
+			.name = in->scope, .role = MR_ROLE_ADMIN, .by = in->scope ? in->scope : MR_USER_RESERVED,
+			.accounts = in->accounts };
 	if (s.name) {
 		if (strcmp(s.name, MR_USER_RESERVED) == 0) {
 			mr_diag_error(errors, MR_LOC_NONE, "--scope '%s': the name is reserved for runs without --scope",
@@ -467,6 +686,9 @@ int mr_plan_target(struct mr_model *t, const struct mr_plan_input *in, struct mr
 	build(&s);
 	if (s.name) {
 		check_limits(&s);
+		check_rates(&s);
+		check_server_names(&s);
+		check_secrets(&s);
 		check_disabled(&s);
 	}
 	return s.rc;

@@ -121,17 +121,27 @@ static int has_suffix(const char *name, const char *const *suffixes)
 	return 0;
 }
 
-static int walk(const char *dir, const char *const *suffixes, struct mr_pathlist *out,
-		struct mr_buf *err, int depth)
+struct walk {
+	const char *const *suffixes;
+	struct mr_pathlist *out;
+	struct mr_buf *err;
+	char *link; /* the first (by name) symbolic link with a wanted name: refused */
+};
+
+/* Walk the directory open at dfd (taken over), shown as dir: entered by descriptor, never
+ * through a link. */
+static int walk(struct walk *w, int dfd, const char *dir, int depth)
 {
 	if (depth > 64) {
-		mr_buf_addf(err, "'%s': directories nested too deep", dir);
+		close(dfd);
+		mr_buf_addf(w->err, "'%s': directories nested too deep", dir);
 		return -ELOOP;
 	}
-	DIR *d = opendir(dir);
+	DIR *d = fdopendir(dfd);
 	if (!d) {
 		int e = errno;
-		mr_buf_addf(err, "cannot open directory '%s': %s", dir, strerror(e));
+		close(dfd);
+		mr_buf_addf(w->err, "cannot open directory '%s': %s", dir, strerror(e));
 		return -e;
 	}
 	int rc = 0;
@@ -141,39 +151,71 @@ static int walk(const char *dir, const char *const *suffixes, struct mr_pathlist
 			continue;
 		char *p = mr_path_join(dir, de->d_name);
 		struct stat st;
-		if (lstat(p, &st) < 0) {
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			int e = errno;
-			mr_buf_addf(err, "cannot stat '%s': %s", p, strerror(e));
+			mr_buf_addf(w->err, "cannot stat '%s': %s", p, strerror(e));
 			rc = -e;
-		} else if (S_ISDIR(st.st_mode)) {
-			rc = walk(p, suffixes, out, err, depth + 1);
-		} else if (has_suffix(de->d_name, suffixes)) {
-			/* a symlink to a file is taken; to a directory it is not walked */
-			if (S_ISLNK(st.st_mode) && (stat(p, &st) < 0 || S_ISDIR(st.st_mode))) {
-				free(p);
-				continue;
+		} else if (S_ISLNK(st.st_mode)) {
+			/* never followed: a file of that name is refused, anything else is not ours */
+			if (has_suffix(de->d_name, w->suffixes) && (!w->link || strcmp(p, w->link) < 0)) {
+				free(w->link);
+				w->link = xstrdup(p);
 			}
-			mr_pathlist_add(out, p);
+		} else if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub < 0) {
+				int e = errno;
+				mr_buf_addf(w->err, "cannot open directory '%s': %s", p, strerror(e));
+				rc = -e;
+			} else {
+				rc = walk(w, sub, p, depth + 1);
+			}
+		} else if (has_suffix(de->d_name, w->suffixes)) {
+			mr_pathlist_add(w->out, p);
 		}
 		free(p);
 	}
 	if (rc == 0 && errno) {
 		int e = errno;
-		mr_buf_addf(err, "cannot read directory '%s': %s", dir, strerror(e));
+		mr_buf_addf(w->err, "cannot read directory '%s': %s", dir, strerror(e));
 		rc = -e;
 	}
 	closedir(d);
 	return rc;
 }
 
+int mr_find_files_ex(const char *dir, const char *const *suffixes, unsigned flags, struct mr_pathlist *out,
+		     struct mr_buf *err)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | ((flags & MR_FIND_NOFOLLOW) ? O_NOFOLLOW : 0));
+	if (fd < 0) {
+		int e = errno;
+		struct stat st;
+		if ((flags & MR_FIND_NOFOLLOW) && (e == ELOOP || e == ENOTDIR) && lstat(dir, &st) == 0 &&
+		    S_ISLNK(st.st_mode)) {
+			mr_buf_addf(err, "'%s' is a symbolic link; refused (mailrecon never follows one)", dir);
+			return -ELOOP;
+		}
+		mr_buf_addf(err, "cannot open directory '%s': %s", dir, strerror(e));
+		return -e;
+	}
+	struct walk w = { suffixes, out, err, NULL };
+	size_t first = out->n;
+	int rc = walk(&w, fd, dir, 0);
+	if (rc == 0 && w.link) {
+		mr_buf_addf(err, "'%s' is a symbolic link; refused (mailrecon never follows one)", w.link);
+		rc = -ELOOP;
+	}
+	free(w.link);
+	if (out->n - first > 1)
+		qsort(out->v + first, out->n - first, sizeof(*out->v), cmpstr);
+	return rc;
+}
+
 int mr_find_files(const char *dir, const char *const *suffixes, struct mr_pathlist *out,
 		  struct mr_buf *err)
 {
-	size_t first = out->n;
-	int rc = walk(dir, suffixes, out, err, 0);
-	if (rc == 0 && out->n - first > 1)
-		qsort(out->v + first, out->n - first, sizeof(*out->v), cmpstr);
-	return rc;
+	return mr_find_files_ex(dir, suffixes, 0, out, err);
 }
 
 char *mr_path_join_root(const char *root, const char *path)

@@ -46,10 +46,16 @@ void mr_pathlist_sort(struct mr_pathlist *l);
 void mr_pathlist_release(struct mr_pathlist *l);
 
 /*
- * Every regular file below dir whose name ends in one of the NULL-terminated suffixes,
- * recursively.  Names starting with '.' are skipped; symbolic links to directories are
- * not followed.  The result is sorted byte-wise.
+ * Every file below dir whose name ends in one of the NULL-terminated suffixes, recursively.
+ * Names starting with '.' are skipped.  Directories are entered by descriptor and no symbolic
+ * link is ever followed: one with a wanted name is an error (-ELOOP, naming the first one;
+ * the files found are still listed), any other is skipped.  dir itself may be reached through
+ * links, unless flags has MR_FIND_NOFOLLOW (then dir being a link is -ELOOP).  The result is
+ * sorted byte-wise.
  */
+#define MR_FIND_NOFOLLOW 1u
+int mr_find_files_ex(const char *dir, const char *const *suffixes, unsigned flags, struct mr_pathlist *out,
+		     struct mr_buf *err);
 int mr_find_files(const char *dir, const char *const *suffixes, struct mr_pathlist *out,
 		  struct mr_buf *err);
 

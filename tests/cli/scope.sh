@@ -153,6 +153,60 @@ cp "$tmp/err" "$tmp/carol.err"
 expect "... the domain is refused too" 0 '' '' -- \
 	grep -q "alice-carol\.yaml:6:3: error: domain 'carol\.example' is live and owned by 'carol', outside the scope of 'alice'" "$tmp/carol.err"
 
+# --- a domain the panel made (a domains line, no registry line, no mailbox): alice makes
+# /var/www/alice/data/email/panel.example in her own tree, and the live state reads her as its
+# owner; she still cannot take it in her scope, or delete it ---
+printf 'panel.example: :fail: No such user here\n' >>"$root/etc/exim4/domains"
+mkdir -p "$root/var/www/alice/data/email/panel.example"
+expect "an owner from a directory: import shows it as before" 0 '^  panel\.example:$' '' -- sh -c \
+	"'$bin' --root '$root' import 2>/dev/null | grep -A1 '^  panel\.example:\$' | grep -qx '    owner: alice' && echo '  panel.example:'"
+{ cat "$tmp/alice-ok.yaml"; printf '%s\n' '  panel.example:' '    owner: alice' '    default_action: {forward: x@elsewhere.example}'; } \
+	>"$tmp/alice-panel.yaml"
+expect "alice cannot declare a domain her own directory names her the owner of" 3 '' \
+	"alice-panel\.yaml:13:3: error: domain 'panel\.example' is live and its owner is known only from the directory /var/www/alice/data/email/panel\.example, which a tenant can make; only an administrator can declare it" -- \
+	mr plan --scope alice -f "$tmp/alice-panel.yaml"
+cp "$tmp/err" "$tmp/panel.err"
+expect "... one error, nothing else" 0 '' '' -- sh -c "test \$(grep -c ': error: ' '$tmp/panel.err') -eq 1"
+expect "... apply refuses it the same way" 3 '' "alice-panel\.yaml:13:3: error: domain 'panel\.example' is live and its owner is known only" -- \
+	mr apply -q --no-reload --scope alice -f "$tmp/alice-panel.yaml"
+expect "... and the domain still rejects, for no one's mailbox" 0 '' '' -- \
+	sh -c "grep -qx 'panel.example: :fail: No such user here' '$root/etc/exim4/domains' && ! grep -q panel '$reg'"
+expect "alice's scope does not delete it either" 0 '^No changes\.' '' -- mr plan --scope alice -f "$tmp/alice-ok.yaml"
+cat "$tmp/out" "$tmp/err" >"$tmp/panel.txt"
+expect "... (nothing of panel.example in her plan)" 1 '' '' -- grep -q 'panel\.example' "$tmp/panel.txt"
+expect "her scoped import leaves it out" 1 '' '' -- sh -c "'$bin' --root '$root' import --scope alice 2>/dev/null | grep -q panel"
+{ sed -n '1,/^domains:$/p' "$tmp/admin.yaml"; sed -n '/^  panel\.example:$/,$p' "$tmp/alice-panel.yaml"; } >"$tmp/ann-panel.yaml"
+expect "an admin's scope may declare it" 0 '^  ~ domain panel\.example$' '' -- mr plan --scope ann -f "$tmp/ann-panel.yaml"
+sed -i '/^panel\.example: /d' "$root/etc/exim4/domains"
+rmdir "$root/var/www/alice/data/email/panel.example"
+expect "(the panel's domain goes again)" 0 '' '' -- mr apply -q --no-reload --scope alice -f "$tmp/alice-ok.yaml"
+
+# --- send limits: Exim reads a mailbox's rate_per_hour before its owner's, so alice's file may
+# not give a mailbox more than the limit an administrator gave her (ratelimits alice:50) ---
+rl=$root/etc/exim4/ratelimits
+rl_had=0; [ -e "$rl" ] && rl_had=1 && cp -p "$rl" "$tmp/ratelimits.saved"
+printf 'alice:50\n' >>"$rl"
+rate_file() { sed "s/^      new1: {password: \(.*\)}\$/      new1: {password: \1, rate_per_hour: $2}/" "$tmp/alice-ok.yaml" >"$1"; }
+rate_file "$tmp/alice-rate.yaml" 1000000
+expect "alice cannot give a mailbox a send limit over her own" 3 '' \
+	"alice-rate\.yaml:11:[0-9]+: error: rate_per_hour 1000000 of 'new1@alice\.example' is over the send limit of its owner 'alice' \(limits\.rate_per_hour: 50\)" -- \
+	mr plan --scope alice -f "$tmp/alice-rate.yaml"
+rate_file "$tmp/alice-rate.yaml" 50
+expect "... a limit within hers is hers to give" 0 'rate_per_hour: \(not set\) -> 50' '' -- mr plan --scope alice -f "$tmp/alice-rate.yaml"
+printf 'alice:0\n' >"$rl"
+rate_file "$tmp/alice-rate.yaml" 1
+expect "an owner whose mailboxes cannot send: no mailbox of hers gets a rate" 3 '' \
+	"alice-rate\.yaml:11:[0-9]+: error: rate_per_hour 1 of 'new1@alice\.example' is over the send limit of its owner 'alice' \(limits\.rate_per_hour: 0, its mailboxes cannot send\)" -- \
+	mr plan --scope alice -f "$tmp/alice-rate.yaml"
+printf 'alice:50\nnew1@alice.example:100\n' >"$rl"
+rate_file "$tmp/alice-rate.yaml" 100
+expect "a rate an administrator gave over the limit may stay" 0 '^No changes\.' '' -- mr plan --scope alice -f "$tmp/alice-rate.yaml"
+rate_file "$tmp/alice-rate.yaml" 101
+expect "... not grow" 3 '' "alice-rate\.yaml:11:[0-9]+: error: rate_per_hour 101 of 'new1@alice\.example' is over" -- \
+	mr plan --scope alice -f "$tmp/alice-rate.yaml"
+expect "an unscoped run may give any rate" 0 'rate_per_hour: 100 -> 101' '' -- mr plan -f "$tmp/alice-rate.yaml"
+if [ $rl_had = 1 ]; then cp -p "$tmp/ratelimits.saved" "$rl"; else rm "$rl"; fi
+
 # --- bob, the reseller: his users' objects, within his total ---
 bob_file() { # bob_file FILE INFO_DISABLED SPAM_DISABLED [MORE CAROL MAILBOX LINES]
 	cat >"$1" <<EOF
@@ -247,6 +301,147 @@ expect "a stale disabled_by is a finding, and no reason to refuse alice" 0 \
 expect "... and the next apply drops it" 0 'registry: 0 lines added, 0 changed, 1 removed' '' -- \
 	mr apply --no-reload -f "$tmp/ann.yaml"
 expect "... for good" 0 '^No changes\.' '' -- mr plan -f "$tmp/ann.yaml"
+
+# --- TLS server names: one name, one certificate; a scope cannot take the name of a domain
+# outside it (ann's mail.ann.example) for its own certificate ---
+{ cat "$tmp/ann.yaml"; printf '%s\n' '  ann.example:' '    owner: ann' '    ssl: {alias: mail.ann.example}'; } >"$tmp/ann-ssl.yaml"
+expect "setup: ann's domain serves TLS as mail.ann.example" 0 '' '' -- mr apply -q --no-reload -f "$tmp/ann-ssl.yaml"
+expect "... in the SNI map" 0 '' '' -- grep -qx 'mail.ann.example: ann.example' "$root/etc/exim4/mailrecon-sni"
+sni_file() { sed "s/^    owner: alice\$/    owner: alice\n    ssl: {alias: $2}/" "$tmp/alice-note.yaml" >"$1"; }
+sni_file "$tmp/alice-sni.yaml" mail.ann.example
+expect "alice cannot take the ssl alias of a domain outside her scope" 3 '' \
+	"alice-sni\.yaml:8:18: error: ssl alias 'mail\.ann\.example' is also the ssl alias of domain 'ann\.example', outside the scope of 'alice'" -- \
+	mr plan --scope alice -f "$tmp/alice-sni.yaml"
+sni_file "$tmp/alice-sni.yaml" ann.example
+expect "... nor its name" 3 '' \
+	"alice-sni\.yaml:8:18: error: ssl alias 'ann\.example' is the name of domain 'ann\.example', outside the scope of 'alice'" -- \
+	mr plan --scope alice -f "$tmp/alice-sni.yaml"
+sni_file "$tmp/alice-sni.yaml" mail.alice.example
+expect "... her own host name is hers" 0 '^  \+ certificate alice\.example$' '' -- mr plan --scope alice -f "$tmp/alice-sni.yaml"
+{ cat "$tmp/bob-ok.yaml"; printf '%s\n' '  mail.ann.example:' '    owner: carol' '    ssl: {alias: mail.carol.example}'; } \
+	>"$tmp/bob-sni.yaml"
+expect "bob cannot declare a domain named as the ssl alias of a domain outside his scope" 3 '' \
+	"bob-sni\.yaml:18:3: error: domain 'mail\.ann\.example' is the ssl alias of domain 'ann\.example', outside the scope of 'bob'" -- \
+	mr plan --scope bob -f "$tmp/bob-sni.yaml"
+
+# --- what a scoped file names is read as root: only files below its own directory, never an
+# absolute path (another tenant's key, /etc/shadow) nor root's environment; and nothing of those
+# is read before the refusal, so the answer says nothing about them ---
+printf 'root:$6$rootsecrethash:19000:0:99999:7:::\n' >"$root/etc/shadow"
+chmod 600 "$root/etc/shadow"
+mkdir -p "$tmp/tenant"
+pw_file() { # pw_file FILE PASSWORD-MAPPING [FROM]: alice-note (or FROM) with new1's password replaced
+	sed "s|^      new1: {password: {hash: \"[^\"]*\"}|      new1: {password: $2|" "${3:-$tmp/alice-note.yaml}" >"$1"
+	grep -qF "new1: {password: $2" "$1"
+}
+pw_file "$tmp/tenant/abs.yaml" '{file: /etc/shadow}'
+expect "a scoped {file:} with an absolute path is refused where it is written" 3 '' \
+	"abs\.yaml:11:31: error: the password of 'new1@alice\.example' names the absolute path '/etc/shadow': a --scope file may name only files below its own directory \(a relative path\)" -- \
+	mr plan --scope alice -f "$tmp/tenant/abs.yaml"
+sed 's|/etc/shadow|PATH|' "$tmp/err" >"$tmp/abs-exists.err"
+pw_file "$tmp/tenant/abs.yaml" '{file: /etc/no-such-file}'
+expect "... and a missing file gets the same answer (no existence oracle)" 3 '' "names the absolute path '/etc/no-such-file'" -- \
+	mr plan --scope alice -f "$tmp/tenant/abs.yaml"
+sed 's|/etc/no-such-file|PATH|' "$tmp/err" >"$tmp/abs-missing.err"
+expect "... word for word" 0 '' '' -- cmp "$tmp/abs-exists.err" "$tmp/abs-missing.err"
+expect "... apply refuses it too, nothing read" 3 '' "abs\.yaml:11:31: error: the password of 'new1@alice\.example' names the absolute path" -- \
+	mr apply -q --no-reload --scope alice -f "$tmp/tenant/abs.yaml"
+expect "... one error, and no 'cannot read'" 0 '' '' -- sh -c "! grep -q 'cannot read' '$tmp/abs-missing.err' && test \$(grep -c ': error: ' '$tmp/abs-missing.err') -eq 1"
+pw_file "$tmp/tenant/env.yaml" '{env: CI_DEPLOY_TOKEN}'
+expect "a scoped {env:} is refused" 3 '' \
+	"env\.yaml:11:30: error: the password of 'new1@alice\.example' names the environment variable 'CI_DEPLOY_TOKEN': a --scope file cannot" -- \
+	env CI_DEPLOY_TOKEN=hunter2 "$bin" --root "$root" plan --scope alice -f "$tmp/tenant/env.yaml"
+cp "$tmp/err" "$tmp/env-set.err"
+expect "... the same whether it is set or not" 3 '' 'names the environment variable' -- \
+	env -u CI_DEPLOY_TOKEN "$bin" --root "$root" plan --scope alice -f "$tmp/tenant/env.yaml"
+cp "$tmp/err" "$tmp/env-unset.err"
+expect "... word for word" 0 '' '' -- cmp "$tmp/env-set.err" "$tmp/env-unset.err"
+sed 's/^    owner: alice$/    owner: alice\n    ssl: {alias: mail.alice.example, certificate: {cert: \/etc\/exim4\/ssl\/ann.example.crt, key: \/etc\/exim4\/ssl\/ann.example.key}}/' \
+	"$tmp/alice-note.yaml" >"$tmp/tenant/cert.yaml"
+expect "scoped certificate files with absolute paths are refused" 3 '' \
+	"cert\.yaml:8:58: error: the certificate of 'alice\.example' names the absolute path '/etc/exim4/ssl/ann\.example\.crt'" -- \
+	mr plan --scope alice -f "$tmp/tenant/cert.yaml"
+cp "$tmp/err" "$tmp/cert.err"
+expect "... the key too" 0 '' '' -- \
+	grep -q "cert\.yaml:8:95: error: the certificate key of 'alice\.example' names the absolute path '/etc/exim4/ssl/ann\.example\.key'" "$tmp/cert.err"
+printf 'Tenant-Pass-1\n' >"$tmp/tenant/new1.pw"
+pw_file "$tmp/tenant/rel.yaml" '{file: new1.pw}'
+expect "a file below the scoped file's own directory is hers to name" 0 'password: \(set\) -> \(changed\)' '' -- \
+	mr plan --scope alice -f "$tmp/tenant/rel.yaml"
+pw_file "$tmp/root-abs.yaml" '{file: /etc/shadow}' "$tmp/ann-ssl.yaml"
+expect "without --scope, an absolute path is read below --root as before" 0 'password: \(set\) -> \(changed\)' '' -- \
+	mr plan -f "$tmp/root-abs.yaml"
+
+# --- a scoped file may sit in the tenant's tree: -f never follows her links there ---
+mkdir -p "$tmp/decoy" "$tmp/atree/mr"
+printf 'S3cr3t-of-root: x\n' >"$tmp/decoy/shadow" # YAML whose errors would quote it
+cp "$tmp/alice-note.yaml" "$tmp/atree/mr/alice.yaml"
+ln -s "$tmp/decoy/shadow" "$tmp/atree/mr/z.yaml"
+expect "a linked file in a scoped -f directory is refused, unread" 1 '' \
+	"'$tmp/atree/mr/z\.yaml' is a symbolic link; refused \(mailrecon never follows one\)" -- \
+	mr plan --scope alice -f "$tmp/atree/mr"
+cat "$tmp/out" "$tmp/err" >"$tmp/link.txt"
+expect "... none of its bytes is shown" 1 '' '' -- grep -q 'S3cr3t' "$tmp/link.txt"
+rm "$tmp/atree/mr/z.yaml"
+expect "(the same directory without the link is hers)" 0 '^Plan: ' '' -- mr plan --scope alice -f "$tmp/atree/mr"
+ln -s "$tmp/decoy/shadow" "$tmp/atree/link.yaml"
+expect "with --scope, an -f argument that is a link is refused" 1 '' \
+	"'$tmp/atree/link\.yaml' is a symbolic link; refused \(with --scope, -f never follows one\)" -- \
+	mr plan --scope alice -f "$tmp/atree/link.yaml"
+cat "$tmp/out" "$tmp/err" >"$tmp/link.txt"
+expect "... none of its bytes is shown" 1 '' '' -- grep -q 'S3cr3t' "$tmp/link.txt"
+ln -s "$tmp/atree/mr" "$tmp/atree/dirlink"
+expect "... a link to a directory too" 1 '' "'$tmp/atree/dirlink' is a symbolic link; refused" -- \
+	mr plan --scope alice -f "$tmp/atree/dirlink"
+expect "without --scope, the operator's link is followed" 0 '^Plan: ' '' -- mr plan -f "$tmp/atree/dirlink"
+
+# --- a reseller's new users: new accounts, never a system account that exists already (another
+# tenant of the panel, an operator's login), which only an administrator gives a reseller ---
+printf '%s\n' 'dora:x:1004:1004::/var/www/dora:/usr/sbin/nologin' >>"$root/etc/passwd"
+new_user() { # new_user FILE NAME ACCOUNT
+	{ sed "s/^  carol: {role: user}\$/  carol: {role: user}\n  $2: {account: $3}/" "$tmp/bob-ok.yaml"
+	  printf '%s\n' "  $2.example:" "    owner: $2"; } >"$1"
+}
+new_user "$tmp/bob-dora.yaml" dora existing
+expect "bob cannot adopt a system account nobody gave him" 3 '' \
+	"bob-dora\.yaml:6:3: error: user 'dora' has a system account; an administrator must give it to 'bob' first" -- \
+	mr plan --scope bob -f "$tmp/bob-dora.yaml"
+new_user "$tmp/bob-dora.yaml" dora create
+expect "... not with 'account: create' either" 3 '' "bob-dora\.yaml:6:3: error: user 'dora' has a system account" -- \
+	mr plan --scope bob -f "$tmp/bob-dora.yaml"
+new_user "$tmp/bob-erin.yaml" erin create
+expect "a new account is his to make" 0 '^  \+ user erin$' '' -- mr plan --scope bob -f "$tmp/bob-erin.yaml"
+{ cat "$tmp/ann-ssl.yaml"; printf '%s\n' '  dora.example:' '    owner: dora'; } |
+	sed 's/^  carol: {role: user, reseller: bob}$/  carol: {role: user, reseller: bob}\n  dora: {role: user, reseller: bob}/' >"$tmp/ann-dora.yaml"
+expect "an administrator gives dora to bob" 0 '' '' -- mr apply -q --no-reload -f "$tmp/ann-dora.yaml"
+new_user "$tmp/bob-dora.yaml" dora existing
+expect "... then she is his" 0 '^Plan: ' '' -- mr plan --scope bob -f "$tmp/bob-dora.yaml"
+
+# --- findings: a scoped plan or import shows only those about the scope's objects (carol's
+# password stored in clear is not alice's business) ---
+dp=$root/etc/dovecot/dovecot.passwd
+cp -p "$dp" "$tmp/dovecot.saved"
+sed -i 's/^carol@carol\.example:{CRAM-MD5}[0-9a-f]*:/carol@carol.example:{PLAIN}Carol-Secret-1:/' "$dp"
+rl_had=0; [ -e "$rl" ] && rl_had=1 && cp -p "$rl" "$tmp/ratelimits.saved"
+printf 'ghost@alice.example:5\nghost@carol.example:5\n' >>"$rl"
+expect "(setup: the findings are there)" 0 "send limit for 'ghost@carol\.example'" "password of 'carol@carol\.example' is stored in clear" -- \
+	sh -c "'$bin' --root '$root' plan -f '$tmp/ann-dora.yaml'; '$bin' --root '$root' import >/dev/null"
+expect "alice's plan shows her finding" 0 "send limit for 'ghost@alice\.example', which is not a mailbox" '' -- \
+	mr plan --scope alice -f "$tmp/alice-note.yaml"
+cat "$tmp/out" "$tmp/err" >"$tmp/findings.txt"
+expect "... and none about carol's objects" 1 '' '' -- grep -q 'carol' "$tmp/findings.txt"
+expect "... in JSON too" 0 'ghost@alice\.example' '' -- mr plan --json --scope alice -f "$tmp/alice-note.yaml"
+cp "$tmp/out" "$tmp/findings.json"
+expect "... (none about carol)" 1 '' '' -- grep -q 'carol' "$tmp/findings.json"
+expect "alice's import shows her finding" 0 '^users:' "send limit for 'ghost@alice\.example'" -- mr import --scope alice
+cp "$tmp/err" "$tmp/findings.err"
+expect "... and none about carol's objects" 1 '' '' -- grep -q 'carol' "$tmp/findings.err"
+expect "bob's scope holds carol's mailbox: he sees it" 0 '^users:' "password of 'carol@carol\.example' is stored in clear" -- \
+	mr import --scope bob
+expect "an admin's scope sees every finding" 0 "send limit for 'ghost@carol\.example'" '' -- \
+	mr plan --scope ann -f "$tmp/ann-dora.yaml"
+cp -p "$tmp/dovecot.saved" "$dp"
+if [ $rl_had = 1 ]; then cp -p "$tmp/ratelimits.saved" "$rl"; else rm "$rl"; fi
 
 # --- who may be a scope ---
 cat >"$tmp/dave.yaml" <<EOF

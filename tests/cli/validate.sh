@@ -29,6 +29,12 @@ expect() {
 	fi
 }
 
+check() { # check NAME COMMAND...: the command succeeds
+	local name=$1
+	shift
+	if "$@"; then pass=$((pass + 1)); echo "ok   $name"; else fail=$((fail + 1)); echo "FAIL $name"; sed 's/^/     err: /' "$tmp/err"; fi
+}
+
 expect "minimal example is valid" 0 '^valid: 1 user, 1 domain, 1 mailbox in 1 file$' '' -- \
 	validate -f "$repo/examples/minimal.yaml"
 expect "hosting example is valid" 0 '^valid: 3 users, 4 domains, [0-9]+ mailboxes in 4 files$' '' -- \
@@ -68,6 +74,42 @@ expect "hosting below --root" 0 '^valid: 3 users' '' -- --root "$tmp/root" valid
 after=$(cd "$tmp/root" && find . -printf '%p %s %T@ %m\n' | sort | sha256sum)
 if [ "$before" = "$after" ]; then pass=$((pass + 1)); echo "ok   validate changes nothing"; else
 	fail=$((fail + 1)); echo "FAIL validate changed the tree"; fi
+
+# a TLS server name picks one certificate: an ssl alias is no other domain's alias or name
+cat >"$tmp/sni.yaml" <<'EOF'
+version: 1
+users: {alice: {}}
+domains:
+  a.example: {owner: alice, ssl: {alias: mail.example}}
+  b.example: {owner: alice, ssl: {alias: mail.example}}
+  c.example: {owner: alice, ssl: {alias: a.example}}
+  d.example: {owner: alice, ssl: {alias: d.example}}
+EOF
+expect "an ssl alias taken twice is an error at the second" 1 '' \
+	"sni\.yaml:5:42: error: ssl alias 'mail\.example' is also the alias of 'a\.example' \(at [^)]*sni\.yaml:4:42\)" -- \
+	validate -f "$tmp/sni.yaml"
+check "... an ssl alias that is another domain's name too" \
+	grep -q "sni\.yaml:6:42: error: ssl alias 'a\.example' of 'c\.example' is the name of the declared domain 'a\.example'" "$tmp/err"
+check "... and a domain's own name as its alias is no error" test "$(grep -c ': error: ' "$tmp/err")" -eq 2
+
+# -f DIR: a symbolic link the walk finds is refused, never followed, and never quoted
+mkdir -p "$tmp/linkdir" "$tmp/outside"
+cp "$repo/examples/minimal.yaml" "$tmp/linkdir/"
+printf 'TOPSECRET-1: x\n' >"$tmp/outside/app.yaml" # YAML whose errors would quote it
+ln -s "$tmp/outside/app.yaml" "$tmp/linkdir/z.yaml"
+expect "a linked file in a -f directory is refused" 1 '' "error: '$tmp/linkdir/z\\.yaml' is a symbolic link; refused \\(mailrecon never follows one\\)" -- \
+	validate -f "$tmp/linkdir"
+check "... and none of its bytes is shown" sh -c "! grep -q TOPSECRET '$tmp/out' '$tmp/err'"
+rm "$tmp/linkdir/z.yaml"
+ln -s "$tmp/outside" "$tmp/linkdir/sub"
+expect "a linked directory is not entered" 0 '^valid: 1 user, 1 domain, 1 mailbox in 1 file$' '' -- validate -f "$tmp/linkdir"
+rm "$tmp/linkdir/sub"
+mkfifo "$tmp/linkdir/fifo.yaml"
+expect "a FIFO is refused, without blocking" 1 '' "'$tmp/linkdir/fifo\\.yaml' is not a regular file" -- \
+	validate -f "$tmp/linkdir"
+rm "$tmp/linkdir/fifo.yaml"
+ln -s "$tmp/linkdir/minimal.yaml" "$tmp/op-link.yaml"
+expect "an -f argument is the operator's: a link to a file is followed" 0 '^valid: 1 user' '' -- validate -f "$tmp/op-link.yaml"
 
 # a secret named by the desired state is never printed, even when it is wrong
 printf 'Very-Secret-1\n' >"$tmp/pw"

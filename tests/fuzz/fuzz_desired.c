@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mr_model_init(&m);
 	mr_load_yaml_buffer(&m, "fuzz.yaml", (const char *)data, size, &d);
 	/* a root that does not exist: secrets named by the input are looked up nowhere real */
-	mr_validate_desired(&m, NULL, false, &d);
+	mr_validate_desired(&m, NULL, 0, &d);
 	mr_diags_sort(&d);
 	struct mr_buf out = MR_BUF_INIT;
 	mr_diags_render(&d, &out);

@@ -348,6 +348,48 @@ START_TEST(longest_valid_state_reads_back)
 END_TEST
 
 /* The text plan escapes what it shows; the JSON plan is valid UTF-8 JSON whatever the bytes. */
+/* A scoped run sees the findings about its objects, named in the message, and no other. */
+START_TEST(scoped_findings)
+{
+	char *root = mr_path_join(LIVE_DIR, "debian/findings");
+	struct mr_root *rfs;
+	struct mr_buf rerr = MR_BUF_INIT;
+	ck_assert_int_eq(mr_root_open(&rfs, root, &rerr), 0);
+	struct mr_live lv;
+	struct mr_diags errors = MR_DIAGS_INIT;
+	ck_assert_int_eq(mr_live_load(&lv, &(struct mr_live_opts){ .root = rfs }, &errors), 0);
+	struct mr_diags all = MR_DIAGS_INIT, eve = MR_DIAGS_INIT, zed = MR_DIAGS_INIT;
+	mr_plan_scope_findings(&lv, NULL, &all);
+	mr_plan_scope_findings(&lv, "eve", &eve);
+	mr_plan_scope_findings(&lv, "zed", &zed); /* not a live user */
+	ck_assert_uint_eq(all.n, lv.findings.n);
+	ck_assert_uint_gt(eve.n, 0);
+	ck_assert_uint_lt(eve.n, all.n);
+	ck_assert_uint_eq(zed.n, 0);
+	struct mr_buf shown = MR_BUF_INIT;
+	mr_diags_render(&eve, &shown);
+	/* eve's domain a.example, her mailbox in b.example, her registry line */
+	ck_assert_ptr_nonnull(strstr(shown.ptr, "mailbox 'saveno@a.example' keeps no copy"));
+	ck_assert_ptr_nonnull(strstr(shown.ptr, "mailbox 'orphan@b.example' is in domain 'b.example'"));
+	ck_assert_ptr_nonnull(strstr(shown.ptr, "user 'eve' names reseller 'ghostreseller'"));
+	/* a domain with no known owner, a user that is not hers, a line that cannot be read, a
+	 * finding about a file as a whole (CRLF) at the line of a record */
+	ck_assert_ptr_null(strstr(shown.ptr, "c.example"));
+	ck_assert_ptr_null(strstr(shown.ptr, "'nobody'"));
+	ck_assert_ptr_null(strstr(shown.ptr, "cannot read this"));
+	ck_assert_ptr_null(strstr(shown.ptr, "CRLF"));
+	mr_buf_release(&shown);
+	mr_diags_release(&all);
+	mr_diags_release(&eve);
+	mr_diags_release(&zed);
+	mr_diags_release(&errors);
+	mr_buf_release(&rerr);
+	mr_live_release(&lv);
+	mr_root_close(&rfs);
+	free(root);
+}
+END_TEST
+
 START_TEST(output_escapes_data)
 {
 	struct mr_attr attrs[] = { { "note", "a\x1b[2Jb", "c\xc2\x9b" "d" } };
@@ -376,6 +418,7 @@ Suite *suite_plan(void)
 	tcase_add_test(t, every_plan_case);
 	tcase_add_test(t, longest_valid_state_reads_back);
 	tcase_add_test(t, output_escapes_data);
+	tcase_add_test(t, scoped_findings);
 	suite_add_tcase(s, t);
 	return s;
 }

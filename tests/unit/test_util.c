@@ -1,6 +1,9 @@
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "tests.h"
 #include "util/arena.h"
@@ -205,6 +208,61 @@ START_TEST(read_file_refuses_large_and_dirs)
 }
 END_TEST
 
+/* A directory walk never follows a link: a link with a wanted name is an error naming it, a
+ * link to a directory is not entered, the other files are still listed. */
+START_TEST(find_files_never_follows_links)
+{
+	char dir[] = "/tmp/mr-test-XXXXXX", p[512], q[512];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	const char *const sfx[] = { ".yaml", NULL };
+	snprintf(p, sizeof(p), "%s/top", dir);
+	ck_assert_int_eq(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/elsewhere", dir);
+	ck_assert_int_eq(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/elsewhere/secret.yaml", dir);
+	FILE *f = fopen(p, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	snprintf(p, sizeof(p), "%s/top/b.yaml", dir);
+	f = fopen(p, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	snprintf(p, sizeof(p), "%s/elsewhere", dir);
+	snprintf(q, sizeof(q), "%s/top/sub", dir);
+	ck_assert_int_eq(symlink(p, q), 0);
+	struct mr_pathlist l = MR_PATHLIST_INIT;
+	struct mr_buf err = MR_BUF_INIT;
+	snprintf(p, sizeof(p), "%s/top", dir);
+	ck_assert_int_eq(mr_find_files(p, sfx, &l, &err), 0); /* sub/ is not entered */
+	ck_assert_uint_eq(l.n, 1);
+	ck_assert_ptr_nonnull(strstr(l.v[0], "/top/b.yaml"));
+	mr_pathlist_release(&l);
+	snprintf(p, sizeof(p), "%s/elsewhere/secret.yaml", dir);
+	snprintf(q, sizeof(q), "%s/top/a.yaml", dir);
+	ck_assert_int_eq(symlink(p, q), 0);
+	snprintf(p, sizeof(p), "%s/top", dir);
+	ck_assert_int_eq(mr_find_files(p, sfx, &l, &err), -ELOOP);
+	ck_assert_msg(strstr(err.ptr, "/top/a.yaml' is a symbolic link; refused") != NULL, "%s", err.ptr);
+	ck_assert_uint_eq(l.n, 1); /* b.yaml: the caller may still use what is there */
+	mr_pathlist_release(&l);
+	mr_buf_reset(&err);
+	/* the top itself: followed unless MR_FIND_NOFOLLOW */
+	snprintf(q, sizeof(q), "%s/toplink", dir);
+	snprintf(p, sizeof(p), "%s/elsewhere", dir);
+	ck_assert_int_eq(symlink(p, q), 0);
+	ck_assert_int_eq(mr_find_files_ex(q, sfx, 0, &l, &err), 0);
+	ck_assert_uint_eq(l.n, 1);
+	mr_pathlist_release(&l);
+	ck_assert_int_eq(mr_find_files_ex(q, sfx, MR_FIND_NOFOLLOW, &l, &err), -ELOOP);
+	ck_assert_msg(strstr(err.ptr, "toplink' is a symbolic link; refused") != NULL, "%s", err.ptr);
+	ck_assert_uint_eq(l.n, 0);
+	mr_buf_release(&err);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 Suite *suite_util(void)
 {
 	Suite *s = suite_create("util");
@@ -218,6 +276,7 @@ Suite *suite_util(void)
 	tcase_add_test(tc, paths);
 	tcase_add_test(tc, printable_escapes_what_a_terminal_acts_on);
 	tcase_add_test(tc, read_file_refuses_large_and_dirs);
+	tcase_add_test(tc, find_files_never_follows_links);
 	suite_add_tcase(s, tc);
 	return s;
 }
