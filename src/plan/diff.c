@@ -417,11 +417,14 @@ static void home_kept(struct ctx *c, struct upd *u, const struct mr_domain *ld, 
 		struct mr_home_change *h = home_change(c, from ? MR_HOME_MOVE : entry ? MR_HOME_RESTORE : MR_HOME_MAKE,
 						       a->address, td->owner, want);
 		h->from = from ? from : entry ? pstr(c, entry) : NULL;
-	} else if (ld->owner == NULL) {
-		home_change(c, MR_HOME_MAKE, a->address, td->owner, want);
 	}
-	if (a->home && !mr_home_is(a->home, was ? was : want))
+	bool misplaced = a->home && !mr_home_is(a->home, was ? was : want);
+	if (misplaced)
 		diff_attr(u, "home", a->home, want);
+	/* no owner known before, or a live home field that named another place (a hand edit or
+	 * a line the panel wrote): the mailbox's place is made, so that its mail has a home */
+	if (!was && !left && (ld->owner == NULL || misplaced))
+		home_change(c, MR_HOME_MAKE, a->address, td->owner, want);
 }
 
 static void diff_mailboxes(struct ctx *c, const struct mr_domain *ld, const struct mr_domain *td)

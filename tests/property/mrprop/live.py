@@ -146,6 +146,8 @@ def objects(files):
     mbs = set(ep) | set(parse_dovecot(files.get('etc/dovecot/dovecot.passwd')))
     # an owner= that names no registered user is a live user too
     users = set(users) | {v['words']['owner'] for v in ep.values() if v['words'].get('owner')}
+    # ... and so is the owner= of a registry domain line
+    users |= {a['owner'] for a in reg_domains.values() if a.get('owner')}
     # a domain is live when any file names it (a mailbox keeps it even without its domains line)
     domains = set(parse_domains(files.get('etc/exim4/domains'))) | set(reg_domains) | \
         {a.partition('@')[2] for a in mbs if '@' in a}

@@ -654,7 +654,10 @@ class Seq:
             (lambda r, s: model.m_domain_flag(r, s, ctx, domains=free(s)), 1),
             (lambda r, s: model.m_domain_action(r, s, ctx, domains=free(s)), 1),
             (lambda r, s: model.m_add_domain(r, s, ctx, owners=owners, taken=set(m['domains'])), 1),
-            (lambda r, s: model.m_del_domain(r, s, ctx, domains=free(s)), 0.5),
+            # not a domain with a mailbox an admin disabled: only the admin deletes that mailbox
+            (lambda r, s: model.m_del_domain(r, s, ctx, domains=[
+                dn for dn in free(s) if not any(('mailbox', model.addr(l, dn)) in frozen
+                                                for l in s['domains'][dn]['mailboxes'])]), 0.5),
         ]
         if m['users'][u]['role'] == 'reseller' and 'owner' not in self.cfg.without_mutations:
             table.append((lambda r, s: model.m_domain_owner(r, s, ctx, domains=free(s), owners=owners), 1))
@@ -1261,7 +1264,8 @@ class Seq:
                 # rest of the apply is done; the model follows, and the next run may see drift
                 if os.readlink(full) != dst:
                     raise Failure('mdir', 'apply replaced the link %s' % rel, res.brief(3000))
-                self.model, self.clean = copy.deepcopy(st), False
+                self.success(st, False)  # the mail of what it deleted is archived, as after any apply
+                self.clean = False
             elif res.rc not in (1, 3):
                 raise Failure('mdir', 'apply with the managed directory %s a symlink out of ROOT exited %s; it must '
                                       'refuse (1 or 3) and never write through it' % (rel, res.rc), res.brief(3000))
@@ -1375,7 +1379,12 @@ class Seq:
                 inc = self.incs.pop(a)
                 inc['status'] = 'archived'
                 inc['archived'] = head_before
+        # who disabled what is the revision's registry now: root's marks are the admin's
         self.admin_disabled = set()
+        for line in (self.live_files().get('etc/mailrecon/registry') or b'').decode('utf-8', 'replace').split('\n'):
+            w = line.split()
+            if len(w) >= 2 and w[0] in ('user', 'domain', 'mailbox') and 'disabled_by=root' in w[2:]:
+                self.admin_disabled.add((w[0], w[1]))
         if known:
             if not model.is_empty(rst):
                 path = self.write_state(rst, 'rolled-back')
@@ -1455,8 +1464,20 @@ class Seq:
         for x in (o, st['users'][o]['reseller']):
             if x and st['users'][x]['limits']['mailboxes'] is not None:
                 st['users'][x]['limits']['mailboxes'] += 1
-        if st == m:
-            w = model.m_mailbox_attr(r, st, self.ctx) or model.m_domain_flag(r, st, self.ctx)
+        # the writer runs just before the switch: this apply must have something to switch
+        def same(a, b):  # as mailrecon sees them: a max_size of 0 is no limit
+            def norm(x):
+                x = copy.deepcopy(x)
+                for d in x['domains'].values():
+                    for mb in d['mailboxes'].values():
+                        if mb['max_size'] in (0, '0'):
+                            mb['max_size'] = None
+                return model.to_yaml(x)
+            return norm(a) == norm(b)
+        for _ in range(8):
+            if not same(st, m):
+                break
+            w = model.m_domain_flag(r, st, self.ctx) or model.m_mailbox_attr(r, st, self.ctx)
             what.append(w or '')
         pw = '{CRAM-MD5}' + ''.join(r.choice('0123456789abcdef') for _ in range(64))
         home = model.home_of(o, dn, local)
