@@ -66,6 +66,8 @@ int mr_rollback_run(const struct mr_apply_opts *o, const char *rev);
 struct mr_homes_left {
 	char *data;
 	struct mr_strmap map;
+	const char **addr; /* the addresses, in the file's order */
+	size_t n;
 };
 void mr_homes_left_read(struct mr_root *root, const char *state_dir, struct mr_homes_left *out);
 void mr_homes_left_release(struct mr_homes_left *h);

@@ -19,6 +19,20 @@
 #include "util/faults.h"
 #include "util/xalloc.h"
 
+int vcs_commit(struct actx *a, const struct mr_snapshot *snap, const char *message, bool *committed,
+	       struct mr_buf *err)
+{
+	char *marker = state_path(a, VCS_WRITING);
+	int fd = mr_root_openat(a->root, marker, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd >= 0)
+		close(fd);
+	int rc = mr_vcs_commit(a->vcs, snap->v, snap->n, message, actor(a), a->rev, committed, err);
+	if (fd >= 0)
+		mr_root_unlink(a->root, marker);
+	free(marker);
+	return rc;
+}
+
 int commit_snapshot(struct actx *a, const char *message, bool *committed)
 {
 	struct mr_snapshot snap;
@@ -29,7 +43,7 @@ int commit_snapshot(struct actx *a, const char *message, bool *committed)
 		rc = -1;
 	}
 	if (rc == 0)
-		rc = mr_vcs_commit(a->vcs, snap.v, snap.n, message, actor(a), a->rev, committed, &err);
+		rc = vcs_commit(a, &snap, message, committed, &err);
 	if (rc < 0)
 		fprintf(stderr, "mailrecon: cannot record the revision: %s\n", err.ptr ? err.ptr : "?");
 	mr_snapshot_release(&snap);
@@ -258,7 +272,7 @@ int capture(struct actx *a)
 	}
 	if (rc == 0 && m.len) {
 		mr_history_trailers(&m, NULL, actor(a));
-		rc = mr_vcs_commit(a->vcs, snap.v, snap.n, m.ptr, actor(a), a->rev, &committed, &err);
+		rc = vcs_commit(a, &snap, m.ptr, &committed, &err);
 		if (rc < 0)
 			fprintf(stderr, "mailrecon: cannot record the live state: %s\n", err.ptr);
 		else if (committed)

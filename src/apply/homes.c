@@ -6,10 +6,11 @@
  *
  * Every path here is exactly /var/www/OWNER/data/email/DOMAIN/LOCAL of a mailbox of the
  * model or an entry STATE_DIR/archive/ADDRESS/STAMP -- the plan computes them from names,
- * never from a live line -- and is reached without following a link.  A home that cannot
- * be reached that way (a tenant made a directory on the way a link, or put a file where the
- * home should be) is a finding: that mailbox's storage is left alone, the rest of the
- * apply goes on, and the run ends with exit 1.
+ * never from a live line -- and is reached without following a link a tenant could make
+ * (rootfs).  A home that cannot be reached that way (a tenant made a directory on the way a
+ * link, or put a file where the home should be) is a finding: that mailbox's storage is
+ * left alone, the rest of the apply goes on, the run ends with exit 1, and STATE_DIR/
+ * homes-left makes the next plans try again.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -76,22 +77,36 @@ static int before_files(struct stage *s, const struct mr_home_change *h)
 		return 0;
 	bool moved = false;
 	struct stat fst;
+	const char *src = h->from;
+	if (h->op == MR_HOME_MOVE && h->also_from && mr_root_lstat(s->a->root, h->also_from, &fst) != -ENOENT) {
+		if (mr_root_lstat(s->a->root, h->from, &fst) == -ENOENT) {
+			src = h->also_from; /* the live home was never made: the mail is where it was left */
+		} else {
+			char *a = mr_root_full(s->a->root, h->also_from), *b = mr_root_full(s->a->root, h->from);
+			fprintf(stderr, "mailrecon: warning: the storage of '%s' is left alone: '%s', left behind by an "
+					"earlier apply, is not moved: its mail is in '%s' now too\n",
+				h->address, a, b);
+			free(a);
+			free(b);
+			s->refused_homes++;
+		}
+	}
 	if (h->op != MR_HOME_MAKE && there == 0) {
 		/* the home's domain directory first (the new owner's), then the move itself */
-		int from = look(s, h, h->from, h->op == MR_HOME_MOVE ? "the old home" : "the archive entry");
+		int from = look(s, h, src, h->op == MR_HOME_MOVE ? "the old home" : "the archive entry");
 		if (from < 0)
 			return 0;
 		char *dir = domain_dir(h->path);
 		int rc = mr_txn_mkhome(s->t, dir, uid, gid, &s->err);
 		free(dir);
-		if (rc < 0 || (from > 0 && mr_txn_mvhome(s->t, h->from, h->path, uid, gid, &moved, &s->err) < 0))
+		if (rc < 0 || (from > 0 && mr_txn_mvhome(s->t, src, h->path, uid, gid, &moved, &s->err) < 0))
 			return -1;
 
-	} else if (h->op != MR_HOME_MAKE && mr_root_lstat(s->a->root, h->from, &fst) != -ENOENT) {
+	} else if (h->op != MR_HOME_MAKE && mr_root_lstat(s->a->root, src, &fst) != -ENOENT) {
 		/* the new place was made by someone else first and the old one is still there: the
 		 * mail stays where it is, said, and the run ends with exit 1 (the new home is not
 		 * where the mail is).  With nothing at the old place there is nothing to move. */
-		char *shown = mr_root_full(s->a->root, h->path), *f = mr_root_full(s->a->root, h->from);
+		char *shown = mr_root_full(s->a->root, h->path), *f = mr_root_full(s->a->root, src);
 		fprintf(stderr, "mailrecon: warning: the storage of '%s' is left alone: '%s' exists already, so '%s' is "
 				"not moved there\n",
 			h->address, shown, f);
@@ -162,8 +177,11 @@ void mr_homes_left_read(struct mr_root *root, const char *state_dir, struct mr_h
 			char *sp = strchr(l, ' ');
 			if (sp)
 				*sp = '\0';
-			if (*l)
+			if (*l && !mr_strmap_get(&out->map, l, strlen(l))) {
 				mr_strmap_put_new(&out->map, l, strlen(l), sp ? sp + 1 : e);
+				out->addr = xrealloc(out->addr, (out->n + 1) * sizeof(*out->addr));
+				out->addr[out->n++] = l;
+			}
 		}
 	}
 	mr_buf_release(&data);
@@ -174,27 +192,49 @@ void mr_homes_left_read(struct mr_root *root, const char *state_dir, struct mr_h
 void mr_homes_left_release(struct mr_homes_left *h)
 {
 	mr_strmap_release(&h->map);
+	free(h->addr);
 	free(h->data);
 	memset(h, 0, sizeof(*h));
 }
 
 /*
  * After the commit: every home the plan made, moved or restored that is not a directory at its
- * place now (left alone: a tenant's tree was in the way) is written down, so the next plan
- * makes it again; an empty set removes the file.
+ * place now, and every move or restore whose source is still there (left alone: a tenant's
+ * tree was in the way, or the new place was taken), is written down, so the next plan tries
+ * again -- and says so again, with exit 1, until it is done; an empty set removes the file.
  */
 int homes_left_save(struct actx *a, const struct mr_plan *p)
 {
 	struct mr_buf b = MR_BUF_INIT, err = MR_BUF_INIT;
+	for (size_t k = 0; a->o->scope && k < a->homes_left.n; k++) {
+		/* a scoped run leaves the others' entries as they are: those it had no operation for */
+		const char *l = a->homes_left.addr[k];
+		bool planned = false;
+		for (size_t i = 0; i < p->nhomes && !planned; i++)
+			planned = strcmp(p->homes[i].address, l) == 0;
+		const char *rest = mr_strmap_get(&a->homes_left.map, l, strlen(l));
+		if (!planned && rest)
+			mr_buf_addf(&b, "%s%s%s\n", l, *rest ? " " : "", rest);
+	}
 	for (size_t i = 0; i < p->nhomes; i++) {
 		const struct mr_home_change *h = &p->homes[i];
 		struct stat st;
-		if ((h->op == MR_HOME_MAKE || h->op == MR_HOME_MOVE || h->op == MR_HOME_RESTORE) &&
-		    (mr_root_lstat(a->root, h->path, &st) < 0 || !S_ISDIR(st.st_mode))) {
+		bool missing = mr_root_lstat(a->root, h->path, &st) < 0 || !S_ISDIR(st.st_mode);
+		/* a move or restore whose source is still there did not happen, whatever is at the
+		 * new place now (another directory, which the mail was not moved into) */
+		bool stuck = (h->op == MR_HOME_MOVE || h->op == MR_HOME_RESTORE) && h->from &&
+			     mr_root_lstat(a->root, h->from, &st) != -ENOENT;
+		/* the source still there: the live home, or else the one left behind before */
+		const char *src = h->from;
+		if (h->op == MR_HOME_MOVE && h->also_from && mr_root_lstat(a->root, h->also_from, &st) != -ENOENT) {
+			stuck = true;
+			if (mr_root_lstat(a->root, h->from, &st) == -ENOENT || !missing)
+				src = h->also_from;
+		}
+		if ((h->op == MR_HOME_MAKE && missing) || ((h->op == MR_HOME_MOVE || h->op == MR_HOME_RESTORE) &&
+							   (missing || stuck))) {
 			/* the old owner's name out of /var/www/OWNER/data/email/... (the plan made it) */
-			const char *o = h->op == MR_HOME_MOVE && h->from && strncmp(h->from, "/var/www/", 9) == 0
-						? h->from + 9
-						: NULL;
+			const char *o = h->op == MR_HOME_MOVE && src && strncmp(src, "/var/www/", 9) == 0 ? src + 9 : NULL;
 			const char *oe = o ? strchr(o, '/') : NULL;
 			if (oe)
 				mr_buf_addf(&b, "%s move %.*s\n", h->address, (int)(oe - o), o);

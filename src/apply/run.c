@@ -251,6 +251,21 @@ int open_history(struct actx *a, bool create, const char *cmd)
 	struct mr_buf err = MR_BUF_INIT;
 	char *full = mr_root_full(a->root, repo);
 	int rc = 0;
+	char *marker = state_path(a, VCS_WRITING);
+	struct stat st;
+	if (mr_root_lstat(a->root, marker, &st) == 0 && mr_vcs_check_dir(a->root, repo, &err) == 1) {
+		/* the last run was killed while it committed (this run holds the state lock, so no
+		 * other mailrecon writes the repository): its lock files are stale */
+		struct mr_buf done = MR_BUF_INIT;
+		if (mr_vcs_clear_stale_locks(full, &done) == 0) {
+			if (done.len)
+				fprintf(stderr, "mailrecon: removed the lock files a killed run left in the state repository: %s\n",
+					done.ptr);
+			mr_root_unlink(a->root, marker);
+		}
+		mr_buf_release(&done);
+	}
+	free(marker);
 	if (mr_vcs_check_dir(a->root, repo, &err) < 0 || !(a->vcs = mr_vcs_open(full, create, &err))) {
 		fprintf(stderr, "mailrecon: %s: %s; nothing was changed\n", cmd, err.ptr);
 		rc = -1;

@@ -31,6 +31,7 @@
 #include <stddef.h>
 
 #include "apply/apply.h"
+#include "apply/history.h"
 #include "apply/oracle.h"
 #include "apply/txn.h"
 #include "codec/accounts.h"
@@ -87,6 +88,11 @@ int actx_init(struct actx *a, const struct mr_apply_opts *o);
 void actx_release(struct actx *a);
 int take_state(struct actx *a, const char *cmd, int *lockfd);
 int open_history(struct actx *a, bool create, const char *cmd);
+/* STATE_DIR/vcs-writing: there while a commit to the state repository is under way (so that a
+ * run after one that was killed knows the repository's lock files are stale). */
+#define VCS_WRITING "vcs-writing"
+int vcs_commit(struct actx *a, const struct mr_snapshot *snap, const char *message, bool *committed,
+	       struct mr_buf *err);
 struct mr_archive_view archive_view(struct actx *a);
 const char *actor(const struct actx *a);
 

@@ -209,6 +209,19 @@ static int dirs_sync(const struct mr_txn *t, const struct mr_pathlist *dirs, str
 	return 0;
 }
 
+/*
+ * The directories home operations touched: in tenants' trees and the archive.  Synced as well
+ * as they can be: one that is gone (a tenant removed a home before it was archived, so its
+ * archive directory was never made) or that a tenant made a link has nothing of mailrecon's
+ * to persist, and a home operation never fails the transaction.
+ */
+static void home_dirs_sync(const struct mr_txn *t, const struct mr_pathlist *dirs)
+{
+	for (size_t i = 0; i < dirs->n; i++)
+		(void)mr_root_sync_dir(t->root, dirs->v[i]);
+	(void)t;
+}
+
 static int write_all(int fd, const char *p, size_t n)
 {
 	while (n > 0) {
@@ -742,19 +755,24 @@ static int give_owner(const struct mr_txn *t, const struct op *o, struct mr_buf 
 	return mr_root_chown_tree(t->root, o->b, o->n[0], o->n[1], o->n[2], NULL, err) < 0 ? -1 : 0;
 }
 
-/* One home operation (never a reason to stop: see perform). */
+/* One home operation (never a reason to stop: see perform): 0 done, 1 nothing to do (a
+ * home that was there already, a move or purge of something gone), -1 with err. */
 static int perform_home(const struct mr_txn *t, const struct op *o, bool recovering, struct mr_pathlist *dirs,
 			struct mr_buf *note, struct mr_buf *err)
 {
 	struct stat st, tst;
 	int r, rt;
 	switch (o->kind) {
-	case OP_MKHOME:
+	case OP_MKHOME: {
+		bool was = mr_root_lstat(t->root, o->a, &st) == 0;
 		if (walk_home(t, o, true, err) < 0)
 			return -1;
 		dirs_add(dirs, o->a);
-		return 0;
+		return was ? 1 : 0;
+	}
 	case OP_PURGE:
+		if ((r = look(t, o->a, &st, err)) <= 0)
+			return r < 0 ? -1 : 1;
 		if (mr_root_remove_tree(t->root, o->a, err) < 0)
 			return -1;
 		dirs_add(dirs, o->a);
@@ -778,6 +796,8 @@ static int perform_home(const struct mr_txn *t, const struct op *o, bool recover
 				return -1;
 		} else if (r == 0) {
 			/* moved already (or gone): only the owner may be left to do */
+			if (rt == 0)
+				return 1; /* gone, and nothing at the target: nothing to do, nowhere to sync */
 		} else if (rt > 0) {
 			two_msg(t, note, " ", o->a, " was left in place: ", o->b, " already exists.");
 			return 0;
@@ -813,8 +833,9 @@ static int perform_home(const struct mr_txn *t, const struct op *o, bool recover
  * there, and the transaction goes on.
  */
 static int perform(const struct mr_txn *t, const struct op *o, bool recovering, struct mr_pathlist *dirs,
-		   struct mr_buf *note, struct mr_buf *err)
+		   struct mr_pathlist *hdirs, bool *idle, struct mr_buf *note, struct mr_buf *err)
 {
+	*idle = false;
 	struct stat st;
 	int r;
 	switch (o->kind) {
@@ -845,7 +866,9 @@ static int perform(const struct mr_txn *t, const struct op *o, bool recovering, 
 	case OP_MVHOME:
 	case OP_PURGE: {
 		struct mr_buf why = MR_BUF_INIT;
-		if (perform_home(t, o, recovering, dirs, note, &why) < 0) {
+		int h = perform_home(t, o, recovering, hdirs, note, &why);
+		*idle = h > 0;
+		if (h < 0) {
 			char *x = shown(t, o->a);
 			mr_buf_addf(note, " The storage at '%s' is left alone: %s.", x, why.ptr ? why.ptr : "?");
 			free(x);
@@ -1163,13 +1186,17 @@ int mr_txn_commit(struct mr_txn *t, struct mr_buf *err)
 
 	size_t i;
 	bool touched = false; /* a live file or a home with mail in it was changed */
+	struct mr_pathlist hdirs = MR_PATHLIST_INIT;
 	for (i = 0; i < t->ops.n; i++) {
 		size_t before = t->notes.len;
 		const struct op *o = &t->ops.v[i];
-		if ((rc = perform(t, o, false, &dirs, &t->notes, err)) < 0)
+		bool idle;
+		if ((rc = perform(t, o, false, &dirs, &hdirs, &idle, &t->notes, err)) < 0)
 			break;
 		if (t->notes.len > before) {
 			t->nnotes++;
+		} else if (idle) {
+			/* nothing there to act on: nothing to say */
 		} else if (o->kind == OP_MKHOME) { /* below the root, as the plan names them */
 			mr_buf_addf(&t->done, "made the home %s\n", o->a);
 		} else if (o->kind == OP_PURGE) {
@@ -1196,6 +1223,8 @@ int mr_txn_commit(struct mr_txn *t, struct mr_buf *err)
 			return -1;
 		}
 	}
+	home_dirs_sync(t, &hdirs);
+	mr_pathlist_release(&hdirs);
 	if (rc == 0 && (rc = dirs_sync(t, &dirs, err)) == 0)
 		mr_crash_point();
 	mr_pathlist_release(&dirs);
@@ -1288,14 +1317,17 @@ static void describe(const struct mr_txn *t, struct mr_buf *b, const struct opli
 
 static int roll_forward(struct mr_txn *t, struct mr_buf *report, struct mr_buf *err)
 {
-	struct mr_pathlist dirs = MR_PATHLIST_INIT;
+	struct mr_pathlist dirs = MR_PATHLIST_INIT, hdirs = MR_PATHLIST_INIT;
 	struct mr_buf note = MR_BUF_INIT, e2 = MR_BUF_INIT;
 	int rc = 0;
 	for (size_t i = 0; i < t->ops.n && rc == 0; i++) {
-		rc = perform(t, &t->ops.v[i], true, &dirs, &note, &e2);
+		bool idle;
+		rc = perform(t, &t->ops.v[i], true, &dirs, &hdirs, &idle, &note, &e2);
 		if (rc == 0)
 			mr_crash_point();
 	}
+	home_dirs_sync(t, &hdirs);
+	mr_pathlist_release(&hdirs);
 	if (rc == 0 && (rc = dirs_sync(t, &dirs, &e2)) == 0) {
 		mr_crash_point();
 		rc = remove_journal(t, &e2);

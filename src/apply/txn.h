@@ -21,8 +21,9 @@
  *   rc = mr_txn_commit(t, &err);                  // MR_TXN_CHANGED: a live file changed
  *   mr_txn_free(&t);
  *
- * Every path is below the root (struct mr_root, util/rootfs.h: no link is followed at any
- * level) and written as a clean absolute path ("/etc/exim4/passwd").  One path (or a
+ * Every path is below the root (struct mr_root, util/rootfs.h: no link is followed but
+ * root's own on the way, below the root) and written as a clean absolute path
+ * ("/etc/exim4/passwd").  One path (or a
  * directory holding it) takes part in at most one operation of a transaction, mkhome
  * aside, so that every operation can be redone at recovery without harm.  Staging calls
  * return 0, or -1 with a message in err and nothing staged; the transaction stays usable.

@@ -311,7 +311,7 @@ static struct mr_home_change *home_change(struct ctx *c, enum mr_home_op op, con
 	struct mr_plan *p = c->p;
 	p->homes = xgrow(p->homes, sizeof(*p->homes), p->nhomes + 1, &p->hcap);
 	struct mr_home_change *h = &p->homes[p->nhomes++];
-	*h = (struct mr_home_change){ op, pstr(c, address), pstr(c, owner), path, NULL, NULL };
+	*h = (struct mr_home_change){ op, pstr(c, address), pstr(c, owner), path, NULL, NULL, NULL };
 	return h;
 }
 
@@ -358,13 +358,13 @@ static void gone_at(struct ctx *c, struct mr_change *ch, const struct mr_mailbox
 }
 
 /*
- * A deleted mailbox: its home, at exactly its place, is archived (or purged).  So are the
- * other places its mail may be: its old home in a previous owner's tree when an earlier apply
- * could not move it from there, and its place in the tree of the owner its domain gets now
- * (the live owner may be a hand edit).  A place with nothing there is passed over at apply.
+ * A deleted mailbox: its home, at exactly its place, is archived (or purged) -- and so is its
+ * old home in a previous owner's tree when an earlier apply could not move it from there
+ * (homes-left).  Nowhere else: a place where its mail is not known to be may hold what a
+ * tenant put there, and an archive entry is what a rollback brings back.  A place with
+ * nothing there is passed over at apply.
  */
-static void home_gone(struct ctx *c, struct mr_change *ch, const struct mr_domain *ld, const struct mr_domain *td,
-		      const struct mr_mailbox *a)
+static void home_gone(struct ctx *c, struct mr_change *ch, const struct mr_domain *ld, const struct mr_mailbox *a)
 {
 	const char *home = home_of(c, ld->owner, ld->name, a->name);
 	ch->storage = home;
@@ -374,9 +374,6 @@ static void home_gone(struct ctx *c, struct mr_change *ch, const struct mr_domai
 	const char *old_owner, *other;
 	if (left_alone(c, a->address, ld->owner, &old_owner) && old_owner &&
 	    (other = home_of(c, old_owner, ld->name, a->name)) != NULL)
-		gone_at(c, ch, a, other);
-	if (td && td->owner && strcmp(td->owner, ld->owner) != 0 && !(old_owner && strcmp(old_owner, td->owner) == 0) &&
-	    (other = home_of(c, td->owner, ld->name, a->name)) != NULL)
 		gone_at(c, ch, a, other);
 }
 
@@ -404,8 +401,22 @@ static void home_kept(struct ctx *c, struct upd *u, const struct mr_domain *ld, 
 		return;
 	const char *was = ld->owner && strcmp(ld->owner, td->owner) != 0 ? home_of(c, ld->owner, ld->name, a->name) : NULL;
 	const char *old_owner, *left = left_alone(c, a->address, td->owner, &old_owner);
-	if (was && !old_owner) {
-		home_change(c, MR_HOME_MOVE, a->address, td->owner, want)->from = was;
+	if (c->in->scope && !mr_scope_covers_domain(&c->in->live->model, c->in->scope, ld)) {
+		/* another tenant's storage is not a scoped run's to make or move (it stays in
+		 * homes-left for a run that covers it) */
+		left = old_owner = NULL;
+		if (!was) {
+			if (a->home && !mr_home_is(a->home, want))
+				diff_attr(u, "home", a->home, want);
+			return;
+		}
+	}
+	if (was) {
+		/* from the live home; a move an earlier apply left behind comes along (also_from) */
+		struct mr_home_change *h = home_change(c, MR_HOME_MOVE, a->address, td->owner, want);
+		h->from = was;
+		if (old_owner && strcmp(old_owner, ld->owner) != 0)
+			h->also_from = home_of(c, old_owner, td->name, a->name);
 	} else if (left) {
 		/* a home an earlier apply left alone: the same operation again, from names (a move
 		 * left alone comes from where the mail still is, whoever owned the domain since) */
@@ -438,7 +449,7 @@ static void diff_mailboxes(struct ctx *c, const struct mr_domain *ld, const stru
 		if (cmp < 0) {
 			struct mr_change *ch = change(c, MR_CHANGE_DELETE, MR_OBJ_MAILBOX, a->address, dn);
 			mailbox_attrs(c, ch, a, true);
-			home_gone(c, ch, ld, td, a);
+			home_gone(c, ch, ld, a);
 			c->p->del_mailboxes++;
 			i++;
 		} else if (cmp > 0) {

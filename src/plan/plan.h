@@ -73,6 +73,10 @@ struct mr_home_change {
 	const char *path;  /* the home */
 	const char *from;  /* move: the old home; restore: the archive entry */
 	const char *to;    /* archive: the archive entry */
+	/* move: the old home an earlier apply left behind in another owner's tree (homes-left),
+	 * when from is the live one: the mail is moved from whichever of the two is there, and
+	 * when both are, from wins and this one is left alone, said */
+	const char *also_from;
 };
 
 const char *mr_home_op_name(enum mr_home_op op); /* "make" ... */

@@ -70,7 +70,11 @@ static void homes(const struct mr_plan *p, bool color, struct mr_buf *out)
 			mr_buf_addf(out, "home %s (made, %s's)\n", h->path, h->owner);
 			break;
 		case MR_HOME_MOVE:
-			mr_buf_addf(out, "home %s -> %s (moved, given to %s)\n", h->from, h->path, h->owner);
+			if (h->also_from)
+				mr_buf_addf(out, "home %s (or %s, left behind before) -> %s (moved, given to %s)\n", h->from,
+					    h->also_from, h->path, h->owner);
+			else
+				mr_buf_addf(out, "home %s -> %s (moved, given to %s)\n", h->from, h->path, h->owner);
 			break;
 		case MR_HOME_RESTORE:
 			mr_buf_addf(out, "home %s (restored from the archive %s)\n", h->path, h->from);
@@ -265,6 +269,10 @@ void mr_plan_print_json(const struct mr_plan *p, const struct mr_diags *findings
 		if (h->to) {
 			mr_buf_adds(out, ",\"to\":");
 			mr_json_string(out, h->to);
+		}
+		if (h->also_from) {
+			mr_buf_adds(out, ",\"also_from\":");
+			mr_json_string(out, h->also_from);
 		}
 		mr_buf_addc(out, '}');
 	}

@@ -6,13 +6,19 @@
  * tenant, who may put a symbolic link, a FIFO or a file wherever a directory is expected and
  * change it while mailrecon runs.  So no path below the root is ever handed to a path-based
  * system call.  A struct mr_root holds a directory descriptor of the root, opened once;
- * every path is resolved from it component by component, with openat2(RESOLVE_BENEATH |
- * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS) where the kernel has it and an
- * openat(O_NOFOLLOW | O_DIRECTORY) walk where not.  A symbolic link at any level is refused
- * (-ELOOP), never followed, and ".." cannot be written, so nothing outside the root can be
- * reached.  The operation itself then acts on the parent directory's descriptor and the
- * last name (mkdirat, renameat2, unlinkat, openat with O_NOFOLLOW), and ownership and
- * modes are set on descriptors (fchown, fchmod), never on names.
+ * every path is resolved from it, with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+ * RESOLVE_NO_MAGICLINKS) where the kernel has it and an openat(O_PATH | O_NOFOLLOW) walk
+ * component by component where not, and ".." cannot be written.
+ *
+ * A symbolic link is refused (-ELOOP) with one exception, the links an administrator made
+ * (Debian's /etc/mail/spamassassin -> /etc/spamassassin): a directory on the way may be a
+ * link owned by root in a directory owned by root that group and others cannot write.  Such
+ * a link is followed below the root (an absolute target is taken from the root, as in a
+ * chroot; ".." never climbs above it; at most 32 links), with the walk -- never the last name
+ * of a file, and never a link a tenant could have made or replaced.  So nothing outside the
+ * root can be reached.  The operation itself then acts on the parent directory's descriptor
+ * and the last name (mkdirat, renameat2, unlinkat, openat with O_NOFOLLOW), and ownership
+ * and modes are set on descriptors (fchown, fchmod), never on names.
  *
  * Paths are written as absolute paths below the root ("/etc/exim4/passwd") and must be
  * clean: starting with '/', no empty, "." or ".." component, no trailing '/'.  "/" itself
@@ -83,7 +89,7 @@ char *mr_root_link_on_path(struct mr_root *r, const char *path);
  * at its end is followed, see mr_root_openat). */
 bool mr_root_is_dir(struct mr_root *r, const char *dir);
 
-/* lstat(2) of path, reached without following a link; 0 or -errno. */
+/* lstat(2) of path: its last name is never followed (a root's safe link on the way is). */
 int mr_root_lstat(struct mr_root *r, const char *path, struct stat *st);
 
 /*

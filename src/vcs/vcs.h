@@ -51,6 +51,14 @@ struct mr_vcs;
  * end, since libgit2 1.5 loops forever on a truncated loose object.
  */
 struct mr_vcs *mr_vcs_open(const char *repo_dir, bool create, struct mr_buf *err);
+
+/*
+ * Remove the lock files libgit2 leaves in repo_dir when the process writing it is killed
+ * (HEAD.lock, refs/heads/main.lock, config.lock, packed-refs.lock).  Only for a caller that
+ * knows the writer is dead (apply holds the state lock, and its own marker says a commit was
+ * under way when the last run stopped).  Appends the names removed to done ("a, b"); 0 or -1.
+ */
+int mr_vcs_clear_stale_locks(const char *repo_dir, struct mr_buf *done);
 /*
  * Before the state repository below root is opened by path (libgit2 follows links inside
  * it): repo_dir and what git keeps in it (HEAD, config, objects, refs, ...) must not be

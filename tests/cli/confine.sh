@@ -599,6 +599,19 @@ rmdir "$root/var/log/mailrecon.log"
 expect "case 12: ... the next run finishes the record" 0 '^No changes\.' 'writing the audit lines of revision [0-9a-f]{12}, which a previous apply could not write' -- mr apply -f "$tmp/grow.yaml"
 expect "case 12: ... with the apply's audit lines, once" 0 '^1$' '' -- \
 	grep -c ' mailbox hr@example\.com create$' "$root/var/log/mailrecon.log"
+# a run killed while it committed leaves libgit2's lock files: the next run removes them (its
+# marker says a commit was under way), but a lock file without the marker is someone else's
+sandbox base
+mr apply -f "$tmp/grow.yaml" >/dev/null 2>&1
+repo_dir=$root/var/lib/mailrecon/repo
+touch "$repo_dir/refs/heads/main.lock"
+expect "case 9: a lock file in the state repository, no commit under way: exit 1" 1 '' \
+	'the state repository .* is locked by another process .*main\.lock exists' -- mr apply -f "$tmp/grow.yaml"
+touch "$root/var/lib/mailrecon/vcs-writing"
+expect "case 9: ... after a run killed while it committed: removed, and the apply goes on" 0 '^No changes\.' \
+	'removed the lock files a killed run left in the state repository: refs/heads/main\.lock' -- mr apply -f "$tmp/grow.yaml"
+expect "case 9: ... the lock file and the marker are gone" 0 '' '' -- \
+	test ! -e "$repo_dir/refs/heads/main.lock" -a ! -e "$root/var/lib/mailrecon/vcs-writing"
 sandbox base
 expect "case 12: a reload command runs with an {env:} secret set" 0 'reloaded postgrey' '' -- \
 	env MR_CONFINE_PW=Sekrit-Env-1 MR_CONFINE_OTHER=x MAILRECON_RELOAD_POSTGREY="env >'$tmp/child.env'" \

@@ -455,6 +455,34 @@ START_TEST(abort_and_free_remove_what_was_staged)
 }
 END_TEST
 
+START_TEST(a_home_gone_before_the_switch_does_not_stop_the_commit)
+{
+	/* a tenant removes a home between staging and the switch: the archive directory is never
+	 * made, and the commit (and the journal) must not stop on syncing it */
+	mk_tmp();
+	mkdir(at("state"), 0700);
+	mkdir_p(HOMES "/info");
+	chmod(at(HOMES "/info"), 0700);
+	put("a", "A-old\n", 0644);
+	struct mr_buf err = MR_BUF_INIT;
+	struct mr_txn *t = mr_txn_begin(at("state/journal"));
+	ck_assert_int_eq(mr_txn_write(t, at("a"), "A-new\n", 6, 0644, -1, -1, &err), 0);
+	ck_assert_int_eq(mr_txn_move(t, at(HOMES "/info"), at("archive/2024-01-01/info@example.com"), &err), 0);
+	ck_assert_int_eq(rmdir(at(HOMES "/info")), 0);
+	ck_assert_int_eq(mr_txn_commit(t, &err), 0);
+	ck_assert_msg(err.len == 0, "%s", err.ptr);
+	/* nothing was there to archive: nothing said, nothing left alone */
+	size_t n;
+	ck_assert_ptr_null(mr_txn_notes(t, &n));
+	ck_assert_ptr_null(mr_txn_done(t));
+	mr_txn_free(&t);
+	assert_listing("state", "");
+	ck_assert(is("a", "A-new\n"));
+	mr_buf_release(&err);
+	rm_tmp();
+}
+END_TEST
+
 START_TEST(abort_removes_the_directories_staging_made)
 {
 	mk_tmp();
@@ -1130,6 +1158,7 @@ Suite *suite_txn(void)
 	tcase_add_test(tc, commit_checks_again_before_the_journal);
 	tcase_add_test(tc, abort_and_free_remove_what_was_staged);
 	tcase_add_test(tc, abort_removes_the_directories_staging_made);
+	tcase_add_test(tc, a_home_gone_before_the_switch_does_not_stop_the_commit);
 	tcase_add_test(tc, torn_journal_is_rolled_back);
 	tcase_add_test(tc, complete_journal_is_rolled_forward);
 	tcase_add_test(tc, odd_journals_are_refused_and_kept);

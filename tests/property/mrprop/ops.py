@@ -412,7 +412,7 @@ class Seq:
                 inc = self.incs.pop(a)
                 inc['status'] = 'purged' if purge else 'archived'
                 inc['archived'] = head
-                if purge and inc['displaced']:
+                if purge and (inc['displaced'] or inc.get('owner_edited')):
                     inc['purge_missed_ok'] = True  # the tenant had moved it away: not mailrecon's to purge
         if admin:
             for dn, d in st['domains'].items():
@@ -911,6 +911,11 @@ class Seq:
                         elif how == 'owner':
                             other = r.choice(others)
                             x = x.replace('owner=%s' % o, 'owner=%s' % other)
+                            # the live owner is a lie now: mailrecon archives (or purges) the
+                            # home where the live files say it is, never a place it guesses
+                            for inc in self.incs.values():
+                                if inc['address'].partition('@')[2] == dn:
+                                    inc['owner_edited'] = True
                         elif how == 'save':
                             x = x + ' save=no' if 'save=no' not in x else x.replace(' save=no', '')
                         else:
