@@ -670,6 +670,18 @@ class Seq:
                 if w:
                     what.append(w)
             model.repair(st, raise_limits=False)
+            # a mailbox's own send limit stays within its owner's (an admin's higher one is kept)
+            if m['users'][u]['role'] != 'admin':
+                for dn, d in st['domains'].items():
+                    lim = m['users'].get(d['owner'], {}).get('limits', {}).get('rate_per_hour')
+                    if d['owner'] not in users or lim is None:
+                        continue
+                    old = m['domains'].get(dn)
+                    for l, mb in d['mailboxes'].items():
+                        om = old['mailboxes'].get(l) if old and old['owner'] == d['owner'] else None
+                        if mb['rate_per_hour'] is not None and mb['rate_per_hour'] > lim and \
+                                not (om and om['rate_per_hour'] == mb['rate_per_hour']):
+                            mb['rate_per_hour'] = lim
             outside_same = all(st['domains'].get(dn) == d for dn, d in m['domains'].items() if dn not in domains) \
                 and all(st['users'][x] == v for x, v in m['users'].items())
             if outside_same and not model.limit_violations(st) and all(
