@@ -388,6 +388,11 @@ char *mr_root_link_on_path(struct mr_root *r, const char *path)
 	return first_link(r, path, true);
 }
 
+char *mr_root_any_link_on_path(struct mr_root *r, const char *path)
+{
+	return first_link(r, path, false);
+}
+
 /* "'ROOT+path' is a symbolic link" or "... is reached through the symbolic link 'X'" */
 static void loop_msg(struct mr_root *r, const char *path, struct mr_buf *err)
 {

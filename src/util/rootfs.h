@@ -84,6 +84,8 @@ int mr_root_parent(struct mr_root *r, const char *path, const char **base);
  * NULL when none is (any more).
  */
 char *mr_root_link_on_path(struct mr_root *r, const char *path);
+/* The first component of path that is a symbolic link, followed or not; NULL when none is. */
+char *mr_root_any_link_on_path(struct mr_root *r, const char *path);
 
 /* Whether dir is a directory (reached as mr_root_dirfd reaches it: a safe link on the way or
  * at its end is followed, see mr_root_openat). */

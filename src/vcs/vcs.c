@@ -308,7 +308,18 @@ int mr_vcs_check_dir(struct mr_root *root, const char *repo_dir, struct mr_buf *
 	int r = mr_root_lstat(root, repo_dir, &st);
 	char *full = mr_root_full(root, repo_dir);
 	int rc = 1;
-	if (r == -ENOENT) {
+	char *link = mr_root_is_slash(root) ? NULL : mr_root_any_link_on_path(root, repo_dir);
+	if (link) {
+		/* libgit2 opens the repository by its full path: a link the layer would follow below
+		 * the root, libgit2 would follow from the host's '/' */
+		char *ls = mr_root_full(root, link);
+		mr_buf_addf(err, "the state repository '%s' is reached through the symbolic link '%s', which libgit2 "
+				 "would follow outside --root; refused",
+			    full, ls);
+		free(ls);
+		free(link);
+		rc = -1;
+	} else if (r == -ENOENT) {
 		rc = 0;
 	} else if (r < 0) {
 		mr_buf_addf(err, "the state repository '%s': %s", full,

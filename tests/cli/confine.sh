@@ -612,6 +612,15 @@ expect "case 9: ... after a run killed while it committed: removed, and the appl
 	'removed the lock files a killed run left in the state repository: refs/heads/main\.lock' -- mr apply -f "$tmp/grow.yaml"
 expect "case 9: ... the lock file and the marker are gone" 0 '' '' -- \
 	test ! -e "$repo_dir/refs/heads/main.lock" -a ! -e "$root/var/lib/mailrecon/vcs-writing"
+# root's own link to the state directory is followed below the root by mailrecon, but libgit2
+# opens the repository by its full path and would follow it from the host's '/': refused
+sandbox base
+mkdir -p "$root/srv"
+mv "$root/var/lib" "$root/srv/lib"
+ln -s /srv/lib "$root/var/lib"
+expect "case 3: /var/lib a root link in a sandbox: refused for the state repository" 1 '' \
+	"the state repository '[^']*/var/lib/mailrecon/repo' is reached through the symbolic link '[^']*/var/lib', which libgit2 would follow outside --root; refused" -- \
+	mr apply -f "$tmp/grow.yaml"
 sandbox base
 expect "case 12: a reload command runs with an {env:} secret set" 0 'reloaded postgrey' '' -- \
 	env MR_CONFINE_PW=Sekrit-Env-1 MR_CONFINE_OTHER=x MAILRECON_RELOAD_POSTGREY="env >'$tmp/child.env'" \
