@@ -70,6 +70,20 @@ struct mr_homes_left {
 	size_t n;
 };
 void mr_homes_left_read(struct mr_root *root, const char *state_dir, struct mr_homes_left *out);
+
+/*
+ * STATE_DIR/archive as the plan sees it (plan.h struct mr_archive_view): the newest entry of
+ * an address ("STATE_DIR/archive/ADDRESS/STAMP[-N]": the greatest stamp, then N) and whether
+ * an entry is taken, read below the root without following a link.  The entries found are
+ * kept in names until mr_archive_release.  plan and apply see the same archive.
+ */
+struct mr_archive {
+	struct mr_root *root;
+	const char *state_dir;
+	struct mr_pathlist names;
+};
+struct mr_archive_view mr_archive_view(struct mr_archive *ar);
+void mr_archive_release(struct mr_archive *ar);
 void mr_homes_left_release(struct mr_homes_left *h);
 
 /* The lock every apply takes (plan takes it shared) in state_dir below root; 0, or the exit

@@ -265,3 +265,57 @@ int homes_left_save(struct actx *a, const struct mr_plan *p)
 	mr_buf_release(&err);
 	return rc;
 }
+
+/* ---- the archive, as the plan sees it ---- */
+
+static const char *archive_newest(void *ctx, const char *address)
+{
+	struct mr_archive *a = ctx;
+	struct mr_buf dir = MR_BUF_INIT;
+	mr_buf_addf(&dir, "%s/archive/%s", a->state_dir, address);
+	struct mr_pathlist names = MR_PATHLIST_INIT;
+	const char *newest = NULL;
+	if (mr_root_list(a->root, dir.ptr, &names) == 0) {
+		/* entries are STAMP or STAMP-N: the newest is the greatest stamp, then N */
+		const char *best = NULL;
+		long best_n = 0;
+		for (size_t i = 0; i < names.n; i++) {
+			const char *s = names.v[i];
+			if (strlen(s) < 16 || s[8] != 'T' || s[0] == '.')
+				continue;
+			const char *dash = strchr(s, '-');
+			long n = dash ? strtol(dash + 1, NULL, 10) : 1;
+			int c = best ? strncmp(s, best, 16) : 1;
+			if (c > 0 || (c == 0 && n > best_n)) {
+				best = s;
+				best_n = n;
+			}
+		}
+		if (best) {
+			char *e = mr_path_join(dir.ptr, best);
+			mr_pathlist_add(&a->names, e);
+			free(e);
+			newest = a->names.v[a->names.n - 1];
+		}
+	}
+	mr_pathlist_release(&names);
+	mr_buf_release(&dir);
+	return newest;
+}
+
+static bool archive_taken(void *ctx, const char *entry)
+{
+	struct mr_archive *a = ctx;
+	struct stat st;
+	return mr_root_lstat(a->root, entry, &st) != -ENOENT;
+}
+
+struct mr_archive_view mr_archive_view(struct mr_archive *ar)
+{
+	return (struct mr_archive_view){ archive_newest, archive_taken, ar };
+}
+
+void mr_archive_release(struct mr_archive *ar)
+{
+	mr_pathlist_release(&ar->names);
+}

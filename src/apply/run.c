@@ -138,7 +138,7 @@ void actx_release(struct actx *a)
 	mr_diags_release(&a->d);
 	mr_diags_release(&a->errors);
 	mr_pathlist_release(&a->files);
-	mr_pathlist_release(&a->archive_names);
+	mr_archive_release(&a->archive);
 	mr_homes_left_release(&a->homes_left);
 	free(a->state);
 }
@@ -278,51 +278,11 @@ int open_history(struct actx *a, bool create, const char *cmd)
 
 /* ---- the archive, as the plan sees it ---- */
 
-static const char *archive_newest(void *ctx, const char *address)
-{
-	struct actx *a = ctx;
-	struct mr_buf dir = MR_BUF_INIT;
-	mr_buf_addf(&dir, "%s/archive/%s", a->state, address);
-	struct mr_pathlist names = MR_PATHLIST_INIT;
-	const char *newest = NULL;
-	if (mr_root_list(a->root, dir.ptr, &names) == 0) {
-		/* entries are STAMP or STAMP-N: the newest is the greatest stamp, then N */
-		const char *best = NULL;
-		long best_n = 0;
-		for (size_t i = 0; i < names.n; i++) {
-			const char *s = names.v[i];
-			if (strlen(s) < 16 || s[8] != 'T' || s[0] == '.')
-				continue;
-			const char *dash = strchr(s, '-');
-			long n = dash ? strtol(dash + 1, NULL, 10) : 1;
-			int c = best ? strncmp(s, best, 16) : 1;
-			if (c > 0 || (c == 0 && n > best_n)) {
-				best = s;
-				best_n = n;
-			}
-		}
-		if (best) {
-			char *e = mr_path_join(dir.ptr, best);
-			mr_pathlist_add(&a->archive_names, e);
-			free(e);
-			newest = a->archive_names.v[a->archive_names.n - 1];
-		}
-	}
-	mr_pathlist_release(&names);
-	mr_buf_release(&dir);
-	return newest;
-}
-
-static bool archive_taken(void *ctx, const char *entry)
-{
-	struct actx *a = ctx;
-	struct stat st;
-	return mr_root_lstat(a->root, entry, &st) != -ENOENT;
-}
-
 struct mr_archive_view archive_view(struct actx *a)
 {
-	return (struct mr_archive_view){ archive_newest, archive_taken, a };
+	a->archive.root = a->root;
+	a->archive.state_dir = a->state;
+	return mr_archive_view(&a->archive);
 }
 
 /* ---- loading and planning ---- */

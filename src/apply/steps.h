@@ -65,7 +65,7 @@ struct actx {
 	size_t nsources_read;
 	char rev[41];           /* the revision this run committed, or "" */
 	char git_commit[41];    /* a git source's commit */
-	struct mr_pathlist archive_names; /* STATE_DIR/archive/ADDRESS/STAMP entries, for the plan */
+	struct mr_archive archive;        /* STATE_DIR/archive, for the plan */
 	struct mr_homes_left homes_left;  /* STATE_DIR/homes-left, read after the lock */
 };
 

@@ -101,13 +101,6 @@ static void now_stamps(char *stamp, size_t n, char *iso, size_t isolen)
 	strftime(iso, isolen, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* An archive entry is taken when something is there (below the root, never through a link). */
-static bool archive_taken(void *ctx, const char *entry)
-{
-	struct stat st;
-	return mr_root_lstat(ctx, entry, &st) != -ENOENT;
-}
-
 static int write_planfile(const char *path, const struct mr_buf *b)
 {
 	struct mr_buf err = MR_BUF_INIT;
@@ -189,13 +182,15 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	now_stamps(stamp, sizeof(stamp), iso, sizeof(iso));
 	struct mr_homes_left left;
 	mr_homes_left_read(g->rootfs, g->state_dir, &left);
+	struct mr_archive archive = { g->rootfs, g->state_dir, MR_PATHLIST_INIT };
 	struct mr_plan_input in = {
 		.desired = &m, .live = &lv, .accounts = &acc, .scope = s->scope, .state_dir = g->state_dir,
-		.stamp = stamp, .archive = { NULL, archive_taken, g->rootfs }, .homes_left = &left.map,
+		.stamp = stamp, .archive = mr_archive_view(&archive), .homes_left = &left.map,
 		.oracle = mr_oracle(&oc, false),
 	};
 	int prc = mr_plan_build(&p, &in, &errors);
 	mr_homes_left_release(&left);
+	mr_archive_release(&archive); /* the plan keeps its own copies of the entries */
 	mr_pwcache_save(oc.cache);
 	mr_pwcache_free(&oc.cache);
 	mr_oracle_release(&oc);
