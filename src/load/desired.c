@@ -17,6 +17,7 @@
 #include "load/ytree.h"
 #include "model/names.h"
 #include "util/buf.h"
+#include "util/faults.h"
 #include "util/fs.h"
 #include "util/strutil.h"
 #include "util/xalloc.h"
@@ -1366,6 +1367,8 @@ int mr_load_desired(struct mr_model *m, struct mr_load_opts *opts, struct mr_dia
 	}
 	files.n = kept;
 	opts->nfiles = parse_all(m, &files, diags) + from_git;
+	/* a test seam: act between reading the files and reading what they name */
+	mr_test_hook("MAILRECON_TEST_AFTER_READ");
 	if (opts->files_out)
 		for (size_t i = 0; i < files.n; i++)
 			mr_pathlist_add(opts->files_out, files.v[i].path);
