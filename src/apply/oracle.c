@@ -65,8 +65,8 @@ static int cert_same(void *vctx, const struct mr_domain *d, const struct mr_doma
 	mr_buf_addf(&lc, "%s%s.crt", ssl, live->name);
 	mr_buf_addf(&lk, "%s%s.key", ssl, live->name);
 	struct stat st;
-	int same = mr_secret_file_read(o->root, d->ssl.base_dir, d->ssl.cert_path, MR_SECRET_FILE_MAX, &x[0], &e) == 0 &&
-		   mr_secret_file_read(o->root, d->ssl.base_dir, d->ssl.key_path, MR_SECRET_FILE_MAX, &x[1], &e) == 0 &&
+	int same = mr_secret_file_read(o->root, d->ssl.dir, d->ssl.cert_path, MR_SECRET_FILE_MAX, &x[0], &e) == 0 &&
+		   mr_secret_file_read(o->root, d->ssl.dir, d->ssl.key_path, MR_SECRET_FILE_MAX, &x[1], &e) == 0 &&
 		   mr_root_read(o->root, lc.ptr, MR_SECRET_FILE_MAX, &x[2], &st, &e) == 0 &&
 		   mr_root_read(o->root, lk.ptr, MR_SECRET_FILE_MAX, &x[3], &st, &e) == 0 && x[0].len == x[2].len &&
 		   x[1].len == x[3].len && memcmp(x[0].ptr, x[2].ptr, x[0].len) == 0 &&

@@ -201,8 +201,8 @@ static int read_cert_files(struct stage *s, const struct mr_domain *d, struct mr
 {
 	struct mr_buf e = MR_BUF_INIT;
 	int rc = 0;
-	if (mr_secret_file_read(s->a->root, d->ssl.base_dir, d->ssl.cert_path, MR_SECRET_FILE_MAX, crt, &e) < 0 ||
-	    mr_secret_file_read(s->a->root, d->ssl.base_dir, d->ssl.key_path, MR_SECRET_FILE_MAX, key, &e) < 0) {
+	if (mr_secret_file_read(s->a->root, d->ssl.dir, d->ssl.cert_path, MR_SECRET_FILE_MAX, crt, &e) < 0 ||
+	    mr_secret_file_read(s->a->root, d->ssl.dir, d->ssl.key_path, MR_SECRET_FILE_MAX, key, &e) < 0) {
 		mr_buf_addf(&s->err, "the certificate of '%s': %s", d->name, e.ptr);
 		rc = -1;
 	} else {

@@ -3,7 +3,9 @@
  *
  * Sources are files or directories (every *.yaml / *.yml below, sorted, merged); with no
  * source, ROOT/etc/mailrecon/desired.  Below a directory no symbolic link is followed (a
- * YAML-named one is an error); with opts->scoped an argument that is a link is refused too.
+ * YAML-named one is an error); with opts->scoped an argument with a link at any level, from
+ * "/" (a relative one from the working directory, '..' taken as text), is refused too, and
+ * the model holds each file's directory open until it is released (struct mr_srcdir).
  * Every problem, from a YAML syntax error to a reseller over its limits, is added to diags
  * with its file:line:col; the model is only meaningful when no error was added.
  *
@@ -33,9 +35,11 @@ struct mr_load_opts {
 	bool skip_files;             /* do not read the files a state names at all (fuzzing) */
 	bool scoped;                 /* a --scope run: the state speaks for a tenant, so an absolute
 				      * {file:} or certificate path and {env:} are not read (the plan
-				      * refuses them, plan/scope.c), and an -f argument that is a
-				      * symbolic link is refused (without --scope it is followed; a
-				      * link a directory walk finds never is) */
+				      * refuses them, plan/scope.c); an -f argument is reached from "/"
+				      * without a symbolic link at any level (without --scope links are
+				      * followed; a link a directory walk finds never is), and each
+				      * file's directory is held open for the files it names
+				      * (struct mr_srcdir) */
 	const char *const *sources;  /* -f arguments; none: ROOT/etc/mailrecon/desired */
 	size_t nsources;
 	size_t nfiles;               /* out: YAML files read */

@@ -5,9 +5,13 @@
  * A path in a desired state is data, and with --scope it is the data of a tenant: it is a
  * name looked up through the confinement layer (util/rootfs.h), never a path opened as it
  * is.  An absolute PATH is taken below --root; a relative one below the directory of the
- * YAML file that names it.  Either way no symbolic link is followed and no '..' is
- * allowed, so a file outside those trees (/etc/shadow of the host, another tenant's key)
- * cannot be reached through a link or a relative path.
+ * YAML file that names it (struct mr_srcdir).  Either way no symbolic link is followed and
+ * no '..' is allowed, so a file outside those trees (/etc/shadow of the host, another
+ * tenant's key) cannot be reached through a link or a relative path.  In a --scope run that
+ * directory is the one the loader holds open since it read the file (never looked up by
+ * name again, so swapping it for a link does nothing), it must still be the same directory
+ * (device and inode; -ESTALE otherwise), and no link at all is followed below it, not even
+ * root's own (-ELOOP).
  *
  * A password file holds the password on its first line (a final CR/LF is not part of it).
  * The caller owns the buffers and must wipe a secret (mr_secret_wipe) as soon as it is done
@@ -22,14 +26,14 @@
 
 #define MR_SECRET_FILE_MAX (1u << 20)
 
-/* The file as shown in messages: ROOT + PATH, or BASE_DIR/PATH; a fresh string. */
-char *mr_secret_path(struct mr_root *root, const char *base_dir, const char *path);
+/* The file as shown in messages: ROOT + PATH, or DIR/PATH; a fresh string. */
+char *mr_secret_path(struct mr_root *root, const struct mr_srcdir *dir, const char *path);
 
 /*
  * Read such a file (at most max bytes): 0, or -errno with a message in err naming the file
  * (never its content).
  */
-int mr_secret_file_read(struct mr_root *root, const char *base_dir, const char *path, size_t max,
+int mr_secret_file_read(struct mr_root *root, const struct mr_srcdir *dir, const char *path, size_t max,
 			struct mr_buf *out, struct mr_buf *err);
 
 /* 0 with the clear password in out, or -1 with a reason in why (never the value). */
