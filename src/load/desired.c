@@ -1470,6 +1470,7 @@ int mr_load_desired(struct mr_model *m, struct mr_load_opts *opts, struct mr_dia
 	size_t from_git = 0;
 
 	opts->git_commit[0] = '\0';
+	opts->refused = false;
 	if (opts->nsources == 0) {
 		deflt = mr_path_join_root(opts->root, MR_DESIRED_DEFAULT);
 		collect(deflt, &files, &nowhere, diags);
@@ -1519,7 +1520,7 @@ int mr_load_desired(struct mr_model *m, struct mr_load_opts *opts, struct mr_dia
 	}
 	/* the whole-state rules run even after errors above, so one run reports everything */
 	unsigned vflags = (opts->skip_files ? 0 : MR_VALIDATE_READ_FILES) | (opts->scoped ? MR_VALIDATE_SCOPED : 0);
-	mr_validate_desired(m, opts->rootfs, vflags, diags);
+	opts->refused = mr_validate_desired(m, opts->rootfs, vflags, diags) > 0;
 	free(deflt);
 	srcs_release(&files);
 	return diags->errors == errors_before ? 0 : -1;

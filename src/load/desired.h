@@ -40,6 +40,8 @@ struct mr_load_opts {
 				      * followed; a link a directory walk finds never is), and each
 				      * file's directory is held open for the files it names
 				      * (struct mr_srcdir) */
+	bool refused;                /* out: some errors are refusals of --scope (a named file
+				      * reached through a link: mr_validate_desired); exit 3 */
 	const char *const *sources;  /* -f arguments; none: ROOT/etc/mailrecon/desired */
 	size_t nsources;
 	size_t nfiles;               /* out: YAML files read */
@@ -65,11 +67,13 @@ void mr_load_yaml_buffer(struct mr_model *m, const char *file, const char *data,
  * The whole-state rules of design section 2 (cross references, limits, loops, secrets).
  * Flags: MR_VALIDATE_READ_FILES reads the files a state names (without it, nothing is read:
  * fuzzing); MR_VALIDATE_SCOPED (a --scope run) reads neither an absolute path nor the
- * environment, which are root's, not the tenant's: the plan refuses them instead.
+ * environment, which are root's, not the tenant's: the plan refuses them instead.  Returns
+ * how many of the errors added are refusals of --scope (a file named through a link, or not
+ * below the directory its YAML file was read from: load/secret.h mr_secret_refused).
  */
 #define MR_VALIDATE_READ_FILES 1u
 #define MR_VALIDATE_SCOPED 2u
-void mr_validate_desired(struct mr_model *m, struct mr_root *root, unsigned flags, struct mr_diags *diags);
+size_t mr_validate_desired(struct mr_model *m, struct mr_root *root, unsigned flags, struct mr_diags *diags);
 
 /* Parse a size ("500M", "2G", "1048576"); false when malformed or over 1 PiB. */
 int mr_parse_size(const char *s, int64_t *out);

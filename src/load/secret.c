@@ -68,6 +68,19 @@ int mr_secret_file_read(struct mr_root *root, const struct mr_srcdir *dir, const
 	return rc;
 }
 
+bool mr_secret_refused(const struct mr_srcdir *dir, const char *path, int rc)
+{
+	return (rc == -ELOOP || rc == -ESTALE) && path[0] != '/' && dir && dir->held;
+}
+
+void mr_secret_refused_why(const struct mr_srcdir *dir, const char *path, int rc, struct mr_buf *why)
+{
+	if (mr_secret_refused(dir, path, rc))
+		mr_buf_addf(why, "; a --scope file may name only files in or below its own directory '%s', reached "
+				 "without a symbolic link",
+			    dir->path);
+}
+
 void mr_secret_wipe(struct mr_buf *b)
 {
 	if (b->ptr)
@@ -95,9 +108,10 @@ int mr_secret_read(struct mr_root *root, const struct mr_password *p, struct mr_
 	int r = mr_secret_file_read(root, p->dir, p->value, PASSWORD_FILE_MAX, &data, &err);
 	if (r < 0) {
 		mr_buf_adds(why, err.ptr ? err.ptr : strerror(-r));
+		mr_secret_refused_why(p->dir, p->value, r, why);
 		mr_buf_release(&err);
 		mr_secret_wipe(&data);
-		return -1;
+		return r;
 	}
 	mr_buf_release(&err);
 	size_t n = data.ptr ? strcspn(data.ptr, "\r\n") : 0;

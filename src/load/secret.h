@@ -11,7 +11,7 @@
  * directory is the one the loader holds open since it read the file (never looked up by
  * name again, so swapping it for a link does nothing), it must still be the same directory
  * (device and inode; -ESTALE otherwise), and no link at all is followed below it, not even
- * root's own (-ELOOP).
+ * root's own (-ELOOP): mr_secret_refused says which errors those are, refusals of --scope.
  *
  * A password file holds the password on its first line (a final CR/LF is not part of it).
  * The caller owns the buffers and must wipe a secret (mr_secret_wipe) as soon as it is done
@@ -19,6 +19,8 @@
  */
 #ifndef MR_LOAD_SECRET_H
 #define MR_LOAD_SECRET_H
+
+#include <stdbool.h>
 
 #include "model/model.h"
 #include "util/buf.h"
@@ -36,7 +38,19 @@ char *mr_secret_path(struct mr_root *root, const struct mr_srcdir *dir, const ch
 int mr_secret_file_read(struct mr_root *root, const struct mr_srcdir *dir, const char *path, size_t max,
 			struct mr_buf *out, struct mr_buf *err);
 
-/* 0 with the clear password in out, or -1 with a reason in why (never the value). */
+/*
+ * Whether rc, from reading path below dir, is a refusal of --scope: a relative path below a
+ * held directory (a --scope run) reached through a link (-ELOOP), or that directory no longer
+ * the one its file was read from (-ESTALE).  Callers make it exit 3, like the plan's scope
+ * refusals.  mr_secret_refused_why adds to why what a --scope file may name, when it is one.
+ */
+bool mr_secret_refused(const struct mr_srcdir *dir, const char *path, int rc);
+void mr_secret_refused_why(const struct mr_srcdir *dir, const char *path, int rc, struct mr_buf *why);
+
+/*
+ * 0 with the clear password in out, or a negative value with a reason in why (never the
+ * value): the file's -errno when it could not be read (see mr_secret_refused), else -1.
+ */
 int mr_secret_read(struct mr_root *root, const struct mr_password *p, struct mr_buf *out, struct mr_buf *why);
 
 /* Overwrite and release a buffer that held a secret. */

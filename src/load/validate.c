@@ -27,6 +27,7 @@ struct vctx {
 	struct mr_root *root;     /* NULL: there is no root (an absolute path cannot be read) */
 	bool read_files;          /* false: the files a state names are not read (fuzzing) */
 	bool scoped;              /* a --scope run: no absolute path, no environment is read */
+	size_t refused;           /* files a --scope file may not name (mr_secret_refused) */
 	struct mr_strmap aliases; /* alias@domain -> struct mr_item (the alias) */
 };
 
@@ -173,7 +174,12 @@ static int read_named(struct vctx *v, struct mr_loc loc, const char *what, const
 		return -1;
 	}
 	int rc = mr_secret_file_read(v->root, dir, path, MR_SECRET_FILE_MAX, out, &why);
-	if (rc < 0) {
+	if (rc < 0 && mr_secret_refused(dir, path, rc)) {
+		/* a --scope refusal: what the link is, and where the file may be */
+		mr_secret_refused_why(dir, path, rc, &why);
+		mr_diag_error(v->diags, loc, "cannot read %s file '%s': %s", what, path, why.ptr);
+		v->refused++;
+	} else if (rc < 0) {
 		char *shown = mr_secret_path(v->root, dir, path);
 		mr_diag_error(v->diags, loc, "cannot read %s file '%s': %s", what, shown,
 			      rc == -ELOOP    ? "it is a symbolic link or is reached through one; refused"
@@ -406,9 +412,9 @@ static void check_server(struct vctx *v)
 		}
 }
 
-void mr_validate_desired(struct mr_model *m, struct mr_root *root, unsigned flags, struct mr_diags *diags)
+size_t mr_validate_desired(struct mr_model *m, struct mr_root *root, unsigned flags, struct mr_diags *diags)
 {
-	struct vctx v = { m, diags, root, flags & MR_VALIDATE_READ_FILES, flags & MR_VALIDATE_SCOPED, MR_STRMAP_INIT };
+	struct vctx v = { m, diags, root, flags & MR_VALIDATE_READ_FILES, flags & MR_VALIDATE_SCOPED, 0, MR_STRMAP_INIT };
 	struct mr_buf tmp = MR_BUF_INIT;
 	check_server(&v);
 	check_users(&v);
@@ -420,4 +426,5 @@ void mr_validate_desired(struct mr_model *m, struct mr_root *root, unsigned flag
 	check_ssl_aliases(&v, &tmp);
 	mr_buf_release(&tmp);
 	mr_strmap_release(&v.aliases);
+	return v.refused;
 }

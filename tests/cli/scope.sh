@@ -423,13 +423,14 @@ expect "... not the other directory's" 0 'password: \(set\) -> \(changed\)' '' -
 rm "$tmp/race/mr" && mv "$tmp/race/mr.old" "$tmp/race/mr"
 ln -s "$tmp/bobdir" "$tmp/race/mr/keys"
 pw_file "$tmp/race/mr/keys.yaml" '{file: keys/pw}'
-expect "a scoped {file:} reached through a link below her directory is an error where it is written" 1 '' \
-	"keys\.yaml:11:31: error: cannot read password file '$tmp/race/mr/keys/pw': it is a symbolic link or is reached through one; refused" -- \
+expect "a scoped {file:} reached through a link is refused where it is written, naming her directory: exit 3" 3 '' \
+	"keys\.yaml:11:31: error: cannot read password file 'keys/pw': '$tmp/race/mr/keys/pw' is reached through the symbolic link '$tmp/race/mr/keys'; refused \(mailrecon never follows one\); a --scope file may name only files in or below its own directory '$tmp/race/mr', reached without a symbolic link" -- \
 	mr plan --scope alice -f "$tmp/race/mr/keys.yaml"
 cat "$tmp/out" "$tmp/err" >"$tmp/keys.txt"
+expect "... the exit names the scope rules" 0 '' '' -- grep -q 'refused by the rules of --scope' "$tmp/keys.txt"
 expect "... none of the other file's bytes is shown" 1 '' '' -- grep -q 'Bob-Secret' "$tmp/keys.txt"
 snapshot >"$tmp/before"
-expect "... apply stops the same way" 1 '' "keys\.yaml:11:31: error: cannot read password file '$tmp/race/mr/keys/pw'" -- \
+expect "... apply refuses it the same way" 3 '' "keys\.yaml:11:31: error: cannot read password file 'keys/pw'" -- \
 	mr apply -q --no-reload --scope alice -f "$tmp/race/mr/keys.yaml"
 snapshot >"$tmp/after"
 expect "... and writes nothing" 0 '' '' -- cmp -s "$tmp/before" "$tmp/after"
