@@ -11,11 +11,12 @@ static int password_same(void *vctx, const struct mr_mailbox *d, const char *liv
 {
 	struct mr_oracle_ctx *o = vctx;
 	struct mr_buf clear = MR_BUF_INIT, why = MR_BUF_INIT;
-	if (mr_secret_read(o->root, &d->password, &clear, &why) < 0) {
+	int rc = mr_secret_read(o->root, &d->password, &clear, &why);
+	if (rc < 0) {
 		mr_diag_error(errors, d->password.loc, "cannot read the password of '%s': %s", d->address, why.ptr);
 		mr_buf_release(&why);
 		mr_secret_wipe(&clear);
-		return -1;
+		return mr_secret_refused(d->password.dir, d->password.value, rc) ? MR_PLAN_REFUSED : -1;
 	}
 	int r = mr_pwcache_verify(o->cache, live_hash, clear.ptr, clear.len);
 	mr_secret_wipe(&clear);
@@ -23,32 +24,35 @@ static int password_same(void *vctx, const struct mr_mailbox *d, const char *liv
 	return r == 1 ? 1 : 0; /* a scheme that cannot be verified here is replaced */
 }
 
-static const char *new_hash(void *vctx, const struct mr_mailbox *d, struct mr_diags *errors)
+static int new_hash(void *vctx, const struct mr_mailbox *d, const char **hash, struct mr_diags *errors)
 {
 	struct mr_oracle_ctx *o = vctx;
 	struct mr_buf clear = MR_BUF_INIT, why = MR_BUF_INIT;
-	if (mr_secret_read(o->root, &d->password, &clear, &why) < 0) {
+	*hash = NULL;
+	int rc = mr_secret_read(o->root, &d->password, &clear, &why);
+	if (rc < 0) {
 		mr_diag_error(errors, d->password.loc, "cannot read the password of '%s': %s", d->address, why.ptr);
 		mr_buf_release(&why);
 		mr_secret_wipe(&clear);
-		return NULL;
+		return mr_secret_refused(d->password.dir, d->password.value, rc) ? MR_PLAN_REFUSED : -1;
 	}
 	char *h = NULL;
 	const char *scheme = mr_scheme_name(o->desired->server.password_scheme);
-	const char *out = NULL;
+	rc = -1;
 	if (mr_password_hash(scheme, clear.ptr, clear.len, &h) < 0) {
 		mr_diag_error(errors, d->password.loc, "cannot hash the password of '%s' with %s", d->address, scheme);
 	} else {
 		/* remember it as verified: the next plan compares without hashing again */
 		mr_pwcache_verify(o->cache, h, clear.ptr, clear.len);
-		out = mr_arena_strdup(&o->hashes, h);
+		*hash = mr_arena_strdup(&o->hashes, h);
 		explicit_bzero(h, strlen(h));
 		free(h);
 		o->made++;
+		rc = 0;
 	}
 	mr_secret_wipe(&clear);
 	mr_buf_release(&why);
-	return out;
+	return rc;
 }
 
 /*
@@ -65,8 +69,8 @@ static int cert_same(void *vctx, const struct mr_domain *d, const struct mr_doma
 	mr_buf_addf(&lc, "%s%s.crt", ssl, live->name);
 	mr_buf_addf(&lk, "%s%s.key", ssl, live->name);
 	struct stat st;
-	int same = mr_secret_file_read(o->root, d->ssl.base_dir, d->ssl.cert_path, MR_SECRET_FILE_MAX, &x[0], &e) == 0 &&
-		   mr_secret_file_read(o->root, d->ssl.base_dir, d->ssl.key_path, MR_SECRET_FILE_MAX, &x[1], &e) == 0 &&
+	int same = mr_secret_file_read(o->root, d->ssl.dir, d->ssl.cert_path, MR_SECRET_FILE_MAX, &x[0], &e) == 0 &&
+		   mr_secret_file_read(o->root, d->ssl.dir, d->ssl.key_path, MR_SECRET_FILE_MAX, &x[1], &e) == 0 &&
 		   mr_root_read(o->root, lc.ptr, MR_SECRET_FILE_MAX, &x[2], &st, &e) == 0 &&
 		   mr_root_read(o->root, lk.ptr, MR_SECRET_FILE_MAX, &x[3], &st, &e) == 0 && x[0].len == x[2].len &&
 		   x[1].len == x[3].len && memcmp(x[0].ptr, x[2].ptr, x[0].len) == 0 &&

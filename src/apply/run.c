@@ -297,9 +297,9 @@ static int load(struct actx *a, const char *const *sources, size_t n)
 	memcpy(a->git_commit, lo.git_commit, sizeof(a->git_commit));
 	if (lrc < 0) {
 		mr_diags_print(&a->d, stderr);
-		fprintf(stderr, "mailrecon: apply: %zu error%s in the desired state; nothing was changed\n", a->d.errors,
-			a->d.errors == 1 ? "" : "s");
-		return EXIT_ERROR;
+		fprintf(stderr, "mailrecon: apply: %zu error%s in the desired state%s; nothing was changed\n", a->d.errors,
+			a->d.errors == 1 ? "" : "s", lo.refused ? ", refused by the rules of --scope" : "");
+		return lo.refused ? EXIT_REFUSED : EXIT_ERROR;
 	}
 	mr_diags_print(&a->d, stderr);
 	a->have_live = true;
@@ -525,8 +525,9 @@ static int apply_plan(struct actx *a, struct mr_plan *p)
 	mr_buf_release(&src);
 	if (stage_homes(&s, &final, HOMES_BEFORE_FILES) < 0 || stage_plan_files(&s, &final) < 0 ||
 	    stage_homes(&s, &final, HOMES_AFTER_FILES) < 0 || stage_record(&s, msg.ptr, &final, NULL) < 0) {
-		fprintf(stderr, "mailrecon: apply: %s; nothing was changed\n", s.err.ptr ? s.err.ptr : "staging failed");
-		rc = EXIT_ERROR;
+		fprintf(stderr, "mailrecon: apply: %s; %snothing was changed\n", s.err.ptr ? s.err.ptr : "staging failed",
+			s.refused ? "refused by the rules of --scope; " : "");
+		rc = s.refused ? EXIT_REFUSED : EXIT_ERROR;
 	} else if (checks(a, &s) < 0) {
 		fprintf(stderr, "mailrecon: apply: a check failed; nothing was changed\n");
 		rc = EXIT_ERROR;

@@ -201,8 +201,16 @@ static int read_cert_files(struct stage *s, const struct mr_domain *d, struct mr
 {
 	struct mr_buf e = MR_BUF_INIT;
 	int rc = 0;
-	if (mr_secret_file_read(s->a->root, d->ssl.base_dir, d->ssl.cert_path, MR_SECRET_FILE_MAX, crt, &e) < 0 ||
-	    mr_secret_file_read(s->a->root, d->ssl.base_dir, d->ssl.key_path, MR_SECRET_FILE_MAX, key, &e) < 0) {
+	const char *path = d->ssl.cert_path;
+	int r = mr_secret_file_read(s->a->root, d->ssl.dir, path, MR_SECRET_FILE_MAX, crt, &e);
+	if (r == 0) {
+		path = d->ssl.key_path;
+		r = mr_secret_file_read(s->a->root, d->ssl.dir, path, MR_SECRET_FILE_MAX, key, &e);
+	}
+	if (r < 0) {
+		/* a --scope refusal (a link, another directory) is exit 3, like the plan's */
+		mr_secret_refused_why(d->ssl.dir, path, r, &e);
+		s->refused |= mr_secret_refused(d->ssl.dir, path, r);
 		mr_buf_addf(&s->err, "the certificate of '%s': %s", d->name, e.ptr);
 		rc = -1;
 	} else {

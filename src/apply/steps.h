@@ -77,6 +77,7 @@ struct stage {
 	bool reload_postgrey, reload_spamd, reload_dovecot;
 	size_t written;
 	size_t refused_homes;   /* homes left alone: not reachable without a link (said) */
+	bool refused;           /* a failure is a refusal of --scope (load/secret.h): exit 3 */
 	const char *local_cf;   /* the new local.cf (for spamassassin --lint), or NULL */
 	size_t local_cf_len;
 };

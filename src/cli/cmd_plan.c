@@ -159,8 +159,9 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	int lrc = job.rc;
 	if (drc < 0) {
 		mr_diags_print(&d, stderr);
-		mr_cli_error("plan: %zu error%s in the desired state; no plan", d.errors, d.errors == 1 ? "" : "s");
-		code = MR_EXIT_ERROR;
+		mr_cli_error("plan: %zu error%s in the desired state%s; no plan", d.errors, d.errors == 1 ? "" : "s",
+			     lo.refused ? ", refused by the rules of --scope" : "");
+		code = lo.refused ? MR_EXIT_REFUSED : MR_EXIT_ERROR;
 		goto out;
 	}
 	mr_diags_print(&d, stderr); /* warnings */

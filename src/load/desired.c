@@ -7,16 +7,19 @@
 #include "load/desired.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "load/ytree.h"
 #include "model/names.h"
 #include "util/buf.h"
+#include "util/faults.h"
 #include "util/fs.h"
 #include "util/strutil.h"
 #include "util/xalloc.h"
@@ -27,7 +30,7 @@ struct conv {
 	struct mr_model *m;
 	struct mr_ydoc *doc;
 	struct mr_diags *diags;
-	const char *dir; /* the file's directory, in the model's arena */
+	const struct mr_srcdir *dir; /* the file's directory, the model's */
 };
 
 static struct mr_loc loc_of(const struct conv *c, const struct mr_ynode *n)
@@ -481,7 +484,7 @@ FIELD_FN(f_pw_file)
 		return;
 	p->kind = MR_PASSWORD_FILE;
 	p->value = keep(c, s);
-	p->base_dir = c->dir;
+	p->dir = c->dir;
 	p->loc = loc_of(c, v);
 }
 
@@ -877,7 +880,7 @@ FIELD_FN(f_ssl_cert)
 		return;
 	}
 	s->cert = MR_CERT_FILES;
-	s->base_dir = c->dir;
+	s->dir = c->dir;
 	walk_fields(c, v, cert_fields, s, "the ssl certificate");
 }
 
@@ -1047,16 +1050,21 @@ static bool check_version(struct conv *c, const struct mr_ynode *root)
 	return true; /* the rest is still checked */
 }
 
-/* Turn one parsed document into model objects; doc->file must live as long as the model. */
-static void convert_doc(struct mr_model *m, struct mr_ydoc *doc, struct mr_diags *diags)
+/*
+ * Turn one parsed document into model objects; doc->file must live as long as the model.
+ * held: the directory the file was read from, held open (a --scope run; taken over), or NULL.
+ */
+static void convert_doc(struct mr_model *m, struct mr_ydoc *doc, struct mr_root *held, struct mr_diags *diags)
 {
 	struct mr_loc whole = { doc->file, 0, 0 };
 	if (!doc->root || mr_ynode_is_null(doc->root)) {
 		mr_diag_error(diags, whole, "empty file: expected a mapping that starts with 'version: 1'");
+		mr_root_close(&held);
 		return;
 	}
-	char *dir = mr_path_dirname(doc->file);
-	struct conv c = { m, doc, diags, mr_model_str(m, dir, strlen(dir)) };
+	/* a held directory is shown as reached (absolute, from "/"), so a message names it */
+	char *dir = held ? xstrdup(mr_root_dir(held)) : mr_path_dirname(doc->file);
+	struct conv c = { m, doc, diags, mr_model_srcdir(m, dir, held) };
 	free(dir);
 	if (doc->root->kind != MR_Y_MAP)
 		ERR(&c, doc->root, "the document must be a mapping (version, server, users, domains), not %s",
@@ -1071,7 +1079,7 @@ void mr_load_yaml_buffer(struct mr_model *m, const char *file, const char *data,
 	struct mr_ydoc doc;
 	const char *fname = mr_model_str(m, file, strlen(file));
 	if (mr_ydoc_parse(&doc, fname, data, len, diags) == 0)
-		convert_doc(m, &doc, diags);
+		convert_doc(m, &doc, NULL, diags);
 	mr_ydoc_release(&doc);
 }
 
@@ -1080,16 +1088,21 @@ void mr_load_yaml_buffer(struct mr_model *m, const char *file, const char *data,
 /*
  * The files of the desired state and how each is read.  An -f argument is the operator's and
  * may be reached through links, except in a --scope run, where the state is a tenant's and may
- * sit in the tenant's tree: there an argument that is a link is refused, and the file is opened
- * with O_NOFOLLOW.  A file a walk of an -f directory finds is read below that directory
- * through the confinement layer (util/rootfs.h): no link at any level, ever, and only from the
- * very directory that was walked.  A file that is refused is never read, so no byte of it is
- * ever shown.
+ * sit in the tenant's tree: there an argument is reached from "/" without a symbolic link at
+ * any level (util/rootfs.h mr_root_open_strict; a relative one from the working directory,
+ * '..' taken as text), and the directory each file is read from is held open and handed to the
+ * model (struct mr_srcdir), so the files it names are read below that very directory, however
+ * its name is changed later.  A file a walk of an -f directory finds is read below that
+ * directory through the confinement layer (util/rootfs.h): no link at any level, ever, and
+ * only from the very directory that was walked.  A file that is refused is never read, so no
+ * byte of it is ever shown.
  */
 struct src {
 	char *path;   /* as shown */
 	size_t top;   /* index + 1 in srcs.tops of the directory a walk found it in; 0: an argument */
 	bool follow;  /* an argument read through a link (no --scope) */
+	struct mr_root *dir; /* --scope, an argument: its directory, held since it was reached */
+	char *name;   /* ... and "/NAME" in it */
 	dev_t dev;    /* what it is (a file reached twice is read once); ino 0: unknown */
 	ino_t ino;
 };
@@ -1098,6 +1111,7 @@ struct top {
 	char *path;   /* an -f directory as given */
 	dev_t dev;    /* the directory that was walked */
 	ino_t ino;
+	struct mr_root *held; /* --scope: that directory, held since the walk */
 };
 
 struct srcs {
@@ -1108,64 +1122,158 @@ struct srcs {
 	bool scoped;
 };
 
-static void srcs_add(struct srcs *f, const char *path, size_t top, bool follow)
+/* st: what it is, as reached (NULL: stat path, following links when follow) */
+static void srcs_add(struct srcs *f, const char *path, size_t top, bool follow, struct mr_root *dir,
+		     const char *name, const struct stat *st)
 {
 	f->v = xgrow(f->v, sizeof(*f->v), f->n + 1, &f->cap);
 	struct src *x = &f->v[f->n++];
-	*x = (struct src){ xstrdup(path), top, follow, 0, 0 };
-	struct stat st;
-	if ((follow ? mr_path_stat(path, &st) : mr_path_lstat(path, &st)) == 0) {
-		x->dev = st.st_dev;
-		x->ino = st.st_ino;
+	*x = (struct src){ xstrdup(path), top, follow, dir, name ? xstrdup(name) : NULL, 0, 0 };
+	struct stat sb;
+	if (!st && (follow ? mr_path_stat(path, &sb) : mr_path_lstat(path, &sb)) == 0)
+		st = &sb;
+	if (st) {
+		x->dev = st->st_dev;
+		x->ino = st->st_ino;
 	}
+}
+
+static void src_release(struct src *x)
+{
+	free(x->path);
+	free(x->name);
+	mr_root_close(&x->dir);
 }
 
 static void srcs_release(struct srcs *f)
 {
 	for (size_t i = 0; i < f->n; i++)
-		free(f->v[i].path);
-	for (size_t i = 0; i < f->ntops; i++)
+		src_release(&f->v[i]);
+	for (size_t i = 0; i < f->ntops; i++) {
 		free(f->tops[i].path);
+		mr_root_close(&f->tops[i].held);
+	}
 	free(f->v);
 	free(f->tops);
 	memset(f, 0, sizeof(*f));
 }
 
-static int collect(const char *path, struct srcs *files, struct mr_loc *where, struct mr_diags *diags)
+static const char *const yaml_suffixes[] = { ".yaml", ".yml", NULL };
+
+/*
+ * Walk directory path (from fd, taken over, when fd >= 0; else by its name) and add the files
+ * found, sorted, with path (st: what it is; held: it, held, taken over) as their top.
+ */
+static int add_walked(int fd, const char *path, const struct stat *st, struct mr_root *held, struct srcs *files,
+		      struct mr_loc *where, struct mr_diags *diags)
 {
-	static const char *const suffixes[] = { ".yaml", ".yml", NULL };
-	struct stat st;
-	int r = files->scoped ? mr_path_lstat(path, &st) : mr_path_stat(path, &st);
-	if (r < 0) {
-		mr_diag_error(diags, *where, "cannot read desired state '%s': %s", path, strerror(-r));
-		return -1;
-	}
-	if (S_ISLNK(st.st_mode)) {
-		mr_diag_error(diags, *where, "'%s' is a symbolic link; refused (with --scope, -f never follows one)",
-			      path);
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		srcs_add(files, path, 0, !files->scoped);
-		return 0;
-	}
 	struct mr_buf err = MR_BUF_INIT;
 	struct mr_pathlist found = MR_PATHLIST_INIT;
-	int rc = mr_find_files_ex(path, suffixes, files->scoped ? MR_FIND_NOFOLLOW : 0, &found, &err);
+	int rc = fd >= 0 ? mr_find_files_fd(fd, path, yaml_suffixes, &found, &err)
+			 : mr_find_files_ex(path, yaml_suffixes, 0, &found, &err);
 	if (rc < 0) {
 		mr_diag_error(diags, *where, "%s", err.ptr);
+		mr_root_close(&held);
 	} else if (found.n == 0) {
 		mr_diag_error(diags, *where, "no desired state found under '%s' (no *.yaml or *.yml file)", path);
+		mr_root_close(&held);
 		rc = -1;
 	} else {
 		files->tops = xgrow(files->tops, sizeof(*files->tops), files->ntops + 1, &files->tcap);
-		files->tops[files->ntops++] = (struct top){ xstrdup(path), st.st_dev, st.st_ino };
+		files->tops[files->ntops++] = (struct top){ xstrdup(path), st->st_dev, st->st_ino, held };
 		for (size_t i = 0; i < found.n; i++)
-			srcs_add(files, found.v[i], files->ntops, false);
+			srcs_add(files, found.v[i], files->ntops, false, NULL, NULL, NULL);
 	}
 	mr_buf_release(&err);
 	mr_pathlist_release(&found);
 	return rc < 0 ? -1 : 0;
+}
+
+/*
+ * A --scope run's argument: reached from "/" without a link at any level; a file's directory,
+ * or the directory to walk, held from here on.
+ */
+static int collect_scoped(const char *path, struct srcs *files, struct mr_loc *where, struct mr_diags *diags)
+{
+	struct mr_buf err = MR_BUF_INIT;
+	struct mr_root *slash = NULL, *dir = NULL;
+	struct stat st;
+	char *abs = mr_path_clean_absolute(path);
+	int rc = abs ? mr_root_open_strict(&slash, "/", &err) : -errno;
+	if (rc == 0)
+		rc = mr_root_lstat(slash, abs, &st);
+	if (rc == -ELOOP) {
+		char *link = mr_root_link_on_path(slash, abs);
+		if (link)
+			mr_diag_error(diags, *where,
+				      "'%s' is reached through the symbolic link '%s'; refused (with --scope, -f never follows "
+				      "one, at any level)",
+				      path, link);
+		else /* a rename raced: the link is gone */
+			mr_diag_error(diags, *where,
+				      "'%s' was reached through a symbolic link (not there any more); refused (with --scope, -f "
+				      "never follows one, at any level)",
+				      path);
+		free(link);
+	} else if (rc < 0) {
+		mr_diag_error(diags, *where, "cannot read desired state '%s': %s", path, err.len ? err.ptr : strerror(-rc));
+	} else if (S_ISLNK(st.st_mode)) {
+		mr_diag_error(diags, *where, "'%s' is a symbolic link; refused (with --scope, -f never follows one)", path);
+		rc = -ELOOP;
+	} else if (!S_ISDIR(st.st_mode)) {
+		/* a file: read later, by its name in its directory held from now on */
+		char *pdir = mr_path_dirname(abs);
+		rc = mr_root_sub(slash, pdir, &dir, &err);
+		free(pdir);
+		if (rc < 0)
+			mr_diag_error(diags, *where, "cannot read desired state '%s': %s", path, err.ptr);
+		else
+			srcs_add(files, path, 0, false, dir, strrchr(abs, '/'), &st);
+	} else {
+		rc = mr_root_sub(slash, abs, &dir, &err);
+		int fd = rc < 0 ? rc : mr_root_openat(dir, "/", O_RDONLY | O_DIRECTORY, 0);
+		if (rc < 0) {
+			mr_diag_error(diags, *where, "cannot read desired state '%s': %s", path, err.ptr);
+		} else if (fd < 0) {
+			mr_diag_error(diags, *where, "cannot open directory '%s': %s", path, strerror(-fd));
+			mr_root_close(&dir);
+			rc = fd;
+		} else if ((rc = mr_root_lstat(dir, "/", &st)) < 0) {
+			mr_diag_error(diags, *where, "cannot stat directory '%s': %s", path, strerror(-rc));
+			mr_root_close(&dir);
+			close(fd);
+		} else {
+			rc = add_walked(fd, path, &st, dir, files, where, diags);
+		}
+	}
+	mr_root_close(&slash);
+	mr_buf_release(&err);
+	free(abs);
+	return rc < 0 ? -1 : 0;
+}
+
+static int collect(const char *path, struct srcs *files, struct mr_loc *where, struct mr_diags *diags)
+{
+	if (files->scoped)
+		return collect_scoped(path, files, where, diags);
+	struct stat st;
+	int r = mr_path_stat(path, &st);
+	if (r < 0) {
+		mr_diag_error(diags, *where, "cannot read desired state '%s': %s", path, strerror(-r));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		srcs_add(files, path, 0, true, NULL, NULL, NULL);
+		return 0;
+	}
+	return add_walked(-1, path, &st, NULL, files, where, diags);
+}
+
+/* "/REL" of a file a walk of directory t found (path starts with t->path); a fresh string. */
+static char *below_top(const struct top *t, const char *path)
+{
+	const char *rel = path + strlen(t->path);
+	return rel[0] == '/' ? xstrdup(rel) : mr_path_join("/", rel);
 }
 
 /* Read a file a walk of directory t found, below t, as the walk found it. */
@@ -1185,11 +1293,38 @@ static int read_below(const struct top *t, const char *path, struct mr_buf *data
 		mr_root_close(&r);
 		return -ESTALE;
 	}
-	const char *rel = path + strlen(t->path);
-	char *abs = rel[0] == '/' ? xstrdup(rel) : mr_path_join("/", rel);
+	char *abs = below_top(t, path);
 	rc = mr_root_read(r, abs, MR_DESIRED_MAX_FILE, data, &st, err);
 	free(abs);
 	mr_root_close(&r);
+	return rc;
+}
+
+/*
+ * A --scope run: read file f below the directory collect_scoped holds (its own, or the walked
+ * one), never by a name above it; *held gets the file's own directory, held (the model's
+ * struct mr_srcdir), on success.
+ */
+static int read_held(const struct srcs *files, const struct src *f, struct mr_buf *data, struct mr_root **held,
+		     struct mr_buf *err)
+{
+	struct mr_root *from = f->top ? files->tops[f->top - 1].held : f->dir;
+	char *rel = f->top ? below_top(&files->tops[f->top - 1], f->path) : xstrdup(f->name);
+	char *slash = strrchr(rel, '/');
+	char *name = xstrdup(slash);
+	if (slash == rel)
+		slash[1] = '\0'; /* in from itself: "/" */
+	else
+		*slash = '\0';
+	int rc = mr_root_sub(from, rel, held, err);
+	if (rc == 0) {
+		struct stat st;
+		rc = mr_root_read(*held, name, MR_DESIRED_MAX_FILE, data, &st, err);
+		if (rc < 0)
+			mr_root_close(held);
+	}
+	free(rel);
+	free(name);
 	return rc;
 }
 
@@ -1204,6 +1339,7 @@ static int read_below(const struct top *t, const char *path, struct mr_buf *data
 struct parsed {
 	struct mr_ydoc doc;
 	struct mr_diags diags; /* read and syntax errors, located in files->v[i] */
+	struct mr_root *held;  /* --scope: the directory the file was read from, held */
 	bool ok, done;
 };
 
@@ -1220,8 +1356,9 @@ static void parse_one(const struct srcs *files, const struct src *f, struct pars
 	struct mr_buf data = MR_BUF_INIT, err = MR_BUF_INIT;
 	const char *path = f->path;
 	struct stat st;
-	int rc = f->top ? read_below(&files->tops[f->top - 1], path, &data, &err)
-			: mr_read_file_ex(path, MR_DESIRED_MAX_FILE, f->follow ? 0 : MR_READ_NOFOLLOW, &data, &st, &err);
+	int rc = files->scoped ? read_held(files, f, &data, &p->held, &err)
+		 : f->top      ? read_below(&files->tops[f->top - 1], path, &data, &err)
+			       : mr_read_file_ex(path, MR_DESIRED_MAX_FILE, f->follow ? 0 : MR_READ_NOFOLLOW, &data, &st, &err);
 	if (rc < 0) {
 		mr_diag_error(&p->diags, MR_LOC_NONE, "%s", err.ptr);
 		memset(&p->doc, 0, sizeof(p->doc));
@@ -1291,7 +1428,9 @@ static size_t parse_all(struct mr_model *m, const struct srcs *files, struct mr_
 		take_diags(diags, &p->diags, path, fname);
 		if (p->ok) {
 			p->doc.file = fname;
-			convert_doc(m, &p->doc, diags);
+			convert_doc(m, &p->doc, p->held, diags);
+		} else {
+			mr_root_close(&p->held);
 		}
 		mr_ydoc_release(&p->doc);
 		pthread_mutex_lock(&pl.mu);
@@ -1331,6 +1470,7 @@ int mr_load_desired(struct mr_model *m, struct mr_load_opts *opts, struct mr_dia
 	size_t from_git = 0;
 
 	opts->git_commit[0] = '\0';
+	opts->refused = false;
 	if (opts->nsources == 0) {
 		deflt = mr_path_join_root(opts->root, MR_DESIRED_DEFAULT);
 		collect(deflt, &files, &nowhere, diags);
@@ -1359,13 +1499,15 @@ int mr_load_desired(struct mr_model *m, struct mr_load_opts *opts, struct mr_dia
 		while (x->ino && j < kept && !(files.v[j].dev == x->dev && files.v[j].ino == x->ino))
 			j++;
 		if (x->ino && j < kept) {
-			free(x->path);
+			src_release(x);
 			continue;
 		}
 		files.v[kept++] = *x;
 	}
 	files.n = kept;
 	opts->nfiles = parse_all(m, &files, diags) + from_git;
+	/* a test seam: act between reading the files and reading what they name */
+	mr_test_hook("MAILRECON_TEST_AFTER_READ");
 	if (opts->files_out)
 		for (size_t i = 0; i < files.n; i++)
 			mr_pathlist_add(opts->files_out, files.v[i].path);
@@ -1378,7 +1520,7 @@ int mr_load_desired(struct mr_model *m, struct mr_load_opts *opts, struct mr_dia
 	}
 	/* the whole-state rules run even after errors above, so one run reports everything */
 	unsigned vflags = (opts->skip_files ? 0 : MR_VALIDATE_READ_FILES) | (opts->scoped ? MR_VALIDATE_SCOPED : 0);
-	mr_validate_desired(m, opts->rootfs, vflags, diags);
+	opts->refused = mr_validate_desired(m, opts->rootfs, vflags, diags) > 0;
 	free(deflt);
 	srcs_release(&files);
 	return diags->errors == errors_before ? 0 : -1;

@@ -3,7 +3,9 @@
  *
  * Sources are files or directories (every *.yaml / *.yml below, sorted, merged); with no
  * source, ROOT/etc/mailrecon/desired.  Below a directory no symbolic link is followed (a
- * YAML-named one is an error); with opts->scoped an argument that is a link is refused too.
+ * YAML-named one is an error); with opts->scoped an argument with a link at any level, from
+ * "/" (a relative one from the working directory, '..' taken as text), is refused too, and
+ * the model holds each file's directory open until it is released (struct mr_srcdir).
  * Every problem, from a YAML syntax error to a reseller over its limits, is added to diags
  * with its file:line:col; the model is only meaningful when no error was added.
  *
@@ -33,9 +35,13 @@ struct mr_load_opts {
 	bool skip_files;             /* do not read the files a state names at all (fuzzing) */
 	bool scoped;                 /* a --scope run: the state speaks for a tenant, so an absolute
 				      * {file:} or certificate path and {env:} are not read (the plan
-				      * refuses them, plan/scope.c), and an -f argument that is a
-				      * symbolic link is refused (without --scope it is followed; a
-				      * link a directory walk finds never is) */
+				      * refuses them, plan/scope.c); an -f argument is reached from "/"
+				      * without a symbolic link at any level (without --scope links are
+				      * followed; a link a directory walk finds never is), and each
+				      * file's directory is held open for the files it names
+				      * (struct mr_srcdir) */
+	bool refused;                /* out: some errors are refusals of --scope (a named file
+				      * reached through a link: mr_validate_desired); exit 3 */
 	const char *const *sources;  /* -f arguments; none: ROOT/etc/mailrecon/desired */
 	size_t nsources;
 	size_t nfiles;               /* out: YAML files read */
@@ -61,11 +67,13 @@ void mr_load_yaml_buffer(struct mr_model *m, const char *file, const char *data,
  * The whole-state rules of design section 2 (cross references, limits, loops, secrets).
  * Flags: MR_VALIDATE_READ_FILES reads the files a state names (without it, nothing is read:
  * fuzzing); MR_VALIDATE_SCOPED (a --scope run) reads neither an absolute path nor the
- * environment, which are root's, not the tenant's: the plan refuses them instead.
+ * environment, which are root's, not the tenant's: the plan refuses them instead.  Returns
+ * how many of the errors added are refusals of --scope (a file named through a link, or not
+ * below the directory its YAML file was read from: load/secret.h mr_secret_refused).
  */
 #define MR_VALIDATE_READ_FILES 1u
 #define MR_VALIDATE_SCOPED 2u
-void mr_validate_desired(struct mr_model *m, struct mr_root *root, unsigned flags, struct mr_diags *diags);
+size_t mr_validate_desired(struct mr_model *m, struct mr_root *root, unsigned flags, struct mr_diags *diags);
 
 /* Parse a size ("500M", "2G", "1048576"); false when malformed or over 1 PiB. */
 int mr_parse_size(const char *s, int64_t *out);

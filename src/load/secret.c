@@ -10,14 +10,27 @@
 
 #define PASSWORD_FILE_MAX 4096
 
-char *mr_secret_path(struct mr_root *root, const char *base_dir, const char *path)
+char *mr_secret_path(struct mr_root *root, const struct mr_srcdir *dir, const char *path)
 {
 	if (path[0] == '/')
 		return root ? mr_root_full(root, path) : strdup(path);
-	return mr_path_join(base_dir ? base_dir : ".", path);
+	return mr_path_join(dir ? dir->path : ".", path);
 }
 
-int mr_secret_file_read(struct mr_root *root, const char *base_dir, const char *path, size_t max,
+/* Below a directory the loader holds (a --scope run): that very one, without a link. */
+static int read_held(const struct mr_srcdir *dir, const char *rel, size_t max, struct mr_buf *out,
+		     struct mr_buf *err)
+{
+	struct stat st;
+	if (mr_root_lstat(dir->held, "/", &st) < 0 || (uint64_t)st.st_dev != dir->dev ||
+	    (uint64_t)st.st_ino != dir->ino) {
+		mr_buf_addf(err, "'%s' is not the directory its desired-state file was read from", dir->path);
+		return -ESTALE;
+	}
+	return mr_root_read(dir->held, rel, max, out, &st, err);
+}
+
+int mr_secret_file_read(struct mr_root *root, const struct mr_srcdir *dir, const char *path, size_t max,
 			struct mr_buf *out, struct mr_buf *err)
 {
 	struct stat st;
@@ -32,18 +45,20 @@ int mr_secret_file_read(struct mr_root *root, const char *base_dir, const char *
 	struct mr_buf rel = MR_BUF_INIT;
 	mr_buf_addf(&rel, "/%s", path);
 	int rc;
-	if (!base_dir || strncmp(base_dir, "git:", 4) == 0) {
+	if (!dir || strncmp(dir->path, "git:", 4) == 0) {
 		mr_buf_addf(err, "'%s': a relative path needs the directory of a YAML file on disk; write an absolute path "
 				 "below --root",
 			    path);
 		rc = -EINVAL;
 	} else if (!mr_root_clean(rel.ptr)) {
 		mr_buf_addf(err, "'%s' is not a clean relative path (no '.', '..' or '//'): it must stay below '%s'", path,
-			    base_dir);
+			    dir->path);
 		rc = -EINVAL;
+	} else if (dir->held) {
+		rc = read_held(dir, rel.ptr, max, out, err);
 	} else {
 		struct mr_root *below;
-		rc = mr_root_open(&below, base_dir, err);
+		rc = mr_root_open(&below, dir->path, err);
 		if (rc == 0) {
 			rc = mr_root_read(below, rel.ptr, max, out, &st, err);
 			mr_root_close(&below);
@@ -51,6 +66,19 @@ int mr_secret_file_read(struct mr_root *root, const char *base_dir, const char *
 	}
 	mr_buf_release(&rel);
 	return rc;
+}
+
+bool mr_secret_refused(const struct mr_srcdir *dir, const char *path, int rc)
+{
+	return (rc == -ELOOP || rc == -ESTALE) && path[0] != '/' && dir && dir->held;
+}
+
+void mr_secret_refused_why(const struct mr_srcdir *dir, const char *path, int rc, struct mr_buf *why)
+{
+	if (mr_secret_refused(dir, path, rc))
+		mr_buf_addf(why, "; a --scope file may name only files in or below its own directory '%s', reached "
+				 "without a symbolic link",
+			    dir->path);
 }
 
 void mr_secret_wipe(struct mr_buf *b)
@@ -77,12 +105,13 @@ int mr_secret_read(struct mr_root *root, const struct mr_password *p, struct mr_
 		return -1;
 	}
 	struct mr_buf data = MR_BUF_INIT, err = MR_BUF_INIT;
-	int r = mr_secret_file_read(root, p->base_dir, p->value, PASSWORD_FILE_MAX, &data, &err);
+	int r = mr_secret_file_read(root, p->dir, p->value, PASSWORD_FILE_MAX, &data, &err);
 	if (r < 0) {
 		mr_buf_adds(why, err.ptr ? err.ptr : strerror(-r));
+		mr_secret_refused_why(p->dir, p->value, r, why);
 		mr_buf_release(&err);
 		mr_secret_wipe(&data);
-		return -1;
+		return r;
 	}
 	mr_buf_release(&err);
 	size_t n = data.ptr ? strcspn(data.ptr, "\r\n") : 0;

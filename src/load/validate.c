@@ -27,6 +27,7 @@ struct vctx {
 	struct mr_root *root;     /* NULL: there is no root (an absolute path cannot be read) */
 	bool read_files;          /* false: the files a state names are not read (fuzzing) */
 	bool scoped;              /* a --scope run: no absolute path, no environment is read */
+	size_t refused;           /* files a --scope file may not name (mr_secret_refused) */
 	struct mr_strmap aliases; /* alias@domain -> struct mr_item (the alias) */
 };
 
@@ -164,17 +165,22 @@ static bool local_exists(struct vctx *v, const char *address)
  * absolute below the root, relative below the YAML file, never through a link.  0 with
  * the bytes in out (the caller wipes them), or -1 with an error at loc.
  */
-static int read_named(struct vctx *v, struct mr_loc loc, const char *what, const char *base, const char *path,
-		      struct mr_buf *out)
+static int read_named(struct vctx *v, struct mr_loc loc, const char *what, const struct mr_srcdir *dir,
+		      const char *path, struct mr_buf *out)
 {
 	struct mr_buf why = MR_BUF_INIT;
 	if (!v->root && path[0] == '/') {
 		mr_diag_error(v->diags, loc, "cannot read %s file '%s': --root does not exist", what, path);
 		return -1;
 	}
-	int rc = mr_secret_file_read(v->root, base, path, MR_SECRET_FILE_MAX, out, &why);
-	if (rc < 0) {
-		char *shown = mr_secret_path(v->root, base, path);
+	int rc = mr_secret_file_read(v->root, dir, path, MR_SECRET_FILE_MAX, out, &why);
+	if (rc < 0 && mr_secret_refused(dir, path, rc)) {
+		/* a --scope refusal: what the link is, and where the file may be */
+		mr_secret_refused_why(dir, path, rc, &why);
+		mr_diag_error(v->diags, loc, "cannot read %s file '%s': %s", what, path, why.ptr);
+		v->refused++;
+	} else if (rc < 0) {
+		char *shown = mr_secret_path(v->root, dir, path);
 		mr_diag_error(v->diags, loc, "cannot read %s file '%s': %s", what, shown,
 			      rc == -ELOOP    ? "it is a symbolic link or is reached through one; refused"
 			      : rc == -EINVAL ? why.ptr
@@ -197,7 +203,7 @@ static bool readable(const struct vctx *v, const char *path)
 static void check_password_file(struct vctx *v, const struct mr_password *p)
 {
 	struct mr_buf data = MR_BUF_INIT;
-	if (readable(v, p->value) && read_named(v, p->loc, "password", p->base_dir, p->value, &data) == 0 &&
+	if (readable(v, p->value) && read_named(v, p->loc, "password", p->dir, p->value, &data) == 0 &&
 	    (!data.ptr || data.ptr[0] == '\n' || data.ptr[0] == '\r' || data.ptr[0] == '\0'))
 		mr_diag_error(v->diags, p->loc, "cannot read password file '%s': the first line is empty", p->value);
 	mr_secret_wipe(&data);
@@ -210,9 +216,9 @@ static void check_cert_files(struct vctx *v, const struct mr_domain *d)
 		return;
 	struct mr_buf crt = MR_BUF_INIT, key = MR_BUF_INIT;
 	bool have_crt = d->ssl.cert_path && readable(v, d->ssl.cert_path) &&
-			read_named(v, d->ssl.cert_loc, "certificate", d->ssl.base_dir, d->ssl.cert_path, &crt) == 0;
+			read_named(v, d->ssl.cert_loc, "certificate", d->ssl.dir, d->ssl.cert_path, &crt) == 0;
 	bool have_key = d->ssl.key_path && readable(v, d->ssl.key_path) &&
-			read_named(v, d->ssl.key_loc, "certificate key", d->ssl.base_dir, d->ssl.key_path, &key) == 0;
+			read_named(v, d->ssl.key_loc, "certificate key", d->ssl.dir, d->ssl.key_path, &key) == 0;
 	if (have_crt && have_key) {
 		const char *why = mr_cert_pair_check(crt.ptr ? crt.ptr : "", crt.len, key.ptr ? key.ptr : "", key.len);
 		if (why)
@@ -406,9 +412,9 @@ static void check_server(struct vctx *v)
 		}
 }
 
-void mr_validate_desired(struct mr_model *m, struct mr_root *root, unsigned flags, struct mr_diags *diags)
+size_t mr_validate_desired(struct mr_model *m, struct mr_root *root, unsigned flags, struct mr_diags *diags)
 {
-	struct vctx v = { m, diags, root, flags & MR_VALIDATE_READ_FILES, flags & MR_VALIDATE_SCOPED, MR_STRMAP_INIT };
+	struct vctx v = { m, diags, root, flags & MR_VALIDATE_READ_FILES, flags & MR_VALIDATE_SCOPED, 0, MR_STRMAP_INIT };
 	struct mr_buf tmp = MR_BUF_INIT;
 	check_server(&v);
 	check_users(&v);
@@ -420,4 +426,5 @@ void mr_validate_desired(struct mr_model *m, struct mr_root *root, unsigned flag
 	check_ssl_aliases(&v, &tmp);
 	mr_buf_release(&tmp);
 	mr_strmap_release(&v.aliases);
+	return v.refused;
 }

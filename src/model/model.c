@@ -2,7 +2,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "util/rootfs.h"
 #include "util/xalloc.h"
 
 static const char *const role_names[] = { "user", "reseller", "admin" };
@@ -30,6 +32,9 @@ void mr_model_init(struct mr_model *m)
 
 void mr_model_release(struct mr_model *m)
 {
+	for (size_t i = 0; i < m->nsrcdirs; i++)
+		mr_root_close(&m->srcdirs[i]->held);
+	free(m->srcdirs);
 	for (size_t i = 0; i < m->ndomains; i++)
 		free(m->domains[i]->mailboxes);
 	free(m->users);
@@ -39,6 +44,29 @@ void mr_model_release(struct mr_model *m)
 	mr_strmap_release(&m->mailbox_map);
 	mr_arena_release(&m->arena);
 	memset(m, 0, sizeof(*m));
+}
+
+const struct mr_srcdir *mr_model_srcdir(struct mr_model *m, const char *path, struct mr_root *held)
+{
+	struct stat st = { 0 };
+	if (held && mr_root_lstat(held, "/", &st) < 0)
+		st.st_ino = 0; /* nothing matches it: a read below it is refused (load/secret.c) */
+	for (size_t i = 0; i < m->nsrcdirs; i++) {
+		struct mr_srcdir *d = m->srcdirs[i];
+		if (strcmp(d->path, path) == 0 && !d->held == !held &&
+		    (!held || (st.st_ino && d->dev == (uint64_t)st.st_dev && d->ino == (uint64_t)st.st_ino))) {
+			mr_root_close(&held);
+			return d;
+		}
+	}
+	struct mr_srcdir *d = mr_arena_zalloc(&m->arena, sizeof(*d));
+	d->path = mr_model_str(m, path, strlen(path));
+	d->held = held;
+	d->dev = (uint64_t)st.st_dev;
+	d->ino = (uint64_t)st.st_ino;
+	m->srcdirs = xgrow(m->srcdirs, sizeof(*m->srcdirs), m->nsrcdirs + 1, &m->srcdirs_cap);
+	m->srcdirs[m->nsrcdirs++] = d;
+	return d;
 }
 
 const char *mr_model_str(struct mr_model *m, const char *s, size_t len)

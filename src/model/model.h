@@ -87,10 +87,27 @@ struct mr_user {
 	struct mr_limits limits;
 };
 
+/*
+ * The directory a desired-state file was read from: a relative {file:} or certificate path
+ * in it is read below that directory (load/secret.h).  In a --scope run the loader holds the
+ * directory open from the moment it reads the file until the model is released (held, a
+ * strict root: util/rootfs.h, with its identity then), so every later read -- validate,
+ * plan, apply -- is below that very directory and its name is never looked up again.
+ * Without --scope held is NULL and the directory is looked up by path, as the operator's
+ * links lead (a "git:" path: none on disk).
+ */
+struct mr_root;
+struct mr_srcdir {
+	const char *path;     /* the file's directory: as named (dirname of the file's name), or
+			       * held's, absolute, as it was reached */
+	struct mr_root *held; /* NULL: looked up by path */
+	uint64_t dev, ino;    /* what held was when the file was read */
+};
+
 struct mr_password {
 	enum mr_password_kind kind;
 	const char *value; /* the hash, the path as written, or the variable name */
-	const char *base_dir; /* for a relative file path: the YAML file's directory */
+	const struct mr_srcdir *dir; /* for a relative file path: the YAML file's directory */
 	struct mr_loc loc;
 };
 
@@ -137,7 +154,7 @@ struct mr_ssl {
 	const char *alias;
 	enum mr_cert_kind cert;
 	const char *cert_path, *key_path; /* MR_CERT_FILES: as written */
-	const char *base_dir;
+	const struct mr_srcdir *dir;      /* ... relative to this one */
 	const char *email; /* NULL: none */
 	struct mr_loc loc, alias_loc, cert_loc, key_loc, email_loc;
 	int64_t not_after; /* live model only: the certificate's expiry (Unix time), 0: unknown */
@@ -174,6 +191,8 @@ struct mr_model {
 	struct mr_strmap user_map;    /* name -> struct mr_user */
 	struct mr_strmap domain_map;  /* name -> struct mr_domain */
 	struct mr_strmap mailbox_map; /* local@domain -> struct mr_mailbox */
+	struct mr_srcdir **srcdirs;   /* the directories files were read from; held ones closed at release */
+	size_t nsrcdirs, srcdirs_cap;
 };
 
 void mr_model_init(struct mr_model *m);
@@ -196,6 +215,13 @@ struct mr_mailbox *mr_domain_add_mailbox(struct mr_model *m, struct mr_domain *d
 struct mr_user *mr_model_user(const struct mr_model *m, const char *name);
 struct mr_domain *mr_model_domain(const struct mr_model *m, const char *name);
 struct mr_mailbox *mr_model_mailbox(const struct mr_model *m, const char *address);
+
+/*
+ * The directory path as a model's source directory, with held (a root of it, taken over;
+ * NULL: none).  The same path with the same held directory (device and inode) gives the
+ * one already there (held is then closed); the model closes the rest at release.
+ */
+const struct mr_srcdir *mr_model_srcdir(struct mr_model *m, const char *path, struct mr_root *held);
 
 /* Copy a string into the model's arena. */
 const char *mr_model_str(struct mr_model *m, const char *s, size_t len);

@@ -42,6 +42,13 @@ struct ctx {
 	int rc;
 };
 
+/* The plan failed with rc; a refusal of --scope (exit 3) is never turned into an error. */
+static void failed(struct ctx *c, int rc)
+{
+	if (c->rc != MR_PLAN_REFUSED)
+		c->rc = rc;
+}
+
 /* ---- display values ---- */
 
 static const char *pstr(struct ctx *c, const char *s)
@@ -250,7 +257,7 @@ static bool password_same(struct ctx *c, const struct mr_mailbox *live, const st
 	if (lh && c->in->oracle.password_same) {
 		r = c->in->oracle.password_same(c->in->oracle.ctx, b, lh, c->errors);
 		if (r < 0) {
-			c->rc = MR_PLAN_ERROR;
+			failed(c, r == MR_PLAN_REFUSED ? MR_PLAN_REFUSED : MR_PLAN_ERROR);
 			return true;
 		}
 	}
@@ -259,9 +266,10 @@ static bool password_same(struct ctx *c, const struct mr_mailbox *live, const st
 		return true;
 	}
 	if (c->in->oracle.new_hash) {
-		const char *h = c->in->oracle.new_hash(c->in->oracle.ctx, b, c->errors);
-		if (!h)
-			c->rc = MR_PLAN_ERROR;
+		const char *h = NULL;
+		int hr = c->in->oracle.new_hash(c->in->oracle.ctx, b, &h, c->errors);
+		if (hr < 0 || !h)
+			failed(c, hr == MR_PLAN_REFUSED ? MR_PLAN_REFUSED : MR_PLAN_ERROR);
 		else
 			mr_strmap_set(&c->hashes, b->address, strlen(b->address), (void *)h);
 	}

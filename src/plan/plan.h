@@ -118,14 +118,16 @@ struct mr_plan {
 
 struct mr_plan_oracle {
 	/* 1: the clear password of desired mailbox d is the one live hash was made from; 0 no;
-	 * -1 it cannot be read (an error was added). */
+	 * -1 it cannot be read (an error was added); MR_PLAN_REFUSED: a --scope file may not
+	 * name that file (an error was added; load/secret.h mr_secret_refused). */
 	int (*password_same)(void *ctx, const struct mr_mailbox *d, const char *live_hash, struct mr_diags *errors);
 	/* 1: the certificate files of desired domain d have the live content at cert_path/key_path */
 	int (*cert_same)(void *ctx, const struct mr_domain *d, const struct mr_domain *live);
-	/* apply only: the hash to write for a clear password that is new or changed (kept by
-	 * ctx until the plan is released), or NULL with an error added; NULL callback (plan):
-	 * the hash is made at apply and the file shows a placeholder */
-	const char *(*new_hash)(void *ctx, const struct mr_mailbox *d, struct mr_diags *errors);
+	/* apply only: 0 with *hash the hash to write for a clear password that is new or changed
+	 * (kept by ctx until the plan is released), or -1 / MR_PLAN_REFUSED as password_same
+	 * with an error added; NULL callback (plan): the hash is made at apply and the file
+	 * shows a placeholder */
+	int (*new_hash)(void *ctx, const struct mr_mailbox *d, const char **hash, struct mr_diags *errors);
 	void *ctx;
 };
 

@@ -213,10 +213,10 @@ static void pin(struct mr_pins *out, const unsigned char *key, const char *sourc
 }
 
 static void pin_file(struct mr_pins *out, struct mr_root *root, const unsigned char *key, const char *what,
-		     const char *base, const char *path)
+		     const struct mr_srcdir *dir, const char *path)
 {
 	struct mr_buf data = MR_BUF_INIT, err = MR_BUF_INIT, src = MR_BUF_INIT;
-	bool ok = mr_secret_file_read(root, base, path, MR_SECRET_FILE_MAX, &data, &err) == 0;
+	bool ok = mr_secret_file_read(root, dir, path, MR_SECRET_FILE_MAX, &data, &err) == 0;
 	mr_buf_addf(&src, "%s: file %s", what, path);
 	pin(out, key, src.ptr, data.ptr ? data.ptr : "", data.len, ok);
 	mr_secret_wipe(&data);
@@ -235,17 +235,17 @@ void mr_pins_take(struct mr_root *root, const struct mr_model *m, const char *st
 		if (d->ssl.enabled && d->ssl.cert == MR_CERT_FILES && d->ssl.cert_path && d->ssl.key_path) {
 			mr_buf_reset(&what);
 			mr_buf_addf(&what, "certificate of %s", d->name);
-			pin_file(out, root, key, what.ptr, d->ssl.base_dir, d->ssl.cert_path);
+			pin_file(out, root, key, what.ptr, d->ssl.dir, d->ssl.cert_path);
 			mr_buf_reset(&what);
 			mr_buf_addf(&what, "certificate key of %s", d->name);
-			pin_file(out, root, key, what.ptr, d->ssl.base_dir, d->ssl.key_path);
+			pin_file(out, root, key, what.ptr, d->ssl.dir, d->ssl.key_path);
 		}
 		for (size_t j = 0; j < d->nmailboxes; j++) {
 			const struct mr_mailbox *mb = d->mailboxes[j];
 			mr_buf_reset(&what);
 			mr_buf_addf(&what, "password of %s", mb->address);
 			if (mb->password.kind == MR_PASSWORD_FILE) {
-				pin_file(out, root, key, what.ptr, mb->password.base_dir, mb->password.value);
+				pin_file(out, root, key, what.ptr, mb->password.dir, mb->password.value);
 			} else if (mb->password.kind == MR_PASSWORD_ENV) {
 				const char *v = getenv(mb->password.value);
 				mr_buf_addf(&what, ": env %s", mb->password.value);

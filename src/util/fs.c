@@ -199,6 +199,12 @@ int mr_find_files_ex(const char *dir, const char *const *suffixes, unsigned flag
 		mr_buf_addf(err, "cannot open directory '%s': %s", dir, strerror(e));
 		return -e;
 	}
+	return mr_find_files_fd(fd, dir, suffixes, out, err);
+}
+
+int mr_find_files_fd(int fd, const char *dir, const char *const *suffixes, struct mr_pathlist *out,
+		     struct mr_buf *err)
+{
 	struct walk w = { suffixes, out, err, NULL };
 	size_t first = out->n;
 	int rc = walk(&w, fd, dir, 0);
@@ -269,6 +275,46 @@ int mr_path_lstat(const char *path, struct stat *st)
 char *mr_path_absolute(const char *path)
 {
 	return realpath(path, NULL);
+}
+
+char *mr_path_clean_absolute(const char *path)
+{
+	struct mr_buf in = MR_BUF_INIT;
+	if (path[0] != '/') {
+		char *cwd = getcwd(NULL, 0);
+		if (!cwd)
+			return NULL;
+		mr_buf_addf(&in, "%s/", cwd);
+		free(cwd);
+	}
+	mr_buf_adds(&in, path);
+	/* the components, '.' and '' dropped, '..' taking the one before away */
+	char *out = xmalloc(in.len + 2);
+	size_t n = 0;
+	for (char *p = in.ptr, *e; *p; p = e) {
+		while (*p == '/')
+			p++;
+		for (e = p; *e && *e != '/'; e++)
+			;
+		size_t k = (size_t)(e - p);
+		if (k == 0 || (k == 1 && p[0] == '.'))
+			continue;
+		if (k == 2 && p[0] == '.' && p[1] == '.') {
+			while (n > 0 && out[n - 1] != '/')
+				n--;
+			if (n > 0)
+				n--; /* its '/' too; "/.." is "/" */
+			continue;
+		}
+		out[n++] = '/';
+		memcpy(out + n, p, k);
+		n += k;
+	}
+	if (n == 0)
+		out[n++] = '/';
+	out[n] = '\0';
+	mr_buf_release(&in);
+	return out;
 }
 
 int mr_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode, struct mr_buf *err)

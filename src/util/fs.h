@@ -58,6 +58,10 @@ int mr_find_files_ex(const char *dir, const char *const *suffixes, unsigned flag
 		     struct mr_buf *err);
 int mr_find_files(const char *dir, const char *const *suffixes, struct mr_pathlist *out,
 		  struct mr_buf *err);
+/* The same below the directory open at fd (read, not O_PATH; taken over, closed), shown as
+ * dir: nothing is looked up by name above it. */
+int mr_find_files_fd(int fd, const char *dir, const char *const *suffixes, struct mr_pathlist *out,
+		     struct mr_buf *err);
 
 /* stat(2) of an operator's path (following links, as the operator set them up); 0 or -errno. */
 int mr_path_stat(const char *path, struct stat *st);
@@ -65,6 +69,13 @@ int mr_path_stat(const char *path, struct stat *st);
 int mr_path_lstat(const char *path, struct stat *st);
 /* The absolute, resolved form of an operator's path (realpath(3)); a fresh string or NULL. */
 char *mr_path_absolute(const char *path);
+/*
+ * PATH made absolute as text, the file system not asked (but for getcwd(3), which a relative
+ * PATH is taken from): '.', empty components and a final '/' dropped, '..' removing the
+ * component before it ("/.." is "/").  Where no component is a symbolic link this names what
+ * PATH names; a fresh string, or NULL with errno (getcwd failed).
+ */
+char *mr_path_clean_absolute(const char *path);
 /*
  * Replace an operator's file (a plan file) with data: a temp file beside it, written,
  * fsync'd and renamed over it; never through a link at its own name.  0 or -1 with err.

@@ -26,6 +26,7 @@ struct mr_root {
 	int fd;        /* O_PATH | O_DIRECTORY */
 	char *dir;     /* resolved, "/" or without a final '/' */
 	bool openat2;  /* false: the walk */
+	bool strict;   /* no link is followed at all, not even a safe one (mr_root_open_strict) */
 };
 
 bool mr_root_clean(const char *p)
@@ -79,6 +80,67 @@ void mr_root_close(struct mr_root **rp)
 	free(r->dir);
 	free(r);
 	*rp = NULL;
+}
+
+/* A root on the O_PATH directory descriptor fd (taken over), shown as dir (taken over). */
+static struct mr_root *root_on(int fd, char *dir, bool openat2, bool strict)
+{
+	struct mr_root *r = xcalloc(1, sizeof(*r));
+	r->fd = fd;
+	r->dir = dir;
+	r->openat2 = openat2;
+	r->strict = strict;
+	return r;
+}
+
+static void loop_msg(struct mr_root *r, const char *path, struct mr_buf *err);
+
+int mr_root_open_strict(struct mr_root **out, const char *dir, struct mr_buf *err)
+{
+	*out = NULL;
+	if (!mr_root_clean(dir)) {
+		mr_buf_addf(err, "'%s' is not a clean absolute path (no '.', '..' or '//')", dir ? dir : "");
+		return -EINVAL;
+	}
+	int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		mr_buf_addf(err, "cannot open '/': %s", strerror(e));
+		return -e;
+	}
+	const char *how = getenv("MAILRECON_RESOLVE");
+	char slash_dir[] = "/";
+	struct mr_root slash = { fd, slash_dir, !(how && strcmp(how, "walk") == 0), true };
+	if (!dir[1]) {
+		*out = root_on(fd, xstrdup("/"), slash.openat2, true);
+		return 0;
+	}
+	int rc = mr_root_sub(&slash, dir, out, err);
+	close(fd);
+	return rc;
+}
+
+int mr_root_sub(struct mr_root *r, const char *dir, struct mr_root **out, struct mr_buf *err)
+{
+	*out = NULL;
+	int fd = mr_root_dirfd(r, dir);
+	if (fd < 0) {
+		if (fd == -ELOOP) {
+			loop_msg(r, dir, err);
+		} else {
+			char *shown = mr_root_full(r, dir);
+			mr_buf_addf(err, "cannot open directory '%s': %s", shown, strerror(-fd));
+			free(shown);
+		}
+		return fd;
+	}
+	*out = root_on(fd, dir[1] ? mr_root_full(r, dir) : xstrdup(r->dir), r->openat2, r->strict);
+	return 0;
+}
+
+bool mr_root_is_strict(const struct mr_root *r)
+{
+	return r->strict;
 }
 
 const char *mr_root_dir(const struct mr_root *r)
@@ -177,7 +239,7 @@ static int walk_dirs(struct mr_root *r, const char *rel, bool make, unsigned mod
 		}
 		if (S_ISLNK(st.st_mode)) {
 			char target[PATH_MAX];
-			ssize_t n = safe_link(cur, &st) && ++hops <= LINK_HOPS_MAX
+			ssize_t n = !r->strict && safe_link(cur, &st) && ++hops <= LINK_HOPS_MAX
 					    ? readlinkat(nfd, "", target, sizeof(target) - 1)
 					    : -1;
 			close(nfd);
@@ -370,7 +432,7 @@ static char *first_link(struct mr_root *r, const char *path, bool unsafe_only)
 			/* the last name is never followed; one on the way only when it is safe */
 			const char *base;
 			int pfd = slash ? mr_root_parent(r, prefix, &base) : -1;
-			bool safe = pfd >= 0 && safe_link(pfd, &st);
+			bool safe = !r->strict && pfd >= 0 && safe_link(pfd, &st);
 			if (pfd >= 0)
 				close(pfd);
 			if (!safe || !unsafe_only)
@@ -397,7 +459,12 @@ char *mr_root_any_link_on_path(struct mr_root *r, const char *path)
 static void loop_msg(struct mr_root *r, const char *path, struct mr_buf *err)
 {
 	char *shown = mr_root_full(r, path), *link = mr_root_link_on_path(r, path);
-	if (!link && (link = first_link(r, path, false)) != NULL) {
+	if (!link && r->strict) {
+		/* every link is refused here: the one there was is gone (a rename raced) */
+		mr_buf_addf(err, "'%s' was reached through a symbolic link (not there any more); refused (mailrecon never "
+				 "follows one)",
+			    shown);
+	} else if (!link && (link = first_link(r, path, false)) != NULL) {
 		/* root's own link, which would be followed, but not out of the root or round in a loop */
 		char *ls = mr_root_full(r, link);
 		mr_buf_addf(err, "'%s' is reached through the symbolic link '%s'; refused (it leads out of the root or loops)",

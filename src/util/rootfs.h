@@ -56,6 +56,24 @@ struct mr_root;
 int mr_root_open(struct mr_root **out, const char *dir, struct mr_buf *err);
 void mr_root_close(struct mr_root **r);
 
+/*
+ * For a tenant's directory (a --scope run's desired-state files, load/desired.h): open dir,
+ * an absolute clean path, as a strict root, reached from the real "/" without any symbolic
+ * link at any level -- not even root's own safe one, which mr_root_open's realpath and the
+ * resolver below a root follow.  A strict root never follows a link below it either: every
+ * path resolved from it is -ELOOP when any component is one.  0, or -errno with a message
+ * naming dir (and, for -ELOOP, the first link on it).
+ */
+int mr_root_open_strict(struct mr_root **out, const char *dir, struct mr_buf *err);
+/*
+ * A root on the directory dir below r (reached as r reaches it; "/" is r's directory
+ * itself, opened again), strict when r is, shown as ROOT + dir.  It holds its own
+ * descriptor: later renames of any name on the way do not move it.  0 or -errno with a
+ * message.
+ */
+int mr_root_sub(struct mr_root *r, const char *dir, struct mr_root **out, struct mr_buf *err);
+bool mr_root_is_strict(const struct mr_root *r);
+
 /* The root as resolved ("/" or an absolute path without a final '/'). */
 const char *mr_root_dir(const struct mr_root *r);
 bool mr_root_is_slash(const struct mr_root *r);

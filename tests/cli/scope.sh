@@ -394,6 +394,49 @@ ln -s "$tmp/atree/mr" "$tmp/atree/dirlink"
 expect "... a link to a directory too" 1 '' "'$tmp/atree/dirlink' is a symbolic link; refused" -- \
 	mr plan --scope alice -f "$tmp/atree/dirlink"
 expect "without --scope, the operator's link is followed" 0 '^Plan: ' '' -- mr plan -f "$tmp/atree/dirlink"
+expect "with --scope, a link at any level of -f is refused" 1 '' \
+	"'$tmp/atree/dirlink/alice\.yaml' is reached through the symbolic link '$tmp/atree/dirlink'; refused \(with --scope, -f never follows one, at any level\)" -- \
+	mr plan --scope alice -f "$tmp/atree/dirlink/alice.yaml"
+expect "... a relative -f too (from the working directory)" 1 '' "is reached through the symbolic link '$tmp/atree/dirlink'; refused" -- \
+	sh -c "cd '$tmp/atree' && '$bin' --root '$root' plan --scope alice -f dirlink/alice.yaml"
+expect "... where '..' is text: the link it names is not gone through" 0 '^Plan: ' '' -- \
+	sh -c "cd '$tmp/atree' && '$bin' --root '$root' plan --scope alice -f dirlink/../mr/alice.yaml"
+expect "without --scope, such a link is followed" 0 '^Plan: ' '' -- mr plan -f "$tmp/atree/dirlink/alice.yaml"
+
+# --- what a scoped file names is read below the very directory the file was read from: held
+# open from the read on, never looked up by its name again (MAILRECON_TEST_AFTER_READ acts
+# between the read and everything after: validate, both plans, staging) ---
+mkdir -p "$tmp/bobdir" "$tmp/race/mr" "$tmp/check"
+printf 'Bob-Secret-7\n' >"$tmp/bobdir/pw"
+chmod 700 "$tmp/bobdir" && chmod 600 "$tmp/bobdir/pw"
+pw_file "$tmp/race/mr/alice.yaml" '{file: pw}'
+printf 'Alice-Own-1\n' >"$tmp/race/mr/pw"
+cp "$tmp/race/mr/alice.yaml" "$tmp/check/alice.yaml"
+swap="mv '$tmp/race/mr' '$tmp/race/mr.old' && ln -s '$tmp/bobdir' '$tmp/race/mr'"
+expect "alice's directory swapped for a link to another after her file is read: the apply goes on below hers" 0 '' '' -- \
+	env MAILRECON_TEST_AFTER_READ="$swap" "$bin" --root "$root" apply -q --no-reload --scope alice -f "$tmp/race/mr/alice.yaml"
+expect "(the swap happened)" 0 '' '' -- test -L "$tmp/race/mr"
+printf 'Alice-Own-1\n' >"$tmp/check/pw"
+expect "... new1's password is hers" 0 '^No changes\.' '' -- mr plan --scope alice -f "$tmp/check/alice.yaml"
+printf 'Bob-Secret-7\n' >"$tmp/check/pw"
+expect "... not the other directory's" 0 'password: \(set\) -> \(changed\)' '' -- mr plan --scope alice -f "$tmp/check/alice.yaml"
+rm "$tmp/race/mr" && mv "$tmp/race/mr.old" "$tmp/race/mr"
+ln -s "$tmp/bobdir" "$tmp/race/mr/keys"
+pw_file "$tmp/race/mr/keys.yaml" '{file: keys/pw}'
+expect "a scoped {file:} reached through a link is refused where it is written, naming her directory: exit 3" 3 '' \
+	"keys\.yaml:11:31: error: cannot read password file 'keys/pw': '$tmp/race/mr/keys/pw' is reached through the symbolic link '$tmp/race/mr/keys'; refused \(mailrecon never follows one\); a --scope file may name only files in or below its own directory '$tmp/race/mr', reached without a symbolic link" -- \
+	mr plan --scope alice -f "$tmp/race/mr/keys.yaml"
+cat "$tmp/out" "$tmp/err" >"$tmp/keys.txt"
+expect "... the exit names the scope rules" 0 '' '' -- grep -q 'refused by the rules of --scope' "$tmp/keys.txt"
+expect "... none of the other file's bytes is shown" 1 '' '' -- grep -q 'Bob-Secret' "$tmp/keys.txt"
+snapshot >"$tmp/before"
+expect "... apply refuses it the same way" 3 '' "keys\.yaml:11:31: error: cannot read password file 'keys/pw'" -- \
+	mr apply -q --no-reload --scope alice -f "$tmp/race/mr/keys.yaml"
+snapshot >"$tmp/after"
+expect "... and writes nothing" 0 '' '' -- cmp -s "$tmp/before" "$tmp/after"
+expect "without --scope, it is an error as before (exit 1)" 1 '' "keys\.yaml:11:31: error: cannot read password file '$tmp/race/mr/keys/pw'" -- \
+	mr plan -f "$tmp/race/mr/keys.yaml"
+expect "(alice's new1 back as it was)" 0 '' '' -- mr apply -q --no-reload --scope alice -f "$tmp/alice-note.yaml"
 
 # --- a reseller's new users: new accounts, never a system account that exists already (another
 # tenant of the panel, an operator's login), which only an administrator gives a reseller ---

@@ -129,7 +129,7 @@ START_TEST(hosting_example_loads_every_feature)
 	ck_assert(!archive->greylisting && !archive->spamassassin);
 	struct mr_mailbox *nl = mr_model_mailbox(&m, "newsletter@example.com");
 	ck_assert_int_eq(nl->password.kind, MR_PASSWORD_FILE);
-	ck_assert_ptr_nonnull(strstr(nl->password.base_dir, "examples/hosting"));
+	ck_assert_ptr_nonnull(strstr(nl->password.dir->path, "examples/hosting"));
 	size_t disabled = 0;
 	for (size_t i = 0; i < m.ndomains; i++)
 		for (size_t j = 0; j < m.domains[i]->nmailboxes; j++)

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +128,88 @@ START_TEST(read_refuses_links_at_every_level)
 	ck_assert_int_eq(mr_root_read(r, "/etc/exim4/passwd/x", 1 << 20, &data, &st, &err), -ENOTDIR);
 	ck_assert_int_eq(mr_root_read(r, "/etc/exim4/passwd", 3, &data, &st, &err), -EFBIG);
 	ck_assert_int_eq(mr_root_read(r, "/etc/nothing", 3, &data, &st, &err), -ENOENT);
+	mr_buf_release(&data);
+	mr_buf_release(&err);
+	decoy_intact();
+	teardown_root(&r);
+}
+END_TEST
+
+/* A strict root (the directories of a --scope run's files): reached from "/" without any
+ * link, not even root's own safe one; no link below it is followed either; and it holds its
+ * directory, whatever is renamed later. */
+START_TEST(strict_roots_follow_no_link)
+{
+	struct mr_root *r = setup_root(_i), *s = NULL, *all = NULL, *held = NULL, *again = NULL;
+	struct mr_buf err = MR_BUF_INIT, data = MR_BUF_INIT;
+	struct stat st, want;
+	char real[PATH_MAX], p[PATH_MAX + 64], q[PATH_MAX + 64];
+	ck_assert_ptr_nonnull(realpath(rootdir, real)); /* /tmp itself may be a link elsewhere */
+	ck_assert_int_eq(mr_root_open_strict(&s, "tmp/x", &err), -EINVAL);
+	ck_assert_int_eq(mr_root_open_strict(&s, "/tmp/../x", &err), -EINVAL);
+	ck_assert_ptr_null(s);
+	sh("mkdir -p %s/var/www/alice/mr/keys && echo own >%s/var/www/alice/mr/pw && echo k >%s/var/www/alice/mr/keys/k",
+	   real, real, real);
+	/* without a link: a strict root there */
+	snprintf(p, sizeof(p), "%s/var/www/alice/mr", real);
+	ck_assert_int_eq(mr_root_open_strict(&s, p, &err), 0);
+	ck_assert(mr_root_is_strict(s) && !mr_root_is_strict(r));
+	ck_assert_str_eq(mr_root_dir(s), p);
+	ck_assert(mr_root_uses_openat2(s) == !_i);
+	ck_assert_int_eq(mr_root_read(s, "/pw", 1 << 20, &data, &st, &err), 0);
+	ck_assert_str_eq(data.ptr, "own\n");
+	mr_root_close(&s);
+	/* a link at any level on the way is -ELOOP, naming it */
+	sh("ln -s %s/var/www/alice/mr %s/var/www/alice/mrlink", real, real);
+	snprintf(p, sizeof(p), "%s/var/www/alice/mrlink/keys", real);
+	mr_buf_reset(&err);
+	ck_assert_int_eq(mr_root_open_strict(&s, p, &err), -ELOOP);
+	snprintf(q, sizeof(q), "is reached through the symbolic link '%s/var/www/alice/mrlink'", real);
+	ck_assert_msg(strstr(err.ptr, q) != NULL, "%s", err.ptr);
+	snprintf(p, sizeof(p), "%s/var/www/alice/mrlink", real);
+	mr_buf_reset(&err);
+	ck_assert_int_eq(mr_root_open_strict(&s, p, &err), -ELOOP);
+	ck_assert_msg(strstr(err.ptr, "mrlink' is a symbolic link") != NULL, "%s", err.ptr);
+	ck_assert_ptr_null(s);
+	/* root's own link in root's directory: a root follows it, a strict one never */
+	sh("mkdir -p %s/etc/spamassassin %s/etc/mail && echo lc >%s/etc/spamassassin/local.cf", real, real, real);
+	sh("ln -s /etc/spamassassin %s/etc/mail/spamassassin", real);
+	ck_assert_int_eq(mr_root_read(r, "/etc/mail/spamassassin/local.cf", 1 << 20, &data, &st, &err), 0);
+	snprintf(p, sizeof(p), "%s/etc/mail/spamassassin", real);
+	ck_assert_int_eq(mr_root_open_strict(&s, p, &err), -ELOOP);
+	ck_assert_int_eq(mr_root_open_strict(&all, real, &err), 0);
+	mr_buf_reset(&err);
+	ck_assert_int_eq(mr_root_read(all, "/etc/mail/spamassassin/local.cf", 1 << 20, &data, &st, &err), -ELOOP);
+	snprintf(q, sizeof(q), "is reached through the symbolic link '%s/etc/mail/spamassassin'", real);
+	ck_assert_msg(strstr(err.ptr, q) != NULL, "%s", err.ptr);
+	ck_assert_int_eq(mr_root_dirfd(all, "/etc/mail/spamassassin"), -ELOOP);
+	ck_assert_int_eq(mr_root_read(all, "/var/www/alice/mr/keys/k", 1 << 20, &data, &st, &err), 0);
+	/* a sub-root holds its directory: renamed away and replaced by a link to the decoy, it
+	 * still reads the files it had, and only those */
+	ck_assert_int_eq(mr_root_sub(all, "/var/www/alice/mr", &held, &err), 0);
+	ck_assert(mr_root_is_strict(held));
+	snprintf(p, sizeof(p), "%s/var/www/alice/mr", real);
+	ck_assert_str_eq(mr_root_dir(held), p);
+	sh("cd %s/var/www/alice && mv mr mr.old && ln -s %s mr && cp %s/file %s/pw", real, decoy, decoy, decoy);
+	ck_assert_int_eq(mr_root_read(held, "/pw", 1 << 20, &data, &st, &err), 0);
+	ck_assert_str_eq(data.ptr, "own\n");
+	snprintf(p, sizeof(p), "%s/var/www/alice/mr.old", real);
+	ck_assert_int_eq(stat(p, &want), 0);
+	ck_assert_int_eq(mr_root_lstat(held, "/", &st), 0);
+	ck_assert(st.st_dev == want.st_dev && st.st_ino == want.st_ino);
+	ck_assert_int_eq(mr_root_sub(held, "/", &again, &err), 0); /* itself, opened again */
+	ck_assert_int_eq(mr_root_lstat(again, "/", &st), 0);
+	ck_assert(st.st_dev == want.st_dev && st.st_ino == want.st_ino);
+	ck_assert_int_eq(mr_root_read(again, "/keys/k", 1 << 20, &data, &st, &err), 0);
+	/* by the name, the link is refused */
+	mr_root_close(&again);
+	mr_buf_reset(&err);
+	ck_assert_int_eq(mr_root_sub(all, "/var/www/alice/mr", &again, &err), -ELOOP);
+	ck_assert_int_eq(mr_root_sub(all, "/var/www/alice/mr/keys", &again, &err), -ELOOP);
+	ck_assert_ptr_null(again);
+	sh("rm %s/pw", decoy);
+	mr_root_close(&held);
+	mr_root_close(&all);
 	mr_buf_release(&data);
 	mr_buf_release(&err);
 	decoy_intact();
@@ -304,6 +387,7 @@ Suite *suite_rootfs(void)
 	TCase *tc = tcase_create("rootfs");
 	tcase_add_test(tc, clean_paths);
 	tcase_add_loop_test(tc, read_refuses_links_at_every_level, 0, 2);
+	tcase_add_loop_test(tc, strict_roots_follow_no_link, 0, 2);
 	tcase_add_loop_test(tc, directories_and_names, 0, 2);
 	tcase_add_loop_test(tc, remove_tree_stays_inside, 0, 2);
 	tcase_add_loop_test(tc, chown_tree_takes_only_the_owners, 0, 2);

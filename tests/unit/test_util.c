@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +184,49 @@ START_TEST(paths)
 }
 END_TEST
 
+/* A --scope -f path made absolute as text: '.', '..', '//' and a final '/' resolved without
+ * asking the file system (a link in it is then refused by the strict walk, never followed). */
+START_TEST(clean_absolute_paths)
+{
+	static const char *const cases[][2] = {
+		{ "/", "/" },
+		{ "/a/b/c.yaml", "/a/b/c.yaml" },
+		{ "//a///b/", "/a/b" },
+		{ "/a/./b/.", "/a/b" },
+		{ "/a/b/../c", "/a/c" },
+		{ "/a/link/../../../x", "/x" },
+		{ "/..", "/" },
+		{ "/a/..", "/" },
+		{ "/a/...", "/a/..." },
+		{ "/a/.b/..c", "/a/.b/..c" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *p = mr_path_clean_absolute(cases[i][0]);
+		ck_assert_msg(p && strcmp(p, cases[i][1]) == 0, "%s -> %s, wanted %s", cases[i][0], p ? p : "NULL",
+			      cases[i][1]);
+		free(p);
+	}
+	/* relative: from the working directory, which getcwd gives without links */
+	char dir[] = "/tmp/mr-test-XXXXXX", *cwd = getcwd(NULL, 0), want[512];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_ptr_nonnull(cwd);
+	ck_assert_int_eq(chdir(dir), 0);
+	char *here = getcwd(NULL, 0);
+	ck_assert_ptr_nonnull(here);
+	char *p = mr_path_clean_absolute("conf/../x.yaml");
+	snprintf(want, sizeof(want), "%s/x.yaml", here);
+	ck_assert_str_eq(p, want);
+	free(p);
+	p = mr_path_clean_absolute(".");
+	ck_assert_str_eq(p, here);
+	free(p);
+	ck_assert_int_eq(chdir(cwd), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+	free(here);
+	free(cwd);
+}
+END_TEST
+
 START_TEST(read_file_refuses_large_and_dirs)
 {
 	char dir[] = "/tmp/mr-test-XXXXXX";
@@ -256,6 +300,20 @@ START_TEST(find_files_never_follows_links)
 	ck_assert_int_eq(mr_find_files_ex(q, sfx, MR_FIND_NOFOLLOW, &l, &err), -ELOOP);
 	ck_assert_msg(strstr(err.ptr, "toplink' is a symbolic link; refused") != NULL, "%s", err.ptr);
 	ck_assert_uint_eq(l.n, 0);
+	/* from a descriptor: the walk starts there, whatever the name leads to now */
+	snprintf(p, sizeof(p), "%s/top", dir);
+	int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	snprintf(q, sizeof(q), "%s/top.old", dir);
+	ck_assert_int_eq(rename(p, q), 0);
+	snprintf(q, sizeof(q), "%s/elsewhere", dir);
+	ck_assert_int_eq(symlink(q, p), 0); /* top is now a link to elsewhere */
+	mr_buf_reset(&err);
+	ck_assert_int_eq(mr_find_files_fd(fd, "shown", sfx, &l, &err), -ELOOP); /* a.yaml, still */
+	ck_assert_uint_eq(l.n, 1);
+	ck_assert_str_eq(l.v[0], "shown/b.yaml");
+	ck_assert_msg(strstr(err.ptr, "'shown/a.yaml' is a symbolic link") != NULL, "%s", err.ptr);
+	mr_pathlist_release(&l);
 	mr_buf_release(&err);
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
@@ -274,6 +332,7 @@ Suite *suite_util(void)
 	tcase_add_test(tc, parse_u64_bounds);
 	tcase_add_test(tc, diags_sort_and_render);
 	tcase_add_test(tc, paths);
+	tcase_add_test(tc, clean_absolute_paths);
 	tcase_add_test(tc, printable_escapes_what_a_terminal_acts_on);
 	tcase_add_test(tc, read_file_refuses_large_and_dirs);
 	tcase_add_test(tc, find_files_never_follows_links);
