@@ -483,6 +483,8 @@ struct sink {
 
 static void push(struct sink *o, const struct mr_line *l)
 {
+	if (!o)
+		return; /* counting only */
 	if (l->raw) {
 		mr_buf_add(&o->bytes, l->raw, l->rawlen);
 		o->open_line = l->rawlen == 0 || l->raw[l->rawlen - 1] != '\n';
@@ -495,19 +497,20 @@ static void push(struct sink *o, const struct mr_line *l)
 	o->open_line = false;
 }
 
-static void merge_file(struct mr_plan *p, const struct mr_live_file *lf, struct want *w, enum mr_file_id id)
+struct merge_count {
+	size_t added, changed, removed;
+};
+
+/*
+ * One pass of the merge of the live file with the wanted lines (wmap: merge key -> index + 1),
+ * counting what is added, changed and removed, and writing the new file to out when it is
+ * given.  Without out nothing is copied: a file with nothing to change (every file of a no-op
+ * plan) costs one walk and no buffer.
+ */
+static struct merge_count merge_pass(const struct mr_codec_file *live, struct want *w, enum mr_file_id id,
+				     const struct mr_strmap *wmap, struct mr_arena *tmp, bool *used,
+				     struct sink *out)
 {
-	const struct mr_codec_file *live = &lf->cf;
-	struct sink out = { .codec_file = live, .bytes = MR_BUF_INIT };
-	struct mr_arena tmp = MR_ARENA_INIT;
-	struct mr_strmap wmap = MR_STRMAP_INIT;
-	mr_strmap_reserve(&wmap, w->f.nlines);
-	bool *used = xcalloc(w->f.nlines ? w->f.nlines : 1, sizeof(*used));
-	for (size_t i = 0; i < w->f.nlines; i++) {
-		size_t len;
-		const char *k = merge_key(&tmp, &w->f, &w->f.lines[i], &len);
-		mr_strmap_put_new(&wmap, k, len, (void *)(uintptr_t)(i + 1));
-	}
 	size_t added = 0, changed = 0, removed = 0;
 	bool shared = live->codec->flags & MR_CODEC_SHARED;
 	for (size_t i = 0; i < live->nlines; i++) {
@@ -516,18 +519,18 @@ static void merge_file(struct mr_plan *p, const struct mr_live_file *lf, struct 
 			/* the rest of the block goes before its end marker */
 			for (size_t j = 0; j < w->f.nlines; j++)
 				if (!used[j]) {
-					push(&out, &w->f.lines[j]);
+					push(out, &w->f.lines[j]);
 					used[j] = true;
 					added++;
 				}
 		}
 		if (!owned(live, l)) {
-			push(&out, l);
+			push(out, l);
 			continue;
 		}
 		size_t len;
-		const char *k = merge_key(&tmp, live, l, &len);
-		uintptr_t wi = (uintptr_t)mr_strmap_get(&wmap, k, len);
+		const char *k = merge_key(tmp, live, l, &len);
+		uintptr_t wi = (uintptr_t)mr_strmap_get(wmap, k, len);
 		if (!wi || used[wi - 1]) {
 			removed++;
 			continue;
@@ -535,9 +538,9 @@ static void merge_file(struct mr_plan *p, const struct mr_live_file *lf, struct 
 		used[wi - 1] = true;
 		const struct mr_line *wl = &w->f.lines[wi - 1];
 		if (same_record(id, live, l, &w->f, wl)) {
-			push(&out, l);
+			push(out, l);
 		} else {
-			push(&out, wl);
+			push(out, wl);
 			changed++;
 		}
 	}
@@ -547,16 +550,41 @@ static void merge_file(struct mr_plan *p, const struct mr_live_file *lf, struct 
 	if (rest) {
 		struct mr_line begin = { .kind = MR_LINE_BEGIN }, end = { .kind = MR_LINE_END };
 		if (shared)
-			push(&out, &begin);
+			push(out, &begin);
 		for (size_t j = 0; j < w->f.nlines; j++)
 			if (!used[j]) {
-				push(&out, &w->f.lines[j]);
+				push(out, &w->f.lines[j]);
 				added++;
 			}
 		if (shared)
-			push(&out, &end);
+			push(out, &end);
 	}
-	bool differs = !lf->exists ? out.bytes.len > 0 : (added || changed || removed);
+	return (struct merge_count){ added, changed, removed };
+}
+
+static void merge_file(struct mr_plan *p, const struct mr_live_file *lf, struct want *w, enum mr_file_id id)
+{
+	const struct mr_codec_file *live = &lf->cf;
+	struct mr_arena tmp = MR_ARENA_INIT;
+	struct mr_strmap wmap = MR_STRMAP_INIT;
+	mr_strmap_reserve(&wmap, w->f.nlines);
+	bool *used = xcalloc(w->f.nlines ? w->f.nlines : 1, sizeof(*used));
+	for (size_t i = 0; i < w->f.nlines; i++) {
+		size_t len;
+		const char *k = merge_key(&tmp, &w->f, &w->f.lines[i], &len);
+		mr_strmap_put_new(&wmap, k, len, (void *)(uintptr_t)(i + 1));
+	}
+	struct merge_count n = merge_pass(live, w, id, &wmap, &tmp, used, NULL);
+	size_t added = n.added, changed = n.changed, removed = n.removed;
+	/* an absent file is made only when it has lines: the new content decides */
+	bool differs = added || changed || removed;
+	struct sink out = { .codec_file = live, .bytes = MR_BUF_INIT };
+	if (differs || !lf->exists) {
+		memset(used, 0, (w->f.nlines ? w->f.nlines : 1) * sizeof(*used));
+		merge_pass(live, w, id, &wmap, &tmp, used, &out);
+		if (!lf->exists)
+			differs = out.bytes.len > 0;
+	}
 	if (differs) {
 		p->files = xgrow(p->files, sizeof(*p->files), p->nfiles + 1, &p->fcap);
 		struct mr_file_change *fc = &p->files[p->nfiles++];

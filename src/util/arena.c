@@ -10,16 +10,31 @@
 
 struct mr_arena_chunk {
 	struct mr_arena_chunk *next;
+	size_t size; /* of the whole chunk, header included, for mr_big_free() */
 	alignas(max_align_t) char data[];
 };
 
 #define ALIGN (alignof(max_align_t))
 
 /* Aligned objects are taken from the front of the current chunk, strings from its back. */
+/*
+ * Each chunk is twice the one before, from MR_ARENA_CHUNK up to MR_ARENA_CHUNK_MAX: a small
+ * model stays in a few hundred KiB, a big one takes few chunks, and those from 2 MiB up are
+ * huge-page backed (mr_big_zalloc), so filling them costs few page faults.
+ */
 static void new_chunk(struct mr_arena *a, size_t need)
 {
-	size_t size = need > MR_ARENA_CHUNK ? need : MR_ARENA_CHUNK;
-	struct mr_arena_chunk *c = xmalloc(sizeof(*c) + size);
+	size_t size = a->head ? (a->head->size - sizeof(struct mr_arena_chunk)) * 2 : MR_ARENA_CHUNK;
+	if (size > MR_ARENA_CHUNK_MAX)
+		size = MR_ARENA_CHUNK_MAX;
+	if (size < need)
+		size = need;
+	size_t whole = sizeof(struct mr_arena_chunk) + size;
+	if (whole >= MR_BIG_MIN) /* use all of the huge pages */
+		size = ((whole + MR_BIG_MIN - 1) & ~(MR_BIG_MIN - 1)) - sizeof(struct mr_arena_chunk);
+	whole = sizeof(struct mr_arena_chunk) + size;
+	struct mr_arena_chunk *c = whole >= MR_BIG_MIN ? mr_big_zalloc(whole) : xmalloc(whole);
+	c->size = whole;
 	c->next = a->head;
 	a->head = c;
 	a->cur = c->data;
@@ -81,7 +96,10 @@ void mr_arena_release(struct mr_arena *a)
 	struct mr_arena_chunk *c = a->head;
 	while (c) {
 		struct mr_arena_chunk *next = c->next;
-		free(c);
+		if (c->size >= MR_BIG_MIN)
+			mr_big_free(c, c->size);
+		else
+			free(c);
 		c = next;
 	}
 	a->head = NULL;

@@ -2,7 +2,8 @@
  * arena: a bump allocator for objects that live and die together.
  *
  * A loaded model (hundreds of thousands of small strings and records) is freed in one
- * call.  Memory comes from chunks of at least MR_ARENA_CHUNK bytes; nothing is freed
+ * call.  Memory comes from chunks of MR_ARENA_CHUNK bytes, each twice the last up to
+ * MR_ARENA_CHUNK_MAX (or one as big as a large request); nothing is freed
  * before mr_arena_release().  Returned memory is aligned for any scalar type.
  *
  *   struct mr_arena a = MR_ARENA_INIT;
@@ -16,6 +17,7 @@
 #include <stddef.h>
 
 #define MR_ARENA_CHUNK (256 * 1024)
+#define MR_ARENA_CHUNK_MAX (16 * 1024 * 1024)
 
 struct mr_arena_chunk;
 

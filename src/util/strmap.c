@@ -37,12 +37,12 @@ static void rehash(struct mr_strmap *m, size_t cap)
 {
 	struct mr_strmap_slot *old = m->slots;
 	size_t oldcap = m->cap;
-	m->slots = xcalloc(cap, sizeof(*m->slots));
+	m->slots = mr_big_zalloc(cap * sizeof(*m->slots));
 	m->cap = cap;
 	for (size_t i = 0; i < oldcap; i++)
 		if (old[i].key)
 			*find(m, old[i].key, old[i].len, old[i].hash) = old[i];
-	free(old);
+	mr_big_free(old, oldcap * sizeof(*old));
 }
 
 void mr_strmap_reserve(struct mr_strmap *m, size_t n)
@@ -90,7 +90,7 @@ void *mr_strmap_set(struct mr_strmap *m, const char *key, size_t len, void *valu
 
 void mr_strmap_release(struct mr_strmap *m)
 {
-	free(m->slots);
+	mr_big_free(m->slots, m->cap * sizeof(*m->slots));
 	m->slots = NULL;
 	m->cap = m->count = 0;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static void oom(size_t n)
 {
@@ -73,4 +74,33 @@ char *xmemdup(const void *p, size_t n)
 		memcpy(q, p, n);
 	q[n] = '\0';
 	return q;
+}
+
+static size_t big_round(size_t n)
+{
+	return (n + MR_BIG_MIN - 1) & ~(MR_BIG_MIN - 1);
+}
+
+void *mr_big_zalloc(size_t n)
+{
+	if (n < MR_BIG_MIN)
+		return xcalloc(1, n);
+	size_t len = big_round(n);
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		oom(n);
+#ifdef MADV_HUGEPAGE
+	(void)madvise(p, len, MADV_HUGEPAGE); /* advice only: without it, 4 KiB pages */
+#endif
+	return p;
+}
+
+void mr_big_free(void *p, size_t n)
+{
+	if (!p)
+		return;
+	if (n < MR_BIG_MIN)
+		free(p);
+	else
+		munmap(p, big_round(n));
 }

@@ -20,4 +20,15 @@ char *xstrndup(const char *s, size_t n);
 /* A copy of n bytes (plus a NUL, so n may be 0). */
 char *xmemdup(const void *p, size_t n);
 
+/*
+ * Large zeroed blocks (hash tables, arena chunks of a big model): below MR_BIG_MIN bytes an
+ * ordinary calloc; from it up, anonymous pages rounded up to 2 MiB with the kernel advised to
+ * back them with transparent huge pages.  A 100,000-mailbox plan otherwise spends a third of
+ * its time in page faults (one per 4 KiB, a write after a read of the zero page costing two,
+ * each with a TLB flush on every thread).  The block is freed with the same size.
+ */
+#define MR_BIG_MIN ((size_t)2 << 20)
+void *mr_big_zalloc(size_t n);
+void mr_big_free(void *p, size_t n);
+
 #endif
