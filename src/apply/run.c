@@ -88,7 +88,9 @@ char *state_path(const struct actx *a, const char *name)
 const char *actor(const struct actx *a)
 {
 	static const char *const vars[] = { "SUDO_USER", "GITLAB_USER_LOGIN", "GITHUB_ACTOR", NULL };
-	static char clean[64];
+	char *clean = ((struct actx *)a)->actor; /* a cache: the run's answer does not change */
+	if (clean[0])
+		return clean;
 	const char *who = a->o->actor;
 	for (const char *const *v = vars; !who && *v; v++)
 		if (getenv(*v) && *getenv(*v))
@@ -99,10 +101,12 @@ const char *actor(const struct actx *a)
 	}
 	/* it goes into the audit log and git: one word of printable characters */
 	size_t n = 0;
-	for (const unsigned char *p = (const unsigned char *)who; *p && n < sizeof(clean) - 1; p++)
+	for (const unsigned char *p = (const unsigned char *)who; *p && n < sizeof(a->actor) - 1; p++)
 		clean[n++] = *p > 0x20 && *p < 0x7f ? (char)*p : '_';
+	if (!n)
+		memcpy(clean, "unknown", (n = 7));
 	clean[n] = '\0';
-	return n ? clean : "unknown";
+	return clean;
 }
 
 int actx_init(struct actx *a, const struct mr_apply_opts *o)

@@ -49,6 +49,7 @@ enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_REFUSED = 3, EXIT_LOCKED = 4 };
 /* One run's context. */
 struct actx {
 	const struct mr_apply_opts *o;
+	char actor[64];         /* actor()'s answer, once asked: the audit log names it per change */
 	struct mr_root *root;   /* every path below --root goes through it */
 	char *state;            /* the state directory below the root ("/var/lib/mailrecon") */
 	struct mr_model m;

@@ -13,8 +13,10 @@
 #include <unistd.h>
 
 #include "crypto/digest.h"
+#include "util/arena.h"
 #include "util/faults.h"
 #include "util/fs.h"
+#include "util/strmap.h"
 #include "util/strutil.h"
 #include "util/xalloc.h"
 
@@ -48,6 +50,39 @@ struct oplist {
 	size_t n, cap;
 };
 
+/*
+ * The directories above homes that walk_home() found good in this transaction, one map for
+ * checking and one for making (a check does not give a root-owned directory to its owner;
+ * making does): path -> the owner's uid + 1 it was good for.  A first apply of 100,000
+ * mailboxes in 10,000 domains checks /var/www/OWNER/data/email/DOMAIN once per domain, not
+ * once per mailbox.  Only a cheaper second look is skipped: every operation below still
+ * resolves its path without following a link (rootfs), so a directory a tenant swaps for a
+ * link afterwards is refused there just the same.
+ */
+struct home_seen {
+	struct mr_strmap good[2];
+	struct mr_strmap absent; /* checking: directories above homes found missing (made at commit) */
+	struct mr_arena keys;
+	char *pdir; /* the last home's parent, held open as pfd (-1: none) */
+	int pfd;
+	bool pmake;
+	int64_t puid;
+};
+
+/* Directories to sync, each once, in the order first named. */
+struct dirset {
+	struct mr_pathlist l;
+	struct mr_strmap seen; /* keys are l's strings */
+};
+
+#define DIRSET_INIT { MR_PATHLIST_INIT, MR_STRMAP_INIT }
+
+static void dirset_release(struct dirset *d)
+{
+	mr_strmap_release(&d->seen);
+	mr_pathlist_release(&d->l);
+}
+
 struct expect {
 	char *path;
 	bool exists;
@@ -73,6 +108,8 @@ struct mr_txn {
 	size_t nnotes;
 	struct mr_buf done;  /* home operations done at commit, one line each */
 	struct mr_pathlist made; /* directories staging created, outermost first; abort removes them */
+	struct mr_strmap mkhomes;  /* home -> its OP_MKHOME: each home staged once */
+	struct home_seen *seen;    /* mutable under a const transaction */
 };
 
 /* numbers the temp files of this process (the N of ".NAME.mailrecon-tmp.PID.N") */
@@ -190,21 +227,22 @@ static int sync_dir(const struct mr_txn *t, const char *dir, struct mr_buf *err)
 }
 
 /* Remember the directory holding path (once). */
-static void dirs_add(struct mr_pathlist *dirs, const char *path)
+static void dirs_add(struct dirset *dirs, const char *path)
 {
 	char *d = mr_path_dirname(path);
-	size_t i;
-	for (i = 0; i < dirs->n && strcmp(dirs->v[i], d) != 0; i++)
-		;
-	if (i == dirs->n)
-		mr_pathlist_add(dirs, d);
+	size_t n = strlen(d);
+	if (!mr_strmap_get(&dirs->seen, d, n)) {
+		mr_pathlist_add(&dirs->l, d);
+		const char *k = dirs->l.v[dirs->l.n - 1];
+		mr_strmap_put_new(&dirs->seen, k, n, (void *)k);
+	}
 	free(d);
 }
 
-static int dirs_sync(const struct mr_txn *t, const struct mr_pathlist *dirs, struct mr_buf *err)
+static int dirs_sync(const struct mr_txn *t, const struct dirset *dirs, struct mr_buf *err)
 {
-	for (size_t i = 0; i < dirs->n; i++)
-		if (sync_dir(t, dirs->v[i], err) < 0)
+	for (size_t i = 0; i < dirs->l.n; i++)
+		if (sync_dir(t, dirs->l.v[i], err) < 0)
 			return -1;
 	return 0;
 }
@@ -215,10 +253,34 @@ static int dirs_sync(const struct mr_txn *t, const struct mr_pathlist *dirs, str
  * archive directory was never made) or that a tenant made a link has nothing of mailrecon's
  * to persist, and a home operation never fails the transaction.
  */
-static void home_dirs_sync(const struct mr_txn *t, const struct mr_pathlist *dirs)
+#define HOME_SYNC_EACH 64 /* directories synced one by one; above it, their filesystems */
+
+static void home_dirs_sync(const struct mr_txn *t, const struct dirset *dirs)
 {
-	for (size_t i = 0; i < dirs->n; i++)
-		(void)mr_root_sync_dir(t->root, dirs->v[i]);
+	if (dirs->l.n > HOME_SYNC_EACH) {
+		/* thousands of domain directories (a first apply): one syncfs per filesystem they
+		 * are on, found by their device, instead of an fsync each */
+		dev_t devs[8];
+		size_t ndevs = 0;
+		for (size_t i = 0; i < dirs->l.n; i++) {
+			struct stat st;
+			if (mr_root_lstat(t->root, dirs->l.v[i], &st) < 0 || !S_ISDIR(st.st_mode))
+				continue;
+			size_t k = 0;
+			while (k < ndevs && devs[k] != st.st_dev)
+				k++;
+			if (k < ndevs)
+				continue;
+			dev_t dev;
+			if (ndevs < sizeof(devs) / sizeof(devs[0]) && mr_root_sync_fs(t->root, dirs->l.v[i], &dev) == 0)
+				devs[ndevs++] = dev;
+			else
+				(void)mr_root_sync_dir(t->root, dirs->l.v[i]);
+		}
+		return;
+	}
+	for (size_t i = 0; i < dirs->l.n; i++)
+		(void)mr_root_sync_dir(t->root, dirs->l.v[i]);
 	(void)t;
 }
 
@@ -295,6 +357,8 @@ static int look(const struct mr_txn *t, const char *path, struct stat *st, struc
 struct mr_txn *mr_txn_begin(struct mr_root *root, const char *journal_path)
 {
 	struct mr_txn *t = xcalloc(1, sizeof(*t));
+	t->seen = xcalloc(1, sizeof(*t->seen));
+	t->seen->pfd = -1;
 	t->root = root;
 	t->journal = xstrdup(journal_path);
 	return t;
@@ -525,35 +589,115 @@ static bool home_move(const char *from, const char *to)
  * Check (make == false) or make (make == true) the directories of a home, from /var/www
  * down.  An existing one at or below /var/www/OWNER must be a directory of uid or of root.
  */
-static int walk_home(const struct mr_txn *t, const struct op *o, bool make, struct mr_buf *err)
+static void seen_good(const struct mr_txn *t, bool make, int k, int depth, const struct mr_buf *p, int64_t uid)
+{
+	if (k >= depth || uid < 0)
+		return; /* the home itself is looked at every time */
+	struct home_seen *h = t->seen;
+	char *key = mr_arena_strndup(&h->keys, p->ptr, p->len);
+	mr_strmap_set(&h->good[make], key, p->len, (void *)(uintptr_t)(uid + 1));
+}
+
+/*
+ * The held descriptor of a home's parent (the domain directory), for the last one walked in
+ * this mode and for this owner: opened through rootfs as any directory is, and good only while
+ * it is still a directory of the owner or root.  -1 when there is none to hold.
+ */
+static int held_parent(const struct mr_txn *t, bool make, const char *dir, size_t len, int64_t uid)
+{
+	struct home_seen *h = t->seen;
+	if (h->pfd >= 0 && h->pmake == make && h->puid == uid && h->pdir && strlen(h->pdir) == len &&
+	    memcmp(h->pdir, dir, len) == 0)
+		return h->pfd;
+	if (h->pfd >= 0)
+		close(h->pfd);
+	free(h->pdir);
+	h->pdir = xstrndup(dir, len);
+	h->pmake = make;
+	h->puid = uid;
+	h->pfd = mr_root_dirfd(t->root, h->pdir);
+	struct stat st;
+	if (h->pfd >= 0 && (fstat(h->pfd, &st) < 0 || !S_ISDIR(st.st_mode) ||
+			    (st.st_uid != 0 && (int64_t)st.st_uid != uid))) {
+		close(h->pfd);
+		h->pfd = -1; /* changed since it was checked: the walk by name says why */
+	}
+	return h->pfd;
+}
+
+/* look() and mr_root_mkdir() of path, below the held parent pfd when there is one */
+static int look_in(const struct mr_txn *t, int pfd, const char *path, struct stat *st, struct mr_buf *err)
+{
+	if (pfd < 0)
+		return look(t, path, st, err);
+	int rc = mr_root_lstat_in(pfd, strrchr(path, '/') + 1, st);
+	if (rc == 0)
+		return 1;
+	if (rc == -ENOENT)
+		return 0;
+	fail_msg(t, err, "stat", path, -rc);
+	return -1;
+}
+
+static int mkdir_in(const struct mr_txn *t, int pfd, const char *path, unsigned mode, int64_t uid, int64_t gid)
+{
+	if (pfd < 0)
+		return mr_root_mkdir(t->root, path, mode, uid, gid);
+	return mr_root_mkdir_in(pfd, strrchr(path, '/') + 1, mode, uid, gid);
+}
+
+/*
+ * Check (make == false) or make (make == true) the directories of a home, from /var/www
+ * down.  An existing one at or below /var/www/OWNER must be a directory of uid or of root.
+ * *existed (when given) tells whether the home itself was there before.
+ */
+static int walk_home(const struct mr_txn *t, const struct op *o, bool make, bool *existed, struct mr_buf *err)
 {
 	const char *home = o->a;
 	int depth = home_depth(home);
 	struct mr_buf p = MR_BUF_INIT;
 	mr_buf_adds(&p, "/var/www");
 	int rc = 0;
+	size_t parent_len = 0;
 	const char *rest = home + strlen(HOME_PREFIX);
+	if (existed)
+		*existed = false;
 	for (int k = 0; k <= depth && rc == 0; k++) {
 		if (k > 0) {
 			const char *slash = strchr(rest, '/');
 			size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+			parent_len = p.len;
 			mr_buf_addc(&p, '/');
 			mr_buf_add(&p, rest, n);
 			rest += n + (slash ? 1 : 0);
 		}
+		/* a directory above the home found good for this owner already */
+		struct mr_strmap *good = &t->seen->good[make];
+		if (k < depth && (int64_t)(uintptr_t)mr_strmap_get(good, p.ptr, p.len) == o->n[0] + 1)
+			continue;
+		if (!make && k < depth && mr_strmap_get(&t->seen->absent, p.ptr, p.len))
+			break; /* missing when an earlier home was checked: made at commit */
+		/* the home itself: below its parent's held descriptor */
+		int pfd = k == depth && depth > 0 ? held_parent(t, make, p.ptr, parent_len, o->n[0]) : -1;
 		struct stat st;
-		int r = look(t, p.ptr, &st, err);
+		int r = look_in(t, pfd, p.ptr, &st, err);
 		if (r < 0) {
 			rc = -1;
 			break;
 		}
+		if (r > 0 && k == depth && existed)
+			*existed = true;
 		if (r == 0) {
-			if (!make)
+			if (!make) {
+				if (k < depth) /* and so is everything below it, for the next homes */
+					mr_strmap_put_new(&t->seen->absent, mr_arena_strndup(&t->seen->keys, p.ptr, p.len), p.len,
+							  (void *)1);
 				break; /* the rest is made at commit */
+			}
 			unsigned mode = k == 0 ? 0755 : k == 5 ? 0700 : 0750;
 			int64_t uid = k == 0 ? -1 : o->n[0], gid = k == 0 ? -1 : o->n[1];
-			int m = mr_fault_check("mkdir") < 0 ? -errno : mr_root_mkdir(t->root, p.ptr, mode, uid, gid);
-			if (m == -EEXIST && (r = look(t, p.ptr, &st, err)) > 0) {
+			int m = mr_fault_check("mkdir") < 0 ? -errno : mkdir_in(t, pfd, p.ptr, mode, uid, gid);
+			if (m == -EEXIST && (r = look_in(t, pfd, p.ptr, &st, err)) > 0) {
 				/* made by someone else meanwhile: checked below like any existing one */
 			} else if (m < 0) {
 				fail_msg(t, err, "create", p.ptr, -m);
@@ -561,6 +705,7 @@ static int walk_home(const struct mr_txn *t, const struct op *o, bool make, stru
 				break;
 			} else {
 				mr_crash_point();
+				seen_good(t, make, k, depth, &p, o->n[0]);
 				continue;
 			}
 		}
@@ -571,7 +716,8 @@ static int walk_home(const struct mr_txn *t, const struct op *o, bool make, stru
 		if (!why && make && k >= 2 && st.st_uid == 0) {
 			/* root's below /var/www/OWNER: one this process (or a run that died) made and had
 			 * not given away yet -- the owner's now, through its descriptor */
-			int fd = mr_root_openat(t->root, p.ptr, O_RDONLY | O_DIRECTORY, 0);
+			int fd = pfd >= 0 ? mr_root_open_in(pfd, strrchr(p.ptr, '/') + 1, O_RDONLY | O_DIRECTORY)
+					  : mr_root_openat(t->root, p.ptr, O_RDONLY | O_DIRECTORY, 0);
 			struct stat now;
 			if (fd < 0 || fstat(fd, &now) < 0 || now.st_uid != 0 ||
 			    fchown(fd, (uid_t)o->n[0], (gid_t)o->n[1]) < 0 || fchmod(fd, k == 5 ? 0700 : 0750) < 0) {
@@ -580,6 +726,8 @@ static int walk_home(const struct mr_txn *t, const struct op *o, bool make, stru
 			}
 			if (fd >= 0)
 				close(fd);
+			if (rc == 0)
+				seen_good(t, make, k, depth, &p, o->n[0]);
 			continue;
 		}
 		if (why) {
@@ -588,6 +736,8 @@ static int walk_home(const struct mr_txn *t, const struct op *o, bool make, stru
 				    why, (unsigned)st.st_uid, (long long)o->n[0]);
 			free(s);
 			rc = -1;
+		} else {
+			seen_good(t, make, k, depth, &p, o->n[0]);
 		}
 	}
 	mr_buf_release(&p);
@@ -605,13 +755,14 @@ int mr_txn_mkhome(struct mr_txn *t, const char *home, int64_t uid, int64_t gid, 
 			    home);
 		return -1;
 	}
-	for (size_t i = 0; i < t->ops.n; i++)
-		if (t->ops.v[i].kind == OP_MKHOME && strcmp(t->ops.v[i].a, home) == 0)
-			return 0;
+	if (mr_strmap_get(&t->mkhomes, home, strlen(home)))
+		return 0;
 	struct op o = { OP_MKHOME, (char *)home, NULL, { uid, gid, 0 } };
-	if (walk_home(t, &o, false, err) < 0)
+	if (walk_home(t, &o, false, NULL, err) < 0)
 		return -1;
 	oplist_add(&t->ops, OP_MKHOME, home, NULL, uid, gid, 0);
+	const char *k = t->ops.v[t->ops.n - 1].a; /* stays where it is while ops.v grows */
+	mr_strmap_put_new(&t->mkhomes, k, strlen(k), (void *)k);
 	return 0;
 }
 
@@ -757,15 +908,15 @@ static int give_owner(const struct mr_txn *t, const struct op *o, struct mr_buf 
 
 /* One home operation (never a reason to stop: see perform): 0 done, 1 nothing to do (a
  * home that was there already, a move or purge of something gone), -1 with err. */
-static int perform_home(const struct mr_txn *t, const struct op *o, bool recovering, struct mr_pathlist *dirs,
+static int perform_home(const struct mr_txn *t, const struct op *o, bool recovering, struct dirset *dirs,
 			struct mr_buf *note, struct mr_buf *err)
 {
 	struct stat st, tst;
 	int r, rt;
 	switch (o->kind) {
 	case OP_MKHOME: {
-		bool was = mr_root_lstat(t->root, o->a, &st) == 0;
-		if (walk_home(t, o, true, err) < 0)
+		bool was;
+		if (walk_home(t, o, true, &was, err) < 0)
 			return -1;
 		dirs_add(dirs, o->a);
 		return was ? 1 : 0;
@@ -832,8 +983,8 @@ static int perform_home(const struct mr_txn *t, const struct op *o, bool recover
  * journal no run can finish.  Its failure is a note ("left alone"), what was there stays
  * there, and the transaction goes on.
  */
-static int perform(const struct mr_txn *t, const struct op *o, bool recovering, struct mr_pathlist *dirs,
-		   struct mr_pathlist *hdirs, bool *idle, struct mr_buf *note, struct mr_buf *err)
+static int perform(const struct mr_txn *t, const struct op *o, bool recovering, struct dirset *dirs,
+		   struct dirset *hdirs, bool *idle, struct mr_buf *note, struct mr_buf *err)
 {
 	*idle = false;
 	struct stat st;
@@ -1170,12 +1321,12 @@ int mr_txn_commit(struct mr_txn *t, struct mr_buf *err)
 			return -1;
 
 	/* the staged files' names are durable before the journal that names them */
-	struct mr_pathlist dirs = MR_PATHLIST_INIT;
+	struct dirset dirs = DIRSET_INIT;
 	for (size_t i = 0; i < t->ops.n; i++)
 		if (t->ops.v[i].kind == OP_WRITE)
 			dirs_add(&dirs, t->ops.v[i].a);
 	rc = dirs_sync(t, &dirs, err);
-	mr_pathlist_release(&dirs);
+	dirset_release(&dirs);
 	if (rc < 0)
 		return -1;
 	mr_crash_point();
@@ -1186,7 +1337,7 @@ int mr_txn_commit(struct mr_txn *t, struct mr_buf *err)
 
 	size_t i;
 	bool touched = false; /* a live file or a home with mail in it was changed */
-	struct mr_pathlist hdirs = MR_PATHLIST_INIT;
+	struct dirset hdirs = DIRSET_INIT;
 	for (i = 0; i < t->ops.n; i++) {
 		size_t before = t->notes.len;
 		const struct op *o = &t->ops.v[i];
@@ -1219,15 +1370,16 @@ int mr_txn_commit(struct mr_txn *t, struct mr_buf *err)
 			mr_buf_addf(err, "; %s", e2.ptr);
 		mr_buf_release(&e2);
 		if (rc == 0) {
-			mr_pathlist_release(&dirs);
+			dirset_release(&dirs);
+			dirset_release(&hdirs);
 			return -1;
 		}
 	}
 	home_dirs_sync(t, &hdirs);
-	mr_pathlist_release(&hdirs);
+	dirset_release(&hdirs);
 	if (rc == 0 && (rc = dirs_sync(t, &dirs, err)) == 0)
 		mr_crash_point();
-	mr_pathlist_release(&dirs);
+	dirset_release(&dirs);
 	if (rc < 0) {
 		t->state = TXN_KEPT;
 		char *s = shown(t, t->journal);
@@ -1257,6 +1409,15 @@ void mr_txn_abort(struct mr_txn **tp)
 			mr_root_rmdir(t->root, t->made.v[i]); /* only if still empty */
 	}
 	mr_pathlist_release(&t->made);
+	mr_strmap_release(&t->mkhomes);
+	mr_strmap_release(&t->seen->good[0]);
+	mr_strmap_release(&t->seen->good[1]);
+	mr_strmap_release(&t->seen->absent);
+	mr_arena_release(&t->seen->keys);
+	if (t->seen->pfd >= 0)
+		close(t->seen->pfd);
+	free(t->seen->pdir);
+	free(t->seen);
 	oplist_release(&t->ops);
 	mr_buf_release(&t->notes);
 	mr_buf_release(&t->done);
@@ -1317,7 +1478,7 @@ static void describe(const struct mr_txn *t, struct mr_buf *b, const struct opli
 
 static int roll_forward(struct mr_txn *t, struct mr_buf *report, struct mr_buf *err)
 {
-	struct mr_pathlist dirs = MR_PATHLIST_INIT, hdirs = MR_PATHLIST_INIT;
+	struct dirset dirs = DIRSET_INIT, hdirs = DIRSET_INIT;
 	struct mr_buf note = MR_BUF_INIT, e2 = MR_BUF_INIT;
 	int rc = 0;
 	for (size_t i = 0; i < t->ops.n && rc == 0; i++) {
@@ -1327,7 +1488,7 @@ static int roll_forward(struct mr_txn *t, struct mr_buf *report, struct mr_buf *
 			mr_crash_point();
 	}
 	home_dirs_sync(t, &hdirs);
-	mr_pathlist_release(&hdirs);
+	dirset_release(&hdirs);
 	if (rc == 0 && (rc = dirs_sync(t, &dirs, &e2)) == 0) {
 		mr_crash_point();
 		rc = remove_journal(t, &e2);
@@ -1342,7 +1503,7 @@ static int roll_forward(struct mr_txn *t, struct mr_buf *report, struct mr_buf *
 			    e2.ptr);
 	}
 	free(s);
-	mr_pathlist_release(&dirs);
+	dirset_release(&dirs);
 	mr_buf_release(&note);
 	mr_buf_release(&e2);
 	return rc;

@@ -596,6 +596,35 @@ int mr_root_mkdir(struct mr_root *r, const char *path, unsigned mode, int64_t ui
 	return rc;
 }
 
+static bool one_name(const char *name)
+{
+	return *name && !strchr(name, '/') && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
+int mr_root_lstat_in(int dirfd, const char *name, struct stat *st)
+{
+	if (dirfd < 0 || !one_name(name))
+		return -EINVAL;
+	return fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+}
+
+int mr_root_open_in(int dirfd, const char *name, int flags)
+{
+	if (dirfd < 0 || !one_name(name))
+		return -EINVAL;
+	int fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	return fd < 0 ? -errno : fd;
+}
+
+int mr_root_mkdir_in(int dirfd, const char *name, unsigned mode, int64_t uid, int64_t gid)
+{
+	if (dirfd < 0 || !one_name(name))
+		return -EINVAL;
+	if (mkdirat(dirfd, name, 0700) < 0)
+		return -errno;
+	return settle_dir(dirfd, name, mode, uid, gid);
+}
+
 int mr_root_mkdirs(struct mr_root *r, const char *dir, unsigned mode, struct mr_buf *err)
 {
 	if (!mr_root_clean(dir)) {
@@ -676,6 +705,21 @@ int mr_root_sync_dir(struct mr_root *r, const char *dir)
 		return fd;
 	/* EINVAL: the filesystem cannot sync a directory */
 	int rc = fsync(fd) < 0 && errno != EINVAL ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+int mr_root_sync_fs(struct mr_root *r, const char *dir, dev_t *dev)
+{
+	int fd = mr_root_openat(r, dir, O_RDONLY | O_DIRECTORY, 0);
+	if (fd < 0)
+		return fd;
+	struct stat st;
+	int rc = fstat(fd, &st) < 0 ? -errno : 0;
+	if (rc == 0 && dev)
+		*dev = st.st_dev;
+	if (rc == 0 && syncfs(fd) < 0)
+		rc = -errno;
 	close(fd);
 	return rc;
 }

@@ -296,6 +296,48 @@ START_TEST(directories_and_names)
 }
 END_TEST
 
+/* below a held directory descriptor: one name, never followed, nothing made through a link */
+START_TEST(names_below_a_held_directory)
+{
+	struct mr_root *r = setup_root(_i);
+	struct stat st;
+	int dfd = mr_root_dirfd(r, "/var/www/alice/data/email");
+	ck_assert_int_ge(dfd, 0);
+	sh("ln -s %s %s/var/www/alice/data/email/evil.org", decoy, rootdir);
+	ck_assert_int_eq(mr_root_mkdir_in(dfd, "x.org", 0750, 4321, 4322), 0);
+	ck_assert_int_eq(mr_root_lstat_in(dfd, "x.org", &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+	ck_assert_uint_eq(st.st_mode & 07777, 0750);
+	ck_assert_uint_eq(st.st_uid, 4321);
+	ck_assert_uint_eq(st.st_gid, 4322);
+	ck_assert_int_eq(mr_root_mkdir_in(dfd, "x.org", 0750, -1, -1), -EEXIST);
+	/* the link itself, never its target */
+	ck_assert_int_eq(mr_root_lstat_in(dfd, "evil.org", &st), 0);
+	ck_assert(S_ISLNK(st.st_mode));
+	ck_assert_int_eq(mr_root_open_in(dfd, "evil.org", O_RDONLY), -ELOOP);
+	ck_assert_int_eq(mr_root_open_in(dfd, "evil.org", O_RDONLY | O_DIRECTORY), -ENOTDIR); /* the kernel's word */
+	ck_assert_int_eq(mr_root_mkdir_in(dfd, "evil.org", 0700, 4321, 4321), -EEXIST);
+	/* more than one name, "." and "..": refused before any call */
+	ck_assert_int_eq(mr_root_mkdir_in(dfd, "evil.org/info", 0700, 4321, 4321), -EINVAL);
+	ck_assert_int_eq(mr_root_mkdir_in(dfd, "..", 0700, 4321, 4321), -EINVAL);
+	ck_assert_int_eq(mr_root_lstat_in(dfd, ".", &st), -EINVAL);
+	ck_assert_int_eq(mr_root_lstat_in(dfd, "", &st), -EINVAL);
+	ck_assert_int_eq(mr_root_open_in(dfd, "../../../../../../etc", O_RDONLY), -EINVAL);
+	int fd = mr_root_open_in(dfd, "x.org", O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	close(dfd);
+	/* the filesystem of a directory is synced, and named by its device */
+	dev_t dev = 0;
+	ck_assert_int_eq(mr_root_sync_fs(r, "/var/www", &dev), 0);
+	ck_assert_int_eq(lstat(rootdir, &st), 0);
+	ck_assert_uint_eq(dev, st.st_dev);
+	ck_assert_int_eq(mr_root_sync_fs(r, "/var/www/alice/data/email/evil.org", &dev), -ELOOP);
+	decoy_intact();
+	teardown_root(&r);
+}
+END_TEST
+
 START_TEST(remove_tree_stays_inside)
 {
 	struct mr_root *r = setup_root(_i);
@@ -389,6 +431,7 @@ Suite *suite_rootfs(void)
 	tcase_add_loop_test(tc, read_refuses_links_at_every_level, 0, 2);
 	tcase_add_loop_test(tc, strict_roots_follow_no_link, 0, 2);
 	tcase_add_loop_test(tc, directories_and_names, 0, 2);
+	tcase_add_loop_test(tc, names_below_a_held_directory, 0, 2);
 	tcase_add_loop_test(tc, remove_tree_stays_inside, 0, 2);
 	tcase_add_loop_test(tc, chown_tree_takes_only_the_owners, 0, 2);
 	tcase_add_loop_test(tc, copy_tree_and_compare, 0, 2);
