@@ -30,6 +30,7 @@
 #define PENDING_HEADER "mailrecon-pending 2\n"
 #define REV_MARK "{rev}"
 #define AUDIT_LOG "/var/log/mailrecon.log"
+#define PENDING_MAX ((size_t)256 << 20)
 
 static const struct mr_codec pending_meta = { .name = "pending", .owner = "root", .group = { "root", "root" },
 					      .mode = 0600 };
@@ -122,7 +123,10 @@ int finish_record(struct actx *a, bool from_crash)
 	char *path = state_path(a, "pending-revision");
 	struct mr_buf data = MR_BUF_INIT, err = MR_BUF_INIT;
 	struct stat st;
-	int r = mr_root_read(a->root, path, 16u << 20, &data, &st, &err);
+	/* mailrecon's own file (root's, 0600, in root's state directory): an audit line per change
+	 * and a message of at most about 1 MiB -- some 70 MB for a first apply of 1,000,000
+	 * mailboxes */
+	int r = mr_root_read(a->root, path, PENDING_MAX, &data, &st, &err);
 	int rc = 0;
 	if (r == -ENOENT)
 		goto out;

@@ -156,5 +156,25 @@ expect "the next run records the pending revision first" 0 '' 'recorded the revi
 expect "... as the apply's plan, not as drift" 0 'Plan: 1 to add, 6 to change, 5 to destroy' '' -- \
 	sh -c "'$bin' --root '$tmp/root' log -n 1"
 
+# --- a big first apply: the revision's message keeps about 1 MiB of the plan, the audit log
+# every change, and the next run is not wedged by its own record ---
+tree debian/hosting
+awk 'BEGIN { print "version: 1\nusers:\n  bulk:\n    account: existing\ndomains:"
+	for (d = 0; d < 40; d++) { printf "  bulk%d.example:\n    owner: bulk\n    mailboxes:\n", d
+		for (m = 0; m < 200; m++) printf "      mailbox-with-a-long-name-%d:\n        password: {hash: \"{PLAIN}x\"}\n        max_size: 1G\n", m } }' \
+	>"$tmp/bulk.yaml"
+echo "bulk:x:4242:4242::/var/www/bulk:/usr/sbin/nologin" >>"$tmp/root/etc/passwd"
+expect "a first apply of 8,000 mailboxes" 0 'Apply complete: 8041 added' '' -- \
+	"$bin" --root "$tmp/root" apply -f "$tmp/bulk.yaml" --allow-delete
+expect "... its revision's message is the plan cut at about 1 MiB, with what was left out said" 0 '' '' -- \
+	sh -c "git --git-dir='$git_repo' log -1 --format=%B >'$tmp/msg' && test \$(wc -c <'$tmp/msg') -lt 1100000 &&
+		test \$(wc -c <'$tmp/msg') -gt 1000000 &&
+		grep -Eq '^\.\.\. and [0-9]+ more lines of the plan, not kept here: the audit log has a line for every change\.$' '$tmp/msg' &&
+		grep -q '^Mailrecon-Version: ' '$tmp/msg'"
+expect "... the audit log has a line for every mailbox made" 0 '' '' -- \
+	sh -c "test \$(grep -c ' mailbox mailbox-with-a-long-name-[0-9]*@bulk[0-9]*\.example create\$' '$tmp/root/var/log/mailrecon.log') -eq 8000"
+expect "... and the next apply has nothing to do" 0 '^No changes\.' '' -- \
+	"$bin" --root "$tmp/root" apply -f "$tmp/bulk.yaml" --allow-delete
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
