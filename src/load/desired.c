@@ -944,10 +944,30 @@ static const struct field domain_fields[] = {
 	{ NULL, NULL, false },
 };
 
+/* The mailboxes a 'domains' mapping declares, counted so that the model's maps are sized once. */
+static size_t count_mailboxes(const struct mr_ynode *v)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < v->len; i++) {
+		const struct mr_ynode *body = v->u.items[2 * i + 1];
+		if (!body || body->kind != MR_Y_MAP)
+			continue;
+		for (size_t k = 0; k < body->len; k++) {
+			const struct mr_ynode *key = body->u.items[2 * k], *val = body->u.items[2 * k + 1];
+			if (key && key->kind == MR_Y_SCALAR && strcmp(key->u.str, "mailboxes") == 0 && val &&
+			    val->kind == MR_Y_MAP)
+				n += val->len;
+		}
+	}
+	return n;
+}
+
 static void load_domains(struct conv *c, const struct mr_ynode *v)
 {
 	if (!name_map(c, v, "domains", "domain names"))
 		return;
+	mr_strmap_reserve(&c->m->domain_map, c->m->domain_map.count + v->len);
+	mr_strmap_reserve(&c->m->mailbox_map, c->m->mailbox_map.count + count_mailboxes(v));
 	for (size_t i = 0; i < v->len; i++) {
 		const struct mr_ynode *k = v->u.items[2 * i], *body = v->u.items[2 * i + 1];
 		if (!name_key(c, k, "domain"))

@@ -8,6 +8,8 @@
  * the rest are added at the end (in a shared file, inside mailrecon's block).  Comments,
  * blank lines and lines mailrecon does not own are never touched.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -562,7 +564,13 @@ static struct merge_count merge_pass(const struct mr_codec_file *live, struct wa
 	return (struct merge_count){ added, changed, removed };
 }
 
-static void merge_file(struct mr_plan *p, const struct mr_live_file *lf, struct want *w, enum mr_file_id id)
+/* A managed file's change, made on either thread, appended to the plan in file order. */
+struct merged {
+	bool differs;
+	struct mr_file_change fc; /* all but path */
+};
+
+static void merge_file(struct merged *res, const struct mr_live_file *lf, struct want *w, enum mr_file_id id)
 {
 	const struct mr_codec_file *live = &lf->cf;
 	struct mr_arena tmp = MR_ARENA_INIT;
@@ -585,11 +593,10 @@ static void merge_file(struct mr_plan *p, const struct mr_live_file *lf, struct 
 		if (!lf->exists)
 			differs = out.bytes.len > 0;
 	}
+	res->differs = differs;
 	if (differs) {
-		p->files = xgrow(p->files, sizeof(*p->files), p->nfiles + 1, &p->fcap);
-		struct mr_file_change *fc = &p->files[p->nfiles++];
+		struct mr_file_change *fc = &res->fc;
 		memset(fc, 0, sizeof(*fc));
-		fc->path = mr_arena_strdup(&p->arena, live->path);
 		fc->create = !lf->exists;
 		fc->at_apply = w->at_apply && (id == MR_FILE_DOVECOT_PASSWD);
 		fc->blocked = live->nbad > 0;
@@ -700,10 +707,63 @@ static void key_files(struct mr_plan *p, const struct mr_plan_input *in)
 	}
 }
 
+/*
+ * The managed files are independent of each other: two threads take them in turn (the
+ * largest, exim4/passwd, dovecot.passwd and aliases, are a third of a 100,000-mailbox plan
+ * each), reading the models, the live files and the hashes and writing only their own want
+ * and result.  The results go into the plan in file order, so the plan is the same whatever
+ * thread made which.
+ */
+struct files_job {
+	const struct mr_model *t;
+	const struct mr_plan_input *in;
+	struct mr_strmap *hashes; /* read only here */
+	atomic_size_t next;
+	struct merged res[MR_FILE_COUNT];
+};
+
+static void plan_file(struct files_job *j, size_t id);
+
+static void *files_worker(void *arg)
+{
+	struct files_job *j = arg;
+	for (size_t id; (id = atomic_fetch_add(&j->next, 1)) < MR_FILE_COUNT;)
+		plan_file(j, id);
+	return NULL;
+}
+
 void mr_plan_files(struct mr_plan *p, const struct mr_model *t, const struct mr_plan_input *in,
 		   struct mr_strmap *hashes)
 {
+	struct files_job *j = xcalloc(1, sizeof(*j));
+	j->t = t;
+	j->in = in;
+	j->hashes = hashes;
+	atomic_init(&j->next, 0);
+	pthread_t th;
+	bool threaded = pthread_create(&th, NULL, files_worker, j) == 0;
+	files_worker(j);
+	if (threaded)
+		pthread_join(th, NULL);
 	for (size_t id = 0; id < MR_FILE_COUNT; id++) {
+		if (!j->res[id].differs)
+			continue;
+		p->files = xgrow(p->files, sizeof(*p->files), p->nfiles + 1, &p->fcap);
+		struct mr_file_change *fc = &p->files[p->nfiles++];
+		*fc = j->res[id].fc;
+		fc->path = mr_arena_strdup(&p->arena, in->live->files[id].cf.path);
+	}
+	free(j);
+	key_files(p, in);
+	sni_files(p, t, in);
+}
+
+static void plan_file(struct files_job *j, size_t id)
+{
+	const struct mr_model *t = j->t;
+	const struct mr_plan_input *in = j->in;
+	struct mr_strmap *hashes = j->hashes;
+	{
 		const struct mr_live_file *lf = &in->live->files[id];
 		struct want w;
 		memset(&w, 0, sizeof(w));
@@ -738,9 +798,7 @@ void mr_plan_files(struct mr_plan *p, const struct mr_model *t, const struct mr_
 		default:
 			break;
 		}
-		merge_file(p, lf, &w, (enum mr_file_id)id);
+		merge_file(&j->res[id], lf, &w, (enum mr_file_id)id);
 		mr_codec_file_release(&w.f);
 	}
-	key_files(p, in);
-	sni_files(p, t, in);
 }
