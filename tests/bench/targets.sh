@@ -6,8 +6,8 @@
 #
 # At 10,000 domains / 100,000 mailboxes, for both shapes of the desired state (one file as
 # `mailrecon import` prints it, and the same split into 100 files), each command is timed with
-# `benchrun -n RUNS` (BENCH_RUNS, default 5, after 1 warm-up), right after `floor` on the same
-# input, and compared with its target:
+# benchrun, RUNS times (BENCH_RUNS, default 5) after 1 warm-up, each run right after a run of
+# `floor` on the same input, and compared with its target:
 #   validate -f                              <= 2.5x floor
 #   plan, nothing to change / 1% changed     <= 4x floor and <= 120 MB peak RSS
 #   apply, nothing to change                 <= 5x floor and nothing written below the root
@@ -80,21 +80,39 @@ mb() { calc '%.1f' "$1 * 1.048576"; } # MiB -> MB
 
 # ---- the measurements ----
 
-# measure INPUT CMD...: floor INPUT, then CMD, both with benchrun. Sets f_med (floor median),
-# m_med, m_min, m_rss (MiB), m_exit (0 when every run exited 0).
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.6f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+minimum() { printf '%s\n' "$@" | sort -g | head -n 1; }
+
+# measure INPUT CMD...: RUNS+1 rounds of one `floor INPUT` run and then one CMD run (benchrun
+# -n 1 -w 0 each), so that the floor and the command see the same load on a busy machine; the
+# first round is the warm-up. Sets f_med (floor median), m_med, m_min, m_rss (largest peak RSS
+# of the timed runs, MiB) and m_exit (the status of the first CMD run that did not exit 0,
+# after which the rounds stop; that run's time counts).
 measure() {
-	local input=$1 out
+	local input=$1 out i r ft=() ct=()
 	shift
-	out=$("$benchrun" -n "$runs" -- "$floor" "$input") || {
-		echo "$0: floor failed on $input: $out" >&2
-		exit 1
-	}
-	f_med=$(get median_s "$out")
-	out=$("$benchrun" -n "$runs" -- "$@" 2>/dev/null) || true
-	m_med=$(get median_s "$out")
-	m_min=$(get min_s "$out")
-	m_rss=$(get maxrss_mib "$out")
-	m_exit=$(get exit "$out")
+	m_exit=0 m_rss=0
+	for ((i = 0; i <= runs; i++)); do
+		out=$("$benchrun" -n 1 -w 0 -- "$floor" "$input" 2>/dev/null) || {
+			echo "$0: floor failed on $input: $out" >&2
+			exit 1
+		}
+		((i == 0)) || ft+=("$(get median_s "$out")")
+		out=$("$benchrun" -n 1 -w 0 -- "$@" 2>/dev/null) || true
+		r=$(get exit "$out")
+		if ((i > 0)) || [[ $r != 0 ]]; then
+			ct+=("$(get median_s "$out")")
+			m_rss=$(calc '%.1f' "($(get maxrss_mib "$out") > $m_rss) ? $(get maxrss_mib "$out") : $m_rss")
+		fi
+		if [[ $r != 0 ]]; then
+			m_exit=$r
+			break
+		fi
+	done
+	((${#ft[@]})) || ft=(0)
+	f_med=$(median "${ft[@]}")
+	m_med=$(median "${ct[@]}")
+	m_min=$(minimum "${ct[@]}")
 }
 
 head_fmt='  %-34s %9s %9s %9s %9s %8s  %s\n'
@@ -165,8 +183,8 @@ first_apply() {
 			cp "$tmp/apply.err" "$tmp/first-apply.err"
 		fi
 	done
-	m_med=$(printf '%s\n' "${times[@]}" | sort -g | awk '{ v[NR] = $1 } END { printf "%.6f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
-	m_min=$(printf '%s\n' "${times[@]}" | sort -g | head -n 1)
+	m_med=$(median "${times[@]}")
+	m_min=$(minimum "${times[@]}")
 	m_rss=$rss
 }
 
@@ -394,7 +412,7 @@ shape() {
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 echo "issue 13 targets: $("$mailrecon" --version | head -n 1) ($(cd "$build" && pwd)); $(nproc) CPUs, $(uname -sr), load average $(load)"
-echo "each command: median of $runs runs after 1 warm-up, right after 'floor' (libyaml events only) on the same input, the same way;"
+echo "each command: median of $runs runs after 1 warm-up, each run right after a run of 'floor' (libyaml events only) on the same input;"
 echo "first apply: $apply_runs run$( ((apply_runs == 1)) || echo s) (BENCH_APPLY_RUNS), each into a fresh copy of the empty tree"
 
 # 10,000 domains / 100,000 mailboxes (BENCH_DOMAINS, a multiple of 100, only to try the script
