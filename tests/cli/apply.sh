@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The apply command on sandbox roots: the files it writes, idempotence (a second apply writes
 # nothing), owners and modes, deletions capped and archived, stale plans, the lock, reloads,
-# the audit log, crash recovery at every step, and injected I/O faults.
+# the audit log and injected I/O faults (a crash at every step: tests/cli/crash.sh).
 # Usage: apply.sh MAILRECON REPO_ROOT
 set -u
 bin=$1
@@ -226,12 +226,6 @@ unset MAILRECON_RELOAD_POSTGREY MAILRECON_RELOAD_SPAMD MAILRECON_RELOAD_DOVECOT
 reference=$tmp/reference
 tree debian/hosting "$reference"
 "$bin" -q --root "$reference" apply -f "$changes" --allow-delete >/dev/null 2>&1
-deterministic() { # the files whose applied content does not depend on random keys or salts
-	(cd "$1" && for f in etc/exim4/passwd etc/exim4/aliases etc/exim4/ratelimits etc/exim4/domains \
-		etc/exim4/domainips etc/postgrey/whitelist_recipients etc/mail/spamassassin/local.cf etc/mailrecon/registry; do
-		sha256sum "$f"
-	done; grep -v '^newsletter@' etc/dovecot/dovecot.passwd | sha256sum)
-}
 deterministic "$reference" >"$tmp/new.sums"
 tree debian/hosting "$tmp/pristine"
 deterministic "$tmp/pristine" >"$tmp/old.sums"
@@ -252,82 +246,7 @@ for fault in write:ENOSPC fsync:EIO rename:EXDEV; do
 	expect "fault $fault: no temporary file is left" 1 '' '' -- sh -c "find '$tmp/root' -name '*.mailrecon-tmp.*' | grep -q ."
 done
 
-# --- a crash at every step: the next run recovers, the tree is old or new, never a mix ---
-# MAILRECON_CRASH_AT=N makes apply _exit(99) at its Nth step (src/util/faults.c); every step
-# of four applies is tried, and for the first one every step of the recovery run too.
-# The real spamassassin --lint (checked above) takes seconds per run: here, where what is
-# tested is the journal, a stand-in that passes takes its place.
-mkdir -p "$tmp/lintok"
-printf '#!/bin/sh\nexit 0\n' >"$tmp/lintok/spamassassin"
-chmod +x "$tmp/lintok/spamassassin"
-PATH="$tmp/lintok:$PATH"
-runs=0
-crashed=0
-setup() { # setup SCENARIO: a fresh tree in $tmp/root and the apply arguments in args
-	case $1 in
-	changes | purge)
-		tree debian/hosting
-		mkdir -p "$tmp/root/var/www/alice/data/email/example.com/archive/.maildir/new"
-		echo mail >"$tmp/root/var/www/alice/data/email/example.com/archive/.maildir/new/1"
-		args=(-f "$changes" --allow-delete)
-		[ "$1" = purge ] && args+=(--purge)
-		;;
-	examples)
-		tree debian/empty
-		printf 'alice:x:1001:1001::/var/www/alice:/usr/sbin/nologin\nbob:x:1003:1003::/var/www/bob:/usr/sbin/nologin\ncarol:x:1002:1002::/var/www/carol:/usr/sbin/nologin\n' >>"$tmp/root/etc/passwd"
-		args=(-f "$repo/examples/hosting")
-		;;
-	panel)
-		tree debian/panel
-		args=(-f "$cases/panel-normalize/desired")
-		;;
-	esac
-}
-check_recovered() { # check_recovered SCENARIO STEP: the state after the run that recovers
-	if [ "$1" = changes ]; then
-		deterministic "$tmp/root" >"$tmp/now.sums"
-		cmp -s "$tmp/now.sums" "$tmp/new.sums" || { echo "FAIL crash at $2: the next run did not reach the new state"; fail=$((fail + 1)); }
-		test -e "$tmp/root/var/lib/mailrecon/archive" || { echo "FAIL crash at $2: the archived mail is lost"; fail=$((fail + 1)); }
-		find "$tmp/root/var/lib/mailrecon/archive" -name 1 | grep -q . || { echo "FAIL crash at $2: the archived mail is lost"; fail=$((fail + 1)); }
-	fi
-	local last
-	last=$("$bin" --root "$tmp/root" plan "${args[@]:0:2}" 2>&1 | tail -n 1)
-	case $last in "No changes."*) ;; *) echo "FAIL crash at $2 ($1): a plan after recovery is not empty: $last"; fail=$((fail + 1)) ;; esac
-	if find "$tmp/root" -name '*.mailrecon-tmp.*' | grep -q . || test -e "$tmp/root/var/lib/mailrecon/journal"; then
-		echo "FAIL crash at $2 ($1): a temporary file or the journal is left"
-		fail=$((fail + 1))
-	fi
-}
-for scenario in changes purge examples panel; do
-	for n in $(seq 1 150); do
-		setup $scenario
-		MAILRECON_CRASH_AT=$n "$bin" -q --root "$tmp/root" apply "${args[@]}" >/dev/null 2>&1
-		rc=$?
-		runs=$((runs + 1))
-		[ $rc -ne 99 ] && break # past the last step: the apply completed
-		crashed=$((crashed + 1))
-		if [ $scenario = changes ]; then
-			deterministic "$tmp/root" >"$tmp/now.sums"
-			if ! cmp -s "$tmp/now.sums" "$tmp/old.sums" && ! cmp -s "$tmp/now.sums" "$tmp/new.sums" &&
-				! test -e "$tmp/root/var/lib/mailrecon/journal"; then
-				# between the journal and its removal the renames are in flight: the next run finishes them
-				echo "FAIL crash at step $n: a mixed tree without a journal"
-				fail=$((fail + 1))
-			fi
-			if test -e "$tmp/root/var/lib/mailrecon/journal"; then
-				# crash the recovery too, at each of its first steps, then recover for real
-				for m in 1 2 3 4; do
-					MAILRECON_CRASH_AT=$m "$bin" -q --root "$tmp/root" apply "${args[@]}" >/dev/null 2>&1
-					[ $? -eq 99 ] && crashed=$((crashed + 1))
-					runs=$((runs + 1))
-				done
-			fi
-		fi
-		"$bin" -q --root "$tmp/root" apply "${args[@]}" >"$tmp/recover.out" 2>&1
-		check_recovered $scenario "step $n"
-	done
-done
-expect "crash runs: $runs runs with a crash point set, $crashed crashes, each recovered" 0 '' '' -- test "$runs" -ge 200
+# --- a crash at every step: tests/cli/crash.sh, one ctest test per scenario and part ---
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

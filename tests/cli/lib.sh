@@ -1,4 +1,5 @@
-# Shared by the CLI test scripts (sourced): the check runner and a fresh sandbox tree.
+# Shared by the CLI test scripts (sourced): the check runner, a fresh sandbox tree, and the
+# hashes of the files an apply of tests/fixtures/plan/changes writes (deterministic).
 # The caller sets tmp (a temporary directory), live (tests/fixtures/live), pass=0, fail=0.
 
 # expect NAME WANT_EXIT STDOUT_PATTERN STDERR_PATTERN -- COMMAND...
@@ -28,4 +29,13 @@ tree() {
 	rm -rf "$dest"
 	cp -a "$live/$1" "$dest"
 	rm -f "$dest/findings.txt" "$dest/import.yaml" "$dest/import.err"
+}
+
+# deterministic ROOT: the hashes of the files whose applied content (tests/fixtures/plan/changes)
+# does not depend on random keys or salts
+deterministic() {
+	(cd "$1" && for f in etc/exim4/passwd etc/exim4/aliases etc/exim4/ratelimits etc/exim4/domains \
+		etc/exim4/domainips etc/postgrey/whitelist_recipients etc/mail/spamassassin/local.cf etc/mailrecon/registry; do
+		sha256sum "$f"
+	done; grep -v '^newsletter@' etc/dovecot/dovecot.passwd | sha256sum)
 }
