@@ -381,6 +381,9 @@ Suite *suite_homes(void)
 {
 	Suite *s = suite_create("homes");
 	TCase *tc = tcase_create("homes");
+	/* Check's default is 4 s: a 140-deep tree and fsyncs under the sanitizers, on a loaded
+	 * 2-core machine with the other tests alongside (ctest -j2), took longer */
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, mkhome_makes_the_chain_owners);
 	tcase_add_test(tc, mvhome_moves_and_gives_the_new_owner);
 	tcase_add_test(tc, purge_removes_only_the_home);

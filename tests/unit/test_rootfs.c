@@ -427,6 +427,7 @@ Suite *suite_rootfs(void)
 {
 	Suite *s = suite_create("rootfs");
 	TCase *tc = tcase_create("rootfs");
+	tcase_set_timeout(tc, 60); /* trees made with sh and synced, under the sanitizers, with ctest -j2 */
 	tcase_add_test(tc, clean_paths);
 	tcase_add_loop_test(tc, read_refuses_links_at_every_level, 0, 2);
 	tcase_add_loop_test(tc, strict_roots_follow_no_link, 0, 2);
