@@ -290,6 +290,8 @@ record() { R_med["$1"]=$m_med; R_rss["$1"]=$m_rss; }
 #   first apply made; LIVE1: LIVE with 1% of the mailboxes changed (made when "")
 shape() {
 	local size=$1 label=$2 input=$3 live=$4 live1=$5 empty=$6 nruns=$7 trace=$8 rc summary n
+	# tgt TEXT: TEXT at the target size; elsewhere the target is the scale ratio
+	tgt() { [[ $size == "$ndom" ]] && echo "$1" || echo "the scale ratios below"; }
 	local big_file=""
 	if [[ -d $input ]]; then
 		big_file=$(find "$input" -name '*.yaml' -size +$((limit_bytes / 1024))k | head -n 1)
@@ -316,7 +318,7 @@ shape() {
 		fail "validate -f ($size domains, $label)" "$tmp/err"
 	else
 		measure "$input" "$mailrecon" validate -q -f "$input"
-		line "validate -f" "$(xfloor 2.5)$(exit_note)"
+		line "validate -f" "$(tgt "$(xfloor 2.5)")$(exit_note)"
 		record "$size $label validate"
 		[[ $m_exit == 0 ]] || fail "validate -f ($size domains, $label): a timed run exited $m_exit"
 	fi
@@ -326,7 +328,7 @@ shape() {
 	rm -f "$tmp/first-apply.err"
 	first_apply "$input" "$empty" "$nruns" "$trace" "$fa"
 	local fa_line
-	fa_line="median <= 10 s $(verdict "$m_med" 10) ($nruns run$( ((nruns == 1)) || echo s))$(exit_note)"
+	fa_line="$(tgt "median <= 10 s $(verdict "$m_med" 10)") ($nruns run$( ((nruns == 1)) || echo s))$(exit_note)"
 	line "first apply, empty tree" "$fa_line"
 	record "$size $label first-apply"
 	if [[ -n $mk_calls ]]; then
@@ -362,7 +364,7 @@ shape() {
 		fail "plan, nothing to change ($size domains, $label)" "$tmp/err"
 	else
 		measure "$input" "$mailrecon" --root "$live" plan -f "$input"
-		line "plan, nothing to change" "$(xfloor 4), $(rss_mb 120)$(exit_note)"
+		line "plan, nothing to change" "$(tgt "$(xfloor 4), $(rss_mb 120)")$(exit_note)"
 		record "$size $label plan0"
 		[[ $m_exit == 0 ]] || fail "plan, nothing to change ($size domains, $label): a timed run exited $m_exit"
 	fi
@@ -381,7 +383,7 @@ shape() {
 		fail "plan, 1% changed ($size domains, $label)" "$tmp/err"
 	else
 		measure "$input" "$mailrecon" --root "$live1" plan -f "$input"
-		line "plan, 1% changed ($n to change)" "$(xfloor 4), $(rss_mb 120)$(exit_note)"
+		line "plan, 1% changed ($n to change)" "$(tgt "$(xfloor 4), $(rss_mb 120)")$(exit_note)"
 		record "$size $label plan1"
 		[[ $m_exit == 0 ]] || fail "plan, 1% changed ($size domains, $label): a timed run exited $m_exit"
 	fi
@@ -402,7 +404,7 @@ shape() {
 		gone=$(LC_ALL=C comm -23 <(cut -d' ' -f1 "$tmp/before") <(cut -d' ' -f1 "$tmp/after") | wc -l)
 		local w="paths written $written, removed $gone"
 		[[ $written -eq 0 && $gone -eq 0 ]] && w="$w PASS" || w="$w FAIL"
-		line "apply, nothing to change" "$(xfloor 5), $w$(exit_note)"
+		line "apply, nothing to change" "$(tgt "$(xfloor 5)"), $w$(exit_note)"
 		record "$size $label apply0"
 		[[ $m_exit == 0 ]] || fail "apply, nothing to change ($size domains, $label): a timed run exited $m_exit"
 	fi
@@ -412,7 +414,7 @@ shape() {
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 echo "issue 13 targets: $("$mailrecon" --version | head -n 1) ($(cd "$build" && pwd)); $(nproc) CPUs, $(uname -sr), load average $(load)"
-echo "each command: median of $runs runs after 1 warm-up, each run right after a run of 'floor' (libyaml events only) on the same input;"
+echo "each command: median of $runs run$( ((runs == 1)) || echo s) after 1 warm-up, each run right after a run of 'floor' (libyaml events only) on the same input;"
 echo "first apply: $apply_runs run$( ((apply_runs == 1)) || echo s) (BENCH_APPLY_RUNS), each into a fresh copy of the empty tree"
 
 # 10,000 domains / 100,000 mailboxes (BENCH_DOMAINS, a multiple of 100, only to try the script
@@ -471,16 +473,27 @@ if [[ $big == 1 ]]; then
 
 	echo
 	echo "scale: $bdom vs $ndom domains, ratios of the medians and of the peak RSS (targets <= 11):"
+	declare -A cname=([validate]="validate -f" [first-apply]="first apply, empty tree" [plan0]="plan, nothing to change"
+		[plan1]="plan, 1% changed" [apply0]="apply, nothing to change")
 	for sh in "one file" "100 files"; do
+		any=0
+		for c in validate first-apply plan0 plan1 apply0; do
+			[[ -z ${R_med["$bdom $sh $c"]:-} ]] || any=1
+		done
+		if ((!any)); then
+			echo "  $sh: skipped: no figure at $bdom domains"
+			continue
+		fi
+		echo "  $sh:"
 		for c in validate first-apply plan0 plan1 apply0; do
 			a=${R_med["$bdom $sh $c"]:-} b=${R_med["$ndom $sh $c"]:-}
 			if [[ -z $a || -z $b ]]; then
-				printf '  %-10s %-12s skipped: no figure at %s domains\n' "$sh" "$c" "$([[ -z $a ]] && echo "$bdom" || echo "$ndom")"
+				printf '    %-26s skipped: no figure at %s domains\n' "${cname[$c]}" "$([[ -z $a ]] && echo "$bdom" || echo "$ndom")"
 				continue
 			fi
 			tr=$(calc '%.2f' "($b > 0) ? $a / $b : 0")
 			rr=$(calc '%.2f' "(${R_rss["$ndom $sh $c"]} > 0) ? ${R_rss["$bdom $sh $c"]} / ${R_rss["$ndom $sh $c"]} : 0")
-			printf '  %-10s %-12s time x%s %s, RSS x%s %s\n' "$sh" "$c" "$tr" "$(verdict "$tr" 11)" "$rr" "$(verdict "$rr" 11)"
+			printf '    %-26s time x%s %s, RSS x%s %s\n' "${cname[$c]}" "$tr" "$(verdict "$tr" 11)" "$rr" "$(verdict "$rr" 11)"
 		done
 	done
 fi
