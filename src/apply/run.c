@@ -287,7 +287,7 @@ int open_history(struct actx *a, bool create, const char *cmd)
 		/* the last run was killed while it committed (this run holds the state lock, so no
 		 * other mailrecon writes the repository): its lock files are stale */
 		struct mr_buf done = MR_BUF_INIT;
-		if (mr_vcs_clear_stale_locks(full, &done) == 0) {
+		if (mr_vcs_clear_stale_locks(a->root, repo, &done) == 0) {
 			if (done.len)
 				fprintf(stderr, "mailrecon: removed the lock files a killed run left in the state repository: %s\n",
 					done.ptr);

@@ -343,15 +343,22 @@ static int check_file(const struct mr_txn *t, const char *path, const struct sta
 }
 
 /* lstat below the root: 1 exists (*st filled), 0 absent, -1 with a message. */
-static int look(const struct mr_txn *t, const char *path, struct stat *st, struct mr_buf *err)
+/* lstat of path, below the held descriptor pfd of its parent when there is one (pfd >= 0):
+ * 1 there, 0 absent, -1 said */
+static int look_in(const struct mr_txn *t, int pfd, const char *path, struct stat *st, struct mr_buf *err)
 {
-	int rc = mr_root_lstat(t->root, path, st);
+	int rc = pfd < 0 ? mr_root_lstat(t->root, path, st) : mr_root_lstat_in(pfd, strrchr(path, '/') + 1, st);
 	if (rc == 0)
 		return 1;
 	if (rc == -ENOENT)
 		return 0;
 	fail_msg(t, err, "stat", path, -rc);
 	return -1;
+}
+
+static int look(const struct mr_txn *t, const char *path, struct stat *st, struct mr_buf *err)
+{
+	return look_in(t, -1, path, st, err);
 }
 
 struct mr_txn *mr_txn_begin(struct mr_root *root, const char *journal_path)
@@ -625,20 +632,7 @@ static int held_parent(const struct mr_txn *t, bool make, const char *dir, size_
 	return h->pfd;
 }
 
-/* look() and mr_root_mkdir() of path, below the held parent pfd when there is one */
-static int look_in(const struct mr_txn *t, int pfd, const char *path, struct stat *st, struct mr_buf *err)
-{
-	if (pfd < 0)
-		return look(t, path, st, err);
-	int rc = mr_root_lstat_in(pfd, strrchr(path, '/') + 1, st);
-	if (rc == 0)
-		return 1;
-	if (rc == -ENOENT)
-		return 0;
-	fail_msg(t, err, "stat", path, -rc);
-	return -1;
-}
-
+/* mr_root_mkdir() of path, below the held parent pfd when there is one */
 static int mkdir_in(const struct mr_txn *t, int pfd, const char *path, unsigned mode, int64_t uid, int64_t gid)
 {
 	if (pfd < 0)

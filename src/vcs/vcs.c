@@ -154,15 +154,15 @@ static int check_locks(struct mr_vcs *v, struct mr_buf *err)
 	return 0;
 }
 
-int mr_vcs_clear_stale_locks(const char *repo_dir, struct mr_buf *done)
+int mr_vcs_clear_stale_locks(struct mr_root *root, const char *repo_dir, struct mr_buf *done)
 {
 	int rc = 0;
 	for (size_t i = 0; lock_files[i]; i++) {
 		struct mr_buf p = MR_BUF_INIT;
 		mr_buf_addf(&p, "%s/%s", repo_dir, lock_files[i]);
 		struct stat st;
-		if (lstat(p.ptr, &st) == 0 && S_ISREG(st.st_mode)) {
-			if (unlink(p.ptr) == 0)
+		if (mr_root_lstat(root, p.ptr, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (mr_root_unlink(root, p.ptr) == 0)
 				mr_buf_addf(done, "%s%s", done->len ? ", " : "", lock_files[i]);
 			else
 				rc = -1;

@@ -38,6 +38,7 @@
 #define MR_VCS_BRANCH "refs/heads/main"
 
 struct mr_vcs;
+struct mr_root;
 
 /*
  * Open the repository in repo_dir.  Without one there (repo_dir absent, or an empty
@@ -53,19 +54,19 @@ struct mr_vcs;
 struct mr_vcs *mr_vcs_open(const char *repo_dir, bool create, struct mr_buf *err);
 
 /*
- * Remove the lock files libgit2 leaves in repo_dir when the process writing it is killed
- * (HEAD.lock, refs/heads/main.lock, config.lock, packed-refs.lock).  Only for a caller that
+ * Remove the lock files libgit2 leaves in repo_dir (a path below root, reached through
+ * rootfs) when the process writing it is killed (HEAD.lock, refs/heads/main.lock,
+ * config.lock, packed-refs.lock).  Only for a caller that
  * knows the writer is dead (apply holds the state lock, and its own marker says a commit was
  * under way when the last run stopped).  Appends the names removed to done ("a, b"); 0 or -1.
  */
-int mr_vcs_clear_stale_locks(const char *repo_dir, struct mr_buf *done);
+int mr_vcs_clear_stale_locks(struct mr_root *root, const char *repo_dir, struct mr_buf *done);
 /*
  * Before the state repository below root is opened by path (libgit2 follows links inside
  * it): repo_dir and what git keeps in it (HEAD, config, objects, refs, ...) must not be
  * symbolic links, and repo_dir must be a directory.  1 when it is fine, 0 when there is
  * none yet, -1 with a message.
  */
-struct mr_root;
 int mr_vcs_check_dir(struct mr_root *root, const char *repo_dir, struct mr_buf *err);
 
 /* Whether err (from mr_vcs_open with create false) only says there is no repository yet. */
