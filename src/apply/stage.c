@@ -13,6 +13,7 @@
 
 #include "apply/steps.h"
 #include "codec/dkim_txt.h"
+#include "codec/live.h"
 #include "crypto/digest.h"
 #include "crypto/keygen.h"
 #include "crypto/keys.h"
@@ -96,6 +97,12 @@ static void file_meta(struct stage *s, const char *path, const struct mr_codec *
 
 int stage_bytes(struct stage *s, const char *path, const void *data, size_t len, const struct mr_codec *c, bool secret)
 {
+	if (len > MR_LIVE_MAX_FILE) {
+		/* the next run could not read it back: never written (plan says so first) */
+		mr_buf_addf(&s->err, "'%s' would have %zu bytes, over the %u MiB mailrecon reads of a live file; refused",
+			    path, len, MR_LIVE_MAX_FILE >> 20);
+		return -1;
+	}
 	unsigned mode;
 	int64_t uid, gid;
 	char *dir = mr_path_dirname(path);

@@ -33,10 +33,11 @@
 #include "util/diag.h"
 #include "util/rootfs.h"
 
-/* The largest live file read: a real server's dovecot.passwd is about 20 MiB for 100,000
- * mailboxes, and memory grows with the size of what is read.  A larger file is an error
- * naming it and this limit. */
-#define MR_LIVE_MAX_FILE (64u << 20)
+/* The largest live file read: a server's dovecot.passwd is about 19 MiB for 100,000
+ * mailboxes and 191 MiB for 1,000,000, and memory grows with the size of what is read.  A
+ * larger file is an error naming it and this limit; apply never writes one (stage.c), so
+ * what it writes can always be read back. */
+#define MR_LIVE_MAX_FILE (512u << 20)
 
 struct mr_live_file {
 	struct mr_codec_file cf;

@@ -410,6 +410,28 @@ START_TEST(output_escapes_data)
 }
 END_TEST
 
+/* A plan whose new content for a live file is over what mailrecon reads of one is refused:
+ * apply never writes a file the next run could not read back. */
+START_TEST(file_over_the_read_limit_is_refused)
+{
+	struct mr_file_change f[2] = {
+		{ .path = "/etc/dovecot/dovecot.passwd", .file_id = MR_FILE_DOVECOT_PASSWD, .len = MR_LIVE_MAX_FILE + 1 },
+		{ .path = "/etc/exim4/passwd", .file_id = MR_FILE_EXIM_PASSWD, .len = MR_LIVE_MAX_FILE },
+	};
+	struct mr_plan p = { .files = f, .nfiles = 2 };
+	struct mr_diags errors = { 0 };
+	ck_assert_uint_eq(mr_plan_blocked(&p, &errors), 1);
+	ck_assert_uint_eq(errors.errors, 1);
+	struct mr_buf out = MR_BUF_INIT;
+	mr_diags_render(&errors, &out);
+	ck_assert_ptr_nonnull(strstr(out.ptr, "/etc/dovecot/dovecot.passwd"));
+	ck_assert_ptr_nonnull(strstr(out.ptr, "over the 512 MiB mailrecon reads of a live file"));
+	ck_assert_ptr_null(strstr(out.ptr, "/etc/exim4/passwd"));
+	mr_buf_release(&out);
+	mr_diags_release(&errors);
+}
+END_TEST
+
 Suite *suite_plan(void)
 {
 	Suite *s = suite_create("plan");
@@ -419,6 +441,7 @@ Suite *suite_plan(void)
 	tcase_add_test(t, longest_valid_state_reads_back);
 	tcase_add_test(t, output_escapes_data);
 	tcase_add_test(t, scoped_findings);
+	tcase_add_test(t, file_over_the_read_limit_is_refused);
 	suite_add_tcase(s, t);
 	return s;
 }
