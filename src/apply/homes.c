@@ -67,12 +67,40 @@ static char *domain_dir(const char *home)
 	return mr_path_dirname(home);
 }
 
-static int before_files(struct stage *s, const struct mr_home_change *h)
+/* The last domain directory found missing, for look_home (homes come domain by domain). */
+struct missing_dir {
+	struct mr_buf path;
+};
+
+/*
+ * look() of a home to make, for which a missing domain directory says enough: every home of
+ * a domain that is not there yet (a first apply) costs one lookup per domain, not one per
+ * mailbox.  The transaction checks each home again (mr_txn_mkhome, and at commit), so this
+ * is only the early "left alone" of a home a tenant made impossible to reach.
+ */
+static int look_home(struct stage *s, const struct mr_home_change *h, struct missing_dir *md)
+{
+	const char *slash = strrchr(h->path, '/');
+	size_t dl = slash ? (size_t)(slash - h->path) : 0;
+	if (dl && md->path.len == dl && memcmp(md->path.ptr, h->path, dl) == 0)
+		return 0;
+	struct stat st;
+	if (dl) {
+		mr_buf_reset(&md->path);
+		mr_buf_add(&md->path, h->path, dl);
+		if (mr_root_lstat(s->a->root, md->path.ptr, &st) == -ENOENT)
+			return 0;
+		mr_buf_reset(&md->path); /* there (or not a directory): each home is looked at */
+	}
+	return look(s, h, h->path, "the home");
+}
+
+static int before_files(struct stage *s, const struct mr_home_change *h, struct missing_dir *md)
 {
 	int64_t uid, gid;
 	if (owner_ids(s, h->owner, &uid, &gid) < 0)
 		return -1;
-	int there = look(s, h, h->path, "the home");
+	int there = h->op == MR_HOME_MAKE ? look_home(s, h, md) : look(s, h, h->path, "the home");
 	if (there < 0)
 		return 0;
 	bool moved = false;
@@ -146,15 +174,18 @@ void homes_left_alone(struct stage *s)
 
 int stage_homes(struct stage *s, const struct mr_plan *p, int when)
 {
-	for (size_t i = 0; i < p->nhomes; i++) {
+	struct missing_dir md = { MR_BUF_INIT };
+	int rc = 0;
+	for (size_t i = 0; i < p->nhomes && rc == 0; i++) {
 		const struct mr_home_change *h = &p->homes[i];
 		bool before = h->op == MR_HOME_MAKE || h->op == MR_HOME_MOVE || h->op == MR_HOME_RESTORE;
 		if (before != (when == HOMES_BEFORE_FILES))
 			continue;
-		if ((before ? before_files(s, h) : after_files(s, h)) < 0)
-			return -1;
+		if ((before ? before_files(s, h, &md) : after_files(s, h)) < 0)
+			rc = -1;
 	}
-	return 0;
+	mr_buf_release(&md.path);
+	return rc;
 }
 
 /* ---- homes left for a later apply ---- */
@@ -203,7 +234,7 @@ void mr_homes_left_release(struct mr_homes_left *h)
  * tree was in the way, or the new place was taken), is written down, so the next plan tries
  * again -- and says so again, with exit 1, until it is done; an empty set removes the file.
  */
-int homes_left_save(struct actx *a, const struct mr_plan *p)
+int homes_left_save(struct actx *a, const struct mr_plan *p, const struct mr_txn *t)
 {
 	struct mr_buf b = MR_BUF_INIT, err = MR_BUF_INIT;
 	for (size_t k = 0; a->o->scope && k < a->homes_left.n; k++) {
@@ -219,7 +250,9 @@ int homes_left_save(struct actx *a, const struct mr_plan *p)
 	for (size_t i = 0; i < p->nhomes; i++) {
 		const struct mr_home_change *h = &p->homes[i];
 		struct stat st;
-		bool missing = mr_root_lstat(a->root, h->path, &st) < 0 || !S_ISDIR(st.st_mode);
+		/* a home this commit made or found in place is not looked at again */
+		bool missing = !(h->op == MR_HOME_MAKE && mr_txn_home_ready(t, h->path)) &&
+			       (mr_root_lstat(a->root, h->path, &st) < 0 || !S_ISDIR(st.st_mode));
 		/* a move or restore whose source is still there did not happen, whatever is at the
 		 * new place now (another directory, which the mail was not moved into) */
 		bool stuck = (h->op == MR_HOME_MOVE || h->op == MR_HOME_RESTORE) && h->from &&

@@ -351,7 +351,7 @@ int mr_rollback_run(const struct mr_apply_opts *o, const char *rev)
 				rc = c == MR_TXN_CHANGED ? EXIT_REFUSED : EXIT_ERROR;
 			} else {
 				homes_left_alone(&s);
-				homes_left_save(&a, &p);
+				homes_left_save(&a, &p, s.t);
 				mr_txn_free(&s.t);
 				if (finish_record(&a, false) < 0)
 					rc = EXIT_ERROR;

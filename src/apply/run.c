@@ -594,7 +594,7 @@ static int apply_plan(struct actx *a, struct mr_plan *p)
 		mr_txn_abort(&s.t);
 	} else {
 		homes_left_alone(&s);
-		homes_left_save(a, &final);
+		homes_left_save(a, &final, s.t);
 		mr_txn_free(&s.t);
 		if (finish_record(a, false) < 0)
 			rc = EXIT_ERROR;

@@ -133,7 +133,7 @@ enum { HOMES_BEFORE_FILES, HOMES_AFTER_FILES };
 /* checks.c */
 int checks(struct actx *a, struct stage *s);
 
-int homes_left_save(struct actx *a, const struct mr_plan *p);
+int homes_left_save(struct actx *a, const struct mr_plan *p, const struct mr_txn *t);
 
 /* After a commit: what the transaction did to homes, and the homes it left alone (said;
  * they count as refused). */

@@ -128,6 +128,9 @@ const char *mr_txn_notes(const struct mr_txn *t, size_t *count);
 /* After a commit: the home operations done ("made the home P", "moved A to B", "purged P"),
  * one line each, or NULL. */
 const char *mr_txn_done(const struct mr_txn *t);
+/* After a commit: whether this transaction made the home (mr_txn_mkhome) or found it in place
+ * as a directory of its owner.  False for a home it had no operation for, or left alone. */
+bool mr_txn_home_ready(const struct mr_txn *t, const char *home);
 
 /* Before commit (or after a commit that was undone): remove every staged file; then free *t. */
 void mr_txn_abort(struct mr_txn **t);

@@ -567,16 +567,19 @@ static int settle_dir(int pfd, const char *name, unsigned mode, int64_t uid, int
 		return -errno;
 	struct stat st;
 	int rc = 0;
+	static _Thread_local uid_t euid = (uid_t)-1; /* asked once per thread, not once per directory */
+	if (euid == (uid_t)-1)
+		euid = geteuid();
 	/* still the directory this process made: a swap in between is refused */
 	if (fstat(fd, &st) < 0)
 		rc = -errno;
-	else if (st.st_uid != geteuid())
+	else if (st.st_uid != euid)
 		rc = -EPERM;
 	else if ((uid >= 0 || gid >= 0) &&
 		 fchown(fd, uid >= 0 ? (uid_t)uid : (uid_t)-1, gid >= 0 ? (gid_t)gid : (gid_t)-1) < 0)
 		rc = -errno;
-	else if (fchmod(fd, (mode_t)mode) < 0)
-		rc = -errno;
+	else if ((st.st_mode & 07777) != (mode_t)mode && fchmod(fd, (mode_t)mode) < 0)
+		rc = -errno; /* a home (0700) is made with its mode already: no fchmod */
 	close(fd);
 	return rc;
 }
