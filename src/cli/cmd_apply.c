@@ -21,15 +21,21 @@ struct apply_state {
 
 enum { OPT_PLAN = 3000, OPT_ALLOW_DELETE, OPT_PURGE, OPT_NO_RELOAD, OPT_SCOPE, OPT_ACTOR };
 
-static const struct option options[] = {
-	{ "file", required_argument, NULL, 'f' },
-	{ "plan", required_argument, NULL, OPT_PLAN },
-	{ "allow-delete", optional_argument, NULL, OPT_ALLOW_DELETE },
-	{ "purge", no_argument, NULL, OPT_PURGE },
-	{ "no-reload", no_argument, NULL, OPT_NO_RELOAD },
-	{ "scope", required_argument, NULL, OPT_SCOPE },
-	{ "actor", required_argument, NULL, OPT_ACTOR },
-	{ NULL, 0, NULL, 0 },
+#define ALLOW_DELETE_HELP "allow up to N deletions of users, domains and mailboxes (default 0; no N: any number)"
+#define NO_RELOAD_HELP "do not reload postgrey, spamd or dovecot after the switch"
+#define ACTOR_HELP "who to name in the revision and the audit log (default SUDO_USER, the CI user or the login)"
+
+static const struct mr_opt options[] = {
+	{ "file", 'f', required_argument, "PATH", MR_OPT_REPEAT, "the desired state: a YAML file, a directory of them, or git:REPO[#REF][:SUBDIR]; repeatable (default ROOT/etc/mailrecon/desired)" },
+	{ "plan", OPT_PLAN, required_argument, "PLANFILE", 0,
+	  "apply exactly this saved plan (plan --out); refused (exit 3) if anything changed since; not with -f" },
+	{ "allow-delete", OPT_ALLOW_DELETE, optional_argument, "N", MR_OPT_NEXT_NUMBER, ALLOW_DELETE_HELP },
+	{ "purge", OPT_PURGE, no_argument, NULL, 0, "delete a removed mailbox's mail instead of archiving it" },
+	{ "no-reload", OPT_NO_RELOAD, no_argument, NULL, 0, NO_RELOAD_HELP },
+	{ "scope", OPT_SCOPE, required_argument, "USER", 0,
+	  "only USER's objects (a reseller: also its users'); nothing else is touched" },
+	{ "actor", OPT_ACTOR, required_argument, "NAME", 0, ACTOR_HELP },
+	{ NULL, 0, 0, NULL, 0, NULL },
 };
 
 static int option(void *state, int opt, const char *arg)
@@ -100,20 +106,27 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 
 const struct mr_cmd mr_cmd_apply = {
 	.name = "apply",
-	.usage = "[-f PATH]... | --plan PLANFILE [--allow-delete[=N]] [--purge] [--no-reload] [--scope USER] [--actor NAME]",
 	.summary = "make the live server what the desired state says",
-	.options = options,
-	.shortopts = "f:",
+	.description = "Plan, print the plan, and make the live server match it as one transaction:\n"
+		       "files staged and checked with the installed tools, then switched; homes made,\n"
+		       "moved or archived; the services whose inputs changed reloaded; one revision and\n"
+		       "audit lines recorded. A second apply of the same state changes nothing.\n",
+	.opts = options,
+	.exits = "0   applied, or nothing to change\n"
+		 "1   error: bad input, I/O, a failed check, a mailbox home left alone\n"
+		 "3   refused: deletions over --allow-delete, a stale --plan, --scope\n"
+		 "4   another run held the lock longer than --lock-timeout\n",
+	.example = "mailrecon apply --plan change.plan\nmailrecon apply -f /etc/mailrecon/desired --allow-delete=2\n",
 	.option = option,
 	.run = run,
 	.state_size = sizeof(struct apply_state),
 };
 
-static const struct option rollback_options[] = {
-	{ "allow-delete", optional_argument, NULL, OPT_ALLOW_DELETE },
-	{ "no-reload", no_argument, NULL, OPT_NO_RELOAD },
-	{ "actor", required_argument, NULL, OPT_ACTOR },
-	{ NULL, 0, NULL, 0 },
+static const struct mr_opt rollback_options[] = {
+	{ "allow-delete", OPT_ALLOW_DELETE, optional_argument, "N", MR_OPT_NEXT_NUMBER, ALLOW_DELETE_HELP },
+	{ "no-reload", OPT_NO_RELOAD, no_argument, NULL, 0, NO_RELOAD_HELP },
+	{ "actor", OPT_ACTOR, required_argument, "NAME", 0, ACTOR_HELP },
+	{ NULL, 0, 0, NULL, 0, NULL },
 };
 
 static int rollback_option(void *state, int opt, const char *arg)
@@ -141,9 +154,18 @@ static int rollback_run(void *state, const struct mr_globals *g, int argc, char 
 
 const struct mr_cmd mr_cmd_rollback = {
 	.name = "rollback",
-	.usage = "REV [--allow-delete[=N]] [--no-reload] [--actor NAME]",
-	.summary = "make the live files equal a revision's, as a new revision (an apply: the same delete cap)",
-	.options = rollback_options,
+	.operands = "REV",
+	.summary = "make the live files those of a revision, as a new revision",
+	.description = "An apply whose target is revision REV of the state repository (see mailrecon log):\n"
+		       "the same lock, delete cap, archive, checks and transaction, recorded as a new\n"
+		       "revision. A revision mailrecon did not make, or with files it would never write,\n"
+		       "is refused.\n",
+	.opts = rollback_options,
+	.exits = "0   rolled back, or the live files are already REV's\n"
+		 "1   error\n"
+		 "3   refused: deletions over --allow-delete, a revision that cannot be used\n"
+		 "4   another run held the lock longer than --lock-timeout\n",
+	.example = "mailrecon rollback 2002ec53da9a --allow-delete=1\n",
 	.option = rollback_option,
 	.run = rollback_run,
 	.state_size = sizeof(struct apply_state),

@@ -42,13 +42,15 @@ struct plan_state {
 
 enum { OPT_OUT = 2000, OPT_JSON, OPT_DETAILED, OPT_SCOPE };
 
-static const struct option options[] = {
-	{ "file", required_argument, NULL, 'f' },
-	{ "out", required_argument, NULL, OPT_OUT },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "detailed-exitcode", no_argument, NULL, OPT_DETAILED },
-	{ "scope", required_argument, NULL, OPT_SCOPE },
-	{ NULL, 0, NULL, 0 },
+static const struct mr_opt options[] = {
+	{ "file", 'f', required_argument, "PATH", MR_OPT_REPEAT, "the desired state: a YAML file, a directory of them, or git:REPO[#REF][:SUBDIR]; repeatable (default ROOT/etc/mailrecon/desired)" },
+	{ "out", OPT_OUT, required_argument, "PLANFILE", 0,
+	  "also save the plan, with fingerprints of every file read, for apply --plan" },
+	{ "json", OPT_JSON, no_argument, NULL, 0, "print the plan as JSON (schema/plan.schema.json)" },
+	{ "detailed-exitcode", OPT_DETAILED, no_argument, NULL, 0, "exit 2 when something would change" },
+	{ "scope", OPT_SCOPE, required_argument, "USER", 0,
+	  "only USER's objects (a reseller: also its users'); nothing else is planned" },
+	{ NULL, 0, 0, NULL, 0, NULL },
 };
 
 static int option(void *state, int opt, const char *arg)
@@ -260,10 +262,17 @@ out:
 
 const struct mr_cmd mr_cmd_plan = {
 	.name = "plan",
-	.usage = "[-f PATH]... [--out PLANFILE] [--json] [--detailed-exitcode] [--scope USER]",
 	.summary = "show what apply would change",
-	.options = options,
-	.shortopts = "f:",
+	.description = "Load the desired state and the live files and print what apply would change:\n"
+		       "+ create, ~ update, - delete, grouped by domain, the files that would change and a\n"
+		       "summary line. Secrets are never shown. Writes nothing to the live tree.\n",
+	.opts = options,
+	.exits = "0   planned (with changes too, without --detailed-exitcode)\n"
+		 "1   error: the desired state or the live files could not be read, a BLOCKED file\n"
+		 "2   changes pending (--detailed-exitcode)\n"
+		 "3   refused by the rules of --scope\n"
+		 "4   an apply held the lock longer than --lock-timeout\n",
+	.example = "mailrecon plan --detailed-exitcode --out change.plan\n",
 	.option = option,
 	.run = run,
 	.state_size = sizeof(struct plan_state),
