@@ -307,7 +307,7 @@ int mr_rollback_run(const struct mr_apply_opts *o, const char *rev)
 		nchanged++;
 	}
 	staged = staged && stage_homes(&s, &p, HOMES_AFTER_FILES) == 0;
-	if (o->verbosity >= 0) {
+	if (o->verbosity >= 0 || o->confirm) { /* a question comes with what it is about */
 		struct mr_buf subj = MR_BUF_INIT;
 		mr_buf_adds_printable(&subj, e.subject); /* the repository's text: escaped */
 		printf("Rollback to revision %.12s: %s\n\n%s", e.id, subj.ptr ? subj.ptr : "", text.len ? text.ptr : "");
@@ -330,6 +330,9 @@ int mr_rollback_run(const struct mr_apply_opts *o, const char *rev)
 			"(shown above); --allow-delete=%ld allows %ld; nothing was changed\n",
 			e.id, p.del_users, p.del_users == 1 ? "" : "s", p.del_domains, p.del_domains == 1 ? "" : "s",
 			p.del_mailboxes, p.del_mailboxes == 1 ? "" : "es", o->allow_delete, o->allow_delete);
+		rc = EXIT_REFUSED;
+	} else if ((nchanged || p.nhomes) && o->confirm && !o->confirm()) {
+		fprintf(stderr, "mailrecon: rollback cancelled; nothing was changed\n");
 		rc = EXIT_REFUSED;
 	} else if (nchanged || p.nhomes) {
 		struct mr_buf m = MR_BUF_INIT, src = MR_BUF_INIT, line = MR_BUF_INIT;

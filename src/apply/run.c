@@ -383,7 +383,7 @@ static int build(struct actx *a, struct mr_plan *p, bool hashing)
 
 static void print_plan(struct actx *a, const struct mr_plan *p)
 {
-	if (a->o->verbosity < 0)
+	if (a->o->verbosity < 0 && !a->o->confirm) /* a question comes with what it is about */
 		return;
 	struct mr_buf out = MR_BUF_INIT;
 	mr_plan_print_text(p, &a->lv.findings, a->o->color, &out);
@@ -687,6 +687,11 @@ int mr_apply_run(const struct mr_apply_opts *o)
 	}
 	if (p.nchanges == 0 && p.nfiles == 0 && p.nhomes == 0)
 		goto out; /* "No changes." was printed: nothing is written, nothing reloaded */
+	if (o->confirm && !o->confirm()) {
+		fprintf(stderr, "mailrecon: apply cancelled; nothing was changed\n");
+		rc = EXIT_REFUSED;
+		goto out;
+	}
 	rc = apply_plan(&a, &p);
 	mr_pwcache_save(a.oc.cache);
 out:

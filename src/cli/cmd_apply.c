@@ -1,6 +1,9 @@
 /*
  * mailrecon apply [-f PATH]... | --plan PLANFILE  [--allow-delete[=N]] [--purge] [--no-reload]
- *                 [--scope USER] [--actor NAME]
+ *                 [--scope USER] [--actor NAME] [--yes]
+ *
+ * On a terminal (stdin and stdout) apply and rollback print the plan and ask before they
+ * write; --yes, or no terminal (CI, a timer), does not ask.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,14 +19,15 @@ struct apply_state {
 	struct mr_cli_sources src; /* -f */
 	const char *plan, *scope, *actor;
 	long allow_delete;
-	bool purge, no_reload;
+	bool purge, no_reload, yes;
 };
 
-enum { OPT_PLAN = 3000, OPT_ALLOW_DELETE, OPT_PURGE, OPT_NO_RELOAD, OPT_SCOPE, OPT_ACTOR };
+enum { OPT_PLAN = 3000, OPT_ALLOW_DELETE, OPT_PURGE, OPT_NO_RELOAD, OPT_SCOPE, OPT_ACTOR, OPT_YES };
 
 #define ALLOW_DELETE_HELP "allow up to N deletions of users, domains and mailboxes (default 0; no N: any number)"
 #define NO_RELOAD_HELP "do not reload postgrey, spamd or dovecot after the switch"
 #define ACTOR_HELP "who to name in the revision and the audit log (default SUDO_USER, the CI user or the login)"
+#define YES_HELP "do not ask; on a terminal (stdin and stdout) it asks 'Apply these changes? (yes/no)'"
 
 static const struct mr_opt options[] = {
 	{ "file", 'f', required_argument, "PATH", MR_OPT_REPEAT, "the desired state: a YAML file, a directory of them, or git:REPO[#REF][:SUBDIR]; repeatable (default ROOT/etc/mailrecon/desired)" },
@@ -35,6 +39,7 @@ static const struct mr_opt options[] = {
 	{ "scope", OPT_SCOPE, required_argument, "USER", 0,
 	  "only USER's objects (a reseller: also its users'); nothing else is touched" },
 	{ "actor", OPT_ACTOR, required_argument, "NAME", 0, ACTOR_HELP },
+	{ "yes", OPT_YES, no_argument, NULL, 0, YES_HELP },
 	{ NULL, 0, 0, NULL, 0, NULL },
 };
 
@@ -76,8 +81,29 @@ static int option(void *state, int opt, const char *arg)
 	case OPT_ACTOR:
 		s->actor = arg;
 		return 0;
+	case OPT_YES:
+		s->yes = true;
+		return 0;
 	}
 	return MR_EXIT_USAGE;
+}
+
+/* The question of an apply on a terminal: only "yes" goes on (the plan is printed above it). */
+static bool confirm(void)
+{
+	char line[64];
+	fputs("\nApply these changes? (yes/no) ", stdout);
+	fflush(stdout);
+	if (!fgets(line, sizeof(line), stdin))
+		return false;
+	line[strcspn(line, "\r\n")] = '\0';
+	return strcmp(line, "yes") == 0;
+}
+
+/* Ask only a person: stdin and stdout on a terminal (not CI, not a timer), and no --yes. */
+static bool (*asker(const struct apply_state *s))(void)
+{
+	return !s->yes && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) ? confirm : NULL;
 }
 
 static int run(void *state, const struct mr_globals *g, int argc, char **argv)
@@ -95,8 +121,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 			.root = g->rootfs, .state_dir = g->state_dir, .layout = g->layout, .sources = s->src.v,
 			.nsources = s->src.n, .planfile = s->plan, .scope = s->scope, .allow_delete = s->allow_delete,
 			.purge = s->purge, .no_reload = s->no_reload, .lock_timeout = g->lock_timeout,
-			.color = g->color == MR_COLOR_ALWAYS || (g->color == MR_COLOR_AUTO && isatty(STDOUT_FILENO)),
-			.verbosity = g->verbosity, .actor = s->actor,
+			.color = mr_cli_color(g), .verbosity = g->verbosity, .actor = s->actor, .confirm = asker(s),
 		};
 		rc = mr_apply_run(&o);
 	}
@@ -126,12 +151,13 @@ static const struct mr_opt rollback_options[] = {
 	{ "allow-delete", OPT_ALLOW_DELETE, optional_argument, "N", MR_OPT_NEXT_NUMBER, ALLOW_DELETE_HELP },
 	{ "no-reload", OPT_NO_RELOAD, no_argument, NULL, 0, NO_RELOAD_HELP },
 	{ "actor", OPT_ACTOR, required_argument, "NAME", 0, ACTOR_HELP },
+	{ "yes", OPT_YES, no_argument, NULL, 0, YES_HELP },
 	{ NULL, 0, 0, NULL, 0, NULL },
 };
 
 static int rollback_option(void *state, int opt, const char *arg)
 {
-	if (opt != OPT_ALLOW_DELETE && opt != OPT_NO_RELOAD && opt != OPT_ACTOR)
+	if (opt != OPT_ALLOW_DELETE && opt != OPT_NO_RELOAD && opt != OPT_ACTOR && opt != OPT_YES)
 		return MR_EXIT_USAGE;
 	return option(state, opt, arg);
 }
@@ -146,8 +172,7 @@ static int rollback_run(void *state, const struct mr_globals *g, int argc, char 
 	struct mr_apply_opts o = {
 		.root = g->rootfs, .state_dir = g->state_dir, .layout = g->layout, .lock_timeout = g->lock_timeout,
 		.allow_delete = s->allow_delete, .no_reload = s->no_reload, .actor = s->actor,
-		.color = g->color == MR_COLOR_ALWAYS || (g->color == MR_COLOR_AUTO && isatty(STDOUT_FILENO)),
-		.verbosity = g->verbosity,
+		.color = mr_cli_color(g), .verbosity = g->verbosity, .confirm = asker(s),
 	};
 	return mr_rollback_run(&o, argv[0]);
 }
