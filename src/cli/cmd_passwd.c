@@ -12,14 +12,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <termios.h>
+#include <termios.h> /* TCSANOW, not TCSAFLUSH: what was typed ahead is kept */
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "crypto/password.h"
 #include "crypto/pwhash.h"
 
-#define PW_MAX 1024 /* bytes of a password, the newline excluded */
+/* bytes of a password, the newline excluded: libxcrypt hashes a phrase shorter than
+ * CRYPT_MAX_PASSPHRASE_SIZE (512) only */
+#define PW_MAX 511
 
 struct passwd_state {
 	const char *scheme;
@@ -62,7 +64,7 @@ static volatile sig_atomic_t echo_off;
 static void restore_and_die(int sig)
 {
 	if (echo_off)
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tio);
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_tio);
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -124,12 +126,12 @@ static long read_tty(const char *prompt, char *buf)
 	fputs(prompt, stderr);
 	fflush(stderr);
 	echo_off = 1;
-	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &t) < 0) {
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &t) < 0) {
 		echo_off = 0;
 		return -3;
 	}
 	long n = read_line(STDIN_FILENO, buf, &more);
-	tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tio);
+	tcsetattr(STDIN_FILENO, TCSANOW, &saved_tio);
 	echo_off = 0;
 	fputc('\n', stderr);
 	return n;
