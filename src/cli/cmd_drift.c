@@ -139,10 +139,16 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 		mr_buf_adds(&out, "],\"plan\":");
 		mr_plan_print_json(&p, &lv.findings, &out);
 		mr_buf_adds(&out, "}\n");
+	} else if (g->verbosity < 0) { /* -q: the summary lines only */
+		if (p.nchanges || p.nfiles || p.nhomes)
+			mr_plan_print_summary(&p, false, &out);
+		if (v && changed.n)
+			mr_buf_addf(&out, "%zu file%s changed outside mailrecon since revision %.12s.\n", changed.n,
+				    changed.n == 1 ? "" : "s", head);
 	} else {
 		if (p.nchanges || p.nfiles || p.nhomes) {
 			mr_buf_adds(&out, "The live server differs from the desired state:\n\n");
-			mr_plan_print_text(&p, &lv.findings, false, &out);
+			mr_plan_print_text_as(&p, &lv.findings, false, MR_PLAN_WOULD, &out);
 		} else {
 			mr_buf_adds(&out, "The live server matches the desired state.\n");
 		}

@@ -167,7 +167,19 @@ static int show_run(void *state, const struct mr_globals *g, int argc, char **ar
 		mr_buf_adds(&out, "\n\n");
 		mr_buf_adds_printable(&out, e.subject);
 		mr_buf_adds(&out, "\n\n");
-		mr_buf_add_printable(&out, e.body, strlen(e.body), MR_PRINTABLE_LINES);
+		/* a revision is what was done: a body written before revisions said so reads
+		 * "mailrecon will make these changes:", shown in the past tense */
+		const char *will = strstr(e.body, MR_PLAN_WILL "\n");
+		while (will && will != e.body && will[-1] != '\n')
+			will = strstr(will + 1, MR_PLAN_WILL "\n");
+		if (will) {
+			mr_buf_add_printable(&out, e.body, (size_t)(will - e.body), MR_PRINTABLE_LINES);
+			mr_buf_adds(&out, MR_PLAN_MADE);
+			will += strlen(MR_PLAN_WILL);
+		} else {
+			will = e.body;
+		}
+		mr_buf_add_printable(&out, will, strlen(will), MR_PRINTABLE_LINES);
 		if (e.body[0] && e.body[strlen(e.body) - 1] != '\n')
 			mr_buf_addc(&out, '\n');
 		mr_buf_addf(&out, "\nFiles changed (%zu):\n", np);

@@ -174,6 +174,15 @@ void mr_plan_scope_findings(const struct mr_live *lv, const char *scope, struct 
 
 /* Output (print.c, json.c). */
 void mr_plan_print_text(const struct mr_plan *p, const struct mr_diags *findings, bool color, struct mr_buf *out);
+/*
+ * The same with another line above the changes than MR_PLAN_WILL (a plan of what apply is
+ * about to do): MR_PLAN_MADE in a revision (what an apply did), MR_PLAN_WOULD for drift.
+ */
+#define MR_PLAN_WILL "mailrecon will make these changes:"
+#define MR_PLAN_MADE "mailrecon made these changes:"
+#define MR_PLAN_WOULD "an apply would make these changes:"
+void mr_plan_print_text_as(const struct mr_plan *p, const struct mr_diags *findings, bool color, const char *heading,
+			   struct mr_buf *out);
 void mr_plan_print_json(const struct mr_plan *p, const struct mr_diags *findings, struct mr_buf *out);
 /* The summary line alone ("Plan: 1 to add, 6 to change, 5 to destroy.\n"), for -q. */
 void mr_plan_print_summary(const struct mr_plan *p, bool color, struct mr_buf *out);

@@ -91,6 +91,12 @@ static void homes(const struct mr_plan *p, bool color, struct mr_buf *out)
 
 void mr_plan_print_text(const struct mr_plan *p, const struct mr_diags *findings, bool color, struct mr_buf *out)
 {
+	mr_plan_print_text_as(p, findings, color, MR_PLAN_WILL, out);
+}
+
+void mr_plan_print_text_as(const struct mr_plan *p, const struct mr_diags *findings, bool color, const char *heading,
+			   struct mr_buf *out)
+{
 	if (p->findings_scoped)
 		findings = &p->findings;
 	if (findings && findings->n) {
@@ -110,7 +116,7 @@ void mr_plan_print_text(const struct mr_plan *p, const struct mr_diags *findings
 		return;
 	}
 	if (p->nchanges) {
-		mr_buf_adds(out, "mailrecon will make these changes:\n");
+		mr_buf_addf(out, "%s\n", heading);
 		const char *group = "";
 		for (size_t i = 0; i < p->nchanges; i++) {
 			const struct mr_change *c = &p->changes[i];
