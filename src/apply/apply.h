@@ -39,6 +39,10 @@ struct mr_apply_opts {
 	bool color;
 	int verbosity;
 	const char *actor;            /* NULL: SUDO_USER, the CI job's user, or the login */
+	/* Asked once the plan is printed (whatever the verbosity) and has passed every refusal,
+	 * when it changes something, before anything is written to the live tree: false cancels
+	 * the run (exit 3, "apply cancelled; nothing was changed").  NULL: no question. */
+	bool (*confirm)(void);
 };
 
 /* Runs the whole apply; returns the process exit code (design section 1). */

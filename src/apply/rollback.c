@@ -289,12 +289,14 @@ int mr_rollback_run(const struct mr_apply_opts *o, const char *rev)
 	}
 	stage_init(&s, &a);
 	stage_expect_live(&s);
-	struct mr_buf shown = MR_BUF_INIT, text = MR_BUF_INIT;
+	struct mr_buf shown = MR_BUF_INIT, text = MR_BUF_INIT, made = MR_BUF_INIT;
 	size_t nchanged = 0, kept_keys = 0;
 	struct mr_plan view = p;
 	view.nfiles = 0; /* the files are the revision's, listed below */
-	if (p.nchanges || p.nhomes)
+	if (p.nchanges || p.nhomes) {
 		mr_plan_print_text(&view, NULL, o->color, &text);
+		mr_plan_print_text_as(&view, NULL, false, MR_PLAN_MADE, &made); /* for the revision */
+	}
 	bool staged = stage_homes(&s, &p, HOMES_BEFORE_FILES) == 0 &&
 		      stage_revision(&s, e.id, &want, &cur, &shown, &nchanged, &kept_keys) == 0;
 	for (size_t i = 0; staged && i < p.nfiles; i++) {
@@ -307,7 +309,7 @@ int mr_rollback_run(const struct mr_apply_opts *o, const char *rev)
 		nchanged++;
 	}
 	staged = staged && stage_homes(&s, &p, HOMES_AFTER_FILES) == 0;
-	if (o->verbosity >= 0) {
+	if (o->verbosity >= 0 || o->confirm) { /* a question comes with what it is about */
 		struct mr_buf subj = MR_BUF_INIT;
 		mr_buf_adds_printable(&subj, e.subject); /* the repository's text: escaped */
 		printf("Rollback to revision %.12s: %s\n\n%s", e.id, subj.ptr ? subj.ptr : "", text.len ? text.ptr : "");
@@ -331,9 +333,12 @@ int mr_rollback_run(const struct mr_apply_opts *o, const char *rev)
 			e.id, p.del_users, p.del_users == 1 ? "" : "s", p.del_domains, p.del_domains == 1 ? "" : "s",
 			p.del_mailboxes, p.del_mailboxes == 1 ? "" : "es", o->allow_delete, o->allow_delete);
 		rc = EXIT_REFUSED;
+	} else if ((nchanged || p.nhomes) && o->confirm && !o->confirm()) {
+		fprintf(stderr, "mailrecon: rollback cancelled; nothing was changed\n");
+		rc = EXIT_REFUSED;
 	} else if (nchanged || p.nhomes) {
 		struct mr_buf m = MR_BUF_INIT, src = MR_BUF_INIT, line = MR_BUF_INIT;
-		mr_buf_addf(&m, "rollback to %.12s\n\n%s\n\n%s\nFiles:\n%s", e.id, e.subject, text.len ? text.ptr : "",
+		mr_buf_addf(&m, "rollback to %.12s\n\n%s\n\n%s\nFiles:\n%s", e.id, e.subject, made.len ? made.ptr : "",
 			    shown.ptr ? shown.ptr : "");
 		mr_buf_addf(&src, "revision %s", e.id);
 		mr_history_trailers(&m, src.ptr, actor(&a));
@@ -357,7 +362,9 @@ int mr_rollback_run(const struct mr_apply_opts *o, const char *rev)
 					rc = EXIT_ERROR;
 				if (reloads(&a, &s) < 0)
 					rc = EXIT_ERROR;
-				say(&a, "\nRollback complete: the state of revision %.12s; %zu file%s written.\n", e.id, s.written,
+				/* the summary line: printed with -q too */
+				printf("%sRollback complete: the state of revision %.12s; %zu file%s written.\n",
+				       o->verbosity < 0 ? "" : "\n", e.id, s.written,
 				    s.written == 1 ? "" : "s");
 				if (s.refused_homes) {
 					fprintf(stderr, "mailrecon: rollback: the storage of %zu mailbox%s was left alone (see above)\n",
@@ -372,6 +379,7 @@ int mr_rollback_run(const struct mr_apply_opts *o, const char *rev)
 	}
 	mr_buf_release(&shown);
 	mr_buf_release(&text);
+	mr_buf_release(&made);
 out:
 	if (s.t)
 		mr_txn_abort(&s.t);

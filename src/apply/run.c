@@ -53,8 +53,12 @@ int mr_state_lock(struct mr_root *root, const char *state_dir, bool exclusive, d
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		double waited = (double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9;
 		if (timeout >= 0 && waited >= timeout) {
-			fprintf(stderr, "mailrecon: another apply holds '%s'; gave up after %.1f s (--lock-timeout)\n", shown,
-				waited);
+			struct mr_buf who = MR_BUF_INIT;
+			if (!mr_lock_holder(fd, &who))
+				mr_buf_adds(&who, "another run");
+			fprintf(stderr, "mailrecon: %s holds the lock '%s'; gave up after %.1f s (--lock-timeout)\n", who.ptr,
+				shown, waited);
+			mr_buf_release(&who);
 			close(fd);
 			rc = EXIT_LOCKED;
 			goto out;
@@ -383,7 +387,7 @@ static int build(struct actx *a, struct mr_plan *p, bool hashing)
 
 static void print_plan(struct actx *a, const struct mr_plan *p)
 {
-	if (a->o->verbosity < 0)
+	if (a->o->verbosity < 0 && !a->o->confirm) /* a question comes with what it is about */
 		return;
 	struct mr_buf out = MR_BUF_INIT;
 	mr_plan_print_text(p, &a->lv.findings, a->o->color, &out);
@@ -567,7 +571,7 @@ static int apply_plan(struct actx *a, struct mr_plan *p)
 	stage_expect_live(&s);
 	struct mr_buf msg = MR_BUF_INIT, text = MR_BUF_INIT;
 	mr_buf_addf(&msg, "Plan: %zu to add, %zu to change, %zu to destroy.\n\n", final.add, final.change, final.destroy);
-	mr_plan_print_text(&final, NULL, false, &text);
+	mr_plan_print_text_as(&final, NULL, false, MR_PLAN_MADE, &text); /* read later: what was done */
 	add_plan_text(&msg, &text);
 	mr_buf_release(&text);
 	struct mr_buf src = MR_BUF_INIT;
@@ -605,7 +609,9 @@ static int apply_plan(struct actx *a, struct mr_plan *p)
 				s.refused_homes, s.refused_homes == 1 ? "" : "es");
 			rc = EXIT_ERROR;
 		}
-		say(a, "\nApply complete: %zu added, %zu changed, %zu destroyed; %zu file%s written.\n", final.add, final.change,
+		/* the summary line: printed with -q too */
+		printf("%sApply complete: %zu added, %zu changed, %zu destroyed; %zu file%s written.\n",
+		       a->o->verbosity < 0 ? "" : "\n", final.add, final.change,
 		    final.destroy, s.written, s.written == 1 ? "" : "s");
 	}
 	mr_buf_release(&s.err);
@@ -687,6 +693,11 @@ int mr_apply_run(const struct mr_apply_opts *o)
 	}
 	if (p.nchanges == 0 && p.nfiles == 0 && p.nhomes == 0)
 		goto out; /* "No changes." was printed: nothing is written, nothing reloaded */
+	if (o->confirm && !o->confirm()) {
+		fprintf(stderr, "mailrecon: apply cancelled; nothing was changed\n");
+		rc = EXIT_REFUSED;
+		goto out;
+	}
 	rc = apply_plan(&a, &p);
 	mr_pwcache_save(a.oc.cache);
 out:

@@ -1,8 +1,9 @@
 /*
  * cli: the command table and what every command shares.
  *
- * Each command is one file cmd_<name>.c exporting one struct mr_cmd.  main() parses the
- * global options (accepted before or after the command name), then calls the command's
+ * Each command is one file cmd_<name>.c exporting one struct mr_cmd, whose option table
+ * (struct mr_opt) is both what the parser accepts and what the help prints.  main() parses
+ * the global options (accepted before or after the command name), then calls the command's
  * run() with the remaining arguments; run() returns the process exit code.
  */
 #ifndef MR_CLI_CLI_H
@@ -10,6 +11,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 /* Exit codes of design section 1. */
 enum {
@@ -35,17 +37,53 @@ struct mr_globals {
 	int verbosity; /* -1 quiet, 0 normal, 1+ verbose */
 };
 
+/*
+ * One option of a command, or a global one.  The parser's getopt tables and every help text
+ * (mailrecon help, CMD --help, -h) are made from these tables: there is no other list of
+ * the options.  A table ends with an entry whose name and key are both 0.
+ */
+enum {
+	MR_OPT_REPEAT = 1, /* may be given more than once ("[-f PATH]...") */
+	MR_OPT_NEXT_NUMBER = 2, /* an optional value may also be the next word when it is a number */
+};
+struct mr_opt {
+	const char *name; /* the long name without "--", or NULL for a short-only option */
+	int key;          /* a letter: also the short option -KEY; else an id >= 256 */
+	int has_arg;      /* no_argument, required_argument or optional_argument */
+	const char *arg;  /* the value's name in the help ("PATH"), or NULL */
+	unsigned flags;   /* MR_OPT_* */
+	const char *help; /* one line */
+};
+
 struct mr_cmd {
 	const char *name;
-	const char *usage;   /* the arguments after the name */
-	const char *summary; /* one line */
-	const struct option *options; /* the command's own long options, NULL-terminated; or NULL */
-	const char *shortopts;        /* the command's own short options */
-	/* Called for each of the command's own options; returns 0, or an exit code to stop. */
+	const char *operands; /* what follows the options in the usage line ("REV"), or NULL */
+	const char *summary;  /* one line, in the command list */
+	const char *description; /* a few lines of help, each ending with \n */
+	const struct mr_opt *opts; /* the command's own options, or NULL */
+	const char *exits;   /* the exit codes, one "N  meaning\n" a line */
+	const char *example; /* one or more example lines, each ending with \n */
+	/* Called for each of the command's own options (key as in the table); returns 0, or an
+	 * exit code to stop. */
 	int (*option)(void *state, int opt, const char *arg);
 	int (*run)(void *state, const struct mr_globals *g, int argc, char **argv);
 	size_t state_size;
+	bool no_root; /* runs without opening --root (validate, help, passwd) */
 };
+
+/* The command table (main.c), NULL-terminated, and the global options. */
+extern const struct mr_cmd *const mr_cli_commands[];
+extern const struct mr_opt mr_cli_global_opts[];
+const struct mr_cmd *mr_cli_command(const char *name);
+
+/* help.c: the usage of the whole program (the commands and the global options) and of one
+ * command, made from the tables. */
+void mr_cli_usage(FILE *f);
+void mr_cli_command_help(const struct mr_cmd *c, FILE *f);
+
+/* Whether to colour standard output: --color always, or auto on a terminal without a
+ * non-empty NO_COLOR in the environment. */
+bool mr_cli_color(const struct mr_globals *g);
 
 extern const struct mr_cmd mr_cmd_validate;
 extern const struct mr_cmd mr_cmd_import;
@@ -56,6 +94,8 @@ extern const struct mr_cmd mr_cmd_log;
 extern const struct mr_cmd mr_cmd_show;
 extern const struct mr_cmd mr_cmd_drift;
 extern const struct mr_cmd mr_cmd_rollback;
+extern const struct mr_cmd mr_cmd_passwd;
+extern const struct mr_cmd mr_cmd_help;
 
 /* The -f sources of a command, in the order given. */
 struct mr_cli_sources {

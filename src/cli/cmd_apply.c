@@ -1,6 +1,9 @@
 /*
  * mailrecon apply [-f PATH]... | --plan PLANFILE  [--allow-delete[=N]] [--purge] [--no-reload]
- *                 [--scope USER] [--actor NAME]
+ *                 [--scope USER] [--actor NAME] [--yes]
+ *
+ * On a terminal (stdin and stdout) apply and rollback print the plan and ask before they
+ * write; --yes, or no terminal (CI, a timer), does not ask.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,20 +19,28 @@ struct apply_state {
 	struct mr_cli_sources src; /* -f */
 	const char *plan, *scope, *actor;
 	long allow_delete;
-	bool purge, no_reload;
+	bool purge, no_reload, yes;
 };
 
-enum { OPT_PLAN = 3000, OPT_ALLOW_DELETE, OPT_PURGE, OPT_NO_RELOAD, OPT_SCOPE, OPT_ACTOR };
+enum { OPT_PLAN = 3000, OPT_ALLOW_DELETE, OPT_PURGE, OPT_NO_RELOAD, OPT_SCOPE, OPT_ACTOR, OPT_YES };
 
-static const struct option options[] = {
-	{ "file", required_argument, NULL, 'f' },
-	{ "plan", required_argument, NULL, OPT_PLAN },
-	{ "allow-delete", optional_argument, NULL, OPT_ALLOW_DELETE },
-	{ "purge", no_argument, NULL, OPT_PURGE },
-	{ "no-reload", no_argument, NULL, OPT_NO_RELOAD },
-	{ "scope", required_argument, NULL, OPT_SCOPE },
-	{ "actor", required_argument, NULL, OPT_ACTOR },
-	{ NULL, 0, NULL, 0 },
+#define ALLOW_DELETE_HELP "allow up to N deletions of users, domains and mailboxes (default 0; no N: any number)"
+#define NO_RELOAD_HELP "do not reload postgrey, spamd or dovecot after the switch"
+#define ACTOR_HELP "who to name in the revision and the audit log (default SUDO_USER, the CI user or the login)"
+#define YES_HELP "do not ask; on a terminal (stdin and stdout) it asks 'Apply these changes? (yes/no)'"
+
+static const struct mr_opt options[] = {
+	{ "file", 'f', required_argument, "PATH", MR_OPT_REPEAT, "the desired state: a YAML file, a directory of them, or git:REPO[#REF][:SUBDIR]; repeatable (default ROOT/etc/mailrecon/desired)" },
+	{ "plan", OPT_PLAN, required_argument, "PLANFILE", 0,
+	  "apply exactly this saved plan (plan --out); refused (exit 3) if anything changed since; not with -f" },
+	{ "allow-delete", OPT_ALLOW_DELETE, optional_argument, "N", MR_OPT_NEXT_NUMBER, ALLOW_DELETE_HELP },
+	{ "purge", OPT_PURGE, no_argument, NULL, 0, "delete a removed mailbox's mail instead of archiving it" },
+	{ "no-reload", OPT_NO_RELOAD, no_argument, NULL, 0, NO_RELOAD_HELP },
+	{ "scope", OPT_SCOPE, required_argument, "USER", 0,
+	  "only USER's objects (a reseller: also its users'); nothing else is touched" },
+	{ "actor", OPT_ACTOR, required_argument, "NAME", 0, ACTOR_HELP },
+	{ "yes", OPT_YES, no_argument, NULL, 0, YES_HELP },
+	{ NULL, 0, 0, NULL, 0, NULL },
 };
 
 static int option(void *state, int opt, const char *arg)
@@ -70,8 +81,29 @@ static int option(void *state, int opt, const char *arg)
 	case OPT_ACTOR:
 		s->actor = arg;
 		return 0;
+	case OPT_YES:
+		s->yes = true;
+		return 0;
 	}
 	return MR_EXIT_USAGE;
+}
+
+/* The question of an apply on a terminal: only "yes" goes on (the plan is printed above it). */
+static bool confirm(void)
+{
+	char line[64];
+	fputs("\nApply these changes? (yes/no) ", stdout);
+	fflush(stdout);
+	if (!fgets(line, sizeof(line), stdin))
+		return false;
+	line[strcspn(line, "\r\n")] = '\0';
+	return strcmp(line, "yes") == 0;
+}
+
+/* Ask only a person: stdin and stdout on a terminal (not CI, not a timer), and no --yes. */
+static bool (*asker(const struct apply_state *s))(void)
+{
+	return !s->yes && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) ? confirm : NULL;
 }
 
 static int run(void *state, const struct mr_globals *g, int argc, char **argv)
@@ -89,8 +121,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 			.root = g->rootfs, .state_dir = g->state_dir, .layout = g->layout, .sources = s->src.v,
 			.nsources = s->src.n, .planfile = s->plan, .scope = s->scope, .allow_delete = s->allow_delete,
 			.purge = s->purge, .no_reload = s->no_reload, .lock_timeout = g->lock_timeout,
-			.color = g->color == MR_COLOR_ALWAYS || (g->color == MR_COLOR_AUTO && isatty(STDOUT_FILENO)),
-			.verbosity = g->verbosity, .actor = s->actor,
+			.color = mr_cli_color(g), .verbosity = g->verbosity, .actor = s->actor, .confirm = asker(s),
 		};
 		rc = mr_apply_run(&o);
 	}
@@ -100,25 +131,33 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 
 const struct mr_cmd mr_cmd_apply = {
 	.name = "apply",
-	.usage = "[-f PATH]... | --plan PLANFILE [--allow-delete[=N]] [--purge] [--no-reload] [--scope USER] [--actor NAME]",
 	.summary = "make the live server what the desired state says",
-	.options = options,
-	.shortopts = "f:",
+	.description = "Plan, print the plan, and make the live server match it as one transaction:\n"
+		       "files staged and checked with the installed tools, then switched; homes made,\n"
+		       "moved or archived; the services whose inputs changed reloaded; one revision and\n"
+		       "audit lines recorded. A second apply of the same state changes nothing.\n",
+	.opts = options,
+	.exits = "0   applied, or nothing to change\n"
+		 "1   error: bad input, I/O, a failed check, a mailbox home left alone\n"
+		 "3   refused: deletions over --allow-delete, a stale --plan, --scope\n"
+		 "4   another run held the lock longer than --lock-timeout\n",
+	.example = "mailrecon apply --plan change.plan\nmailrecon apply -f /etc/mailrecon/desired --allow-delete=2\n",
 	.option = option,
 	.run = run,
 	.state_size = sizeof(struct apply_state),
 };
 
-static const struct option rollback_options[] = {
-	{ "allow-delete", optional_argument, NULL, OPT_ALLOW_DELETE },
-	{ "no-reload", no_argument, NULL, OPT_NO_RELOAD },
-	{ "actor", required_argument, NULL, OPT_ACTOR },
-	{ NULL, 0, NULL, 0 },
+static const struct mr_opt rollback_options[] = {
+	{ "allow-delete", OPT_ALLOW_DELETE, optional_argument, "N", MR_OPT_NEXT_NUMBER, ALLOW_DELETE_HELP },
+	{ "no-reload", OPT_NO_RELOAD, no_argument, NULL, 0, NO_RELOAD_HELP },
+	{ "actor", OPT_ACTOR, required_argument, "NAME", 0, ACTOR_HELP },
+	{ "yes", OPT_YES, no_argument, NULL, 0, YES_HELP },
+	{ NULL, 0, 0, NULL, 0, NULL },
 };
 
 static int rollback_option(void *state, int opt, const char *arg)
 {
-	if (opt != OPT_ALLOW_DELETE && opt != OPT_NO_RELOAD && opt != OPT_ACTOR)
+	if (opt != OPT_ALLOW_DELETE && opt != OPT_NO_RELOAD && opt != OPT_ACTOR && opt != OPT_YES)
 		return MR_EXIT_USAGE;
 	return option(state, opt, arg);
 }
@@ -133,17 +172,25 @@ static int rollback_run(void *state, const struct mr_globals *g, int argc, char 
 	struct mr_apply_opts o = {
 		.root = g->rootfs, .state_dir = g->state_dir, .layout = g->layout, .lock_timeout = g->lock_timeout,
 		.allow_delete = s->allow_delete, .no_reload = s->no_reload, .actor = s->actor,
-		.color = g->color == MR_COLOR_ALWAYS || (g->color == MR_COLOR_AUTO && isatty(STDOUT_FILENO)),
-		.verbosity = g->verbosity,
+		.color = mr_cli_color(g), .verbosity = g->verbosity, .confirm = asker(s),
 	};
 	return mr_rollback_run(&o, argv[0]);
 }
 
 const struct mr_cmd mr_cmd_rollback = {
 	.name = "rollback",
-	.usage = "REV [--allow-delete[=N]] [--no-reload] [--actor NAME]",
-	.summary = "make the live files equal a revision's, as a new revision (an apply: the same delete cap)",
-	.options = rollback_options,
+	.operands = "REV",
+	.summary = "make the live files those of a revision, as a new revision",
+	.description = "An apply whose target is revision REV of the state repository (see mailrecon log):\n"
+		       "the same lock, delete cap, archive, checks and transaction, recorded as a new\n"
+		       "revision. A revision mailrecon did not make, or with files it would never write,\n"
+		       "is refused.\n",
+	.opts = rollback_options,
+	.exits = "0   rolled back, or the live files are already REV's\n"
+		 "1   error\n"
+		 "3   refused: deletions over --allow-delete, a revision that cannot be used\n"
+		 "4   another run held the lock longer than --lock-timeout\n",
+	.example = "mailrecon rollback 2002ec53da9a --allow-delete=1\n",
 	.option = rollback_option,
 	.run = rollback_run,
 	.state_size = sizeof(struct apply_state),

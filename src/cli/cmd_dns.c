@@ -23,10 +23,11 @@ struct dns_state {
 
 enum { OPT_JSON = 4000 };
 
-static const struct option options[] = {
-	{ "file", required_argument, NULL, 'f' },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ NULL, 0, NULL, 0 },
+static const struct mr_opt options[] = {
+	{ "file", 'f', required_argument, "PATH", MR_OPT_REPEAT,
+	  "the desired state whose server.dmarc template to use; repeatable (default ROOT/etc/mailrecon/desired)" },
+	{ "json", OPT_JSON, no_argument, NULL, 0, "print a JSON array of {domain, kind, name, type, value}" },
+	{ NULL, 0, 0, NULL, 0, NULL },
 };
 
 static int option(void *state, int opt, const char *arg)
@@ -148,10 +149,14 @@ out:
 
 const struct mr_cmd mr_cmd_dns = {
 	.name = "dns",
-	.usage = "[DOMAIN]... [--json] [-f PATH]...",
+	.operands = "[DOMAIN]...",
 	.summary = "print the DKIM and DMARC records to publish",
-	.options = options,
-	.shortopts = "f:",
+	.description = "Print the TXT records to publish for the live domains (all, or each DOMAIN): each\n"
+		       "DKIM key's record and, for a domain with dmarc: true, the DMARC record from\n"
+		       "server.dmarc with {domain} replaced. Reads only.\n",
+	.opts = options,
+	.exits = "0   printed\n1   error, or a DOMAIN that is not a live mail domain\n",
+	.example = "mailrecon dns example.com\n",
 	.option = option,
 	.run = run,
 	.state_size = sizeof(struct dns_state),

@@ -26,10 +26,10 @@ struct drift_state {
 
 enum { OPT_JSON = 6000 };
 
-static const struct option options[] = {
-	{ "file", required_argument, NULL, 'f' },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ NULL, 0, NULL, 0 },
+static const struct mr_opt options[] = {
+	{ "file", 'f', required_argument, "PATH", MR_OPT_REPEAT, "the desired state: a YAML file, a directory of them, or git:REPO[#REF][:SUBDIR]; repeatable (default ROOT/etc/mailrecon/desired)" },
+	{ "json", OPT_JSON, no_argument, NULL, 0, "print one JSON object: drift, revision, files changed, plan" },
+	{ NULL, 0, 0, NULL, 0, NULL },
 };
 
 static int option(void *state, int opt, const char *arg)
@@ -139,10 +139,16 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 		mr_buf_adds(&out, "],\"plan\":");
 		mr_plan_print_json(&p, &lv.findings, &out);
 		mr_buf_adds(&out, "}\n");
+	} else if (g->verbosity < 0) { /* -q: the summary lines only */
+		if (p.nchanges || p.nfiles || p.nhomes)
+			mr_plan_print_summary(&p, false, &out);
+		if (v && changed.n)
+			mr_buf_addf(&out, "%zu file%s changed outside mailrecon since revision %.12s.\n", changed.n,
+				    changed.n == 1 ? "" : "s", head);
 	} else {
 		if (p.nchanges || p.nfiles || p.nhomes) {
 			mr_buf_adds(&out, "The live server differs from the desired state:\n\n");
-			mr_plan_print_text(&p, &lv.findings, false, &out);
+			mr_plan_print_text_as(&p, &lv.findings, false, MR_PLAN_WOULD, &out);
 		} else {
 			mr_buf_adds(&out, "The live server matches the desired state.\n");
 		}
@@ -179,10 +185,13 @@ out:
 
 const struct mr_cmd mr_cmd_drift = {
 	.name = "drift",
-	.usage = "[-f PATH]... [--json]",
 	.summary = "read-only: what differs from the desired state and the last revision",
-	.options = options,
-	.shortopts = "f:",
+	.description = "Read-only: which objects of the live server differ from the desired state, and\n"
+		       "which managed files changed since the last applied revision (an edit made outside\n"
+		       "mailrecon).\n",
+	.opts = options,
+	.exits = "0   no drift\n1   error\n2   drift\n4   an apply held the lock longer than --lock-timeout\n",
+	.example = "mailrecon drift -f git:/srv/mail-config#main:mx1\n",
 	.option = option,
 	.run = run,
 	.state_size = sizeof(struct drift_state),

@@ -17,15 +17,17 @@ struct import_state {
 	const char *scope;
 };
 
-static const struct option options[] = {
-	{ "scope", required_argument, NULL, 's' },
-	{ NULL, 0, NULL, 0 },
+enum { OPT_SCOPE = 7000 };
+
+static const struct mr_opt options[] = {
+	{ "scope", OPT_SCOPE, required_argument, "USER", 0, "only USER's objects (a reseller: also its users')" },
+	{ NULL, 0, 0, NULL, 0, NULL },
 };
 
 static int option(void *state, int opt, const char *arg)
 {
 	struct import_state *s = state;
-	if (opt != 's')
+	if (opt != OPT_SCOPE)
 		return MR_EXIT_USAGE;
 	if (mr_check_user_name(arg)) {
 		mr_cli_error("import: --scope '%s' is not a user name", arg);
@@ -104,10 +106,13 @@ out:
 
 const struct mr_cmd mr_cmd_import = {
 	.name = "import",
-	.usage = "[--scope USER]",
 	.summary = "print the live server as desired-state YAML",
-	.options = options,
-	.shortopts = "",
+	.description = "Read every live file and print the live server as one desired-state YAML document\n"
+		       "on standard output, which validates and which plan turns into no change. Passwords\n"
+		       "are kept as {hash: ...}; findings in the live files go to standard error.\n",
+	.opts = options,
+	.exits = "0   printed\n1   a live file could not be read, or the live state breaks a rule\n",
+	.example = "mailrecon import > /etc/mailrecon/desired/imported.yaml\n",
 	.option = option,
 	.run = run,
 	.state_size = sizeof(struct import_state),

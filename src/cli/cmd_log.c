@@ -21,9 +21,10 @@ struct log_state {
 
 enum { OPT_JSON = 5000 };
 
-static const struct option log_options[] = {
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ NULL, 0, NULL, 0 },
+static const struct mr_opt log_options[] = {
+	{ NULL, 'n', required_argument, "N", 0, "at most N revisions (default 20)" },
+	{ "json", OPT_JSON, no_argument, NULL, 0, "print a JSON array of {id, time, actor, subject}" },
+	{ NULL, 0, 0, NULL, 0, NULL },
 };
 
 static int log_option(void *state, int opt, const char *arg)
@@ -121,10 +122,12 @@ static int log_run(void *state, const struct mr_globals *g, int argc, char **arg
 
 const struct mr_cmd mr_cmd_log = {
 	.name = "log",
-	.usage = "[-n N] [--json]",
 	.summary = "list the applied revisions, newest first",
-	.options = log_options,
-	.shortopts = "n:",
+	.description = "The revisions of the state repository STATE_DIR/repo, newest first: id, time, actor\n"
+		       "and subject.\n",
+	.opts = log_options,
+	.exits = "0   listed (also when there is none yet)\n1   error\n",
+	.example = "mailrecon log -n 5\n",
 	.option = log_option,
 	.run = log_run,
 	.state_size = sizeof(struct log_state),
@@ -164,7 +167,19 @@ static int show_run(void *state, const struct mr_globals *g, int argc, char **ar
 		mr_buf_adds(&out, "\n\n");
 		mr_buf_adds_printable(&out, e.subject);
 		mr_buf_adds(&out, "\n\n");
-		mr_buf_add_printable(&out, e.body, strlen(e.body), MR_PRINTABLE_LINES);
+		/* a revision is what was done: a body written before revisions said so reads
+		 * "mailrecon will make these changes:", shown in the past tense */
+		const char *will = strstr(e.body, MR_PLAN_WILL "\n");
+		while (will && will != e.body && will[-1] != '\n')
+			will = strstr(will + 1, MR_PLAN_WILL "\n");
+		if (will) {
+			mr_buf_add_printable(&out, e.body, (size_t)(will - e.body), MR_PRINTABLE_LINES);
+			mr_buf_adds(&out, MR_PLAN_MADE);
+			will += strlen(MR_PLAN_WILL);
+		} else {
+			will = e.body;
+		}
+		mr_buf_add_printable(&out, will, strlen(will), MR_PRINTABLE_LINES);
 		if (e.body[0] && e.body[strlen(e.body) - 1] != '\n')
 			mr_buf_addc(&out, '\n');
 		mr_buf_addf(&out, "\nFiles changed (%zu):\n", np);
@@ -185,8 +200,12 @@ static int show_run(void *state, const struct mr_globals *g, int argc, char **ar
 
 const struct mr_cmd mr_cmd_show = {
 	.name = "show",
-	.usage = "REV",
+	.operands = "REV",
 	.summary = "show one revision: its summary, plan and changed files",
+	.description = "One revision of the state repository: its date, actor, subject, the plan it\n"
+		       "applied and the files it changed.\n",
+	.exits = "0   shown\n1   error, or no such revision\n",
+	.example = "mailrecon show HEAD~1\n",
 	.run = show_run,
 	.state_size = 1,
 };

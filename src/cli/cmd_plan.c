@@ -1,5 +1,6 @@
 /*
  * mailrecon plan [-f PATH]... [--out PLANFILE] [--json] [--detailed-exitcode] [--scope USER]
+ *                [--allow-delete[=N]]
  *
  * Loads the desired state and the live files, and prints what apply would change.  It
  * writes nothing to the live tree; with --out, the plan file.  A clear password is compared
@@ -30,6 +31,7 @@
 #include "plan/plan.h"
 #include "plan/planfile.h"
 #include "util/fs.h"
+#include "util/strutil.h"
 #include "util/xalloc.h"
 #include "vcs/vcs.h"
 
@@ -37,18 +39,23 @@ struct plan_state {
 	struct mr_cli_sources src; /* -f */
 	const char *out;
 	const char *scope;
+	long allow_delete; /* as apply's: 0 by default, -1 any number */
 	bool json, detailed;
 };
 
-enum { OPT_OUT = 2000, OPT_JSON, OPT_DETAILED, OPT_SCOPE };
+enum { OPT_OUT = 2000, OPT_JSON, OPT_DETAILED, OPT_SCOPE, OPT_ALLOW_DELETE };
 
-static const struct option options[] = {
-	{ "file", required_argument, NULL, 'f' },
-	{ "out", required_argument, NULL, OPT_OUT },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "detailed-exitcode", no_argument, NULL, OPT_DETAILED },
-	{ "scope", required_argument, NULL, OPT_SCOPE },
-	{ NULL, 0, NULL, 0 },
+static const struct mr_opt options[] = {
+	{ "file", 'f', required_argument, "PATH", MR_OPT_REPEAT, "the desired state: a YAML file, a directory of them, or git:REPO[#REF][:SUBDIR]; repeatable (default ROOT/etc/mailrecon/desired)" },
+	{ "out", OPT_OUT, required_argument, "PLANFILE", 0,
+	  "also save the plan, with fingerprints of every file read, for apply --plan" },
+	{ "json", OPT_JSON, no_argument, NULL, 0, "print the plan as JSON (schema/plan.schema.json)" },
+	{ "detailed-exitcode", OPT_DETAILED, no_argument, NULL, 0, "exit 2 when something would change" },
+	{ "scope", OPT_SCOPE, required_argument, "USER", 0,
+	  "only USER's objects (a reseller: also its users'); nothing else is planned" },
+	{ "allow-delete", OPT_ALLOW_DELETE, optional_argument, "N", MR_OPT_NEXT_NUMBER,
+	  "the deletions apply will be allowed (default 0; no N: any number): more are marked 'apply will refuse'" },
+	{ NULL, 0, 0, NULL, 0, NULL },
 };
 
 static int option(void *state, int opt, const char *arg)
@@ -74,6 +81,19 @@ static int option(void *state, int opt, const char *arg)
 		}
 		s->scope = arg;
 		return 0;
+	case OPT_ALLOW_DELETE: {
+		uint64_t n;
+		if (!arg) {
+			s->allow_delete = -1; /* any number */
+			return 0;
+		}
+		if (!mr_parse_u64(arg, strlen(arg), 1000000000, &n)) {
+			mr_cli_error("plan: --allow-delete=%s: expected a number", arg);
+			return MR_EXIT_USAGE;
+		}
+		s->allow_delete = (long)n;
+		return 0;
+	}
 	}
 	return MR_EXIT_USAGE;
 }
@@ -205,11 +225,20 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 		goto out;
 	}
 	struct mr_buf out = MR_BUF_INIT;
-	bool color = g->color == MR_COLOR_ALWAYS || (g->color == MR_COLOR_AUTO && isatty(STDOUT_FILENO));
-	if (s->json)
-		mr_plan_print_json(&p, &lv.findings, &out);
-	else if (g->verbosity >= 0 || p.nchanges || p.nfiles || p.nhomes)
-		mr_plan_print_text(&p, &lv.findings, color, &out);
+	bool color = mr_cli_color(g), changes = p.nchanges || p.nfiles || p.nhomes;
+	if (s->json) {
+		mr_plan_print_json_refusals(&p, &lv.findings, s->allow_delete, &out);
+	} else {
+		if (g->verbosity >= 0)
+			mr_plan_print_text(&p, &lv.findings, color, &out);
+		else if (changes) /* -q: the summary line only */
+			mr_plan_print_summary(&p, color, &out);
+		/* what apply would refuse, so that a reviewer does not approve a plan that cannot apply */
+		struct mr_buf note = MR_BUF_INIT;
+		if (changes && mr_plan_refusals(&p, s->allow_delete, &note, NULL))
+			mr_buf_addf(&out, "%s%s", g->verbosity >= 0 ? "\n" : "", note.ptr);
+		mr_buf_release(&note);
+	}
 	if (fwrite(out.ptr ? out.ptr : "", 1, out.len, stdout) != out.len || fflush(stdout) != 0)
 		code = MR_EXIT_ERROR;
 	mr_buf_release(&out);
@@ -260,10 +289,17 @@ out:
 
 const struct mr_cmd mr_cmd_plan = {
 	.name = "plan",
-	.usage = "[-f PATH]... [--out PLANFILE] [--json] [--detailed-exitcode] [--scope USER]",
 	.summary = "show what apply would change",
-	.options = options,
-	.shortopts = "f:",
+	.description = "Load the desired state and the live files and print what apply would change:\n"
+		       "+ create, ~ update, - delete, grouped by domain, the files that would change and a\n"
+		       "summary line. Secrets are never shown. Writes nothing to the live tree.\n",
+	.opts = options,
+	.exits = "0   planned (with changes too, without --detailed-exitcode)\n"
+		 "1   error: the desired state or the live files could not be read, a BLOCKED file\n"
+		 "2   changes pending (--detailed-exitcode)\n"
+		 "3   refused by the rules of --scope\n"
+		 "4   an apply held the lock longer than --lock-timeout\n",
+	.example = "mailrecon plan --detailed-exitcode --out change.plan\nmailrecon plan --json --allow-delete=2\n",
 	.option = option,
 	.run = run,
 	.state_size = sizeof(struct plan_state),

@@ -14,9 +14,9 @@ struct validate_state {
 	struct mr_cli_sources src; /* -f */
 };
 
-static const struct option options[] = {
-	{ "file", required_argument, NULL, 'f' },
-	{ NULL, 0, NULL, 0 },
+static const struct mr_opt options[] = {
+	{ "file", 'f', required_argument, "PATH", MR_OPT_REPEAT, "the desired state: a YAML file, a directory of them, or git:REPO[#REF][:SUBDIR]; repeatable (default ROOT/etc/mailrecon/desired)" },
+	{ NULL, 0, 0, NULL, 0, NULL },
 };
 
 static int option(void *state, int opt, const char *arg)
@@ -59,10 +59,13 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 
 const struct mr_cmd mr_cmd_validate = {
 	.name = "validate",
-	.usage = "[-f PATH]...",
 	.summary = "check the desired state; touches nothing live",
-	.options = options,
-	.shortopts = "f:",
+	.description = "Load and check the desired state. Every error is printed as FILE:LINE:COL: error:\n"
+		       "MESSAGE, all of them in one run; secrets are never printed.\n",
+	.opts = options,
+	.exits = "0   valid\n1   errors in the desired state\n",
+	.example = "mailrecon validate -f examples/hosting\nmailrecon validate -f alice.yaml -f bob.yaml\n",
+	.no_root = true,
 	.option = option,
 	.run = run,
 	.state_size = sizeof(struct validate_state),

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "util/rootfs.h"
@@ -18,7 +19,7 @@
 #define MAILRECON_VERSION "0.0.0"
 #endif
 
-static const struct mr_cmd *const commands[] = {
+const struct mr_cmd *const mr_cli_commands[] = {
 	&mr_cmd_validate,
 	&mr_cmd_plan,
 	&mr_cmd_apply,
@@ -28,6 +29,8 @@ static const struct mr_cmd *const commands[] = {
 	&mr_cmd_log,
 	&mr_cmd_show,
 	&mr_cmd_rollback,
+	&mr_cmd_passwd,
+	&mr_cmd_help,
 	NULL,
 };
 
@@ -37,22 +40,41 @@ enum {
 	OPT_STATE_DIR,
 	OPT_LOCK_TIMEOUT,
 	OPT_COLOR,
-	OPT_HELP,
 	OPT_VERSION,
 };
 
-static const struct option global_options[] = {
-	{ "root", required_argument, NULL, OPT_ROOT },
-	{ "layout", required_argument, NULL, OPT_LAYOUT },
-	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
-	{ "lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT },
-	{ "color", required_argument, NULL, OPT_COLOR },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, OPT_HELP },
-	{ "version", no_argument, NULL, OPT_VERSION },
-	{ NULL, 0, NULL, 0 },
+const struct mr_opt mr_cli_global_opts[] = {
+	{ "root", OPT_ROOT, required_argument, "DIR", 0, "take every live path below DIR (default /)" },
+	{ "layout", OPT_LAYOUT, required_argument, "debian|rhel|auto", 0,
+	  "the file layout (default auto: /etc/exim4 means debian, /etc/exim rhel)" },
+	{ "state-dir", OPT_STATE_DIR, required_argument, "DIR", 0,
+	  "the state directory, below --root (default /var/lib/mailrecon)" },
+	{ "lock-timeout", OPT_LOCK_TIMEOUT, required_argument, "SECONDS", 0,
+	  "how long to wait for the lock, 0 to 86400 (default 60), then exit 4" },
+	{ "color", OPT_COLOR, required_argument, "auto|always|never", 0,
+	  "colour the output (default auto: on a terminal, unless NO_COLOR is set)" },
+	{ "quiet", 'q', no_argument, NULL, 0, "print only errors and the summary line" },
+	{ "verbose", 'v', no_argument, NULL, 0, "print more" },
+	{ "help", 'h', no_argument, NULL, 0, "print this help (after a command: the command's help)" },
+	{ "version", OPT_VERSION, no_argument, NULL, 0, "print the version" },
+	{ NULL, 0, 0, NULL, 0, NULL },
 };
+
+const struct mr_cmd *mr_cli_command(const char *name)
+{
+	for (const struct mr_cmd *const *c = mr_cli_commands; *c; c++)
+		if (!strcmp((*c)->name, name))
+			return *c;
+	return NULL;
+}
+
+bool mr_cli_color(const struct mr_globals *g)
+{
+	if (g->color != MR_COLOR_AUTO)
+		return g->color == MR_COLOR_ALWAYS;
+	const char *no = getenv("NO_COLOR"); /* no-color.org: set and not empty */
+	return !(no && *no) && isatty(STDOUT_FILENO);
+}
 
 void mr_cli_error(const char *fmt, ...)
 {
@@ -108,28 +130,9 @@ struct mr_load_opts mr_cli_load_opts(const struct mr_globals *g, const struct mr
 				      .read_git = mr_vcs_source };
 }
 
-static void usage(FILE *f)
-{
-	fputs("usage: mailrecon [global options] COMMAND [options]\n\ncommands:\n", f);
-	for (const struct mr_cmd *const *c = commands; *c; c++)
-		fprintf(f, "  %-9s %s\n", (*c)->name, (*c)->summary);
-	fputs("\nglobal options:\n"
-	      "  --root DIR            take every live path below DIR (default /)\n"
-	      "  --layout debian|rhel|auto\n"
-	      "                        file layout (default auto: /etc/exim4 means debian)\n"
-	      "  --state-dir DIR       state directory (default /var/lib/mailrecon, below --root)\n"
-	      "  --lock-timeout SECS   how long to wait for the apply lock\n"
-	      "  --color auto|always|never\n"
-	      "  -q, --quiet           print errors only\n"
-	      "  -v, --verbose         print more\n"
-	      "  --help, --version\n"
-	      "\nexit codes: 0 ok, 1 error, 2 changes pending, 3 refused by a safety rule,\n"
-	      "4 lock not taken in time, 64 usage. See mailrecon(1).\n",
-	      f);
-}
-
-/* Handle a global option; returns -1 when it was not one, else 0 or an exit code + 1. */
-static int global_option(struct mr_globals *g, int opt, const char *arg)
+/* Handle a global option (cmd: the command it follows, or NULL); returns -1 when it was not
+ * one, else 0 or an exit code + 1. */
+static int global_option(struct mr_globals *g, const struct mr_cmd *cmd, int opt, const char *arg)
 {
 	switch (opt) {
 	case OPT_ROOT:
@@ -184,8 +187,11 @@ static int global_option(struct mr_globals *g, int opt, const char *arg)
 		if (g->verbosity >= 0)
 			g->verbosity++;
 		return 0;
-	case OPT_HELP:
-		usage(stdout);
+	case 'h':
+		if (cmd)
+			mr_cli_command_help(cmd, stdout);
+		else
+			mr_cli_usage(stdout);
 		return MR_EXIT_OK + 1;
 	case OPT_VERSION:
 		printf("mailrecon %s\n", MAILRECON_VERSION);
@@ -195,63 +201,95 @@ static int global_option(struct mr_globals *g, int opt, const char *arg)
 	}
 }
 
-static size_t count_options(const struct option *o)
+/* The getopt tables of an option table: long options appended to *lo (n of them so far),
+ * short ones to the string of the caller's buffer. */
+static void getopt_tables(const struct mr_opt *opts, struct option **lo, size_t *n, char *shortopts, size_t size)
 {
-	size_t n = 0;
-	while (o && o[n].name)
-		n++;
-	return n;
+	for (const struct mr_opt *o = opts; o && (o->name || o->key); o++) {
+		if (o->name) {
+			*lo = xrealloc(*lo, (*n + 2) * sizeof(**lo));
+			(*lo)[(*n)++] = (struct option){ o->name, o->has_arg, NULL, o->key };
+			memset(&(*lo)[*n], 0, sizeof(**lo));
+		}
+		if (o->key > 0 && o->key < 256) {
+			size_t len = strlen(shortopts);
+			const char *suffix = o->has_arg == required_argument ? ":" : o->has_arg == optional_argument ? "::" : "";
+			if (len + 1 + strlen(suffix) < size)
+				snprintf(shortopts + len, size - len, "%c%s", o->key, suffix);
+		}
+	}
+}
+
+static const struct mr_opt *find_opt(const struct mr_opt *opts, int key)
+{
+	for (const struct mr_opt *o = opts; o && (o->name || o->key); o++)
+		if (o->key == key)
+			return o;
+	return NULL;
+}
+
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
 }
 
 int main(int argc, char **argv)
 {
 	struct mr_globals g = { .root = "/", .state_dir = "/var/lib/mailrecon", .lock_timeout = 60 };
 	int rc;
+	struct option *lo = NULL;
+	size_t nlo = 0;
+	char shortopts[64] = "+";
 
 	/* global options before the command */
+	getopt_tables(mr_cli_global_opts, &lo, &nlo, shortopts, sizeof(shortopts));
 	opterr = 0;
 	optind = 1;
 	int opt;
-	while ((opt = getopt_long(argc, argv, "+qv", global_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, shortopts, lo, NULL)) != -1) {
 		if (opt == '?' || opt == ':') {
-			mr_cli_error("unknown or incomplete option '%s' (see mailrecon --help)", argv[optind - 1]);
+			mr_cli_error("unknown or incomplete option '%s' (see mailrecon help)", argv[optind - 1]);
+			free(lo);
 			return MR_EXIT_USAGE;
 		}
-		if ((rc = global_option(&g, opt, optarg)) > 0)
+		if ((rc = global_option(&g, NULL, opt, optarg)) > 0) {
+			free(lo);
 			return rc - 1;
+		}
 	}
+	free(lo);
+	lo = NULL;
+	nlo = 0;
 	if (optind >= argc) {
-		usage(stderr);
+		mr_cli_usage(stderr);
 		return MR_EXIT_USAGE;
 	}
 	const char *name = argv[optind];
-	const struct mr_cmd *cmd = NULL;
-	for (const struct mr_cmd *const *c = commands; *c; c++)
-		if (!strcmp((*c)->name, name))
-			cmd = *c;
+	const struct mr_cmd *cmd = mr_cli_command(name);
 	if (!cmd) {
-		mr_cli_error("unknown command '%s' (see mailrecon --help)", name);
+		mr_cli_error("unknown command '%s' (see mailrecon help)", name);
 		return MR_EXIT_USAGE;
 	}
 
 	/* the command's options, with the global ones accepted there too */
-	size_t nc = count_options(cmd->options), ng = count_options(global_options);
-	struct option *all = xcalloc(nc + ng + 1, sizeof(*all));
-	if (nc)
-		memcpy(all, cmd->options, nc * sizeof(*all));
-	memcpy(all + nc, global_options, ng * sizeof(*all));
-	char shortopts[64];
-	snprintf(shortopts, sizeof(shortopts), ":qv%s", cmd->shortopts ? cmd->shortopts : "");
+	snprintf(shortopts, sizeof(shortopts), ":");
+	getopt_tables(cmd->opts, &lo, &nlo, shortopts, sizeof(shortopts));
+	getopt_tables(mr_cli_global_opts, &lo, &nlo, shortopts, sizeof(shortopts));
 
 	void *state = xcalloc(1, cmd->state_size ? cmd->state_size : 1);
 	int cargc = argc - optind;
 	char **cargv = argv + optind;
 	optind = 0; /* 0, not 1: glibc's getopt starts afresh, so options may follow operands */
 	rc = -1;
-	while ((opt = getopt_long(cargc, cargv, shortopts, all, NULL)) != -1) {
+	while ((opt = getopt_long(cargc, cargv, shortopts, lo, NULL)) != -1) {
 		if (opt == '?') {
-			mr_cli_error("%s: unknown option '%s' (usage: mailrecon %s %s)", cmd->name, cargv[optind - 1],
-				     cmd->name, cmd->usage);
+			mr_cli_error("%s: unknown option '%s' (see mailrecon %s --help)", cmd->name, cargv[optind - 1],
+				     cmd->name);
 			rc = MR_EXIT_USAGE;
 			break;
 		}
@@ -260,14 +298,22 @@ int main(int argc, char **argv)
 			rc = MR_EXIT_USAGE;
 			break;
 		}
-		int r = global_option(&g, opt, optarg);
+		int r = global_option(&g, cmd, opt, optarg);
 		if (r > 0) {
 			rc = r - 1;
 			break;
 		}
 		if (r == 0)
 			continue;
-		r = cmd->option ? cmd->option(state, opt, optarg) : MR_EXIT_USAGE;
+		/* "--allow-delete 2": an optional value given as the next word, when it is a number
+		 * (getopt takes an optional value only after '='); glibc's permutation keeps the
+		 * word with its option, as for a required value */
+		const struct mr_opt *o = find_opt(cmd->opts, opt);
+		const char *arg = optarg;
+		if (o && o->has_arg == optional_argument && !arg && (o->flags & MR_OPT_NEXT_NUMBER) && optind < cargc &&
+		    all_digits(cargv[optind]))
+			arg = cargv[optind++];
+		r = cmd->option ? cmd->option(state, opt, arg) : MR_EXIT_USAGE;
 		if (r) {
 			rc = r;
 			break;
@@ -276,8 +322,12 @@ int main(int argc, char **argv)
 	if (rc < 0) {
 		struct mr_buf err = MR_BUF_INIT;
 		/* validate touches nothing live: it runs without a root (a missing default source or
-		 * secret file is then its own error) */
-		if (mr_root_open(&g.rootfs, g.root, &err) < 0 && strcmp(cmd->name, "validate") != 0) {
+		 * secret file is then its own error); help and passwd need none */
+		if (cmd->no_root) {
+			if (mr_root_open(&g.rootfs, g.root, &err) < 0)
+				g.rootfs = NULL;
+			rc = cmd->run(state, &g, cargc - optind, cargv + optind);
+		} else if (mr_root_open(&g.rootfs, g.root, &err) < 0) {
 			mr_cli_error("%s", err.ptr);
 			rc = MR_EXIT_ERROR;
 		} else {
@@ -287,6 +337,6 @@ int main(int argc, char **argv)
 		mr_buf_release(&err);
 	}
 	free(state);
-	free(all);
+	free(lo);
 	return rc;
 }

@@ -174,7 +174,28 @@ void mr_plan_scope_findings(const struct mr_live *lv, const char *scope, struct 
 
 /* Output (print.c, json.c). */
 void mr_plan_print_text(const struct mr_plan *p, const struct mr_diags *findings, bool color, struct mr_buf *out);
+/*
+ * The same with another line above the changes than MR_PLAN_WILL (a plan of what apply is
+ * about to do): MR_PLAN_MADE in a revision (what an apply did), MR_PLAN_WOULD for drift.
+ */
+#define MR_PLAN_WILL "mailrecon will make these changes:"
+#define MR_PLAN_MADE "mailrecon made these changes:"
+#define MR_PLAN_WOULD "an apply would make these changes:"
+void mr_plan_print_text_as(const struct mr_plan *p, const struct mr_diags *findings, bool color, const char *heading,
+			   struct mr_buf *out);
 void mr_plan_print_json(const struct mr_plan *p, const struct mr_diags *findings, struct mr_buf *out);
+/* The summary line alone ("Plan: 1 to add, 6 to change, 5 to destroy.\n"), for -q. */
+void mr_plan_print_summary(const struct mr_plan *p, bool color, struct mr_buf *out);
+/*
+ * What apply would refuse in this plan, given --allow-delete=allow_delete (-1: any number):
+ * more deletions of users, domains and mailboxes than allowed, and each BLOCKED file.
+ * Appends a line "apply will refuse: ..." per refusal to text and the JSON array of them to
+ * json (either may be NULL); returns how many.
+ */
+size_t mr_plan_refusals(const struct mr_plan *p, long allow_delete, struct mr_buf *text, struct mr_buf *json);
+/* mr_plan_print_json with a "refusals" member: mr_plan_refusals' array (plan --json). */
+void mr_plan_print_json_refusals(const struct mr_plan *p, const struct mr_diags *findings, long allow_delete,
+				 struct mr_buf *out);
 /* A JSON string ("null" for NULL): '"', '\\' and control characters escaped, and a byte that
  * is not part of valid UTF-8 as U+FFFD, so the output is valid UTF-8 whatever s holds. */
 void mr_json_string(struct mr_buf *out, const char *s);

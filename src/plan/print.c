@@ -91,6 +91,12 @@ static void homes(const struct mr_plan *p, bool color, struct mr_buf *out)
 
 void mr_plan_print_text(const struct mr_plan *p, const struct mr_diags *findings, bool color, struct mr_buf *out)
 {
+	mr_plan_print_text_as(p, findings, color, MR_PLAN_WILL, out);
+}
+
+void mr_plan_print_text_as(const struct mr_plan *p, const struct mr_diags *findings, bool color, const char *heading,
+			   struct mr_buf *out)
+{
 	if (p->findings_scoped)
 		findings = &p->findings;
 	if (findings && findings->n) {
@@ -110,7 +116,7 @@ void mr_plan_print_text(const struct mr_plan *p, const struct mr_diags *findings
 		return;
 	}
 	if (p->nchanges) {
-		mr_buf_adds(out, "mailrecon will make these changes:\n");
+		mr_buf_addf(out, "%s\n", heading);
 		const char *group = "";
 		for (size_t i = 0; i < p->nchanges; i++) {
 			const struct mr_change *c = &p->changes[i];
@@ -152,8 +158,70 @@ void mr_plan_print_text(const struct mr_plan *p, const struct mr_diags *findings
 		mr_buf_adds(out, "\nNo object changes; the mailbox homes above are made again (an earlier apply had to leave them).\n");
 	else if (p->nchanges == 0)
 		mr_buf_adds(out, "\nNo object changes; the files above are rewritten to match the desired state.\n");
-	mr_buf_addf(out, "\n%sPlan:%s %zu to add, %zu to change, %zu to destroy.\n", color ? BOLD : "", color ? RESET : "",
+	mr_buf_addc(out, '\n');
+	mr_plan_print_summary(p, color, out);
+}
+
+void mr_plan_print_summary(const struct mr_plan *p, bool color, struct mr_buf *out)
+{
+	mr_buf_addf(out, "%sPlan:%s %zu to add, %zu to change, %zu to destroy.\n", color ? BOLD : "", color ? RESET : "",
 		    p->add, p->change, p->destroy);
+}
+
+static void plural(struct mr_buf *b, bool *first, size_t n, const char *one, const char *many)
+{
+	if (!n)
+		return;
+	mr_buf_addf(b, "%s%zu %s", *first ? "" : ", ", n, n == 1 ? one : many);
+	*first = false;
+}
+
+size_t mr_plan_refusals(const struct mr_plan *p, long allow_delete, struct mr_buf *text, struct mr_buf *json)
+{
+	size_t n = 0, dels = p->del_users + p->del_domains + p->del_mailboxes;
+	if (json)
+		mr_buf_addc(json, '[');
+	if (allow_delete >= 0 && dels > (size_t)allow_delete) {
+		struct mr_buf what = MR_BUF_INIT;
+		bool first = true;
+		plural(&what, &first, p->del_users, "user", "users");
+		plural(&what, &first, p->del_domains, "domain", "domains");
+		plural(&what, &first, p->del_mailboxes, "mailbox", "mailboxes");
+		struct mr_buf msg = MR_BUF_INIT;
+		mr_buf_addf(&msg, "%zu deletion%s (%s), --allow-delete=%ld", dels, dels == 1 ? "" : "s", what.ptr, allow_delete);
+		if (text)
+			mr_buf_addf(text, "apply will refuse: %s\n", msg.ptr);
+		if (json) {
+			mr_buf_addf(json, "{\"rule\":\"allow-delete\",\"message\":");
+			mr_json_string(json, msg.ptr);
+			mr_buf_addf(json, ",\"deletions\":%zu,\"allowed\":%ld}", dels, allow_delete);
+		}
+		mr_buf_release(&what);
+		mr_buf_release(&msg);
+		n++;
+	}
+	for (size_t i = 0; i < p->nfiles; i++) {
+		const struct mr_file_change *f = &p->files[i];
+		if (!f->blocked)
+			continue;
+		struct mr_buf msg = MR_BUF_INIT;
+		mr_buf_adds_printable(&msg, f->path);
+		mr_buf_adds(&msg, " is BLOCKED: it has lines mailrecon cannot read");
+		if (text)
+			mr_buf_addf(text, "apply will refuse: %s\n", msg.ptr);
+		if (json) {
+			mr_buf_adds(json, n ? ",{\"rule\":\"blocked\",\"message\":" : "{\"rule\":\"blocked\",\"message\":");
+			mr_json_string(json, msg.ptr);
+			mr_buf_adds(json, ",\"file\":");
+			mr_json_string(json, f->path);
+			mr_buf_addc(json, '}');
+		}
+		mr_buf_release(&msg);
+		n++;
+	}
+	if (json)
+		mr_buf_addc(json, ']');
+	return n;
 }
 
 void mr_json_string(struct mr_buf *out, const char *s)
@@ -204,7 +272,25 @@ static const char *sev_name(enum mr_severity s)
 	return s == MR_SEV_ERROR ? "error" : s == MR_SEV_WARNING ? "warning" : "note";
 }
 
+static void print_json(const struct mr_plan *p, const struct mr_diags *findings, const struct mr_buf *refusals,
+		       struct mr_buf *out);
+
 void mr_plan_print_json(const struct mr_plan *p, const struct mr_diags *findings, struct mr_buf *out)
+{
+	print_json(p, findings, NULL, out);
+}
+
+void mr_plan_print_json_refusals(const struct mr_plan *p, const struct mr_diags *findings, long allow_delete,
+				 struct mr_buf *out)
+{
+	struct mr_buf r = MR_BUF_INIT;
+	mr_plan_refusals(p, allow_delete, NULL, &r);
+	print_json(p, findings, &r, out);
+	mr_buf_release(&r);
+}
+
+static void print_json(const struct mr_plan *p, const struct mr_diags *findings, const struct mr_buf *refusals,
+		       struct mr_buf *out)
 {
 	if (p->findings_scoped)
 		findings = &p->findings;
@@ -288,5 +374,10 @@ void mr_plan_print_json(const struct mr_plan *p, const struct mr_diags *findings
 		mr_buf_addf(out, ",\"at_apply\":%s,\"blocked\":%s}", f->at_apply ? "true" : "false",
 			    f->blocked ? "true" : "false");
 	}
-	mr_buf_adds(out, "]}\n");
+	mr_buf_addc(out, ']');
+	if (refusals) {
+		mr_buf_adds(out, ",\"refusals\":");
+		mr_buf_add(out, refusals->ptr, refusals->len);
+	}
+	mr_buf_adds(out, "}\n");
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "util/xalloc.h"
@@ -347,4 +348,56 @@ int mr_write_file_atomic(const char *path, const void *data, size_t len, unsigne
 		mr_buf_addf(err, "cannot write '%s': %s", path, strerror(errno));
 	mr_buf_release(&tmp);
 	return rc;
+}
+
+int mr_lock_holder(int fd, struct mr_buf *out)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return 0;
+	FILE *f = fopen("/proc/locks", "re");
+	if (!f)
+		return 0;
+	char line[512];
+	long pid = 0;
+	while (!pid && fgets(line, sizeof(line), f)) {
+		/* "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"; a waiter's line has "->" */
+		char type[16], kind[16], mode[16];
+		long p;
+		unsigned maj, min;
+		unsigned long ino;
+		const char *s = strchr(line, ':');
+		if (!s || strstr(line, "->"))
+			continue;
+		if (sscanf(s + 1, "%15s %15s %15s %ld %x:%x:%lu", type, kind, mode, &p, &maj, &min, &ino) != 7)
+			continue;
+		if (strcmp(type, "FLOCK") != 0 || ino != (unsigned long)st.st_ino || maj != major(st.st_dev) ||
+		    min != minor(st.st_dev) || p == (long)getpid() || p <= 0)
+			continue;
+		pid = p;
+	}
+	fclose(f);
+	if (!pid)
+		return 0;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+	char cmd[201];
+	size_t n = 0;
+	f = fopen(path, "re");
+	if (f) {
+		n = fread(cmd, 1, sizeof(cmd) - 1, f);
+		fclose(f);
+	}
+	while (n && cmd[n - 1] == '\0')
+		n--;
+	for (size_t i = 0; i < n; i++)
+		if (cmd[i] == '\0')
+			cmd[i] = ' ';
+	mr_buf_addf(out, "pid %ld", pid);
+	if (n) {
+		mr_buf_adds(out, " (");
+		mr_buf_add_printable(out, cmd, n, 0);
+		mr_buf_adds(out, n == sizeof(cmd) - 1 ? "...)" : ")");
+	}
+	return 1;
 }

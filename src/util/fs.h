@@ -89,4 +89,13 @@ char *mr_path_join(const char *dir, const char *name);
 /* The directory part of PATH ("." when it has none); a fresh string. */
 char *mr_path_dirname(const char *path);
 
+/*
+ * Who holds a flock(2) lock on the file open as fd, from the kernel's /proc/locks (not a
+ * path below --root): the first holder other than this process, as "pid PID (COMMAND)" --
+ * its command line from /proc/PID/cmdline, arguments joined by spaces, escaped for a
+ * terminal and cut at about 200 bytes -- appended to out.  1 when one was found, else 0
+ * (no /proc, or the holder is gone; out is then unchanged).
+ */
+int mr_lock_holder(int fd, struct mr_buf *out);
+
 #endif

@@ -240,7 +240,7 @@ for fault in write:ENOSPC fsync:EIO rename:EXDEV; do
 	else
 		expect "fault $fault: the live files are untouched" 0 '' '' -- cmp -s "$tmp/old.sums" "$tmp/now.sums"
 	fi
-	expect "fault $fault: the next apply completes" 0 '' '' -- "$bin" -q --root "$tmp/root" apply -f "$changes" --allow-delete
+	expect "fault $fault: the next apply completes (-q: the summary line only)" 0 '^Apply complete: 1 added, 6 changed, 5 destroyed; 11 files written\.$' '' -- "$bin" -q --root "$tmp/root" apply -f "$changes" --allow-delete
 	deterministic "$tmp/root" >"$tmp/now.sums"
 	expect "fault $fault: and gives the new state" 0 '' '' -- cmp -s "$tmp/new.sums" "$tmp/now.sums"
 	expect "fault $fault: no temporary file is left" 1 '' '' -- sh -c "find '$tmp/root' -name '*.mailrecon-tmp.*' | grep -q ."

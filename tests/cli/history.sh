@@ -148,7 +148,7 @@ expect "... and the live files were not touched" 0 '' '' -- cmp -s "$tmp/before"
 # --- the commit fails after the switch: exit 1, and the next run records it ---
 tree debian/hosting
 "$bin" -q --root "$tmp/root" apply -f "$tmp/A" >/dev/null 2>&1
-expect "a failed commit after the files were switched: exit 1, said" 1 '' 'revision is not recorded; the next run records it' -- \
+expect "a failed commit after the files were switched: exit 1, said" 1 '^Apply complete: ' 'revision is not recorded; the next run records it' -- \
 	env MAILRECON_FAULT=commit:EIO "$bin" -q --root "$tmp/root" apply -f "$B" --allow-delete
 expect "... the files are applied" 0 '^No changes\.' '' -- "$bin" --root "$tmp/root" plan -f "$B"
 expect "the next run records the pending revision first" 0 '' 'recorded the revision a previous apply could not commit' -- \

@@ -245,7 +245,7 @@ expect "bob cannot enable what the administrator disabled" 3 '' \
 	mr plan --scope bob -f "$tmp/bob-spam.yaml"
 bob_file "$tmp/bob-ok.yaml" false true
 expect "bob enables what he disabled" 0 'disabled_by: bob -> \(none\)' '' -- mr apply --no-reload --scope bob -f "$tmp/bob-ok.yaml"
-expect "alice disables her mailbox again" 0 '' '' -- mr apply -q --no-reload --scope alice -f "$tmp/alice-dis.yaml"
+expect "alice disables her mailbox again" 0 '^Apply complete: ' '' -- mr apply -q --no-reload --scope alice -f "$tmp/alice-dis.yaml"
 expect "bob enables what his user alice disabled" 0 'disabled_by: alice -> \(none\)' '' -- \
 	mr apply --no-reload --scope bob -f "$tmp/bob-ok.yaml"
 bob_file "$tmp/bob-over.yaml" false true '      c2: {password: '"$H"'}'
@@ -289,7 +289,7 @@ expect "ann (admin) enables what root disabled" 0 'disabled_by: root -> \(none\)
 	mr apply --no-reload --scope ann -f "$tmp/ann.yaml"
 expect "... and the registry line goes" 1 '' '' -- grep -q 'spam@alice.example' "$reg"
 state "$tmp/root-dis.yaml" true false "$new1"
-expect "an unscoped run disables spam@ again" 0 '' '' -- mr apply -q --no-reload -f "$tmp/root-dis.yaml"
+expect "an unscoped run disables spam@ again" 0 '^Apply complete: ' '' -- mr apply -q --no-reload -f "$tmp/root-dis.yaml"
 expect "... recorded as root" 0 '' '' -- grep -qx 'mailbox spam@alice.example disabled_by=root' "$reg"
 expect "an unscoped run may enable anything" 0 'disabled_by: root -> \(none\)' '' -- mr apply --no-reload -f "$tmp/ann.yaml"
 
@@ -305,7 +305,7 @@ expect "... for good" 0 '^No changes\.' '' -- mr plan -f "$tmp/ann.yaml"
 # --- TLS server names: one name, one certificate; a scope cannot take the name of a domain
 # outside it (ann's mail.ann.example) for its own certificate ---
 { cat "$tmp/ann.yaml"; printf '%s\n' '  ann.example:' '    owner: ann' '    ssl: {alias: mail.ann.example}'; } >"$tmp/ann-ssl.yaml"
-expect "setup: ann's domain serves TLS as mail.ann.example" 0 '' '' -- mr apply -q --no-reload -f "$tmp/ann-ssl.yaml"
+expect "setup: ann's domain serves TLS as mail.ann.example" 0 '^Apply complete: ' '' -- mr apply -q --no-reload -f "$tmp/ann-ssl.yaml"
 expect "... in the SNI map" 0 '' '' -- grep -qx 'mail.ann.example: ann.example' "$root/etc/exim4/mailrecon-sni"
 sni_file() { sed "s/^    owner: alice\$/    owner: alice\n    ssl: {alias: $2}/" "$tmp/alice-note.yaml" >"$1"; }
 sni_file "$tmp/alice-sni.yaml" mail.ann.example
@@ -413,7 +413,7 @@ pw_file "$tmp/race/mr/alice.yaml" '{file: pw}'
 printf 'Alice-Own-1\n' >"$tmp/race/mr/pw"
 cp "$tmp/race/mr/alice.yaml" "$tmp/check/alice.yaml"
 swap="mv '$tmp/race/mr' '$tmp/race/mr.old' && ln -s '$tmp/bobdir' '$tmp/race/mr'"
-expect "alice's directory swapped for a link to another after her file is read: the apply goes on below hers" 0 '' '' -- \
+expect "alice's directory swapped for a link to another after her file is read: the apply goes on below hers" 0 '^Apply complete: ' '' -- \
 	env MAILRECON_TEST_AFTER_READ="$swap" "$bin" --root "$root" apply -q --no-reload --scope alice -f "$tmp/race/mr/alice.yaml"
 expect "(the swap happened)" 0 '' '' -- test -L "$tmp/race/mr"
 printf 'Alice-Own-1\n' >"$tmp/check/pw"
@@ -436,7 +436,7 @@ snapshot >"$tmp/after"
 expect "... and writes nothing" 0 '' '' -- cmp -s "$tmp/before" "$tmp/after"
 expect "without --scope, it is an error as before (exit 1)" 1 '' "keys\.yaml:11:31: error: cannot read password file '$tmp/race/mr/keys/pw'" -- \
 	mr plan -f "$tmp/race/mr/keys.yaml"
-expect "(alice's new1 back as it was)" 0 '' '' -- mr apply -q --no-reload --scope alice -f "$tmp/alice-note.yaml"
+expect "(alice's new1 back as it was)" 0 '^Apply complete: ' '' -- mr apply -q --no-reload --scope alice -f "$tmp/alice-note.yaml"
 
 # --- a reseller's new users: new accounts, never a system account that exists already (another
 # tenant of the panel, an operator's login), which only an administrator gives a reseller ---
@@ -456,7 +456,7 @@ new_user "$tmp/bob-erin.yaml" erin create
 expect "a new account is his to make" 0 '^  \+ user erin$' '' -- mr plan --scope bob -f "$tmp/bob-erin.yaml"
 { cat "$tmp/ann-ssl.yaml"; printf '%s\n' '  dora.example:' '    owner: dora'; } |
 	sed 's/^  carol: {role: user, reseller: bob}$/  carol: {role: user, reseller: bob}\n  dora: {role: user, reseller: bob}/' >"$tmp/ann-dora.yaml"
-expect "an administrator gives dora to bob" 0 '' '' -- mr apply -q --no-reload -f "$tmp/ann-dora.yaml"
+expect "an administrator gives dora to bob" 0 '^Apply complete: ' '' -- mr apply -q --no-reload -f "$tmp/ann-dora.yaml"
 new_user "$tmp/bob-dora.yaml" dora existing
 expect "... then she is his" 0 '^Plan: ' '' -- mr plan --scope bob -f "$tmp/bob-dora.yaml"
 
