@@ -1,6 +1,6 @@
 /*
  * mailrecon apply [-f PATH]... | --plan PLANFILE  [--allow-delete[=N]] [--purge] [--no-reload]
- *                 [--scope USER] [--actor NAME]
+ *                 [--scope USER] [--actor NAME] [--metrics-file PATH]
  */
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +8,7 @@
 
 #include "apply/apply.h"
 #include "cli/cli.h"
+#include "cli/metrics.h"
 #include "model/names.h"
 #include "util/strutil.h"
 #include "util/xalloc.h"
@@ -15,11 +16,12 @@
 struct apply_state {
 	struct mr_cli_sources src; /* -f */
 	const char *plan, *scope, *actor;
+	const char *metrics_file; /* --metrics-file (cli/metrics.h) */
 	long allow_delete;
 	bool purge, no_reload;
 };
 
-enum { OPT_PLAN = 3000, OPT_ALLOW_DELETE, OPT_PURGE, OPT_NO_RELOAD, OPT_SCOPE, OPT_ACTOR };
+enum { OPT_PLAN = 3000, OPT_ALLOW_DELETE, OPT_PURGE, OPT_NO_RELOAD, OPT_SCOPE, OPT_ACTOR, OPT_METRICS_FILE };
 
 static const struct option options[] = {
 	{ "file", required_argument, NULL, 'f' },
@@ -29,6 +31,7 @@ static const struct option options[] = {
 	{ "no-reload", no_argument, NULL, OPT_NO_RELOAD },
 	{ "scope", required_argument, NULL, OPT_SCOPE },
 	{ "actor", required_argument, NULL, OPT_ACTOR },
+	{ "metrics-file", required_argument, NULL, OPT_METRICS_FILE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -70,6 +73,9 @@ static int option(void *state, int opt, const char *arg)
 	case OPT_ACTOR:
 		s->actor = arg;
 		return 0;
+	case OPT_METRICS_FILE:
+		s->metrics_file = arg;
+		return 0;
 	}
 	return MR_EXIT_USAGE;
 }
@@ -85,14 +91,21 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 		mr_cli_error("apply: --plan and -f exclude each other: a plan file names its own sources");
 		rc = MR_EXIT_USAGE;
 	} else {
+		struct mr_apply_report report = { 0 };
 		struct mr_apply_opts o = {
 			.root = g->rootfs, .state_dir = g->state_dir, .layout = g->layout, .sources = s->src.v,
 			.nsources = s->src.n, .planfile = s->plan, .scope = s->scope, .allow_delete = s->allow_delete,
 			.purge = s->purge, .no_reload = s->no_reload, .lock_timeout = g->lock_timeout,
 			.color = g->color == MR_COLOR_ALWAYS || (g->color == MR_COLOR_AUTO && isatty(STDOUT_FILENO)),
-			.verbosity = g->verbosity, .actor = s->actor,
+			.verbosity = g->verbosity, .actor = s->actor, .report = &report,
 		};
 		rc = mr_apply_run(&o);
+		struct mr_metrics m = { .command = "apply", .exit_code = rc, .success = rc == MR_EXIT_OK,
+					.planned = report.planned, .pending_changes = report.pending,
+					.drift_objects = report.drift_files, .findings = report.findings,
+					.counts_applied = true };
+		memcpy(m.applied, report.applied, sizeof(m.applied));
+		mr_metrics_write(s->metrics_file, &m);
 	}
 	mr_cli_sources_release(&s->src);
 	return rc;
@@ -100,7 +113,8 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 
 const struct mr_cmd mr_cmd_apply = {
 	.name = "apply",
-	.usage = "[-f PATH]... | --plan PLANFILE [--allow-delete[=N]] [--purge] [--no-reload] [--scope USER] [--actor NAME]",
+	.usage = "[-f PATH]... | --plan PLANFILE [--allow-delete[=N]] [--purge] [--no-reload] [--scope USER] [--actor NAME] "
+		 "[--metrics-file PATH]",
 	.summary = "make the live server what the desired state says",
 	.options = options,
 	.shortopts = "f:",

@@ -1,5 +1,5 @@
 /*
- * mailrecon drift [-f PATH]... [--json]: read-only.  Which objects of the live server differ
+ * mailrecon drift [-f PATH]... [--json] [--metrics-file PATH]: read-only (but for the metrics file).  Which objects of the live server differ
  * from the desired state, and which managed files changed since the last applied revision
  * (an edit made outside mailrecon).  Exit 0: none; 2: drift; 1: error.
  */
@@ -12,6 +12,7 @@
 #include "apply/history.h"
 #include "apply/oracle.h"
 #include "cli/cli.h"
+#include "cli/metrics.h"
 #include "codec/accounts.h"
 #include "codec/live.h"
 #include "load/desired.h"
@@ -22,13 +23,15 @@
 struct drift_state {
 	struct mr_cli_sources src; /* -f */
 	bool json;
+	const char *metrics_file; /* --metrics-file (cli/metrics.h) */
 };
 
-enum { OPT_JSON = 6000 };
+enum { OPT_JSON = 6000, OPT_METRICS_FILE };
 
 static const struct option options[] = {
 	{ "file", required_argument, NULL, 'f' },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "metrics-file", required_argument, NULL, OPT_METRICS_FILE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -41,6 +44,10 @@ static int option(void *state, int opt, const char *arg)
 	}
 	if (opt == OPT_JSON) {
 		s->json = true;
+		return 0;
+	}
+	if (opt == OPT_METRICS_FILE) {
+		s->metrics_file = arg;
 		return 0;
 	}
 	return MR_EXIT_USAGE;
@@ -64,6 +71,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	struct mr_buf err = MR_BUF_INIT, out = MR_BUF_INIT;
 	struct mr_vcs *v = NULL;
 	char head[41] = "";
+	struct mr_metrics metrics = { .command = "drift" };
 	memset(&lv, 0, sizeof(lv));
 	memset(&acc, 0, sizeof(acc));
 	memset(&p, 0, sizeof(p));
@@ -127,6 +135,10 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 		mr_vcs_entries_free(e, ne);
 	}
 	bool drift = p.nchanges || p.nfiles || p.nhomes || changed.n;
+	metrics.planned = true;
+	metrics.pending_changes = p.nchanges;
+	metrics.drift_objects = changed.n;
+	metrics.findings = lv.findings.n;
 	if (s->json) {
 		mr_buf_addf(&out, "{\"drift\":%s,\"revision\":", drift ? "true" : "false");
 		mr_json_string(&out, head[0] ? head : NULL);
@@ -161,6 +173,9 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 out:
 	if (lockfd >= 0)
 		close(lockfd);
+	metrics.exit_code = code;
+	metrics.success = code == MR_EXIT_OK || code == MR_EXIT_CHANGES;
+	mr_metrics_write(s->metrics_file, &metrics);
 	mr_vcs_close(&v);
 	mr_plan_release(&p);
 	if (acc.path)
@@ -179,7 +194,7 @@ out:
 
 const struct mr_cmd mr_cmd_drift = {
 	.name = "drift",
-	.usage = "[-f PATH]... [--json]",
+	.usage = "[-f PATH]... [--json] [--metrics-file PATH]",
 	.summary = "read-only: what differs from the desired state and the last revision",
 	.options = options,
 	.shortopts = "f:",
