@@ -221,6 +221,14 @@ if yaml_to_json "$gl" >"$tmp/gitlab.json"; then
 		'd.plan.script.join("\n").includes("--detailed-exitcode") && d.apply.script.join("\n").includes("apply -f ")' \
 		'"--detailed-exitcode" in "\n".join(d["plan"]["script"]) and "apply -f " in "\n".join(d["apply"]["script"])' \
 		"gitlab-ci.yml: plan does not use --detailed-exitcode, or apply does not use -f"
+	json_check "$tmp/gitlab.json" \
+		'd[".mail-server"].before_script.join("\n").split("\n").some(l => l.trim() === "set -o pipefail")' \
+		'any(l.strip() == "set -o pipefail" for l in "\n".join(d[".mail-server"]["before_script"]).split("\n"))' \
+		"gitlab-ci.yml: the shared before_script does not set -o pipefail"
+	json_check "$tmp/gitlab.json" \
+		'["validate", "plan", "apply"].every(j => d[j].extends === ".mail-server" && !d[j].before_script)' \
+		'all(d[j].get("extends") == ".mail-server" and "before_script" not in d[j] for j in ("validate", "plan", "apply"))' \
+		"gitlab-ci.yml: a job does not run the shared before_script (and its set -o pipefail)"
 else
 	fail "contrib/ci/gitlab-ci.yml does not parse as YAML"
 fi
@@ -234,6 +242,14 @@ if yaml_to_json "$gh" >"$tmp/github.json"; then
 		'd.jobs.apply.concurrency && d.jobs.apply.concurrency["cancel-in-progress"] === false && d.jobs.apply["runs-on"].includes("self-hosted")' \
 		'd["jobs"]["apply"]["concurrency"]["cancel-in-progress"] is False and "self-hosted" in d["jobs"]["apply"]["runs-on"]' \
 		"github-actions.yml: apply has no concurrency group that waits, or does not run on a self-hosted runner"
+	json_check "$tmp/github.json" \
+		'd.defaults && d.defaults.run && d.defaults.run.shell === "bash"' \
+		'd.get("defaults", {}).get("run", {}).get("shell") == "bash"' \
+		"github-actions.yml: run steps do not use shell: bash (-eo pipefail)"
+	json_check "$tmp/github.json" \
+		'(() => { const s = d.jobs.plan.steps.find(x => x.name === "comment the plan").with.script; return s.includes("updateComment") && s.includes("listComments") && s.includes("<!-- mailrecon-plan -->"); })()' \
+		'(lambda s: "updateComment" in s and "listComments" in s and "<!-- mailrecon-plan -->" in s)([x for x in d["jobs"]["plan"]["steps"] if x.get("name") == "comment the plan"][0]["with"]["script"])' \
+		"github-actions.yml: the plan comment is not found by its marker and updated"
 else
 	fail "contrib/ci/github-actions.yml does not parse as YAML"
 fi
