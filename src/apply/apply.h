@@ -55,6 +55,7 @@ struct mr_apply_opts {
 	int verbosity;
 	const char *actor;            /* NULL: SUDO_USER, the CI job's user, or the login */
 	struct mr_apply_report *report; /* NULL, or filled in with what the run did */
+	bool log_json;                /* audit lines as JSON objects (--log-format json) */
 };
 
 /* Runs the whole apply; returns the process exit code (design section 1). */

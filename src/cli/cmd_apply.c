@@ -1,6 +1,6 @@
 /*
  * mailrecon apply [-f PATH]... | --plan PLANFILE  [--allow-delete[=N]] [--purge] [--no-reload]
- *                 [--scope USER] [--actor NAME] [--metrics-file PATH]
+ *                 [--scope USER] [--actor NAME] [--metrics-file PATH] [--log-format text|json]
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +19,11 @@ struct apply_state {
 	const char *metrics_file; /* --metrics-file (cli/metrics.h) */
 	long allow_delete;
 	bool purge, no_reload;
+	bool log_json; /* --log-format json: audit lines as JSON objects */
 };
 
-enum { OPT_PLAN = 3000, OPT_ALLOW_DELETE, OPT_PURGE, OPT_NO_RELOAD, OPT_SCOPE, OPT_ACTOR, OPT_METRICS_FILE };
+enum { OPT_PLAN = 3000, OPT_ALLOW_DELETE, OPT_PURGE, OPT_NO_RELOAD, OPT_SCOPE, OPT_ACTOR, OPT_METRICS_FILE,
+       OPT_LOG_FORMAT };
 
 static const struct option options[] = {
 	{ "file", required_argument, NULL, 'f' },
@@ -32,6 +34,7 @@ static const struct option options[] = {
 	{ "scope", required_argument, NULL, OPT_SCOPE },
 	{ "actor", required_argument, NULL, OPT_ACTOR },
 	{ "metrics-file", required_argument, NULL, OPT_METRICS_FILE },
+	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -76,6 +79,13 @@ static int option(void *state, int opt, const char *arg)
 	case OPT_METRICS_FILE:
 		s->metrics_file = arg;
 		return 0;
+	case OPT_LOG_FORMAT:
+		if (strcmp(arg, "text") && strcmp(arg, "json")) {
+			mr_cli_error("--log-format must be text or json, not '%s'", arg);
+			return MR_EXIT_USAGE;
+		}
+		s->log_json = !strcmp(arg, "json");
+		return 0;
 	}
 	return MR_EXIT_USAGE;
 }
@@ -97,7 +107,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 			.nsources = s->src.n, .planfile = s->plan, .scope = s->scope, .allow_delete = s->allow_delete,
 			.purge = s->purge, .no_reload = s->no_reload, .lock_timeout = g->lock_timeout,
 			.color = g->color == MR_COLOR_ALWAYS || (g->color == MR_COLOR_AUTO && isatty(STDOUT_FILENO)),
-			.verbosity = g->verbosity, .actor = s->actor, .report = &report,
+			.verbosity = g->verbosity, .actor = s->actor, .report = &report, .log_json = s->log_json,
 		};
 		rc = mr_apply_run(&o);
 		struct mr_metrics m = { .command = "apply", .exit_code = rc, .success = rc == MR_EXIT_OK,
@@ -114,7 +124,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 const struct mr_cmd mr_cmd_apply = {
 	.name = "apply",
 	.usage = "[-f PATH]... | --plan PLANFILE [--allow-delete[=N]] [--purge] [--no-reload] [--scope USER] [--actor NAME] "
-		 "[--metrics-file PATH]",
+		 "[--metrics-file PATH] [--log-format text|json]",
 	.summary = "make the live server what the desired state says",
 	.options = options,
 	.shortopts = "f:",
@@ -127,12 +137,13 @@ static const struct option rollback_options[] = {
 	{ "allow-delete", optional_argument, NULL, OPT_ALLOW_DELETE },
 	{ "no-reload", no_argument, NULL, OPT_NO_RELOAD },
 	{ "actor", required_argument, NULL, OPT_ACTOR },
+	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 	{ NULL, 0, NULL, 0 },
 };
 
 static int rollback_option(void *state, int opt, const char *arg)
 {
-	if (opt != OPT_ALLOW_DELETE && opt != OPT_NO_RELOAD && opt != OPT_ACTOR)
+	if (opt != OPT_ALLOW_DELETE && opt != OPT_NO_RELOAD && opt != OPT_ACTOR && opt != OPT_LOG_FORMAT)
 		return MR_EXIT_USAGE;
 	return option(state, opt, arg);
 }
@@ -146,7 +157,7 @@ static int rollback_run(void *state, const struct mr_globals *g, int argc, char 
 	}
 	struct mr_apply_opts o = {
 		.root = g->rootfs, .state_dir = g->state_dir, .layout = g->layout, .lock_timeout = g->lock_timeout,
-		.allow_delete = s->allow_delete, .no_reload = s->no_reload, .actor = s->actor,
+		.allow_delete = s->allow_delete, .no_reload = s->no_reload, .actor = s->actor, .log_json = s->log_json,
 		.color = g->color == MR_COLOR_ALWAYS || (g->color == MR_COLOR_AUTO && isatty(STDOUT_FILENO)),
 		.verbosity = g->verbosity,
 	};
@@ -155,7 +166,7 @@ static int rollback_run(void *state, const struct mr_globals *g, int argc, char 
 
 const struct mr_cmd mr_cmd_rollback = {
 	.name = "rollback",
-	.usage = "REV [--allow-delete[=N]] [--no-reload] [--actor NAME]",
+	.usage = "REV [--allow-delete[=N]] [--no-reload] [--actor NAME] [--log-format text|json]",
 	.summary = "make the live files equal a revision's, as a new revision (an apply: the same delete cap)",
 	.options = rollback_options,
 	.option = rollback_option,
