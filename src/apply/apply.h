@@ -21,8 +21,23 @@
 #include <stddef.h>
 
 #include "codec/codec.h"
+#include "plan/plan.h"
 #include "util/rootfs.h"
 #include "util/strmap.h"
+
+/*
+ * What one run did, for the --metrics-file of the CLI (cli/metrics.h); filled in when
+ * mr_apply_opts.report is set.  The counts are known only once the plan is (planned).
+ */
+#define MR_APPLY_KINDS (MR_OBJ_MAILBOX + 1)
+#define MR_APPLY_ACTIONS (MR_CHANGE_DELETE + 1)
+struct mr_apply_report {
+	bool planned;        /* a plan was made: the counts below are known */
+	size_t pending;      /* changes of the plan this run did not apply (0 after a switch) */
+	size_t findings;     /* findings in the live files (the scope's, with --scope) */
+	size_t drift_files;  /* managed files changed outside mailrecon, committed as drift first */
+	size_t applied[MR_APPLY_KINDS][MR_APPLY_ACTIONS]; /* switched by this run, by object and action */
+};
 
 struct mr_apply_opts {
 	struct mr_root *root;         /* the root handle (util/rootfs.h) */
@@ -43,6 +58,8 @@ struct mr_apply_opts {
 	 * when it changes something, before anything is written to the live tree: false cancels
 	 * the run (exit 3, "apply cancelled; nothing was changed").  NULL: no question. */
 	bool (*confirm)(void);
+	struct mr_apply_report *report; /* NULL, or filled in with what the run did */
+	bool log_json;                /* audit lines as JSON objects (--log-format json) */
 };
 
 /* Runs the whole apply; returns the process exit code (design section 1). */

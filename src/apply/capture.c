@@ -265,6 +265,7 @@ int capture(struct actx *a)
 		fprintf(stderr, "mailrecon: cannot read the state repository: %s\n", err.ptr);
 		rc = -1;
 	} else if (changed.n) {
+		a->drift_files = changed.n;
 		mr_buf_addf(&m, "drift: %zu file%s changed outside mailrecon\n\nFiles:\n", changed.n, changed.n == 1 ? "" : "s");
 		for (size_t i = 0; i < changed.n; i++)
 			mr_buf_addf(&m, "  %s\n", changed.v[i]);

@@ -15,6 +15,13 @@
  *   Plan: 1 to add, ... (the revision's message, to the end)
  *
  * A file without the first line (an older mailrecon's) is a message without audit lines.
+ *
+ * With --log-format json (mr_apply_opts.log_json) an audit line is one JSON object, for log
+ * shippers, with the same fields:
+ *   {"time":"2026-12-05T02:23:23Z","rev":"{rev}","actor":"alice","object":"mailbox",
+ *    "id":"info@example.com","action":"create"}
+ * The line is made when the record is staged, so a record finished by a later run keeps the
+ * format of the run that made it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +32,7 @@
 
 #include "apply/history.h"
 #include "apply/steps.h"
+#include "plan/plan.h"
 #include "util/xalloc.h"
 
 #define PENDING_HEADER "mailrecon-pending 2\n"
@@ -35,6 +43,26 @@
 static const struct mr_codec pending_meta = { .name = "pending", .owner = "root", .group = { "root", "root" },
 					      .mode = 0600 };
 
+/* One staged audit line: "audit " and the line in the run's format. */
+static void audit_line(struct mr_buf *b, struct actx *a, const char *object, const char *id, const char *action)
+{
+	if (!a->o->log_json) {
+		mr_buf_addf(b, "audit %s rev=" REV_MARK " actor=%s %s %s %s\n", a->iso, actor(a), object, id, action);
+		return;
+	}
+	mr_buf_adds(b, "audit {\"time\":");
+	mr_json_string(b, a->iso);
+	mr_buf_adds(b, ",\"rev\":\"" REV_MARK "\",\"actor\":");
+	mr_json_string(b, actor(a));
+	mr_buf_adds(b, ",\"object\":");
+	mr_json_string(b, object);
+	mr_buf_adds(b, ",\"id\":");
+	mr_json_string(b, id);
+	mr_buf_adds(b, ",\"action\":");
+	mr_json_string(b, action);
+	mr_buf_adds(b, "}\n");
+}
+
 int stage_record(struct stage *s, const char *message, const struct mr_plan *p, const char *extra_audit)
 {
 	struct actx *a = s->a;
@@ -42,11 +70,15 @@ int stage_record(struct stage *s, const char *message, const struct mr_plan *p, 
 	mr_buf_adds(&b, PENDING_HEADER);
 	for (size_t i = 0; p && i < p->nchanges; i++) {
 		const struct mr_change *c = &p->changes[i];
-		mr_buf_addf(&b, "audit %s rev=" REV_MARK " actor=%s %s %s %s\n", a->iso, actor(a), mr_object_name(c->object),
-			    c->id, mr_change_action_name(c->action));
+		audit_line(&b, a, mr_object_name(c->object), c->id, mr_change_action_name(c->action));
 	}
-	if (extra_audit)
-		mr_buf_addf(&b, "audit %s rev=" REV_MARK " actor=%s %s\n", a->iso, actor(a), extra_audit);
+	if (extra_audit) { /* "OBJECT ID ACTION" */
+		char *words = xstrdup(extra_audit), *save = NULL;
+		const char *object = strtok_r(words, " ", &save), *id = strtok_r(NULL, " ", &save),
+			   *action = strtok_r(NULL, "", &save);
+		audit_line(&b, a, object ? object : "", id ? id : "", action ? action : "");
+		free(words);
+	}
 	mr_buf_adds(&b, "message\n");
 	mr_buf_adds(&b, message);
 	char *path = state_path(a, "pending-revision");

@@ -591,6 +591,10 @@ static int apply_plan(struct actx *a, struct mr_plan *p)
 		if (c < 0) {
 			fprintf(stderr, "mailrecon: apply: %s\n", s.err.ptr); /* txn says whether anything changed */
 			rc = c == MR_TXN_CHANGED ? EXIT_REFUSED : EXIT_ERROR;
+		} else if (a->o->report) {
+			a->o->report->pending = 0;
+			for (size_t i = 0; i < final.nchanges; i++)
+				a->o->report->applied[final.changes[i].object][final.changes[i].action]++;
 		}
 	}
 	mr_buf_release(&msg);
@@ -672,6 +676,12 @@ int mr_apply_run(const struct mr_apply_opts *o)
 	rc = build(&a, &p, false);
 	if (rc)
 		goto out;
+	if (o->report) {
+		o->report->planned = true;
+		o->report->pending = p.nchanges;
+		o->report->findings = p.findings_scoped ? p.findings.n : a.lv.findings.n;
+		o->report->drift_files = a.drift_files;
+	}
 	if (saved && (rc = check_planfile(&a, saved, &p)) != 0)
 		goto out;
 	print_plan(&a, &p);

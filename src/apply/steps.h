@@ -65,6 +65,7 @@ struct actx {
 	const char *const *sources_read; /* the sources loaded (-f, or a plan file's) */
 	size_t nsources_read;
 	char rev[41];           /* the revision this run committed, or "" */
+	size_t drift_files;     /* capture(): managed files changed outside mailrecon since HEAD */
 	char git_commit[41];    /* a git source's commit */
 	struct mr_archive archive;        /* STATE_DIR/archive, for the plan */
 	struct mr_homes_left homes_left;  /* STATE_DIR/homes-left, read after the lock */

@@ -1,6 +1,6 @@
 /*
  * mailrecon apply [-f PATH]... | --plan PLANFILE  [--allow-delete[=N]] [--purge] [--no-reload]
- *                 [--scope USER] [--actor NAME] [--yes]
+ *                 [--scope USER] [--actor NAME] [--yes] [--metrics-file PATH] [--log-format text|json]
  *
  * On a terminal (stdin and stdout) apply and rollback print the plan and ask before they
  * write; --yes, or no terminal (CI, a timer), does not ask.
@@ -11,6 +11,7 @@
 
 #include "apply/apply.h"
 #include "cli/cli.h"
+#include "cli/metrics.h"
 #include "model/names.h"
 #include "util/strutil.h"
 #include "util/xalloc.h"
@@ -18,16 +19,20 @@
 struct apply_state {
 	struct mr_cli_sources src; /* -f */
 	const char *plan, *scope, *actor;
+	const char *metrics_file; /* --metrics-file (cli/metrics.h) */
 	long allow_delete;
 	bool purge, no_reload, yes;
+	bool log_json; /* --log-format json: audit lines as JSON objects */
 };
 
-enum { OPT_PLAN = 3000, OPT_ALLOW_DELETE, OPT_PURGE, OPT_NO_RELOAD, OPT_SCOPE, OPT_ACTOR, OPT_YES };
+enum { OPT_PLAN = 3000, OPT_ALLOW_DELETE, OPT_PURGE, OPT_NO_RELOAD, OPT_SCOPE, OPT_ACTOR, OPT_YES, OPT_METRICS_FILE,
+       OPT_LOG_FORMAT };
 
 #define ALLOW_DELETE_HELP "allow up to N deletions of users, domains and mailboxes (default 0; no N: any number)"
 #define NO_RELOAD_HELP "do not reload postgrey, spamd or dovecot after the switch"
 #define ACTOR_HELP "who to name in the revision and the audit log (default SUDO_USER, the CI user or the login)"
 #define YES_HELP "do not ask; on a terminal (stdin and stdout) it asks 'Apply these changes? (yes/no)'"
+#define LOG_FORMAT_HELP "the audit log's lines: text (default) or json, one JSON object a line for log shippers"
 
 static const struct mr_opt options[] = {
 	{ "file", 'f', required_argument, "PATH", MR_OPT_REPEAT, "the desired state: a YAML file, a directory of them, or git:REPO[#REF][:SUBDIR]; repeatable (default ROOT/etc/mailrecon/desired)" },
@@ -40,6 +45,9 @@ static const struct mr_opt options[] = {
 	  "only USER's objects (a reseller: also its users'); nothing else is touched" },
 	{ "actor", OPT_ACTOR, required_argument, "NAME", 0, ACTOR_HELP },
 	{ "yes", OPT_YES, no_argument, NULL, 0, YES_HELP },
+	{ "metrics-file", OPT_METRICS_FILE, required_argument, "PATH", 0,
+	  "write the run's Prometheus textfile metrics to PATH, atomically (node_exporter's textfile collector)" },
+	{ "log-format", OPT_LOG_FORMAT, required_argument, "text|json", 0, LOG_FORMAT_HELP },
 	{ NULL, 0, 0, NULL, 0, NULL },
 };
 
@@ -84,6 +92,16 @@ static int option(void *state, int opt, const char *arg)
 	case OPT_YES:
 		s->yes = true;
 		return 0;
+	case OPT_METRICS_FILE:
+		s->metrics_file = arg;
+		return 0;
+	case OPT_LOG_FORMAT:
+		if (strcmp(arg, "text") && strcmp(arg, "json")) {
+			mr_cli_error("--log-format must be text or json, not '%s'", arg);
+			return MR_EXIT_USAGE;
+		}
+		s->log_json = !strcmp(arg, "json");
+		return 0;
 	}
 	return MR_EXIT_USAGE;
 }
@@ -117,13 +135,21 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 		mr_cli_error("apply: --plan and -f exclude each other: a plan file names its own sources");
 		rc = MR_EXIT_USAGE;
 	} else {
+		struct mr_apply_report report = { 0 };
 		struct mr_apply_opts o = {
 			.root = g->rootfs, .state_dir = g->state_dir, .layout = g->layout, .sources = s->src.v,
 			.nsources = s->src.n, .planfile = s->plan, .scope = s->scope, .allow_delete = s->allow_delete,
 			.purge = s->purge, .no_reload = s->no_reload, .lock_timeout = g->lock_timeout,
 			.color = mr_cli_color(g), .verbosity = g->verbosity, .actor = s->actor, .confirm = asker(s),
+			.report = &report, .log_json = s->log_json,
 		};
 		rc = mr_apply_run(&o);
+		struct mr_metrics m = { .command = "apply", .exit_code = rc, .success = rc == MR_EXIT_OK,
+					.planned = report.planned, .pending_changes = report.pending,
+					.drift_objects = report.drift_files, .findings = report.findings,
+					.counts_applied = true };
+		memcpy(m.applied, report.applied, sizeof(m.applied));
+		mr_metrics_write(s->metrics_file, &m);
 	}
 	mr_cli_sources_release(&s->src);
 	return rc;
@@ -152,12 +178,14 @@ static const struct mr_opt rollback_options[] = {
 	{ "no-reload", OPT_NO_RELOAD, no_argument, NULL, 0, NO_RELOAD_HELP },
 	{ "actor", OPT_ACTOR, required_argument, "NAME", 0, ACTOR_HELP },
 	{ "yes", OPT_YES, no_argument, NULL, 0, YES_HELP },
+	{ "log-format", OPT_LOG_FORMAT, required_argument, "text|json", 0, LOG_FORMAT_HELP },
 	{ NULL, 0, 0, NULL, 0, NULL },
 };
 
 static int rollback_option(void *state, int opt, const char *arg)
 {
-	if (opt != OPT_ALLOW_DELETE && opt != OPT_NO_RELOAD && opt != OPT_ACTOR && opt != OPT_YES)
+	if (opt != OPT_ALLOW_DELETE && opt != OPT_NO_RELOAD && opt != OPT_ACTOR && opt != OPT_YES &&
+	    opt != OPT_LOG_FORMAT)
 		return MR_EXIT_USAGE;
 	return option(state, opt, arg);
 }
@@ -171,7 +199,7 @@ static int rollback_run(void *state, const struct mr_globals *g, int argc, char 
 	}
 	struct mr_apply_opts o = {
 		.root = g->rootfs, .state_dir = g->state_dir, .layout = g->layout, .lock_timeout = g->lock_timeout,
-		.allow_delete = s->allow_delete, .no_reload = s->no_reload, .actor = s->actor,
+		.allow_delete = s->allow_delete, .no_reload = s->no_reload, .actor = s->actor, .log_json = s->log_json,
 		.color = mr_cli_color(g), .verbosity = g->verbosity, .confirm = asker(s),
 	};
 	return mr_rollback_run(&o, argv[0]);

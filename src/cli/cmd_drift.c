@@ -1,5 +1,5 @@
 /*
- * mailrecon drift [-f PATH]... [--json]: read-only.  Which objects of the live server differ
+ * mailrecon drift [-f PATH]... [--json] [--metrics-file PATH]: read-only (but for the metrics file).  Which objects of the live server differ
  * from the desired state, and which managed files changed since the last applied revision
  * (an edit made outside mailrecon).  Exit 0: none; 2: drift; 1: error.
  */
@@ -12,6 +12,7 @@
 #include "apply/history.h"
 #include "apply/oracle.h"
 #include "cli/cli.h"
+#include "cli/metrics.h"
 #include "codec/accounts.h"
 #include "codec/live.h"
 #include "load/desired.h"
@@ -22,13 +23,16 @@
 struct drift_state {
 	struct mr_cli_sources src; /* -f */
 	bool json;
+	const char *metrics_file; /* --metrics-file (cli/metrics.h) */
 };
 
-enum { OPT_JSON = 6000 };
+enum { OPT_JSON = 6000, OPT_METRICS_FILE };
 
 static const struct mr_opt options[] = {
 	{ "file", 'f', required_argument, "PATH", MR_OPT_REPEAT, "the desired state: a YAML file, a directory of them, or git:REPO[#REF][:SUBDIR]; repeatable (default ROOT/etc/mailrecon/desired)" },
 	{ "json", OPT_JSON, no_argument, NULL, 0, "print one JSON object: drift, revision, files changed, plan" },
+	{ "metrics-file", OPT_METRICS_FILE, required_argument, "PATH", 0,
+	  "write the run's Prometheus textfile metrics to PATH, atomically (the one file drift writes)" },
 	{ NULL, 0, 0, NULL, 0, NULL },
 };
 
@@ -41,6 +45,10 @@ static int option(void *state, int opt, const char *arg)
 	}
 	if (opt == OPT_JSON) {
 		s->json = true;
+		return 0;
+	}
+	if (opt == OPT_METRICS_FILE) {
+		s->metrics_file = arg;
 		return 0;
 	}
 	return MR_EXIT_USAGE;
@@ -64,6 +72,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	struct mr_buf err = MR_BUF_INIT, out = MR_BUF_INIT;
 	struct mr_vcs *v = NULL;
 	char head[41] = "";
+	struct mr_metrics metrics = { .command = "drift" };
 	memset(&lv, 0, sizeof(lv));
 	memset(&acc, 0, sizeof(acc));
 	memset(&p, 0, sizeof(p));
@@ -127,6 +136,10 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 		mr_vcs_entries_free(e, ne);
 	}
 	bool drift = p.nchanges || p.nfiles || p.nhomes || changed.n;
+	metrics.planned = true;
+	metrics.pending_changes = p.nchanges;
+	metrics.drift_objects = changed.n;
+	metrics.findings = lv.findings.n;
 	if (s->json) {
 		mr_buf_addf(&out, "{\"drift\":%s,\"revision\":", drift ? "true" : "false");
 		mr_json_string(&out, head[0] ? head : NULL);
@@ -167,6 +180,9 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 out:
 	if (lockfd >= 0)
 		close(lockfd);
+	metrics.exit_code = code;
+	metrics.success = code == MR_EXIT_OK || code == MR_EXIT_CHANGES;
+	mr_metrics_write(s->metrics_file, &metrics);
 	mr_vcs_close(&v);
 	mr_plan_release(&p);
 	if (acc.path)

@@ -51,7 +51,9 @@ expect "--json --allow-delete=4: refusals is []" 0 '' '' -- \
 	"$node" -e 'const p = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
 		process.exit(Array.isArray(p.refusals) && p.refusals.length === 0 ? 0 : 1)' "$tmp/none.json"
 expect "... and valid against the schema" 0 '^ok ' '' -- "$node" "$repo/tests/schema/validate.mjs" "$repo" plan.schema.json "$tmp/none.json"
-"$bin" --root "$hosting" plan -f "$changes" --out "$tmp/plan.out" --allow-delete=1 >/dev/null
+# (on a copy of the fixture: plan --out keeps its pin key in the root's state directory)
+cp -a "$hosting" "$tmp/pinroot"
+"$bin" --root "$tmp/pinroot" plan -f "$changes" --out "$tmp/plan.out" --allow-delete=1 >/dev/null
 expect "a plan file has no refusals (apply decides with its own --allow-delete)" 1 '' '' -- grep -q '"refusals"' "$tmp/plan.out"
 
 # a BLOCKED file is a refusal too

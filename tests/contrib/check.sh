@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tests/contrib/check.sh REPO_ROOT: check the files of contrib/.
 #
-#   - contrib/systemd: `systemd-analyze verify` on the service and the timer. Any message
-#     fails, because verify exits 0 even on an unknown key or a bad value, and only warns.
+#   - contrib/systemd: `systemd-analyze verify` on the services, the timers and the notify
+#     template. Any message fails, because verify exits 0 even on an unknown key or a bad
+#     value, and only warns. The notify hook's command is run with a stub journalctl.
 #   - contrib/ci: the GitLab and GitHub files parse as YAML and have the jobs the READMEs
 #     describe.
 #
@@ -35,30 +36,48 @@ if ! command -v man >/dev/null 2>&1; then
 	exit 1
 fi
 
-# Work on copies. verify checks that ExecStart='s program exists and is executable, and
-# /usr/local/bin/mailrecon exists only where mailrecon is installed. So the copy points at a
-# stub in the temporary directory. Nothing runs it: verify only loads the units. The other
-# programs (/bin/sh, install) exist everywhere.
+# Work on copies. The services are templates (contrib/systemd/*.service.in, filled in by
+# CMake's configure_file): here @MAILRECON_BIN@ is a stub in the temporary directory, because
+# verify checks that ExecStart='s program exists and is executable, and
+# @MAILRECON_ENV_FILE@ is /etc/default/mailrecon. Nothing runs the stub: verify only loads the
+# units. The other programs (/bin/sh, install) exist everywhere. The installed units of the
+# packages are verified the same way by tests/package/check.sh.
 units="$tmp/units"
 mkdir -p "$units" "$tmp/man/man1"
 printf '#!/bin/sh\nexit 0\n' >"$tmp/mailrecon"
 chmod 755 "$tmp/mailrecon"
-for u in mailrecon-reconcile.service mailrecon-reconcile.timer; do
-	if [ ! -f "$root/contrib/systemd/$u" ]; then
-		fail "contrib/systemd/$u is missing"
+for u in mailrecon-reconcile.service mailrecon-reconcile.timer mailrecon-drift.service mailrecon-drift.timer \
+	mailrecon-notify@.service; do
+	src="$root/contrib/systemd/$u"
+	[ -f "$src" ] || src="$src.in"
+	if [ ! -f "$src" ]; then
+		fail "contrib/systemd/$u(.in) is missing"
 		continue
 	fi
-	sed "s|/usr/local/bin/mailrecon|$tmp/mailrecon|g" "$root/contrib/systemd/$u" >"$units/$u"
+	sed -e "s|@MAILRECON_BIN@|$tmp/mailrecon|g" -e "s|@MAILRECON_ENV_FILE@|/etc/default/mailrecon|g" "$src" >"$units/$u"
+	if grep -n '@[A-Z_]*@' "$units/$u"; then
+		fail "contrib/systemd/$u: a placeholder that CMake does not fill in (above)"
+	fi
+done
+for u in mailrecon-reconcile.service mailrecon-drift.service; do
+	if grep -v '^#' "$root/contrib/systemd/$u.in" | grep -q '/usr/local/bin\|/usr/bin/mailrecon'; then
+		fail "contrib/systemd/$u.in names a binary path: use @MAILRECON_BIN@"
+	fi
 done
 grep -q "^ExecStart=$tmp/mailrecon apply " "$units/mailrecon-reconcile.service" ||
-	fail "the service's ExecStart= does not run /usr/local/bin/mailrecon apply"
+	fail "the service's ExecStart= does not run @MAILRECON_BIN@ apply"
+grep -q "^ExecStart=$tmp/mailrecon drift " "$units/mailrecon-drift.service" ||
+	fail "mailrecon-drift.service's ExecStart= does not run @MAILRECON_BIN@ drift"
+# the notify template is verified as the instance the services' OnFailure= starts
+cp "$units/mailrecon-notify@.service" "$units/mailrecon-notify@mailrecon-reconcile.service.service"
 
 # Documentation=man:mailrecon(1) is checked by running man. MANPATH points it at the man page
 # of this tree, so the check is that docs/mailrecon.1 exists, not that it is installed.
 cp "$root/docs/mailrecon.1" "$tmp/man/man1/mailrecon.1"
 
 out=$(cd "$units" && MANPATH="$tmp/man" SYSTEMD_LOG_COLOR=0 \
-	systemd-analyze verify ./mailrecon-reconcile.service ./mailrecon-reconcile.timer 2>&1)
+	systemd-analyze verify ./mailrecon-reconcile.service ./mailrecon-reconcile.timer \
+	./mailrecon-drift.service ./mailrecon-drift.timer ./mailrecon-notify@mailrecon-reconcile.service.service 2>&1)
 rc=$?
 echo "systemd-analyze verify: exit $rc"
 [ -z "$out" ] || printf '%s\n' "$out"
@@ -69,13 +88,25 @@ elif [ -n "$out" ]; then
 fi
 
 # The promises the READMEs make about the units.
-svc="$root/contrib/systemd/mailrecon-reconcile.service"
+svc="$units/mailrecon-reconcile.service"
 for want in '^Type=oneshot$' '^EnvironmentFile=-/etc/default/mailrecon$' \
 	'^ProtectSystem=strict$' '^ProtectHome=yes$' '^PrivateTmp=yes$' '^NoNewPrivileges=yes$' \
 	'^RestrictAddressFamilies=AF_UNIX$' '^UMask=0022$' '^ReadWritePaths=-/var/www$' \
-	'^ReadWritePaths=/var/log/mailrecon.log$' '^ReadWritePaths=/var/lib/mailrecon$'; do
-	grep -Eq "$want" "$svc" || fail "mailrecon-reconcile.service: no line matching $want"
+	'^ReadWritePaths=/var/log/mailrecon.log$' '^ReadWritePaths=/var/lib/mailrecon$' \
+	'^OnFailure=mailrecon-notify@%n.service$' '^ReadWritePaths=-/var/lib/prometheus/node-exporter$' \
+	'--metrics-file=\$\{MAILRECON_METRICS_FILE\}'; do
+	grep -Eq -- "$want" "$svc" || fail "mailrecon-reconcile.service: no line matching $want"
 done
+drs="$units/mailrecon-drift.service"
+for want in '^Type=oneshot$' '^EnvironmentFile=-/etc/default/mailrecon$' '^ProtectSystem=strict$' \
+	'^SuccessExitStatus=2$' '^OnFailure=mailrecon-notify@%n.service$' '^PrivateNetwork=yes$' \
+	'--metrics-file=\$\{MAILRECON_DRIFT_METRICS_FILE\}'; do
+	grep -Eq -- "$want" "$drs" || fail "mailrecon-drift.service: no line matching $want"
+done
+# drift only reads: nothing of the mail server is writable to it
+if grep -Eq '^ReadWritePaths=.*(/etc|/var/www|/var/log)' "$drs"; then
+	fail "mailrecon-drift.service: a live path is writable"
+fi
 # A file directly in /etc cannot be made writable on its own (see the unit's comment).
 if grep -Eq '^ReadWritePaths=.*/etc/(passwd|group|shadow|gshadow|clamav\.whitelist)( |$)' "$svc"; then
 	fail "mailrecon-reconcile.service: a file directly in /etc in ReadWritePaths= (rename over it fails)"
@@ -84,10 +115,33 @@ if grep -Eq '^Environment=.*--allow-delete' "$svc" ||
 	grep -Eq '^MAILRECON_ARGS=.*--allow-delete' "$root/contrib/systemd/mailrecon.default"; then
 	fail "the timer must not allow deletions by default"
 fi
-tim="$root/contrib/systemd/mailrecon-reconcile.timer"
-for want in '^OnCalendar=\*:0/15$' '^RandomizedDelaySec=' '^Persistent=true$' '^WantedBy=timers.target$'; do
-	grep -Eq "$want" "$tim" || fail "mailrecon-reconcile.timer: no line matching $want"
+for t in reconcile drift; do
+	tim="$root/contrib/systemd/mailrecon-$t.timer"
+	for want in '^OnCalendar=\*:0/15$' '^RandomizedDelaySec=' '^Persistent=true$' '^WantedBy=timers.target$' \
+		"^Unit=mailrecon-$t.service\$"; do
+		grep -Eq "$want" "$tim" || fail "mailrecon-$t.timer: no line matching $want"
+	done
 done
+
+# The notify hook, run as systemd would run it: its ExecStart= with the $$ and %i of the unit
+# file resolved, journalctl replaced by a stub that prints what it was asked, and the
+# operator's command given the failed unit's name.
+mkdir -p "$tmp/bin"
+printf '#!/bin/sh\necho "journalctl $*"\n' >"$tmp/bin/journalctl"
+chmod 755 "$tmp/bin/journalctl"
+cmd=$(sed -n 's/^ExecStart=//p' "$units/mailrecon-notify@.service" |
+	sed -e 's/%i/mailrecon-reconcile.service/g' -e 's/\$\$/$/g')
+notified=$(PATH="$tmp/bin:$PATH" MAILRECON_NOTIFY_LINES=7 \
+	MAILRECON_NOTIFY_COMMAND='echo "operator command for $1"; exit 3' eval "$cmd" 2>&1)
+nrc=$?
+printf '%s\n' "$notified" | sed 's/^/  notify: /'
+[ $nrc -eq 3 ] || fail "mailrecon-notify@: the operator's command's exit status is not the unit's (got $nrc)"
+printf '%s\n' "$notified" | grep -qx 'journalctl --no-pager -o short-iso -n 7 -u mailrecon-reconcile.service' ||
+	fail "mailrecon-notify@: the failed unit's journal lines are not logged"
+printf '%s\n' "$notified" | grep -qx 'operator command for mailrecon-reconcile.service' ||
+	fail "mailrecon-notify@: MAILRECON_NOTIFY_COMMAND did not run with the unit's name as \$1"
+notified=$(PATH="$tmp/bin:$PATH" MAILRECON_NOTIFY_LINES=30 MAILRECON_NOTIFY_COMMAND= eval "$cmd" 2>&1) ||
+	fail "mailrecon-notify@: fails without a command"
 
 # ---- CI files ----
 # Parse with the yaml package of tests/schema (npm ci --prefix tests/schema), else PyYAML.
@@ -167,6 +221,14 @@ if yaml_to_json "$gl" >"$tmp/gitlab.json"; then
 		'd.plan.script.join("\n").includes("--detailed-exitcode") && d.apply.script.join("\n").includes("apply -f ")' \
 		'"--detailed-exitcode" in "\n".join(d["plan"]["script"]) and "apply -f " in "\n".join(d["apply"]["script"])' \
 		"gitlab-ci.yml: plan does not use --detailed-exitcode, or apply does not use -f"
+	json_check "$tmp/gitlab.json" \
+		'd[".mail-server"].before_script.join("\n").split("\n").some(l => l.trim() === "set -o pipefail")' \
+		'any(l.strip() == "set -o pipefail" for l in "\n".join(d[".mail-server"]["before_script"]).split("\n"))' \
+		"gitlab-ci.yml: the shared before_script does not set -o pipefail"
+	json_check "$tmp/gitlab.json" \
+		'["validate", "plan", "apply"].every(j => d[j].extends === ".mail-server" && !d[j].before_script)' \
+		'all(d[j].get("extends") == ".mail-server" and "before_script" not in d[j] for j in ("validate", "plan", "apply"))' \
+		"gitlab-ci.yml: a job does not run the shared before_script (and its set -o pipefail)"
 else
 	fail "contrib/ci/gitlab-ci.yml does not parse as YAML"
 fi
@@ -180,6 +242,14 @@ if yaml_to_json "$gh" >"$tmp/github.json"; then
 		'd.jobs.apply.concurrency && d.jobs.apply.concurrency["cancel-in-progress"] === false && d.jobs.apply["runs-on"].includes("self-hosted")' \
 		'd["jobs"]["apply"]["concurrency"]["cancel-in-progress"] is False and "self-hosted" in d["jobs"]["apply"]["runs-on"]' \
 		"github-actions.yml: apply has no concurrency group that waits, or does not run on a self-hosted runner"
+	json_check "$tmp/github.json" \
+		'd.defaults && d.defaults.run && d.defaults.run.shell === "bash"' \
+		'd.get("defaults", {}).get("run", {}).get("shell") == "bash"' \
+		"github-actions.yml: run steps do not use shell: bash (-eo pipefail)"
+	json_check "$tmp/github.json" \
+		'(() => { const s = d.jobs.plan.steps.find(x => x.name === "comment the plan").with.script; return s.includes("updateComment") && s.includes("listComments") && s.includes("<!-- mailrecon-plan -->"); })()' \
+		'(lambda s: "updateComment" in s and "listComments" in s and "<!-- mailrecon-plan -->" in s)([x for x in d["jobs"]["plan"]["steps"] if x.get("name") == "comment the plan"][0]["with"]["script"])' \
+		"github-actions.yml: the plan comment is not found by its marker and updated"
 else
 	fail "contrib/ci/github-actions.yml does not parse as YAML"
 fi
