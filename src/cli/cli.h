@@ -56,6 +56,7 @@ extern const struct mr_cmd mr_cmd_log;
 extern const struct mr_cmd mr_cmd_show;
 extern const struct mr_cmd mr_cmd_drift;
 extern const struct mr_cmd mr_cmd_rollback;
+extern const struct mr_cmd mr_cmd_route;
 
 /* The -f sources of a command, in the order given. */
 struct mr_cli_sources {

@@ -28,6 +28,7 @@ static const struct mr_cmd *const commands[] = {
 	&mr_cmd_log,
 	&mr_cmd_show,
 	&mr_cmd_rollback,
+	&mr_cmd_route,
 	NULL,
 };
 

@@ -1,0 +1,184 @@
+/*
+ * mailrecon route [-f PATH]... [--live] [--json] ADDRESS...
+ *
+ * Where mail to each ADDRESS goes (design section 8, docs/route.md): from the desired state,
+ * or with --live from the live files, as Exim with contrib/exim4/exim4.conf routes it
+ * (src/route).  One line per address; --json one object per line (schema/route.schema.json).
+ * Reads only; takes no lock.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "codec/live.h"
+#include "load/desired.h"
+#include "model/model.h"
+#include "plan/plan.h" /* mr_json_string */
+#include "route/route.h"
+#include "util/buf.h"
+#include "util/rootfs.h"
+
+struct route_state {
+	struct mr_cli_sources src; /* -f */
+	bool live, json;
+};
+
+enum { OPT_LIVE = 2100, OPT_JSON };
+
+static const struct option options[] = {
+	{ "file", required_argument, NULL, 'f' },
+	{ "live", no_argument, NULL, OPT_LIVE },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int option(void *state, int opt, const char *arg)
+{
+	struct route_state *s = state;
+	switch (opt) {
+	case 'f':
+		mr_cli_source_add(&s->src, arg);
+		return 0;
+	case OPT_LIVE:
+		s->live = true;
+		return 0;
+	case OPT_JSON:
+		s->json = true;
+		return 0;
+	}
+	return MR_EXIT_USAGE;
+}
+
+/* LOCAL@DOMAIN, both parts non-empty, printable ASCII without white space, at most 320 bytes */
+static bool plausible_address(const char *a)
+{
+	const char *at = strrchr(a, '@');
+	size_t n = strlen(a);
+	if (!at || at == a || !at[1] || n > 320)
+		return false;
+	for (const unsigned char *p = (const unsigned char *)a; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f)
+			return false;
+	return true;
+}
+
+static void json_list(struct mr_buf *out, char *const *v, size_t n)
+{
+	mr_buf_addc(out, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			mr_buf_addc(out, ',');
+		mr_json_string(out, v[i]);
+	}
+	mr_buf_addc(out, ']');
+}
+
+static void print_json(struct mr_buf *out, const char *address, const struct mr_route *rt)
+{
+	mr_buf_adds(out, "{\"address\":");
+	mr_json_string(out, address);
+	mr_buf_adds(out, ",\"outcome\":");
+	mr_json_string(out, mr_route_outcome_name(rt->outcome));
+	mr_buf_adds(out, ",\"mailboxes\":");
+	json_list(out, rt->mailboxes, rt->nmailboxes);
+	mr_buf_adds(out, ",\"text\":");
+	mr_json_string(out, rt->text);
+	mr_buf_adds(out, ",\"remote\":");
+	json_list(out, rt->remote, rt->nremote);
+	mr_buf_adds(out, ",\"bounces\":[");
+	for (size_t i = 0; i < rt->nbounces; i++) {
+		mr_buf_adds(out, i ? ",{\"address\":" : "{\"address\":");
+		mr_json_string(out, rt->bounces[i].address);
+		mr_buf_adds(out, ",\"text\":");
+		mr_json_string(out, rt->bounces[i].text);
+		mr_buf_addc(out, '}');
+	}
+	mr_buf_addf(out, "],\"smtp\":{\"code\":%d,\"text\":", rt->smtp_code);
+	mr_json_string(out, rt->smtp_text);
+	mr_buf_addf(out, "},\"loop\":%s,\"incomplete\":%s}\n", rt->loop ? "true" : "false",
+		    rt->overflow ? "true" : "false");
+}
+
+static int run(void *state, const struct mr_globals *g, int argc, char **argv)
+{
+	struct route_state *s = state;
+	int code = MR_EXIT_OK;
+	if (argc == 0) {
+		mr_cli_error("route: name at least one address (usage: mailrecon route %s)", mr_cmd_route.usage);
+		mr_cli_sources_release(&s->src);
+		return MR_EXIT_USAGE;
+	}
+	for (int i = 0; i < argc; i++)
+		if (!plausible_address(argv[i])) {
+			mr_cli_error("route: '%s' is not an address (LOCAL@DOMAIN)", argv[i]);
+			mr_cli_sources_release(&s->src);
+			return MR_EXIT_USAGE;
+		}
+	if (s->live && s->src.n) {
+		mr_cli_error("route: --live reads the live files: it takes no -f");
+		mr_cli_sources_release(&s->src);
+		return MR_EXIT_USAGE;
+	}
+	struct mr_model m;
+	struct mr_live lv;
+	struct mr_diags d = MR_DIAGS_INIT;
+	const struct mr_model *model;
+	mr_model_init(&m);
+	memset(&lv, 0, sizeof(lv));
+	if (s->live) {
+		if (mr_live_load(&lv, &(struct mr_live_opts){ .root = g->rootfs, .layout = g->layout }, &d) < 0) {
+			mr_diags_print(&d, stderr);
+			mr_cli_error("route: the live files could not be read");
+			code = MR_EXIT_ERROR;
+			goto out;
+		}
+		model = &lv.model;
+	} else {
+		struct mr_load_opts lo = mr_cli_load_opts(g, &s->src);
+		if (mr_load_desired(&m, &lo, &d) < 0) {
+			mr_diags_print(&d, stderr);
+			mr_cli_error("route: %zu error%s in the desired state", d.errors, d.errors == 1 ? "" : "s");
+			code = MR_EXIT_ERROR;
+			goto out;
+		}
+		model = &m;
+	}
+	struct mr_router r;
+	mr_router_init(&r, model);
+	struct mr_buf out = MR_BUF_INIT;
+	for (int i = 0; i < argc; i++) {
+		struct mr_route rt;
+		mr_route(&rt, &r, argv[i]);
+		if (s->json) {
+			print_json(&out, argv[i], &rt);
+		} else {
+			mr_buf_adds(&out, argv[i]);
+			mr_buf_adds(&out, " -> ");
+			mr_route_format(&rt, &out);
+			mr_buf_addc(&out, '\n');
+		}
+		mr_route_release(&rt);
+	}
+	mr_router_release(&r);
+	if (fwrite(out.ptr ? out.ptr : "", 1, out.len, stdout) != out.len || fflush(stdout) != 0)
+		code = MR_EXIT_ERROR;
+	mr_buf_release(&out);
+out:
+	mr_diags_release(&d);
+	if (s->live)
+		mr_live_release(&lv);
+	mr_model_release(&m);
+	mr_cli_sources_release(&s->src);
+	return code;
+}
+
+const struct mr_cmd mr_cmd_route = {
+	.name = "route",
+	.usage = "[-f PATH]... [--live] [--json] ADDRESS...",
+	.summary = "where mail to an address goes",
+	.options = options,
+	.shortopts = "f:",
+	.option = option,
+	.run = run,
+	.state_size = sizeof(struct route_state),
+};
