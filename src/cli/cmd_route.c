@@ -13,7 +13,7 @@
 #include "codec/live.h"
 #include "load/desired.h"
 #include "model/model.h"
-#include "plan/plan.h" /* mr_json_string */
+#include "plan/plan.h" /* mr_route_json */
 #include "route/route.h"
 #include "util/buf.h"
 #include "util/rootfs.h"
@@ -60,43 +60,6 @@ static bool plausible_address(const char *a)
 		if (*p <= ' ' || *p >= 0x7f)
 			return false;
 	return true;
-}
-
-static void json_list(struct mr_buf *out, char *const *v, size_t n)
-{
-	mr_buf_addc(out, '[');
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			mr_buf_addc(out, ',');
-		mr_json_string(out, v[i]);
-	}
-	mr_buf_addc(out, ']');
-}
-
-static void print_json(struct mr_buf *out, const char *address, const struct mr_route *rt)
-{
-	mr_buf_adds(out, "{\"address\":");
-	mr_json_string(out, address);
-	mr_buf_adds(out, ",\"outcome\":");
-	mr_json_string(out, mr_route_outcome_name(rt->outcome));
-	mr_buf_adds(out, ",\"mailboxes\":");
-	json_list(out, rt->mailboxes, rt->nmailboxes);
-	mr_buf_adds(out, ",\"text\":");
-	mr_json_string(out, rt->text);
-	mr_buf_adds(out, ",\"remote\":");
-	json_list(out, rt->remote, rt->nremote);
-	mr_buf_adds(out, ",\"bounces\":[");
-	for (size_t i = 0; i < rt->nbounces; i++) {
-		mr_buf_adds(out, i ? ",{\"address\":" : "{\"address\":");
-		mr_json_string(out, rt->bounces[i].address);
-		mr_buf_adds(out, ",\"text\":");
-		mr_json_string(out, rt->bounces[i].text);
-		mr_buf_addc(out, '}');
-	}
-	mr_buf_addf(out, "],\"smtp\":{\"code\":%d,\"text\":", rt->smtp_code);
-	mr_json_string(out, rt->smtp_text);
-	mr_buf_addf(out, "},\"loop\":%s,\"incomplete\":%s}\n", rt->loop ? "true" : "false",
-		    rt->overflow ? "true" : "false");
 }
 
 static int run(void *state, const struct mr_globals *g, int argc, char **argv)
@@ -150,7 +113,8 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 		struct mr_route rt;
 		mr_route(&rt, &r, argv[i]);
 		if (s->json) {
-			print_json(&out, argv[i], &rt);
+			mr_route_json(&out, argv[i], &rt);
+			mr_buf_addc(&out, '\n');
 		} else {
 			mr_buf_adds(&out, argv[i]);
 			mr_buf_adds(&out, " -> ");

@@ -553,17 +553,18 @@ void mr_route_findings(const struct mr_router *r, struct mr_diags *out)
 		for (size_t j = 0; j < d->nmailboxes; j++)
 			if (!mailbox_disabled(r, d->mailboxes[j]))
 				mailbox_findings(r, d->mailboxes[j], &b, out);
-		if (d->action != MR_ACTION_FORWARD && d->action != MR_ACTION_REDIRECT_DOMAIN)
+		/* a redirect_domain's unknown addresses are refused when the other domain refuses
+		 * them: that is what it means; a forward names one address that should take them */
+		if (d->action != MR_ACTION_FORWARD)
 			continue;
 		char *unknown = mr_router_unknown(r, NULL, d->name);
 		struct mr_route rt;
 		mr_route(&rt, r, unknown);
 		if (rt.outcome == MR_ROUTE_REJECT)
 			mr_diag_warning(out, d->action_loc,
-					"the default action of '%s' (%s %s) ends in a refusal: any other address of "
-					"the domain is refused (%s)",
-					d->name, d->action == MR_ACTION_FORWARD ? "forward to" : "redirect_domain",
-					d->action_target, rt.text);
+					"the default action of '%s' (forward to %s) ends in a refusal: any other "
+					"address of the domain is refused (%s)",
+					d->name, d->action_target, rt.text);
 		mr_route_release(&rt);
 		free(unknown);
 	}
