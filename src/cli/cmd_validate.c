@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "load/desired.h"
 #include "model/model.h"
+#include "route/route.h"
 #include "util/xalloc.h"
 #include "vcs/vcs.h"
 
@@ -42,6 +43,14 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	struct mr_load_opts o = mr_cli_load_opts(g, &s->src);
 	mr_model_init(&m);
 	int rc = mr_load_desired(&m, &o, &d);
+	if (rc == 0) {
+		/* the mail flow: copy loops, mail stored nowhere (warnings, docs/route.md) */
+		struct mr_router r;
+		mr_router_init(&r, &m);
+		mr_route_findings(&r, &d);
+		mr_router_release(&r);
+		mr_diags_sort(&d);
+	}
 	mr_diags_print(&d, stderr);
 	if (rc < 0) {
 		mr_cli_error("%zu error%s in the desired state", d.errors, d.errors == 1 ? "" : "s");

@@ -29,6 +29,7 @@ const struct mr_cmd *const mr_cli_commands[] = {
 	&mr_cmd_log,
 	&mr_cmd_show,
 	&mr_cmd_rollback,
+	&mr_cmd_route,
 	&mr_cmd_passwd,
 	&mr_cmd_help,
 	NULL,

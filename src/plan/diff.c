@@ -693,8 +693,10 @@ int mr_plan_build(struct mr_plan *p, const struct mr_plan_input *in, struct mr_d
 		else
 			p->destroy++;
 	}
-	if (c.rc == 0)
+	if (c.rc == 0) {
 		mr_plan_files(p, t, in, &c.hashes);
+		mr_plan_flow(p, l, t);
+	}
 	rc = c.rc ? c.rc : errors->errors ? MR_PLAN_ERROR : 0;
 out:
 	mr_model_release(&c.target); /* frees each target domain's own copy of its mailbox array */
@@ -733,6 +735,12 @@ void mr_plan_release(struct mr_plan *p)
 		free(p->files[i].content);
 	free(p->files);
 	free(p->homes);
+	for (size_t i = 0; i < p->nflows; i++) {
+		mr_route_release(&p->flows[i].old);
+		mr_route_release(&p->flows[i].new);
+	}
+	free(p->flows);
+	mr_diags_release(&p->flow_warnings);
 	mr_diags_release(&p->findings);
 	mr_arena_release(&p->arena);
 	memset(p, 0, sizeof(*p));

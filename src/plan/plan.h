@@ -24,6 +24,7 @@
 #include "codec/accounts.h"
 #include "codec/live.h"
 #include "model/model.h"
+#include "route/route.h"
 #include "util/arena.h"
 #include "util/buf.h"
 #include "util/diag.h"
@@ -99,6 +100,12 @@ struct mr_file_change {
 #define MR_FILE_ID_CONFIG (-2)
 #define MR_CERT_RENEW_DAYS 30
 
+/* An address whose route changes (flow.c): "*@DOMAIN" stands for any other address there. */
+struct mr_flow {
+	const char *address;
+	struct mr_route old, new;
+};
+
 struct mr_plan {
 	struct mr_arena arena;
 	struct mr_change *changes;
@@ -114,6 +121,10 @@ struct mr_plan {
 	 * it prints (the print functions then ignore the findings they are given). */
 	struct mr_diags findings;
 	bool findings_scoped;
+	/* The mail flow (flow.c): routes that change, and warnings about the target's. */
+	struct mr_flow *flows;
+	size_t nflows, flcap;
+	struct mr_diags flow_warnings;
 };
 
 struct mr_plan_oracle {
@@ -171,6 +182,11 @@ void mr_plan_release(struct mr_plan *p);
  */
 bool mr_plan_finding_in_scope(const struct mr_live *lv, const char *scope, const struct mr_diag *d);
 void mr_plan_scope_findings(const struct mr_live *lv, const char *scope, struct mr_diags *out);
+
+/* The "Mail flow" of live -> target into p (flows and flow_warnings). */
+void mr_plan_flow(struct mr_plan *p, const struct mr_model *live, const struct mr_model *target);
+/* One route as a JSON object (schema/route.schema.json), no newline. */
+void mr_route_json(struct mr_buf *out, const char *address, const struct mr_route *rt);
 
 /* Output (print.c, json.c). */
 void mr_plan_print_text(const struct mr_plan *p, const struct mr_diags *findings, bool color, struct mr_buf *out);

@@ -89,6 +89,36 @@ static void homes(const struct mr_plan *p, bool color, struct mr_buf *out)
 	}
 }
 
+/* The "Mail flow" section: "~ ADDRESS: OLD -> NEW", then the warnings. */
+static void mail_flow(const struct mr_plan *p, bool color, struct mr_buf *out)
+{
+	mr_buf_adds(out, "Mail flow:\n");
+	struct mr_buf b = MR_BUF_INIT;
+	for (size_t i = 0; i < p->nflows; i++) {
+		const struct mr_flow *f = &p->flows[i];
+		mr_buf_addf(out, "  %s~%s ", color ? colour(MR_CHANGE_UPDATE) : "", color ? RESET : "");
+		mr_buf_adds_printable(out, f->address);
+		mr_buf_adds(out, ": ");
+		mr_buf_reset(&b);
+		mr_route_format(&f->old, &b);
+		mr_buf_adds_printable(out, b.ptr);
+		mr_buf_adds(out, " -> ");
+		mr_buf_reset(&b);
+		mr_route_format(&f->new, &b);
+		mr_buf_adds_printable(out, b.ptr);
+		mr_buf_addc(out, '\n');
+	}
+	if (p->flow_warnings.n) {
+		mr_buf_reset(&b);
+		mr_diags_render(&p->flow_warnings, &b);
+		for (const char *s = b.ptr, *e; s && *s; s = e + 1) {
+			e = strchr(s, '\n');
+			mr_buf_addf(out, "  %.*s\n", (int)(e - s), s);
+		}
+	}
+	mr_buf_release(&b);
+}
+
 void mr_plan_print_text(const struct mr_plan *p, const struct mr_diags *findings, bool color, struct mr_buf *out)
 {
 	mr_plan_print_text_as(p, findings, color, MR_PLAN_WILL, out);
@@ -113,6 +143,10 @@ void mr_plan_print_text_as(const struct mr_plan *p, const struct mr_diags *findi
 	if (p->nchanges == 0 && p->nfiles == 0 && p->nhomes == 0) {
 		mr_buf_addf(out, "%sNo changes.%s The live server matches the desired state%s.\n", color ? BOLD : "",
 			    color ? RESET : "", p->scope ? " in this scope" : "");
+		if (p->flow_warnings.n) {
+			mr_buf_adds(out, "\n");
+			mail_flow(p, color, out);
+		}
 		return;
 	}
 	if (p->nchanges) {
@@ -134,6 +168,10 @@ void mr_plan_print_text_as(const struct mr_plan *p, const struct mr_diags *findi
 		}
 	}
 	homes(p, color, out);
+	if (p->nflows || p->flow_warnings.n) {
+		mr_buf_adds(out, p->nchanges || p->nhomes ? "\n" : "");
+		mail_flow(p, color, out);
+	}
 	if (p->nfiles) {
 		mr_buf_adds(out, p->nchanges ? "\nFiles:\n" : "Files:\n");
 		for (size_t i = 0; i < p->nfiles; i++) {
@@ -362,7 +400,28 @@ static void print_json(const struct mr_plan *p, const struct mr_diags *findings,
 		}
 		mr_buf_addc(out, '}');
 	}
-	mr_buf_adds(out, "],\"files\":[");
+	mr_buf_adds(out, "],\"mail_flow\":{\"changes\":[");
+	for (size_t i = 0; i < p->nflows; i++) {
+		const struct mr_flow *f = &p->flows[i];
+		mr_buf_adds(out, i ? ",{\"address\":" : "{\"address\":");
+		mr_json_string(out, f->address);
+		mr_buf_adds(out, ",\"old\":");
+		mr_route_json(out, f->address, &f->old);
+		mr_buf_adds(out, ",\"new\":");
+		mr_route_json(out, f->address, &f->new);
+		mr_buf_addc(out, '}');
+	}
+	mr_buf_adds(out, "],\"warnings\":[");
+	for (size_t i = 0; i < p->flow_warnings.n; i++) {
+		const struct mr_diag *d = &p->flow_warnings.v[i];
+		mr_buf_adds(out, i ? ",{\"file\":" : "{\"file\":");
+		mr_json_string(out, d->loc.file);
+		mr_buf_addf(out, ",\"line\":%u,\"column\":%u,\"severity\":\"%s\",\"message\":", d->loc.line, d->loc.col,
+			    sev_name(d->sev));
+		mr_json_string(out, d->msg);
+		mr_buf_addc(out, '}');
+	}
+	mr_buf_adds(out, "]},\"files\":[");
 	for (size_t i = 0; i < p->nfiles; i++) {
 		const struct mr_file_change *f = &p->files[i];
 		mr_buf_adds(out, i ? ",{\"path\":" : "{\"path\":");

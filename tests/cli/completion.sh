@@ -37,7 +37,7 @@ is() { # is "EXPECTED" WORD...
 expect "complete -F _mailrecon mailrecon is registered" 0 '' '' -- \
 	bash -c ". '$bashc'; complete -p mailrecon | grep -q -- '-F _mailrecon'"
 expect "mailrecon <TAB>: every command" 0 '' '' -- \
-	is "apply dns drift help import log passwd plan rollback show validate" mailrecon ""
+	is "apply dns drift help import log passwd plan rollback route show validate" mailrecon ""
 expect "mailrecon pl<TAB>: plan" 0 '' '' -- is "plan" mailrecon pl
 expect "mailrecon plan --d<TAB>: --detailed-exitcode" 0 '' '' -- is "--detailed-exitcode" mailrecon plan --d
 expect "mailrecon apply --<TAB> has --yes, --allow-delete and the global options" 0 '' '' -- \
@@ -48,7 +48,7 @@ expect "mailrecon --layout <TAB>: the layouts" 0 '' '' -- is "auto debian rhel" 
 expect "mailrecon --color=<TAB> (split at '=' as bash does)" 0 '' '' -- is "always auto never" mailrecon --color = ""
 expect "mailrecon passwd --scheme <TAB>: the schemes" 0 '' '' -- \
 	is "BLF-CRYPT CRAM-MD5 SHA256-CRYPT SHA512-CRYPT" mailrecon passwd --scheme ""
-expect "mailrecon help ro<TAB>: rollback" 0 '' '' -- is "rollback" mailrecon help ro
+expect "mailrecon help ro<TAB>: rollback route" 0 '' '' -- is "rollback route" mailrecon help ro
 expect "dns -f DIR <TAB>: the desired state's domains" 0 '' '' -- \
 	is "example.com example.net example.org shop.example.com" mailrecon dns -f "$repo/examples/hosting" ""
 expect "dns -f DIR example.n<TAB>" 0 '' '' -- is "example.net" mailrecon dns -f "$repo/examples/hosting" example.n

@@ -77,13 +77,14 @@ expect "a FIFO is refused without blocking" 1 '' "ratelimits' is not a regular f
 	timeout 10 "$bin" --root "$tmp/root" import
 
 tree debian/hosting
-truncate -s 64M "$tmp/root/etc/dovecot/dovecot.passwd"
-expect "a live file of exactly 64 MiB is read" 0 '^version: 1$' 'cannot read this dovecot-passwd line' -- \
+truncate -s 512M "$tmp/root/etc/dovecot/dovecot.passwd"
+expect "a live file of exactly 512 MiB is read" 0 '^version: 1$' 'cannot read this dovecot-passwd line' -- \
 	"$bin" --root "$tmp/root" import
-truncate -s $((64 * 1048576 + 1)) "$tmp/root/etc/dovecot/dovecot.passwd"
-expect "a live file over 64 MiB: exit 1, names the file and the limit" 1 '' \
-	"^/etc/dovecot/dovecot.passwd: error: '$tmp/root/etc/dovecot/dovecot.passwd' is too large \(67108865 bytes; the limit is 64 MiB\)$" -- \
+truncate -s $((512 * 1048576 + 1)) "$tmp/root/etc/dovecot/dovecot.passwd"
+expect "a live file over 512 MiB: exit 1, names the file and the limit" 1 '' \
+	"^/etc/dovecot/dovecot.passwd: error: '$tmp/root/etc/dovecot/dovecot.passwd' is too large \(536870913 bytes; the limit is 512 MiB\)$" -- \
 	"$bin" --root "$tmp/root" import
+rm -f "$tmp/root/etc/dovecot/dovecot.passwd"
 
 # bad lines: a finding naming the line, the rest still read
 tree debian/hosting

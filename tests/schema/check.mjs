@@ -121,6 +121,7 @@ for (const name of names) {
 let validatePlan;
 try {
   const ajvp = new Ajv2020({ strict: true, allErrors: true });
+  ajvp.addSchema(JSON.parse(readFileSync(path.join(root, 'schema', 'route.schema.json'), 'utf8')));
   validatePlan = ajvp.compile(JSON.parse(readFileSync(path.join(root, 'schema', 'plan.schema.json'), 'utf8')));
 } catch (e) {
   fail(`cannot load schema/plan.schema.json: ${e.message}`);

@@ -18,5 +18,6 @@ Suite *suite_txn(void);
 Suite *suite_vcs(void);
 Suite *suite_rootfs(void);
 Suite *suite_homes(void);
+Suite *suite_route(void);
 
 #endif

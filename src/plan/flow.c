@@ -1,0 +1,175 @@
+/*
+ * The "Mail flow" section of a plan (design section 8, docs/plan.md): the addresses whose
+ * route changes between the live model and the target model, and the warnings about the
+ * target's mail flow (route.h mr_route_findings).  The addresses asked about: every mailbox
+ * and alias, every copy and forward target, of either model, and one unknown address per
+ * domain ("*@DOMAIN", any address of the domain that is no mailbox or alias).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan/plan.h"
+#include "util/strmap.h"
+#include "util/xalloc.h"
+
+struct asks {
+	struct mr_strmap seen;
+	char **v;
+	size_t n, cap;
+};
+
+static void ask(struct asks *a, const char *addr)
+{
+	char *lc = xstrdup(addr);
+	for (char *p = lc; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	if (mr_strmap_put_new(&a->seen, lc, strlen(lc), lc)) {
+		free(lc);
+		return;
+	}
+	a->v = xgrow(a->v, sizeof(*a->v), a->n + 1, &a->cap);
+	a->v[a->n++] = lc;
+}
+
+static void ask_model(struct asks *a, const struct mr_model *m)
+{
+	struct mr_buf b = MR_BUF_INIT;
+	for (size_t i = 0; i < m->ndomains; i++) {
+		const struct mr_domain *d = m->domains[i];
+		if (d->action == MR_ACTION_FORWARD)
+			ask(a, d->action_target);
+		for (size_t j = 0; j < d->nmailboxes; j++) {
+			const struct mr_mailbox *mb = d->mailboxes[j];
+			ask(a, mb->address);
+			for (size_t k = 0; k < mb->aliases.n; k++) {
+				mr_buf_reset(&b);
+				mr_buf_addf(&b, "%s@%s", mb->aliases.v[k].s, d->name);
+				ask(a, b.ptr);
+			}
+			for (size_t k = 0; k < mb->copy_to.n; k++)
+				ask(a, mb->copy_to.v[k].s);
+		}
+	}
+	mr_buf_release(&b);
+}
+
+/* "PLACEHOLDER@x" -> "*@x" in what a route names */
+static void unplace(char **s, const char *ph)
+{
+	size_t n = strlen(ph);
+	if (strncmp(*s, ph, n) == 0 && (*s)[n] == '@') {
+		size_t rest = strlen(*s + n);
+		char *r = xmalloc(rest + 2);
+		r[0] = '*';
+		memcpy(r + 1, *s + n, rest + 1);
+		free(*s);
+		*s = r;
+	}
+}
+
+static void unplace_route(struct mr_route *rt, const char *ph)
+{
+	for (size_t i = 0; i < rt->nremote; i++)
+		unplace(&rt->remote[i], ph);
+	for (size_t i = 0; i < rt->nbounces; i++)
+		unplace(&rt->bounces[i].address, ph);
+}
+
+static int cmp_flow(const void *a, const void *b)
+{
+	const struct mr_flow *x = a, *y = b;
+	return strcmp(x->address, y->address);
+}
+
+void mr_plan_flow(struct mr_plan *p, const struct mr_model *live, const struct mr_model *target)
+{
+	struct mr_router lr, tr;
+	mr_router_init(&lr, live);
+	mr_router_init(&tr, target);
+	mr_route_findings(&tr, &p->flow_warnings);
+	mr_diags_sort(&p->flow_warnings);
+
+	struct asks a = { MR_STRMAP_INIT, NULL, 0, 0 };
+	ask_model(&a, live);
+	ask_model(&a, target);
+	size_t nknown = a.n;
+	/* one unknown address per domain of either model */
+	const struct mr_model *ms[2] = { live, target };
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < ms[k]->ndomains; i++) {
+			char *u = mr_router_unknown(&lr, &tr, ms[k]->domains[i]->name);
+			ask(&a, u);
+			free(u);
+		}
+	for (size_t i = 0; i < a.n; i++) {
+		struct mr_route o, n;
+		mr_route(&o, &lr, a.v[i]);
+		mr_route(&n, &tr, a.v[i]);
+		const char *display = a.v[i];
+		char *ph = NULL;
+		if (i >= nknown) {
+			const char *at = strrchr(a.v[i], '@');
+			ph = xstrndup(a.v[i], (size_t)(at - a.v[i]));
+			unplace_route(&o, ph);
+			unplace_route(&n, ph);
+			display = mr_arena_printf(&p->arena, "*%s", at);
+		}
+		if (mr_route_equal(&o, &n)) {
+			mr_route_release(&o);
+			mr_route_release(&n);
+		} else {
+			p->flows = xgrow(p->flows, sizeof(*p->flows), p->nflows + 1, &p->flcap);
+			struct mr_flow *f = &p->flows[p->nflows++];
+			f->address = display == a.v[i] ? mr_arena_strdup(&p->arena, display) : display;
+			f->old = o;
+			f->new = n;
+		}
+		free(ph);
+	}
+	if (p->nflows > 1)
+		qsort(p->flows, p->nflows, sizeof(*p->flows), cmp_flow);
+	for (size_t i = 0; i < a.n; i++)
+		free(a.v[i]);
+	free(a.v);
+	mr_strmap_release(&a.seen);
+	mr_router_release(&lr);
+	mr_router_release(&tr);
+}
+
+static void json_list(struct mr_buf *out, char *const *v, size_t n)
+{
+	mr_buf_addc(out, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			mr_buf_addc(out, ',');
+		mr_json_string(out, v[i]);
+	}
+	mr_buf_addc(out, ']');
+}
+
+void mr_route_json(struct mr_buf *out, const char *address, const struct mr_route *rt)
+{
+	mr_buf_adds(out, "{\"address\":");
+	mr_json_string(out, address);
+	mr_buf_adds(out, ",\"outcome\":");
+	mr_json_string(out, mr_route_outcome_name(rt->outcome));
+	mr_buf_adds(out, ",\"mailboxes\":");
+	json_list(out, rt->mailboxes, rt->nmailboxes);
+	mr_buf_adds(out, ",\"text\":");
+	mr_json_string(out, rt->text);
+	mr_buf_adds(out, ",\"remote\":");
+	json_list(out, rt->remote, rt->nremote);
+	mr_buf_adds(out, ",\"bounces\":[");
+	for (size_t i = 0; i < rt->nbounces; i++) {
+		mr_buf_adds(out, i ? ",{\"address\":" : "{\"address\":");
+		mr_json_string(out, rt->bounces[i].address);
+		mr_buf_adds(out, ",\"text\":");
+		mr_json_string(out, rt->bounces[i].text);
+		mr_buf_addc(out, '}');
+	}
+	mr_buf_addf(out, "],\"smtp\":{\"code\":%d,\"text\":", rt->smtp_code);
+	mr_json_string(out, rt->smtp_text);
+	mr_buf_addf(out, "},\"loop\":%s,\"incomplete\":%s}", rt->loop ? "true" : "false",
+		    rt->overflow ? "true" : "false");
+}

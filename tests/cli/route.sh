@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# mailrecon route as a user runs it: the routes of tests/e2e/route-cases/loops.yaml (whose
+# answers tests/e2e/route.sh holds equal to the real exim4 -bt) against golden files, text
+# and --json, each JSON line against schema/route.schema.json with ajv; --live on a live
+# fixture; usage errors. MR_UPDATE_GOLDEN=1 rewrites the golden files.
+# Usage: route.sh MAILRECON REPO_ROOT [NODE]
+set -u
+bin=$1
+repo=$2
+node=${3:-node}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+. "$(dirname "$0")/lib.sh"
+live=$repo/tests/fixtures/live
+golden=$repo/tests/fixtures/route
+state=$repo/tests/e2e/route-cases/loops.yaml
+mapfile -t addrs < <(grep -v '^#' "$repo/tests/e2e/route-cases/loops.addresses")
+
+check_golden() { # NAME FILE GOT
+	if [ "${MR_UPDATE_GOLDEN:-}" = 1 ]; then cp "$3" "$2"; fi
+	if cmp -s "$2" "$3"; then pass=$((pass + 1)); echo "ok   $1"; else
+		fail=$((fail + 1)); echo "FAIL $1"; diff -u "$2" "$3" | head -40 | sed 's/^/     /'; fi
+}
+
+"$bin" --root "$tmp" route -f "$state" "${addrs[@]}" >"$tmp/text" 2>"$tmp/err"
+check_golden "route: the text lines of the loop cases" "$golden/loops.txt" "$tmp/text"
+"$bin" --root "$tmp" route --json -f "$state" "${addrs[@]}" >"$tmp/json" 2>>"$tmp/err"
+check_golden "route --json: the objects of the loop cases" "$golden/loops.jsonl" "$tmp/json"
+expect "route prints nothing on stderr" 0 '' '' -- cat "$tmp/err"
+n=0
+while IFS= read -r line; do
+	n=$((n + 1))
+	printf '%s\n' "$line" >"$tmp/line-$n.json"
+done <"$tmp/json"
+expect "route --json: one line per address" 0 "^${#addrs[@]}\$" '' -- echo "$n"
+expect "route --json: every line valid against schema/route.schema.json (ajv)" 0 '^ok ' '' -- \
+	"$node" "$repo/tests/schema/validate.mjs" "$repo" route.schema.json "$tmp"/line-*.json
+
+expect "route: a mailbox of the example tree" 0 '^info@example\.com -> deliver: alice@example\.com, info@example\.com$' '' -- \
+	"$bin" --root "$live/debian/hosting" route -f "$repo/tests/fixtures/live/debian/hosting/import.yaml" info@example.com
+expect "route --live: an alias reads the live aliases file" 0 '^Sales@Example\.com -> deliver: alice@example\.com, info@example\.com$' '' -- \
+	"$bin" --root "$live/debian/hosting" route --live Sales@Example.com
+expect "route --live: a redirect_domain to a discard domain" 0 '^x@example\.net -> discard$' '' -- \
+	"$bin" --root "$live/debian/hosting" route --live x@example.net
+expect "route --live: keep_copy false with copies" 0 \
+	'^orders@shop\.example\.com -> deliver: alice@example\.com, archive@example\.com, info@example\.com$' '' -- \
+	"$bin" --root "$live/debian/hosting" route --live orders@shop.example.com
+expect "route without an address: usage" 64 '' 'route: name at least one address' -- "$bin" --root "$tmp" route -f "$state"
+expect "route of something that is no address: usage" 64 '' "route: 'nobody' is not an address" -- \
+	"$bin" --root "$tmp" route -f "$state" nobody
+expect "route --live with -f: usage" 64 '' 'route: --live reads the live files: it takes no -f' -- \
+	"$bin" --root "$tmp" route --live -f "$state" a@b.test
+expect "route of a bad desired state: exit 1 with the error" 1 '' 'errors? in the desired state' -- \
+	"$bin" --root "$tmp" route -f "$repo/tests/fixtures/invalid/$(ls "$repo/tests/fixtures/invalid" | grep -m1 '\.yaml$')" a@b.test
+echo "cli route: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
