@@ -6,6 +6,7 @@
  * users by name, then each domain by name with its DKIM key, certificate and mailboxes by
  * name.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -664,6 +665,18 @@ static void check_accounts(struct ctx *c)
 	}
 }
 
+struct flow_job {
+	struct mr_plan *p;
+	const struct mr_model *live, *target;
+};
+
+static void *flow_thread(void *arg)
+{
+	struct flow_job *j = arg;
+	mr_plan_flow(j->p, j->live, j->target);
+	return NULL;
+}
+
 int mr_plan_build(struct mr_plan *p, const struct mr_plan_input *in, struct mr_diags *errors)
 {
 	memset(p, 0, sizeof(*p));
@@ -694,8 +707,16 @@ int mr_plan_build(struct mr_plan *p, const struct mr_plan_input *in, struct mr_d
 			p->destroy++;
 	}
 	if (c.rc == 0) {
+		/* the mail flow reads the two models and writes only its own part of the plan
+		 * (flows, flow_warnings, flow_arena): it runs beside the files' two workers */
+		struct flow_job fj = { p, l, t };
+		pthread_t th;
+		bool threaded = pthread_create(&th, NULL, flow_thread, &fj) == 0;
 		mr_plan_files(p, t, in, &c.hashes);
-		mr_plan_flow(p, l, t);
+		if (threaded)
+			pthread_join(th, NULL);
+		else
+			mr_plan_flow(p, l, t);
 	}
 	rc = c.rc ? c.rc : errors->errors ? MR_PLAN_ERROR : 0;
 out:
@@ -741,6 +762,7 @@ void mr_plan_release(struct mr_plan *p)
 	}
 	free(p->flows);
 	mr_diags_release(&p->flow_warnings);
+	mr_arena_release(&p->flow_arena);
 	mr_diags_release(&p->findings);
 	mr_arena_release(&p->arena);
 	memset(p, 0, sizeof(*p));

@@ -89,6 +89,14 @@ void mr_plan_flow(struct mr_plan *p, const struct mr_model *live, const struct m
 	mr_router_init(&tr, target);
 	mr_route_findings(&tr, &p->flow_warnings);
 	mr_diags_sort(&p->flow_warnings);
+	if (p->nchanges == 0) {
+		/* no object changes: the two models agree on every user, domain and mailbox field
+		 * a route reads, so no address's route changes -- a no-op plan (every timer run)
+		 * routes nothing, which at 100,000 mailboxes was a sixth of its CPU time */
+		mr_router_release(&lr);
+		mr_router_release(&tr);
+		return;
+	}
 
 	struct asks a = { MR_STRMAP_INIT, NULL, 0, 0 };
 	ask_model(&a, live);
@@ -113,7 +121,7 @@ void mr_plan_flow(struct mr_plan *p, const struct mr_model *live, const struct m
 			ph = xstrndup(a.v[i], (size_t)(at - a.v[i]));
 			unplace_route(&o, ph);
 			unplace_route(&n, ph);
-			display = mr_arena_printf(&p->arena, "*%s", at);
+			display = mr_arena_printf(&p->flow_arena, "*%s", at);
 		}
 		if (mr_route_equal(&o, &n)) {
 			mr_route_release(&o);
@@ -121,7 +129,7 @@ void mr_plan_flow(struct mr_plan *p, const struct mr_model *live, const struct m
 		} else {
 			p->flows = xgrow(p->flows, sizeof(*p->flows), p->nflows + 1, &p->flcap);
 			struct mr_flow *f = &p->flows[p->nflows++];
-			f->address = display == a.v[i] ? mr_arena_strdup(&p->arena, display) : display;
+			f->address = display == a.v[i] ? mr_arena_strdup(&p->flow_arena, display) : display;
 			f->old = o;
 			f->new = n;
 		}

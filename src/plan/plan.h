@@ -125,6 +125,7 @@ struct mr_plan {
 	struct mr_flow *flows;
 	size_t nflows, flcap;
 	struct mr_diags flow_warnings;
+	struct mr_arena flow_arena; /* the flows' strings: flow.c runs beside mr_plan_files */
 };
 
 struct mr_plan_oracle {

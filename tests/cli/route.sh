@@ -54,5 +54,20 @@ expect "route --live with -f: usage" 64 '' 'route: --live reads the live files: 
 	"$bin" --root "$tmp" route --live -f "$state" a@b.test
 expect "route of a bad desired state: exit 1 with the error" 1 '' 'errors? in the desired state' -- \
 	"$bin" --root "$tmp" route -f "$repo/tests/fixtures/invalid/$(ls "$repo/tests/fixtures/invalid" | grep -m1 '\.yaml$')" a@b.test
+# a plan with no object changes routes no address (the no-op plan of every timer run) but
+# still warns about the target's loops; one change shows its flows again
+tree debian/hosting "$tmp/applied"
+echo 'mailtest:x:5001:5001::/var/www/mailtest:/usr/sbin/nologin' >>"$tmp/applied/etc/passwd"
+echo 'mailtest:x:5001:' >>"$tmp/applied/etc/group"
+expect "apply the loop cases to a copy of the example tree" 0 '^Apply complete' '' -- \
+	"$bin" -q --root "$tmp/applied" apply -f "$state" --allow-delete --yes
+"$bin" --root "$tmp/applied" plan -f "$state" >"$tmp/noop" 2>&1
+expect "plan with nothing to change: no changes" 0 '^No changes\.' '' -- cat "$tmp/noop"
+expect "... and no route changes" 1 '' '' -- grep -Eq '^  ~ ' "$tmp/noop"
+expect "... but the loop warnings of the target" 0 "warning: mail to 'orders@a\.test' comes back to an address it went through" '' -- \
+	cat "$tmp/noop"
+sed '/^ *audit: /s/keep_copy: false/keep_copy: true/' "$state" >"$tmp/changed.yaml"
+expect "a plan with one change: its flows again" 0 '^  ~ [a-z]+@a\.test: ' '' -- \
+	sh -c "'$bin' --root '$tmp/applied' plan -f '$tmp/changed.yaml' 2>/dev/null"
 echo "cli route: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
