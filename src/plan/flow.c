@@ -5,6 +5,7 @@
  * and alias, every copy and forward target, of either model, and one unknown address per
  * domain ("*@DOMAIN", any address of the domain that is no mailbox or alias).
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,6 +83,173 @@ static int cmp_flow(const void *a, const void *b)
 	return strcmp(x->address, y->address);
 }
 
+/*
+ * Which domains' addresses can route differently.  A route from an address of domain X
+ * reads, step by step, only the domains it reaches from X: X's own records (the domain, its
+ * mailboxes and aliases, its owner's disabled flag) and, through copies, forwards and
+ * redirect_domain, other domains.  While a route reaches no domain a change touched, each
+ * step reads the same records in both models and so does the same: the route is the same.
+ * So only the addresses of a changed domain, or of a domain from which one is reachable
+ * (in the live or the target model), are routed -- at 1% changed, not every address twice.
+ */
+struct dgraph {
+	struct mr_strmap ids; /* lower-case domain name -> id + 1 */
+	char **names;
+	size_t n, cap;
+	size_t **rev; /* rev[y]: the domains x with an edge x -> y */
+	size_t *nrev, *revcap;
+	bool *hit;    /* a changed domain, or one that reaches one */
+};
+
+static size_t dg_id(struct dgraph *g, const char *name, size_t len)
+{
+	char *lc = xstrndup(name, len);
+	for (char *p = lc; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	uintptr_t v = (uintptr_t)mr_strmap_get(&g->ids, lc, len);
+	if (v) {
+		free(lc);
+		return v - 1;
+	}
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? g->cap * 2 : 64;
+		g->names = xrealloc(g->names, cap * sizeof(*g->names));
+		g->rev = xrealloc(g->rev, cap * sizeof(*g->rev));
+		g->nrev = xrealloc(g->nrev, cap * sizeof(*g->nrev));
+		g->revcap = xrealloc(g->revcap, cap * sizeof(*g->revcap));
+		g->hit = xrealloc(g->hit, cap * sizeof(*g->hit));
+		g->cap = cap;
+	}
+	size_t id = g->n++;
+	g->names[id] = lc;
+	g->rev[id] = NULL;
+	g->nrev[id] = g->revcap[id] = 0;
+	g->hit[id] = false;
+	mr_strmap_put_new(&g->ids, lc, len, (void *)(uintptr_t)(id + 1));
+	return id;
+}
+
+/* the id of an address's domain (after its last '@'), or of a domain name */
+static size_t dg_addr(struct dgraph *g, const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	const char *d = at ? at + 1 : addr;
+	return dg_id(g, d, strlen(d));
+}
+
+static void dg_edge(struct dgraph *g, size_t x, size_t y)
+{
+	if (x == y)
+		return;
+	g->rev[y] = xgrow(g->rev[y], sizeof(**g->rev), g->nrev[y] + 1, &g->revcap[y]);
+	g->rev[y][g->nrev[y]++] = x;
+}
+
+static void dg_model(struct dgraph *g, const struct mr_model *m)
+{
+	for (size_t i = 0; i < m->ndomains; i++) {
+		const struct mr_domain *d = m->domains[i];
+		size_t x = dg_id(g, d->name, strlen(d->name));
+		if ((d->action == MR_ACTION_FORWARD || d->action == MR_ACTION_REDIRECT_DOMAIN) && d->action_target)
+			dg_edge(g, x, dg_addr(g, d->action_target));
+		for (size_t j = 0; j < d->nmailboxes; j++)
+			for (size_t k = 0; k < d->mailboxes[j]->copy_to.n; k++)
+				dg_edge(g, x, dg_addr(g, d->mailboxes[j]->copy_to.v[k].s));
+	}
+}
+
+/* the domains of a user, in a model */
+static void dg_user(struct dgraph *g, const struct mr_model *m, const char *user, size_t **stack, size_t *n, size_t *cap)
+{
+	for (size_t i = 0; i < m->ndomains; i++) {
+		const struct mr_domain *d = m->domains[i];
+		if (d->owner && strcmp(d->owner, user) == 0) {
+			size_t x = dg_id(g, d->name, strlen(d->name));
+			if (!g->hit[x]) {
+				g->hit[x] = true;
+				*stack = xgrow(*stack, sizeof(**stack), *n + 1, cap);
+				(*stack)[(*n)++] = x;
+			}
+		}
+	}
+}
+
+/* Marks hit: the domains a change touched, and those that reach one.  false: a change of a
+ * kind this does not know, so every address is to be routed. */
+static bool dg_mark(struct dgraph *g, const struct mr_plan *p, const struct mr_model *live,
+		    const struct mr_model *target)
+{
+	dg_model(g, live);
+	dg_model(g, target);
+	size_t *stack = NULL, n = 0, cap = 0;
+	for (size_t i = 0; i < p->nchanges; i++) {
+		const struct mr_change *c = &p->changes[i];
+		switch (c->object) {
+		case MR_OBJ_SERVER:
+		case MR_OBJ_DKIM:
+		case MR_OBJ_CERT:
+			continue; /* no route reads them */
+		case MR_OBJ_USER: /* its disabled flag: every domain it owns, in either model */
+			dg_user(g, live, c->id, &stack, &n, &cap);
+			dg_user(g, target, c->id, &stack, &n, &cap);
+			continue;
+		case MR_OBJ_DOMAIN:
+		case MR_OBJ_MAILBOX: {
+			const char *dn = c->object == MR_OBJ_DOMAIN ? c->id : c->domain;
+			if (!dn) {
+				free(stack);
+				return false;
+			}
+			size_t x = dg_id(g, dn, strlen(dn));
+			if (!g->hit[x]) {
+				g->hit[x] = true;
+				stack = xgrow(stack, sizeof(*stack), n + 1, &cap);
+				stack[n++] = x;
+			}
+			continue;
+		}
+		}
+		free(stack);
+		return false;
+	}
+	while (n > 0) { /* back along the edges: who reaches a hit domain is hit */
+		size_t y = stack[--n];
+		for (size_t k = 0; k < g->nrev[y]; k++) {
+			size_t x = g->rev[y][k];
+			if (!g->hit[x]) {
+				g->hit[x] = true;
+				stack = xgrow(stack, sizeof(*stack), n + 1, &cap);
+				stack[n++] = x;
+			}
+		}
+	}
+	free(stack);
+	return true;
+}
+
+static bool dg_hit(struct dgraph *g, const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	const char *d = at ? at + 1 : addr;
+	uintptr_t v = (uintptr_t)mr_strmap_get(&g->ids, d, strlen(d)); /* asks are lower case */
+	return v && g->hit[v - 1];
+}
+
+static void dg_release(struct dgraph *g)
+{
+	for (size_t i = 0; i < g->n; i++) {
+		free(g->names[i]);
+		free(g->rev[i]);
+	}
+	free(g->names);
+	free(g->rev);
+	free(g->nrev);
+	free(g->revcap);
+	free(g->hit);
+	mr_strmap_release(&g->ids);
+}
+
 void mr_plan_flow(struct mr_plan *p, const struct mr_model *live, const struct mr_model *target)
 {
 	struct mr_router lr, tr;
@@ -110,7 +278,12 @@ void mr_plan_flow(struct mr_plan *p, const struct mr_model *live, const struct m
 			ask(&a, u);
 			free(u);
 		}
+	struct dgraph g;
+	memset(&g, 0, sizeof(g));
+	bool some = dg_mark(&g, p, live, target);
 	for (size_t i = 0; i < a.n; i++) {
+		if (some && !dg_hit(&g, a.v[i]))
+			continue; /* reaches no changed domain: the same route in both models */
 		struct mr_route o, n;
 		mr_route(&o, &lr, a.v[i]);
 		mr_route(&n, &tr, a.v[i]);
@@ -141,6 +314,7 @@ void mr_plan_flow(struct mr_plan *p, const struct mr_model *live, const struct m
 		free(a.v[i]);
 	free(a.v);
 	mr_strmap_release(&a.seen);
+	dg_release(&g);
 	mr_router_release(&lr);
 	mr_router_release(&tr);
 }
