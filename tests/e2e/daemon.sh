@@ -58,6 +58,13 @@ start_dovecot_auth "$sbx" mailrecon-exim-daemon-e2e
 # The delivery is the configuration's default, dovecot-lda, with the sandbox dovecot.conf.
 E=("$exim" -C "$sbx/exim4.conf" -DMR_ROOT="$sbx" -DMR_AUTH_DOVECOT="$sbx/run/dovecot/auth-client"
 	-DMR_DOVECOT_CONF="$sbx/etc/dovecot/dovecot.conf")
+# contrib's own ports, before the test moves them to free loopback ports
+out=$("$exim" -C "$sbx/exim4.conf" -DMR_ROOT="$sbx" -bP daemon_smtp_ports tls_on_connect_ports 2>&1)
+if [ "$out" = $'daemon_smtp_ports = 25 : 465 : 587\ntls_on_connect_ports = 465' ]; then
+	ok "contrib listens on 25, 465 and 587, with TLS on connect on 465 (exim4 -bP)"
+else
+	bad "contrib listens on 25, 465 and 587, with TLS on connect on 465 (exim4 -bP)" "$out"
+fi
 # free loopback ports: port plays 25, subport 587 (submission, STARTTLS) and tlsport 465
 # (TLS on connect); the configuration learns which are the client ports from its macros
 port=$(free_port)

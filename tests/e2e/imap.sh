@@ -6,13 +6,14 @@
 #
 # Builds a sandbox root, applies tests/e2e/imap-desired.yaml into it, starts the real
 # dovecot on contrib/dovecot/dovecot.conf (with @ROOT@ = the sandbox and a few test
-# overrides: loopback listener on a free port, base_dir/state_dir/log in the sandbox,
-# the SNI include with sandbox paths; ssl = yes as in contrib), and proves with curl
-# (IMAP), doveadm, dovecot-lda and openssl s_client that logins, disabled mailboxes,
-# quota, live re-applies and the SNI certificate choice behave as docs/formats.md says.
+# overrides: loopback listeners on free ports -- IMAP, and contrib's IMAPS and POP3S --,
+# base_dir/state_dir/log in the sandbox, the SNI include with sandbox paths; ssl = yes as
+# in contrib), and proves with curl (IMAP, IMAPS, POP3S), doveadm, dovecot-lda and openssl
+# s_client that logins, disabled mailboxes, quota, live re-applies and the SNI certificate
+# choice behave as docs/formats.md says.
 #
-# Needs root (dovecot drops to the mailbox owner's uid), dovecot-core, dovecot-imapd and
-# curl with IMAP. A missing tool is a FAIL, never a skip. Touches nothing outside the
+# Needs root (dovecot drops to the mailbox owner's uid), dovecot-core, dovecot-imapd,
+# dovecot-pop3d and curl with IMAPS and POP3S. A missing tool is a FAIL, never a skip. Touches nothing outside the
 # sandbox (a mktemp directory, removed at exit; set KEEP=1 to keep it).
 set -u
 
