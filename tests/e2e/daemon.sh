@@ -58,15 +58,28 @@ start_dovecot_auth "$sbx" mailrecon-exim-daemon-e2e
 # The delivery is the configuration's default, dovecot-lda, with the sandbox dovecot.conf.
 E=("$exim" -C "$sbx/exim4.conf" -DMR_ROOT="$sbx" -DMR_AUTH_DOVECOT="$sbx/run/dovecot/auth-client"
 	-DMR_DOVECOT_CONF="$sbx/etc/dovecot/dovecot.conf")
-# a free loopback port
-port=$(free_port)
-out=$("${E[@]}" -bd -odq -oX "127.0.0.1.$port" -oP "$sbx/exim.pid" 2>&1)
-wait_for 10 tcp_open "$port"
-daemon_pid=$(cat "$sbx/exim.pid" 2>/dev/null)
-if [ -n "$daemon_pid" ] && alive "$daemon_pid" && tcp_open "$port"; then
-	ok "the Exim daemon listens on 127.0.0.1:$port with contrib/exim4/exim4.conf"
+# contrib's own ports, before the test moves them to free loopback ports
+out=$("$exim" -C "$sbx/exim4.conf" -DMR_ROOT="$sbx" -bP daemon_smtp_ports tls_on_connect_ports 2>&1)
+if [ "$out" = $'daemon_smtp_ports = 25 : 465 : 587\ntls_on_connect_ports = 465' ]; then
+	ok "contrib listens on 25, 465 and 587, with TLS on connect on 465 (exim4 -bP)"
 else
-	bad "the Exim daemon listens on 127.0.0.1:$port with contrib/exim4/exim4.conf" "$out
+	bad "contrib listens on 25, 465 and 587, with TLS on connect on 465 (exim4 -bP)" "$out"
+fi
+# free loopback ports: port plays 25, subport 587 (submission, STARTTLS) and tlsport 465
+# (TLS on connect); the configuration learns which are the client ports from its macros
+port=$(free_port)
+subport=$(free_port)
+tlsport=$(free_port)
+E+=(-DMR_SUBMISSION_PORTS="$subport" -DMR_TLS_ON_CONNECT_PORTS="$tlsport")
+out=$("${E[@]}" -bd -odq -oX "127.0.0.1.$port : 127.0.0.1.$subport : 127.0.0.1.$tlsport" -oP "$sbx/exim.pid" 2>&1)
+wait_for 10 tcp_open "$port"
+wait_for 5 tcp_open "$subport"
+wait_for 5 tcp_open "$tlsport"
+daemon_pid=$(cat "$sbx/exim.pid" 2>/dev/null)
+if [ -n "$daemon_pid" ] && alive "$daemon_pid" && tcp_open "$port" && tcp_open "$subport" && tcp_open "$tlsport"; then
+	ok "the Exim daemon listens on 127.0.0.1:$port, :$subport (submission) and :$tlsport (TLS on connect) with contrib/exim4/exim4.conf"
+else
+	bad "the Exim daemon listens on 127.0.0.1:$port, :$subport (submission) and :$tlsport (TLS on connect) with contrib/exim4/exim4.conf" "$out
 $(cat "$sbx/var/log/exim4/mainlog" "$sbx/var/log/exim4/paniclog" 2>/dev/null)"
 	finish
 fi
@@ -215,6 +228,110 @@ sess=$(SRC=127.0.0.2 USER=postmaster@other.test PASS=test python3 "$sbx/session.
 if grep -q '^LOGIN 235 ' <<<"$sess"; then ok "SMTP AUTH: postmaster@other.test's password (changed by the re-apply) gets 235"; else
 	bad "SMTP AUTH: postmaster@other.test's password (changed by the re-apply) gets 235" "$sess"; fi
 rcpt_ans "SMTP over TLS: a mailbox of gone.test (deleted by the re-apply) is accepted" info@gone.test '250 '
+
+# ---- the mail client ports: submission (587, STARTTLS) and TLS on connect (465) ----
+# fp_tls PORT NAME: the certificate presented on the TLS-on-connect port to a client asking for NAME
+fp_tls() {
+	openssl s_client -connect "127.0.0.1:$1" -servername "$2" </dev/null 2>/dev/null |
+		openssl x509 -noout -fingerprint -sha256 2>/dev/null
+}
+fp_sub() {
+	openssl s_client -connect "127.0.0.1:$1" -starttls smtp -servername "$2" </dev/null 2>/dev/null |
+		openssl x509 -noout -fingerprint -sha256 2>/dev/null
+}
+# served_on NAME FN PORT SNI FILE: FN (fp_tls or fp_sub) on PORT gets FILE's certificate
+served_on() {
+	local want got
+	want=$(fp_file "$5")
+	got=$("$2" "$3" "$4")
+	if [ -n "$want" ] && [ "$got" = "$want" ]; then ok "$1"; else bad "$1" "wanted $5: '$want', got '$got'"; fi
+}
+served_on "port 465 (TLS on connect) by SNI: mail.tls.test gets ssl/tls.test.crt" fp_tls "$tlsport" mail.tls.test "$ssl/tls.test.crt"
+served_on "port 465 (TLS on connect) by SNI: smtp.other.test gets ssl/other.test.crt" fp_tls "$tlsport" smtp.other.test "$ssl/other.test.crt"
+served_on "port 465 (TLS on connect) by SNI: an unknown name gets the default ssl/exim.crt" fp_tls "$tlsport" unknown.test "$ssl/exim.crt"
+served_on "port 587 (STARTTLS) by SNI: smtp.other.test gets ssl/other.test.crt" fp_sub "$subport" smtp.other.test "$ssl/other.test.crt"
+subj=$(openssl s_client -connect "127.0.0.1:$tlsport" -servername mail.tls.test </dev/null 2>/dev/null |
+	openssl x509 -noout -subject -ext subjectAltName -nameopt RFC2253 2>/dev/null | tr '\n' ' ')
+if grep -q 'subject=CN=mail\.tls\.test' <<<"$subj"; then ok "port 465: the certificate's subject is the domain's alias (CN=mail.tls.test)"; else
+	bad "port 465: the certificate's subject is the domain's alias (CN=mail.tls.test)" "$subj"; fi
+# The submission port through session.py, from 127.0.0.2 (a remote client): STARTTLS, AUTH
+# only inside it, then a relay
+sess=$(SRC=127.0.0.2 USER=info@tls.test PASS=test python3 "$sbx/session.py" "$subport" mail.tls.test x@remote.test 2>&1)
+if grep -qx 'STARTTLS yes' <<<"$sess" && grep -qx 'AUTH before TLS: no' <<<"$sess" && grep -qx 'AUTH in TLS: yes' <<<"$sess" &&
+	grep -qx "CERT $(der_sha256 "$ssl/tls.test.crt")" <<<"$sess"; then
+	ok "port 587: STARTTLS on the alias's certificate, AUTH offered only after it"
+else
+	bad "port 587: STARTTLS on the alias's certificate, AUTH offered only after it" "$sess"
+fi
+if grep -q '^LOGIN 235 ' <<<"$sess" && grep -q '^RCPT x@remote.test 250 ' <<<"$sess" && grep -q '^DATA 250 ' <<<"$sess"; then
+	ok "port 587: AUTH PLAIN gets 235 and the message is accepted"
+else
+	bad "port 587: AUTH PLAIN gets 235 and the message is accepted" "$sess"
+fi
+# curl as a mail client: it asks for mail.tls.test (SNI) and verifies the certificate against
+# the file mailrecon wrote (--cacert) and the name against it, so exit 0 is the domain's
+# certificate; 60 is a certificate refused.
+# client_send NAME URL-SCHEME PORT SNI CACERT [CURL-ARGS...]: curl's exit status; its -v log in
+# $sbx/curl.log; the message's Message-ID is <NAME-tag@client.test>, in $msgid
+client_send() {
+	local tag=$1 scheme=$2 p=$3 name=$4 ca=$5
+	shift 5
+	msgid="$tag-$RANDOM@client.test"
+	printf 'From: info@tls.test\r\nTo: x@remote.test\r\nSubject: %s\r\nMessage-ID: <%s>\r\n\r\nfrom a mail client\r\n' \
+		"$tag" "$msgid" >"$sbx/client.eml"
+	curl -sv --max-time 20 --interface 127.0.0.2 --resolve "$name:$p:127.0.0.1" --cacert "$ca" \
+		--mail-from info@tls.test --mail-rcpt x@remote.test -T "$sbx/client.eml" "$@" \
+		"$scheme://$name:$p/client.test" >"$sbx/curl.log" 2>&1
+}
+# received MSGID: the mainlog's reception line of that message, authenticated, over TLS
+received() { grep -E "<= info@tls\.test .*P=esmtpsa X=TLS.* A=dovecot_(plain|login):info@tls\.test .*id=$1" "$sbx/var/log/exim4/mainlog"; }
+client_send sub smtp "$subport" mail.tls.test "$ssl/tls.test.crt" --ssl-reqd -u info@tls.test:test
+rc=$?
+if [ "$rc" = 0 ] && received "$msgid" >/dev/null; then
+	ok "port 587: curl submits with STARTTLS and AUTH, verifying mail.tls.test's certificate; Exim logs P=esmtpsa"
+else
+	bad "port 587: curl submits with STARTTLS and AUTH, verifying mail.tls.test's certificate; Exim logs P=esmtpsa" "curl exit $rc
+$(tail -n 15 "$sbx/curl.log")
+$(tail -n 3 "$sbx/var/log/exim4/mainlog")"
+fi
+client_send tls smtps "$tlsport" mail.tls.test "$ssl/tls.test.crt" -u info@tls.test:test
+rc=$?
+if [ "$rc" = 0 ] && received "$msgid" >/dev/null; then
+	ok "port 465: curl submits over TLS on connect with AUTH, verifying mail.tls.test's certificate; Exim logs P=esmtpsa"
+else
+	bad "port 465: curl submits over TLS on connect with AUTH, verifying mail.tls.test's certificate; Exim logs P=esmtpsa" "curl exit $rc
+$(tail -n 15 "$sbx/curl.log")
+$(tail -n 3 "$sbx/var/log/exim4/mainlog")"
+fi
+client_send tls2 smtps "$tlsport" smtp.other.test "$ssl/other.test.crt" -u info@tls.test:test
+rc=$?
+if [ "$rc" = 0 ]; then ok "port 465: a client asking for smtp.other.test verifies other.test's certificate"; else
+	bad "port 465: a client asking for smtp.other.test verifies other.test's certificate" "curl exit $rc
+$(tail -n 15 "$sbx/curl.log")"
+fi
+# the --cacert check can fail: the default certificate is not tls.test's
+client_send bad smtps "$tlsport" unknown.test "$ssl/tls.test.crt" -u info@tls.test:test
+rc=$?
+if [ "$rc" = 60 ]; then ok "port 465: the client refuses the default certificate for another name (curl exit 60)"; else
+	bad "port 465: the client refuses the default certificate for another name (curl exit 60)" "curl exit $rc"; fi
+# AUTH is required on the client ports, even for a local mailbox (which port 25 accepts)
+for cp in "smtp $subport 587 --ssl-reqd" "smtps $tlsport 465"; do
+	read -r scheme p name extra <<<"$cp"
+	# shellcheck disable=SC2086
+	client_send noauth "$scheme" "$p" mail.tls.test "$ssl/tls.test.crt" $extra
+	if grep -q '< 530 5\.7\.0 authentication required' "$sbx/curl.log" && ! received "$msgid" >/dev/null &&
+		! grep -q "id=$msgid" "$sbx/var/log/exim4/mainlog"; then
+		ok "port $name: MAIL FROM without AUTH is refused (530 5.7.0)"
+	else
+		bad "port $name: MAIL FROM without AUTH is refused (530 5.7.0)" "$(tail -n 12 "$sbx/curl.log")"
+	fi
+done
+client_send wrongpw smtps "$tlsport" mail.tls.test "$ssl/tls.test.crt" -u info@tls.test:wrong
+rc=$?
+if [ "$rc" = 67 ] && grep -q '< 535 ' "$sbx/curl.log"; then ok "port 465: a wrong password gets 535"; else
+	bad "port 465: a wrong password gets 535" "curl exit $rc
+$(tail -n 8 "$sbx/curl.log")"
+fi
 
 # ---- re-apply while the daemon runs ----
 # The copy removes the alias sales@tls.test, disables desk@tls.test, gives plain.test a

@@ -6,13 +6,14 @@
 #
 # Builds a sandbox root, applies tests/e2e/imap-desired.yaml into it, starts the real
 # dovecot on contrib/dovecot/dovecot.conf (with @ROOT@ = the sandbox and a few test
-# overrides: loopback listener on a free port, base_dir/state_dir/log in the sandbox,
-# the SNI include with sandbox paths; ssl = yes as in contrib), and proves with curl
-# (IMAP), doveadm, dovecot-lda and openssl s_client that logins, disabled mailboxes,
-# quota, live re-applies and the SNI certificate choice behave as docs/formats.md says.
+# overrides: loopback listeners on free ports -- IMAP, and contrib's IMAPS and POP3S --,
+# base_dir/state_dir/log in the sandbox, the SNI include with sandbox paths; ssl = yes as
+# in contrib), and proves with curl (IMAP, IMAPS, POP3S), doveadm, dovecot-lda and openssl
+# s_client that logins, disabled mailboxes, quota, live re-applies and the SNI certificate
+# choice behave as docs/formats.md says.
 #
-# Needs root (dovecot drops to the mailbox owner's uid), dovecot-core, dovecot-imapd and
-# curl with IMAP. A missing tool is a FAIL, never a skip. Touches nothing outside the
+# Needs root (dovecot drops to the mailbox owner's uid), dovecot-core, dovecot-imapd,
+# dovecot-pop3d and curl with IMAPS and POP3S. A missing tool is a FAIL, never a skip. Touches nothing outside the
 # sandbox (a mktemp directory, removed at exit; set KEEP=1 to keep it).
 set -u
 
@@ -74,8 +75,9 @@ for tool in dovecot doveadm doveconf curl openssl; do
 done
 if [ ! -x "$LDA" ]; then fail "prereq-dovecot-lda" "$LDA not found"; missing=1; fi
 if [ ! -x /usr/lib/dovecot/imap ]; then fail "prereq-dovecot-imapd" "not installed"; missing=1; fi
-if command -v curl >/dev/null 2>&1 && ! curl --version | grep -q '^Protocols:.* imap'; then
-    fail "prereq-curl-imap" "curl without IMAP"; missing=1
+if [ ! -x /usr/lib/dovecot/pop3 ]; then fail "prereq-dovecot-pop3d" "not installed"; missing=1; fi
+if command -v curl >/dev/null 2>&1 && ! curl --version | grep -q '^Protocols:.* imaps.* pop3s'; then
+    fail "prereq-curl-imaps-pop3s" "curl without IMAPS or POP3S"; missing=1
 fi
 if [ ! -x "$MAILRECON" ]; then fail "prereq-mailrecon" "$MAILRECON"; missing=1; fi
 for u in dovecot dovenull nobody; do
@@ -146,7 +148,7 @@ state_dir = $ROOT/var/lib/dovecot
 log_path = $ROOT/var/log/dovecot.log
 default_internal_user = dovecot
 default_login_user = dovenull
-protocols = imap
+protocols = imap pop3
 listen = 127.0.0.1
 # ssl = yes as in contrib: STARTTLS on the plain listener (127.0.0.1 counts as secured,
 # so the plain-text logins below still work without TLS).
@@ -163,8 +165,20 @@ service imap-login {
     address = 127.0.0.1
     port = $PORT
   }
+  # contrib's 993 (TLS on connect), on a free loopback port
   inet_listener imaps {
+    address = 127.0.0.1
+    port = $IMAPS_PORT
+  }
+}
+service pop3-login {
+  inet_listener pop3 {
     port = 0
+  }
+  # contrib's 995 (TLS on connect), on a free loopback port
+  inet_listener pop3s {
+    address = 127.0.0.1
+    port = $POP3S_PORT
   }
 }
 EOF
@@ -199,6 +213,8 @@ sed "s|</etc/dovecot/certs/|<$ROOT/etc/dovecot/certs/|g" "$SNI_INC" >"$SNI_COPY"
 started=0
 for attempt in 1 2 3; do
     PORT=$(free_port)
+    IMAPS_PORT=$(free_port)
+    POP3S_PORT=$(free_port)
     write_conf
     if [ "$attempt" = 1 ]; then
         if doveconf -c "$CONF" -n >"$ROOT/doveconf.out" 2>&1; then
@@ -216,6 +232,16 @@ for attempt in 1 2 3; do
             fi
             sleep 0.1
         done
+        if [ "$started" = 1 ]; then
+            started=0
+            for _ in $(seq 50); do
+                if (exec 3<>"/dev/tcp/127.0.0.1/$IMAPS_PORT") 2>/dev/null \
+                   && (exec 3<>"/dev/tcp/127.0.0.1/$POP3S_PORT") 2>/dev/null; then
+                    started=1; break
+                fi
+                sleep 0.1
+            done
+        fi
         [ "$started" = 1 ] && break
         stop_dovecot
     fi
@@ -355,6 +381,62 @@ if curl -s --max-time 10 -u "small@$D:test" --login-options AUTH=PLAIN \
 else
     fail "imap-sees-delivered-message"
 fi
+
+# ---------------------------------------------------------------- IMAPS 993 / POP3S 995
+# contrib's TLS-on-connect listeners (on free loopback ports here). curl asks for
+# mail.imap.test (sent as SNI, resolved to 127.0.0.1) and verifies the certificate against
+# the very file mailrecon wrote (--cacert) and that name against its subject, so a login
+# that works was made over the domain's certificate.
+CERT="$ROOT/etc/dovecot/certs/sni.test.crt"
+# tls_on_connect PORT SERVERNAME: what openssl x509 OPTS... says of the certificate served
+tls_on_connect() {
+    local port=$1 name=$2; shift 2
+    openssl s_client -connect "127.0.0.1:$port" -servername "$name" </dev/null 2>/dev/null \
+        | openssl x509 -noout "$@" 2>/dev/null
+}
+# tls_client PROTO PORT NAME CURL-ARGS...: curl's exit status (0 ok, 60 certificate refused,
+# 67 login denied) for PROTO://NAME:PORT/ with the certificate checked against $CERT
+tls_client() {
+    local proto=$1 port=$2 name=$3; shift 3
+    curl -s --max-time 10 --resolve "$name:$port:127.0.0.1" --cacert "$CERT" "$@" "$proto://$name:$port/" \
+        >"$ROOT/tls_client.out" 2>&1
+}
+for svc in imaps:$IMAPS_PORT pop3s:$POP3S_PORT; do
+    p=${svc%%:*} port=${svc#*:}
+    SUBJ=$(tls_on_connect "$port" mail.imap.test -subject -nameopt RFC2253)
+    FP=$(tls_on_connect "$port" mail.imap.test -fingerprint -sha256)
+    if [ "$SUBJ" = "subject=CN=mail.imap.test" ] && [ -n "$FP_FILE" ] && [ "$FP" = "$FP_FILE" ]; then
+        ok "$p-sni-alias-gets-mailrecon-certificate"
+    else
+        fail "$p-sni-alias-gets-mailrecon-certificate" "got '$SUBJ' '$FP', file '$FP_FILE'"
+    fi
+    SUBJ=$(tls_on_connect "$port" other.test -subject -nameopt RFC2253)
+    if [ "$SUBJ" = "subject=CN=default.test" ]; then ok "$p-sni-other-name-gets-default-certificate"
+    else fail "$p-sni-other-name-gets-default-certificate" "got '$SUBJ'"; fi
+    # the --cacert check can fail: another name gets the default certificate, which curl refuses
+    tls_client "$p" "$port" other.test -u "hashed@$D:test"; rc=$?
+    if [ "$rc" = 60 ]; then ok "$p-client-refuses-a-certificate-not-the-domains"
+    else fail "$p-client-refuses-a-certificate-not-the-domains" "curl exit $rc: $(head -c 300 "$ROOT/tls_client.out")"; fi
+done
+if tls_client imaps "$IMAPS_PORT" mail.imap.test -u "small@$D:test" --login-options AUTH=PLAIN \
+        -X 'STATUS INBOX (MESSAGES)' && grep -q 'MESSAGES 1' "$ROOT/tls_client.out"; then
+    ok "imaps-login-on-domain-certificate-sees-delivered-message"
+else
+    fail "imaps-login-on-domain-certificate-sees-delivered-message" "$(head -c 300 "$ROOT/tls_client.out")"
+fi
+tls_client imaps "$IMAPS_PORT" mail.imap.test -u "hashed@$D:wrong" --login-options AUTH=PLAIN; rc=$?
+if [ "$rc" = 67 ]; then ok "imaps-wrong-password-refused"; else fail "imaps-wrong-password-refused" "curl exit $rc"; fi
+# POP3 LIST: "1 SIZE", one line a message
+if tls_client pop3s "$POP3S_PORT" mail.imap.test -u "small@$D:test" \
+        && [ "$(grep -cE '^[0-9]+ [0-9]+' "$ROOT/tls_client.out")" = 1 ]; then
+    ok "pop3s-login-on-domain-certificate-lists-delivered-message"
+else
+    fail "pop3s-login-on-domain-certificate-lists-delivered-message" "$(head -c 300 "$ROOT/tls_client.out")"
+fi
+tls_client pop3s "$POP3S_PORT" mail.imap.test -u "hashed@$D:wrong"; rc=$?
+if [ "$rc" = 67 ]; then ok "pop3s-wrong-password-refused"; else fail "pop3s-wrong-password-refused" "curl exit $rc"; fi
+tls_client pop3s "$POP3S_PORT" mail.imap.test -u "off@$D:test"; rc=$?
+if [ "$rc" = 67 ]; then ok "pop3s-disabled-mailbox-refused"; else fail "pop3s-disabled-mailbox-refused" "curl exit $rc"; fi
 
 # ---------------------------------------------------------------- apply 2: live changes
 printf 'Clear-Pass-2\n' >"$PWFILE"

@@ -124,6 +124,14 @@ rl "exim-ratelimits: then the * line (*:500)" postmaster@example.net \
 	'rate limit of postmaster@example\.net: 500/h' '^250 '
 rl "exim-ratelimits: 0 means the mailbox cannot send" boss@example.com \
 	'rate limit of boss@example\.com: 0/h' '^550 5\.7\.1 boss@example\.com may not send mail$'
+# rate_per_hour: 1 is written as it is, and means, like 0, that the mailbox cannot send
+if grep -qx 'single@example\.com:1' "$sbx/etc/exim4/ratelimits"; then
+	ok "exim-ratelimits: rate_per_hour 1 is written as single@example.com:1"
+else
+	bad "exim-ratelimits: rate_per_hour 1 is written as single@example.com:1" "$(cat "$sbx/etc/exim4/ratelimits")"
+fi
+rl "exim-ratelimits: 1 means the mailbox cannot send either" single@example.com \
+	'rate limit of single@example\.com: 1/h' '^550 5\.7\.1 single@example\.com may not send mail$'
 
 # ---- exim-ratelimits over time: limited@example.com has rate_per_hour 2 ----
 # Each -bh session is a new Exim process; the ratelimit hints database
@@ -156,6 +164,32 @@ if [ -s "$sbx/var/spool/exim4/db/ratelimit" ]; then ok "exim-ratelimits: the hin
 a5=$(one_rcpt info@example.com)
 if grep -q '^250 ' <<<"$a5"; then ok "exim-ratelimits: one sender over its limit does not block another (info@, 100/h)"; else
 	bad "exim-ratelimits: one sender over its limit does not block another (info@, 100/h)" "$a5"; fi
+# The limit counts messages, not recipients (per_mail): bulk@ (2/h) sends two messages of
+# three remote recipients each, in two sessions; every recipient and both messages are
+# accepted (per_rcpt would refuse the third recipient of the first). A third message, in a
+# third session, is refused at its first recipient.
+# three_rcpts SENDER: the answers to RCPT x1, x2, x3 and to the end of DATA, one a line
+three_rcpts() {
+	printf 'HELO client.test\r\nMAIL FROM:<%s>\r\nRCPT TO:<x1@remote.test>\r\nRCPT TO:<x2@remote.test>\r\nRCPT TO:<x3@remote.test>\r\nDATA\r\nSubject: three\r\n\r\nto three\r\n.\r\nQUIT\r\n' "$1" |
+		"${E[@]}" -bh 192.0.2.25 -oMai "$1" -oMaa PLAIN 2>&1 | tr -d '\r' |
+		grep -E '^[2345][0-9][0-9] ' | sed -n '4,6p;8p'
+}
+m1=$(three_rcpts bulk@example.com)
+m2=$(three_rcpts bulk@example.com)
+if [ "$(grep -c '^250 ' <<<"$m1")" = 4 ] && [ "$(grep -c '^250 ' <<<"$m2")" = 4 ]; then
+	ok "exim-ratelimits count messages: rate_per_hour 2, two messages of 3 recipients each are accepted"
+else
+	bad "exim-ratelimits count messages: rate_per_hour 2, two messages of 3 recipients each are accepted" "message 1:
+$m1
+message 2:
+$m2"
+fi
+m3=$(one_rcpt bulk@example.com)
+if grep -Eq '^450 4\.7\.0 sending rate of bulk@example\.com over 2 per 1h$' <<<"$m3"; then
+	ok "exim-ratelimits count messages: the 3rd message (7th recipient) within the hour is refused (450 4.7.0)"
+else
+	bad "exim-ratelimits count messages: the 3rd message (7th recipient) within the hour is refused (450 4.7.0)" "3: $m3"
+fi
 a6=$(one_rcpt boss@example.com)
 if grep -Eq '^550 5\.7\.1 boss@example\.com may not send mail$' <<<"$a6"; then
 	ok "exim-ratelimits: rate 0 still cannot send in a later session"
