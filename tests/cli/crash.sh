@@ -82,12 +82,13 @@ check_recovered() { # check_recovered SCENARIO STEP: the state after the run tha
 		deterministic "$tmp/root" >"$tmp/now.sums"
 		cmp -s "$tmp/now.sums" "$tmp/new.sums" || { echo "FAIL crash at $2: the next run did not reach the new state"; fail=$((fail + 1)); }
 		test -e "$tmp/root/var/lib/mailrecon/archive" || { echo "FAIL crash at $2: the archived mail is lost"; fail=$((fail + 1)); }
-		find "$tmp/root/var/lib/mailrecon/archive" -name 1 | grep -q . || { echo "FAIL crash at $2: the archived mail is lost"; fail=$((fail + 1)); }
+		[ -n "$(find "$tmp/root/var/lib/mailrecon/archive" -name 1 -print -quit)" ] || { echo "FAIL crash at $2: the archived mail is lost"; fail=$((fail + 1)); }
 	fi
 	local last
-	last=$("$bin" --root "$tmp/root" plan "${args[@]:0:2}" 2>&1 | tail -n 1)
+	last=$("$bin" --root "$tmp/root" plan "${args[@]:0:2}" 2>&1)
+	last=${last##*$'\n'} # its last line
 	case $last in "No changes."*) ;; *) echo "FAIL crash at $2 ($1): a plan after recovery is not empty: $last"; fail=$((fail + 1)) ;; esac
-	if find "$tmp/root" -name '*.mailrecon-tmp.*' | grep -q . || test -e "$tmp/root/var/lib/mailrecon/journal"; then
+	if [ -n "$(find "$tmp/root" -name '*.mailrecon-tmp.*' -print -quit)" ] || test -e "$tmp/root/var/lib/mailrecon/journal"; then
 		echo "FAIL crash at $2 ($1): a temporary file or the journal is left"
 		fail=$((fail + 1))
 	fi
