@@ -38,8 +38,7 @@ static void setup(void)
 	unsetenv("MAILRECON_CRASH_AT");
 	unsetenv("MAILRECON_TEST_BEFORE_SWITCH");
 	mr_faults_reset();
-	snprintf(base, sizeof(base), "/tmp/mr-homes.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(base));
+	mr_test_mkdtemp(base, sizeof(base), "mr-homes");
 	snprintf(rootdir, sizeof(rootdir), "%s/root", base);
 	sh("mkdir -p %s/var/lib/mailrecon %s/var/www/alice %s/decoy/sub && echo secret >%s/decoy/f", rootdir, rootdir, base,
 	   base);

@@ -16,8 +16,7 @@ static char tmpdir[64];
 
 static void mk_tmp(void)
 {
-	strcpy(tmpdir, "/tmp/mr-load-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	mr_test_mkdtemp(tmpdir, sizeof(tmpdir), "mr-load");
 }
 
 static void rm_tmp(void)

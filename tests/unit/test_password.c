@@ -261,8 +261,7 @@ static struct mr_root *troot; /* the cache's root: tmpdir */
 
 static void cache_setup(void)
 {
-	strcpy(tmpdir, "/tmp/mr-pwcache-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	mr_test_mkdtemp(tmpdir, sizeof(tmpdir), "mr-pwcache");
 	snprintf(cachedir, sizeof(cachedir), "%s/cache", tmpdir);
 	struct mr_buf err = MR_BUF_INIT;
 	ck_assert_int_eq(mr_root_open(&troot, tmpdir, &err), 0);

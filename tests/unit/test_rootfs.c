@@ -32,8 +32,7 @@ static void sh(const char *fmt, ...)
 
 static struct mr_root *setup_root(int resolver)
 {
-	snprintf(base, sizeof(base), "/tmp/mr-rootfs.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(base));
+	mr_test_mkdtemp(base, sizeof(base), "mr-rootfs");
 	snprintf(rootdir, sizeof(rootdir), "%s/root", base);
 	snprintf(decoy, sizeof(decoy), "%s/decoy", base);
 	sh("mkdir -p %s/etc/exim4 %s/var/www/alice/data/email %s/sub && echo secret >%s/file && echo x >%s/sub/y", rootdir,

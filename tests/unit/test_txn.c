@@ -41,8 +41,7 @@ static void mk_tmp(void)
 	unsetenv("MAILRECON_FAULT");
 	unsetenv("MAILRECON_CRASH_AT");
 	mr_faults_reset();
-	strcpy(tmpdir, "/tmp/mr-txn-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	mr_test_mkdtemp(tmpdir, sizeof(tmpdir), "mr-txn");
 	struct mr_buf rerr = MR_BUF_INIT;
 	mr_root_close(&troot);
 	ck_assert_int_eq(mr_root_open(&troot, tmpdir, &rerr), 0);

@@ -16,8 +16,7 @@ static char tmpdir[64];
 
 static void mk_tmp(void)
 {
-	strcpy(tmpdir, "/tmp/mr-vcs-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	mr_test_mkdtemp(tmpdir, sizeof(tmpdir), "mr-vcs");
 	git_libgit2_init();
 }
 
