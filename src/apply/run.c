@@ -373,6 +373,8 @@ static int build(struct actx *a, struct mr_plan *p, bool hashing)
 		.desired = &a->m, .live = &a->lv, .accounts = &a->acc, .scope = a->o->scope, .state_dir = a->state,
 		.stamp = a->stamp, .purge = a->o->purge, .archive = archive_view(a), .homes_left = &a->homes_left.map,
 		.oracle = mr_oracle(&a->oc, hashing),
+		/* the second plan (hashing) is of the same two models: it takes the first's Mail flow */
+		.no_flow = hashing,
 	};
 	int rc = mr_plan_build(p, &in, &a->errors);
 	if (rc < 0) {
@@ -561,6 +563,7 @@ static int apply_plan(struct actx *a, struct mr_plan *p)
 	int rc = build(a, &final, true);
 	if (rc)
 		return rc;
+	mr_plan_take_flow(&final, p);
 	if (final.nchanges != p->nchanges || final.add != p->add || final.destroy != p->destroy) {
 		fprintf(stderr, "mailrecon: apply: the plan changed while applying; nothing was changed\n");
 		mr_plan_release(&final);

@@ -711,11 +711,11 @@ int mr_plan_build(struct mr_plan *p, const struct mr_plan_input *in, struct mr_d
 		 * (flows, flow_warnings, flow_arena): it runs beside the files' two workers */
 		struct flow_job fj = { p, l, t };
 		pthread_t th;
-		bool threaded = pthread_create(&th, NULL, flow_thread, &fj) == 0;
+		bool threaded = !in->no_flow && pthread_create(&th, NULL, flow_thread, &fj) == 0;
 		mr_plan_files(p, t, in, &c.hashes);
 		if (threaded)
 			pthread_join(th, NULL);
-		else
+		else if (!in->no_flow)
 			mr_plan_flow(p, l, t);
 	}
 	rc = c.rc ? c.rc : errors->errors ? MR_PLAN_ERROR : 0;

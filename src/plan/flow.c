@@ -354,3 +354,16 @@ void mr_route_json(struct mr_buf *out, const char *address, const struct mr_rout
 	mr_buf_addf(out, "},\"loop\":%s,\"incomplete\":%s}", rt->loop ? "true" : "false",
 		    rt->overflow ? "true" : "false");
 }
+
+void mr_plan_take_flow(struct mr_plan *to, struct mr_plan *from)
+{
+	to->flows = from->flows;
+	to->nflows = from->nflows;
+	to->flcap = from->flcap;
+	to->flow_warnings = from->flow_warnings;
+	to->flow_arena = from->flow_arena;
+	from->flows = NULL;
+	from->nflows = from->flcap = 0;
+	from->flow_warnings = (struct mr_diags)MR_DIAGS_INIT;
+	memset(&from->flow_arena, 0, sizeof(from->flow_arena));
+}

@@ -167,6 +167,9 @@ struct mr_plan_input {
 	const struct mr_strmap *homes_left;
 	int64_t now;            /* Unix time for certificate expiry; 0: the clock */
 	struct mr_plan_oracle oracle;
+	/* no Mail flow (flows, flow_warnings stay empty): apply's second plan of the same two
+	 * models takes the first plan's (mr_plan_take_flow) */
+	bool no_flow;
 };
 
 enum { MR_PLAN_OK = 0, MR_PLAN_ERROR = -1, MR_PLAN_REFUSED = -3 };
@@ -186,6 +189,8 @@ void mr_plan_scope_findings(const struct mr_live *lv, const char *scope, struct 
 
 /* The "Mail flow" of live -> target into p (flows and flow_warnings). */
 void mr_plan_flow(struct mr_plan *p, const struct mr_model *live, const struct mr_model *target);
+/* Moves from's Mail flow (flows, flow_warnings and their strings) into to, whose own is empty. */
+void mr_plan_take_flow(struct mr_plan *to, struct mr_plan *from);
 /* One route as a JSON object (schema/route.schema.json), no newline. */
 void mr_route_json(struct mr_buf *out, const char *address, const struct mr_route *rt);
 

@@ -61,6 +61,11 @@ echo 'mailtest:x:5001:5001::/var/www/mailtest:/usr/sbin/nologin' >>"$tmp/applied
 echo 'mailtest:x:5001:' >>"$tmp/applied/etc/group"
 expect "apply the loop cases to a copy of the example tree" 0 '^Apply complete' '' -- \
 	"$bin" -q --root "$tmp/applied" apply -f "$state" --allow-delete --yes
+# the revision records the plan apply showed, Mail flow included (apply's second plan takes
+# the first's flow instead of routing again)
+rev=$("$bin" --root "$tmp/applied" log -n 1 | awk '{ print $1; exit }')
+expect "the applied revision's message has the Mail flow" 0 '^  ~ \*@b\.test: remote: \*@b\.test -> deliver: x@a\.test; remote: r@remote\.test$' '' -- \
+	"$bin" --root "$tmp/applied" show "$rev"
 "$bin" --root "$tmp/applied" plan -f "$state" >"$tmp/noop" 2>&1
 expect "plan with nothing to change: no changes" 0 '^No changes\.' '' -- cat "$tmp/noop"
 expect "... and no route changes" 1 '' '' -- grep -Eq '^  ~ ' "$tmp/noop"
