@@ -69,6 +69,9 @@ struct mr_cmd {
 	int (*run)(void *state, const struct mr_globals *g, int argc, char **argv);
 	size_t state_size;
 	bool no_root; /* runs without opening --root (validate, help, passwd) */
+	/* the state starts with a struct mr_cli_sources (-f): main releases it when an option
+	 * is refused before run (run releases it otherwise) */
+	bool sources;
 };
 
 /* The command table (main.c), NULL-terminated, and the global options. */

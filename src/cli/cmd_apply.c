@@ -171,6 +171,7 @@ const struct mr_cmd mr_cmd_apply = {
 	.option = option,
 	.run = run,
 	.state_size = sizeof(struct apply_state),
+	.sources = true,
 };
 
 static const struct mr_opt rollback_options[] = {
@@ -222,4 +223,5 @@ const struct mr_cmd mr_cmd_rollback = {
 	.option = rollback_option,
 	.run = rollback_run,
 	.state_size = sizeof(struct apply_state),
+	.sources = true,
 };

@@ -271,4 +271,5 @@ const struct mr_cmd mr_cmd_dns = {
 	.option = option,
 	.run = run,
 	.state_size = sizeof(struct dns_state),
+	.sources = true,
 };

@@ -211,4 +211,5 @@ const struct mr_cmd mr_cmd_drift = {
 	.option = option,
 	.run = run,
 	.state_size = sizeof(struct drift_state),
+	.sources = true,
 };

@@ -303,4 +303,5 @@ const struct mr_cmd mr_cmd_plan = {
 	.option = option,
 	.run = run,
 	.state_size = sizeof(struct plan_state),
+	.sources = true,
 };

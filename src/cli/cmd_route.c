@@ -150,4 +150,5 @@ const struct mr_cmd mr_cmd_route = {
 	.option = option,
 	.run = run,
 	.state_size = sizeof(struct route_state),
+	.sources = true,
 };

@@ -78,4 +78,5 @@ const struct mr_cmd mr_cmd_validate = {
 	.option = option,
 	.run = run,
 	.state_size = sizeof(struct validate_state),
+	.sources = true,
 };

@@ -320,6 +320,7 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
+	bool ran = false;
 	if (rc < 0) {
 		struct mr_buf err = MR_BUF_INIT;
 		/* validate touches nothing live: it runs without a root (a missing default source or
@@ -328,15 +329,19 @@ int main(int argc, char **argv)
 			if (mr_root_open(&g.rootfs, g.root, &err) < 0)
 				g.rootfs = NULL;
 			rc = cmd->run(state, &g, cargc - optind, cargv + optind);
+			ran = true;
 		} else if (mr_root_open(&g.rootfs, g.root, &err) < 0) {
 			mr_cli_error("%s", err.ptr);
 			rc = MR_EXIT_ERROR;
 		} else {
 			rc = cmd->run(state, &g, cargc - optind, cargv + optind);
+			ran = true;
 		}
 		mr_root_close(&g.rootfs);
 		mr_buf_release(&err);
 	}
+	if (!ran && cmd->sources)
+		mr_cli_sources_release((struct mr_cli_sources *)state); /* run releases them itself */
 	free(state);
 	free(lo);
 	return rc;
