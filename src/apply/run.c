@@ -626,6 +626,14 @@ static int apply_plan(struct actx *a, struct mr_plan *p)
 	return rc;
 }
 
+/* The DMARC template of this desired state, for `mailrecon dns` (apply.h); a --scope file
+ * speaks for one user, not for the server, so a scoped run keeps the one recorded. */
+static void record_dmarc(struct actx *a)
+{
+	if (!a->o->scope)
+		mr_dmarc_record(a->root, a->state, a->m.server.dmarc ? a->m.server.dmarc : MR_DMARC_DEFAULT);
+}
+
 int mr_apply_run(const struct mr_apply_opts *o)
 {
 	struct actx a;
@@ -704,14 +712,18 @@ int mr_apply_run(const struct mr_apply_opts *o)
 		rc = EXIT_REFUSED;
 		goto out;
 	}
-	if (p.nchanges == 0 && p.nfiles == 0 && p.nhomes == 0)
-		goto out; /* "No changes." was printed: nothing is written, nothing reloaded */
+	if (p.nchanges == 0 && p.nfiles == 0 && p.nhomes == 0) {
+		record_dmarc(&a); /* the template alone may have changed: `dns` prints it */
+		goto out; /* "No changes." was printed: no live file is written, nothing reloaded */
+	}
 	if (o->confirm && !o->confirm()) {
 		fprintf(stderr, "mailrecon: apply cancelled; nothing was changed\n");
 		rc = EXIT_REFUSED;
 		goto out;
 	}
 	rc = apply_plan(&a, &p);
+	if (rc == EXIT_OK)
+		record_dmarc(&a);
 	mr_pwcache_save(a.oc.cache);
 out:
 	mr_plan_release(&p);
