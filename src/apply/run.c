@@ -573,7 +573,13 @@ static int apply_plan(struct actx *a, struct mr_plan *p)
 	stage_init(&s, a);
 	stage_expect_live(&s);
 	struct mr_buf msg = MR_BUF_INIT, text = MR_BUF_INIT;
-	mr_buf_addf(&msg, "Plan: %zu to add, %zu to change, %zu to destroy.\n\n", final.add, final.change, final.destroy);
+	/* the subject names the objects (log --object finds them); the counts open the body,
+	 * which a long plan's text may not end with */
+	mr_plan_subject(&final, &msg);
+	mr_buf_adds(&msg, "\n\n");
+	if (final.nchanges)
+		mr_buf_addf(&msg, "Plan: %zu to add, %zu to change, %zu to destroy.\n\n", final.add, final.change,
+			    final.destroy);
 	mr_plan_print_text_as(&final, NULL, false, MR_PLAN_MADE, &text); /* read later: what was done */
 	add_plan_text(&msg, &text);
 	mr_buf_release(&text);

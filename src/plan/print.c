@@ -206,6 +206,104 @@ void mr_plan_print_summary(const struct mr_plan *p, bool color, struct mr_buf *o
 		    p->add, p->change, p->destroy);
 }
 
+/* ---- the subject of a revision ---- */
+
+/* A value short and plain enough for a subject line: one printable word, not a secret's
+ * placeholder. */
+static bool subject_word(const char *v)
+{
+	size_t n = v ? strlen(v) : 0;
+	if (n == 0 || n > 32 || v[0] == '(')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] <= 0x20 || (unsigned char)v[i] >= 0x7f || v[i] == ',' || v[i] == ';')
+			return false;
+	return true;
+}
+
+/* What one update changes: "+alias sales, -alias contact, max_size=2G, password". */
+static void subject_attrs(const struct mr_change *c, struct mr_buf *out)
+{
+	for (size_t i = 0; i < c->nattrs; i++) {
+		const struct mr_attr *a = &c->attrs[i];
+		const char *item = strcmp(a->name, "aliases") == 0 ? "alias" : strcmp(a->name, "copy_to") == 0 ? "copy" : NULL;
+		if (i)
+			mr_buf_adds(out, ", ");
+		if (item && !a->old && a->new) {
+			/* a list's delta, "+ x, - y" (diff.c): its items are names, printed one by one */
+			bool first = true;
+			for (const char *p = a->new; *p;) {
+				size_t n = strcspn(p, ",");
+				if (n > 2 && (p[0] == '+' || p[0] == '-') && p[1] == ' ') {
+					mr_buf_addf(out, "%s%c%s ", first ? "" : ", ", p[0], item);
+					mr_buf_add_printable(out, p + 2, n - 2, 0);
+					first = false;
+				}
+				p += n;
+				while (*p == ',' || *p == ' ')
+					p++;
+			}
+			continue;
+		}
+		mr_buf_adds_printable(out, a->name);
+		if (strcmp(a->name, "password") != 0 && subject_word(a->new)) {
+			mr_buf_addc(out, '=');
+			mr_buf_adds(out, a->new);
+		}
+	}
+}
+
+void mr_plan_subject(const struct mr_plan *p, struct mr_buf *out)
+{
+	size_t start = out->len;
+	if (p->nchanges == 0) {
+		mr_buf_addf(out, "Plan: %zu to add, %zu to change, %zu to destroy.", p->add, p->change, p->destroy);
+		return;
+	}
+	if (p->nchanges == 1) {
+		const struct mr_change *c = &p->changes[0];
+		mr_buf_adds(out, mr_object_name(c->object));
+		if (c->object != MR_OBJ_SERVER) {
+			mr_buf_addc(out, ' ');
+			mr_buf_adds_printable(out, c->id);
+		}
+		if (c->action == MR_CHANGE_UPDATE) {
+			mr_buf_adds(out, ": ");
+			subject_attrs(c, out);
+		} else {
+			mr_buf_adds(out, c->action == MR_CHANGE_CREATE ? " created" : " deleted");
+		}
+		if (out->len - start > MR_PLAN_SUBJECT_MAX) {
+			/* cut at a character boundary (printable ASCII here) and say so */
+			out->len = start + MR_PLAN_SUBJECT_MAX - 3;
+			out->ptr[out->len] = '\0';
+			mr_buf_adds(out, "...");
+		}
+		return;
+	}
+	/* room kept at the end for ", and NNNNNN more" */
+	const size_t room = MR_PLAN_SUBJECT_MAX - 18;
+	struct mr_buf one = MR_BUF_INIT;
+	size_t i = 0;
+	for (; i < p->nchanges; i++) {
+		const struct mr_change *c = &p->changes[i];
+		mr_buf_reset(&one);
+		mr_buf_addf(&one, "%s%s%s", i ? ", " : "", sign(c->action), mr_object_name(c->object));
+		if (c->object != MR_OBJ_SERVER) {
+			mr_buf_addc(&one, ' ');
+			mr_buf_adds_printable(&one, c->id);
+		}
+		if (out->len - start + one.len > room)
+			break;
+		mr_buf_add(out, one.ptr, one.len);
+	}
+	if (i == 0) /* the first name alone is too long: cut it */
+		mr_buf_addf(out, "%.*s...", (int)(room - 3), one.ptr);
+	if (i < p->nchanges)
+		mr_buf_addf(out, ", and %zu more", p->nchanges - (i ? i : 1));
+	mr_buf_release(&one);
+}
+
 static void plural(struct mr_buf *b, bool *first, size_t n, const char *one, const char *many)
 {
 	if (!n)
