@@ -191,6 +191,27 @@ expect "log --object --json: the same revisions as JSON" 0 '^  \{"id":"[0-9a-f]{
 	"$bin" --root "$tmp/root" log --object info@example.com --actor alice --json
 expect "log --object with -n 1: the newest match only" 0 '' '' -- \
 	sh -c "test \$('$bin' --root '$tmp/root' log --object example.com -n 1 | wc -l) -eq 1"
+# --- show --diff: the files' contents against the parent, password hashes masked ---
+expect "show --diff: the lines the alias change made" 0 '^-support@example\.com:info@example\.com:fwd$' '' -- \
+	"$bin" --root "$tmp/root" show --diff HEAD~1
+expect "... and the added one, under its file's header" 0 '^\+help@example\.com:info@example\.com:fwd$' '' -- \
+	sh -c "'$bin' --root '$tmp/root' show --diff HEAD~1 | sed -n '/^diff --git a\/etc\/exim4\/aliases b\/etc\/exim4\/aliases$/,\$p'"
+expect "... only the files of that revision" 0 '' '' -- \
+	sh -c "test \$('$bin' --root '$tmp/root' show --diff HEAD~1 | grep -c '^diff --git ') -eq 1"
+rev=$("$bin" --root "$tmp/root" log --object newsletter@example.com -n 1 | cut -c1-12)
+"$bin" --root "$tmp/root" show --diff "$rev" >"$tmp/showdiff"
+expect "show --diff of a password change: the dovecot.passwd line with its hash masked" 0 \
+	'^\+newsletter@example\.com:\{SHA512-CRYPT\}\(hash\):1001:1001::' '' -- cat "$tmp/showdiff"
+git --git-dir="$git_repo" show "$rev:etc/dovecot/dovecot.passwd" "$rev~1:etc/dovecot/dovecot.passwd" |
+	grep -v '^#' | cut -d: -f2 | sed 's/^{[A-Z0-9-]*}//' | grep -v '^$' >"$tmp/hashes"
+expect "... and no password hash of either revision anywhere in it" 0 '' '' -- \
+	sh -c "test \$(wc -l <'$tmp/hashes') -ge 8 && ! grep -qF -f '$tmp/hashes' '$tmp/showdiff'"
+expect "... nor any crypt string" 0 '' '' -- sh -c "! grep -Eq '[\$](1|5|6|2[aby]|y)[\$]' '$tmp/showdiff'"
+expect "show --diff of the baseline (no parent): every file added" 0 '^\+\+\+ b/etc/exim4/passwd$' '' -- \
+	"$bin" --root "$tmp/root" show --diff "$(git --git-dir="$git_repo" rev-list --max-parents=0 HEAD)"
+expect "show --diff of no such revision: exit 1" 1 '' 'show: ' -- "$bin" --root "$tmp/root" show --diff nosuchrev
+expect "show without --diff prints no diff" 0 '' '' -- sh -c "! '$bin' --root '$tmp/root' show HEAD | grep -q '^diff --git'"
+
 expect "log --object '': a usage error" 64 '' 'expected a name' -- "$bin" --root "$tmp/root" log --object ''
 
 # --- a big first apply: the revision's message keeps about 1 MiB of the plan, the audit log
