@@ -3,9 +3,12 @@
  * "-" delete, grouped by domain, a summary line; and as JSON (schema/plan.schema.json).
  * Neither ever holds a secret: the plan has none.
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include "load/desired.h"
 #include "plan/plan.h"
+#include "util/xalloc.h"
 #include "util/strutil.h"
 
 #define GREEN "\033[32m"
@@ -425,6 +428,79 @@ void mr_plan_print_json_refusals(const struct mr_plan *p, const struct mr_diags 
 	mr_buf_release(&r);
 }
 
+/* The items of a list attribute's display text, "[a, b]" (diff.c list_s) or "+ a, - b"
+ * (list_delta), into added and removed JSON arrays: want '+' or '-' picks the items of the
+ * delta form, 0 every item of the bracketed form. */
+static void json_items(const char *text, char want, struct mr_buf *out)
+{
+	mr_buf_addc(out, '[');
+	bool first = true;
+	if (text && want == 0 && text[0] == '[') {
+		const char *p = text + 1, *end = text + strlen(text);
+		if (end > p && end[-1] == ']')
+			end--;
+		while (p < end) {
+			size_t n = 0;
+			while (p + n < end && !(p[n] == ',' && p[n + 1] == ' '))
+				n++;
+			if (n) {
+				char *item = xstrndup(p, n);
+				mr_buf_adds(out, first ? "" : ",");
+				mr_json_string(out, item);
+				free(item);
+				first = false;
+			}
+			p += n + (p + n < end ? 2 : 0);
+		}
+	} else if (text && want) {
+		for (const char *p = text; *p;) {
+			size_t n = 0;
+			while (p[n] && !(p[n] == ',' && p[n + 1] == ' '))
+				n++;
+			if (n > 2 && p[0] == want && p[1] == ' ') {
+				char *item = xstrndup(p + 2, n - 2);
+				mr_buf_adds(out, first ? "" : ",");
+				mr_json_string(out, item);
+				free(item);
+				first = false;
+			}
+			p += n + (p[n] ? 2 : 0);
+		}
+	}
+	mr_buf_addc(out, ']');
+}
+
+/* A size's display text ("2G", "1536", "unlimited") as bytes, or "null". */
+static void json_bytes(const char *text, struct mr_buf *out)
+{
+	int64_t n;
+	if (text && strcmp(text, "unlimited") != 0 && mr_parse_size(text, &n) && n > 0)
+		mr_buf_addf(out, "%lld", (long long)n);
+	else
+		mr_buf_adds(out, "null");
+}
+
+/*
+ * What a program needs besides the display text (docs/plan.md): a list attribute's
+ * "added" and "removed" items, and a size's "old_bytes" and "new_bytes" (null: absent or
+ * unlimited).
+ */
+static void json_attr_values(const struct mr_change *c, const struct mr_attr *a, struct mr_buf *out)
+{
+	if (strcmp(a->name, "aliases") == 0 || strcmp(a->name, "copy_to") == 0) {
+		bool delta = c->action == MR_CHANGE_UPDATE;
+		mr_buf_adds(out, ",\"added\":");
+		json_items(delta ? a->new : c->action == MR_CHANGE_CREATE ? a->new : NULL, delta ? '+' : 0, out);
+		mr_buf_adds(out, ",\"removed\":");
+		json_items(delta ? a->new : c->action == MR_CHANGE_DELETE ? a->old : NULL, delta ? '-' : 0, out);
+	} else if (strcmp(a->name, "max_size") == 0) {
+		mr_buf_adds(out, ",\"old_bytes\":");
+		json_bytes(a->old, out);
+		mr_buf_adds(out, ",\"new_bytes\":");
+		json_bytes(a->new, out);
+	}
+}
+
 static void print_json(const struct mr_plan *p, const struct mr_diags *findings, const struct mr_buf *refusals,
 		       struct mr_buf *out)
 {
@@ -462,6 +538,7 @@ static void print_json(const struct mr_plan *p, const struct mr_diags *findings,
 			mr_json_string(out, c->attrs[j].old);
 			mr_buf_adds(out, ",\"new\":");
 			mr_json_string(out, c->attrs[j].new);
+			json_attr_values(c, &c->attrs[j], out);
 			mr_buf_addc(out, '}');
 		}
 		mr_buf_addc(out, ']');
