@@ -65,5 +65,36 @@ expect "the dns schema rejects a DMARC value that is not one" 1 'FAIL' '' -- sch
 printf '{"valid":true,"errors":1,"warnings":0,"counts":null,"diagnostics":[]}\n' >"$tmp/v-lie.json"
 expect "the validate schema rejects valid:true with errors" 1 'FAIL' '' -- schema validate.schema.json "$tmp/v-lie.json"
 
+# --- plan files are read with a JSON parser: the same content in another form is the same plan ---
+tree debian/hosting
+"$bin" --root "$tmp/root" plan -f "$B" --out "$tmp/saved.plan" >/dev/null
+python3 -m json.tool --sort-keys "$tmp/saved.plan" >"$tmp/tool.plan"
+expect "setup: python3 -m json.tool re-serialised it (other spacing, key order)" 1 '' '' -- cmp -s "$tmp/saved.plan" "$tmp/tool.plan"
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); d["live_files"][0]["sha256"] = "0" * 64; json.dump(d, open(sys.argv[2], "w"), indent=1)' \
+	"$tmp/saved.plan" "$tmp/changed.plan"
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); d["plan"]["changes"][0]["attributes"][0]["new"] = "7"; json.dump(d, open(sys.argv[2], "w"), ensure_ascii=True)' \
+	"$tmp/saved.plan" "$tmp/other-plan.plan"
+first_live=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["live_files"][0]["path"])' "$tmp/saved.plan")
+expect "a plan file whose content changed (a live file's hash): refused, the file named" 3 'recorded the live files \(baseline\)' \
+	"refused: a live file changed since the plan: $first_live; make a new plan" -- \
+	"$bin" --root "$tmp/root" apply --plan "$tmp/changed.plan" --allow-delete
+expect "a plan file whose plan part changed: refused" 3 '' 'refused: the plan would now be different; make a new plan' -- \
+	"$bin" --root "$tmp/root" apply --plan "$tmp/other-plan.plan" --allow-delete
+printf '{"format":"mailrecon-plan","format":"mailrecon-plan","format_version":2}\n' >"$tmp/dup.plan"
+expect "a duplicate key: not a plan file, exit 1" 1 '' "'$tmp/dup.plan' is not a mailrecon plan file: line 1 column [0-9]+: duplicate object key" -- \
+	"$bin" --root "$tmp/root" apply --plan "$tmp/dup.plan"
+head -c 300 "$tmp/saved.plan" >"$tmp/cut.plan"
+expect "a cut plan file: not a plan file, where the JSON ends" 1 '' "is not a mailrecon plan file: line [0-9]+ column [0-9]+: " -- \
+	"$bin" --root "$tmp/root" apply --plan "$tmp/cut.plan"
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); d["format_version"] = 3; json.dump(d, open(sys.argv[2], "w"))' \
+	"$tmp/saved.plan" "$tmp/v3.plan"
+expect "another format_version: not read" 1 '' 'is not a mailrecon plan file: its format_version is not 2' -- \
+	"$bin" --root "$tmp/root" apply --plan "$tmp/v3.plan"
+expect "nothing was changed by those" 0 '' '' -- diff -r "$live/debian/hosting/etc" "$tmp/root/etc"
+expect "the re-serialised plan file is applied: its content is the plan's" 0 'Apply complete: 1 added, 6 changed, 5 destroyed' '' -- \
+	"$bin" --root "$tmp/root" apply --plan "$tmp/tool.plan" --allow-delete
+expect "... and then it is stale, like the original" 3 '' 'changed since the plan' -- \
+	"$bin" --root "$tmp/root" apply --plan "$tmp/saved.plan" --allow-delete
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
