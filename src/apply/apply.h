@@ -107,6 +107,18 @@ struct mr_archive_view mr_archive_view(struct mr_archive *ar);
 void mr_archive_release(struct mr_archive *ar);
 void mr_homes_left_release(struct mr_homes_left *h);
 
+/*
+ * STATE_DIR/dmarc-template: the server.dmarc template (or the built-in default) of the
+ * desired state the last unscoped apply used, one line, so that `mailrecon dns` without -f
+ * prints the records that were meant to be published.  mr_dmarc_record writes it (atomically,
+ * only when it differs: a second apply writes nothing); mr_dmarc_applied reads it back: a
+ * new string, or NULL when there is none or it is not a DMARC template (printable ASCII,
+ * starting with v=DMARC1, at most 1024 bytes).
+ */
+#define MR_DMARC_STATE "dmarc-template"
+int mr_dmarc_record(struct mr_root *root, const char *state_dir, const char *tmpl);
+char *mr_dmarc_applied(struct mr_root *root, const char *state_dir);
+
 /* The lock every apply takes (plan takes it shared) in state_dir below root; 0, or the exit
  * code 4/1 with a message. */
 int mr_state_lock(struct mr_root *root, const char *state_dir, bool exclusive, double timeout, int *fd_out);

@@ -352,3 +352,57 @@ void mr_archive_release(struct mr_archive *ar)
 {
 	mr_pathlist_release(&ar->names);
 }
+
+/* ---- the DMARC template the last apply used (apply.h) ---- */
+
+static bool dmarc_template_ok(const char *s, size_t n)
+{
+	if (n == 0 || n > 1024 || strncmp(s, "v=DMARC1", 8) != 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return false;
+	return true;
+}
+
+char *mr_dmarc_applied(struct mr_root *root, const char *state_dir)
+{
+	char *path = mr_path_join(state_dir, MR_DMARC_STATE);
+	struct mr_buf b = MR_BUF_INIT, err = MR_BUF_INIT;
+	struct stat st;
+	char *out = NULL;
+	if (mr_root_read(root, path, 4096, &b, &st, &err) == 0 && b.len && b.ptr[b.len - 1] == '\n' &&
+	    dmarc_template_ok(b.ptr, b.len - 1))
+		out = xstrndup(b.ptr, b.len - 1);
+	mr_buf_release(&b);
+	mr_buf_release(&err);
+	free(path);
+	return out;
+}
+
+int mr_dmarc_record(struct mr_root *root, const char *state_dir, const char *tmpl)
+{
+	char *now = mr_dmarc_applied(root, state_dir);
+	bool same = now && strcmp(now, tmpl) == 0;
+	free(now);
+	if (same || !dmarc_template_ok(tmpl, strlen(tmpl)))
+		return 0;
+	char *path = mr_path_join(state_dir, MR_DMARC_STATE), *tmp = mr_path_join(state_dir, MR_DMARC_STATE ".tmp");
+	struct mr_buf b = MR_BUF_INIT;
+	mr_buf_addf(&b, "%s\n", tmpl);
+	mr_root_unlink(root, tmp);
+	int fd = mr_root_openat(root, tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	int rc = fd >= 0 && write(fd, b.ptr, b.len) == (ssize_t)b.len && fsync(fd) == 0 ? 0 : -1;
+	if (fd >= 0)
+		close(fd);
+	if (rc == 0)
+		rc = mr_root_rename(root, tmp, path, false) == 0 ? 0 : -1;
+	else
+		mr_root_unlink(root, tmp);
+	if (rc < 0)
+		fprintf(stderr, "mailrecon: warning: cannot record the DMARC template in '%s'\n", path);
+	free(path);
+	free(tmp);
+	mr_buf_release(&b);
+	return rc;
+}

@@ -400,48 +400,7 @@ static void print_plan(struct actx *a, const struct mr_plan *p)
 
 /* ---- plan files ---- */
 
-/* The text from `start` (included) to the next `end` (excluded), or NULL. */
-static char *section(const char *s, const char *start, const char *end)
-{
-	const char *a = strstr(s, start);
-	if (!a)
-		return NULL;
-	const char *b = strstr(a, end);
-	return b ? xstrndup(a, (size_t)(b - a)) : NULL;
-}
-
-static const char *first_difference(const char *old, const char *now)
-{
-	/* one fingerprint per line: name the path of the first line that differs */
-	static char path[1024];
-	const char *a = old, *b = now;
-	while (*a && *b) {
-		const char *ea = strchr(a, '\n'), *eb = strchr(b, '\n');
-		size_t la = ea ? (size_t)(ea - a) : strlen(a), lb = eb ? (size_t)(eb - b) : strlen(b);
-		if (la != lb || memcmp(a, b, la) != 0) {
-			const char *p = strstr(a, "\"path\":\"");
-			size_t skip = 8;
-			if (!p || p >= a + la) { /* a pinned secret names its source */
-				p = strstr(a, "\"source\":\"");
-				skip = 10;
-			}
-			if (p && p < a + la) {
-				p += skip;
-				size_t n = strcspn(p, "\"");
-				snprintf(path, sizeof(path), "%.*s", (int)(n < sizeof(path) - 1 ? n : sizeof(path) - 1), p);
-				return path;
-			}
-			return "(the list of files)";
-		}
-		if (!ea || !eb)
-			break;
-		a = ea + 1;
-		b = eb + 1;
-	}
-	return *a || *b ? "(the list of files)" : NULL;
-}
-
-static int check_planfile(struct actx *a, const char *saved, const struct mr_plan *p)
+static int check_planfile(struct actx *a, const struct mr_planfile_saved *saved, const struct mr_plan *p)
 {
 	struct mr_fingerprints dfp = { 0 }, lfp = { 0 };
 	for (size_t i = 0; i < a->files.n; i++) {
@@ -458,71 +417,30 @@ static int check_planfile(struct actx *a, const char *saved, const struct mr_pla
 	struct mr_planfile_meta meta = { .root = mr_root_dir(a->root), .layout = mr_layout_name(a->lv.layout),
 					 .scope = a->o->scope, .created = "", .desired = &dfp, .live = &lfp,
 					 .pins = &pins };
-	struct mr_buf now = MR_BUF_INIT;
+	struct mr_buf now = MR_BUF_INIT, why = MR_BUF_INIT;
 	mr_planfile_write(p, &a->lv.findings, &meta, &now);
+	/* compared as JSON values (planfile.h), so a file re-serialised by another tool is the
+	 * same plan when its content is */
 	int rc = 0;
-	static const char *const parts[][3] = {
-		{ "\"mailrecon_version\":", ",\"created\"", "the plan was made by another mailrecon version" },
-		{ ",\"root\":", "\n\"desired_sources\"", "the plan was made for another root, layout or scope" },
-		{ "\"desired_sources\":", "\n\"secrets\"", "a desired-state source changed since the plan" },
-		{ "\"secrets\":", "\n\"live_files\"", "a secret the desired state names changed since the plan" },
-		{ "\"live_files\":", "\n\"plan\"", "a live file changed since the plan" },
-		{ "\n\"plan\":", "\n}\n", "the plan would now be different" },
-	};
-	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]) && rc == 0; i++) {
-		char *x = section(saved, parts[i][0], parts[i][1]), *y = section(now.ptr, parts[i][0], parts[i][1]);
-		if (!x || !y || strcmp(x, y) != 0) {
-			const char *what = x && y && i >= 2 && i <= 4 ? first_difference(x, y) : NULL;
-			fprintf(stderr, "mailrecon: apply: refused: %s%s%s; make a new plan\n", parts[i][2],
-				what ? ": " : "", what ? what : "");
-			rc = EXIT_REFUSED;
-		}
-		free(x);
-		free(y);
+	if (mr_planfile_compare(saved, now.ptr, &why) < 0) {
+		fprintf(stderr, "mailrecon: apply: refused: %s; make a new plan\n", why.ptr);
+		rc = EXIT_REFUSED;
 	}
 	mr_buf_release(&now);
+	mr_buf_release(&why);
 	mr_fingerprints_release(&dfp);
 	mr_fingerprints_release(&lfp);
 	mr_pins_release(&pins);
 	return rc;
 }
 
-/* The desired-state sources a plan file names. */
-static int planfile_sources(const char *saved, struct mr_pathlist *out)
-{
-	char *sec = section(saved, "\"desired_sources\":", "\n\"secrets\"");
-	if (!sec)
-		return -1;
-	for (const char *p = sec; (p = strstr(p, "{\"path\":\"")) != NULL;) {
-		p += 9;
-		struct mr_buf b = MR_BUF_INIT;
-		for (; *p && *p != '"'; p++) {
-			if (*p == '\\' && p[1]) {
-				p++;
-				mr_buf_addc(&b, *p == 'n' ? '\n' : *p == 't' ? '\t' : *p);
-			} else {
-				mr_buf_addc(&b, *p);
-			}
-		}
-		if (b.ptr)
-			mr_pathlist_add(out, b.ptr);
-		mr_buf_release(&b);
-	}
-	free(sec);
-	return out->n ? 0 : -1;
-}
-
 /* The archive stamp of a plan file: its "created" time, so apply --plan names the
  * entries the plan showed. */
-static void planfile_stamp(const char *saved, char stamp[32])
+static void planfile_stamp(const char *created, char stamp[32])
 {
-	const char *c = strstr(saved, "\"created\":\"");
-	if (!c)
-		return;
-	c += 11;
 	char out[32];
 	size_t n = 0;
-	for (; *c && *c != '"' && n < sizeof(out) - 1; c++)
+	for (const char *c = created; *c && n < sizeof(out) - 1; c++)
 		if (*c != '-' && *c != ':')
 			out[n++] = *c;
 	out[n] = '\0';
@@ -573,7 +491,13 @@ static int apply_plan(struct actx *a, struct mr_plan *p)
 	stage_init(&s, a);
 	stage_expect_live(&s);
 	struct mr_buf msg = MR_BUF_INIT, text = MR_BUF_INIT;
-	mr_buf_addf(&msg, "Plan: %zu to add, %zu to change, %zu to destroy.\n\n", final.add, final.change, final.destroy);
+	/* the subject names the objects (log --object finds them); the counts open the body,
+	 * which a long plan's text may not end with */
+	mr_plan_subject(&final, &msg);
+	mr_buf_adds(&msg, "\n\n");
+	if (final.nchanges)
+		mr_buf_addf(&msg, "Plan: %zu to add, %zu to change, %zu to destroy.\n\n", final.add, final.change,
+			    final.destroy);
 	mr_plan_print_text_as(&final, NULL, false, MR_PLAN_MADE, &text); /* read later: what was done */
 	add_plan_text(&msg, &text);
 	mr_buf_release(&text);
@@ -626,14 +550,21 @@ static int apply_plan(struct actx *a, struct mr_plan *p)
 	return rc;
 }
 
+/* The DMARC template of this desired state, for `mailrecon dns` (apply.h); a --scope file
+ * speaks for one user, not for the server, so a scoped run keeps the one recorded. */
+static void record_dmarc(struct actx *a)
+{
+	if (!a->o->scope)
+		mr_dmarc_record(a->root, a->state, a->m.server.dmarc ? a->m.server.dmarc : MR_DMARC_DEFAULT);
+}
+
 int mr_apply_run(const struct mr_apply_opts *o)
 {
 	struct actx a;
 	if (actx_init(&a, o) < 0)
 		return EXIT_ERROR;
 	int rc = EXIT_OK, lockfd = -1;
-	char *saved = NULL;
-	struct mr_pathlist srcs = MR_PATHLIST_INIT; /* a plan file's sources, alive to the end */
+	struct mr_planfile_saved saved = { 0 }; /* a plan file, and its sources, alive to the end */
 	struct mr_plan p;
 	memset(&p, 0, sizeof(p));
 
@@ -651,14 +582,19 @@ int mr_apply_run(const struct mr_apply_opts *o)
 			rc = EXIT_ERROR;
 			goto out;
 		}
-		saved = mr_buf_detach(&pf);
-		if (!saved || !strstr(saved, "\"format\":\"" MR_PLANFILE_FORMAT "\"") || planfile_sources(saved, &srcs) < 0) {
-			fprintf(stderr, "mailrecon: apply: '%s' is not a mailrecon plan file\n", o->planfile);
+		mr_buf_reset(&err);
+		int r = mr_planfile_read(&saved, pf.ptr ? pf.ptr : "", pf.len, &err);
+		mr_buf_release(&pf);
+		if (r < 0) {
+			struct mr_buf shown = MR_BUF_INIT;
+			mr_buf_adds_printable(&shown, err.ptr);
+			fprintf(stderr, "mailrecon: apply: '%s' is not a mailrecon plan file: %s\n", o->planfile, shown.ptr);
+			mr_buf_release(&shown);
 			rc = EXIT_ERROR;
 			goto out;
 		}
-		planfile_stamp(saved, a.stamp);
-		rc = load(&a, (const char *const *)srcs.v, srcs.n);
+		planfile_stamp(saved.created, a.stamp);
+		rc = load(&a, saved.sources, saved.nsources);
 	} else {
 		rc = load(&a, o->sources, o->nsources);
 	}
@@ -685,7 +621,7 @@ int mr_apply_run(const struct mr_apply_opts *o)
 		o->report->findings = p.findings_scoped ? p.findings.n : a.lv.findings.n;
 		o->report->drift_files = a.drift_files;
 	}
-	if (saved && (rc = check_planfile(&a, saved, &p)) != 0)
+	if (saved.doc && (rc = check_planfile(&a, &saved, &p)) != 0)
 		goto out;
 	print_plan(&a, &p);
 	if (mr_plan_blocked(&p, &a.errors)) {
@@ -704,14 +640,18 @@ int mr_apply_run(const struct mr_apply_opts *o)
 		rc = EXIT_REFUSED;
 		goto out;
 	}
-	if (p.nchanges == 0 && p.nfiles == 0 && p.nhomes == 0)
-		goto out; /* "No changes." was printed: nothing is written, nothing reloaded */
+	if (p.nchanges == 0 && p.nfiles == 0 && p.nhomes == 0) {
+		record_dmarc(&a); /* the template alone may have changed: `dns` prints it */
+		goto out; /* "No changes." was printed: no live file is written, nothing reloaded */
+	}
 	if (o->confirm && !o->confirm()) {
 		fprintf(stderr, "mailrecon: apply cancelled; nothing was changed\n");
 		rc = EXIT_REFUSED;
 		goto out;
 	}
 	rc = apply_plan(&a, &p);
+	if (rc == EXIT_OK)
+		record_dmarc(&a);
 	mr_pwcache_save(a.oc.cache);
 out:
 	mr_plan_release(&p);
@@ -719,7 +659,6 @@ out:
 	mr_buf_release(&err);
 	if (lockfd >= 0)
 		close(lockfd);
-	mr_pathlist_release(&srcs);
-	free(saved);
+	mr_planfile_saved_release(&saved);
 	return rc;
 }

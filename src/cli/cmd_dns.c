@@ -1,8 +1,9 @@
 /*
  * mailrecon dns [DOMAIN]... [--json] [-f PATH]...: the DNS records to publish for the live
  * domains: each DKIM key's TXT record (from ssl/DOMAIN.txt, which apply writes), for a
- * domain with `dmarc: true` the DMARC TXT record made from server.dmarc of the desired
- * state ({domain} replaced), and the mail client settings of RFC 6186/8314 as SRV records
+ * domain with `dmarc: true` the DMARC TXT record made from a template ({domain} replaced):
+ * server.dmarc of the desired state given with -f, else the template the last apply
+ * recorded (STATE_DIR/dmarc-template, apply.h), and the mail client settings of RFC 6186/8314 as SRV records
  * (submissions 465, submission 587, imaps 993, pop3s 995, on the domain's mail host).
  * mailrecon dns --autoconfig DOMAIN: the same client settings as a Thunderbird autoconfig
  * file (config-v1.1.xml).  Reads only.
@@ -17,6 +18,8 @@
 #include "load/desired.h"
 #include "model/names.h"
 #include "plan/plan.h"
+#include "apply/apply.h"
+#include "util/rootfs.h"
 #include "util/xalloc.h"
 
 struct dns_state {
@@ -29,7 +32,7 @@ enum { OPT_JSON = 4000, OPT_AUTOCONFIG };
 
 static const struct mr_opt options[] = {
 	{ "file", 'f', required_argument, "PATH", MR_OPT_REPEAT,
-	  "the desired state whose server.dmarc template to use; repeatable (default ROOT/etc/mailrecon/desired)" },
+	  "the desired state whose server.dmarc template to use; repeatable (default: the template the last apply used)" },
 	{ "json", OPT_JSON, no_argument, NULL, 0, "print a JSON array of {domain, kind, name, type, value}" },
 	{ "autoconfig", OPT_AUTOCONFIG, required_argument, "DOMAIN", 0,
 	  "print DOMAIN's mail client settings as a Thunderbird autoconfig file (config-v1.1.xml)" },
@@ -160,21 +163,42 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	struct mr_diags errors = MR_DIAGS_INIT, d = MR_DIAGS_INIT;
 	struct mr_model m;
 	mr_model_init(&m);
+	char *applied = NULL;
 	if (mr_live_load(&lv, &(struct mr_live_opts){ .root = g->rootfs, .layout = g->layout }, &errors) < 0) {
 		mr_diags_print(&errors, stderr);
 		code = MR_EXIT_ERROR;
 		goto out;
 	}
-	/* the DMARC template is in the desired state; without one, the built-in default */
+	/* The DMARC template: with -f, the desired state's; without, the one the last apply
+	 * recorded (so both print the same record once applied), else the default desired
+	 * state's, else the built-in default -- said on stderr, as is a -f template that differs
+	 * from the one applied.  The desired state (the default one without -f) still names
+	 * the clients' mail host. */
 	struct mr_load_opts lo = mr_cli_load_opts(g, &s->src);
 	const char *tmpl = MR_DMARC_DEFAULT;
+	bool have_desired = false;
 	if (mr_load_desired(&m, &lo, &d) == 0) {
+		have_desired = true;
 		if (m.server.dmarc)
 			tmpl = m.server.dmarc;
 	} else if (s->src.n) {
 		mr_diags_print(&d, stderr);
 		code = MR_EXIT_ERROR;
 		goto out;
+	}
+	const char *sd = g->state_dir && *g->state_dir ? g->state_dir : "/var/lib/mailrecon";
+	applied = mr_root_clean(sd) ? mr_dmarc_applied(g->rootfs, sd) : NULL;
+	/* which domains publish DMARC comes from where the template does: the desired state,
+	 * or what is live (the registry's dmarc=yes) */
+	bool dmarc_desired = have_desired && (s->src.n || !applied);
+	if (!s->src.n && applied) {
+		tmpl = applied;
+	} else if (s->src.n && applied && strcmp(applied, tmpl) != 0) {
+		fprintf(stderr, "mailrecon: dns: note: the DMARC template differs from the one last applied ('%s'); "
+				"printed from the desired state\n", applied);
+	} else if (!s->src.n && !have_desired) {
+		fprintf(stderr, "mailrecon: dns: note: no apply recorded a DMARC template and there is no desired state; "
+				"using the built-in default '%s'\n", MR_DMARC_DEFAULT);
 	}
 	struct mr_buf out = MR_BUF_INIT, host = MR_BUF_INIT;
 	if (s->autoconfig) {
@@ -215,7 +239,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 			mr_buf_release(&name);
 			mr_buf_release(&value);
 		}
-		if (dd ? dd->dmarc : dom->dmarc) {
+		if (dd && dmarc_desired ? dd->dmarc : dom->dmarc) {
 			struct mr_buf name = MR_BUF_INIT, value = MR_BUF_INIT;
 			mr_buf_addf(&name, "_dmarc.%s", dom->name);
 			for (const char *p = tmpl; *p; p++) {
@@ -251,6 +275,7 @@ out:
 	mr_diags_release(&d);
 	mr_live_release(&lv);
 	mr_model_release(&m);
+	free(applied);
 	mr_cli_sources_release(&s->src);
 	return code;
 }
@@ -260,8 +285,9 @@ const struct mr_cmd mr_cmd_dns = {
 	.operands = "[DOMAIN]...",
 	.summary = "print the DKIM, DMARC and mail client records to publish",
 	.description = "Print the records to publish for the live domains (all, or each DOMAIN): each\n"
-		       "DKIM key's TXT record; for a domain with dmarc: true, the DMARC TXT record from\n"
-		       "server.dmarc with {domain} replaced; and the mail client SRV records of RFC 6186\n"
+		       "DKIM key's TXT record; for a domain with dmarc: true, the DMARC TXT record with\n"
+		       "{domain} replaced in the template (server.dmarc of the desired state given with\n"
+		       "-f, else the one the last apply used); and the mail client SRV records of RFC 6186\n"
 		       "(_submissions 465, _submission 587, _imaps 993, _pop3s 995) on the domain's mail\n"
 		       "host: its ssl.alias, else mail.DOMAIN. With --autoconfig DOMAIN, the same client\n"
 		       "settings as Thunderbird's autoconfig file instead. Reads only.\n",

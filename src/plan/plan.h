@@ -209,6 +209,17 @@ void mr_plan_print_json(const struct mr_plan *p, const struct mr_diags *findings
 /* The summary line alone ("Plan: 1 to add, 6 to change, 5 to destroy.\n"), for -q. */
 void mr_plan_print_summary(const struct mr_plan *p, bool color, struct mr_buf *out);
 /*
+ * A one-line subject for the revision that applies p, naming its objects, at most
+ * MR_PLAN_SUBJECT_MAX bytes: one change reads "mailbox info@example.com: +alias sales,
+ * -alias contact" ("... created", "... deleted", or the attributes that change); several read
+ * "+mailbox hr@example.com, ~domain example.com, -mailbox old@example.com" with ", and N more"
+ * when they do not fit.  A plan without changes (files or homes only) gets the summary line
+ * ("Plan: 0 to add, 0 to change, 0 to destroy.").  No newline is appended; nothing in it is a
+ * secret (attribute values are printed only for lists of names and short single words).
+ */
+#define MR_PLAN_SUBJECT_MAX 120
+void mr_plan_subject(const struct mr_plan *p, struct mr_buf *out);
+/*
  * What apply would refuse in this plan, given --allow-delete=allow_delete (-1: any number):
  * more deletions of users, domains and mailboxes than allowed, and each BLOCKED file.
  * Appends a line "apply will refuse: ..." per refusal to text and the JSON array of them to

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,4 +264,112 @@ void mr_pins_release(struct mr_pins *p)
 		free(p->v[i].source);
 	free(p->v);
 	memset(p, 0, sizeof(*p));
+}
+
+/* ---- reading a plan file back ---- */
+
+void mr_planfile_saved_release(struct mr_planfile_saved *s)
+{
+	json_decref(s->doc);
+	free(s->sources);
+	memset(s, 0, sizeof(*s));
+}
+
+int mr_planfile_read(struct mr_planfile_saved *out, const char *text, size_t len, struct mr_buf *err)
+{
+	memset(out, 0, sizeof(*out));
+	json_error_t je;
+	json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	if (!doc) {
+		mr_buf_addf(err, "line %d column %d: %s", je.line, je.column, je.text);
+		return -1;
+	}
+	out->doc = doc;
+	const char *format = json_string_value(json_object_get(doc, "format"));
+	json_t *version = json_object_get(doc, "format_version");
+	json_t *sources = json_object_get(doc, "desired_sources");
+	const char *created = json_string_value(json_object_get(doc, "created"));
+	if (!json_is_object(doc) || !format || strcmp(format, MR_PLANFILE_FORMAT) != 0) {
+		mr_buf_adds(err, "its \"format\" is not \"" MR_PLANFILE_FORMAT "\"");
+		goto bad;
+	}
+	if (!json_is_integer(version) || json_integer_value(version) != MR_PLANFILE_VERSION) {
+		mr_buf_addf(err, "its format_version is not %d", MR_PLANFILE_VERSION);
+		goto bad;
+	}
+	if (!created || !json_is_array(sources) || json_array_size(sources) == 0) {
+		mr_buf_adds(err, "it has no \"created\" time or no desired source");
+		goto bad;
+	}
+	out->created = created;
+	out->sources = xcalloc(json_array_size(sources), sizeof(*out->sources));
+	size_t i;
+	json_t *v;
+	json_array_foreach(sources, i, v) {
+		const char *path = json_string_value(json_object_get(v, "path"));
+		if (!path || !*path) {
+			mr_buf_addf(err, "desired source %zu has no path", i + 1);
+			goto bad;
+		}
+		out->sources[out->nsources++] = path;
+	}
+	return 0;
+bad:
+	mr_planfile_saved_release(out);
+	return -1;
+}
+
+/* The first entry of two lists of fingerprints or pins that differs: its "path" or
+ * "source", or "(the list of files)" when they differ in length only or it has neither. */
+static void first_difference(json_t *old, json_t *now, struct mr_buf *why)
+{
+	size_t n = json_array_size(old), m = json_array_size(now);
+	for (size_t i = 0; i < n && i < m; i++) {
+		json_t *a = json_array_get(old, i), *b = json_array_get(now, i);
+		if (json_equal(a, b))
+			continue;
+		const char *name = json_string_value(json_object_get(a, "path"));
+		if (!name)
+			name = json_string_value(json_object_get(a, "source"));
+		mr_buf_adds(why, ": ");
+		mr_buf_adds_printable(why, name ? name : "(the list of files)");
+		return;
+	}
+	if (n != m)
+		mr_buf_adds(why, ": (the list of files)");
+}
+
+int mr_planfile_compare(const struct mr_planfile_saved *saved, const char *now, struct mr_buf *why)
+{
+	static const struct {
+		const char *keys[3];
+		bool list; /* name the first entry that differs */
+		const char *what;
+	} parts[] = {
+		{ { "mailrecon_version" }, false, "the plan was made by another mailrecon version" },
+		{ { "root", "layout", "scope" }, false, "the plan was made for another root, layout or scope" },
+		{ { "desired_sources" }, true, "a desired-state source changed since the plan" },
+		{ { "secrets" }, true, "a secret the desired state names changed since the plan" },
+		{ { "live_files" }, true, "a live file changed since the plan" },
+		{ { "plan" }, false, "the plan would now be different" },
+	};
+	json_t *cur = json_loads(now, JSON_REJECT_DUPLICATES, NULL);
+	if (!cur) { /* cannot be: mr_planfile_write made it */
+		mr_buf_adds(why, "the plan could not be made again");
+		return -1;
+	}
+	int rc = 0;
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]) && rc == 0; i++) {
+		for (size_t k = 0; k < 3 && parts[i].keys[k] && rc == 0; k++) {
+			json_t *a = json_object_get(saved->doc, parts[i].keys[k]), *b = json_object_get(cur, parts[i].keys[k]);
+			if (a && b && json_equal(a, b))
+				continue;
+			mr_buf_adds(why, parts[i].what);
+			if (parts[i].list && json_is_array(a) && json_is_array(b))
+				first_difference(a, b, why);
+			rc = -1;
+		}
+	}
+	json_decref(cur);
+	return rc;
 }

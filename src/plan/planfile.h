@@ -79,4 +79,30 @@ struct mr_planfile_meta {
 void mr_planfile_write(const struct mr_plan *p, const struct mr_diags *findings, const struct mr_planfile_meta *m,
 		       struct mr_buf *out);
 
+/*
+ * A plan file read back (apply --plan), with a JSON parser (jansson): the same content
+ * re-serialised by another JSON tool -- other spacing, key order or escapes -- is the same
+ * plan.  A duplicate key, trailing data or a value of the wrong type is an error.
+ *
+ *   struct mr_planfile_saved s;
+ *   if (mr_planfile_read(&s, text, len, &err) < 0) ... "not a mailrecon plan file: ERR"
+ *   ... load s.sources (the desired sources it names), use s.created ...
+ *   mr_buf_reset(&why);
+ *   if (mr_planfile_compare(&s, now, &why) < 0) ... "refused: WHY; make a new plan"
+ *   mr_planfile_saved_release(&s);
+ *
+ * now is mr_planfile_write's output for the state as it is; the parts are compared in the
+ * order the file holds them, and why names the first that differs (for the lists of
+ * sources, secrets and live files, also the first entry that differs).
+ */
+struct mr_planfile_saved {
+	void *doc;           /* json_t *, owned */
+	const char **sources; /* desired_sources[].path, in the file's order (strings of doc) */
+	size_t nsources;
+	const char *created; /* "created" (a string of doc) */
+};
+int mr_planfile_read(struct mr_planfile_saved *out, const char *text, size_t len, struct mr_buf *err);
+int mr_planfile_compare(const struct mr_planfile_saved *saved, const char *now, struct mr_buf *why);
+void mr_planfile_saved_release(struct mr_planfile_saved *s);
+
 #endif

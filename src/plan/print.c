@@ -3,9 +3,12 @@
  * "-" delete, grouped by domain, a summary line; and as JSON (schema/plan.schema.json).
  * Neither ever holds a secret: the plan has none.
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include "load/desired.h"
 #include "plan/plan.h"
+#include "util/xalloc.h"
 #include "util/strutil.h"
 
 #define GREEN "\033[32m"
@@ -206,6 +209,104 @@ void mr_plan_print_summary(const struct mr_plan *p, bool color, struct mr_buf *o
 		    p->add, p->change, p->destroy);
 }
 
+/* ---- the subject of a revision ---- */
+
+/* A value short and plain enough for a subject line: one printable word, not a secret's
+ * placeholder. */
+static bool subject_word(const char *v)
+{
+	size_t n = v ? strlen(v) : 0;
+	if (n == 0 || n > 32 || v[0] == '(')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] <= 0x20 || (unsigned char)v[i] >= 0x7f || v[i] == ',' || v[i] == ';')
+			return false;
+	return true;
+}
+
+/* What one update changes: "+alias sales, -alias contact, max_size=2G, password". */
+static void subject_attrs(const struct mr_change *c, struct mr_buf *out)
+{
+	for (size_t i = 0; i < c->nattrs; i++) {
+		const struct mr_attr *a = &c->attrs[i];
+		const char *item = strcmp(a->name, "aliases") == 0 ? "alias" : strcmp(a->name, "copy_to") == 0 ? "copy" : NULL;
+		if (i)
+			mr_buf_adds(out, ", ");
+		if (item && !a->old && a->new) {
+			/* a list's delta, "+ x, - y" (diff.c): its items are names, printed one by one */
+			bool first = true;
+			for (const char *p = a->new; *p;) {
+				size_t n = strcspn(p, ",");
+				if (n > 2 && (p[0] == '+' || p[0] == '-') && p[1] == ' ') {
+					mr_buf_addf(out, "%s%c%s ", first ? "" : ", ", p[0], item);
+					mr_buf_add_printable(out, p + 2, n - 2, 0);
+					first = false;
+				}
+				p += n;
+				while (*p == ',' || *p == ' ')
+					p++;
+			}
+			continue;
+		}
+		mr_buf_adds_printable(out, a->name);
+		if (strcmp(a->name, "password") != 0 && subject_word(a->new)) {
+			mr_buf_addc(out, '=');
+			mr_buf_adds(out, a->new);
+		}
+	}
+}
+
+void mr_plan_subject(const struct mr_plan *p, struct mr_buf *out)
+{
+	size_t start = out->len;
+	if (p->nchanges == 0) {
+		mr_buf_addf(out, "Plan: %zu to add, %zu to change, %zu to destroy.", p->add, p->change, p->destroy);
+		return;
+	}
+	if (p->nchanges == 1) {
+		const struct mr_change *c = &p->changes[0];
+		mr_buf_adds(out, mr_object_name(c->object));
+		if (c->object != MR_OBJ_SERVER) {
+			mr_buf_addc(out, ' ');
+			mr_buf_adds_printable(out, c->id);
+		}
+		if (c->action == MR_CHANGE_UPDATE) {
+			mr_buf_adds(out, ": ");
+			subject_attrs(c, out);
+		} else {
+			mr_buf_adds(out, c->action == MR_CHANGE_CREATE ? " created" : " deleted");
+		}
+		if (out->len - start > MR_PLAN_SUBJECT_MAX) {
+			/* cut at a character boundary (printable ASCII here) and say so */
+			out->len = start + MR_PLAN_SUBJECT_MAX - 3;
+			out->ptr[out->len] = '\0';
+			mr_buf_adds(out, "...");
+		}
+		return;
+	}
+	/* room kept at the end for ", and NNNNNN more" */
+	const size_t room = MR_PLAN_SUBJECT_MAX - 18;
+	struct mr_buf one = MR_BUF_INIT;
+	size_t i = 0;
+	for (; i < p->nchanges; i++) {
+		const struct mr_change *c = &p->changes[i];
+		mr_buf_reset(&one);
+		mr_buf_addf(&one, "%s%s%s", i ? ", " : "", sign(c->action), mr_object_name(c->object));
+		if (c->object != MR_OBJ_SERVER) {
+			mr_buf_addc(&one, ' ');
+			mr_buf_adds_printable(&one, c->id);
+		}
+		if (out->len - start + one.len > room)
+			break;
+		mr_buf_add(out, one.ptr, one.len);
+	}
+	if (i == 0) /* the first name alone is too long: cut it */
+		mr_buf_addf(out, "%.*s...", (int)(room - 3), one.ptr);
+	if (i < p->nchanges)
+		mr_buf_addf(out, ", and %zu more", p->nchanges - (i ? i : 1));
+	mr_buf_release(&one);
+}
+
 static void plural(struct mr_buf *b, bool *first, size_t n, const char *one, const char *many)
 {
 	if (!n)
@@ -327,6 +428,79 @@ void mr_plan_print_json_refusals(const struct mr_plan *p, const struct mr_diags 
 	mr_buf_release(&r);
 }
 
+/* The items of a list attribute's display text, "[a, b]" (diff.c list_s) or "+ a, - b"
+ * (list_delta), into added and removed JSON arrays: want '+' or '-' picks the items of the
+ * delta form, 0 every item of the bracketed form. */
+static void json_items(const char *text, char want, struct mr_buf *out)
+{
+	mr_buf_addc(out, '[');
+	bool first = true;
+	if (text && want == 0 && text[0] == '[') {
+		const char *p = text + 1, *end = text + strlen(text);
+		if (end > p && end[-1] == ']')
+			end--;
+		while (p < end) {
+			size_t n = 0;
+			while (p + n < end && !(p[n] == ',' && p[n + 1] == ' '))
+				n++;
+			if (n) {
+				char *item = xstrndup(p, n);
+				mr_buf_adds(out, first ? "" : ",");
+				mr_json_string(out, item);
+				free(item);
+				first = false;
+			}
+			p += n + (p + n < end ? 2 : 0);
+		}
+	} else if (text && want) {
+		for (const char *p = text; *p;) {
+			size_t n = 0;
+			while (p[n] && !(p[n] == ',' && p[n + 1] == ' '))
+				n++;
+			if (n > 2 && p[0] == want && p[1] == ' ') {
+				char *item = xstrndup(p + 2, n - 2);
+				mr_buf_adds(out, first ? "" : ",");
+				mr_json_string(out, item);
+				free(item);
+				first = false;
+			}
+			p += n + (p[n] ? 2 : 0);
+		}
+	}
+	mr_buf_addc(out, ']');
+}
+
+/* A size's display text ("2G", "1536", "unlimited") as bytes, or "null". */
+static void json_bytes(const char *text, struct mr_buf *out)
+{
+	int64_t n;
+	if (text && strcmp(text, "unlimited") != 0 && mr_parse_size(text, &n) && n > 0)
+		mr_buf_addf(out, "%lld", (long long)n);
+	else
+		mr_buf_adds(out, "null");
+}
+
+/*
+ * What a program needs besides the display text (docs/plan.md): a list attribute's
+ * "added" and "removed" items, and a size's "old_bytes" and "new_bytes" (null: absent or
+ * unlimited).
+ */
+static void json_attr_values(const struct mr_change *c, const struct mr_attr *a, struct mr_buf *out)
+{
+	if (strcmp(a->name, "aliases") == 0 || strcmp(a->name, "copy_to") == 0) {
+		bool delta = c->action == MR_CHANGE_UPDATE;
+		mr_buf_adds(out, ",\"added\":");
+		json_items(delta ? a->new : c->action == MR_CHANGE_CREATE ? a->new : NULL, delta ? '+' : 0, out);
+		mr_buf_adds(out, ",\"removed\":");
+		json_items(delta ? a->new : c->action == MR_CHANGE_DELETE ? a->old : NULL, delta ? '-' : 0, out);
+	} else if (strcmp(a->name, "max_size") == 0) {
+		mr_buf_adds(out, ",\"old_bytes\":");
+		json_bytes(a->old, out);
+		mr_buf_adds(out, ",\"new_bytes\":");
+		json_bytes(a->new, out);
+	}
+}
+
 static void print_json(const struct mr_plan *p, const struct mr_diags *findings, const struct mr_buf *refusals,
 		       struct mr_buf *out)
 {
@@ -364,6 +538,7 @@ static void print_json(const struct mr_plan *p, const struct mr_diags *findings,
 			mr_json_string(out, c->attrs[j].old);
 			mr_buf_adds(out, ",\"new\":");
 			mr_json_string(out, c->attrs[j].new);
+			json_attr_values(c, &c->attrs[j], out);
 			mr_buf_addc(out, '}');
 		}
 		mr_buf_addc(out, ']');

@@ -877,6 +877,72 @@ out:
 	return rc;
 }
 
+struct diff_ctx {
+	mr_vcs_diff_line line;
+	void *ctx;
+};
+
+static int diff_print_cb(const git_diff_delta *delta, const git_diff_hunk *hunk, const git_diff_line *l, void *payload)
+{
+	(void)hunk;
+	struct diff_ctx *dc = payload;
+	const char *path = delta->new_file.path ? delta->new_file.path : delta->old_file.path;
+	char origin = l->origin;
+	if (origin == GIT_DIFF_LINE_FILE_HDR)
+		origin = 'F';
+	else if (origin == GIT_DIFF_LINE_HUNK_HDR)
+		origin = 'H';
+	else if (origin == GIT_DIFF_LINE_BINARY)
+		origin = 'B';
+	else if (origin == GIT_DIFF_LINE_ADD_EOFNL || origin == GIT_DIFF_LINE_DEL_EOFNL ||
+		 origin == GIT_DIFF_LINE_CONTEXT_EOFNL)
+		origin = origin == GIT_DIFF_LINE_ADD_EOFNL ? '>' : origin == GIT_DIFF_LINE_DEL_EOFNL ? '<' : '=';
+	dc->line(dc->ctx, path ? path : "", origin, l->content, l->content_len);
+	return 0;
+}
+
+int mr_vcs_diff(struct mr_vcs *v, const char *rev, mr_vcs_diff_line line, void *ctx, struct mr_buf *err)
+{
+	git_commit *c = NULL, *parent = NULL;
+	git_tree *t = NULL, *pt = NULL;
+	git_diff *d = NULL;
+	int rc = resolve(v, rev, &c, err);
+	if (rc != 0) {
+		if (rc > 0)
+			mr_buf_addf(err, "the state repository '%s' has no commit yet", v->dir);
+		return -1;
+	}
+	rc = -1;
+	char hex[41];
+	oid_hex(hex, git_commit_id(c));
+	if (tree_lookup(&t, v->repo, git_commit_tree_id(c), v->label, err) < 0)
+		goto out;
+	if (git_commit_parentcount(c) > 0 &&
+	    (lookup((git_object **)&parent, v->repo, git_commit_parent_id(c, 0), GIT_OBJECT_COMMIT, v->label,
+		    err) < 0 ||
+	     tree_lookup(&pt, v->repo, git_commit_tree_id(parent), v->label, err) < 0))
+		goto out;
+	git_diff_options o = GIT_DIFF_OPTIONS_INIT;
+	o.context_lines = 3;
+	if (git_diff_tree_to_tree(&d, v->repo, pt, t, &o) < 0) {
+		git_fail(err, "cannot compare %s with its parent", hex);
+		goto out;
+	}
+	struct diff_ctx dc = { line, ctx };
+	if (git_diff_print(d, GIT_DIFF_FORMAT_PATCH, diff_print_cb, &dc) < 0) {
+		git_fail(err, "cannot make the diff of %s", hex);
+		goto out;
+	}
+	rc = 0;
+out:
+	git_diff_free(d);
+	git_tree_free(pt);
+	git_tree_free(t);
+	git_commit_free(parent);
+	git_commit_free(c);
+	return rc;
+}
+
 bool mr_vcs_trailer(const char *message, const char *key, char *value, size_t cap)
 {
 	if (!message || !key || !cap)

@@ -145,6 +145,18 @@ int mr_vcs_show(struct mr_vcs *v, const char *rev, struct mr_vcs_entry *out, cha
 void mr_vcs_paths_free(char **paths, size_t n);
 
 /*
+ * The unified diff (3 lines of context) of rev against its first parent (against nothing for
+ * a root commit), one call of line per line of it, in path order: origin is 'F' for a file's
+ * header lines ("diff --git ...", "--- a/...", "+++ b/..."), 'H' for a hunk header, '+', '-'
+ * or ' ' for a line of content (without the origin character), 'B' for "Binary files
+ * differ", '=' / '<' / '>' for the "\ No newline at end of file" markers.  path is the file's
+ * path in the tree; text is not NUL-terminated and may hold any byte (the caller escapes and
+ * masks it).  0, or -1 with err.
+ */
+typedef void (*mr_vcs_diff_line)(void *ctx, const char *path, char origin, const char *text, size_t len);
+int mr_vcs_diff(struct mr_vcs *v, const char *rev, mr_vcs_diff_line line, void *ctx, struct mr_buf *err);
+
+/*
  * The value of trailer key (compared without case: "Desired-Source") in the last paragraph
  * of message, the first if it occurs more than once, copied into value.  False when it is
  * absent or its value does not fit in cap bytes with the NUL.

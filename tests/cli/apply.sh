@@ -101,6 +101,43 @@ expect "dns --json for one domain" 0 '"kind":"dkim","name":"mail2024\._domainkey
 	"$bin" --root "$tmp/root" dns example.org --json
 expect "dns of a domain that is not live: exit 1" 1 '' 'not a live mail domain' -- "$bin" --root "$tmp/root" dns nowhere.example
 
+# --- dns without -f: the DMARC template the last apply recorded, so the same records ---
+expect "apply recorded the template it used in STATE_DIR/dmarc-template" 0 \
+	'^v=DMARC1; p=quarantine; rua=mailto:postmaster@\{domain\}$' '' -- cat "$tmp/root/var/lib/mailrecon/dmarc-template"
+"$bin" --root "$tmp/root" dns >"$tmp/dns-nof" 2>"$tmp/dns-nof.err"
+expect "dns without -f prints the same records as dns -f (the DMARC template as applied)" 0 '' '' -- \
+	cmp "$tmp/dns" "$tmp/dns-nof"
+expect "... and says nothing on stderr" 0 '' '' -- cat "$tmp/dns-nof.err"
+rm -rf "$tmp/dmarc2"
+cp -a "$repo/examples/hosting" "$tmp/dmarc2"
+sed -i 's/p=quarantine; rua=/p=reject; rua=/' "$tmp/dmarc2/00-server.yaml"
+expect "dns -f with another template prints it, and a note that it is not the applied one" 0 \
+	'^_dmarc\.example\.com\.	IN	TXT	"v=DMARC1; p=reject; rua=mailto:postmaster@example\.com"$' \
+	'note: the DMARC template differs from the one last applied' -- "$bin" --root "$tmp/root" dns -f "$tmp/dmarc2"
+expect "a scoped apply of the new template" 0 '^No changes\.' '' -- "$bin" --root "$tmp/root" apply --scope bob -f "$tmp/dmarc2"
+expect "... does not record it (a tenant's file does not speak for the server)" 0 'p=quarantine' '' -- \
+	cat "$tmp/root/var/lib/mailrecon/dmarc-template"
+expect "an apply where only the template changed: No changes. to the live files" 0 '^No changes\.' '' -- \
+	"$bin" --root "$tmp/root" apply -f "$tmp/dmarc2"
+expect "... and dns without -f now prints the new record" 0 \
+	'^_dmarc\.example\.com\.	IN	TXT	"v=DMARC1; p=reject; rua=mailto:postmaster@example\.com"$' '' -- \
+	"$bin" --root "$tmp/root" dns
+snapshot "$tmp/root" >"$tmp/before"
+stat -c '%i %Y' "$tmp/root/var/lib/mailrecon/dmarc-template" >>"$tmp/before"
+expect "the same apply again writes nothing, not even the template" 0 '^No changes\.' '' -- \
+	"$bin" --root "$tmp/root" apply -f "$tmp/dmarc2"
+snapshot "$tmp/root" >"$tmp/after"
+stat -c '%i %Y' "$tmp/root/var/lib/mailrecon/dmarc-template" >>"$tmp/after"
+expect "... (no file below the root differs, nor the template's inode)" 0 '' '' -- cmp -s "$tmp/before" "$tmp/after"
+mv "$tmp/root/var/lib/mailrecon/dmarc-template" "$tmp/dmarc-template.saved"
+expect "no template recorded and no desired state: the built-in default, said on stderr" 0 \
+	'^_dmarc\.example\.com\.	IN	TXT	"v=DMARC1; p=none"$' 'note: no apply recorded a DMARC template' -- \
+	"$bin" --root "$tmp/root" dns
+printf 'v=DMARC1; p=none\n"; evil\n' >"$tmp/root/var/lib/mailrecon/dmarc-template"
+expect "a dmarc-template that is not one template line is not used" 0 '"v=DMARC1; p=none"$' 'note: no apply recorded' -- \
+	"$bin" --root "$tmp/root" dns
+mv "$tmp/dmarc-template.saved" "$tmp/root/var/lib/mailrecon/dmarc-template"
+
 # --- the real tools' checks: a failing one aborts the apply before any rename ---
 mkdir -p "$tmp/fakebin"
 printf '#!/bin/sh\necho "exim: error in line 3 of the configuration" >&2\nexit 1\n' >"$tmp/fakebin/exim4"

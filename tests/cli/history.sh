@@ -27,8 +27,10 @@ B=$cases/changes/desired
 expect "log before any apply" 0 '^No revisions yet' '' -- "$bin" --root "$tmp/root" log
 expect "apply B" 0 'recorded revision [0-9a-f]{12}' '' -- "$bin" --root "$tmp/root" apply -f "$B" --allow-delete
 expect "the state repository is 0700" 0 '^700$' '' -- stat -c %a "$git_repo"
-expect "log: the baseline, then the apply" 0 '^[0-9a-f]{12}  [0-9T:Z-]+  [^ ]+ +Plan: 1 to add, 6 to change, 5 to destroy\.$' '' -- \
-	"$bin" --root "$tmp/root" log
+expect "log: the baseline, then the apply, its subject naming the objects it changed (capped)" 0 \
+	'^[0-9a-f]{12}  [0-9T:Z-]+  [^ ]+ +~user carol, ~domain example\.com, -mailbox archive@example\.com, \+mailbox hr@example\.com, and 8 more$' '' -- "$bin" --root "$tmp/root" log
+expect "... the counts open the revision's body" 0 '^Plan: 1 to add, 6 to change, 5 to destroy\.$' '' -- \
+	sh -c "git --git-dir='$git_repo' log -1 --format=%b | sed -n 1p"
 expect "log: the first apply committed the live files as a baseline" 0 'baseline: the live files before mailrecon.s first apply$' '' -- \
 	"$bin" --root "$tmp/root" log
 snapB=$(files_of "$tmp/root")
@@ -37,7 +39,7 @@ expect "... still two revisions" 0 '' '' -- sh -c "test \$('$bin' --root '$tmp/r
 expect "the revision's message: the plan, trailers" 0 '^Desired-Source: .*plan/changes/desired' '' -- "$bin" --root "$tmp/root" show HEAD
 expect "... Actor and Host trailers" 0 '^Actor: ' '' -- "$bin" --root "$tmp/root" show HEAD
 expect "show lists the changed files" 0 '^  /etc/exim4/passwd$' '' -- "$bin" --root "$tmp/root" show HEAD
-expect "log --json" 0 '^  \{"id":"[0-9a-f]{40}","time":"[0-9T:Z-]+","actor":"[^"]+","subject":"Plan: ' '' -- \
+expect "log --json" 0 '^  \{"id":"[0-9a-f]{40}","time":"[0-9T:Z-]+","actor":"[^"]+","subject":"~user carol, ' '' -- \
 	"$bin" --root "$tmp/root" log --json
 expect "log -n 1" 0 '' '' -- sh -c "test \$('$bin' --root '$tmp/root' log -n 1 | wc -l) -eq 1"
 
@@ -153,8 +155,64 @@ expect "a failed commit after the files were switched: exit 1, said" 1 '^Apply c
 expect "... the files are applied" 0 '^No changes\.' '' -- "$bin" --root "$tmp/root" plan -f "$B"
 expect "the next run records the pending revision first" 0 '' 'recorded the revision a previous apply could not commit' -- \
 	"$bin" -q --root "$tmp/root" apply -f "$B" --allow-delete
-expect "... as the apply's plan, not as drift" 0 'Plan: 1 to add, 6 to change, 5 to destroy' '' -- \
+expect "... as the apply's plan, not as drift" 0 '~user carol, ~domain example\.com, -mailbox archive@example\.com, \+mailbox hr@example\.com, and 8 more$' '' -- \
 	sh -c "'$bin' --root '$tmp/root' log -n 1"
+
+# --- log subjects name the objects; log --object NAME --actor NAME ---
+tree debian/hosting
+"$bin" -q --root "$tmp/root" apply -f "$B" --allow-delete >/dev/null 2>&1
+rm -rf "$tmp/C" && cp -a "$B" "$tmp/C" && sed -i 's/aliases: \[sales, support\]/aliases: [sales, help]/' "$tmp/C/state.yaml"
+expect "setup: alice changes info@'s aliases" 0 'Apply complete: 0 added, 1 changed' '' -- \
+	"$bin" --root "$tmp/root" apply -f "$tmp/C" --actor alice
+expect "one change: the subject is the object and what changed" 0 \
+	'  alice +mailbox info@example\.com: \+alias help, -alias support$' '' -- "$bin" --root "$tmp/root" log -n 1
+sed -i 's/max_size: 1G/max_size: 2G/' "$tmp/C/state.yaml"
+expect "setup: bob changes hr@'s size" 0 'Apply complete: 0 added, 1 changed' '' -- \
+	"$bin" --root "$tmp/root" apply -f "$tmp/C" --actor bob
+expect "... its subject: mailbox hr@example.com: max_size=2G" 0 '  bob +mailbox hr@example\.com: max_size=2G$' '' -- \
+	"$bin" --root "$tmp/root" log -n 1
+printf '%s\n' 'mailbox info@example.com: +alias help, -alias support' \
+	'~user carol, ~domain example.com, -mailbox archive@example.com, +mailbox hr@example.com, and 8 more' >"$tmp/want"
+expect "log --object info@example.com: the two revisions that changed it, newest first" 0 '' '' -- \
+	sh -c "'$bin' --root '$tmp/root' log --object info@example.com | cut -c51- | cmp - '$tmp/want'"
+expect "log --object hr@example.com: bob's revision and the one that made it" 0 '' '' -- \
+	sh -c "test \$('$bin' --root '$tmp/root' log --object hr@example.com | wc -l) -eq 2"
+expect "log --object a domain: the revisions of its mailboxes too" 0 '' '' -- \
+	sh -c "test \$('$bin' --root '$tmp/root' log --object example.com | wc -l) -eq 3"
+expect "log --object does not match a longer name (example.com is not shop.example.com's)" 0 '' '' -- \
+	sh -c "test \$('$bin' --root '$tmp/root' log --object shop.example.com | wc -l) -eq 1"
+expect "log --object of a name no revision has: nothing" 0 '' '' -- "$bin" --root "$tmp/root" log --object nobody@example.com
+expect "log --actor alice" 0 '^[0-9a-f]{12}  [0-9T:Z-]+  alice +mailbox info@example\.com: ' '' -- \
+	sh -c "'$bin' --root '$tmp/root' log --actor alice | grep -v '  alice  ' && exit 1; '$bin' --root '$tmp/root' log --actor alice"
+expect "log --object example.com --actor bob: both filters" 0 '' '' -- \
+	sh -c "'$bin' --root '$tmp/root' log --object example.com --actor bob >'$tmp/l' && test \$(wc -l <'$tmp/l') -eq 1 &&
+		grep -q 'mailbox hr@example.com: max_size=2G' '$tmp/l'"
+expect "log --object --json: the same revisions as JSON" 0 '^  \{"id":"[0-9a-f]{40}","time":"[^"]+","actor":"alice","subject":"mailbox info@example\.com: \+alias help, -alias support"\}$' '' -- \
+	"$bin" --root "$tmp/root" log --object info@example.com --actor alice --json
+expect "log --object with -n 1: the newest match only" 0 '' '' -- \
+	sh -c "test \$('$bin' --root '$tmp/root' log --object example.com -n 1 | wc -l) -eq 1"
+# --- show --diff: the files' contents against the parent, password hashes masked ---
+expect "show --diff: the lines the alias change made" 0 '^-support@example\.com:info@example\.com:fwd$' '' -- \
+	"$bin" --root "$tmp/root" show --diff HEAD~1
+expect "... and the added one, under its file's header" 0 '^\+help@example\.com:info@example\.com:fwd$' '' -- \
+	sh -c "'$bin' --root '$tmp/root' show --diff HEAD~1 | sed -n '/^diff --git a\/etc\/exim4\/aliases b\/etc\/exim4\/aliases$/,\$p'"
+expect "... only the files of that revision" 0 '' '' -- \
+	sh -c "test \$('$bin' --root '$tmp/root' show --diff HEAD~1 | grep -c '^diff --git ') -eq 1"
+rev=$("$bin" --root "$tmp/root" log --object newsletter@example.com -n 1 | cut -c1-12)
+"$bin" --root "$tmp/root" show --diff "$rev" >"$tmp/showdiff"
+expect "show --diff of a password change: the dovecot.passwd line with its hash masked" 0 \
+	'^\+newsletter@example\.com:\{SHA512-CRYPT\}\(hash\):1001:1001::' '' -- cat "$tmp/showdiff"
+git --git-dir="$git_repo" show "$rev:etc/dovecot/dovecot.passwd" "$rev~1:etc/dovecot/dovecot.passwd" |
+	grep -v '^#' | cut -d: -f2 | sed 's/^{[A-Z0-9-]*}//' | grep -v '^$' >"$tmp/hashes"
+expect "... and no password hash of either revision anywhere in it" 0 '' '' -- \
+	sh -c "test \$(wc -l <'$tmp/hashes') -ge 8 && ! grep -qF -f '$tmp/hashes' '$tmp/showdiff'"
+expect "... nor any crypt string" 0 '' '' -- sh -c "! grep -Eq '[\$](1|5|6|2[aby]|y)[\$]' '$tmp/showdiff'"
+expect "show --diff of the baseline (no parent): every file added" 0 '^\+\+\+ b/etc/exim4/passwd$' '' -- \
+	"$bin" --root "$tmp/root" show --diff "$(git --git-dir="$git_repo" rev-list --max-parents=0 HEAD)"
+expect "show --diff of no such revision: exit 1" 1 '' 'show: ' -- "$bin" --root "$tmp/root" show --diff nosuchrev
+expect "show without --diff prints no diff" 0 '' '' -- sh -c "! '$bin' --root '$tmp/root' show HEAD | grep -q '^diff --git'"
+
+expect "log --object '': a usage error" 64 '' 'expected a name' -- "$bin" --root "$tmp/root" log --object ''
 
 # --- a big first apply: the revision's message keeps about 1 MiB of the plan, the audit log
 # every change, and the next run is not wedged by its own record ---

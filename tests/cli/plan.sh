@@ -45,6 +45,19 @@ for secret in e02d374fde0dc75a17a557039a3a5338c7743304777dccd376f332bee68d2cf6 d
 done
 expect "--json is one JSON document valid against schema/plan.schema.json" 0 '^ok ' '' -- \
 	"$node" "$repo/tests/schema/validate.mjs" "$repo" plan.schema.json "$tmp/json"
+expect "--json: a list attribute's items as arrays beside the text" 0 '' '' -- "$node" -e '
+	const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+	const attr = (id, n) => d.changes.find((c) => c.id === id).attributes.find((a) => a.name === n);
+	const eq = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+	const ok = eq(attr("info@example.com", "aliases").added, ["support"]) &&
+		eq(attr("info@example.com", "aliases").removed, ["contact"]) &&
+		eq(attr("orders@shop.example.com", "copy_to").removed, ["info@example.com", "archive@example.com"]) &&
+		eq(attr("orders@shop.example.com", "copy_to").added, []);
+	process.exit(ok ? 0 : 1);' "$tmp/json"
+expect "--json: a size as an integer of bytes beside its text" 0 '' '' -- "$node" -e '
+	const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+	const a = d.changes.find((c) => c.id === "hr@example.com").attributes.find((x) => x.name === "max_size");
+	process.exit(a.new === "1G" && a.new_bytes === 1073741824 && a.old_bytes === null ? 0 : 1);' "$tmp/json"
 expect "--out writes a plan file valid against schema/planfile.schema.json" 0 '^ok ' '' -- \
 	"$node" "$repo/tests/schema/validate.mjs" "$repo" planfile.schema.json "$tmp/plan.out"
 expect "the plan file fingerprints the live files" 0 '"path":"/etc/dovecot/dovecot.passwd","exists":true,"sha256":"[0-9a-f]{64}"' '' -- \

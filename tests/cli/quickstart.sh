@@ -14,6 +14,7 @@ fail=0
 mail='^(exim4.*|dovecot.*|postfix|postgrey|spamassassin|spamd|clamav.*|python3-dkim)$'
 
 expect "packages demo: the build's only" 0 '^libgit2-dev$' '' -- bash "$repo/scripts/quickstart" packages demo
+expect "packages demo: jansson, which plan files are read with" 0 '^libjansson-dev$' '' -- bash "$repo/scripts/quickstart" packages demo
 expect "... no mail server among them" 1 '' '' -- sh -c "bash '$repo/scripts/quickstart' packages demo | grep -qE '$mail'"
 expect "... no Check (the demo builds without the tests)" 1 '' '' -- sh -c "bash '$repo/scripts/quickstart' packages demo | grep -qx check"
 expect "packages test: the mail stack too" 0 '^exim4-daemon-heavy$' '' -- bash "$repo/scripts/quickstart" packages test

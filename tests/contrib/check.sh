@@ -5,7 +5,8 @@
 #     template. Any message fails, because verify exits 0 even on an unknown key or a bad
 #     value, and only warns. The notify hook's command is run with a stub journalctl.
 #   - contrib/ci: the GitLab and GitHub files parse as YAML and have the jobs the READMEs
-#     describe.
+#     describe; their validate scripts, run with stub sudo/ssh/mailrecon, pass the {env:}
+#     secrets (MAILRECON_SECRET_*) through sudo explicitly, and only those.
 #
 # Nothing is skipped silently: a missing tool fails the test and says what to install
 # (Debian: systemd for systemd-analyze, man-db for the man page check, and node with
@@ -252,6 +253,107 @@ if yaml_to_json "$gh" >"$tmp/github.json"; then
 		"github-actions.yml: the plan comment is not found by its marker and updated"
 else
 	fail "contrib/ci/github-actions.yml does not parse as YAML"
+fi
+
+# ---- {env:} secrets reach mailrecon through sudo, explicitly ----
+# The jobs' scripts are run (taken from the parsed YAML) with stubs: `sudo` resets the
+# environment as sudo does and keeps only what --preserve-env names (refusing a name that the
+# sudoers line of contrib/ci/README.md would refuse), `ssh` passes no environment, and
+# "mailrecon" prints the MAILRECON_SECRET_* variables it sees.
+json_get() { # JSON-FILE JS-EXPRESSION PY-EXPRESSION: print the string the expression gives
+	if command -v node >/dev/null 2>&1; then
+		node -e 'const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); process.stdout.write(String(eval(process.argv[2])))' "$1" "$2"
+	else
+		python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.stdout.write(str(eval(sys.argv[2])))' "$1" "$3"
+	fi
+}
+grep -qF 'env_keep += "MAILRECON_SECRET_*"' "$root/contrib/ci/README.md" ||
+	fail "contrib/ci/README.md: the sudoers lines do not keep MAILRECON_SECRET_* (env_keep)"
+grep -q -- '--preserve-env' "$root/contrib/ci/README.md" ||
+	fail "contrib/ci/README.md does not say that the secrets are passed with sudo --preserve-env"
+stubs="$tmp/stubs"
+mkdir -p "$stubs" "$tmp/desired"
+echo 'version: 1' >"$tmp/desired/state.yaml"
+cat >"$stubs/sudo" <<'EOF'
+#!/usr/bin/env bash
+# sudo -n [--preserve-env=LIST] CMD...: env_reset, then only the listed MAILRECON_SECRET_* kept
+keep=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	-n) shift ;;
+	--preserve-env=*) IFS=, read -ra keep <<<"${1#*=}"; shift ;;
+	-*) echo "sudo stub: unexpected option $1" >&2; exit 1 ;;
+	*) break ;;
+	esac
+done
+set_env=()
+for n in "${keep[@]}"; do
+	case $n in
+	MAILRECON_SECRET_*) [ -z "${!n+x}" ] || set_env+=("$n=${!n}") ;;
+	*) echo "sudo: sorry, you are not allowed to set the following environment variables: $n" >&2; exit 1 ;;
+	esac
+done
+exec env -i PATH="$PATH" "${set_env[@]}" "$@"
+EOF
+cat >"$stubs/ssh" <<'EOF'
+#!/usr/bin/env bash
+# ssh [-o X]... [-i KEY] HOST CMD: CMD in a login shell that has none of the caller's variables
+while [ $# -gt 1 ]; do case $1 in -o|-i) shift 2 ;; *) shift; break ;; esac; done
+exec env -i PATH="$PATH" HOME="$HOME" bash -c "$1"
+EOF
+cat >"$stubs/mailrecon" <<'EOF'
+#!/bin/sh
+env | grep '^MAILRECON_SECRET_' | sort | sed 's/^/seen /'
+echo "args $*"
+EOF
+chmod 755 "$stubs/sudo" "$stubs/ssh" "$stubs/mailrecon"
+: >"$tmp/key"
+: >"$tmp/known_hosts"
+secret_val="s3cr'et \$value \"with\" quotes"
+want_secrets() { # OUTPUT-FILE WHAT
+	grep -qxF "seen MAILRECON_SECRET_INFO=$secret_val" "$1" && grep -qxF "seen MAILRECON_SECRET_DB=x" "$1" ||
+		{ fail "$2: the {env:} secrets did not reach mailrecon"; sed 's/^/    /' "$1" >&2; }
+	! grep -q 'OTHER_VAR' "$1" || fail "$2: a variable that is not a secret reached mailrecon"
+}
+if [ -s "$tmp/gitlab.json" ]; then
+	json_get "$tmp/gitlab.json" 'd[".mail-server"].before_script.join("\n")' \
+		'"\n".join(d[".mail-server"]["before_script"])' >"$tmp/gl-before.sh"
+	for job in validate plan apply; do
+		json_get "$tmp/gitlab.json" "d.$job.script.join(\"\\n\")" "\"\\n\".join(d[\"$job\"][\"script\"])" >"$tmp/gl-$job.sh"
+		grep -q 'mr "\$d" "' "$tmp/gl-$job.sh" || fail "gitlab-ci.yml: $job does not run mailrecon through mr (the secrets)"
+		if grep -n '\$MR ' "$tmp/gl-$job.sh"; then fail "gitlab-ci.yml: $job runs \$MR without its secrets (above)"; fi
+	done
+	for mode in runner ssh; do
+		host=
+		[ $mode = ssh ] && host=ci@mail.example.com
+		(cd "$tmp" && env PATH="$stubs:$PATH" MAILRECON="$stubs/mailrecon" MAILRECON_DIR="$tmp/desired" \
+			MAILRECON_RELEASES="$tmp/rel" MAILRECON_SSH_HOST="$host" MAILRECON_SSH_KEY="$tmp/key" \
+			MAILRECON_SSH_KNOWN_HOSTS="$tmp/known_hosts" MAILRECON_SECRET_INFO="$secret_val" MAILRECON_SECRET_DB=x \
+			OTHER_VAR=y bash -c ". '$tmp/gl-before.sh' && . '$tmp/gl-validate.sh'") >"$tmp/gl-$mode.out" 2>&1 ||
+			fail "gitlab-ci.yml: the validate job failed with the stubs ($mode)"
+		want_secrets "$tmp/gl-$mode.out" "gitlab-ci.yml validate ($mode)"
+		grep -q '^args validate -f ' "$tmp/gl-$mode.out" || fail "gitlab-ci.yml validate ($mode): mailrecon validate did not run"
+	done
+	if ls /var/tmp/mailrecon-ci.* >/dev/null 2>&1 && grep -rl "s3cr'et" /var/tmp/mailrecon-ci.* 2>/dev/null; then
+		fail "gitlab-ci.yml: the secrets file was left on the server (above)"
+	fi
+	# without secrets: no --preserve-env at all
+	(cd "$tmp" && env PATH="$stubs:$PATH" MAILRECON="$stubs/mailrecon" MAILRECON_DIR="$tmp/desired" \
+		MAILRECON_RELEASES="$tmp/rel" bash -c ". '$tmp/gl-before.sh' && echo \"MR=\$MR\"") >"$tmp/gl-none.out" 2>&1
+	grep -qx "MR=sudo -n $stubs/mailrecon" "$tmp/gl-none.out" || fail "gitlab-ci.yml: without secrets, MR is not plain sudo -n"
+fi
+if [ -s "$tmp/github.json" ]; then
+	for job in validate plan apply; do
+		json_get "$tmp/github.json" "d.jobs.$job.steps.filter(s => s.run).map(s => s.run).join(\"\\n\")" \
+			"\"\\n\".join(s[\"run\"] for s in d[\"jobs\"][\"$job\"][\"steps\"] if \"run\" in s)" >"$tmp/gh-$job.sh"
+		if grep -v '^[[:space:]]*#' "$tmp/gh-$job.sh" | grep 'sudo ' | grep -v -- '--preserve-env=\$keep'; then
+			fail "github-actions.yml: $job runs sudo without passing the secrets (above)"
+		fi
+	done
+	(cd "$tmp" && env PATH="$stubs:$PATH" MAILRECON="$stubs/mailrecon" MAILRECON_DIR="$tmp/desired" \
+		MAILRECON_SECRET_INFO="$secret_val" MAILRECON_SECRET_DB=x OTHER_VAR=y bash -eo pipefail "$tmp/gh-validate.sh") \
+		>"$tmp/gh.out" 2>&1 || fail "github-actions.yml: the validate step failed with the stubs"
+	want_secrets "$tmp/gh.out" "github-actions.yml validate"
 fi
 
 if [ $failures -ne 0 ]; then

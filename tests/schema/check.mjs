@@ -5,7 +5,8 @@
 //   (b) every file listed in REPO_ROOT/tests/fixtures/invalid/schema-rejects.txt must be rejected;
 //   (c) every tests/fixtures/plan/*/plan.json (golden outputs of `mailrecon plan --json`, which
 //       the unit tests compare byte for byte with the program's) must be valid against
-//       schema/plan.schema.json.
+//       schema/plan.schema.json;
+//   (d) every other schema of schema/ compiles (ajv strict) with its $refs resolved.
 // Usage: node tests/schema/check.mjs REPO_ROOT   (after: npm ci --prefix tests/schema)
 // The YAML is read as YAML 1.1, like the C loader, so yes/no/on/off are booleans.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
@@ -148,6 +149,29 @@ for (const file of planFiles) {
   }
   if (validatePlan && validatePlan(data)) ok(`plan ${rel}`);
   else fail(`plan ${rel}: rejected by schema/plan.schema.json`, validatePlan ? formatErrors(validatePlan.errors) : '');
+}
+
+// (d) every schema of schema/ compiles in strict mode with the others (their $refs resolve):
+// the ones the CLI tests use on real output (validate, drift, log, dns, route) included
+{
+  const dir = path.join(root, 'schema');
+  const names = readdirSync(dir).filter((n) => n.endsWith('.schema.json')).sort();
+  const ajvAll = new Ajv2020({ strict: true, allErrors: true });
+  try {
+    for (const n of names) if (n !== 'desired.schema.json') ajvAll.addSchema(JSON.parse(readFileSync(path.join(dir, n), 'utf8')), n);
+  } catch (e) {
+    fail(`schema: cannot load the schemas of schema/: ${e.message}`);
+  }
+  for (const n of names.filter((x) => x !== 'desired.schema.json')) {
+    try {
+      if (ajvAll.getSchema(n)) ok(`schema ${n} compiles`);
+      else fail(`schema ${n}: not found`);
+    } catch (e) {
+      fail(`schema ${n}: does not compile: ${e.message}`);
+    }
+  }
+  for (const n of ['validate.schema.json', 'drift.schema.json', 'log.schema.json', 'dns.schema.json', 'route.schema.json'])
+    if (!names.includes(n)) fail(`schema ${n}: missing`);
 }
 
 console.log(`${passed} passed, ${failed} failed`);
