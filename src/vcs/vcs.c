@@ -826,36 +826,58 @@ static int str_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int mr_vcs_show(struct mr_vcs *v, const char *rev, struct mr_vcs_entry *out, char ***changed_paths,
-		size_t *nchanged, struct mr_buf *err)
+/* The diff of revision rev against its parent (the empty tree for the first one); *c is the
+ * commit.  0, or -1 with err (nothing to free then). */
+static int diff_parent(struct mr_vcs *v, const char *rev, const git_diff_options *o, git_commit **c, git_diff **d,
+		       struct mr_buf *err)
 {
-	git_commit *c = NULL, *parent = NULL;
+	git_commit *parent = NULL;
 	git_tree *t = NULL, *pt = NULL;
-	git_diff *d = NULL;
-	memset(out, 0, sizeof(*out));
-	*changed_paths = NULL;
-	*nchanged = 0;
-	int rc = resolve(v, rev, &c, err);
+	*c = NULL;
+	*d = NULL;
+	int rc = resolve(v, rev, c, err);
 	if (rc != 0) {
 		if (rc > 0)
 			mr_buf_addf(err, "the state repository '%s' has no commit yet", v->dir);
 		return -1;
 	}
 	rc = -1;
-	char hex[41];
-	oid_hex(hex, git_commit_id(c));
-	if (tree_lookup(&t, v->repo, git_commit_tree_id(c), v->label, err) < 0)
+	if (tree_lookup(&t, v->repo, git_commit_tree_id(*c), v->label, err) < 0)
 		goto out;
-	if (git_commit_parentcount(c) > 0 &&
-	    (lookup((git_object **)&parent, v->repo, git_commit_parent_id(c, 0), GIT_OBJECT_COMMIT, v->label,
+	if (git_commit_parentcount(*c) > 0 &&
+	    (lookup((git_object **)&parent, v->repo, git_commit_parent_id(*c, 0), GIT_OBJECT_COMMIT, v->label,
 		    err) < 0 ||
 	     tree_lookup(&pt, v->repo, git_commit_tree_id(parent), v->label, err) < 0))
 		goto out;
-	git_diff_options o = GIT_DIFF_OPTIONS_INIT;
-	if (git_diff_tree_to_tree(&d, v->repo, pt, t, &o) < 0) {
+	if (git_diff_tree_to_tree(d, v->repo, pt, t, o) < 0) {
+		char hex[41];
+		oid_hex(hex, git_commit_id(*c));
 		git_fail(err, "cannot compare %s with its parent", hex);
 		goto out;
 	}
+	rc = 0;
+out:
+	git_tree_free(pt);
+	git_tree_free(t);
+	git_commit_free(parent);
+	if (rc < 0) {
+		git_commit_free(*c);
+		*c = NULL;
+	}
+	return rc;
+}
+
+int mr_vcs_show(struct mr_vcs *v, const char *rev, struct mr_vcs_entry *out, char ***changed_paths,
+		size_t *nchanged, struct mr_buf *err)
+{
+	git_commit *c;
+	git_diff *d;
+	memset(out, 0, sizeof(*out));
+	*changed_paths = NULL;
+	*nchanged = 0;
+	git_diff_options o = GIT_DIFF_OPTIONS_INIT;
+	if (diff_parent(v, rev, &o, &c, &d, err) < 0)
+		return -1;
 	size_t n = git_diff_num_deltas(d);
 	char **paths = xcalloc(n ? n : 1, sizeof(*paths));
 	for (size_t i = 0; i < n; i++) {
@@ -867,14 +889,9 @@ int mr_vcs_show(struct mr_vcs *v, const char *rev, struct mr_vcs_entry *out, cha
 	fill_entry(out, c);
 	*changed_paths = paths;
 	*nchanged = n;
-	rc = 0;
-out:
 	git_diff_free(d);
-	git_tree_free(pt);
-	git_tree_free(t);
-	git_commit_free(parent);
 	git_commit_free(c);
-	return rc;
+	return 0;
 }
 
 struct diff_ctx {
@@ -903,42 +920,21 @@ static int diff_print_cb(const git_diff_delta *delta, const git_diff_hunk *hunk,
 
 int mr_vcs_diff(struct mr_vcs *v, const char *rev, mr_vcs_diff_line line, void *ctx, struct mr_buf *err)
 {
-	git_commit *c = NULL, *parent = NULL;
-	git_tree *t = NULL, *pt = NULL;
-	git_diff *d = NULL;
-	int rc = resolve(v, rev, &c, err);
-	if (rc != 0) {
-		if (rc > 0)
-			mr_buf_addf(err, "the state repository '%s' has no commit yet", v->dir);
-		return -1;
-	}
-	rc = -1;
-	char hex[41];
-	oid_hex(hex, git_commit_id(c));
-	if (tree_lookup(&t, v->repo, git_commit_tree_id(c), v->label, err) < 0)
-		goto out;
-	if (git_commit_parentcount(c) > 0 &&
-	    (lookup((git_object **)&parent, v->repo, git_commit_parent_id(c, 0), GIT_OBJECT_COMMIT, v->label,
-		    err) < 0 ||
-	     tree_lookup(&pt, v->repo, git_commit_tree_id(parent), v->label, err) < 0))
-		goto out;
+	git_commit *c;
+	git_diff *d;
 	git_diff_options o = GIT_DIFF_OPTIONS_INIT;
 	o.context_lines = 3;
-	if (git_diff_tree_to_tree(&d, v->repo, pt, t, &o) < 0) {
-		git_fail(err, "cannot compare %s with its parent", hex);
-		goto out;
-	}
+	if (diff_parent(v, rev, &o, &c, &d, err) < 0)
+		return -1;
+	int rc = 0;
 	struct diff_ctx dc = { line, ctx };
 	if (git_diff_print(d, GIT_DIFF_FORMAT_PATCH, diff_print_cb, &dc) < 0) {
+		char hex[41];
+		oid_hex(hex, git_commit_id(c));
 		git_fail(err, "cannot make the diff of %s", hex);
-		goto out;
+		rc = -1;
 	}
-	rc = 0;
-out:
 	git_diff_free(d);
-	git_tree_free(pt);
-	git_tree_free(t);
-	git_commit_free(parent);
 	git_commit_free(c);
 	return rc;
 }
