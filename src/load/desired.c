@@ -962,16 +962,12 @@ static size_t count_mailboxes(const struct mr_ynode *v)
 	return n;
 }
 
-static void load_domains(struct conv *c, const struct mr_ynode *v)
+/* One entry of 'domains': its name k and its fields. */
+static void load_domain(struct conv *c, const struct mr_ynode *k, const struct mr_ynode *body)
 {
-	if (!name_map(c, v, "domains", "domain names"))
-		return;
-	mr_strmap_reserve(&c->m->domain_map, c->m->domain_map.count + v->len);
-	mr_strmap_reserve(&c->m->mailbox_map, c->m->mailbox_map.count + count_mailboxes(v));
-	for (size_t i = 0; i < v->len; i++) {
-		const struct mr_ynode *k = v->u.items[2 * i], *body = v->u.items[2 * i + 1];
+	{
 		if (!name_key(c, k, "domain"))
-			continue;
+			return;
 		const char *why = mr_check_domain(k->u.str);
 		if (why) {
 			char *ascii = NULL;
@@ -988,20 +984,68 @@ static void load_domains(struct conv *c, const struct mr_ynode *v)
 		struct mr_domain *d = mr_model_add_domain(c->m, k->u.str, loc_of(c, k), &first);
 		if (!d) {
 			dup_error(c, k, "domain", k->u.str, first->loc);
-			continue;
+			return;
 		}
 		char what[MR_DOMAIN_MAX + 16];
 		snprintf(what, sizeof(what), "domain '%s'", d->name);
 		if (mr_ynode_is_null(body)) {
 			ERR(c, k, "%s has no 'owner'", what);
-			continue;
+			return;
 		}
 		if (body->kind != MR_Y_MAP) {
 			ERR(c, body, "%s must be a mapping of its fields, not %s", what, mr_ykind_name(body));
-			continue;
+			return;
 		}
 		walk_fields(c, body, domain_fields, d, what);
 	}
+}
+
+/* The entries of 'domains' not already converted while the file was read (MR_Y_TAKEN). */
+static void load_domains(struct conv *c, const struct mr_ynode *v)
+{
+	if (!name_map(c, v, "domains", "domain names"))
+		return;
+	size_t left = 0;
+	for (size_t i = 0; i < v->len; i++)
+		left += v->u.items[2 * i + 1]->kind != MR_Y_TAKEN;
+	if (left == 0)
+		return;
+	mr_strmap_reserve(&c->m->domain_map, c->m->domain_map.count + left);
+	mr_strmap_reserve(&c->m->mailbox_map, c->m->mailbox_map.count + count_mailboxes(v));
+	for (size_t i = 0; i < v->len; i++)
+		if (v->u.items[2 * i + 1]->kind != MR_Y_TAKEN)
+			load_domain(c, v->u.items[2 * i], v->u.items[2 * i + 1]);
+}
+
+/*
+ * A big file is converted while it is read: each entry of 'domains' as soon as its value is
+ * complete (ytree.h, mr_ydoc_parse_stream), so the file's tree never exists whole.  Only
+ * when the result is the same as converting the whole tree afterwards: the root has already
+ * said 'version: 1' (another version means nothing else is read) and this is its first
+ * 'domains' (a second is reported as a duplicate key, not read).  What a domain's conversion
+ * reads besides its own subtree (the model's maps) does not depend on 'server' or 'users'.
+ */
+static bool stream_want(void *ctx, const struct mr_ynode *const *pairs, size_t npairs, const struct mr_ynode *key)
+{
+	(void)ctx;
+	if (key->kind != MR_Y_SCALAR || strcmp(key->u.str, "domains") != 0)
+		return false;
+	const struct mr_ynode *version = NULL;
+	for (size_t i = 0; i < npairs; i++) {
+		const struct mr_ynode *k = pairs[2 * i], *v = pairs[2 * i + 1];
+		if (k->kind != MR_Y_SCALAR)
+			continue;
+		if (strcmp(k->u.str, "domains") == 0)
+			return false;
+		if (!version && strcmp(k->u.str, "version") == 0) /* the first decides, as in check_version() */
+			version = v;
+	}
+	return version && version->kind == MR_Y_SCALAR && strcmp(version->u.str, "1") == 0 && !version->quoted;
+}
+
+static void stream_entry(void *ctx, const struct mr_ynode *key, const struct mr_ynode *value)
+{
+	load_domain(ctx, key, value);
 }
 
 /* ---- the top level ------------------------------------------------------------------- */
@@ -1074,33 +1118,96 @@ static bool check_version(struct conv *c, const struct mr_ynode *root)
  * Turn one parsed document into model objects; doc->file must live as long as the model.
  * held: the directory the file was read from, held open (a --scope run; taken over), or NULL.
  */
+/* Occurrences of word in data, up to max. */
+static size_t count_word(const char *data, size_t len, const char *word, size_t max)
+{
+	size_t n = 0, wl = strlen(word);
+	const char *p = data, *end = data + len;
+	while (n < max && (p = memmem(p, (size_t)(end - p), word, wl)) != NULL) {
+		n++;
+		p += wl;
+	}
+	return n;
+}
+
+static void conv_init(struct conv *c, struct mr_model *m, struct mr_ydoc *doc, const char *file,
+		      struct mr_root *held, struct mr_diags *diags)
+{
+	/* a held directory is shown as reached (absolute, from "/"), so a message names it */
+	char *dir = held ? xstrdup(mr_root_dir(held)) : mr_path_dirname(file);
+	*c = (struct conv){ m, doc, diags, mr_model_srcdir(m, dir, held) };
+	free(dir);
+}
+
+/* The top level of a parsed document (the entries of 'domains' not converted yet). */
+static void convert_top(struct conv *c)
+{
+	struct mr_ydoc *doc = c->doc;
+	struct mr_loc whole = { doc->file, 0, 0 };
+	if (!doc->root || mr_ynode_is_null(doc->root))
+		mr_diag_error(c->diags, whole, "empty file: expected a mapping that starts with 'version: 1'");
+	else if (doc->root->kind != MR_Y_MAP)
+		ERR(c, doc->root, "the document must be a mapping (version, server, users, domains), not %s",
+		    mr_ykind_name(doc->root));
+	else if (check_version(c, doc->root))
+		walk_fields(c, doc->root, top_fields, NULL, "the top level");
+}
+
 static void convert_doc(struct mr_model *m, struct mr_ydoc *doc, struct mr_root *held, struct mr_diags *diags)
 {
-	struct mr_loc whole = { doc->file, 0, 0 };
-	if (!doc->root || mr_ynode_is_null(doc->root)) {
-		mr_diag_error(diags, whole, "empty file: expected a mapping that starts with 'version: 1'");
-		mr_root_close(&held);
-		return;
+	struct conv c;
+	conv_init(&c, m, doc, doc->file, held, diags);
+	convert_top(&c);
+}
+
+/*
+ * Parse and convert in one pass, each domain as soon as it is read (stream_want()); file is
+ * the model's copy of the name.  Syntax errors go to parse_diags.  Returns 0, or -1 when the
+ * file is not valid YAML: then the domains read before the error are dropped again and
+ * their messages too, so the result is the same as a tree parsed whole and never converted.
+ * Without stream, the whole tree is parsed first, then converted.
+ */
+static int parse_convert(struct mr_model *m, const char *file, const char *data, size_t len, struct mr_root *held,
+			 bool stream, struct mr_diags *parse_diags, struct mr_diags *diags)
+{
+	struct mr_ydoc doc;
+	struct conv c;
+	struct mr_diags streamed = MR_DIAGS_INIT;
+	size_t ndomains = m->ndomains;
+	if (stream) {
+		/* the tree is never whole, so the maps are sized from the words every domain and
+		 * every mailbox has (a guess: a larger count only costs a rehash) */
+		mr_strmap_reserve(&m->domain_map, m->domain_map.count + count_word(data, len, "owner", len / 64));
+		mr_strmap_reserve(&m->mailbox_map, m->mailbox_map.count + count_word(data, len, "password", len / 32));
 	}
-	/* a held directory is shown as reached (absolute, from "/"), so a message names it */
-	char *dir = held ? xstrdup(mr_root_dir(held)) : mr_path_dirname(doc->file);
-	struct conv c = { m, doc, diags, mr_model_srcdir(m, dir, held) };
-	free(dir);
-	if (doc->root->kind != MR_Y_MAP)
-		ERR(&c, doc->root, "the document must be a mapping (version, server, users, domains), not %s",
-		    mr_ykind_name(doc->root));
-	else if (check_version(&c, doc->root))
-		walk_fields(&c, doc->root, top_fields, NULL, "the top level");
+	conv_init(&c, m, &doc, file, held, &streamed);
+	struct mr_ystream st = { stream_want, stream_entry, &c };
+	int rc = mr_ydoc_parse_stream(&doc, file, data, len, stream ? &st : NULL, parse_diags);
+	c.diags = diags;
+	if (rc == 0) {
+		for (size_t i = 0; i < streamed.n; i++)
+			mr_diag_add(diags, streamed.v[i].sev, streamed.v[i].loc, "%s", streamed.v[i].msg);
+		convert_top(&c);
+	} else {
+		/* not valid YAML: nothing of it is used, as when the whole tree is read first */
+		mr_model_drop_domains(m, ndomains);
+	}
+	mr_diags_release(&streamed);
+	mr_ydoc_release(&doc);
+	return rc;
 }
 
 void mr_load_yaml_buffer(struct mr_model *m, const char *file, const char *data, size_t len,
 			 struct mr_diags *diags)
 {
-	struct mr_ydoc doc;
+	mr_load_yaml_buffer_ex(m, file, data, len, true, diags);
+}
+
+int mr_load_yaml_buffer_ex(struct mr_model *m, const char *file, const char *data, size_t len, bool stream,
+			   struct mr_diags *diags)
+{
 	const char *fname = mr_model_str(m, file, strlen(file));
-	if (mr_ydoc_parse(&doc, fname, data, len, diags) == 0)
-		convert_doc(m, &doc, NULL, diags);
-	mr_ydoc_release(&doc);
+	return parse_convert(m, fname, data, len, NULL, stream, diags, diags);
 }
 
 /* ---- sources ------------------------------------------------------------------------- */
@@ -1361,6 +1468,14 @@ struct parsed {
 	struct mr_diags diags; /* read and syntax errors, located in files->v[i] */
 	struct mr_root *held;  /* --scope: the directory the file was read from, held */
 	bool ok, done;
+	bool converted;        /* parsed and converted in one pass (parse_convert()) */
+};
+
+/* Converting while parsing, on the thread that owns the model (NULL m: parse only). */
+struct conv_to {
+	struct mr_model *m;
+	const char *fname; /* the model's copy of the file's name */
+	struct mr_diags *diags;
 };
 
 struct pipeline {
@@ -1371,7 +1486,7 @@ struct pipeline {
 	pthread_cond_t cv;
 };
 
-static void parse_one(const struct srcs *files, const struct src *f, struct parsed *p)
+static void parse_one(const struct srcs *files, const struct src *f, struct parsed *p, const struct conv_to *to)
 {
 	struct mr_buf data = MR_BUF_INIT, err = MR_BUF_INIT;
 	const char *path = f->path;
@@ -1382,6 +1497,11 @@ static void parse_one(const struct srcs *files, const struct src *f, struct pars
 	if (rc < 0) {
 		mr_diag_error(&p->diags, MR_LOC_NONE, "%s", err.ptr);
 		memset(&p->doc, 0, sizeof(p->doc));
+	} else if (to) {
+		p->ok = parse_convert(to->m, to->fname, data.ptr, data.len, p->held, true, &p->diags, to->diags) == 0;
+		p->held = NULL; /* the model's now */
+		p->converted = true;
+		p->doc.file = to->fname;
 	} else {
 		p->ok = mr_ydoc_parse(&p->doc, path, data.ptr, data.len, &p->diags) == 0;
 	}
@@ -1398,7 +1518,7 @@ static void *parse_worker(void *arg)
 			pthread_cond_wait(&pl->cv, &pl->mu);
 		pthread_mutex_unlock(&pl->mu);
 		struct parsed p = { .diags = MR_DIAGS_INIT };
-		parse_one(pl->files, &pl->files->v[i], &p);
+		parse_one(pl->files, &pl->files->v[i], &p, NULL);
 		pthread_mutex_lock(&pl->mu);
 		p.done = true;
 		pl->slots[i] = p;
@@ -1433,20 +1553,24 @@ static size_t parse_all(struct mr_model *m, const struct srcs *files, struct mr_
 	size_t nread = 0;
 	for (size_t i = 0; i < files->n; i++) {
 		struct parsed *p = &pl.slots[i];
+		const char *path = files->v[i].path;
+		const char *fname = mr_model_str(m, path, strlen(path));
 		if (threaded) {
 			pthread_mutex_lock(&pl.mu);
 			while (!p->done)
 				pthread_cond_wait(&pl.cv, &pl.mu);
 			pthread_mutex_unlock(&pl.mu);
 		} else {
+			/* one file, parsed here: converted as it is read */
+			struct conv_to to = { m, fname, diags };
 			p->diags = (struct mr_diags)MR_DIAGS_INIT;
-			parse_one(files, &files->v[i], p);
+			parse_one(files, &files->v[i], p, &to);
 		}
-		const char *path = files->v[i].path;
-		const char *fname = mr_model_str(m, path, strlen(path));
 		nread += p->ok || p->doc.file != NULL;
 		take_diags(diags, &p->diags, path, fname);
-		if (p->ok) {
+		if (p->converted) {
+			/* done */
+		} else if (p->ok) {
 			p->doc.file = fname;
 			convert_doc(m, &p->doc, p->held, diags);
 		} else {

@@ -64,6 +64,15 @@ void mr_load_yaml_buffer(struct mr_model *m, const char *file, const char *data,
 			 struct mr_diags *diags);
 
 /*
+ * The same, saying how: stream converts each entry of 'domains' while the file is read, so
+ * a big file never has its whole YAML tree in memory (what the loader does); without it the
+ * tree is parsed first and converted after (the fuzz target checks that both give the same
+ * model and the same messages).  0, or -1 when the bytes are not valid YAML.
+ */
+int mr_load_yaml_buffer_ex(struct mr_model *m, const char *file, const char *data, size_t len, bool stream,
+			   struct mr_diags *diags);
+
+/*
  * The whole-state rules of design section 2 (cross references, limits, loops, secrets).
  * Flags: MR_VALIDATE_READ_FILES reads the files a state names (without it, nothing is read:
  * fuzzing); MR_VALIDATE_SCOPED (a --scope run) reads neither an absolute path nor the

@@ -12,6 +12,7 @@ struct frame {
 	struct mr_ynode *node;
 	size_t first; /* index of its first child in the child stack */
 	const char *anchor;
+	bool streamed; /* its entries go to the stream as they complete */
 };
 
 struct builder {
@@ -24,6 +25,11 @@ struct builder {
 	struct mr_strmap anchors;
 	uint64_t expanded;
 	struct mr_ynode *root;
+	const struct mr_ystream *stream;
+	uint64_t anchors_set;          /* anchors registered so far */
+	struct mr_arena_mark mark;     /* where the entry being read began ... */
+	uint64_t mark_anchors;         /* ... and anchors_set then */
+	struct mr_ynode *taken;        /* what a streamed entry's value becomes */
 };
 
 static struct mr_ynode *new_node(struct builder *b, enum mr_ykind kind, yaml_mark_t mark)
@@ -47,6 +53,19 @@ static void add_size(struct mr_ynode *parent, uint32_t s)
 	parent->size = t > UINT32_MAX ? UINT32_MAX : (uint32_t)t;
 }
 
+/*
+ * A streamed mapping's entry is complete: hand it over, leave MR_Y_TAKEN in its place, and
+ * take back its nodes unless an anchor was defined among them (a later alias may name it).
+ */
+static void stream_entry(struct builder *b)
+{
+	struct mr_ynode *key = b->kids[b->nkids - 2], *val = b->kids[b->nkids - 1];
+	b->stream->entry(b->stream->ctx, key, val);
+	b->kids[b->nkids - 1] = b->taken;
+	if (b->anchors_set == b->mark_anchors)
+		mr_arena_rewind(&b->doc->arena, b->mark);
+}
+
 /* Attach a finished node to the open collection, or make it the root. */
 static void attach(struct builder *b, struct mr_ynode *n)
 {
@@ -54,23 +73,39 @@ static void attach(struct builder *b, struct mr_ynode *n)
 		b->root = n;
 		return;
 	}
-	add_size(b->frames[b->nframes - 1].node, n->size);
+	struct frame *f = &b->frames[b->nframes - 1];
+	add_size(f->node, n->size);
 	b->kids = xgrow(b->kids, sizeof(*b->kids), b->nkids + 1, &b->kids_cap);
 	b->kids[b->nkids++] = n;
+	if (!f->streamed)
+		return;
+	if ((b->nkids - f->first) % 2) { /* a key: its value starts here */
+		b->mark = mr_arena_mark(&b->doc->arena);
+		b->mark_anchors = b->anchors_set;
+	} else {
+		stream_entry(b);
+	}
 }
 
 static void register_anchor(struct builder *b, const char *anchor, struct mr_ynode *n)
 {
 	/* a later anchor of the same name replaces the earlier one (YAML 1.1, 3.2.2.2) */
-	if (anchor)
+	if (anchor) {
 		mr_strmap_set(&b->anchors, anchor, strlen(anchor), n);
+		b->anchors_set++;
+	}
 }
 
 static void open_collection(struct builder *b, enum mr_ykind kind, yaml_mark_t mark, const yaml_char_t *anchor)
 {
 	struct mr_ynode *n = new_node(b, kind, mark);
+	/* a mapping that is the value of a key of the root mapping: streamed if the stream wants it */
+	bool streamed = b->stream && kind == MR_Y_MAP && b->nframes == 1 &&
+			b->frames[0].node->kind == MR_Y_MAP && (b->nkids - b->frames[0].first) % 2 == 1 &&
+			b->stream->want(b->stream->ctx, (const struct mr_ynode *const *)b->kids + b->frames[0].first,
+					(b->nkids - b->frames[0].first) / 2, b->kids[b->nkids - 1]);
 	b->frames = xgrow(b->frames, sizeof(*b->frames), b->nframes + 1, &b->frames_cap);
-	b->frames[b->nframes++] = (struct frame){ n, b->nkids, keep_anchor(b, anchor) };
+	b->frames[b->nframes++] = (struct frame){ n, b->nkids, keep_anchor(b, anchor), streamed };
 }
 
 static void close_collection(struct builder *b)
@@ -134,9 +169,20 @@ static void parser_error(struct builder *b, yaml_parser_t *p, const char *data, 
 int mr_ydoc_parse(struct mr_ydoc *doc, const char *file, const char *data, size_t len,
 		  struct mr_diags *diags)
 {
+	return mr_ydoc_parse_stream(doc, file, data, len, NULL, diags);
+}
+
+int mr_ydoc_parse_stream(struct mr_ydoc *doc, const char *file, const char *data, size_t len,
+			 const struct mr_ystream *stream, struct mr_diags *diags)
+{
 	memset(doc, 0, sizeof(*doc));
 	doc->file = file;
-	struct builder b = { .doc = doc, .diags = diags };
+	struct builder b = { .doc = doc, .diags = diags, .stream = stream };
+	if (stream) {
+		b.taken = mr_arena_zalloc(&doc->arena, sizeof(*b.taken));
+		b.taken->kind = MR_Y_TAKEN;
+		b.taken->size = 1;
+	}
 	yaml_parser_t p;
 	yaml_event_t ev;
 	int rc = -1;

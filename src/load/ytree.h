@@ -24,7 +24,8 @@
 #define MR_YAML_ALIAS_NODES 100000
 #define MR_YAML_MAX_DEPTH 64
 
-enum mr_ykind { MR_Y_SCALAR, MR_Y_MAP, MR_Y_SEQ };
+/* MR_Y_TAKEN: an entry's value already handed to a stream (mr_ydoc_parse_stream) */
+enum mr_ykind { MR_Y_SCALAR, MR_Y_MAP, MR_Y_SEQ, MR_Y_TAKEN };
 
 struct mr_ynode {
 	uint8_t kind;
@@ -48,6 +49,25 @@ struct mr_ydoc {
 int mr_ydoc_parse(struct mr_ydoc *doc, const char *file, const char *data, size_t len,
 		  struct mr_diags *diags);
 void mr_ydoc_release(struct mr_ydoc *doc);
+
+/*
+ * Streaming, so that a big file costs the tree of one entry, not of the whole file: when a
+ * mapping opens as the value of a key of the root mapping, want() is asked (with the root's
+ * pairs so far and that key) whether to stream it.  If so, each of its entries is handed to
+ * entry() as soon as its value is complete (the whole file may still turn out to be invalid
+ * YAML later), and in the tree the value is replaced by a node of kind MR_Y_TAKEN.  The
+ * entry's nodes are valid only during the call: they are freed after it, unless an anchor
+ * was defined among them.
+ */
+struct mr_ystream {
+	bool (*want)(void *ctx, const struct mr_ynode *const *root_pairs, size_t npairs,
+		     const struct mr_ynode *key);
+	void (*entry)(void *ctx, const struct mr_ynode *key, const struct mr_ynode *value);
+	void *ctx;
+};
+
+int mr_ydoc_parse_stream(struct mr_ydoc *doc, const char *file, const char *data, size_t len,
+			 const struct mr_ystream *stream, struct mr_diags *diags);
 
 static inline struct mr_loc mr_ynode_loc(const struct mr_ydoc *doc, const struct mr_ynode *n)
 {

@@ -212,6 +212,13 @@ struct mr_domain *mr_model_add_domain(struct mr_model *m, const char *name, stru
 struct mr_mailbox *mr_domain_add_mailbox(struct mr_model *m, struct mr_domain *d, const char *name,
 					 struct mr_loc loc, struct mr_mailbox **existing);
 
+/*
+ * Forget the domains added after the first n (and their mailboxes): a file that turned out
+ * not to be valid YAML after some of its domains were read leaves the model as if it had
+ * not been read.  Their memory stays in the arena until release.
+ */
+void mr_model_drop_domains(struct mr_model *m, size_t n);
+
 struct mr_user *mr_model_user(const struct mr_model *m, const char *name);
 struct mr_domain *mr_model_domain(const struct mr_model *m, const char *name);
 struct mr_mailbox *mr_model_mailbox(const struct mr_model *m, const char *address);

@@ -91,18 +91,43 @@ char *mr_arena_printf(struct mr_arena *a, const char *fmt, ...)
 	return p;
 }
 
+static void free_chunk(struct mr_arena_chunk *c)
+{
+	if (c->size >= MR_BIG_MIN)
+		mr_big_free(c, c->size);
+	else
+		free(c);
+}
+
 void mr_arena_release(struct mr_arena *a)
 {
 	struct mr_arena_chunk *c = a->head;
 	while (c) {
 		struct mr_arena_chunk *next = c->next;
-		if (c->size >= MR_BIG_MIN)
-			mr_big_free(c, c->size);
-		else
-			free(c);
+		free_chunk(c);
 		c = next;
 	}
 	a->head = NULL;
 	a->cur = a->end = NULL;
 	a->total = 0;
+}
+
+void mr_arena_rewind(struct mr_arena *a, struct mr_arena_mark m)
+{
+	a->total = m.total;
+	if (a->head == m.head) {
+		a->cur = m.cur;
+		a->end = m.end;
+		return;
+	}
+	/* keep the newest chunk, emptied; free those between it and the marked one */
+	struct mr_arena_chunk *keep = a->head, *c = keep->next;
+	while (c != m.head) {
+		struct mr_arena_chunk *next = c->next;
+		free_chunk(c);
+		c = next;
+	}
+	keep->next = m.head;
+	a->cur = keep->data;
+	a->end = (char *)keep + keep->size;
 }

@@ -38,4 +38,24 @@ char *mr_arena_printf(struct mr_arena *a, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void mr_arena_release(struct mr_arena *a);
 
+/*
+ * A point to go back to: mr_arena_rewind() takes back everything allocated since
+ * mr_arena_mark(), so a short-lived part (a parsed subtree, once converted) costs no more
+ * than its biggest instance.  Chunks made since the mark are freed except the newest, which
+ * is kept empty for what comes next (filling it again costs no page faults); the rest of the
+ * marked chunk is then not used again.  Marks taken after a rewound one are invalid.
+ */
+struct mr_arena_mark {
+	struct mr_arena_chunk *head;
+	char *cur, *end;
+	size_t total;
+};
+
+static inline struct mr_arena_mark mr_arena_mark(const struct mr_arena *a)
+{
+	return (struct mr_arena_mark){ a->head, a->cur, a->end, a->total };
+}
+
+void mr_arena_rewind(struct mr_arena *a, struct mr_arena_mark m);
+
 #endif

@@ -37,6 +37,49 @@ START_TEST(arena_strings_survive_many_chunks)
 }
 END_TEST
 
+/* What was allocated since a mark is taken back: the next allocation reuses it, within the
+ * marked chunk and across chunks made since (the newest is kept and reused). */
+START_TEST(arena_rewind_takes_back_what_came_after_the_mark)
+{
+	struct mr_arena a = MR_ARENA_INIT;
+	char *keep = mr_arena_strdup(&a, "kept");
+	long *kn = mr_arena_alloc(&a, sizeof(long));
+	*kn = 7;
+	struct mr_arena_mark m = mr_arena_mark(&a);
+	long *p1 = mr_arena_alloc(&a, sizeof(long));
+	char *s1 = mr_arena_strdup(&a, "gone");
+	mr_arena_rewind(&a, m);
+	ck_assert_ptr_eq(mr_arena_alloc(&a, sizeof(long)), p1);
+	ck_assert_ptr_eq(mr_arena_strdup(&a, "back"), s1);
+	ck_assert_str_eq(s1, "back");
+	/* across chunks: 5 MiB of small pieces after the mark, then back */
+	m = mr_arena_mark(&a);
+	for (int i = 0; i < 5 * 1024 * 16; i++) {
+		memset(mr_arena_alloc(&a, 48), 0xa5, 48);
+		mr_arena_strdup(&a, "0123456789abcdef");
+	}
+	mr_arena_rewind(&a, m);
+	struct mr_arena_chunk *newest = a.head;
+	ck_assert_ptr_ne(newest, m.head); /* the newest chunk is kept, emptied */
+	char *reused = mr_arena_alloc(&a, 64);
+	ck_assert_ptr_eq(a.head, newest);
+	ck_assert_ptr_eq(reused, (char *)a.cur - 64);
+	/* a second round of the same size needs no new chunk */
+	struct mr_arena_mark m2 = mr_arena_mark(&a);
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 1000; i++) {
+			memset(mr_arena_alloc(&a, 32), 0x5a, 32);
+			mr_arena_strdup(&a, "x");
+		}
+		ck_assert_ptr_eq(a.head, newest);
+		mr_arena_rewind(&a, m2);
+	}
+	ck_assert_str_eq(keep, "kept");
+	ck_assert_int_eq(*kn, 7);
+	mr_arena_release(&a);
+}
+END_TEST
+
 START_TEST(buf_formats_and_detaches)
 {
 	struct mr_buf b = MR_BUF_INIT;
@@ -326,6 +369,7 @@ Suite *suite_util(void)
 	Suite *s = suite_create("util");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, arena_strings_survive_many_chunks);
+	tcase_add_test(tc, arena_rewind_takes_back_what_came_after_the_mark);
 	tcase_add_test(tc, buf_formats_and_detaches);
 	tcase_add_test(tc, strmap_put_get_set);
 	tcase_add_test(tc, edit_distance_and_closest);
