@@ -305,11 +305,14 @@ static void want_whitelist(struct want *w, const struct mr_model *t, enum mr_fil
 static void want_registry(struct want *w, const struct mr_model *t, const struct mr_plan_input *in)
 {
 	const struct mr_model *lm = &in->live->model;
+	/* the users that own a domain, found once (not a walk of the domains per user) */
+	struct mr_strmap owners = MR_STRMAP_INIT;
+	for (size_t j = 0; j < t->ndomains; j++)
+		if (t->domains[j]->owner)
+			mr_strmap_put_new(&owners, t->domains[j]->owner, strlen(t->domains[j]->owner), (void *)1);
 	for (size_t i = 0; i < t->nusers; i++) {
 		const struct mr_user *u = t->users[i];
-		bool owns = false;
-		for (size_t j = 0; j < t->ndomains && !owns; j++)
-			owns = t->domains[j]->owner && strcmp(t->domains[j]->owner, u->name) == 0;
+		bool owns = mr_strmap_get(&owners, u->name, strlen(u->name)) != NULL;
 		char *key = mr_arena_printf(&w->f.arena, "user %s", u->name);
 		bool needed = u->role != MR_ROLE_USER || u->reseller || u->account == MR_ACCOUNT_CREATE || u->disabled ||
 			      u->limits.mail_domains != MR_UNSET || u->limits.mailboxes != MR_UNSET || !owns;
@@ -329,6 +332,7 @@ static void want_registry(struct want *w, const struct mr_model *t, const struct
 		if (u->limits.mailboxes != MR_UNSET)
 			l->f[MR_F_REG_USER_MAILBOXES] = wnum(w, (long long)u->limits.mailboxes);
 	}
+	mr_strmap_release(&owners);
 	for (size_t i = 0; i < t->ndomains; i++) {
 		const struct mr_domain *d = t->domains[i];
 		const struct mr_domain *ld = mr_model_domain(lm, d->name);
