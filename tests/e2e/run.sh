@@ -233,6 +233,7 @@ auth "SMTP AUTH via Dovecot: a mailbox's right password gets 235" info@example.c
 auth "SMTP AUTH via Dovecot: a wrong password gets 535" info@example.com wrong '^535 '
 auth "SMTP AUTH via Dovecot: an unknown address gets 535" nobody@example.com test '^535 '
 auth "SMTP AUTH via Dovecot: a disabled mailbox (right password) gets 535" closed@example.com test '^535 '
+auth "SMTP AUTH via Dovecot: a mailbox of a disabled domain (right password) gets 535" someone@old.example test '^535 '
 if [ -n "$auth_ready" ]; then
 	# AUTH LOGIN: the user and the password on their own lines, base64
 	out=$(printf 'EHLO client.test\r\nAUTH LOGIN\r\n%s\r\n%s\r\nQUIT\r\n' "$(printf info@example.com | base64 -w0)" \
@@ -427,6 +428,45 @@ if [ -n "$auth_ready" ]; then
 	auth "re-apply: SMTP AUTH of an unchanged mailbox still gets 235" info@example.com test '^235 '
 else
 	bad "re-apply: SMTP AUTH of the newly disabled mailbox gets 535 from the same running dovecot" "dovecot is not running"
+fi
+
+# ---- disabled -> enabled, through mailrecon apply, while nothing restarts ----
+# A third apply: tests/e2e/desired.yaml as it is (keeper@example.com, disabled by the
+# re-apply, is enabled again), with the disabled domain old.example enabled. Both were
+# refused above; the same Exim configuration and the same dovecot master now accept them.
+desired3=$sbx/desired-enabled.yaml
+sed -e '/^  old\.example:$/,/^    mailboxes:$/s/^    disabled: true$/    disabled: false/' "$repo/tests/e2e/desired.yaml" >"$desired3"
+if [ "$(diff "$repo/tests/e2e/desired.yaml" "$desired3" | grep -c '^>')" -ne 1 ] ||
+	! grep -A3 '^  old\.example:$' "$desired3" | grep -q '^    disabled: false$'; then
+	bad "the enabling copy of tests/e2e/desired.yaml enables old.example and nothing else" \
+		"$(diff "$repo/tests/e2e/desired.yaml" "$desired3")"
+fi
+out=$("$bin" apply --root "$sbx" -f "$desired3" 2>&1)
+if [ $? -eq 0 ]; then ok "enable: mailrecon apply enables the mailbox keeper@example.com and the domain old.example"; else
+	bad "enable: mailrecon apply enables the mailbox keeper@example.com and the domain old.example" "$out"; fi
+if [ "$(md5sum <"$sbx/exim4.conf")" = "$conf_sum" ]; then ok "enable: the Exim configuration file is the same (no reload)"; else
+	bad "enable: the Exim configuration file is the same (no reload)"; fi
+rcpt "enable: SMTP: the re-enabled mailbox is accepted again (250)" keeper@example.com '^250 '
+rcpt "enable: SMTP: a mailbox of the re-enabled domain is accepted (250, a local domain again)" someone@old.example '^250 '
+bt "enable: the re-enabled domain's mailbox routes to its Maildir" someone@old.example \
+	'^someone@old\.example$' 'router = mr_mailbox, transport = mr_maildir'
+delivered "enable: delivery: the re-enabled mailbox gets its mail and its copy to boss@ again" keeper@example.com +keeper +boss
+home=$sbx/var/www/mailtest/data/email/old.example
+delivered "enable: delivery: the mailbox of the re-enabled domain gets its mail" someone@old.example +someone
+home=$sbx/var/www/mailtest/data/email/example.com
+if [ -n "$auth_ready" ]; then
+	sleep 1.1 # Dovecot's passwd-file stats the file at most once per second
+	auth "enable: SMTP AUTH of the re-enabled mailbox gets 235 from the same running dovecot" keeper@example.com test '^235 '
+	out=$(smtp_auth someone@old.example test someone@old.example)
+	if [ "$(sed -n 3p <<<"$out")" = "235 Authentication succeeded" ] && grep -q '^250 Accepted$' <<<"$(sed -n 5p <<<"$out")" &&
+		[ "$(cat "$sbx/run/dovecot/master.pid" 2>/dev/null)" = "$dovecot_pid" ]; then
+		ok "enable: SMTP AUTH of the re-enabled domain's mailbox gets 235 from the same dovecot, and it may relay"
+	else
+		bad "enable: SMTP AUTH of the re-enabled domain's mailbox gets 235 from the same dovecot, and it may relay" "$out"
+	fi
+else
+	bad "enable: SMTP AUTH of the re-enabled mailbox gets 235 from the same running dovecot" "dovecot is not running"
+	bad "enable: SMTP AUTH of the re-enabled domain's mailbox gets 235 from the same dovecot, and it may relay" "dovecot is not running"
 fi
 stop_dovecot
 
