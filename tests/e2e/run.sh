@@ -256,6 +256,78 @@ if [ -n "$auth_ready" ]; then
 	fi
 fi
 
+# ---- SMTP AUTH CRAM-MD5 (-DMR_AUTH_CRAM_MD5), through the same Dovecot ----
+# cram@example.com has the panel's {CRAM-MD5} hash; info@ a crypt hash, which cannot answer
+# a challenge. cram_md5 USER PASS [MAIL-FROM]: the SMTP answers (banner, EHLO, AUTH, the
+# answer to the client's response and, after a 235 with MAIL-FROM, MAIL and one RCPT to a
+# remote address) of a session from 127.0.0.1 whose client computes the response
+# (HMAC-MD5 of Exim's challenge, keyed with the password; RFC 2195) from the challenge.
+EC=("${EA[@]}" -DMR_AUTH_CRAM_MD5)
+cram_md5() {
+	"$py" - "$1" "$2" "${3:-}" "${EC[@]}" -bh 127.0.0.1 <<'EOF'
+import base64, hashlib, hmac, subprocess, sys
+user, pw, mailfrom = sys.argv[1:4]
+p = subprocess.Popen(sys.argv[4:], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+def reply():
+    last = ""
+    while True:
+        raw = p.stdout.readline()
+        if not raw:
+            return last
+        l = raw.decode(errors="replace").rstrip("\r\n")
+        # -bh prints its own comments ("**** ...") and blank lines among the replies
+        if len(l) < 4 or not l[:3].isdigit() or l[3] not in " -":
+            continue
+        last = l
+        if l[3] == " ":
+            return l
+def send(s):
+    p.stdin.write(s.encode() + b"\r\n")
+    p.stdin.flush()
+out = [reply()]
+send("EHLO client.test"); out.append(reply())
+send("AUTH CRAM-MD5"); r = reply(); out.append(r)
+if r.startswith("334 "):
+    digest = hmac.new(pw.encode(), base64.b64decode(r[4:]), hashlib.md5).hexdigest()
+    send(base64.b64encode(("%s %s" % (user, digest)).encode()).decode()); r = reply(); out.append(r)
+    if r.startswith("235 ") and mailfrom:
+        send("MAIL FROM:<%s>" % mailfrom); out.append(reply())
+        send("RCPT TO:<x@remote.test>"); out.append(reply())
+send("QUIT"); reply()
+p.stdin.close()
+p.wait()
+print("\n".join(out))
+EOF
+}
+cram_checks=(
+	"SMTP AUTH CRAM-MD5: offered with -DMR_AUTH_CRAM_MD5 (PLAIN LOGIN CRAM-MD5), and not to a remote client without TLS"
+	"SMTP AUTH CRAM-MD5 via Dovecot: the right password against the {CRAM-MD5} hash gets 235, and the mailbox may relay"
+	"SMTP AUTH CRAM-MD5 via Dovecot: a wrong password gets 535"
+	"SMTP AUTH CRAM-MD5 via Dovecot: a mailbox with a crypt hash gets 535 (a challenge cannot be checked against it)"
+	"SMTP AUTH PLAIN via Dovecot: the {CRAM-MD5} mailbox gets 235 with PLAIN too"
+)
+if [ -z "$auth_ready" ]; then
+	for c in "${cram_checks[@]}"; do bad "$c" "dovecot is not running"; done
+else
+	out=$(printf 'EHLO client.test\r\nQUIT\r\n' | "${EC[@]}" -bh 127.0.0.1 2>&1 | tr -d '\r')
+	out2=$(printf 'EHLO client.test\r\nQUIT\r\n' | "${EC[@]}" -bh 192.0.2.25 2>&1 | tr -d '\r')
+	if grep -q '^250-AUTH PLAIN LOGIN CRAM-MD5$' <<<"$out" && ! grep -q '^250-AUTH' <<<"$out2"; then ok "${cram_checks[0]}"; else
+		bad "${cram_checks[0]}" "$out
+$out2"; fi
+	out=$(cram_md5 cram@example.com test cram@example.com 2>&1)
+	if [[ $(sed -n 3p <<<"$out") == "334 "* ]] && [ "$(sed -n 4p <<<"$out")" = "235 Authentication succeeded" ] &&
+		[ "$(sed -n 6p <<<"$out")" = "250 Accepted" ]; then ok "${cram_checks[1]}"; else
+		bad "${cram_checks[1]}" "$out
+$(tail -n 5 "$sbx/var/log/dovecot.log" 2>/dev/null)"; fi
+	out=$(cram_md5 cram@example.com wrong 2>&1)
+	if [[ $(sed -n 3p <<<"$out") == "334 "* ]] && [ "$(sed -n 4p <<<"$out")" = "535 Incorrect authentication data" ]; then
+		ok "${cram_checks[2]}"; else bad "${cram_checks[2]}" "$out"; fi
+	out=$(cram_md5 info@example.com test 2>&1)
+	if [[ $(sed -n 3p <<<"$out") == "334 "* ]] && [ "$(sed -n 4p <<<"$out")" = "535 Incorrect authentication data" ]; then
+		ok "${cram_checks[3]}"; else bad "${cram_checks[3]}" "$out"; fi
+	auth "${cram_checks[4]}" cram@example.com test '^235 '
+fi
+
 # ---- real deliveries: exim4 -odi ----
 home=$sbx/var/www/mailtest/data/email/example.com
 delivered "delivery: a mailbox gets the message in HOME/.maildir/new (home from dovecot.passwd)" \
