@@ -500,8 +500,9 @@ static void check_server_names(struct sc *s)
 /*
  * Exim reads a mailbox's own send limit before its owner's (docs/formats.md, exim-ratelimits),
  * so in a user's or a reseller's scope a mailbox's rate_per_hour may not go over its owner's
- * live limits.rate_per_hour when that is set (0: the owner's mailboxes cannot send).  A live
- * mailbox already over it (an administrator's doing) may keep its rate, not raise it.
+ * live limits.rate_per_hour when that is set (0 or 1: the owner's mailboxes cannot send, as
+ * contrib's Exim ACL refuses both).  A live mailbox already over it (an administrator's doing)
+ * may keep its rate, not raise it.
  */
 static void check_rates(struct sc *s)
 {
@@ -525,7 +526,7 @@ static void check_rates(struct sc *s)
 				  "rate_per_hour %lld of '%s' is over the send limit of its owner '%s' (limits.rate_per_hour: "
 				  "%lld%s)",
 				  (long long)mb->rate_per_hour, mb->address, dd->owner, (long long)limit,
-				  limit == 0 ? ", its mailboxes cannot send" : "");
+				  limit <= 1 ? ", its mailboxes cannot send" : "");
 		}
 	}
 }

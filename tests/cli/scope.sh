@@ -198,6 +198,12 @@ rate_file "$tmp/alice-rate.yaml" 1
 expect "an owner whose mailboxes cannot send: no mailbox of hers gets a rate" 3 '' \
 	"alice-rate\.yaml:11:[0-9]+: error: rate_per_hour 1 of 'new1@alice\.example' is over the send limit of its owner 'alice' \(limits\.rate_per_hour: 0, its mailboxes cannot send\)" -- \
 	mr plan --scope alice -f "$tmp/alice-rate.yaml"
+# 1, like 0, means "cannot send" (the panel's rule, and contrib's Exim ACL): the error says so too
+printf 'alice:1\n' >"$rl"
+rate_file "$tmp/alice-rate.yaml" 2
+expect "an owner limited to 1: her mailboxes cannot send either, and the error says so" 3 '' \
+	"alice-rate\.yaml:11:[0-9]+: error: rate_per_hour 2 of 'new1@alice\.example' is over the send limit of its owner 'alice' \(limits\.rate_per_hour: 1, its mailboxes cannot send\)" -- \
+	mr plan --scope alice -f "$tmp/alice-rate.yaml"
 printf 'alice:50\nnew1@alice.example:100\n' >"$rl"
 rate_file "$tmp/alice-rate.yaml" 100
 expect "a rate an administrator gave over the limit may stay" 0 '^No changes\.' '' -- mr plan --scope alice -f "$tmp/alice-rate.yaml"

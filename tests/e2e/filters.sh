@@ -72,6 +72,34 @@ else
 		"$(head -n 20 "$wl_grey" "$wl_sa" "$wl_av" 2>&1)"
 fi
 
+# The seeds' opt-outs, applied later while postgrey runs (before spamd starts): a copy of
+# desired.yaml where optout@example.net has greylisting: false in a domain that keeps it
+# (postmaster@example.net stays greylisted), and a new domain quiet.example has
+# spamassassin: false (its mailbox desk@ has no setting of its own).
+desired_opt=$sbx/desired-optouts.yaml
+pw='        password: {hash: "{SHA512-CRYPT}$6$ahQr9koTM6fcokGS$daAuycRAjlwaanwmV2h2T0vyO..54CyD3K7mSZsvW8L.8qZwJI6EKDdhs5ZLnd4RLdn1zy01DMAr.1zeOm1TP0"}'
+{
+	awk -v pw="$pw" '/^  [^ ]/{d = ($0 == "  example.net:")} {print} d && /^    mailboxes:$/{print "      optout:"; print pw; print "        greylisting: false"; d = 0}' \
+		"$repo/tests/e2e/desired.yaml"
+	printf '  quiet.example:\n    owner: mailtest\n    spamassassin: false\n    mailboxes:\n      desk:\n%s\n' "$pw"
+} >"$desired_opt"
+if [ "$(diff "$repo/tests/e2e/desired.yaml" "$desired_opt" | grep -c '^>')" -ne 9 ] ||
+	! sed -n '/^  example\.net:$/,/^  [^ ]/p' "$desired_opt" | grep -q '^      optout:$'; then
+	bad "the opt-out copy of tests/e2e/desired.yaml adds optout@example.net and quiet.example" \
+		"$(diff "$repo/tests/e2e/desired.yaml" "$desired_opt")"
+fi
+optouts_applied=
+# apply_optouts: apply that copy (postgrey, when it runs, is sent its HUP by mailrecon's
+# reload); prints apply's output, status 0 when it applied
+apply_optouts() {
+	optouts_applied=1
+	if [ -n "${grey_pid:-}" ]; then
+		MAILRECON_RELOAD_POSTGREY="kill -HUP $grey_pid" "$bin" apply --root "$sbx" -f "$desired_opt" 2>&1
+	else
+		"$bin" apply --root "$sbx" -f "$desired_opt" 2>&1
+	fi
+}
+
 # No DNS: a fixed primary_hostname (Exim would look its own name up), and -oMs gives the
 # client's host name (the postgrey request names $sender_host_name, which Exim would
 # otherwise look up in the DNS).
@@ -99,6 +127,9 @@ grey_checks=(
 	"greylisting: a postgrey that is down (connection refused) lets the mail through (250)"
 	"greylisting: a postgrey that does not answer within 5 s lets the mail through (250)"
 	"re-apply: greylisting turned off for a domain reaches the running postgrey through mailrecon's reload (HUP)"
+	"greylisting: false on a mailbox: mailrecon lists optout@example.net in whitelist_recipients, not its domain"
+	"greylisting: false on a mailbox: the running postgrey (HUP) answers DUNNO for it, DEFER_IF_PERMIT for postmaster@ of the same domain"
+	"greylisting: false on a mailbox: in one SMTP session, postmaster@example.net gets 451 greylisted, optout@example.net 250 at the first try"
 )
 if ! command -v postgrey >/dev/null || ! getent passwd postgrey >/dev/null || ! getent group postgrey >/dev/null; then
 	bad "postgrey and its user postgrey exist (Debian: apt-get install postgrey)"
@@ -228,6 +259,42 @@ $(glog | tail -n 5)"
 		bad "re-apply of tests/e2e/desired.yaml after the greylisting change"
 	wait_for 30 tcp_open "$grey_port"
 
+	# greylisting: false on one mailbox of a greylisted domain (the opt-out copy)
+	out=$(apply_optouts)
+	rc=$?
+	wait_for 30 tcp_open "$grey_port"
+	if [ $rc -eq 0 ] && grep -qx 'optout@example\.net' "$wl_grey" && ! grep -qx 'example\.net' "$wl_grey" &&
+		! grep -q 'postmaster@example\.net' "$wl_grey" && grep -q '^reloaded postgrey' <<<"$out"; then
+		ok "${grey_checks[10]}"
+	else
+		bad "${grey_checks[10]}" "apply exit $rc: $out
+$(cat "$wl_grey")"
+	fi
+	a=$(policy optout@example.net optdirect-$$@remote.test)
+	b=$(policy postmaster@example.net optdirect-$$@remote.test)
+	if [ "$a" = "action=DUNNO" ] && [[ $b == "action=DEFER_IF_PERMIT "* ]] && alive "$grey_pid" &&
+		glog | grep -q "action=pass, reason=recipient whitelist, .*sender=optdirect-$$@remote\.test, recipient=optout@example\.net" &&
+		glog | grep -q "action=greylist, reason=new, .*sender=optdirect-$$@remote\.test, recipient=postmaster@example\.net"; then
+		ok "${grey_checks[11]}"
+	else
+		bad "${grey_checks[11]}" "optout@: '$a', postmaster@: '$b'
+$(glog | tail -n 5)"
+	fi
+	# one session, one sender, two recipients of example.net: the greylisted one first
+	out=$(printf 'HELO client.test\r\nMAIL FROM:<opt-%s@remote.test>\r\nRCPT TO:<postmaster@example.net>\r\nRCPT TO:<optout@example.net>\r\nQUIT\r\n' "$$" |
+		"${E[@]}" -DMR_POSTGREY="127.0.0.1:$grey_port" -oMs client.test -bh 192.0.2.25 2>&1 | tr -d '\r')
+	a=$(answer 4 <<<"$out")
+	b=$(answer 5 <<<"$out")
+	if [ "$a" = "451 4.7.1 greylisted, please try again later" ] && [[ $b == "250 "* ]] &&
+		glog | grep -q "action=greylist, reason=new, .*sender=opt-$$@remote\.test, recipient=postmaster@example\.net" &&
+		grep -q '^LOG: mailrecon: optout@example\.net greylisting=whitelisted ' <<<"$out"; then
+		ok "${grey_checks[12]}"
+	else
+		bad "${grey_checks[12]}" "postmaster@: '$a', optout@: '$b'
+$out
+$(glog | tail -n 5)"
+	fi
+
 	# postgrey stopped: nothing listens on its port any more
 	stop "$grey_pid"
 	grey_pid=
@@ -305,7 +372,13 @@ sa_checks=(
 	"SpamAssassin: a message only to whitelist_to mailboxes is not scanned (no X-Spam-Score, spamd not asked)"
 	"SpamAssassin: a message with a whitelisted and a non-whitelisted recipient is scanned (both copies get X-Spam-Score)"
 	"SpamAssassin: spamd reads mailrecon's local.cf (whitelist_to info@example.com hits USER_IN_WELCOMELIST_TO)"
+	"spamassassin: false on a domain: a message to its mailbox is not scanned (no X-Spam headers, spamd not asked), another domain's is"
+	"spamassassin: false on a domain: with another domain's recipient the message is scanned, and spamd's report lists USER_IN_WELCOMELIST_TO from whitelist_to *@quiet.example"
 )
+# the opt-out copy (applied in the postgrey part when postgrey runs): quiet.example
+if [ -z "$optouts_applied" ]; then
+	out=$(apply_optouts) || bad "mailrecon apply of the opt-out copy of tests/e2e/desired.yaml" "$out"
+fi
 if ! command -v spamd >/dev/null; then
 	bad "spamd is installed (Debian: apt-get install spamassassin spamd)"
 	not_run "spamd missing" "${sa_checks[@]}"
@@ -356,10 +429,17 @@ if [ -n "${spam_port:-}" ]; then
 	n=$((n + 1)); subj_m="e2e-spam-$n-$$"
 	out_m=$(mail "info@example.com, keeper@example.com" "$subj_m" "$gtube" |
 		smtp_in "${S[@]}" -- info@example.com keeper@example.com)
+	# spamassassin: false on the domain quiet.example: alone, then with keeper@example.com
+	n=$((n + 1)); subj_q="e2e-spam-$n-$$"
+	out_q=$(mail desk@quiet.example "$subj_q" "$gtube" | smtp_in "${S[@]}" -- desk@quiet.example)
+	n=$((n + 1)); subj_qm="e2e-spam-$n-$$"
+	out_qm=$(mail "desk@quiet.example, keeper@example.com" "$subj_qm" "$gtube" |
+		smtp_in "${S[@]}" -- desk@quiet.example keeper@example.com)
 	scanned() { grep -qF "mid=<$1@remote.test>" "$sbx/var/log/spamd.log" 2>/dev/null; }
 	# the later scans are in spamd's log, so a scan of the whitelisted message would be too
 	wait_for 10 scanned "$subj_k"
 	wait_for 10 scanned "$subj_m"
+	wait_for 10 scanned "$subj_qm"
 
 	f=$(msg keeper "$subj_k")
 	score=$([ -z "$f" ] || header "$f" X-Spam-Score | sed -n 's/^X-Spam-Score: *//p')
@@ -400,6 +480,33 @@ info: ${fi_:-nothing} X-Spam-Score '$si'; keeper: ${fk:-nothing} X-Spam-Score '$
 	else
 		bad "${sa_checks[3]}" "report (info+keeper): $report_mixed
 report (keeper only): $report_keeper"
+	fi
+
+	qhome=$sbx/var/www/mailtest/data/email/quiet.example
+	fq=$(grep -ls "^Subject: $subj_q\$" "$qhome/desk/.maildir/new/"* 2>/dev/null | head -n 1)
+	fk=$(msg keeper "$subj_k")
+	if grep -qxF 'whitelist_to *@quiet.example' "$wl_sa" && [ -n "$fq" ] && [ -z "$(header "$fq" X-Spam-Score)" ] &&
+		[ -z "$(header "$fq" X-Spam-Report)" ] && ! scanned "$subj_q" &&
+		[ -n "$fk" ] && [ -n "$(header "$fk" X-Spam-Score)" ] && scanned "$subj_k"; then
+		ok "${sa_checks[4]}"
+	else
+		bad "${sa_checks[4]}" "$(evidence "$out_q
+local.cf: $(grep quiet "$wl_sa")
+delivered: ${fq:-nothing}
+$([ -z "$fq" ] || head -n 20 "$fq")")"
+	fi
+	fq=$(grep -ls "^Subject: $subj_qm\$" "$qhome/desk/.maildir/new/"* 2>/dev/null | head -n 1)
+	fk=$(msg keeper "$subj_qm")
+	sq=$([ -z "$fq" ] || header "$fq" X-Spam-Score | sed -n 's/^X-Spam-Score: *//p')
+	sk=$([ -z "$fk" ] || header "$fk" X-Spam-Score | sed -n 's/^X-Spam-Score: *//p')
+	report_q=$([ -z "$fq" ] || header "$fq" X-Spam-Report)
+	if [ -n "$sq" ] && [ "$sq" = "$sk" ] && scanned "$subj_qm" &&
+		grep -Eq 'USER_IN_(WELCOMELIST|WHITELIST)_TO' <<<"$report_q"; then
+		ok "${sa_checks[5]}"
+	else
+		bad "${sa_checks[5]}" "$(evidence "$out_qm
+desk: ${fq:-nothing} X-Spam-Score '$sq'; keeper: ${fk:-nothing} X-Spam-Score '$sk'
+report: $report_q")"
 	fi
 	stop "$spamd_pid"
 	spamd_pid=

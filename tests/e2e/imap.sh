@@ -199,6 +199,7 @@ check "passwd-clear-hashed-sha512-crypt" \
     grep -q "^clear@imap.test:{SHA512-CRYPT}\\\$6\\\$[^:]*:$OWNER_UID:$OWNER_GID::/var/www/mailtest/data/email/imap.test/clear::" "$PWD_FILE"
 check "passwd-disabled-line-commented-out" grep -q '^#off@imap.test:' "$PWD_FILE"
 check "passwd-quota-field-written" grep -q '^small@imap.test:.*::userdb_quota_rule=\*:bytes=1M$' "$PWD_FILE"
+check "passwd-disabled-domain-mailbox-commented-out" grep -q '^#user@off.test:' "$PWD_FILE"
 
 # The SNI certificate and include (docs/formats.md "Dovecot SNI include").
 SNI_INC="$ROOT/etc/dovecot/conf.d/99-mailrecon-sni.conf"
@@ -311,6 +312,7 @@ check "imap-login-wrong-password-refused"      login_refused "hashed@$D" wrong P
 check "imap-login-wrong-password-cram-refused" login_refused "cram@$D" wrong CRAM-MD5
 check "imap-login-disabled-mailbox-refused"    login_refused "off@$D" test PLAIN
 check "imap-login-unknown-mailbox-refused"     login_refused "nobody@$D" test PLAIN
+check "imap-login-disabled-domain-mailbox-refused" login_refused "user@off.test" test PLAIN
 check "imap-login-later-before-disable"        login_ok "later@$D" test PLAIN
 
 check "doveadm-auth-yaml-sha512-hash"     auth_ok "hashed@$D" test
@@ -318,6 +320,7 @@ check "doveadm-auth-mailrecon-hashed"     auth_ok "clear@$D" Clear-Pass-1
 check "doveadm-auth-cram-md5-hash"        auth_ok "cram@$D" test
 check "doveadm-auth-wrong-password-refused" auth_refused "hashed@$D" wrong
 check "doveadm-auth-disabled-refused"     auth_refused "off@$D" test
+check "doveadm-auth-disabled-domain-refused" auth_refused "user@off.test" test
 
 # ---------------------------------------------------------------- userdb / quota
 USER_OUT=$(doveadm -c "$CONF" user "small@$D" 2>&1)
@@ -437,6 +440,8 @@ tls_client pop3s "$POP3S_PORT" mail.imap.test -u "hashed@$D:wrong"; rc=$?
 if [ "$rc" = 67 ]; then ok "pop3s-wrong-password-refused"; else fail "pop3s-wrong-password-refused" "curl exit $rc"; fi
 tls_client pop3s "$POP3S_PORT" mail.imap.test -u "off@$D:test"; rc=$?
 if [ "$rc" = 67 ]; then ok "pop3s-disabled-mailbox-refused"; else fail "pop3s-disabled-mailbox-refused" "curl exit $rc"; fi
+tls_client pop3s "$POP3S_PORT" mail.imap.test -u "user@off.test:test"; rc=$?
+if [ "$rc" = 67 ]; then ok "pop3s-disabled-domain-mailbox-refused"; else fail "pop3s-disabled-domain-mailbox-refused" "curl exit $rc"; fi
 
 # ---------------------------------------------------------------- apply 2: live changes
 printf 'Clear-Pass-2\n' >"$PWFILE"
@@ -507,6 +512,42 @@ if [ "$(cat "$ROOT/run/dovecot/master.pid" 2>/dev/null)" = "$MASTER_PID" ] && ki
     ok "new-certificate-reload-not-restart"
 else
     fail "new-certificate-reload-not-restart" "master pid changed or gone"
+fi
+
+# ---------------------------------------------------------------- apply 5: disabled -> enabled
+# The mailbox later@ (disabled by apply 2) and the domain off.test (disabled from the start,
+# refused above) are enabled again through mailrecon apply; the running Dovecot (same master,
+# no reload) lets both log in, and dovecot-lda delivers to the domain's mailbox.
+DESIRED4="$ROOT/imap-desired-phase5.yaml"
+{ sed 's/disabled: true  # imap.sh: apply 5 enables this domain$/disabled: false/' "$DESIRED"
+  sed -n '/^  sni2\.test:$/,$p' "$DESIRED3"; } >"$DESIRED4"
+if [ "$(diff "$DESIRED3" "$DESIRED4" | grep -c '^>')" != 2 ] || ! grep -q '^        disabled: false  # imap.sh: phase 2$' "$DESIRED4"; then
+    fail "fixture-phase5" "$(diff "$DESIRED3" "$DESIRED4" | tr '\n' ' ')"
+fi
+check "imap-login-later-refused-before-enable" login_refused "later@$D" test PLAIN
+if MAILRECON_RELOAD_DOVECOT=true "$MAILRECON" apply --root "$ROOT" -f "$DESIRED4" \
+        --allow-delete --actor imap-e2e >"$APPLY_OUT" 2>&1; then
+    ok "reapply-enables-mailbox-and-domain"
+else
+    fail "reapply-enables-mailbox-and-domain" "$(tail -n 5 "$APPLY_OUT" | tr '\n' ' ')"
+fi
+check "passwd-enabled-lines-uncommented" grep -q "^later@$D:" "$PWD_FILE"
+check "passwd-enabled-domain-line-uncommented" grep -q '^user@off.test:' "$PWD_FILE"
+sleep 1.1
+check "running-dovecot-accepts-re-enabled-mailbox"         login_ok "later@$D" test PLAIN
+check "running-dovecot-accepts-mailbox-of-re-enabled-domain" login_ok "user@off.test" test PLAIN
+check "doveadm-auth-re-enabled-domain"                     auth_ok "user@off.test" test
+if lda "user@off.test" "$SMALL_MSG" \
+   && curl -s --max-time 10 -u "user@off.test:test" --login-options AUTH=PLAIN \
+        "imap://127.0.0.1:$PORT/INBOX" -X 'STATUS INBOX (MESSAGES)' 2>/dev/null | grep -q 'MESSAGES 1'; then
+    ok "re-enabled-domain-mailbox-gets-mail-seen-over-imap"
+else
+    fail "re-enabled-domain-mailbox-gets-mail-seen-over-imap" "$(tr '\n' ' ' <"$ROOT/lda.err")"
+fi
+if [ "$(cat "$ROOT/run/dovecot/master.pid" 2>/dev/null)" = "$MASTER_PID" ] && kill -0 "$MASTER_PID" 2>/dev/null; then
+    ok "enable-no-dovecot-restart-needed"
+else
+    fail "enable-no-dovecot-restart-needed" "master pid changed or gone"
 fi
 
 if grep -Eq 'Fatal|Panic' "$ROOT/var/log/dovecot.log" 2>/dev/null; then

@@ -233,6 +233,7 @@ auth "SMTP AUTH via Dovecot: a mailbox's right password gets 235" info@example.c
 auth "SMTP AUTH via Dovecot: a wrong password gets 535" info@example.com wrong '^535 '
 auth "SMTP AUTH via Dovecot: an unknown address gets 535" nobody@example.com test '^535 '
 auth "SMTP AUTH via Dovecot: a disabled mailbox (right password) gets 535" closed@example.com test '^535 '
+auth "SMTP AUTH via Dovecot: a mailbox of a disabled domain (right password) gets 535" someone@old.example test '^535 '
 if [ -n "$auth_ready" ]; then
 	# AUTH LOGIN: the user and the password on their own lines, base64
 	out=$(printf 'EHLO client.test\r\nAUTH LOGIN\r\n%s\r\n%s\r\nQUIT\r\n' "$(printf info@example.com | base64 -w0)" \
@@ -253,6 +254,78 @@ if [ -n "$auth_ready" ]; then
 	else
 		bad "SMTP AUTH via Dovecot: rate 0 authenticates but cannot send" "$out"
 	fi
+fi
+
+# ---- SMTP AUTH CRAM-MD5 (-DMR_AUTH_CRAM_MD5), through the same Dovecot ----
+# cram@example.com has the panel's {CRAM-MD5} hash; info@ a crypt hash, which cannot answer
+# a challenge. cram_md5 USER PASS [MAIL-FROM]: the SMTP answers (banner, EHLO, AUTH, the
+# answer to the client's response and, after a 235 with MAIL-FROM, MAIL and one RCPT to a
+# remote address) of a session from 127.0.0.1 whose client computes the response
+# (HMAC-MD5 of Exim's challenge, keyed with the password; RFC 2195) from the challenge.
+EC=("${EA[@]}" -DMR_AUTH_CRAM_MD5)
+cram_md5() {
+	"$py" - "$1" "$2" "${3:-}" "${EC[@]}" -bh 127.0.0.1 <<'EOF'
+import base64, hashlib, hmac, subprocess, sys
+user, pw, mailfrom = sys.argv[1:4]
+p = subprocess.Popen(sys.argv[4:], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+def reply():
+    last = ""
+    while True:
+        raw = p.stdout.readline()
+        if not raw:
+            return last
+        l = raw.decode(errors="replace").rstrip("\r\n")
+        # -bh prints its own comments ("**** ...") and blank lines among the replies
+        if len(l) < 4 or not l[:3].isdigit() or l[3] not in " -":
+            continue
+        last = l
+        if l[3] == " ":
+            return l
+def send(s):
+    p.stdin.write(s.encode() + b"\r\n")
+    p.stdin.flush()
+out = [reply()]
+send("EHLO client.test"); out.append(reply())
+send("AUTH CRAM-MD5"); r = reply(); out.append(r)
+if r.startswith("334 "):
+    digest = hmac.new(pw.encode(), base64.b64decode(r[4:]), hashlib.md5).hexdigest()
+    send(base64.b64encode(("%s %s" % (user, digest)).encode()).decode()); r = reply(); out.append(r)
+    if r.startswith("235 ") and mailfrom:
+        send("MAIL FROM:<%s>" % mailfrom); out.append(reply())
+        send("RCPT TO:<x@remote.test>"); out.append(reply())
+send("QUIT"); reply()
+p.stdin.close()
+p.wait()
+print("\n".join(out))
+EOF
+}
+cram_checks=(
+	"SMTP AUTH CRAM-MD5: offered with -DMR_AUTH_CRAM_MD5 (PLAIN LOGIN CRAM-MD5), and not to a remote client without TLS"
+	"SMTP AUTH CRAM-MD5 via Dovecot: the right password against the {CRAM-MD5} hash gets 235, and the mailbox may relay"
+	"SMTP AUTH CRAM-MD5 via Dovecot: a wrong password gets 535"
+	"SMTP AUTH CRAM-MD5 via Dovecot: a mailbox with a crypt hash gets 535 (a challenge cannot be checked against it)"
+	"SMTP AUTH PLAIN via Dovecot: the {CRAM-MD5} mailbox gets 235 with PLAIN too"
+)
+if [ -z "$auth_ready" ]; then
+	for c in "${cram_checks[@]}"; do bad "$c" "dovecot is not running"; done
+else
+	out=$(printf 'EHLO client.test\r\nQUIT\r\n' | "${EC[@]}" -bh 127.0.0.1 2>&1 | tr -d '\r')
+	out2=$(printf 'EHLO client.test\r\nQUIT\r\n' | "${EC[@]}" -bh 192.0.2.25 2>&1 | tr -d '\r')
+	if grep -q '^250-AUTH PLAIN LOGIN CRAM-MD5$' <<<"$out" && ! grep -q '^250-AUTH' <<<"$out2"; then ok "${cram_checks[0]}"; else
+		bad "${cram_checks[0]}" "$out
+$out2"; fi
+	out=$(cram_md5 cram@example.com test cram@example.com 2>&1)
+	if [[ $(sed -n 3p <<<"$out") == "334 "* ]] && [ "$(sed -n 4p <<<"$out")" = "235 Authentication succeeded" ] &&
+		[ "$(sed -n 6p <<<"$out")" = "250 Accepted" ]; then ok "${cram_checks[1]}"; else
+		bad "${cram_checks[1]}" "$out
+$(tail -n 5 "$sbx/var/log/dovecot.log" 2>/dev/null)"; fi
+	out=$(cram_md5 cram@example.com wrong 2>&1)
+	if [[ $(sed -n 3p <<<"$out") == "334 "* ]] && [ "$(sed -n 4p <<<"$out")" = "535 Incorrect authentication data" ]; then
+		ok "${cram_checks[2]}"; else bad "${cram_checks[2]}" "$out"; fi
+	out=$(cram_md5 info@example.com test 2>&1)
+	if [[ $(sed -n 3p <<<"$out") == "334 "* ]] && [ "$(sed -n 4p <<<"$out")" = "535 Incorrect authentication data" ]; then
+		ok "${cram_checks[3]}"; else bad "${cram_checks[3]}" "$out"; fi
+	auth "${cram_checks[4]}" cram@example.com test '^235 '
 fi
 
 # ---- real deliveries: exim4 -odi ----
@@ -427,6 +500,45 @@ if [ -n "$auth_ready" ]; then
 	auth "re-apply: SMTP AUTH of an unchanged mailbox still gets 235" info@example.com test '^235 '
 else
 	bad "re-apply: SMTP AUTH of the newly disabled mailbox gets 535 from the same running dovecot" "dovecot is not running"
+fi
+
+# ---- disabled -> enabled, through mailrecon apply, while nothing restarts ----
+# A third apply: tests/e2e/desired.yaml as it is (keeper@example.com, disabled by the
+# re-apply, is enabled again), with the disabled domain old.example enabled. Both were
+# refused above; the same Exim configuration and the same dovecot master now accept them.
+desired3=$sbx/desired-enabled.yaml
+sed -e '/^  old\.example:$/,/^    mailboxes:$/s/^    disabled: true$/    disabled: false/' "$repo/tests/e2e/desired.yaml" >"$desired3"
+if [ "$(diff "$repo/tests/e2e/desired.yaml" "$desired3" | grep -c '^>')" -ne 1 ] ||
+	! grep -A3 '^  old\.example:$' "$desired3" | grep -q '^    disabled: false$'; then
+	bad "the enabling copy of tests/e2e/desired.yaml enables old.example and nothing else" \
+		"$(diff "$repo/tests/e2e/desired.yaml" "$desired3")"
+fi
+out=$("$bin" apply --root "$sbx" -f "$desired3" 2>&1)
+if [ $? -eq 0 ]; then ok "enable: mailrecon apply enables the mailbox keeper@example.com and the domain old.example"; else
+	bad "enable: mailrecon apply enables the mailbox keeper@example.com and the domain old.example" "$out"; fi
+if [ "$(md5sum <"$sbx/exim4.conf")" = "$conf_sum" ]; then ok "enable: the Exim configuration file is the same (no reload)"; else
+	bad "enable: the Exim configuration file is the same (no reload)"; fi
+rcpt "enable: SMTP: the re-enabled mailbox is accepted again (250)" keeper@example.com '^250 '
+rcpt "enable: SMTP: a mailbox of the re-enabled domain is accepted (250, a local domain again)" someone@old.example '^250 '
+bt "enable: the re-enabled domain's mailbox routes to its Maildir" someone@old.example \
+	'^someone@old\.example$' 'router = mr_mailbox, transport = mr_maildir'
+delivered "enable: delivery: the re-enabled mailbox gets its mail and its copy to boss@ again" keeper@example.com +keeper +boss
+home=$sbx/var/www/mailtest/data/email/old.example
+delivered "enable: delivery: the mailbox of the re-enabled domain gets its mail" someone@old.example +someone
+home=$sbx/var/www/mailtest/data/email/example.com
+if [ -n "$auth_ready" ]; then
+	sleep 1.1 # Dovecot's passwd-file stats the file at most once per second
+	auth "enable: SMTP AUTH of the re-enabled mailbox gets 235 from the same running dovecot" keeper@example.com test '^235 '
+	out=$(smtp_auth someone@old.example test someone@old.example)
+	if [ "$(sed -n 3p <<<"$out")" = "235 Authentication succeeded" ] && grep -q '^250 Accepted$' <<<"$(sed -n 5p <<<"$out")" &&
+		[ "$(cat "$sbx/run/dovecot/master.pid" 2>/dev/null)" = "$dovecot_pid" ]; then
+		ok "enable: SMTP AUTH of the re-enabled domain's mailbox gets 235 from the same dovecot, and it may relay"
+	else
+		bad "enable: SMTP AUTH of the re-enabled domain's mailbox gets 235 from the same dovecot, and it may relay" "$out"
+	fi
+else
+	bad "enable: SMTP AUTH of the re-enabled mailbox gets 235 from the same running dovecot" "dovecot is not running"
+	bad "enable: SMTP AUTH of the re-enabled domain's mailbox gets 235 from the same dovecot, and it may relay" "dovecot is not running"
 fi
 stop_dovecot
 
