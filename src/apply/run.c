@@ -372,7 +372,7 @@ static int build(struct actx *a, struct mr_plan *p, bool hashing)
 	struct mr_plan_input in = {
 		.desired = &a->m, .live = &a->lv, .accounts = &a->acc, .scope = a->o->scope, .state_dir = a->state,
 		.stamp = a->stamp, .purge = a->o->purge, .archive = archive_view(a), .homes_left = &a->homes_left.map,
-		.oracle = mr_oracle(&a->oc, hashing),
+		.oracle = mr_oracle(&a->oc, hashing), .targets = a->o->targets, .ntargets = a->o->ntargets,
 		/* the second plan (hashing) is of the same two models: it takes the first's Mail flow */
 		.no_flow = hashing,
 	};
@@ -382,7 +382,7 @@ static int build(struct actx *a, struct mr_plan *p, bool hashing)
 		mr_diags_print(&a->errors, stderr);
 		fprintf(stderr, "mailrecon: apply: %s; nothing was changed\n",
 			rc == MR_PLAN_REFUSED ? "refused by the rules of --scope" : "no plan");
-		return rc == MR_PLAN_REFUSED ? EXIT_REFUSED : EXIT_ERROR;
+		return rc == MR_PLAN_REFUSED ? EXIT_REFUSED : rc == MR_PLAN_USAGE ? EXIT_USAGE : EXIT_ERROR;
 	}
 	return EXIT_OK;
 }
@@ -472,7 +472,7 @@ static void source_name(const struct actx *a, struct mr_buf *out)
 static int apply_plan(struct actx *a, struct mr_plan *p)
 {
 	/* the second plan: with system accounts made and new passwords hashed */
-	if (create_accounts(a) < 0)
+	if (create_accounts(a, p) < 0)
 		return EXIT_ERROR;
 	mr_accounts_release(&a->acc);
 	if (mr_accounts_load(&a->acc, a->root, &a->errors) < 0)
@@ -551,10 +551,11 @@ static int apply_plan(struct actx *a, struct mr_plan *p)
 }
 
 /* The DMARC template of this desired state, for `mailrecon dns` (apply.h); a --scope file
- * speaks for one user, not for the server, so a scoped run keeps the one recorded. */
+ * speaks for one user, not for the server, so a scoped run keeps the one recorded, and so
+ * does a targeted one (the server's settings are never a target). */
 static void record_dmarc(struct actx *a)
 {
-	if (!a->o->scope)
+	if (!a->o->scope && !a->o->ntargets)
 		mr_dmarc_record(a->root, a->state, a->m.server.dmarc ? a->m.server.dmarc : MR_DMARC_DEFAULT);
 }
 

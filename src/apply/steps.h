@@ -44,7 +44,7 @@
 #include "util/rootfs.h"
 #include "vcs/vcs.h"
 
-enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_REFUSED = 3, EXIT_LOCKED = 4 };
+enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_REFUSED = 3, EXIT_LOCKED = 4, EXIT_USAGE = 64 };
 
 /* One run's context. */
 struct actx {
@@ -115,7 +115,7 @@ int load_revision(struct actx *a, const struct mr_snapshot *files, const char *d
 		  struct mr_live *out, struct mr_diags *d, struct mr_buf *err);
 
 /* accounts.c */
-int create_accounts(struct actx *a);
+int create_accounts(struct actx *a, const struct mr_plan *p);
 int run_cmd(char *const argv[], struct mr_buf *output);
 
 /* stage.c */

@@ -54,6 +54,9 @@ expect "dns -f DIR <TAB>: the desired state's domains" 0 '' '' -- \
 expect "dns -f DIR example.n<TAB>" 0 '' '' -- is "example.net" mailrecon dns -f "$repo/examples/hosting" example.n
 expect "plan -f DIR -f FILE --scope <TAB>: the users of both" 0 '' '' -- \
 	is "alice bob carol demo" mailrecon plan -f "$repo/examples/hosting" -f "$repo/examples/minimal.yaml" --scope ""
+expect "plan --ta<TAB>: --target" 0 '' '' -- is "--target" mailrecon plan --ta
+expect "apply -f FILE --target <TAB>: its domains, mailboxes and users" 0 '' '' -- \
+	is "demo example.com info@example.com" mailrecon apply -f "$repo/examples/minimal.yaml" --target ""
 expect "the mailbox names of a desired state (for an ADDRESS or OBJECT value)" 0 '' '' -- \
 	bash -c ". '$bashc'; _mailrecon_names mailboxes '$repo/examples/minimal.yaml' | tr '\n' ' ' | grep -qx 'info@example.com '"
 expect "... of a directory: every file's" 0 '' '' -- \
