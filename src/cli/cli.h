@@ -100,6 +100,7 @@ extern const struct mr_cmd mr_cmd_show;
 extern const struct mr_cmd mr_cmd_drift;
 extern const struct mr_cmd mr_cmd_rollback;
 extern const struct mr_cmd mr_cmd_route;
+extern const struct mr_cmd mr_cmd_usage;
 extern const struct mr_cmd mr_cmd_passwd;
 extern const struct mr_cmd mr_cmd_help;
 

@@ -175,8 +175,7 @@ const struct mr_cmd mr_cmd_apply = {
 	.exits = "0   applied, or nothing to change\n"
 		 "1   error: bad input, I/O, a failed check, a mailbox home left alone\n"
 		 "3   refused: deletions over --allow-delete, a stale --plan, --scope\n"
-		 "4   another run held the lock longer than --lock-timeout\n"
-		 "64  usage: a --target that names no mailbox, domain or user\n",
+		 "4   another run held the lock longer than --lock-timeout\n",
 	.example = "mailrecon apply --plan change.plan\nmailrecon apply -f /etc/mailrecon/desired --allow-delete=2\n"
 		   "mailrecon apply --target info@example.com\n",
 	.option = option,

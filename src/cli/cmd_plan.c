@@ -308,8 +308,7 @@ const struct mr_cmd mr_cmd_plan = {
 		 "1   error: the desired state or the live files could not be read, a BLOCKED file\n"
 		 "2   changes pending (--detailed-exitcode)\n"
 		 "3   refused by the rules of --scope\n"
-		 "4   an apply held the lock longer than --lock-timeout\n"
-		 "64  usage: a --target that names no mailbox, domain or user\n",
+		 "4   an apply held the lock longer than --lock-timeout\n",
 	.example = "mailrecon plan --detailed-exitcode --out change.plan\nmailrecon plan --json --allow-delete=2\n"
 		   "mailrecon plan --target info@example.com --target example.org\n",
 	.option = option,

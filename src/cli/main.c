@@ -31,6 +31,7 @@ const struct mr_cmd *const mr_cli_commands[] = {
 	&mr_cmd_show,
 	&mr_cmd_rollback,
 	&mr_cmd_route,
+	&mr_cmd_usage,
 	&mr_cmd_passwd,
 	&mr_cmd_help,
 	NULL,

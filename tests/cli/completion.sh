@@ -37,7 +37,7 @@ is() { # is "EXPECTED" WORD...
 expect "complete -F _mailrecon mailrecon is registered" 0 '' '' -- \
 	bash -c ". '$bashc'; complete -p mailrecon | grep -q -- '-F _mailrecon'"
 expect "mailrecon <TAB>: every command" 0 '' '' -- \
-	is "apply dns drift help import log passwd plan rollback route show validate" mailrecon ""
+	is "apply dns drift help import log passwd plan rollback route show usage validate" mailrecon ""
 expect "mailrecon pl<TAB>: plan" 0 '' '' -- is "plan" mailrecon pl
 expect "mailrecon plan --d<TAB>: --detailed-exitcode" 0 '' '' -- is "--detailed-exitcode" mailrecon plan --d
 expect "mailrecon apply --<TAB> has --yes, --allow-delete and the global options" 0 '' '' -- \
