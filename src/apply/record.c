@@ -49,7 +49,7 @@ static void audit_line(struct mr_buf *b, struct actx *a, const char *object, con
 {
 	if (!a->o->log_json) {
 		mr_buf_addf(b, "audit %s rev=" REV_MARK " actor=%s %s %s %s%s\n", a->iso, actor(a), object, id, action,
-			    a->o->ntargets ? " targeted" : "");
+			    a->ntargets ? " targeted" : "");
 		return;
 	}
 	mr_buf_adds(b, "audit {\"time\":");
@@ -62,7 +62,7 @@ static void audit_line(struct mr_buf *b, struct actx *a, const char *object, con
 	mr_json_string(b, id);
 	mr_buf_adds(b, ",\"action\":");
 	mr_json_string(b, action);
-	mr_buf_adds(b, a->o->ntargets ? ",\"targeted\":true}\n" : "}\n");
+	mr_buf_adds(b, a->ntargets ? ",\"targeted\":true}\n" : "}\n");
 }
 
 int stage_record(struct stage *s, const char *message, const struct mr_plan *p, const char *extra_audit)

@@ -69,6 +69,9 @@ struct actx {
 	char git_commit[41];    /* a git source's commit */
 	struct mr_archive archive;        /* STATE_DIR/archive, for the plan */
 	struct mr_homes_left homes_left;  /* STATE_DIR/homes-left, read after the lock */
+	/* --target: the options', or with none given a plan file's (the plan is made again) */
+	const char *const *targets;
+	size_t ntargets;
 };
 
 /* One transaction being staged. */

@@ -107,5 +107,15 @@ expect "... its audit lines are not marked targeted" 0 '' '' -- \
 	sh -c "test \$(grep -vc ' targeted\$' '$tmp/root/var/log/mailrecon.log') -eq 10"
 expect "then nothing is left to do" 0 '^No changes\.' '' -- mr plan -f "$changes"
 
+# --- a saved targeted plan: apply --plan plans its targets again ---
+tree debian/hosting
+mr plan -f "$changes" --target hr@example.com --out "$tmp/t.plan" >/dev/null
+expect "apply --plan of a targeted plan with other targets: refused, exit 3" 3 'baseline' 'the plan would now be different' -- \
+	mr apply --plan "$tmp/t.plan" --target example.org
+expect "apply --plan of a targeted plan: its targets, nothing else" 0 'Apply complete: 1 added, 1 changed, 0 destroyed' '' -- \
+	mr apply --plan "$tmp/t.plan"
+expect "... its audit lines marked targeted" 0 '' '' -- \
+	sh -c "test \$(grep -c ' targeted\$' '$tmp/root/var/log/mailrecon.log') -eq 2"
+
 echo "target: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
