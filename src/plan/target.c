@@ -92,8 +92,10 @@ static void resolve(struct tg *g, const char *given)
 	mr_ascii_lower(name);
 	enum mr_object kind;
 	if (strchr(name, '@')) {
-		if (!mr_model_mailbox(g->t, name) && !mr_model_mailbox(g->l, name))
-			return unknown(g, given, name);
+		if (!mr_model_mailbox(g->t, name) && !mr_model_mailbox(g->l, name)) {
+			unknown(g, given, name);
+			return;
+		}
 		put(&g->mailboxes, name, name);
 		kind = MR_OBJ_MAILBOX;
 	} else if (mr_model_domain(g->t, name) || mr_model_domain(g->l, name)) {
@@ -104,7 +106,8 @@ static void resolve(struct tg *g, const char *given)
 		put(&g->users, name, name);
 		kind = MR_OBJ_USER;
 	} else {
-		return unknown(g, given, name);
+		unknown(g, given, name);
+		return;
 	}
 	for (size_t i = 0; i < g->p->ntargets; i++)
 		if (strcmp(g->p->targets[i].name, name) == 0)
