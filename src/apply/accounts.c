@@ -81,12 +81,14 @@ int run_cmd(char *const argv[], struct mr_buf *output)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-int create_accounts(struct actx *a)
+int create_accounts(struct actx *a, const struct mr_plan *p)
 {
 	for (size_t i = 0; i < a->m.nusers; i++) {
 		const struct mr_user *u = a->m.users[i];
 		if (u->account != MR_ACCOUNT_CREATE || mr_sysaccount_get(&a->acc, u->name))
 			continue;
+		if (!mr_plan_user_planned(p, u->name))
+			continue; /* --target: a user left out gets no account either */
 		struct mr_buf home = MR_BUF_INIT, out = MR_BUF_INIT;
 		mr_buf_addf(&home, "/var/www/%s", u->name);
 		char *argv[12];

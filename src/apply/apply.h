@@ -47,6 +47,8 @@ struct mr_apply_opts {
 	size_t nsources;
 	const char *planfile;         /* --plan */
 	const char *scope;
+	const char *const *targets;   /* --target (plan.h mr_plan_input.targets); ntargets 0: all */
+	size_t ntargets;
 	long allow_delete;            /* deletions allowed; -1: any number */
 	bool purge;                   /* delete a removed mailbox's storage instead of archiving it */
 	bool no_reload;

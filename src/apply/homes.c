@@ -237,8 +237,8 @@ void mr_homes_left_release(struct mr_homes_left *h)
 int homes_left_save(struct actx *a, const struct mr_plan *p, const struct mr_txn *t)
 {
 	struct mr_buf b = MR_BUF_INIT, err = MR_BUF_INIT;
-	for (size_t k = 0; a->o->scope && k < a->homes_left.n; k++) {
-		/* a scoped run leaves the others' entries as they are: those it had no operation for */
+	for (size_t k = 0; (a->o->scope || a->ntargets) && k < a->homes_left.n; k++) {
+		/* a scoped or targeted run leaves the others' entries as they are: those it had no operation for */
 		const char *l = a->homes_left.addr[k];
 		bool planned = false;
 		for (size_t i = 0; i < p->nhomes && !planned; i++)

@@ -11,6 +11,7 @@
  *
  *   mailrecon-pending 2
  *   audit 2026-12-05T02:23:23Z rev={rev} actor=alice mailbox info@example.com create
+ *   (a --target run: "... create targeted"; in JSON "targeted":true)
  *   message
  *   Plan: 1 to add, ... (the revision's message, to the end)
  *
@@ -47,7 +48,8 @@ static const struct mr_codec pending_meta = { .name = "pending", .owner = "root"
 static void audit_line(struct mr_buf *b, struct actx *a, const char *object, const char *id, const char *action)
 {
 	if (!a->o->log_json) {
-		mr_buf_addf(b, "audit %s rev=" REV_MARK " actor=%s %s %s %s\n", a->iso, actor(a), object, id, action);
+		mr_buf_addf(b, "audit %s rev=" REV_MARK " actor=%s %s %s %s%s\n", a->iso, actor(a), object, id, action,
+			    a->ntargets ? " targeted" : "");
 		return;
 	}
 	mr_buf_adds(b, "audit {\"time\":");
@@ -60,7 +62,7 @@ static void audit_line(struct mr_buf *b, struct actx *a, const char *object, con
 	mr_json_string(b, id);
 	mr_buf_adds(b, ",\"action\":");
 	mr_json_string(b, action);
-	mr_buf_adds(b, "}\n");
+	mr_buf_adds(b, a->ntargets ? ",\"targeted\":true}\n" : "}\n");
 }
 
 int stage_record(struct stage *s, const char *message, const struct mr_plan *p, const char *extra_audit)

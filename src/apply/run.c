@@ -144,6 +144,8 @@ int actx_init(struct actx *a, const struct mr_apply_opts *o)
 	memset(a, 0, sizeof(*a));
 	a->o = o;
 	a->root = o->root;
+	a->targets = o->targets;
+	a->ntargets = o->ntargets;
 	const char *sd = o->state_dir && *o->state_dir ? o->state_dir : "/var/lib/mailrecon";
 	if (!mr_root_clean(sd) || strcmp(sd, "/") == 0) {
 		fprintf(stderr, "mailrecon: --state-dir '%s' is not a clean absolute path below the root\n", sd);
@@ -372,7 +374,7 @@ static int build(struct actx *a, struct mr_plan *p, bool hashing)
 	struct mr_plan_input in = {
 		.desired = &a->m, .live = &a->lv, .accounts = &a->acc, .scope = a->o->scope, .state_dir = a->state,
 		.stamp = a->stamp, .purge = a->o->purge, .archive = archive_view(a), .homes_left = &a->homes_left.map,
-		.oracle = mr_oracle(&a->oc, hashing),
+		.oracle = mr_oracle(&a->oc, hashing), .targets = a->targets, .ntargets = a->ntargets,
 		/* the second plan (hashing) is of the same two models: it takes the first's Mail flow */
 		.no_flow = hashing,
 	};
@@ -382,7 +384,7 @@ static int build(struct actx *a, struct mr_plan *p, bool hashing)
 		mr_diags_print(&a->errors, stderr);
 		fprintf(stderr, "mailrecon: apply: %s; nothing was changed\n",
 			rc == MR_PLAN_REFUSED ? "refused by the rules of --scope" : "no plan");
-		return rc == MR_PLAN_REFUSED ? EXIT_REFUSED : EXIT_ERROR;
+		return rc == MR_PLAN_REFUSED ? EXIT_REFUSED : rc == MR_PLAN_USAGE ? EXIT_USAGE : EXIT_ERROR;
 	}
 	return EXIT_OK;
 }
@@ -472,7 +474,7 @@ static void source_name(const struct actx *a, struct mr_buf *out)
 static int apply_plan(struct actx *a, struct mr_plan *p)
 {
 	/* the second plan: with system accounts made and new passwords hashed */
-	if (create_accounts(a) < 0)
+	if (create_accounts(a, p) < 0)
 		return EXIT_ERROR;
 	mr_accounts_release(&a->acc);
 	if (mr_accounts_load(&a->acc, a->root, &a->errors) < 0)
@@ -551,10 +553,11 @@ static int apply_plan(struct actx *a, struct mr_plan *p)
 }
 
 /* The DMARC template of this desired state, for `mailrecon dns` (apply.h); a --scope file
- * speaks for one user, not for the server, so a scoped run keeps the one recorded. */
+ * speaks for one user, not for the server, so a scoped run keeps the one recorded, and so
+ * does a targeted one (the server's settings are never a target). */
 static void record_dmarc(struct actx *a)
 {
-	if (!a->o->scope)
+	if (!a->o->scope && !a->ntargets)
 		mr_dmarc_record(a->root, a->state, a->m.server.dmarc ? a->m.server.dmarc : MR_DMARC_DEFAULT);
 }
 
@@ -594,6 +597,10 @@ int mr_apply_run(const struct mr_apply_opts *o)
 			goto out;
 		}
 		planfile_stamp(saved.created, a.stamp);
+		if (!o->ntargets && saved.ntargets) { /* the plan's own targets */
+			a.targets = saved.targets;
+			a.ntargets = saved.ntargets;
+		}
 		rc = load(&a, saved.sources, saved.nsources);
 	} else {
 		rc = load(&a, o->sources, o->nsources);

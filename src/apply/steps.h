@@ -44,7 +44,7 @@
 #include "util/rootfs.h"
 #include "vcs/vcs.h"
 
-enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_REFUSED = 3, EXIT_LOCKED = 4 };
+enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_REFUSED = 3, EXIT_LOCKED = 4, EXIT_USAGE = 64 };
 
 /* One run's context. */
 struct actx {
@@ -69,6 +69,9 @@ struct actx {
 	char git_commit[41];    /* a git source's commit */
 	struct mr_archive archive;        /* STATE_DIR/archive, for the plan */
 	struct mr_homes_left homes_left;  /* STATE_DIR/homes-left, read after the lock */
+	/* --target: the options', or with none given a plan file's (the plan is made again) */
+	const char *const *targets;
+	size_t ntargets;
 };
 
 /* One transaction being staged. */
@@ -115,7 +118,7 @@ int load_revision(struct actx *a, const struct mr_snapshot *files, const char *d
 		  struct mr_live *out, struct mr_diags *d, struct mr_buf *err);
 
 /* accounts.c */
-int create_accounts(struct actx *a);
+int create_accounts(struct actx *a, const struct mr_plan *p);
 int run_cmd(char *const argv[], struct mr_buf *output);
 
 /* stage.c */

@@ -72,6 +72,8 @@ struct mr_cmd {
 	/* the state starts with a struct mr_cli_sources (-f): main releases it when an option
 	 * is refused before run (run releases it otherwise) */
 	bool sources;
+	/* ... and a second one right after it, the --target list (plan, apply), released alike */
+	bool targets;
 };
 
 /* The command table (main.c), NULL-terminated, and the global options. */
@@ -98,6 +100,7 @@ extern const struct mr_cmd mr_cmd_show;
 extern const struct mr_cmd mr_cmd_drift;
 extern const struct mr_cmd mr_cmd_rollback;
 extern const struct mr_cmd mr_cmd_route;
+extern const struct mr_cmd mr_cmd_usage;
 extern const struct mr_cmd mr_cmd_passwd;
 extern const struct mr_cmd mr_cmd_help;
 
@@ -108,6 +111,16 @@ struct mr_cli_sources {
 };
 void mr_cli_source_add(struct mr_cli_sources *s, const char *path);
 void mr_cli_sources_release(struct mr_cli_sources *s);
+/*
+ * --target OBJECT (plan, apply): a mailbox address, a mail domain or a user name, in any
+ * letter case; whether it is one is checked here (a usage error, said, returns nonzero),
+ * whether the state knows it by the plan (plan/target.c).
+ */
+#define MR_CLI_TARGET_HELP                                                                                    \
+	"only this mailbox address, mail domain (with its mailboxes) or user, and what it needs; "            \
+	"repeatable; the rest is left as it is live"
+int mr_cli_check_target(const char *cmd, const char *arg);
+
 /* Load options for the desired state of every command: the root, the -f sources (none:
  * ROOT/etc/mailrecon/desired), and git: sources read with libgit2. */
 struct mr_load_opts mr_cli_load_opts(const struct mr_globals *g, const struct mr_cli_sources *s);

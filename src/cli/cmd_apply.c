@@ -1,6 +1,6 @@
 /*
  * mailrecon apply [-f PATH]... | --plan PLANFILE  [--allow-delete[=N]] [--purge] [--no-reload]
- *                 [--scope USER] [--actor NAME] [--yes] [--metrics-file PATH] [--log-format text|json]
+ *                 [--scope USER] [--target OBJECT]... [--actor NAME] [--yes] [--metrics-file PATH] [--log-format text|json]
  *
  * On a terminal (stdin and stdout) apply and rollback print the plan and ask before they
  * write; --yes, or no terminal (CI, a timer), does not ask.
@@ -17,7 +17,8 @@
 #include "util/xalloc.h"
 
 struct apply_state {
-	struct mr_cli_sources src; /* -f */
+	struct mr_cli_sources src;     /* -f */
+	struct mr_cli_sources targets; /* --target, as given (right after src: cli.h) */
 	const char *plan, *scope, *actor;
 	const char *metrics_file; /* --metrics-file (cli/metrics.h) */
 	long allow_delete;
@@ -26,7 +27,7 @@ struct apply_state {
 };
 
 enum { OPT_PLAN = 3000, OPT_ALLOW_DELETE, OPT_PURGE, OPT_NO_RELOAD, OPT_SCOPE, OPT_ACTOR, OPT_YES, OPT_METRICS_FILE,
-       OPT_LOG_FORMAT };
+       OPT_LOG_FORMAT, OPT_TARGET };
 
 #define ALLOW_DELETE_HELP "allow up to N deletions of users, domains and mailboxes (default 0; no N: any number)"
 #define NO_RELOAD_HELP "do not reload postgrey, spamd or dovecot after the switch"
@@ -43,6 +44,7 @@ static const struct mr_opt options[] = {
 	{ "no-reload", OPT_NO_RELOAD, no_argument, NULL, 0, NO_RELOAD_HELP },
 	{ "scope", OPT_SCOPE, required_argument, "USER", 0,
 	  "only USER's objects (a reseller: also its users'); nothing else is touched" },
+	{ "target", OPT_TARGET, required_argument, "OBJECT", MR_OPT_REPEAT, MR_CLI_TARGET_HELP },
 	{ "actor", OPT_ACTOR, required_argument, "NAME", 0, ACTOR_HELP },
 	{ "yes", OPT_YES, no_argument, NULL, 0, YES_HELP },
 	{ "metrics-file", OPT_METRICS_FILE, required_argument, "PATH", 0,
@@ -85,6 +87,11 @@ static int option(void *state, int opt, const char *arg)
 			return MR_EXIT_USAGE;
 		}
 		s->scope = arg;
+		return 0;
+	case OPT_TARGET:
+		if (mr_cli_check_target("apply", arg))
+			return MR_EXIT_USAGE;
+		mr_cli_source_add(&s->targets, arg);
 		return 0;
 	case OPT_ACTOR:
 		s->actor = arg;
@@ -138,7 +145,8 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 		struct mr_apply_report report = { 0 };
 		struct mr_apply_opts o = {
 			.root = g->rootfs, .state_dir = g->state_dir, .layout = g->layout, .sources = s->src.v,
-			.nsources = s->src.n, .planfile = s->plan, .scope = s->scope, .allow_delete = s->allow_delete,
+			.nsources = s->src.n, .planfile = s->plan, .scope = s->scope, .targets = s->targets.v,
+			.ntargets = s->targets.n, .allow_delete = s->allow_delete,
 			.purge = s->purge, .no_reload = s->no_reload, .lock_timeout = g->lock_timeout,
 			.color = mr_cli_color(g), .verbosity = g->verbosity, .actor = s->actor, .confirm = asker(s),
 			.report = &report, .log_json = s->log_json,
@@ -152,6 +160,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 		mr_metrics_write(s->metrics_file, &m);
 	}
 	mr_cli_sources_release(&s->src);
+	mr_cli_sources_release(&s->targets);
 	return rc;
 }
 
@@ -167,11 +176,13 @@ const struct mr_cmd mr_cmd_apply = {
 		 "1   error: bad input, I/O, a failed check, a mailbox home left alone\n"
 		 "3   refused: deletions over --allow-delete, a stale --plan, --scope\n"
 		 "4   another run held the lock longer than --lock-timeout\n",
-	.example = "mailrecon apply --plan change.plan\nmailrecon apply -f /etc/mailrecon/desired --allow-delete=2\n",
+	.example = "mailrecon apply --plan change.plan\nmailrecon apply -f /etc/mailrecon/desired --allow-delete=2\n"
+		   "mailrecon apply --target info@example.com\n",
 	.option = option,
 	.run = run,
 	.state_size = sizeof(struct apply_state),
 	.sources = true,
+	.targets = true,
 };
 
 static const struct mr_opt rollback_options[] = {

@@ -26,7 +26,7 @@ static const struct mr_opt log_options[] = {
 	{ NULL, 'n', required_argument, "N", 0, "at most N revisions (default 20)" },
 	{ "json", OPT_JSON, no_argument, NULL, 0, "print a JSON array of {id, time, actor, subject}" },
 	{ "object", OPT_OBJECT, required_argument, "NAME", 0,
-	  "only revisions that name the object NAME (a user, domain, mailbox; a domain also matches its mailboxes)" },
+	  "only revisions that name the object NAME (a user, domain, mailbox, the last two in any case; a domain also matches its mailboxes)" },
 	{ "actor", OPT_ACTOR, required_argument, "NAME", 0, "only revisions whose actor is NAME" },
 	{ NULL, 0, 0, NULL, 0, NULL },
 };
@@ -85,15 +85,38 @@ static bool name_char(char c)
 	       c == '_' || c == '@';
 }
 
+static char lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* The first place from p where name (n bytes) is, in any ASCII letter case when nocase; NULL. */
+static const char *find_name(const char *p, const char *name, size_t n, bool nocase)
+{
+	if (!nocase)
+		return strstr(p, name);
+	for (; *p; p++) {
+		size_t k = 0;
+		while (k < n && p[k] && lower(p[k]) == lower(name[k]))
+			k++;
+		if (k == n)
+			return p;
+	}
+	return NULL;
+}
+
 /*
  * Whether text names the object name: as a whole word ("info@example.com", "alice"), or, for
  * a domain, as the domain of a mailbox ("...@example.com").  The subject is capped, so the
  * message's body (the plan it applied, the objects a drift revision found) is searched too.
+ * A domain or an address (a name with '.' or '@') matches in any letter case, as DNS and
+ * mailrecon's own lower-casing of them do; a user name is matched as it is (it is lower case).
  */
 static bool names_object(const char *text, const char *name)
 {
 	size_t n = strlen(name);
-	for (const char *p = text; (p = strstr(p, name)) != NULL; p++) {
+	bool nocase = strchr(name, '.') || strchr(name, '@');
+	for (const char *p = text; (p = find_name(p, name, n, nocase)) != NULL; p++) {
 		bool start = p == text || !name_char(p[-1]) || (p[-1] == '@' && !strchr(name, '@'));
 		/* a word ending with a full stop ("example.com.") still ends at the name */
 		bool end = !name_char(p[n]) || (p[n] == '.' && !name_char(p[n + 1]));

@@ -1,6 +1,6 @@
 /*
  * mailrecon plan [-f PATH]... [--out PLANFILE] [--json] [--detailed-exitcode] [--scope USER]
- *                [--allow-delete[=N]]
+ *                [--target OBJECT]... [--allow-delete[=N]]
  *
  * Loads the desired state and the live files, and prints what apply would change.  It
  * writes nothing to the live tree; with --out, the plan file.  A clear password is compared
@@ -36,14 +36,15 @@
 #include "vcs/vcs.h"
 
 struct plan_state {
-	struct mr_cli_sources src; /* -f */
+	struct mr_cli_sources src;     /* -f */
+	struct mr_cli_sources targets; /* --target, as given (right after src: cli.h) */
 	const char *out;
 	const char *scope;
 	long allow_delete; /* as apply's: 0 by default, -1 any number */
 	bool json, detailed;
 };
 
-enum { OPT_OUT = 2000, OPT_JSON, OPT_DETAILED, OPT_SCOPE, OPT_ALLOW_DELETE };
+enum { OPT_OUT = 2000, OPT_JSON, OPT_DETAILED, OPT_SCOPE, OPT_ALLOW_DELETE, OPT_TARGET };
 
 static const struct mr_opt options[] = {
 	{ "file", 'f', required_argument, "PATH", MR_OPT_REPEAT, "the desired state: a YAML file, a directory of them, or git:REPO[#REF][:SUBDIR]; repeatable (default ROOT/etc/mailrecon/desired)" },
@@ -53,6 +54,7 @@ static const struct mr_opt options[] = {
 	{ "detailed-exitcode", OPT_DETAILED, no_argument, NULL, 0, "exit 2 when something would change" },
 	{ "scope", OPT_SCOPE, required_argument, "USER", 0,
 	  "only USER's objects (a reseller: also its users'); nothing else is planned" },
+	{ "target", OPT_TARGET, required_argument, "OBJECT", MR_OPT_REPEAT, MR_CLI_TARGET_HELP },
 	{ "allow-delete", OPT_ALLOW_DELETE, optional_argument, "N", MR_OPT_NEXT_NUMBER,
 	  "the deletions apply will be allowed (default 0; no N: any number): more are marked 'apply will refuse'" },
 	{ NULL, 0, 0, NULL, 0, NULL },
@@ -80,6 +82,11 @@ static int option(void *state, int opt, const char *arg)
 			return MR_EXIT_USAGE;
 		}
 		s->scope = arg;
+		return 0;
+	case OPT_TARGET:
+		if (mr_cli_check_target("plan", arg))
+			return MR_EXIT_USAGE;
+		mr_cli_source_add(&s->targets, arg);
 		return 0;
 	case OPT_ALLOW_DELETE: {
 		uint64_t n;
@@ -137,6 +144,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	if (argc > 0) {
 		mr_cli_error("plan: unexpected argument '%s' (use -f PATH)", argv[0]);
 		mr_cli_sources_release(&s->src);
+		mr_cli_sources_release(&s->targets);
 		return MR_EXIT_USAGE;
 	}
 	int code = MR_EXIT_OK;
@@ -165,6 +173,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 		memset(&lv, 0, sizeof(lv));
 		mr_model_release(&m);
 		mr_cli_sources_release(&s->src);
+		mr_cli_sources_release(&s->targets);
 		return lrc0;
 	}
 	/* the live files are read on a second thread while this one loads the desired state */
@@ -207,7 +216,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	struct mr_plan_input in = {
 		.desired = &m, .live = &lv, .accounts = &acc, .scope = s->scope, .state_dir = g->state_dir,
 		.stamp = stamp, .archive = mr_archive_view(&archive), .homes_left = &left.map,
-		.oracle = mr_oracle(&oc, false),
+		.oracle = mr_oracle(&oc, false), .targets = s->targets.v, .ntargets = s->targets.n,
 	};
 	int prc = mr_plan_build(&p, &in, &errors);
 	mr_homes_left_release(&left);
@@ -221,7 +230,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 		mr_diags_print(&errors, stderr);
 		mr_cli_error("plan: %s", prc == MR_PLAN_REFUSED ? "refused by the rules of --scope"
 								: "no plan");
-		code = prc == MR_PLAN_REFUSED ? MR_EXIT_REFUSED : MR_EXIT_ERROR;
+		code = prc == MR_PLAN_REFUSED ? MR_EXIT_REFUSED : prc == MR_PLAN_USAGE ? MR_EXIT_USAGE : MR_EXIT_ERROR;
 		goto out;
 	}
 	struct mr_buf out = MR_BUF_INIT;
@@ -284,6 +293,7 @@ out:
 	mr_diags_release(&errors);
 	mr_pathlist_release(&files);
 	mr_cli_sources_release(&s->src);
+	mr_cli_sources_release(&s->targets);
 	return code;
 }
 
@@ -299,9 +309,11 @@ const struct mr_cmd mr_cmd_plan = {
 		 "2   changes pending (--detailed-exitcode)\n"
 		 "3   refused by the rules of --scope\n"
 		 "4   an apply held the lock longer than --lock-timeout\n",
-	.example = "mailrecon plan --detailed-exitcode --out change.plan\nmailrecon plan --json --allow-delete=2\n",
+	.example = "mailrecon plan --detailed-exitcode --out change.plan\nmailrecon plan --json --allow-delete=2\n"
+		   "mailrecon plan --target info@example.com --target example.org\n",
 	.option = option,
 	.run = run,
 	.state_size = sizeof(struct plan_state),
 	.sources = true,
+	.targets = true,
 };

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "model/names.h"
 #include "util/rootfs.h"
 #include "util/xalloc.h"
 #include "vcs/vcs.h"
@@ -30,6 +31,7 @@ const struct mr_cmd *const mr_cli_commands[] = {
 	&mr_cmd_show,
 	&mr_cmd_rollback,
 	&mr_cmd_route,
+	&mr_cmd_usage,
 	&mr_cmd_passwd,
 	&mr_cmd_help,
 	NULL,
@@ -96,6 +98,19 @@ void mr_cli_source_add(struct mr_cli_sources *s, const char *path)
 {
 	s->v = xgrow(s->v, sizeof(*s->v), s->n + 1, &s->cap);
 	s->v[s->n++] = path;
+}
+
+int mr_cli_check_target(const char *cmd, const char *arg)
+{
+	char *low = xstrdup(arg);
+	mr_ascii_lower(low);
+	const char *why = strchr(low, '@') ? mr_check_address(low)
+			: strchr(low, '.') ? mr_check_domain(low)
+					   : mr_check_user_name(low);
+	free(low);
+	if (why)
+		mr_cli_error("%s: --target '%s' is not a mailbox address, a mail domain or a user name: %s", cmd, arg, why);
+	return why != NULL;
 }
 
 void mr_cli_sources_release(struct mr_cli_sources *s)
@@ -342,6 +357,8 @@ int main(int argc, char **argv)
 	}
 	if (!ran && cmd->sources)
 		mr_cli_sources_release((struct mr_cli_sources *)state); /* run releases them itself */
+	if (!ran && cmd->targets)
+		mr_cli_sources_release((struct mr_cli_sources *)state + 1);
 	free(state);
 	free(lo);
 	return rc;

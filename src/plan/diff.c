@@ -665,6 +665,54 @@ static void check_accounts(struct ctx *c)
 	}
 }
 
+/*
+ * How many changes of the full target's plan a targeted plan leaves out: the full plan's
+ * changes (made as plan makes them, without hashing a new password) that the targeted one
+ * has not, by object, action and id.  Errors of the objects left out are not this run's.
+ */
+static size_t left_out(struct ctx *c, const struct mr_model *full)
+{
+	struct mr_plan fp;
+	memset(&fp, 0, sizeof(fp));
+	struct mr_plan_input in = *c->in;
+	in.oracle.new_hash = NULL;
+	struct mr_diags quiet = MR_DIAGS_INIT;
+	struct ctx f = { .p = &fp, .in = &in, .errors = &quiet };
+	const struct mr_model *l = &c->in->live->model;
+	if (l->server.rate_per_hour != full->server.rate_per_hour)
+		change(&f, MR_CHANGE_UPDATE, MR_OBJ_SERVER, "server", NULL);
+	diff_users(&f, l, full);
+	diff_domains(&f, l, full);
+	struct mr_strmap done = MR_STRMAP_INIT; /* keys in fp's arena */
+	for (size_t i = 0; i < c->p->nchanges; i++) {
+		const struct mr_change *ch = &c->p->changes[i];
+		const char *k = mr_arena_printf(&fp.arena, "%d %d %s", (int)ch->object, (int)ch->action, ch->id);
+		mr_strmap_put_new(&done, k, strlen(k), (void *)ch);
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < fp.nchanges; i++) {
+		const struct mr_change *ch = &fp.changes[i];
+		const char *k = mr_arena_printf(&fp.arena, "%d %d %s", (int)ch->object, (int)ch->action, ch->id);
+		if (!mr_strmap_get(&done, k, strlen(k)))
+			n++;
+	}
+	mr_strmap_release(&done);
+	mr_strmap_release(&f.hashes);
+	mr_diags_release(&quiet);
+	mr_plan_release(&fp);
+	return n;
+}
+
+bool mr_plan_user_planned(const struct mr_plan *p, const char *name)
+{
+	if (!p->targeted)
+		return true;
+	for (size_t i = 0; i < p->nplanned_users; i++)
+		if (strcmp(p->planned_users[i], name) == 0)
+			return true;
+	return false;
+}
+
 struct flow_job {
 	struct mr_plan *p;
 	const struct mr_model *live, *target;
@@ -687,7 +735,12 @@ int mr_plan_build(struct mr_plan *p, const struct mr_plan_input *in, struct mr_d
 	}
 	struct ctx c = { .p = p, .in = in, .errors = errors };
 	mr_model_init(&c.target);
-	int rc = mr_plan_target(&c.target, in, errors);
+	/* --target: the full target, then narrowed to the targets (target.c) */
+	struct mr_model full;
+	mr_model_init(&full);
+	int rc = mr_plan_target(in->ntargets ? &full : &c.target, in, errors);
+	if (rc == 0 && in->ntargets)
+		rc = mr_plan_narrow(&c.target, &full, in, p, errors);
 	if (rc)
 		goto out;
 	check_accounts(&c);
@@ -706,6 +759,8 @@ int mr_plan_build(struct mr_plan *p, const struct mr_plan_input *in, struct mr_d
 		else
 			p->destroy++;
 	}
+	if (c.rc == 0 && in->ntargets)
+		p->left_out = left_out(&c, &full);
 	if (c.rc == 0) {
 		/* the mail flow reads the two models and writes only its own part of the plan
 		 * (flows, flow_warnings, flow_arena): it runs beside the files' two workers */
@@ -721,6 +776,7 @@ int mr_plan_build(struct mr_plan *p, const struct mr_plan_input *in, struct mr_d
 	rc = c.rc ? c.rc : errors->errors ? MR_PLAN_ERROR : 0;
 out:
 	mr_model_release(&c.target); /* frees each target domain's own copy of its mailbox array */
+	mr_model_release(&full);
 	mr_strmap_release(&c.hashes);
 	return rc;
 }
@@ -756,6 +812,8 @@ void mr_plan_release(struct mr_plan *p)
 		free(p->files[i].content);
 	free(p->files);
 	free(p->homes);
+	free(p->targets);
+	free(p->planned_users);
 	for (size_t i = 0; i < p->nflows; i++) {
 		mr_route_release(&p->flows[i].old);
 		mr_route_release(&p->flows[i].new);

@@ -106,6 +106,13 @@ struct mr_flow {
 	struct mr_route old, new;
 };
 
+/* A --target as resolved (target.c): the name, lower-cased, and what it names (user, domain
+ * or mailbox). */
+struct mr_plan_target {
+	const char *name;
+	enum mr_object object;
+};
+
 struct mr_plan {
 	struct mr_arena arena;
 	struct mr_change *changes;
@@ -117,6 +124,16 @@ struct mr_plan {
 	size_t add, change, destroy;
 	size_t del_users, del_domains, del_mailboxes;
 	const char *scope;
+	/* A targeted plan (--target): the targets, and how many changes of the plan without them
+	 * it leaves out (a change is the same when its object, id and action are); the users
+	 * whose settings it takes from the desired state (the targets and the users they need:
+	 * apply makes accounts only for those). */
+	bool targeted;
+	struct mr_plan_target *targets;
+	size_t ntargets, tcap;
+	size_t left_out;
+	const char **planned_users;
+	size_t nplanned_users, pucap;
 	/* A scoped plan: the findings of the live files about objects in the scope, the only ones
 	 * it prints (the print functions then ignore the findings they are given). */
 	struct mr_diags findings;
@@ -170,12 +187,22 @@ struct mr_plan_input {
 	/* no Mail flow (flows, flow_warnings stay empty): apply's second plan of the same two
 	 * models takes the first plan's (mr_plan_take_flow) */
 	bool no_flow;
+	/* --target: only these objects (a mailbox address, a mail domain or a user, any letter
+	 * case) and what they need are planned, the rest is kept as it is live (target.c);
+	 * ntargets 0: everything */
+	const char *const *targets;
+	size_t ntargets;
 };
 
-enum { MR_PLAN_OK = 0, MR_PLAN_ERROR = -1, MR_PLAN_REFUSED = -3 };
+/* MR_PLAN_USAGE: a --target that names nothing (exit 64) */
+enum { MR_PLAN_OK = 0, MR_PLAN_ERROR = -1, MR_PLAN_REFUSED = -3, MR_PLAN_USAGE = -64 };
 
 int mr_plan_build(struct mr_plan *p, const struct mr_plan_input *in, struct mr_diags *errors);
 void mr_plan_release(struct mr_plan *p);
+
+/* Whether the run takes user name's settings from the desired state: always, but in a
+ * targeted plan only for the targets and the users they need. */
+bool mr_plan_user_planned(const struct mr_plan *p, const char *name);
 
 /*
  * Findings with --scope (scope.c): a finding of the live files is shown to a scope only when
@@ -244,6 +271,14 @@ struct mr_model;
 int mr_plan_target(struct mr_model *t, const struct mr_plan_input *in, struct mr_diags *errors);
 void mr_plan_files(struct mr_plan *p, const struct mr_model *target, const struct mr_plan_input *in,
 		   struct mr_strmap *hashes);
+/*
+ * --target (target.c): r (initialised by the caller) is the full target t narrowed to
+ * in->targets and what they need, the rest as it is live; p->targets, p->targeted and
+ * p->planned_users are filled in.  0, MR_PLAN_USAGE (an unknown target) or MR_PLAN_ERROR
+ * (the narrowed model would not hold together), with the errors added.
+ */
+int mr_plan_narrow(struct mr_model *r, const struct mr_model *t, const struct mr_plan_input *in, struct mr_plan *p,
+		   struct mr_diags *errors);
 
 /*
  * Files the plan must rewrite that have lines mailrecon cannot read: one error each (the

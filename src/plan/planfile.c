@@ -272,6 +272,7 @@ void mr_planfile_saved_release(struct mr_planfile_saved *s)
 {
 	json_decref(s->doc);
 	free(s->sources);
+	free(s->targets);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -312,6 +313,20 @@ int mr_planfile_read(struct mr_planfile_saved *out, const char *text, size_t len
 			goto bad;
 		}
 		out->sources[out->nsources++] = path;
+	}
+	/* a targeted plan's targets (apply --plan plans them again); their names are checked
+	 * when the plan is made again, and a plan that differs is refused */
+	json_t *targets = json_object_get(json_object_get(json_object_get(doc, "plan"), "targeted"), "targets");
+	if (json_is_array(targets) && json_array_size(targets)) {
+		out->targets = xcalloc(json_array_size(targets), sizeof(*out->targets));
+		json_array_foreach(targets, i, v) {
+			const char *name = json_string_value(json_object_get(v, "name"));
+			if (!name || !*name) {
+				mr_buf_addf(err, "target %zu has no name", i + 1);
+				goto bad;
+			}
+			out->targets[out->ntargets++] = name;
+		}
 	}
 	return 0;
 bad:

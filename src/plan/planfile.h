@@ -100,6 +100,8 @@ struct mr_planfile_saved {
 	const char **sources; /* desired_sources[].path, in the file's order (strings of doc) */
 	size_t nsources;
 	const char *created; /* "created" (a string of doc) */
+	const char **targets; /* plan.targeted.targets[].name: the plan's --target (strings of doc) */
+	size_t ntargets;
 };
 int mr_planfile_read(struct mr_planfile_saved *out, const char *text, size_t len, struct mr_buf *err);
 int mr_planfile_compare(const struct mr_planfile_saved *saved, const char *now, struct mr_buf *why);

@@ -127,6 +127,23 @@ void mr_plan_print_text(const struct mr_plan *p, const struct mr_diags *findings
 	mr_plan_print_text_as(p, findings, color, MR_PLAN_WILL, out);
 }
 
+/* A targeted plan's last line: what it was targeted at and how many changes it left out. */
+static void targeted_note(const struct mr_plan *p, struct mr_buf *out)
+{
+	if (!p->targeted)
+		return;
+	mr_buf_adds(out, "\nTargeted (");
+	for (size_t i = 0; i < p->ntargets; i++) {
+		mr_buf_addf(out, "%s--target ", i ? ", " : "");
+		mr_buf_adds_printable(out, p->targets[i].name);
+		mr_buf_addf(out, " (%s)", mr_object_name(p->targets[i].object));
+	}
+	mr_buf_addf(out, "): only these objects and what they need were planned; %zu other change%s of the desired "
+			 "state %s left out (a plan without --target shows %s).\n",
+		    p->left_out, p->left_out == 1 ? "" : "s", p->left_out == 1 ? "was" : "were",
+		    p->left_out == 1 ? "it" : "them");
+}
+
 void mr_plan_print_text_as(const struct mr_plan *p, const struct mr_diags *findings, bool color, const char *heading,
 			   struct mr_buf *out)
 {
@@ -144,12 +161,13 @@ void mr_plan_print_text_as(const struct mr_plan *p, const struct mr_diags *findi
 		mr_buf_addc(out, '\n');
 	}
 	if (p->nchanges == 0 && p->nfiles == 0 && p->nhomes == 0) {
-		mr_buf_addf(out, "%sNo changes.%s The live server matches the desired state%s.\n", color ? BOLD : "",
-			    color ? RESET : "", p->scope ? " in this scope" : "");
+		mr_buf_addf(out, "%sNo changes.%s The live server matches the desired state%s%s.\n", color ? BOLD : "",
+			    color ? RESET : "", p->scope ? " in this scope" : "", p->targeted ? " for the targets" : "");
 		if (p->flow_warnings.n) {
 			mr_buf_adds(out, "\n");
 			mail_flow(p, color, out);
 		}
+		targeted_note(p, out);
 		return;
 	}
 	if (p->nchanges) {
@@ -201,6 +219,7 @@ void mr_plan_print_text_as(const struct mr_plan *p, const struct mr_diags *findi
 		mr_buf_adds(out, "\nNo object changes; the files above are rewritten to match the desired state.\n");
 	mr_buf_addc(out, '\n');
 	mr_plan_print_summary(p, color, out);
+	targeted_note(p, out);
 }
 
 void mr_plan_print_summary(const struct mr_plan *p, bool color, struct mr_buf *out)
@@ -510,6 +529,20 @@ static void print_json(const struct mr_plan *p, const struct mr_diags *findings,
 	mr_json_string(out, MAILRECON_VERSION);
 	mr_buf_adds(out, ",\"scope\":");
 	mr_json_string(out, p->scope);
+	mr_buf_adds(out, ",\"targeted\":");
+	if (!p->targeted) {
+		mr_buf_adds(out, "null");
+	} else {
+		mr_buf_adds(out, "{\"targets\":[");
+		for (size_t i = 0; i < p->ntargets; i++) {
+			mr_buf_adds(out, i ? ",{\"object\":" : "{\"object\":");
+			mr_json_string(out, mr_object_name(p->targets[i].object));
+			mr_buf_adds(out, ",\"name\":");
+			mr_json_string(out, p->targets[i].name);
+			mr_buf_addc(out, '}');
+		}
+		mr_buf_addf(out, "],\"left_out\":%zu}", p->left_out);
+	}
 	mr_buf_addf(out, ",\"summary\":{\"add\":%zu,\"change\":%zu,\"destroy\":%zu,\"changes\":%s}", p->add, p->change,
 		    p->destroy, p->nchanges || p->nfiles || p->nhomes ? "true" : "false");
 	mr_buf_adds(out, ",\"findings\":[");

@@ -18,6 +18,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "util/arena.h"
+#include "util/strmap.h"
 #include "util/xalloc.h"
 
 #define TREE_DEPTH_MAX 128
@@ -1358,4 +1360,102 @@ int mr_root_same_tree(struct mr_root *r, const char *a, const char *b)
 	close(ad);
 	close(bd);
 	return rc;
+}
+
+/* ---- disk use of a tree (mailrecon usage) ---- */
+
+struct usage_walk {
+	struct mr_tree_usage *u;
+	size_t max_entries;
+	unsigned max_depth;
+	dev_t dev;                 /* the tree's filesystem: no other is entered */
+	struct mr_strmap seen;     /* "DEV:INO" of files with more than one link: counted once */
+	struct mr_arena keys;
+	bool stop;
+};
+
+/* Walk the directory open at fd (taken over: closed here), depth levels below the top. */
+static void usage_dir(struct usage_walk *w, int fd, unsigned depth)
+{
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		w->u->unreadable++;
+		return;
+	}
+	struct dirent *de;
+	while (!w->stop && (de = readdir(d)) != NULL) {
+		const char *name = de->d_name;
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+			continue;
+		if (w->u->entries >= w->max_entries) {
+			w->u->complete = false;
+			w->stop = true;
+			break;
+		}
+		w->u->entries++;
+		struct stat st;
+		if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue; /* gone meanwhile */
+		if (S_ISLNK(st.st_mode)) {
+			w->u->links++; /* never followed, never counted: the tenant's link may point anywhere */
+		} else if (S_ISREG(st.st_mode)) {
+			if (st.st_nlink > 1) {
+				char *k = mr_arena_printf(&w->keys, "%llu:%llu", (unsigned long long)st.st_dev,
+							  (unsigned long long)st.st_ino);
+				if (mr_strmap_put_new(&w->seen, k, strlen(k), k)) {
+					w->u->hardlinked++; /* another name of a file counted already */
+					continue;
+				}
+			}
+			w->u->files++;
+			w->u->bytes += (uint64_t)st.st_size;
+		} else if (S_ISDIR(st.st_mode)) {
+			if (st.st_dev != w->dev) {
+				w->u->other++; /* a mount point: another filesystem is not the mailbox's */
+				continue;
+			}
+			if (depth + 1 > w->max_depth) {
+				w->u->complete = false;
+				continue;
+			}
+			int sub = openat(dirfd(d), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+			struct stat now;
+			if (sub < 0 || fstat(sub, &now) < 0 || now.st_dev != st.st_dev || now.st_ino != st.st_ino) {
+				/* swapped for a link or another directory between the two looks: not entered */
+				if (sub >= 0)
+					close(sub);
+				w->u->unreadable++;
+				continue;
+			}
+			w->u->dirs++;
+			usage_dir(w, sub, depth + 1);
+		} else {
+			w->u->other++; /* a FIFO, socket or device: never opened */
+		}
+	}
+	closedir(d);
+}
+
+int mr_root_tree_usage(struct mr_root *r, const char *path, size_t max_entries, unsigned max_depth,
+		       struct mr_tree_usage *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->complete = true;
+	int fd = mr_root_openat(r, path, O_RDONLY | O_DIRECTORY | O_NONBLOCK, 0);
+	if (fd < 0)
+		return fd;
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	struct usage_walk w = { .u = out, .max_entries = max_entries, .max_depth = max_depth, .dev = st.st_dev,
+				.seen = MR_STRMAP_INIT };
+	w.keys = (struct mr_arena)MR_ARENA_INIT;
+	usage_dir(&w, fd, 0);
+	mr_strmap_release(&w.seen);
+	mr_arena_release(&w.keys);
+	return 0;
 }

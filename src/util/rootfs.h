@@ -191,4 +191,26 @@ int mr_root_copy_tree(struct mr_root *r, const char *from, const char *to, size_
  * (FIFOs and sockets, which a copy leaves out, aside); 0 when not; -errno. */
 int mr_root_same_tree(struct mr_root *r, const char *a, const char *b);
 
+/*
+ * The disk use of the tree at path (a mailbox's home, for mailrecon usage), as a tenant may
+ * have made it: the bytes (st_size) of its regular files, a file with several hard links
+ * counted once; directories entered by descriptor with O_NOFOLLOW (and checked to be the one
+ * looked at), a symbolic link never followed (counted in links), a FIFO, socket or device
+ * never opened and a mount point never entered (counted in other).  The work is capped: at
+ * most max_entries names are looked at and max_depth levels entered; past either, complete is
+ * false and the sums are those so far.  0, or -errno for path itself (-ELOOP: a link on the
+ * way or at its end; -ENOTDIR: not a directory; -ENOENT).
+ */
+struct mr_tree_usage {
+	uint64_t bytes;
+	uint64_t files, dirs;      /* regular files counted, directories entered (the top aside) */
+	uint64_t links, other;     /* symbolic links; FIFOs, sockets, devices, mount points */
+	uint64_t hardlinked;       /* further names of a file counted already */
+	uint64_t unreadable;       /* directories that could not be entered */
+	size_t entries;            /* names looked at */
+	bool complete;             /* false: a cap stopped the walk */
+};
+int mr_root_tree_usage(struct mr_root *r, const char *path, size_t max_entries, unsigned max_depth,
+		       struct mr_tree_usage *out);
+
 #endif

@@ -37,7 +37,7 @@ is() { # is "EXPECTED" WORD...
 expect "complete -F _mailrecon mailrecon is registered" 0 '' '' -- \
 	bash -c ". '$bashc'; complete -p mailrecon | grep -q -- '-F _mailrecon'"
 expect "mailrecon <TAB>: every command" 0 '' '' -- \
-	is "apply dns drift help import log passwd plan rollback route show validate" mailrecon ""
+	is "apply dns drift help import log passwd plan rollback route show usage validate" mailrecon ""
 expect "mailrecon pl<TAB>: plan" 0 '' '' -- is "plan" mailrecon pl
 expect "mailrecon plan --d<TAB>: --detailed-exitcode" 0 '' '' -- is "--detailed-exitcode" mailrecon plan --d
 expect "mailrecon apply --<TAB> has --yes, --allow-delete and the global options" 0 '' '' -- \
@@ -54,6 +54,9 @@ expect "dns -f DIR <TAB>: the desired state's domains" 0 '' '' -- \
 expect "dns -f DIR example.n<TAB>" 0 '' '' -- is "example.net" mailrecon dns -f "$repo/examples/hosting" example.n
 expect "plan -f DIR -f FILE --scope <TAB>: the users of both" 0 '' '' -- \
 	is "alice bob carol demo" mailrecon plan -f "$repo/examples/hosting" -f "$repo/examples/minimal.yaml" --scope ""
+expect "plan --ta<TAB>: --target" 0 '' '' -- is "--target" mailrecon plan --ta
+expect "apply -f FILE --target <TAB>: its domains, mailboxes and users" 0 '' '' -- \
+	is "demo example.com info@example.com" mailrecon apply -f "$repo/examples/minimal.yaml" --target ""
 expect "the mailbox names of a desired state (for an ADDRESS or OBJECT value)" 0 '' '' -- \
 	bash -c ". '$bashc'; _mailrecon_names mailboxes '$repo/examples/minimal.yaml' | tr '\n' ' ' | grep -qx 'info@example.com '"
 expect "... of a directory: every file's" 0 '' '' -- \

@@ -25,7 +25,7 @@ expect "no command: the usage on stderr, exit 64" 64 '' '^usage: mailrecon' -- "
 
 commands=$("$bin" help | sed -n '/^commands:/,/^$/p' | awk '/^  [a-z]/ { print $1 }')
 expect "the command list has every command" 0 '' '' -- \
-	test "$(echo $commands)" = "validate plan apply import dns drift log show rollback route passwd help"
+	test "$(echo $commands)" = "validate plan apply import dns drift log show rollback route usage passwd help"
 
 # The options of a help text's section HEADER, one "SHORT LONG" a line ("-" for none):
 # "  -f, --file PATH" -> "-f --file", "  --out PLANFILE" -> "- --out", "  -n N" -> "-n -".

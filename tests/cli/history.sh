@@ -181,6 +181,14 @@ expect "log --object a domain: the revisions of its mailboxes too" 0 '' '' -- \
 	sh -c "test \$('$bin' --root '$tmp/root' log --object example.com | wc -l) -eq 3"
 expect "log --object does not match a longer name (example.com is not shop.example.com's)" 0 '' '' -- \
 	sh -c "test \$('$bin' --root '$tmp/root' log --object shop.example.com | wc -l) -eq 1"
+expect "log --object an address in another letter case: the same revisions" 0 '' '' -- \
+	sh -c "'$bin' --root '$tmp/root' log --object INFO@Example.COM | cut -c51- | cmp - '$tmp/want'"
+expect "log --object a domain in another letter case: the same three" 0 '' '' -- \
+	sh -c "test \$('$bin' --root '$tmp/root' log --object Example.Com | wc -l) -eq 3"
+expect "... still not a longer name in any case" 0 '' '' -- \
+	sh -c "test \$('$bin' --root '$tmp/root' log --object SHOP.example.com | wc -l) -eq 1"
+expect "a user name is matched as it is (user names are lower case)" 0 '' '' -- \
+	sh -c "test \$('$bin' --root '$tmp/root' log --object carol | wc -l) -ge 1 && test -z \"\$('$bin' --root '$tmp/root' log --object CAROL)\""
 expect "log --object of a name no revision has: nothing" 0 '' '' -- "$bin" --root "$tmp/root" log --object nobody@example.com
 expect "log --actor alice" 0 '^[0-9a-f]{12}  [0-9T:Z-]+  alice +mailbox info@example\.com: ' '' -- \
 	sh -c "'$bin' --root '$tmp/root' log --actor alice | grep -v '  alice  ' && exit 1; '$bin' --root '$tmp/root' log --actor alice"

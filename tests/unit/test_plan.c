@@ -3,6 +3,7 @@
  *   live          one line: the live tree under tests/fixtures/live/ (e.g. debian/hosting)
  *   desired/      the desired state (YAML; password files beside it)
  *   scope         optional: the --scope user
+ *   targets       optional: the --target objects, one a line
  * and the expected results, compared byte for byte (MR_UPDATE_GOLDEN=1 rewrites them):
  *   plan.txt      the text plan with its findings, or the errors when the plan is refused
  *   plan.json     the JSON plan (also validated against schema/plan.schema.json by the
@@ -106,6 +107,15 @@ static int plan_case(const char *name, struct mr_buf *report)
 {
 	char *dir = mr_path_join(PLAN_DIR, name);
 	char *livef = mr_path_join(dir, "live"), *scopef = mr_path_join(dir, "scope");
+	char *targetsf = mr_path_join(dir, "targets"), *targets = slurp(targetsf);
+	const char *tv[16];
+	size_t tn = 0;
+	for (char *t = targets, *e; t && *t && tn < 16; t = e + 1) {
+		e = strchr(t, '\n');
+		ck_assert_ptr_nonnull(e);
+		*e = '\0';
+		tv[tn++] = t;
+	}
 	char *desired = mr_path_join(dir, "desired");
 	char *live_name = slurp(livef), *scope = slurp(scopef);
 	ck_assert_msg(live_name != NULL, "%s: no 'live' file", dir);
@@ -132,7 +142,8 @@ static int plan_case(const char *name, struct mr_buf *report)
 	ck_assert_int_eq(mr_accounts_load(&acc, rfs, &errors), 0);
 	struct mr_plan p;
 	struct mr_plan_input in = { .desired = &m, .live = &lv, .accounts = &acc, .scope = scope, .state_dir = "/var/lib/mailrecon",
-				    .stamp = "STAMP", .oracle = { password_same, NULL, NULL, rfs } };
+				    .stamp = "STAMP", .oracle = { password_same, NULL, NULL, rfs }, .targets = tv,
+				    .ntargets = tn };
 	int rc = mr_plan_build(&p, &in, &errors);
 	struct mr_buf text = MR_BUF_INIT, json = MR_BUF_INIT;
 	if (rc < 0) {
@@ -193,6 +204,8 @@ static int plan_case(const char *name, struct mr_buf *report)
 	free(root);
 	free(live_name);
 	free(scope);
+	free(targets);
+	free(targetsf);
 	free(desired);
 	free(livef);
 	free(scopef);

@@ -422,6 +422,44 @@ START_TEST(copy_tree_and_compare)
 }
 END_TEST
 
+START_TEST(tree_usage_counts_what_is_the_homes)
+{
+	struct mr_root *r = setup_root(_i);
+	const char *home = "/var/www/alice/data/email/example.com/info";
+	sh("mkdir -p %s%s/cur %s%s/.Sent/cur && printf 12345 >%s%s/cur/1 && printf 123 >%s%s/.Sent/cur/2", rootdir, home,
+	   rootdir, home, rootdir, home, rootdir, home);
+	/* a second name of a file (counted once), links out and in a loop, a FIFO: none counted */
+	sh("ln %s%s/cur/1 %s%s/cur/1b && ln -s %s/file %s%s/cur/out && ln -s %s %s%s/.Out && ln -s . %s%s/loop && "
+	   "mkfifo %s%s/cur/fifo && chown -R -h 5001:5001 %s/var/www/alice",
+	   rootdir, home, rootdir, home, decoy, rootdir, home, decoy, rootdir, home, rootdir, home, rootdir, home, rootdir);
+	struct mr_tree_usage u;
+	ck_assert_int_eq(mr_root_tree_usage(r, home, 1000, 32, &u), 0);
+	ck_assert_uint_eq(u.bytes, 8);
+	ck_assert_uint_eq(u.files, 2);
+	ck_assert_uint_eq(u.dirs, 3); /* cur, .Sent, .Sent/cur */
+	ck_assert_uint_eq(u.links, 3);
+	ck_assert_uint_eq(u.other, 1);
+	ck_assert_uint_eq(u.hardlinked, 1);
+	ck_assert(u.complete);
+	/* the caps: names, then levels */
+	ck_assert_int_eq(mr_root_tree_usage(r, home, 2, 32, &u), 0);
+	ck_assert(!u.complete);
+	ck_assert_uint_eq(u.entries, 2);
+	ck_assert_int_eq(mr_root_tree_usage(r, home, 1000, 1, &u), 0);
+	ck_assert(!u.complete);
+	ck_assert_uint_eq(u.bytes, 5); /* cur/1 only: .Sent/cur is two levels down */
+	/* the home itself a link, or a FIFO: refused, nothing opened */
+	sh("ln -s %s %s/var/www/alice/data/email/example.com/linked && mkfifo %s/var/www/alice/data/email/example.com/fifo && "
+	   "chown -h 5001:5001 %s/var/www/alice/data/email/example.com/linked",
+	   decoy, rootdir, rootdir, rootdir);
+	ck_assert_int_eq(mr_root_tree_usage(r, "/var/www/alice/data/email/example.com/linked", 1000, 32, &u), -ELOOP);
+	ck_assert_int_eq(mr_root_tree_usage(r, "/var/www/alice/data/email/example.com/fifo", 1000, 32, &u), -ENOTDIR);
+	ck_assert_int_eq(mr_root_tree_usage(r, "/var/www/alice/data/email/example.com/none", 1000, 32, &u), -ENOENT);
+	decoy_intact();
+	teardown_root(&r);
+}
+END_TEST
+
 Suite *suite_rootfs(void)
 {
 	Suite *s = suite_create("rootfs");
@@ -435,6 +473,7 @@ Suite *suite_rootfs(void)
 	tcase_add_loop_test(tc, remove_tree_stays_inside, 0, 2);
 	tcase_add_loop_test(tc, chown_tree_takes_only_the_owners, 0, 2);
 	tcase_add_loop_test(tc, copy_tree_and_compare, 0, 2);
+	tcase_add_loop_test(tc, tree_usage_counts_what_is_the_homes, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
