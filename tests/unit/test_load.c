@@ -325,6 +325,44 @@ START_TEST(buffer_parser_accepts_anchors_for_shared_settings)
 }
 END_TEST
 
+/* A fleet: server.hosts and each domain's host are kept, from whichever file declares them. */
+START_TEST(fleet_hosts_and_placement_load)
+{
+	mk_tmp();
+	write_file("fleet/server.yaml", "version: 1\nserver:\n  hosts: [mx1, mx2.example.net]\nusers:\n  alice: {}\n");
+	write_file("fleet/domains.yaml", "version: 1\ndomains:\n  example.com: {owner: alice, host: mx2.example.net}\n"
+					 "  example.org:\n    owner: alice\n    host: mx1\n");
+	char dir[128];
+	snprintf(dir, sizeof(dir), "%s/fleet", tmpdir);
+	const char *src[] = { dir };
+	struct mr_model m;
+	int rc;
+	char *out = load(&m, tmpdir, src, 1, &rc);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(rc, 0);
+	ck_assert_uint_eq(m.server.hosts.n, 2);
+	ck_assert_str_eq(m.server.hosts.v[0].s, "mx1");
+	ck_assert_str_eq(m.server.hosts.v[1].s, "mx2.example.net");
+	ck_assert_uint_eq(m.server.hosts.v[1].loc.line, 3);
+	ck_assert_str_eq(mr_model_domain(&m, "example.com")->host, "mx2.example.net");
+	ck_assert_str_eq(mr_model_domain(&m, "example.org")->host, "mx1");
+	ck_assert_uint_eq(mr_model_domain(&m, "example.org")->host_loc.line, 6);
+	free(out);
+	mr_model_release(&m);
+
+	/* without server.hosts: no fleet, no host */
+	const char *min[] = { EXAMPLES_DIR "/minimal.yaml" };
+	out = load(&m, "/", min, 1, &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_uint_eq(m.server.hosts.n, 0);
+	ck_assert_uint_eq(m.server.hosts_loc.line, 0);
+	ck_assert_ptr_null(m.domains[0]->host);
+	free(out);
+	mr_model_release(&m);
+	rm_tmp();
+}
+END_TEST
+
 Suite *suite_load(void)
 {
 	Suite *s = suite_create("load");
@@ -340,6 +378,7 @@ Suite *suite_load(void)
 	tcase_add_test(tc, hundred_megabyte_file_is_refused_unread);
 	tcase_add_test(tc, secrets_are_checked_but_never_printed);
 	tcase_add_test(tc, buffer_parser_accepts_anchors_for_shared_settings);
+	tcase_add_test(tc, fleet_hosts_and_placement_load);
 	suite_add_tcase(s, tc);
 	return s;
 }
