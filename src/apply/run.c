@@ -339,7 +339,8 @@ static int load(struct actx *a, const char *const *sources, size_t n)
 	a->sources_read = sources;
 	a->nsources_read = n;
 	struct mr_load_opts lo = { .root = mr_root_dir(a->root), .rootfs = a->root, .sources = sources, .nsources = n,
-				   .files_out = &a->files, .read_git = mr_vcs_source, .scoped = a->o->scope != NULL };
+				   .files_out = &a->files, .read_git = mr_vcs_source, .scoped = a->o->scope != NULL,
+				   .host = a->o->host };
 	/* the live files are read on a second thread while this one loads the desired state (as
 	 * plan does); each side has its own diagnostics */
 	struct live_job job = { .a = a, .rc = 0 };

@@ -35,6 +35,7 @@ struct mr_globals {
 	double lock_timeout;
 	enum mr_color color;
 	int verbosity; /* -1 quiet, 0 normal, 1+ verbose */
+	const char *host; /* --host: the fleet's host this run reconciles (default: the short host name) */
 };
 
 /*
@@ -109,7 +110,8 @@ struct mr_cli_sources {
 void mr_cli_source_add(struct mr_cli_sources *s, const char *path);
 void mr_cli_sources_release(struct mr_cli_sources *s);
 /* Load options for the desired state of every command: the root, the -f sources (none:
- * ROOT/etc/mailrecon/desired), and git: sources read with libgit2. */
+ * ROOT/etc/mailrecon/desired), git: sources read with libgit2, and --host (the part of a
+ * fleet this run reconciles; validate sets it to NULL: the whole fleet). */
 struct mr_load_opts mr_cli_load_opts(const struct mr_globals *g, const struct mr_cli_sources *s);
 
 /*

@@ -141,10 +141,10 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 			.nsources = s->src.n, .planfile = s->plan, .scope = s->scope, .allow_delete = s->allow_delete,
 			.purge = s->purge, .no_reload = s->no_reload, .lock_timeout = g->lock_timeout,
 			.color = mr_cli_color(g), .verbosity = g->verbosity, .actor = s->actor, .confirm = asker(s),
-			.report = &report, .log_json = s->log_json,
+			.report = &report, .log_json = s->log_json, .host = g->host,
 		};
 		rc = mr_apply_run(&o);
-		struct mr_metrics m = { .command = "apply", .exit_code = rc, .success = rc == MR_EXIT_OK,
+		struct mr_metrics m = { .command = "apply", .host = g->host, .exit_code = rc, .success = rc == MR_EXIT_OK,
 					.planned = report.planned, .pending_changes = report.pending,
 					.drift_objects = report.drift_files, .findings = report.findings,
 					.counts_applied = true };

@@ -1550,22 +1550,15 @@ static int git_emit(void *ectx, const char *name, const void *data, size_t len)
 static void keep_host(struct mr_model *m, const char *host, struct mr_diags *diags, bool cut)
 {
 	if (!mr_model_has_host(m, host)) {
-		const char **names = xcalloc(m->server.hosts.n + 1, sizeof(*names));
 		struct mr_buf list = MR_BUF_INIT;
-		for (size_t i = 0; i < m->server.hosts.n; i++) {
-			names[i] = m->server.hosts.v[i].s;
-			mr_buf_addf(&list, "%s%s", i ? ", " : "", names[i]);
-		}
-		const char *close = mr_closest(host, names);
-		if (close)
-			mr_diag_error(diags, m->server.hosts_loc, "this run's host '%s' (--host) is not in server.hosts (did you mean '%s'?)",
-				      host, close);
-		else
-			mr_diag_error(diags, m->server.hosts_loc,
-				      "this run's host '%s' (--host) is not in server.hosts (%s): give --host one of them",
-				      host, list.ptr);
+		for (size_t i = 0; i < m->server.hosts.n; i++)
+			mr_buf_addf(&list, "%s%s", i ? ", " : "", m->server.hosts.v[i].s);
+		/* a run on a host outside the fleet would see no domain: it is an error, never "delete
+		 * everything here" */
+		mr_diag_error(diags, m->server.hosts_loc,
+			      "this run's host '%s' (--host, default: the short host name) is not in server.hosts (%s)",
+			      host, list.ptr);
 		mr_buf_release(&list);
-		free(names);
 		return;
 	}
 	if (cut)
