@@ -21,6 +21,7 @@
 #include "apply/apply.h"
 #include "apply/oracle.h"
 #include "cli/cli.h"
+#include "cli/fleet_plan.h"
 #include "util/rootfs.h"
 #include "codec/accounts.h"
 #include "codec/live.h"
@@ -37,13 +38,15 @@
 
 struct plan_state {
 	struct mr_cli_sources src; /* -f */
+	struct mr_cli_sources base; /* --base (--all-hosts) */
+	bool all_hosts;
 	const char *out;
 	const char *scope;
 	long allow_delete; /* as apply's: 0 by default, -1 any number */
 	bool json, detailed;
 };
 
-enum { OPT_OUT = 2000, OPT_JSON, OPT_DETAILED, OPT_SCOPE, OPT_ALLOW_DELETE };
+enum { OPT_OUT = 2000, OPT_JSON, OPT_DETAILED, OPT_SCOPE, OPT_ALLOW_DELETE, OPT_ALL_HOSTS, OPT_BASE };
 
 static const struct mr_opt options[] = {
 	{ "file", 'f', required_argument, "PATH", MR_OPT_REPEAT, "the desired state: a YAML file, a directory of them, or git:REPO[#REF][:SUBDIR]; repeatable (default ROOT/etc/mailrecon/desired)" },
@@ -55,6 +58,10 @@ static const struct mr_opt options[] = {
 	  "only USER's objects (a reseller: also its users'); nothing else is planned" },
 	{ "allow-delete", OPT_ALLOW_DELETE, optional_argument, "N", MR_OPT_NEXT_NUMBER,
 	  "the deletions apply will be allowed (default 0; no N: any number): more are marked 'apply will refuse'" },
+	{ "all-hosts", OPT_ALL_HOSTS, no_argument, NULL, 0,
+	  "with --json: what the desired state places on every host of server.hosts, from desired states only" },
+	{ "base", OPT_BASE, required_argument, "PATH", MR_OPT_REPEAT,
+	  "with --all-hosts: the desired state before the change (file, directory or git:REPO#REF); repeatable" },
 	{ NULL, 0, 0, NULL, 0, NULL },
 };
 
@@ -73,6 +80,12 @@ static int option(void *state, int opt, const char *arg)
 		return 0;
 	case OPT_DETAILED:
 		s->detailed = true;
+		return 0;
+	case OPT_ALL_HOSTS:
+		s->all_hosts = true;
+		return 0;
+	case OPT_BASE:
+		mr_cli_source_add(&s->base, arg);
 		return 0;
 	case OPT_SCOPE:
 		if (mr_check_user_name(arg)) {
@@ -138,6 +151,20 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 		mr_cli_error("plan: unexpected argument '%s' (use -f PATH)", argv[0]);
 		mr_cli_sources_release(&s->src);
 		return MR_EXIT_USAGE;
+	}
+	if (s->all_hosts || s->base.n) {
+		int rc = MR_EXIT_USAGE;
+		if (!s->all_hosts)
+			mr_cli_error("plan: --base goes with --all-hosts");
+		else if (!s->json)
+			mr_cli_error("plan: --all-hosts prints JSON only: add --json");
+		else if (s->out || s->scope || s->allow_delete)
+			mr_cli_error("plan: --all-hosts reads no live tree: --out, --scope and --allow-delete do not apply");
+		else
+			rc = mr_cli_fleet_plan(g, &s->src, &s->base, s->detailed);
+		mr_cli_sources_release(&s->base);
+		mr_cli_sources_release(&s->src);
+		return rc;
 	}
 	int code = MR_EXIT_OK;
 	struct mr_model m;
@@ -284,6 +311,7 @@ out:
 	mr_diags_release(&errors);
 	mr_pathlist_release(&files);
 	mr_cli_sources_release(&s->src);
+	mr_cli_sources_release(&s->base);
 	return code;
 }
 

@@ -155,5 +155,40 @@ expect "... and mx2's other domains are untouched" 0 '' '' -- has mx2/etc/exim4/
 expect "mx1 converged: no changes" 0 '^No changes\.' '' -- mr mx1 mx1 plan -f "$tmp/moved"
 expect "mx2 converged: no changes" 0 '^No changes\.' '' -- mr mx2 mx2 plan -f "$tmp/moved"
 
+# ---- plan --all-hosts --json: every host, from desired states only (CI on a merge request) ----
+fp() { "$node" -e 'const p = JSON.parse(require("fs").readFileSync(process.argv[1])); const h = Object.fromEntries(p.hosts.map((x) => [x.host, x]));
+	process.exit(eval(process.argv[2]) ? 0 : 1)' "$@"; }
+mkdir -p "$tmp/nolive"
+expect "plan --all-hosts --json: one entry per host, valid against schema/fleet-plan.schema.json" 0 '^ok ' '' -- \
+	sh -c "'$bin' --root '$tmp/nolive' plan --all-hosts --json -f '$F' >'$tmp/all.json' &&
+		'$node' '$repo/tests/schema/validate.mjs' '$repo' fleet-plan.schema.json '$tmp/all.json'"
+expect "... each host's domains, users and mailboxes; no change without --base" 0 '' '' -- fp "$tmp/all.json" \
+	'p.base === false && p.hosts.length === 2 && h.mx1.domains.join() === "example.com,example.org" &&
+	 h.mx2.domains.join() === "example.info,example.net" && h.mx1.users.join() === "alice,bob,carol" &&
+	 h.mx1.mailboxes === 2 && h.mx2.change === null'
+expect "... and reads no live tree (no state directory, no lock)" 0 '' '' -- test -z "$(ls -A "$tmp/nolive")"
+git -C "$tmp" init -q base && cp "$F"/*.yaml "$tmp/base/" &&
+	git -C "$tmp/base" add . && git -C "$tmp/base" -c user.name=t -c user.email=t@t commit -qm base
+expect "--base git:REPO#REF, the move: moved out of mx1, into mx2, exit 2 with --detailed-exitcode" 2 '^ok ' '' -- \
+	sh -c "'$bin' --root '$tmp/nolive' plan --all-hosts --json --detailed-exitcode -f '$tmp/moved' --base 'git:$tmp/base#HEAD' >'$tmp/all.json';
+		rc=\$?; '$node' '$repo/tests/schema/validate.mjs' '$repo' fleet-plan.schema.json '$tmp/all.json' && exit \$rc"
+expect "... the change per host" 0 '' '' -- fp "$tmp/all.json" \
+	'p.base && h.mx1.change.domains_moved_out[0].domain === "example.org" && h.mx1.change.domains_moved_out[0].to === "mx2" &&
+	 h.mx2.change.domains_moved_in[0].from === "mx1" && h.mx1.change.users_changed.join() === "carol" &&
+	 h.mx2.change.users_changed.length === 0 && h.mx1.change.touched && h.mx2.change.touched &&
+	 h.mx1.change.domains_added.length === 0 && h.mx1.change.domains_changed.length === 0'
+cp -r "$tmp/moved" "$tmp/edited"
+sed -i 's/rate_per_hour: 0/rate_per_hour: 5/' "$tmp/edited/mx2.yaml"
+expect "a mailbox edited on mx2: that domain changed there, mx1 untouched" 2 '' '' -- \
+	sh -c "'$bin' --root '$tmp/nolive' plan --all-hosts --json --detailed-exitcode -f '$tmp/edited' --base '$tmp/moved' >'$tmp/all.json'"
+expect "... domains_changed: example.net on mx2 only" 0 '' '' -- fp "$tmp/all.json" \
+	'h.mx2.change.domains_changed.join() === "example.net" && !h.mx1.change.touched'
+expect "the same state as its base: nothing touched, exit 0" 0 '' '' -- \
+	sh -c "'$bin' --root '$tmp/nolive' plan --all-hosts --json --detailed-exitcode -f '$F' --base '$F' >'$tmp/all.json'"
+expect "--all-hosts without --json: a usage error" 64 '' 'add --json' -- "$bin" plan --all-hosts -f "$F"
+expect "--base without --all-hosts: a usage error" 64 '' '--base goes with --all-hosts' -- "$bin" plan --json --base "$F" -f "$F"
+expect "--all-hosts on a state that is not a fleet" 1 '' 'no server.hosts' -- \
+	"$bin" plan --all-hosts --json -f "$repo/examples/minimal.yaml"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
