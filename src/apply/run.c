@@ -504,7 +504,7 @@ static int apply_plan(struct actx *a, struct mr_plan *p)
 	mr_buf_release(&text);
 	struct mr_buf src = MR_BUF_INIT;
 	source_name(a, &src);
-	mr_history_trailers(&msg, src.ptr, actor(a));
+	mr_history_trailers(&msg, src.ptr, actor(a), a->o->host);
 	mr_buf_release(&src);
 	if (stage_homes(&s, &final, HOMES_BEFORE_FILES) < 0 || stage_plan_files(&s, &final) < 0 ||
 	    stage_homes(&s, &final, HOMES_AFTER_FILES) < 0 || stage_record(&s, msg.ptr, &final, NULL) < 0) {

@@ -201,7 +201,7 @@ static int rollback_run(void *state, const struct mr_globals *g, int argc, char 
 	struct mr_apply_opts o = {
 		.root = g->rootfs, .state_dir = g->state_dir, .layout = g->layout, .lock_timeout = g->lock_timeout,
 		.allow_delete = s->allow_delete, .no_reload = s->no_reload, .actor = s->actor, .log_json = s->log_json,
-		.color = mr_cli_color(g), .verbosity = g->verbosity, .confirm = asker(s),
+		.color = mr_cli_color(g), .verbosity = g->verbosity, .confirm = asker(s), .host = g->host,
 	};
 	return mr_rollback_run(&o, argv[0]);
 }

@@ -114,6 +114,8 @@ expect "homes: each root has only its own" 0 '' '' -- sh -c "
 expect "mx2's forward to carol@example.org (on mx1) is written as is" 0 '' '' -- has mx2/etc/exim4/domains 'example.info: carol@example.org'
 expect "the metrics carry --host as the host label" 0 '' '' -- \
 	grep -q '^mailrecon_last_run_success{command="apply",host="mx1"} 1$' "$tmp/mx1.prom"
+expect "the revision's Host: trailer is the --host value" 0 '' '' -- \
+	sh -c "git -C '$tmp/mx1/var/lib/mailrecon/repo' log -1 --format=%B | grep -qx 'Host: mx1'"
 expect "a second apply on mx1: no changes" 0 '^No changes\.' '' -- mr mx1 mx1 apply -f "$F" --no-reload
 expect "a second apply on mx2: no changes" 0 '^No changes\.' '' -- mr mx2 mx2 apply -f "$F" --no-reload
 expect "drift on mx2 for mx2: nothing differs" 0 '^The live server matches the desired state\.$' '' -- mr mx2 mx2 drift -f "$F"
