@@ -104,7 +104,7 @@ static bool host_json(const struct mr_model *m, const struct mr_model *base, con
 {
 	struct mr_buf ka = MR_BUF_INIT, kb = MR_BUF_INIT;
 	bool first, touched = false;
-	size_t nmb = 0, ndom = 0;
+	size_t nmb = 0;
 	mr_buf_adds(out, "{\"host\":");
 	mr_json_string(out, host);
 	mr_buf_addf(out, ",\"basis\":\"desired\"");
@@ -113,7 +113,6 @@ static bool host_json(const struct mr_model *m, const struct mr_model *base, con
 		if (on_host(m->domains[i], host)) {
 			json_name(out, m->domains[i]->name, &first);
 			nmb += m->domains[i]->nmailboxes;
-			ndom++;
 		}
 	mr_buf_adds(out, "]");
 	json_names_open(out, "users", &first);
@@ -201,7 +200,6 @@ static bool host_json(const struct mr_model *m, const struct mr_model *base, con
 	}
 	mr_buf_addf(out, "],\"touched\":%s}}", touched ? "true" : "false");
 done:
-	(void)ndom;
 	mr_buf_release(&ka);
 	mr_buf_release(&kb);
 	return touched;
