@@ -4,7 +4,8 @@
 # The commands, the options and what each option's value is come from `mailrecon help` and
 # `mailrecon help COMMAND`, which are made from the parser's own option tables: nothing here
 # lists them again. Domain, mailbox and user names come from the desired state given with
-# -f (a YAML file or a directory of them; not a git: source), read with awk.
+# -f (a YAML file or a directory of them; not a git: source), read with awk, and so do the
+# fleet's hosts (server.hosts) for --host.
 
 # _mailrecon_help BIN [CMD]: the help text (a few milliseconds: not cached, so a new
 # mailrecon is seen at once; plain sh syntax, so that zsh's bashcompinit runs it too)
@@ -26,7 +27,7 @@ _mailrecon_argname() {
 	}'
 }
 
-# names in the desired state: KIND is domains, mailboxes (ADDRESS) or users
+# names in the desired state: KIND is domains, mailboxes (ADDRESS), users or hosts (server.hosts)
 _mailrecon_names() {
 	local kind=$1 src files=()
 	shift
@@ -41,6 +42,10 @@ _mailrecon_names() {
 	awk -v kind="$kind" '
 		function key(s) { sub(/^ */, "", s); sub(/:.*/, "", s); gsub(/["'\'']/, "", s); return s }
 		/^[^ #]/ { top = key($0); next }
+		top == "server" && kind == "hosts" && /^  hosts:/ { inh = 1; v = $0; sub(/^  hosts: */, "", v); sub(/#.*/, "", v)
+			gsub(/[]["'\'' ]/, "", v); n = split(v, h, ","); for (i = 1; i <= n; i++) if (h[i] != "") print h[i]; next }
+		top == "server" && inh && /^    - / { v = $0; sub(/^    - */, "", v); sub(/ *#.*/, "", v); gsub(/["'\'']/, "", v); print v; next }
+		/^  [^ ]/ { inh = 0 }
 		top == "users" && kind == "users" && /^  [^ #]/ { print key($0) }
 		top == "domains" && /^  [^ #]/ { dom = key($0); if (kind == "domains") print dom; next }
 		top == "domains" && /^    mailboxes:/ { inmb = 1; next }
@@ -57,7 +62,7 @@ _mailrecon() {
 		case $w in
 		-f | --file) sources+=("${COMP_WORDS[i+1]}") ;;
 		--file=*) sources+=("${w#--file=}") ;;
-		--root | --layout | --state-dir | --lock-timeout | --color) ((i++)) ;;
+		--root | --layout | --state-dir | --lock-timeout | --color | --host) ((i++)) ;;
 		-*) ;;
 		*) [[ -z $cmd ]] && cmd=$w ;;
 		esac
@@ -79,6 +84,7 @@ _mailrecon() {
 		DOMAIN) COMPREPLY=($(compgen -W "$(_mailrecon_names domains "${sources[@]}")" -- "$cur")) ;;
 		ADDRESS) COMPREPLY=($(compgen -W "$(_mailrecon_names mailboxes "${sources[@]}")" -- "$cur")) ;;
 		OBJECT) COMPREPLY=($(compgen -W "$(_mailrecon_names domains "${sources[@]}") $(_mailrecon_names mailboxes "${sources[@]}") $(_mailrecon_names users "${sources[@]}")" -- "$cur")) ;;
+		NAME) [[ $prev == --host ]] && COMPREPLY=($(compgen -W "$(_mailrecon_names hosts "${sources[@]}")" -- "$cur")) ;;
 		SCHEME) COMPREPLY=($(compgen -W "SHA512-CRYPT SHA256-CRYPT BLF-CRYPT CRAM-MD5" -- "$cur")) ;;
 		*'|'*) COMPREPLY=($(compgen -W "${arg//|/ }" -- "$cur")) ;;
 		esac

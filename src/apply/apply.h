@@ -62,6 +62,7 @@ struct mr_apply_opts {
 	bool (*confirm)(void);
 	struct mr_apply_report *report; /* NULL, or filled in with what the run did */
 	bool log_json;                /* audit lines as JSON objects (--log-format json) */
+	const char *host;             /* --host: a fleet's host whose part is applied (NULL: all) */
 };
 
 /* Runs the whole apply; returns the process exit code (design section 1). */

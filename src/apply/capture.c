@@ -272,7 +272,7 @@ int capture(struct actx *a)
 		rev_objects(a, "HEAD", true, &m);
 	}
 	if (rc == 0 && m.len) {
-		mr_history_trailers(&m, NULL, actor(a));
+		mr_history_trailers(&m, NULL, actor(a), a->o->host);
 		rc = vcs_commit(a, &snap, m.ptr, &committed, &err);
 		if (rc < 0)
 			fprintf(stderr, "mailrecon: cannot record the live state: %s\n", err.ptr);

@@ -363,10 +363,13 @@ int mr_history_changed(struct mr_vcs *v, const char *rev, const struct mr_snapsh
 	return 0;
 }
 
-void mr_history_trailers(struct mr_buf *msg, const char *source, const char *actor)
+void mr_history_trailers(struct mr_buf *msg, const char *source, const char *actor, const char *name)
 {
 	char host[256] = "unknown";
-	gethostname(host, sizeof(host) - 1);
+	if (name)
+		snprintf(host, sizeof(host), "%s", name);
+	else
+		gethostname(host, sizeof(host) - 1);
 	mr_buf_addf(msg, "\nDesired-Source: %s\nHost: %s\nActor: %s\n" MR_HISTORY_TRAILER ": %s\n",
 		    source ? source : "(none)", host, actor ? actor : "unknown", MAILRECON_VERSION);
 }

@@ -71,8 +71,9 @@ int mr_history_check_file(const char *path, const void *data, size_t len, enum m
 int mr_history_changed(struct mr_vcs *v, const char *rev, const struct mr_snapshot *now, struct mr_pathlist *out,
 		       struct mr_buf *err);
 
-/* The trailers every mailrecon commit carries, after a blank line. */
-void mr_history_trailers(struct mr_buf *msg, const char *source, const char *actor);
+/* The trailers every mailrecon commit carries, after a blank line; Host: is host (--host), or
+ * the machine's host name when NULL. */
+void mr_history_trailers(struct mr_buf *msg, const char *source, const char *actor, const char *host);
 
 #define MR_HISTORY_TRAILER "Mailrecon-Version"
 

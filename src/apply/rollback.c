@@ -341,7 +341,7 @@ int mr_rollback_run(const struct mr_apply_opts *o, const char *rev)
 		mr_buf_addf(&m, "rollback to %.12s\n\n%s\n\n%s\nFiles:\n%s", e.id, e.subject, made.len ? made.ptr : "",
 			    shown.ptr ? shown.ptr : "");
 		mr_buf_addf(&src, "revision %s", e.id);
-		mr_history_trailers(&m, src.ptr, actor(&a));
+		mr_history_trailers(&m, src.ptr, actor(&a), o->host);
 		mr_buf_addf(&line, "revision %.12s rollback", e.id);
 		if (stage_record(&s, m.ptr, &p, line.ptr) < 0) {
 			fprintf(stderr, "mailrecon: rollback: %s; nothing was changed\n", s.err.ptr);

@@ -341,7 +341,8 @@ static int load(struct actx *a, const char *const *sources, size_t n)
 	a->sources_read = sources;
 	a->nsources_read = n;
 	struct mr_load_opts lo = { .root = mr_root_dir(a->root), .rootfs = a->root, .sources = sources, .nsources = n,
-				   .files_out = &a->files, .read_git = mr_vcs_source, .scoped = a->o->scope != NULL };
+				   .files_out = &a->files, .read_git = mr_vcs_source, .scoped = a->o->scope != NULL,
+				   .host = a->o->host };
 	/* the live files are read on a second thread while this one loads the desired state (as
 	 * plan does); each side has its own diagnostics */
 	struct live_job job = { .a = a, .rc = 0 };
@@ -505,7 +506,7 @@ static int apply_plan(struct actx *a, struct mr_plan *p)
 	mr_buf_release(&text);
 	struct mr_buf src = MR_BUF_INIT;
 	source_name(a, &src);
-	mr_history_trailers(&msg, src.ptr, actor(a));
+	mr_history_trailers(&msg, src.ptr, actor(a), a->o->host);
 	mr_buf_release(&src);
 	if (stage_homes(&s, &final, HOMES_BEFORE_FILES) < 0 || stage_plan_files(&s, &final) < 0 ||
 	    stage_homes(&s, &final, HOMES_AFTER_FILES) < 0 || stage_record(&s, msg.ptr, &final, NULL) < 0) {

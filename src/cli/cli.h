@@ -35,6 +35,7 @@ struct mr_globals {
 	double lock_timeout;
 	enum mr_color color;
 	int verbosity; /* -1 quiet, 0 normal, 1+ verbose */
+	const char *host; /* --host: the fleet's host this run reconciles (default: the short host name) */
 };
 
 /*
@@ -72,8 +73,9 @@ struct mr_cmd {
 	/* the state starts with a struct mr_cli_sources (-f): main releases it when an option
 	 * is refused before run (run releases it otherwise) */
 	bool sources;
-	/* ... and a second one right after it, the --target list (plan, apply), released alike */
-	bool targets;
+	/* ... and this many more right after it (plan: --target and --base; apply: --target),
+	 * released alike */
+	unsigned char more_sources;
 };
 
 /* The command table (main.c), NULL-terminated, and the global options. */
@@ -122,7 +124,8 @@ void mr_cli_sources_release(struct mr_cli_sources *s);
 int mr_cli_check_target(const char *cmd, const char *arg);
 
 /* Load options for the desired state of every command: the root, the -f sources (none:
- * ROOT/etc/mailrecon/desired), and git: sources read with libgit2. */
+ * ROOT/etc/mailrecon/desired), git: sources read with libgit2, and --host (the part of a
+ * fleet this run reconciles; validate sets it to NULL: the whole fleet). */
 struct mr_load_opts mr_cli_load_opts(const struct mr_globals *g, const struct mr_cli_sources *s);
 
 /*

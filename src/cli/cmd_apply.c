@@ -149,10 +149,10 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 			.ntargets = s->targets.n, .allow_delete = s->allow_delete,
 			.purge = s->purge, .no_reload = s->no_reload, .lock_timeout = g->lock_timeout,
 			.color = mr_cli_color(g), .verbosity = g->verbosity, .actor = s->actor, .confirm = asker(s),
-			.report = &report, .log_json = s->log_json,
+			.report = &report, .log_json = s->log_json, .host = g->host,
 		};
 		rc = mr_apply_run(&o);
-		struct mr_metrics m = { .command = "apply", .exit_code = rc, .success = rc == MR_EXIT_OK,
+		struct mr_metrics m = { .command = "apply", .host = g->host, .exit_code = rc, .success = rc == MR_EXIT_OK,
 					.planned = report.planned, .pending_changes = report.pending,
 					.drift_objects = report.drift_files, .findings = report.findings,
 					.counts_applied = true };
@@ -182,7 +182,7 @@ const struct mr_cmd mr_cmd_apply = {
 	.run = run,
 	.state_size = sizeof(struct apply_state),
 	.sources = true,
-	.targets = true,
+	.more_sources = 1,
 };
 
 static const struct mr_opt rollback_options[] = {
@@ -212,7 +212,7 @@ static int rollback_run(void *state, const struct mr_globals *g, int argc, char 
 	struct mr_apply_opts o = {
 		.root = g->rootfs, .state_dir = g->state_dir, .layout = g->layout, .lock_timeout = g->lock_timeout,
 		.allow_delete = s->allow_delete, .no_reload = s->no_reload, .actor = s->actor, .log_json = s->log_json,
-		.color = mr_cli_color(g), .verbosity = g->verbosity, .confirm = asker(s),
+		.color = mr_cli_color(g), .verbosity = g->verbosity, .confirm = asker(s), .host = g->host,
 	};
 	return mr_rollback_run(&o, argv[0]);
 }

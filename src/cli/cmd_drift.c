@@ -72,7 +72,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	struct mr_buf err = MR_BUF_INIT, out = MR_BUF_INIT;
 	struct mr_vcs *v = NULL;
 	char head[41] = "";
-	struct mr_metrics metrics = { .command = "drift" };
+	struct mr_metrics metrics = { .command = "drift", .host = g->host };
 	memset(&lv, 0, sizeof(lv));
 	memset(&acc, 0, sizeof(acc));
 	memset(&p, 0, sizeof(p));

@@ -21,6 +21,7 @@
 #include "apply/apply.h"
 #include "apply/oracle.h"
 #include "cli/cli.h"
+#include "cli/fleet_plan.h"
 #include "util/rootfs.h"
 #include "codec/accounts.h"
 #include "codec/live.h"
@@ -38,13 +39,15 @@
 struct plan_state {
 	struct mr_cli_sources src;     /* -f */
 	struct mr_cli_sources targets; /* --target, as given (right after src: cli.h) */
+	struct mr_cli_sources base;    /* --base (--all-hosts) (right after targets: cli.h) */
+	bool all_hosts;
 	const char *out;
 	const char *scope;
 	long allow_delete; /* as apply's: 0 by default, -1 any number */
 	bool json, detailed;
 };
 
-enum { OPT_OUT = 2000, OPT_JSON, OPT_DETAILED, OPT_SCOPE, OPT_ALLOW_DELETE, OPT_TARGET };
+enum { OPT_OUT = 2000, OPT_JSON, OPT_DETAILED, OPT_SCOPE, OPT_ALLOW_DELETE, OPT_TARGET, OPT_ALL_HOSTS, OPT_BASE };
 
 static const struct mr_opt options[] = {
 	{ "file", 'f', required_argument, "PATH", MR_OPT_REPEAT, "the desired state: a YAML file, a directory of them, or git:REPO[#REF][:SUBDIR]; repeatable (default ROOT/etc/mailrecon/desired)" },
@@ -57,6 +60,10 @@ static const struct mr_opt options[] = {
 	{ "target", OPT_TARGET, required_argument, "OBJECT", MR_OPT_REPEAT, MR_CLI_TARGET_HELP },
 	{ "allow-delete", OPT_ALLOW_DELETE, optional_argument, "N", MR_OPT_NEXT_NUMBER,
 	  "the deletions apply will be allowed (default 0; no N: any number): more are marked 'apply will refuse'" },
+	{ "all-hosts", OPT_ALL_HOSTS, no_argument, NULL, 0,
+	  "with --json: what the desired state places on every host of server.hosts, from desired states only" },
+	{ "base", OPT_BASE, required_argument, "PATH", MR_OPT_REPEAT,
+	  "with --all-hosts: the desired state before the change (file, directory or git:REPO#REF); repeatable" },
 	{ NULL, 0, 0, NULL, 0, NULL },
 };
 
@@ -75,6 +82,12 @@ static int option(void *state, int opt, const char *arg)
 		return 0;
 	case OPT_DETAILED:
 		s->detailed = true;
+		return 0;
+	case OPT_ALL_HOSTS:
+		s->all_hosts = true;
+		return 0;
+	case OPT_BASE:
+		mr_cli_source_add(&s->base, arg);
 		return 0;
 	case OPT_SCOPE:
 		if (mr_check_user_name(arg)) {
@@ -146,6 +159,21 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 		mr_cli_sources_release(&s->src);
 		mr_cli_sources_release(&s->targets);
 		return MR_EXIT_USAGE;
+	}
+	if (s->all_hosts || s->base.n) {
+		int rc = MR_EXIT_USAGE;
+		if (!s->all_hosts)
+			mr_cli_error("plan: --base goes with --all-hosts");
+		else if (!s->json)
+			mr_cli_error("plan: --all-hosts prints JSON only: add --json");
+		else if (s->out || s->scope || s->allow_delete || s->targets.n)
+			mr_cli_error("plan: --all-hosts reads no live tree: --out, --scope, --target and --allow-delete do not apply");
+		else
+			rc = mr_cli_fleet_plan(g, &s->src, &s->base, s->detailed);
+		mr_cli_sources_release(&s->base);
+		mr_cli_sources_release(&s->targets);
+		mr_cli_sources_release(&s->src);
+		return rc;
 	}
 	int code = MR_EXIT_OK;
 	struct mr_model m;
@@ -294,6 +322,7 @@ out:
 	mr_pathlist_release(&files);
 	mr_cli_sources_release(&s->src);
 	mr_cli_sources_release(&s->targets);
+	mr_cli_sources_release(&s->base);
 	return code;
 }
 
@@ -315,5 +344,5 @@ const struct mr_cmd mr_cmd_plan = {
 	.run = run,
 	.state_size = sizeof(struct plan_state),
 	.sources = true,
-	.targets = true,
+	.more_sources = 2,
 };

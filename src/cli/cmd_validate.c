@@ -86,6 +86,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	struct mr_model m;
 	struct mr_diags d = MR_DIAGS_INIT;
 	struct mr_load_opts o = mr_cli_load_opts(g, &s->src);
+	o.host = NULL; /* the whole fleet: every host's domains, limits counted across hosts */
 	mr_model_init(&m);
 	int rc = mr_load_desired(&m, &o, &d);
 	if (rc == 0) {

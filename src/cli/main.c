@@ -43,6 +43,7 @@ enum {
 	OPT_STATE_DIR,
 	OPT_LOCK_TIMEOUT,
 	OPT_COLOR,
+	OPT_HOST,
 	OPT_VERSION,
 };
 
@@ -56,6 +57,8 @@ const struct mr_opt mr_cli_global_opts[] = {
 	  "how long to wait for the lock, 0 to 86400 (default 60), then exit 4" },
 	{ "color", OPT_COLOR, required_argument, "auto|always|never", 0,
 	  "colour the output (default auto: on a terminal, unless NO_COLOR is set)" },
+	{ "host", OPT_HOST, required_argument, "NAME", 0,
+	  "the fleet's host this run reconciles (server.hosts; default: the short host name)" },
 	{ "quiet", 'q', no_argument, NULL, 0, "print only errors and the summary line" },
 	{ "verbose", 'v', no_argument, NULL, 0, "print more" },
 	{ "help", 'h', no_argument, NULL, 0, "print this help (after a command: the command's help)" },
@@ -143,7 +146,7 @@ struct mr_load_opts mr_cli_load_opts(const struct mr_globals *g, const struct mr
 {
 	return (struct mr_load_opts){ .root = g->rootfs ? mr_root_dir(g->rootfs) : g->root, .rootfs = g->rootfs,
 				      .sources = s->v, .nsources = s->n,
-				      .read_git = mr_vcs_source };
+				      .read_git = mr_vcs_source, .host = g->host };
 }
 
 /* Handle a global option (cmd: the command it follows, or NULL); returns -1 when it was not
@@ -196,6 +199,15 @@ static int global_option(struct mr_globals *g, const struct mr_cmd *cmd, int opt
 			return MR_EXIT_USAGE + 1;
 		}
 		return 0;
+	case OPT_HOST: {
+		const char *why = mr_check_hostname(arg);
+		if (why) {
+			mr_cli_error("--host '%s' %s (a host name of server.hosts, such as mx1)", arg, why);
+			return MR_EXIT_USAGE + 1;
+		}
+		g->host = arg;
+		return 0;
+	}
 	case 'q':
 		g->verbosity = -1;
 		return 0;
@@ -252,6 +264,21 @@ static bool all_digits(const char *s)
 		if (*s < '0' || *s > '9')
 			return false;
 	return true;
+}
+
+/*
+ * The default of --host: the host name up to its first dot, in lower case (hostname -s), or
+ * "localhost" when there is none.  Static storage.
+ */
+static const char *default_host(void)
+{
+	static char host[256];
+	if (gethostname(host, sizeof(host) - 1) < 0 || !host[0])
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	host[strcspn(host, ".")] = '\0';
+	mr_ascii_lower(host);
+	return host;
 }
 
 int main(int argc, char **argv)
@@ -335,6 +362,8 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
+	if (!g.host)
+		g.host = default_host();
 	bool ran = false;
 	if (rc < 0) {
 		struct mr_buf err = MR_BUF_INIT;
@@ -357,8 +386,8 @@ int main(int argc, char **argv)
 	}
 	if (!ran && cmd->sources)
 		mr_cli_sources_release((struct mr_cli_sources *)state); /* run releases them itself */
-	if (!ran && cmd->targets)
-		mr_cli_sources_release((struct mr_cli_sources *)state + 1);
+	for (unsigned i = 1; !ran && cmd->sources && i <= cmd->more_sources; i++)
+		mr_cli_sources_release((struct mr_cli_sources *)state + i);
 	free(state);
 	free(lo);
 	return rc;

@@ -119,6 +119,8 @@ int mr_metrics_write(const char *path, const struct mr_metrics *m)
 	if (gethostname(host, sizeof(host) - 1) < 0 || !host[0])
 		strcpy(host, "localhost");
 	host[strcspn(host, ".")] = '\0'; /* the short name, as --host defaults to (design section 9) */
+	if (m->host)
+		snprintf(host, sizeof(host), "%s", m->host);
 	struct mr_buf prev = MR_BUF_INIT, out = MR_BUF_INIT, err = MR_BUF_INIT;
 	struct stat st;
 	if (mr_read_file_ex(path, METRICS_MAX, MR_READ_NOFOLLOW, &prev, &st, &err) < 0)

@@ -22,6 +22,7 @@
 
 struct mr_metrics {
 	const char *command;   /* "apply" or "drift": the command label */
+	const char *host;      /* the host label: --host (NULL: the short host name) */
 	int exit_code;         /* the run's exit status */
 	bool success;          /* apply: exit 0; drift: exit 0 or 2 */
 	bool planned;          /* the gauges below are known (else they are left out) */

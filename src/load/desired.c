@@ -296,10 +296,59 @@ FIELD_FN(f_server_dmarc)
 	s->dmarc_loc = loc_of(c, v);
 }
 
+/* A host name of the fleet: a DNS host name in lower case (one label, as `hostname -s`
+ * prints, or more).  NULL after an error at v. */
+static const char *host_name(struct conv *c, const struct mr_ynode *v, const char *key)
+{
+	const char *s = scalar(c, v, key);
+	if (!s)
+		return NULL;
+	const char *why = mr_check_hostname(s);
+	if (why) {
+		ERR(c, v, "invalid host name '%s' in '%s': %s", s, key, why);
+		return NULL;
+	}
+	return keep(c, s);
+}
+
+FIELD_FN(f_server_hosts)
+{
+	struct mr_server *s = obj;
+	s->hosts_loc = loc_of(c, k);
+	if (v->kind != MR_Y_SEQ) {
+		ERR(c, v, "'hosts' must be a list of host names ([mx1, mx2]), not %s", mr_ykind_name(v));
+		return;
+	}
+	if (v->len == 0) {
+		ERR(c, v, "'hosts' is empty: name the fleet's hosts ([mx1, mx2]) or leave the key out");
+		return;
+	}
+	s->hosts.v = mr_model_items(c->m, v->len);
+	s->hosts.n = 0;
+	for (size_t i = 0; i < v->len; i++) {
+		const struct mr_ynode *it = v->u.items[i];
+		const char *h = host_name(c, it, "hosts");
+		if (!h)
+			continue;
+		size_t j = 0;
+		while (j < s->hosts.n && strcmp(s->hosts.v[j].s, h) != 0)
+			j++;
+		if (j < s->hosts.n) {
+			struct mr_buf at = MR_BUF_INIT;
+			mr_loc_format(s->hosts.v[j].loc, &at);
+			ERR(c, it, "host '%s' is listed twice in 'hosts' (first at %s)", h, at.ptr);
+			mr_buf_release(&at);
+			continue;
+		}
+		s->hosts.v[s->hosts.n++] = (struct mr_item){ h, loc_of(c, it) };
+	}
+}
+
 static const struct field server_fields[] = {
 	{ "password_scheme", f_server_scheme, false },
 	{ "rate_per_hour", f_server_rate, false },
 	{ "dmarc", f_server_dmarc, false },
+	{ "hosts", f_server_hosts, false },
 	{ NULL, NULL, false },
 };
 
@@ -678,6 +727,20 @@ FIELD_FN(f_dom_owner)
 	d->owner_loc = loc_of(c, v);
 }
 
+FIELD_FN(f_dom_host)
+{
+	struct mr_domain *d = obj;
+	d->host_loc = loc_of(c, v); /* written, even when wrong: said here, not as missing */
+	if (v->kind == MR_Y_SEQ) {
+		ERR(c, v, "'host' of domain '%s' must be one host name: a domain is placed on exactly one host", d->name);
+		return;
+	}
+	const char *h = host_name(c, v, "host");
+	if (!h)
+		return;
+	d->host = h;
+}
+
 FIELD_FN(f_dom_ip)
 {
 	struct mr_domain *d = obj;
@@ -931,6 +994,7 @@ FIELD_FN(f_dom_ssl)
 
 static const struct field domain_fields[] = {
 	{ "owner", f_dom_owner, true },
+	{ "host", f_dom_host, false },
 	{ "ip", f_dom_ip, false },
 	{ "default_action", f_dom_action, false },
 	{ "greylisting", f_bool, false, offsetof(struct mr_domain, greylisting) },
@@ -1605,6 +1669,26 @@ static int git_emit(void *ectx, const char *name, const void *data, size_t len)
 	return 0;
 }
 
+/* A run on one host of a fleet: host must be one of server.hosts; then, when the fleet is
+ * valid (cut), the model becomes host's part of it. */
+static void keep_host(struct mr_model *m, const char *host, struct mr_diags *diags, bool cut)
+{
+	if (!mr_model_has_host(m, host)) {
+		struct mr_buf list = MR_BUF_INIT;
+		for (size_t i = 0; i < m->server.hosts.n; i++)
+			mr_buf_addf(&list, "%s%s", i ? ", " : "", m->server.hosts.v[i].s);
+		/* a run on a host outside the fleet would see no domain: it is an error, never "delete
+		 * everything here" */
+		mr_diag_error(diags, m->server.hosts_loc,
+			      "this run's host '%s' (--host, default: the short host name) is not in server.hosts (%s)",
+			      host, list.ptr);
+		mr_buf_release(&list);
+		return;
+	}
+	if (cut)
+		mr_model_keep_host(m, host);
+}
+
 int mr_load_desired(struct mr_model *m, struct mr_load_opts *opts, struct mr_diags *diags)
 {
 	struct srcs files = { .scoped = opts->scoped };
@@ -1664,7 +1748,9 @@ int mr_load_desired(struct mr_model *m, struct mr_load_opts *opts, struct mr_dia
 	}
 	/* the whole-state rules run even after errors above, so one run reports everything */
 	unsigned vflags = (opts->skip_files ? 0 : MR_VALIDATE_READ_FILES) | (opts->scoped ? MR_VALIDATE_SCOPED : 0);
-	opts->refused = mr_validate_desired(m, opts->rootfs, vflags, diags) > 0;
+	opts->refused = mr_validate_desired_on(m, opts->rootfs, vflags, opts->host, diags) > 0;
+	if (opts->host && mr_model_is_fleet(m))
+		keep_host(m, opts->host, diags, diags->errors == errors_before);
 	free(deflt);
 	srcs_release(&files);
 	return diags->errors == errors_before ? 0 : -1;

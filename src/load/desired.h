@@ -54,6 +54,14 @@ struct mr_load_opts {
 	int (*read_git)(const char *spec, int (*emit)(void *ectx, const char *name, const void *data, size_t len),
 			void *ectx, char commit_out[41], struct mr_buf *err);
 	char git_commit[41];           /* out: the commit a git source was read at, or "" */
+	/*
+	 * The host this run reconciles (--host; design section 9), or NULL for the whole fleet
+	 * (validate).  With server.hosts, the whole fleet is validated, then the model is cut
+	 * to host's part (mr_model_keep_host); the files and variables other hosts' mailboxes
+	 * and certificates name are not read here (they are that host's).  A host that is not
+	 * in server.hosts is an error.  Without server.hosts it changes nothing.
+	 */
+	const char *host;
 };
 
 /* 0 when the state loaded and validated without error, -1 otherwise. */
@@ -83,6 +91,10 @@ int mr_load_yaml_buffer_ex(struct mr_model *m, const char *file, const char *dat
 #define MR_VALIDATE_READ_FILES 1u
 #define MR_VALIDATE_SCOPED 2u
 size_t mr_validate_desired(struct mr_model *m, struct mr_root *root, unsigned flags, struct mr_diags *diags);
+/* The same for a run on one host of a fleet: the secrets and certificate files of domains
+ * placed on another host are not read (host NULL: every one is). */
+size_t mr_validate_desired_on(struct mr_model *m, struct mr_root *root, unsigned flags, const char *host,
+			      struct mr_diags *diags);
 
 /* Parse a size ("500M", "2G", "1048576"); false when malformed or over 1 PiB. */
 int mr_parse_size(const char *s, int64_t *out);

@@ -19,6 +19,7 @@
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/strmap.h"
+#include "util/strutil.h"
 #include "util/xalloc.h"
 
 struct vctx {
@@ -29,6 +30,7 @@ struct vctx {
 	bool scoped;              /* a --scope run: no absolute path, no environment is read */
 	size_t refused;           /* files a --scope file may not name (mr_secret_refused) */
 	struct mr_strmap aliases; /* alias@domain -> struct mr_item (the alias) */
+	const char *host;         /* a run on this host of a fleet: other hosts' secrets are not read */
 };
 
 static void at(struct mr_loc loc, struct mr_buf *b)
@@ -119,6 +121,63 @@ static void check_owners_and_limits(struct vctx *v)
 	mr_strmap_release(&index);
 	free(own);
 	free(sum);
+}
+
+/* ---- the fleet (design section 9) ----------------------------------------------------- */
+
+/* The hosts as one string for messages ("mx1, mx2"). */
+static void host_list(const struct mr_server *srv, struct mr_buf *out)
+{
+	mr_buf_reset(out);
+	for (size_t i = 0; i < srv->hosts.n; i++)
+		mr_buf_addf(out, "%s%s", i ? ", " : "", srv->hosts.v[i].s);
+}
+
+/*
+ * With server.hosts, every domain is placed on one of them (one host: 'host' is a single
+ * value, and a domain is declared once); without it, no domain names a host.
+ */
+static void check_hosts(struct vctx *v, struct mr_buf *tmp)
+{
+	const struct mr_server *srv = &v->m->server;
+	bool fleet = srv->hosts_loc.line != 0;
+	const char **names = xcalloc(srv->hosts.n + 1, sizeof(*names));
+	for (size_t i = 0; i < srv->hosts.n; i++)
+		names[i] = srv->hosts.v[i].s;
+	host_list(srv, tmp);
+	for (size_t i = 0; i < v->m->ndomains; i++) {
+		const struct mr_domain *d = v->m->domains[i];
+		if (!fleet) {
+			if (d->host)
+				mr_diag_error(v->diags, d->host_loc,
+					      "domain '%s' is placed on host '%s', but server.hosts is not declared "
+					      "(list the fleet's hosts there, or leave 'host' out)",
+					      d->name, d->host);
+			continue;
+		}
+		if (srv->hosts.n == 0)
+			continue; /* the list itself was wrong: said where it is */
+		if (!d->host && d->host_loc.line)
+			continue; /* written, and wrong: said while loading */
+		if (!d->host) {
+			mr_diag_error(v->diags, d->loc, "domain '%s' has no 'host': server.hosts is set, so each domain is "
+				      "placed on one of %s", d->name, tmp->ptr);
+			continue;
+		}
+		size_t j = 0;
+		while (j < srv->hosts.n && strcmp(srv->hosts.v[j].s, d->host) != 0)
+			j++;
+		if (j < srv->hosts.n)
+			continue;
+		const char *close = mr_closest(d->host, names);
+		if (close)
+			mr_diag_error(v->diags, d->host_loc, "host '%s' of domain '%s' is not in server.hosts (did you mean '%s'?)",
+				      d->host, d->name, close);
+		else
+			mr_diag_error(v->diags, d->host_loc, "host '%s' of domain '%s' is not in server.hosts (%s)", d->host,
+				      d->name, tmp->ptr);
+	}
+	free(names);
 }
 
 /* ---- mailboxes ----------------------------------------------------------------------- */
@@ -261,9 +320,10 @@ static void check_password(struct vctx *v, struct mr_mailbox *mb)
 	}
 }
 
-static void check_mailbox(struct vctx *v, struct mr_mailbox *mb)
+static void check_mailbox(struct vctx *v, struct mr_mailbox *mb, bool secrets)
 {
-	check_password(v, mb);
+	if (secrets)
+		check_password(v, mb);
 	for (size_t k = 0; k < mb->copy_to.n; k++) {
 		struct mr_item *it = &mb->copy_to.v[k];
 		if (strcmp(it->s, mb->address) == 0) {
@@ -373,14 +433,22 @@ static void check_ssl_aliases(struct vctx *v, struct mr_buf *tmp)
 	mr_strmap_release(&seen);
 }
 
+/* Whether the files and variables d's objects name are read in this run: not those of a
+ * domain of the fleet placed on another host (that host reads them). */
+static bool secrets_here(const struct vctx *v, const struct mr_domain *d)
+{
+	return !v->host || !mr_model_is_fleet(v->m) || !d->host || strcmp(d->host, v->host) == 0;
+}
+
 static void check_domain(struct vctx *v, struct mr_domain *d)
 {
+	bool here = secrets_here(v, d);
 	check_action(v, d);
 	check_lengths(v, d);
-	if (d->ssl.enabled && d->ssl.cert == MR_CERT_FILES)
+	if (here && d->ssl.enabled && d->ssl.cert == MR_CERT_FILES)
 		check_cert_files(v, d);
 	for (size_t j = 0; j < d->nmailboxes; j++)
-		check_mailbox(v, d->mailboxes[j]);
+		check_mailbox(v, d->mailboxes[j], here);
 }
 
 static void check_server(struct vctx *v)
@@ -414,9 +482,17 @@ static void check_server(struct vctx *v)
 
 size_t mr_validate_desired(struct mr_model *m, struct mr_root *root, unsigned flags, struct mr_diags *diags)
 {
-	struct vctx v = { m, diags, root, flags & MR_VALIDATE_READ_FILES, flags & MR_VALIDATE_SCOPED, 0, MR_STRMAP_INIT };
+	return mr_validate_desired_on(m, root, flags, NULL, diags);
+}
+
+size_t mr_validate_desired_on(struct mr_model *m, struct mr_root *root, unsigned flags, const char *host,
+			      struct mr_diags *diags)
+{
+	struct vctx v = { m, diags, root, flags & MR_VALIDATE_READ_FILES, flags & MR_VALIDATE_SCOPED, 0, MR_STRMAP_INIT,
+			  host };
 	struct mr_buf tmp = MR_BUF_INIT;
 	check_server(&v);
+	check_hosts(&v, &tmp);
 	check_users(&v);
 	check_owners_and_limits(&v);
 	for (size_t i = 0; i < m->ndomains; i++)

@@ -42,6 +42,7 @@ void mr_model_release(struct mr_model *m)
 	mr_strmap_release(&m->user_map);
 	mr_strmap_release(&m->domain_map);
 	mr_strmap_release(&m->mailbox_map);
+	mr_strmap_release(&m->elsewhere);
 	mr_arena_release(&m->arena);
 	memset(m, 0, sizeof(*m));
 }

@@ -63,6 +63,10 @@ struct mr_server {
 	struct mr_loc rate_loc;
 	const char *dmarc; /* template; NULL: the built-in default */
 	struct mr_loc dmarc_loc;
+	/* The fleet (design section 9): the hosts a domain may be placed on; n == 0: no fleet,
+	 * every domain is local.  hosts_loc.line != 0 when the key was written. */
+	struct mr_items hosts;
+	struct mr_loc hosts_loc;
 };
 
 #define MR_DMARC_DEFAULT "v=DMARC1; p=none"
@@ -167,6 +171,8 @@ struct mr_domain {
 	struct mr_loc owner_loc;
 	const char *ip; /* NULL: auto */
 	struct mr_loc ip_loc;
+	const char *host; /* desired model only: the server.hosts entry it is placed on; NULL: none */
+	struct mr_loc host_loc;
 	enum mr_action action;
 	const char *action_target; /* address or domain for forward / redirect_domain */
 	struct mr_loc action_loc;
@@ -191,6 +197,9 @@ struct mr_model {
 	struct mr_strmap user_map;    /* name -> struct mr_user */
 	struct mr_strmap domain_map;  /* name -> struct mr_domain */
 	struct mr_strmap mailbox_map; /* local@domain -> struct mr_mailbox */
+	/* A host's part of a fleet (mr_model_keep_host): domain -> the host it is placed on, for
+	 * each of the fleet's domains placed on another host; empty otherwise. */
+	struct mr_strmap elsewhere;
 	struct mr_srcdir **srcdirs;   /* the directories files were read from; held ones closed at release */
 	size_t nsrcdirs, srcdirs_cap;
 };
@@ -237,6 +246,19 @@ struct mr_item *mr_model_items(struct mr_model *m, size_t n);
 
 /* Canonical order: users, domains and each domain's mailboxes sorted by name. */
 void mr_model_sort(struct mr_model *m);
+
+/*
+ * The fleet (fleet.c, design section 9).  mr_model_is_fleet: server.hosts is set.
+ * mr_model_keep_host turns a validated fleet into host's part of it: the domains placed on
+ * host, the users that own them and those users' resellers; every other domain is dropped
+ * and remembered in m->elsewhere with its host (mr_model_elsewhere: NULL for a domain that
+ * is not the fleet's, or is here).  Without server.hosts it changes nothing: every domain
+ * is local.  Call it once, after validation and before anything looks at the model.
+ */
+bool mr_model_is_fleet(const struct mr_model *m);
+bool mr_model_has_host(const struct mr_model *m, const char *host);
+void mr_model_keep_host(struct mr_model *m, const char *host);
+const char *mr_model_elsewhere(const struct mr_model *m, const char *domain);
 
 /* Counting, for summaries. */
 size_t mr_model_count_mailboxes(const struct mr_model *m);

@@ -601,7 +601,9 @@ static void diff_domains(struct ctx *c, const struct mr_model *live, const struc
 		const struct mr_domain *b = j < t->ndomains ? t->domains[j] : NULL;
 		int cmp = !a ? 1 : !b ? -1 : strcmp(a->name, b->name);
 		if (cmp < 0) {
-			domain_attrs(c, change(c, MR_CHANGE_DELETE, MR_OBJ_DOMAIN, a->name, a->name), a, true);
+			struct mr_change *ch = change(c, MR_CHANGE_DELETE, MR_OBJ_DOMAIN, a->name, a->name);
+			ch->moved_to = pstr(c, mr_model_elsewhere(c->in->desired, a->name));
+			domain_attrs(c, ch, a, true);
 			c->p->del_domains++;
 			diff_keys(c, a, NULL);
 			diff_mailboxes(c, a, NULL);

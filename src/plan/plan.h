@@ -52,6 +52,7 @@ struct mr_change {
 	size_t nattrs, cap;
 	const char *storage; /* a deleted mailbox: its home (NULL: its owner is unknown) */
 	const char *archive; /* ... and where it is archived (NULL: purged) */
+	const char *moved_to; /* a deleted domain the fleet places on another host: that host */
 };
 
 /*

@@ -37,6 +37,11 @@ static void one_change(const struct mr_change *c, bool color, struct mr_buf *out
 		mr_buf_addc(out, ' ');
 		mr_buf_adds_printable(out, c->id);
 	}
+	if (c->moved_to) {
+		mr_buf_adds(out, " (moved to host ");
+		mr_buf_adds_printable(out, c->moved_to);
+		mr_buf_addc(out, ')');
+	}
 	mr_buf_addc(out, '\n');
 	for (size_t i = 0; i < c->nattrs; i++) {
 		const struct mr_attr *a = &c->attrs[i];
@@ -580,6 +585,10 @@ static void print_json(const struct mr_plan *p, const struct mr_diags *findings,
 			mr_json_string(out, c->storage);
 			mr_buf_adds(out, ",\"archive\":");
 			mr_json_string(out, c->archive); /* null when purged */
+		}
+		if (c->moved_to) {
+			mr_buf_adds(out, ",\"moved_to\":");
+			mr_json_string(out, c->moved_to);
 		}
 		mr_buf_addc(out, '}');
 	}

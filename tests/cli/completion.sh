@@ -61,6 +61,12 @@ expect "the mailbox names of a desired state (for an ADDRESS or OBJECT value)" 0
 	bash -c ". '$bashc'; _mailrecon_names mailboxes '$repo/examples/minimal.yaml' | tr '\n' ' ' | grep -qx 'info@example.com '"
 expect "... of a directory: every file's" 0 '' '' -- \
 	bash -c ". '$bashc'; _mailrecon_names mailboxes '$repo/examples/hosting' | grep -qx 'billing@example.org'"
+expect "plan -f DIR --host <TAB>: the fleet's hosts (server.hosts)" 0 '' '' -- \
+	is "mx1 mx2" mailrecon plan -f "$repo/examples/fleet" --host ""
+expect "mailrecon --<TAB> has --host" 0 '' '' -- \
+	sh -c "$(declare -f comp); tmp='$tmp' bashc='$bashc'; comp mailrecon -- | tr ' ' '\n' | grep -qx -- '--host'"
+expect "--host NAME is skipped when looking for the command" 0 '' '' -- \
+	is "mx1 mx2" mailrecon --host mx1 plan -f "$repo/examples/fleet" --host ""
 expect "no -f: no names (and no error)" 0 '' '' -- is "" mailrecon dns ""
 expect "apply --plan <TAB>: file names" 0 '' '' -- is "$repo/examples/hosting" mailrecon apply --plan "$repo/examples/hos"
 

@@ -18,7 +18,7 @@ expect "packages demo: jansson, which plan files are read with" 0 '^libjansson-d
 expect "... no mail server among them" 1 '' '' -- sh -c "bash '$repo/scripts/quickstart' packages demo | grep -qE '$mail'"
 expect "... no Check (the demo builds without the tests)" 1 '' '' -- sh -c "bash '$repo/scripts/quickstart' packages demo | grep -qx check"
 expect "packages test: the mail stack too" 0 '^exim4-daemon-heavy$' '' -- bash "$repo/scripts/quickstart" packages test
-for p in dovecot-imapd dovecot-pop3d postgrey spamassassin clamav-daemon check; do
+for p in dovecot-imapd dovecot-pop3d postgrey spamassassin clamav-daemon check ansible-core; do
 	expect "packages test has $p" 0 "^$p\$" '' -- bash "$repo/scripts/quickstart" packages test
 done
 

@@ -325,6 +325,101 @@ START_TEST(buffer_parser_accepts_anchors_for_shared_settings)
 }
 END_TEST
 
+/* A fleet: server.hosts and each domain's host are kept, from whichever file declares them. */
+START_TEST(fleet_hosts_and_placement_load)
+{
+	mk_tmp();
+	write_file("fleet/server.yaml", "version: 1\nserver:\n  hosts: [mx1, mx2.example.net]\nusers:\n  alice: {}\n");
+	write_file("fleet/domains.yaml", "version: 1\ndomains:\n  example.com: {owner: alice, host: mx2.example.net}\n"
+					 "  example.org:\n    owner: alice\n    host: mx1\n");
+	char dir[128];
+	snprintf(dir, sizeof(dir), "%s/fleet", tmpdir);
+	const char *src[] = { dir };
+	struct mr_model m;
+	int rc;
+	char *out = load(&m, tmpdir, src, 1, &rc);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(rc, 0);
+	ck_assert_uint_eq(m.server.hosts.n, 2);
+	ck_assert_str_eq(m.server.hosts.v[0].s, "mx1");
+	ck_assert_str_eq(m.server.hosts.v[1].s, "mx2.example.net");
+	ck_assert_uint_eq(m.server.hosts.v[1].loc.line, 3);
+	ck_assert_str_eq(mr_model_domain(&m, "example.com")->host, "mx2.example.net");
+	ck_assert_str_eq(mr_model_domain(&m, "example.org")->host, "mx1");
+	ck_assert_uint_eq(mr_model_domain(&m, "example.org")->host_loc.line, 6);
+	free(out);
+	mr_model_release(&m);
+
+	/* without server.hosts: no fleet, no host */
+	const char *min[] = { EXAMPLES_DIR "/minimal.yaml" };
+	out = load(&m, "/", min, 1, &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_uint_eq(m.server.hosts.n, 0);
+	ck_assert_uint_eq(m.server.hosts_loc.line, 0);
+	ck_assert_ptr_null(m.domains[0]->host);
+	free(out);
+	mr_model_release(&m);
+	rm_tmp();
+}
+END_TEST
+
+/* A run on one host: that host's domains, their owners and the owners' resellers; the rest
+ * of the fleet known only by where each domain is. */
+START_TEST(fleet_cut_to_one_host)
+{
+	struct mr_model m;
+	struct mr_diags d = MR_DIAGS_INIT;
+	const char *src[] = { EXAMPLES_DIR "/fleet" };
+	struct mr_load_opts o = { .root = "/", .sources = src, .nsources = 1, .host = "mx2" };
+	mr_model_init(&m);
+	ck_assert_int_eq(mr_load_desired(&m, &o, &d), 0);
+	ck_assert_uint_eq(m.ndomains, 2);
+	ck_assert_ptr_nonnull(mr_model_domain(&m, "example.info"));
+	ck_assert_ptr_nonnull(mr_model_domain(&m, "example.net"));
+	ck_assert_ptr_null(mr_model_domain(&m, "example.com"));
+	ck_assert_ptr_null(mr_model_mailbox(&m, "info@example.com"));
+	ck_assert_ptr_nonnull(mr_model_mailbox(&m, "archive@example.net"));
+	ck_assert_str_eq(mr_model_elsewhere(&m, "example.com"), "mx1");
+	ck_assert_str_eq(mr_model_elsewhere(&m, "example.org"), "mx1");
+	ck_assert_ptr_null(mr_model_elsewhere(&m, "example.net")); /* here */
+	ck_assert_ptr_null(mr_model_elsewhere(&m, "unknown.example"));
+	ck_assert_uint_eq(m.nusers, 3); /* alice, carol (owners here) and bob (their reseller) */
+	mr_model_release(&m);
+
+	/* the same state with only alice's domain on mx2: carol is not needed there */
+	mr_model_init(&m);
+	const char *y = "version: 1\nserver: {hosts: [mx1, mx2]}\nusers:\n  bob: {role: reseller}\n"
+			"  alice: {reseller: bob}\n  carol: {}\n  dave: {}\ndomains:\n"
+			"  a.example: {owner: alice, host: mx2}\n  c.example: {owner: carol, host: mx1}\n";
+	mr_load_yaml_buffer(&m, "cut.yaml", y, strlen(y), &d);
+	ck_assert_uint_eq(d.errors, 0);
+	mr_model_keep_host(&m, "mx2");
+	ck_assert_uint_eq(m.nusers, 2);
+	ck_assert_ptr_nonnull(mr_model_user(&m, "alice"));
+	ck_assert_ptr_nonnull(mr_model_user(&m, "bob"));
+	ck_assert_ptr_null(mr_model_user(&m, "carol"));
+	ck_assert_ptr_null(mr_model_user(&m, "dave")); /* owns nothing anywhere: on no host */
+	mr_model_release(&m);
+
+	/* without server.hosts nothing is cut, whatever the host */
+	mr_model_init(&m);
+	const char *plain = "version: 1\nusers:\n  alice: {}\ndomains:\n  a.example: {owner: alice}\n";
+	mr_load_yaml_buffer(&m, "plain.yaml", plain, strlen(plain), &d);
+	mr_model_keep_host(&m, "mx2");
+	ck_assert_uint_eq(m.ndomains, 1);
+	ck_assert_uint_eq(m.nusers, 1);
+	mr_model_release(&m);
+
+	/* a host outside the fleet is an error, and nothing is cut */
+	mr_model_init(&m);
+	o.host = "mx3";
+	ck_assert_int_eq(mr_load_desired(&m, &o, &d), -1);
+	ck_assert_uint_eq(m.ndomains, 4);
+	mr_model_release(&m);
+	mr_diags_release(&d);
+}
+END_TEST
+
 Suite *suite_load(void)
 {
 	Suite *s = suite_create("load");
@@ -340,6 +435,8 @@ Suite *suite_load(void)
 	tcase_add_test(tc, hundred_megabyte_file_is_refused_unread);
 	tcase_add_test(tc, secrets_are_checked_but_never_printed);
 	tcase_add_test(tc, buffer_parser_accepts_anchors_for_shared_settings);
+	tcase_add_test(tc, fleet_hosts_and_placement_load);
+	tcase_add_test(tc, fleet_cut_to_one_host);
 	suite_add_tcase(s, tc);
 	return s;
 }
