@@ -902,11 +902,25 @@ FIELD_FN(f_ssl_email)
 }
 
 static const struct field ssl_fields[] = {
-	{ "alias", f_ssl_alias, true },
+	{ "alias", f_ssl_alias, false },
 	{ "certificate", f_ssl_cert, false },
 	{ "email", f_ssl_email, false },
 	{ NULL, NULL, false },
 };
+
+/* The seed's default alias: "mail.DOMAIN", at the place of the 'ssl' value that implies it. */
+static void default_alias(struct conv *c, struct mr_domain *d, const struct mr_ynode *v)
+{
+	char a[MR_DOMAIN_MAX + 8];
+	snprintf(a, sizeof(a), "mail.%s", d->name);
+	const char *why = mr_check_domain(a);
+	if (why) {
+		ERR(c, v, "the default ssl alias 'mail.%s' is not a valid host name (%s): give 'alias'", d->name, why);
+		return;
+	}
+	d->ssl.alias = keep(c, a);
+	d->ssl.alias_loc = loc_of(c, v);
+}
 
 FIELD_FN(f_dom_ssl)
 {
@@ -914,12 +928,17 @@ FIELD_FN(f_dom_ssl)
 	d->ssl.loc = loc_of(c, v);
 	if (v->kind == MR_Y_SCALAR) {
 		bool on = false;
-		if (get_bool(c, v, "ssl", &on) && on)
-			ERR(c, v, "'ssl: true' is not enough: give {alias: HOSTNAME, certificate: ...}");
+		if (get_bool(c, v, "ssl", &on) && on) {
+			/* ssl: true = a self-signed certificate for mail.DOMAIN */
+			d->ssl.enabled = true;
+			d->ssl.cert = MR_CERT_SELF_SIGNED;
+			default_alias(c, d, v);
+		}
 		return;
 	}
 	if (v->kind != MR_Y_MAP) {
-		ERR(c, v, "'ssl' must be false or {alias: ..., certificate: ..., email: ...}, not %s", mr_ykind_name(v));
+		ERR(c, v, "'ssl' must be true, false or {alias: ..., certificate: ..., email: ...}, not %s",
+		    mr_ykind_name(v));
 		return;
 	}
 	d->ssl.enabled = true;
@@ -927,6 +946,13 @@ FIELD_FN(f_dom_ssl)
 	char what[MR_DOMAIN_MAX + 32];
 	snprintf(what, sizeof(what), "the ssl of '%s'", d->name);
 	walk_fields(c, v, ssl_fields, &d->ssl, what);
+	bool has_alias = false; /* a bad alias is an error, not a reason for the default */
+	for (size_t i = 0; i < v->len; i++) {
+		const struct mr_ynode *name = v->u.items[2 * i];
+		has_alias |= name && name->kind == MR_Y_SCALAR && strcmp(name->u.str, "alias") == 0;
+	}
+	if (!has_alias)
+		default_alias(c, d, v);
 }
 
 static const struct field domain_fields[] = {

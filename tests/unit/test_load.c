@@ -325,6 +325,68 @@ START_TEST(buffer_parser_accepts_anchors_for_shared_settings)
 }
 END_TEST
 
+START_TEST(ssl_true_and_a_mapping_without_alias_default_to_mail_domain)
+{
+	const char *y = "version: 1\nusers:\n  alice: {}\ndomains:\n"
+			"  a.example: {owner: alice, ssl: true}\n"
+			"  b.example: {owner: alice, ssl: {email: admin@b.example}}\n"
+			"  c.example: {owner: alice, ssl: {alias: smtp.c.example}}\n"
+			"  d.example: {owner: alice, ssl: false}\n"
+			"  e.example: {owner: alice, ssl: {alias: 'bad..name'}}\n"
+			"  f.example: {owner: alice}\n";
+	struct mr_model m;
+	struct mr_diags d = MR_DIAGS_INIT;
+	mr_model_init(&m);
+	mr_load_yaml_buffer(&m, "ssl.yaml", y, strlen(y), &d);
+	const struct mr_domain *a = mr_model_domain(&m, "a.example"), *b = mr_model_domain(&m, "b.example"),
+			       *c = mr_model_domain(&m, "c.example");
+	ck_assert(a->ssl.enabled);
+	ck_assert_int_eq(a->ssl.cert, MR_CERT_SELF_SIGNED);
+	ck_assert_str_eq(a->ssl.alias, "mail.a.example");
+	ck_assert_ptr_null(a->ssl.email);
+	/* the implied alias is shown at the 'ssl' value */
+	ck_assert_int_eq(a->ssl.alias_loc.line, 5);
+	ck_assert_int_eq(a->ssl.alias_loc.col, 34);
+	ck_assert(b->ssl.enabled);
+	ck_assert_int_eq(b->ssl.cert, MR_CERT_SELF_SIGNED);
+	ck_assert_str_eq(b->ssl.alias, "mail.b.example");
+	ck_assert_str_eq(b->ssl.email, "admin@b.example");
+	ck_assert_str_eq(c->ssl.alias, "smtp.c.example");
+	ck_assert(!mr_model_domain(&m, "d.example")->ssl.enabled);
+	ck_assert(!mr_model_domain(&m, "f.example")->ssl.enabled);
+	/* a bad alias is one error, and no default stands in for it */
+	ck_assert_uint_eq(d.n, 1);
+	ck_assert_ptr_null(mr_model_domain(&m, "e.example")->ssl.alias);
+	mr_diags_release(&d);
+	mr_model_release(&m);
+}
+END_TEST
+
+START_TEST(ssl_default_alias_too_long_is_an_error)
+{
+	/* a 253-character domain: mail.DOMAIN is no DNS name, and the error says to give 'alias' */
+	struct mr_buf y = MR_BUF_INIT, name = MR_BUF_INIT;
+	for (int i = 0; i < 4; i++)
+		mr_buf_addf(&name, "%.62s.", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	mr_buf_adds(&name, "e");
+	ck_assert_uint_eq(name.len, 253);
+	mr_buf_addf(&y, "version: 1\nusers:\n  alice: {}\ndomains:\n  %s: {owner: alice, ssl: true}\n", name.ptr);
+	struct mr_model m;
+	struct mr_diags d = MR_DIAGS_INIT;
+	mr_model_init(&m);
+	mr_load_yaml_buffer(&m, "long.yaml", y.ptr, y.len, &d);
+	struct mr_buf out = MR_BUF_INIT;
+	mr_diags_render(&d, &out);
+	ck_assert_msg(strstr(out.ptr, "error: the default ssl alias 'mail.") && strstr(out.ptr, "give 'alias'"), "%s",
+		      out.ptr);
+	mr_buf_release(&out);
+	mr_buf_release(&y);
+	mr_buf_release(&name);
+	mr_diags_release(&d);
+	mr_model_release(&m);
+}
+END_TEST
+
 Suite *suite_load(void)
 {
 	Suite *s = suite_create("load");
@@ -340,6 +402,8 @@ Suite *suite_load(void)
 	tcase_add_test(tc, hundred_megabyte_file_is_refused_unread);
 	tcase_add_test(tc, secrets_are_checked_but_never_printed);
 	tcase_add_test(tc, buffer_parser_accepts_anchors_for_shared_settings);
+	tcase_add_test(tc, ssl_true_and_a_mapping_without_alias_default_to_mail_domain);
+	tcase_add_test(tc, ssl_default_alias_too_long_is_an_error);
 	suite_add_tcase(s, tc);
 	return s;
 }
