@@ -871,12 +871,20 @@ FIELD_FN(f_ssl_cert)
 {
 	struct mr_ssl *s = obj;
 	if (v->kind == MR_Y_SCALAR) {
-		if (strcmp(v->u.str, "self-signed") != 0)
-			ERR(c, v, "'certificate' must be self-signed or {cert: PATH, key: PATH}, not '%s'", v->u.str);
+		if (strcmp(v->u.str, "letsencrypt") == 0) {
+			/* the paths need the alias: set once the whole mapping is read (f_dom_ssl) */
+			s->cert = MR_CERT_FILES;
+			s->letsencrypt = true;
+			s->cert_loc = s->key_loc = loc_of(c, v);
+		} else if (strcmp(v->u.str, "self-signed") != 0) {
+			ERR(c, v, "'certificate' must be self-signed, letsencrypt or {cert: PATH, key: PATH}, not '%s'",
+			    v->u.str);
+		}
 		return;
 	}
 	if (v->kind != MR_Y_MAP) {
-		ERR(c, v, "'certificate' must be self-signed or {cert: PATH, key: PATH}, not %s", mr_ykind_name(v));
+		ERR(c, v, "'certificate' must be self-signed, letsencrypt or {cert: PATH, key: PATH}, not %s",
+		    mr_ykind_name(v));
 		return;
 	}
 	s->cert = MR_CERT_FILES;
@@ -953,6 +961,13 @@ FIELD_FN(f_dom_ssl)
 	}
 	if (!has_alias)
 		default_alias(c, d, v);
+	if (d->ssl.letsencrypt && d->ssl.alias) {
+		char p[MR_DOMAIN_MAX + 64];
+		snprintf(p, sizeof(p), MR_LETSENCRYPT_DIR "/live/%s/fullchain.pem", d->ssl.alias);
+		d->ssl.cert_path = keep(c, p);
+		snprintf(p, sizeof(p), MR_LETSENCRYPT_DIR "/live/%s/privkey.pem", d->ssl.alias);
+		d->ssl.key_path = keep(c, p);
+	}
 }
 
 static const struct field domain_fields[] = {

@@ -387,6 +387,37 @@ START_TEST(ssl_default_alias_too_long_is_an_error)
 }
 END_TEST
 
+START_TEST(ssl_letsencrypt_names_certbots_live_files_for_the_alias)
+{
+	const char *y = "version: 1\nusers:\n  alice: {}\ndomains:\n"
+			"  a.example: {owner: alice, ssl: {certificate: letsencrypt}}\n"
+			"  b.example: {owner: alice, ssl: {alias: smtp.b.example, certificate: letsencrypt}}\n"
+			"  c.example: {owner: alice, ssl: {certificate: letsencrypt-staging}}\n";
+	struct mr_model m;
+	struct mr_diags d = MR_DIAGS_INIT;
+	mr_model_init(&m);
+	mr_load_yaml_buffer(&m, "le.yaml", y, strlen(y), &d);
+	const struct mr_domain *a = mr_model_domain(&m, "a.example"), *b = mr_model_domain(&m, "b.example");
+	ck_assert_int_eq(a->ssl.cert, MR_CERT_FILES);
+	ck_assert(a->ssl.letsencrypt);
+	ck_assert_str_eq(a->ssl.cert_path, "/etc/letsencrypt/live/mail.a.example/fullchain.pem");
+	ck_assert_str_eq(a->ssl.key_path, "/etc/letsencrypt/live/mail.a.example/privkey.pem");
+	ck_assert_int_eq(a->ssl.cert_loc.line, 5);
+	ck_assert_int_eq(a->ssl.key_loc.col, a->ssl.cert_loc.col);
+	ck_assert_str_eq(b->ssl.cert_path, "/etc/letsencrypt/live/smtp.b.example/fullchain.pem");
+	ck_assert_str_eq(b->ssl.key_path, "/etc/letsencrypt/live/smtp.b.example/privkey.pem");
+	ck_assert_uint_eq(d.n, 1);
+	struct mr_buf out = MR_BUF_INIT;
+	mr_diags_render(&d, &out);
+	ck_assert_msg(strstr(out.ptr, "le.yaml:7:48: error: 'certificate' must be self-signed, letsencrypt or {cert: PATH, "
+				      "key: PATH}, not 'letsencrypt-staging'"),
+		      "%s", out.ptr);
+	mr_buf_release(&out);
+	mr_diags_release(&d);
+	mr_model_release(&m);
+}
+END_TEST
+
 Suite *suite_load(void)
 {
 	Suite *s = suite_create("load");
@@ -404,6 +435,7 @@ Suite *suite_load(void)
 	tcase_add_test(tc, buffer_parser_accepts_anchors_for_shared_settings);
 	tcase_add_test(tc, ssl_true_and_a_mapping_without_alias_default_to_mail_domain);
 	tcase_add_test(tc, ssl_default_alias_too_long_is_an_error);
+	tcase_add_test(tc, ssl_letsencrypt_names_certbots_live_files_for_the_alias);
 	suite_add_tcase(s, tc);
 	return s;
 }
