@@ -96,7 +96,12 @@ check "the copies are files, not links" sh -c "test ! -L '$ssl/a.example.crt' &&
 expect "the second apply changes nothing" 0 '^No changes\.' '' -- "$bin" --root "$tmp/root" apply -f "$tmp/le.yaml"
 
 # a renewal: certbot writes fullchain2/privkey2 and moves the links
+expect "a saved plan before the renewal" 0 '^No changes\.' '' -- \
+	"$bin" --root "$tmp/root" plan -f "$tmp/le.yaml" --out "$tmp/before-renewal.plan"
 issue 2
+expect "apply --plan after certbot renewed: refused (exit 3), naming the certificate" 3 '' \
+	'a secret the desired state names changed since the plan: certificate of a\.example: file /etc/letsencrypt/live/mail\.a\.example/fullchain\.pem' -- \
+	"$bin" --root "$tmp/root" apply --plan "$tmp/before-renewal.plan"
 expect "a renewal shows in the plan" 0 'certificate: mail\.a\.example, from files -> \(new content from the files\)' '' -- \
 	"$bin" --root "$tmp/root" plan -f "$tmp/le.yaml"
 expect "... and drift sees it" 2 'a\.example' '' -- "$bin" --root "$tmp/root" drift -f "$tmp/le.yaml"
