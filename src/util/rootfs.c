@@ -486,8 +486,6 @@ static void loop_msg(struct mr_root *r, const char *path, struct mr_buf *err)
 	free(shown);
 }
 
-/* ---- files ---- */
-
 /* ---- following links inside one tree ---- */
 
 /* Drop the last component of the clean path in b ("/a/b" -> "/a"; "/a" -> "/"). */
@@ -625,6 +623,8 @@ int mr_root_resolve_within(struct mr_root *r, const char *tree, const char *path
 	mr_buf_release(&seen);
 	return rc;
 }
+
+/* ---- files ---- */
 
 int mr_root_read(struct mr_root *r, const char *path, size_t max, struct mr_buf *out, struct stat *stp,
 		 struct mr_buf *err)
