@@ -934,12 +934,20 @@ FIELD_FN(f_ssl_cert)
 {
 	struct mr_ssl *s = obj;
 	if (v->kind == MR_Y_SCALAR) {
-		if (strcmp(v->u.str, "self-signed") != 0)
-			ERR(c, v, "'certificate' must be self-signed or {cert: PATH, key: PATH}, not '%s'", v->u.str);
+		if (strcmp(v->u.str, "letsencrypt") == 0) {
+			/* the paths need the alias: set once the whole mapping is read (f_dom_ssl) */
+			s->cert = MR_CERT_FILES;
+			s->letsencrypt = true;
+			s->cert_loc = s->key_loc = loc_of(c, v);
+		} else if (strcmp(v->u.str, "self-signed") != 0) {
+			ERR(c, v, "'certificate' must be self-signed, letsencrypt or {cert: PATH, key: PATH}, not '%s'",
+			    v->u.str);
+		}
 		return;
 	}
 	if (v->kind != MR_Y_MAP) {
-		ERR(c, v, "'certificate' must be self-signed or {cert: PATH, key: PATH}, not %s", mr_ykind_name(v));
+		ERR(c, v, "'certificate' must be self-signed, letsencrypt or {cert: PATH, key: PATH}, not %s",
+		    mr_ykind_name(v));
 		return;
 	}
 	s->cert = MR_CERT_FILES;
@@ -965,11 +973,25 @@ FIELD_FN(f_ssl_email)
 }
 
 static const struct field ssl_fields[] = {
-	{ "alias", f_ssl_alias, true },
+	{ "alias", f_ssl_alias, false },
 	{ "certificate", f_ssl_cert, false },
 	{ "email", f_ssl_email, false },
 	{ NULL, NULL, false },
 };
+
+/* The seed's default alias: "mail.DOMAIN", at the place of the 'ssl' value that implies it. */
+static void default_alias(struct conv *c, struct mr_domain *d, const struct mr_ynode *v)
+{
+	char a[MR_DOMAIN_MAX + 8];
+	snprintf(a, sizeof(a), "mail.%s", d->name);
+	const char *why = mr_check_domain(a);
+	if (why) {
+		ERR(c, v, "the default ssl alias 'mail.%s' is not a valid host name (%s): give 'alias'", d->name, why);
+		return;
+	}
+	d->ssl.alias = keep(c, a);
+	d->ssl.alias_loc = loc_of(c, v);
+}
 
 FIELD_FN(f_dom_ssl)
 {
@@ -977,12 +999,17 @@ FIELD_FN(f_dom_ssl)
 	d->ssl.loc = loc_of(c, v);
 	if (v->kind == MR_Y_SCALAR) {
 		bool on = false;
-		if (get_bool(c, v, "ssl", &on) && on)
-			ERR(c, v, "'ssl: true' is not enough: give {alias: HOSTNAME, certificate: ...}");
+		if (get_bool(c, v, "ssl", &on) && on) {
+			/* ssl: true = a self-signed certificate for mail.DOMAIN */
+			d->ssl.enabled = true;
+			d->ssl.cert = MR_CERT_SELF_SIGNED;
+			default_alias(c, d, v);
+		}
 		return;
 	}
 	if (v->kind != MR_Y_MAP) {
-		ERR(c, v, "'ssl' must be false or {alias: ..., certificate: ..., email: ...}, not %s", mr_ykind_name(v));
+		ERR(c, v, "'ssl' must be true, false or {alias: ..., certificate: ..., email: ...}, not %s",
+		    mr_ykind_name(v));
 		return;
 	}
 	d->ssl.enabled = true;
@@ -990,6 +1017,20 @@ FIELD_FN(f_dom_ssl)
 	char what[MR_DOMAIN_MAX + 32];
 	snprintf(what, sizeof(what), "the ssl of '%s'", d->name);
 	walk_fields(c, v, ssl_fields, &d->ssl, what);
+	bool has_alias = false; /* a bad alias is an error, not a reason for the default */
+	for (size_t i = 0; i < v->len; i++) {
+		const struct mr_ynode *name = v->u.items[2 * i];
+		has_alias |= name && name->kind == MR_Y_SCALAR && strcmp(name->u.str, "alias") == 0;
+	}
+	if (!has_alias)
+		default_alias(c, d, v);
+	if (d->ssl.letsencrypt && d->ssl.alias) {
+		char p[MR_DOMAIN_MAX + 64];
+		snprintf(p, sizeof(p), MR_LETSENCRYPT_DIR "/live/%s/fullchain.pem", d->ssl.alias);
+		d->ssl.cert_path = keep(c, p);
+		snprintf(p, sizeof(p), MR_LETSENCRYPT_DIR "/live/%s/privkey.pem", d->ssl.alias);
+		d->ssl.key_path = keep(c, p);
+	}
 }
 
 static const struct field domain_fields[] = {

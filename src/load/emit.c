@@ -200,11 +200,16 @@ static size_t emit_domain(const struct mr_domain *d, struct mr_buf *out)
 		scalar(out, d->ssl.alias);
 		if (d->ssl.cert == MR_CERT_SELF_SIGNED) {
 			mr_buf_adds(out, "\n      certificate: self-signed\n");
-		} else {
+		} else if (d->ssl.letsencrypt) {
+			mr_buf_adds(out, "\n      certificate: letsencrypt\n");
+		} else if (d->ssl.cert_path && d->ssl.key_path) {
 			mr_buf_adds(out, "\n      certificate:\n        cert: ");
 			scalar(out, d->ssl.cert_path);
 			mr_buf_adds(out, "\n        key: ");
 			scalar(out, d->ssl.key_path);
+			mr_buf_addc(out, '\n');
+		} else {
+			/* a pair without its cert or key (an error of the loader's): nothing to write */
 			mr_buf_addc(out, '\n');
 		}
 		if (d->ssl.email) {

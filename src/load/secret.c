@@ -39,7 +39,15 @@ int mr_secret_file_read(struct mr_root *root, const struct mr_srcdir *dir, const
 			mr_buf_addf(err, "'%s' is not a clean path below the root (no '.', '..' or '//')", path);
 			return -EINVAL;
 		}
-		return mr_root_read(root, path, max, out, &st, err);
+		if (strncmp(path, MR_LETSENCRYPT_DIR "/", sizeof(MR_LETSENCRYPT_DIR)) != 0)
+			return mr_root_read(root, path, max, out, &st, err);
+		/* certbot's links, followed only while they stay in its tree; the result has none */
+		struct mr_buf real = MR_BUF_INIT;
+		int rc = mr_root_resolve_within(root, MR_LETSENCRYPT_DIR, path, &real, err);
+		if (rc == 0)
+			rc = mr_root_read(root, real.ptr, max, out, &st, err);
+		mr_buf_release(&real);
+		return rc;
 	}
 	/* relative: below the YAML file's directory, looked up the same way */
 	struct mr_buf rel = MR_BUF_INIT;

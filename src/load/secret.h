@@ -7,8 +7,10 @@
  * is.  An absolute PATH is taken below --root; a relative one below the directory of the
  * YAML file that names it (struct mr_srcdir).  Either way no symbolic link is followed and
  * no '..' is allowed, so a file outside those trees (/etc/shadow of the host, another
- * tenant's key) cannot be reached through a link or a relative path.  In a --scope run that
- * directory is the one the loader holds open since it read the file (never looked up by
+ * tenant's key) cannot be reached through a link or a relative path.  One exception:
+ * below /etc/letsencrypt (MR_LETSENCRYPT_DIR) certbot's relative links are followed while
+ * they stay in that tree (mr_root_resolve_within), never to anything outside it.  In a
+ * --scope run that directory is the one the loader holds open since it read the file (never looked up by
  * name again, so swapping it for a link does nothing), it must still be the same directory
  * (device and inode; -ESTALE otherwise), and no link at all is followed below it, not even
  * root's own (-ELOOP): mr_secret_refused says which errors those are, refusals of --scope.

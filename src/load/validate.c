@@ -238,6 +238,10 @@ static int read_named(struct vctx *v, struct mr_loc loc, const char *what, const
 		mr_secret_refused_why(dir, path, rc, &why);
 		mr_diag_error(v->diags, loc, "cannot read %s file '%s': %s", what, path, why.ptr);
 		v->refused++;
+	} else if (rc < 0 && path[0] == '/' && strncmp(path, MR_LETSENCRYPT_DIR "/", sizeof(MR_LETSENCRYPT_DIR)) == 0 &&
+		   why.ptr) {
+		/* certbot's tree: which link was refused, or which name is missing, is in why */
+		mr_diag_error(v->diags, loc, "cannot read %s file: %s", what, why.ptr);
 	} else if (rc < 0) {
 		char *shown = mr_secret_path(v->root, dir, path);
 		mr_diag_error(v->diags, loc, "cannot read %s file '%s': %s", what, shown,

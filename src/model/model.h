@@ -150,6 +150,10 @@ struct mr_dkim {
 	const char *public_key; /* live model only: the p= of the published record, base64 */
 };
 
+/* certbot's tree: `certificate: letsencrypt` reads live/ALIAS/fullchain.pem and privkey.pem,
+ * whose relative links into archive/ALIAS/ are followed only inside it (load/secret.h) */
+#define MR_LETSENCRYPT_DIR "/etc/letsencrypt"
+
 #define MR_DKIM_SELECTOR_DEFAULT "dkim"
 #define MR_DKIM_BITS_DEFAULT 2048
 
@@ -158,6 +162,7 @@ struct mr_ssl {
 	const char *alias;
 	enum mr_cert_kind cert;
 	const char *cert_path, *key_path; /* MR_CERT_FILES: as written */
+	bool letsencrypt;                 /* MR_CERT_FILES: certbot's live/ALIAS/{fullchain,privkey}.pem */
 	const struct mr_srcdir *dir;      /* ... relative to this one */
 	const char *email; /* NULL: none */
 	struct mr_loc loc, alias_loc, cert_loc, key_loc, email_loc;

@@ -432,7 +432,12 @@ static void check_secrets(struct sc *s)
 {
 	for (size_t i = 0; i < s->d->ndomains; i++) {
 		const struct mr_domain *dd = s->d->domains[i];
-		if (dd->ssl.enabled && dd->ssl.cert == MR_CERT_FILES) {
+		if (dd->ssl.enabled && dd->ssl.letsencrypt) {
+			VIOLATION(s, dd->ssl.cert_loc,
+				  "the certificate of '%s' is 'letsencrypt': certbot's tree %s is root's, and a --scope "
+				  "file may name only files below its own directory",
+				  dd->name, MR_LETSENCRYPT_DIR);
+		} else if (dd->ssl.enabled && dd->ssl.cert == MR_CERT_FILES) {
 			check_secret_path(s, dd->ssl.cert_loc, "certificate", dd->name, dd->ssl.cert_path);
 			check_secret_path(s, dd->ssl.key_loc, "certificate key", dd->name, dd->ssl.key_path);
 		}

@@ -486,6 +486,144 @@ static void loop_msg(struct mr_root *r, const char *path, struct mr_buf *err)
 	free(shown);
 }
 
+/* ---- following links inside one tree ---- */
+
+/* Drop the last component of the clean path in b ("/a/b" -> "/a"; "/a" -> "/"). */
+static void path_pop(struct mr_buf *b)
+{
+	char *slash = strrchr(b->ptr, '/');
+	b->len = slash == b->ptr ? 1 : (size_t)(slash - b->ptr);
+	b->ptr[b->len] = '\0';
+}
+
+static bool under_tree(const char *tree, const char *path)
+{
+	size_t n = strlen(tree);
+	if (!tree[1])
+		return true;
+	return strncmp(path, tree, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+int mr_root_resolve_within(struct mr_root *r, const char *tree, const char *path, struct mr_buf *out,
+			   struct mr_buf *err)
+{
+	if (!mr_root_clean(tree) || !mr_root_clean(path) || !under_tree(tree, path)) {
+		mr_buf_addf(err, "'%s' is not a clean path below '%s'", path ? path : "", tree ? tree : "");
+		return -EINVAL;
+	}
+	struct mr_buf cur = MR_BUF_INIT, todo = MR_BUF_INIT, seen = MR_BUF_INIT; /* seen: "\n"-joined links */
+	char *shown = mr_root_full(r, path), *tshown = mr_root_full(r, tree), *lshown = NULL;
+	mr_buf_adds(&cur, tree);
+	mr_buf_adds(&todo, path + (tree[1] ? strlen(tree) : 0)); /* "" or "/rest" */
+	int rc = 0, hops = 0;
+	size_t at = 0;
+	while (rc == 0 && at < todo.len) {
+		/* the next component of todo (which starts at a '/') */
+		const char *name = todo.ptr + at + 1;
+		size_t n = strcspn(name, "/");
+		at += n + 1;
+		bool last = at >= todo.len;
+		if (n == 0 || (n == 1 && name[0] == '.'))
+			continue;
+		if (n == 2 && name[0] == '.' && name[1] == '.') {
+			if (strcmp(cur.ptr, tree) == 0) { /* only a link's target has '..': lshown is that link */
+				mr_buf_addf(err, "cannot resolve '%s': the symbolic link '%s' climbs above '%s'", shown,
+					    lshown ? lshown : "?", tshown);
+				rc = -EXDEV;
+				break;
+			}
+			path_pop(&cur);
+			continue;
+		}
+		if (cur.len > 1)
+			mr_buf_addc(&cur, '/');
+		mr_buf_add(&cur, name, n);
+		struct stat st;
+		int s = mr_root_lstat(r, cur.ptr, &st);
+		if (s < 0) {
+			free(lshown);
+			lshown = mr_root_full(r, cur.ptr);
+			if (s == -ELOOP)
+				loop_msg(r, cur.ptr, err);
+			else
+				mr_buf_addf(err, "cannot resolve '%s': '%s': %s", shown, lshown, strerror(-s));
+			rc = s;
+			break;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			free(lshown);
+			lshown = mr_root_full(r, cur.ptr);
+			/* the same link twice: a loop (a chain that only looks long is cut by the count) */
+			struct mr_buf key = MR_BUF_INIT;
+			mr_buf_addf(&key, "\n%s\n", cur.ptr);
+			bool again = seen.ptr && strstr(seen.ptr, key.ptr) != NULL;
+			mr_buf_add(&seen, key.ptr, key.len);
+			mr_buf_release(&key);
+			if (again) {
+				mr_buf_addf(err, "cannot resolve '%s': the symbolic link '%s' is met twice (a loop)", shown, lshown);
+				rc = -ELOOP;
+				break;
+			}
+			if (++hops > MR_ROOT_TREE_LINKS_MAX) {
+				mr_buf_addf(err, "cannot resolve '%s': more than %d symbolic links (the last '%s')", shown,
+					    MR_ROOT_TREE_LINKS_MAX, lshown);
+				rc = -ELOOP;
+				break;
+			}
+			const char *base;
+			int pfd = mr_root_parent(r, cur.ptr, &base);
+			char target[PATH_MAX];
+			ssize_t tl = pfd < 0 ? -1 : readlinkat(pfd, base, target, sizeof(target) - 1);
+			int e = pfd < 0 ? -pfd : errno;
+			if (pfd >= 0)
+				close(pfd);
+			if (tl < 0) {
+				mr_buf_addf(err, "cannot read the symbolic link '%s': %s", lshown, strerror(e));
+				rc = -e;
+				break;
+			}
+			target[tl] = '\0';
+			if (tl == 0 || memchr(target, '\0', (size_t)tl) || target[0] == '/') {
+				mr_buf_addf(err,
+					    "cannot resolve '%s': the symbolic link '%s' is %s; only a relative link that stays in '%s' "
+					    "is followed",
+					    shown, lshown, tl == 0 || memchr(target, '\0', (size_t)tl) ? "empty" : "absolute", tshown);
+				rc = -EXDEV;
+				break;
+			}
+			/* continue from the link's directory with its target, then what was left */
+			path_pop(&cur);
+			struct mr_buf next = MR_BUF_INIT;
+			mr_buf_addf(&next, "/%s%s", target, todo.ptr + at);
+			mr_buf_release(&todo);
+			todo = next;
+			at = 0;
+			continue;
+		}
+		if (!last && !S_ISDIR(st.st_mode)) {
+			free(lshown);
+			lshown = mr_root_full(r, cur.ptr);
+			mr_buf_addf(err, "cannot resolve '%s': '%s' is not a directory", shown, lshown);
+			rc = -ENOTDIR;
+		}
+	}
+	if (rc == 0 && !under_tree(tree, cur.ptr)) { /* cannot happen: '..' stops at tree */
+		mr_buf_addf(err, "cannot resolve '%s': it leaves '%s'", shown, tshown);
+		rc = -EXDEV;
+	}
+	if (rc == 0) {
+		mr_buf_reset(out);
+		mr_buf_add(out, cur.ptr, cur.len);
+	}
+	free(shown);
+	free(tshown);
+	free(lshown);
+	mr_buf_release(&cur);
+	mr_buf_release(&todo);
+	mr_buf_release(&seen);
+	return rc;
+}
+
 /* ---- files ---- */
 
 int mr_root_read(struct mr_root *r, const char *path, size_t max, struct mr_buf *out, struct stat *stp,

@@ -121,6 +121,23 @@ int mr_root_read(struct mr_root *r, const char *path, size_t max, struct mr_buf 
 		 struct mr_buf *err);
 
 /*
+ * Resolve path, below the directory tree (both clean, path at or below tree), following
+ * symbolic links only while they stay inside tree: certbot's /etc/letsencrypt/live/NAME/
+ * files are relative links into ../../archive/NAME/.  Each component is looked at with
+ * lstat through this layer; a link's target is read and resolved lexically from the link's
+ * directory.  Refused, with a message naming the link: an absolute target, a target that
+ * climbs above tree, a link met twice (a loop; -ELOOP), more than MR_ROOT_TREE_LINKS_MAX
+ * links (-ELOOP), a missing component (-ENOENT), a file where a directory is needed
+ * (-ENOTDIR).  *out gets the clean path that holds no link at all, which the caller reads
+ * with mr_root_read as usual: should a component be swapped for a link after this, that
+ * read refuses it, so nothing outside tree (or the root) is reached whatever races.
+ * 0 or -errno with a message.
+ */
+#define MR_ROOT_TREE_LINKS_MAX 8
+int mr_root_resolve_within(struct mr_root *r, const char *tree, const char *path, struct mr_buf *out,
+			   struct mr_buf *err);
+
+/*
  * Make one directory (its parent must exist) with mode, then give it uid:gid (-1: keep)
  * through its descriptor.  0 when made, -EEXIST when something is there already (nothing
  * is changed then), other -errno.

@@ -370,6 +370,10 @@ expect "scoped certificate files with absolute paths are refused" 3 '' \
 cp "$tmp/err" "$tmp/cert.err"
 expect "... the key too" 0 '' '' -- \
 	grep -q "cert\.yaml:8:95: error: the certificate key of 'alice\.example' names the absolute path '/etc/exim4/ssl/ann\.example\.key'" "$tmp/cert.err"
+sed 's/^    owner: alice$/    owner: alice\n    ssl: {certificate: letsencrypt}/' "$tmp/alice-note.yaml" >"$tmp/tenant/le.yaml"
+expect "a scoped certificate: letsencrypt is refused (certbot's tree is root's)" 3 '' \
+	"le\.yaml:8:24: error: the certificate of 'alice\.example' is 'letsencrypt': certbot's tree /etc/letsencrypt is root's, and a --scope file may name only files below its own directory" -- \
+	mr plan --scope alice -f "$tmp/tenant/le.yaml"
 printf 'Tenant-Pass-1\n' >"$tmp/tenant/new1.pw"
 pw_file "$tmp/tenant/rel.yaml" '{file: new1.pw}'
 expect "a file below the scoped file's own directory is hers to name" 0 'password: \(set\) -> \(changed\)' '' -- \

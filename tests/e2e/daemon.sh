@@ -415,6 +415,50 @@ mv "$ssl/other.test.key" "$sbx/other.test.key.aside"
 served "TLS by SNI: a mapped name whose key file is missing gets the default ssl/exim.crt" smtp.other.test "$ssl/exim.crt"
 mv "$sbx/other.test.key.aside" "$ssl/other.test.key"
 
+# ---- certificates from files and from certbot's layout, served by the running daemon ----
+# files.test names a CA-signed pair by path (below --root); le.test says certificate:
+# letsencrypt, read from etc/letsencrypt/live/mail.le.test, whose files are certbot's relative
+# links into ../../archive/. Exim reads the files at each handshake: no reload.
+# shellcheck source=tests/e2e/certs.sh
+. "$repo/tests/e2e/certs.sh"
+ca_make "$sbx/ca"
+mkdir -p "$sbx/srv/certs"
+ca_sign "$sbx/ca" mail.files.test "$sbx/srv/certs/files.test.crt" "$sbx/srv/certs/files.test.key"
+le_issue "$sbx/ca" "$sbx" mail.le.test 1
+desired3=$sbx/desired-files.yaml
+{ cat "$desired2"; printf '%s\n' '  files.test:' '    owner: mailtest' \
+	'    ssl: {alias: mail.files.test, certificate: {cert: /srv/certs/files.test.crt, key: /srv/certs/files.test.key}}' \
+	'  le.test:' '    owner: mailtest' '    ssl: {alias: mail.le.test, certificate: letsencrypt}'; } >"$desired3"
+out=$("$bin" apply --root "$sbx" -f "$desired3" 2>&1)
+if [ $? -eq 0 ]; then ok "files: apply of a certificate from files and one from certbot's layout"; else
+	bad "files: apply of a certificate from files and one from certbot's layout" "$out"; fi
+served "files: STARTTLS by SNI: mail.files.test gets the file-based certificate" mail.files.test "$sbx/srv/certs/files.test.crt"
+served_on "files: port 465 by SNI: mail.files.test gets the file-based certificate" fp_tls "$tlsport" mail.files.test "$sbx/srv/certs/files.test.crt"
+served_on "files: port 587 by SNI: mail.le.test gets certbot's certificate" fp_sub "$subport" mail.le.test "$sbx/etc/letsencrypt/archive/mail.le.test/cert1.pem"
+served_on "files: port 465 by SNI: mail.le.test gets certbot's certificate" fp_tls "$tlsport" mail.le.test "$sbx/etc/letsencrypt/archive/mail.le.test/cert1.pem"
+# verified_chain PORT NAME: a client that trusts only the CA verifies the chain and the name
+verified_chain() {
+	openssl s_client -connect "127.0.0.1:$1" -servername "$2" -CAfile "$sbx/ca/ca.crt" -verify_hostname "$2" \
+		-verify_return_error -showcerts </dev/null 2>&1
+}
+chain=$(verified_chain "$tlsport" mail.le.test)
+if grep -q 'Verify return code: 0 (ok)' <<<"$chain" && [ "$(grep -c 'BEGIN CERTIFICATE' <<<"$chain")" = 2 ]; then
+	ok "files: port 465 serves certbot's full chain (2 certificates), verified against the CA for mail.le.test"
+else
+	bad "files: port 465 serves certbot's full chain (2 certificates), verified against the CA for mail.le.test" "$(grep -E 'Verify|depth' <<<"$chain")"
+fi
+le_issue "$sbx/ca" "$sbx" mail.le.test 2
+out=$("$bin" plan --root "$sbx" -f "$desired3" 2>&1)
+if grep -q 'certificate: mail\.le\.test, from files -> (new content from the files)' <<<"$out"; then
+	ok "files: certbot's renewal (new archive files, links moved) shows in the plan"
+else bad "files: certbot's renewal (new archive files, links moved) shows in the plan" "$out"; fi
+out=$("$bin" apply --root "$sbx" -f "$desired3" 2>&1)
+if [ $? -eq 0 ] && cmp -s "$ssl/le.test.crt" "$sbx/etc/letsencrypt/archive/mail.le.test/fullchain2.pem"; then
+	ok "files: apply installs the renewal"
+else bad "files: apply installs the renewal" "$out"; fi
+served_on "files: the running daemon serves the renewed certificate on port 465" fp_tls "$tlsport" mail.le.test "$sbx/etc/letsencrypt/archive/mail.le.test/cert2.pem"
+served "files: ... and after STARTTLS" mail.le.test "$sbx/etc/letsencrypt/archive/mail.le.test/cert2.pem"
+
 # Exim logs "exim user lost privilege for using -C option" to the panic log for each -C
 # re-execution: expected here (see run.sh's deliver()), anything else is not.
 panic=$(grep -v 'exim user lost privilege for using -C option' "$sbx/var/log/exim4/paniclog" 2>/dev/null)

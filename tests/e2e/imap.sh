@@ -550,6 +550,63 @@ else
     fail "enable-no-dovecot-restart-needed" "master pid changed or gone"
 fi
 
+# ---------------------------------------------------------------- apply 6: files and certbot
+# files.imap.test names a CA-signed pair by path (below --root); le.imap.test says
+# certificate: letsencrypt (etc/letsencrypt/live/mail.le.imap.test, certbot's relative links
+# into ../../archive/). Served on IMAPS and POP3S by SNI; then certbot renews and the next
+# apply's reload makes Dovecot serve the renewal.
+# shellcheck source=tests/e2e/certs.sh
+. "$REPO/tests/e2e/certs.sh"
+ca_make "$ROOT/ca"
+mkdir -p "$ROOT/srv/certs"
+ca_sign "$ROOT/ca" mail.files.imap.test "$ROOT/srv/certs/files.crt" "$ROOT/srv/certs/files.key"
+le_issue "$ROOT/ca" "$ROOT" mail.le.imap.test 1
+LEA="$ROOT/etc/letsencrypt/archive/mail.le.imap.test"
+DESIRED6="$ROOT/imap-desired-phase6.yaml"
+{ cat "$DESIRED4"; printf '%s\n' '  files.imap.test:' '    owner: mailtest' \
+    '    ssl: {alias: mail.files.imap.test, certificate: {cert: /srv/certs/files.crt, key: /srv/certs/files.key}}' \
+    '  le.imap.test:' '    owner: mailtest' '    ssl: {alias: mail.le.imap.test, certificate: letsencrypt}'; } >"$DESIRED6"
+if MAILRECON_RELOAD_DOVECOT="$RELOAD" "$MAILRECON" apply --root "$ROOT" -f "$DESIRED6" \
+        --allow-delete --actor imap-e2e >"$APPLY_OUT" 2>&1 && grep -q '^reloaded dovecot' "$APPLY_OUT"; then
+    ok "files-apply-file-and-letsencrypt-certificates"
+else
+    fail "files-apply-file-and-letsencrypt-certificates" "$(tail -n 5 "$APPLY_OUT" | tr '\n' ' ')"
+fi
+fp_of() { openssl x509 -noout -fingerprint -sha256 -in "$1" 2>/dev/null; }
+# served_poll PORT NAME FILE: the certificate on PORT for NAME becomes FILE's (reloads are asynchronous)
+served_poll() {
+    local want got=
+    want=$(fp_of "$3")
+    for _ in $(seq 50); do
+        got=$(tls_on_connect "$1" "$2" -fingerprint -sha256)
+        [ -n "$want" ] && [ "$got" = "$want" ] && return 0
+        sleep 0.2
+    done
+    echo "wanted '$want', got '$got'" >&2
+    return 1
+}
+check "files-imaps-sni-serves-file-based-certificate" served_poll "$IMAPS_PORT" mail.files.imap.test "$ROOT/srv/certs/files.crt"
+check "files-pop3s-sni-serves-file-based-certificate" served_poll "$POP3S_PORT" mail.files.imap.test "$ROOT/srv/certs/files.crt"
+check "files-imaps-sni-serves-letsencrypt-certificate" served_poll "$IMAPS_PORT" mail.le.imap.test "$LEA/cert1.pem"
+check "files-pop3s-sni-serves-letsencrypt-certificate" served_poll "$POP3S_PORT" mail.le.imap.test "$LEA/cert1.pem"
+# a client that trusts only the CA logs in over certbot's chain for the alias
+if CERT="$ROOT/ca/ca.crt" tls_client imaps "$IMAPS_PORT" mail.le.imap.test -u "small@$D:test" --login-options AUTH=PLAIN \
+        -X 'STATUS INBOX (MESSAGES)' && grep -q 'MESSAGES 1' "$ROOT/tls_client.out"; then
+    ok "files-imaps-login-verifies-letsencrypt-chain-against-ca"
+else
+    fail "files-imaps-login-verifies-letsencrypt-chain-against-ca" "$(head -c 300 "$ROOT/tls_client.out")"
+fi
+le_issue "$ROOT/ca" "$ROOT" mail.le.imap.test 2
+if MAILRECON_RELOAD_DOVECOT="$RELOAD" "$MAILRECON" apply --root "$ROOT" -f "$DESIRED6" \
+        --allow-delete --actor imap-e2e >"$APPLY_OUT" 2>&1 && grep -q '1 changed' "$APPLY_OUT" \
+        && grep -q '^reloaded dovecot' "$APPLY_OUT"; then
+    ok "files-letsencrypt-renewal-applied-and-dovecot-reloaded"
+else
+    fail "files-letsencrypt-renewal-applied-and-dovecot-reloaded" "$(tail -n 5 "$APPLY_OUT" | tr '\n' ' ')"
+fi
+check "files-imaps-serves-renewed-letsencrypt-certificate" served_poll "$IMAPS_PORT" mail.le.imap.test "$LEA/cert2.pem"
+check "files-pop3s-serves-renewed-letsencrypt-certificate" served_poll "$POP3S_PORT" mail.le.imap.test "$LEA/cert2.pem"
+
 if grep -Eq 'Fatal|Panic' "$ROOT/var/log/dovecot.log" 2>/dev/null; then
     fail "dovecot-log-no-fatal" "$(grep -E 'Fatal|Panic' "$ROOT/var/log/dovecot.log" | head -n 3 | tr '\n' ' ')"
 else

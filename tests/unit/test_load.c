@@ -417,6 +417,97 @@ START_TEST(fleet_cut_to_one_host)
 	ck_assert_uint_eq(m.ndomains, 4);
 	mr_model_release(&m);
 	mr_diags_release(&d);
+
+START_TEST(ssl_true_and_a_mapping_without_alias_default_to_mail_domain)
+{
+	const char *y = "version: 1\nusers:\n  alice: {}\ndomains:\n"
+			"  a.example: {owner: alice, ssl: true}\n"
+			"  b.example: {owner: alice, ssl: {email: admin@b.example}}\n"
+			"  c.example: {owner: alice, ssl: {alias: smtp.c.example}}\n"
+			"  d.example: {owner: alice, ssl: false}\n"
+			"  e.example: {owner: alice, ssl: {alias: 'bad..name'}}\n"
+			"  f.example: {owner: alice}\n";
+	struct mr_model m;
+	struct mr_diags d = MR_DIAGS_INIT;
+	mr_model_init(&m);
+	mr_load_yaml_buffer(&m, "ssl.yaml", y, strlen(y), &d);
+	const struct mr_domain *a = mr_model_domain(&m, "a.example"), *b = mr_model_domain(&m, "b.example"),
+			       *c = mr_model_domain(&m, "c.example");
+	ck_assert(a->ssl.enabled);
+	ck_assert_int_eq(a->ssl.cert, MR_CERT_SELF_SIGNED);
+	ck_assert_str_eq(a->ssl.alias, "mail.a.example");
+	ck_assert_ptr_null(a->ssl.email);
+	/* the implied alias is shown at the 'ssl' value */
+	ck_assert_int_eq(a->ssl.alias_loc.line, 5);
+	ck_assert_int_eq(a->ssl.alias_loc.col, 34);
+	ck_assert(b->ssl.enabled);
+	ck_assert_int_eq(b->ssl.cert, MR_CERT_SELF_SIGNED);
+	ck_assert_str_eq(b->ssl.alias, "mail.b.example");
+	ck_assert_str_eq(b->ssl.email, "admin@b.example");
+	ck_assert_str_eq(c->ssl.alias, "smtp.c.example");
+	ck_assert(!mr_model_domain(&m, "d.example")->ssl.enabled);
+	ck_assert(!mr_model_domain(&m, "f.example")->ssl.enabled);
+	/* a bad alias is one error, and no default stands in for it */
+	ck_assert_uint_eq(d.n, 1);
+	ck_assert_ptr_null(mr_model_domain(&m, "e.example")->ssl.alias);
+	mr_diags_release(&d);
+	mr_model_release(&m);
+}
+END_TEST
+
+START_TEST(ssl_default_alias_too_long_is_an_error)
+{
+	/* a 253-character domain: mail.DOMAIN is no DNS name, and the error says to give 'alias' */
+	struct mr_buf y = MR_BUF_INIT, name = MR_BUF_INIT;
+	for (int i = 0; i < 4; i++)
+		mr_buf_addf(&name, "%.62s.", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	mr_buf_adds(&name, "e");
+	ck_assert_uint_eq(name.len, 253);
+	mr_buf_addf(&y, "version: 1\nusers:\n  alice: {}\ndomains:\n  %s: {owner: alice, ssl: true}\n", name.ptr);
+	struct mr_model m;
+	struct mr_diags d = MR_DIAGS_INIT;
+	mr_model_init(&m);
+	mr_load_yaml_buffer(&m, "long.yaml", y.ptr, y.len, &d);
+	struct mr_buf out = MR_BUF_INIT;
+	mr_diags_render(&d, &out);
+	ck_assert_msg(strstr(out.ptr, "error: the default ssl alias 'mail.") && strstr(out.ptr, "give 'alias'"), "%s",
+		      out.ptr);
+	mr_buf_release(&out);
+	mr_buf_release(&y);
+	mr_buf_release(&name);
+	mr_diags_release(&d);
+	mr_model_release(&m);
+}
+END_TEST
+
+START_TEST(ssl_letsencrypt_names_certbots_live_files_for_the_alias)
+{
+	const char *y = "version: 1\nusers:\n  alice: {}\ndomains:\n"
+			"  a.example: {owner: alice, ssl: {certificate: letsencrypt}}\n"
+			"  b.example: {owner: alice, ssl: {alias: smtp.b.example, certificate: letsencrypt}}\n"
+			"  c.example: {owner: alice, ssl: {certificate: letsencrypt-staging}}\n";
+	struct mr_model m;
+	struct mr_diags d = MR_DIAGS_INIT;
+	mr_model_init(&m);
+	mr_load_yaml_buffer(&m, "le.yaml", y, strlen(y), &d);
+	const struct mr_domain *a = mr_model_domain(&m, "a.example"), *b = mr_model_domain(&m, "b.example");
+	ck_assert_int_eq(a->ssl.cert, MR_CERT_FILES);
+	ck_assert(a->ssl.letsencrypt);
+	ck_assert_str_eq(a->ssl.cert_path, "/etc/letsencrypt/live/mail.a.example/fullchain.pem");
+	ck_assert_str_eq(a->ssl.key_path, "/etc/letsencrypt/live/mail.a.example/privkey.pem");
+	ck_assert_int_eq(a->ssl.cert_loc.line, 5);
+	ck_assert_int_eq(a->ssl.key_loc.col, a->ssl.cert_loc.col);
+	ck_assert_str_eq(b->ssl.cert_path, "/etc/letsencrypt/live/smtp.b.example/fullchain.pem");
+	ck_assert_str_eq(b->ssl.key_path, "/etc/letsencrypt/live/smtp.b.example/privkey.pem");
+	ck_assert_uint_eq(d.n, 1);
+	struct mr_buf out = MR_BUF_INIT;
+	mr_diags_render(&d, &out);
+	ck_assert_msg(strstr(out.ptr, "le.yaml:7:48: error: 'certificate' must be self-signed, letsencrypt or {cert: PATH, "
+				      "key: PATH}, not 'letsencrypt-staging'"),
+		      "%s", out.ptr);
+	mr_buf_release(&out);
+	mr_diags_release(&d);
+	mr_model_release(&m);
 }
 END_TEST
 
@@ -437,6 +528,9 @@ Suite *suite_load(void)
 	tcase_add_test(tc, buffer_parser_accepts_anchors_for_shared_settings);
 	tcase_add_test(tc, fleet_hosts_and_placement_load);
 	tcase_add_test(tc, fleet_cut_to_one_host);
+	tcase_add_test(tc, ssl_true_and_a_mapping_without_alias_default_to_mail_domain);
+	tcase_add_test(tc, ssl_default_alias_too_long_is_an_error);
+	tcase_add_test(tc, ssl_letsencrypt_names_certbots_live_files_for_the_alias);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -460,6 +460,80 @@ START_TEST(tree_usage_counts_what_is_the_homes)
 }
 END_TEST
 
+/* certbot's layout: live/NAME/ files are relative links into ../../archive/NAME/ */
+START_TEST(resolve_within_follows_links_only_inside_the_tree)
+{
+	struct mr_root *r = setup_root(_i);
+	const char *le = "/etc/letsencrypt";
+	sh("cd %s/etc && mkdir -p letsencrypt/live/mail.a.test letsencrypt/archive/mail.a.test letsencrypt/live/x "
+	   "letsencrypt/dir && echo c1 >letsencrypt/archive/mail.a.test/fullchain1.pem && "
+	   "echo c2 >letsencrypt/archive/mail.a.test/fullchain2.pem && "
+	   "ln -s ../../archive/mail.a.test/fullchain2.pem letsencrypt/live/mail.a.test/fullchain.pem && "
+	   "echo outside >secret.pem",
+	   rootdir);
+	struct mr_buf out = MR_BUF_INIT, err = MR_BUF_INIT, data = MR_BUF_INIT;
+	struct stat st;
+	/* the certbot link is followed, and the result holds no link */
+	ck_assert_int_eq(mr_root_resolve_within(r, le, "/etc/letsencrypt/live/mail.a.test/fullchain.pem", &out, &err), 0);
+	ck_assert_str_eq(out.ptr, "/etc/letsencrypt/archive/mail.a.test/fullchain2.pem");
+	ck_assert_int_eq(mr_root_read(r, out.ptr, 1024, &data, &st, &err), 0);
+	ck_assert_str_eq(data.ptr, "c2\n");
+	/* a plain file resolves to itself; a directory link on the way is followed too */
+	ck_assert_int_eq(mr_root_resolve_within(r, le, "/etc/letsencrypt/archive/mail.a.test/fullchain1.pem", &out, &err), 0);
+	ck_assert_str_eq(out.ptr, "/etc/letsencrypt/archive/mail.a.test/fullchain1.pem");
+	sh("ln -s ../archive/mail.a.test %s/etc/letsencrypt/live/dirlink", rootdir);
+	ck_assert_int_eq(mr_root_resolve_within(r, le, "/etc/letsencrypt/live/dirlink/fullchain1.pem", &out, &err), 0);
+	ck_assert_str_eq(out.ptr, "/etc/letsencrypt/archive/mail.a.test/fullchain1.pem");
+	ck_assert_uint_eq(err.len, 0);
+
+	/* a relative link that climbs out of the tree (to a file of the root, or out of the root) */
+	sh("ln -s ../../../secret.pem %s/etc/letsencrypt/live/x/escape.pem && "
+	   "ln -s ../../../../../../../../../../decoy/file %s/etc/letsencrypt/live/x/far.pem",
+	   rootdir, rootdir);
+	ck_assert_int_eq(mr_root_resolve_within(r, le, "/etc/letsencrypt/live/x/escape.pem", &out, &err), -EXDEV);
+	ck_assert_msg(strstr(err.ptr, "the symbolic link '") && strstr(err.ptr, "/live/x/escape.pem' climbs above '") &&
+			      strstr(err.ptr, "/etc/letsencrypt'"),
+		      "%s", err.ptr);
+	mr_buf_reset(&err);
+	ck_assert_int_eq(mr_root_resolve_within(r, le, "/etc/letsencrypt/live/x/far.pem", &out, &err), -EXDEV);
+	mr_buf_reset(&err);
+	/* an absolute link, even to a file inside the tree */
+	sh("ln -s /etc/letsencrypt/archive/mail.a.test/fullchain1.pem %s/etc/letsencrypt/live/x/abs.pem", rootdir);
+	ck_assert_int_eq(mr_root_resolve_within(r, le, "/etc/letsencrypt/live/x/abs.pem", &out, &err), -EXDEV);
+	ck_assert_msg(strstr(err.ptr, "/etc/letsencrypt/live/x/abs.pem' is absolute"), "%s", err.ptr);
+	mr_buf_reset(&err);
+	/* a loop, and a link to itself */
+	sh("cd %s/etc/letsencrypt/live/x && ln -s b.pem a.pem && ln -s a.pem b.pem && ln -s self.pem self.pem", rootdir);
+	ck_assert_int_eq(mr_root_resolve_within(r, le, "/etc/letsencrypt/live/x/a.pem", &out, &err), -ELOOP);
+	ck_assert_msg(strstr(err.ptr, "is met twice (a loop)"), "%s", err.ptr);
+	mr_buf_reset(&err);
+	ck_assert_int_eq(mr_root_resolve_within(r, le, "/etc/letsencrypt/live/x/self.pem", &out, &err), -ELOOP);
+	mr_buf_reset(&err);
+	/* a chain of 9 distinct links is too long; 8 are followed */
+	sh("cd %s/etc/letsencrypt/live/x && echo end >l0 && for i in 1 2 3 4 5 6 7 8 9; do ln -s l$((i - 1)) l$i; done",
+	   rootdir);
+	ck_assert_int_eq(mr_root_resolve_within(r, le, "/etc/letsencrypt/live/x/l8", &out, &err), 0);
+	ck_assert_str_eq(out.ptr, "/etc/letsencrypt/live/x/l0");
+	ck_assert_int_eq(mr_root_resolve_within(r, le, "/etc/letsencrypt/live/x/l9", &out, &err), -ELOOP);
+	ck_assert_msg(strstr(err.ptr, "more than 8 symbolic links"), "%s", err.ptr);
+	mr_buf_reset(&err);
+	/* missing, a file as a directory, an empty target, a path outside the tree */
+	ck_assert_int_eq(mr_root_resolve_within(r, le, "/etc/letsencrypt/live/none/fullchain.pem", &out, &err), -ENOENT);
+	ck_assert_int_eq(mr_root_resolve_within(r, le, "/etc/letsencrypt/live/x/l0/y", &out, &err), -ENOTDIR);
+	ck_assert_int_eq(mr_root_resolve_within(r, le, "/etc/secret.pem", &out, &err), -EINVAL);
+	ck_assert_int_eq(mr_root_resolve_within(r, le, "/etc/letsencrypt/../secret.pem", &out, &err), -EINVAL);
+	mr_buf_reset(&err);
+	/* a link to a directory that climbs out, used on the way */
+	sh("ln -s ../.. %s/etc/letsencrypt/live/up", rootdir);
+	ck_assert_int_eq(mr_root_resolve_within(r, le, "/etc/letsencrypt/live/up/secret.pem", &out, &err), -EXDEV);
+	decoy_intact();
+	mr_buf_release(&out);
+	mr_buf_release(&err);
+	mr_buf_release(&data);
+	teardown_root(&r);
+}
+END_TEST
+
 Suite *suite_rootfs(void)
 {
 	Suite *s = suite_create("rootfs");
@@ -474,6 +548,7 @@ Suite *suite_rootfs(void)
 	tcase_add_loop_test(tc, chown_tree_takes_only_the_owners, 0, 2);
 	tcase_add_loop_test(tc, copy_tree_and_compare, 0, 2);
 	tcase_add_loop_test(tc, tree_usage_counts_what_is_the_homes, 0, 2);
+	tcase_add_loop_test(tc, resolve_within_follows_links_only_inside_the_tree, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
