@@ -417,6 +417,8 @@ START_TEST(fleet_cut_to_one_host)
 	ck_assert_uint_eq(m.ndomains, 4);
 	mr_model_release(&m);
 	mr_diags_release(&d);
+}
+END_TEST
 
 START_TEST(ssl_true_and_a_mapping_without_alias_default_to_mail_domain)
 {
