@@ -63,7 +63,14 @@ struct mr_server {
 	struct mr_loc rate_loc;
 	const char *dmarc; /* template; NULL: the built-in default */
 	struct mr_loc dmarc_loc;
+	/* how long `mailrecon dns` lists a DKIM record replaced by a rotation for removal
+	 * (seconds; "7d" in YAML) */
+	int64_t dkim_grace;
+	struct mr_loc dkim_grace_loc;
 };
+
+#define MR_DKIM_GRACE_DEFAULT (7 * 86400)
+#define MR_DKIM_GRACE_MAX (366 * 86400)
 
 #define MR_DMARC_DEFAULT "v=DMARC1; p=none"
 
@@ -144,6 +151,17 @@ struct mr_dkim {
 	int bits;
 	struct mr_loc loc, selector_loc;
 	const char *public_key; /* live model only: the p= of the published record, base64 */
+	/*
+	 * Live model only, from STATE_DIR/dkim (codec/dkim_state.h): a key apply staged for a
+	 * new selector or size, which signs only once `mailrecon dns --check` found its record
+	 * published (pending_confirmed); and the record of the key the last switch replaced,
+	 * listed for removal until retired_until.  NULL selectors: none.
+	 */
+	const char *pending_selector, *pending_public_key;
+	int pending_bits;
+	bool pending_confirmed;
+	const char *retired_selector, *retired_public_key;
+	int64_t retired_until;
 };
 
 #define MR_DKIM_SELECTOR_DEFAULT "dkim"
