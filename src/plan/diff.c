@@ -623,7 +623,7 @@ static void diff_dkim(struct ctx *c, const struct mr_domain *a, const struct mr_
 			ch = change(c, MR_CHANGE_UPDATE, MR_OBJ_DKIM, dn, dn);
 		attr(ch, "staged key",
 		     mr_arena_printf(&c->p->arena, "selector %s, %d bits", a->dkim.pending_selector, a->dkim.pending_bits),
-		     step == MR_DKIM_STAGE ? "(replaced)" : NULL);
+		     step == MR_DKIM_STAGE ? "(replaced)" : "(dropped)");
 	}
 	if (expire) {
 		if (!ch)
@@ -631,7 +631,7 @@ static void diff_dkim(struct ctx *c, const struct mr_domain *a, const struct mr_
 		attr(ch, "replaced record",
 		     mr_arena_printf(&c->p->arena, "%s._domainkey, listed for removal until %s", a->dkim.retired_selector,
 				     date_s(c, a->dkim.retired_until)),
-		     NULL);
+		     "(removed)");
 	}
 }
 
