@@ -273,6 +273,32 @@ static int new_key(struct stage *s, const struct mr_domain *d, const char *pp, c
 	return rc;
 }
 
+int stage_drop_staged_keys(struct stage *s, struct mr_buf *shown, size_t *n)
+{
+	char *dir = mr_path_join(s->a->state, MR_DKIM_STATE_DIR);
+	struct mr_pathlist names = MR_PATHLIST_INIT;
+	mr_root_list(s->a->root, dir, &names);
+	mr_pathlist_sort(&names);
+	int rc = 0;
+	for (size_t i = 0; i < names.n && rc == 0; i++) {
+		const char *nm = names.v[i];
+		size_t l = strlen(nm);
+		bool ours = nm[0] != '.' &&
+			    ((l > 8 && strcmp(nm + l - 8, ".private") == 0) || (l > 4 && strcmp(nm + l - 4, ".txt") == 0) ||
+			     (l > 10 && strcmp(nm + l - 10, ".confirmed") == 0));
+		if (!ours)
+			continue;
+		char *path = mr_path_join(dir, nm);
+		rc = mr_txn_unlink(s->t, path, &s->err);
+		mr_buf_addf(shown, "  - %s (a staged DKIM key: a revision records none)\n", path);
+		(*n)++;
+		free(path);
+	}
+	mr_pathlist_release(&names);
+	free(dir);
+	return rc;
+}
+
 /* What the plan's DKIM change of a domain does (plan.h mr_dkim_step: the same question). */
 static int stage_dkim(struct stage *s, const struct mr_change *c)
 {
@@ -285,7 +311,8 @@ static int stage_dkim(struct stage *s, const struct mr_change *c)
 	mr_buf_addf(&tp, "%s/%s.txt", ssl, c->id);
 	int rc = 0;
 	bool staged = live && live->dkim.pending_selector;
-	if (step == MR_DKIM_DELETE || step == MR_DKIM_SWITCH || (step == MR_DKIM_CREATE && live && live->dkim.enabled))
+	if (step == MR_DKIM_DELETE || step == MR_DKIM_SWITCH || step == MR_DKIM_REPLACE ||
+	    (step == MR_DKIM_CREATE && live && live->dkim.enabled))
 		rc = keep_key(s->a, pp.ptr);
 	if (rc < 0)
 		goto out;
@@ -296,6 +323,7 @@ static int stage_dkim(struct stage *s, const struct mr_change *c)
 			rc = drop_staged(s, c->id);
 		break;
 	case MR_DKIM_CREATE:
+	case MR_DKIM_REPLACE: /* not asked of apply (a rollback stages the revision's files) */
 		rc = new_key(s, d, pp.ptr, tp.ptr, false);
 		if (rc == 0 && staged)
 			rc = drop_staged(s, c->id);

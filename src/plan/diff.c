@@ -560,6 +560,15 @@ enum mr_dkim_step mr_dkim_step(const struct mr_domain *live, const struct mr_dom
 	return MR_DKIM_STAGE;
 }
 
+enum mr_dkim_step mr_dkim_plan_step(const struct mr_plan_input *in, const struct mr_domain *live,
+				    const struct mr_domain *target)
+{
+	enum mr_dkim_step step = mr_dkim_step(live, target);
+	if (in->restore && (step == MR_DKIM_STAGE || step == MR_DKIM_WAIT || step == MR_DKIM_SWITCH))
+		return MR_DKIM_REPLACE;
+	return step;
+}
+
 bool mr_dkim_retired_expired(const struct mr_domain *live, const struct mr_domain *target, int64_t now)
 {
 	return live && live != target && live->dkim.retired_selector && live->dkim.retired_until <= now;
@@ -590,7 +599,7 @@ static bool keys_equal(const struct mr_domain *a, const struct mr_domain *b)
 static void diff_dkim(struct ctx *c, const struct mr_domain *a, const struct mr_domain *b)
 {
 	const char *dn = b ? b->name : a->name;
-	enum mr_dkim_step step = mr_dkim_step(a, b);
+	enum mr_dkim_step step = mr_dkim_plan_step(c->in, a, b);
 	int64_t now = c->in->now ? c->in->now : (int64_t)time(NULL);
 	bool expire = mr_dkim_retired_expired(a, b, now);
 	const char *ka = a ? dkim_s(c, &a->dkim) : NULL, *kb = b ? dkim_s(c, &b->dkim) : NULL;
@@ -613,6 +622,9 @@ static void diff_dkim(struct ctx *c, const struct mr_domain *a, const struct mr_
 	case MR_DKIM_SWITCH:
 		attr(ch = change(c, MR_CHANGE_UPDATE, MR_OBJ_DKIM, dn, dn), "key", ka,
 		     mr_arena_printf(&c->p->arena, "%s (the staged key, its record published: it signs now)", kb));
+		break;
+	case MR_DKIM_REPLACE:
+		attr(ch = change(c, MR_CHANGE_UPDATE, MR_OBJ_DKIM, dn, dn), "key", ka, mr_arena_printf(&c->p->arena, "%s (new key)", kb));
 		break;
 	case MR_DKIM_DROP:
 		break;

@@ -697,12 +697,12 @@ static void key_files(struct mr_plan *p, const struct mr_model *t, const struct 
 		bool create = c->action == MR_CHANGE_CREATE, remove = c->action == MR_CHANGE_DELETE;
 		if (c->object == MR_OBJ_DKIM) {
 			const struct mr_domain *ld = mr_model_domain(&in->live->model, c->id), *td = mr_model_domain(t, c->id);
-			enum mr_dkim_step step = mr_dkim_step(ld, td);
+			enum mr_dkim_step step = mr_dkim_plan_step(in, ld, td);
 			bool pending = ld && ld->dkim.pending_selector;
 			static const char *const ext[] = { ".private", ".txt" };
 			for (int e = 0; e < 2; e++) {
 				const char *sp = mr_arena_printf(&p->arena, "%s/" MR_DKIM_STATE_DIR "/%s%s", sd, c->id, ext[e]);
-				if (step == MR_DKIM_CREATE || step == MR_DKIM_DELETE || step == MR_DKIM_SWITCH)
+				if (step == MR_DKIM_CREATE || step == MR_DKIM_DELETE || step == MR_DKIM_SWITCH || step == MR_DKIM_REPLACE)
 					key_file(p, mr_arena_printf(&p->arena, "%s/%s%s", ssl, c->id, ext[e]), create, remove);
 				if (step == MR_DKIM_STAGE)
 					key_file(p, sp, !pending, false);

@@ -205,8 +205,16 @@ void mr_route_json(struct mr_buf *out, const char *address, const struct mr_rout
  * removal; DROP the staged key (the live key is the wanted one again).  apply's stage step
  * asks the same question, so plan and apply cannot disagree.
  */
-enum mr_dkim_step { MR_DKIM_KEEP, MR_DKIM_CREATE, MR_DKIM_DELETE, MR_DKIM_STAGE, MR_DKIM_WAIT, MR_DKIM_SWITCH, MR_DKIM_DROP };
+enum mr_dkim_step {
+	MR_DKIM_KEEP, MR_DKIM_CREATE, MR_DKIM_DELETE, MR_DKIM_STAGE, MR_DKIM_WAIT, MR_DKIM_SWITCH, MR_DKIM_DROP,
+	MR_DKIM_REPLACE, /* rollback only: the revision's key replaces the live one at once (from STATE_DIR/keys) */
+};
 enum mr_dkim_step mr_dkim_step(const struct mr_domain *live, const struct mr_domain *target);
+/* The same for a plan: a rollback (in->restore) puts the revision's key back at once (REPLACE),
+ * as it puts back every file of the revision. */
+struct mr_plan_input;
+enum mr_dkim_step mr_dkim_plan_step(const struct mr_plan_input *in, const struct mr_domain *live,
+				    const struct mr_domain *target);
 /* Whether the replaced record of live is past its grace period at now (its file goes). */
 bool mr_dkim_retired_expired(const struct mr_domain *live, const struct mr_domain *target, int64_t now);
 
