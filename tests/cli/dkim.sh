@@ -17,7 +17,6 @@ pass=0
 fail=0
 . "$(dirname "$0")/lib.sh"
 live=$repo/tests/fixtures/live
-schema() { "$node" "$repo/tests/schema/validate.mjs" "$repo" "$@"; }
 
 tree debian/hosting
 cp -a "$repo/examples/hosting" "$tmp/h"
