@@ -298,7 +298,8 @@ int mr_rollback_run(const struct mr_apply_opts *o, const char *rev)
 		mr_plan_print_text_as(&view, NULL, false, MR_PLAN_MADE, &made); /* for the revision */
 	}
 	bool staged = stage_homes(&s, &p, HOMES_BEFORE_FILES) == 0 &&
-		      stage_revision(&s, e.id, &want, &cur, &shown, &nchanged, &kept_keys) == 0;
+		      stage_revision(&s, e.id, &want, &cur, &shown, &nchanged, &kept_keys) == 0 &&
+		      stage_drop_staged_keys(&s, &shown, &nchanged) == 0;
 	for (size_t i = 0; staged && i < p.nfiles; i++) {
 		const struct mr_file_change *f = &p.files[i];
 		if (f->file_id != MR_FILE_ID_CONFIG)

@@ -18,6 +18,7 @@
 #include "apply/history.h"
 #include "apply/steps.h"
 #include "load/desired.h"
+#include "codec/dkim_state.h"
 #include "plan/planfile.h"
 #include "util/faults.h"
 #include "util/xalloc.h"
@@ -261,6 +262,9 @@ int take_state(struct actx *a, const char *cmd, int *lockfd)
 	mr_pathlist_add(&dirs, "/etc/dovecot/certs");
 	mr_pathlist_add(&dirs, "/etc/dovecot/conf.d");
 	mr_pathlist_add(&dirs, a->state);
+	char *dkim_dir = state_path(a, MR_DKIM_STATE_DIR); /* a staged DKIM key (codec/dkim_state.h) */
+	mr_pathlist_add(&dirs, dkim_dir);
+	free(dkim_dir);
 	mr_pathlist_sort(&dirs);
 	mr_buf_reset(&report);
 	for (size_t i = 0; i < dirs.n; i++)
@@ -331,7 +335,7 @@ struct live_job {
 static void *live_job_run(void *arg)
 {
 	struct live_job *j = arg;
-	j->rc = mr_live_load(&j->a->lv, &(struct mr_live_opts){ .root = j->a->root, .layout = j->a->o->layout },
+	j->rc = mr_live_load(&j->a->lv, &(struct mr_live_opts){ .root = j->a->root, .layout = j->a->o->layout, .state_dir = j->a->state },
 			     &j->a->errors);
 	return NULL;
 }

@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "apply/steps.h"
+#include "codec/dkim_state.h"
 #include "codec/dkim_txt.h"
 #include "codec/live.h"
 #include "crypto/digest.h"
@@ -170,33 +172,179 @@ int keep_key(struct actx *a, const char *path)
 	return rc;
 }
 
+/* STATE_DIR/dkim's files are root's, 0600, in a 0700 directory (codec/dkim_state.h) */
+static const struct mr_codec dkim_state_meta = { .name = "dkim-state", .owner = "root", .group = { "root", "root" },
+						 .mode = 0600 };
+
+static int stage_state_file(struct stage *s, const char *domain, const char *ext, const void *data, size_t len,
+			    bool secret)
+{
+	char *dir = mr_path_join(s->a->state, MR_DKIM_STATE_DIR), *path = mr_dkim_state_path(s->a->state, domain, ext);
+	int rc = mr_txn_mkdirs(s->t, dir, 0700, &s->err);
+	if (rc == 0)
+		rc = data ? stage_bytes(s, path, data, len, &dkim_state_meta, secret) : mr_txn_unlink(s->t, path, &s->err);
+	free(dir);
+	free(path);
+	return rc;
+}
+
+/* the staged key and its confirmation go */
+static int drop_staged(struct stage *s, const char *domain)
+{
+	static const char *const ext[] = { ".private", ".txt", ".confirmed" };
+	for (int e = 0; e < 3; e++)
+		if (stage_state_file(s, domain, ext[e], NULL, 0, false) < 0)
+			return -1;
+	return 0;
+}
+
+/*
+ * The switch: the staged key becomes ssl/DOMAIN.private, its record ssl/DOMAIN.txt (made
+ * again from the key's public half, not copied from the state file), and the record it
+ * replaces is kept in STATE_DIR/dkim/DOMAIN.retired until now + server.dkim_grace.
+ */
+static int switch_staged(struct stage *s, const struct mr_domain *live, const struct mr_domain *d, const char *pp,
+			 const char *tp)
+{
+	struct mr_buf pem = MR_BUF_INIT, err = MR_BUF_INIT, txt = MR_BUF_INIT, ret = MR_BUF_INIT;
+	char *staged = mr_dkim_state_path(s->a->state, d->name, ".private"), *pub = NULL;
+	struct stat st;
+	int rc = -1;
+	if (mr_root_read(s->a->root, staged, 1u << 20, &pem, &st, &err) < 0) {
+		mr_buf_addf(&s->err, "cannot read the staged DKIM key of '%s': %s", d->name, err.ptr);
+		goto out;
+	}
+	int bits = mr_privkey_bits_pem(pem.ptr ? pem.ptr : "", pem.len, &pub);
+	if (bits != d->dkim.bits || !live->dkim.pending_public_key || strcmp(pub, live->dkim.pending_public_key) != 0) {
+		/* it changed since the plan read it: what dns --check confirmed is not this key */
+		mr_buf_addf(&s->err, "the staged DKIM key of '%s' changed since it was read; run mailrecon dns --check again",
+			    d->name);
+		goto out;
+	}
+	mr_dkim_txt_render(d->dkim.selector, d->name, pub, &txt);
+	rc = stage_bytes(s, pp, pem.ptr, pem.len, NULL, true);
+	if (rc == 0)
+		rc = stage_bytes(s, tp, txt.ptr, txt.len, NULL, true);
+	if (rc == 0)
+		rc = drop_staged(s, d->name);
+	if (rc == 0 && live->dkim.public_key) {
+		int64_t now = (int64_t)time(NULL);
+		mr_dkim_state_render(live->dkim.selector, live->dkim.public_key, "until", now + s->a->m.server.dkim_grace, &ret);
+		rc = stage_state_file(s, d->name, ".retired", ret.ptr, ret.len, false);
+	}
+out:
+	if (pem.ptr)
+		explicit_bzero(pem.ptr, pem.cap);
+	mr_buf_release(&pem);
+	mr_buf_release(&err);
+	mr_buf_release(&txt);
+	mr_buf_release(&ret);
+	free(staged);
+	free(pub);
+	return rc;
+}
+
+/* A new key: bits and selector of d, in ssl/ (to sign at once) or staged in STATE_DIR/dkim. */
+static int new_key(struct stage *s, const struct mr_domain *d, const char *pp, const char *tp, bool staged)
+{
+	struct mr_buf pem = MR_BUF_INIT, txt = MR_BUF_INIT;
+	char *pub = NULL;
+	int rc = -1;
+	if (mr_dkim_generate(d->dkim.bits, &pem, &pub, &s->err) == 0) {
+		mr_dkim_txt_render(d->dkim.selector, d->name, pub, &txt);
+		if (staged) {
+			/* an earlier staged key is overwritten; its confirmation goes */
+			rc = stage_state_file(s, d->name, ".confirmed", NULL, 0, false);
+			if (rc == 0)
+				rc = stage_state_file(s, d->name, ".private", pem.ptr, pem.len, true);
+			if (rc == 0)
+				rc = stage_state_file(s, d->name, ".txt", txt.ptr, txt.len, false);
+		} else {
+			rc = stage_bytes(s, pp, pem.ptr, pem.len, NULL, true);
+			if (rc == 0)
+				rc = stage_bytes(s, tp, txt.ptr, txt.len, NULL, true);
+		}
+	}
+	if (pem.ptr)
+		explicit_bzero(pem.ptr, pem.cap);
+	mr_buf_release(&pem);
+	mr_buf_release(&txt);
+	free(pub);
+	return rc;
+}
+
+int stage_drop_staged_keys(struct stage *s, struct mr_buf *shown, size_t *n)
+{
+	char *dir = mr_path_join(s->a->state, MR_DKIM_STATE_DIR);
+	struct mr_pathlist names = MR_PATHLIST_INIT;
+	mr_root_list(s->a->root, dir, &names);
+	mr_pathlist_sort(&names);
+	int rc = 0;
+	for (size_t i = 0; i < names.n && rc == 0; i++) {
+		const char *nm = names.v[i];
+		size_t l = strlen(nm);
+		bool ours = nm[0] != '.' &&
+			    ((l > 8 && strcmp(nm + l - 8, ".private") == 0) || (l > 4 && strcmp(nm + l - 4, ".txt") == 0) ||
+			     (l > 10 && strcmp(nm + l - 10, ".confirmed") == 0));
+		if (!ours)
+			continue;
+		char *path = mr_path_join(dir, nm);
+		rc = mr_txn_unlink(s->t, path, &s->err);
+		mr_buf_addf(shown, "  - %s (a staged DKIM key: a revision records none)\n", path);
+		(*n)++;
+		free(path);
+	}
+	mr_pathlist_release(&names);
+	free(dir);
+	return rc;
+}
+
+/* What the plan's DKIM change of a domain does (plan.h mr_dkim_step: the same question). */
 static int stage_dkim(struct stage *s, const struct mr_change *c)
 {
 	const char *ssl = s->a->lv.layout == MR_LAYOUT_RHEL ? "/etc/exim/ssl" : "/etc/exim4/ssl";
+	const struct mr_domain *live = mr_model_domain(&s->a->lv.model, c->id);
+	const struct mr_domain *d = mr_model_domain(&s->a->m, c->id);
+	enum mr_dkim_step step = c->action == MR_CHANGE_DELETE ? MR_DKIM_DELETE : mr_dkim_step(live, d);
 	struct mr_buf pp = MR_BUF_INIT, tp = MR_BUF_INIT;
 	mr_buf_addf(&pp, "%s/%s.private", ssl, c->id);
 	mr_buf_addf(&tp, "%s/%s.txt", ssl, c->id);
-	int rc = c->action == MR_CHANGE_CREATE ? 0 : keep_key(s->a, pp.ptr);
-	if (c->action == MR_CHANGE_DELETE) {
+	int rc = 0;
+	bool staged = live && live->dkim.pending_selector;
+	if (step == MR_DKIM_DELETE || step == MR_DKIM_SWITCH || step == MR_DKIM_REPLACE ||
+	    (step == MR_DKIM_CREATE && live && live->dkim.enabled))
+		rc = keep_key(s->a, pp.ptr);
+	if (rc < 0)
+		goto out;
+	switch (step) {
+	case MR_DKIM_DELETE:
 		rc = mr_txn_unlink(s->t, pp.ptr, &s->err) || mr_txn_unlink(s->t, tp.ptr, &s->err) ? -1 : 0;
-	} else if (rc == 0) {
-		const struct mr_domain *d = target_domain(s->a, c->id);
-		struct mr_buf pem = MR_BUF_INIT, txt = MR_BUF_INIT;
-		char *pub = NULL;
-		if (mr_dkim_generate(d->dkim.bits, &pem, &pub, &s->err) < 0) {
-			rc = -1;
-		} else {
-			mr_dkim_txt_render(d->dkim.selector, d->name, pub, &txt);
-			rc = stage_bytes(s, pp.ptr, pem.ptr, pem.len, NULL, true);
-			if (rc == 0)
-				rc = stage_bytes(s, tp.ptr, txt.ptr, txt.len, NULL, true);
-		}
-		if (pem.ptr)
-			explicit_bzero(pem.ptr, pem.cap);
-		mr_buf_release(&pem);
-		mr_buf_release(&txt);
-		free(pub);
+		if (rc == 0 && staged)
+			rc = drop_staged(s, c->id);
+		break;
+	case MR_DKIM_CREATE:
+	case MR_DKIM_REPLACE: /* not asked of apply (a rollback stages the revision's files) */
+		rc = new_key(s, d, pp.ptr, tp.ptr, false);
+		if (rc == 0 && staged)
+			rc = drop_staged(s, c->id);
+		break;
+	case MR_DKIM_STAGE:
+		rc = new_key(s, d, pp.ptr, tp.ptr, true);
+		break;
+	case MR_DKIM_SWITCH:
+		rc = switch_staged(s, live, d, pp.ptr, tp.ptr);
+		break;
+	case MR_DKIM_DROP:
+		rc = drop_staged(s, c->id);
+		break;
+	case MR_DKIM_KEEP:
+	case MR_DKIM_WAIT:
+		break;
 	}
+	/* the replaced record of an earlier switch, past its grace period (a switch wrote a new one) */
+	if (rc == 0 && step != MR_DKIM_SWITCH && mr_dkim_retired_expired(live, d ? d : NULL, (int64_t)time(NULL)))
+		rc = stage_state_file(s, c->id, ".retired", NULL, 0, false);
+out:
 	mr_buf_release(&pp);
 	mr_buf_release(&tp);
 	return rc;

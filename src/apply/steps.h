@@ -128,6 +128,10 @@ int stage_bytes(struct stage *s, const char *path, const void *data, size_t len,
 		bool secret);
 int keep_key(struct actx *a, const char *path);
 int stage_plan_files(struct stage *s, const struct mr_plan *p);
+/* rollback: every staged DKIM key of STATE_DIR/dkim (with its record and confirmation) goes,
+ * since a revision records none; each path is appended to shown ("  - PATH ...") and counted
+ * in *n.  The replaced records listed for removal stay. */
+int stage_drop_staged_keys(struct stage *s, struct mr_buf *shown, size_t *n);
 void stage_expect_live(struct stage *s);
 
 /* homes.c */

@@ -205,7 +205,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 		return lrc0;
 	}
 	/* the live files are read on a second thread while this one loads the desired state */
-	struct live_job job = { .lv = &lv, .opts = { .root = g->rootfs, .layout = g->layout }, .errors = &errors };
+	struct live_job job = { .lv = &lv, .opts = { .root = g->rootfs, .layout = g->layout, .state_dir = g->state_dir }, .errors = &errors };
 	pthread_t th;
 	bool threaded = pthread_create(&th, NULL, live_job_run, &job) == 0;
 	if (!threaded)

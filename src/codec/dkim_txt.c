@@ -254,6 +254,12 @@ static const char *find_p(const char *s, size_t n, char **pubkey_b64)
 	return NULL;
 }
 
+const char *mr_dkim_tags_p(const char *tags, size_t len, char **pubkey_b64)
+{
+	*pubkey_b64 = NULL;
+	return find_p(tags, len, pubkey_b64);
+}
+
 int mr_dkim_txt_parse(const char *data, size_t len, char **selector, char **pubkey_b64, const char **why)
 {
 	*selector = NULL;

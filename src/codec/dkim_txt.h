@@ -27,6 +27,13 @@
 int mr_dkim_txt_parse(const char *data, size_t len, char **selector, char **pubkey_b64, const char **why);
 
 /*
+ * The p= value of a DKIM tag list (RFC 6376 3.2: the TXT data of a record, its strings
+ * joined), white space removed: NULL with a fresh *pubkey_b64, or a short static reason
+ * (no p=, two, empty, not base64) with *pubkey_b64 NULL.
+ */
+const char *mr_dkim_tags_p(const char *tags, size_t len, char **pubkey_b64);
+
+/*
  * Append the file opendkim-genkey -r writes for this key to out, byte for byte: the p=
  * value in quoted strings of 250 base64 characters (the first one after "p="), and the
  * "; ----- DKIM key SELECTOR for DOMAIN" comment unless domain is NULL or empty.

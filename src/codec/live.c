@@ -3,6 +3,7 @@
  * owns what, the domains file which domains exist, the two passwd files which mailboxes,
  * and the remaining files attach to those.  Anything that does not fit is a finding.
  */
+#include "codec/dkim_state.h"
 #include "codec/live.h"
 
 #include <dirent.h>
@@ -899,6 +900,8 @@ int mr_live_load(struct mr_live *lv, const struct mr_live_opts *o, struct mr_dia
 	read_whitelist(&b, MR_FILE_CLAMAV, "antivirus scanning");
 	read_notes(&b);
 	mr_live_keys(lv);
+	if (o->state_dir)
+		mr_dkim_state_load(lv, o->state_dir);
 	mr_model_sort(&lv->model);
 	mr_strmap_release(&b.reg_domain);
 	mr_strmap_release(&b.reg_mailbox);

@@ -72,6 +72,8 @@ struct mr_live {
 struct mr_live_opts {
 	struct mr_root *root;  /* the root handle (util/rootfs.h); it must outlive the model */
 	enum mr_layout layout; /* MR_LAYOUT_AUTO: /etc/exim4 means debian, /etc/exim rhel */
+	/* when set, the DKIM rotation kept in STATE_DIR/dkim is read too (codec/dkim_state.h) */
+	const char *state_dir;
 };
 
 /* Resolve MR_LAYOUT_AUTO; -1 with a message in err when the tree does not tell. */

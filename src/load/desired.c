@@ -344,11 +344,43 @@ FIELD_FN(f_server_hosts)
 	}
 }
 
+/* "7d", "36h", "90m", "600s" or "600" (seconds): how long a replaced DKIM record stays listed */
+FIELD_FN(f_server_dkim_grace)
+{
+	struct mr_server *s = obj;
+	const char *str = scalar(c, v, "dkim_grace");
+	if (!str)
+		return;
+	size_t n = strspn(str, "0123456789");
+	uint64_t u = 0;
+	int64_t unit = 1;
+	const char *suf = str + n;
+	if (*suf == 'd')
+		unit = 86400;
+	else if (*suf == 'h')
+		unit = 3600;
+	else if (*suf == 'm')
+		unit = 60;
+	else if (*suf == 's')
+		unit = 1;
+	else if (*suf)
+		unit = 0;
+	if (n == 0 || n > 9 || unit == 0 || (*suf && suf[1]) || (str[0] == '0' && n > 1) ||
+	    !mr_parse_u64(str, n, 999999999, &u) || (int64_t)u * unit > MR_DKIM_GRACE_MAX) {
+		ERR(c, v, "'dkim_grace' must be a duration of at most 366 days: a whole number with d, h, m or s "
+			  "(e.g. 7d, 36h), not '%s'", str);
+		return;
+	}
+	s->dkim_grace = (int64_t)u * unit;
+	s->dkim_grace_loc = loc_of(c, v);
+}
+
 static const struct field server_fields[] = {
 	{ "password_scheme", f_server_scheme, false },
 	{ "rate_per_hour", f_server_rate, false },
 	{ "dmarc", f_server_dmarc, false },
 	{ "hosts", f_server_hosts, false },
+	{ "dkim_grace", f_server_dkim_grace, false },
 	{ NULL, NULL, false },
 };
 

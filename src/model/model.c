@@ -22,6 +22,7 @@ void mr_server_defaults(struct mr_server *s)
 	memset(s, 0, sizeof(*s));
 	s->password_scheme = MR_SCHEME_SHA512_CRYPT;
 	s->rate_per_hour = MR_UNSET;
+	s->dkim_grace = MR_DKIM_GRACE_DEFAULT;
 }
 
 void mr_model_init(struct mr_model *m)

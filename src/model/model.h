@@ -67,7 +67,14 @@ struct mr_server {
 	 * every domain is local.  hosts_loc.line != 0 when the key was written. */
 	struct mr_items hosts;
 	struct mr_loc hosts_loc;
+	/* how long `mailrecon dns` lists a DKIM record replaced by a rotation for removal
+	 * (seconds; "7d" in YAML) */
+	int64_t dkim_grace;
+	struct mr_loc dkim_grace_loc;
 };
+
+#define MR_DKIM_GRACE_DEFAULT (7 * 86400)
+#define MR_DKIM_GRACE_MAX (366 * 86400)
 
 #define MR_DMARC_DEFAULT "v=DMARC1; p=none"
 
@@ -148,6 +155,17 @@ struct mr_dkim {
 	int bits;
 	struct mr_loc loc, selector_loc;
 	const char *public_key; /* live model only: the p= of the published record, base64 */
+	/*
+	 * Live model only, from STATE_DIR/dkim (codec/dkim_state.h): a key apply staged for a
+	 * new selector or size, which signs only once `mailrecon dns --check` found its record
+	 * published (pending_confirmed); and the record of the key the last switch replaced,
+	 * listed for removal until retired_until.  NULL selectors: none.
+	 */
+	const char *pending_selector, *pending_public_key;
+	int pending_bits;
+	bool pending_confirmed;
+	const char *retired_selector, *retired_public_key;
+	int64_t retired_until;
 };
 
 /* certbot's tree: `certificate: letsencrypt` reads live/ALIAS/fullchain.pem and privkey.pem,

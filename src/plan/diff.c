@@ -537,31 +537,122 @@ static void domain_attrs(struct ctx *c, struct mr_change *ch, const struct mr_do
 #undef A
 }
 
+static bool dkim_same(const struct mr_dkim *a, const struct mr_dkim *b)
+{
+	return a->bits == b->bits && strcmp(a->selector, b->selector) == 0;
+}
+
+enum mr_dkim_step mr_dkim_step(const struct mr_domain *live, const struct mr_domain *target)
+{
+	bool la = live && live->dkim.enabled, tb = target && target->dkim.enabled;
+	bool pending = live && live->dkim.pending_selector;
+	if (live && live == target) /* outside the scope: the live domain itself */
+		return MR_DKIM_KEEP;
+	if (!tb)
+		return la ? MR_DKIM_DELETE : pending ? MR_DKIM_DROP : MR_DKIM_KEEP;
+	if (!la)
+		return MR_DKIM_CREATE; /* nothing signs yet: the new key signs at once */
+	if (dkim_same(&live->dkim, &target->dkim))
+		return pending ? MR_DKIM_DROP : MR_DKIM_KEEP;
+	if (pending && live->dkim.pending_bits == target->dkim.bits &&
+	    strcmp(live->dkim.pending_selector, target->dkim.selector) == 0)
+		return live->dkim.pending_confirmed ? MR_DKIM_SWITCH : MR_DKIM_WAIT;
+	return MR_DKIM_STAGE;
+}
+
+enum mr_dkim_step mr_dkim_plan_step(const struct mr_plan_input *in, const struct mr_domain *live,
+				    const struct mr_domain *target)
+{
+	enum mr_dkim_step step = mr_dkim_step(live, target);
+	if (in->restore && (step == MR_DKIM_STAGE || step == MR_DKIM_WAIT || step == MR_DKIM_SWITCH))
+		return MR_DKIM_REPLACE;
+	return step;
+}
+
+bool mr_dkim_retired_expired(const struct mr_domain *live, const struct mr_domain *target, int64_t now)
+{
+	return live && live != target && live->dkim.retired_selector && live->dkim.retired_until <= now;
+}
+
+static const char *date_s(struct ctx *c, int64_t when)
+{
+	char buf[32];
+	time_t t = (time_t)when;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M UTC", &tm);
+	return mr_arena_strdup(&c->p->arena, buf);
+}
+
 static bool keys_equal(const struct mr_domain *a, const struct mr_domain *b)
 {
-	if (!a || !b || a->dkim.enabled != b->dkim.enabled || a->ssl.enabled != b->ssl.enabled)
-		return false;
-	if (a->dkim.enabled && (a->dkim.bits != b->dkim.bits || strcmp(a->dkim.selector, b->dkim.selector) != 0))
+	if (!a || !b || a->ssl.enabled != b->ssl.enabled)
 		return false;
 	return !a->ssl.enabled;
 }
 
+/*
+ * A DKIM key (docs/plan.md "DKIM rotation"): a first key signs at once; a new selector or
+ * size is staged in STATE_DIR/dkim and signs only after `mailrecon dns --check` has found
+ * its record (the switch), the replaced record then listed for removal for server.dkim_grace.
+ */
+static void diff_dkim(struct ctx *c, const struct mr_domain *a, const struct mr_domain *b)
+{
+	const char *dn = b ? b->name : a->name;
+	enum mr_dkim_step step = mr_dkim_plan_step(c->in, a, b);
+	int64_t now = c->in->now ? c->in->now : (int64_t)time(NULL);
+	bool expire = mr_dkim_retired_expired(a, b, now);
+	const char *ka = a ? dkim_s(c, &a->dkim) : NULL, *kb = b ? dkim_s(c, &b->dkim) : NULL;
+	struct mr_change *ch = NULL;
+	switch (step) {
+	case MR_DKIM_KEEP:
+	case MR_DKIM_WAIT:
+		break;
+	case MR_DKIM_CREATE:
+		attr(ch = change(c, MR_CHANGE_CREATE, MR_OBJ_DKIM, dn, dn), "key", NULL, kb);
+		break;
+	case MR_DKIM_DELETE:
+		attr(ch = change(c, MR_CHANGE_DELETE, MR_OBJ_DKIM, dn, dn), "key", ka, NULL);
+		break;
+	case MR_DKIM_STAGE:
+		attr(ch = change(c, MR_CHANGE_UPDATE, MR_OBJ_DKIM, dn, dn), "key", ka,
+		     mr_arena_printf(&c->p->arena, "%s (new key, staged: %s signs until mailrecon dns --check finds its record)",
+				     kb, a->dkim.selector));
+		break;
+	case MR_DKIM_SWITCH:
+		attr(ch = change(c, MR_CHANGE_UPDATE, MR_OBJ_DKIM, dn, dn), "key", ka,
+		     mr_arena_printf(&c->p->arena, "%s (the staged key, its record published: it signs now)", kb));
+		break;
+	case MR_DKIM_REPLACE:
+		attr(ch = change(c, MR_CHANGE_UPDATE, MR_OBJ_DKIM, dn, dn), "key", ka, mr_arena_printf(&c->p->arena, "%s (new key)", kb));
+		break;
+	case MR_DKIM_DROP:
+		break;
+	}
+	if (a && a->dkim.pending_selector && (step == MR_DKIM_DROP || step == MR_DKIM_STAGE || step == MR_DKIM_CREATE ||
+					      step == MR_DKIM_DELETE)) {
+		if (!ch)
+			ch = change(c, MR_CHANGE_UPDATE, MR_OBJ_DKIM, dn, dn);
+		attr(ch, "staged key",
+		     mr_arena_printf(&c->p->arena, "selector %s, %d bits", a->dkim.pending_selector, a->dkim.pending_bits),
+		     step == MR_DKIM_STAGE ? "(replaced)" : "(dropped)");
+	}
+	if (expire) {
+		if (!ch)
+			ch = change(c, MR_CHANGE_UPDATE, MR_OBJ_DKIM, dn, dn);
+		attr(ch, "replaced record",
+		     mr_arena_printf(&c->p->arena, "%s._domainkey, listed for removal until %s", a->dkim.retired_selector,
+				     date_s(c, a->dkim.retired_until)),
+		     "(removed)");
+	}
+}
+
 static void diff_keys(struct ctx *c, const struct mr_domain *a, const struct mr_domain *b)
 {
+	diff_dkim(c, a, b);
 	if (keys_equal(a, b))
 		return;
 	const char *dn = b ? b->name : a->name;
-	const char *ka = a ? dkim_s(c, &a->dkim) : NULL, *kb = b ? dkim_s(c, &b->dkim) : NULL;
-	if (ka || kb) {
-		if (!ka) {
-			attr(change(c, MR_CHANGE_CREATE, MR_OBJ_DKIM, dn, dn), "key", NULL, kb);
-		} else if (!kb) {
-			attr(change(c, MR_CHANGE_DELETE, MR_OBJ_DKIM, dn, dn), "key", ka, NULL);
-		} else if (strcmp(ka, kb) != 0) {
-			/* a new selector or size is a new key: it replaces the published one */
-			attr(change(c, MR_CHANGE_UPDATE, MR_OBJ_DKIM, dn, dn), "key", ka, mr_arena_printf(&c->p->arena, "%s (new key)", kb));
-		}
-	}
 	const char *sa = a ? ssl_s(c, &a->ssl) : NULL, *sb = b ? ssl_s(c, &b->ssl) : NULL;
 	if (!sa && !sb)
 		return;

@@ -12,10 +12,12 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "codec/codec.h"
 #include "load/emit.h"
 #include "model/names.h"
+#include "codec/dkim_state.h"
 #include "plan/plan.h"
 #include "util/strmap.h"
 #include "util/xalloc.h"
@@ -685,22 +687,38 @@ static void sni_files(struct mr_plan *p, const struct mr_model *t, const struct 
 	conf_file(p, MR_CONF_EXIM_SNI, &exim, in);
 }
 
-/* DKIM keys and certificates: made or copied at apply, never in a plan. */
-static void key_files(struct mr_plan *p, const struct mr_plan_input *in)
+/* DKIM keys and certificates: made or copied at apply, never in a plan.  A DKIM rotation
+ * also writes STATE_DIR/dkim (codec/dkim_state.h). */
+static void key_files(struct mr_plan *p, const struct mr_model *t, const struct mr_plan_input *in)
 {
 	const char *ssl = in->live->layout == MR_LAYOUT_RHEL ? "/etc/exim/ssl" : "/etc/exim4/ssl";
+	const char *sd = in->state_dir ? in->state_dir : "/var/lib/mailrecon";
+	int64_t now = in->now ? in->now : (int64_t)time(NULL);
 	for (size_t i = 0; i < p->nchanges; i++) {
 		const struct mr_change *c = &p->changes[i];
 		if (c->object != MR_OBJ_DKIM && c->object != MR_OBJ_CERT)
 			continue;
 		bool create = c->action == MR_CHANGE_CREATE, remove = c->action == MR_CHANGE_DELETE;
-		char *path;
 		if (c->object == MR_OBJ_DKIM) {
+			const struct mr_domain *ld = mr_model_domain(&in->live->model, c->id), *td = mr_model_domain(t, c->id);
+			enum mr_dkim_step step = mr_dkim_plan_step(in, ld, td);
+			bool pending = ld && ld->dkim.pending_selector;
 			static const char *const ext[] = { ".private", ".txt" };
 			for (int e = 0; e < 2; e++) {
-				path = mr_arena_printf(&p->arena, "%s/%s%s", ssl, c->id, ext[e]);
-				key_file(p, path, create, remove);
+				const char *sp = mr_arena_printf(&p->arena, "%s/" MR_DKIM_STATE_DIR "/%s%s", sd, c->id, ext[e]);
+				if (step == MR_DKIM_CREATE || step == MR_DKIM_DELETE || step == MR_DKIM_SWITCH || step == MR_DKIM_REPLACE)
+					key_file(p, mr_arena_printf(&p->arena, "%s/%s%s", ssl, c->id, ext[e]), create, remove);
+				if (step == MR_DKIM_STAGE)
+					key_file(p, sp, !pending, false);
+				else if (pending && step != MR_DKIM_KEEP && step != MR_DKIM_WAIT)
+					key_file(p, sp, false, true);
 			}
+			if (step == MR_DKIM_SWITCH)
+				key_file(p, mr_arena_printf(&p->arena, "%s/" MR_DKIM_STATE_DIR "/%s.retired", sd, c->id),
+					 !ld->dkim.retired_selector, false);
+			else if (mr_dkim_retired_expired(ld, td, now))
+				key_file(p, mr_arena_printf(&p->arena, "%s/" MR_DKIM_STATE_DIR "/%s.retired", sd, c->id), false,
+					 true);
 		} else {
 			static const char *const ext[] = { ".crt", ".key" };
 			for (int e = 0; e < 2; e++) {
@@ -758,7 +776,7 @@ void mr_plan_files(struct mr_plan *p, const struct mr_model *t, const struct mr_
 		fc->path = mr_arena_strdup(&p->arena, in->live->files[id].cf.path);
 	}
 	free(j);
-	key_files(p, in);
+	key_files(p, t, in);
 	sni_files(p, t, in);
 }
 

@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "codec/accounts.h"
 #include "codec/live.h"
@@ -221,6 +222,29 @@ void mr_plan_flow(struct mr_plan *p, const struct mr_model *live, const struct m
 void mr_plan_take_flow(struct mr_plan *to, struct mr_plan *from);
 /* One route as a JSON object (schema/route.schema.json), no newline. */
 void mr_route_json(struct mr_buf *out, const char *address, const struct mr_route *rt);
+
+/*
+ * What a plan does to a domain's DKIM key (docs/plan.md "DKIM rotation"), from the live
+ * domain (with its staged key, STATE_DIR/dkim) and the target one (either may be NULL):
+ * KEEP nothing; CREATE a first key, which signs at once; DELETE it; STAGE a new key for a
+ * new selector or size in STATE_DIR/dkim, the live one still signing; WAIT: the staged key
+ * is the wanted one and `dns --check` has not found its record yet (no change); SWITCH: it
+ * has, so the staged key becomes the signing one and the replaced record is listed for
+ * removal; DROP the staged key (the live key is the wanted one again).  apply's stage step
+ * asks the same question, so plan and apply cannot disagree.
+ */
+enum mr_dkim_step {
+	MR_DKIM_KEEP, MR_DKIM_CREATE, MR_DKIM_DELETE, MR_DKIM_STAGE, MR_DKIM_WAIT, MR_DKIM_SWITCH, MR_DKIM_DROP,
+	MR_DKIM_REPLACE, /* rollback only: the revision's key replaces the live one at once (from STATE_DIR/keys) */
+};
+enum mr_dkim_step mr_dkim_step(const struct mr_domain *live, const struct mr_domain *target);
+/* The same for a plan: a rollback (in->restore) puts the revision's key back at once (REPLACE),
+ * as it puts back every file of the revision. */
+struct mr_plan_input;
+enum mr_dkim_step mr_dkim_plan_step(const struct mr_plan_input *in, const struct mr_domain *live,
+				    const struct mr_domain *target);
+/* Whether the replaced record of live is past its grace period at now (its file goes). */
+bool mr_dkim_retired_expired(const struct mr_domain *live, const struct mr_domain *target, int64_t now);
 
 /* Output (print.c, json.c). */
 void mr_plan_print_text(const struct mr_plan *p, const struct mr_diags *findings, bool color, struct mr_buf *out);

@@ -40,8 +40,11 @@ expect "no clear password in any file" 1 '' '' -- grep -rqF 'correct horse' "$tm
 expect "the removed mailbox's storage is not deleted (archived when it exists)" 0 '' '' -- test ! -e "$tmp/root/var/lib/mailrecon/archive/x"
 expect "a new mailbox home: owner's, 0700" 0 '^700 1001 1001$' '' -- \
 	stat -c '%a %u %g' "$tmp/root/var/www/alice/data/email/example.com/hr"
-expect "the new DKIM key: 0600, and its record names the new selector" 0 '^mail2025\._domainkey' '' -- \
-	sh -c "test \"\$(stat -c %a '$tmp/root/etc/exim4/ssl/example.org.private')\" = 600 && cat '$tmp/root/etc/exim4/ssl/example.org.txt'"
+# a new selector is a new key, staged (STATE_DIR/dkim) until dns --check finds its record
+expect "the new DKIM key is staged: 0600, and its record names the new selector" 0 '^mail2025\._domainkey' '' -- \
+	sh -c "test \"\$(stat -c %a '$tmp/root/var/lib/mailrecon/dkim/example.org.private')\" = 600 && cat '$tmp/root/var/lib/mailrecon/dkim/example.org.txt'"
+expect "... and the old key still signs: ssl/ keeps its key and record" 0 '^mail2024\._domainkey' '' -- \
+	sh -c "cmp -s '$live/debian/hosting/etc/exim4/ssl/example.org.private' '$tmp/root/etc/exim4/ssl/example.org.private' && cat '$tmp/root/etc/exim4/ssl/example.org.txt'"
 expect "the removed domain's DKIM key is gone" 1 '' '' -- test -e "$tmp/root/etc/exim4/ssl/shop.example.com.private"
 expect "the audit log has one line per change" 0 '' '' -- \
 	sh -c "test \$(grep -cE ' rev=[0-9a-f]{12} actor=' '$tmp/root/var/log/mailrecon.log') -eq 12"

@@ -20,6 +20,7 @@ int main(void)
 	srunner_add_suite(sr, suite_rootfs());
 	srunner_add_suite(sr, suite_homes());
 	srunner_add_suite(sr, suite_route());
+	srunner_add_suite(sr, suite_dkim());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -20,6 +20,7 @@ Suite *suite_vcs(void);
 Suite *suite_rootfs(void);
 Suite *suite_homes(void);
 Suite *suite_route(void);
+Suite *suite_dkim(void);
 
 /*
  * A new directory for a test, "DIR/NAME-XXXXXX" made with mkdtemp(3) into buf: DIR is $TMPDIR
