@@ -348,7 +348,7 @@ class Runner:
         e = {'PATH': self.pathdir, 'HOME': self.work, 'TMPDIR': self.tmpdir, 'LANG': 'C', 'LC_ALL': 'C',
              'NO_COLOR': '1', 'USER': 'root', 'LOGNAME': 'root'}
         for k, v in os.environ.items():
-            if k.startswith(('ASAN_', 'UBSAN_', 'LSAN_', 'MSAN_')):
+            if k.startswith(('ASAN_', 'UBSAN_', 'LSAN_', 'MSAN_', 'GCOV_')):  # sanitizers; coverage runs
                 e[k] = v
         if extra:
             e.update(extra)
