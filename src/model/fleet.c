@@ -64,17 +64,5 @@ void mr_model_keep_host(struct mr_model *m, const char *host)
 	m->nusers = nu;
 	mr_strmap_release(&users);
 
-	/* the maps again, of what is left */
-	mr_strmap_release(&m->user_map);
-	mr_strmap_release(&m->domain_map);
-	mr_strmap_release(&m->mailbox_map);
-	for (size_t i = 0; i < m->nusers; i++)
-		mr_strmap_put_new(&m->user_map, m->users[i]->name, strlen(m->users[i]->name), m->users[i]);
-	for (size_t i = 0; i < m->ndomains; i++) {
-		struct mr_domain *d = m->domains[i];
-		mr_strmap_put_new(&m->domain_map, d->name, strlen(d->name), d);
-		for (size_t j = 0; j < d->nmailboxes; j++)
-			mr_strmap_put_new(&m->mailbox_map, d->mailboxes[j]->address, strlen(d->mailboxes[j]->address),
-					  d->mailboxes[j]);
-	}
+	mr_model_reindex(m); /* the maps again, of what is left */
 }

@@ -120,6 +120,28 @@ struct mr_domain *mr_model_add_domain(struct mr_model *m, const char *name, stru
 	return d;
 }
 
+void mr_model_reindex(struct mr_model *m)
+{
+	mr_strmap_release(&m->user_map);
+	mr_strmap_release(&m->domain_map);
+	mr_strmap_release(&m->mailbox_map);
+	size_t nmb = 0;
+	for (size_t i = 0; i < m->ndomains; i++)
+		nmb += m->domains[i]->nmailboxes;
+	mr_strmap_reserve(&m->user_map, m->nusers);
+	mr_strmap_reserve(&m->domain_map, m->ndomains);
+	mr_strmap_reserve(&m->mailbox_map, nmb);
+	for (size_t i = 0; i < m->nusers; i++)
+		mr_strmap_put_new(&m->user_map, m->users[i]->name, strlen(m->users[i]->name), m->users[i]);
+	for (size_t i = 0; i < m->ndomains; i++) {
+		struct mr_domain *d = m->domains[i];
+		mr_strmap_put_new(&m->domain_map, d->name, strlen(d->name), d);
+		for (size_t j = 0; j < d->nmailboxes; j++)
+			mr_strmap_put_new(&m->mailbox_map, d->mailboxes[j]->address, strlen(d->mailboxes[j]->address),
+					  d->mailboxes[j]);
+	}
+}
+
 void mr_model_drop_domains(struct mr_model *m, size_t n)
 {
 	if (n >= m->ndomains)
@@ -127,21 +149,7 @@ void mr_model_drop_domains(struct mr_model *m, size_t n)
 	for (size_t i = n; i < m->ndomains; i++)
 		free(m->domains[i]->mailboxes);
 	m->ndomains = n;
-	/* the maps have no removal: made again from what is kept (a failure path only) */
-	mr_strmap_release(&m->domain_map);
-	mr_strmap_release(&m->mailbox_map);
-	size_t nmb = 0;
-	for (size_t i = 0; i < n; i++)
-		nmb += m->domains[i]->nmailboxes;
-	mr_strmap_reserve(&m->domain_map, n);
-	mr_strmap_reserve(&m->mailbox_map, nmb);
-	for (size_t i = 0; i < n; i++) {
-		struct mr_domain *d = m->domains[i];
-		mr_strmap_put_new(&m->domain_map, d->name, strlen(d->name), d);
-		for (size_t j = 0; j < d->nmailboxes; j++)
-			mr_strmap_put_new(&m->mailbox_map, d->mailboxes[j]->address, strlen(d->mailboxes[j]->address),
-					  d->mailboxes[j]);
-	}
+	mr_model_reindex(m); /* the maps have no removal (a failure path only) */
 }
 
 struct mr_mailbox *mr_domain_add_mailbox(struct mr_model *m, struct mr_domain *d, const char *name,

@@ -251,6 +251,10 @@ struct mr_mailbox *mr_domain_add_mailbox(struct mr_model *m, struct mr_domain *d
  */
 void mr_model_drop_domains(struct mr_model *m, size_t n);
 
+/* Make the name maps again from the users, domains and mailboxes arrays, after objects were
+ * taken out of them (the maps have no removal). */
+void mr_model_reindex(struct mr_model *m);
+
 struct mr_user *mr_model_user(const struct mr_model *m, const char *name);
 struct mr_domain *mr_model_domain(const struct mr_model *m, const char *name);
 struct mr_mailbox *mr_model_mailbox(const struct mr_model *m, const char *address);
