@@ -660,10 +660,11 @@ static void diff_cert(struct ctx *c, const struct mr_ssl *a, const struct mr_ssl
 		return;
 	/* a certificate given as files that happens to be self-signed reads back as self-signed:
 	 * the same bytes are no change */
-	bool same_files = sa && sb && b->cert == MR_CERT_FILES && c->in->oracle.cert_same &&
-			  c->in->oracle.cert_same(c->in->oracle.ctx, b, live_crt, live_key) == 1;
+	int same_files = sa && sb && b->cert == MR_CERT_FILES && c->in->oracle.cert_same
+				 ? c->in->oracle.cert_same(c->in->oracle.ctx, b, live_crt, live_key)
+				 : -1; /* -1: not asked */
 	struct mr_change *ch = NULL;
-	if (sa && sb && b->cert == MR_CERT_FILES && a->cert == MR_CERT_SELF_SIGNED && same_files) {
+	if (sa && sb && b->cert == MR_CERT_FILES && a->cert == MR_CERT_SELF_SIGNED && same_files == 1) {
 		/* no change */
 	} else if (!sa) {
 		attr(ch = change(c, MR_CHANGE_CREATE, MR_OBJ_CERT, id, domain), "certificate", NULL, sb);
@@ -671,7 +672,7 @@ static void diff_cert(struct ctx *c, const struct mr_ssl *a, const struct mr_ssl
 		attr(ch = change(c, MR_CHANGE_DELETE, MR_OBJ_CERT, id, domain), "certificate", sa, NULL);
 	} else if (strcmp(sa, sb) != 0) {
 		attr(ch = change(c, MR_CHANGE_UPDATE, MR_OBJ_CERT, id, domain), "certificate", sa, sb);
-	} else if (b->cert == MR_CERT_FILES && !same_files) {
+	} else if (b->cert == MR_CERT_FILES && same_files == 0) {
 		attr(ch = change(c, MR_CHANGE_UPDATE, MR_OBJ_CERT, id, domain), "certificate", sa,
 		     "(new content from the files)");
 	} else if (b->cert == MR_CERT_SELF_SIGNED && a->not_after > 0) {
