@@ -272,5 +272,32 @@ rm "$ssl"
 mv "$tmp/ssl.real" "$ssl"
 expect "restored: No changes" 0 '^No changes\.' '' -- "$bin" --root "$tmp/root" plan -f "$tmp/srv-files.yaml"
 
+# a self-signed server certificate that expires within 30 days is renewed, as a domain's
+new_server
+mkdir -p "$ssl"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=mx.example.net" -keyout "$ssl/exim.key" \
+	-out "$ssl/exim.crt" 2>/dev/null
+mkdir -p "$tmp/root/etc/dovecot/private"
+cp "$ssl/exim.crt" "$tmp/root/etc/dovecot/private/dovecot.pem"
+cp "$ssl/exim.key" "$tmp/root/etc/dovecot/private/dovecot.key"
+printf 'version: 1\nserver:\n  ssl: {alias: mx.example.net}\nusers: {alice: {}}\ndomains:\n  a.example: {owner: alice}\n' \
+	>"$tmp/srv-renew.yaml"
+expect "server.ssl: a self-signed certificate expiring within 30 days is renewed" 0 \
+	'^      certificate: mx\.example\.net, self-signed, expires [0-9-]+ -> \(renewed: a new self-signed certificate\)$' '' -- \
+	"$bin" --root "$tmp/root" plan -f "$tmp/srv-renew.yaml"
+expect "... apply renews it for 825 days" 0 'Apply complete' '' -- "$bin" --root "$tmp/root" apply -f "$tmp/srv-renew.yaml"
+check "... Exim's and Dovecot's" sh -c "openssl x509 -checkend $((800 * 86400)) -noout -in '$ssl/exim.crt' >/dev/null &&
+	cmp -s '$ssl/exim.crt' '$tmp/root/etc/dovecot/private/dovecot.pem'"
+
+# the RHEL layout: Exim's pair is /etc/exim/ssl/exim.crt and exim.key
+rm -rf "$tmp/root"
+mkdir -p "$tmp/root/etc/exim"
+printf 'root:x:0:0::/root:/bin/sh\nalice:x:1001:1001::/var/www/alice:/usr/sbin/nologin\n' >"$tmp/root/etc/passwd"
+expect "server.ssl in the RHEL layout: /etc/exim/ssl/exim.crt and Dovecot's pair" 0 'Apply complete' '' -- \
+	"$bin" --root "$tmp/root" apply -f "$tmp/srv-renew.yaml"
+check "... both written, the same certificate" sh -c "cmp -s '$tmp/root/etc/exim/ssl/exim.crt' '$tmp/root/etc/dovecot/private/dovecot.pem' &&
+	[ ! -e '$tmp/root/etc/exim4' ] && [ \"\$(stat -c %a '$tmp/root/etc/dovecot/private')\" = 700 ]"
+expect "... and nothing changes after" 0 '^No changes\.' '' -- "$bin" --root "$tmp/root" plan -f "$tmp/srv-renew.yaml"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
