@@ -47,6 +47,31 @@ static const char *key_suffix(const char *name, int which)
 	return ok ? found : NULL;
 }
 
+/*
+ * The server's default certificate as recorded (no leading '/'): its two certificates, and
+ * its two keys as PATH.fingerprint; enum mr_srvcert, | SRV_FINGERPRINT for a key's; -1 for
+ * anything else (a key itself too: never a recorded path).
+ */
+#define SRV_FINGERPRINT 0x100
+static int srvcert_of(const char *path, enum mr_layout layout)
+{
+	for (int w = 0; w < MR_SRVCERT_COUNT; w++) {
+		const char *sp = mr_srvcert_path((enum mr_srvcert)w, layout) + 1;
+		size_t n = strlen(sp);
+		bool key = w == MR_SRVCERT_EXIM_KEY || w == MR_SRVCERT_DOVECOT_KEY;
+		if (!key && strcmp(path, sp) == 0)
+			return w;
+		if (key && strncmp(path, sp, n) == 0 && strcmp(path + n, ".fingerprint") == 0)
+			return w | SRV_FINGERPRINT;
+	}
+	return -1;
+}
+
+bool mr_history_is_server_cert(const char *path, enum mr_layout layout)
+{
+	return srvcert_of(path, layout) >= 0;
+}
+
 enum mr_hist_kind mr_history_kind(const char *path, enum mr_layout layout, const struct mr_codec **codec_out)
 {
 	if (codec_out)
@@ -60,6 +85,9 @@ enum mr_hist_kind mr_history_kind(const char *path, enum mr_layout layout, const
 	for (int id = 0; id < MR_CONF_COUNT; id++)
 		if (strcmp(path, mr_conf_path((enum mr_conf_id)id, layout) + 1) == 0)
 			return MR_HIST_CONF;
+	int w = srvcert_of(path, layout);
+	if (w >= 0)
+		return w & SRV_FINGERPRINT ? MR_HIST_FINGERPRINT : MR_HIST_CRT;
 	for (int which = 0; which < 2; which++) {
 		const char *dir = key_dir(layout, which);
 		size_t dl = strlen(dir);
@@ -265,16 +293,19 @@ int mr_snapshot_take(struct mr_root *root, enum mr_layout layout, struct mr_snap
 			struct stat st;
 			const char *sfx = key_suffix(names.v[k], which);
 			int rc = 0;
+			int srv = mr_srvcert_which(p, layout);
+			bool managed = (sfx && !strstr(sfx, "fingerprint")) || srv == MR_SRVCERT_EXIM_CRT ||
+				       srv == MR_SRVCERT_EXIM_KEY;
 			if (names.v[k][0] == '.') {
 				/* a staged file of a running apply, or a hidden file: not ours to record */
-			} else if (mr_root_lstat(root, p, &st) < 0 || !S_ISREG(st.st_mode) || !sfx || strstr(sfx, "fingerprint")) {
+			} else if (mr_root_lstat(root, p, &st) < 0 || !S_ISREG(st.st_mode) || !managed) {
 				if (notes) {
 					char *shown = mr_root_full(root, p);
 					mr_buf_addf(notes, "'%s' is not recorded in the state repository: %s\n", shown,
 						    S_ISLNK(st.st_mode) ? "it is a symbolic link"
 						    : S_ISDIR(st.st_mode) ? "it is a directory"
 						    : !S_ISREG(st.st_mode) ? "it is not a regular file"
-									    : "it is not a name mailrecon manages (DOMAIN.txt, .crt, .key, .private)");
+									    : "it is not a name mailrecon manages (DOMAIN.txt, .crt, .key, .private, exim.crt, exim.key)");
 					free(shown);
 				}
 			} else {
@@ -289,6 +320,22 @@ int mr_snapshot_take(struct mr_root *root, enum mr_layout layout, struct mr_snap
 		}
 		mr_pathlist_release(&names);
 		mr_buf_release(&dir);
+	}
+	/* Dovecot's default pair (the server's certificate): a regular file only -- the
+	 * distribution's link to the snakeoil pair is not mailrecon's to record */
+	for (int w = MR_SRVCERT_DOVECOT_CRT; w <= MR_SRVCERT_DOVECOT_KEY; w++) {
+		const char *p = mr_srvcert_path((enum mr_srvcert)w, layout);
+		struct stat st;
+		int r = mr_root_lstat(root, p, &st);
+		if (r == 0 && S_ISREG(st.st_mode)) {
+			if (take(s, root, p, true, notes, err) < 0)
+				return -1;
+		} else if (r == 0 && notes) {
+			char *shown = mr_root_full(root, p);
+			mr_buf_addf(notes, "'%s' is not recorded in the state repository: %s\n", shown,
+				    S_ISLNK(st.st_mode) ? "it is a symbolic link" : "it is not a regular file");
+			free(shown);
+		}
 	}
 	if (s->n > 1)
 		qsort(s->v, s->n, sizeof(*s->v), cmp_file);

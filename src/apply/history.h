@@ -3,7 +3,9 @@
  *
  * What is recorded is an allow-list: the line files, the SNI include and map, and in the
  * key directories only the names mailrecon manages -- ssl/DOMAIN.txt, .crt, .private,
- * .key and certs/DOMAIN.crt, .key, for a valid DOMAIN -- each checked to be what it claims.
+ * .key and certs/DOMAIN.crt, .key, for a valid DOMAIN, and the server's default certificate
+ * (ssl/exim.crt, exim.key, Dovecot's private/dovecot.pem, dovecot.key when they are regular
+ * files) -- each checked to be what it claims.
  * A private key (ssl/DOMAIN.private, DOMAIN.key) is never stored: in its place goes
  * PATH.fingerprint, its SHA-256 and public half.  Nothing that holds a private key
  * elsewhere is stored at all.  Anything else in those directories (another name, a
@@ -57,6 +59,10 @@ enum mr_hist_kind {
  * this layout; codec_out (may be NULL) gets the codec of a line file.
  */
 enum mr_hist_kind mr_history_kind(const char *path, enum mr_layout layout, const struct mr_codec **codec_out);
+
+/* Whether a recorded path is one of the server's default certificate (server.ssl): its
+ * certificates or its keys' fingerprints, in Exim's ssl/ and Dovecot's private/. */
+bool mr_history_is_server_cert(const char *path, enum mr_layout layout);
 
 /*
  * A file of a revision, checked before it is written anywhere: a recorded path; a line file

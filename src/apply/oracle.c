@@ -56,29 +56,23 @@ static int new_hash(void *vctx, const struct mr_mailbox *d, const char **hash, s
 }
 
 /*
- * 1 when the certificate files desired domain d names hold what the live ssl/ copies hold.
- * Both are read through the confinement layer; nothing that fails mr_cert_pair_check is
- * "the same" (validate reports it).
+ * 1 when the certificate files want names hold what the live files live_crt and live_key
+ * hold.  Both are read through the confinement layer; nothing that fails mr_cert_pair_check
+ * is "the same" (validate reports it).
  */
-static int cert_same(void *vctx, const struct mr_domain *d, const struct mr_domain *live)
+static int cert_same(void *vctx, const struct mr_ssl *want, const char *live_crt, const char *live_key)
 {
 	struct mr_oracle_ctx *o = vctx;
-	const char *ssl = o->lv->layout == MR_LAYOUT_RHEL ? "/etc/exim/ssl/" : "/etc/exim4/ssl/";
-	struct mr_buf lc = MR_BUF_INIT, lk = MR_BUF_INIT, x[4] = { MR_BUF_INIT, MR_BUF_INIT, MR_BUF_INIT, MR_BUF_INIT },
-		      e = MR_BUF_INIT;
-	mr_buf_addf(&lc, "%s%s.crt", ssl, live->name);
-	mr_buf_addf(&lk, "%s%s.key", ssl, live->name);
+	struct mr_buf x[4] = { MR_BUF_INIT, MR_BUF_INIT, MR_BUF_INIT, MR_BUF_INIT }, e = MR_BUF_INIT;
 	struct stat st;
-	int same = mr_secret_file_read(o->root, d->ssl.dir, d->ssl.cert_path, MR_SECRET_FILE_MAX, &x[0], &e) == 0 &&
-		   mr_secret_file_read(o->root, d->ssl.dir, d->ssl.key_path, MR_SECRET_FILE_MAX, &x[1], &e) == 0 &&
-		   mr_root_read(o->root, lc.ptr, MR_SECRET_FILE_MAX, &x[2], &st, &e) == 0 &&
-		   mr_root_read(o->root, lk.ptr, MR_SECRET_FILE_MAX, &x[3], &st, &e) == 0 && x[0].len == x[2].len &&
+	int same = mr_secret_file_read(o->root, want->dir, want->cert_path, MR_SECRET_FILE_MAX, &x[0], &e) == 0 &&
+		   mr_secret_file_read(o->root, want->dir, want->key_path, MR_SECRET_FILE_MAX, &x[1], &e) == 0 &&
+		   mr_root_read(o->root, live_crt, MR_SECRET_FILE_MAX, &x[2], &st, &e) == 0 &&
+		   mr_root_read(o->root, live_key, MR_SECRET_FILE_MAX, &x[3], &st, &e) == 0 && x[0].len == x[2].len &&
 		   x[1].len == x[3].len && memcmp(x[0].ptr, x[2].ptr, x[0].len) == 0 &&
 		   memcmp(x[1].ptr, x[3].ptr, x[1].len) == 0;
 	for (int i = 0; i < 4; i++)
 		mr_secret_wipe(&x[i]);
-	mr_buf_release(&lc);
-	mr_buf_release(&lk);
 	mr_buf_release(&e);
 	return same;
 }

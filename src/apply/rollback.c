@@ -41,7 +41,7 @@ static const struct mr_codec *meta_of(enum mr_layout lay, const char *path)
 	if (mr_history_kind(path + 1, lay, &c) == MR_HIST_LINES)
 		return c;
 	/* the key directories: Dovecot's copies are root:dovecot; NULL is the Exim user (ssl/) */
-	if (strncmp(path, "/etc/dovecot/certs/", 19) == 0)
+	if (strncmp(path, "/etc/dovecot/certs/", 19) == 0 || strncmp(path, MR_SRVCERT_DOVECOT_DIR "/", 21) == 0)
 		return &dovecot_cert_meta;
 	return NULL;
 }
@@ -59,7 +59,7 @@ static void wants_reload(struct stage *s, const char *path, const struct mr_vcs_
 			s->local_cf_len = w->len;
 		}
 	}
-	if (strstr(path, "/certs/") || strstr(path, "/ssl/"))
+	if (strstr(path, "/certs/") || strstr(path, "/ssl/") || strncmp(path, MR_SRVCERT_DOVECOT_DIR "/", 21) == 0)
 		s->reload_dovecot = true;
 }
 
@@ -87,6 +87,8 @@ static int stage_revision(struct stage *s, const char *id, const struct mr_snaps
 				if (c)
 					keep_key(a, path);
 				mr_buf_addf(shown, "  ~ %s (the key of %.12s, kept in STATE_DIR/keys)\n", path, id);
+				if (mr_srvcert_which(path, lay) >= 0)
+					mr_txn_replace_link(s->t, path); /* Dovecot's default: the distribution's link */
 				rc = stage_bytes(s, path, key.ptr, key.len, meta_of(lay, path), true);
 				(*nchanged)++;
 				wants_reload(s, path, NULL);
@@ -101,6 +103,8 @@ static int stage_revision(struct stage *s, const char *id, const struct mr_snaps
 		} else {
 			mr_buf_addf(shown, "  %s %s (%zu lines in %.12s, %zu now)\n", c ? "~" : "+", path,
 				    count_lines(w->data, w->len), id, c ? count_lines(c->data, c->len) : 0);
+			if (mr_srvcert_which(path, lay) >= 0)
+				mr_txn_replace_link(s->t, path);
 			rc = stage_bytes(s, path, w->data, w->len, meta_of(lay, path), false);
 			(*nchanged)++;
 			wants_reload(s, path, w);
@@ -111,7 +115,10 @@ static int stage_revision(struct stage *s, const char *id, const struct mr_snaps
 	}
 	for (size_t i = 0; i < cur->n; i++) {
 		const struct mr_vcs_file *c = &cur->v[i];
-		if (mr_snapshot_get(want, c->path) || mr_history_kind(c->path, lay, NULL) == MR_HIST_CONF)
+		/* a revision without the server's certificate had it unmanaged (or was made before
+		 * mailrecon recorded it): the live one stays */
+		if (mr_snapshot_get(want, c->path) || mr_history_kind(c->path, lay, NULL) == MR_HIST_CONF ||
+		    mr_history_is_server_cert(c->path, lay))
 			continue;
 		char *path = mr_path_join("/", c->path);
 		if (is_fingerprint(c->path)) {

@@ -260,6 +260,7 @@ int take_state(struct actx *a, const char *cmd, int *lockfd)
 	}
 	mr_pathlist_add(&dirs, lay == MR_LAYOUT_RHEL ? "/etc/exim/ssl" : "/etc/exim4/ssl");
 	mr_pathlist_add(&dirs, "/etc/dovecot/certs");
+	mr_pathlist_add(&dirs, MR_SRVCERT_DOVECOT_DIR);
 	mr_pathlist_add(&dirs, "/etc/dovecot/conf.d");
 	mr_pathlist_add(&dirs, a->state);
 	char *dkim_dir = state_path(a, MR_DKIM_STATE_DIR); /* a staged DKIM key (codec/dkim_state.h) */

@@ -20,6 +20,7 @@
 #include "crypto/keygen.h"
 #include "crypto/keys.h"
 #include "load/secret.h"
+#include "model/names.h"
 #include "util/faults.h"
 #include "util/xalloc.h"
 
@@ -350,28 +351,30 @@ out:
 	return rc;
 }
 
-/* The certificate and key files a desired domain names, read through the confinement
- * layer and checked to be a certificate and its key before a byte is copied. */
-static int read_cert_files(struct stage *s, const struct mr_domain *d, struct mr_buf *crt, struct mr_buf *key)
+/* The certificate and key files a desired ssl names (whose: "'example.com'", "the server"),
+ * read through the confinement layer and checked to be a certificate and its key before a
+ * byte is copied. */
+static int read_cert_files(struct stage *s, const struct mr_ssl *ssl, const char *whose, struct mr_buf *crt,
+			   struct mr_buf *key)
 {
 	struct mr_buf e = MR_BUF_INIT;
 	int rc = 0;
-	const char *path = d->ssl.cert_path;
-	int r = mr_secret_file_read(s->a->root, d->ssl.dir, path, MR_SECRET_FILE_MAX, crt, &e);
+	const char *path = ssl->cert_path;
+	int r = mr_secret_file_read(s->a->root, ssl->dir, path, MR_SECRET_FILE_MAX, crt, &e);
 	if (r == 0) {
-		path = d->ssl.key_path;
-		r = mr_secret_file_read(s->a->root, d->ssl.dir, path, MR_SECRET_FILE_MAX, key, &e);
+		path = ssl->key_path;
+		r = mr_secret_file_read(s->a->root, ssl->dir, path, MR_SECRET_FILE_MAX, key, &e);
 	}
 	if (r < 0) {
 		/* a --scope refusal (a link, another directory) is exit 3, like the plan's */
-		mr_secret_refused_why(d->ssl.dir, path, r, &e);
-		s->refused |= mr_secret_refused(d->ssl.dir, path, r);
-		mr_buf_addf(&s->err, "the certificate of '%s': %s", d->name, e.ptr);
+		mr_secret_refused_why(ssl->dir, path, r, &e);
+		s->refused |= mr_secret_refused(ssl->dir, path, r);
+		mr_buf_addf(&s->err, "the certificate of %s: %s", whose, e.ptr);
 		rc = -1;
 	} else {
 		const char *why = mr_cert_pair_check(crt->ptr ? crt->ptr : "", crt->len, key->ptr ? key->ptr : "", key->len);
 		if (why) {
-			mr_buf_addf(&s->err, "the certificate of '%s': %s; it is not copied", d->name, why);
+			mr_buf_addf(&s->err, "the certificate of %s: %s; it is not copied", whose, why);
 			rc = -1;
 		}
 	}
@@ -379,8 +382,52 @@ static int read_cert_files(struct stage *s, const struct mr_domain *d, struct mr
 	return rc;
 }
 
+/*
+ * The server's default certificate (server.ssl): made or copied once, written as Exim's
+ * ssl/exim.crt + exim.key (the Exim user's, as a domain's ssl/ copies) and as Dovecot's
+ * default pair (root:dovecot 0600, as certs/).  Replaced keys are kept in STATE_DIR/keys
+ * first.  Dovecot's two may be the distribution's links to the snakeoil pair: the link
+ * itself is replaced (txn: a root-owned link there, renamed over, never followed).
+ */
+static int stage_server_cert(struct stage *s, bool copy_only)
+{
+	enum mr_layout lay = s->a->lv.layout;
+	const struct mr_ssl *want = &s->a->m.server.ssl;
+	int rc = copy_only ? 0 : keep_key(s->a, mr_srvcert_path(MR_SRVCERT_EXIM_KEY, lay));
+	if (rc == 0)
+		rc = keep_key(s->a, mr_srvcert_path(MR_SRVCERT_DOVECOT_KEY, lay));
+	/* Dovecot's private directory, when it is missing, is made root's and closed (0700) */
+	if (rc == 0)
+		rc = mr_txn_mkdirs(s->t, MR_SRVCERT_DOVECOT_DIR, 0700, &s->err);
+	struct mr_buf crt = MR_BUF_INIT, key = MR_BUF_INIT;
+	if (rc == 0 && copy_only) {
+		/* Exim's live pair, as the plan read it, is copied to Dovecot */
+		struct mr_ssl live = { .cert_path = mr_srvcert_path(MR_SRVCERT_EXIM_CRT, lay),
+				       .key_path = mr_srvcert_path(MR_SRVCERT_EXIM_KEY, lay) };
+		rc = read_cert_files(s, &live, "the server", &crt, &key);
+	} else if (rc == 0 && want->cert == MR_CERT_SELF_SIGNED)
+		rc = mr_cert_self_signed(want->alias, NULL, want->email, 825, &crt, &key, &s->err);
+	else if (rc == 0)
+		rc = read_cert_files(s, want, "the server", &crt, &key);
+	for (int w = copy_only ? MR_SRVCERT_DOVECOT_CRT : 0; w < MR_SRVCERT_COUNT && rc == 0; w++) {
+		bool dovecot = w == MR_SRVCERT_DOVECOT_CRT || w == MR_SRVCERT_DOVECOT_KEY;
+		bool is_key = w == MR_SRVCERT_EXIM_KEY || w == MR_SRVCERT_DOVECOT_KEY;
+		const char *path = mr_srvcert_path((enum mr_srvcert)w, lay);
+		if (dovecot)
+			mr_txn_replace_link(s->t, path);
+		rc = stage_bytes(s, path, is_key ? key.ptr : crt.ptr, is_key ? key.len : crt.len,
+				 dovecot ? &dovecot_cert_meta : NULL, true);
+	}
+	mr_secret_wipe(&key);
+	mr_buf_release(&crt);
+	s->reload_dovecot = true;
+	return rc;
+}
+
 static int stage_cert(struct stage *s, const struct mr_change *c)
 {
+	if (mr_change_server_cert(c))
+		return c->action == MR_CHANGE_DELETE ? 0 : stage_server_cert(s, mr_change_cert_copy_only(c));
 	const char *ssl = s->a->lv.layout == MR_LAYOUT_RHEL ? "/etc/exim/ssl" : "/etc/exim4/ssl";
 	const char *dirs[2] = { ssl, "/etc/dovecot/certs" };
 	int rc = 0;
@@ -406,8 +453,11 @@ static int stage_cert(struct stage *s, const struct mr_change *c)
 	struct mr_buf crt = MR_BUF_INIT, key = MR_BUF_INIT;
 	if (rc == 0 && d->ssl.cert == MR_CERT_SELF_SIGNED)
 		rc = mr_cert_self_signed(d->ssl.alias, d->name, d->ssl.email, 825, &crt, &key, &s->err);
-	else if (rc == 0)
-		rc = read_cert_files(s, d, &crt, &key);
+	else if (rc == 0) {
+		char whose[MR_DOMAIN_MAX + 3];
+		snprintf(whose, sizeof(whose), "'%s'", d->name);
+		rc = read_cert_files(s, &d->ssl, whose, &crt, &key);
+	}
 	for (int i = 0; i < 2 && rc == 0; i++) {
 		struct mr_buf p = MR_BUF_INIT, k = MR_BUF_INIT;
 		mr_buf_addf(&p, "%s/%s.crt", dirs[i], c->id);

@@ -111,6 +111,7 @@ struct mr_txn {
 	struct mr_pathlist made; /* directories staging created, outermost first; abort removes them */
 	struct mr_strmap mkhomes;  /* home -> its OP_MKHOME: each home staged once */
 	struct home_seen *seen;    /* mutable under a const transaction */
+	struct mr_pathlist links;  /* targets whose root-owned symbolic link may be replaced */
 };
 
 /* numbers the temp files of this process (the N of ".NAME.mailrecon-tmp.PID.N") */
@@ -328,9 +329,14 @@ static int check_path(const struct mr_txn *t, const char *path, struct mr_buf *e
 	return 0;
 }
 
-/* An existing file that apply may replace or remove: not a link, a directory or a device. */
+/* An existing file that apply may replace or remove: not a link, a directory or a device --
+ * but a root-owned link at a target given to mr_txn_replace_link, which is replaced. */
 static int check_file(const struct mr_txn *t, const char *path, const struct stat *st, struct mr_buf *err)
 {
+	if (S_ISLNK(st->st_mode) && st->st_uid == 0)
+		for (size_t i = 0; i < t->links.n; i++)
+			if (strcmp(t->links.v[i], path) == 0)
+				return 0;
 	const char *why = S_ISLNK(st->st_mode)	 ? "is a symbolic link; refused (mailrecon never follows one)"
 			  : S_ISDIR(st->st_mode) ? "is a directory, not a file; refused"
 			  : !S_ISREG(st->st_mode) ? "is not a regular file; refused"
@@ -540,6 +546,11 @@ fail:
 	mr_root_unlink(t->root, tmp);
 	free(tmp);
 	return -1;
+}
+
+void mr_txn_replace_link(struct mr_txn *t, const char *target)
+{
+	mr_pathlist_add(&t->links, target);
 }
 
 int mr_txn_unlink(struct mr_txn *t, const char *target, struct mr_buf *err)
@@ -1411,6 +1422,7 @@ void mr_txn_abort(struct mr_txn **tp)
 	}
 	mr_pathlist_release(&t->made);
 	mr_strmap_release(&t->mkhomes);
+	mr_pathlist_release(&t->links);
 	mr_strmap_release(&t->seen->good[0]);
 	mr_strmap_release(&t->seen->good[1]);
 	mr_strmap_release(&t->seen->absent);

@@ -83,6 +83,14 @@ int mr_txn_write(struct mr_txn *t, const char *target, const void *data, size_t 
 int mr_txn_unlink(struct mr_txn *t, const char *target, struct mr_buf *err);
 
 /*
+ * A later mr_txn_write of target may replace a symbolic link there when root owns it (a
+ * distribution's default, such as Dovecot's dovecot.pem -> the snakeoil certificate): the
+ * new file is renamed over the link itself, which is never followed, and what it pointed at
+ * is left alone.  Any other link stays refused.  Call before mr_txn_write.
+ */
+void mr_txn_replace_link(struct mr_txn *t, const char *target);
+
+/*
  * Make a mailbox home at commit: /var/www/OWNER/data/email/DOMAIN[/LOCAL].  Missing
  * directories are made: /var/www root's (0755), the others uid:gid, 0700 for LOCAL and
  * 0750 above it.  An existing directory at or below /var/www/OWNER must belong to uid or to

@@ -55,6 +55,21 @@ enum mr_conf_id { MR_CONF_DOVECOT_SNI, MR_CONF_EXIM_SNI, MR_CONF_COUNT };
 #define MR_EXIM_SNI_RHEL "/etc/exim/mailrecon-sni"
 const char *mr_conf_path(enum mr_conf_id id, enum mr_layout layout);
 
+/*
+ * The server's default certificate (server.ssl, docs/formats.md): what Exim gives a client
+ * that names no server or a name without its own certificate (contrib/exim4/exim4.conf
+ * MR_TLS_CERT/MR_TLS_KEY: ssl/exim.crt and exim.key), and Dovecot's ssl_cert/ssl_key
+ * (contrib/dovecot/dovecot.conf).  Exim's pair is the one read into the live model;
+ * Dovecot's is a copy of it.  On stock Debian Dovecot's two are root's symbolic links to the
+ * snakeoil pair: apply replaces such a link by a file (the link itself, never what it
+ * points at), and refuses any other link.
+ */
+enum mr_srvcert { MR_SRVCERT_EXIM_CRT, MR_SRVCERT_EXIM_KEY, MR_SRVCERT_DOVECOT_CRT, MR_SRVCERT_DOVECOT_KEY, MR_SRVCERT_COUNT };
+#define MR_SRVCERT_DOVECOT_DIR "/etc/dovecot/private"
+const char *mr_srvcert_path(enum mr_srvcert which, enum mr_layout layout);
+/* which of them path is, or -1 */
+int mr_srvcert_which(const char *path, enum mr_layout layout);
+
 struct mr_live {
 	struct mr_model model;
 	enum mr_layout layout; /* as resolved */
@@ -64,6 +79,9 @@ struct mr_live {
 	/* "/etc/exim4/ssl/NAME" of every entry of the key directories: listing them once saves
 	 * six failed opens per domain on a server with thousands of domains */
 	struct mr_strmap key_files;
+	/* which of the server's default certificate files (enum mr_srvcert) are there, as
+	 * anything (a link too) */
+	bool srvcert_exists[MR_SRVCERT_COUNT];
 	/* the files mailrecon writes whole (enum mr_conf_id) as read; NULL: absent */
 	char *conf[MR_CONF_COUNT];
 	size_t conf_len[MR_CONF_COUNT];

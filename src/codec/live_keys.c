@@ -19,6 +19,13 @@
 
 #define KEY_FILE_MAX (1u << 20)
 
+static void wipe_release(struct mr_buf *b)
+{
+	if (b->ptr)
+		explicit_bzero(b->ptr, b->cap);
+	mr_buf_release(b);
+}
+
 static void list_dir(struct mr_live *lv, const char *dir)
 {
 	struct mr_pathlist names = MR_PATHLIST_INIT;
@@ -176,6 +183,115 @@ const char *mr_conf_path(enum mr_conf_id id, enum mr_layout layout)
 	return MR_SNI_INCLUDE;
 }
 
+const char *mr_srvcert_path(enum mr_srvcert which, enum mr_layout layout)
+{
+	static const char *const debian[] = { "/etc/exim4/ssl/exim.crt", "/etc/exim4/ssl/exim.key",
+					      MR_SRVCERT_DOVECOT_DIR "/dovecot.pem", MR_SRVCERT_DOVECOT_DIR "/dovecot.key" };
+	static const char *const rhel[] = { "/etc/exim/ssl/exim.crt", "/etc/exim/ssl/exim.key",
+					    MR_SRVCERT_DOVECOT_DIR "/dovecot.pem", MR_SRVCERT_DOVECOT_DIR "/dovecot.key" };
+	return (layout == MR_LAYOUT_RHEL ? rhel : debian)[which];
+}
+
+int mr_srvcert_which(const char *path, enum mr_layout layout)
+{
+	for (int i = 0; i < MR_SRVCERT_COUNT; i++)
+		if (strcmp(path, mr_srvcert_path((enum mr_srvcert)i, layout)) == 0)
+			return i;
+	return -1;
+}
+
+/* Read a whole key file: 1 read, 0 absent, -1 unreadable (a finding, or *link for a link). */
+static int read_srv_file(struct mr_live *lv, const char *path, struct mr_buf *out, bool *link)
+{
+	struct mr_buf err = MR_BUF_INIT;
+	struct stat st;
+	if (link)
+		*link = mr_root_lstat(lv->root, path, &st) == 0 && S_ISLNK(st.st_mode);
+	int r = mr_root_read(lv->root, path, KEY_FILE_MAX, out, &st, &err);
+	int rc = 1;
+	if (r == -ENOENT || r == -ENOTDIR)
+		rc = 0;
+	else if (r < 0) {
+		if (!link || !*link)
+			mr_diag_warning(&lv->findings, ((struct mr_loc){ path, 0, 0 }), "%s", err.ptr);
+		rc = -1;
+	}
+	mr_buf_release(&err);
+	return rc;
+}
+
+/*
+ * The server's default certificate: Exim's ssl/exim.crt + exim.key as the live server.ssl
+ * (absent: unmanaged, or not made yet), and whether Dovecot's default pair is a copy of it.
+ */
+static void read_server_cert(struct mr_live *lv)
+{
+	struct mr_ssl *s = &lv->model.server.ssl;
+	const char *p[MR_SRVCERT_COUNT];
+	for (int i = 0; i < MR_SRVCERT_COUNT; i++) {
+		struct stat st;
+		p[i] = mr_srvcert_path((enum mr_srvcert)i, lv->layout);
+		lv->srvcert_exists[i] = mr_root_lstat(lv->root, p[i], &st) == 0;
+	}
+	struct mr_buf crt = MR_BUF_INIT, key = MR_BUF_INIT, dcrt = MR_BUF_INIT, dkey = MR_BUF_INIT;
+	struct mr_loc cloc = { p[MR_SRVCERT_EXIM_CRT], 0, 0 };
+	int hc = read_srv_file(lv, p[MR_SRVCERT_EXIM_CRT], &crt, NULL);
+	int hk = read_srv_file(lv, p[MR_SRVCERT_EXIM_KEY], &key, NULL);
+	if (hc <= 0 || hk <= 0) {
+		if (hc > 0 && hk == 0)
+			mr_diag_warning(&lv->findings, cloc, "the server's certificate without its key %s",
+					p[MR_SRVCERT_EXIM_KEY]);
+		else if (hk > 0 && hc == 0)
+			mr_diag_warning(&lv->findings, ((struct mr_loc){ p[MR_SRVCERT_EXIM_KEY], 0, 0 }),
+					"the server's key without its certificate %s", p[MR_SRVCERT_EXIM_CRT]);
+		goto out;
+	}
+	struct mr_cert_info ci;
+	if (mr_cert_inspect(crt.ptr, crt.len, &ci) < 0) {
+		mr_diag_warning(&lv->findings, cloc, "cannot read the server's certificate");
+		goto out;
+	}
+	if (mr_cert_key_match(crt.ptr, crt.len, key.ptr, key.len) != 1)
+		mr_diag_warning(&lv->findings, cloc, "the server's certificate does not match its key %s",
+				p[MR_SRVCERT_EXIM_KEY]);
+	s->enabled = true;
+	s->not_after = ci.not_after;
+	s->loc = s->alias_loc = cloc;
+	if (ci.cn && !mr_check_domain(ci.cn))
+		s->alias = mr_model_str(&lv->model, ci.cn, strlen(ci.cn));
+	else
+		mr_diag_warning(&lv->findings, cloc, "the server's certificate has no host name as its CN");
+	if (ci.email && !mr_check_address(ci.email))
+		s->email = mr_model_str(&lv->model, ci.email, strlen(ci.email));
+	if (ci.self_signed) {
+		s->cert = MR_CERT_SELF_SIGNED;
+	} else {
+		s->cert = MR_CERT_FILES;
+		s->cert_path = p[MR_SRVCERT_EXIM_CRT];
+		s->key_path = p[MR_SRVCERT_EXIM_KEY];
+		s->cert_loc = cloc;
+		s->key_loc = ((struct mr_loc){ p[MR_SRVCERT_EXIM_KEY], 0, 0 });
+	}
+	mr_cert_info_release(&ci);
+	bool lc = false, lk = false;
+	int dc = read_srv_file(lv, p[MR_SRVCERT_DOVECOT_CRT], &dcrt, &lc);
+	int dk = read_srv_file(lv, p[MR_SRVCERT_DOVECOT_KEY], &dkey, &lk);
+	if (lc || lk)
+		s->copy_differs = "a symbolic link";
+	else if (dc == 0 || dk == 0)
+		s->copy_differs = "absent";
+	else if (dc < 0 || dk < 0)
+		s->copy_differs = "unreadable";
+	else if (dcrt.len != crt.len || memcmp(dcrt.ptr, crt.ptr, crt.len) != 0 || dkey.len != key.len ||
+		 memcmp(dkey.ptr, key.ptr, key.len) != 0)
+		s->copy_differs = "different";
+out:
+	wipe_release(&key);
+	wipe_release(&dkey);
+	mr_buf_release(&crt);
+	mr_buf_release(&dcrt);
+}
+
 static void read_conf(struct mr_live *lv, enum mr_conf_id id)
 {
 	const char *path = mr_conf_path(id, lv->layout);
@@ -198,6 +314,7 @@ void mr_live_keys(struct mr_live *lv)
 		read_conf(lv, (enum mr_conf_id)id);
 	const char *ssl = lv->layout == MR_LAYOUT_RHEL ? "/etc/exim/ssl" : "/etc/exim4/ssl";
 	const char *certs = "/etc/dovecot/certs";
+	read_server_cert(lv);
 	list_dir(lv, ssl);
 	list_dir(lv, certs);
 	if (lv->key_files.count == 0)

@@ -375,12 +375,15 @@ FIELD_FN(f_server_dkim_grace)
 	s->dkim_grace_loc = loc_of(c, v);
 }
 
+FIELD_FN(f_server_ssl); /* below, with a domain's ssl */
+
 static const struct field server_fields[] = {
 	{ "password_scheme", f_server_scheme, false },
 	{ "rate_per_hour", f_server_rate, false },
 	{ "dmarc", f_server_dmarc, false },
 	{ "hosts", f_server_hosts, false },
 	{ "dkim_grace", f_server_dkim_grace, false },
+	{ "ssl", f_server_ssl, false },
 	{ NULL, NULL, false },
 };
 
@@ -1025,6 +1028,8 @@ static void default_alias(struct conv *c, struct mr_domain *d, const struct mr_y
 	d->ssl.alias_loc = loc_of(c, v);
 }
 
+static void letsencrypt_paths(struct conv *c, struct mr_ssl *s);
+
 FIELD_FN(f_dom_ssl)
 {
 	struct mr_domain *d = obj;
@@ -1056,13 +1061,54 @@ FIELD_FN(f_dom_ssl)
 	}
 	if (!has_alias)
 		default_alias(c, d, v);
-	if (d->ssl.letsencrypt && d->ssl.alias) {
-		char p[MR_DOMAIN_MAX + 64];
-		snprintf(p, sizeof(p), MR_LETSENCRYPT_DIR "/live/%s/fullchain.pem", d->ssl.alias);
-		d->ssl.cert_path = keep(c, p);
-		snprintf(p, sizeof(p), MR_LETSENCRYPT_DIR "/live/%s/privkey.pem", d->ssl.alias);
-		d->ssl.key_path = keep(c, p);
+	letsencrypt_paths(c, &d->ssl);
+}
+
+/* `certificate: letsencrypt`: certbot's pair for the alias, once the whole mapping is read */
+static void letsencrypt_paths(struct conv *c, struct mr_ssl *s)
+{
+	if (!s->letsencrypt || !s->alias)
+		return;
+	char p[MR_DOMAIN_MAX + 64];
+	snprintf(p, sizeof(p), MR_LETSENCRYPT_DIR "/live/%s/fullchain.pem", s->alias);
+	s->cert_path = keep(c, p);
+	snprintf(p, sizeof(p), MR_LETSENCRYPT_DIR "/live/%s/privkey.pem", s->alias);
+	s->key_path = keep(c, p);
+}
+
+/*
+ * server.ssl: the server's default certificate (Exim's ssl/exim.crt, Dovecot's ssl_cert), in
+ * a domain's forms -- but its name has no default: a server has no domain to make one from,
+ * and the machine's host name would make the same file mean another thing on another host
+ * (a fleet, a CI run).  So `true` is refused, and the mapping must say 'alias'.
+ */
+static const struct field server_ssl_fields[] = {
+	{ "alias", f_ssl_alias, true },
+	{ "certificate", f_ssl_cert, false },
+	{ "email", f_ssl_email, false },
+	{ NULL, NULL, false },
+};
+
+FIELD_FN(f_server_ssl)
+{
+	struct mr_ssl *s = &((struct mr_server *)obj)->ssl;
+	s->loc = loc_of(c, v);
+	if (v->kind == MR_Y_SCALAR) {
+		bool on = false;
+		if (get_bool(c, v, "ssl", &on) && on)
+			ERR(c, v, "'ssl: true' gives the server's certificate no name: write {alias: NAME}, the host name "
+				  "mail clients connect to (such as mail.example.com)");
+		return;
 	}
+	if (v->kind != MR_Y_MAP) {
+		ERR(c, v, "the server's 'ssl' must be false or {alias: NAME, certificate: ..., email: ...}, not %s",
+		    mr_ykind_name(v));
+		return;
+	}
+	s->enabled = true;
+	s->cert = MR_CERT_SELF_SIGNED;
+	walk_fields(c, v, server_ssl_fields, s, "the server's ssl");
+	letsencrypt_paths(c, s);
 }
 
 static const struct field domain_fields[] = {

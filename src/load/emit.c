@@ -159,6 +159,32 @@ static bool emit_mailbox(const struct mr_mailbox *mb, struct mr_buf *out)
 	return true;
 }
 
+/* An ssl mapping (a domain's, the server's) at indent in: alias, certificate, email. */
+static void emit_ssl(const struct mr_ssl *s, const char *in, struct mr_buf *out)
+{
+	mr_buf_addf(out, "%sssl:\n%s  alias: ", in, in);
+	scalar(out, s->alias);
+	if (s->cert == MR_CERT_SELF_SIGNED) {
+		mr_buf_addf(out, "\n%s  certificate: self-signed\n", in);
+	} else if (s->letsencrypt) {
+		mr_buf_addf(out, "\n%s  certificate: letsencrypt\n", in);
+	} else if (s->cert_path && s->key_path) {
+		mr_buf_addf(out, "\n%s  certificate:\n%s    cert: ", in, in);
+		scalar(out, s->cert_path);
+		mr_buf_addf(out, "\n%s    key: ", in);
+		scalar(out, s->key_path);
+		mr_buf_addc(out, '\n');
+	} else {
+		/* a pair without its cert or key (an error of the loader's): nothing to write */
+		mr_buf_addc(out, '\n');
+	}
+	if (s->email) {
+		mr_buf_addf(out, "%s  email: ", in);
+		scalar(out, s->email);
+		mr_buf_addc(out, '\n');
+	}
+}
+
 static size_t emit_domain(const struct mr_domain *d, struct mr_buf *out)
 {
 	size_t skipped = 0;
@@ -195,29 +221,8 @@ static size_t emit_domain(const struct mr_domain *d, struct mr_buf *out)
 	}
 	if (d->dmarc)
 		mr_buf_adds(out, "    dmarc: true\n");
-	if (d->ssl.enabled && d->ssl.alias) {
-		mr_buf_adds(out, "    ssl:\n      alias: ");
-		scalar(out, d->ssl.alias);
-		if (d->ssl.cert == MR_CERT_SELF_SIGNED) {
-			mr_buf_adds(out, "\n      certificate: self-signed\n");
-		} else if (d->ssl.letsencrypt) {
-			mr_buf_adds(out, "\n      certificate: letsencrypt\n");
-		} else if (d->ssl.cert_path && d->ssl.key_path) {
-			mr_buf_adds(out, "\n      certificate:\n        cert: ");
-			scalar(out, d->ssl.cert_path);
-			mr_buf_adds(out, "\n        key: ");
-			scalar(out, d->ssl.key_path);
-			mr_buf_addc(out, '\n');
-		} else {
-			/* a pair without its cert or key (an error of the loader's): nothing to write */
-			mr_buf_addc(out, '\n');
-		}
-		if (d->ssl.email) {
-			mr_buf_adds(out, "      email: ");
-			scalar(out, d->ssl.email);
-			mr_buf_addc(out, '\n');
-		}
-	}
+	if (d->ssl.enabled && d->ssl.alias)
+		emit_ssl(&d->ssl, "    ", out);
 	if (d->disabled)
 		mr_buf_adds(out, "    disabled: true\n");
 	if (d->nmailboxes) {
@@ -234,8 +239,14 @@ void mr_emit_yaml(const struct mr_model *m, struct mr_emit_opts *o, struct mr_bu
 	if (o->header)
 		mr_buf_adds(out, o->header);
 	mr_buf_adds(out, "version: 1\n");
-	if (!o->scope && m->server.rate_per_hour != MR_UNSET)
-		mr_buf_addf(out, "server:\n  rate_per_hour: %lld\n", (long long)m->server.rate_per_hour);
+	bool srv_ssl = m->server.ssl.enabled && m->server.ssl.alias;
+	if (!o->scope && (m->server.rate_per_hour != MR_UNSET || srv_ssl)) {
+		mr_buf_adds(out, "server:\n");
+		if (m->server.rate_per_hour != MR_UNSET)
+			mr_buf_addf(out, "  rate_per_hour: %lld\n", (long long)m->server.rate_per_hour);
+		if (srv_ssl) /* the server's default certificate: a tenant's scope never sees it */
+			emit_ssl(&m->server.ssl, "  ", out);
+	}
 	bool any = false;
 	for (size_t i = 0; i < m->nusers; i++) {
 		const struct mr_user *u = m->users[i];

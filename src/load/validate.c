@@ -272,23 +272,23 @@ static void check_password_file(struct vctx *v, const struct mr_password *p)
 	mr_secret_wipe(&data);
 }
 
-/* A certificate and its key: what they claim to be, and a pair (never copied otherwise). */
-static void check_cert_files(struct vctx *v, const struct mr_domain *d)
+/* A certificate and its key: what they claim to be, and a pair (never copied otherwise).
+ * whose: "'example.com'" or "the server". */
+static void check_cert_files(struct vctx *v, const struct mr_ssl *s, const char *whose)
 {
 	if (!v->read_files)
 		return;
 	struct mr_buf crt = MR_BUF_INIT, key = MR_BUF_INIT;
-	bool have_crt = d->ssl.cert_path && readable(v, d->ssl.cert_path) &&
-			read_named(v, d->ssl.cert_loc, "certificate", d->ssl.dir, d->ssl.cert_path, &crt) == 0;
-	bool have_key = d->ssl.key_path && readable(v, d->ssl.key_path) &&
-			read_named(v, d->ssl.key_loc, "certificate key", d->ssl.dir, d->ssl.key_path, &key) == 0;
+	bool have_crt = s->cert_path && readable(v, s->cert_path) &&
+			read_named(v, s->cert_loc, "certificate", s->dir, s->cert_path, &crt) == 0;
+	bool have_key = s->key_path && readable(v, s->key_path) &&
+			read_named(v, s->key_loc, "certificate key", s->dir, s->key_path, &key) == 0;
 	if (have_crt && have_key) {
 		const char *why = mr_cert_pair_check(crt.ptr ? crt.ptr : "", crt.len, key.ptr ? key.ptr : "", key.len);
 		if (why)
-			mr_diag_error(v->diags, strstr(why, "key file") || strstr(why, "the key is") ? d->ssl.key_loc
-												       : d->ssl.cert_loc,
-				      "the certificate of '%s': %s (cert: %s, key: %s); it is never copied", d->name, why,
-				      d->ssl.cert_path, d->ssl.key_path);
+			mr_diag_error(v->diags, strstr(why, "key file") || strstr(why, "the key is") ? s->key_loc : s->cert_loc,
+				      "the certificate of %s: %s (cert: %s, key: %s); it is never copied", whose, why,
+				      s->cert_path, s->key_path);
 	}
 	mr_secret_wipe(&crt);
 	mr_secret_wipe(&key);
@@ -387,6 +387,21 @@ static void check_action(struct vctx *v, struct mr_domain *d)
  * dns` prints (at most 253 characters), and the names a self-signed certificate holds
  * (RFC 5280's upper bounds, which OpenSSL enforces at apply).
  */
+/* What a self-signed certificate can hold: its alias as the common name, its email. */
+static void check_cert_lengths(struct vctx *v, const struct mr_ssl *s)
+{
+	if (!s->enabled || s->cert != MR_CERT_SELF_SIGNED)
+		return;
+	if (s->alias && strlen(s->alias) > MR_CERT_CN_MAX)
+		mr_diag_error(v->diags, s->alias_loc,
+			      "ssl alias '%s' is longer than %d characters, the most a self-signed certificate's name holds",
+			      s->alias, MR_CERT_CN_MAX);
+	if (s->email && strlen(s->email) > MR_CERT_EMAIL_MAX)
+		mr_diag_error(v->diags, s->email_loc,
+			      "ssl email '%s' is longer than %d characters, the most a certificate holds", s->email,
+			      MR_CERT_EMAIL_MAX);
+}
+
 static void check_lengths(struct vctx *v, struct mr_domain *d)
 {
 	size_t n = strlen(d->name);
@@ -397,16 +412,7 @@ static void check_lengths(struct vctx *v, struct mr_domain *d)
 	if (d->dmarc && strlen("_dmarc.") + n > MR_DOMAIN_MAX)
 		mr_diag_error(v->diags, d->loc,
 			      "the DMARC record name '_dmarc.%s' is longer than %d characters", d->name, MR_DOMAIN_MAX);
-	if (!d->ssl.enabled || d->ssl.cert != MR_CERT_SELF_SIGNED)
-		return;
-	if (d->ssl.alias && strlen(d->ssl.alias) > MR_CERT_CN_MAX)
-		mr_diag_error(v->diags, d->ssl.alias_loc,
-			      "ssl alias '%s' is longer than %d characters, the most a self-signed certificate's name holds",
-			      d->ssl.alias, MR_CERT_CN_MAX);
-	if (d->ssl.email && strlen(d->ssl.email) > MR_CERT_EMAIL_MAX)
-		mr_diag_error(v->diags, d->ssl.email_loc,
-			      "ssl email '%s' is longer than %d characters, the most a certificate holds", d->ssl.email,
-			      MR_CERT_EMAIL_MAX);
+	check_cert_lengths(v, &d->ssl);
 }
 
 /*
@@ -449,8 +455,11 @@ static void check_domain(struct vctx *v, struct mr_domain *d)
 	bool here = secrets_here(v, d);
 	check_action(v, d);
 	check_lengths(v, d);
-	if (here && d->ssl.enabled && d->ssl.cert == MR_CERT_FILES)
-		check_cert_files(v, d);
+	if (here && d->ssl.enabled && d->ssl.cert == MR_CERT_FILES) {
+		char whose[MR_DOMAIN_MAX + 3];
+		snprintf(whose, sizeof(whose), "'%s'", d->name);
+		check_cert_files(v, &d->ssl, whose);
+	}
 	for (size_t j = 0; j < d->nmailboxes; j++)
 		check_mailbox(v, d->mailboxes[j], here);
 }
@@ -458,6 +467,9 @@ static void check_domain(struct vctx *v, struct mr_domain *d)
 static void check_server(struct vctx *v)
 {
 	const struct mr_server *s = &v->m->server;
+	check_cert_lengths(v, &s->ssl);
+	if (s->ssl.enabled && s->ssl.cert == MR_CERT_FILES)
+		check_cert_files(v, &s->ssl, "the server");
 	if (!s->dmarc)
 		return;
 	if (strncmp(s->dmarc, "v=DMARC1", 8) != 0) {

@@ -55,6 +55,28 @@ struct mr_items {
 	size_t n;
 };
 
+/* certbot's tree: `certificate: letsencrypt` reads live/ALIAS/fullchain.pem and privkey.pem,
+ * whose relative links into archive/ALIAS/ are followed only inside it (load/secret.h) */
+#define MR_LETSENCRYPT_DIR "/etc/letsencrypt"
+
+#define MR_DKIM_SELECTOR_DEFAULT "dkim"
+#define MR_DKIM_BITS_DEFAULT 2048
+
+struct mr_ssl {
+	bool enabled;
+	const char *alias;
+	enum mr_cert_kind cert;
+	const char *cert_path, *key_path; /* MR_CERT_FILES: as written */
+	bool letsencrypt;                 /* MR_CERT_FILES: certbot's live/ALIAS/{fullchain,privkey}.pem */
+	const struct mr_srcdir *dir;      /* ... relative to this one */
+	const char *email; /* NULL: none */
+	struct mr_loc loc, alias_loc, cert_loc, key_loc, email_loc;
+	int64_t not_after; /* live model only: the certificate's expiry (Unix time), 0: unknown */
+	/* live server.ssl only: why Dovecot's default pair is not a copy of Exim's ("a symbolic
+	 * link", "absent", "different"); NULL: it is */
+	const char *copy_differs;
+};
+
 struct mr_server {
 	bool declared;
 	struct mr_loc loc;
@@ -71,6 +93,10 @@ struct mr_server {
 	 * (seconds; "7d" in YAML) */
 	int64_t dkim_grace;
 	struct mr_loc dkim_grace_loc;
+	/* The server's default certificate (server.ssl: docs/desired-state.md), the one a client
+	 * gets that names no server (SNI) or a name without its own: enabled false = unmanaged,
+	 * nothing of it is touched.  alias is required (no default). */
+	struct mr_ssl ssl;
 };
 
 #define MR_DKIM_GRACE_DEFAULT (7 * 86400)
@@ -166,25 +192,6 @@ struct mr_dkim {
 	bool pending_confirmed;
 	const char *retired_selector, *retired_public_key;
 	int64_t retired_until;
-};
-
-/* certbot's tree: `certificate: letsencrypt` reads live/ALIAS/fullchain.pem and privkey.pem,
- * whose relative links into archive/ALIAS/ are followed only inside it (load/secret.h) */
-#define MR_LETSENCRYPT_DIR "/etc/letsencrypt"
-
-#define MR_DKIM_SELECTOR_DEFAULT "dkim"
-#define MR_DKIM_BITS_DEFAULT 2048
-
-struct mr_ssl {
-	bool enabled;
-	const char *alias;
-	enum mr_cert_kind cert;
-	const char *cert_path, *key_path; /* MR_CERT_FILES: as written */
-	bool letsencrypt;                 /* MR_CERT_FILES: certbot's live/ALIAS/{fullchain,privkey}.pem */
-	const struct mr_srcdir *dir;      /* ... relative to this one */
-	const char *email; /* NULL: none */
-	struct mr_loc loc, alias_loc, cert_loc, key_loc, email_loc;
-	int64_t not_after; /* live model only: the certificate's expiry (Unix time), 0: unknown */
 };
 
 struct mr_domain {

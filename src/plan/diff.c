@@ -647,41 +647,82 @@ static void diff_dkim(struct ctx *c, const struct mr_domain *a, const struct mr_
 	}
 }
 
+/*
+ * A certificate: a domain's (id and domain its name) or the server's (id "server", domain
+ * NULL); a and b the live and target ssl (NULL: none), live_crt and live_key where the live
+ * certificate is (what a certificate from files is compared with).
+ */
+static void diff_cert(struct ctx *c, const struct mr_ssl *a, const struct mr_ssl *b, const char *id,
+		      const char *domain, const char *live_crt, const char *live_key)
+{
+	const char *sa = a ? ssl_s(c, a) : NULL, *sb = b ? ssl_s(c, b) : NULL;
+	if (!sa && !sb)
+		return;
+	/* a certificate given as files that happens to be self-signed reads back as self-signed:
+	 * the same bytes are no change */
+	int same_files = sa && sb && b->cert == MR_CERT_FILES && c->in->oracle.cert_same
+				 ? c->in->oracle.cert_same(c->in->oracle.ctx, b, live_crt, live_key)
+				 : -1; /* -1: not asked */
+	struct mr_change *ch = NULL;
+	if (sa && sb && b->cert == MR_CERT_FILES && a->cert == MR_CERT_SELF_SIGNED && same_files == 1) {
+		/* no change */
+	} else if (!sa) {
+		attr(ch = change(c, MR_CHANGE_CREATE, MR_OBJ_CERT, id, domain), "certificate", NULL, sb);
+	} else if (!sb) {
+		attr(ch = change(c, MR_CHANGE_DELETE, MR_OBJ_CERT, id, domain), "certificate", sa, NULL);
+	} else if (strcmp(sa, sb) != 0) {
+		attr(ch = change(c, MR_CHANGE_UPDATE, MR_OBJ_CERT, id, domain), "certificate", sa, sb);
+	} else if (b->cert == MR_CERT_FILES && same_files == 0) {
+		attr(ch = change(c, MR_CHANGE_UPDATE, MR_OBJ_CERT, id, domain), "certificate", sa,
+		     "(new content from the files)");
+	} else if (b->cert == MR_CERT_SELF_SIGNED && a->not_after > 0) {
+		int64_t now = c->in->now ? c->in->now : (int64_t)time(NULL);
+		if (a->not_after - now < (int64_t)MR_CERT_RENEW_DAYS * 86400) {
+			char when[32];
+			time_t t = (time_t)a->not_after;
+			struct tm tm;
+			gmtime_r(&t, &tm);
+			strftime(when, sizeof(when), "%Y-%m-%d", &tm);
+			attr(ch = change(c, MR_CHANGE_UPDATE, MR_OBJ_CERT, id, domain), "certificate",
+			     mr_arena_printf(&c->p->arena, "%s, expires %s", sa, when), "(renewed: a new self-signed certificate)");
+		}
+	}
+	/* the server's: Dovecot's default pair is a copy of Exim's, written with it */
+	if (!domain && sa && sb && a->copy_differs) {
+		if (!ch)
+			ch = change(c, MR_CHANGE_UPDATE, MR_OBJ_CERT, id, domain);
+		attr(ch, "dovecot copy", mr_arena_printf(&c->p->arena, "(%s)", a->copy_differs), "(rewritten)");
+	}
+}
+
 static void diff_keys(struct ctx *c, const struct mr_domain *a, const struct mr_domain *b)
 {
 	diff_dkim(c, a, b);
 	if (keys_equal(a, b))
 		return;
 	const char *dn = b ? b->name : a->name;
-	const char *sa = a ? ssl_s(c, &a->ssl) : NULL, *sb = b ? ssl_s(c, &b->ssl) : NULL;
-	if (!sa && !sb)
+	const char *ssl = c->in->live->layout == MR_LAYOUT_RHEL ? "/etc/exim/ssl" : "/etc/exim4/ssl";
+	const char *crt = mr_arena_printf(&c->p->arena, "%s/%s.crt", ssl, dn);
+	const char *key = mr_arena_printf(&c->p->arena, "%s/%s.key", ssl, dn);
+	diff_cert(c, a ? &a->ssl : NULL, b ? &b->ssl : NULL, dn, dn, crt, key);
+}
+
+bool mr_change_cert_copy_only(const struct mr_change *c)
+{
+	return mr_change_server_cert(c) && c->action == MR_CHANGE_UPDATE && c->nattrs == 1 &&
+	       strcmp(c->attrs[0].name, "dovecot copy") == 0;
+}
+
+/* The server's default certificate (server.ssl): left out, it is not managed -- never a
+ * deletion, whatever is live. */
+static void diff_server_cert(struct ctx *c, const struct mr_model *live, const struct mr_model *t)
+{
+	const struct mr_ssl *a = &live->server.ssl, *b = &t->server.ssl;
+	if (!b->enabled)
 		return;
-	/* a certificate given as files that happens to be self-signed reads back as self-signed:
-	 * the same bytes are no change */
-	if (sa && sb && b->ssl.cert == MR_CERT_FILES && a->ssl.cert == MR_CERT_SELF_SIGNED && c->in->oracle.cert_same &&
-	    c->in->oracle.cert_same(c->in->oracle.ctx, b, a) == 1)
-		return;
-	if (!sa) {
-		attr(change(c, MR_CHANGE_CREATE, MR_OBJ_CERT, dn, dn), "certificate", NULL, sb);
-	} else if (!sb) {
-		attr(change(c, MR_CHANGE_DELETE, MR_OBJ_CERT, dn, dn), "certificate", sa, NULL);
-	} else if (strcmp(sa, sb) != 0) {
-		attr(change(c, MR_CHANGE_UPDATE, MR_OBJ_CERT, dn, dn), "certificate", sa, sb);
-	} else if (b->ssl.cert == MR_CERT_FILES && c->in->oracle.cert_same &&
-		   c->in->oracle.cert_same(c->in->oracle.ctx, b, a) != 1) {
-		attr(change(c, MR_CHANGE_UPDATE, MR_OBJ_CERT, dn, dn), "certificate", sa, "(new content from the files)");
-	} else if (b->ssl.cert == MR_CERT_SELF_SIGNED && a->ssl.not_after > 0) {
-		int64_t now = c->in->now ? c->in->now : (int64_t)time(NULL);
-		if (a->ssl.not_after - now < (int64_t)MR_CERT_RENEW_DAYS * 86400) {
-			char when[32];
-			time_t t = (time_t)a->ssl.not_after;
-			struct tm tm;
-			gmtime_r(&t, &tm);
-			strftime(when, sizeof(when), "%Y-%m-%d", &tm);
-			attr(change(c, MR_CHANGE_UPDATE, MR_OBJ_CERT, dn, dn), "certificate",
-			     mr_arena_printf(&c->p->arena, "%s, expires %s", sa, when), "(renewed: a new self-signed certificate)");
-		}
-	}
+	enum mr_layout lay = c->in->live->layout;
+	diff_cert(c, a, b, "server", NULL, mr_srvcert_path(MR_SRVCERT_EXIM_CRT, lay),
+		  mr_srvcert_path(MR_SRVCERT_EXIM_KEY, lay));
 }
 
 static void diff_domains(struct ctx *c, const struct mr_model *live, const struct mr_model *t)
@@ -774,6 +815,7 @@ static size_t left_out(struct ctx *c, const struct mr_model *full)
 	const struct mr_model *l = &c->in->live->model;
 	if (l->server.rate_per_hour != full->server.rate_per_hour)
 		change(&f, MR_CHANGE_UPDATE, MR_OBJ_SERVER, "server", NULL);
+	diff_server_cert(&f, l, full);
 	diff_users(&f, l, full);
 	diff_domains(&f, l, full);
 	struct mr_strmap done = MR_STRMAP_INIT; /* keys in fp's arena */
@@ -842,6 +884,7 @@ int mr_plan_build(struct mr_plan *p, const struct mr_plan_input *in, struct mr_d
 		struct mr_change *ch = change(&c, MR_CHANGE_UPDATE, MR_OBJ_SERVER, "server", NULL);
 		attr(ch, "rate_per_hour", limit_s(&c, l->server.rate_per_hour), limit_s(&c, t->server.rate_per_hour));
 	}
+	diff_server_cert(&c, l, t);
 	diff_users(&c, l, t);
 	diff_domains(&c, l, t);
 	for (size_t i = 0; i < p->nchanges; i++) {

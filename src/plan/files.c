@@ -719,6 +719,11 @@ static void key_files(struct mr_plan *p, const struct mr_model *t, const struct 
 			else if (mr_dkim_retired_expired(ld, td, now))
 				key_file(p, mr_arena_printf(&p->arena, "%s/" MR_DKIM_STATE_DIR "/%s.retired", sd, c->id), false,
 					 true);
+		} else if (mr_change_server_cert(c)) {
+			/* Exim's default pair and Dovecot's copy of it */
+			for (int w = mr_change_cert_copy_only(c) ? MR_SRVCERT_DOVECOT_CRT : 0; w < MR_SRVCERT_COUNT; w++)
+				key_file(p, mr_srvcert_path((enum mr_srvcert)w, in->live->layout), !in->live->srvcert_exists[w],
+					 false);
 		} else {
 			static const char *const ext[] = { ".crt", ".key" };
 			for (int e = 0; e < 2; e++) {

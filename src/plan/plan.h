@@ -35,6 +35,13 @@
 enum mr_change_action { MR_CHANGE_CREATE, MR_CHANGE_UPDATE, MR_CHANGE_DELETE };
 enum mr_object { MR_OBJ_SERVER, MR_OBJ_USER, MR_OBJ_DOMAIN, MR_OBJ_DKIM, MR_OBJ_CERT, MR_OBJ_MAILBOX };
 
+/* The server's default certificate (server.ssl): a certificate change of no domain. */
+struct mr_change;
+#define mr_change_server_cert(c) ((c)->object == MR_OBJ_CERT && !(c)->domain)
+/* ... whose only change is Dovecot's copy of the live one (attribute "dovecot copy"): apply
+ * copies Exim's live pair, it makes or reads no other */
+bool mr_change_cert_copy_only(const struct mr_change *c);
+
 const char *mr_change_action_name(enum mr_change_action a); /* "create" ... */
 const char *mr_object_name(enum mr_object o);               /* "user" ... */
 
@@ -48,7 +55,8 @@ struct mr_change {
 	enum mr_change_action action;
 	enum mr_object object;
 	const char *id;     /* "alice", "example.com", "info@example.com", "server" */
-	const char *domain; /* the domain it belongs to; NULL for the server and users */
+	const char *domain; /* the domain it belongs to; NULL for the server (its certificate too:
+			     * MR_OBJ_CERT "server", mr_change_server_cert) and users */
 	struct mr_attr *attrs;
 	size_t nattrs, cap;
 	const char *storage; /* a deleted mailbox: its home (NULL: its owner is unknown) */
@@ -152,8 +160,9 @@ struct mr_plan_oracle {
 	 * -1 it cannot be read (an error was added); MR_PLAN_REFUSED: a --scope file may not
 	 * name that file (an error was added; load/secret.h mr_secret_refused). */
 	int (*password_same)(void *ctx, const struct mr_mailbox *d, const char *live_hash, struct mr_diags *errors);
-	/* 1: the certificate files of desired domain d have the live content at cert_path/key_path */
-	int (*cert_same)(void *ctx, const struct mr_domain *d, const struct mr_domain *live);
+	/* 1: the certificate files want names (cert_path/key_path) hold what the live files
+	 * live_crt and live_key hold (a domain's ssl/DOMAIN.crt and .key, the server's exim.crt) */
+	int (*cert_same)(void *ctx, const struct mr_ssl *want, const char *live_crt, const char *live_key);
 	/* apply only: 0 with *hash the hash to write for a clear password that is new or changed
 	 * (kept by ctx until the plan is released), or -1 / MR_PLAN_REFUSED as password_same
 	 * with an error added; NULL callback (plan): the hash is made at apply and the file

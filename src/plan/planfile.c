@@ -231,6 +231,12 @@ void mr_pins_take(struct mr_root *root, const struct mr_model *m, const char *st
 	unsigned char keybuf[PIN_KEY_LEN];
 	const unsigned char *key = pin_key(root, state_dir, create, keybuf) == 0 ? keybuf : NULL;
 	struct mr_buf what = MR_BUF_INIT;
+	const struct mr_ssl *srv = &m->server.ssl;
+	if (srv->enabled && srv->cert == MR_CERT_FILES && srv->cert_path && srv->key_path) {
+		/* the server's: a renewal after the plan is a stale plan too */
+		pin_file(out, root, key, "certificate of the server", srv->dir, srv->cert_path);
+		pin_file(out, root, key, "certificate key of the server", srv->dir, srv->key_path);
+	}
 	for (size_t i = 0; i < m->ndomains; i++) {
 		const struct mr_domain *d = m->domains[i];
 		if (d->ssl.enabled && d->ssl.cert == MR_CERT_FILES && d->ssl.cert_path && d->ssl.key_path) {

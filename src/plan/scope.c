@@ -430,6 +430,23 @@ static void check_secret_path(struct sc *s, struct mr_loc loc, const char *what,
 
 static void check_secrets(struct sc *s)
 {
+	/* the server's default certificate serves every domain: only an admin's scope may name it,
+	 * and then by the same rules as a domain's */
+	const struct mr_ssl *srv = &s->d->server.ssl;
+	if (srv->enabled && s->role != MR_ROLE_ADMIN)
+		VIOLATION(s, srv->loc,
+			  "the server's certificate (server.ssl) is the default of every domain: only an admin's "
+			  "scope may declare it, not '%s' (%s)",
+			  s->name, mr_role_name(s->role));
+	else if (srv->enabled && srv->letsencrypt)
+		VIOLATION(s, srv->cert_loc,
+			  "the server's certificate is 'letsencrypt': certbot's tree %s is root's, and a --scope file "
+			  "may name only files below its own directory",
+			  MR_LETSENCRYPT_DIR);
+	else if (srv->enabled && srv->cert == MR_CERT_FILES) {
+		check_secret_path(s, srv->cert_loc, "certificate", "the server", srv->cert_path);
+		check_secret_path(s, srv->key_loc, "certificate key", "the server", srv->key_path);
+	}
 	for (size_t i = 0; i < s->d->ndomains; i++) {
 		const struct mr_domain *dd = s->d->domains[i];
 		if (dd->ssl.enabled && dd->ssl.letsencrypt) {

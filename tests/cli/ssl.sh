@@ -143,5 +143,161 @@ expect "no live/ALIAS directory: a clear error" 1 '' \
 mv "$tmp/saved-live" "$le/live/mail.a.example"
 expect "restored: No changes" 0 '^No changes\.' '' -- "$bin" --root "$tmp/root" plan -f "$tmp/le.yaml"
 
+# --- server.ssl: the server's default certificate, Exim's ssl/exim.crt + exim.key and
+# Dovecot's private/dovecot.pem + .key (on Debian root's links to the snakeoil pair) ---
+new_server
+dov=$tmp/root/etc/dovecot/private
+mkdir -p "$dov" "$tmp/root/etc/ssl/certs" "$tmp/root/etc/ssl/private"
+printf 'snakeoil certificate\n' >"$tmp/root/etc/ssl/certs/ssl-cert-snakeoil.pem"
+printf 'snakeoil key\n' >"$tmp/root/etc/ssl/private/ssl-cert-snakeoil.key"
+ln -s /etc/ssl/certs/ssl-cert-snakeoil.pem "$dov/dovecot.pem"
+ln -s /etc/ssl/private/ssl-cert-snakeoil.key "$dov/dovecot.key"
+cat >"$tmp/srv.yaml" <<'YAML'
+version: 1
+server:
+  ssl: {alias: mx.example.net, email: hostmaster@example.net}
+users: {alice: {}}
+domains:
+  a.example: {owner: alice}
+YAML
+printf 'version: 1\nserver:\n  ssl: true\n' >"$tmp/srv-true.yaml"
+expect "server.ssl: true is an error at its value: the server's certificate needs a name" 1 '' \
+	"srv-true\.yaml:3:8: error: 'ssl: true' gives the server's certificate no name: write \{alias: NAME\}" -- \
+	"$bin" validate -f "$tmp/srv-true.yaml"
+expect "server.ssl: the plan creates the server's certificate" 0 \
+	'^  \+ certificate server$' '' -- "$bin" --root "$tmp/root" plan -f "$tmp/srv.yaml"
+check "... self-signed for its alias, with the email" grep -q '^      certificate: mx\.example\.net, self-signed, hostmaster@example\.net$' "$tmp/out"
+check "... Exim's pair is made" grep -q '^  + /etc/exim4/ssl/exim\.key (made at apply)$' "$tmp/out"
+check "... and Dovecot's links are replaced (~, they exist)" grep -q '^  ~ /etc/dovecot/private/dovecot\.pem (made at apply)$' "$tmp/out"
+expect "server.ssl: --json names it certificate 'server' of no domain" 0 \
+	'"action":"create","object":"certificate","id":"server","domain":null,"attributes":\[\{"name":"certificate","old":null,"new":"mx\.example\.net, self-signed, hostmaster@example\.net"\}\]' '' -- \
+	"$bin" --root "$tmp/root" plan --json -f "$tmp/srv.yaml"
+expect "server.ssl: apply makes it (the links are not recorded: not mailrecon's)" 0 'Apply complete: 3 added' \
+	"dovecot/private/dovecot\.pem' is not recorded in the state repository: it is a symbolic link" -- "$bin" --root "$tmp/root" apply -f "$tmp/srv.yaml"
+expect "... exim.crt is for the alias, with the email" 0 '^subject=emailAddress=hostmaster@example\.net,CN=mx\.example\.net$' '' -- \
+	subject "$ssl/exim.crt"
+check "... Dovecot's links are regular files now, copies of Exim's pair" sh -c \
+	"[ -f '$dov/dovecot.pem' ] && [ ! -L '$dov/dovecot.pem' ] && [ ! -L '$dov/dovecot.key' ] &&
+	 cmp -s '$dov/dovecot.pem' '$ssl/exim.crt' && cmp -s '$dov/dovecot.key' '$ssl/exim.key'"
+check "... what the links pointed at is untouched" sh -c \
+	"[ \"\$(cat '$tmp/root/etc/ssl/certs/ssl-cert-snakeoil.pem')\" = 'snakeoil certificate' ] &&
+	 [ \"\$(cat '$tmp/root/etc/ssl/private/ssl-cert-snakeoil.key')\" = 'snakeoil key' ]"
+check "... the keys are 0600" sh -c "[ \"\$(stat -c %a '$ssl/exim.key' '$dov/dovecot.key' | sort -u)\" = 600 ]"
+check "... the key is a key of the certificate" sh -c \
+	"[ \"\$(openssl x509 -noout -pubkey -in '$ssl/exim.crt')\" = \"\$(openssl pkey -pubout -in '$ssl/exim.key')\" ]"
+expect "server.ssl: the second apply changes nothing" 0 '^No changes\.' '' -- "$bin" --root "$tmp/root" apply -f "$tmp/srv.yaml"
+repo=$tmp/root/var/lib/mailrecon/repo
+check "server.ssl: the state repository records both certificates and the keys' fingerprints" sh -c \
+	"git -C '$repo' ls-tree -r --name-only HEAD | grep -Fx -e etc/exim4/ssl/exim.crt -e etc/exim4/ssl/exim.key.fingerprint \
+	 -e etc/dovecot/private/dovecot.pem -e etc/dovecot/private/dovecot.key.fingerprint | wc -l | grep -qx 4"
+check "... and no private key, in any revision" sh -c \
+	"! git -C '$repo' log --all -p | grep -q 'PRIVATE KEY' && ! git -C '$repo' ls-tree -r --name-only HEAD | grep -q '\.key$'"
+cp "$ssl/exim.crt" "$tmp/exim.crt.applied"
+printf 'version: 1\nusers: {alice: {}}\ndomains:\n  a.example: {owner: alice}\n' >"$tmp/srv-out.yaml"
+expect "server.ssl left out: unmanaged, no change (never a deletion)" 0 '^No changes\.' '' -- \
+	"$bin" --root "$tmp/root" apply -f "$tmp/srv-out.yaml"
+check "... exim.crt stays" cmp -s "$tmp/exim.crt.applied" "$ssl/exim.crt"
+expect "server.ssl: import writes it back" 0 '^  ssl:$' '' -- "$bin" --root "$tmp/root" import
+check "... with its alias, self-signed and its email" sh -c \
+	"grep -A4 '^server:' '$tmp/out' | tr -d '\n' | grep -q 'ssl:    alias: mx\.example\.net    certificate: self-signed    email: hostmaster@example\.net'"
+cp "$tmp/out" "$tmp/imported.yaml"
+expect "... and the import plans no change" 0 '^No changes\.' '' -- "$bin" --root "$tmp/root" plan -f "$tmp/imported.yaml"
+printf 'not the certificate\n' >"$dov/dovecot.pem"
+expect "server.ssl: a Dovecot copy that differs is a change of its own" 0 '^      dovecot copy: \(different\) -> \(rewritten\)$' '' -- \
+	"$bin" --root "$tmp/root" plan -f "$tmp/srv.yaml"
+check "... only Dovecot's pair is written" sh -c "! grep -q exim4/ssl/exim '$tmp/out' && grep -q 'dovecot\.key (made at apply)' '$tmp/out'"
+expect "... apply copies Exim's live pair" 0 'Apply complete: 0 added, 1 changed' '' -- "$bin" --root "$tmp/root" apply -f "$tmp/srv.yaml"
+check "... which is unchanged" sh -c "cmp -s '$tmp/exim.crt.applied' '$ssl/exim.crt' && cmp -s '$dov/dovecot.pem' '$ssl/exim.crt'"
+sed 's/mx\.example\.net/mx2.example.net/' "$tmp/srv.yaml" >"$tmp/srv2.yaml"
+expect "server.ssl: a new alias replaces the certificate" 0 \
+	'certificate: mx\.example\.net, self-signed, hostmaster@example\.net -> mx2\.example\.net, self-signed, hostmaster@example\.net' '' -- \
+	"$bin" --root "$tmp/root" apply -f "$tmp/srv2.yaml"
+check "... the replaced key is kept in STATE_DIR/keys" sh -c \
+	"ls '$tmp/root/var/lib/mailrecon/keys' | grep -qx \"\$(git -C '$repo' show HEAD~1:etc/exim4/ssl/exim.key.fingerprint | sed -n 's/^sha256 //p')\""
+expect "server.ssl: rollback to the revision before restores the old certificate and key" 0 'Rollback complete|complete' '' -- \
+	"$bin" --root "$tmp/root" rollback HEAD~1 --yes
+check "... exim.crt and Dovecot's copy are the old certificate" sh -c \
+	"cmp -s '$tmp/exim.crt.applied' '$ssl/exim.crt' && cmp -s '$tmp/exim.crt.applied' '$dov/dovecot.pem'"
+check "... with its own key" sh -c \
+	"[ \"\$(openssl x509 -noout -pubkey -in '$ssl/exim.crt')\" = \"\$(openssl pkey -pubout -in '$dov/dovecot.key')\" ]"
+
+# a --scope other than an admin's may not declare it
+printf 'version: 1\nserver:\n  ssl: {alias: evil.example.net}\nusers: {alice: {}}\ndomains:\n  a.example: {owner: alice}\n' \
+	>"$tmp/srv-scope.yaml"
+expect "server.ssl in alice's --scope file: refused (exit 3) at its place" 3 '' \
+	"srv-scope\.yaml:3:8: error: the server's certificate \(server\.ssl\) is the default of every domain: only an admin's scope may declare it, not 'alice' \(user\)" -- \
+	"$bin" --root "$tmp/root" plan --scope alice -f "$tmp/srv-scope.yaml"
+
+# certificate files: pinned in a plan file; a renewal after the plan makes it stale
+openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=mx.example.net" -keyout "$tmp/srv.key" -out "$tmp/srv.crt" 2>/dev/null
+printf 'version: 1\nserver:\n  ssl: {alias: mx.example.net, certificate: {cert: srv.crt, key: srv.key}}\nusers: {alice: {}}\ndomains:\n  a.example: {owner: alice}\n' \
+	>"$tmp/srv-files.yaml"
+expect "server.ssl from files: planned with a plan file" 0 'certificate: mx\.example\.net, self-signed, hostmaster@example\.net -> mx\.example\.net, from files' '' -- \
+	"$bin" --root "$tmp/root" plan -f "$tmp/srv-files.yaml" --out "$tmp/srv.plan"
+openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=mx.example.net" -keyout "$tmp/srv.key" -out "$tmp/srv.crt" 2>/dev/null
+expect "... renewed after the plan: apply --plan refuses it (exit 3), naming the file" 3 '' 'certificate of the server' -- \
+	"$bin" --root "$tmp/root" apply --plan "$tmp/srv.plan"
+expect "... applied anew, the files are copied" 0 'Apply complete' '' -- "$bin" --root "$tmp/root" apply -f "$tmp/srv-files.yaml"
+check "... to Exim and Dovecot" sh -c "cmp -s '$tmp/srv.crt' '$ssl/exim.crt' && cmp -s '$tmp/srv.key' '$dov/dovecot.key'"
+expect "... and nothing changes after" 0 '^No changes\.' '' -- "$bin" --root "$tmp/root" plan -f "$tmp/srv-files.yaml"
+
+# confinement: links planted in Exim's ssl/ or for Dovecot by someone else are never followed
+printf 'outside\n' >"$tmp/outside"
+mv "$ssl/exim.crt" "$tmp/exim.crt.moved"
+ln -s "$tmp/outside" "$ssl/exim.crt"
+expect "a link at ssl/exim.crt: a finding, and apply refuses to write through it (exit 1)" 1 \
+	"/etc/exim4/ssl/exim\.crt: warning: '[^']*/etc/exim4/ssl/exim\.crt' is a symbolic link; refused" \
+	"exim4/ssl/exim\.crt' is a symbolic link; refused" -- "$bin" --root "$tmp/root" apply -f "$tmp/srv-files.yaml"
+check "... what it points at is untouched" sh -c "[ \"\$(cat '$tmp/outside')\" = outside ] && [ -L '$ssl/exim.crt' ]"
+rm "$ssl/exim.crt"
+mv "$tmp/exim.crt.moved" "$ssl/exim.crt"
+rm "$dov/dovecot.key"
+ln -s "$tmp/outside" "$dov/dovecot.key"
+chown -h nobody "$dov/dovecot.key"
+expect "a link for Dovecot's key that root did not make: refused, not replaced" 1 'dovecot copy: \(a symbolic link\)' \
+	"dovecot/private/dovecot\.key' is a symbolic link; refused" -- "$bin" --root "$tmp/root" apply -f "$tmp/srv-files.yaml"
+check "... and not followed" sh -c "[ \"\$(cat '$tmp/outside')\" = outside ] && [ -L '$dov/dovecot.key' ]"
+rm "$dov/dovecot.key"
+cp "$tmp/srv.key" "$dov/dovecot.key"
+mv "$ssl" "$tmp/ssl.real"
+mkdir -p "$tmp/evil-ssl"
+ln -s "$tmp/evil-ssl" "$ssl"
+chown -h nobody "$ssl"
+expect "a tenant's link in place of the ssl directory: a finding, and apply refuses it" 1 \
+	"exim\.crt' is reached through the symbolic link '[^']*/etc/exim4/ssl'; refused" \
+	"/etc/exim4/ssl' is a symbolic link; refused \(mailrecon never follows one\); nothing was changed" -- \
+	"$bin" --root "$tmp/root" apply -f "$tmp/srv-files.yaml"
+check "... and writes nothing where it points" sh -c "[ -z \"\$(ls -A '$tmp/evil-ssl')\" ]"
+rm "$ssl"
+mv "$tmp/ssl.real" "$ssl"
+expect "restored: No changes" 0 '^No changes\.' '' -- "$bin" --root "$tmp/root" plan -f "$tmp/srv-files.yaml"
+
+# a self-signed server certificate that expires within 30 days is renewed, as a domain's
+new_server
+mkdir -p "$ssl"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=mx.example.net" -keyout "$ssl/exim.key" \
+	-out "$ssl/exim.crt" 2>/dev/null
+mkdir -p "$tmp/root/etc/dovecot/private"
+cp "$ssl/exim.crt" "$tmp/root/etc/dovecot/private/dovecot.pem"
+cp "$ssl/exim.key" "$tmp/root/etc/dovecot/private/dovecot.key"
+printf 'version: 1\nserver:\n  ssl: {alias: mx.example.net}\nusers: {alice: {}}\ndomains:\n  a.example: {owner: alice}\n' \
+	>"$tmp/srv-renew.yaml"
+expect "server.ssl: a self-signed certificate expiring within 30 days is renewed" 0 \
+	'^      certificate: mx\.example\.net, self-signed, expires [0-9-]+ -> \(renewed: a new self-signed certificate\)$' '' -- \
+	"$bin" --root "$tmp/root" plan -f "$tmp/srv-renew.yaml"
+expect "... apply renews it for 825 days" 0 'Apply complete' '' -- "$bin" --root "$tmp/root" apply -f "$tmp/srv-renew.yaml"
+check "... Exim's and Dovecot's" sh -c "openssl x509 -checkend $((800 * 86400)) -noout -in '$ssl/exim.crt' >/dev/null &&
+	cmp -s '$ssl/exim.crt' '$tmp/root/etc/dovecot/private/dovecot.pem'"
+
+# the RHEL layout: Exim's pair is /etc/exim/ssl/exim.crt and exim.key
+rm -rf "$tmp/root"
+mkdir -p "$tmp/root/etc/exim"
+printf 'root:x:0:0::/root:/bin/sh\nalice:x:1001:1001::/var/www/alice:/usr/sbin/nologin\n' >"$tmp/root/etc/passwd"
+expect "server.ssl in the RHEL layout: /etc/exim/ssl/exim.crt and Dovecot's pair" 0 'Apply complete' '' -- \
+	"$bin" --root "$tmp/root" apply -f "$tmp/srv-renew.yaml"
+check "... both written, the same certificate" sh -c "cmp -s '$tmp/root/etc/exim/ssl/exim.crt' '$tmp/root/etc/dovecot/private/dovecot.pem' &&
+	[ ! -e '$tmp/root/etc/exim4' ] && [ \"\$(stat -c %a '$tmp/root/etc/dovecot/private')\" = 700 ]"
+expect "... and nothing changes after" 0 '^No changes\.' '' -- "$bin" --root "$tmp/root" plan -f "$tmp/srv-renew.yaml"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

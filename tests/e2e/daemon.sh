@@ -46,11 +46,16 @@ want=$'other.test: other.test\nsmtp.other.test: other.test\ntls.test: tls.test\n
 if [ "$map" = "$want" ]; then ok "the SNI map names each domain with a certificate and its alias (NAME: DOMAIN)"; else
 	bad "the SNI map names each domain with a certificate and its alias (NAME: DOMAIN)" "$map"; fi
 
-# The certificate for a client that names no known server: the panel's ssl/exim.crt.
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=default.invalid \
-	-keyout "$ssl/exim.key" -out "$ssl/exim.crt" >/dev/null 2>&1
-chown Debian-exim:Debian-exim "$ssl/exim.key" "$ssl/exim.crt"
-chmod 0600 "$ssl/exim.key" "$ssl/exim.crt"
+# The certificate for a client that names no known server, ssl/exim.crt: mailrecon made it
+# from server.ssl, the Exim user's and closed like a domain's
+sub=$(openssl x509 -noout -subject -nameopt RFC2253 -in "$ssl/exim.crt" 2>&1)
+own=$(stat -c '%U:%G %a' "$ssl/exim.crt" "$ssl/exim.key" 2>&1 | sort -u)
+if [ "$sub" = "subject=CN=default.invalid" ] && [ "$own" = "Debian-exim:Debian-exim 600" ] &&
+	[ "$(openssl x509 -noout -pubkey -in "$ssl/exim.crt")" = "$(openssl pkey -pubout -in "$ssl/exim.key" 2>/dev/null)" ]; then
+	ok "server.ssl: mailrecon wrote the default ssl/exim.crt (CN=default.invalid) and its key, Debian-exim's, 0600"
+else
+	bad "server.ssl: mailrecon wrote the default ssl/exim.crt (CN=default.invalid) and its key, Debian-exim's, 0600" "$sub / $own"
+fi
 
 # Dovecot's auth socket, for SMTP AUTH (the daemon runs as the Exim user, in the group that
 # contrib/dovecot/dovecot.conf gives the socket to)
@@ -109,7 +114,7 @@ served "TLS by SNI: another domain's alias (smtp.other.test) gets ssl/other.test
 served "TLS by SNI: upper case is the same name (MAIL.TLS.TEST)" MAIL.TLS.TEST "$ssl/tls.test.crt"
 served "TLS by SNI: a name without a certificate gets the default ssl/exim.crt" unknown.test "$ssl/exim.crt"
 served "TLS by SNI: a domain without ssl (plain.test) gets the default ssl/exim.crt" plain.test "$ssl/exim.crt"
-served "TLS without SNI: the default ssl/exim.crt" "" "$ssl/exim.crt"
+served "TLS without SNI: the default ssl/exim.crt, server.ssl's (fingerprint of the file mailrecon wrote)" "" "$ssl/exim.crt"
 
 # session SNI RCPT...: an SMTP session with the daemon over STARTTLS asking for SNI; prints
 # "STARTTLS yes|no", "CERT <sha256>", one "RCPT ADDRESS CODE TEXT" per recipient, and, when

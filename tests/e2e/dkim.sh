@@ -202,6 +202,49 @@ if [ $rc -eq 0 ] && grep -q '^example\.com	new1\._domainkey\.example\.com	publis
 else
 	bad "dns --check after publication (a 2048-bit record in two strings): published, exit 0, recorded" "exit $rc: $out"
 fi
+
+# ---- dns --check without --resolver: the first nameserver of /etc/resolv.conf ----
+# In a private mount and network namespace (unshare -mn: the machine's own /etc/resolv.conf
+# and network are untouched), a resolv.conf naming 127.0.0.53 is bound over /etc/resolv.conf
+# and a second dnsmasq answers on 127.0.0.53:53 only -- not on 127.0.0.1, libresolv's
+# fallback when resolv.conf names no server, so an answer proves the file was read. The
+# domain is example.net, whose key is not rotating: nothing is recorded either way.
+printf 'nameserver 127.0.0.53\n' >"$sbx/resolv.conf"
+grep -v '^txt-record=big\._domainkey\.example\.net,' "$sbx/zone.conf" >"$sbx/zone-without.conf"
+cat >"$sbx/resolvconf.sh" <<'EOF'
+# in the namespace: ZONE is the dnsmasq configuration; prints dns --check's output and exit
+set -u
+ip link set lo up || exit 90
+mount --bind "$SBX/resolv.conf" /etc/resolv.conf || exit 91
+"$DNSMASQ" --keep-in-foreground --no-resolv --no-hosts --no-poll --bind-interfaces --listen-address=127.0.0.53 \
+	--port=53 --conf-file="$ZONE" --pid-file="$SBX/dnsmasq-ns.pid" --log-facility="$SBX/dnsmasq-ns.log" \
+	--user=root --group=root &
+pid=$!
+for _ in $(seq 50); do
+	(exec 3<>/dev/tcp/127.0.0.53/53) 2>/dev/null && break
+	sleep 0.1
+done
+"$BIN" --root "$SBX" dns --check example.net 2>&1
+echo "exit $?"
+kill "$pid"
+wait "$pid" 2>/dev/null
+EOF
+# resolvconf_check ZONE: run it in a fresh namespace
+resolvconf_check() {
+	SBX=$sbx DNSMASQ=$dnsmasq BIN=$bin ZONE=$1 unshare -mn bash "$sbx/resolvconf.sh" 2>&1
+}
+out=$(resolvconf_check "$sbx/zone.conf")
+if grep -q '^example\.net	big\._domainkey\.example\.net	published	' <<<"$out" && grep -q '^exit 0$' <<<"$out"; then
+	ok "dns --check without --resolver asks /etc/resolv.conf's nameserver (127.0.0.53 in a private namespace): published, exit 0"
+else
+	bad "dns --check without --resolver asks /etc/resolv.conf's nameserver (127.0.0.53 in a private namespace): published, exit 0" "$out"
+fi
+out=$(resolvconf_check "$sbx/zone-without.conf")
+if grep -q '^example\.net	big\._domainkey\.example\.net	missing	' <<<"$out" && grep -q '^exit 2$' <<<"$out"; then
+	ok "... and when that server lacks the record: missing, exit 2"
+else
+	bad "... and when that server lacks the record: missing, exit 2" "$out"
+fi
 out=$(mr apply -f "$desired" 2>&1)
 if [ $? -eq 0 ] && grep -q 'its record published: it signs now' <<<"$out" &&
 	grep -q '^new1\._domainkey' "$sbx/etc/exim4/ssl/example.com.txt"; then

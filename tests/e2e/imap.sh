@@ -118,11 +118,18 @@ DESIRED2="$ROOT/imap-desired-phase2.yaml"
 sed 's/disabled: false  # imap.sh: phase 2/disabled: true/' "$DESIRED" >"$DESIRED2"
 if cmp -s "$DESIRED" "$DESIRED2"; then fail "fixture-phase2-marker" "marker not found in $DESIRED"; fi
 
-# Test host certificate: the default that Dovecot presents when no SNI name matches.
+# The default that Dovecot presents when no SNI name matches: as on stock Debian, root's
+# links to the snakeoil pair, which apply replaces by server.ssl's certificate (the links
+# themselves; their targets stay as they are)
+mkdir -p "$ROOT/etc/ssl/certs" "$ROOT/etc/ssl/private"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-    -subj /CN=default.test -keyout "$ROOT/etc/dovecot/private/dovecot.key" \
-    -out "$ROOT/etc/dovecot/private/dovecot.pem" >/dev/null 2>&1 \
+    -subj /CN=snakeoil.test -keyout "$ROOT/etc/ssl/private/ssl-cert-snakeoil.key" \
+    -out "$ROOT/etc/ssl/certs/ssl-cert-snakeoil.pem" >/dev/null 2>&1 \
     || fail "test-certificate" "openssl req failed"
+rm -f "$ROOT/etc/dovecot/private/dovecot.pem" "$ROOT/etc/dovecot/private/dovecot.key"
+ln -s /etc/ssl/certs/ssl-cert-snakeoil.pem "$ROOT/etc/dovecot/private/dovecot.pem"
+ln -s /etc/ssl/private/ssl-cert-snakeoil.key "$ROOT/etc/dovecot/private/dovecot.key"
+SNAKEOIL_FP=$(openssl x509 -noout -fingerprint -sha256 -in "$ROOT/etc/ssl/certs/ssl-cert-snakeoil.pem")
 
 free_port() {
     if command -v python3 >/dev/null 2>&1; then
@@ -284,6 +291,21 @@ else fail "tls-sni-alias-gets-mailrecon-certificate" "got '$SUBJ'"; fi
 SUBJ=$(tls_subject other.test)
 if [ "$SUBJ" = "subject=CN=default.test" ]; then ok "tls-sni-other-name-gets-default-certificate"
 else fail "tls-sni-other-name-gets-default-certificate" "got '$SUBJ'"; fi
+# server.ssl: the links are files now, mailrecon's certificate, served to a client that
+# names no server; the snakeoil pair they pointed at is untouched
+DEF="$ROOT/etc/dovecot/private/dovecot.pem"
+if [ -f "$DEF" ] && [ ! -L "$DEF" ] && [ ! -L "$ROOT/etc/dovecot/private/dovecot.key" ] &&
+    cmp -s "$DEF" "$ROOT/etc/exim4/ssl/exim.crt" &&
+    [ "$(openssl x509 -noout -fingerprint -sha256 -in "$ROOT/etc/ssl/certs/ssl-cert-snakeoil.pem")" = "$SNAKEOIL_FP" ]; then
+    ok "server-ssl-replaces-the-snakeoil-links-with-exims-copy"
+else
+    fail "server-ssl-replaces-the-snakeoil-links-with-exims-copy" "$(ls -l "$ROOT/etc/dovecot/private" | tr '\n' ' ')"
+fi
+DEF_FP=$(openssl x509 -noout -fingerprint -sha256 -in "$DEF" 2>/dev/null)
+SUBJ=$(openssl s_client -connect "127.0.0.1:$PORT" -starttls imap -noservername </dev/null 2>/dev/null \
+    | openssl x509 -noout -fingerprint -sha256 2>/dev/null)
+if [ -n "$DEF_FP" ] && [ "$SUBJ" = "$DEF_FP" ]; then ok "tls-no-sni-gets-server-ssl-certificate"
+else fail "tls-no-sni-gets-server-ssl-certificate" "got '$SUBJ', file '$DEF_FP'"; fi
 SUBJ=$(openssl x509 -noout -subject -nameopt RFC2253 -in "$ROOT/etc/dovecot/certs/sni.test.crt" 2>/dev/null)
 if [ "$SUBJ" = "subject=CN=mail.imap.test" ]; then ok "sni-cert-file-cn-is-alias"
 else fail "sni-cert-file-cn-is-alias" "got '$SUBJ'"; fi
@@ -416,6 +438,10 @@ for svc in imaps:$IMAPS_PORT pop3s:$POP3S_PORT; do
     SUBJ=$(tls_on_connect "$port" other.test -subject -nameopt RFC2253)
     if [ "$SUBJ" = "subject=CN=default.test" ]; then ok "$p-sni-other-name-gets-default-certificate"
     else fail "$p-sni-other-name-gets-default-certificate" "got '$SUBJ'"; fi
+    FP=$(openssl s_client -connect "127.0.0.1:$port" -noservername </dev/null 2>/dev/null \
+        | openssl x509 -noout -fingerprint -sha256 2>/dev/null)
+    if [ -n "$DEF_FP" ] && [ "$FP" = "$DEF_FP" ]; then ok "$p-no-sni-gets-server-ssl-certificate"
+    else fail "$p-no-sni-gets-server-ssl-certificate" "got '$FP', file '$DEF_FP'"; fi
     # the --cacert check can fail: another name gets the default certificate, which curl refuses
     tls_client "$p" "$port" other.test -u "hashed@$D:test"; rc=$?
     if [ "$rc" = 60 ]; then ok "$p-client-refuses-a-certificate-not-the-domains"

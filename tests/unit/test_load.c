@@ -513,6 +513,103 @@ START_TEST(ssl_letsencrypt_names_certbots_live_files_for_the_alias)
 }
 END_TEST
 
+/* server.ssl: load y, the diagnostics rendered into out (the caller releases both) */
+static void load_server(struct mr_model *m, const char *y, struct mr_buf *out)
+{
+	struct mr_diags d = MR_DIAGS_INIT;
+	mr_model_init(m);
+	mr_load_yaml_buffer(m, "srv.yaml", y, strlen(y), &d);
+	mr_diags_render(&d, out);
+	if (!out->ptr)
+		mr_buf_adds(out, "");
+	mr_diags_release(&d);
+}
+
+START_TEST(server_ssl_takes_a_domains_forms)
+{
+	struct mr_model m;
+	struct mr_buf out = MR_BUF_INIT;
+	load_server(&m, "version: 1\nserver:\n  ssl: {alias: mx.example.net, email: Hostmaster@Example.net}\n", &out);
+	ck_assert_msg(out.len == 0, "%s", out.ptr);
+	const struct mr_ssl *s = &m.server.ssl;
+	ck_assert(s->enabled);
+	ck_assert_int_eq(s->cert, MR_CERT_SELF_SIGNED);
+	ck_assert_str_eq(s->alias, "mx.example.net");
+	ck_assert_str_eq(s->email, "hostmaster@example.net");
+	ck_assert_int_eq(s->loc.line, 3);
+	ck_assert_int_eq(s->loc.col, 8);
+	mr_model_release(&m);
+	mr_buf_reset(&out);
+
+	load_server(&m, "version: 1\nserver:\n  ssl:\n    alias: mx.example.net\n    certificate: letsencrypt\n", &out);
+	ck_assert_msg(out.len == 0, "%s", out.ptr);
+	ck_assert(m.server.ssl.letsencrypt);
+	ck_assert_int_eq(m.server.ssl.cert, MR_CERT_FILES);
+	ck_assert_str_eq(m.server.ssl.cert_path, "/etc/letsencrypt/live/mx.example.net/fullchain.pem");
+	ck_assert_str_eq(m.server.ssl.key_path, "/etc/letsencrypt/live/mx.example.net/privkey.pem");
+	ck_assert_int_eq(m.server.ssl.cert_loc.line, 5);
+	ck_assert_int_eq(m.server.ssl.cert_loc.col, 18);
+	mr_model_release(&m);
+	mr_buf_reset(&out);
+
+	load_server(&m, "version: 1\nserver:\n  ssl: {alias: mx.example.net, certificate: {cert: c.pem, key: k.pem}}\n",
+		    &out);
+	ck_assert_msg(out.len == 0, "%s", out.ptr);
+	ck_assert_int_eq(m.server.ssl.cert, MR_CERT_FILES);
+	ck_assert(!m.server.ssl.letsencrypt);
+	ck_assert_str_eq(m.server.ssl.cert_path, "c.pem");
+	ck_assert_str_eq(m.server.ssl.key_path, "k.pem");
+	ck_assert_ptr_nonnull(m.server.ssl.dir); /* relative to the file's directory */
+	mr_model_release(&m);
+	mr_buf_reset(&out);
+
+	/* false, null and left out: unmanaged */
+	const char *off[] = { "version: 1\nserver:\n  ssl: false\n", "version: 1\nserver:\n  ssl:\n",
+			      "version: 1\nserver: {rate_per_hour: 10}\n" };
+	for (size_t i = 0; i < 3; i++) {
+		load_server(&m, off[i], &out);
+		ck_assert_msg(out.len == 0, "%s", out.ptr);
+		ck_assert(!m.server.ssl.enabled);
+		mr_model_release(&m);
+		mr_buf_reset(&out);
+	}
+	mr_buf_release(&out);
+}
+END_TEST
+
+START_TEST(server_ssl_errors_name_their_place)
+{
+	static const struct {
+		const char *yaml, *want;
+	} cases[] = {
+		{ "version: 1\nserver:\n  ssl: true\n",
+		  "srv.yaml:3:8: error: 'ssl: true' gives the server's certificate no name: write {alias: NAME}" },
+		{ "version: 1\nserver:\n  ssl: {certificate: self-signed}\n",
+		  "srv.yaml:3:8: error: the server's ssl has no 'alias'" },
+		{ "version: 1\nserver:\n  ssl: {alias: }\n", "srv.yaml:3:16: error: 'alias' of the server's ssl has no value" },
+		{ "version: 1\nserver:\n  ssl: mx.example.net\n", "srv.yaml:3:8: error: 'ssl' must be true or false (also yes/no, on/off, without quotes), not 'mx.example.net'" },
+		{ "version: 1\nserver:\n  ssl: [mx.example.net]\n",
+		  "srv.yaml:3:8: error: the server's 'ssl' must be false or {alias: NAME, certificate: ..., email: ...}, not a list" },
+		{ "version: 1\nserver:\n  ssl: {alias: mx.example.net, cert: x}\n",
+		  "srv.yaml:3:32: error: unknown field 'cert' in the server's ssl" },
+		{ "version: 1\nserver:\n  ssl: {alias: MX.example.net}\n",
+		  "srv.yaml:3:16: error: invalid ssl alias 'MX.example.net': must be lower case" },
+		{ "version: 1\nserver:\n  ssl: {alias: mx.example.net, certificate: letsencrypt-staging}\n",
+		  "srv.yaml:3:45: error: 'certificate' must be self-signed, letsencrypt or {cert: PATH, key: PATH}" },
+		{ "version: 1\nserver:\n  ssl: {alias: mx.example.net, certificate: {cert: c.pem}}\n",
+		  "srv.yaml:3:45: error: the ssl certificate has no 'key'" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct mr_model m;
+		struct mr_buf out = MR_BUF_INIT;
+		load_server(&m, cases[i].yaml, &out);
+		ck_assert_msg(strstr(out.ptr, cases[i].want), "case %zu: wanted '%s', got '%s'", i, cases[i].want, out.ptr);
+		mr_buf_release(&out);
+		mr_model_release(&m);
+	}
+}
+END_TEST
+
 Suite *suite_load(void)
 {
 	Suite *s = suite_create("load");
@@ -533,6 +630,8 @@ Suite *suite_load(void)
 	tcase_add_test(tc, ssl_true_and_a_mapping_without_alias_default_to_mail_domain);
 	tcase_add_test(tc, ssl_default_alias_too_long_is_an_error);
 	tcase_add_test(tc, ssl_letsencrypt_names_certbots_live_files_for_the_alias);
+	tcase_add_test(tc, server_ssl_takes_a_domains_forms);
+	tcase_add_test(tc, server_ssl_errors_name_their_place);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -32,6 +32,7 @@ static const char *R(const char *full)
 #define mr_txn_begin(j) (mr_txn_begin)(troot, R(j))
 #define mr_txn_write(t, p, ...) (mr_txn_write)(t, R(p), __VA_ARGS__)
 #define mr_txn_unlink(t, p, e) (mr_txn_unlink)(t, R(p), e)
+#define mr_txn_replace_link(t, p) (mr_txn_replace_link)(t, R(p))
 #define mr_txn_move(t, f, to, e) (mr_txn_mvhome)(t, R(f), R(to), -1, -1, NULL, e)
 #define mr_txn_recover(j, r, e) (mr_txn_recover)(troot, R(j), r, e)
 #define mr_txn_cleanup_temps(d, r) (mr_txn_cleanup_temps)(troot, strcmp(d, tmpdir) == 0 ? "/" : R(d), r)
@@ -320,6 +321,57 @@ START_TEST(refusals_stage_nothing)
 	ck_assert_str_eq(now, before);
 	free(now);
 	free(before);
+	mr_buf_release(&err);
+	rm_tmp();
+}
+END_TEST
+
+/* Debian's dovecot.pem -> snakeoil: a root-owned link at a target given to
+ * mr_txn_replace_link is replaced by the file, never followed; any other link stays refused. */
+START_TEST(replace_link_renames_over_roots_link_only)
+{
+	mk_tmp();
+	put("snakeoil", "S\n", 0644);
+	ck_assert_int_eq(symlink("snakeoil", at("pem")), 0);
+	ck_assert_int_eq(symlink("snakeoil", at("key")), 0);
+	ck_assert_int_eq(symlink("snakeoil", at("other")), 0);
+	struct mr_buf err = MR_BUF_INIT;
+	struct mr_txn *t = mr_txn_begin(at("journal"));
+	/* not named: refused as always */
+	ck_assert_int_eq(mr_txn_write(t, at("other"), "x", 1, 0600, -1, -1, &err), -1);
+	ck_assert_msg(strstr(err.ptr, "is a symbolic link; refused"), "%s", err.ptr);
+	mr_txn_replace_link(t, at("pem"));
+	mr_txn_replace_link(t, at("key"));
+	mr_buf_reset(&err);
+	if (getuid() != 0) {
+		/* the links are this user's, not root's: still refused */
+		ck_assert_int_eq(mr_txn_write(t, at("pem"), "P\n", 2, 0600, -1, -1, &err), -1);
+		ck_assert_msg(strstr(err.ptr, "is a symbolic link; refused"), "%s", err.ptr);
+		mr_txn_abort(&t);
+		mr_buf_release(&err);
+		rm_tmp();
+		return;
+	}
+	ck_assert_int_eq(mr_txn_write(t, at("pem"), "P\n", 2, 0600, -1, -1, &err), 0);
+	/* a link someone else owns, at a named target: refused */
+	ck_assert_int_eq(lchown(at("key"), 65534, 65534), 0);
+	ck_assert_int_eq(mr_txn_write(t, at("key"), "K\n", 2, 0600, -1, -1, &err), -1);
+	ck_assert_msg(strstr(err.ptr, "is a symbolic link; refused"), "%s", err.ptr);
+	mr_buf_reset(&err);
+	ck_assert_int_eq(mr_txn_commit(t, &err), 0);
+	ck_assert_msg(err.len == 0, "%s", err.ptr);
+	mr_txn_free(&t);
+	struct stat st;
+	ck_assert_int_eq(lstat(at("pem"), &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	ck_assert_uint_eq(mode_of("pem"), 0600);
+	ck_assert(is("pem", "P\n"));
+	/* what the link pointed at is untouched, and the other links are still links */
+	ck_assert(is("snakeoil", "S\n"));
+	ck_assert_int_eq(lstat(at("key"), &st), 0);
+	ck_assert(S_ISLNK(st.st_mode));
+	ck_assert_int_eq(lstat(at("other"), &st), 0);
+	ck_assert(S_ISLNK(st.st_mode));
 	mr_buf_release(&err);
 	rm_tmp();
 }
@@ -1153,6 +1205,7 @@ Suite *suite_txn(void)
 	tcase_add_test(tc, commit_applies_writes_unlinks_and_moves);
 	tcase_add_test(tc, a_rewrite_in_the_same_second_looks_newer);
 	tcase_add_test(tc, refusals_stage_nothing);
+	tcase_add_test(tc, replace_link_renames_over_roots_link_only);
 	tcase_add_test(tc, owner_and_mode_come_before_content);
 	tcase_add_test(tc, commit_checks_again_before_the_journal);
 	tcase_add_test(tc, abort_and_free_remove_what_was_staged);
