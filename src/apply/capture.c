@@ -193,7 +193,8 @@ void rev_objects(struct actx *a, const char *rev, bool drift, struct mr_buf *m)
 		mr_snapshot_release(&files);
 	}
 	if (loaded) {
-		struct mr_plan_input in = { .desired = &head.model, .live = &a->lv, .state_dir = a->state };
+		struct mr_plan_input in = { .desired = &head.model, .live = &a->lv, .state_dir = a->state,
+					    .no_content = true };
 		if (mr_plan_build(&p, &in, &d) >= 0) {
 			size_t shown = 0;
 			for (size_t i = 0; i < p.nchanges; i++) {

@@ -101,7 +101,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	struct mr_homes_left left;
 	mr_homes_left_read(g->rootfs, g->state_dir, &left);
 	struct mr_plan_input in = { .desired = &m, .live = &lv, .accounts = &acc, .state_dir = g->state_dir,
-				    .homes_left = &left.map, .oracle = mr_oracle(&oc, false) };
+				    .homes_left = &left.map, .oracle = mr_oracle(&oc, false), .no_content = true };
 	int prc = mr_plan_build(&p, &in, &errors);
 	mr_homes_left_release(&left);
 	mr_pwcache_free(&oc.cache);

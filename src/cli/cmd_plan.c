@@ -245,6 +245,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 		.desired = &m, .live = &lv, .accounts = &acc, .scope = s->scope, .state_dir = g->state_dir,
 		.stamp = stamp, .archive = mr_archive_view(&archive), .homes_left = &left.map,
 		.oracle = mr_oracle(&oc, false), .targets = s->targets.v, .ntargets = s->targets.n,
+		.no_content = true,
 	};
 	int prc = mr_plan_build(&p, &in, &errors);
 	mr_homes_left_release(&left);

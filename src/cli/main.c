@@ -289,6 +289,8 @@ int main(int argc, char **argv)
 	size_t nlo = 0;
 	char shortopts[64] = "+";
 
+	mr_alloc_init();
+
 	/* global options before the command */
 	getopt_tables(mr_cli_global_opts, &lo, &nlo, shortopts, sizeof(shortopts));
 	opterr = 0;

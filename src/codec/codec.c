@@ -478,10 +478,42 @@ void mr_codec_parse_owned(struct mr_codec_file *f, char *data, size_t len, struc
 	mr_buf_release(&tmp);
 }
 
+/* Whether active record l has the key map's key k (dup_key's form, without making it). */
+static bool key_is(const struct mr_codec_file *f, const struct mr_line *l, const char *k)
+{
+	size_t n = strlen(l->key);
+	if (strncmp(k, l->key, n) != 0)
+		return false;
+	k += n;
+	if (f->codec->flags & MR_CODEC_MULTIKEY)
+		for (unsigned i = 0; i < l->nf; i++) {
+			const char *v = l->f[i] ? l->f[i] : "";
+			n = strlen(v);
+			if (*k++ != ':' || strncmp(k, v, n) != 0)
+				return false;
+			k += n;
+		}
+	return *k == '\0';
+}
+
 const struct mr_line *mr_codec_find(const struct mr_codec_file *f, const char *key)
 {
+	if (f->keys_dropped) {
+		for (size_t i = 0; i < f->nlines; i++) {
+			const struct mr_line *l = &f->lines[i];
+			if (l->kind == MR_LINE_RECORD && !l->disabled && !l->shadowed && key_is(f, l, key))
+				return l;
+		}
+		return NULL;
+	}
 	void *v = mr_strmap_get(&f->keys, key, strlen(key));
 	return v ? &f->lines[(size_t)(uintptr_t)v - 1] : NULL;
+}
+
+void mr_codec_drop_keys(struct mr_codec_file *f)
+{
+	mr_strmap_release(&f->keys);
+	f->keys_dropped = true;
 }
 
 void mr_codec_render_line(const struct mr_codec_file *f, const struct mr_line *l, struct mr_buf *out)

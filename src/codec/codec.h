@@ -145,6 +145,7 @@ struct mr_codec_file {
 	bool block;              /* shared files: a complete marked block was found */
 	bool final_newline;      /* the last line ends with a newline (or the file is empty) */
 	struct mr_strmap keys;   /* key -> index + 1 of the first active record with it */
+	bool keys_dropped;       /* mr_codec_drop_keys: mr_codec_find walks the lines */
 };
 
 void mr_codec_file_init(struct mr_codec_file *f, const struct mr_codec *c, const char *path);
@@ -161,6 +162,9 @@ void mr_codec_parse_owned(struct mr_codec_file *f, char *data, size_t len, struc
 
 /* The first active record with this key (files where keys are unique), or NULL. */
 const struct mr_line *mr_codec_find(const struct mr_codec_file *f, const char *key);
+/* Free the key map once lookups by key are over (the live model is made): a file of
+ * 100,000 records keeps 6 MB of it.  mr_codec_find still answers, by walking the lines. */
+void mr_codec_drop_keys(struct mr_codec_file *f);
 
 /* The file's bytes: raw lines as read, other lines in their canonical form. */
 void mr_codec_render(const struct mr_codec_file *f, struct mr_buf *out);

@@ -903,6 +903,11 @@ int mr_live_load(struct mr_live *lv, const struct mr_live_opts *o, struct mr_dia
 	if (o->state_dir)
 		mr_dkim_state_load(lv, o->state_dir);
 	mr_model_sort(&lv->model);
+	/* the model knows every line it was read from; only the registry is still looked up
+	 * by key (plan's registry lines, plan/files.c) */
+	for (int i = 0; i < MR_FILE_COUNT; i++)
+		if (i != MR_FILE_REGISTRY)
+			mr_codec_drop_keys(&lv->files[i].cf);
 	mr_strmap_release(&b.reg_domain);
 	mr_strmap_release(&b.reg_mailbox);
 	mr_strmap_release(&b.aliases);

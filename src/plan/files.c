@@ -482,10 +482,13 @@ static bool owned(const struct mr_codec_file *f, const struct mr_line *l)
 	return !(f->codec->flags & MR_CODEC_SHARED) || l->in_block;
 }
 
-/* The new file is written out line by line as the merge goes: no second line array. */
+/* The new file is written out line by line as the merge goes: no second line array.  A
+ * sink that only measures (no_content) renders each new line into one scratch buffer. */
 struct sink {
 	const struct mr_codec_file *codec_file; /* for the canonical form */
 	struct mr_buf bytes;
+	bool measure_only; /* bytes holds the last rendered line only; len counts the file */
+	size_t len;
 	bool open_line; /* the last raw line had no line end */
 };
 
@@ -494,14 +497,20 @@ static void push(struct sink *o, const struct mr_line *l)
 	if (!o)
 		return; /* counting only */
 	if (l->raw) {
-		mr_buf_add(&o->bytes, l->raw, l->rawlen);
+		if (!o->measure_only)
+			mr_buf_add(&o->bytes, l->raw, l->rawlen);
+		o->len += l->rawlen;
 		o->open_line = l->rawlen == 0 || l->raw[l->rawlen - 1] != '\n';
 		return;
 	}
+	if (o->measure_only)
+		mr_buf_reset(&o->bytes);
+	size_t before = o->bytes.len;
 	if (o->open_line)
 		mr_buf_addc(&o->bytes, '\n');
 	mr_codec_render_line(o->codec_file, l, &o->bytes);
 	mr_buf_addc(&o->bytes, '\n');
+	o->len += o->bytes.len - before;
 	o->open_line = false;
 }
 
@@ -576,7 +585,8 @@ struct merged {
 	struct mr_file_change fc; /* all but path */
 };
 
-static void merge_file(struct merged *res, const struct mr_live_file *lf, struct want *w, enum mr_file_id id)
+static void merge_file(struct merged *res, const struct mr_live_file *lf, struct want *w, enum mr_file_id id,
+		       bool keep_content)
 {
 	const struct mr_codec_file *live = &lf->cf;
 	struct mr_arena tmp = MR_ARENA_INIT;
@@ -592,12 +602,12 @@ static void merge_file(struct merged *res, const struct mr_live_file *lf, struct
 	size_t added = n.added, changed = n.changed, removed = n.removed;
 	/* an absent file is made only when it has lines: the new content decides */
 	bool differs = added || changed || removed;
-	struct sink out = { .codec_file = live, .bytes = MR_BUF_INIT };
+	struct sink out = { .codec_file = live, .bytes = MR_BUF_INIT, .measure_only = !keep_content };
 	if (differs || !lf->exists) {
 		memset(used, 0, (w->f.nlines ? w->f.nlines : 1) * sizeof(*used));
 		merge_pass(live, w, id, &wmap, &tmp, used, &out);
 		if (!lf->exists)
-			differs = out.bytes.len > 0;
+			differs = out.len > 0;
 	}
 	res->differs = differs;
 	if (differs) {
@@ -609,8 +619,8 @@ static void merge_file(struct merged *res, const struct mr_live_file *lf, struct
 		fc->added = added;
 		fc->changed = changed;
 		fc->removed = removed;
-		fc->len = out.bytes.len;
-		fc->content = mr_buf_detach(&out.bytes);
+		fc->len = out.len;
+		fc->content = keep_content ? mr_buf_detach(&out.bytes) : NULL;
 		fc->file_id = (int)id;
 	}
 	mr_buf_release(&out.bytes);
@@ -825,7 +835,7 @@ static void plan_file(struct files_job *j, size_t id)
 		default:
 			break;
 		}
-		merge_file(&j->res[id], lf, &w, (enum mr_file_id)id);
+		merge_file(&j->res[id], lf, &w, (enum mr_file_id)id, !in->no_content);
 		mr_codec_file_release(&w.f);
 	}
 }

@@ -198,6 +198,9 @@ struct mr_plan_input {
 	/* no Mail flow (flows, flow_warnings stay empty): apply's second plan of the same two
 	 * models takes the first plan's (mr_plan_take_flow) */
 	bool no_flow;
+	/* the line files' new bytes are counted (len) but not kept (content NULL): plan and
+	 * drift show a file's change but never write it, and a 100,000-mailbox file is 20 MB */
+	bool no_content;
 	/* --target: only these objects (a mailbox address, a mail domain or a user, any letter
 	 * case) and what they need are planned, the rest is kept as it is live (target.c);
 	 * ntargets 0: everything */

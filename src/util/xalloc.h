@@ -10,6 +10,9 @@
 
 #include <stddef.h>
 
+/* Once, first thing in main: blocks from MR_BIG_MIN up are mappings of their own, backed
+ * by huge pages where the kernel can (see xalloc.c). */
+void mr_alloc_init(void);
 void *xmalloc(size_t n);
 void *xcalloc(size_t nmemb, size_t size);
 void *xrealloc(void *p, size_t n);

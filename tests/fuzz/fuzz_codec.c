@@ -3,7 +3,8 @@
  * Properties checked, aborting on a violation:
  *   - render(parse(x)) == x, byte for byte, whatever x is;
  *   - the canonical text of every record parses back to a record with the same key,
- *     fields and canonical text (what mailrecon writes, it reads back unchanged).
+ *     fields and canonical text (what mailrecon writes, it reads back unchanged);
+ *   - mr_codec_find gives the same line by the key map and, once it is dropped, by a walk.
  * Built as a libFuzzer binary with clang (-DMAILRECON_FUZZ=ON), and always as a replay
  * program that ctest runs over tests/fuzz/corpus/CODEC and tests/fixtures/codec/CODEC.
  */
@@ -63,6 +64,42 @@ static void check_canonical(const struct mr_codec *c, const struct mr_codec_file
 	mr_buf_release(&line);
 }
 
+/* mr_codec_find answers the same by the key map and, once it is dropped, by walking the
+ * lines: for the key of every record (a multi-key file's map key is KEY:F1:F2...) and for
+ * names no record has. */
+static void check_find(const struct mr_codec *c, struct mr_codec_file *f)
+{
+	size_t n = 0;
+	char **keys = calloc(f->nlines + 2, sizeof(*keys));
+	const struct mr_line **want = calloc(f->nlines + 2, sizeof(*want));
+	if (!keys || !want)
+		fail("out of memory");
+	for (size_t i = 0; i < f->nlines; i++) {
+		const struct mr_line *l = &f->lines[i];
+		if (l->kind != MR_LINE_RECORD || !l->key)
+			continue;
+		struct mr_buf k = MR_BUF_INIT;
+		mr_buf_adds(&k, l->key);
+		for (unsigned j = 0; (c->flags & MR_CODEC_MULTIKEY) && j < l->nf; j++) {
+			mr_buf_addc(&k, ':');
+			mr_buf_adds(&k, l->f[j] ? l->f[j] : "");
+		}
+		keys[n++] = mr_buf_detach(&k);
+	}
+	keys[n++] = strdup("no-such-key@example.invalid");
+	keys[n++] = strdup("");
+	for (size_t i = 0; i < n; i++)
+		want[i] = mr_codec_find(f, keys[i]);
+	mr_codec_drop_keys(f);
+	for (size_t i = 0; i < n; i++)
+		if (mr_codec_find(f, keys[i]) != want[i])
+			fail("mr_codec_find differs once the key map is dropped");
+	for (size_t i = 0; i < n; i++)
+		free(keys[i]);
+	free(keys);
+	free(want);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const struct mr_codec *c = mr_codec_by_name(MR_FUZZ_CODEC);
@@ -79,6 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < f.nlines; i++)
 		if (f.lines[i].kind == MR_LINE_RECORD)
 			check_canonical(c, &f, &f.lines[i]);
+	check_find(c, &f);
 	mr_diags_sort(&d);
 	mr_buf_reset(&out);
 	mr_diags_render(&d, &out);

@@ -189,6 +189,27 @@ static int plan_case(const char *name, struct mr_buf *report)
 			free(flat);
 		}
 		free(fdir);
+		/* plan and drift measure the new files without keeping them (no_content): the
+		 * same files, counts and lengths, and no bytes */
+		struct mr_plan q;
+		struct mr_diags qerr = MR_DIAGS_INIT;
+		struct mr_plan_input qin = in;
+		qin.no_content = true;
+		ck_assert_int_eq(mr_plan_build(&q, &qin, &qerr), rc);
+		ck_assert_uint_eq(q.nfiles, p.nfiles);
+		for (size_t i = 0; i < p.nfiles; i++) {
+			const struct mr_file_change *a = &p.files[i], *b = &q.files[i];
+			ck_assert_str_eq(a->path, b->path);
+			ck_assert_msg(a->len == b->len && a->added == b->added && a->changed == b->changed &&
+					      a->removed == b->removed && a->create == b->create,
+				      "%s: %s measured as %zu bytes (+%zu ~%zu -%zu), written as %zu (+%zu ~%zu -%zu)", name,
+				      a->path, b->len, b->added, b->changed, b->removed, a->len, a->added, a->changed,
+				      a->removed);
+			if (a->file_id >= 0)
+				ck_assert_ptr_null(b->content);
+		}
+		mr_plan_release(&q);
+		mr_diags_release(&qerr);
 	}
 	free(tp);
 	free(jp);
