@@ -2,6 +2,14 @@
 # hashes of the files an apply of tests/fixtures/plan/changes writes (deterministic).
 # The caller sets tmp (a temporary directory), live (tests/fixtures/live), pass=0, fail=0.
 
+# python3 for the tests' own small scripts (JSON and socket helpers): Debian's /usr/bin/python3,
+# the one scripts/quickstart installs and Debian's ansible-core runs, when it is there; else the
+# first in PATH. A python3 earlier in PATH can be a pyenv shim, which runs bash scripts on every
+# call: 0.5 s of CPU a call against 0.04 s for the interpreter itself on the 2-core test machine.
+py3=/usr/bin/python3
+[ -x "$py3" ] || py3=$(type -P python3) || py3=python3
+python3() { "$py3" "$@"; }
+
 # expect NAME WANT_EXIT STDOUT_PATTERN STDERR_PATTERN -- COMMAND...
 # Patterns are grep -E; '' means the stream must be empty.
 expect() {

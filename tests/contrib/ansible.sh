@@ -44,7 +44,7 @@ mx1 ansible_connection=local mailrecon_root=$tmp/mx1 mailrecon_checkout=$tmp/che
 mx2 ansible_connection=local mailrecon_root=$tmp/mx2 mailrecon_checkout=$tmp/checkout-mx2
 
 [mailservers:vars]
-ansible_python_interpreter=$(command -v python3)
+ansible_python_interpreter=$py3
 mailrecon_repo=$tmp/desired
 mailrecon_version=main
 mailrecon_binary=$bin

@@ -15,7 +15,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 e2e_args "$@"
 need_exim
-for tool in openssl python3; do
+for tool in openssl "$py"; do
 	command -v "$tool" >/dev/null || { bad "$tool is installed"; finish; }
 done
 
@@ -163,7 +163,7 @@ s.quit()
 EOF
 # der_sha256 FILE: the certificate's SHA-256 as python prints it
 der_sha256() { openssl x509 -in "$1" -outform der 2>/dev/null | sha256sum | cut -d' ' -f1; }
-sess=$(python3 "$sbx/session.py" "$port" mail.tls.test info@tls.test sales@tls.test desk@tls.test nobody@tls.test 2>&1)
+sess=$("$py" "$sbx/session.py" "$port" mail.tls.test info@tls.test sales@tls.test desk@tls.test nobody@tls.test 2>&1)
 if grep -qx 'STARTTLS yes' <<<"$sess"; then ok "SMTP: the daemon offers STARTTLS"; else bad "SMTP: the daemon offers STARTTLS" "$sess"; fi
 if grep -qx "CERT $(der_sha256 "$ssl/tls.test.crt")" <<<"$sess"; then
 	ok "SMTP over TLS by SNI: the session runs on the alias's certificate"
@@ -196,7 +196,7 @@ fi
 
 # SMTP AUTH over TCP from 127.0.0.2, a "remote" client for the configuration (only 127.0.0.1
 # and ::1 are local): plain-text AUTH only inside TLS, then checked by Dovecot.
-sess=$(SRC=127.0.0.2 USER=info@tls.test PASS=test python3 "$sbx/session.py" "$port" mail.tls.test x@remote.test 2>&1)
+sess=$(SRC=127.0.0.2 USER=info@tls.test PASS=test "$py" "$sbx/session.py" "$port" mail.tls.test x@remote.test 2>&1)
 if grep -qx 'AUTH before TLS: no' <<<"$sess" && grep -qx 'AUTH in TLS: yes' <<<"$sess"; then
 	ok "SMTP AUTH: a remote client is offered AUTH PLAIN only after STARTTLS"
 else
@@ -222,14 +222,14 @@ else
 	bad "no domainips file: remote mail leaves from the default address (the lookup of a missing file is no error)" "$sess
 $lg"
 fi
-sess=$(SRC=127.0.0.2 USER=info@tls.test PASS=wrong python3 "$sbx/session.py" "$port" mail.tls.test x@remote.test 2>&1)
+sess=$(SRC=127.0.0.2 USER=info@tls.test PASS=wrong "$py" "$sbx/session.py" "$port" mail.tls.test x@remote.test 2>&1)
 if grep -q '^LOGIN 535 ' <<<"$sess" && grep -q '^RCPT x@remote.test 550 5\.7\.1 relay not permitted' <<<"$sess"; then
 	ok "SMTP AUTH over TLS via Dovecot: a wrong password gets 535, and relaying is refused"
 else
 	bad "SMTP AUTH over TLS via Dovecot: a wrong password gets 535, and relaying is refused" "$sess"
 fi
 
-sess=$(SRC=127.0.0.2 USER=postmaster@other.test PASS=test python3 "$sbx/session.py" "$port" smtp.other.test info@gone.test 2>&1)
+sess=$(SRC=127.0.0.2 USER=postmaster@other.test PASS=test "$py" "$sbx/session.py" "$port" smtp.other.test info@gone.test 2>&1)
 if grep -q '^LOGIN 235 ' <<<"$sess"; then ok "SMTP AUTH: postmaster@other.test's password (changed by the re-apply) gets 235"; else
 	bad "SMTP AUTH: postmaster@other.test's password (changed by the re-apply) gets 235" "$sess"; fi
 rcpt_ans "SMTP over TLS: a mailbox of gone.test (deleted by the re-apply) is accepted" info@gone.test '250 '
@@ -261,7 +261,7 @@ if grep -q 'subject=CN=mail\.tls\.test' <<<"$subj"; then ok "port 465: the certi
 	bad "port 465: the certificate's subject is the domain's alias (CN=mail.tls.test)" "$subj"; fi
 # The submission port through session.py, from 127.0.0.2 (a remote client): STARTTLS, AUTH
 # only inside it, then a relay
-sess=$(SRC=127.0.0.2 USER=info@tls.test PASS=test python3 "$sbx/session.py" "$subport" mail.tls.test x@remote.test 2>&1)
+sess=$(SRC=127.0.0.2 USER=info@tls.test PASS=test "$py" "$sbx/session.py" "$subport" mail.tls.test x@remote.test 2>&1)
 if grep -qx 'STARTTLS yes' <<<"$sess" && grep -qx 'AUTH before TLS: no' <<<"$sess" && grep -qx 'AUTH in TLS: yes' <<<"$sess" &&
 	grep -qx "CERT $(der_sha256 "$ssl/tls.test.crt")" <<<"$sess"; then
 	ok "port 587: STARTTLS on the alias's certificate, AUTH offered only after it"
@@ -368,21 +368,21 @@ if [ "$(cat "$reloads")" = dovecot ]; then ok "re-apply: mailrecon reloads only 
 	bad "re-apply: mailrecon reloads only Dovecot (a certificate changed)" "$(cat "$reloads")"; fi
 served "re-apply: the running daemon serves the new certificate for its alias (mail.plain.test)" mail.plain.test "$ssl/plain.test.crt"
 served "re-apply: the running daemon still serves mail.tls.test's certificate" mail.tls.test "$ssl/tls.test.crt"
-sess=$(python3 "$sbx/session.py" "$port" mail.tls.test nobody@tls.test sales@tls.test desk@tls.test info@tls.test 2>&1)
+sess=$("$py" "$sbx/session.py" "$port" mail.tls.test nobody@tls.test sales@tls.test desk@tls.test info@tls.test 2>&1)
 rcpt_ans "re-apply: the running daemon refuses the removed alias (the domain's reject)" sales@tls.test '550 '
 rcpt_ans "re-apply: the running daemon refuses the newly disabled mailbox with 550 5.0.0" desk@tls.test '550 5\.0\.0 mailbox disabled'
 rcpt_ans "re-apply: the running daemon still accepts an unchanged mailbox" info@tls.test '250 '
-sess=$(python3 "$sbx/session.py" "$port" mail.tls.test info@gone.test 2>&1)
+sess=$("$py" "$sbx/session.py" "$port" mail.tls.test info@gone.test 2>&1)
 rcpt_ans "re-apply: the running daemon refuses the deleted domain (no longer local)" info@gone.test '550 5\.7\.1 relay not permitted'
 # Dovecot's passwd-file stats the file at most once per second
 sleep 1.1
-sess=$(SRC=127.0.0.2 USER=desk@tls.test PASS=test python3 "$sbx/session.py" "$port" mail.tls.test x@remote.test 2>&1)
+sess=$(SRC=127.0.0.2 USER=desk@tls.test PASS=test "$py" "$sbx/session.py" "$port" mail.tls.test x@remote.test 2>&1)
 if grep -q '^LOGIN 535 ' <<<"$sess"; then ok "re-apply: SMTP AUTH of the newly disabled mailbox gets 535 over TLS"; else
 	bad "re-apply: SMTP AUTH of the newly disabled mailbox gets 535 over TLS" "$sess"; fi
-sess=$(SRC=127.0.0.2 USER=postmaster@other.test PASS=changed python3 "$sbx/session.py" "$port" smtp.other.test x@remote.test 2>&1)
+sess=$(SRC=127.0.0.2 USER=postmaster@other.test PASS=changed "$py" "$sbx/session.py" "$port" smtp.other.test x@remote.test 2>&1)
 if grep -q '^LOGIN 235 ' <<<"$sess"; then ok "re-apply: SMTP AUTH with the changed password gets 235"; else
 	bad "re-apply: SMTP AUTH with the changed password gets 235" "$sess"; fi
-sess=$(SRC=127.0.0.2 USER=postmaster@other.test PASS=test python3 "$sbx/session.py" "$port" smtp.other.test x@remote.test 2>&1)
+sess=$(SRC=127.0.0.2 USER=postmaster@other.test PASS=test "$py" "$sbx/session.py" "$port" smtp.other.test x@remote.test 2>&1)
 if grep -q '^LOGIN 535 ' <<<"$sess"; then ok "re-apply: SMTP AUTH with the old password gets 535"; else
 	bad "re-apply: SMTP AUTH with the old password gets 535" "$sess"; fi
 if [ "$(cat "$sbx/exim.pid" 2>/dev/null)" = "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null &&

@@ -194,6 +194,9 @@ def main():
     ap.add_argument('--no-private-tmp', action='store_true',
                     help="run the binary without its own /tmp (by default each run gets a mount namespace with its "
                          "TMPDIR on /tmp, so what it leaves in /tmp is seen)")
+    ap.add_argument('--privtmp', metavar='PATH',
+                    help="the launcher that gives each run its own /tmp (tests/tools/privtmp.c, built as mr_privtmp; "
+                         "ctest passes it): one small process instead of unshare, sh and mount per run")
     ap.add_argument('--summary-json', help='write the figures as JSON to this file')
     args = ap.parse_args()
 
@@ -228,8 +231,9 @@ def main():
         print('property: note: %s is below /tmp, which each run\'s own /tmp would hide; what a run leaves in the '
               'host /tmp is not checked (build or use --tmp elsewhere)' % under_tmp[0])
     elif not args.no_private_tmp:
-        if private_tmp_probe(tools['unshare'], tools['sh'], tools['mount'], base_tmp):
-            private_tmp = (tools['unshare'], tools['sh'], tools['mount'])
+        launcher = (os.path.abspath(args.privtmp),) if args.privtmp else (tools['unshare'], tools['sh'], tools['mount'])
+        if private_tmp_probe(launcher, base_tmp):
+            private_tmp = launcher
         else:
             print('property: note: no mount namespace here; what a run leaves in the host /tmp is not checked')
     cfg = ops_mod.Config(binary, ops, make_hashes(tools['openssl']), make_key(tools['openssl']), pathdir, tools,

@@ -315,15 +315,25 @@ class Result:
                                                         cut(self.err).replace('\n', '\n          '))
 
 
-def private_tmp_probe(unshare, sh, mount, base):
+def _private_tmp_argv(private_tmp, tmpdir, argv):
+    """argv run with TMPDIR bound on its own /tmp: through the privtmp launcher
+    (tests/tools/privtmp.c) when private_tmp names it, else through unshare, sh and mount."""
+    if len(private_tmp) == 1:
+        return [private_tmp[0], tmpdir] + argv
+    unshare, sh, mount = private_tmp
+    return [unshare, '-m', '--propagation', 'private', sh, '-c', '%s --bind "$0" /tmp && exec "$@"' % mount,
+            tmpdir] + argv
+
+
+def private_tmp_probe(private_tmp, base):
     """True when a run can get its own /tmp (a mount namespace with TMPDIR bound on /tmp), so
-    that what a run leaves in /tmp is seen, and no other process's /tmp is touched."""
-    if not (unshare and sh and mount):
+    that what a run leaves in /tmp is seen, and no other process's /tmp is touched.
+    private_tmp: (privtmp,) or (unshare, sh, mount)."""
+    if not all(private_tmp):
         return False
     d = tempfile.mkdtemp(prefix='mrprop-probe-', dir=base)
     try:
-        p = subprocess.run([unshare, '-m', '--propagation', 'private', sh, '-c',
-                            '%s --bind "$0" /tmp && : > /tmp/probe' % mount, d],
+        p = subprocess.run(_private_tmp_argv(private_tmp, d, ['/bin/sh', '-c', ': > /tmp/probe']),
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return p.returncode == 0 and os.path.exists(os.path.join(d, 'probe'))
     finally:
@@ -332,7 +342,7 @@ def private_tmp_probe(unshare, sh, mount, base):
 
 class Runner:
     def __init__(self, binary, root, work, pathdir, log, private_tmp=None):
-        """private_tmp: (unshare, sh, mount) to run each call with its TMPDIR as /tmp, or None."""
+        """private_tmp: (privtmp,) or (unshare, sh, mount) to run each call with its TMPDIR as /tmp, or None."""
         self.private_tmp = private_tmp
         self.binary = binary
         self.root = root
@@ -359,9 +369,7 @@ class Runner:
         env = self.env(extra_env)
         run_argv = argv
         if self.private_tmp:
-            unshare, sh, mount = self.private_tmp
-            run_argv = [unshare, '-m', '--propagation', 'private', sh, '-c',
-                        '%s --bind "$0" /tmp && exec "$@"' % mount, self.tmpdir] + argv
+            run_argv = _private_tmp_argv(self.private_tmp, self.tmpdir, argv)
         if self.log:
             shown = ' '.join("%s='%s'" % (k, v) for k, v in (extra_env or {}).items())
             self.log('$ %s%s%s' % (shown + ' ' if shown else '', ' '.join(_shq(a) for a in argv),
