@@ -728,7 +728,9 @@ static int walk_home(const struct mr_txn *t, const struct op *o, bool make, bool
 		}
 		/* a directory above the home found good for this owner already */
 		struct mr_strmap *good = &t->seen->good[make];
-		if (k < depth && (int64_t)(uintptr_t)mr_strmap_get(good, p.ptr, p.len) == o->n[0] + 1)
+		void *g = k < depth ? mr_strmap_get(good, p.ptr, p.len) : NULL;
+		/* /var/www (k == 0) is looked at for what it is, never for whose: good for every owner */
+		if (g && (k == 0 || (int64_t)(uintptr_t)g == o->n[0] + 1))
 			continue;
 		if (!make && k < depth && mr_strmap_get(&t->seen->absent, p.ptr, p.len))
 			break; /* missing when an earlier home was checked: made at commit */
