@@ -154,6 +154,20 @@ int mr_root_mkdir_in(int dirfd, const char *name, unsigned mode, int64_t uid, in
 /* openat(2) of name below dirfd with flags (O_NOFOLLOW and O_CLOEXEC added): fd or -errno. */
 int mr_root_open_in(int dirfd, const char *name, int flags);
 /*
+ * Make the directories names[0..n) (single components, as mr_root_mkdir_in takes them) below
+ * dirfd, a directory of this layer's that belongs to uid, as uid:gid themselves: the calling
+ * thread's filesystem uid and gid are uid and gid for the mkdirat calls and root's again before
+ * this returns, so each directory is born with its owner and mode and needs no open, fstat,
+ * fchown or close of its own.  rc[i] gets 0 (made) or -errno for each name (mr_fault_check
+ * "mkdir" is checked per name).  The function returns 0 when the names were tried that way, or
+ * a negative errno, with nothing made, when they cannot be: not running as root, uid or gid
+ * 0 or negative, a umask that would take bits of mode away, the parent not uid's own or
+ * set-group-ID.  The caller then makes them as root (mr_root_mkdir_in).  Why this is safe
+ * where the tenant owns dirfd is said at its definition.
+ */
+int mr_root_mkdirs_as(int dirfd, const char *const *names, size_t n, unsigned mode, int64_t uid, int64_t gid,
+		      int *rc);
+/*
  * mkdir -p for root's own directories (mode for the ones made, owner root): every existing
  * component must be a directory.  0 or -errno with a message.
  */

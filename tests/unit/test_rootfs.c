@@ -337,6 +337,68 @@ START_TEST(names_below_a_held_directory)
 }
 END_TEST
 
+/* homes made as their owner: born uid:gid 0700, one name each, never through a link, with
+ * the owner's rights only, and root's ids back afterwards */
+START_TEST(dirs_made_as_their_owner)
+{
+	struct mr_root *r = setup_root(_i);
+	struct stat st;
+	int dfd = mr_root_dirfd(r, "/var/www/alice/data/email");
+	ck_assert_int_ge(dfd, 0);
+	ck_assert_int_eq(mr_root_mkdir_in(dfd, "x.org", 0750, 4321, 4322), 0);
+	int xfd = mr_root_open_in(dfd, "x.org", O_PATH | O_DIRECTORY);
+	ck_assert_int_ge(xfd, 0);
+	sh("ln -s %s %s/var/www/alice/data/email/x.org/evil", decoy, rootdir);
+	const char *names[] = { "m1", "m2", "evil" };
+	int rc[3] = { 7, 7, 7 };
+	int ret = mr_root_mkdirs_as(xfd, names, 3, 0700, 4321, 4322, rc);
+	if (geteuid() != 0) {
+		ck_assert_int_eq(ret, -ENOTSUP); /* the caller makes them as root would */
+		goto out;
+	}
+	ck_assert_int_eq(ret, 0);
+	ck_assert_int_eq(rc[0], 0);
+	ck_assert_int_eq(rc[1], 0);
+	ck_assert_int_eq(rc[2], -EEXIST); /* the link is left as it is */
+	for (int k = 0; k < 2; k++) {
+		ck_assert_int_eq(mr_root_lstat_in(xfd, names[k], &st), 0);
+		ck_assert(S_ISDIR(st.st_mode));
+		ck_assert_uint_eq(st.st_mode & 07777, 0700);
+		ck_assert_uint_eq(st.st_uid, 4321);
+		ck_assert_uint_eq(st.st_gid, 4322);
+	}
+	/* root's filesystem ids are back: a new file is root's */
+	int fd = mr_root_openat(r, "/etc/exim4/after", O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_uint_eq(st.st_uid, 0);
+	ck_assert_uint_eq(st.st_gid, 0);
+	close(fd);
+	/* the owner's rights only: where the tenant took its own write permission away, it fails
+	 * (root would have made it) */
+	sh("chmod 0500 %s/var/www/alice/data/email/x.org", rootdir);
+	const char *one[] = { "m3" };
+	ck_assert_int_eq(mr_root_mkdirs_as(xfd, one, 1, 0700, 4321, 4322, rc), 0);
+	ck_assert_int_eq(rc[0], -EACCES);
+	ck_assert_int_eq(mr_root_lstat_in(xfd, "m3", &st), -ENOENT);
+	/* refused before anything is made: another's directory, a set-group-ID one, root's ids */
+	sh("chmod 0750 %s/var/www/alice/data/email/x.org", rootdir);
+	ck_assert_int_eq(mr_root_mkdirs_as(xfd, one, 1, 0700, 4320, 4322, rc), -EPERM);
+	sh("chmod 2750 %s/var/www/alice/data/email/x.org", rootdir);
+	ck_assert_int_eq(mr_root_mkdirs_as(xfd, one, 1, 0700, 4321, 4322, rc), -EPERM);
+	sh("chmod g-s %s/var/www/alice/data/email/x.org", rootdir); /* chmod 0750 keeps it on a directory */
+	ck_assert_int_eq(mr_root_mkdirs_as(xfd, one, 1, 0700, 0, 0, rc), -EINVAL);
+	const char *bad[] = { ".." };
+	ck_assert_int_eq(mr_root_mkdirs_as(xfd, bad, 1, 0700, 4321, 4322, rc), -EINVAL);
+	ck_assert_int_eq(mr_root_lstat_in(xfd, "m3", &st), -ENOENT);
+out:
+	close(xfd);
+	close(dfd);
+	decoy_intact();
+	teardown_root(&r);
+}
+END_TEST
+
 START_TEST(remove_tree_stays_inside)
 {
 	struct mr_root *r = setup_root(_i);
@@ -544,6 +606,7 @@ Suite *suite_rootfs(void)
 	tcase_add_loop_test(tc, strict_roots_follow_no_link, 0, 2);
 	tcase_add_loop_test(tc, directories_and_names, 0, 2);
 	tcase_add_loop_test(tc, names_below_a_held_directory, 0, 2);
+	tcase_add_loop_test(tc, dirs_made_as_their_owner, 0, 2);
 	tcase_add_loop_test(tc, remove_tree_stays_inside, 0, 2);
 	tcase_add_loop_test(tc, chown_tree_takes_only_the_owners, 0, 2);
 	tcase_add_loop_test(tc, copy_tree_and_compare, 0, 2);
