@@ -316,6 +316,14 @@ void mr_plan_files(struct mr_plan *p, const struct mr_model *target, const struc
  */
 int mr_plan_narrow(struct mr_model *r, const struct mr_model *t, const struct mr_plan_input *in, struct mr_plan *p,
 		   struct mr_diags *errors);
+/*
+ * For both (scope.c): a copy of user u, or of domain d with the mailboxes v[0..n) (shared,
+ * read only; the array is m's own), added to model m under m's own copy of the name; NULL
+ * when m has the name already.
+ */
+struct mr_user *mr_plan_copy_user(struct mr_model *m, const struct mr_user *u);
+struct mr_domain *mr_plan_copy_domain(struct mr_model *m, const struct mr_domain *d, struct mr_mailbox *const *v,
+				      size_t n);
 
 /*
  * Files the plan must rewrite that have lines mailrecon cannot read: one error each (the

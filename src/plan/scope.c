@@ -163,10 +163,10 @@ static bool check_domain(struct sc *s, const struct mr_domain *dd)
 
 /* ---- the target ---- */
 
-static struct mr_user *add_user(struct mr_model *t, const struct mr_user *u)
+struct mr_user *mr_plan_copy_user(struct mr_model *m, const struct mr_user *u)
 {
 	struct mr_user *dup;
-	struct mr_user *n = mr_model_add_user(t, u->name, u->loc, &dup);
+	struct mr_user *n = mr_model_add_user(m, u->name, u->loc, &dup);
 	if (!n)
 		return NULL;
 	const char *name = n->name;
@@ -175,20 +175,22 @@ static struct mr_user *add_user(struct mr_model *t, const struct mr_user *u)
 	return n;
 }
 
-static struct mr_domain *add_domain(struct mr_model *t, const struct mr_domain *d)
+struct mr_domain *mr_plan_copy_domain(struct mr_model *m, const struct mr_domain *d, struct mr_mailbox *const *v,
+				      size_t n)
 {
 	struct mr_domain *dup;
-	struct mr_domain *n = mr_model_add_domain(t, d->name, d->loc, &dup);
-	if (!n)
+	struct mr_domain *x = mr_model_add_domain(m, d->name, d->loc, &dup);
+	if (!x)
 		return NULL;
-	const char *name = n->name;
-	*n = *d;
-	n->name = name;
-	/* mailboxes are shared with the source model, read only; the map is the target's */
-	n->mailboxes = n->nmailboxes ? (struct mr_mailbox **)xmemdup(d->mailboxes, d->nmailboxes * sizeof(*d->mailboxes)) : NULL;
-	n->mailboxes_cap = n->nmailboxes;
-	return n;
+	const char *name = x->name;
+	*x = *d;
+	x->name = name;
+	/* mailboxes are shared with the source model, read only; the map is m's */
+	x->mailboxes = n ? (struct mr_mailbox **)xmemdup(v, n * sizeof(*v)) : NULL;
+	x->nmailboxes = x->mailboxes_cap = n;
+	return x;
 }
+
 
 /*
  * Who disabled an object the run keeps or makes disabled: whoever the live state says when
@@ -233,34 +235,34 @@ static void build(struct sc *s)
 		check_user(s, u);
 		if (s->name && strcmp(u->name, s->name) == 0) {
 			/* the scope user as it is live; the file's place for messages */
-			add_user(t, s->self)->loc = u->loc;
+			mr_plan_copy_user(t, s->self)->loc = u->loc;
 			continue;
 		}
 		if (!in_scope(s, u->name))
 			continue; /* refused above; the target keeps the live user */
-		struct mr_user *n = add_user(t, u);
+		struct mr_user *n = mr_plan_copy_user(t, u);
 		const struct mr_user *lu = mr_model_user(l, u->name);
 		n->disabled_by = disabled_by(s, u->disabled, u->disabled_by, lu && lu->disabled, lu ? lu->disabled_by : NULL);
 		if (s->name && s->role == MR_ROLE_RESELLER && !u->reseller)
 			n->reseller = s->name;
 	}
 	if (s->name && !mr_model_user(t, s->name))
-		add_user(t, s->self); /* never deleted from its own scope */
+		mr_plan_copy_user(t, s->self); /* never deleted from its own scope */
 	for (size_t i = 0; i < l->nusers; i++)
 		if (!in_scope(s, l->users[i]->name) && !mr_model_user(t, l->users[i]->name))
-			add_user(t, l->users[i]);
+			mr_plan_copy_user(t, l->users[i]);
 	for (size_t i = 0; i < d->ndomains; i++) {
 		const struct mr_domain *dd = d->domains[i];
 		if (s->name && !check_domain(s, dd))
 			continue; /* refused; the target keeps the live domain */
-		struct mr_domain *n = add_domain(t, dd);
+		struct mr_domain *n = mr_plan_copy_domain(t, dd, dd->mailboxes, dd->nmailboxes);
 		const struct mr_domain *ld = mr_model_domain(l, dd->name);
 		n->disabled_by = disabled_by(s, dd->disabled, dd->disabled_by, ld && ld->disabled, ld ? ld->disabled_by : NULL);
 		mailboxes_disabled_by(s, n);
 	}
 	for (size_t i = 0; i < l->ndomains; i++)
 		if (!mr_scope_covers_domain(l, s->name, l->domains[i]) && !mr_model_domain(t, l->domains[i]->name))
-			add_domain(t, l->domains[i]);
+			mr_plan_copy_domain(t, l->domains[i], l->domains[i]->mailboxes, l->domains[i]->nmailboxes);
 	for (size_t i = 0; i < t->ndomains; i++)
 		for (size_t j = 0; j < t->domains[i]->nmailboxes; j++) {
 			struct mr_mailbox *mb = t->domains[i]->mailboxes[j];

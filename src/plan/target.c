@@ -149,35 +149,9 @@ static void needs(struct tg *g)
 
 /* ---- the narrowed model ---- */
 
-static void add_user(struct mr_model *r, const struct mr_user *u)
-{
-	struct mr_user *dup;
-	struct mr_user *n = mr_model_add_user(r, u->name, u->loc, &dup);
-	if (!n)
-		return;
-	const char *name = n->name;
-	*n = *u;
-	n->name = name;
-}
-
-/* Domain d with the mailboxes v (shared, read only; the array is r's). */
-static struct mr_domain *add_domain(struct mr_model *r, const struct mr_domain *d, struct mr_mailbox **v, size_t n)
-{
-	struct mr_domain *dup;
-	struct mr_domain *x = mr_model_add_domain(r, d->name, d->loc, &dup);
-	if (!x)
-		return NULL;
-	const char *name = x->name;
-	*x = *d;
-	x->name = name;
-	x->mailboxes = n ? (struct mr_mailbox **)xmemdup(v, n * sizeof(*v)) : NULL;
-	x->nmailboxes = x->mailboxes_cap = n;
-	return x;
-}
-
 static void keep_domain(struct tg *g, const struct mr_domain *d)
 {
-	add_domain(g->r, d, d->mailboxes, d->nmailboxes);
+	mr_plan_copy_domain(g->r, d, d->mailboxes, d->nmailboxes);
 }
 
 /*
@@ -202,7 +176,7 @@ static void needed_domain(struct tg *g, const char *name)
 		v = xgrow(v, sizeof(*v), n + 1, &cap);
 		v[n++] = td->mailboxes[j];
 	}
-	add_domain(g->r, td ? td : ld, v, n);
+	mr_plan_copy_domain(g->r, td ? td : ld, v, n);
 	free(v);
 }
 
@@ -214,13 +188,13 @@ static void build(struct tg *g)
 	for (size_t i = 0; i < t->nusers; i++) {
 		const struct mr_user *u = t->users[i];
 		if (has(&g->users, u->name) || has(&g->need_users, u->name))
-			add_user(r, u);
+			mr_plan_copy_user(r, u);
 		else if (mr_model_user(l, u->name))
-			add_user(r, mr_model_user(l, u->name));
+			mr_plan_copy_user(r, mr_model_user(l, u->name));
 	}
 	for (size_t i = 0; i < l->nusers; i++)
 		if (!has(&g->users, l->users[i]->name) && !mr_model_user(r, l->users[i]->name))
-			add_user(r, l->users[i]);
+			mr_plan_copy_user(r, l->users[i]);
 	for (size_t i = 0; i < t->ndomains; i++) {
 		const struct mr_domain *d = t->domains[i];
 		if (has(&g->domains, d->name))
