@@ -51,6 +51,18 @@ bool mr_home_is(const char *home, const char *place)
 	return strncmp(home, place, n) == 0 && (home[n] == '\0' || (home[n] == '/' && home[n + 1] == '\0'));
 }
 
+bool mr_home_is_place(const char *home, const char *owner, const char *domain, const char *local)
+{
+	const char *const parts[] = { "/var/www/", owner, "/data/email/", domain, "/", local };
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		size_t n = strlen(parts[i]);
+		if (strncmp(home, parts[i], n) != 0)
+			return false;
+		home += n;
+	}
+	return home[0] == '\0' || (home[0] == '/' && home[1] == '\0');
+}
+
 const char *mr_home_owner(struct mr_model *m, const char *home, const char *domain, const char *local)
 {
 	static const char pre[] = "/var/www/";

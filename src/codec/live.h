@@ -107,6 +107,8 @@ const char *mr_home_owner(struct mr_model *m, const char *home, const char *doma
 char *mr_home_path(const char *owner, const char *domain, const char *local);
 /* Whether a live home field names exactly place (a final '/' aside). */
 bool mr_home_is(const char *home, const char *place);
+/* mr_home_is(home, mr_home_path(owner, domain, local)), without making the path. */
+bool mr_home_is_place(const char *home, const char *owner, const char *domain, const char *local);
 
 /*
  * Whether an extra field of a dovecot.passwd line overrides where a mailbox's mail is or

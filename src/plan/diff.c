@@ -314,20 +314,6 @@ static const char *home_of(struct ctx *c, const char *owner, const char *domain,
 	return mr_arena_printf(&c->p->arena, "/var/www/%s/data/email/%s/%s", owner, domain, local);
 }
 
-/* Whether home is the place home_of() would give (mr_home_is: a final '/' is allowed),
- * without formatting it. */
-static bool home_is_place(const char *home, const char *owner, const char *domain, const char *local)
-{
-	const char *const parts[] = { "/var/www/", owner, "/data/email/", domain, "/", local };
-	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-		size_t n = strlen(parts[i]);
-		if (strncmp(home, parts[i], n) != 0)
-			return false;
-		home += n;
-	}
-	return home[0] == '\0' || (home[0] == '/' && home[1] == '\0');
-}
-
 static struct mr_home_change *home_change(struct ctx *c, enum mr_home_op op, const char *address, const char *owner,
 					  const char *path)
 {
@@ -423,7 +409,7 @@ static void home_kept(struct ctx *c, struct upd *u, const struct mr_domain *ld, 
 	 * belongs with nothing left to do, costs no path (what follows would do nothing) */
 	const char *ignored;
 	if (ld->owner && td->owner && strcmp(ld->owner, td->owner) == 0 && a->home &&
-	    home_is_place(a->home, td->owner, td->name, a->name) && !left_alone(c, a->address, td->owner, &ignored))
+	    mr_home_is_place(a->home, td->owner, td->name, a->name) && !left_alone(c, a->address, td->owner, &ignored))
 		return;
 	const char *want = home_of(c, td->owner, td->name, a->name);
 	if (!want)

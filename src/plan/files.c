@@ -181,12 +181,13 @@ static void want_dovecot(struct want *w, const struct mr_model *t, const struct 
 			l->f[MR_F_DOVECOT_GECOS] = "";
 			/* the mailbox's place; a live field naming it (with a final '/') is kept as written,
 			 * anything else is data that is replaced, never a path that is used */
-			char *home = mr_home_path(d->owner, d->name, mb->name);
-			if (same_owner && lmb->home && mr_home_is(lmb->home, home))
+			if (same_owner && lmb->home && mr_home_is_place(lmb->home, d->owner, d->name, mb->name)) {
 				l->f[MR_F_DOVECOT_HOME] = lmb->home;
-			else
+			} else {
+				char *home = mr_home_path(d->owner, d->name, mb->name);
 				l->f[MR_F_DOVECOT_HOME] = wstr(w, home);
-			free(home);
+				free(home);
+			}
 			l->f[MR_F_DOVECOT_SHELL] = "";
 			struct mr_buf extra = MR_BUF_INIT;
 			if (mb->max_size > 0)

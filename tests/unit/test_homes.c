@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "apply/txn.h"
+#include "codec/live.h"
 #include "crypto/digest.h"
 #include "tests.h"
 #include "util/faults.h"
@@ -78,6 +79,30 @@ static int commit(struct mr_txn **t, struct mr_buf *err)
 
 #define HOME "/var/www/alice/data/email/example.com/info"
 #define JOURNAL "/var/lib/mailrecon/journal"
+
+/* mr_home_is_place says what mr_home_is says of the path mr_home_path makes, for homes that
+ * are the place, with a final '/', one byte short or long, or another owner's, domain's or
+ * mailbox's. */
+START_TEST(home_is_place_is_home_is_of_the_path)
+{
+	static const char *const homes[] = {
+		"/var/www/alice/data/email/example.com/info", "/var/www/alice/data/email/example.com/info/",
+		"/var/www/alice/data/email/example.com/inf", "/var/www/alice/data/email/example.com/info2",
+		"/var/www/alice/data/email/example.com/info//", "/var/www/bob/data/email/example.com/info",
+		"/var/www/alice/data/email/example.org/info", "/var/www/alice/data/email/example.com",
+		"/var/www/alice/data/mail/example.com/info", "", "/",
+	};
+	size_t yes = 0;
+	for (size_t i = 0; i < sizeof(homes) / sizeof(homes[0]); i++) {
+		char *place = mr_home_path("alice", "example.com", "info");
+		bool want = mr_home_is(homes[i], place);
+		free(place);
+		ck_assert_msg(mr_home_is_place(homes[i], "alice", "example.com", "info") == want, "%s", homes[i]);
+		yes += want;
+	}
+	ck_assert_uint_eq(yes, 2);
+}
+END_TEST
 
 START_TEST(mkhome_makes_the_chain_owners)
 {
@@ -383,6 +408,7 @@ Suite *suite_homes(void)
 	/* Check's default is 4 s: a 140-deep tree and fsyncs under the sanitizers, on a loaded
 	 * 2-core machine with the other tests alongside (ctest -j2), took longer */
 	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, home_is_place_is_home_is_of_the_path);
 	tcase_add_test(tc, mkhome_makes_the_chain_owners);
 	tcase_add_test(tc, mvhome_moves_and_gives_the_new_owner);
 	tcase_add_test(tc, purge_removes_only_the_home);
