@@ -39,7 +39,9 @@ struct ctx {
 	const struct mr_plan_input *in;
 	struct mr_diags *errors;
 	struct mr_model target;
-	struct mr_strmap hashes; /* address -> hash to write; absent: made at apply */
+	/* address -> hash to write, for a target mailbox whose password is not a hash (a hash
+	 * is written as it is); absent: made at apply */
+	struct mr_strmap hashes;
 	int rc;
 };
 
@@ -245,10 +247,8 @@ static void diff_users(struct ctx *c, const struct mr_model *live, const struct 
 static bool password_same(struct ctx *c, const struct mr_mailbox *live, const struct mr_mailbox *b)
 {
 	const char *lh = live && live->password.kind == MR_PASSWORD_HASH ? live->password.value : NULL;
-	if (b->password.kind == MR_PASSWORD_HASH) {
-		mr_strmap_set(&c->hashes, b->address, strlen(b->address), (void *)b->password.value);
+	if (b->password.kind == MR_PASSWORD_HASH) /* its own hash is written: nothing to record */
 		return lh && strcmp(lh, b->password.value) == 0;
-	}
 	if (b->password.kind == MR_PASSWORD_NONE) { /* a live object kept outside the scope */
 		if (lh)
 			mr_strmap_set(&c->hashes, b->address, strlen(b->address), (void *)lh);

@@ -30,24 +30,31 @@ struct want {
 	bool at_apply;
 };
 
+/* A canonical record of the target; its strings must outlive it: the models',
+ * literals, or an arena of the caller's. */
+static void record(struct mr_line *l, const struct mr_codec_file *f, const char *key)
+{
+	memset(l, 0, sizeof(*l));
+	l->kind = MR_LINE_RECORD;
+	l->key = key;
+	l->in_block = f->codec->flags & MR_CODEC_SHARED;
+}
+
 static struct mr_line *rec(struct want *w, const char *key)
 {
 	struct mr_codec_file *f = &w->f;
 	f->lines = xgrow(f->lines, sizeof(*f->lines), f->nlines + 1, &f->cap);
 	struct mr_line *l = &f->lines[f->nlines++];
-	memset(l, 0, sizeof(*l));
-	l->kind = MR_LINE_RECORD;
-	l->key = key; /* callers pass strings that outlive the want: the models' or w's arena */
-	l->in_block = f->codec->flags & MR_CODEC_SHARED;
+	record(l, f, key); /* callers pass keys that outlive the want: the models' or w's arena */
 	return l;
 }
 
-static const char *wstr(struct want *w, const char *s)
+static const char *astr(struct mr_arena *a, const char *s)
 {
-	return s ? mr_arena_strdup(&w->f.arena, s) : NULL;
+	return s ? mr_arena_strdup(a, s) : NULL;
 }
 
-static const char *wnum(struct want *w, long long v)
+static const char *anum(struct mr_arena *a, long long v)
 {
 	char buf[24], *p = buf + sizeof(buf);
 	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
@@ -57,7 +64,17 @@ static const char *wnum(struct want *w, long long v)
 	while (u /= 10);
 	if (v < 0)
 		*--p = '-';
-	return mr_arena_strdup(&w->f.arena, p);
+	return mr_arena_strdup(a, p);
+}
+
+static const char *wstr(struct want *w, const char *s)
+{
+	return astr(&w->f.arena, s);
+}
+
+static const char *wnum(struct want *w, long long v)
+{
+	return anum(&w->f.arena, v);
 }
 
 static const struct mr_line *live_line(const struct mr_plan_input *in, enum mr_file_id id, const char *key)
@@ -73,26 +90,21 @@ static bool user_disabled(const struct mr_model *t, const struct mr_domain *d)
 
 /* ---- one builder per file ---- */
 
-static void want_exim_passwd(struct want *w, const struct mr_model *t, const struct mr_plan_input *in)
+/* The exim4 passwd record of a target mailbox (d: its target domain). */
+static void passwd_line(struct mr_line *l, const struct mr_codec_file *f, const struct mr_plan_input *in,
+			const struct mr_domain *d, bool udis, const struct mr_mailbox *mb)
 {
 	const struct mr_model *lm = &in->live->model;
-	for (size_t i = 0; i < t->ndomains; i++) {
-		const struct mr_domain *d = t->domains[i];
-		bool udis = user_disabled(t, d);
-		for (size_t j = 0; j < d->nmailboxes; j++) {
-			const struct mr_mailbox *mb = d->mailboxes[j];
-			struct mr_line *l = rec(w, mb->address);
-			l->nf = MR_F_PASSWD_LEGACY + 1;
-			l->f[MR_F_PASSWD_OWNER] = d->owner;
-			l->f[MR_F_PASSWD_DISABLED] = mb->disabled ? "self" : d->disabled ? "domain" : udis ? "user" : NULL;
-			l->f[MR_F_PASSWD_SAVE] = mb->keep_copy ? NULL : "no";
-			/* a live mailbox knows its line: no second lookup by address */
-			const struct mr_mailbox *lmb = mb->src_exim ? mb : mr_model_mailbox(lm, mb->address);
-			const struct mr_line *ll = lmb ? lmb->src_exim : NULL;
-			if (ll)
-				l->f[MR_F_PASSWD_EXTRA] = ll->f[MR_F_PASSWD_EXTRA];
-		}
-	}
+	record(l, f, mb->address);
+	l->nf = MR_F_PASSWD_LEGACY + 1;
+	l->f[MR_F_PASSWD_OWNER] = d->owner;
+	l->f[MR_F_PASSWD_DISABLED] = mb->disabled ? "self" : d->disabled ? "domain" : udis ? "user" : NULL;
+	l->f[MR_F_PASSWD_SAVE] = mb->keep_copy ? NULL : "no";
+	/* a live mailbox knows its line: no second lookup by address */
+	const struct mr_mailbox *lmb = mb->src_exim ? mb : mr_model_mailbox(lm, mb->address);
+	const struct mr_line *ll = lmb ? lmb->src_exim : NULL;
+	if (ll)
+		l->f[MR_F_PASSWD_EXTRA] = ll->f[MR_F_PASSWD_EXTRA];
 }
 
 /* The extra fields of a live Dovecot line without the quota and login refusals mailrecon
@@ -140,65 +152,83 @@ static void quota_rule(int64_t bytes, struct mr_buf *out)
 		mr_buf_addf(out, "userdb_quota_rule=*:bytes=%lld%c", (long long)bytes, units[u]);
 }
 
-static void want_dovecot(struct want *w, const struct mr_model *t, const struct mr_plan_input *in,
-			 struct mr_strmap *hashes)
+/* What the Dovecot records of one target domain share. */
+struct dom_ctx {
+	const struct mr_domain *d, *ld; /* the target domain, the live one of that name */
+	bool udis;                      /* its owner is disabled */
+	const struct mr_sysaccount *acc;
+};
+
+static void dom_ctx(struct dom_ctx *c, const struct mr_model *t, const struct mr_plan_input *in,
+		    const struct mr_domain *d)
+{
+	c->d = d;
+	c->ld = mr_model_domain(&in->live->model, d->name);
+	c->udis = user_disabled(t, d);
+	c->acc = in->accounts && d->owner ? mr_sysaccount_get(in->accounts, d->owner) : NULL;
+}
+
+/* Whether a target mailbox has a Dovecot record: not a live mailbox outside the scope that
+ * has no Dovecot line. */
+static bool has_dovecot(const struct mr_mailbox *mb)
+{
+	return mb->password.kind != MR_PASSWORD_NONE;
+}
+
+/* The dovecot.passwd record of a target mailbox; strings that are not the models' go in a.
+ * *at_apply is set when a value is made at apply (a hash, the ids). */
+static void dovecot_line(struct mr_line *l, const struct mr_codec_file *f, struct mr_arena *a,
+			 const struct mr_plan_input *in, struct mr_strmap *hashes, const struct dom_ctx *c,
+			 const struct mr_mailbox *mb, bool *at_apply)
 {
 	const struct mr_model *lm = &in->live->model;
-	for (size_t i = 0; i < t->ndomains; i++) {
-		const struct mr_domain *d = t->domains[i];
-		const struct mr_domain *ld = mr_model_domain(lm, d->name);
-		bool udis = user_disabled(t, d);
-		const struct mr_sysaccount *acc = in->accounts && d->owner ? mr_sysaccount_get(in->accounts, d->owner) : NULL;
-		for (size_t j = 0; j < d->nmailboxes; j++) {
-			const struct mr_mailbox *mb = d->mailboxes[j];
-			if (mb->password.kind == MR_PASSWORD_NONE)
-				continue; /* a live mailbox outside the scope that has no Dovecot line */
-			const struct mr_mailbox *lmb = mb->src_dovecot ? mb : mr_model_mailbox(lm, mb->address);
-			bool same_owner = lmb && ld && ld->owner && d->owner && strcmp(ld->owner, d->owner) == 0;
-			struct mr_line *l = rec(w, mb->address);
-			l->nf = MR_F_DOVECOT_EXTRA + 1;
-			l->disabled = mb->disabled || d->disabled || udis;
-			const char *h = mr_strmap_get(hashes, mb->address, strlen(mb->address));
-			if (!h) {
-				h = HASH_AT_APPLY;
-				w->at_apply = true;
-			}
-			l->f[MR_F_DOVECOT_HASH] = h; /* in a model's arena, or a literal */
-			/* the owner's account's ids; without one, the live ids of the same owner's line
-			 * when they are a regular account's -- never root's or a system account's */
-			int64_t uid_min = in->accounts ? in->accounts->uid_min : MR_UID_MIN_DEFAULT;
-			if (acc) {
-				l->f[MR_F_DOVECOT_UID] = wnum(w, (long long)acc->uid);
-				l->f[MR_F_DOVECOT_GID] = wnum(w, (long long)acc->gid);
-			} else if (same_owner && lmb->uid != MR_UNSET && lmb->gid != MR_UNSET && lmb->uid >= uid_min &&
-				   lmb->gid > 0) {
-				l->f[MR_F_DOVECOT_UID] = wnum(w, (long long)lmb->uid);
-				l->f[MR_F_DOVECOT_GID] = wnum(w, (long long)lmb->gid);
-			} else {
-				l->f[MR_F_DOVECOT_UID] = l->f[MR_F_DOVECOT_GID] = ID_AT_APPLY;
-				w->at_apply = true;
-			}
-			l->f[MR_F_DOVECOT_GECOS] = "";
-			/* the mailbox's place; a live field naming it (with a final '/') is kept as written,
-			 * anything else is data that is replaced, never a path that is used */
-			if (same_owner && lmb->home && mr_home_is_place(lmb->home, d->owner, d->name, mb->name)) {
-				l->f[MR_F_DOVECOT_HOME] = lmb->home;
-			} else {
-				char *home = mr_home_path(d->owner, d->name, mb->name);
-				l->f[MR_F_DOVECOT_HOME] = wstr(w, home);
-				free(home);
-			}
-			l->f[MR_F_DOVECOT_SHELL] = "";
-			struct mr_buf extra = MR_BUF_INIT;
-			if (mb->max_size > 0)
-				quota_rule(mb->max_size, &extra);
-			const struct mr_line *ll = lmb ? lmb->src_dovecot : NULL; /* active or commented */
-			if (ll)
-				other_extras(ll->f[MR_F_DOVECOT_EXTRA], &extra);
-			l->f[MR_F_DOVECOT_EXTRA] = extra.len ? wstr(w, extra.ptr) : "";
-			mr_buf_release(&extra);
-		}
+	const struct mr_domain *d = c->d, *ld = c->ld;
+	const struct mr_mailbox *lmb = mb->src_dovecot ? mb : mr_model_mailbox(lm, mb->address);
+	bool same_owner = lmb && ld && ld->owner && d->owner && strcmp(ld->owner, d->owner) == 0;
+	record(l, f, mb->address);
+	l->nf = MR_F_DOVECOT_EXTRA + 1;
+	l->disabled = mb->disabled || d->disabled || c->udis;
+	const char *h = mb->password.kind == MR_PASSWORD_HASH ? mb->password.value
+			: hashes->count				  ? mr_strmap_get(hashes, mb->address, strlen(mb->address))
+								  : NULL;
+	if (!h) {
+		h = HASH_AT_APPLY;
+		*at_apply = true;
 	}
+	l->f[MR_F_DOVECOT_HASH] = h; /* in a model's arena, or a literal */
+	/* the owner's account's ids; without one, the live ids of the same owner's line
+	 * when they are a regular account's -- never root's or a system account's */
+	int64_t uid_min = in->accounts ? in->accounts->uid_min : MR_UID_MIN_DEFAULT;
+	if (c->acc) {
+		l->f[MR_F_DOVECOT_UID] = anum(a, (long long)c->acc->uid);
+		l->f[MR_F_DOVECOT_GID] = anum(a, (long long)c->acc->gid);
+	} else if (same_owner && lmb->uid != MR_UNSET && lmb->gid != MR_UNSET && lmb->uid >= uid_min &&
+		   lmb->gid > 0) {
+		l->f[MR_F_DOVECOT_UID] = anum(a, (long long)lmb->uid);
+		l->f[MR_F_DOVECOT_GID] = anum(a, (long long)lmb->gid);
+	} else {
+		l->f[MR_F_DOVECOT_UID] = l->f[MR_F_DOVECOT_GID] = ID_AT_APPLY;
+		*at_apply = true;
+	}
+	l->f[MR_F_DOVECOT_GECOS] = "";
+	/* the mailbox's place; a live field naming it (with a final '/') is kept as written,
+	 * anything else is data that is replaced, never a path that is used */
+	if (same_owner && lmb->home && mr_home_is_place(lmb->home, d->owner, d->name, mb->name)) {
+		l->f[MR_F_DOVECOT_HOME] = lmb->home;
+	} else {
+		char *home = mr_home_path(d->owner, d->name, mb->name);
+		l->f[MR_F_DOVECOT_HOME] = astr(a, home);
+		free(home);
+	}
+	l->f[MR_F_DOVECOT_SHELL] = "";
+	struct mr_buf extra = MR_BUF_INIT;
+	if (mb->max_size > 0)
+		quota_rule(mb->max_size, &extra);
+	const struct mr_line *ll = lmb ? lmb->src_dovecot : NULL; /* active or commented */
+	if (ll)
+		other_extras(ll->f[MR_F_DOVECOT_EXTRA], &extra);
+	l->f[MR_F_DOVECOT_EXTRA] = extra.len ? astr(a, extra.ptr) : "";
+	mr_buf_release(&extra);
 }
 
 static void want_aliases(struct want *w, const struct mr_model *t)
@@ -520,25 +550,157 @@ struct merge_count {
 };
 
 /*
- * One pass of the merge of the live file with the wanted lines (wmap: merge key -> index + 1),
- * counting what is added, changed and removed, and writing the new file to out when it is
- * given.  Without out nothing is copied: a file with nothing to change (every file of a no-op
- * plan) costs one walk and no buffer.
+ * The records a file should have, numbered in the target's order, as the merge asks for
+ * them: the record wanted under a live record's key, and one by number.  Two kinds:
+ *  - a list: every record made up front (struct want), found through a map of merge keys;
+ *  - the mailbox files, exim4 passwd and dovecot.passwd: a record per target mailbox, made
+ *    only when the merge asks for it (into one line and a scratch arena that the next one
+ *    reuses), found through the target model's own mailbox map.  A list of 100,000
+ *    mailboxes would take 10 MB of lines and 6 MB of map per file, both files at once.
+ * Either way the merge sees the same records in the same order.
  */
-static struct merge_count merge_pass(const struct mr_codec_file *live, struct want *w, enum mr_file_id id,
-				     const struct mr_strmap *wmap, struct mr_arena *tmp, bool *used,
+struct wanted {
+	size_t n;   /* records, numbered 0 to n - 1 */
+	bool *used; /* by number: a live record took it */
+	/* a list */
+	struct want *w;
+	struct mr_strmap wmap; /* merge key -> number + 1 */
+	struct mr_arena tmp;   /* the merge keys of a file with several records per key */
+	/* the mailbox files (lazy) */
+	bool lazy;
+	enum mr_file_id id;
+	const struct mr_codec_file *f; /* the live file: its codec and flags */
+	const struct mr_model *t;
+	const struct mr_plan_input *in;
+	struct mr_strmap *hashes;
+	struct mb_rec {
+		const struct mr_mailbox *mb;
+		const struct mr_domain *d; /* its target domain */
+	} *recs;
+	uint32_t *by_slot;       /* slot of the address in t->mailbox_map -> number + 1 */
+	struct mr_strmap strays; /* address -> number + 1, for one not in that map */
+	struct dom_ctx dc;       /* of the domain of the last record made */
+	struct mr_arena scratch;
+	struct mr_arena_mark clean;
+	struct mr_line cur;
+	bool at_apply; /* a record made had a value made at apply */
+};
+
+static void wanted_list(struct wanted *wn, struct want *w)
+{
+	memset(wn, 0, sizeof(*wn));
+	wn->w = w;
+	wn->n = w->f.nlines;
+	mr_strmap_reserve(&wn->wmap, w->f.nlines);
+	for (size_t i = 0; i < w->f.nlines; i++) {
+		size_t len;
+		const char *k = merge_key(&wn->tmp, &w->f, &w->f.lines[i], &len);
+		mr_strmap_put_new(&wn->wmap, k, len, (void *)(uintptr_t)(i + 1));
+	}
+	wn->used = xcalloc(wn->n ? wn->n : 1, sizeof(*wn->used));
+	wn->at_apply = w->at_apply;
+}
+
+static void wanted_mailboxes(struct wanted *wn, enum mr_file_id id, const struct mr_codec_file *f,
+			     const struct mr_model *t, const struct mr_plan_input *in, struct mr_strmap *hashes)
+{
+	memset(wn, 0, sizeof(*wn));
+	wn->lazy = true;
+	wn->id = id;
+	wn->f = f;
+	wn->t = t;
+	wn->in = in;
+	wn->hashes = hashes;
+	size_t cap = 0;
+	for (size_t i = 0; i < t->ndomains; i++) {
+		const struct mr_domain *d = t->domains[i];
+		for (size_t j = 0; j < d->nmailboxes; j++) {
+			const struct mr_mailbox *mb = d->mailboxes[j];
+			if (id == MR_FILE_DOVECOT_PASSWD && !has_dovecot(mb))
+				continue;
+			wn->recs = xgrow(wn->recs, sizeof(*wn->recs), wn->n + 1, &cap);
+			wn->recs[wn->n++] = (struct mb_rec){ mb, d };
+		}
+	}
+	wn->by_slot = xcalloc(t->mailbox_map.cap ? t->mailbox_map.cap : 1, sizeof(*wn->by_slot));
+	for (size_t k = 0; k < wn->n; k++) {
+		const char *a = wn->recs[k].mb->address;
+		size_t len = strlen(a), slot = mr_strmap_index(&t->mailbox_map, a, len);
+		if (slot == SIZE_MAX) /* the first record of an address takes it, as a list's map does */
+			mr_strmap_put_new(&wn->strays, a, len, (void *)(uintptr_t)(k + 1));
+		else if (!wn->by_slot[slot])
+			wn->by_slot[slot] = (uint32_t)(k + 1);
+	}
+	wn->used = xcalloc(wn->n ? wn->n : 1, sizeof(*wn->used));
+	wn->clean = mr_arena_mark(&wn->scratch);
+}
+
+static void wanted_release(struct wanted *wn)
+{
+	free(wn->used);
+	mr_strmap_release(&wn->wmap);
+	mr_arena_release(&wn->tmp);
+	free(wn->recs);
+	free(wn->by_slot);
+	mr_strmap_release(&wn->strays);
+	mr_arena_release(&wn->scratch);
+}
+
+/* The number of the record wanted under a live record's key, or SIZE_MAX. */
+static size_t wanted_find(struct wanted *wn, const struct mr_codec_file *live, const struct mr_line *l)
+{
+	size_t len;
+	if (!wn->lazy) {
+		const char *k = merge_key(&wn->tmp, live, l, &len);
+		uintptr_t v = (uintptr_t)mr_strmap_get(&wn->wmap, k, len);
+		return v ? v - 1 : SIZE_MAX;
+	}
+	len = strlen(l->key);
+	size_t slot = mr_strmap_index(&wn->t->mailbox_map, l->key, len);
+	if (slot != SIZE_MAX && wn->by_slot[slot])
+		return wn->by_slot[slot] - 1;
+	uintptr_t v = wn->strays.count ? (uintptr_t)mr_strmap_get(&wn->strays, l->key, len) : 0;
+	return v ? v - 1 : SIZE_MAX;
+}
+
+/* Record k; a lazy one is good until the next call. */
+static const struct mr_line *wanted_line(struct wanted *wn, size_t k)
+{
+	if (!wn->lazy)
+		return &wn->w->f.lines[k];
+	const struct mb_rec *r = &wn->recs[k];
+	mr_arena_rewind(&wn->scratch, wn->clean);
+	if (wn->dc.d != r->d)
+		dom_ctx(&wn->dc, wn->t, wn->in, r->d);
+	if (wn->id == MR_FILE_EXIM_PASSWD)
+		passwd_line(&wn->cur, wn->f, wn->in, r->d, wn->dc.udis, r->mb);
+	else
+		dovecot_line(&wn->cur, wn->f, &wn->scratch, wn->in, wn->hashes, &wn->dc, r->mb, &wn->at_apply);
+	return &wn->cur;
+}
+
+/*
+ * One pass of the merge of the live file with the wanted records, counting what is added,
+ * changed and removed, and writing the new file to out when it is given.  Without out
+ * nothing is copied and no record is made that no live record asks for: a file with
+ * nothing to change (every file of a no-op plan) costs one walk and no buffer.
+ */
+static struct merge_count merge_pass(const struct mr_codec_file *live, struct wanted *wn, enum mr_file_id id,
 				     struct sink *out)
 {
-	size_t added = 0, changed = 0, removed = 0;
+	size_t added = 0, changed = 0, removed = 0, taken = 0;
 	bool shared = live->codec->flags & MR_CODEC_SHARED;
+	bool *used = wn->used;
 	for (size_t i = 0; i < live->nlines; i++) {
 		const struct mr_line *l = &live->lines[i];
 		if (shared && l->kind == MR_LINE_END) {
 			/* the rest of the block goes before its end marker */
-			for (size_t j = 0; j < w->f.nlines; j++)
+			for (size_t j = 0; j < wn->n; j++)
 				if (!used[j]) {
-					push(out, &w->f.lines[j]);
+					if (out)
+						push(out, wanted_line(wn, j));
 					used[j] = true;
+					taken++;
 					added++;
 				}
 		}
@@ -546,32 +708,29 @@ static struct merge_count merge_pass(const struct mr_codec_file *live, struct wa
 			push(out, l);
 			continue;
 		}
-		size_t len;
-		const char *k = merge_key(tmp, live, l, &len);
-		uintptr_t wi = (uintptr_t)mr_strmap_get(wmap, k, len);
-		if (!wi || used[wi - 1]) {
+		size_t k = wanted_find(wn, live, l);
+		if (k == SIZE_MAX || used[k]) {
 			removed++;
 			continue;
 		}
-		used[wi - 1] = true;
-		const struct mr_line *wl = &w->f.lines[wi - 1];
-		if (same_record(id, live, l, &w->f, wl)) {
+		used[k] = true;
+		taken++;
+		const struct mr_line *wl = wanted_line(wn, k);
+		if (same_record(id, live, l, live, wl)) {
 			push(out, l);
 		} else {
 			push(out, wl);
 			changed++;
 		}
 	}
-	size_t rest = 0;
-	for (size_t j = 0; j < w->f.nlines; j++)
-		rest += !used[j];
-	if (rest) {
+	if (taken < wn->n) {
 		struct mr_line begin = { .kind = MR_LINE_BEGIN }, end = { .kind = MR_LINE_END };
 		if (shared)
 			push(out, &begin);
-		for (size_t j = 0; j < w->f.nlines; j++)
+		for (size_t j = 0; j < wn->n; j++)
 			if (!used[j]) {
-				push(out, &w->f.lines[j]);
+				if (out)
+					push(out, wanted_line(wn, j));
 				added++;
 			}
 		if (shared)
@@ -586,27 +745,18 @@ struct merged {
 	struct mr_file_change fc; /* all but path */
 };
 
-static void merge_file(struct merged *res, const struct mr_live_file *lf, struct want *w, enum mr_file_id id,
+static void merge_file(struct merged *res, const struct mr_live_file *lf, struct wanted *wn, enum mr_file_id id,
 		       bool keep_content)
 {
 	const struct mr_codec_file *live = &lf->cf;
-	struct mr_arena tmp = MR_ARENA_INIT;
-	struct mr_strmap wmap = MR_STRMAP_INIT;
-	mr_strmap_reserve(&wmap, w->f.nlines);
-	bool *used = xcalloc(w->f.nlines ? w->f.nlines : 1, sizeof(*used));
-	for (size_t i = 0; i < w->f.nlines; i++) {
-		size_t len;
-		const char *k = merge_key(&tmp, &w->f, &w->f.lines[i], &len);
-		mr_strmap_put_new(&wmap, k, len, (void *)(uintptr_t)(i + 1));
-	}
-	struct merge_count n = merge_pass(live, w, id, &wmap, &tmp, used, NULL);
+	struct merge_count n = merge_pass(live, wn, id, NULL);
 	size_t added = n.added, changed = n.changed, removed = n.removed;
 	/* an absent file is made only when it has lines: the new content decides */
 	bool differs = added || changed || removed;
 	struct sink out = { .codec_file = live, .bytes = MR_BUF_INIT, .measure_only = !keep_content };
 	if (differs || !lf->exists) {
-		memset(used, 0, (w->f.nlines ? w->f.nlines : 1) * sizeof(*used));
-		merge_pass(live, w, id, &wmap, &tmp, used, &out);
+		memset(wn->used, 0, (wn->n ? wn->n : 1) * sizeof(*wn->used));
+		merge_pass(live, wn, id, &out);
 		if (!lf->exists)
 			differs = out.len > 0;
 	}
@@ -615,7 +765,7 @@ static void merge_file(struct merged *res, const struct mr_live_file *lf, struct
 		struct mr_file_change *fc = &res->fc;
 		memset(fc, 0, sizeof(*fc));
 		fc->create = !lf->exists;
-		fc->at_apply = w->at_apply && (id == MR_FILE_DOVECOT_PASSWD);
+		fc->at_apply = wn->at_apply && (id == MR_FILE_DOVECOT_PASSWD);
 		fc->blocked = live->nbad > 0;
 		fc->added = added;
 		fc->changed = changed;
@@ -625,9 +775,6 @@ static void merge_file(struct merged *res, const struct mr_live_file *lf, struct
 		fc->file_id = (int)id;
 	}
 	mr_buf_release(&out.bytes);
-	free(used);
-	mr_strmap_release(&wmap);
-	mr_arena_release(&tmp);
 }
 
 static void key_file(struct mr_plan *p, const char *path, bool create, bool remove)
@@ -801,42 +948,43 @@ static void plan_file(struct files_job *j, size_t id)
 	const struct mr_model *t = j->t;
 	const struct mr_plan_input *in = j->in;
 	struct mr_strmap *hashes = j->hashes;
-	{
-		const struct mr_live_file *lf = &in->live->files[id];
-		struct want w;
-		memset(&w, 0, sizeof(w));
-		mr_codec_file_init(&w.f, lf->cf.codec, lf->cf.path);
-		switch ((enum mr_file_id)id) {
-		case MR_FILE_EXIM_PASSWD:
-			want_exim_passwd(&w, t, in);
-			break;
-		case MR_FILE_DOVECOT_PASSWD:
-			want_dovecot(&w, t, in, hashes);
-			break;
-		case MR_FILE_EXIM_ALIASES:
-			want_aliases(&w, t);
-			break;
-		case MR_FILE_EXIM_RATELIMITS:
-			want_ratelimits(&w, t);
-			break;
-		case MR_FILE_EXIM_DOMAINS:
-			want_domains(&w, t);
-			break;
-		case MR_FILE_EXIM_DOMAINIPS:
-			want_domainips(&w, t);
-			break;
-		case MR_FILE_POSTGREY:
-		case MR_FILE_SPAMASSASSIN:
-		case MR_FILE_CLAMAV:
-			want_whitelist(&w, t, (enum mr_file_id)id);
-			break;
-		case MR_FILE_REGISTRY:
-			want_registry(&w, t, in);
-			break;
-		default:
-			break;
-		}
-		merge_file(&j->res[id], lf, &w, (enum mr_file_id)id, !in->no_content);
-		mr_codec_file_release(&w.f);
+	const struct mr_live_file *lf = &in->live->files[id];
+	struct wanted wn;
+	if (id == MR_FILE_EXIM_PASSWD || id == MR_FILE_DOVECOT_PASSWD) {
+		wanted_mailboxes(&wn, (enum mr_file_id)id, &lf->cf, t, in, hashes);
+		merge_file(&j->res[id], lf, &wn, (enum mr_file_id)id, !in->no_content);
+		wanted_release(&wn);
+		return;
 	}
+	struct want w;
+	memset(&w, 0, sizeof(w));
+	mr_codec_file_init(&w.f, lf->cf.codec, lf->cf.path);
+	switch ((enum mr_file_id)id) {
+	case MR_FILE_EXIM_ALIASES:
+		want_aliases(&w, t);
+		break;
+	case MR_FILE_EXIM_RATELIMITS:
+		want_ratelimits(&w, t);
+		break;
+	case MR_FILE_EXIM_DOMAINS:
+		want_domains(&w, t);
+		break;
+	case MR_FILE_EXIM_DOMAINIPS:
+		want_domainips(&w, t);
+		break;
+	case MR_FILE_POSTGREY:
+	case MR_FILE_SPAMASSASSIN:
+	case MR_FILE_CLAMAV:
+		want_whitelist(&w, t, (enum mr_file_id)id);
+		break;
+	case MR_FILE_REGISTRY:
+		want_registry(&w, t, in);
+		break;
+	default:
+		break;
+	}
+	wanted_list(&wn, &w);
+	merge_file(&j->res[id], lf, &wn, (enum mr_file_id)id, !in->no_content);
+	wanted_release(&wn);
+	mr_codec_file_release(&w.f);
 }

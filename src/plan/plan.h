@@ -302,7 +302,8 @@ void mr_json_string(struct mr_buf *out, const char *s);
  * desired objects inside the scope and the live ones outside it, with the --scope rules
  * checked; 0, MR_PLAN_ERROR or MR_PLAN_REFUSED with the errors added.  t is initialised
  * by the caller and shares strings and mailboxes with the input models.  Then the file
- * contents from it (files.c).
+ * contents from it (files.c); hashes: address -> the hash to write of each target mailbox
+ * whose password is not a hash already (diff.c), absent when it is made at apply.
  */
 struct mr_model;
 int mr_plan_target(struct mr_model *t, const struct mr_plan_input *in, struct mr_diags *errors);

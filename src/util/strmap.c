@@ -62,6 +62,14 @@ void *mr_strmap_get(const struct mr_strmap *m, const char *key, size_t len)
 	return s->key ? s->value : NULL;
 }
 
+size_t mr_strmap_index(const struct mr_strmap *m, const char *key, size_t len)
+{
+	if (!m->cap)
+		return SIZE_MAX;
+	struct mr_strmap_slot *s = find(m, key, len, mr_hash(key, len));
+	return s->key ? (size_t)(s - m->slots) : SIZE_MAX;
+}
+
 void *mr_strmap_put_new(struct mr_strmap *m, const char *key, size_t len, void *value)
 {
 	if ((m->count + 1) * 2 > m->cap)

@@ -33,6 +33,10 @@ struct mr_strmap {
 
 uint64_t mr_hash(const void *data, size_t len);
 void *mr_strmap_get(const struct mr_strmap *m, const char *key, size_t len);
+/* The slot a key is in, from 0 to cap - 1, or SIZE_MAX when absent: a number for each
+ * key that stays the same until the map is changed (a table indexed by it needs no second
+ * map of the same keys). */
+size_t mr_strmap_index(const struct mr_strmap *m, const char *key, size_t len);
 /* Insert only when absent; returns the existing value (and changes nothing) or NULL. */
 void *mr_strmap_put_new(struct mr_strmap *m, const char *key, size_t len, void *value);
 /* Insert or replace; returns the previous value or NULL. */
