@@ -61,7 +61,7 @@ void mr_codec_file_release(struct mr_codec_file *f)
 {
 	free(f->data);
 	free(f->lines);
-	mr_strmap_release(&f->keys);
+	mr_big_free(f->keys.slots, f->keys.cap * sizeof(*f->keys.slots));
 	mr_arena_release(&f->arena);
 	memset(f, 0, sizeof(*f));
 }
@@ -224,22 +224,74 @@ static void bad(struct mr_codec_file *f, struct mr_line *l, struct mr_diags *d, 
 }
 
 /* Key used to find duplicates: the key, and for files where a key repeats, the fields too. */
-static const char *dup_key(struct mr_codec_file *f, const struct mr_line *l, size_t *len)
+/* The key of active record l as the key map has it: l->key, or for a multi-key file the
+ * key and fields joined by ':' in b. */
+static const char *map_key(const struct mr_codec_file *f, const struct mr_line *l, struct mr_buf *b, size_t *len)
 {
 	if (!(f->codec->flags & MR_CODEC_MULTIKEY)) {
 		*len = strlen(l->key);
 		return l->key;
 	}
-	struct mr_buf b = MR_BUF_INIT;
-	mr_buf_adds(&b, l->key);
+	mr_buf_reset(b);
+	mr_buf_adds(b, l->key);
 	for (unsigned i = 0; i < l->nf; i++) {
-		mr_buf_addc(&b, ':');
-		mr_buf_adds(&b, l->f[i] ? l->f[i] : "");
+		mr_buf_addc(b, ':');
+		mr_buf_adds(b, l->f[i] ? l->f[i] : "");
 	}
-	char *k = mr_arena_strndup(&f->arena, b.ptr, b.len);
-	*len = b.len;
-	mr_buf_release(&b);
-	return k;
+	*len = b->len;
+	return b->ptr;
+}
+
+/* Whether active record l has the key map's key k (map_key's form, without making it). */
+static bool key_is(const struct mr_codec_file *f, const struct mr_line *l, const char *k)
+{
+	size_t n = strlen(l->key);
+	if (strncmp(k, l->key, n) != 0)
+		return false;
+	k += n;
+	if (f->codec->flags & MR_CODEC_MULTIKEY)
+		for (unsigned i = 0; i < l->nf; i++) {
+			const char *v = l->f[i] ? l->f[i] : "";
+			n = strlen(v);
+			if (*k++ != ':' || strncmp(k, v, n) != 0)
+				return false;
+			k += n;
+		}
+	return *k == '\0';
+}
+
+/* The slot of key k (NUL-terminated, len bytes, hash h): its record's, or the empty one
+ * where it would go. */
+static uint64_t *key_slot(const struct mr_codec_file *f, const char *k, uint32_t h)
+{
+	size_t mask = f->keys.cap - 1;
+	for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+		uint64_t *s = &f->keys.slots[i];
+		if (!*s || ((uint32_t)(*s >> 32) == h && key_is(f, &f->lines[(uint32_t)*s - 1], k)))
+			return s;
+	}
+}
+
+/* Room for n keys in all: the map is at most half full. */
+static void keys_reserve(struct mr_codec_file *f, size_t n)
+{
+	size_t cap = f->keys.cap ? f->keys.cap : 16;
+	while (n * 2 > cap)
+		cap *= 2;
+	if (cap <= f->keys.cap)
+		return;
+	uint64_t *old = f->keys.slots;
+	size_t oldcap = f->keys.cap;
+	f->keys.slots = mr_big_zalloc(cap * sizeof(*f->keys.slots));
+	f->keys.cap = cap;
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i]) /* the keys are distinct: the first empty slot of the probe */
+			for (size_t j = (size_t)(old[i] >> 32) & (cap - 1);; j = (j + 1) & (cap - 1))
+				if (!f->keys.slots[j]) {
+					f->keys.slots[j] = old[i];
+					break;
+				}
+	mr_big_free(old, oldcap * sizeof(*old));
 }
 
 static bool is_marker(const char *s, size_t n, const char *marker)
@@ -394,7 +446,8 @@ void mr_codec_parse_owned(struct mr_codec_file *f, char *data, size_t len, struc
 	}
 	struct cut x = { .orig = MR_BUF_INIT };
 	struct mr_buf tmp = MR_BUF_INIT;
-	mr_strmap_reserve(&f->keys, f->keys.count + nlines);
+	struct mr_buf kbuf = MR_BUF_INIT; /* a multi-key record's key */
+	keys_reserve(f, f->keys.count + nlines);
 	uint32_t lineno = 0, crlf_line = 0;
 	bool in_block = false;
 	uint32_t begin_line = 0;
@@ -452,11 +505,15 @@ void mr_codec_parse_owned(struct mr_codec_file *f, char *data, size_t len, struc
 		}
 		if (l->kind == MR_LINE_RECORD && !l->disabled) {
 			size_t klen;
-			const char *k = dup_key(f, l, &klen);
-			struct mr_line *first = mr_strmap_put_new(&f->keys, k, klen, (void *)(uintptr_t)f->nlines);
-			if (first) {
+			const char *k = map_key(f, l, &kbuf, &klen);
+			uint32_t h = (uint32_t)mr_hash(k, klen);
+			uint64_t *slot = key_slot(f, k, h);
+			if (!*slot) {
+				*slot = (uint64_t)h << 32 | (uint64_t)f->nlines; /* l's index + 1 */
+				f->keys.count++;
+			} else {
 				l->shadowed = true;
-				size_t fi = (size_t)(uintptr_t)first - 1;
+				size_t fi = (uint32_t)*slot - 1;
 				mr_diag_warning(d, loc_of(f, lineno, 1),
 						"'%s' is already on line %u; this line is never read", l->key,
 						f->lines[fi].lineno);
@@ -476,24 +533,7 @@ void mr_codec_parse_owned(struct mr_codec_file *f, char *data, size_t len, struc
 				"CRLF line end (and maybe more below); read as LF, rewritten lines get LF");
 	mr_buf_release(&x.orig);
 	mr_buf_release(&tmp);
-}
-
-/* Whether active record l has the key map's key k (dup_key's form, without making it). */
-static bool key_is(const struct mr_codec_file *f, const struct mr_line *l, const char *k)
-{
-	size_t n = strlen(l->key);
-	if (strncmp(k, l->key, n) != 0)
-		return false;
-	k += n;
-	if (f->codec->flags & MR_CODEC_MULTIKEY)
-		for (unsigned i = 0; i < l->nf; i++) {
-			const char *v = l->f[i] ? l->f[i] : "";
-			n = strlen(v);
-			if (*k++ != ':' || strncmp(k, v, n) != 0)
-				return false;
-			k += n;
-		}
-	return *k == '\0';
+	mr_buf_release(&kbuf);
 }
 
 const struct mr_line *mr_codec_find(const struct mr_codec_file *f, const char *key)
@@ -506,13 +546,17 @@ const struct mr_line *mr_codec_find(const struct mr_codec_file *f, const char *k
 		}
 		return NULL;
 	}
-	void *v = mr_strmap_get(&f->keys, key, strlen(key));
-	return v ? &f->lines[(size_t)(uintptr_t)v - 1] : NULL;
+	if (!f->keys.cap)
+		return NULL;
+	const uint64_t *s = key_slot(f, key, (uint32_t)mr_hash(key, strlen(key)));
+	return *s ? &f->lines[(uint32_t)*s - 1] : NULL;
 }
 
 void mr_codec_drop_keys(struct mr_codec_file *f)
 {
-	mr_strmap_release(&f->keys);
+	mr_big_free(f->keys.slots, f->keys.cap * sizeof(*f->keys.slots));
+	f->keys.slots = NULL;
+	f->keys.cap = f->keys.count = 0;
 	f->keys_dropped = true;
 }
 

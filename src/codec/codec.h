@@ -144,7 +144,13 @@ struct mr_codec_file {
 	size_t nbad;             /* bad lines: the file must not be rewritten */
 	bool block;              /* shared files: a complete marked block was found */
 	bool final_newline;      /* the last line ends with a newline (or the file is empty) */
-	struct mr_strmap keys;   /* key -> index + 1 of the first active record with it */
+	/* The first active record of each key (a multi-key file's key is its key and fields,
+	 * "KEY:F0:F1"): open addressing, a slot is hash << 32 | index + 1 (0: empty).  The keys
+	 * are the lines' own, compared in place: 8 bytes a record, no copy of a key. */
+	struct mr_codec_keys {
+		uint64_t *slots;
+		size_t cap, count; /* cap: a power of two, or 0 */
+	} keys;
 	bool keys_dropped;       /* mr_codec_drop_keys: mr_codec_find walks the lines */
 };
 
@@ -163,7 +169,7 @@ void mr_codec_parse_owned(struct mr_codec_file *f, char *data, size_t len, struc
 /* The first active record with this key (files where keys are unique), or NULL. */
 const struct mr_line *mr_codec_find(const struct mr_codec_file *f, const char *key);
 /* Free the key map once lookups by key are over (the live model is made): a file of
- * 100,000 records keeps 6 MB of it.  mr_codec_find still answers, by walking the lines. */
+ * 100,000 records keeps 2 MB of it.  mr_codec_find still answers, by walking the lines. */
 void mr_codec_drop_keys(struct mr_codec_file *f);
 
 /* The file's bytes: raw lines as read, other lines in their canonical form. */
