@@ -233,6 +233,14 @@ static void dovecot_line(struct mr_line *l, const struct mr_codec_file *f, struc
 
 static void want_aliases(struct want *w, const struct mr_model *t)
 {
+	size_t n = 0; /* the lines are made at their number: no doubling of a 100,000-line array */
+	for (size_t i = 0; i < t->ndomains; i++)
+		for (size_t j = 0; j < t->domains[i]->nmailboxes; j++)
+			n += t->domains[i]->mailboxes[j]->aliases.n + t->domains[i]->mailboxes[j]->copy_to.n;
+	if (n > w->f.cap) {
+		w->f.lines = xrealloc(w->f.lines, n * sizeof(*w->f.lines));
+		w->f.cap = n;
+	}
 	for (size_t i = 0; i < t->ndomains; i++) {
 		const struct mr_domain *d = t->domains[i];
 		for (size_t j = 0; j < d->nmailboxes; j++) {

@@ -263,6 +263,10 @@ static void build(struct sc *s)
 	for (size_t i = 0; i < l->ndomains; i++)
 		if (!mr_scope_covers_domain(l, s->name, l->domains[i]) && !mr_model_domain(t, l->domains[i]->name))
 			mr_plan_copy_domain(t, l->domains[i], l->domains[i]->mailboxes, l->domains[i]->nmailboxes);
+	size_t nmb = 0; /* the map is made at its size: no rehash of 100,000 keys */
+	for (size_t i = 0; i < t->ndomains; i++)
+		nmb += t->domains[i]->nmailboxes;
+	mr_strmap_reserve(&t->mailbox_map, nmb);
 	for (size_t i = 0; i < t->ndomains; i++)
 		for (size_t j = 0; j < t->domains[i]->nmailboxes; j++) {
 			struct mr_mailbox *mb = t->domains[i]->mailboxes[j];
