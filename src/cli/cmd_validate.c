@@ -59,9 +59,10 @@ static void print_json(const struct mr_diags *d, const struct mr_model *m, size_
 	for (size_t i = 0; i < d->n; i++) {
 		const struct mr_diag *x = &d->v[i];
 		mr_buf_adds(&out, i ? ",\n  {\"file\":" : "\n  {\"file\":");
-		mr_json_string(&out, x->loc.file);
+		mr_json_string(&out, mr_loc_file(x->loc));
 		if (x->loc.line)
-			mr_buf_addf(&out, ",\"line\":%u,\"column\":%u", x->loc.line, x->loc.col);
+			mr_buf_addf(&out, ",\"line\":%u,\"column\":%u", (unsigned)x->loc.line,
+				    (unsigned)x->loc.col);
 		else
 			mr_buf_adds(&out, ",\"line\":null,\"column\":null");
 		mr_buf_addf(&out, ",\"severity\":\"%s\",\"message\":",

@@ -52,7 +52,7 @@ int mr_accounts_load(struct mr_accounts *a, struct mr_root *root, struct mr_diag
 	int rc = 0;
 	int r = mr_root_read(root, a->path, 64u << 20, &data, &st, &err);
 	if (r < 0 && r != -ENOENT && r != -ENOTDIR) {
-		mr_diag_error(errors, ((struct mr_loc){ a->path, 0, 0 }), "%s", err.ptr);
+		mr_diag_error(errors, mr_loc_at(a->path, 0, 0), "%s", err.ptr);
 		rc = -1;
 	}
 	for (char *line = data.ptr, *next; r == 0 && line && *line; line = next) {

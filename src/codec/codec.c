@@ -54,6 +54,7 @@ void mr_codec_file_init(struct mr_codec_file *f, const struct mr_codec *c, const
 	f->codec = c;
 	f->arena = (struct mr_arena)MR_ARENA_INIT;
 	f->path = mr_arena_strdup(&f->arena, path);
+	f->path_id = mr_loc_file_id(path);
 	f->final_newline = true;
 }
 
@@ -209,7 +210,7 @@ static struct mr_line *new_line(struct mr_codec_file *f)
 
 static struct mr_loc loc_of(const struct mr_codec_file *f, uint32_t line, uint32_t col)
 {
-	return (struct mr_loc){ f->path, line, col };
+	return mr_loc_make(f->path_id, line, col);
 }
 
 static void bad(struct mr_codec_file *f, struct mr_line *l, struct mr_diags *d, uint32_t col, const char *why)

@@ -136,6 +136,7 @@ const char *mr_codec_path(const struct mr_codec *c, enum mr_layout layout);
 struct mr_codec_file {
 	const struct mr_codec *codec;
 	const char *path;        /* as shown in findings: the path below the root */
+	uint32_t path_id;        /* mr_loc_file_id(path): the file of its lines' locations */
 	struct mr_arena arena;   /* fields made while parsing; raw bytes of records cut up by their parser */
 	char *data;              /* the bytes as read, cut up in place into the records' fields;
 				  * the lines no parser touched point into it */

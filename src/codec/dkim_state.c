@@ -85,17 +85,11 @@ static int read_state(struct mr_live *lv, const char *path, struct mr_buf *out)
 	if (r == -ENOENT || r == -ENOTDIR) {
 		rc = 0;
 	} else if (r < 0) {
-		mr_diag_warning(&lv->findings, ((struct mr_loc){ mr_model_str(&lv->model, path, strlen(path)), 0, 0 }),
-				"%s", err.ptr);
+		mr_diag_warning(&lv->findings, mr_loc_at(path, 0, 0), "%s", err.ptr);
 		rc = -1;
 	}
 	mr_buf_release(&err);
 	return rc;
-}
-
-static const char *where(struct mr_live *lv, const char *path)
-{
-	return mr_model_str(&lv->model, path, strlen(path));
 }
 
 static void load_pending(struct mr_live *lv, struct mr_domain *d, const char *state_dir)
@@ -109,7 +103,7 @@ static void load_pending(struct mr_live *lv, struct mr_domain *d, const char *st
 	int ht = read_state(lv, tp, &txt);
 	if (hp <= 0 || ht <= 0) {
 		if (hp > 0 || ht > 0)
-			mr_diag_warning(&lv->findings, ((struct mr_loc){ where(lv, hp > 0 ? pp : tp), 0, 0 }),
+			mr_diag_warning(&lv->findings, mr_loc_at(hp > 0 ? pp : tp, 0, 0),
 					"a staged DKIM key of '%s' without its %s: the next apply stages a new one",
 					d->name, hp > 0 ? "record" : "private key");
 		goto out;
@@ -118,7 +112,7 @@ static void load_pending(struct mr_live *lv, struct mr_domain *d, const char *st
 	explicit_bzero(priv.ptr, priv.cap);
 	const char *why = NULL;
 	if (bits < 0 || mr_dkim_txt_parse(txt.ptr, txt.len, &sel, &p, &why) < 0 || strcmp(pub, p) != 0) {
-		mr_diag_warning(&lv->findings, ((struct mr_loc){ where(lv, tp), 0, 0 }),
+		mr_diag_warning(&lv->findings, mr_loc_at(tp, 0, 0),
 				"the staged DKIM key of '%s' cannot be read or does not match its record: the next apply "
 				"stages a new one",
 				d->name);
@@ -131,7 +125,7 @@ static void load_pending(struct mr_live *lv, struct mr_domain *d, const char *st
 		const char *cs, *cpub;
 		int64_t when;
 		if (mr_dkim_state_parse(conf.ptr, conf.len, "checked", &cs, &cpub, &when) < 0)
-			mr_diag_warning(&lv->findings, ((struct mr_loc){ where(lv, cp), 0, 0 }),
+			mr_diag_warning(&lv->findings, mr_loc_at(cp, 0, 0),
 					"cannot read the DNS confirmation of '%s': run mailrecon dns --check again", d->name);
 		else
 			/* a confirmation of another key (an earlier staging) confirms nothing */
@@ -159,7 +153,7 @@ static void load_retired(struct mr_live *lv, struct mr_domain *d, const char *st
 		const char *sel, *pub;
 		int64_t until;
 		if (mr_dkim_state_parse(b.ptr, b.len, "until", &sel, &pub, &until) < 0) {
-			mr_diag_warning(&lv->findings, ((struct mr_loc){ where(lv, rp), 0, 0 }),
+			mr_diag_warning(&lv->findings, mr_loc_at(rp, 0, 0),
 					"cannot read the replaced DKIM record of '%s'; ignored", d->name);
 		} else {
 			d->dkim.retired_selector = mr_model_str(&lv->model, sel, strlen(sel));

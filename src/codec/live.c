@@ -170,7 +170,7 @@ struct build {
 
 static struct mr_loc lloc(const struct mr_live *lv, enum mr_file_id id, const struct mr_line *l)
 {
-	return (struct mr_loc){ lv->files[id].cf.path, l->lineno, 1 };
+	return mr_loc_make(lv->files[id].cf.path_id, l->lineno, 1);
 }
 
 #define FINDING(b, id, l, ...) mr_diag_warning((b)->f, lloc((b)->lv, (id), (l)), __VA_ARGS__)
@@ -270,7 +270,7 @@ static void read_domains(struct build *b)
 		struct mr_domain *d = mr_model_add_domain(b->m, l->key, lloc(b->lv, id, l), &dup);
 		if (!d) {
 			FINDING(b, id, l, "domain '%s' is already disabled on line %u; this line is ignored", l->key,
-				dup->loc.line);
+				(unsigned)dup->loc.line);
 			continue;
 		}
 		d->disabled = l->disabled;
@@ -816,7 +816,7 @@ static void read_one(struct read_task *t, enum mr_file_id i, struct mr_buf *data
 		return;
 	if (r < 0) {
 		/* the message names the full path; the location names the file as configured */
-		mr_diag_error(&t->errors[i], ((struct mr_loc){ path, 0, 0 }), "%s", err->ptr);
+		mr_diag_error(&t->errors[i], mr_loc_at(path, 0, 0), "%s", err->ptr);
 		return;
 	}
 	lf->exists = true;

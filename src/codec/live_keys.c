@@ -56,7 +56,7 @@ static int read_key_file(struct mr_live *lv, const char *dir, const char *domain
 	if (r == -ENOENT || r == -ENOTDIR)
 		rc = 0;
 	else if (r < 0) {
-		mr_diag_warning(&lv->findings, ((struct mr_loc){ *logical, 0, 0 }), "%s", err.ptr);
+		mr_diag_warning(&lv->findings, mr_loc_at(*logical, 0, 0), "%s", err.ptr);
 		rc = -1;
 	}
 	mr_buf_release(&p);
@@ -70,7 +70,7 @@ static void read_dkim(struct mr_live *lv, struct mr_domain *d, const char *ssl)
 	char *ppath, *tpath;
 	int hp = read_key_file(lv, ssl, d->name, ".private", &priv, &ppath);
 	int ht = read_key_file(lv, ssl, d->name, ".txt", &txt, &tpath);
-	struct mr_loc tloc = { tpath, 0, 0 }, ploc = { ppath, 0, 0 };
+	struct mr_loc tloc = mr_loc_at(tpath, 0, 0), ploc = mr_loc_at(ppath, 0, 0);
 	if (hp <= 0) {
 		if (ht > 0 && hp == 0)
 			mr_diag_warning(&lv->findings, tloc, "a DKIM record without its private key %s: DKIM is off", ppath);
@@ -101,13 +101,13 @@ static void read_dkim(struct mr_live *lv, struct mr_domain *d, const char *ssl)
 	char *sel = NULL, *p = NULL;
 	const char *why = NULL;
 	if (mr_dkim_txt_parse(txt.ptr, txt.len, &sel, &p, &why) < 0) {
-		mr_diag_warning(&lv->findings, ((struct mr_loc){ tpath, 1, 1 }), "cannot read the DKIM record: %s", why);
+		mr_diag_warning(&lv->findings, mr_loc_at(tpath, 1, 1), "cannot read the DKIM record: %s", why);
 	} else {
 		d->dkim.selector = mr_model_str(&lv->model, sel, strlen(sel));
-		d->dkim.selector_loc = ((struct mr_loc){ tpath, 1, 1 });
+		d->dkim.selector_loc = mr_loc_at(tpath, 1, 1);
 		d->dkim.public_key = mr_model_str(&lv->model, p, strlen(p));
 		if (pub && strcmp(pub, p) != 0)
-			mr_diag_warning(&lv->findings, ((struct mr_loc){ tpath, 1, 1 }),
+			mr_diag_warning(&lv->findings, mr_loc_at(tpath, 1, 1),
 					"the published DKIM key of '%s' is not the public half of %s", d->name, ppath);
 	}
 	free(sel);
@@ -124,13 +124,13 @@ static void read_cert(struct mr_live *lv, struct mr_domain *d, const char *ssl, 
 	char *cpath, *kpath, *dpath;
 	int hc = read_key_file(lv, ssl, d->name, ".crt", &crt, &cpath);
 	int hk = read_key_file(lv, ssl, d->name, ".key", &key, &kpath);
-	struct mr_loc cloc = { cpath, 0, 0 };
+	struct mr_loc cloc = mr_loc_at(cpath, 0, 0);
 	if (hc <= 0 || hk <= 0) {
 		if (hc > 0 && hk == 0)
 			mr_diag_warning(&lv->findings, cloc, "certificate without its key %s: TLS for '%s' is off", kpath,
 					d->name);
 		else if (hk > 0 && hc == 0)
-			mr_diag_warning(&lv->findings, ((struct mr_loc){ kpath, 0, 0 }),
+			mr_diag_warning(&lv->findings, mr_loc_at(kpath, 0, 0),
 					"a key without its certificate %s: TLS for '%s' is off", cpath, d->name);
 		goto out;
 	}
@@ -159,14 +159,14 @@ static void read_cert(struct mr_live *lv, struct mr_domain *d, const char *ssl, 
 		d->ssl.cert_path = cpath;
 		d->ssl.key_path = kpath;
 		d->ssl.cert_loc = cloc;
-		d->ssl.key_loc = ((struct mr_loc){ kpath, 0, 0 });
+		d->ssl.key_loc = mr_loc_at(kpath, 0, 0);
 	}
 	mr_cert_info_release(&ci);
 	int hd = read_key_file(lv, certs, d->name, ".crt", &dcrt, &dpath);
 	if (hd == 0)
 		mr_diag_warning(&lv->findings, cloc, "Dovecot has no copy of the certificate of '%s' (%s)", d->name, dpath);
 	else if (hd > 0 && (dcrt.len != crt.len || memcmp(dcrt.ptr, crt.ptr, crt.len) != 0))
-		mr_diag_warning(&lv->findings, ((struct mr_loc){ dpath, 0, 0 }),
+		mr_diag_warning(&lv->findings, mr_loc_at(dpath, 0, 0),
 				"Dovecot's certificate of '%s' differs from Exim's %s", d->name, cpath);
 out:
 	mr_buf_release(&crt);
@@ -213,7 +213,7 @@ static int read_srv_file(struct mr_live *lv, const char *path, struct mr_buf *ou
 		rc = 0;
 	else if (r < 0) {
 		if (!link || !*link)
-			mr_diag_warning(&lv->findings, ((struct mr_loc){ path, 0, 0 }), "%s", err.ptr);
+			mr_diag_warning(&lv->findings, mr_loc_at(path, 0, 0), "%s", err.ptr);
 		rc = -1;
 	}
 	mr_buf_release(&err);
@@ -234,7 +234,7 @@ static void read_server_cert(struct mr_live *lv)
 		lv->srvcert_exists[i] = mr_root_lstat(lv->root, p[i], &st) == 0;
 	}
 	struct mr_buf crt = MR_BUF_INIT, key = MR_BUF_INIT, dcrt = MR_BUF_INIT, dkey = MR_BUF_INIT;
-	struct mr_loc cloc = { p[MR_SRVCERT_EXIM_CRT], 0, 0 };
+	struct mr_loc cloc = mr_loc_at(p[MR_SRVCERT_EXIM_CRT], 0, 0);
 	int hc = read_srv_file(lv, p[MR_SRVCERT_EXIM_CRT], &crt, NULL);
 	int hk = read_srv_file(lv, p[MR_SRVCERT_EXIM_KEY], &key, NULL);
 	if (hc <= 0 || hk <= 0) {
@@ -242,7 +242,7 @@ static void read_server_cert(struct mr_live *lv)
 			mr_diag_warning(&lv->findings, cloc, "the server's certificate without its key %s",
 					p[MR_SRVCERT_EXIM_KEY]);
 		else if (hk > 0 && hc == 0)
-			mr_diag_warning(&lv->findings, ((struct mr_loc){ p[MR_SRVCERT_EXIM_KEY], 0, 0 }),
+			mr_diag_warning(&lv->findings, mr_loc_at(p[MR_SRVCERT_EXIM_KEY], 0, 0),
 					"the server's key without its certificate %s", p[MR_SRVCERT_EXIM_CRT]);
 		goto out;
 	}
@@ -270,7 +270,7 @@ static void read_server_cert(struct mr_live *lv)
 		s->cert_path = p[MR_SRVCERT_EXIM_CRT];
 		s->key_path = p[MR_SRVCERT_EXIM_KEY];
 		s->cert_loc = cloc;
-		s->key_loc = ((struct mr_loc){ p[MR_SRVCERT_EXIM_KEY], 0, 0 });
+		s->key_loc = mr_loc_at(p[MR_SRVCERT_EXIM_KEY], 0, 0);
 	}
 	mr_cert_info_release(&ci);
 	bool lc = false, lk = false;
@@ -302,7 +302,7 @@ static void read_conf(struct mr_live *lv, enum mr_conf_id id)
 		lv->conf_len[id] = b.len;
 		lv->conf[id] = b.ptr ? mr_buf_detach(&b) : xstrdup("");
 	} else if (r != -ENOENT && r != -ENOTDIR) {
-		mr_diag_warning(&lv->findings, ((struct mr_loc){ path, 0, 0 }), "%s", err.ptr);
+		mr_diag_warning(&lv->findings, mr_loc_at(path, 0, 0), "%s", err.ptr);
 	}
 	mr_buf_release(&b);
 	mr_buf_release(&err);

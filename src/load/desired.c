@@ -1298,7 +1298,7 @@ static bool check_version(struct conv *c, const struct mr_ynode *root)
 }
 
 /*
- * Turn one parsed document into model objects; doc->file must live as long as the model.
+ * Turn one parsed document into model objects (their locations name doc->file_id).
  * held: the directory the file was read from, held open (a --scope run; taken over), or NULL.
  */
 /* Occurrences of word in data, up to max. */
@@ -1326,7 +1326,7 @@ static void conv_init(struct conv *c, struct mr_model *m, struct mr_ydoc *doc, c
 static void convert_top(struct conv *c)
 {
 	struct mr_ydoc *doc = c->doc;
-	struct mr_loc whole = { doc->file, 0, 0 };
+	struct mr_loc whole = mr_loc_make(doc->file_id, 0, 0);
 	if (!doc->root || mr_ynode_is_null(doc->root))
 		mr_diag_error(c->diags, whole, "empty file: expected a mapping that starts with 'version: 1'");
 	else if (doc->root->kind != MR_Y_MAP)
@@ -1711,13 +1711,11 @@ static void *parse_worker(void *arg)
 	return NULL;
 }
 
-/* Move a file's parse diagnostics into diags, pointing them at the model's copy of its name. */
-static void take_diags(struct mr_diags *diags, struct mr_diags *from, const char *path, const char *fname)
+/* Move a file's parse diagnostics into diags (a location's file is an id: it needs no copy). */
+static void take_diags(struct mr_diags *diags, struct mr_diags *from)
 {
 	for (size_t k = 0; k < from->n; k++) {
 		struct mr_diag *d = &from->v[k];
-		if (d->loc.file == path)
-			d->loc.file = fname;
 		mr_diag_add(diags, d->sev, d->loc, "%s", d->msg);
 	}
 	mr_diags_release(from);
@@ -1750,7 +1748,7 @@ static size_t parse_all(struct mr_model *m, const struct srcs *files, struct mr_
 			parse_one(files, &files->v[i], p, &to);
 		}
 		nread += p->ok || p->doc.file != NULL;
-		take_diags(diags, &p->diags, path, fname);
+		take_diags(diags, &p->diags);
 		if (p->converted) {
 			/* done */
 		} else if (p->ok) {
@@ -1861,7 +1859,7 @@ int mr_load_desired(struct mr_model *m, struct mr_load_opts *opts, struct mr_dia
 
 	if (diags->errors == errors_before && m->nusers == 0 && m->ndomains == 0) {
 		const char *what = opts->nsources == 1 ? opts->sources[0] : deflt;
-		struct mr_loc loc = { what ? mr_model_str(m, what, strlen(what)) : NULL, 0, 0 };
+		struct mr_loc loc = mr_loc_at(what, 0, 0);
 		mr_diag_error(diags, loc,
 			      "the desired state declares no user and no domain; an empty state is never applied");
 	}

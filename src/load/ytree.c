@@ -139,11 +139,13 @@ static void offset_to_loc(const char *data, size_t len, size_t off, uint32_t *li
 
 static void parser_error(struct builder *b, yaml_parser_t *p, const char *data, size_t len)
 {
-	struct mr_loc loc = { b->doc->file, (uint32_t)p->problem_mark.line + 1,
-			      (uint32_t)p->problem_mark.column + 1 };
+	struct mr_loc loc = mr_loc_make(b->doc->file_id, (uint32_t)p->problem_mark.line + 1,
+					(uint32_t)p->problem_mark.column + 1);
 	const char *problem = p->problem ? p->problem : "malformed document";
 	if (p->error == YAML_READER_ERROR) {
-		offset_to_loc(data, len, p->problem_offset, &loc.line, &loc.col);
+		uint32_t line, col;
+		offset_to_loc(data, len, p->problem_offset, &line, &col);
+		loc = mr_loc_make(b->doc->file_id, line, col);
 		if (strstr(problem, "UTF-8") || strstr(problem, "utf-8"))
 			mr_diag_error(b->diags, loc, "invalid YAML: %s (the file must be UTF-8 text)", problem);
 		else
@@ -177,6 +179,7 @@ int mr_ydoc_parse_stream(struct mr_ydoc *doc, const char *file, const char *data
 {
 	memset(doc, 0, sizeof(*doc));
 	doc->file = file;
+	doc->file_id = mr_loc_file_id(file);
 	struct builder b = { .doc = doc, .diags = diags, .stream = stream };
 	if (stream) {
 		b.taken = mr_arena_zalloc(&doc->arena, sizeof(*b.taken));
@@ -196,7 +199,8 @@ int mr_ydoc_parse_stream(struct mr_ydoc *doc, const char *file, const char *data
 			goto out;
 		}
 		yaml_event_type_t t = ev.type;
-		struct mr_loc loc = { file, (uint32_t)ev.start_mark.line + 1, (uint32_t)ev.start_mark.column + 1 };
+		struct mr_loc loc = mr_loc_make(doc->file_id, (uint32_t)ev.start_mark.line + 1,
+						(uint32_t)ev.start_mark.column + 1);
 		switch (t) {
 		case YAML_DOCUMENT_START_EVENT:
 			if (++docs > 1) {

@@ -42,6 +42,7 @@ struct mr_ynode {
 struct mr_ydoc {
 	struct mr_arena arena;
 	const char *file;
+	uint32_t file_id; /* mr_loc_file_id(file), recorded once for all the nodes */
 	struct mr_ynode *root; /* NULL: the stream holds no document */
 };
 
@@ -71,7 +72,7 @@ int mr_ydoc_parse_stream(struct mr_ydoc *doc, const char *file, const char *data
 
 static inline struct mr_loc mr_ynode_loc(const struct mr_ydoc *doc, const struct mr_ynode *n)
 {
-	return (struct mr_loc){ doc->file, n->line, n->col };
+	return mr_loc_make(doc->file_id, n->line, n->col);
 }
 
 /* A plain scalar spelling null: empty, ~, null, Null, NULL. */

@@ -929,13 +929,13 @@ size_t mr_plan_blocked(const struct mr_plan *p, struct mr_diags *errors)
 	for (size_t i = 0; i < p->nfiles; i++) {
 		const struct mr_file_change *f = &p->files[i];
 		if (f->blocked) {
-			mr_diag_error(errors, ((struct mr_loc){ f->path, 0, 0 }),
+			mr_diag_error(errors, mr_loc_at(f->path, 0, 0),
 				      "this file must change but has lines mailrecon cannot read (see the findings); "
 				      "fix them by hand first");
 			n++;
 		}
 		if (f->len > MR_LIVE_MAX_FILE) {
-			mr_diag_error(errors, ((struct mr_loc){ f->path, 0, 0 }),
+			mr_diag_error(errors, mr_loc_at(f->path, 0, 0),
 				      "this file would have %zu bytes, over the %u MiB mailrecon reads of a live file: "
 				      "apply refuses to write what it could not read back",
 				      f->len, MR_LIVE_MAX_FILE >> 20);

@@ -554,9 +554,9 @@ static void print_json(const struct mr_plan *p, const struct mr_diags *findings,
 	for (size_t i = 0; findings && i < findings->n; i++) {
 		const struct mr_diag *d = &findings->v[i];
 		mr_buf_adds(out, i ? ",{\"file\":" : "{\"file\":");
-		mr_json_string(out, d->loc.file);
-		mr_buf_addf(out, ",\"line\":%u,\"column\":%u,\"severity\":\"%s\",\"message\":", d->loc.line, d->loc.col,
-			    sev_name(d->sev));
+		mr_json_string(out, mr_loc_file(d->loc));
+		mr_buf_addf(out, ",\"line\":%u,\"column\":%u,\"severity\":\"%s\",\"message\":", (unsigned)d->loc.line,
+			    (unsigned)d->loc.col, sev_name(d->sev));
 		mr_json_string(out, d->msg);
 		mr_buf_addc(out, '}');
 	}
@@ -632,9 +632,9 @@ static void print_json(const struct mr_plan *p, const struct mr_diags *findings,
 	for (size_t i = 0; i < p->flow_warnings.n; i++) {
 		const struct mr_diag *d = &p->flow_warnings.v[i];
 		mr_buf_adds(out, i ? ",{\"file\":" : "{\"file\":");
-		mr_json_string(out, d->loc.file);
-		mr_buf_addf(out, ",\"line\":%u,\"column\":%u,\"severity\":\"%s\",\"message\":", d->loc.line, d->loc.col,
-			    sev_name(d->sev));
+		mr_json_string(out, mr_loc_file(d->loc));
+		mr_buf_addf(out, ",\"line\":%u,\"column\":%u,\"severity\":\"%s\",\"message\":", (unsigned)d->loc.line,
+			    (unsigned)d->loc.col, sev_name(d->sev));
 		mr_json_string(out, d->msg);
 		mr_buf_addc(out, '}');
 	}

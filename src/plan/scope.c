@@ -483,7 +483,7 @@ static void check_secrets(struct sc *s)
 /* Whether target domain td is the desired domain dd (and not the live one kept for it). */
 static bool from_desired(const struct mr_domain *td, const struct mr_domain *dd)
 {
-	return td && td->loc.file == dd->loc.file && td->loc.line == dd->loc.line && td->loc.col == dd->loc.col;
+	return td && mr_loc_eq(td->loc, dd->loc);
 }
 
 /*
@@ -635,7 +635,7 @@ static const struct mr_line *line_at(const struct mr_codec_file *f, uint32_t lin
  */
 static const char *finding_object(const struct mr_live *lv, const struct mr_diag *d, char *buf, size_t n)
 {
-	const char *file = d->loc.file;
+	const char *file = mr_loc_file(d->loc);
 	if (!file)
 		return NULL;
 	for (int i = 0; i < MR_FILE_COUNT; i++) {

@@ -13,7 +13,7 @@
 
 static struct mr_loc at(void)
 {
-	return (struct mr_loc){ "t.yaml", 1, 1 };
+	return mr_loc_at("t.yaml", 1, 1);
 }
 
 static struct mr_domain *dom(struct mr_model *m, const char *name, enum mr_action a, const char *target)

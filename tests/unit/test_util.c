@@ -1,9 +1,11 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tests.h"
@@ -13,6 +15,7 @@
 #include "util/fs.h"
 #include "util/strmap.h"
 #include "util/strutil.h"
+#include "util/xalloc.h"
 
 START_TEST(arena_strings_survive_many_chunks)
 {
@@ -154,11 +157,11 @@ END_TEST
 START_TEST(diags_sort_and_render)
 {
 	struct mr_diags d = MR_DIAGS_INIT;
-	mr_diag_error(&d, ((struct mr_loc){ "b.yaml", 2, 1 }), "second file");
-	mr_diag_error(&d, ((struct mr_loc){ "a.yaml", 9, 3 }), "late");
-	mr_diag_warning(&d, ((struct mr_loc){ "a.yaml", 2, 5 }), "early %d", 1);
-	mr_diag_error(&d, ((struct mr_loc){ "a.yaml", 2, 5 }), "same place, later");
-	mr_diag_error(&d, ((struct mr_loc){ "c.yaml", 0, 0 }), "whole file");
+	mr_diag_error(&d, mr_loc_at("b.yaml", 2, 1), "second file");
+	mr_diag_error(&d, mr_loc_at("a.yaml", 9, 3), "late");
+	mr_diag_warning(&d, mr_loc_at("a.yaml", 2, 5), "early %d", 1);
+	mr_diag_error(&d, mr_loc_at("a.yaml", 2, 5), "same place, later");
+	mr_diag_error(&d, mr_loc_at("c.yaml", 0, 0), "whole file");
 	ck_assert_uint_eq(mr_diags_errors(&d), 4);
 	mr_diags_sort(&d);
 	struct mr_buf b = MR_BUF_INIT;
@@ -170,6 +173,140 @@ START_TEST(diags_sort_and_render)
 				"c.yaml: error: whole file\n");
 	mr_buf_release(&b);
 	mr_diags_release(&d);
+}
+END_TEST
+
+START_TEST(loc_file_names_are_interned)
+{
+	ck_assert_uint_eq(sizeof(struct mr_loc), 8);
+	ck_assert_uint_eq(mr_loc_file_id(NULL), 0);
+	ck_assert_ptr_null(mr_loc_file(MR_LOC_NONE));
+	/* the same name, the same id, from whatever buffer; another name, another id */
+	char *buf = xstrdup("interned/one.yaml");
+	uint32_t one = mr_loc_file_id(buf);
+	ck_assert_uint_ne(one, 0);
+	ck_assert_uint_eq(mr_loc_file_id("interned/one.yaml"), one);
+	uint32_t two = mr_loc_file_id("interned/two.yaml");
+	ck_assert_uint_ne(two, 0);
+	ck_assert_uint_ne(two, one);
+	ck_assert_uint_ne(mr_loc_file_id("interned/one.yam"), one);
+	/* the table keeps its own copy: the caller's buffer may go */
+	struct mr_loc at = mr_loc_make(one, 7, 9);
+	memset(buf, 'x', strlen(buf));
+	free(buf);
+	ck_assert_str_eq(mr_loc_file(at), "interned/one.yaml");
+	ck_assert_str_eq(mr_loc_file(mr_loc_at("interned/two.yaml", 1, 1)), "interned/two.yaml");
+	ck_assert(mr_loc_eq(at, mr_loc_at("interned/one.yaml", 7, 9)));
+	ck_assert(!mr_loc_eq(at, mr_loc_at("interned/two.yaml", 7, 9)));
+	ck_assert(!mr_loc_eq(at, mr_loc_at("interned/one.yaml", 7, 8)));
+	/* a column past MR_LOC_COL_MAX saturates, one at it or below is exact; so is a line */
+	ck_assert_uint_eq(mr_loc_make(one, 3, 8193).col, 8193);
+	ck_assert_uint_eq(mr_loc_make(one, 3, MR_LOC_COL_MAX).col, MR_LOC_COL_MAX);
+	ck_assert_uint_eq(mr_loc_make(one, 3, MR_LOC_COL_MAX + 1).col, MR_LOC_COL_MAX);
+	ck_assert_uint_eq(mr_loc_make(one, 3, 70000).col, MR_LOC_COL_MAX);
+	ck_assert_uint_eq(mr_loc_make(one, 3, UINT32_MAX).col, MR_LOC_COL_MAX);
+	ck_assert_uint_eq(mr_loc_make(one, (1u << 29) + 1, 1).line, (1u << 29) + 1);
+	ck_assert_uint_eq(mr_loc_make(one, MR_LOC_LINE_MAX + 1, 1).line, MR_LOC_LINE_MAX);
+	ck_assert_uint_eq(mr_loc_make(one, UINT32_MAX, 1).line, MR_LOC_LINE_MAX);
+	struct mr_buf b = MR_BUF_INIT;
+	mr_loc_format(mr_loc_make(one, 3, 70000), &b);
+	ck_assert_str_eq(b.ptr, "interned/one.yaml:3:16383");
+	mr_buf_reset(&b);
+	mr_loc_format(MR_LOC_NONE, &b);
+	ck_assert_str_eq(b.ptr, "mailrecon");
+	/* diagnostics sort by the file's name, not by the order names were first seen */
+	struct mr_diags d = MR_DIAGS_INIT;
+	mr_diag_error(&d, mr_loc_at("interned/z.yaml", 1, 1), "z");
+	mr_diag_error(&d, mr_loc_at("interned/y.yaml", 2, 1), "y");
+	mr_diag_error(&d, MR_LOC_NONE, "none");
+	ck_assert_uint_lt(mr_loc_file_id("interned/z.yaml"), mr_loc_file_id("interned/y.yaml"));
+	mr_diags_sort(&d);
+	mr_buf_reset(&b);
+	mr_diags_render(&d, &b);
+	ck_assert_str_eq(b.ptr, "mailrecon: error: none\n"
+				"interned/y.yaml:2:1: error: y\n"
+				"interned/z.yaml:1:1: error: z\n");
+	mr_diags_release(&d);
+	mr_buf_release(&b);
+}
+END_TEST
+
+#define INTERN_N 20000 /* past several chunks of the table and several growths of its hash */
+
+struct intern_run {
+	bool backwards;
+	uint32_t ids[INTERN_N];
+};
+
+static void *intern_all(void *arg)
+{
+	struct intern_run *r = arg;
+	char name[64];
+	for (size_t k = 0; k < INTERN_N; k++) {
+		size_t i = r->backwards ? INTERN_N - 1 - k : k;
+		snprintf(name, sizeof(name), "interned/thread/%zu.yaml", i);
+		r->ids[i] = mr_loc_file_id(name);
+	}
+	return NULL;
+}
+
+START_TEST(loc_file_ids_agree_across_threads)
+{
+	struct intern_run *r = xcalloc(2, sizeof(*r));
+	r[1].backwards = true;
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, intern_all, &r[i]), 0);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+	char name[64];
+	struct mr_strmap seen = MR_STRMAP_INIT;
+	for (size_t i = 0; i < INTERN_N; i++) {
+		ck_assert_uint_eq(r[0].ids[i], r[1].ids[i]);
+		ck_assert_uint_ne(r[0].ids[i], 0);
+		ck_assert_ptr_null(mr_strmap_put_new(&seen, (const char *)&r[0].ids[i], sizeof(uint32_t), r));
+		snprintf(name, sizeof(name), "interned/thread/%zu.yaml", i);
+		ck_assert_str_eq(mr_loc_file(mr_loc_make(r[0].ids[i], 1, 1)), name);
+		ck_assert_uint_eq(mr_loc_file_id(name), r[0].ids[i]);
+	}
+	mr_strmap_release(&seen);
+	free(r);
+}
+END_TEST
+
+/* A full table: a new name gets the id that says so, never another file's; the names
+ * recorded keep theirs.  In a child: the table is the process's. */
+START_TEST(loc_file_table_full_names_no_other_file)
+{
+	uint32_t kept = mr_loc_file_id("interned/before-full.yaml");
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		char name[64], prev[64] = "";
+		uint32_t last = 0, id;
+		for (size_t i = 0;; i++) {
+			snprintf(name, sizeof(name), "interned/full/%zu", i);
+			if ((id = mr_loc_file_id(name)) == MR_LOC_FILES_MAX + 1)
+				break;
+			if (last && id != last + 1)
+				_exit(2); /* ids are handed out in order */
+			last = id;
+			memcpy(prev, name, sizeof(name));
+		}
+		int bad = last != MR_LOC_FILES_MAX;
+		bad |= strcmp(mr_loc_file(mr_loc_make(id, 1, 1)), MR_LOC_FILE_LOST) != 0;
+		bad |= mr_loc_file_id(name) != MR_LOC_FILES_MAX + 1;
+		bad |= mr_loc_file_id("interned/another.yaml") != MR_LOC_FILES_MAX + 1;
+		bad |= strcmp(mr_loc_file(mr_loc_make(last, 1, 1)), prev) != 0;
+		bad |= mr_loc_file_id(prev) != last;
+		bad |= mr_loc_file_id("interned/before-full.yaml") != kept;
+		bad |= strcmp(mr_loc_file(mr_loc_make(kept, 1, 1)), "interned/before-full.yaml") != 0;
+		_exit(bad ? 3 : 0);
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		ck_assert_msg(errno == EINTR, "waitpid: %s", strerror(errno));
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: status %d", st);
 }
 END_TEST
 
@@ -197,7 +334,7 @@ START_TEST(printable_escapes_what_a_terminal_acts_on)
 	ck_assert_uint_eq(b.len, 0);
 	/* and the diagnostics use it, file names included */
 	struct mr_diags d = MR_DIAGS_INIT;
-	mr_diag_error(&d, ((struct mr_loc){ "f\x1b.yaml", 2, 3 }), "unknown field '%s'", "k\x1b]0;x\x07");
+	mr_diag_error(&d, mr_loc_at("f\x1b.yaml", 2, 3), "unknown field '%s'", "k\x1b]0;x\x07");
 	mr_buf_reset(&b);
 	mr_diags_render(&d, &b);
 	ck_assert_str_eq(b.ptr, "f\\x1b.yaml:2:3: error: unknown field 'k\\x1b]0;x\\x07'\n");
@@ -375,6 +512,9 @@ Suite *suite_util(void)
 	tcase_add_test(tc, edit_distance_and_closest);
 	tcase_add_test(tc, parse_u64_bounds);
 	tcase_add_test(tc, diags_sort_and_render);
+	tcase_add_test(tc, loc_file_names_are_interned);
+	tcase_add_test(tc, loc_file_ids_agree_across_threads);
+	tcase_add_test(tc, loc_file_table_full_names_no_other_file);
 	tcase_add_test(tc, paths);
 	tcase_add_test(tc, clean_absolute_paths);
 	tcase_add_test(tc, printable_escapes_what_a_terminal_acts_on);
