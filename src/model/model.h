@@ -158,12 +158,11 @@ struct mr_mailbox {
 	struct mr_password password;
 	struct mr_items aliases;
 	struct mr_items copy_to;
-	bool keep_copy;
-	struct mr_loc keep_copy_loc;
+	struct mr_loc keep_copy_loc; /* of keep_copy, with the other flags below: no padding */
 	int64_t max_size; /* bytes; 0: unlimited */
 	int64_t rate_per_hour; /* MR_UNSET: the user's, then the server's */
 	struct mr_loc rate_loc;
-	bool greylisting, spamassassin, disabled;
+	bool keep_copy, greylisting, spamassassin, disabled;
 	struct mr_loc disabled_loc;
 	const char *disabled_by; /* who disabled it (registry disabled_by=); NULL: unknown or enabled */
 	const char *note; /* NULL: none */
