@@ -548,6 +548,34 @@ static int head_on_main(struct mr_vcs *v, struct mr_buf *err)
 	return 0;
 }
 
+/* git's isspace (libgit2's git__isspace): what a line's end loses */
+static bool git_space(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r' || c == '\v';
+}
+
+void mr_vcs_clean_message(const char *message, struct mr_buf *out)
+{
+	size_t start = out->len, blank = 0;
+	for (const char *p = message; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl + 1 - p) : strlen(p);
+		size_t keep = len;
+		while (keep && git_space((unsigned char)p[keep - 1]))
+			keep--;
+		if (keep == 0) {
+			blank++; /* a run of blank lines is one, and none at the start or the end */
+		} else {
+			if (blank && out->len > start)
+				mr_buf_addc(out, '\n');
+			blank = 0;
+			mr_buf_add(out, p, keep);
+			mr_buf_addc(out, '\n');
+		}
+		p += len;
+	}
+}
+
 int mr_vcs_commit(struct mr_vcs *v, const struct mr_vcs_file *files, size_t n, const char *message,
 		  const char *author, char id_out[41], bool *committed, struct mr_buf *err)
 {
@@ -555,7 +583,7 @@ int mr_vcs_commit(struct mr_vcs *v, const struct mr_vcs_file *files, size_t n, c
 	git_commit *head = NULL;
 	git_tree *base = NULL, *tree = NULL;
 	git_signature *sig = NULL;
-	git_buf msg = GIT_BUF_INIT_CONST(NULL, 0);
+	struct mr_buf msg = MR_BUF_INIT;
 	int rc = -1;
 
 	*committed = false;
@@ -599,14 +627,11 @@ int mr_vcs_commit(struct mr_vcs *v, const struct mr_vcs_file *files, size_t n, c
 	}
 	if (make_signature(&sig, author, err) < 0)
 		goto out;
-	if (git_message_prettify(&msg, message ? message : "", 0, '#') < 0) {
-		git_fail(err, "cannot clean up the commit message");
-		goto out;
-	}
+	mr_vcs_clean_message(message ? message : "", &msg);
 	const git_commit *parents[1] = { head };
 	git_oid cid;
 	if (git_commit_create(&cid, v->repo, MR_VCS_BRANCH, sig, sig, NULL,
-			      msg.size ? msg.ptr : DEFAULT_MESSAGE "\n", tree, head ? 1 : 0, parents) < 0) {
+			      msg.len ? msg.ptr : DEFAULT_MESSAGE "\n", tree, head ? 1 : 0, parents) < 0) {
 		git_fail(err, "cannot commit to the state repository '%s'", v->dir);
 		goto out;
 	}
@@ -617,7 +642,7 @@ int mr_vcs_commit(struct mr_vcs *v, const struct mr_vcs_file *files, size_t n, c
 		oid_hex(id_out, &cid);
 	rc = 0;
 out:
-	git_buf_dispose(&msg);
+	mr_buf_release(&msg);
 	git_signature_free(sig);
 	git_tree_free(tree);
 	git_tree_free(base);

@@ -880,6 +880,41 @@ START_TEST(source_reads_a_bare_repository)
 }
 END_TEST
 
+/* mr_vcs_clean_message against libgit2's git_message_prettify (what it replaces): random
+ * messages of the characters that matter (the spaces git trims, line ends, '#', text) */
+START_TEST(clean_message_is_git_s)
+{
+	git_libgit2_init();
+	static const char alphabet[] = "ab #\n\n\n \t\r\v\f";
+	unsigned seed = 12345;
+	char msg[200];
+	for (int round = 0; round < 20000; round++) {
+		size_t n = (size_t)(rand_r(&seed) % (sizeof(msg) - 1));
+		for (size_t i = 0; i < n; i++)
+			msg[i] = alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
+		msg[n] = '\0';
+		git_buf want = GIT_BUF_INIT_CONST(NULL, 0);
+		ck_assert_int_eq(git_message_prettify(&want, msg, 0, '#'), 0);
+		struct mr_buf got = MR_BUF_INIT;
+		mr_vcs_clean_message(msg, &got);
+		ck_assert_uint_eq(got.len, want.size);
+		ck_assert_msg(got.len == 0 || memcmp(got.ptr, want.ptr, got.len) == 0, "round %d", round);
+		mr_buf_release(&got);
+		git_buf_dispose(&want);
+	}
+	/* appends, and a message of only blank lines is empty */
+	struct mr_buf out = MR_BUF_INIT;
+	mr_buf_adds(&out, "x");
+	mr_vcs_clean_message("\n  \n\t\nsubject  \n\n\n\nbody\n\n", &out);
+	ck_assert_str_eq(out.ptr, "xsubject\n\nbody\n");
+	mr_buf_reset(&out);
+	mr_vcs_clean_message(" \n\n\r\n", &out);
+	ck_assert_uint_eq(out.len, 0);
+	mr_buf_release(&out);
+	git_libgit2_shutdown();
+}
+END_TEST
+
 Suite *suite_vcs(void)
 {
 	Suite *s = suite_create("vcs");
@@ -890,6 +925,7 @@ Suite *suite_vcs(void)
 	tcase_add_test(tc, an_identical_snapshot_is_not_committed);
 	tcase_add_test(tc, a_one_file_change_reuses_unchanged_trees);
 	tcase_add_test(tc, authors_are_recorded);
+	tcase_add_test(tc, clean_message_is_git_s);
 	tcase_add_test(tc, log_and_show);
 	tcase_add_test(tc, trailers);
 	tcase_add_test(tc, read_an_old_revision);
