@@ -138,25 +138,45 @@ exit_note() { [[ $m_exit == 0 ]] && echo "" || echo "; a run exited $m_exit"; }
 # snapshot ROOT: every path below ROOT with its inode and mtime (what apply.sh compares)
 snapshot() { (cd "$1" && find . -printf '%p %i %T@\n' | LC_ALL=C sort); }
 
-# first_apply INPUT EMPTY_TREE RUNS TRACE(0|1|above) KEEP: time RUNS applies, each into a fresh copy
-# of EMPTY_TREE (benchrun -n 1 -w 0 each; the floor is measured before them). With TRACE=1,
-# one more, untimed run under strace counts the mkdir calls first. The tree of the last timed
-# run is left at KEEP. Sets f_med m_med m_min m_rss m_exit, and mk_calls mk_failed mk_eexist
-# mk_dirs (empty without a trace).
+# discard DIR...: delete trees, remembering when (for settle)
+last_rm=0
+discard() {
+	rm -rf "$@"
+	last_rm=$(date +%s)
+}
+# settle: wait until 35 s have passed since the last tree was deleted. ext4 without a journal
+# passes over the inodes freed in the last 30 s when it looks for free ones (fs/ext4/ialloc.c,
+# recently_deleted()): a first apply made right after the previous run's 113,000 directories
+# were deleted took 10.7 and 13.3 s, against 7.7 and 8.3 s with nothing deleted in the 45 s
+# before it (main 5906aad, this machine). A first apply on a server deletes nothing before it.
+settle() {
+	local left=$((last_rm + 35 - $(date +%s)))
+	if ((left > 0)); then
+		sleep "$left"
+	fi
+}
+
+# first_apply INPUT EMPTY_TREE RUNS TRACE(0|1|above) KEEP: time RUNS applies, each into its own
+# fresh copy of EMPTY_TREE (benchrun -n 1 -w 0 each; the floor is measured before them), with
+# no tree deleted during the runs or in the 35 s before them (settle). With TRACE=1, one more,
+# untimed run under strace counts the mkdir calls first. The tree of the last timed run is
+# left at KEEP; the others are deleted after the runs. Sets f_med m_med m_min m_rss m_exit,
+# and mk_calls mk_failed mk_eexist mk_dirs (empty without a trace).
 first_apply() {
-	local input=$1 empty=$2 n=$3 trace=$4 keep=$5 out t rc i
+	local input=$1 empty=$2 n=$3 trace=$4 keep=$5 out t rc i dirs=()
 	mk_calls= mk_failed= mk_eexist= mk_dirs=
+	discard "$keep" "$keep".*
 	if [[ $trace == 1 && $have_strace == 1 ]]; then
-		rm -rf "$keep"
-		cp -a "$empty" "$keep"
+		cp -a "$empty" "$keep.trace"
+		dirs+=("$keep.trace")
 		rc=0
 		strace "${strace_opts[@]}" -o "$tmp/strace.out" \
-			"$mailrecon" -q --root "$keep" apply -f "$input" >/dev/null 2>"$tmp/strace.err" || rc=$?
+			"$mailrecon" -q --root "$keep.trace" apply -f "$input" >/dev/null 2>"$tmp/strace.err" || rc=$?
 		# the summary of -c/-C: "% time seconds usecs/call calls errors syscall"
 		mk_calls=$(awk '$NF == "mkdir" || $NF == "mkdirat" { c += $4 } END { print c + 0 }' "$tmp/strace.out")
 		mk_failed=$(awk '($NF == "mkdir" || $NF == "mkdirat") && NF == 6 { e += $5 } END { print e + 0 }' "$tmp/strace.out")
 		mk_eexist=$(grep -c ' = -1 EEXIST ' "$tmp/strace.out" || true)
-		mk_dirs=$(find "$keep" -type d | wc -l)
+		mk_dirs=$(find "$keep.trace" -type d | wc -l)
 		mk_rc=$rc
 		rm -f "$tmp/strace.out"
 	fi
@@ -167,13 +187,14 @@ first_apply() {
 	f_med=$(get median_s "$out")
 	local times=() rss=0
 	m_exit=0
+	settle
 	for ((i = 1; i <= n; i++)); do
-		rm -rf "$keep"
-		cp -a "$empty" "$keep"
+		cp -a "$empty" "$keep.$i"
+		dirs+=("$keep.$i")
 		sync
 		# stderr to a file through an exec'ing sh: the same process, so ru_maxrss is mailrecon's
 		out=$(ERR="$tmp/apply.err" "$benchrun" -n 1 -w 0 -- sh -c 'exec "$@" 2>"$ERR"' sh \
-			"$mailrecon" -q --root "$keep" apply -f "$input" 2>/dev/null) || true
+			"$mailrecon" -q --root "$keep.$i" apply -f "$input" 2>/dev/null) || true
 		t=$(get median_s "$out")
 		times+=("$t")
 		rss=$(calc '%.1f' "($(get maxrss_mib "$out") > $rss) ? $(get maxrss_mib "$out") : $rss")
@@ -183,6 +204,9 @@ first_apply() {
 			cp "$tmp/apply.err" "$tmp/first-apply.err"
 		fi
 	done
+	mv "$keep.$n" "$keep"
+	unset 'dirs[${#dirs[@]}-1]'
+	((${#dirs[@]} == 0)) || discard "${dirs[@]}"
 	m_med=$(median "${times[@]}")
 	m_min=$(minimum "${times[@]}")
 	m_rss=$rss
@@ -347,7 +371,7 @@ shape() {
 	if [[ -z $live ]]; then
 		live=$fa
 		live1=$tmp/live1-first-apply
-		rm -rf "$live1"
+		discard "$live1"
 	fi
 	rc=0
 	"$mailrecon" --root "$live" plan -f "$input" >"$tmp/out" 2>"$tmp/err" || rc=$?
@@ -455,7 +479,7 @@ echo
 echo "== $ndom domains / $nmb mailboxes (gen_live's tree, applied; its import as the desired state) =="
 shape "$ndom" "one file" "$tmp/one.yaml" "$live" "$live1" "$tmp/empty" "$apply_runs" 1
 shape "$ndom" "100 files" "$tmp/split" "$live" "$live1" "$tmp/empty" "$apply_runs" above
-rm -rf "$live" "$live1" "$tmp/first-apply"
+discard "$live" "$live1" "$tmp/first-apply"
 
 if [[ $big == 1 ]]; then
 	bdom=$((ndom * 10)) bmb=$((nmb * 10))
@@ -463,7 +487,7 @@ if [[ $big == 1 ]]; then
 	split_desired "$tmp/big.yaml" "$tmp/bigsplit" "$bdom"
 	passwd_of "$tmp/big.yaml" >"$tmp/big.passwd"
 	empty_tree "$tmp/bigempty" "$tmp/big.passwd"
-	rm -rf "$tmp/empty" "$tmp/split" "$tmp/live1-first-apply"
+	discard "$tmp/empty" "$tmp/split" "$tmp/live1-first-apply"
 	echo
 	echo "== $bdom domains / $bmb mailboxes (the $ndom-domain import ten times under new names) =="
 	echo "   (first apply: $big_apply_runs run$( ((big_apply_runs == 1)) || echo s), BENCH_BIG_APPLY_RUNS, no strace; no generated live tree matches this state,"
