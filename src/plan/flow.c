@@ -179,6 +179,25 @@ static void dg_user(struct dgraph *g, const struct mr_model *m, const char *user
 	}
 }
 
+/* Whether no route reads what a change changes: a mailbox kept with only attributes that
+ * route.c never looks at (its password, quota, send limit, filters, note, who disabled it,
+ * its home).  A plan that changes 1,000 passwords or quotas routes nothing. */
+static bool route_blind(const struct mr_change *c)
+{
+	static const char *const blind[] = { "password", "max_size", "rate_per_hour", "greylisting", "spamassassin",
+					      "note", "disabled_by", "home", NULL };
+	if (c->object != MR_OBJ_MAILBOX || c->action != MR_CHANGE_UPDATE)
+		return false;
+	for (size_t i = 0; i < c->nattrs; i++) {
+		const char *const *b = blind;
+		while (*b && strcmp(*b, c->attrs[i].name) != 0)
+			b++;
+		if (!*b)
+			return false;
+	}
+	return true;
+}
+
 /* Marks hit: the domains a change touched, and those that reach one.  false: a change of a
  * kind this does not know, so every address is to be routed. */
 static bool dg_mark(struct dgraph *g, const struct mr_plan *p, const struct mr_model *live,
@@ -200,6 +219,8 @@ static bool dg_mark(struct dgraph *g, const struct mr_plan *p, const struct mr_m
 			continue;
 		case MR_OBJ_DOMAIN:
 		case MR_OBJ_MAILBOX: {
+			if (route_blind(c))
+				continue;
 			const char *dn = c->object == MR_OBJ_DOMAIN ? c->id : c->domain;
 			if (!dn) {
 				free(stack);

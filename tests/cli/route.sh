@@ -112,5 +112,6 @@ flow_check "audit keeps its copy" '/^ *audit: /s/keep_copy: false/keep_copy: tru
 flow_check "q disabled" '/^ *q: /s/keep_copy: false}/keep_copy: false, disabled: true}/'
 flow_check "c.test forwards to p, not x" 's/{forward: x@a.test}/{forward: p@a.test}/'
 flow_check "off.test enabled" '/^  off.test:/,$ {/^    disabled: true$/d}'
+flow_check "q gets a quota and a send limit (no route reads them)" '/^ *q: /s/keep_copy: false}/keep_copy: false, max_size: 1G, rate_per_hour: 50}/'
 echo "cli route: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
