@@ -18,8 +18,8 @@ int mr_read_file(const char *path, size_t max_size, struct mr_buf *out, struct m
 	return mr_read_file_ex(path, max_size, 0, out, &st, err);
 }
 
-int mr_read_file_ex(const char *path, size_t max_size, unsigned flags, struct mr_buf *out,
-		    struct stat *stp, struct mr_buf *err)
+/* Open path and check it for mr_read_file_ex: a descriptor, or -errno with a message. */
+static int open_checked(const char *path, size_t max_size, unsigned flags, struct stat *stp, struct mr_buf *err)
 {
 	int oflags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
 	if (flags & MR_READ_NOFOLLOW)
@@ -56,6 +56,17 @@ int mr_read_file_ex(const char *path, size_t max_size, unsigned flags, struct mr
 		close(fd);
 		return -EFBIG;
 	}
+	*stp = st;
+	return fd;
+}
+
+int mr_read_file_ex(const char *path, size_t max_size, unsigned flags, struct mr_buf *out,
+		    struct stat *stp, struct mr_buf *err)
+{
+	struct stat st;
+	int fd = open_checked(path, max_size, flags, &st, err);
+	if (fd < 0)
+		return fd;
 	mr_buf_reset(out);
 	mr_buf_grow(out, (size_t)st.st_size);
 	for (;;) {
@@ -83,6 +94,59 @@ int mr_read_file_ex(const char *path, size_t max_size, unsigned flags, struct mr
 	close(fd);
 	*stp = st;
 	return 0;
+}
+
+int mr_open_file_in(const char *path, size_t max_size, unsigned flags, struct mr_file_in *in, struct stat *stp,
+		    struct mr_buf *err)
+{
+	struct stat st;
+	int fd = open_checked(path, max_size, flags, &st, err);
+	if (fd < 0)
+		return fd;
+	*in = (struct mr_file_in){ fd, max_size, (uint64_t)st.st_size, 0, 0, xstrdup(path) };
+	if (stp)
+		*stp = st;
+	return 0;
+}
+
+ssize_t mr_file_in_read(struct mr_file_in *in, void *buf, size_t n, struct mr_buf *err)
+{
+	if (in->error)
+		return in->error;
+	for (;;) {
+		ssize_t r = read(in->fd, buf, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+			mr_buf_addf(err, "cannot read '%s': %s", in->shown, strerror(e));
+			return in->error = -e;
+		}
+		in->len += (uint64_t)r;
+		if (in->len > in->max) { /* the file grew while it was read */
+			mr_buf_addf(err, "'%s' is too large (the limit is %zu MiB)", in->shown, in->max >> 20);
+			return in->error = -EFBIG;
+		}
+		return r;
+	}
+}
+
+ssize_t mr_file_in_pread(struct mr_file_in *in, void *buf, size_t n, uint64_t off)
+{
+	for (;;) {
+		ssize_t r = pread(in->fd, buf, n, (off_t)off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		return r < 0 ? -errno : r;
+	}
+}
+
+void mr_file_in_close(struct mr_file_in *in)
+{
+	if (in->fd >= 0)
+		close(in->fd);
+	free(in->shown);
+	*in = (struct mr_file_in)MR_FILE_IN_INIT;
 }
 
 void mr_pathlist_add(struct mr_pathlist *l, const char *path)

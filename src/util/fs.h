@@ -14,6 +14,8 @@
 #define MR_UTIL_FS_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "util/buf.h"
 
@@ -32,6 +34,38 @@ int mr_read_file(const char *path, size_t max_size, struct mr_buf *out, struct m
 struct stat;
 int mr_read_file_ex(const char *path, size_t max_size, unsigned flags, struct mr_buf *out,
 		    struct stat *st, struct mr_buf *err);
+
+/*
+ * A regular file read a chunk at a time instead of whole (a desired-state file is parsed as
+ * it is read, so its bytes are never all in memory).  mr_open_file_in refuses what
+ * mr_read_file_ex refuses, with the same messages (flags as there; *st, when not NULL, gets
+ * the file's status), and mr_root_open_file_in (util/rootfs.h) what mr_root_read refuses.
+ * mr_file_in_read counts the bytes as they come: once they pass max_size (the file grew
+ * while it was read) the file is refused with the message of the whole readers.
+ *
+ *   struct mr_file_in in = MR_FILE_IN_INIT;
+ *   if (mr_open_file_in(path, 64u << 20, MR_READ_NOFOLLOW, &in, NULL, &err) < 0) ...
+ *   while ((n = mr_file_in_read(&in, chunk, sizeof(chunk), &err)) > 0) ...
+ *   mr_file_in_close(&in);
+ */
+struct mr_file_in {
+	int fd;        /* -1: not open */
+	size_t max;    /* the limit, in bytes */
+	uint64_t size; /* st_size when it was opened */
+	uint64_t len;  /* bytes read so far */
+	int error;     /* 0, or the -errno of the failed read (every later read returns it) */
+	char *shown;   /* the name messages show */
+};
+#define MR_FILE_IN_INIT { -1, 0, 0, 0, 0, NULL }
+int mr_open_file_in(const char *path, size_t max_size, unsigned flags, struct mr_file_in *in, struct stat *st,
+		    struct mr_buf *err);
+/* Up to n bytes into buf: how many (0 at the end of the file), or -errno with a message
+ * ("cannot read ...", or -EFBIG past the limit). */
+ssize_t mr_file_in_read(struct mr_file_in *in, void *buf, size_t n, struct mr_buf *err);
+/* Up to n bytes at off read again (pread(2), for the place of an error): how many, -errno. */
+ssize_t mr_file_in_pread(struct mr_file_in *in, void *buf, size_t n, uint64_t off);
+/* Close it (again: nothing); it is MR_FILE_IN_INIT after. */
+void mr_file_in_close(struct mr_file_in *in);
 
 /* A list of paths, owned by the list. */
 struct mr_pathlist {

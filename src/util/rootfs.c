@@ -628,8 +628,8 @@ int mr_root_resolve_within(struct mr_root *r, const char *tree, const char *path
 
 /* ---- files ---- */
 
-int mr_root_read(struct mr_root *r, const char *path, size_t max, struct mr_buf *out, struct stat *stp,
-		 struct mr_buf *err)
+/* Open path and check it for mr_root_read: a descriptor, or -errno with a message. */
+static int open_checked(struct mr_root *r, const char *path, size_t max, struct stat *stp, struct mr_buf *err)
 {
 	int fd = mr_root_openat(r, path, O_RDONLY | O_NONBLOCK, 0);
 	char *shown = NULL;
@@ -668,6 +668,18 @@ int mr_root_read(struct mr_root *r, const char *path, size_t max, struct mr_buf 
 		close(fd);
 		return rc;
 	}
+	*stp = st;
+	return fd;
+}
+
+int mr_root_read(struct mr_root *r, const char *path, size_t max, struct mr_buf *out, struct stat *stp,
+		 struct mr_buf *err)
+{
+	struct stat st;
+	int fd = open_checked(r, path, max, &st, err);
+	char *shown = NULL;
+	if (fd < 0)
+		return fd;
 	mr_buf_reset(out);
 	mr_buf_grow(out, (size_t)st.st_size);
 	for (;;) {
@@ -697,6 +709,19 @@ int mr_root_read(struct mr_root *r, const char *path, size_t max, struct mr_buf 
 	out->ptr[out->len] = '\0';
 	close(fd);
 	*stp = st;
+	return 0;
+}
+
+int mr_root_open_file_in(struct mr_root *r, const char *path, size_t max, struct mr_file_in *in, struct stat *stp,
+			 struct mr_buf *err)
+{
+	struct stat st;
+	int fd = open_checked(r, path, max, &st, err);
+	if (fd < 0)
+		return fd;
+	*in = (struct mr_file_in){ fd, max, (uint64_t)st.st_size, 0, 0, mr_root_full(r, path) };
+	if (stp)
+		*stp = st;
 	return 0;
 }
 

@@ -119,6 +119,10 @@ int mr_root_lstat(struct mr_root *r, const char *path, struct stat *st);
  */
 int mr_root_read(struct mr_root *r, const char *path, size_t max, struct mr_buf *out, struct stat *st,
 		 struct mr_buf *err);
+/* The same checks and messages, the file left open to be read a chunk at a time (util/fs.h
+ * struct mr_file_in: the limit is counted as it is read); *st (when not NULL) as there. */
+int mr_root_open_file_in(struct mr_root *r, const char *path, size_t max, struct mr_file_in *in, struct stat *st,
+			 struct mr_buf *err);
 
 /*
  * Resolve path, below the directory tree (both clean, path at or below tree), following

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "tests.h"
+#include "util/fs.h"
 #include "util/rootfs.h"
 
 static char base[64], rootdir[96], decoy[96];
@@ -596,12 +597,100 @@ START_TEST(resolve_within_follows_links_only_inside_the_tree)
 }
 END_TEST
 
+/*
+ * A file opened to be read a chunk at a time (util/fs.h struct mr_file_in): refused where the
+ * whole readers refuse, with their messages, below a root and by an operator's path, and past
+ * the limit when it grows while it is read.
+ */
+static void whole_vs_chunks(struct mr_root *r, const char *path, size_t max)
+{
+	struct mr_buf whole = MR_BUF_INIT, werr = MR_BUF_INIT, cerr = MR_BUF_INIT, got = MR_BUF_INIT;
+	struct stat wst, cst;
+	char full[512], chunk[1000];
+	snprintf(full, sizeof(full), "%s%s", rootdir, path);
+	for (int how = 0; how < 3; how++) { /* below the root; a path, links refused; a path, followed */
+		struct mr_file_in in = MR_FILE_IN_INIT;
+		mr_buf_reset(&werr);
+		mr_buf_reset(&cerr);
+		mr_buf_reset(&got);
+		int wrc = how == 0 ? mr_root_read(r, path, max, &whole, &wst, &werr)
+				   : mr_read_file_ex(full, max, how == 1 ? MR_READ_NOFOLLOW : 0, &whole, &wst, &werr);
+		int crc = how == 0 ? mr_root_open_file_in(r, path, max, &in, &cst, &cerr)
+				   : mr_open_file_in(full, max, how == 1 ? MR_READ_NOFOLLOW : 0, &in, &cst, &cerr);
+		ck_assert_msg(wrc == crc, "%s (%d): %d, opened %d", path, how, wrc, crc);
+		ck_assert_str_eq(werr.len ? werr.ptr : "", cerr.len ? cerr.ptr : "");
+		if (crc == 0) {
+			ck_assert_int_eq(in.size, (uint64_t)cst.st_size);
+			ck_assert_int_eq(wst.st_ino, cst.st_ino);
+			ssize_t n;
+			while ((n = mr_file_in_read(&in, chunk, sizeof(chunk), &cerr)) > 0)
+				mr_buf_add(&got, chunk, (size_t)n);
+			ck_assert_int_eq(n, 0);
+			ck_assert_uint_eq(got.len, whole.len);
+			ck_assert(memcmp(got.ptr ? got.ptr : "", whole.ptr ? whole.ptr : "", got.len) == 0);
+			ck_assert_int_eq(in.len, whole.len);
+			if (got.len) {
+				ck_assert_int_eq(mr_file_in_pread(&in, chunk, 2, got.len - 1), 1); /* read again: the last byte */
+				ck_assert_int_eq(chunk[0], got.ptr[got.len - 1]);
+			}
+		} else {
+			ck_assert_int_eq(in.fd, -1);
+		}
+		mr_file_in_close(&in);
+		mr_file_in_close(&in); /* again: nothing */
+	}
+	mr_buf_release(&whole);
+	mr_buf_release(&werr);
+	mr_buf_release(&cerr);
+	mr_buf_release(&got);
+}
+
+START_TEST(file_in_refuses_what_the_readers_refuse)
+{
+	struct mr_root *r = setup_root(_i);
+	sh("mkfifo %s/etc/fifo && ln -s exim4/passwd %s/etc/link && mkdir %s/etc/dir", rootdir, rootdir, rootdir);
+	sh("truncate -s 1048576 %s/etc/exact && truncate -s 1048577 %s/etc/over && : >%s/etc/empty", rootdir, rootdir,
+	   rootdir);
+	sh("ln -s %s/file %s/etc/out", decoy, rootdir);
+	const char *paths[] = { "/etc/exim4/passwd", "/etc/fifo", "/etc/link", "/etc/dir", "/etc/exact", "/etc/over",
+				"/etc/empty", "/etc/out", "/etc/nothing", "/etc/exim4/passwd/x" };
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		whole_vs_chunks(r, paths[i], 1 << 20);
+
+	/* a file that grows past the limit while it is read: refused once the bytes pass it */
+	char full[512], want[600];
+	snprintf(full, sizeof(full), "%s/etc/exact", rootdir);
+	snprintf(want, sizeof(want), "'%s' is too large (the limit is 1 MiB)", full);
+	for (int how = 0; how < 2; how++) {
+		struct mr_file_in in = MR_FILE_IN_INIT;
+		struct mr_buf err = MR_BUF_INIT;
+		ck_assert_int_eq(how ? mr_open_file_in(full, 1 << 20, MR_READ_NOFOLLOW, &in, NULL, &err)
+				     : mr_root_open_file_in(r, "/etc/exact", 1 << 20, &in, NULL, &err),
+				 0);
+		sh("printf x >>%s", full);
+		char chunk[65536];
+		ssize_t n;
+		while ((n = mr_file_in_read(&in, chunk, sizeof(chunk), &err)) > 0)
+			continue;
+		ck_assert_int_eq(n, -EFBIG);
+		ck_assert_str_eq(err.ptr, want);
+		ck_assert_int_eq(mr_file_in_read(&in, chunk, sizeof(chunk), &err), -EFBIG); /* and stays so */
+		mr_file_in_close(&in);
+		mr_buf_release(&err);
+		sh("truncate -s 1048576 %s", full);
+	}
+	decoy_intact();
+	teardown_root(&r);
+}
+END_TEST
+
 Suite *suite_rootfs(void)
 {
 	Suite *s = suite_create("rootfs");
 	TCase *tc = tcase_create("rootfs");
 	tcase_set_timeout(tc, 60); /* trees made with sh and synced, under the sanitizers, with ctest -j2 */
 	tcase_add_test(tc, clean_paths);
+	tcase_add_loop_test(tc, file_in_refuses_what_the_readers_refuse, 0, 2);
 	tcase_add_loop_test(tc, read_refuses_links_at_every_level, 0, 2);
 	tcase_add_loop_test(tc, strict_roots_follow_no_link, 0, 2);
 	tcase_add_loop_test(tc, directories_and_names, 0, 2);
