@@ -30,6 +30,8 @@ struct builder {
 	struct mr_arena_mark mark;     /* where the entry being read began ... */
 	uint64_t mark_anchors;         /* ... and anchors_set then */
 	struct mr_ynode *taken;        /* what a streamed entry's value becomes */
+	const struct mr_yinput *in;    /* where the bytes come from (NULL: a buffer) */
+	bool in_failed;                /* in->read failed: the reader reports it */
 };
 
 static struct mr_ynode *new_node(struct builder *b, enum mr_ykind kind, yaml_mark_t mark)
@@ -121,17 +123,69 @@ static void close_collection(struct builder *b)
 	attach(b, f.node);
 }
 
+/*
+ * libyaml's read handler for an input.  Like the string input's, it fills buf whole but at
+ * the end: libyaml decodes (and checks as UTF-8) all it is given at once, so how the bytes
+ * were cut would decide which of two errors it meets first.  A failure ends the parse with
+ * a reader error, which is the reader's to report.
+ */
+static int read_input(void *ctx, unsigned char *buf, size_t n, size_t *got)
+{
+	struct builder *b = ctx;
+	size_t have = 0;
+	while (have < n) {
+		ptrdiff_t r = b->in->read(b->in->ctx, buf + have, n - have);
+		if (r < 0) {
+			b->in_failed = true;
+			*got = 0;
+			return 0;
+		}
+		if (r == 0)
+			break;
+		have += (size_t)r;
+	}
+	*got = have;
+	return 1;
+}
+
+/*
+ * Up to n bytes of the document at off, after a syntax error: from the buffer (data, len)
+ * or read again from the input into buf.  *at gets where they are; returns how many.
+ */
+static size_t bytes_at(const struct builder *b, const char *data, size_t len, size_t off, char *buf, size_t n,
+		       const char **at)
+{
+	if (!b->in) {
+		if (off >= len)
+			return 0;
+		*at = data + off;
+		return len - off < n ? len - off : n;
+	}
+	ptrdiff_t r = b->in->reread ? b->in->reread(b->in->ctx, buf, n, off) : -1;
+	*at = buf;
+	return r > 0 ? (size_t)r : 0;
+}
+
 /* Line and column (1-based, in bytes) of a byte offset, for reader errors. */
-static void offset_to_loc(const char *data, size_t len, size_t off, uint32_t *line, uint32_t *col)
+static void offset_to_loc(const struct builder *b, const char *data, size_t len, size_t off, uint32_t *line,
+			  uint32_t *col)
 {
 	uint32_t l = 1, c = 1;
-	for (size_t i = 0; i < off && i < len; i++) {
-		if (data[i] == '\n') {
-			l++;
-			c = 1;
-		} else {
-			c++;
+	char chunk[16384];
+	for (size_t i = 0; i < off;) {
+		const char *s;
+		size_t n = bytes_at(b, data, len, i, chunk, off - i < sizeof(chunk) ? off - i : sizeof(chunk), &s);
+		if (n == 0)
+			break;
+		for (size_t k = 0; k < n; k++) {
+			if (s[k] == '\n') {
+				l++;
+				c = 1;
+			} else {
+				c++;
+			}
 		}
+		i += n;
 	}
 	*line = l;
 	*col = c;
@@ -144,7 +198,7 @@ static void parser_error(struct builder *b, yaml_parser_t *p, const char *data, 
 	const char *problem = p->problem ? p->problem : "malformed document";
 	if (p->error == YAML_READER_ERROR) {
 		uint32_t line, col;
-		offset_to_loc(data, len, p->problem_offset, &line, &col);
+		offset_to_loc(b, data, len, p->problem_offset, &line, &col);
 		loc = mr_loc_make(b->doc->file_id, line, col);
 		if (strstr(problem, "UTF-8") || strstr(problem, "utf-8"))
 			mr_diag_error(b->diags, loc, "invalid YAML: %s (the file must be UTF-8 text)", problem);
@@ -162,7 +216,9 @@ static void parser_error(struct builder *b, yaml_parser_t *p, const char *data, 
 		mr_buf_addf(&msg, " (%s at %zu:%zu)", p->context, p->context_mark.line + 1,
 			    p->context_mark.column + 1);
 	size_t off = p->problem_mark.index;
-	if (off < len && data[off] == '\t')
+	char c;
+	const char *at;
+	if (bytes_at(b, data, len, off, &c, 1, &at) == 1 && *at == '\t')
 		mr_buf_adds(&msg, "; YAML indents with spaces, not tabs");
 	mr_diag_error(b->diags, loc, "%s", msg.ptr);
 	mr_buf_release(&msg);
@@ -174,13 +230,14 @@ int mr_ydoc_parse(struct mr_ydoc *doc, const char *file, const char *data, size_
 	return mr_ydoc_parse_stream(doc, file, data, len, NULL, diags);
 }
 
-int mr_ydoc_parse_stream(struct mr_ydoc *doc, const char *file, const char *data, size_t len,
-			 const struct mr_ystream *stream, struct mr_diags *diags)
+/* The bytes are data, len, or read from in (not NULL). */
+static int parse_from(struct mr_ydoc *doc, const char *file, const char *data, size_t len,
+		      const struct mr_yinput *in, const struct mr_ystream *stream, struct mr_diags *diags)
 {
 	memset(doc, 0, sizeof(*doc));
 	doc->file = file;
 	doc->file_id = mr_loc_file_id(file);
-	struct builder b = { .doc = doc, .diags = diags, .stream = stream };
+	struct builder b = { .doc = doc, .diags = diags, .stream = stream, .in = in };
 	if (stream) {
 		b.taken = mr_arena_zalloc(&doc->arena, sizeof(*b.taken));
 		b.taken->kind = MR_Y_TAKEN;
@@ -192,10 +249,14 @@ int mr_ydoc_parse_stream(struct mr_ydoc *doc, const char *file, const char *data
 	int docs = 0;
 
 	yaml_parser_initialize(&p);
-	yaml_parser_set_input_string(&p, (const unsigned char *)data, len);
+	if (in)
+		yaml_parser_set_input(&p, read_input, &b);
+	else
+		yaml_parser_set_input_string(&p, (const unsigned char *)data, len);
 	for (;;) {
 		if (!yaml_parser_parse(&p, &ev)) {
-			parser_error(&b, &p, data, len);
+			if (!b.in_failed) /* a read error: the reader's to report */
+				parser_error(&b, &p, data, len);
 			goto out;
 		}
 		yaml_event_type_t t = ev.type;
@@ -269,6 +330,18 @@ out:
 	free(b.frames);
 	mr_strmap_release(&b.anchors);
 	return rc;
+}
+
+int mr_ydoc_parse_stream(struct mr_ydoc *doc, const char *file, const char *data, size_t len,
+			 const struct mr_ystream *stream, struct mr_diags *diags)
+{
+	return parse_from(doc, file, data, len, NULL, stream, diags);
+}
+
+int mr_ydoc_parse_input(struct mr_ydoc *doc, const char *file, const struct mr_yinput *in,
+			const struct mr_ystream *stream, struct mr_diags *diags)
+{
+	return parse_from(doc, file, NULL, 0, in, stream, diags);
 }
 
 void mr_ydoc_release(struct mr_ydoc *doc)

@@ -70,6 +70,24 @@ struct mr_ystream {
 int mr_ydoc_parse_stream(struct mr_ydoc *doc, const char *file, const char *data, size_t len,
 			 const struct mr_ystream *stream, struct mr_diags *diags);
 
+/*
+ * The same with the bytes read on demand instead of held whole (a file parsed from its
+ * descriptor: load/desired.c).  read() puts up to n bytes into buf and returns how many (any
+ * number: it is called again until n are there, as a buffer would give them), 0 at the end,
+ * or -1 when reading failed: the parse then fails (-1) without a message of its own, the
+ * reader's being the one to report.  reread() reads up to n bytes at offset off again,
+ * only after a syntax error, for its place (line and column of a bad byte, a tab): how many,
+ * or -1.  The tree, the stream and the messages are those of the same bytes in a buffer.
+ */
+struct mr_yinput {
+	ptrdiff_t (*read)(void *ctx, void *buf, size_t n);
+	ptrdiff_t (*reread)(void *ctx, void *buf, size_t n, uint64_t off);
+	void *ctx;
+};
+
+int mr_ydoc_parse_input(struct mr_ydoc *doc, const char *file, const struct mr_yinput *in,
+			const struct mr_ystream *stream, struct mr_diags *diags);
+
 static inline struct mr_loc mr_ynode_loc(const struct mr_ydoc *doc, const struct mr_ynode *n)
 {
 	return mr_loc_make(doc->file_id, n->line, n->col);
