@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "model/model.h"
 #include "util/diag.h"
@@ -79,6 +80,17 @@ void mr_load_yaml_buffer(struct mr_model *m, const char *file, const char *data,
  */
 int mr_load_yaml_buffer_ex(struct mr_model *m, const char *file, const char *data, size_t len, bool stream,
 			   struct mr_diags *diags);
+
+/*
+ * The same (converted while it is read), the bytes read a chunk at a time through in
+ * (load/ytree.h) as the loader reads a file, so that they are never all in memory; size is
+ * the file's size (or a guess), which sizes the model's maps.  0, or -1 when the bytes are
+ * not valid YAML, or when in->read failed: then without a message of its own (the reader
+ * has the reason) and, as for bad YAML, nothing of the file is kept.
+ */
+struct mr_yinput;
+int mr_load_yaml_input(struct mr_model *m, const char *file, const struct mr_yinput *in, uint64_t size,
+		       struct mr_diags *diags);
 
 /*
  * The whole-state rules of design section 2 (cross references, limits, loops, secrets).

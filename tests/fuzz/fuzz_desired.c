@@ -4,10 +4,13 @@
  * program that ctest runs over the corpus (tests/fuzz/corpus/desired, the examples and the
  * invalid fixtures), so every input that ever crashed stays a test.
  *
- * Each input is loaded twice, converted while it is read (each domain as soon as it is
+ * Each input is loaded three times, converted while it is read (each domain as soon as it is
  * complete, what mailrecon does) and from the whole tree afterwards: both must give the same
  * model (as import would print it) and the same messages, or the target aborts; also for a
- * file that turns out not to be valid YAML after some of its domains were converted.
+ * file that turns out not to be valid YAML after some of its domains were converted.  The
+ * third load reads the bytes a few at a time (1 to 7, as a file is read from its descriptor,
+ * mr_load_yaml_input) and must give what the first gave from the whole buffer: the same
+ * messages, down to the line and column of a bad byte.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -18,6 +21,7 @@
 
 #include "load/desired.h"
 #include "load/emit.h"
+#include "load/ytree.h"
 #include "model/model.h"
 #include "util/diag.h"
 
@@ -28,12 +32,49 @@ struct result {
 	struct mr_buf diags, model;
 };
 
-static void load(const uint8_t *data, size_t size, bool stream, struct result *r)
+/* The bytes handed over a few at a time, the next count taken from the bytes themselves. */
+struct chunks {
+	const uint8_t *data;
+	size_t size, at;
+};
+
+static ptrdiff_t chunk_read(void *ctx, void *buf, size_t n)
+{
+	struct chunks *c = ctx;
+	size_t k = c->at < c->size ? 1 + (c->data[c->at] + c->at) % 7 : 0;
+	if (k > n)
+		k = n;
+	if (k > c->size - c->at)
+		k = c->size - c->at;
+	memcpy(buf, c->data + c->at, k);
+	c->at += k;
+	return (ptrdiff_t)k;
+}
+
+static ptrdiff_t chunk_reread(void *ctx, void *buf, size_t n, uint64_t off)
+{
+	struct chunks *c = ctx;
+	if (off >= c->size)
+		return 0;
+	if (n > c->size - off)
+		n = c->size - (size_t)off;
+	memcpy(buf, c->data + off, n);
+	return (ptrdiff_t)n;
+}
+
+enum how { STREAM, TREE, CHUNKS };
+
+static void load(const uint8_t *data, size_t size, enum how how, struct result *r)
 {
 	struct mr_model m;
 	struct mr_diags d = MR_DIAGS_INIT;
 	mr_model_init(&m);
-	r->parsed = mr_load_yaml_buffer_ex(&m, "fuzz.yaml", (const char *)data, size, stream, &d);
+	struct chunks c = { data, size, 0 };
+	struct mr_yinput in = { chunk_read, chunk_reread, &c };
+	if (how == CHUNKS)
+		r->parsed = mr_load_yaml_input(&m, "fuzz.yaml", &in, size, &d);
+	else
+		r->parsed = mr_load_yaml_buffer_ex(&m, "fuzz.yaml", (const char *)data, size, how == STREAM, &d);
 	/* a root that does not exist: secrets named by the input are looked up nowhere real */
 	mr_validate_desired(&m, NULL, 0, &d);
 	mr_diags_sort(&d);
@@ -51,21 +92,28 @@ static bool same(const struct mr_buf *a, const struct mr_buf *b)
 	return a->len == b->len && (a->len == 0 || memcmp(a->ptr, b->ptr, a->len) == 0);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void compare(const char *what, const struct result *s, const struct result *t)
 {
-	struct result s, t;
-	load(data, size, true, &s);
-	load(data, size, false, &t);
-	if (s.parsed != t.parsed || !same(&s.diags, &t.diags) || !same(&s.model, &t.model)) {
-		fprintf(stderr, "fuzz_desired: the streamed load differs from the tree's\n--- streamed (%d)\n%s\n%s\n"
-				"--- tree (%d)\n%s\n%s\n",
-			s.parsed, s.diags.ptr ? s.diags.ptr : "", s.model.ptr ? s.model.ptr : "", t.parsed,
-			t.diags.ptr ? t.diags.ptr : "", t.model.ptr ? t.model.ptr : "");
+	if (s->parsed != t->parsed || !same(&s->diags, &t->diags) || !same(&s->model, &t->model)) {
+		fprintf(stderr, "fuzz_desired: the %s load differs from the streamed one\n--- streamed (%d)\n%s\n%s\n"
+				"--- %s (%d)\n%s\n%s\n",
+			what, s->parsed, s->diags.ptr ? s->diags.ptr : "", s->model.ptr ? s->model.ptr : "", what,
+			t->parsed, t->diags.ptr ? t->diags.ptr : "", t->model.ptr ? t->model.ptr : "");
 		abort();
 	}
-	mr_buf_release(&s.diags);
-	mr_buf_release(&s.model);
-	mr_buf_release(&t.diags);
-	mr_buf_release(&t.model);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct result r[3];
+	load(data, size, STREAM, &r[0]);
+	load(data, size, TREE, &r[1]);
+	load(data, size, CHUNKS, &r[2]);
+	compare("tree", &r[0], &r[1]);
+	compare("chunked", &r[0], &r[2]);
+	for (int i = 0; i < 3; i++) {
+		mr_buf_release(&r[i].diags);
+		mr_buf_release(&r[i].model);
+	}
 	return 0;
 }

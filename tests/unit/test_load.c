@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include "load/desired.h"
+#include "load/emit.h"
+#include "load/ytree.h"
 #include "model/model.h"
 #include "tests.h"
 #include "util/rootfs.h"
@@ -263,6 +265,208 @@ START_TEST(hundred_megabyte_file_is_refused_unread)
 	ck_assert_int_eq(rc, -1);
 	free(out);
 	mr_model_release(&m);
+	rm_tmp();
+}
+END_TEST
+
+/* ---- a file is read a chunk at a time from its descriptor: the same as its bytes in a buffer ---- */
+
+static void write_bytes(const char *path, const char *data, size_t len, off_t size)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+	if (size)
+		ck_assert_int_eq(ftruncate(fd, size), 0); /* the rest NUL bytes, sparse */
+	close(fd);
+}
+
+/* The bytes handed over one at a time, as a reader that never fills libyaml's buffer at once. */
+struct bytes_in {
+	const char *data;
+	size_t len, at;
+};
+
+static ptrdiff_t one_byte(void *ctx, void *buf, size_t n)
+{
+	struct bytes_in *b = ctx;
+	if (b->at == b->len || n == 0)
+		return 0;
+	*(char *)buf = b->data[b->at++];
+	return 1;
+}
+
+static ptrdiff_t one_byte_again(void *ctx, void *buf, size_t n, uint64_t off)
+{
+	struct bytes_in *b = ctx;
+	size_t k = off < b->len ? b->len - (size_t)off : 0;
+	memcpy(buf, b->data + off, k < n ? k : n);
+	return (ptrdiff_t)(k < n ? k : n);
+}
+
+/*
+ * What mr_load_desired gives for one file, from its bytes: as a buffer (bytes 0) or handed
+ * over one byte at a time (1); then the whole-state rules as the loader runs them.  The
+ * diagnostics, then the model as import would print it; the caller frees.
+ */
+static char *load_bytes(const char *name, const char *data, size_t len, int bytes, int *rc)
+{
+	struct mr_model m;
+	struct mr_diags d = MR_DIAGS_INIT;
+	struct mr_root *rfs = NULL;
+	struct mr_buf err = MR_BUF_INIT, out = MR_BUF_INIT;
+	ck_assert_int_eq(mr_root_open(&rfs, "/", &err), 0);
+	mr_model_init(&m);
+	struct bytes_in b = { data, len, 0 };
+	struct mr_yinput in = { one_byte, one_byte_again, &b };
+	if (bytes)
+		mr_load_yaml_input(&m, name, &in, len, &d);
+	else
+		mr_load_yaml_buffer(&m, name, data, len, &d);
+	mr_validate_desired(&m, rfs, MR_VALIDATE_READ_FILES, &d);
+	*rc = d.errors ? -1 : 0;
+	mr_diags_sort(&d);
+	mr_diags_render(&d, &out);
+	struct mr_emit_opts eo = { 0 };
+	mr_buf_adds(&out, "---\n");
+	mr_emit_yaml(&m, &eo, &out);
+	mr_diags_release(&d);
+	mr_model_release(&m);
+	mr_root_close(&rfs);
+	mr_buf_release(&err);
+	return mr_buf_detach(&out);
+}
+
+/* The same file through mr_load_desired: from its descriptor, a chunk at a time. */
+static char *load_file(const char *const *src, size_t n, int *rc)
+{
+	struct mr_model m;
+	char *diags = load(&m, "/", src, n, rc);
+	struct mr_buf out = MR_BUF_INIT;
+	struct mr_emit_opts eo = { 0 };
+	mr_buf_adds(&out, diags);
+	mr_buf_adds(&out, "---\n");
+	mr_emit_yaml(&m, &eo, &out);
+	free(diags);
+	mr_model_release(&m);
+	return mr_buf_detach(&out);
+}
+
+START_TEST(file_read_in_chunks_loads_as_its_bytes)
+{
+	mk_tmp();
+	struct mr_buf late = MR_BUF_INIT, many = MR_BUF_INIT;
+	/* domains converted while the file is read, then bad YAML 40 KB on: nothing of it is kept */
+	mr_buf_adds(&late, "version: 1\nusers:\n  u: {}\ndomains:\n");
+	for (int i = 0; late.len < 40000; i++)
+		mr_buf_addf(&late, "  d%d.example: {owner: u, mailboxes: {info: {password: {hash: '{BLF-CRYPT}x'}}}}\n", i);
+	mr_buf_adds(&late, "  last.example: {owner: u\n  x: [\n");
+	/* a valid one of some size, with errors of the state in it */
+	mr_buf_adds(&many, "version: 1\nusers:\n  u: {}\ndomains:\n");
+	for (int i = 0; i < 500; i++)
+		mr_buf_addf(&many, "  d%d.example:\n    owner: %s\n    mailboxes:\n      info: {}\n", i, i % 97 ? "u" : "nobody");
+	const struct {
+		const char *data;
+		size_t len;
+	} docs[] = {
+		{ "version: 1\nusers:\n  alice: {}\ndomains:\n  example.com:\n    owner: alice\n    bogus: 1\n"
+		  "    mailboxes:\n      info: {}\n      info: {}\n", 0 },
+		{ "version: 1\nusers:\n  alice: {}\n\tdomains: {}\n", 0 },           /* a tab */
+		{ "version: 1\nusers:\n  alice: {}\n  \"b\xff" "b\": {}\n", 0 },     /* a bad byte on line 4 */
+		{ "version: 1\nusers:\n  alice: {}\n---\nversion: 1\n", 0 },          /* two documents */
+		{ "version: 1\nusers: [\n", 0 },
+		{ "\xef\xbb\xbfversion: 1\nusers:\n  alice: {}\n", 0 },
+		{ late.ptr, late.len },
+		{ many.ptr, many.len },
+	};
+	char path[128];
+	snprintf(path, sizeof(path), "%s/c.yaml", tmpdir);
+	const char *src[] = { path };
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		size_t len = docs[i].len ? docs[i].len : strlen(docs[i].data);
+		write_bytes(path, docs[i].data, len, 0);
+		int frc, brc, crc;
+		char *file = load_file(src, 1, &frc), *buffer = load_bytes(path, docs[i].data, len, 0, &brc),
+		     *bytes = load_bytes(path, docs[i].data, len, 1, &crc);
+		ck_assert_msg(strcmp(file, buffer) == 0, "doc %zu:\n--- file\n%.1000s\n--- buffer\n%.1000s", i, file, buffer);
+		ck_assert_msg(strcmp(bytes, buffer) == 0, "doc %zu:\n--- bytes\n%.1000s\n--- buffer\n%.1000s", i, bytes, buffer);
+		ck_assert_int_eq(frc, brc);
+		ck_assert_int_eq(crc, brc);
+		ck_assert_int_eq(brc, i == 5 ? 0 : -1);
+		free(file);
+		free(buffer);
+		free(bytes);
+	}
+	/* two files: parsed on a second thread into trees, converted after, in order */
+	char a[128], b[128];
+	snprintf(a, sizeof(a), "%s/d/a.yaml", tmpdir);
+	snprintf(b, sizeof(b), "%s/d/b.yaml", tmpdir);
+	write_file("d/a.yaml", many.ptr);
+	write_file("d/b.yaml", late.ptr);
+	char dir[128];
+	snprintf(dir, sizeof(dir), "%s/d", tmpdir);
+	const char *dsrc[] = { dir };
+	int rc;
+	char *file = load_file(dsrc, 1, &rc);
+	struct mr_model m;
+	struct mr_diags d = MR_DIAGS_INIT;
+	struct mr_buf buffer = MR_BUF_INIT, err = MR_BUF_INIT;
+	struct mr_root *rfs;
+	ck_assert_int_eq(mr_root_open(&rfs, "/", &err), 0);
+	mr_model_init(&m);
+	mr_load_yaml_buffer(&m, a, many.ptr, many.len, &d);
+	mr_load_yaml_buffer(&m, b, late.ptr, late.len, &d);
+	mr_validate_desired(&m, rfs, MR_VALIDATE_READ_FILES, &d);
+	mr_diags_sort(&d);
+	mr_diags_render(&d, &buffer);
+	struct mr_emit_opts eo = { 0 };
+	mr_buf_adds(&buffer, "---\n");
+	mr_emit_yaml(&m, &eo, &buffer);
+	ck_assert_msg(strcmp(file, buffer.ptr) == 0, "--- files\n%.1000s\n--- buffers\n%.1000s", file, buffer.ptr);
+	ck_assert_ptr_nonnull(strstr(file, "b.yaml:"));
+	free(file);
+	mr_diags_release(&d);
+	mr_model_release(&m);
+	mr_root_close(&rfs);
+	mr_buf_release(&buffer);
+	mr_buf_release(&err);
+	mr_buf_release(&late);
+	mr_buf_release(&many);
+	rm_tmp();
+}
+END_TEST
+
+/* 64 MiB is read (and its bad byte found where the buffer finds it); one byte more is not. */
+START_TEST(file_at_the_limit_is_read_one_over_is_not)
+{
+	mk_tmp();
+	char path[128];
+	snprintf(path, sizeof(path), "%s/limit.yaml", tmpdir);
+	const char *head = "version: 1\nusers:\n  alice: {}\n";
+	write_bytes(path, head, strlen(head), MR_DESIRED_MAX_FILE);
+	const char *src[] = { path };
+	int frc, brc;
+	char *file = load_file(src, 1, &frc);
+	char *data = calloc(MR_DESIRED_MAX_FILE, 1);
+	ck_assert_ptr_nonnull(data);
+	memcpy(data, head, strlen(head));
+	char *buffer = load_bytes(path, data, MR_DESIRED_MAX_FILE, 0, &brc);
+	ck_assert_str_eq(file, buffer);
+	ck_assert_int_eq(frc, -1);
+	char want[256];
+	snprintf(want, sizeof(want), "%s:4:1: error: invalid YAML: control characters are not allowed\n", path);
+	ck_assert_msg(strncmp(file, want, strlen(want)) == 0, "%s", file);
+	free(file);
+	free(buffer);
+	free(data);
+
+	write_bytes(path, head, strlen(head), MR_DESIRED_MAX_FILE + 1);
+	file = load_file(src, 1, &frc);
+	snprintf(want, sizeof(want),
+		 "mailrecon: error: '%s' is too large (67108865 bytes; the limit is 64 MiB)\n---\nversion: 1\n", path);
+	ck_assert_str_eq(file, want);
+	ck_assert_int_eq(frc, -1);
+	free(file);
 	rm_tmp();
 }
 END_TEST
@@ -623,6 +827,8 @@ Suite *suite_load(void)
 	tcase_add_test(tc, default_source_is_below_root);
 	tcase_add_test(tc, same_file_twice_is_read_once);
 	tcase_add_test(tc, hundred_megabyte_file_is_refused_unread);
+	tcase_add_test(tc, file_read_in_chunks_loads_as_its_bytes);
+	tcase_add_test(tc, file_at_the_limit_is_read_one_over_is_not);
 	tcase_add_test(tc, secrets_are_checked_but_never_printed);
 	tcase_add_test(tc, buffer_parser_accepts_anchors_for_shared_settings);
 	tcase_add_test(tc, fleet_hosts_and_placement_load);
