@@ -10,6 +10,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "util/faults.h"
 #include "util/xalloc.h"
 
 int mr_read_file(const char *path, size_t max_size, struct mr_buf *out, struct mr_buf *err)
@@ -114,7 +115,8 @@ ssize_t mr_file_in_read(struct mr_file_in *in, void *buf, size_t n, struct mr_bu
 	if (in->error)
 		return in->error;
 	for (;;) {
-		ssize_t r = read(in->fd, buf, n);
+		/* a test seam: MAILRECON_FAULT=read:EIO:N fails the Nth read (util/faults.h) */
+		ssize_t r = mr_fault_check("read") < 0 ? -1 : read(in->fd, buf, n);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {

@@ -12,6 +12,7 @@
 #include "tests.h"
 #include "util/rootfs.h"
 #include "util/buf.h"
+#include "util/faults.h"
 #include "util/fs.h"
 
 static char tmpdir[64];
@@ -471,6 +472,75 @@ START_TEST(file_at_the_limit_is_read_one_over_is_not)
 }
 END_TEST
 
+/*
+ * A file that cannot be read to its end is refused for that, whatever its YAML said before,
+ * and nothing of it is kept: as when it was read whole before it was parsed.  The Nth read
+ * fails (MAILRECON_FAULT=read:EIO:N): libyaml reads 16 KiB at a time, the rest after bad
+ * YAML is read 64 KiB at a time.
+ */
+START_TEST(read_error_is_the_files_error)
+{
+	mk_tmp();
+	struct mr_buf bad = MR_BUF_INIT, good = MR_BUF_INIT;
+	mr_buf_adds(&bad, "version: 1\nusers: a: b\n"); /* bad YAML on line 2 */
+	mr_buf_adds(&good, "version: 1\nusers:\n  u: {}\ndomains:\n");
+	for (int i = 0; good.len < (1 << 20); i++) {
+		mr_buf_adds(&bad, "# a comment line that pads the file to a megabyte\n");
+		mr_buf_addf(&good, "  d%d.example: {owner: u, mailboxes: {info: {password: {hash: '{PLAIN}x'}}}}\n", i);
+	}
+	write_file("bad.yaml", bad.ptr);
+	write_file("good.yaml", good.ptr);
+	write_file("d/a.yaml", "version: 1\nusers:\n  a: {}\n");
+	write_file("d/b.yaml", good.ptr);
+	char badp[128], goodp[128], dir[128], bp[128], want[256];
+	snprintf(badp, sizeof(badp), "%s/bad.yaml", tmpdir);
+	snprintf(goodp, sizeof(goodp), "%s/good.yaml", tmpdir);
+	snprintf(dir, sizeof(dir), "%s/d", tmpdir);
+	snprintf(bp, sizeof(bp), "%s/d/b.yaml", tmpdir);
+	const struct {
+		const char *src, *fault, *shown;
+		size_t users, domains;
+	} cases[] = {
+		{ badp, NULL, NULL, 0, 0 },        /* its YAML error */
+		{ badp, "read:EIO:10", badp, 0, 0 }, /* a read after the error fails: that is the error */
+		{ goodp, NULL, NULL, 1, 0 },       /* loads (the domains counted below) */
+		{ goodp, "read:EIO:10", goodp, 0, 0 }, /* fails 150 KB in: the domains read are dropped */
+		{ dir, "read:EIO:10", bp, 1, 0 },  /* the second of two files, parsed on the worker thread */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (cases[i].fault)
+			setenv("MAILRECON_FAULT", cases[i].fault, 1);
+		mr_faults_reset();
+		struct mr_model m;
+		int rc;
+		const char *src[] = { cases[i].src };
+		char *out = load(&m, "/", src, 1, &rc);
+		unsetenv("MAILRECON_FAULT");
+		mr_faults_reset();
+		if (cases[i].shown) {
+			snprintf(want, sizeof(want), "mailrecon: error: cannot read '%s': Input/output error\n", cases[i].shown);
+			ck_assert_msg(strcmp(out, want) == 0, "case %zu: %.600s", i, out);
+			ck_assert_int_eq(rc, -1);
+		} else if (cases[i].src == badp) {
+			snprintf(want, sizeof(want), "%s:2:9: error: invalid YAML: mapping values are not allowed in this context\n",
+				 badp);
+			ck_assert_msg(strcmp(out, want) == 0, "case %zu: %.600s", i, out);
+		} else {
+			ck_assert_msg(strcmp(out, "") == 0, "case %zu: %.600s", i, out);
+			ck_assert_uint_gt(m.ndomains, 13000);
+		}
+		ck_assert_uint_eq(m.nusers, cases[i].users);
+		if (cases[i].shown)
+			ck_assert_uint_eq(m.ndomains, cases[i].domains);
+		free(out);
+		mr_model_release(&m);
+	}
+	mr_buf_release(&bad);
+	mr_buf_release(&good);
+	rm_tmp();
+}
+END_TEST
+
 START_TEST(secrets_are_checked_but_never_printed)
 {
 	mk_tmp();
@@ -829,6 +899,7 @@ Suite *suite_load(void)
 	tcase_add_test(tc, hundred_megabyte_file_is_refused_unread);
 	tcase_add_test(tc, file_read_in_chunks_loads_as_its_bytes);
 	tcase_add_test(tc, file_at_the_limit_is_read_one_over_is_not);
+	tcase_add_test(tc, read_error_is_the_files_error);
 	tcase_add_test(tc, secrets_are_checked_but_never_printed);
 	tcase_add_test(tc, buffer_parser_accepts_anchors_for_shared_settings);
 	tcase_add_test(tc, fleet_hosts_and_placement_load);
