@@ -39,6 +39,7 @@ static void new_chunk(struct mr_arena *a, size_t need)
 	a->head = c;
 	a->cur = c->data;
 	a->end = c->data + size;
+	a->zero = whole >= MR_BIG_MIN ? c->data : a->end; /* mr_big_zalloc's are mapped zeros */
 }
 
 void *mr_arena_alloc(struct mr_arena *a, size_t n)
@@ -57,7 +58,8 @@ void *mr_arena_alloc(struct mr_arena *a, size_t n)
 void *mr_arena_zalloc(struct mr_arena *a, size_t n)
 {
 	void *p = mr_arena_alloc(a, n);
-	memset(p, 0, n);
+	if ((char *)p < a->zero) /* not known to be zeros */
+		memset(p, 0, n);
 	return p;
 }
 
@@ -108,7 +110,7 @@ void mr_arena_release(struct mr_arena *a)
 		c = next;
 	}
 	a->head = NULL;
-	a->cur = a->end = NULL;
+	a->cur = a->end = a->zero = NULL;
 	a->total = 0;
 }
 
@@ -118,6 +120,7 @@ void mr_arena_rewind(struct mr_arena *a, struct mr_arena_mark m)
 	if (a->head == m.head) {
 		a->cur = m.cur;
 		a->end = m.end;
+		a->zero = a->end; /* what was handed out since the mark is written on */
 		return;
 	}
 	/* keep the newest chunk, emptied; free those between it and the marked one */
@@ -130,4 +133,5 @@ void mr_arena_rewind(struct mr_arena *a, struct mr_arena_mark m)
 	keep->next = m.head;
 	a->cur = keep->data;
 	a->end = (char *)keep + keep->size;
+	a->zero = a->end;
 }

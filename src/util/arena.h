@@ -26,9 +26,12 @@ struct mr_arena {
 	char *cur;
 	char *end;
 	size_t total; /* bytes handed out, for statistics */
+	/* [cur, end) holds zeros from here on: a chunk that is a fresh mapping is all zeros, and
+	 * mr_arena_zalloc() need not write them again (the first write is a page fault anyway) */
+	char *zero;
 };
 
-#define MR_ARENA_INIT { NULL, NULL, NULL, 0 }
+#define MR_ARENA_INIT { NULL, NULL, NULL, 0, NULL }
 
 void *mr_arena_alloc(struct mr_arena *a, size_t n);
 void *mr_arena_zalloc(struct mr_arena *a, size_t n);

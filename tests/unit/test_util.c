@@ -83,6 +83,44 @@ START_TEST(arena_rewind_takes_back_what_came_after_the_mark)
 }
 END_TEST
 
+/* mr_arena_zalloc skips the memset only where the memory is known to be zeros: a fresh
+ * mapped chunk; memory handed out again after a rewind is cleared */
+static bool all_zero(const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+START_TEST(arena_zalloc_is_zeros_after_rewinds)
+{
+	struct mr_arena a = MR_ARENA_INIT;
+	/* small chunks (malloc'd) and big ones (mapped), filled with pieces then rewound */
+	for (int big = 0; big < 2; big++) {
+		(void)mr_arena_alloc(&a, big ? 3 * MR_ARENA_CHUNK_MAX : 16);
+		struct mr_arena_mark m = mr_arena_mark(&a);
+		for (int round = 0; round < 3; round++) {
+			for (int i = 0; i < 4000; i++) {
+				unsigned char *z = mr_arena_zalloc(&a, 40);
+				ck_assert(all_zero(z, 40));
+				memset(z, 0xa5, 40);
+				memset(mr_arena_strdup(&a, "0123456789abcdefghij"), 0x5a, 20);
+			}
+			mr_arena_rewind(&a, m);
+		}
+	}
+	/* across a new chunk after a rewind into the middle of the marked one */
+	struct mr_arena_mark m = mr_arena_mark(&a);
+	for (int i = 0; i < 1024 * 64; i++)
+		memset(mr_arena_alloc(&a, 256), 0xff, 256);
+	mr_arena_rewind(&a, m);
+	for (int i = 0; i < 1024 * 64; i++)
+		ck_assert(all_zero(mr_arena_zalloc(&a, 256), 256));
+	mr_arena_release(&a);
+}
+END_TEST
+
 START_TEST(buf_formats_and_detaches)
 {
 	struct mr_buf b = MR_BUF_INIT;
@@ -507,6 +545,7 @@ Suite *suite_util(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, arena_strings_survive_many_chunks);
 	tcase_add_test(tc, arena_rewind_takes_back_what_came_after_the_mark);
+	tcase_add_test(tc, arena_zalloc_is_zeros_after_rewinds);
 	tcase_add_test(tc, buf_formats_and_detaches);
 	tcase_add_test(tc, strmap_put_get_set);
 	tcase_add_test(tc, edit_distance_and_closest);
