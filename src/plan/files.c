@@ -584,8 +584,12 @@ struct wanted {
 	struct mb_rec {
 		const struct mr_mailbox *mb;
 		const struct mr_domain *d; /* its target domain */
+		uint32_t k;                /* the aliases file: mb's alias k, or copy k */
+		bool copy;
 	} *recs;
-	uint32_t *by_slot;       /* slot of the address in t->mailbox_map -> number + 1 */
+	/* slot of the address in t->mailbox_map -> number + 1 of its record (the aliases file:
+	 * of its first record, its aliases then its copies) */
+	uint32_t *by_slot;
 	struct mr_strmap strays; /* address -> number + 1, for one not in that map */
 	struct dom_ctx dc;       /* of the domain of the last record made */
 	struct mr_arena scratch;
@@ -643,6 +647,79 @@ static void wanted_mailboxes(struct wanted *wn, enum mr_file_id id, const struct
 	wn->clean = mr_arena_mark(&wn->scratch);
 }
 
+static void wanted_release(struct wanted *wn);
+
+/*
+ * The aliases file the same way: a record per alias and per copy of each target mailbox, in
+ * want_aliases()'s order, found from a live line's main address through the target's
+ * mailbox map and then among that mailbox's few aliases or copies.  A live line means the
+ * record when its key, main address and type are the record's (no part of either has a
+ * ':', so that is what the list's joined merge key compared).  false: a target mailbox is
+ * not in the target's map (none is expected); the caller makes the list instead.
+ */
+static bool wanted_aliases(struct wanted *wn, const struct mr_codec_file *f, const struct mr_model *t)
+{
+	memset(wn, 0, sizeof(*wn));
+	wn->lazy = true;
+	wn->id = MR_FILE_EXIM_ALIASES;
+	wn->f = f;
+	wn->t = t;
+	size_t cap = 0;
+	wn->by_slot = xcalloc(t->mailbox_map.cap ? t->mailbox_map.cap : 1, sizeof(*wn->by_slot));
+	for (size_t i = 0; i < t->ndomains; i++) {
+		const struct mr_domain *d = t->domains[i];
+		for (size_t j = 0; j < d->nmailboxes; j++) {
+			const struct mr_mailbox *mb = d->mailboxes[j];
+			size_t n = mb->aliases.n + mb->copy_to.n;
+			if (n == 0)
+				continue;
+			size_t slot = mr_strmap_index(&t->mailbox_map, mb->address, strlen(mb->address));
+			if (slot == SIZE_MAX) {
+				wanted_release(wn);
+				return false;
+			}
+			if (!wn->by_slot[slot]) /* the first of an address, as the list's map keeps */
+				wn->by_slot[slot] = (uint32_t)(wn->n + 1);
+			wn->recs = xgrow(wn->recs, sizeof(*wn->recs), wn->n + n, &cap);
+			for (size_t k = 0; k < n; k++)
+				wn->recs[wn->n++] = (struct mb_rec){ mb, d, (uint32_t)(k < mb->aliases.n ? k : k - mb->aliases.n),
+								     k >= mb->aliases.n };
+		}
+	}
+	wn->used = xcalloc(wn->n ? wn->n : 1, sizeof(*wn->used));
+	wn->clean = mr_arena_mark(&wn->scratch);
+	return true;
+}
+
+/* Whether key is LOCAL@DOMAIN. */
+static bool is_at(const char *key, const char *local, const char *domain)
+{
+	size_t n = strlen(local);
+	return strncmp(key, local, n) == 0 && key[n] == '@' && strcmp(key + n + 1, domain) == 0;
+}
+
+static size_t alias_find(struct wanted *wn, const struct mr_line *l)
+{
+	const char *main_addr = l->f[MR_F_ALIAS_MAIN], *type = l->f[MR_F_ALIAS_TYPE];
+	if (!main_addr || !type || (strcmp(type, "fwd") != 0 && strcmp(type, "user") != 0))
+		return SIZE_MAX;
+	size_t slot = mr_strmap_index(&wn->t->mailbox_map, main_addr, strlen(main_addr));
+	if (slot == SIZE_MAX || !wn->by_slot[slot])
+		return SIZE_MAX;
+	size_t base = wn->by_slot[slot] - 1;
+	const struct mb_rec *r = &wn->recs[base];
+	if (type[0] == 'f') {
+		for (size_t k = 0; k < r->mb->aliases.n; k++)
+			if (is_at(l->key, r->mb->aliases.v[k].s, r->d->name))
+				return base + k;
+	} else {
+		for (size_t k = 0; k < r->mb->copy_to.n; k++)
+			if (strcmp(l->key, r->mb->copy_to.v[k].s) == 0)
+				return base + r->mb->aliases.n + k;
+	}
+	return SIZE_MAX;
+}
+
 static void wanted_release(struct wanted *wn)
 {
 	free(wn->used);
@@ -663,6 +740,8 @@ static size_t wanted_find(struct wanted *wn, const struct mr_codec_file *live, c
 		uintptr_t v = (uintptr_t)mr_strmap_get(&wn->wmap, k, len);
 		return v ? v - 1 : SIZE_MAX;
 	}
+	if (wn->id == MR_FILE_EXIM_ALIASES)
+		return alias_find(wn, l);
 	len = strlen(l->key);
 	size_t slot = mr_strmap_index(&wn->t->mailbox_map, l->key, len);
 	if (slot != SIZE_MAX && wn->by_slot[slot])
@@ -678,6 +757,15 @@ static const struct mr_line *wanted_line(struct wanted *wn, size_t k)
 		return &wn->w->f.lines[k];
 	const struct mb_rec *r = &wn->recs[k];
 	mr_arena_rewind(&wn->scratch, wn->clean);
+	if (wn->id == MR_FILE_EXIM_ALIASES) {
+		const char *key = r->copy ? r->mb->copy_to.v[r->k].s
+					  : mr_arena_printf(&wn->scratch, "%s@%s", r->mb->aliases.v[r->k].s, r->d->name);
+		record(&wn->cur, wn->f, key);
+		wn->cur.nf = 2;
+		wn->cur.f[MR_F_ALIAS_MAIN] = r->mb->address;
+		wn->cur.f[MR_F_ALIAS_TYPE] = r->copy ? "user" : "fwd";
+		return &wn->cur;
+	}
 	if (wn->dc.d != r->d)
 		dom_ctx(&wn->dc, wn->t, wn->in, r->d);
 	if (wn->id == MR_FILE_EXIM_PASSWD)
@@ -958,8 +1046,10 @@ static void plan_file(struct files_job *j, size_t id)
 	struct mr_strmap *hashes = j->hashes;
 	const struct mr_live_file *lf = &in->live->files[id];
 	struct wanted wn;
-	if (id == MR_FILE_EXIM_PASSWD || id == MR_FILE_DOVECOT_PASSWD) {
-		wanted_mailboxes(&wn, (enum mr_file_id)id, &lf->cf, t, in, hashes);
+	if (id == MR_FILE_EXIM_PASSWD || id == MR_FILE_DOVECOT_PASSWD ||
+	    (id == MR_FILE_EXIM_ALIASES && wanted_aliases(&wn, &lf->cf, t))) {
+		if (id != MR_FILE_EXIM_ALIASES)
+			wanted_mailboxes(&wn, (enum mr_file_id)id, &lf->cf, t, in, hashes);
 		merge_file(&j->res[id], lf, &wn, (enum mr_file_id)id, !in->no_content);
 		wanted_release(&wn);
 		return;
