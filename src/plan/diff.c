@@ -42,6 +42,8 @@ struct ctx {
 	/* address -> hash to write, for a target mailbox whose password is not a hash (a hash
 	 * is written as it is); absent: made at apply */
 	struct mr_strmap hashes;
+	/* the archive entries this plan's homes go to (archive_entry), keys in the plan's arena */
+	struct mr_strmap archived;
 	int rc;
 };
 
@@ -333,12 +335,13 @@ static const char *archive_entry(struct ctx *c, const char *address)
 	for (int n = 1; n < 100000; n++) {
 		e = n == 1 ? mr_arena_printf(&c->p->arena, "%s/archive/%s/%s", dir, address, stamp)
 			   : mr_arena_printf(&c->p->arena, "%s/archive/%s/%s-%d", dir, address, stamp, n);
-		bool taken = c->in->archive.taken && c->in->archive.taken(c->in->archive.ctx, e);
-		for (size_t i = 0; i < c->p->nhomes && !taken; i++) /* ... or by this plan */
-			taken = c->p->homes[i].to && strcmp(c->p->homes[i].to, e) == 0;
+		bool taken = (c->in->archive.taken && c->in->archive.taken(c->in->archive.ctx, e)) ||
+			     mr_strmap_get(&c->archived, e, strlen(e)); /* ... or by this plan */
 		if (!taken)
 			break;
 	}
+	/* a map, not a walk of the plan's homes: a plan deleting 97,000 mailboxes took 30 s */
+	mr_strmap_put_new(&c->archived, e, strlen(e), (void *)e);
 	return e;
 }
 
@@ -839,6 +842,7 @@ static size_t left_out(struct ctx *c, const struct mr_model *full)
 	}
 	mr_strmap_release(&done);
 	mr_strmap_release(&f.hashes);
+	mr_strmap_release(&f.archived);
 	mr_diags_release(&quiet);
 	mr_plan_release(&fp);
 	return n;
@@ -920,6 +924,7 @@ out:
 	mr_model_release(&c.target); /* frees each target domain's own copy of its mailbox array */
 	mr_model_release(&full);
 	mr_strmap_release(&c.hashes);
+	mr_strmap_release(&c.archived);
 	return rc;
 }
 
