@@ -12,10 +12,11 @@
 /*
  * The file names of locations: name(id) is names[id >> CHUNK_SHIFT][id & CHUNK_MASK], id 1
  * the first; slots is an open-addressing hash of the ids by name (0: empty), hashes[id] the
- * hash of name(id).  Recording takes the lock.  Reading a name does not: an id is handed out
- * (under the lock) only after its name is in place, so whoever holds a location holds a name
- * that is there, and a chunk, once made, never moves or changes.  The table lives as long as
- * the process (reachable: not a leak).
+ * hash of name(id).  Recording takes the lock.  Reading a name does not: a chunk and then a
+ * name are published with release stores before the id is handed out, and read with acquire
+ * loads, so a thread that got a location by any means (not only through a lock or a thread
+ * start) reads a name that is there; a chunk, once made, never moves or changes.  The table
+ * lives as long as the process (reachable: not a leak).
  */
 #define CHUNK_SHIFT 12
 #define CHUNK_MASK ((1u << CHUNK_SHIFT) - 1)
@@ -31,7 +32,8 @@ static struct mr_arena name_store = MR_ARENA_INIT;
 
 static const char *name_of(uint32_t id)
 {
-	return names[id >> CHUNK_SHIFT][id & CHUNK_MASK];
+	const char **chunk = __atomic_load_n(&names[id >> CHUNK_SHIFT], __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&chunk[id & CHUNK_MASK], __ATOMIC_ACQUIRE);
 }
 
 /* The slot of name (hash h): its id, or the empty slot where it goes. */
@@ -71,10 +73,12 @@ uint32_t mr_loc_file_id(const char *name)
 	if (!*slot && nnames < MR_LOC_FILES_MAX) {
 		uint32_t id = nnames + 1;
 		if (!names[id >> CHUNK_SHIFT]) {
-			names[id >> CHUNK_SHIFT] = xcalloc(CHUNK_MASK + 1, sizeof(**names));
 			hashes[id >> CHUNK_SHIFT] = xcalloc(CHUNK_MASK + 1, sizeof(**hashes));
+			__atomic_store_n(&names[id >> CHUNK_SHIFT], xcalloc(CHUNK_MASK + 1, sizeof(**names)),
+					 __ATOMIC_RELEASE);
 		}
-		names[id >> CHUNK_SHIFT][id & CHUNK_MASK] = mr_arena_strndup(&name_store, name, len);
+		__atomic_store_n(&names[id >> CHUNK_SHIFT][id & CHUNK_MASK], mr_arena_strndup(&name_store, name, len),
+				 __ATOMIC_RELEASE);
 		hashes[id >> CHUNK_SHIFT][id & CHUNK_MASK] = h;
 		nnames = *slot = id;
 	}
