@@ -251,11 +251,8 @@ static bool password_same(struct ctx *c, const struct mr_mailbox *live, const st
 	const char *lh = live && live->password.kind == MR_PASSWORD_HASH ? live->password.value : NULL;
 	if (b->password.kind == MR_PASSWORD_HASH) /* its own hash is written: nothing to record */
 		return lh && strcmp(lh, b->password.value) == 0;
-	if (b->password.kind == MR_PASSWORD_NONE) { /* a live object kept outside the scope */
-		if (lh)
-			mr_strmap_set(&c->hashes, b->address, strlen(b->address), (void *)lh);
-		return true;
-	}
+	if (b->password.kind == MR_PASSWORD_NONE) /* a live object kept outside the scope: it gets */
+		return true;				  /* no Dovecot record (files.c has_dovecot) */
 	int r = 0;
 	if (lh && c->in->oracle.password_same) {
 		r = c->in->oracle.password_same(c->in->oracle.ctx, b, lh, c->errors);
