@@ -233,14 +233,6 @@ static void dovecot_line(struct mr_line *l, const struct mr_codec_file *f, struc
 
 static void want_aliases(struct want *w, const struct mr_model *t)
 {
-	size_t n = 0; /* the lines are made at their number: no doubling of a 100,000-line array */
-	for (size_t i = 0; i < t->ndomains; i++)
-		for (size_t j = 0; j < t->domains[i]->nmailboxes; j++)
-			n += t->domains[i]->mailboxes[j]->aliases.n + t->domains[i]->mailboxes[j]->copy_to.n;
-	if (n > w->f.cap) {
-		w->f.lines = xrealloc(w->f.lines, n * sizeof(*w->f.lines));
-		w->f.cap = n;
-	}
 	for (size_t i = 0; i < t->ndomains; i++) {
 		const struct mr_domain *d = t->domains[i];
 		for (size_t j = 0; j < d->nmailboxes; j++) {
@@ -613,14 +605,27 @@ static void wanted_list(struct wanted *wn, struct want *w)
 	wn->at_apply = w->at_apply;
 }
 
-static void wanted_mailboxes(struct wanted *wn, enum mr_file_id id, const struct mr_codec_file *f,
-			     const struct mr_model *t, const struct mr_plan_input *in, struct mr_strmap *hashes)
+/* The start of a lazy one: its records are then added to recs, and lazy_done() ends it. */
+static void lazy_init(struct wanted *wn, enum mr_file_id id, const struct mr_codec_file *f, const struct mr_model *t)
 {
 	memset(wn, 0, sizeof(*wn));
 	wn->lazy = true;
 	wn->id = id;
 	wn->f = f;
 	wn->t = t;
+	wn->by_slot = xcalloc(t->mailbox_map.cap ? t->mailbox_map.cap : 1, sizeof(*wn->by_slot));
+}
+
+static void lazy_done(struct wanted *wn)
+{
+	wn->used = xcalloc(wn->n ? wn->n : 1, sizeof(*wn->used));
+	wn->clean = mr_arena_mark(&wn->scratch);
+}
+
+static void wanted_mailboxes(struct wanted *wn, enum mr_file_id id, const struct mr_codec_file *f,
+			     const struct mr_model *t, const struct mr_plan_input *in, struct mr_strmap *hashes)
+{
+	lazy_init(wn, id, f, t);
 	wn->in = in;
 	wn->hashes = hashes;
 	size_t cap = 0;
@@ -634,7 +639,6 @@ static void wanted_mailboxes(struct wanted *wn, enum mr_file_id id, const struct
 			wn->recs[wn->n++] = (struct mb_rec){ mb, d };
 		}
 	}
-	wn->by_slot = xcalloc(t->mailbox_map.cap ? t->mailbox_map.cap : 1, sizeof(*wn->by_slot));
 	for (size_t k = 0; k < wn->n; k++) {
 		const char *a = wn->recs[k].mb->address;
 		size_t len = strlen(a), slot = mr_strmap_index(&t->mailbox_map, a, len);
@@ -643,8 +647,7 @@ static void wanted_mailboxes(struct wanted *wn, enum mr_file_id id, const struct
 		else if (!wn->by_slot[slot])
 			wn->by_slot[slot] = (uint32_t)(k + 1);
 	}
-	wn->used = xcalloc(wn->n ? wn->n : 1, sizeof(*wn->used));
-	wn->clean = mr_arena_mark(&wn->scratch);
+	lazy_done(wn);
 }
 
 static void wanted_release(struct wanted *wn);
@@ -659,13 +662,8 @@ static void wanted_release(struct wanted *wn);
  */
 static bool wanted_aliases(struct wanted *wn, const struct mr_codec_file *f, const struct mr_model *t)
 {
-	memset(wn, 0, sizeof(*wn));
-	wn->lazy = true;
-	wn->id = MR_FILE_EXIM_ALIASES;
-	wn->f = f;
-	wn->t = t;
+	lazy_init(wn, MR_FILE_EXIM_ALIASES, f, t);
 	size_t cap = 0;
-	wn->by_slot = xcalloc(t->mailbox_map.cap ? t->mailbox_map.cap : 1, sizeof(*wn->by_slot));
 	for (size_t i = 0; i < t->ndomains; i++) {
 		const struct mr_domain *d = t->domains[i];
 		for (size_t j = 0; j < d->nmailboxes; j++) {
@@ -686,8 +684,7 @@ static bool wanted_aliases(struct wanted *wn, const struct mr_codec_file *f, con
 								     k >= mb->aliases.n };
 		}
 	}
-	wn->used = xcalloc(wn->n ? wn->n : 1, sizeof(*wn->used));
-	wn->clean = mr_arena_mark(&wn->scratch);
+	lazy_done(wn);
 	return true;
 }
 
@@ -1046,10 +1043,14 @@ static void plan_file(struct files_job *j, size_t id)
 	struct mr_strmap *hashes = j->hashes;
 	const struct mr_live_file *lf = &in->live->files[id];
 	struct wanted wn;
-	if (id == MR_FILE_EXIM_PASSWD || id == MR_FILE_DOVECOT_PASSWD ||
-	    (id == MR_FILE_EXIM_ALIASES && wanted_aliases(&wn, &lf->cf, t))) {
-		if (id != MR_FILE_EXIM_ALIASES)
-			wanted_mailboxes(&wn, (enum mr_file_id)id, &lf->cf, t, in, hashes);
+	bool lazy = false;
+	if (id == MR_FILE_EXIM_PASSWD || id == MR_FILE_DOVECOT_PASSWD) {
+		wanted_mailboxes(&wn, (enum mr_file_id)id, &lf->cf, t, in, hashes);
+		lazy = true;
+	} else if (id == MR_FILE_EXIM_ALIASES) {
+		lazy = wanted_aliases(&wn, &lf->cf, t);
+	}
+	if (lazy) {
 		merge_file(&j->res[id], lf, &wn, (enum mr_file_id)id, !in->no_content);
 		wanted_release(&wn);
 		return;
