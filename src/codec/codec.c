@@ -224,9 +224,8 @@ static void bad(struct mr_codec_file *f, struct mr_line *l, struct mr_diags *d, 
 			f->codec->name, why);
 }
 
-/* Key used to find duplicates: the key, and for files where a key repeats, the fields too. */
-/* The key of active record l as the key map has it: l->key, or for a multi-key file the
- * key and fields joined by ':' in b. */
+/* The key of active record l as the key map has it, to find duplicates: l->key, or for a
+ * file where a key repeats (multi-key) the key and fields joined by ':' in b. */
 static const char *map_key(const struct mr_codec_file *f, const struct mr_line *l, struct mr_buf *b, size_t *len)
 {
 	if (!(f->codec->flags & MR_CODEC_MULTIKEY)) {

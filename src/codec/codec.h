@@ -160,11 +160,11 @@ void mr_codec_file_release(struct mr_codec_file *f);
 
 /*
  * Parse a whole file.  Problems (bad lines, CRLF ends, shadowed duplicates, a broken
- * block) are added to findings as warnings with file:line:col; it never fails.
+ * block) are added to findings as warnings with file:line:col; it never fails.  A file has
+ * fewer than 2^32 - 1 lines (the key map keeps a line's index in 32 bits): the readers cap a
+ * live file at 512 MiB, and history blobs are files mailrecon wrote.
  */
 void mr_codec_parse(struct mr_codec_file *f, const char *data, size_t len, struct mr_diags *findings);
-/* A file has fewer than 2^32 - 1 lines (the key map keeps a line's index in 32 bits): the
- * readers cap a live file at 512 MiB, and history blobs are files mailrecon wrote. */
 /* The same, taking data over instead of copying it: malloc'd, with room for len + 1 bytes
  * (a struct mr_buf's bytes are); the records' fields are cut out of it in place. */
 void mr_codec_parse_owned(struct mr_codec_file *f, char *data, size_t len, struct mr_diags *findings);
