@@ -511,11 +511,6 @@ size_t mr_validate_desired_on(struct mr_model *m, struct mr_root *root, unsigned
 	check_hosts(&v, &tmp);
 	check_users(&v);
 	check_owners_and_limits(&v);
-	size_t naliases = 0; /* the map is made at its size: no doubling of 60,000 keys */
-	for (size_t i = 0; i < m->ndomains; i++)
-		for (size_t j = 0; j < m->domains[i]->nmailboxes; j++)
-			naliases += m->domains[i]->mailboxes[j]->aliases.n;
-	mr_strmap_reserve(&v.aliases, naliases);
 	for (size_t i = 0; i < m->ndomains; i++)
 		check_aliases(&v, m->domains[i], &tmp);
 	for (size_t i = 0; i < m->ndomains; i++)
