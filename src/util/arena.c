@@ -64,7 +64,8 @@ static bool spare_keep(struct mr_arena_chunk *c)
 /*
  * Each chunk is twice the one before, from MR_ARENA_CHUNK up to MR_ARENA_CHUNK_MAX: a small
  * model stays in a few hundred KiB, a big one takes few chunks, and those from 2 MiB up are
- * huge-page backed (mr_big_zalloc), so filling them costs few page faults.
+ * mappings of their own (mr_big_zalloc_small_pages: not huge pages, as a chunk is filled
+ * from both ends), given back whole when freed.
  */
 static void new_chunk(struct mr_arena *a, size_t need)
 {
@@ -74,14 +75,14 @@ static void new_chunk(struct mr_arena *a, size_t need)
 	if (size < need)
 		size = need;
 	size_t whole = sizeof(struct mr_arena_chunk) + size;
-	if (whole >= MR_BIG_MIN) /* use all of the huge pages */
+	if (whole >= MR_BIG_MIN) /* use all of the mapping: mr_big_free() rounds it up too */
 		size = ((whole + MR_BIG_MIN - 1) & ~(MR_BIG_MIN - 1)) - sizeof(struct mr_arena_chunk);
 	whole = sizeof(struct mr_arena_chunk) + size;
 	struct mr_arena_chunk *c = whole >= MR_BIG_MIN ? spare_take(whole) : NULL;
 	bool zeros = false;
 	if (!c) {
-		zeros = whole >= MR_BIG_MIN; /* mr_big_zalloc's are mapped zeros */
-		c = zeros ? mr_big_zalloc(whole) : xmalloc(whole);
+		zeros = whole >= MR_BIG_MIN; /* mapped zeros */
+		c = zeros ? mr_big_zalloc_small_pages(whole) : xmalloc(whole);
 	}
 	c->size = whole;
 	c->next = a->head;

@@ -1,5 +1,6 @@
 #include "util/xalloc.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <malloc.h>
@@ -111,7 +112,7 @@ static size_t big_round(size_t n)
 	return (n + MR_BIG_MIN - 1) & ~(MR_BIG_MIN - 1);
 }
 
-void *mr_big_zalloc(size_t n)
+static void *big_map(size_t n, bool huge_pages)
 {
 	if (n < MR_BIG_MIN)
 		return xcalloc(1, n);
@@ -120,9 +121,22 @@ void *mr_big_zalloc(size_t n)
 	if (p == MAP_FAILED)
 		oom(n);
 #ifdef MADV_HUGEPAGE
-	(void)madvise(p, len, MADV_HUGEPAGE); /* advice only: without it, 4 KiB pages */
+	if (huge_pages)
+		(void)madvise(p, len, MADV_HUGEPAGE); /* advice only: without it, 4 KiB pages */
+#else
+	(void)huge_pages;
 #endif
 	return p;
+}
+
+void *mr_big_zalloc(size_t n)
+{
+	return big_map(n, true);
+}
+
+void *mr_big_zalloc_small_pages(size_t n)
+{
+	return big_map(n, false);
 }
 
 void mr_big_free(void *p, size_t n)

@@ -32,6 +32,13 @@ char *xmemdup(const void *p, size_t n);
  */
 #define MR_BIG_MIN ((size_t)2 << 20)
 void *mr_big_zalloc(size_t n);
+/*
+ * The same without the huge-page advice, for a block filled from both ends (an arena chunk:
+ * objects from its front, strings from its back): each end's first write would fault in a
+ * whole 2 MiB page, and the two partly filled ones of each live arena cost a 100,000-mailbox
+ * plan 7.5 MiB of its peak for no time measured (CPU 1.02 -> 0.96 s, medians of 7).
+ */
+void *mr_big_zalloc_small_pages(size_t n);
 void mr_big_free(void *p, size_t n);
 
 #endif
