@@ -272,11 +272,11 @@ static uint64_t *key_slot(const struct mr_codec_file *f, const char *k, uint32_t
 	}
 }
 
-/* Room for n keys in all: the map is at most half full. */
+/* Room for n keys in all: the map is at most four fifths full, as a strmap is. */
 static void keys_reserve(struct mr_codec_file *f, size_t n)
 {
 	size_t cap = f->keys.cap ? f->keys.cap : 16;
-	while (n * 2 > cap)
+	while (n * 5 > cap * 4)
 		cap *= 2;
 	if (cap <= f->keys.cap)
 		return;
