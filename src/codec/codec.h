@@ -63,6 +63,10 @@ enum mr_line_kind {
 #define MR_LINE_FIELDS 9
 #define MR_LINE_MAX 8192 /* longer lines are bad lines */
 
+/*
+ * A line's key and fields are read with mr_line_key() and mr_line_field() and set with
+ * mr_line_set_key() and mr_line_set_field(), never through the members they are kept in.
+ */
 struct mr_line {
 	const char *raw;  /* the bytes as read, line end included; NULL: the canonical text and
 			   * "\n" (a record read in that form, or made by the plan) */
@@ -76,6 +80,43 @@ struct mr_line {
 	const char *key;  /* lower case */
 	const char *f[MR_LINE_FIELDS]; /* the codec's fields, see the MR_F_* indexes */
 };
+
+/* The key, lower case (NULL: none). */
+static inline const char *mr_line_key(const struct mr_line *l)
+{
+	return l->key;
+}
+
+/* Field i (an MR_F_* index below, < MR_LINE_FIELDS); NULL when absent. */
+static inline const char *mr_line_field(const struct mr_line *l, unsigned i)
+{
+	return l->f[i];
+}
+
+/*
+ * Set the key or field i to v (NULL: none); v must live as long as the line.  a: an arena
+ * that lives as long as the line, for what the line needs to keep v.
+ */
+static inline void mr_line_set_key(struct mr_line *l, const char *v, struct mr_arena *a)
+{
+	(void)a;
+	l->key = v;
+}
+
+static inline void mr_line_set_field(struct mr_line *l, unsigned i, const char *v, struct mr_arena *a)
+{
+	(void)a;
+	l->f[i] = v;
+}
+
+/* Clear the key and fields of l; the strings set next are near base (the line's text). */
+static inline void mr_line_set_base(struct mr_line *l, const char *base)
+{
+	(void)base;
+	l->key = NULL;
+	for (unsigned i = 0; i < MR_LINE_FIELDS; i++)
+		l->f[i] = NULL;
+}
 
 /* Field indexes, per codec.  A field that is absent is NULL. */
 enum { MR_F_PASSWD_OWNER, MR_F_PASSWD_DISABLED, MR_F_PASSWD_SAVE, MR_F_PASSWD_EXTRA, MR_F_PASSWD_LEGACY };
@@ -116,9 +157,10 @@ struct mr_codec {
 	unsigned flags;
 	/*
 	 * Parse the content of one line (no line end; for a disabled candidate, the text after
-	 * the '#').  s is a private, NUL-terminated copy the codec may cut up and point into.
-	 * Return MR_LINE_RECORD or MR_LINE_FOREIGN with l->key and l->f set, or MR_LINE_BAD with
-	 * a short reason in *why (never quoting a secret).
+	 * the '#').  s is the line in the file's buffer, NUL-terminated, which the codec may cut
+	 * up and point into.  Return MR_LINE_RECORD or MR_LINE_FOREIGN with the key and fields
+	 * set (mr_line_set_key/_field with cf's arena), or MR_LINE_BAD with a short reason in
+	 * *why (never quoting a secret).
 	 */
 	int (*parse)(struct mr_codec_file *cf, struct mr_line *l, char *s, size_t n, const char **why);
 	/* Append the canonical text of a record (no line end, no '#' for a disabled one). */

@@ -91,9 +91,9 @@ static int parse(struct mr_codec_file *f, struct mr_line *l, char *s, size_t n, 
 		*why = "the name is not valid for its kind";
 		return MR_LINE_BAD;
 	}
-	l->f[MR_F_REG_KIND] = kind;
-	l->f[MR_F_REG_NAME] = name;
-	l->key = mr_arena_printf(&f->arena, "%s %s", kind, name);
+	mr_line_set_field(l, MR_F_REG_KIND, kind, &f->arena);
+	mr_line_set_field(l, MR_F_REG_NAME, name, &f->arena);
+	mr_line_set_key(l, mr_arena_printf(&f->arena, "%s %s", kind, name), &f->arena);
 	l->nf = MR_LINE_FIELDS;
 	for (char *w = strtok_r(NULL, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
 		char *eq = strchr(w, '=');
@@ -109,7 +109,7 @@ static int parse(struct mr_codec_file *f, struct mr_line *l, char *s, size_t n, 
 			*why = "unknown attribute for this kind";
 			return MR_LINE_BAD;
 		}
-		if (l->f[a->field]) {
+		if (mr_line_field(l, a->field)) {
 			*why = "an attribute is given twice";
 			return MR_LINE_BAD;
 		}
@@ -119,21 +119,21 @@ static int parse(struct mr_codec_file *f, struct mr_line *l, char *s, size_t n, 
 				*why = "a value has a bad %-escape";
 			return MR_LINE_BAD;
 		}
-		l->f[a->field] = v;
+		mr_line_set_field(l, a->field, v, &f->arena);
 	}
 	return MR_LINE_RECORD;
 }
 
 static void render(const struct mr_line *l, struct mr_buf *out)
 {
-	const char *kind = l->f[MR_F_REG_KIND];
+	const char *kind = mr_line_field(l, MR_F_REG_KIND);
 	const struct attr *a = kind[0] == 'u' ? user_attrs : kind[0] == 'd' ? domain_attrs : mailbox_attrs;
-	mr_buf_addf(out, "%s %s", kind, l->f[MR_F_REG_NAME]);
+	mr_buf_addf(out, "%s %s", kind, mr_line_field(l, MR_F_REG_NAME));
 	for (; a->name; a++) {
-		if (!l->f[a->field])
+		if (!mr_line_field(l, a->field))
 			continue;
 		mr_buf_addf(out, " %s=", a->name);
-		mr_codec_pct_encode(l->f[a->field], out);
+		mr_codec_pct_encode(mr_line_field(l, a->field), out);
 	}
 }
 

@@ -76,11 +76,11 @@ static void dump(const struct mr_codec_file *f, const struct mr_diags *d, struct
 		const struct mr_line *l = &f->lines[i];
 		mr_buf_addf(out, "%u %s%s%s%s", l->lineno, kind_names[l->kind], l->disabled ? " disabled" : "",
 			    l->shadowed ? " shadowed" : "", l->in_block ? " in-block" : "");
-		if (l->key)
-			mr_buf_addf(out, " key=%s", l->key);
+		if (mr_line_key(l))
+			mr_buf_addf(out, " key=%s", mr_line_key(l));
 		for (unsigned j = 0; j < MR_LINE_FIELDS; j++)
-			if (l->f[j])
-				mr_buf_addf(out, " [%u]=%s", j, l->f[j]);
+			if (mr_line_field(l, j))
+				mr_buf_addf(out, " [%u]=%s", j, mr_line_field(l, j));
 		if (l->kind == MR_LINE_RECORD) {
 			mr_buf_adds(out, " | ");
 			mr_codec_render_line(f, l, out);
