@@ -179,25 +179,34 @@ void mr_codec_pct_encode(const char *s, struct mr_buf *out)
 }
 
 
-char *mr_codec_pct_decode(struct mr_codec_file *f, const char *s)
+bool mr_codec_pct_decode(char *s)
 {
-	size_t n = strlen(s);
-	char *out = mr_arena_alloc(&f->arena, n + 1), *o = out;
-	for (; *s; s++) {
-		if (*s != '%') {
-			*o++ = *s;
+	char *o = s; /* the bytes written are never ahead of the ones read */
+	for (const char *p = s; *p; p++) {
+		if (*p != '%') {
+			*o++ = *p;
 			continue;
 		}
-		int hi = mr_hexval(s[1]), lo = hi < 0 ? -1 : mr_hexval(s[2]);
+		int hi = mr_hexval(p[1]), lo = hi < 0 ? -1 : mr_hexval(p[2]);
 		if (lo < 0)
-			return NULL;
+			return false;
 		*o++ = (char)(hi << 4 | lo);
-		s += 2;
+		p += 2;
 	}
 	*o = '\0';
-	if (!mr_codec_is_utf8(out, (size_t)(o - out)) || memchr(out, '\0', (size_t)(o - out)))
-		return NULL;
-	return out;
+	return mr_codec_is_utf8(s, (size_t)(o - s)) && !memchr(s, '\0', (size_t)(o - s));
+}
+
+void mr_line_set_ext_(struct mr_line *l, unsigned i, const char *v, struct mr_arena *a)
+{
+	if (!l->ext) {
+		const char **e = mr_arena_alloc(a, (1 + MR_LINE_FIELDS) * sizeof(*e));
+		for (unsigned k = 0; k <= MR_LINE_FIELDS; k++)
+			e[k] = mr_line_str_(l, k);
+		l->strs.ext = e;
+		l->ext = true;
+	}
+	l->strs.ext[i] = v;
 }
 
 static struct mr_line *new_line(struct mr_codec_file *f)
@@ -379,9 +388,11 @@ static void parse_content(struct mr_codec_file *f, struct mr_line *l, const char
 			struct mr_line t = *l;
 			mr_line_set_base(&t, x->w);
 			if (c->parse(f, &t, copy, n, &why) == MR_LINE_RECORD) {
-				l->key = t.key;
+				/* its key and fields only */
+				l->strs = t.strs;
+				l->ext = t.ext;
+				memcpy(l->off, t.off, sizeof(l->off));
 				l->nf = t.nf;
-				memcpy(l->f, t.f, sizeof(l->f));
 			}
 		}
 		return;

@@ -41,7 +41,7 @@ static int parse(struct mr_codec_file *f, struct mr_line *l, char *s, size_t n, 
 		return MR_LINE_BAD;
 	}
 	mr_line_set_key(l, v, &f->arena);
-	mr_line_set_field(l, MR_F_SA_DIRECTIVE, *d, &f->arena);
+	mr_line_set_field(l, MR_F_SA_DIRECTIVE, s, &f->arena); /* *d, in the line */
 	l->nf = 1;
 	return MR_LINE_RECORD;
 }
