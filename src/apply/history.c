@@ -163,9 +163,9 @@ int mr_history_check_file(const char *path, const void *data, size_t len, enum m
 		for (size_t i = 0; codec->id == MR_FILE_DOVECOT_PASSWD && i < f.nlines && !root_line; i++) {
 			const struct mr_line *l = &f.lines[i];
 			int64_t v;
-			if (l->kind == MR_LINE_RECORD &&
-			    ((l->f[MR_F_DOVECOT_UID] && mr_codec_parse_uint(l->f[MR_F_DOVECOT_UID], 4294967294LL, &v) && v == 0) ||
-			     (l->f[MR_F_DOVECOT_GID] && mr_codec_parse_uint(l->f[MR_F_DOVECOT_GID], 4294967294LL, &v) && v == 0)))
+			const char *uid = mr_line_field(l, MR_F_DOVECOT_UID), *gid = mr_line_field(l, MR_F_DOVECOT_GID);
+			if (l->kind == MR_LINE_RECORD && ((uid && mr_codec_parse_uint(uid, 4294967294LL, &v) && v == 0) ||
+							  (gid && mr_codec_parse_uint(gid, 4294967294LL, &v) && v == 0)))
 				root_line = l->lineno;
 		}
 		mr_codec_file_release(&f);

@@ -152,24 +152,25 @@ static int check_dovecot(struct actx *a, const struct mr_live *rev, struct mr_bu
 		const struct mr_line *l = &f->cf.lines[i];
 		if (l->kind != MR_LINE_RECORD)
 			continue;
-		const char *at = strrchr(l->key, '@');
+		const char *key = mr_line_key(l), *at = strrchr(key, '@');
 		const struct mr_domain *d = at ? mr_model_domain(&rev->model, at + 1) : NULL;
 		const struct mr_sysaccount *acc = d && d->owner ? mr_sysaccount_get(&a->acc, d->owner) : NULL;
 		const char *why = NULL;
 		struct mr_buf place = MR_BUF_INIT;
 		int64_t uid = -1, gid = -1;
-		if (l->f[MR_F_DOVECOT_UID])
-			mr_codec_parse_uint(l->f[MR_F_DOVECOT_UID], 4294967294LL, &uid);
-		if (l->f[MR_F_DOVECOT_GID])
-			mr_codec_parse_uint(l->f[MR_F_DOVECOT_GID], 4294967294LL, &gid);
+		const char *uids = mr_line_field(l, MR_F_DOVECOT_UID), *gids = mr_line_field(l, MR_F_DOVECOT_GID);
+		if (uids)
+			mr_codec_parse_uint(uids, 4294967294LL, &uid);
+		if (gids)
+			mr_codec_parse_uint(gids, 4294967294LL, &gid);
 		if (!acc)
 			why = "its domain's owner has no system account";
 		else if (uid != acc->uid || gid != acc->gid || uid < a->acc.uid_min)
 			why = "its uid and gid are not those of its domain's owner (a regular account)";
 		if (!why) {
 			/* the place: /var/www/OWNER/data/email/DOMAIN/LOCAL */
-			mr_buf_addf(&place, "/var/www/%s/data/email/%s/%.*s", d->owner, d->name, (int)(at - l->key), l->key);
-			const char *home = l->f[MR_F_DOVECOT_HOME], *extra = l->f[MR_F_DOVECOT_EXTRA];
+			mr_buf_addf(&place, "/var/www/%s/data/email/%s/%.*s", d->owner, d->name, (int)(at - key), key);
+			const char *home = mr_line_field(l, MR_F_DOVECOT_HOME), *extra = mr_line_field(l, MR_F_DOVECOT_EXTRA);
 			if (!home || !mr_home_is(home, place.ptr))
 				why = "its home is not the mailbox's place";
 			else if (extra && extra[0] == ':')
@@ -184,7 +185,7 @@ static int check_dovecot(struct actx *a, const struct mr_live *rev, struct mr_bu
 		}
 		mr_buf_release(&place);
 		if (why) {
-			mr_buf_addf(err, "'%s' line %u (mailbox '%s'): %s", f->cf.path, l->lineno, l->key, why);
+			mr_buf_addf(err, "'%s' line %u (mailbox '%s'): %s", f->cf.path, l->lineno, key, why);
 			return -1;
 		}
 	}

@@ -10,7 +10,6 @@
 
 static int parse(struct mr_codec_file *f, struct mr_line *l, char *s, size_t n, const char **why)
 {
-	(void)f;
 	(void)n;
 	char *key, *data;
 	if (!mr_codec_lsearch_split(s, &key, &data) || *data) {
@@ -22,14 +21,14 @@ static int parse(struct mr_codec_file *f, struct mr_line *l, char *s, size_t n, 
 		*why = "expected one mail domain";
 		return MR_LINE_BAD;
 	}
-	l->key = key;
+	mr_line_set_key(l, key, &f->arena);
 	l->nf = 0;
 	return MR_LINE_RECORD;
 }
 
 static void render(const struct mr_line *l, struct mr_buf *out)
 {
-	mr_buf_adds(out, l->key);
+	mr_buf_adds(out, mr_line_key(l));
 }
 
 const struct mr_codec mr_codec_clamav = {

@@ -179,25 +179,34 @@ void mr_codec_pct_encode(const char *s, struct mr_buf *out)
 }
 
 
-char *mr_codec_pct_decode(struct mr_codec_file *f, const char *s)
+bool mr_codec_pct_decode(char *s)
 {
-	size_t n = strlen(s);
-	char *out = mr_arena_alloc(&f->arena, n + 1), *o = out;
-	for (; *s; s++) {
-		if (*s != '%') {
-			*o++ = *s;
+	char *o = s; /* the bytes written are never ahead of the ones read */
+	for (const char *p = s; *p; p++) {
+		if (*p != '%') {
+			*o++ = *p;
 			continue;
 		}
-		int hi = mr_hexval(s[1]), lo = hi < 0 ? -1 : mr_hexval(s[2]);
+		int hi = mr_hexval(p[1]), lo = hi < 0 ? -1 : mr_hexval(p[2]);
 		if (lo < 0)
-			return NULL;
+			return false;
 		*o++ = (char)(hi << 4 | lo);
-		s += 2;
+		p += 2;
 	}
 	*o = '\0';
-	if (!mr_codec_is_utf8(out, (size_t)(o - out)) || memchr(out, '\0', (size_t)(o - out)))
-		return NULL;
-	return out;
+	return mr_codec_is_utf8(s, (size_t)(o - s)) && !memchr(s, '\0', (size_t)(o - s));
+}
+
+void mr_line_set_ext_(struct mr_line *l, unsigned i, const char *v, struct mr_arena *a)
+{
+	if (!l->ext) {
+		const char **e = mr_arena_alloc(a, (1 + MR_LINE_FIELDS) * sizeof(*e));
+		for (unsigned k = 0; k <= MR_LINE_FIELDS; k++)
+			e[k] = mr_line_str_(l, k);
+		l->strs.ext = e;
+		l->ext = true;
+	}
+	l->strs.ext[i] = v;
 }
 
 static struct mr_line *new_line(struct mr_codec_file *f)
@@ -216,27 +225,28 @@ static struct mr_loc loc_of(const struct mr_codec_file *f, uint32_t line, uint32
 static void bad(struct mr_codec_file *f, struct mr_line *l, struct mr_diags *d, uint32_t col, const char *why)
 {
 	l->kind = MR_LINE_BAD;
-	l->key = NULL;
+	mr_line_set_base(l, NULL);
 	l->nf = 0;
-	memset(l->f, 0, sizeof(l->f));
 	f->nbad++;
 	mr_diag_warning(d, loc_of(f, l->lineno, col), "cannot read this %s line: %s; the file will not be rewritten",
 			f->codec->name, why);
 }
 
-/* The key of active record l as the key map has it, to find duplicates: l->key, or for a
+/* The key of active record l as the key map has it, to find duplicates: its key, or for a
  * file where a key repeats (multi-key) the key and fields joined by ':' in b. */
 static const char *map_key(const struct mr_codec_file *f, const struct mr_line *l, struct mr_buf *b, size_t *len)
 {
+	const char *key = mr_line_key(l);
 	if (!(f->codec->flags & MR_CODEC_MULTIKEY)) {
-		*len = strlen(l->key);
-		return l->key;
+		*len = strlen(key);
+		return key;
 	}
 	mr_buf_reset(b);
-	mr_buf_adds(b, l->key);
+	mr_buf_adds(b, key);
 	for (unsigned i = 0; i < l->nf; i++) {
+		const char *v = mr_line_field(l, i);
 		mr_buf_addc(b, ':');
-		mr_buf_adds(b, l->f[i] ? l->f[i] : "");
+		mr_buf_adds(b, v ? v : "");
 	}
 	*len = b->len;
 	return b->ptr;
@@ -245,13 +255,15 @@ static const char *map_key(const struct mr_codec_file *f, const struct mr_line *
 /* Whether active record l has the key map's key k (map_key's form, without making it). */
 static bool key_is(const struct mr_codec_file *f, const struct mr_line *l, const char *k)
 {
-	size_t n = strlen(l->key);
-	if (strncmp(k, l->key, n) != 0)
+	const char *key = mr_line_key(l);
+	size_t n = strlen(key);
+	if (strncmp(k, key, n) != 0)
 		return false;
 	k += n;
 	if (f->codec->flags & MR_CODEC_MULTIKEY)
 		for (unsigned i = 0; i < l->nf; i++) {
-			const char *v = l->f[i] ? l->f[i] : "";
+			const char *v = mr_line_field(l, i);
+			v = v ? v : "";
 			n = strlen(v);
 			if (*k++ != ':' || strncmp(k, v, n) != 0)
 				return false;
@@ -358,6 +370,7 @@ static void parse_content(struct mr_codec_file *f, struct mr_line *l, const char
 			char *copy = cut(x) + 1;
 			const char *why = NULL;
 			struct mr_line t = *l;
+			mr_line_set_base(&t, x->w);
 			if (c->parse(f, &t, copy, n - 1, &why) == MR_LINE_RECORD) {
 				*l = t;
 				l->kind = MR_LINE_RECORD;
@@ -373,10 +386,13 @@ static void parse_content(struct mr_codec_file *f, struct mr_line *l, const char
 			char *copy = cut(x);
 			const char *why = NULL;
 			struct mr_line t = *l;
+			mr_line_set_base(&t, x->w);
 			if (c->parse(f, &t, copy, n, &why) == MR_LINE_RECORD) {
-				l->key = t.key;
+				/* its key and fields only */
+				l->strs = t.strs;
+				l->ext = t.ext;
+				memcpy(l->off, t.off, sizeof(l->off));
 				l->nf = t.nf;
-				memcpy(l->f, t.f, sizeof(l->f));
 			}
 		}
 		return;
@@ -396,6 +412,7 @@ static void parse_content(struct mr_codec_file *f, struct mr_line *l, const char
 		}
 	char *copy = cut(x);
 	const char *why = "it is malformed";
+	mr_line_set_base(l, x->w);
 	int k = c->parse(f, l, copy, n, &why);
 	l->in_block = in_block;
 	if (k == MR_LINE_BAD) {
@@ -515,7 +532,7 @@ void mr_codec_parse_owned(struct mr_codec_file *f, char *data, size_t len, struc
 				l->shadowed = true;
 				size_t fi = (uint32_t)*slot - 1;
 				mr_diag_warning(d, loc_of(f, lineno, 1),
-						"'%s' is already on line %u; this line is never read", l->key,
+						"'%s' is already on line %u; this line is never read", mr_line_key(l),
 						f->lines[fi].lineno);
 			}
 		}

@@ -63,19 +63,89 @@ enum mr_line_kind {
 #define MR_LINE_FIELDS 9
 #define MR_LINE_MAX 8192 /* longer lines are bad lines */
 
+/*
+ * A line's key and fields are read with mr_line_key() and mr_line_field() and set with
+ * mr_line_set_key() and mr_line_set_field(), never through the members they are kept in.
+ * A parsed line's strings are inside its own text, cut up in place in the file's buffer
+ * (f->data, never moved before the file is released), and its base is the start of that
+ * text: each string is kept as its offset + 1 from the base (0: NULL), 20 bytes for the
+ * ten of them, where pointers would take 80.  A line with a string that is not within
+ * 64 KiB after its base (a field made in an arena), or without a base (a record the plan
+ * makes from the models' strings), keeps all ten as pointers, in an array made in an
+ * arena (ext).  300,000 lines of a 100,000-mailbox server take 14 MB, not 31.
+ */
 struct mr_line {
 	const char *raw;  /* the bytes as read, line end included; NULL: the canonical text and
 			   * "\n" (a record read in that form, or made by the plan) */
+	union {
+		const char *base;  /* !ext: where the offsets count from; NULL: none */
+		const char **ext;  /* ext: [0] the key, [1 + i] field i */
+	} strs;
 	uint32_t rawlen;
 	uint32_t lineno;  /* 1-based; 0 for a line that was not read */
+	uint16_t off[1 + MR_LINE_FIELDS]; /* !ext: [0] the key, [1 + i] field i */
 	uint8_t kind;     /* enum mr_line_kind */
-	bool disabled;    /* a record written as a '#' comment: a disabled object */
-	bool in_block;    /* shared files: between mailrecon's markers */
-	bool shadowed;    /* an active record repeating an earlier one: never read */
+	bool disabled : 1; /* a record written as a '#' comment: a disabled object */
+	bool in_block : 1; /* shared files: between mailrecon's markers */
+	bool shadowed : 1; /* an active record repeating an earlier one: never read */
+	bool ext : 1;      /* the strings are in strs.ext */
 	uint8_t nf;
-	const char *key;  /* lower case */
-	const char *f[MR_LINE_FIELDS]; /* the codec's fields, see the MR_F_* indexes */
 };
+
+static inline const char *mr_line_str_(const struct mr_line *l, unsigned i)
+{
+	if (l->ext)
+		return l->strs.ext[i];
+	return l->off[i] ? l->strs.base + (l->off[i] - 1) : NULL;
+}
+
+/* The key, lower case (NULL: none). */
+static inline const char *mr_line_key(const struct mr_line *l)
+{
+	return mr_line_str_(l, 0);
+}
+
+/* Field i (an MR_F_* index below, < MR_LINE_FIELDS); NULL when absent. */
+static inline const char *mr_line_field(const struct mr_line *l, unsigned i)
+{
+	return mr_line_str_(l, 1 + i);
+}
+
+void mr_line_set_ext_(struct mr_line *l, unsigned i, const char *v, struct mr_arena *a);
+
+static inline void mr_line_set_str_(struct mr_line *l, unsigned i, const char *v, struct mr_arena *a)
+{
+	uintptr_t d = (uintptr_t)v - (uintptr_t)l->strs.base;
+	if (!l->ext && (!v || (l->strs.base && d < UINT16_MAX)))
+		l->off[i] = v ? (uint16_t)(d + 1) : 0;
+	else
+		mr_line_set_ext_(l, i, v, a);
+}
+
+/*
+ * Set the key or field i to v (NULL: none); v must live as long as the line.  a: where the
+ * line's array of pointers is made when v is not within reach of its base, an arena that
+ * lives as long as the line.
+ */
+static inline void mr_line_set_key(struct mr_line *l, const char *v, struct mr_arena *a)
+{
+	mr_line_set_str_(l, 0, v, a);
+}
+
+static inline void mr_line_set_field(struct mr_line *l, unsigned i, const char *v, struct mr_arena *a)
+{
+	mr_line_set_str_(l, 1 + i, v, a);
+}
+
+/* Clear the key and fields of l; the strings set next are offsets when they are within
+ * 64 KiB after base (the line's text, or a block a codec made for it; NULL: none). */
+static inline void mr_line_set_base(struct mr_line *l, const char *base)
+{
+	l->strs.base = base;
+	l->ext = false;
+	for (unsigned i = 0; i <= MR_LINE_FIELDS; i++)
+		l->off[i] = 0;
+}
 
 /* Field indexes, per codec.  A field that is absent is NULL. */
 enum { MR_F_PASSWD_OWNER, MR_F_PASSWD_DISABLED, MR_F_PASSWD_SAVE, MR_F_PASSWD_EXTRA, MR_F_PASSWD_LEGACY };
@@ -116,9 +186,11 @@ struct mr_codec {
 	unsigned flags;
 	/*
 	 * Parse the content of one line (no line end; for a disabled candidate, the text after
-	 * the '#').  s is a private, NUL-terminated copy the codec may cut up and point into.
-	 * Return MR_LINE_RECORD or MR_LINE_FOREIGN with l->key and l->f set, or MR_LINE_BAD with
-	 * a short reason in *why (never quoting a secret).
+	 * the '#').  s is the line in the file's buffer, NUL-terminated, which the codec may cut
+	 * up and point into: l's base is the line's start, so a key or field inside s is an
+	 * offset.  Return MR_LINE_RECORD or MR_LINE_FOREIGN with the key and fields set
+	 * (mr_line_set_key/_field with cf's arena), or MR_LINE_BAD with a short reason in *why
+	 * (never quoting a secret).
 	 */
 	int (*parse)(struct mr_codec_file *cf, struct mr_line *l, char *s, size_t n, const char **why);
 	/* Append the canonical text of a record (no line end, no '#' for a disabled one). */
@@ -189,8 +261,8 @@ bool mr_codec_parse_uint(const char *s, int64_t max, int64_t *out);
 
 /* Percent-encoding for registry values: bytes outside [!-~] and '%', ':', '=' become %XX. */
 void mr_codec_pct_encode(const char *s, struct mr_buf *out);
-/* NULL when malformed; the result is in the file's arena. */
-char *mr_codec_pct_decode(struct mr_codec_file *f, const char *s);
+/* Decode s in place (the result is never longer); false when malformed. */
+bool mr_codec_pct_decode(char *s);
 
 extern const struct mr_codec mr_codec_exim_passwd, mr_codec_exim_aliases, mr_codec_exim_ratelimits,
 	mr_codec_exim_domains, mr_codec_exim_domainips, mr_codec_dovecot_passwd, mr_codec_postgrey,

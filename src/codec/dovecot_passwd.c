@@ -16,7 +16,6 @@
 
 static int parse(struct mr_codec_file *f, struct mr_line *l, char *s, size_t n, const char **why)
 {
-	(void)f;
 	(void)n;
 	size_t len = strlen(s);
 	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
@@ -59,10 +58,10 @@ static int parse(struct mr_codec_file *f, struct mr_line *l, char *s, size_t n, 
 		*why = "the home directory is not an absolute path";
 		return MR_LINE_BAD;
 	}
-	l->key = fld[0];
+	mr_line_set_key(l, fld[0], &f->arena);
 	l->nf = MR_F_DOVECOT_EXTRA + 1;
 	for (size_t i = 1; i < nf; i++)
-		l->f[i - 1] = fld[i];
+		mr_line_set_field(l, (unsigned)(i - 1), fld[i], &f->arena);
 	return MR_LINE_RECORD;
 }
 
@@ -70,13 +69,14 @@ static void render(const struct mr_line *l, struct mr_buf *out)
 {
 	unsigned last = 0;
 	for (unsigned i = 0; i <= MR_F_DOVECOT_EXTRA; i++)
-		if (l->f[i])
+		if (mr_line_field(l, i))
 			last = i + 1;
-	mr_buf_adds(out, l->key);
+	mr_buf_adds(out, mr_line_key(l));
 	for (unsigned i = 0; i < last; i++) {
+		const char *v = mr_line_field(l, i);
 		mr_buf_addc(out, ':');
-		if (l->f[i])
-			mr_buf_adds(out, l->f[i]);
+		if (v)
+			mr_buf_adds(out, v);
 	}
 }
 

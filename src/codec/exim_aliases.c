@@ -15,7 +15,6 @@
 
 static int parse(struct mr_codec_file *f, struct mr_line *l, char *s, size_t n, const char **why)
 {
-	(void)f;
 	(void)n;
 	s = mr_codec_strip(s);
 	char *fields[4];
@@ -47,20 +46,20 @@ static int parse(struct mr_codec_file *f, struct mr_line *l, char *s, size_t n, 
 						: "expected 'TARGET:MAIN:user' with two mail addresses";
 		return MR_LINE_BAD;
 	}
-	l->key = fields[0];
-	l->f[MR_F_ALIAS_MAIN] = fields[1];
-	l->f[MR_F_ALIAS_TYPE] = type;
+	mr_line_set_key(l, fields[0], &f->arena);
+	mr_line_set_field(l, MR_F_ALIAS_MAIN, fields[1], &f->arena);
+	mr_line_set_field(l, MR_F_ALIAS_TYPE, type, &f->arena);
 	l->nf = 2;
 	return MR_LINE_RECORD;
 }
 
 static void render(const struct mr_line *l, struct mr_buf *out)
 {
-	mr_buf_adds(out, l->key);
+	mr_buf_adds(out, mr_line_key(l));
 	mr_buf_addc(out, ':');
-	mr_buf_adds(out, l->f[MR_F_ALIAS_MAIN]);
+	mr_buf_adds(out, mr_line_field(l, MR_F_ALIAS_MAIN));
 	mr_buf_addc(out, ':');
-	mr_buf_adds(out, l->f[MR_F_ALIAS_TYPE]);
+	mr_buf_adds(out, mr_line_field(l, MR_F_ALIAS_TYPE));
 }
 
 const struct mr_codec mr_codec_exim_aliases = {

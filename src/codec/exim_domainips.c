@@ -11,7 +11,6 @@
 
 static int parse(struct mr_codec_file *f, struct mr_line *l, char *s, size_t n, const char **why)
 {
-	(void)f;
 	(void)n;
 	char *key, *data;
 	if (!mr_codec_lsearch_split(s, &key, &data)) {
@@ -28,15 +27,15 @@ static int parse(struct mr_codec_file *f, struct mr_line *l, char *s, size_t n, 
 		*why = "the data is not an IPv4 or IPv6 address (expected 'DOMAIN :IP')";
 		return MR_LINE_BAD;
 	}
-	l->key = key;
-	l->f[MR_F_DOMAINIP_IP] = data;
+	mr_line_set_key(l, key, &f->arena);
+	mr_line_set_field(l, MR_F_DOMAINIP_IP, data, &f->arena);
 	l->nf = 1;
 	return MR_LINE_RECORD;
 }
 
 static void render(const struct mr_line *l, struct mr_buf *out)
 {
-	mr_buf_addf(out, "%s :%s", l->key, l->f[MR_F_DOMAINIP_IP]);
+	mr_buf_addf(out, "%s :%s", mr_line_key(l), mr_line_field(l, MR_F_DOMAINIP_IP));
 }
 
 const struct mr_codec mr_codec_exim_domainips = {

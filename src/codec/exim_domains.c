@@ -18,7 +18,6 @@
 
 static int parse(struct mr_codec_file *f, struct mr_line *l, char *s, size_t n, const char **why)
 {
-	(void)f;
 	(void)n;
 	char *key, *data;
 	if (!mr_codec_lsearch_split(s, &key, &data)) {
@@ -40,17 +39,17 @@ static int parse(struct mr_codec_file *f, struct mr_line *l, char *s, size_t n, 
 	}
 	if (data[0] == '@' || data[0] != ':')
 		mr_ascii_lower(data);
-	l->key = key;
-	l->f[MR_F_DOMAIN_DATA] = data;
+	mr_line_set_key(l, key, &f->arena);
+	mr_line_set_field(l, MR_F_DOMAIN_DATA, data, &f->arena);
 	l->nf = 1;
 	return MR_LINE_RECORD;
 }
 
 static void render(const struct mr_line *l, struct mr_buf *out)
 {
-	mr_buf_adds(out, l->key);
+	mr_buf_adds(out, mr_line_key(l));
 	mr_buf_adds(out, ": ");
-	mr_buf_adds(out, l->f[MR_F_DOMAIN_DATA]);
+	mr_buf_adds(out, mr_line_field(l, MR_F_DOMAIN_DATA));
 }
 
 const struct mr_codec mr_codec_exim_domains = {

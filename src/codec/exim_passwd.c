@@ -35,12 +35,12 @@ static int parse(struct mr_codec_file *f, struct mr_line *l, char *s, size_t n, 
 		*why = "the key is not a mail address (expected 'ADDRESS:owner=NAME')";
 		return MR_LINE_BAD;
 	}
-	l->key = key;
+	mr_line_set_key(l, key, &f->arena);
 	l->nf = MR_F_PASSWD_LEGACY + 1;
 	if (!*data)
 		return MR_LINE_RECORD;
 	if (!word_is_kv(data)) {
-		l->f[MR_F_PASSWD_LEGACY] = data;
+		mr_line_set_field(l, MR_F_PASSWD_LEGACY, data, &f->arena);
 		return MR_LINE_RECORD;
 	}
 	struct mr_buf extra = MR_BUF_INIT;
@@ -59,19 +59,19 @@ static int parse(struct mr_codec_file *f, struct mr_line *l, char *s, size_t n, 
 				*why = "owner= is not a valid user name";
 				goto fail;
 			}
-			l->f[MR_F_PASSWD_OWNER] = v;
+			mr_line_set_field(l, MR_F_PASSWD_OWNER, v, &f->arena);
 		} else if (strcmp(w, "disabled") == 0) {
 			if (strcmp(v, "self") && strcmp(v, "domain") && strcmp(v, "user")) {
 				*why = "disabled= must be self, domain or user";
 				goto fail;
 			}
-			l->f[MR_F_PASSWD_DISABLED] = v;
+			mr_line_set_field(l, MR_F_PASSWD_DISABLED, v, &f->arena);
 		} else if (strcmp(w, "save") == 0) {
 			if (strcmp(v, "no") && strcmp(v, "yes")) {
 				*why = "save= must be yes or no";
 				goto fail;
 			}
-			l->f[MR_F_PASSWD_SAVE] = v;
+			mr_line_set_field(l, MR_F_PASSWD_SAVE, v, &f->arena);
 		} else {
 			*eq = '=';
 			if (extra.len)
@@ -79,8 +79,8 @@ static int parse(struct mr_codec_file *f, struct mr_line *l, char *s, size_t n, 
 			mr_buf_adds(&extra, w);
 		}
 	}
-	if (extra.len)
-		l->f[MR_F_PASSWD_EXTRA] = mr_arena_strndup(&f->arena, extra.ptr, extra.len);
+	if (extra.len) /* not in the line: the line keeps its strings' pointers (ext) */
+		mr_line_set_field(l, MR_F_PASSWD_EXTRA, mr_arena_strndup(&f->arena, extra.ptr, extra.len), &f->arena);
 	mr_buf_release(&extra);
 	return MR_LINE_RECORD;
 fail:
@@ -90,10 +90,11 @@ fail:
 
 static void render(const struct mr_line *l, struct mr_buf *out)
 {
-	mr_buf_adds(out, l->key);
+	mr_buf_adds(out, mr_line_key(l));
 	mr_buf_addc(out, ':');
-	if (l->f[MR_F_PASSWD_LEGACY]) {
-		mr_buf_adds(out, l->f[MR_F_PASSWD_LEGACY]);
+	const char *legacy = mr_line_field(l, MR_F_PASSWD_LEGACY);
+	if (legacy) {
+		mr_buf_adds(out, legacy);
 		return;
 	}
 	/* every record read is rendered once to see whether it is canonical: no printf here */
@@ -101,12 +102,13 @@ static void render(const struct mr_line *l, struct mr_buf *out)
 	static const int fields[] = { MR_F_PASSWD_OWNER, MR_F_PASSWD_DISABLED, MR_F_PASSWD_SAVE, MR_F_PASSWD_EXTRA };
 	bool first = true;
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		if (!l->f[fields[i]])
+		const char *v = mr_line_field(l, (unsigned)fields[i]);
+		if (!v)
 			continue;
 		if (!first)
 			mr_buf_addc(out, ' ');
 		mr_buf_adds(out, words[i]);
-		mr_buf_adds(out, l->f[fields[i]]);
+		mr_buf_adds(out, v);
 		first = false;
 	}
 }

@@ -194,9 +194,10 @@ static bool first_active(const struct build *b, enum mr_file_id id, const struct
 static const char *disabled_by(struct build *b, const struct mr_line *l, bool disabled, const char *what,
 			       const char *name)
 {
-	const char *kind = l->f[MR_F_REG_KIND];
-	const char *by = l->f[kind[0] == 'u' ? MR_F_REG_USER_DISABLED_BY
-			      : kind[0] == 'd' ? MR_F_REG_DOMAIN_DISABLED_BY : MR_F_REG_MAILBOX_DISABLED_BY];
+	const char *kind = mr_line_field(l, MR_F_REG_KIND);
+	const char *by = mr_line_field(l, kind[0] == 'u'   ? MR_F_REG_USER_DISABLED_BY
+					  : kind[0] == 'd' ? MR_F_REG_DOMAIN_DISABLED_BY
+							   : MR_F_REG_MAILBOX_DISABLED_BY);
 	if (by && !disabled)
 		FINDING(b, MR_FILE_REGISTRY, l, "%s '%s' is not disabled, but the registry says disabled_by=%s; ignored",
 			what, name, by);
@@ -209,22 +210,25 @@ static void read_registry(struct build *b)
 	FOR_RECORDS(b, id, l) {
 		if (l->disabled || !first_active(b, id, l))
 			continue;
-		const char *kind = l->f[MR_F_REG_KIND], *name = l->f[MR_F_REG_NAME];
+		const char *kind = mr_line_field(l, MR_F_REG_KIND), *name = mr_line_field(l, MR_F_REG_NAME);
 		if (kind[0] == 'u') {
 			struct mr_user *dup;
 			struct mr_user *u = mr_model_add_user(b->m, name, lloc(b->lv, id, l), &dup);
-			const char *role = l->f[MR_F_REG_USER_ROLE];
+			const char *role = mr_line_field(l, MR_F_REG_USER_ROLE);
 			u->role = !role || strcmp(role, "user") == 0 ? MR_ROLE_USER
 				  : strcmp(role, "reseller") == 0 ? MR_ROLE_RESELLER : MR_ROLE_ADMIN;
-			u->reseller = l->f[MR_F_REG_USER_RESELLER];
-			u->account = l->f[MR_F_REG_USER_ACCOUNT] && strcmp(l->f[MR_F_REG_USER_ACCOUNT], "create") == 0
-					     ? MR_ACCOUNT_CREATE : MR_ACCOUNT_EXISTING;
-			u->disabled = l->f[MR_F_REG_USER_DISABLED] && strcmp(l->f[MR_F_REG_USER_DISABLED], "yes") == 0;
+			u->reseller = mr_line_field(l, MR_F_REG_USER_RESELLER);
+			const char *account = mr_line_field(l, MR_F_REG_USER_ACCOUNT);
+			u->account = account && strcmp(account, "create") == 0 ? MR_ACCOUNT_CREATE : MR_ACCOUNT_EXISTING;
+			const char *disabled = mr_line_field(l, MR_F_REG_USER_DISABLED);
+			u->disabled = disabled && strcmp(disabled, "yes") == 0;
 			u->disabled_by = disabled_by(b, l, u->disabled, "user", name);
-			if (l->f[MR_F_REG_USER_DOMAINS])
-				mr_codec_parse_uint(l->f[MR_F_REG_USER_DOMAINS], 1000000000, &u->limits.mail_domains);
-			if (l->f[MR_F_REG_USER_MAILBOXES])
-				mr_codec_parse_uint(l->f[MR_F_REG_USER_MAILBOXES], 1000000000, &u->limits.mailboxes);
+			const char *domains = mr_line_field(l, MR_F_REG_USER_DOMAINS);
+			if (domains)
+				mr_codec_parse_uint(domains, 1000000000, &u->limits.mail_domains);
+			const char *mailboxes = mr_line_field(l, MR_F_REG_USER_MAILBOXES);
+			if (mailboxes)
+				mr_codec_parse_uint(mailboxes, 1000000000, &u->limits.mailboxes);
 		} else if (kind[0] == 'd') {
 			mr_strmap_put_new(&b->reg_domain, name, strlen(name), l);
 		} else {
@@ -260,34 +264,35 @@ static void read_domains(struct build *b)
 	FOR_RECORDS(b, id, l) {
 		if (!l->disabled && !first_active(b, id, l))
 			continue;
-		if (l->disabled && mr_codec_find(&b->lv->files[id].cf, l->key)) {
-			const struct mr_line *a = mr_codec_find(&b->lv->files[id].cf, l->key);
-			FINDING(b, id, l, "domain '%s' is also active on line %u; this disabled line is ignored", l->key,
+		if (l->disabled && mr_codec_find(&b->lv->files[id].cf, mr_line_key(l))) {
+			const struct mr_line *a = mr_codec_find(&b->lv->files[id].cf, mr_line_key(l));
+			FINDING(b, id, l, "domain '%s' is also active on line %u; this disabled line is ignored", mr_line_key(l),
 				a->lineno);
 			continue;
 		}
 		struct mr_domain *dup;
-		struct mr_domain *d = mr_model_add_domain(b->m, l->key, lloc(b->lv, id, l), &dup);
+		struct mr_domain *d = mr_model_add_domain(b->m, mr_line_key(l), lloc(b->lv, id, l), &dup);
 		if (!d) {
-			FINDING(b, id, l, "domain '%s' is already disabled on line %u; this line is ignored", l->key,
+			FINDING(b, id, l, "domain '%s' is already disabled on line %u; this line is ignored", mr_line_key(l),
 				(unsigned)dup->loc.line);
 			continue;
 		}
 		d->disabled = l->disabled;
 		d->action_loc = d->loc;
-		set_action(d, l->f[MR_F_DOMAIN_DATA]);
+		set_action(d, mr_line_field(l, MR_F_DOMAIN_DATA));
 		const struct mr_line *r = mr_strmap_get(&b->reg_domain, d->name, strlen(d->name));
 		if (r) {
-			d->owner = r->f[MR_F_REG_DOMAIN_OWNER];
-			d->dmarc = r->f[MR_F_REG_DOMAIN_DMARC] && strcmp(r->f[MR_F_REG_DOMAIN_DMARC], "yes") == 0;
+			d->owner = mr_line_field(r, MR_F_REG_DOMAIN_OWNER);
+			const char *dmarc = mr_line_field(r, MR_F_REG_DOMAIN_DMARC);
+			d->dmarc = dmarc && strcmp(dmarc, "yes") == 0;
 			d->disabled_by = disabled_by(b, r, d->disabled, "domain", d->name);
 		}
 	}
 	for (size_t i = 0; i < b->lv->files[MR_FILE_REGISTRY].cf.nlines; i++) {
 		struct mr_line *l = &b->lv->files[MR_FILE_REGISTRY].cf.lines[i];
-		if (l->kind == MR_LINE_RECORD && !l->disabled && l->f[MR_F_REG_KIND][0] == 'd' &&
-		    !mr_model_domain(b->m, l->f[MR_F_REG_NAME]) && first_active(b, MR_FILE_REGISTRY, l))
-			FINDING(b, MR_FILE_REGISTRY, l, "domain '%s' has no line in %s", l->f[MR_F_REG_NAME],
+		if (l->kind == MR_LINE_RECORD && !l->disabled && mr_line_field(l, MR_F_REG_KIND)[0] == 'd' &&
+		    !mr_model_domain(b->m, mr_line_field(l, MR_F_REG_NAME)) && first_active(b, MR_FILE_REGISTRY, l))
+			FINDING(b, MR_FILE_REGISTRY, l, "domain '%s' has no line in %s", mr_line_field(l, MR_F_REG_NAME),
 				b->lv->files[MR_FILE_EXIM_DOMAINS].cf.path);
 	}
 }
@@ -296,11 +301,11 @@ static void read_domains(struct build *b)
 static struct mr_domain *domain_for(struct build *b, enum mr_file_id id, const struct mr_line *l,
 				    const char **local)
 {
-	const char *at = strrchr(l->key, '@');
+	const char *at = strrchr(mr_line_key(l), '@');
 	const char *dname = at + 1;
-	*local = mr_model_str(b->m, l->key, (size_t)(at - l->key));
+	*local = mr_model_str(b->m, mr_line_key(l), (size_t)(at - mr_line_key(l)));
 	if (mr_check_mailbox_name(*local)) {
-		FINDING(b, id, l, "'%s': '%s' is not a mailbox name mailrecon can manage (%s); ignored", l->key,
+		FINDING(b, id, l, "'%s': '%s' is not a mailbox name mailrecon can manage (%s); ignored", mr_line_key(l),
 			*local, mr_check_mailbox_name(*local));
 		return NULL;
 	}
@@ -311,7 +316,7 @@ static struct mr_domain *domain_for(struct build *b, enum mr_file_id id, const s
 		struct mr_domain *dup;
 		d = mr_model_add_domain(b->m, dname, lloc(b->lv, id, l), &dup);
 		d->implicit = true;
-		FINDING(b, id, l, "mailbox '%s' is in domain '%s', which has no line in %s", l->key, dname,
+		FINDING(b, id, l, "mailbox '%s' is in domain '%s', which has no line in %s", mr_line_key(l), dname,
 			b->lv->files[MR_FILE_EXIM_DOMAINS].cf.path);
 	}
 	b->last_domain = d;
@@ -338,9 +343,9 @@ static struct mr_mailbox *mailbox_of(struct build *b, enum mr_file_id id, const 
 	if (l->shadowed)
 		return NULL;
 	if (l->disabled) {
-		const struct mr_line *active = mr_codec_find(&b->lv->files[id].cf, l->key);
+		const struct mr_line *active = mr_codec_find(&b->lv->files[id].cf, mr_line_key(l));
 		if (active) {
-			FINDING(b, id, l, "mailbox '%s' is also active on line %u; this disabled line is ignored", l->key,
+			FINDING(b, id, l, "mailbox '%s' is also active on line %u; this disabled line is ignored", mr_line_key(l),
 				active->lineno);
 			return NULL;
 		}
@@ -356,20 +361,21 @@ static void read_exim_passwd(struct build *b)
 		if (!mb)
 			continue;
 		if (mb->src_exim) {
-			FINDING(b, id, l, "mailbox '%s' is disabled twice; this line is ignored", l->key);
+			FINDING(b, id, l, "mailbox '%s' is disabled twice; this line is ignored", mr_line_key(l));
 			continue;
 		}
 		mb->src_exim = l;
-		const char *why = l->f[MR_F_PASSWD_DISABLED];
+		const char *why = mr_line_field(l, MR_F_PASSWD_DISABLED);
 		mb->disabled = l->disabled || (why && strcmp(why, "self") == 0);
-		mb->keep_copy = !(l->f[MR_F_PASSWD_SAVE] && strcmp(l->f[MR_F_PASSWD_SAVE], "no") == 0);
+		const char *save = mr_line_field(l, MR_F_PASSWD_SAVE);
+		mb->keep_copy = !(save && strcmp(save, "no") == 0);
 		mb->keep_copy_loc = mb->loc;
 	}
 }
 
 static void read_quota(struct build *b, const struct mr_line *l, struct mr_mailbox *mb)
 {
-	const char *extra = l->f[MR_F_DOVECOT_EXTRA];
+	const char *extra = mr_line_field(l, MR_F_DOVECOT_EXTRA);
 	if (!extra || !*extra || extra[0] == ':')
 		return; /* none, or the ispmanager 4 "flags:mail" fields */
 	char *copy = xstrdup(extra), *save = NULL;
@@ -381,7 +387,7 @@ static void read_quota(struct build *b, const struct mr_line *l, struct mr_mailb
 			FINDING(b, MR_FILE_DOVECOT_PASSWD, l,
 				"mailbox '%s': the field '%s' overrides where its mail is or whose it is; mailrecon drops it "
 				"when it rewrites the line",
-				l->key, w);
+				mr_line_key(l), w);
 			continue;
 		}
 		if (strncmp(w, "userdb_quota_rule=", 18) == 0)
@@ -391,7 +397,7 @@ static void read_quota(struct build *b, const struct mr_line *l, struct mr_mailb
 		if (strcmp(w, "nologin") == 0 || strncmp(w, "nologin=", 8) == 0 || strcmp(w, "deny=yes") == 0 ||
 		    strcmp(w, "deny=y") == 0) {
 			FINDING(b, MR_FILE_DOVECOT_PASSWD, l,
-				"mailbox '%s' is refused logins by '%s'; read as disabled", l->key, w);
+				"mailbox '%s' is refused logins by '%s'; read as disabled", mr_line_key(l), w);
 			mb->disabled = true;
 		}
 		if (!v)
@@ -399,7 +405,7 @@ static void read_quota(struct build *b, const struct mr_line *l, struct mr_mailb
 		int64_t bytes;
 		if (!mr_quota_parse(v, &bytes))
 			FINDING(b, MR_FILE_DOVECOT_PASSWD, l,
-				"mailbox '%s': quota rule '%s' is not '*:bytes=SIZE'; read as unlimited", l->key, v);
+				"mailbox '%s': quota rule '%s' is not '*:bytes=SIZE'; read as unlimited", mr_line_key(l), v);
 		else
 			mb->max_size = bytes;
 	}
@@ -414,35 +420,36 @@ static void read_dovecot(struct build *b)
 		if (!mb)
 			continue;
 		if (mb->src_dovecot) {
-			FINDING(b, id, l, "mailbox '%s' is disabled twice; this line is ignored", l->key);
+			FINDING(b, id, l, "mailbox '%s' is disabled twice; this line is ignored", mr_line_key(l));
 			continue;
 		}
 		const struct mr_line *ex = mb->src_exim;
 		mb->src_dovecot = l;
 		if (!ex) {
-			FINDING(b, id, l, "mailbox '%s' is in %s but not in %s: Exim does not deliver to it", l->key,
+			FINDING(b, id, l, "mailbox '%s' is in %s but not in %s: Exim does not deliver to it", mr_line_key(l),
 				b->lv->files[id].cf.path, b->lv->files[MR_FILE_EXIM_PASSWD].cf.path);
 			mb->disabled = l->disabled;
 		}
-		const char *hash = l->f[MR_F_DOVECOT_HASH];
+		const char *hash = mr_line_field(l, MR_F_DOVECOT_HASH);
 		const char *why = hash && *hash ? mr_pwhash_check(hash) : "it is empty";
 		if (why)
-			FINDING(b, id, l, "the password of '%s' cannot be kept: %s", l->key, why);
+			FINDING(b, id, l, "the password of '%s' cannot be kept: %s", mr_line_key(l), why);
 		else {
 			if (strncmp(hash, "{PLAIN}", 7) == 0 || strncmp(hash, "{CLEAR}", 7) == 0 ||
 			    strncmp(hash, "{CLEARTEXT}", 11) == 0)
 				FINDING(b, id, l,
 					"the password of '%s' is stored in clear; whoever reads this file or an import of "
 					"it can read it (give a new password and let mailrecon hash it)",
-					l->key);
+					mr_line_key(l));
 			mb->password.kind = MR_PASSWORD_HASH;
 			mb->password.value = hash;
 			mb->password.loc = lloc(b->lv, id, l);
 		}
 		int64_t v;
-		if (l->f[MR_F_DOVECOT_UID] && mr_codec_parse_uint(l->f[MR_F_DOVECOT_UID], 4294967294LL, &v))
+		const char *uid = mr_line_field(l, MR_F_DOVECOT_UID), *gid = mr_line_field(l, MR_F_DOVECOT_GID);
+		if (uid && mr_codec_parse_uint(uid, 4294967294LL, &v))
 			mb->uid = v;
-		if (l->f[MR_F_DOVECOT_GID] && mr_codec_parse_uint(l->f[MR_F_DOVECOT_GID], 4294967294LL, &v))
+		if (gid && mr_codec_parse_uint(gid, 4294967294LL, &v))
 			mb->gid = v;
 		bool low_uid = mb->uid != MR_UNSET && mb->uid < b->uid_min;
 		bool low_gid = mb->gid != MR_UNSET && mb->gid < b->uid_min;
@@ -453,10 +460,11 @@ static void read_dovecot(struct build *b)
 			if (low_gid)
 				mr_buf_addf(&ids, "%sgid %lld", low_uid ? " and " : "", (long long)mb->gid);
 			FINDING(b, id, l, "mailbox '%s' has %s, below UID_MIN %lld: its mail would belong to a system account",
-				l->key, ids.ptr, (long long)b->uid_min);
+				mr_line_key(l), ids.ptr, (long long)b->uid_min);
 			mr_buf_release(&ids);
 		}
-		mb->home = l->f[MR_F_DOVECOT_HOME] && *l->f[MR_F_DOVECOT_HOME] ? l->f[MR_F_DOVECOT_HOME] : NULL;
+		const char *home = mr_line_field(l, MR_F_DOVECOT_HOME);
+		mb->home = home && *home ? home : NULL;
 		read_quota(b, l, mb);
 	}
 	/* the other direction: in Exim's list but Dovecot cannot log it in or deliver */
@@ -513,7 +521,7 @@ static void resolve_owners(struct build *b)
 		for (size_t j = 0; j < d->nmailboxes; j++) {
 			struct mr_mailbox *mb = d->mailboxes[j];
 			const struct mr_line *ex = mb->src_exim, *dv = mb->src_dovecot;
-			const char *eo = ex ? ex->f[MR_F_PASSWD_OWNER] : NULL;
+			const char *eo = ex ? mr_line_field(ex, MR_F_PASSWD_OWNER) : NULL;
 			const char *ho = mb->home ? mr_home_owner(m, mb->home, d->name, mb->name) : NULL;
 			if (mb->home && !ho)
 				FINDING(b, MR_FILE_DOVECOT_PASSWD, dv,
@@ -554,7 +562,7 @@ static void read_disabled(struct build *b)
 			struct mr_mailbox *mb = d->mailboxes[j];
 			const struct mr_line *ex = mb->src_exim, *dv = mb->src_dovecot;
 			bool effective = mb->disabled || d->disabled || (u && u->disabled);
-			const char *why = ex ? ex->f[MR_F_PASSWD_DISABLED] : NULL;
+			const char *why = ex ? mr_line_field(ex, MR_F_PASSWD_DISABLED) : NULL;
 			if (ex && !ex->disabled) {
 				const char *want = mb->disabled ? "self" : d->disabled ? "domain" : u && u->disabled ? "user" : NULL;
 				if ((want == NULL) != (why == NULL) || (want && strcmp(want, why) != 0))
@@ -584,44 +592,44 @@ static void read_aliases(struct build *b)
 				continue;
 			if (!first_active(b, id, l))
 				continue;
-			bool fwd = strcmp(l->f[MR_F_ALIAS_TYPE], "fwd") == 0;
-			const char *main_addr = l->f[MR_F_ALIAS_MAIN];
+			bool fwd = strcmp(mr_line_field(l, MR_F_ALIAS_TYPE), "fwd") == 0;
+			const char *main_addr = mr_line_field(l, MR_F_ALIAS_MAIN);
 			struct mr_mailbox *mb = pass == 0 ? mr_model_mailbox(m, main_addr) : found[li];
 			if (!mb) {
 				if (pass == 0)
 					FINDING(b, id, l, "%s '%s' points at '%s', which is not a mailbox", fwd ? "alias" : "copy target",
-						l->key, main_addr);
+						mr_line_key(l), main_addr);
 				continue;
 			}
 			struct mr_items *list = fwd ? &mb->aliases : &mb->copy_to;
-			const char *item = l->key;
+			const char *item = mr_line_key(l);
 			if (fwd) {
-				const char *at = strrchr(l->key, '@');
-				const char *local = mr_model_str(m, l->key, (size_t)(at - l->key));
+				const char *at = strrchr(mr_line_key(l), '@');
+				const char *local = mr_model_str(m, mr_line_key(l), (size_t)(at - mr_line_key(l)));
 				if (strcmp(at + 1, mb->domain->name) != 0) {
 					if (pass == 0)
-						FINDING(b, id, l, "alias '%s' is not in the domain of its mailbox '%s'", l->key, main_addr);
+						FINDING(b, id, l, "alias '%s' is not in the domain of its mailbox '%s'", mr_line_key(l), main_addr);
 					continue;
 				}
 				if (mr_check_mailbox_name(local)) {
 					if (pass == 0)
-						FINDING(b, id, l, "alias '%s' is not a name mailrecon can manage; ignored", l->key);
+						FINDING(b, id, l, "alias '%s' is not a name mailrecon can manage; ignored", mr_line_key(l));
 					continue;
 				}
-				if (pass == 0 && mr_model_mailbox(m, l->key)) {
-					FINDING(b, id, l, "alias '%s' is also a mailbox; the mailbox wins", l->key);
+				if (pass == 0 && mr_model_mailbox(m, mr_line_key(l))) {
+					FINDING(b, id, l, "alias '%s' is also a mailbox; the mailbox wins", mr_line_key(l));
 					continue;
 				}
 				if (pass == 0) {
-					const struct mr_line *prev = mr_strmap_put_new(&b->aliases, l->key, strlen(l->key), l);
+					const struct mr_line *prev = mr_strmap_put_new(&b->aliases, mr_line_key(l), strlen(mr_line_key(l)), l);
 					if (prev) {
-						FINDING(b, id, l, "alias '%s' is already on line %u; this line is ignored", l->key,
+						FINDING(b, id, l, "alias '%s' is already on line %u; this line is ignored", mr_line_key(l),
 							prev->lineno);
 						continue;
 					}
 				}
 				item = local;
-			} else if (strcmp(l->key, main_addr) == 0) {
+			} else if (strcmp(mr_line_key(l), main_addr) == 0) {
 				if (pass == 0)
 					FINDING(b, id, l, "mailbox '%s' sends a copy to itself; ignored", main_addr);
 				continue;
@@ -684,24 +692,25 @@ static void read_ratelimits(struct build *b)
 		if (!first_active(b, id, l))
 			continue;
 		int64_t v;
-		mr_codec_parse_uint(l->f[MR_F_RATE_VALUE], 1000000000, &v);
-		if (strcmp(l->key, "*") == 0) {
+		mr_codec_parse_uint(mr_line_field(l, MR_F_RATE_VALUE), 1000000000, &v);
+		if (strcmp(mr_line_key(l), "*") == 0) {
 			b->m->server.rate_per_hour = v;
 			b->m->server.rate_loc = lloc(b->lv, id, l);
 			b->m->server.declared = true;
-		} else if (strchr(l->key, '@')) {
-			struct mr_mailbox *mb = mr_model_mailbox(b->m, l->key);
+		} else if (strchr(mr_line_key(l), '@')) {
+			struct mr_mailbox *mb = mr_model_mailbox(b->m, mr_line_key(l));
 			if (mb)
 				mb->rate_per_hour = v;
 			else
-				FINDING(b, id, l, "send limit for '%s', which is not a mailbox", l->key);
+				FINDING(b, id, l, "send limit for '%s', which is not a mailbox", mr_line_key(l));
 		} else {
-			struct mr_user *u = mr_model_user(b->m, l->key);
+			struct mr_user *u = mr_model_user(b->m, mr_line_key(l));
 			if (u) {
 				u->limits.rate_per_hour = v;
 				u->limits.rate_loc = lloc(b->lv, id, l);
 			} else {
-				FINDING(b, id, l, "send limit for user '%s', who owns no domain and has no registry line", l->key);
+				FINDING(b, id, l, "send limit for user '%s', who owns no domain and has no registry line",
+					mr_line_key(l));
 			}
 		}
 	}
@@ -713,12 +722,12 @@ static void read_domainips(struct build *b)
 	FOR_RECORDS(b, id, l) {
 		if (!first_active(b, id, l))
 			continue;
-		struct mr_domain *d = mr_model_domain(b->m, l->key);
+		struct mr_domain *d = mr_model_domain(b->m, mr_line_key(l));
 		if (!d) {
-			FINDING(b, id, l, "outgoing address for '%s', which is not a mail domain", l->key);
+			FINDING(b, id, l, "outgoing address for '%s', which is not a mail domain", mr_line_key(l));
 			continue;
 		}
-		d->ip = l->f[MR_F_DOMAINIP_IP];
+		d->ip = mr_line_field(l, MR_F_DOMAINIP_IP);
 		d->ip_loc = lloc(b->lv, id, l);
 	}
 }
@@ -729,9 +738,9 @@ static void read_whitelist(struct build *b, enum mr_file_id id, const char *what
 	struct mr_codec_file *cf = &b->lv->files[id].cf;
 	for (size_t i = 0; i < cf->nlines; i++) {
 		struct mr_line *l = &cf->lines[i];
-		if (!l->key || (l->kind != MR_LINE_RECORD && l->kind != MR_LINE_FOREIGN))
+		if (!mr_line_key(l) || (l->kind != MR_LINE_RECORD && l->kind != MR_LINE_FOREIGN))
 			continue;
-		const char *key = l->key;
+		const char *key = mr_line_key(l);
 		bool domain_entry = !strchr(key, '@') || strncmp(key, "*@", 2) == 0;
 		if (strncmp(key, "*@", 2) == 0)
 			key += 2;
@@ -741,7 +750,7 @@ static void read_whitelist(struct build *b, enum mr_file_id id, const char *what
 			if (d || mb)
 				FINDING(b, id, l,
 					"'%s' is whitelisted outside mailrecon's block: %s is off for it, whatever the desired state says",
-					l->key, what);
+					mr_line_key(l), what);
 			continue;
 		}
 		if (!first_active(b, id, l))
@@ -761,7 +770,7 @@ static void read_whitelist(struct build *b, enum mr_file_id id, const char *what
 				mb->spamassassin = false;
 		}
 		if (!d && !mb)
-			FINDING(b, id, l, "'%s' in mailrecon's block is neither a mail domain nor a mailbox", l->key);
+			FINDING(b, id, l, "'%s' in mailrecon's block is neither a mail domain nor a mailbox", mr_line_key(l));
 	}
 }
 
@@ -771,16 +780,16 @@ static void read_notes(struct build *b)
 	struct mr_codec_file *cf = &b->lv->files[MR_FILE_REGISTRY].cf;
 	for (size_t i = 0; i < cf->nlines; i++) {
 		struct mr_line *l = &cf->lines[i];
-		if (l->kind != MR_LINE_RECORD || l->disabled || l->f[MR_F_REG_KIND][0] != 'm' ||
+		if (l->kind != MR_LINE_RECORD || l->disabled || mr_line_field(l, MR_F_REG_KIND)[0] != 'm' ||
 		    !first_active(b, MR_FILE_REGISTRY, l))
 			continue;
-		struct mr_mailbox *mb = mr_model_mailbox(b->m, l->f[MR_F_REG_NAME]);
+		struct mr_mailbox *mb = mr_model_mailbox(b->m, mr_line_field(l, MR_F_REG_NAME));
 		if (mb) {
-			mb->note = l->f[MR_F_REG_MAILBOX_NOTE];
+			mb->note = mr_line_field(l, MR_F_REG_MAILBOX_NOTE);
 			mb->disabled_by = disabled_by(b, l, mb->disabled, "mailbox", mb->address);
 		} else {
 			FINDING(b, MR_FILE_REGISTRY, l, "%s for '%s', which is not a mailbox",
-				l->f[MR_F_REG_MAILBOX_NOTE] ? "note" : "registry line", l->f[MR_F_REG_NAME]);
+				mr_line_field(l, MR_F_REG_MAILBOX_NOTE) ? "note" : "registry line", mr_line_field(l, MR_F_REG_NAME));
 		}
 	}
 }

@@ -17,7 +17,6 @@
 
 static int parse(struct mr_codec_file *f, struct mr_line *l, char *s, size_t n, const char **why)
 {
-	(void)f;
 	(void)n;
 	char *hash = strchr(s, '#'); /* postgrey: '#' starts a comment anywhere */
 	if (hash)
@@ -32,14 +31,14 @@ static int parse(struct mr_codec_file *f, struct mr_line *l, char *s, size_t n, 
 		*why = "expected a mail domain or a mail address";
 		return MR_LINE_BAD;
 	}
-	l->key = s;
+	mr_line_set_key(l, s, &f->arena);
 	l->nf = 0;
 	return MR_LINE_RECORD;
 }
 
 static void render(const struct mr_line *l, struct mr_buf *out)
 {
-	mr_buf_adds(out, l->key);
+	mr_buf_adds(out, mr_line_key(l));
 }
 
 const struct mr_codec mr_codec_postgrey = {

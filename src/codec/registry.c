@@ -91,10 +91,8 @@ static int parse(struct mr_codec_file *f, struct mr_line *l, char *s, size_t n, 
 		*why = "the name is not valid for its kind";
 		return MR_LINE_BAD;
 	}
-	l->f[MR_F_REG_KIND] = kind;
-	l->f[MR_F_REG_NAME] = name;
-	l->key = mr_arena_printf(&f->arena, "%s %s", kind, name);
-	l->nf = MR_LINE_FIELDS;
+	char *val[MR_LINE_FIELDS] = { 0 }; /* by field: the values, decoded in place */
+	size_t vlen = 0;
 	for (char *w = strtok_r(NULL, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
 		char *eq = strchr(w, '=');
 		if (!eq) {
@@ -109,31 +107,54 @@ static int parse(struct mr_codec_file *f, struct mr_line *l, char *s, size_t n, 
 			*why = "unknown attribute for this kind";
 			return MR_LINE_BAD;
 		}
-		if (l->f[a->field]) {
+		if (val[a->field]) {
 			*why = "an attribute is given twice";
 			return MR_LINE_BAD;
 		}
-		const char *v = mr_codec_pct_decode(f, eq + 1);
-		if (!v || (*why = check_value(kind[0], a->field, v)) != NULL) {
-			if (!v)
-				*why = "a value has a bad %-escape";
+		char *v = eq + 1;
+		if (!mr_codec_pct_decode(v)) {
+			*why = "a value has a bad %-escape";
 			return MR_LINE_BAD;
 		}
-		l->f[a->field] = v;
+		if ((*why = check_value(kind[0], a->field, v)) != NULL)
+			return MR_LINE_BAD;
+		val[a->field] = v;
+		vlen += strlen(v) + 1;
 	}
+	/* The key "KIND NAME" is not in the line: one block of the arena holds it (its end is
+	 * the name), the kind and the values, so that the line's strings are offsets from it. */
+	size_t kl = strlen(kind), nl = strlen(name);
+	char *key = mr_arena_alloc(&f->arena, kl + 1 + nl + 1 + kl + 1 + vlen), *p = key + kl + 1 + nl + 1;
+	memcpy(key, kind, kl);
+	key[kl] = ' ';
+	memcpy(key + kl + 1, name, nl + 1);
+	memcpy(p, kind, kl + 1);
+	mr_line_set_base(l, key);
+	mr_line_set_key(l, key, &f->arena);
+	mr_line_set_field(l, MR_F_REG_NAME, key + kl + 1, &f->arena);
+	mr_line_set_field(l, MR_F_REG_KIND, p, &f->arena);
+	p += kl + 1;
+	for (unsigned i = MR_F_REG_A1; i < MR_LINE_FIELDS; i++)
+		if (val[i]) {
+			size_t len = strlen(val[i]) + 1;
+			memcpy(p, val[i], len);
+			mr_line_set_field(l, i, p, &f->arena);
+			p += len;
+		}
+	l->nf = MR_LINE_FIELDS;
 	return MR_LINE_RECORD;
 }
 
 static void render(const struct mr_line *l, struct mr_buf *out)
 {
-	const char *kind = l->f[MR_F_REG_KIND];
+	const char *kind = mr_line_field(l, MR_F_REG_KIND);
 	const struct attr *a = kind[0] == 'u' ? user_attrs : kind[0] == 'd' ? domain_attrs : mailbox_attrs;
-	mr_buf_addf(out, "%s %s", kind, l->f[MR_F_REG_NAME]);
+	mr_buf_addf(out, "%s %s", kind, mr_line_field(l, MR_F_REG_NAME));
 	for (; a->name; a++) {
-		if (!l->f[a->field])
+		if (!mr_line_field(l, a->field))
 			continue;
 		mr_buf_addf(out, " %s=", a->name);
-		mr_codec_pct_encode(l->f[a->field], out);
+		mr_codec_pct_encode(mr_line_field(l, a->field), out);
 	}
 }
 

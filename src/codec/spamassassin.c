@@ -18,7 +18,6 @@ static const char *const directives[] = { "whitelist_to", "welcomelist_to", "mor
 
 static int parse(struct mr_codec_file *f, struct mr_line *l, char *s, size_t n, const char **why)
 {
-	(void)f;
 	(void)n;
 	s = mr_codec_strip(s);
 	char *sp = strpbrk(s, " \t");
@@ -41,15 +40,16 @@ static int parse(struct mr_codec_file *f, struct mr_line *l, char *s, size_t n, 
 		*why = "expected one mail address or '*@DOMAIN'";
 		return MR_LINE_BAD;
 	}
-	l->key = v;
-	l->f[MR_F_SA_DIRECTIVE] = *d;
+	mr_line_set_key(l, v, &f->arena);
+	mr_line_set_field(l, MR_F_SA_DIRECTIVE, s, &f->arena); /* *d, in the line */
 	l->nf = 1;
 	return MR_LINE_RECORD;
 }
 
 static void render(const struct mr_line *l, struct mr_buf *out)
 {
-	mr_buf_addf(out, "%s %s", l->f[MR_F_SA_DIRECTIVE] ? l->f[MR_F_SA_DIRECTIVE] : "whitelist_to", l->key);
+	const char *d = mr_line_field(l, MR_F_SA_DIRECTIVE);
+	mr_buf_addf(out, "%s %s", d ? d : "whitelist_to", mr_line_key(l));
 }
 
 const struct mr_codec mr_codec_spamassassin = {

@@ -31,12 +31,13 @@ struct want {
 };
 
 /* A canonical record of the target; its strings must outlive it: the models',
- * literals, or an arena of the caller's. */
-static void record(struct mr_line *l, const struct mr_codec_file *f, const char *key)
+ * literals, or an arena of the caller's.  a: where the line keeps its strings' pointers
+ * (they are not in one line of text), an arena that lives as long as it. */
+static void record(struct mr_line *l, const struct mr_codec_file *f, struct mr_arena *a, const char *key)
 {
 	memset(l, 0, sizeof(*l));
 	l->kind = MR_LINE_RECORD;
-	l->key = key;
+	mr_line_set_key(l, key, a);
 	l->in_block = f->codec->flags & MR_CODEC_SHARED;
 }
 
@@ -45,7 +46,7 @@ static struct mr_line *rec(struct want *w, const char *key)
 	struct mr_codec_file *f = &w->f;
 	f->lines = xgrow(f->lines, sizeof(*f->lines), f->nlines + 1, &f->cap);
 	struct mr_line *l = &f->lines[f->nlines++];
-	record(l, f, key); /* callers pass keys that outlive the want: the models' or w's arena */
+	record(l, f, &f->arena, key); /* callers pass keys that outlive the want: the models' or w's arena */
 	return l;
 }
 
@@ -65,6 +66,12 @@ static const char *anum(struct mr_arena *a, long long v)
 	if (v < 0)
 		*--p = '-';
 	return mr_arena_strdup(a, p);
+}
+
+/* Set field i of a record of w. */
+static void wset(struct want *w, struct mr_line *l, unsigned i, const char *v)
+{
+	mr_line_set_field(l, i, v, &w->f.arena);
 }
 
 static const char *wstr(struct want *w, const char *s)
@@ -91,20 +98,21 @@ static bool user_disabled(const struct mr_model *t, const struct mr_domain *d)
 /* ---- one builder per file ---- */
 
 /* The exim4 passwd record of a target mailbox (d: its target domain). */
-static void passwd_line(struct mr_line *l, const struct mr_codec_file *f, const struct mr_plan_input *in,
-			const struct mr_domain *d, bool udis, const struct mr_mailbox *mb)
+static void passwd_line(struct mr_line *l, const struct mr_codec_file *f, struct mr_arena *a,
+			const struct mr_plan_input *in, const struct mr_domain *d, bool udis, const struct mr_mailbox *mb)
 {
 	const struct mr_model *lm = &in->live->model;
-	record(l, f, mb->address);
+	record(l, f, a, mb->address);
 	l->nf = MR_F_PASSWD_LEGACY + 1;
-	l->f[MR_F_PASSWD_OWNER] = d->owner;
-	l->f[MR_F_PASSWD_DISABLED] = mb->disabled ? "self" : d->disabled ? "domain" : udis ? "user" : NULL;
-	l->f[MR_F_PASSWD_SAVE] = mb->keep_copy ? NULL : "no";
+	mr_line_set_field(l, MR_F_PASSWD_OWNER, d->owner, a);
+	const char *disabled = mb->disabled ? "self" : d->disabled ? "domain" : udis ? "user" : NULL;
+	mr_line_set_field(l, MR_F_PASSWD_DISABLED, disabled, a);
+	mr_line_set_field(l, MR_F_PASSWD_SAVE, mb->keep_copy ? NULL : "no", a);
 	/* a live mailbox knows its line: no second lookup by address */
 	const struct mr_mailbox *lmb = mb->src_exim ? mb : mr_model_mailbox(lm, mb->address);
 	const struct mr_line *ll = lmb ? lmb->src_exim : NULL;
 	if (ll)
-		l->f[MR_F_PASSWD_EXTRA] = ll->f[MR_F_PASSWD_EXTRA];
+		mr_line_set_field(l, MR_F_PASSWD_EXTRA, mr_line_field(ll, MR_F_PASSWD_EXTRA), a);
 }
 
 /* The extra fields of a live Dovecot line without the quota and login refusals mailrecon
@@ -185,7 +193,7 @@ static void dovecot_line(struct mr_line *l, const struct mr_codec_file *f, struc
 	const struct mr_domain *d = c->d, *ld = c->ld;
 	const struct mr_mailbox *lmb = mb->src_dovecot ? mb : mr_model_mailbox(lm, mb->address);
 	bool same_owner = lmb && ld && ld->owner && d->owner && strcmp(ld->owner, d->owner) == 0;
-	record(l, f, mb->address);
+	record(l, f, a, mb->address);
 	l->nf = MR_F_DOVECOT_EXTRA + 1;
 	l->disabled = mb->disabled || d->disabled || c->udis;
 	const char *h = mb->password.kind == MR_PASSWORD_HASH ? mb->password.value
@@ -195,39 +203,40 @@ static void dovecot_line(struct mr_line *l, const struct mr_codec_file *f, struc
 		h = HASH_AT_APPLY;
 		*at_apply = true;
 	}
-	l->f[MR_F_DOVECOT_HASH] = h; /* in a model's arena, or a literal */
+	mr_line_set_field(l, MR_F_DOVECOT_HASH, h, a); /* in a model's arena, or a literal */
 	/* the owner's account's ids; without one, the live ids of the same owner's line
 	 * when they are a regular account's -- never root's or a system account's */
 	int64_t uid_min = in->accounts ? in->accounts->uid_min : MR_UID_MIN_DEFAULT;
 	if (c->acc) {
-		l->f[MR_F_DOVECOT_UID] = anum(a, (long long)c->acc->uid);
-		l->f[MR_F_DOVECOT_GID] = anum(a, (long long)c->acc->gid);
+		mr_line_set_field(l, MR_F_DOVECOT_UID, anum(a, (long long)c->acc->uid), a);
+		mr_line_set_field(l, MR_F_DOVECOT_GID, anum(a, (long long)c->acc->gid), a);
 	} else if (same_owner && lmb->uid != MR_UNSET && lmb->gid != MR_UNSET && lmb->uid >= uid_min &&
 		   lmb->gid > 0) {
-		l->f[MR_F_DOVECOT_UID] = anum(a, (long long)lmb->uid);
-		l->f[MR_F_DOVECOT_GID] = anum(a, (long long)lmb->gid);
+		mr_line_set_field(l, MR_F_DOVECOT_UID, anum(a, (long long)lmb->uid), a);
+		mr_line_set_field(l, MR_F_DOVECOT_GID, anum(a, (long long)lmb->gid), a);
 	} else {
-		l->f[MR_F_DOVECOT_UID] = l->f[MR_F_DOVECOT_GID] = ID_AT_APPLY;
+		mr_line_set_field(l, MR_F_DOVECOT_UID, ID_AT_APPLY, a);
+		mr_line_set_field(l, MR_F_DOVECOT_GID, ID_AT_APPLY, a);
 		*at_apply = true;
 	}
-	l->f[MR_F_DOVECOT_GECOS] = "";
+	mr_line_set_field(l, MR_F_DOVECOT_GECOS, "", a);
 	/* the mailbox's place; a live field naming it (with a final '/') is kept as written,
 	 * anything else is data that is replaced, never a path that is used */
 	if (same_owner && lmb->home && mr_home_is_place(lmb->home, d->owner, d->name, mb->name)) {
-		l->f[MR_F_DOVECOT_HOME] = lmb->home;
+		mr_line_set_field(l, MR_F_DOVECOT_HOME, lmb->home, a);
 	} else {
 		char *home = mr_home_path(d->owner, d->name, mb->name);
-		l->f[MR_F_DOVECOT_HOME] = astr(a, home);
+		mr_line_set_field(l, MR_F_DOVECOT_HOME, astr(a, home), a);
 		free(home);
 	}
-	l->f[MR_F_DOVECOT_SHELL] = "";
+	mr_line_set_field(l, MR_F_DOVECOT_SHELL, "", a);
 	struct mr_buf extra = MR_BUF_INIT;
 	if (mb->max_size > 0)
 		quota_rule(mb->max_size, &extra);
 	const struct mr_line *ll = lmb ? lmb->src_dovecot : NULL; /* active or commented */
 	if (ll)
-		other_extras(ll->f[MR_F_DOVECOT_EXTRA], &extra);
-	l->f[MR_F_DOVECOT_EXTRA] = extra.len ? astr(a, extra.ptr) : "";
+		other_extras(mr_line_field(ll, MR_F_DOVECOT_EXTRA), &extra);
+	mr_line_set_field(l, MR_F_DOVECOT_EXTRA, extra.len ? astr(a, extra.ptr) : "", a);
 	mr_buf_release(&extra);
 }
 
@@ -241,14 +250,14 @@ static void want_aliases(struct want *w, const struct mr_model *t)
 				char *a = mr_arena_printf(&w->f.arena, "%s@%s", mb->aliases.v[k].s, d->name);
 				struct mr_line *l = rec(w, a);
 				l->nf = 2;
-				l->f[MR_F_ALIAS_MAIN] = mb->address;
-				l->f[MR_F_ALIAS_TYPE] = "fwd";
+				wset(w, l, MR_F_ALIAS_MAIN, mb->address);
+				wset(w, l, MR_F_ALIAS_TYPE, "fwd");
 			}
 			for (size_t k = 0; k < mb->copy_to.n; k++) {
 				struct mr_line *l = rec(w, mb->copy_to.v[k].s);
 				l->nf = 2;
-				l->f[MR_F_ALIAS_MAIN] = mb->address;
-				l->f[MR_F_ALIAS_TYPE] = "user";
+				wset(w, l, MR_F_ALIAS_MAIN, mb->address);
+				wset(w, l, MR_F_ALIAS_TYPE, "user");
 			}
 		}
 	}
@@ -257,16 +266,16 @@ static void want_aliases(struct want *w, const struct mr_model *t)
 static void want_ratelimits(struct want *w, const struct mr_model *t)
 {
 	if (t->server.rate_per_hour != MR_UNSET)
-		rec(w, "*")->f[MR_F_RATE_VALUE] = wnum(w, (long long)t->server.rate_per_hour);
+		wset(w, rec(w, "*"), MR_F_RATE_VALUE, wnum(w, (long long)t->server.rate_per_hour));
 	for (size_t i = 0; i < t->nusers; i++)
 		if (t->users[i]->limits.rate_per_hour != MR_UNSET)
-			rec(w, t->users[i]->name)->f[MR_F_RATE_VALUE] =
-				wnum(w, (long long)t->users[i]->limits.rate_per_hour);
+			wset(w, rec(w, t->users[i]->name), MR_F_RATE_VALUE,
+			     wnum(w, (long long)t->users[i]->limits.rate_per_hour));
 	for (size_t i = 0; i < t->ndomains; i++)
 		for (size_t j = 0; j < t->domains[i]->nmailboxes; j++) {
 			const struct mr_mailbox *mb = t->domains[i]->mailboxes[j];
 			if (mb->rate_per_hour != MR_UNSET)
-				rec(w, mb->address)->f[MR_F_RATE_VALUE] = wnum(w, (long long)mb->rate_per_hour);
+				wset(w, rec(w, mb->address), MR_F_RATE_VALUE, wnum(w, (long long)mb->rate_per_hour));
 		}
 	for (size_t i = 0; i < w->f.nlines; i++)
 		w->f.lines[i].nf = 1;
@@ -281,16 +290,16 @@ static void want_domains(struct want *w, const struct mr_model *t)
 		l->disabled = d->disabled;
 		switch (d->action) {
 		case MR_ACTION_REJECT:
-			l->f[MR_F_DOMAIN_DATA] = ":fail: No such user here";
+			wset(w, l, MR_F_DOMAIN_DATA, ":fail: No such user here");
 			break;
 		case MR_ACTION_DISCARD:
-			l->f[MR_F_DOMAIN_DATA] = ":blackhole:";
+			wset(w, l, MR_F_DOMAIN_DATA, ":blackhole:");
 			break;
 		case MR_ACTION_FORWARD:
-			l->f[MR_F_DOMAIN_DATA] = d->action_target;
+			wset(w, l, MR_F_DOMAIN_DATA, d->action_target);
 			break;
 		case MR_ACTION_REDIRECT_DOMAIN:
-			l->f[MR_F_DOMAIN_DATA] = mr_arena_printf(&w->f.arena, "@%s", d->action_target);
+			wset(w, l, MR_F_DOMAIN_DATA, mr_arena_printf(&w->f.arena, "@%s", d->action_target));
 			break;
 		}
 	}
@@ -302,7 +311,7 @@ static void want_domainips(struct want *w, const struct mr_model *t)
 		if (t->domains[i]->ip) {
 			struct mr_line *l = rec(w, t->domains[i]->name);
 			l->nf = 1;
-			l->f[MR_F_DOMAINIP_IP] = t->domains[i]->ip;
+			wset(w, l, MR_F_DOMAINIP_IP, t->domains[i]->ip);
 		}
 }
 
@@ -315,7 +324,7 @@ static void want_whitelist(struct want *w, const struct mr_model *t, enum mr_fil
 		if (off) {
 			struct mr_line *l = rec(w, id == MR_FILE_SPAMASSASSIN ? mr_arena_printf(&w->f.arena, "*@%s", d->name) : d->name);
 			if (id == MR_FILE_SPAMASSASSIN)
-				l->f[MR_F_SA_DIRECTIVE] = "whitelist_to", l->nf = 1;
+				wset(w, l, MR_F_SA_DIRECTIVE, "whitelist_to"), l->nf = 1;
 		}
 		if (id == MR_FILE_CLAMAV)
 			continue;
@@ -325,7 +334,7 @@ static void want_whitelist(struct want *w, const struct mr_model *t, enum mr_fil
 				continue;
 			struct mr_line *l = rec(w, mb->address);
 			if (id == MR_FILE_SPAMASSASSIN)
-				l->f[MR_F_SA_DIRECTIVE] = "whitelist_to", l->nf = 1;
+				wset(w, l, MR_F_SA_DIRECTIVE, "whitelist_to"), l->nf = 1;
 		}
 	}
 }
@@ -353,17 +362,17 @@ static void want_registry(struct want *w, const struct mr_model *t, const struct
 			continue;
 		struct mr_line *l = rec(w, key);
 		l->nf = MR_LINE_FIELDS;
-		l->f[MR_F_REG_KIND] = "user";
-		l->f[MR_F_REG_NAME] = wstr(w, u->name);
-		l->f[MR_F_REG_USER_ROLE] = mr_role_name(u->role);
-		l->f[MR_F_REG_USER_RESELLER] = wstr(w, u->reseller);
-		l->f[MR_F_REG_USER_ACCOUNT] = u->account == MR_ACCOUNT_CREATE ? "create" : NULL;
-		l->f[MR_F_REG_USER_DISABLED] = u->disabled ? "yes" : NULL;
-		l->f[MR_F_REG_USER_DISABLED_BY] = u->disabled ? wstr(w, u->disabled_by) : NULL;
+		wset(w, l, MR_F_REG_KIND, "user");
+		wset(w, l, MR_F_REG_NAME, wstr(w, u->name));
+		wset(w, l, MR_F_REG_USER_ROLE, mr_role_name(u->role));
+		wset(w, l, MR_F_REG_USER_RESELLER, wstr(w, u->reseller));
+		wset(w, l, MR_F_REG_USER_ACCOUNT, u->account == MR_ACCOUNT_CREATE ? "create" : NULL);
+		wset(w, l, MR_F_REG_USER_DISABLED, u->disabled ? "yes" : NULL);
+		wset(w, l, MR_F_REG_USER_DISABLED_BY, u->disabled ? wstr(w, u->disabled_by) : NULL);
 		if (u->limits.mail_domains != MR_UNSET)
-			l->f[MR_F_REG_USER_DOMAINS] = wnum(w, (long long)u->limits.mail_domains);
+			wset(w, l, MR_F_REG_USER_DOMAINS, wnum(w, (long long)u->limits.mail_domains));
 		if (u->limits.mailboxes != MR_UNSET)
-			l->f[MR_F_REG_USER_MAILBOXES] = wnum(w, (long long)u->limits.mailboxes);
+			wset(w, l, MR_F_REG_USER_MAILBOXES, wnum(w, (long long)u->limits.mailboxes));
 	}
 	mr_strmap_release(&owners);
 	for (size_t i = 0; i < t->ndomains; i++) {
@@ -379,11 +388,11 @@ static void want_registry(struct want *w, const struct mr_model *t, const struct
 			continue;
 		struct mr_line *l = rec(w, key);
 		l->nf = MR_LINE_FIELDS;
-		l->f[MR_F_REG_KIND] = "domain";
-		l->f[MR_F_REG_NAME] = wstr(w, d->name);
-		l->f[MR_F_REG_DOMAIN_OWNER] = wstr(w, d->owner);
-		l->f[MR_F_REG_DOMAIN_DMARC] = d->dmarc ? "yes" : NULL;
-		l->f[MR_F_REG_DOMAIN_DISABLED_BY] = wstr(w, by);
+		wset(w, l, MR_F_REG_KIND, "domain");
+		wset(w, l, MR_F_REG_NAME, wstr(w, d->name));
+		wset(w, l, MR_F_REG_DOMAIN_OWNER, wstr(w, d->owner));
+		wset(w, l, MR_F_REG_DOMAIN_DMARC, d->dmarc ? "yes" : NULL);
+		wset(w, l, MR_F_REG_DOMAIN_DISABLED_BY, wstr(w, by));
 	}
 	for (size_t i = 0; i < t->ndomains; i++)
 		for (size_t j = 0; j < t->domains[i]->nmailboxes; j++) {
@@ -393,10 +402,10 @@ static void want_registry(struct want *w, const struct mr_model *t, const struct
 				continue;
 			struct mr_line *l = rec(w, mr_arena_printf(&w->f.arena, "mailbox %s", mb->address));
 			l->nf = MR_LINE_FIELDS;
-			l->f[MR_F_REG_KIND] = "mailbox";
-			l->f[MR_F_REG_NAME] = mb->address;
-			l->f[MR_F_REG_MAILBOX_NOTE] = wstr(w, mb->note);
-			l->f[MR_F_REG_MAILBOX_DISABLED_BY] = wstr(w, by);
+			wset(w, l, MR_F_REG_KIND, "mailbox");
+			wset(w, l, MR_F_REG_NAME, mb->address);
+			wset(w, l, MR_F_REG_MAILBOX_NOTE, wstr(w, mb->note));
+			wset(w, l, MR_F_REG_MAILBOX_DISABLED_BY, wstr(w, by));
 		}
 }
 
@@ -426,41 +435,43 @@ static bool same_record(enum mr_file_id id, const struct mr_codec_file *lf, cons
 			const struct mr_codec_file *wf, const struct mr_line *w)
 {
 	switch (id) {
-	case MR_FILE_EXIM_PASSWD:
+	case MR_FILE_EXIM_PASSWD: {
+		const char *lowner = mr_line_field(l, MR_F_PASSWD_OWNER), *wowner = mr_line_field(w, MR_F_PASSWD_OWNER);
+		const char *lsave = mr_line_field(l, MR_F_PASSWD_SAVE), *wsave = mr_line_field(w, MR_F_PASSWD_SAVE);
 		/* the panel suspends a mailbox by commenting its line out; mailrecon reads that as
 		 * disabled by the mailbox itself and keeps it while that is what the target says */
 		if (l->disabled)
-			return !w->disabled && s_eq(w->f[MR_F_PASSWD_DISABLED], "self") &&
-			       s_eq(l->f[MR_F_PASSWD_OWNER], w->f[MR_F_PASSWD_OWNER]) && !w->f[MR_F_PASSWD_SAVE];
+			return !w->disabled && s_eq(mr_line_field(w, MR_F_PASSWD_DISABLED), "self") && s_eq(lowner, wowner) &&
+			       !wsave;
 		if (w->disabled)
 			return false;
 		/* an older line without owner= (or with the panel's payload) is kept while it
 		 * means the same: not disabled, mail saved */
-		return (s_eq(l->f[MR_F_PASSWD_OWNER], w->f[MR_F_PASSWD_OWNER]) || !l->f[MR_F_PASSWD_OWNER]) &&
-		       s_eq(l->f[MR_F_PASSWD_DISABLED], w->f[MR_F_PASSWD_DISABLED]) &&
-		       s_eq(l->f[MR_F_PASSWD_SAVE] && strcmp(l->f[MR_F_PASSWD_SAVE], "no") == 0 ? "no" : NULL,
-			    w->f[MR_F_PASSWD_SAVE]) &&
-		       s_eq(l->f[MR_F_PASSWD_EXTRA], w->f[MR_F_PASSWD_EXTRA]);
+		return (s_eq(lowner, wowner) || !lowner) &&
+		       s_eq(mr_line_field(l, MR_F_PASSWD_DISABLED), mr_line_field(w, MR_F_PASSWD_DISABLED)) &&
+		       s_eq(lsave && strcmp(lsave, "no") == 0 ? "no" : NULL, wsave) &&
+		       s_eq(mr_line_field(l, MR_F_PASSWD_EXTRA), mr_line_field(w, MR_F_PASSWD_EXTRA));
+	}
 	case MR_FILE_DOVECOT_PASSWD: {
 		if (l->disabled != w->disabled)
 			return false;
-		if (!s_eq(l->f[MR_F_DOVECOT_HASH], w->f[MR_F_DOVECOT_HASH]) ||
-		    !s_eq(l->f[MR_F_DOVECOT_UID], w->f[MR_F_DOVECOT_UID]) ||
-		    !s_eq(l->f[MR_F_DOVECOT_GID], w->f[MR_F_DOVECOT_GID]) ||
-		    !s_eq(l->f[MR_F_DOVECOT_HOME], w->f[MR_F_DOVECOT_HOME]))
+		if (!s_eq(mr_line_field(l, MR_F_DOVECOT_HASH), mr_line_field(w, MR_F_DOVECOT_HASH)) ||
+		    !s_eq(mr_line_field(l, MR_F_DOVECOT_UID), mr_line_field(w, MR_F_DOVECOT_UID)) ||
+		    !s_eq(mr_line_field(l, MR_F_DOVECOT_GID), mr_line_field(w, MR_F_DOVECOT_GID)) ||
+		    !s_eq(mr_line_field(l, MR_F_DOVECOT_HOME), mr_line_field(w, MR_F_DOVECOT_HOME)))
 			return false;
-		if (quota_of(l->f[MR_F_DOVECOT_EXTRA]) != quota_of(w->f[MR_F_DOVECOT_EXTRA]))
+		const char *lextra = mr_line_field(l, MR_F_DOVECOT_EXTRA), *wextra = mr_line_field(w, MR_F_DOVECOT_EXTRA);
+		if (quota_of(lextra) != quota_of(wextra))
 			return false;
 		struct mr_buf a = MR_BUF_INIT, b = MR_BUF_INIT;
-		other_extras(l->f[MR_F_DOVECOT_EXTRA], &a);
-		other_extras(w->f[MR_F_DOVECOT_EXTRA], &b);
+		other_extras(lextra, &a);
+		other_extras(wextra, &b);
 		bool eq = s_eq(a.ptr ? a.ptr : "", b.ptr ? b.ptr : "");
 		/* nologin / deny=yes on a live line mean disabled: not what an enabled target wants */
-		if (eq && !w->disabled && l->f[MR_F_DOVECOT_EXTRA] &&
-		    (strstr(l->f[MR_F_DOVECOT_EXTRA], "nologin") || strstr(l->f[MR_F_DOVECOT_EXTRA], "deny=")))
+		if (eq && !w->disabled && lextra && (strstr(lextra, "nologin") || strstr(lextra, "deny=")))
 			eq = false;
 		/* a field that moves the mail or changes whose it is goes (live.c says so) */
-		if (eq && has_override(l->f[MR_F_DOVECOT_EXTRA]))
+		if (eq && has_override(lextra))
 			eq = false;
 		mr_buf_release(&a);
 		mr_buf_release(&b);
@@ -469,7 +480,7 @@ static bool same_record(enum mr_file_id id, const struct mr_codec_file *lf, cons
 	case MR_FILE_EXIM_DOMAINS: {
 		if (l->disabled != w->disabled)
 			return false;
-		const char *x = l->f[MR_F_DOMAIN_DATA], *y = w->f[MR_F_DOMAIN_DATA];
+		const char *x = mr_line_field(l, MR_F_DOMAIN_DATA), *y = mr_line_field(w, MR_F_DOMAIN_DATA);
 		if (strncmp(x, ":fail:", 6) == 0 && strncmp(y, ":fail:", 6) == 0)
 			return true; /* a reject, whatever its text */
 		return strcmp(x, y) == 0;
@@ -478,10 +489,10 @@ static bool same_record(enum mr_file_id id, const struct mr_codec_file *lf, cons
 		/* the canonical text is a function of the key and fields: compare those */
 		(void)lf;
 		(void)wf;
-		if (l->disabled != w->disabled || !s_eq(l->key, w->key))
+		if (l->disabled != w->disabled || !s_eq(mr_line_key(l), mr_line_key(w)))
 			return false;
 		for (unsigned i = 0; i < MR_LINE_FIELDS; i++)
-			if (!s_eq(l->f[i], w->f[i]))
+			if (!s_eq(mr_line_field(l, i), mr_line_field(w, i)))
 				return false;
 		return true;
 	}
@@ -491,17 +502,19 @@ static bool same_record(enum mr_file_id id, const struct mr_codec_file *lf, cons
 
 static const char *merge_key(struct mr_arena *a, const struct mr_codec_file *f, const struct mr_line *l, size_t *len)
 {
+	const char *key = mr_line_key(l);
 	if (!(f->codec->flags & MR_CODEC_MULTIKEY)) {
-		*len = strlen(l->key);
-		return l->key;
+		*len = strlen(key);
+		return key;
 	}
-	size_t n1 = strlen(l->key), n2 = strlen(l->f[MR_F_ALIAS_MAIN]), n3 = strlen(l->f[MR_F_ALIAS_TYPE]);
+	const char *main_addr = mr_line_field(l, MR_F_ALIAS_MAIN), *type = mr_line_field(l, MR_F_ALIAS_TYPE);
+	size_t n1 = strlen(key), n2 = strlen(main_addr), n3 = strlen(type);
 	char *k = mr_arena_alloc(a, n1 + n2 + n3 + 3);
-	memcpy(k, l->key, n1);
+	memcpy(k, key, n1);
 	k[n1] = ':';
-	memcpy(k + n1 + 1, l->f[MR_F_ALIAS_MAIN], n2);
+	memcpy(k + n1 + 1, main_addr, n2);
 	k[n1 + 1 + n2] = ':';
-	memcpy(k + n1 + n2 + 2, l->f[MR_F_ALIAS_TYPE], n3 + 1);
+	memcpy(k + n1 + n2 + 2, type, n3 + 1);
 	*len = n1 + n2 + n3 + 2;
 	return k;
 }
@@ -697,7 +710,7 @@ static bool is_at(const char *key, const char *local, const char *domain)
 
 static size_t alias_find(struct wanted *wn, const struct mr_line *l)
 {
-	const char *main_addr = l->f[MR_F_ALIAS_MAIN], *type = l->f[MR_F_ALIAS_TYPE];
+	const char *main_addr = mr_line_field(l, MR_F_ALIAS_MAIN), *type = mr_line_field(l, MR_F_ALIAS_TYPE);
 	if (!main_addr || !type || (strcmp(type, "fwd") != 0 && strcmp(type, "user") != 0))
 		return SIZE_MAX;
 	size_t slot = mr_strmap_index(&wn->t->mailbox_map, main_addr, strlen(main_addr));
@@ -707,11 +720,11 @@ static size_t alias_find(struct wanted *wn, const struct mr_line *l)
 	const struct mb_rec *r = &wn->recs[base];
 	if (type[0] == 'f') {
 		for (size_t k = 0; k < r->mb->aliases.n; k++)
-			if (is_at(l->key, r->mb->aliases.v[k].s, r->d->name))
+			if (is_at(mr_line_key(l), r->mb->aliases.v[k].s, r->d->name))
 				return base + k;
 	} else {
 		for (size_t k = 0; k < r->mb->copy_to.n; k++)
-			if (strcmp(l->key, r->mb->copy_to.v[k].s) == 0)
+			if (strcmp(mr_line_key(l), r->mb->copy_to.v[k].s) == 0)
 				return base + r->mb->aliases.n + k;
 	}
 	return SIZE_MAX;
@@ -739,11 +752,11 @@ static size_t wanted_find(struct wanted *wn, const struct mr_codec_file *live, c
 	}
 	if (wn->id == MR_FILE_EXIM_ALIASES)
 		return alias_find(wn, l);
-	len = strlen(l->key);
-	size_t slot = mr_strmap_index(&wn->t->mailbox_map, l->key, len);
+	len = strlen(mr_line_key(l));
+	size_t slot = mr_strmap_index(&wn->t->mailbox_map, mr_line_key(l), len);
 	if (slot != SIZE_MAX && wn->by_slot[slot])
 		return wn->by_slot[slot] - 1;
-	uintptr_t v = wn->strays.count ? (uintptr_t)mr_strmap_get(&wn->strays, l->key, len) : 0;
+	uintptr_t v = wn->strays.count ? (uintptr_t)mr_strmap_get(&wn->strays, mr_line_key(l), len) : 0;
 	return v ? v - 1 : SIZE_MAX;
 }
 
@@ -757,16 +770,16 @@ static const struct mr_line *wanted_line(struct wanted *wn, size_t k)
 	if (wn->id == MR_FILE_EXIM_ALIASES) {
 		const char *key = r->copy ? r->mb->copy_to.v[r->k].s
 					  : mr_arena_printf(&wn->scratch, "%s@%s", r->mb->aliases.v[r->k].s, r->d->name);
-		record(&wn->cur, wn->f, key);
+		record(&wn->cur, wn->f, &wn->scratch, key);
 		wn->cur.nf = 2;
-		wn->cur.f[MR_F_ALIAS_MAIN] = r->mb->address;
-		wn->cur.f[MR_F_ALIAS_TYPE] = r->copy ? "user" : "fwd";
+		mr_line_set_field(&wn->cur, MR_F_ALIAS_MAIN, r->mb->address, &wn->scratch);
+		mr_line_set_field(&wn->cur, MR_F_ALIAS_TYPE, r->copy ? "user" : "fwd", &wn->scratch);
 		return &wn->cur;
 	}
 	if (wn->dc.d != r->d)
 		dom_ctx(&wn->dc, wn->t, wn->in, r->d);
 	if (wn->id == MR_FILE_EXIM_PASSWD)
-		passwd_line(&wn->cur, wn->f, wn->in, r->d, wn->dc.udis, r->mb);
+		passwd_line(&wn->cur, wn->f, &wn->scratch, wn->in, r->d, wn->dc.udis, r->mb);
 	else
 		dovecot_line(&wn->cur, wn->f, &wn->scratch, wn->in, wn->hashes, &wn->dc, r->mb, &wn->at_apply);
 	return &wn->cur;

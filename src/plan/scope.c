@@ -643,10 +643,10 @@ static const char *finding_object(const struct mr_live *lv, const struct mr_diag
 		if (!f->path || strcmp(f->path, file) != 0)
 			continue;
 		const struct mr_line *l = d->loc.line ? line_at(f, d->loc.line) : NULL;
-		if (!l || !l->key || l->kind == MR_LINE_BAD)
+		if (!l || !mr_line_key(l) || l->kind == MR_LINE_BAD)
 			return NULL;
-		const char *sp = i == MR_FILE_REGISTRY ? strchr(l->key, ' ') : NULL; /* "KIND NAME" */
-		return sp ? sp + 1 : l->key;
+		const char *sp = i == MR_FILE_REGISTRY ? strchr(mr_line_key(l), ' ') : NULL; /* "KIND NAME" */
+		return sp ? sp + 1 : mr_line_key(l);
 	}
 	static const char *const dirs[] = { "/etc/exim4/ssl/", "/etc/exim/ssl/", "/etc/dovecot/certs/", NULL };
 	for (const char *const *dir = dirs; *dir; dir++) {

@@ -52,10 +52,10 @@ static void check_canonical(const struct mr_codec *c, const struct mr_codec_file
 	const struct mr_line *r = &g.lines[shared && l->in_block ? 1 : 0];
 	if (r->kind != MR_LINE_RECORD || r->disabled != l->disabled)
 		fail("a canonical record does not parse back as a record");
-	if (!same_str(r->key, l->key))
+	if (!same_str(mr_line_key(r), mr_line_key(l)))
 		fail("a canonical record parses back with another key");
 	for (unsigned i = 0; i < MR_LINE_FIELDS; i++)
-		if (!same_str(r->f[i], l->f[i]))
+		if (!same_str(mr_line_field(r, i), mr_line_field(l, i)))
 			fail("a canonical record parses back with another field");
 	mr_codec_render_line(&g, r, &again);
 	if (again.len != line.len || memcmp(again.ptr, line.ptr, line.len) != 0)
@@ -79,13 +79,13 @@ static void check_find(const struct mr_codec *c, struct mr_codec_file *f)
 		fail("out of memory");
 	for (size_t i = 0; i < f->nlines; i++) {
 		const struct mr_line *l = &f->lines[i];
-		if (l->kind != MR_LINE_RECORD || !l->key)
+		if (l->kind != MR_LINE_RECORD || !mr_line_key(l))
 			continue;
 		struct mr_buf k = MR_BUF_INIT;
-		mr_buf_adds(&k, l->key);
+		mr_buf_adds(&k, mr_line_key(l));
 		for (unsigned j = 0; (c->flags & MR_CODEC_MULTIKEY) && j < l->nf; j++) {
 			mr_buf_addc(&k, ':');
-			mr_buf_adds(&k, l->f[j] ? l->f[j] : "");
+			mr_buf_adds(&k, mr_line_field(l, j) ? mr_line_field(l, j) : "");
 		}
 		keys[n++] = mr_buf_detach(&k);
 	}
@@ -115,13 +115,13 @@ static void check_find(const struct mr_codec *c, struct mr_codec_file *f)
 		const struct mr_line *first = NULL;
 		for (size_t j = 0; j < f->nlines && !first; j++) {
 			const struct mr_line *l = &f->lines[j];
-			if (l->kind != MR_LINE_RECORD || l->disabled || !l->key)
+			if (l->kind != MR_LINE_RECORD || l->disabled || !mr_line_key(l))
 				continue;
 			struct mr_buf k = MR_BUF_INIT;
-			mr_buf_adds(&k, l->key);
+			mr_buf_adds(&k, mr_line_key(l));
 			for (unsigned x = 0; (c->flags & MR_CODEC_MULTIKEY) && x < l->nf; x++) {
 				mr_buf_addc(&k, ':');
-				mr_buf_adds(&k, l->f[x] ? l->f[x] : "");
+				mr_buf_adds(&k, mr_line_field(l, x) ? mr_line_field(l, x) : "");
 			}
 			if (strcmp(k.ptr ? k.ptr : "", keys[i]) == 0)
 				first = l;

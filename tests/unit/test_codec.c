@@ -76,11 +76,11 @@ static void dump(const struct mr_codec_file *f, const struct mr_diags *d, struct
 		const struct mr_line *l = &f->lines[i];
 		mr_buf_addf(out, "%u %s%s%s%s", l->lineno, kind_names[l->kind], l->disabled ? " disabled" : "",
 			    l->shadowed ? " shadowed" : "", l->in_block ? " in-block" : "");
-		if (l->key)
-			mr_buf_addf(out, " key=%s", l->key);
+		if (mr_line_key(l))
+			mr_buf_addf(out, " key=%s", mr_line_key(l));
 		for (unsigned j = 0; j < MR_LINE_FIELDS; j++)
-			if (l->f[j])
-				mr_buf_addf(out, " [%u]=%s", j, l->f[j]);
+			if (mr_line_field(l, j))
+				mr_buf_addf(out, " [%u]=%s", j, mr_line_field(l, j));
 		if (l->kind == MR_LINE_RECORD) {
 			mr_buf_adds(out, " | ");
 			mr_codec_render_line(f, l, out);
@@ -373,6 +373,222 @@ START_TEST(uid_min_from_login_defs)
 }
 END_TEST
 
+/* ---- struct mr_line: the key and fields as offsets in the line, or pointers (ext) ---- */
+
+_Static_assert(sizeof(struct mr_line) <= 48, "a line record is 48 bytes: 300,000 of them in a 100,000-mailbox plan");
+
+/* Whether p points into f's buffer (the file's bytes, cut up in place). */
+static bool in_data(const struct mr_codec_file *f, const char *p, size_t len)
+{
+	return p && (uintptr_t)p >= (uintptr_t)f->data && (uintptr_t)p <= (uintptr_t)f->data + len;
+}
+
+static void parse_text(struct mr_codec_file *f, enum mr_file_id id, const char *text)
+{
+	struct mr_diags d = MR_DIAGS_INIT;
+	mr_codec_file_init(f, mr_codecs[id], "test");
+	mr_codec_parse(f, text, strlen(text), &d);
+	ck_assert_int_eq((int)f->nbad, 0);
+	mr_diags_release(&d);
+}
+
+/* Every index set and read back on line l, and set again to NULL: the others keep theirs.
+ * near: strings inside the line's reach (offsets), far: strings that are not (ext). */
+static void set_each(struct mr_line *l, struct mr_arena *a, const char *const near[1 + MR_LINE_FIELDS],
+		     const char *const far[1 + MR_LINE_FIELDS])
+{
+	const char *want[1 + MR_LINE_FIELDS];
+	for (unsigned i = 0; i <= MR_LINE_FIELDS; i++)
+		want[i] = i == 0 ? mr_line_key(l) : mr_line_field(l, i - 1);
+	for (int round = 0; round < 3; round++)
+		for (unsigned i = 0; i <= MR_LINE_FIELDS; i++) {
+			const char *v = round == 0 ? near[i] : round == 1 ? NULL : far[i];
+			if (i == 0)
+				mr_line_set_key(l, v, a);
+			else
+				mr_line_set_field(l, i - 1, v, a);
+			want[i] = v;
+			for (unsigned k = 0; k <= MR_LINE_FIELDS; k++)
+				ck_assert_ptr_eq(k == 0 ? mr_line_key(l) : mr_line_field(l, k - 1), want[k]);
+		}
+}
+
+START_TEST(line_fields_in_the_line)
+{
+	/* dovecot.passwd: the key and seven fields, all in the line; the second one disabled */
+	static const char text[] =
+		"info@example.com:{PLAIN}x:1001:1002:gecos:/var/www/u/data/email/example.com/info:/bin/false:quota=1 a:b\n"
+		"#off@example.com:{PLAIN}y:1001:1002::/h::\n"
+		"bare@example.com:{PLAIN}z\n";
+	struct mr_codec_file f;
+	parse_text(&f, MR_FILE_DOVECOT_PASSWD, text);
+	ck_assert_uint_eq(f.nlines, 3);
+	const struct mr_line *l = &f.lines[0];
+	static const char *const want[] = { "{PLAIN}x", "1001", "1002", "gecos",
+					    "/var/www/u/data/email/example.com/info", "/bin/false", "quota=1 a:b" };
+	ck_assert_int_eq(l->kind, MR_LINE_RECORD);
+	ck_assert(!l->ext);
+	ck_assert_str_eq(mr_line_key(l), "info@example.com");
+	ck_assert(in_data(&f, mr_line_key(l), sizeof(text)));
+	for (unsigned i = 0; i <= MR_F_DOVECOT_EXTRA; i++) {
+		ck_assert_str_eq(mr_line_field(l, i), want[i]);
+		ck_assert(in_data(&f, mr_line_field(l, i), sizeof(text)));
+	}
+	for (unsigned i = MR_F_DOVECOT_EXTRA + 1; i < MR_LINE_FIELDS; i++)
+		ck_assert_ptr_null(mr_line_field(l, i));
+	/* the disabled one: parsed after its '#' */
+	l = &f.lines[1];
+	ck_assert(l->disabled && !l->ext);
+	ck_assert_str_eq(mr_line_key(l), "off@example.com");
+	ck_assert_str_eq(mr_line_field(l, MR_F_DOVECOT_HOME), "/h");
+	ck_assert_str_eq(mr_line_field(l, MR_F_DOVECOT_GECOS), "");
+	/* absent fields are NULL */
+	l = &f.lines[2];
+	ck_assert_str_eq(mr_line_field(l, MR_F_DOVECOT_HASH), "{PLAIN}z");
+	ck_assert_ptr_null(mr_line_field(l, MR_F_DOVECOT_UID));
+	ck_assert_ptr_null(mr_line_field(l, MR_F_DOVECOT_EXTRA));
+	/* a line's last byte is within reach: a field at the end of a line of MR_LINE_MAX bytes */
+	struct mr_buf big = MR_BUF_INIT;
+	mr_buf_adds(&big, "long@example.com:{PLAIN}");
+	while (big.len < MR_LINE_MAX - 2)
+		mr_buf_addc(&big, 'p');
+	mr_buf_adds(&big, ":7\n");
+	ck_assert_uint_eq(big.len, MR_LINE_MAX + 1);
+	struct mr_codec_file g;
+	parse_text(&g, MR_FILE_DOVECOT_PASSWD, big.ptr);
+	ck_assert(!g.lines[0].ext);
+	ck_assert_str_eq(mr_line_field(&g.lines[0], MR_F_DOVECOT_UID), "7");
+	ck_assert_uint_eq(strlen(mr_line_field(&g.lines[0], MR_F_DOVECOT_HASH)), MR_LINE_MAX - 2 - 17);
+	mr_codec_file_release(&g);
+	mr_buf_release(&big);
+	/* a copy of a line reads the same */
+	struct mr_line c = f.lines[0];
+	ck_assert_ptr_eq(mr_line_field(&c, MR_F_DOVECOT_HOME), mr_line_field(&f.lines[0], MR_F_DOVECOT_HOME));
+	/* set and read back every index: strings in the line, none, then an arena's */
+	const char *line = mr_line_key(&f.lines[0]); /* the start of the line */
+	const char *near[1 + MR_LINE_FIELDS], *far[1 + MR_LINE_FIELDS];
+	for (unsigned i = 0; i <= MR_LINE_FIELDS; i++) {
+		near[i] = line + 3 * i;
+		far[i] = mr_arena_printf(&f.arena, "far %u", i);
+	}
+	set_each(&c, &f.arena, near, far);
+	ck_assert(c.ext);
+	ck_assert_str_eq(mr_line_field(&c, 4), "far 5");
+	ck_assert_str_eq(mr_line_key(&f.lines[0]), "info@example.com"); /* the original is untouched */
+	mr_codec_file_release(&f);
+}
+END_TEST
+
+START_TEST(line_fields_outside_the_line)
+{
+	/* exim passwd: the words mailrecon does not know are joined in the arena: the line keeps
+	 * pointers, and still the fields that are in it */
+	static const char text[] = "info@example.com:x=1 owner=alice save=no y=2\nplain@example.com:owner=bob\n";
+	struct mr_codec_file f;
+	parse_text(&f, MR_FILE_EXIM_PASSWD, text);
+	const struct mr_line *l = &f.lines[0];
+	ck_assert(l->ext);
+	ck_assert_str_eq(mr_line_key(l), "info@example.com");
+	ck_assert(in_data(&f, mr_line_key(l), sizeof(text)));
+	ck_assert_str_eq(mr_line_field(l, MR_F_PASSWD_OWNER), "alice");
+	ck_assert(in_data(&f, mr_line_field(l, MR_F_PASSWD_OWNER), sizeof(text)));
+	ck_assert_ptr_null(mr_line_field(l, MR_F_PASSWD_DISABLED));
+	ck_assert_str_eq(mr_line_field(l, MR_F_PASSWD_SAVE), "no");
+	ck_assert_str_eq(mr_line_field(l, MR_F_PASSWD_EXTRA), "x=1 y=2");
+	ck_assert(!in_data(&f, mr_line_field(l, MR_F_PASSWD_EXTRA), sizeof(text)));
+	ck_assert_ptr_null(mr_line_field(l, MR_F_PASSWD_LEGACY));
+	ck_assert(!f.lines[1].ext);
+	ck_assert_str_eq(mr_line_field(&f.lines[1], MR_F_PASSWD_OWNER), "bob");
+	struct mr_buf out = MR_BUF_INIT;
+	mr_codec_render_line(&f, l, &out);
+	ck_assert_str_eq(out.ptr, "info@example.com:owner=alice save=no x=1 y=2");
+	mr_buf_release(&out);
+	mr_codec_file_release(&f);
+
+	/* registry: the key "KIND NAME" and the decoded values are made in the arena, after one
+	 * another: within reach of one base, no pointers */
+	static const char reg[] = "domain example.com\towner=alice dmarc=yes\nmailbox a@example.com note=front%20desk\n";
+	parse_text(&f, MR_FILE_REGISTRY, reg);
+	l = &f.lines[0];
+	ck_assert(!l->ext);
+	ck_assert_str_eq(mr_line_key(l), "domain example.com");
+	ck_assert_str_eq(mr_line_field(l, MR_F_REG_KIND), "domain");
+	ck_assert_str_eq(mr_line_field(l, MR_F_REG_NAME), "example.com");
+	ck_assert_str_eq(mr_line_field(l, MR_F_REG_DOMAIN_OWNER), "alice");
+	ck_assert_str_eq(mr_line_field(l, MR_F_REG_DOMAIN_DMARC), "yes");
+	ck_assert_ptr_null(mr_line_field(l, MR_F_REG_DOMAIN_DISABLED_BY));
+	ck_assert_str_eq(mr_line_field(&f.lines[1], MR_F_REG_MAILBOX_NOTE), "front desk");
+	ck_assert_ptr_eq(mr_codec_find(&f, "mailbox a@example.com"), &f.lines[1]);
+	mr_codec_file_release(&f);
+}
+END_TEST
+
+START_TEST(line_fields_made_by_the_plan)
+{
+	/* a line the plan makes has no base: its strings are pointers from the first one */
+	struct mr_arena a = MR_ARENA_INIT;
+	struct mr_line l;
+	memset(&l, 0, sizeof(l));
+	for (unsigned i = 0; i < MR_LINE_FIELDS; i++)
+		ck_assert_ptr_null(mr_line_field(&l, i));
+	ck_assert_ptr_null(mr_line_key(&l));
+	mr_line_set_field(&l, MR_F_REG_KIND, NULL, &a);
+	ck_assert(!l.ext);
+	mr_line_set_key(&l, "k", &a);
+	ck_assert(l.ext);
+	ck_assert_str_eq(mr_line_key(&l), "k");
+	ck_assert_ptr_null(mr_line_field(&l, MR_F_REG_KIND));
+	/* every index: literals, none, and an arena's */
+	memset(&l, 0, sizeof(l));
+	static const char *const lit[1 + MR_LINE_FIELDS] = { "k", "f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8" };
+	const char *far[1 + MR_LINE_FIELDS];
+	for (unsigned i = 0; i <= MR_LINE_FIELDS; i++)
+		far[i] = mr_arena_printf(&a, "arena %u", i);
+	set_each(&l, &a, lit, far);
+	/* a base (a codec's block): offsets up to 65,534 bytes after it */
+	char *buf = mr_arena_alloc(&a, 70000);
+	memset(buf, 'x', 70000);
+	buf[0] = buf[65534] = buf[65535] = buf[69999] = '\0';
+	memset(&l, 0, sizeof(l));
+	mr_line_set_base(&l, buf);
+	mr_line_set_key(&l, buf, &a);
+	mr_line_set_field(&l, 0, buf + 65534, &a); /* the farthest offset there is */
+	ck_assert(!l.ext);
+	ck_assert_ptr_eq(mr_line_key(&l), buf);
+	ck_assert_ptr_eq(mr_line_field(&l, 0), buf + 65534);
+	mr_line_set_field(&l, 1, buf + 65535, &a); /* one more: pointers, the others kept */
+	ck_assert(l.ext);
+	ck_assert_ptr_eq(mr_line_key(&l), buf);
+	ck_assert_ptr_eq(mr_line_field(&l, 0), buf + 65534);
+	ck_assert_ptr_eq(mr_line_field(&l, 1), buf + 65535);
+	/* below the base: pointers too */
+	mr_line_set_base(&l, buf + 10);
+	ck_assert(!l.ext);
+	ck_assert_ptr_null(mr_line_key(&l));
+	mr_line_set_key(&l, buf + 10, &a);
+	mr_line_set_field(&l, 8, buf + 9, &a);
+	ck_assert(l.ext);
+	ck_assert_ptr_eq(mr_line_key(&l), buf + 10);
+	ck_assert_ptr_eq(mr_line_field(&l, 8), buf + 9);
+	/* every index of a line with a base, whose strings all fit, then do not */
+	const char *near[1 + MR_LINE_FIELDS];
+	for (unsigned i = 0; i <= MR_LINE_FIELDS; i++)
+		near[i] = buf + 1 + 7000 * i;
+	mr_line_set_base(&l, buf);
+	for (unsigned i = 0; i <= MR_LINE_FIELDS; i++) {
+		if (i == 0)
+			mr_line_set_key(&l, near[i], &a);
+		else
+			mr_line_set_field(&l, i - 1, near[i], &a);
+		ck_assert(!l.ext);
+	}
+	ck_assert_ptr_eq(mr_line_field(&l, 8), buf + 1 + 7000 * 9);
+	set_each(&l, &a, near, far);
+	ck_assert(l.ext);
+	mr_arena_release(&a);
+}
+END_TEST
+
 Suite *suite_codec(void)
 {
 	Suite *s = suite_create("codec");
@@ -381,6 +597,11 @@ Suite *suite_codec(void)
 	tcase_add_test(t, every_codec_golden_case);
 	tcase_add_test(t, every_live_tree);
 	tcase_add_test(t, uid_min_from_login_defs);
+	suite_add_tcase(s, t);
+	t = tcase_create("lines");
+	tcase_add_test(t, line_fields_in_the_line);
+	tcase_add_test(t, line_fields_outside_the_line);
+	tcase_add_test(t, line_fields_made_by_the_plan);
 	suite_add_tcase(s, t);
 	return s;
 }
