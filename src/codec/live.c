@@ -63,7 +63,8 @@ bool mr_home_is_place(const char *home, const char *owner, const char *domain, c
 	return home[0] == '\0' || (home[0] == '/' && home[1] == '\0');
 }
 
-const char *mr_home_owner(struct mr_model *m, const char *home, const char *domain, const char *local)
+const char *mr_home_owner(struct mr_model *m, const char *home, const char *domain, const char *local,
+			  const char *known)
 {
 	static const char pre[] = "/var/www/";
 	if (strncmp(home, pre, sizeof(pre) - 1) != 0)
@@ -83,7 +84,8 @@ const char *mr_home_owner(struct mr_model *m, const char *home, const char *doma
 	p += dl + 1;
 	if (strncmp(p, local, ll) != 0 || !(p[ll] == '\0' || (p[ll] == '/' && p[ll + 1] == '\0')))
 		return NULL;
-	const char *owner = mr_model_str(m, o, (size_t)(slash - o));
+	size_t ol = (size_t)(slash - o);
+	const char *owner = known && strncmp(known, o, ol) == 0 && known[ol] == '\0' ? known : mr_model_str(m, o, ol);
 	return mr_check_user_name(owner) ? NULL : owner;
 }
 
@@ -212,7 +214,7 @@ static void read_registry(struct build *b)
 		const char *kind = l->f[MR_F_REG_KIND], *name = l->f[MR_F_REG_NAME];
 		if (kind[0] == 'u') {
 			struct mr_user *dup;
-			struct mr_user *u = mr_model_add_user(b->m, name, lloc(b->lv, id, l), &dup);
+			struct mr_user *u = mr_model_add_user_borrowed(b->m, name, lloc(b->lv, id, l), &dup);
 			const char *role = l->f[MR_F_REG_USER_ROLE];
 			u->role = !role || strcmp(role, "user") == 0 ? MR_ROLE_USER
 				  : strcmp(role, "reseller") == 0 ? MR_ROLE_RESELLER : MR_ROLE_ADMIN;
@@ -267,7 +269,7 @@ static void read_domains(struct build *b)
 			continue;
 		}
 		struct mr_domain *dup;
-		struct mr_domain *d = mr_model_add_domain(b->m, l->key, lloc(b->lv, id, l), &dup);
+		struct mr_domain *d = mr_model_add_domain_borrowed(b->m, l->key, lloc(b->lv, id, l), &dup);
 		if (!d) {
 			FINDING(b, id, l, "domain '%s' is already disabled on line %u; this line is ignored", l->key,
 				(unsigned)dup->loc.line);
@@ -309,7 +311,7 @@ static struct mr_domain *domain_for(struct build *b, enum mr_file_id id, const s
 										   : mr_model_domain(b->m, dname);
 	if (!d) {
 		struct mr_domain *dup;
-		d = mr_model_add_domain(b->m, dname, lloc(b->lv, id, l), &dup);
+		d = mr_model_add_domain_borrowed(b->m, dname, lloc(b->lv, id, l), &dup);
 		d->implicit = true;
 		FINDING(b, id, l, "mailbox '%s' is in domain '%s', which has no line in %s", l->key, dname,
 			b->lv->files[MR_FILE_EXIM_DOMAINS].cf.path);
@@ -318,14 +320,20 @@ static struct mr_domain *domain_for(struct build *b, enum mr_file_id id, const s
 	return d;
 }
 
+/* The mailbox of a passwd line's key, made when it is new: its address is the key itself,
+ * its name a copy of the key's local part. */
 static struct mr_mailbox *add_mailbox(struct build *b, enum mr_file_id id, const struct mr_line *l)
 {
+	/* most lines of the second passwd file are about a mailbox the first one made */
+	struct mr_mailbox *mb = mr_model_mailbox(b->m, l->key);
+	if (mb)
+		return mb;
 	const char *local;
 	struct mr_domain *d = domain_for(b, id, l, &local);
 	if (!d)
 		return NULL;
 	struct mr_mailbox *dup;
-	struct mr_mailbox *mb = mr_domain_add_mailbox(b->m, d, local, lloc(b->lv, id, l), &dup);
+	mb = mr_domain_add_mailbox_borrowed(b->m, d, local, l->key, lloc(b->lv, id, l), &dup);
 	return mb ? mb : dup;
 }
 
@@ -514,7 +522,7 @@ static void resolve_owners(struct build *b)
 			struct mr_mailbox *mb = d->mailboxes[j];
 			const struct mr_line *ex = mb->src_exim, *dv = mb->src_dovecot;
 			const char *eo = ex ? ex->f[MR_F_PASSWD_OWNER] : NULL;
-			const char *ho = mb->home ? mr_home_owner(m, mb->home, d->name, mb->name) : NULL;
+			const char *ho = mb->home ? mr_home_owner(m, mb->home, d->name, mb->name, d->owner) : NULL;
 			if (mb->home && !ho)
 				FINDING(b, MR_FILE_DOVECOT_PASSWD, dv,
 					"the home of '%s' is not /var/www/OWNER/data/email/%s/%s", mb->address, d->name,
@@ -539,7 +547,7 @@ static void resolve_owners(struct build *b)
 		d->owner_loc = d->loc;
 		if (!mr_model_user(m, d->owner)) {
 			struct mr_user *dup;
-			mr_model_add_user(m, d->owner, d->loc, &dup);
+			mr_model_add_user_borrowed(m, d->owner, d->loc, &dup);
 		}
 	}
 }
@@ -577,6 +585,7 @@ static void read_aliases(struct build *b)
 	struct mr_codec_file *cf = &b->lv->files[id].cf;
 	/* the first pass finds each line's mailbox, the second only uses what it found */
 	struct mr_mailbox **found = xcalloc(cf->nlines ? cf->nlines : 1, sizeof(*found));
+	struct mr_buf local = MR_BUF_INIT; /* an alias's local part, checked in the first pass */
 	for (int pass = 0; pass < 2; pass++) {
 		FOR_RECORDS(b, id, l) {
 			size_t li = (size_t)(l - cf->lines);
@@ -595,32 +604,31 @@ static void read_aliases(struct build *b)
 			}
 			struct mr_items *list = fwd ? &mb->aliases : &mb->copy_to;
 			const char *item = l->key;
-			if (fwd) {
+			if (fwd && pass == 1) {
+				/* the item is the local part: copied once, for a line that passed the checks */
+				item = mr_model_str(m, l->key, (size_t)(strrchr(l->key, '@') - l->key));
+			} else if (fwd) {
 				const char *at = strrchr(l->key, '@');
-				const char *local = mr_model_str(m, l->key, (size_t)(at - l->key));
+				mr_buf_reset(&local);
+				mr_buf_add(&local, l->key, (size_t)(at - l->key));
 				if (strcmp(at + 1, mb->domain->name) != 0) {
-					if (pass == 0)
-						FINDING(b, id, l, "alias '%s' is not in the domain of its mailbox '%s'", l->key, main_addr);
+					FINDING(b, id, l, "alias '%s' is not in the domain of its mailbox '%s'", l->key, main_addr);
 					continue;
 				}
-				if (mr_check_mailbox_name(local)) {
-					if (pass == 0)
-						FINDING(b, id, l, "alias '%s' is not a name mailrecon can manage; ignored", l->key);
+				if (mr_check_mailbox_name(local.ptr)) {
+					FINDING(b, id, l, "alias '%s' is not a name mailrecon can manage; ignored", l->key);
 					continue;
 				}
-				if (pass == 0 && mr_model_mailbox(m, l->key)) {
+				if (mr_model_mailbox(m, l->key)) {
 					FINDING(b, id, l, "alias '%s' is also a mailbox; the mailbox wins", l->key);
 					continue;
 				}
-				if (pass == 0) {
-					const struct mr_line *prev = mr_strmap_put_new(&b->aliases, l->key, strlen(l->key), l);
-					if (prev) {
-						FINDING(b, id, l, "alias '%s' is already on line %u; this line is ignored", l->key,
-							prev->lineno);
-						continue;
-					}
+				const struct mr_line *prev = mr_strmap_put_new(&b->aliases, l->key, strlen(l->key), l);
+				if (prev) {
+					FINDING(b, id, l, "alias '%s' is already on line %u; this line is ignored", l->key,
+						prev->lineno);
+					continue;
 				}
-				item = local;
 			} else if (strcmp(l->key, main_addr) == 0) {
 				if (pass == 0)
 					FINDING(b, id, l, "mailbox '%s' sends a copy to itself; ignored", main_addr);
@@ -641,6 +649,7 @@ static void read_aliases(struct build *b)
 		}
 	}
 	free(found);
+	mr_buf_release(&local);
 	for (size_t i = 0; i < m->ndomains; i++)
 		for (size_t j = 0; j < m->domains[i]->nmailboxes; j++) {
 			struct mr_mailbox *mb = m->domains[i]->mailboxes[j];
