@@ -363,11 +363,11 @@ static void read_exim_passwd(struct build *b)
 		struct mr_mailbox *mb = mailbox_of(b, id, l);
 		if (!mb)
 			continue;
-		if (mb->src_exim) {
+		if (mb->live->src_exim) {
 			FINDING(b, id, l, "mailbox '%s' is disabled twice; this line is ignored", l->key);
 			continue;
 		}
-		mb->src_exim = l;
+		mb->live->src_exim = l;
 		const char *why = l->f[MR_F_PASSWD_DISABLED];
 		mb->disabled = l->disabled || (why && strcmp(why, "self") == 0);
 		mb->keep_copy = !(l->f[MR_F_PASSWD_SAVE] && strcmp(l->f[MR_F_PASSWD_SAVE], "no") == 0);
@@ -421,12 +421,12 @@ static void read_dovecot(struct build *b)
 		struct mr_mailbox *mb = mailbox_of(b, id, l);
 		if (!mb)
 			continue;
-		if (mb->src_dovecot) {
+		if (mb->live->src_dovecot) {
 			FINDING(b, id, l, "mailbox '%s' is disabled twice; this line is ignored", l->key);
 			continue;
 		}
-		const struct mr_line *ex = mb->src_exim;
-		mb->src_dovecot = l;
+		const struct mr_line *ex = mb->live->src_exim;
+		mb->live->src_dovecot = l;
 		if (!ex) {
 			FINDING(b, id, l, "mailbox '%s' is in %s but not in %s: Exim does not deliver to it", l->key,
 				b->lv->files[id].cf.path, b->lv->files[MR_FILE_EXIM_PASSWD].cf.path);
@@ -449,30 +449,30 @@ static void read_dovecot(struct build *b)
 		}
 		int64_t v;
 		if (l->f[MR_F_DOVECOT_UID] && mr_codec_parse_uint(l->f[MR_F_DOVECOT_UID], 4294967294LL, &v))
-			mb->uid = v;
+			mb->live->uid = v;
 		if (l->f[MR_F_DOVECOT_GID] && mr_codec_parse_uint(l->f[MR_F_DOVECOT_GID], 4294967294LL, &v))
-			mb->gid = v;
-		bool low_uid = mb->uid != MR_UNSET && mb->uid < b->uid_min;
-		bool low_gid = mb->gid != MR_UNSET && mb->gid < b->uid_min;
+			mb->live->gid = v;
+		bool low_uid = mb->live->uid != MR_UNSET && mb->live->uid < b->uid_min;
+		bool low_gid = mb->live->gid != MR_UNSET && mb->live->gid < b->uid_min;
 		if (low_uid || low_gid) {
 			struct mr_buf ids = MR_BUF_INIT;
 			if (low_uid)
-				mr_buf_addf(&ids, "uid %lld", (long long)mb->uid);
+				mr_buf_addf(&ids, "uid %lld", (long long)mb->live->uid);
 			if (low_gid)
-				mr_buf_addf(&ids, "%sgid %lld", low_uid ? " and " : "", (long long)mb->gid);
+				mr_buf_addf(&ids, "%sgid %lld", low_uid ? " and " : "", (long long)mb->live->gid);
 			FINDING(b, id, l, "mailbox '%s' has %s, below UID_MIN %lld: its mail would belong to a system account",
 				l->key, ids.ptr, (long long)b->uid_min);
 			mr_buf_release(&ids);
 		}
-		mb->home = l->f[MR_F_DOVECOT_HOME] && *l->f[MR_F_DOVECOT_HOME] ? l->f[MR_F_DOVECOT_HOME] : NULL;
+		mb->live->home = l->f[MR_F_DOVECOT_HOME] && *l->f[MR_F_DOVECOT_HOME] ? l->f[MR_F_DOVECOT_HOME] : NULL;
 		read_quota(b, l, mb);
 	}
 	/* the other direction: in Exim's list but Dovecot cannot log it in or deliver */
 	for (size_t i = 0; i < b->m->ndomains; i++)
 		for (size_t j = 0; j < b->m->domains[i]->nmailboxes; j++) {
 			const struct mr_mailbox *mb = b->m->domains[i]->mailboxes[j];
-			if (mb->src_exim && !mb->src_dovecot)
-				FINDING(b, MR_FILE_EXIM_PASSWD, (const struct mr_line *)mb->src_exim,
+			if (mb->live->src_exim && !mb->live->src_dovecot)
+				FINDING(b, MR_FILE_EXIM_PASSWD, (const struct mr_line *)mb->live->src_exim,
 					"mailbox '%s' is in %s but not in %s: it has no password and no storage",
 					mb->address, b->lv->files[MR_FILE_EXIM_PASSWD].cf.path,
 					b->lv->files[MR_FILE_DOVECOT_PASSWD].cf.path);
@@ -520,10 +520,10 @@ static void resolve_owners(struct build *b)
 		struct mr_domain *d = m->domains[i];
 		for (size_t j = 0; j < d->nmailboxes; j++) {
 			struct mr_mailbox *mb = d->mailboxes[j];
-			const struct mr_line *ex = mb->src_exim, *dv = mb->src_dovecot;
+			const struct mr_line *ex = mb->live->src_exim, *dv = mb->live->src_dovecot;
 			const char *eo = ex ? ex->f[MR_F_PASSWD_OWNER] : NULL;
-			const char *ho = mb->home ? mr_home_owner(m, mb->home, d->name, mb->name, d->owner) : NULL;
-			if (mb->home && !ho)
+			const char *ho = mb->live->home ? mr_home_owner(m, mb->live->home, d->name, mb->name, d->owner) : NULL;
+			if (mb->live->home && !ho)
 				FINDING(b, MR_FILE_DOVECOT_PASSWD, dv,
 					"the home of '%s' is not /var/www/OWNER/data/email/%s/%s", mb->address, d->name,
 					mb->name);
@@ -560,7 +560,7 @@ static void read_disabled(struct build *b)
 		struct mr_user *u = d->owner ? mr_model_user(m, d->owner) : NULL;
 		for (size_t j = 0; j < d->nmailboxes; j++) {
 			struct mr_mailbox *mb = d->mailboxes[j];
-			const struct mr_line *ex = mb->src_exim, *dv = mb->src_dovecot;
+			const struct mr_line *ex = mb->live->src_exim, *dv = mb->live->src_dovecot;
 			bool effective = mb->disabled || d->disabled || (u && u->disabled);
 			const char *why = ex ? ex->f[MR_F_PASSWD_DISABLED] : NULL;
 			if (ex && !ex->disabled) {
@@ -654,7 +654,7 @@ static void read_aliases(struct build *b)
 		for (size_t j = 0; j < m->domains[i]->nmailboxes; j++) {
 			struct mr_mailbox *mb = m->domains[i]->mailboxes[j];
 			if (!mb->keep_copy && mb->copy_to.n == 0) {
-				FINDING(b, MR_FILE_EXIM_PASSWD, (const struct mr_line *)mb->src_exim,
+				FINDING(b, MR_FILE_EXIM_PASSWD, (const struct mr_line *)mb->live->src_exim,
 					"mailbox '%s' keeps no copy (save=no) and sends none: its mail goes nowhere",
 					mb->address);
 			}
@@ -883,6 +883,7 @@ int mr_live_load(struct mr_live *lv, const struct mr_live_opts *o, struct mr_dia
 {
 	memset(lv, 0, sizeof(*lv));
 	mr_model_init(&lv->model);
+	lv->model.live = true;
 	lv->root = o->root;
 	lv->findings = (struct mr_diags)MR_DIAGS_INIT;
 	lv->layout = o->layout;

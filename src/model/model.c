@@ -163,11 +163,23 @@ void mr_model_drop_domains(struct mr_model *m, size_t n)
 	mr_model_reindex(m); /* the maps have no removal (a failure path only) */
 }
 
-/* A new mailbox name@d->name (address, alen bytes), both kept as they are */
+/* A new mailbox name@d->name (address, alen bytes), both kept as they are; a live model's
+ * has its live part in the same block. */
 static struct mr_mailbox *new_mailbox(struct mr_model *m, struct mr_domain *d, const char *name,
 				      const char *address, size_t alen, struct mr_loc loc)
 {
-	struct mr_mailbox *mb = mr_arena_zalloc(&m->arena, sizeof(*mb));
+	struct mr_mailbox *mb;
+	if (m->live) {
+		struct with_live {
+			struct mr_mailbox mb;
+			struct mr_mailbox_live live;
+		} *x = mr_arena_zalloc(&m->arena, sizeof(*x));
+		mb = &x->mb;
+		mb->live = &x->live;
+		mb->live->uid = mb->live->gid = MR_UNSET;
+	} else {
+		mb = mr_arena_zalloc(&m->arena, sizeof(*mb));
+	}
 	mr_strmap_put_new(&m->mailbox_map, address, alen, mb);
 	mb->address = address;
 	mb->name = name;
@@ -175,7 +187,6 @@ static struct mr_mailbox *new_mailbox(struct mr_model *m, struct mr_domain *d, c
 	mb->domain = d;
 	mb->keep_copy = true;
 	mb->rate_per_hour = MR_UNSET;
-	mb->uid = mb->gid = MR_UNSET;
 	mb->greylisting = mb->spamassassin = true;
 	d->mailboxes = xgrow(d->mailboxes, sizeof(*d->mailboxes), d->nmailboxes + 1, &d->mailboxes_cap);
 	d->mailboxes[d->nmailboxes++] = mb;

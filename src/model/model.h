@@ -155,6 +155,15 @@ struct mr_password {
 
 struct mr_domain;
 
+/* What only the live model knows of a mailbox (codec/live.c). */
+struct mr_mailbox_live {
+	const char *home; /* where Dovecot keeps the mail; NULL: no home field */
+	int64_t uid, gid; /* MR_UNSET: none */
+	/* the exim-passwd and dovecot-passwd lines (struct mr_line) it was read from, or NULL;
+	 * the codecs and apply use them, the model never looks inside */
+	const void *src_exim, *src_dovecot;
+};
+
 struct mr_mailbox {
 	const char *name;
 	const char *address; /* name@domain */
@@ -171,12 +180,9 @@ struct mr_mailbox {
 	struct mr_loc disabled_loc;
 	const char *disabled_by; /* who disabled it (registry disabled_by=); NULL: unknown or enabled */
 	const char *note; /* NULL: none */
-	/* Live model only (NULL / MR_UNSET in a desired model): where Dovecot keeps the mail. */
-	const char *home;
-	int64_t uid, gid;
-	/* Live model only: the exim-passwd and dovecot-passwd lines (struct mr_line) it was
-	 * read from, or NULL; the codecs and apply use them, the model never looks inside. */
-	const void *src_exim, *src_dovecot;
+	/* a live model's mailbox only (NULL in a desired model, which has as many mailboxes and
+	 * needs none of it) */
+	struct mr_mailbox_live *live;
 };
 
 struct mr_dkim {
@@ -223,6 +229,7 @@ struct mr_domain {
 
 struct mr_model {
 	struct mr_arena arena;
+	bool live; /* read from the live files (codec/live.h): each mailbox has its mr_mailbox_live */
 	struct mr_server server;
 	struct mr_user **users;
 	size_t nusers, users_cap;

@@ -101,8 +101,8 @@ static void passwd_line(struct mr_line *l, const struct mr_codec_file *f, const 
 	l->f[MR_F_PASSWD_DISABLED] = mb->disabled ? "self" : d->disabled ? "domain" : udis ? "user" : NULL;
 	l->f[MR_F_PASSWD_SAVE] = mb->keep_copy ? NULL : "no";
 	/* a live mailbox knows its line: no second lookup by address */
-	const struct mr_mailbox *lmb = mb->src_exim ? mb : mr_model_mailbox(lm, mb->address);
-	const struct mr_line *ll = lmb ? lmb->src_exim : NULL;
+	const struct mr_mailbox *lmb = mb->live && mb->live->src_exim ? mb : mr_model_mailbox(lm, mb->address);
+	const struct mr_line *ll = lmb ? lmb->live->src_exim : NULL;
 	if (ll)
 		l->f[MR_F_PASSWD_EXTRA] = ll->f[MR_F_PASSWD_EXTRA];
 }
@@ -183,7 +183,8 @@ static void dovecot_line(struct mr_line *l, const struct mr_codec_file *f, struc
 {
 	const struct mr_model *lm = &in->live->model;
 	const struct mr_domain *d = c->d, *ld = c->ld;
-	const struct mr_mailbox *lmb = mb->src_dovecot ? mb : mr_model_mailbox(lm, mb->address);
+	const struct mr_mailbox *lm_mb = mb->live && mb->live->src_dovecot ? mb : mr_model_mailbox(lm, mb->address);
+	const struct mr_mailbox_live *lmb = lm_mb ? lm_mb->live : NULL;
 	bool same_owner = lmb && ld && ld->owner && d->owner && strcmp(ld->owner, d->owner) == 0;
 	record(l, f, mb->address);
 	l->nf = MR_F_DOVECOT_EXTRA + 1;
