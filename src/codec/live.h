@@ -71,6 +71,10 @@ const char *mr_srvcert_path(enum mr_srvcert which, enum mr_layout layout);
 int mr_srvcert_which(const char *path, enum mr_layout layout);
 
 struct mr_live {
+	/* Its strings are mostly the files' own (files[].cf: the bytes cut up in place and the
+	 * file's arena), not copies: names, addresses, hashes, homes, owners, targets.  Those
+	 * bytes are never written after mr_live_load, and mr_live_release frees the model and
+	 * the files together: nothing may keep the model, or a string of it, longer. */
 	struct mr_model model;
 	enum mr_layout layout; /* as resolved */
 	struct mr_root *root;  /* borrowed: every file is read through it */
