@@ -183,8 +183,8 @@ static void dovecot_line(struct mr_line *l, const struct mr_codec_file *f, struc
 {
 	const struct mr_model *lm = &in->live->model;
 	const struct mr_domain *d = c->d, *ld = c->ld;
-	const struct mr_mailbox *lm_mb = mb->live && mb->live->src_dovecot ? mb : mr_model_mailbox(lm, mb->address);
-	const struct mr_mailbox_live *lmb = lm_mb ? lm_mb->live : NULL;
+	const struct mr_mailbox *live_mb = mb->live && mb->live->src_dovecot ? mb : mr_model_mailbox(lm, mb->address);
+	const struct mr_mailbox_live *lmb = live_mb ? live_mb->live : NULL;
 	bool same_owner = lmb && ld && ld->owner && d->owner && strcmp(ld->owner, d->owner) == 0;
 	record(l, f, mb->address);
 	l->nf = MR_F_DOVECOT_EXTRA + 1;
