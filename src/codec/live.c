@@ -63,7 +63,8 @@ bool mr_home_is_place(const char *home, const char *owner, const char *domain, c
 	return home[0] == '\0' || (home[0] == '/' && home[1] == '\0');
 }
 
-const char *mr_home_owner(struct mr_model *m, const char *home, const char *domain, const char *local)
+const char *mr_home_owner(struct mr_model *m, const char *home, const char *domain, const char *local,
+			  const char *known)
 {
 	static const char pre[] = "/var/www/";
 	if (strncmp(home, pre, sizeof(pre) - 1) != 0)
@@ -83,7 +84,8 @@ const char *mr_home_owner(struct mr_model *m, const char *home, const char *doma
 	p += dl + 1;
 	if (strncmp(p, local, ll) != 0 || !(p[ll] == '\0' || (p[ll] == '/' && p[ll + 1] == '\0')))
 		return NULL;
-	const char *owner = mr_model_str(m, o, (size_t)(slash - o));
+	size_t ol = (size_t)(slash - o);
+	const char *owner = known && strncmp(known, o, ol) == 0 && known[ol] == '\0' ? known : mr_model_str(m, o, ol);
 	return mr_check_user_name(owner) ? NULL : owner;
 }
 
@@ -213,7 +215,7 @@ static void read_registry(struct build *b)
 		const char *kind = mr_line_field(l, MR_F_REG_KIND), *name = mr_line_field(l, MR_F_REG_NAME);
 		if (kind[0] == 'u') {
 			struct mr_user *dup;
-			struct mr_user *u = mr_model_add_user(b->m, name, lloc(b->lv, id, l), &dup);
+			struct mr_user *u = mr_model_add_user_borrowed(b->m, name, lloc(b->lv, id, l), &dup);
 			const char *role = mr_line_field(l, MR_F_REG_USER_ROLE);
 			u->role = !role || strcmp(role, "user") == 0 ? MR_ROLE_USER
 				  : strcmp(role, "reseller") == 0 ? MR_ROLE_RESELLER : MR_ROLE_ADMIN;
@@ -271,7 +273,7 @@ static void read_domains(struct build *b)
 			continue;
 		}
 		struct mr_domain *dup;
-		struct mr_domain *d = mr_model_add_domain(b->m, mr_line_key(l), lloc(b->lv, id, l), &dup);
+		struct mr_domain *d = mr_model_add_domain_borrowed(b->m, mr_line_key(l), lloc(b->lv, id, l), &dup);
 		if (!d) {
 			FINDING(b, id, l, "domain '%s' is already disabled on line %u; this line is ignored", mr_line_key(l),
 				(unsigned)dup->loc.line);
@@ -314,7 +316,7 @@ static struct mr_domain *domain_for(struct build *b, enum mr_file_id id, const s
 										   : mr_model_domain(b->m, dname);
 	if (!d) {
 		struct mr_domain *dup;
-		d = mr_model_add_domain(b->m, dname, lloc(b->lv, id, l), &dup);
+		d = mr_model_add_domain_borrowed(b->m, dname, lloc(b->lv, id, l), &dup);
 		d->implicit = true;
 		FINDING(b, id, l, "mailbox '%s' is in domain '%s', which has no line in %s", mr_line_key(l), dname,
 			b->lv->files[MR_FILE_EXIM_DOMAINS].cf.path);
@@ -323,14 +325,20 @@ static struct mr_domain *domain_for(struct build *b, enum mr_file_id id, const s
 	return d;
 }
 
+/* The mailbox of a passwd line's key, made when it is new: its address is the key itself,
+ * its name a copy of the key's local part. */
 static struct mr_mailbox *add_mailbox(struct build *b, enum mr_file_id id, const struct mr_line *l)
 {
+	/* most lines of the second passwd file are about a mailbox the first one made */
+	struct mr_mailbox *mb = mr_model_mailbox(b->m, mr_line_key(l));
+	if (mb)
+		return mb;
 	const char *local;
 	struct mr_domain *d = domain_for(b, id, l, &local);
 	if (!d)
 		return NULL;
 	struct mr_mailbox *dup;
-	struct mr_mailbox *mb = mr_domain_add_mailbox(b->m, d, local, lloc(b->lv, id, l), &dup);
+	mb = mr_domain_add_mailbox_borrowed(b->m, d, local, mr_line_key(l), lloc(b->lv, id, l), &dup);
 	return mb ? mb : dup;
 }
 
@@ -360,11 +368,11 @@ static void read_exim_passwd(struct build *b)
 		struct mr_mailbox *mb = mailbox_of(b, id, l);
 		if (!mb)
 			continue;
-		if (mb->src_exim) {
+		if (mb->live->src_exim) {
 			FINDING(b, id, l, "mailbox '%s' is disabled twice; this line is ignored", mr_line_key(l));
 			continue;
 		}
-		mb->src_exim = l;
+		mb->live->src_exim = l;
 		const char *why = mr_line_field(l, MR_F_PASSWD_DISABLED);
 		mb->disabled = l->disabled || (why && strcmp(why, "self") == 0);
 		const char *save = mr_line_field(l, MR_F_PASSWD_SAVE);
@@ -419,12 +427,12 @@ static void read_dovecot(struct build *b)
 		struct mr_mailbox *mb = mailbox_of(b, id, l);
 		if (!mb)
 			continue;
-		if (mb->src_dovecot) {
+		if (mb->live->src_dovecot) {
 			FINDING(b, id, l, "mailbox '%s' is disabled twice; this line is ignored", mr_line_key(l));
 			continue;
 		}
-		const struct mr_line *ex = mb->src_exim;
-		mb->src_dovecot = l;
+		const struct mr_line *ex = mb->live->src_exim;
+		mb->live->src_dovecot = l;
 		if (!ex) {
 			FINDING(b, id, l, "mailbox '%s' is in %s but not in %s: Exim does not deliver to it", mr_line_key(l),
 				b->lv->files[id].cf.path, b->lv->files[MR_FILE_EXIM_PASSWD].cf.path);
@@ -446,33 +454,31 @@ static void read_dovecot(struct build *b)
 			mb->password.loc = lloc(b->lv, id, l);
 		}
 		int64_t v;
-		const char *uid = mr_line_field(l, MR_F_DOVECOT_UID), *gid = mr_line_field(l, MR_F_DOVECOT_GID);
-		if (uid && mr_codec_parse_uint(uid, 4294967294LL, &v))
-			mb->uid = v;
-		if (gid && mr_codec_parse_uint(gid, 4294967294LL, &v))
-			mb->gid = v;
-		bool low_uid = mb->uid != MR_UNSET && mb->uid < b->uid_min;
-		bool low_gid = mb->gid != MR_UNSET && mb->gid < b->uid_min;
+		if (mr_line_field(l, MR_F_DOVECOT_UID) && mr_codec_parse_uint(mr_line_field(l, MR_F_DOVECOT_UID), 4294967294LL, &v))
+			mb->live->uid = v;
+		if (mr_line_field(l, MR_F_DOVECOT_GID) && mr_codec_parse_uint(mr_line_field(l, MR_F_DOVECOT_GID), 4294967294LL, &v))
+			mb->live->gid = v;
+		bool low_uid = mb->live->uid != MR_UNSET && mb->live->uid < b->uid_min;
+		bool low_gid = mb->live->gid != MR_UNSET && mb->live->gid < b->uid_min;
 		if (low_uid || low_gid) {
 			struct mr_buf ids = MR_BUF_INIT;
 			if (low_uid)
-				mr_buf_addf(&ids, "uid %lld", (long long)mb->uid);
+				mr_buf_addf(&ids, "uid %lld", (long long)mb->live->uid);
 			if (low_gid)
-				mr_buf_addf(&ids, "%sgid %lld", low_uid ? " and " : "", (long long)mb->gid);
+				mr_buf_addf(&ids, "%sgid %lld", low_uid ? " and " : "", (long long)mb->live->gid);
 			FINDING(b, id, l, "mailbox '%s' has %s, below UID_MIN %lld: its mail would belong to a system account",
 				mr_line_key(l), ids.ptr, (long long)b->uid_min);
 			mr_buf_release(&ids);
 		}
-		const char *home = mr_line_field(l, MR_F_DOVECOT_HOME);
-		mb->home = home && *home ? home : NULL;
+		mb->live->home = mr_line_field(l, MR_F_DOVECOT_HOME) && *mr_line_field(l, MR_F_DOVECOT_HOME) ? mr_line_field(l, MR_F_DOVECOT_HOME) : NULL;
 		read_quota(b, l, mb);
 	}
 	/* the other direction: in Exim's list but Dovecot cannot log it in or deliver */
 	for (size_t i = 0; i < b->m->ndomains; i++)
 		for (size_t j = 0; j < b->m->domains[i]->nmailboxes; j++) {
 			const struct mr_mailbox *mb = b->m->domains[i]->mailboxes[j];
-			if (mb->src_exim && !mb->src_dovecot)
-				FINDING(b, MR_FILE_EXIM_PASSWD, (const struct mr_line *)mb->src_exim,
+			if (mb->live->src_exim && !mb->live->src_dovecot)
+				FINDING(b, MR_FILE_EXIM_PASSWD, (const struct mr_line *)mb->live->src_exim,
 					"mailbox '%s' is in %s but not in %s: it has no password and no storage",
 					mb->address, b->lv->files[MR_FILE_EXIM_PASSWD].cf.path,
 					b->lv->files[MR_FILE_DOVECOT_PASSWD].cf.path);
@@ -520,10 +526,10 @@ static void resolve_owners(struct build *b)
 		struct mr_domain *d = m->domains[i];
 		for (size_t j = 0; j < d->nmailboxes; j++) {
 			struct mr_mailbox *mb = d->mailboxes[j];
-			const struct mr_line *ex = mb->src_exim, *dv = mb->src_dovecot;
+			const struct mr_line *ex = mb->live->src_exim, *dv = mb->live->src_dovecot;
 			const char *eo = ex ? mr_line_field(ex, MR_F_PASSWD_OWNER) : NULL;
-			const char *ho = mb->home ? mr_home_owner(m, mb->home, d->name, mb->name) : NULL;
-			if (mb->home && !ho)
+			const char *ho = mb->live->home ? mr_home_owner(m, mb->live->home, d->name, mb->name, d->owner) : NULL;
+			if (mb->live->home && !ho)
 				FINDING(b, MR_FILE_DOVECOT_PASSWD, dv,
 					"the home of '%s' is not /var/www/OWNER/data/email/%s/%s", mb->address, d->name,
 					mb->name);
@@ -547,7 +553,7 @@ static void resolve_owners(struct build *b)
 		d->owner_loc = d->loc;
 		if (!mr_model_user(m, d->owner)) {
 			struct mr_user *dup;
-			mr_model_add_user(m, d->owner, d->loc, &dup);
+			mr_model_add_user_borrowed(m, d->owner, d->loc, &dup);
 		}
 	}
 }
@@ -560,7 +566,7 @@ static void read_disabled(struct build *b)
 		struct mr_user *u = d->owner ? mr_model_user(m, d->owner) : NULL;
 		for (size_t j = 0; j < d->nmailboxes; j++) {
 			struct mr_mailbox *mb = d->mailboxes[j];
-			const struct mr_line *ex = mb->src_exim, *dv = mb->src_dovecot;
+			const struct mr_line *ex = mb->live->src_exim, *dv = mb->live->src_dovecot;
 			bool effective = mb->disabled || d->disabled || (u && u->disabled);
 			const char *why = ex ? mr_line_field(ex, MR_F_PASSWD_DISABLED) : NULL;
 			if (ex && !ex->disabled) {
@@ -585,6 +591,7 @@ static void read_aliases(struct build *b)
 	struct mr_codec_file *cf = &b->lv->files[id].cf;
 	/* the first pass finds each line's mailbox, the second only uses what it found */
 	struct mr_mailbox **found = xcalloc(cf->nlines ? cf->nlines : 1, sizeof(*found));
+	struct mr_buf local = MR_BUF_INIT; /* an alias's local part, checked in the first pass */
 	for (int pass = 0; pass < 2; pass++) {
 		FOR_RECORDS(b, id, l) {
 			size_t li = (size_t)(l - cf->lines);
@@ -603,32 +610,31 @@ static void read_aliases(struct build *b)
 			}
 			struct mr_items *list = fwd ? &mb->aliases : &mb->copy_to;
 			const char *item = mr_line_key(l);
-			if (fwd) {
+			if (fwd && pass == 1) {
+				/* the item is the local part: copied once, for a line that passed the checks */
+				item = mr_model_str(m, mr_line_key(l), (size_t)(strrchr(mr_line_key(l), '@') - mr_line_key(l)));
+			} else if (fwd) {
 				const char *at = strrchr(mr_line_key(l), '@');
-				const char *local = mr_model_str(m, mr_line_key(l), (size_t)(at - mr_line_key(l)));
+				mr_buf_reset(&local);
+				mr_buf_add(&local, mr_line_key(l), (size_t)(at - mr_line_key(l)));
 				if (strcmp(at + 1, mb->domain->name) != 0) {
-					if (pass == 0)
-						FINDING(b, id, l, "alias '%s' is not in the domain of its mailbox '%s'", mr_line_key(l), main_addr);
+					FINDING(b, id, l, "alias '%s' is not in the domain of its mailbox '%s'", mr_line_key(l), main_addr);
 					continue;
 				}
-				if (mr_check_mailbox_name(local)) {
-					if (pass == 0)
-						FINDING(b, id, l, "alias '%s' is not a name mailrecon can manage; ignored", mr_line_key(l));
+				if (mr_check_mailbox_name(local.ptr)) {
+					FINDING(b, id, l, "alias '%s' is not a name mailrecon can manage; ignored", mr_line_key(l));
 					continue;
 				}
-				if (pass == 0 && mr_model_mailbox(m, mr_line_key(l))) {
+				if (mr_model_mailbox(m, mr_line_key(l))) {
 					FINDING(b, id, l, "alias '%s' is also a mailbox; the mailbox wins", mr_line_key(l));
 					continue;
 				}
-				if (pass == 0) {
-					const struct mr_line *prev = mr_strmap_put_new(&b->aliases, mr_line_key(l), strlen(mr_line_key(l)), l);
-					if (prev) {
-						FINDING(b, id, l, "alias '%s' is already on line %u; this line is ignored", mr_line_key(l),
-							prev->lineno);
-						continue;
-					}
+				const struct mr_line *prev = mr_strmap_put_new(&b->aliases, mr_line_key(l), strlen(mr_line_key(l)), l);
+				if (prev) {
+					FINDING(b, id, l, "alias '%s' is already on line %u; this line is ignored", mr_line_key(l),
+						prev->lineno);
+					continue;
 				}
-				item = local;
 			} else if (strcmp(mr_line_key(l), main_addr) == 0) {
 				if (pass == 0)
 					FINDING(b, id, l, "mailbox '%s' sends a copy to itself; ignored", main_addr);
@@ -649,11 +655,12 @@ static void read_aliases(struct build *b)
 		}
 	}
 	free(found);
+	mr_buf_release(&local);
 	for (size_t i = 0; i < m->ndomains; i++)
 		for (size_t j = 0; j < m->domains[i]->nmailboxes; j++) {
 			struct mr_mailbox *mb = m->domains[i]->mailboxes[j];
 			if (!mb->keep_copy && mb->copy_to.n == 0) {
-				FINDING(b, MR_FILE_EXIM_PASSWD, (const struct mr_line *)mb->src_exim,
+				FINDING(b, MR_FILE_EXIM_PASSWD, (const struct mr_line *)mb->live->src_exim,
 					"mailbox '%s' keeps no copy (save=no) and sends none: its mail goes nowhere",
 					mb->address);
 			}
@@ -883,6 +890,7 @@ int mr_live_load(struct mr_live *lv, const struct mr_live_opts *o, struct mr_dia
 {
 	memset(lv, 0, sizeof(*lv));
 	mr_model_init(&lv->model);
+	lv->model.live = true;
 	lv->root = o->root;
 	lv->findings = (struct mr_diags)MR_DIAGS_INIT;
 	lv->layout = o->layout;

@@ -71,6 +71,10 @@ const char *mr_srvcert_path(enum mr_srvcert which, enum mr_layout layout);
 int mr_srvcert_which(const char *path, enum mr_layout layout);
 
 struct mr_live {
+	/* Its strings are mostly the files' own (files[].cf: the bytes cut up in place and the
+	 * file's arena), not copies: names, addresses, hashes, homes, owners, targets.  Those
+	 * bytes are never written after mr_live_load, and mr_live_release frees the model and
+	 * the files together: nothing may keep the model, or a string of it, longer. */
 	struct mr_model model;
 	enum mr_layout layout; /* as resolved */
 	struct mr_root *root;  /* borrowed: every file is read through it */
@@ -101,8 +105,10 @@ int mr_layout_detect(struct mr_root *root, enum mr_layout *out, struct mr_buf *e
 int mr_live_load(struct mr_live *lv, const struct mr_live_opts *o, struct mr_diags *errors);
 void mr_live_release(struct mr_live *lv);
 
-/* Owner of a home /var/www/OWNER/data/email/DOMAIN/LOCAL, if it has that form, else NULL. */
-const char *mr_home_owner(struct mr_model *m, const char *home, const char *domain, const char *local);
+/* Owner of a home /var/www/OWNER/data/email/DOMAIN/LOCAL, if it has that form, else NULL:
+ * known when it is that owner (a domain's owner, NULL: none), else a copy in m's arena. */
+const char *mr_home_owner(struct mr_model *m, const char *home, const char *domain, const char *local,
+			  const char *known);
 /* The home ispmanager gives a mailbox; a fresh string. */
 char *mr_home_path(const char *owner, const char *domain, const char *local);
 /* Whether a live home field names exactly place (a final '/' aside). */

@@ -1,5 +1,6 @@
 #include "model/model.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -84,10 +85,15 @@ struct mr_item *mr_model_items(struct mr_model *m, size_t n)
 struct mr_user *mr_model_add_user(struct mr_model *m, const char *name, struct mr_loc loc,
 				  struct mr_user **existing)
 {
-	size_t len = strlen(name);
+	return mr_model_add_user_borrowed(m, mr_model_str(m, name, strlen(name)), loc, existing);
+}
+
+struct mr_user *mr_model_add_user_borrowed(struct mr_model *m, const char *name, struct mr_loc loc,
+					   struct mr_user **existing)
+{
 	struct mr_user *u = mr_arena_zalloc(&m->arena, sizeof(*u));
-	u->name = mr_model_str(m, name, len);
-	struct mr_user *old = mr_strmap_put_new(&m->user_map, u->name, len, u);
+	u->name = name;
+	struct mr_user *old = mr_strmap_put_new(&m->user_map, name, strlen(name), u);
 	if (old) {
 		*existing = old;
 		return NULL;
@@ -104,10 +110,15 @@ struct mr_user *mr_model_add_user(struct mr_model *m, const char *name, struct m
 struct mr_domain *mr_model_add_domain(struct mr_model *m, const char *name, struct mr_loc loc,
 				      struct mr_domain **existing)
 {
-	size_t len = strlen(name);
+	return mr_model_add_domain_borrowed(m, mr_model_str(m, name, strlen(name)), loc, existing);
+}
+
+struct mr_domain *mr_model_add_domain_borrowed(struct mr_model *m, const char *name, struct mr_loc loc,
+					       struct mr_domain **existing)
+{
 	struct mr_domain *d = mr_arena_zalloc(&m->arena, sizeof(*d));
-	d->name = mr_model_str(m, name, len);
-	struct mr_domain *old = mr_strmap_put_new(&m->domain_map, d->name, len, d);
+	d->name = name;
+	struct mr_domain *old = mr_strmap_put_new(&m->domain_map, name, strlen(name), d);
 	if (old) {
 		*existing = old;
 		return NULL;
@@ -152,6 +163,36 @@ void mr_model_drop_domains(struct mr_model *m, size_t n)
 	mr_model_reindex(m); /* the maps have no removal (a failure path only) */
 }
 
+/* A new mailbox name@d->name (address, alen bytes), both kept as they are; a live model's
+ * has its live part in the same block. */
+static struct mr_mailbox *new_mailbox(struct mr_model *m, struct mr_domain *d, const char *name,
+				      const char *address, size_t alen, struct mr_loc loc)
+{
+	struct mr_mailbox *mb;
+	if (m->live) {
+		struct with_live {
+			struct mr_mailbox mb;
+			struct mr_mailbox_live live;
+		} *x = mr_arena_zalloc(&m->arena, sizeof(*x));
+		mb = &x->mb;
+		mb->live = &x->live;
+		mb->live->uid = mb->live->gid = MR_UNSET;
+	} else {
+		mb = mr_arena_zalloc(&m->arena, sizeof(*mb));
+	}
+	mr_strmap_put_new(&m->mailbox_map, address, alen, mb);
+	mb->address = address;
+	mb->name = name;
+	mb->loc = loc;
+	mb->domain = d;
+	mb->keep_copy = true;
+	mb->rate_per_hour = MR_UNSET;
+	mb->greylisting = mb->spamassassin = true;
+	d->mailboxes = xgrow(d->mailboxes, sizeof(*d->mailboxes), d->nmailboxes + 1, &d->mailboxes_cap);
+	d->mailboxes[d->nmailboxes++] = mb;
+	return mb;
+}
+
 struct mr_mailbox *mr_domain_add_mailbox(struct mr_model *m, struct mr_domain *d, const char *name,
 					 struct mr_loc loc, struct mr_mailbox **existing)
 {
@@ -173,19 +214,23 @@ struct mr_mailbox *mr_domain_add_mailbox(struct mr_model *m, struct mr_domain *d
 	memcpy(addr, name, nl);
 	addr[nl] = '@';
 	memcpy(addr + nl + 1, d->name, dl + 1);
-	struct mr_mailbox *mb = mr_arena_zalloc(&m->arena, sizeof(*mb));
-	mr_strmap_put_new(&m->mailbox_map, addr, nl + 1 + dl, mb);
-	mb->address = addr;
-	mb->name = mr_model_str(m, name, nl);
-	mb->loc = loc;
-	mb->domain = d;
-	mb->keep_copy = true;
-	mb->rate_per_hour = MR_UNSET;
-	mb->uid = mb->gid = MR_UNSET;
-	mb->greylisting = mb->spamassassin = true;
-	d->mailboxes = xgrow(d->mailboxes, sizeof(*d->mailboxes), d->nmailboxes + 1, &d->mailboxes_cap);
-	d->mailboxes[d->nmailboxes++] = mb;
-	return mb;
+	return new_mailbox(m, d, mr_model_str(m, name, nl), addr, nl + 1 + dl, loc);
+}
+
+struct mr_mailbox *mr_domain_add_mailbox_borrowed(struct mr_model *m, struct mr_domain *d, const char *name,
+						  const char *address, struct mr_loc loc,
+						  struct mr_mailbox **existing)
+{
+	size_t nl = strlen(name), alen = strlen(address);
+	assert(alen == nl + 1 + strlen(d->name) && memcmp(address, name, nl) == 0 && address[nl] == '@' &&
+	       strcmp(address + nl + 1, d->name) == 0);
+	(void)nl;
+	struct mr_mailbox *old = mr_strmap_get(&m->mailbox_map, address, alen);
+	if (old) {
+		*existing = old;
+		return NULL;
+	}
+	return new_mailbox(m, d, name, address, alen, loc);
 }
 
 struct mr_user *mr_model_user(const struct mr_model *m, const char *name)

@@ -10,7 +10,12 @@
  * is the default), which the --scope rules rely on.
  *
  * Ownership: the model owns everything reachable from it through its arena; strings
- * handed to the add functions are copied.  One call frees it all:
+ * handed to the add functions are copied, except by their _borrowed forms.  A string field
+ * may also be set to a string the model does not own: the live model's point into the
+ * bytes of the live files it was read from (codec/live.h), the desired model's literals
+ * and defaults into the program.  Such a string must stay unchanged for as long as the
+ * model is used, so a model's strings are read only: nothing writes through them or frees
+ * them, and nothing may assume they are in the arena.  One call frees it all:
  *
  *   struct mr_model m;
  *   mr_model_init(&m);
@@ -150,6 +155,15 @@ struct mr_password {
 
 struct mr_domain;
 
+/* What only the live model knows of a mailbox (codec/live.c). */
+struct mr_mailbox_live {
+	const char *home; /* where Dovecot keeps the mail; NULL: no home field */
+	int64_t uid, gid; /* MR_UNSET: none */
+	/* the exim-passwd and dovecot-passwd lines (struct mr_line) it was read from, or NULL;
+	 * the codecs and apply use them, the model never looks inside */
+	const void *src_exim, *src_dovecot;
+};
+
 struct mr_mailbox {
 	const char *name;
 	const char *address; /* name@domain */
@@ -166,12 +180,9 @@ struct mr_mailbox {
 	struct mr_loc disabled_loc;
 	const char *disabled_by; /* who disabled it (registry disabled_by=); NULL: unknown or enabled */
 	const char *note; /* NULL: none */
-	/* Live model only (NULL / MR_UNSET in a desired model): where Dovecot keeps the mail. */
-	const char *home;
-	int64_t uid, gid;
-	/* Live model only: the exim-passwd and dovecot-passwd lines (struct mr_line) it was
-	 * read from, or NULL; the codecs and apply use them, the model never looks inside. */
-	const void *src_exim, *src_dovecot;
+	/* a live model's mailbox only (NULL in a desired model, which has as many mailboxes and
+	 * needs none of it) */
+	struct mr_mailbox_live *live;
 };
 
 struct mr_dkim {
@@ -218,6 +229,7 @@ struct mr_domain {
 
 struct mr_model {
 	struct mr_arena arena;
+	bool live; /* read from the live files (codec/live.h): each mailbox has its mr_mailbox_live */
 	struct mr_server server;
 	struct mr_user **users;
 	size_t nusers, users_cap;
@@ -249,6 +261,19 @@ struct mr_domain *mr_model_add_domain(struct mr_model *m, const char *name, stru
 				      struct mr_domain **existing);
 struct mr_mailbox *mr_domain_add_mailbox(struct mr_model *m, struct mr_domain *d, const char *name,
 					 struct mr_loc loc, struct mr_mailbox **existing);
+
+/*
+ * The same, with the strings borrowed, not copied: they must stay unchanged and outlive
+ * the model (the live model's come from its files, codec/live.h).  address is
+ * name@d->name, as the caller has it already.
+ */
+struct mr_user *mr_model_add_user_borrowed(struct mr_model *m, const char *name, struct mr_loc loc,
+					   struct mr_user **existing);
+struct mr_domain *mr_model_add_domain_borrowed(struct mr_model *m, const char *name, struct mr_loc loc,
+					       struct mr_domain **existing);
+struct mr_mailbox *mr_domain_add_mailbox_borrowed(struct mr_model *m, struct mr_domain *d, const char *name,
+						  const char *address, struct mr_loc loc,
+						  struct mr_mailbox **existing);
 
 /*
  * Forget the domains added after the first n (and their mailboxes): a file that turned out

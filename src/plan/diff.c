@@ -407,9 +407,9 @@ static void home_kept(struct ctx *c, struct upd *u, const struct mr_domain *ld, 
 {
 	/* every kept mailbox of the server comes here: the common case, a home where it
 	 * belongs with nothing left to do, costs no path (what follows would do nothing) */
-	const char *ignored;
-	if (ld->owner && td->owner && strcmp(ld->owner, td->owner) == 0 && a->home &&
-	    mr_home_is_place(a->home, td->owner, td->name, a->name) && !left_alone(c, a->address, td->owner, &ignored))
+	const char *ignored, *home = a->live->home; /* a is the live model's: its home field */
+	if (ld->owner && td->owner && strcmp(ld->owner, td->owner) == 0 && home &&
+	    mr_home_is_place(home, td->owner, td->name, a->name) && !left_alone(c, a->address, td->owner, &ignored))
 		return;
 	const char *want = home_of(c, td->owner, td->name, a->name);
 	if (!want)
@@ -421,8 +421,8 @@ static void home_kept(struct ctx *c, struct upd *u, const struct mr_domain *ld, 
 		 * homes-left for a run that covers it) */
 		left = old_owner = NULL;
 		if (!was) {
-			if (a->home && !mr_home_is(a->home, want))
-				diff_attr(u, "home", a->home, want);
+			if (home && !mr_home_is(home, want))
+				diff_attr(u, "home", home, want);
 			return;
 		}
 	}
@@ -444,9 +444,9 @@ static void home_kept(struct ctx *c, struct upd *u, const struct mr_domain *ld, 
 						       a->address, td->owner, want);
 		h->from = from ? from : entry ? pstr(c, entry) : NULL;
 	}
-	bool misplaced = a->home && !mr_home_is(a->home, was ? was : want);
+	bool misplaced = home && !mr_home_is(home, was ? was : want);
 	if (misplaced)
-		diff_attr(u, "home", a->home, want);
+		diff_attr(u, "home", home, want);
 	/* no owner known before, or a live home field that named another place (a hand edit or
 	 * a line the panel wrote): the mailbox's place is made, so that its mail has a home */
 	if (!was && !left && (ld->owner == NULL || misplaced))

@@ -109,8 +109,8 @@ static void passwd_line(struct mr_line *l, const struct mr_codec_file *f, struct
 	mr_line_set_field(l, MR_F_PASSWD_DISABLED, disabled, a);
 	mr_line_set_field(l, MR_F_PASSWD_SAVE, mb->keep_copy ? NULL : "no", a);
 	/* a live mailbox knows its line: no second lookup by address */
-	const struct mr_mailbox *lmb = mb->src_exim ? mb : mr_model_mailbox(lm, mb->address);
-	const struct mr_line *ll = lmb ? lmb->src_exim : NULL;
+	const struct mr_mailbox *lmb = mb->live && mb->live->src_exim ? mb : mr_model_mailbox(lm, mb->address);
+	const struct mr_line *ll = lmb ? lmb->live->src_exim : NULL;
 	if (ll)
 		mr_line_set_field(l, MR_F_PASSWD_EXTRA, mr_line_field(ll, MR_F_PASSWD_EXTRA), a);
 }
@@ -191,7 +191,8 @@ static void dovecot_line(struct mr_line *l, const struct mr_codec_file *f, struc
 {
 	const struct mr_model *lm = &in->live->model;
 	const struct mr_domain *d = c->d, *ld = c->ld;
-	const struct mr_mailbox *lmb = mb->src_dovecot ? mb : mr_model_mailbox(lm, mb->address);
+	const struct mr_mailbox *live_mb = mb->live && mb->live->src_dovecot ? mb : mr_model_mailbox(lm, mb->address);
+	const struct mr_mailbox_live *lmb = live_mb ? live_mb->live : NULL;
 	bool same_owner = lmb && ld && ld->owner && d->owner && strcmp(ld->owner, d->owner) == 0;
 	record(l, f, a, mb->address);
 	l->nf = MR_F_DOVECOT_EXTRA + 1;

@@ -10,7 +10,9 @@
  *                 schema test)
  *   files/NAME    the new content of every line file the plan changes (NAME: the path with
  *                 '/' as '_')
- * Every output is also checked to hold no password hash and no clear password.
+ * Every output is also checked to hold no password hash and no clear password, and every
+ * live file to be, after the plans, the bytes it was read as: the live model's strings are
+ * those bytes (codec/live.h).
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 
 #include "codec/accounts.h"
 #include "codec/live.h"
+#include "crypto/digest.h"
 #include "crypto/password.h"
 #include "load/desired.h"
 #include "load/secret.h"
@@ -210,6 +213,22 @@ static int plan_case(const char *name, struct mr_buf *report)
 		}
 		mr_plan_release(&q);
 		mr_diags_release(&qerr);
+	}
+	/* the live model points into the files' bytes: planning, printing and measuring leave
+	 * them as they were read (a file renders to its bytes as read, docs/formats.md) */
+	for (size_t i = 0; i < MR_FILE_COUNT; i++) {
+		const struct mr_live_file *lf = &lv.files[i];
+		if (!lf->exists)
+			continue;
+		struct mr_buf r = MR_BUF_INIT;
+		mr_codec_render(&lf->cf, &r);
+		unsigned char sha[32];
+		mr_sha256_raw(r.ptr ? r.ptr : "", r.len, sha);
+		if (r.len != lf->len || memcmp(sha, lf->sha256, sizeof(sha)) != 0) {
+			mr_buf_addf(report, "%s: %s is not the bytes it was read as after the plan\n", name, lf->cf.path);
+			bad = 1;
+		}
+		mr_buf_release(&r);
 	}
 	free(tp);
 	free(jp);
