@@ -4,9 +4,14 @@ grammar and not from src/codec, so that it can disagree with mailrecon.
 Exim lookups follow lsearch: '#' lines and blank lines are not records, the key runs to the
 first ':' or white space, the first record with a key wins.  A '#' line whose text after the
 '#' parses as a record (no space after '#') is a disabled record (docs/formats.md).
+
+One thing is read from the tree, not from a line file: the owner of a domain no line names
+comes from the one user's tree that has a directory for it (domain_owners()).
 """
 
+import os
 import re
+import stat
 
 from . import model
 
@@ -137,10 +142,81 @@ def parse_registry(data):
     return users, domains
 
 
-def objects(files):
+_USER_NAME = re.compile(r'[a-z_][a-z0-9_-]{0,31}$')  # a user name mailrecon accepts (docs/formats.md)
+
+
+def home_owner(home, dn, local):
+    """OWNER when home is exactly /var/www/OWNER/data/email/DN/LOCAL (a final '/' allowed), else None."""
+    h = home[:-1] if home.endswith('/') else home
+    pre, suf = '/var/www/', '/data/email/%s/%s' % (dn, local)
+    if not h.startswith(pre) or not h.endswith(suf):
+        return None
+    o = h[len(pre):len(h) - len(suf)]
+    return o if _USER_NAME.match(o) else None
+
+
+def dir_owners(root, dn):
+    """The users whose tree has ROOT/var/www/USER/data/email/DN as a directory reached without a
+    link (a tenant can make one in its own tree: docs/formats.md, registry)."""
+    try:
+        names = sorted(os.listdir(os.path.join(root, 'var/www')))
+    except OSError:
+        return []
+    out = []
+    for u in names:
+        if u.startswith('.') or not _USER_NAME.match(u):
+            continue
+        p = root
+        ok = True
+        for part in ('var', 'www', u, 'data', 'email', dn):
+            p = os.path.join(p, part)
+            try:
+                ok = stat.S_ISDIR(os.lstat(p).st_mode)
+            except OSError:
+                ok = False
+            if not ok:
+                break
+        if ok:
+            out.append(u)
+    return out
+
+
+def domain_owners(files, root=None):
+    """{domain: owner or None} as a live server reads the owner (docs/formats.md, registry; docs/plan.md
+    "Scope"): a domain with a line in exim-domains takes it from its registry line; else from owner=
+    in exim-passwd, else from its mailbox homes (the first of its mailboxes, in the order of
+    exim-passwd, then of the Dovecot lines not in it, that has either), else -- root given, for the
+    live tree; a revision's files are read with no tree -- from a /var/www/OWNER/data/email/DOMAIN
+    directory when exactly one user's tree has one."""
+    _, reg_domains = parse_registry(files.get('etc/mailrecon/registry'))
+    ep = parse_exim_passwd(files.get('etc/exim4/passwd'))
+    dp = parse_dovecot(files.get('etc/dovecot/dovecot.passwd'))
+    listed = parse_domains(files.get('etc/exim4/domains'))
+    order = list(ep) + [a for a in dp if a not in ep]
+    owners = {dn: (reg_domains.get(dn, {}).get('owner') if dn in listed else None) for dn in listed}
+    for a in order:
+        if '@' in a:
+            owners.setdefault(a.rpartition('@')[2], None)
+    for a in order:
+        l, _, dn = a.rpartition('@')
+        if not l or owners.get(dn):
+            continue
+        eo = ep[a]['words'].get('owner') if a in ep else None
+        ho = home_owner(dp[a]['home'], dn, l) if a in dp and dp[a]['home'] else None
+        owners[dn] = eo or ho
+    for dn in owners:
+        if not owners[dn] and root is not None:
+            claims = dir_owners(root, dn)
+            # two trees claiming it: neither is the owner
+            owners[dn] = claims[0] if len(claims) == 1 else None
+    return owners
+
+
+def objects(files, root=None):
     """Users, domains and mailboxes a set of live files declares (for counting deletions).
 
-    files: {relpath: bytes or None}."""
+    files: {relpath: bytes or None}; root: the tree the files are live in (its domain
+    directories can name an owner), None for a revision's files."""
     users, reg_domains = parse_registry(files.get('etc/mailrecon/registry'))
     ep = parse_exim_passwd(files.get('etc/exim4/passwd'))
     mbs = set(ep) | set(parse_dovecot(files.get('etc/dovecot/dovecot.passwd')))
@@ -148,15 +224,19 @@ def objects(files):
     users = set(users) | {v['words']['owner'] for v in ep.values() if v['words'].get('owner')}
     # ... and so is the owner= of a registry domain line
     users |= {a['owner'] for a in reg_domains.values() if a.get('owner')}
+    # ... and every domain's owner, however it is known (a home, a directory in a user's tree):
+    # each is read as a user (role: user, account: existing) that a state without it deletes
+    users |= {o for o in domain_owners(files, root).values() if o}
     # a domain is live when any file names it (a mailbox keeps it even without its domains line)
     domains = set(parse_domains(files.get('etc/exim4/domains'))) | set(reg_domains) | \
         {a.partition('@')[2] for a in mbs if '@' in a}
     return users, domains, mbs
 
 
-def deletions(before_files, st):
-    """How many users, domains and mailboxes an apply of st deletes from the live files."""
-    users, domains, mbs = objects(before_files)
+def deletions(before_files, st, root=None):
+    """How many users, domains and mailboxes an apply of st deletes from the live files (of the
+    tree root, when given)."""
+    users, domains, mbs = objects(before_files, root)
     want_m = set(model.all_addresses(st))
     return (len(users - set(st['users'])), len(domains - set(st['domains'])), len(mbs - want_m),
             sorted(mbs - want_m))

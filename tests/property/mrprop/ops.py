@@ -471,7 +471,7 @@ class Seq:
         args = ['apply', '-f', path] + self.allow_args(allow) + (['--purge'] if purge else []) + \
             (['--scope', scope] if scope else [])
         before_files = self.live_files()
-        ud, dd, md, gone = live.deletions(before_files, merged)
+        ud, dd, md, gone = live.deletions(before_files, merged, self.root)
         dels = ud + dd + md
         allowed = dels == 0 or allow is True or (isinstance(allow, int) and allow is not None and allow >= dels)
         self.note('%s: %d users, %d domains, %d mailboxes to delete%s, %s' % (
@@ -530,6 +530,13 @@ class Seq:
         self.history_op = self.op
         self.desc = ''
         self.stats['steps'] += 1
+        # a directory a tenant made at a mailbox's place is in the way while it is there: gone
+        # (mailrecon archived or purged it as a home), the place is free again; hidden by a
+        # sabotage above it, it is still there
+        for path, (kind, aside, displaced) in list(self.taints.items()):
+            if kind == 'dir' and not os.path.lexists(os.path.join(self.root, path)) and \
+                    real_dir_chain(self.root, os.path.dirname(path)):
+                del self.taints[path]
         self.missing_before = {model.addr(l, dn) for dn, d in self.model['domains'].items() for l in d['mailboxes']
                                if not real_dir_chain(self.root, model.home_of(d['owner'], dn, l).lstrip('/'))}
         self.stats['ops'][self.op] = self.stats['ops'].get(self.op, 0) + 1
@@ -558,7 +565,7 @@ class Seq:
     def op_apply(self):
         st, what = model.mutate(self.r, self.model, self.ctx)
         self.note('mutations: %s' % ', '.join(what))
-        dels = sum(live.deletions(self.live_files(), st)[:3])
+        dels = sum(live.deletions(self.live_files(), st, self.root)[:3])
         allow = self.choose_allow(dels)
         purge = self.r.random() < 0.3
         res, ok, path = self.apply_state(st, allow, purge)
@@ -618,7 +625,7 @@ class Seq:
             users, domains = self.scope_sets(merged, u)
             fstate = self.file_state(merged, users, domains, u)
         self.note('scope %s (%s): %s' % (u, role, ', '.join(what) or 'no change'))
-        dels = sum(live.deletions(self.live_files(), merged)[:3])
+        dels = sum(live.deletions(self.live_files(), merged, self.root)[:3])
         allow = self.choose_allow(dels)
         purge = self.r.random() < 0.3
         res, ok, path = self.apply_state(fstate, allow, purge, scope=u, tag='scope-%s' % u, merged=merged)
@@ -828,6 +835,28 @@ class Seq:
             f.write(out)
         return True
 
+    @staticmethod
+    def root_dovecot_line(rfiles):
+        """The number of the first line of a revision's dovecot.passwd that is a mailbox record
+        (active, or disabled as '#ADDRESS:...') with uid or gid 0, or None (docs/formats.md,
+        dovecot-passwd: ADDRESS:PASSWORD:UID:GID::HOME::EXTRA; UID and GID decimal, no leading zero)."""
+        num = re.compile(r'(0|[1-9][0-9]*)?$')
+        for n, raw in enumerate(live.text_lines(rfiles.get('etc/dovecot/dovecot.passwd')), 1):
+            s = raw
+            if not s.strip(' \t'):
+                continue
+            if s[0] == '#':
+                if len(s) < 2 or s[1] in ' \t#':
+                    continue
+                s = s[1:]
+            f = s.rstrip(' \t').split(':', 7)
+            if len(f) < 4 or '@' not in f[0] or re.search(r'\s', f[1]) or \
+                    not num.match(f[2]) or not num.match(f[3]):
+                continue
+            if f[2] == '0' or f[3] == '0':
+                return n
+        return None
+
     def unsafe_dovecot_line(self, rfiles, lineno, address):
         """Why line lineno of a revision's dovecot.passwd (for address) must not be put back, seen
         independently of mailrecon: a uid/gid not its domain owner's (per the revision's exim
@@ -1032,7 +1061,7 @@ class Seq:
                     what.append('delete the edited mailbox %s' % model.addr(l, dn))
             self.note('then apply: %s' % ', '.join(what))
             purge = self.r.random() < 0.5
-            dels = sum(live.deletions(self.live_files(), st)[:3])
+            dels = sum(live.deletions(self.live_files(), st, self.root)[:3])
             res, ok, path = self.apply_state(st, self.choose_allow(dels), purge)
             if ok:
                 self.check_success(st, ['-f', path])
@@ -1189,6 +1218,15 @@ class Seq:
             if not os.path.lexists(p):
                 os.mkdir(p, 0o750)
                 os.chown(p, uid, uid)
+                if i == 7:
+                    # a directory at a mailbox's place (var/www/OWNER/data/email/DOMAIN/LOCAL) that
+                    # the tenant made: a move to it while the old home is still there is left
+                    # alone, and said again by every later apply (exit 1) until one of the two is
+                    # gone ('NEW' exists already, so 'OLD' is not moved there: docs/apply.md).
+                    # The tenant keeps it (undo_tenant leaves it)
+                    rel_home = '/'.join(parts[:i])
+                    self.taints[rel_home] = ('dir', None, [])
+                    self.note('tenant made the directory %s' % rel_home)
             elif not real_dir_chain(self.root, '/'.join(parts[:i])):
                 return False  # an earlier sabotage is in the way
         return True
@@ -1196,6 +1234,8 @@ class Seq:
     def undo_tenant(self):
         for path, (kind, aside, displaced) in sorted(self.taints.items()):
             full = os.path.join(self.root, path)
+            if kind == 'dir':
+                continue  # a real directory the tenant made (with what it planted in it): it stays
             if os.path.lexists(full):
                 mode = os.lstat(full).st_mode
                 if (kind == 'fifo' and stat.S_ISFIFO(mode)) or (kind == 'file' and stat.S_ISREG(mode)) or \
@@ -1320,7 +1360,7 @@ class Seq:
         self.variant('known' if known else 'drift-revision')
         rfiles = self.revision_files(rev)
         before_files = self.live_files()
-        lu, ld, lm = live.objects(before_files)
+        lu, ld, lm = live.objects(before_files, self.root)
         ru, rd, rm = live.objects(rfiles)
         dels = len(lu - ru) + len(ld - rd) + len(lm - rm)
         allow = r.random() < 0.6
@@ -1329,6 +1369,22 @@ class Seq:
             '--allow-delete' if allow else 'no --allow-delete'))
         before = self.root_snap()
         res = self.mr(['rollback', rev] + (['--allow-delete'] if allow else []))
+        root_line = self.root_dovecot_line(rfiles)
+        if root_line:
+            # a drift revision that recorded a hand edit giving a mailbox uid or gid 0 (a line the
+            # next apply corrected, or deleted with its mailbox): REV is checked file by file
+            # before a byte of it is written, 'no dovecot.passwd line with uid or gid 0'
+            # (docs/versioning.md, rollback) -- refused, exit 3, with or without --allow-delete
+            self.note('the revision\'s dovecot.passwd line %d gives a mailbox uid or gid 0: refusal expected' %
+                      root_line)
+            said = re.search(r"refused: the revision cannot be used: '(?:[^']*/)?etc/dovecot/dovecot\.passwd' line "
+                             r"(\d+) gives a mailbox uid or gid 0 \(root\); nothing was changed", res.err)
+            if res.rc != 3 or not said or int(said.group(1)) != root_line:
+                raise Failure('5', 'a rollback to a revision whose dovecot.passwd line %d gives a mailbox uid or gid 0 '
+                                   'exited %s, not 3 refusing it for that line' % (root_line, res.rc),
+                              res.brief(3000))
+            self.expect_unchanged(before, res, 'a rollback to a revision with a uid or gid 0 Dovecot line')
+            return
         bad_line = re.search(r"the revision cannot be used: '[^']*/etc/dovecot/dovecot\.passwd' line (\d+) "
                              r"\(mailbox '([^']+)'\): (.*?); nothing was changed", res.err)
         if res.rc == 3 and bad_line:
@@ -1428,7 +1484,7 @@ class Seq:
         r = self.r
         st, what = model.mutate(r, self.model, self.ctx)
         self.note('mutations: %s' % ', '.join(what))
-        dels = sum(live.deletions(self.live_files(), st)[:3])
+        dels = sum(live.deletions(self.live_files(), st, self.root)[:3])
         allow = True if r.random() < 0.8 else self.choose_allow(dels)
         allowed = dels == 0 or allow is True or (isinstance(allow, int) and allow >= dels)
         purge = r.random() < 0.3
