@@ -1348,9 +1348,10 @@ static void convert_doc(struct mr_model *m, struct mr_ydoc *doc, struct mr_root 
  * maps are sized from the file's size instead, at a little under the density of a state that
  * import wrote: the benchmark's 17,233,707 bytes declare 10,000 domains and 100,000
  * mailboxes, 1,723 and 172 bytes each (a file written by hand has fewer per byte: comments).
- * The maps' sizes are powers of two at most half full, so a guess a little low mostly lands
- * on the same size, and else costs one rehash, where one a little high can double a map for
- * the whole run.  Far under the caps on the words counted in a buffer (len / 64, len / 32).
+ * The maps' sizes are powers of two at most four fifths full, so a guess a little low
+ * mostly lands on the same size, and else costs one rehash, where one a little high can
+ * double a map for the whole run.  Far under the caps on the words counted in a buffer
+ * (len / 64, len / 32).
  */
 #define BYTES_PER_DOMAIN 2048
 #define BYTES_PER_MAILBOX 192
