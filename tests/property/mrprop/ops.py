@@ -69,7 +69,8 @@ class Seq:
         self.model_of = {}
         self.incs = {}          # address -> its current incarnation (mail planted in its home)
         self.all_incs = []
-        self.admin_disabled = set()
+        self.narchived = 0      # archivals so far: an incarnation's 'archived_n' orders the archive entries
+        self.disabled_by = {}   # (kind, name) -> who disabled it, as the registry records it (disabled_by=)
         self.taints = {}        # relpath -> what a tenant put there (a home below it is not mailrecon's to make)
         self.step = 0
         self.op = 'init'
@@ -404,8 +405,10 @@ class Seq:
 
     # ---- the model after a run ----
 
-    def success(self, st, purge, admin=True):
-        """st is live now: retire the mail of deleted mailboxes, remember the revision, plant."""
+    def success(self, st, purge, by='root'):
+        """st is live now: retire the mail of deleted mailboxes, remember the revision, plant.
+
+        by: the run's name in the registry, the --scope user or 'root' (docs/formats.md, registry)."""
         head = self.head()
         want = set(model.all_addresses(st))
         for a in list(self.incs):
@@ -413,28 +416,55 @@ class Seq:
                 inc = self.incs.pop(a)
                 inc['status'] = 'purged' if purge else 'archived'
                 inc['archived'] = head
+                self.narchived += 1
+                inc['archived_n'] = self.narchived
                 if purge and (inc['displaced'] or inc.get('owner_edited')):
                     inc['purge_missed_ok'] = True  # the tenant had moved it away: not mailrecon's to purge
-        if admin:
-            for dn, d in st['domains'].items():
-                old = self.model['domains'].get(dn)
-                if d['disabled'] and (not old or not old['disabled'] or ('domain', dn) in self.admin_disabled):
-                    self.admin_disabled.add(('domain', dn))
-                for l, mb in d['mailboxes'].items():
-                    a = model.addr(l, dn)
-                    om = old and old['mailboxes'].get(l)
-                    if mb['disabled'] and (not om or not om['disabled'] or ('mailbox', a) in self.admin_disabled):
-                        self.admin_disabled.add(('mailbox', a))
-            for u, v in st['users'].items():
-                ou = self.model['users'].get(u)
-                if v['disabled'] and (not ou or not ou['disabled'] or ('user', u) in self.admin_disabled):
-                    self.admin_disabled.add(('user', u))
-        self.admin_disabled = {x for x in self.admin_disabled if self._disabled_in(st, x)}
+        # who disabled what (docs/plan.md "Scope", the end): an object that is disabled and stays
+        # disabled keeps its disabled_by (none when it had none: disabled by hand); one the run
+        # disables gets the run's name; one it enables or deletes loses it
+        old_m = self.model
+        new_by = {}
+        for x in self.disabled_objects(st):
+            if x in self.disabled_by:
+                new_by[x] = self.disabled_by[x]
+            elif not self._disabled_in(old_m, x):
+                new_by[x] = by
+        self.disabled_by = new_by
         self.model = copy.deepcopy(st)
         self.clean = True
         if head:
             self.model_of[head] = copy.deepcopy(st)
         self.plant_new()
+
+    @staticmethod
+    def disabled_objects(st):
+        """The (kind, name) of every disabled user, domain and mailbox of st."""
+        out = [('user', u) for u, v in st['users'].items() if v['disabled']]
+        for dn, d in st['domains'].items():
+            if d['disabled']:
+                out.append(('domain', dn))
+            out += [('mailbox', model.addr(l, dn)) for l, mb in d['mailboxes'].items() if mb['disabled']]
+        return out
+
+    @staticmethod
+    def may_undo(st, u, by):
+        """Whether a run scoped to u may enable or delete what by disabled (docs/plan.md "Scope",
+        "What someone else disabled stays disabled"), read from the live state st: anything when u
+        is an admin; else root's never, its own, and a reseller its live users' (role user)."""
+        role = st['users'][u]['role']
+        if role == 'admin':
+            return True
+        if by == 'root':
+            return False
+        if by == u:
+            return True
+        o = st['users'].get(by)
+        return role == 'reseller' and o is not None and o['role'] == 'user' and o['reseller'] == u
+
+    def frozen_for(self, u):
+        """What a run scoped to u may not enable or delete: disabled by someone u does not cover."""
+        return {x for x, by in self.disabled_by.items() if not self.may_undo(self.model, u, by)}
 
     @staticmethod
     def _disabled_in(st, x):
@@ -613,12 +643,25 @@ class Seq:
         role = m['users'][u]['role']
         self.variant('honest-%s' % role)
         if role == 'admin':
-            merged, what = model.mutate(self.r, m, self.ctx)
-            merged['users'][u] = copy.deepcopy(m['users'][u])
-            for x, v in merged['users'].items():
-                if v['reseller'] and v['reseller'] not in merged['users']:
-                    v['reseller'] = None
-            model.repair(merged)
+            # an admin's scope may change everyone's settings but its own: its role, reseller,
+            # disabled flag and limits are the live ones, and its own domains and mailboxes must fit
+            # them (docs/plan.md "Scope": "USER's own settings are the live ones", "Limits hold on
+            # what the server becomes ... (and always of USER itself)"). repair() raises the limits
+            # to fit what the mutations added, so u's are put back and a state over them is drawn again
+            for _try in range(6):
+                merged, what = model.mutate(self.r, m, self.ctx)
+                merged['users'][u] = copy.deepcopy(m['users'][u])
+                for x, v in merged['users'].items():
+                    if v['reseller'] and v['reseller'] not in merged['users']:
+                        v['reseller'] = None
+                model.repair(merged)
+                if merged['users'][u] == m['users'][u]:
+                    break
+                merged['users'][u] = copy.deepcopy(m['users'][u])
+                if not self.over_own_limits(m, merged, u):
+                    break
+            else:
+                merged, what = copy.deepcopy(m), []
             fstate = merged
         else:
             merged, what = self.honest_mutation(u)
@@ -640,13 +683,23 @@ class Seq:
             if res2.rc != 0 and not (self.taints and res2.rc == 2) and not pending_only:
                 raise Failure('3', 'after an honest scoped apply, the whole state (live outside the scope + the '
                                    'scoped file) does not plan empty', res2.brief(3000))
-            self.success(merged, purge, admin=(role == 'admin'))
+            self.success(merged, purge, by=u)
+
+    @staticmethod
+    def over_own_limits(m, st, u):
+        """Whether st gives u (not a reseller) more domains or mailboxes than its limits in m allow,
+        where the count rises (one that is over already and does not rise is no refusal)."""
+        lim = m['users'][u]['limits']
+        nd0, nm0 = model.counts(m)
+        nd, nm = model.counts(st)
+        return any(lim[k] is not None and new.get(u, 0) > lim[k] and new.get(u, 0) > old.get(u, 0)
+                   for k, old, new in (('mail_domains', nd0, nd), ('mailboxes', nm0, nm)))
 
     def honest_mutation(self, u):
         """Changes u may make to its own objects, within its live limits; (merged state, what)."""
         m = self.model
         users, domains = self.scope_sets(m, u)
-        frozen = set(self.admin_disabled)
+        frozen = self.frozen_for(u)
         owners = sorted(x for x in users if m['users'][x]['role'] == 'user')
         ctx = dict(self.ctx, frozen=frozen, no_enable=True, no_disable=True)
 
@@ -665,7 +718,7 @@ class Seq:
             (lambda r, s: model.m_domain_flag(r, s, ctx, domains=free(s)), 1),
             (lambda r, s: model.m_domain_action(r, s, ctx, domains=free(s)), 1),
             (lambda r, s: model.m_add_domain(r, s, ctx, owners=owners, taken=set(m['domains'])), 1),
-            # not a domain with a mailbox an admin disabled: only the admin deletes that mailbox
+            # not a domain with a mailbox disabled by someone u does not cover: u cannot delete it
             (lambda r, s: model.m_del_domain(r, s, ctx, domains=[
                 dn for dn in free(s) if not any(('mailbox', model.addr(l, dn)) in frozen
                                                 for l in s['domains'][dn]['mailboxes'])]), 0.5),
@@ -717,11 +770,12 @@ class Seq:
             choices.append('reseller-total')
         if outside_domains and owners_in:
             choices.append('foreign-domain')
-        enable = sorted(x for x in self.admin_disabled if
+        # what an admin, or a reseller over u, disabled: u may not enable it
+        enable = sorted(x for x in self.frozen_for(u) if
                         (x[0] == 'user' and x[1] in users) or (x[0] == 'domain' and x[1] in domains) or
                         (x[0] == 'mailbox' and x[1].partition('@')[2] in domains))
         if enable:
-            choices.append('enable-admin-disabled')
+            choices.append('enable-others-disabled')
         if outside_users:
             choices.append('foreign-user')
         v = self.r.choice(choices)
@@ -779,7 +833,7 @@ class Seq:
             if f['users'][d['owner']]['limits']['mailboxes'] is not None:
                 f['users'][d['owner']]['limits']['mailboxes'] += len(d['mailboxes'])
             what = "%s declares %s's domain %s as its own" % (u, old, dn)
-        elif v == 'enable-admin-disabled':
+        elif v == 'enable-others-disabled':
             kind, name = self.r.choice(enable)
             if kind == 'user':
                 f['users'][name]['disabled'] = False
@@ -789,7 +843,7 @@ class Seq:
             else:
                 l, _, dn = name.partition('@')
                 f['domains'][dn]['mailboxes'][l]['disabled'] = False
-            what = '%s enables %s %s, which an admin disabled' % (u, kind, name)
+            what = '%s enables %s %s, which %s disabled' % (u, kind, name, self.disabled_by[(kind, name)])
         else:
             x = self.r.choice(outside_users)
             fu = f['users'][x] = copy.deepcopy(m['users'][x])
@@ -1414,16 +1468,23 @@ class Seq:
                 ev.append('%s:\n  revision: %r\n  live:     %r' % (rel, (rfiles[rel] or b'')[:600],
                                                                   (now[rel] or b'')[:600]))
             raise Failure('4', 'after rollback the line files are not those of the revision', '\n'.join(ev))
-        # the mail of R's mailboxes deleted since R comes back
+        # a mailbox of R that is not live comes back with its newest archive entry (docs/versioning.md,
+        # rollback; docs/formats.md, the archive; docs/plan.md "Mailbox storage"): the incarnation
+        # archived last and still in the archive, whichever revision it lived in -- not necessarily
+        # the one R had, when the address was deleted again after that. Older entries stay in the
+        # archive as they are (invariant 2 finds their mail there exactly once)
         head_before = self.head()
         restored = []
         for a in sorted(rm):
-            if a in self.incs:
+            if a in self.incs or a in lm:
                 continue
-            cands = [inc for inc in self.all_incs if inc['address'] == a and inc['status'] == 'archived' and
-                     pos.get(inc['created'], 10 ** 9) <= pos[rev] < pos.get(inc['archived'], -1)]
+            cands = [inc for inc in self.all_incs if inc['address'] == a and inc['status'] == 'archived']
             if cands:
-                restored.append(cands[-1])
+                inc = max(cands, key=lambda inc: inc['archived_n'])
+                restored.append(inc)
+                if len(cands) > 1:
+                    self.note('%s: %d archive entries; the newest comes back (planted at step %d)' % (
+                        a, len(cands), inc['step']))
         found = find_messages(self.root, MAIL_TREES)
         missing = []
         rst = model.empty_state()
@@ -1456,12 +1517,16 @@ class Seq:
                 inc = self.incs.pop(a)
                 inc['status'] = 'archived'
                 inc['archived'] = head_before
-        # who disabled what is the revision's registry now: root's marks are the admin's
-        self.admin_disabled = set()
+                self.narchived += 1
+                inc['archived_n'] = self.narchived
+        # who disabled what is the revision's registry now (its disabled_by=, byte for byte)
+        self.disabled_by = {}
         for line in (self.live_files().get('etc/mailrecon/registry') or b'').decode('utf-8', 'replace').split('\n'):
             w = line.split()
-            if len(w) >= 2 and w[0] in ('user', 'domain', 'mailbox') and 'disabled_by=root' in w[2:]:
-                self.admin_disabled.add((w[0], w[1]))
+            if len(w) >= 2 and w[0] in ('user', 'domain', 'mailbox'):
+                for x in w[2:]:
+                    if x.startswith('disabled_by=') and len(x) > len('disabled_by='):
+                        self.disabled_by[(w[0], w[1])] = x[len('disabled_by='):]
         if known:
             if not model.is_empty(rst):
                 path = self.write_state(rst, 'rolled-back')
@@ -1470,6 +1535,8 @@ class Seq:
                 self.check_success(rst, None, 'rollback')
             self.model = rst
             self.clean = True
+            # one on an object that is not disabled is a finding, ignored (docs/formats.md, registry)
+            self.disabled_by = {x: by for x, by in self.disabled_by.items() if self._disabled_in(rst, x)}
             if self.head():
                 self.model_of[self.head()] = copy.deepcopy(rst)
         else:
