@@ -92,11 +92,17 @@ struct mr_line {
 	uint8_t nf;
 };
 
+/*
+ * The address is computed as a number: a string of another block (an arena's) that happens
+ * to lie within 64 KiB after the base is kept as an offset too, and base + offset would be
+ * pointer arithmetic across two objects, which C leaves undefined; the number is the same
+ * address either way.
+ */
 static inline const char *mr_line_str_(const struct mr_line *l, unsigned i)
 {
 	if (l->ext)
 		return l->strs.ext[i];
-	return l->off[i] ? l->strs.base + (l->off[i] - 1) : NULL;
+	return l->off[i] ? (const char *)((uintptr_t)l->strs.base + (uintptr_t)(l->off[i] - 1)) : NULL;
 }
 
 /* The key, lower case (NULL: none). */

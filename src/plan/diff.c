@@ -6,6 +6,7 @@
  * users by name, then each domain by name with its DKIM key, certificate and mailboxes by
  * name.
  */
+#include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -407,7 +408,8 @@ static void home_kept(struct ctx *c, struct upd *u, const struct mr_domain *ld, 
 {
 	/* every kept mailbox of the server comes here: the common case, a home where it
 	 * belongs with nothing left to do, costs no path (what follows would do nothing) */
-	const char *ignored, *home = a->live->home; /* a is the live model's: its home field */
+	assert(a->live); /* a is the live model's (only live mailboxes have a live part) */
+	const char *ignored, *home = a->live->home; /* its home field */
 	if (ld->owner && td->owner && strcmp(ld->owner, td->owner) == 0 && home &&
 	    mr_home_is_place(home, td->owner, td->name, a->name) && !left_alone(c, a->address, td->owner, &ignored))
 		return;
