@@ -404,7 +404,7 @@ static void home_new(struct ctx *c, const struct mr_domain *td, const struct mr_
 /* A kept mailbox: its home moves with its domain to a new owner; a live home field that is
  * not its place is shown and rewritten (never followed). */
 static void home_kept(struct ctx *c, struct upd *u, const struct mr_domain *ld, const struct mr_domain *td,
-		      const struct mr_mailbox *a)
+		      const struct mr_mailbox *a, const struct mr_mailbox *b)
 {
 	/* every kept mailbox of the server comes here: the common case, a home where it
 	 * belongs with nothing left to do, costs no path (what follows would do nothing) */
@@ -449,9 +449,11 @@ static void home_kept(struct ctx *c, struct upd *u, const struct mr_domain *ld, 
 	bool misplaced = home && !mr_home_is(home, was ? was : want);
 	if (misplaced)
 		diff_attr(u, "home", home, want);
-	/* no owner known before, or a live home field that named another place (a hand edit or
-	 * a line the panel wrote): the mailbox's place is made, so that its mail has a home */
-	if (!was && !left && (ld->owner == NULL || misplaced))
+	/* no owner known before, a live home field that named another place (a hand edit or a
+	 * line the panel wrote), or a mailbox Exim knew and Dovecot did not that gets its
+	 * Dovecot line now: the mailbox's place is made, so that its mail has a home */
+	bool gets_dovecot = !a->live->src_dovecot && b->password.kind != MR_PASSWORD_NONE;
+	if (!was && !left && (ld->owner == NULL || misplaced || gets_dovecot))
 		home_change(c, MR_HOME_MAKE, a->address, td->owner, want);
 }
 
@@ -477,7 +479,7 @@ static void diff_mailboxes(struct ctx *c, const struct mr_domain *ld, const stru
 			j++;
 		} else {
 			struct upd u = { c, MR_OBJ_MAILBOX, b->address, dn, NULL };
-			home_kept(c, &u, ld, td, a);
+			home_kept(c, &u, ld, td, a, b);
 			/* values are compared first and formatted only when they differ: this runs
 			 * for every mailbox of the server */
 			if (!password_same(c, a, b))
