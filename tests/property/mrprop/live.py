@@ -217,18 +217,20 @@ def objects(files, root=None):
 
     files: {relpath: bytes or None}; root: the tree the files are live in (its domain
     directories can name an owner), None for a revision's files."""
-    users, reg_domains = parse_registry(files.get('etc/mailrecon/registry'))
+    users, _ = parse_registry(files.get('etc/mailrecon/registry'))
     ep = parse_exim_passwd(files.get('etc/exim4/passwd'))
     mbs = set(ep) | set(parse_dovecot(files.get('etc/dovecot/dovecot.passwd')))
     # an owner= that names no registered user is a live user too
     users = set(users) | {v['words']['owner'] for v in ep.values() if v['words'].get('owner')}
-    # ... and so is the owner= of a registry domain line
-    users |= {a['owner'] for a in reg_domains.values() if a.get('owner')}
-    # ... and every domain's owner, however it is known (a home, a directory in a user's tree):
-    # each is read as a user (role: user, account: existing) that a state without it deletes
+    # ... and every domain's owner, however it is known (its registry line, a home, a directory
+    # in a user's tree): each is read as a user (role: user, account: existing) that a state
+    # without it deletes
     users |= {o for o in domain_owners(files, root).values() if o}
-    # a domain is live when any file names it (a mailbox keeps it even without its domains line)
-    domains = set(parse_domains(files.get('etc/exim4/domains'))) | set(reg_domains) | \
+    # a domain is live when exim-domains lists it, or a mailbox names it (a mailbox keeps it even
+    # without its domains line). A registry domain line alone is not one: 'a registry entry for an
+    # unknown domain' is a finding (docs/formats.md, Findings), "domain 'D' has no line in
+    # exim-domains", ignored -- its owner= too -- and dropped by the next apply, not deleted
+    domains = set(parse_domains(files.get('etc/exim4/domains'))) | \
         {a.partition('@')[2] for a in mbs if '@' in a}
     return users, domains, mbs
 

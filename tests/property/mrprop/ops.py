@@ -82,6 +82,9 @@ class Seq:
         self.seen_objects = set()
         self.missing_before = set()
         self.last_left = set()  # the addresses whose storage the runs of this step left alone
+        self.left_paths = {}    # address -> the places (relative to ROOT) the runs of this step left alone
+        self.pre_view = None    # (live owners, live mailboxes) as the first apply/rollback of this step read them
+        self.just_restored = set()  # id() of the incarnations the rollback of this step brought back
         self.decoy_snap = snapshot(self.decoy)
         self.parent_snap = self._parent()
         self.protected_snap = snapshot_paths(self.root, protected_rels())
@@ -104,6 +107,10 @@ class Seq:
     # ---- running the binary, with the checks every call gets ----
 
     def mr(self, args, **kw):
+        if args and args[0] in ('apply', 'rollback') and self.pre_view is None:
+            # what the product reads before it changes anything: the first run of the step (a
+            # run after a crash reads the files the crashed one may have switched already)
+            self.pre_view = self.live_view()
         res = self.runner.run(args, **kw)
         self.check_outside(res)
         if res.rc == 0 and re.search(r"the storage of '[^']+' is left alone", res.err):
@@ -168,6 +175,83 @@ class Seq:
     def live_files(self):
         return {rel: read_rel(self.root, rel) for rel in live.LINE_FILES}
 
+    def live_view(self):
+        """({domain: live owner or None}, {live mailbox addresses}, {address: OWNER of a pending move
+        in STATE_DIR/homes-left}, {token: the home (relative to ROOT) its message is in}), as
+        mailrecon and the tree have them now."""
+        files = self.live_files()
+        moves = {}
+        for line in (read_rel(self.root, 'var/lib/mailrecon/homes-left') or b'').decode('utf-8', 'replace').split('\n'):
+            w = line.split()
+            if len(w) == 3 and w[1] == 'move':
+                moves[w[0]] = w[2]
+        places = {}
+        for tok, locs in find_messages(self.root, ['var/www']).items():
+            for rel in locs.values():
+                places[tok] = '/'.join(rel.split('/')[:7])
+        return live.domain_owners(files, self.root), live.objects(files, self.root)[2], moves, places
+
+    def archived_from(self, a, inc):
+        """For a mailbox the run deleted: the home its mail was in before the run when mailrecon
+        archives (or purges) it from there -- its home by the live owner, or the old home of a pending
+        move (homes-left) -- and no tenant was in the way of that place; else None, the mail stays
+        where it was (docs/plan.md "Mailbox storage": "A deleted mailbox is archived (or purged)
+        where its mail is known to be ... Nowhere else"; docs/apply.md: a place left alone is not
+        touched). None also when that place is not known (the message was not seen in a home)."""
+        lo, lm, moves, places = self.pre_view
+        l, _, dn = a.partition('@')
+        x = places.get(inc['tokens'][0])
+        if x is None or a not in lm:
+            return None
+        src = set()
+        if lo.get(dn):
+            src.add(model.home_of(lo[dn], dn, l).lstrip('/'))
+        if a in moves:
+            src.add(model.home_of(moves[a], dn, l).lstrip('/'))
+        if x in src and x not in self.left_paths.get(a, ()):
+            return x
+        return None
+
+    def mail_place(self, a):
+        """The home (relative to ROOT) that a's mail is in by the model, before this step's run."""
+        l, _, dn = a.partition('@')
+        d = self.model['domains'].get(dn)
+        return model.home_of(d['owner'], dn, l).lstrip('/') if d else None
+
+    def where_mail_stays(self, st, a, inc):
+        """Why the mail of the incarnation inc of address a stays where it is (not moved into its new
+        home, not archived) when st is applied over the live files the run read first; None when
+        mailrecon takes it along.
+
+        mailrecon acts on homes computed from the names of the owner it reads from the live files
+        (docs/plan.md "Mailbox storage": "computed from the names of the owner, the domain and the
+        mailbox"; the live owner: docs/formats.md, registry -- a domain with no registry line takes
+        it from the first owner= of its mailboxes in exim-passwd). A hand edit that gives a domain
+        another live owner (owner= on its first exim-passwd line), or that takes a mailbox out of
+        both passwd files (a new mailbox then, whose place is made, "a directory already there is
+        kept as it is"), makes mailrecon move or archive from a place where the mail is not."""
+        if inc.get('stray'):
+            return 'its mail was already away from its home'
+        if self.pre_view is None or inc['displaced'] or id(inc) in self.just_restored:
+            return None  # (an incarnation a rollback brought back from the archive is in its home)
+        lo, lm = self.pre_view[:2]
+        l, _, dn = a.partition('@')
+        m = self.model['domains'].get(dn)
+        if m is None:
+            return None
+        at = m['owner']                       # the mail is in its home, in this owner's tree
+        want = st['domains'].get(dn, {}).get('mailboxes', {}).get(l) is not None
+        new = st['domains'][dn]['owner'] if want else None
+        if a not in lm:
+            if want and new == at:
+                return None                  # made where the old home is: kept as it is, the mail in it
+            return 'the mailbox is not in the live files (a hand edit took it out)'
+        if lo.get(dn) != at:
+            if want and new == at:
+                return None                  # the mail is where its home is
+            return 'the live owner of %s is %s, not %s (a hand edit)' % (dn, lo.get(dn), at)
+        return None
+
     def head(self):
         repo = os.path.join(self.root, REPO)
         try:
@@ -229,10 +313,27 @@ class Seq:
         for dn, d in sorted(self.model['domains'].items()):
             for l in sorted(d['mailboxes']):
                 a = model.addr(l, dn)
-                if a in self.incs:
-                    continue
                 home = model.home_of(d['owner'], dn, l).lstrip('/')
+                inc = self.incs.get(a)
+                if inc is not None:
+                    if inc.get('stray') and inc['at'] == home and real_dir_chain(self.root, home):
+                        # the home is the place its mail stayed in (made there, or a move there
+                        # left alone: "the new place is used as it is", docs/apply.md)
+                        inc['stray'] = False
+                        self.note('%s: its mail is in its home again' % a)
+                    continue
                 if self.tainted(home) or not real_dir_chain(self.root, home):
+                    continue
+                left = [x for x in self.all_incs if x['address'] == a and x['status'] == 'left' and x.get('at') == home]
+                if left:
+                    # a new mailbox whose home is made where the mail of an earlier incarnation
+                    # stayed: "a directory already there is kept as it is" (docs/plan.md "Mailbox
+                    # storage"), that mail is in its home now, and goes where the home goes
+                    inc = left[-1]
+                    inc['status'] = 'live'
+                    inc['stray'] = False
+                    self.incs[a] = inc
+                    self.note('%s: its home is where the mail of its earlier incarnation stayed' % a)
                     continue
                 self.ntoken += 1
                 tok = 's%s-m%d-%08x' % (self.seed, self.ntoken, self.r.getrandbits(32))
@@ -255,6 +356,11 @@ class Seq:
                 else:
                     ok = n == 1
                     want = '1 (%s)' % inc['status']
+                    if ok and inc.get('at') and not inc['displaced'] and \
+                            (inc['status'] == 'left' or inc.get('stray')) and not where[0].startswith(inc['at'] + '/'):
+                        # mail that mailrecon had no place to act on stays where it was
+                        ok = False
+                        want = '1 (%s), in /%s where it stayed' % (inc['status'], inc['at'])
                 if not ok:
                     bad.append('message %s of %s (planted at step %d): found %d times, want %s: %s' % (
                         tok, inc['address'], inc['step'], n, want, where))
@@ -273,11 +379,25 @@ class Seq:
         if not left:
             raise Failure('5', 'a run completed with exit 1 but named no storage it left alone', res.brief(3000))
         for a in sorted(left):
-            if not any(self.tainted(t) for t in self.taints_of(a)):
+            if not any(self.tainted(t) for t in self.taints_of(a)) and not self.stray_in_way(a, res.err):
                 raise Failure('5', 'the storage of %s was left alone, but no tenant is in its way' % a,
                               res.brief(3000))
         self.last_left |= left
+        for a, p in re.findall(r"the storage of '([^']+)' is left alone: the (?:old )?home '([^']+)'", res.err):
+            self.left_paths.setdefault(a, set()).add(os.path.relpath(p, self.root))
         return left
+
+    def stray_in_way(self, a, err):
+        """Whether a move of a's home was left alone because its new place is where the mail of an
+        incarnation of a stayed, away from its home (where_mail_stays): 'NEW' exists already, so
+        'OLD' is not moved there (docs/apply.md)."""
+        places = {inc['at'] for inc in self.all_incs if inc['address'] == a and inc.get('at') and
+                  inc['status'] in ('live', 'left')}
+        for new in re.findall(r"the storage of '%s' is left alone: '([^']+)' exists already, so '[^']+' is not "
+                              r"moved there" % re.escape(a), err):
+            if os.path.relpath(new, self.root) in places:
+                return True
+        return False
 
     def taints_of(self, address):
         """Every home address may have or have had: below any tenant's tree."""
@@ -333,7 +453,7 @@ class Seq:
                     bad.append('%s: home /%s belongs to uid %d, not to %s (%d)' % (a, home, uid, d['owner'],
                                                                                    model.UID[d['owner']]))
                 inc = self.incs.get(a)
-                if inc and not inc['displaced']:
+                if inc and not inc['displaced'] and not self.where_mail_stays(st, a, inc):
                     for tok in inc['tokens']:
                         locs = list(found.get(tok, {}).values())
                         if not any(x.startswith(home + '/') for x in locs):
@@ -412,6 +532,31 @@ class Seq:
         head = self.head()
         want = set(model.all_addresses(st))
         for a in list(self.incs):
+            inc = self.incs[a]
+            why = self.where_mail_stays(st, a, inc)
+            stays = why or a in self.last_left
+            if a not in want and self.pre_view is not None and self.pre_view[3].get(inc['tokens'][0]):
+                # where its mail was is known: archived from there, or it stays there
+                stays = why = None if self.archived_from(a, inc) else \
+                    'mailrecon archives no home there, or a tenant is in the way of it there'
+            if a not in want and stays:
+                # its storage was left alone (a tenant in the way), or mailrecon archived (or
+                # purged) its home where the live files put it and the mail is not there: the
+                # mail stays where it was, not archived -- 'its mail stays where it was, for an
+                # administrator to archive or remove' (docs/apply.md); a rollback that brings the
+                # address back has no archive entry of it and makes a new home
+                self.incs.pop(a)
+                inc['status'] = 'left'
+                x = (self.pre_view[3] if self.pre_view else {}).get(inc['tokens'][0])
+                # (a place a tenant moved aside is where the mail is when it puts it back)
+                inc.setdefault('at', re.sub(r'/\.([^/]+)\.tenant-aside(?=/|$)', r'/\1', x) if x else
+                               self.mail_place(a))
+                self.note('%s: its mail stays where it was (%s)' % (a, why or 'its storage was left alone'))
+                continue
+            if a in want and why and not inc.get('stray'):
+                inc['stray'] = True
+                inc['at'] = self.mail_place(a)
+                self.note('%s: its mail stays where it was, not in its new home (%s)' % (a, why))
             if a not in want:
                 inc = self.incs.pop(a)
                 inc['status'] = 'purged' if purge else 'archived'
@@ -433,6 +578,8 @@ class Seq:
         self.disabled_by = new_by
         self.model = copy.deepcopy(st)
         self.clean = True
+        self.pre_view = None
+        self.just_restored = set()
         if head:
             self.model_of[head] = copy.deepcopy(st)
         self.plant_new()
@@ -557,6 +704,9 @@ class Seq:
             self.history.append((self.step, self.history_op, self.desc))
         self.step = i
         self.last_left = set()
+        self.left_paths = {}
+        self.pre_view = None
+        self.just_restored = set()
         self.history_op = self.op
         self.desc = ''
         self.stats['steps'] += 1
@@ -1230,9 +1380,17 @@ class Seq:
                         l2, _, dn2 = inc['address'].partition('@')
                         if dn2 in m['domains']:
                             h = model.home_of(m['domains'][dn2]['owner'], dn2, l2).lstrip('/')
+                            if inc.get('stray') and inc.get('at'):
+                                h = inc['at']  # its mail is where it stayed
                             if h == path or h.startswith(path + '/'):
                                 inc['displaced'] = True
                                 displaced.append(inc)
+                    for inc in self.all_incs:
+                        # the mail of an earlier incarnation that stayed in this tree goes aside too
+                        h = inc.get('at')
+                        if inc['status'] == 'left' and h and (h == path or h.startswith(path + '/')):
+                            inc['displaced'] = True
+                            displaced.append(inc)
             if kind is not None:
                 if kind == 'fifo':
                     os.mkfifo(full)
@@ -1512,8 +1670,26 @@ class Seq:
             inc['status'] = 'live'
             inc['archived'] = None
             self.incs[inc['address']] = inc
+        self.just_restored = {id(inc) for inc in restored}
         for a in list(self.incs):
-            if a not in rm:
+            why = self.where_mail_stays(rst, a, self.incs[a])
+            stays = why or a in self.last_left
+            x = self.pre_view[3].get(self.incs[a]['tokens'][0]) if self.pre_view is not None else None
+            if a not in rm and x:
+                # where its mail was is known: archived from there, or it stays there
+                stays = why = None if self.archived_from(a, self.incs[a]) else \
+                    'mailrecon archives no home there, or a tenant is in the way of it there'
+            if a not in rm and stays:
+                inc = self.incs.pop(a)
+                inc['status'] = 'left'  # mailrecon archived a place its mail is not, or left it alone
+                inc.setdefault('at', re.sub(r'/\.([^/]+)\.tenant-aside(?=/|$)', r'/\1', x) if x else
+                               self.mail_place(a))
+                self.note('%s: its mail stays where it was (%s)' % (a, why or 'its storage was left alone'))
+            elif a in rm and why and known and not self.incs[a].get('stray'):
+                self.incs[a]['stray'] = True
+                self.incs[a]['at'] = self.mail_place(a)
+                self.note('%s: its mail stays where it was, not in its home (%s)' % (a, why))
+            elif a not in rm:
                 inc = self.incs.pop(a)
                 inc['status'] = 'archived'
                 inc['archived'] = head_before
