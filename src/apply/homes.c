@@ -62,6 +62,14 @@ static int look(struct stage *s, const struct mr_home_change *h, const char *pat
 	return -1;
 }
 
+/* Whether a home was made at path: a directory there, reached without a link (a tenant's
+ * link or file at a home's place is not one, whatever it points at). */
+static bool made_home(struct mr_root *root, const char *path)
+{
+	struct stat st;
+	return mr_root_lstat(root, path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 static char *domain_dir(const char *home)
 {
 	return mr_path_dirname(home);
@@ -107,8 +115,10 @@ static int before_files(struct stage *s, const struct mr_home_change *h, struct 
 	struct stat fst;
 	const char *src = h->from;
 	if (h->op == MR_HOME_MOVE && h->also_from && mr_root_lstat(s->a->root, h->also_from, &fst) != -ENOENT) {
-		if (mr_root_lstat(s->a->root, h->from, &fst) == -ENOENT) {
-			src = h->also_from; /* the live home was never made: the mail is where it was left */
+		if (!made_home(s->a->root, h->from)) {
+			/* the live home was never made (what a tenant put at its place, a link or a
+			 * file, is no home): the mail is where it was left */
+			src = h->also_from;
 		} else {
 			char *a = mr_root_full(s->a->root, h->also_from), *b = mr_root_full(s->a->root, h->from);
 			fprintf(stderr, "mailrecon: warning: the storage of '%s' is left alone: '%s', left behind by an "
@@ -257,11 +267,12 @@ int homes_left_save(struct actx *a, const struct mr_plan *p, const struct mr_txn
 		 * new place now (another directory, which the mail was not moved into) */
 		bool stuck = (h->op == MR_HOME_MOVE || h->op == MR_HOME_RESTORE) && h->from &&
 			     mr_root_lstat(a->root, h->from, &st) != -ENOENT;
-		/* the source still there: the live home, or else the one left behind before */
+		/* the source still there: the live home, or else the one left behind before (a live
+		 * place that holds no home, a tenant's link or file, is not where the mail is) */
 		const char *src = h->from;
 		if (h->op == MR_HOME_MOVE && h->also_from && mr_root_lstat(a->root, h->also_from, &st) != -ENOENT) {
 			stuck = true;
-			if (mr_root_lstat(a->root, h->from, &st) == -ENOENT || !missing)
+			if (!made_home(a->root, h->from) || !missing)
 				src = h->also_from;
 		}
 		if ((h->op == MR_HOME_MAKE && missing) || ((h->op == MR_HOME_MOVE || h->op == MR_HOME_RESTORE) &&
