@@ -109,7 +109,9 @@ class Seq:
     def mr(self, args, **kw):
         if args and args[0] in ('apply', 'rollback') and self.pre_view is None:
             # what the product reads before it changes anything: the first run of the step (a
-            # run after a crash reads the files the crashed one may have switched already)
+            # run after a crash reads the files the crashed one may have switched already); a home
+            # that is where left mail stayed (a tenant undid what was in its way) holds that mail
+            self.reclaim_homes()
             self.pre_view = self.live_view()
         res = self.runner.run(args, **kw)
         self.check_outside(res)
@@ -324,16 +326,7 @@ class Seq:
                     continue
                 if self.tainted(home) or not real_dir_chain(self.root, home):
                     continue
-                left = [x for x in self.all_incs if x['address'] == a and x['status'] == 'left' and x.get('at') == home]
-                if left:
-                    # a new mailbox whose home is made where the mail of an earlier incarnation
-                    # stayed: "a directory already there is kept as it is" (docs/plan.md "Mailbox
-                    # storage"), that mail is in its home now, and goes where the home goes
-                    inc = left[-1]
-                    inc['status'] = 'live'
-                    inc['stray'] = False
-                    self.incs[a] = inc
-                    self.note('%s: its home is where the mail of its earlier incarnation stayed' % a)
+                if self.reclaim_left(a, home):
                     continue
                 self.ntoken += 1
                 tok = 's%s-m%d-%08x' % (self.seed, self.ntoken, self.r.getrandbits(32))
@@ -342,6 +335,38 @@ class Seq:
                            'displaced': False, 'step': self.step}
                     self.incs[a] = inc
                     self.all_incs.append(inc)
+
+    def reclaim_left(self, a, home):
+        """A live mailbox a with no incarnation whose home (relative to ROOT, a real directory now) is
+        where the mail of an earlier incarnation stayed ("left"): that mail is in its home again and goes
+        where the home goes. Returns whether there was such mail.
+
+        It is a new mailbox made where that mail stayed ("a directory already there is kept as it is",
+        docs/plan.md "Mailbox storage"), or one that came back (a rollback, a re-added address) while a
+        tenant was in the way of that place, its home then a pending "made" line of homes-left: once the
+        tenant undoes its sabotage, the home at its computed place is that directory, and a later run
+        moves it (with the mail) to a new owner or archives it like any home (docs/apply.md "Mailbox
+        storage a tenant is in the way of"; docs/plan.md "Mailbox storage")."""
+        left = [x for x in self.all_incs if x['address'] == a and x['status'] == 'left' and x.get('at') == home]
+        if not left:
+            return False
+        inc = left[-1]
+        inc['status'] = 'live'
+        inc['stray'] = False
+        self.incs[a] = inc
+        self.note('%s: its home is where the mail of its earlier incarnation stayed' % a)
+        return True
+
+    def reclaim_homes(self):
+        """reclaim_left for every live mailbox with no incarnation, as the tree is now: what the next
+        run of mailrecon sees as that mailbox's home (before it reads the live view)."""
+        for dn, d in sorted(self.model['domains'].items()):
+            for l in sorted(d['mailboxes']):
+                a = model.addr(l, dn)
+                home = model.home_of(d['owner'], dn, l).lstrip('/')
+                if a in self.incs or self.tainted(home) or not real_dir_chain(self.root, home):
+                    continue
+                self.reclaim_left(a, home)
 
     def check_mail(self, found=None):
         found = find_messages(self.root, MAIL_TREES) if found is None else found
