@@ -261,8 +261,7 @@ int homes_left_save(struct actx *a, const struct mr_plan *p, const struct mr_txn
 		const struct mr_home_change *h = &p->homes[i];
 		struct stat st;
 		/* a home this commit made or found in place is not looked at again */
-		bool missing = !(h->op == MR_HOME_MAKE && mr_txn_home_ready(t, h->path)) &&
-			       (mr_root_lstat(a->root, h->path, &st) < 0 || !S_ISDIR(st.st_mode));
+		bool missing = !(h->op == MR_HOME_MAKE && mr_txn_home_ready(t, h->path)) && !made_home(a->root, h->path);
 		/* a move or restore whose source is still there did not happen, whatever is at the
 		 * new place now (another directory, which the mail was not moved into) */
 		bool stuck = (h->op == MR_HOME_MOVE || h->op == MR_HOME_RESTORE) && h->from &&
