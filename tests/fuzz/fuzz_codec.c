@@ -70,6 +70,19 @@ static void check_canonical(const struct mr_codec *c, const struct mr_codec_file
 /* mr_codec_find answers the same by the key map and, once it is dropped, by walking the
  * lines: for the key of every record (a multi-key file's map key is KEY:F1:F2...) and for
  * names no record has. */
+/* A record's key as the key map joins it (a multi-key codec's fields after ':'), malloc'd. */
+static char *joined_key(const struct mr_codec *c, const struct mr_line *l)
+{
+	struct mr_buf k = MR_BUF_INIT;
+	mr_buf_adds(&k, mr_line_key(l));
+	for (unsigned j = 0; (c->flags & MR_CODEC_MULTIKEY) && j < l->nf; j++) {
+		mr_buf_addc(&k, ':');
+		mr_buf_adds(&k, mr_line_field(l, j) ? mr_line_field(l, j) : "");
+	}
+	char *s = mr_buf_detach(&k);
+	return s ? s : strdup("");
+}
+
 static void check_find(const struct mr_codec *c, struct mr_codec_file *f)
 {
 	size_t n = 0;
@@ -81,13 +94,7 @@ static void check_find(const struct mr_codec *c, struct mr_codec_file *f)
 		const struct mr_line *l = &f->lines[i];
 		if (l->kind != MR_LINE_RECORD || !mr_line_key(l))
 			continue;
-		struct mr_buf k = MR_BUF_INIT;
-		mr_buf_adds(&k, mr_line_key(l));
-		for (unsigned j = 0; (c->flags & MR_CODEC_MULTIKEY) && j < l->nf; j++) {
-			mr_buf_addc(&k, ':');
-			mr_buf_adds(&k, mr_line_field(l, j) ? mr_line_field(l, j) : "");
-		}
-		keys[n++] = mr_buf_detach(&k);
+		keys[n++] = joined_key(c, l);
 	}
 	/* near misses of the first record's key: one byte short, one more, a field short, a ':' more */
 	size_t nrec = n;
@@ -117,15 +124,10 @@ static void check_find(const struct mr_codec *c, struct mr_codec_file *f)
 			const struct mr_line *l = &f->lines[j];
 			if (l->kind != MR_LINE_RECORD || l->disabled || !mr_line_key(l))
 				continue;
-			struct mr_buf k = MR_BUF_INIT;
-			mr_buf_adds(&k, mr_line_key(l));
-			for (unsigned x = 0; (c->flags & MR_CODEC_MULTIKEY) && x < l->nf; x++) {
-				mr_buf_addc(&k, ':');
-				mr_buf_adds(&k, mr_line_field(l, x) ? mr_line_field(l, x) : "");
-			}
-			if (strcmp(k.ptr ? k.ptr : "", keys[i]) == 0)
+			char *k = joined_key(c, l);
+			if (strcmp(k, keys[i]) == 0)
 				first = l;
-			mr_buf_release(&k);
+			free(k);
 		}
 		if (want[i] != first)
 			fail("mr_codec_find by the key map is not the first active record with that key");
