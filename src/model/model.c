@@ -164,9 +164,11 @@ void mr_model_drop_domains(struct mr_model *m, size_t n)
 }
 
 /* A new mailbox name@d->name (address, alen bytes), both kept as they are; a live model's
- * has its live part in the same block. */
+ * has its live part in the same block.  NULL with *existing set when the address is taken
+ * (the block stays unused in the arena: callers that look first never get there). */
 static struct mr_mailbox *new_mailbox(struct mr_model *m, struct mr_domain *d, const char *name,
-				      const char *address, size_t alen, struct mr_loc loc)
+				      const char *address, size_t alen, struct mr_loc loc,
+				      struct mr_mailbox **existing)
 {
 	struct mr_mailbox *mb;
 	if (m->live) {
@@ -180,7 +182,11 @@ static struct mr_mailbox *new_mailbox(struct mr_model *m, struct mr_domain *d, c
 	} else {
 		mb = mr_arena_zalloc(&m->arena, sizeof(*mb));
 	}
-	mr_strmap_put_new(&m->mailbox_map, address, alen, mb);
+	struct mr_mailbox *old = mr_strmap_put_new(&m->mailbox_map, address, alen, mb);
+	if (old) {
+		*existing = old;
+		return NULL;
+	}
 	mb->address = address;
 	mb->name = name;
 	mb->loc = loc;
@@ -214,7 +220,7 @@ struct mr_mailbox *mr_domain_add_mailbox(struct mr_model *m, struct mr_domain *d
 	memcpy(addr, name, nl);
 	addr[nl] = '@';
 	memcpy(addr + nl + 1, d->name, dl + 1);
-	return new_mailbox(m, d, mr_model_str(m, name, nl), addr, nl + 1 + dl, loc);
+	return new_mailbox(m, d, mr_model_str(m, name, nl), addr, nl + 1 + dl, loc, existing);
 }
 
 struct mr_mailbox *mr_domain_add_mailbox_borrowed(struct mr_model *m, struct mr_domain *d, const char *name,
@@ -225,12 +231,8 @@ struct mr_mailbox *mr_domain_add_mailbox_borrowed(struct mr_model *m, struct mr_
 	assert(alen == nl + 1 + strlen(d->name) && memcmp(address, name, nl) == 0 && address[nl] == '@' &&
 	       strcmp(address + nl + 1, d->name) == 0);
 	(void)nl;
-	struct mr_mailbox *old = mr_strmap_get(&m->mailbox_map, address, alen);
-	if (old) {
-		*existing = old;
-		return NULL;
-	}
-	return new_mailbox(m, d, name, address, alen, loc);
+	/* one probe of the map: the live codec has looked the address up already */
+	return new_mailbox(m, d, name, address, alen, loc, existing);
 }
 
 struct mr_user *mr_model_user(const struct mr_model *m, const char *name)
