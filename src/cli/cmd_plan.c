@@ -233,6 +233,8 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 		code = MR_EXIT_ERROR;
 		goto out;
 	}
+	/* lv outlives m's use of the hashes it now shares (both are released at out) */
+	mr_model_share_hashes(&m, &lv.model);
 	char *cache_dir = mr_path_join(g->state_dir, "cache");
 	struct mr_oracle_ctx oc = { .root = g->rootfs, .lv = &lv, .desired = &m,
 				    .cache = mr_pwcache_open(g->rootfs, cache_dir, false) };

@@ -556,7 +556,7 @@ FIELD_FN(f_pw_hash)
 		return;
 	}
 	p->kind = MR_PASSWORD_HASH;
-	p->value = keep(c, v->u.str);
+	p->value = mr_model_hash_str(c->m, v->u.str, v->len);
 	p->loc = loc_of(c, v);
 }
 

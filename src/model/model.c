@@ -46,6 +46,7 @@ void mr_model_release(struct mr_model *m)
 	mr_strmap_release(&m->mailbox_map);
 	mr_strmap_release(&m->elsewhere);
 	mr_arena_release(&m->arena);
+	mr_arena_release(&m->hashes);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -75,6 +76,36 @@ const struct mr_srcdir *mr_model_srcdir(struct mr_model *m, const char *path, st
 const char *mr_model_str(struct mr_model *m, const char *s, size_t len)
 {
 	return mr_arena_strndup(&m->arena, s, len);
+}
+
+const char *mr_model_hash_str(struct mr_model *m, const char *s, size_t len)
+{
+	return mr_arena_strndup(&m->hashes, s, len);
+}
+
+size_t mr_model_share_hashes(struct mr_model *m, const struct mr_model *from)
+{
+	struct mr_arena kept = MR_ARENA_INIT;
+	size_t shared = 0;
+	for (size_t i = 0; i < m->ndomains; i++) {
+		const struct mr_domain *d = m->domains[i];
+		for (size_t j = 0; j < d->nmailboxes; j++) {
+			struct mr_password *pw = &d->mailboxes[j]->password;
+			if (pw->kind != MR_PASSWORD_HASH || !pw->value)
+				continue;
+			const struct mr_mailbox *o = mr_model_mailbox(from, d->mailboxes[j]->address);
+			if (o && o->password.kind == MR_PASSWORD_HASH && o->password.value &&
+			    strcmp(o->password.value, pw->value) == 0) {
+				pw->value = o->password.value;
+				shared++;
+			} else {
+				pw->value = mr_arena_strdup(&kept, pw->value);
+			}
+		}
+	}
+	mr_arena_release(&m->hashes);
+	m->hashes = kept;
+	return shared;
 }
 
 struct mr_item *mr_model_items(struct mr_model *m, size_t n)

@@ -164,6 +164,47 @@ START_TEST(sizes)
 }
 END_TEST
 
+/* A desired hash equal to its live mailbox's is pointed at the live copy; the others keep
+ * their values in a fresh arena; the kinds that are not hashes are left alone. */
+START_TEST(hashes_equal_to_live_are_shared)
+{
+	static const char live_same[] = "{CRAM-MD5}aaaa", live_other[] = "{CRAM-MD5}bbbb";
+	struct mr_model d, l;
+	mr_model_init(&d);
+	mr_model_init(&l);
+	struct mr_domain *x, *ld = mr_model_add_domain(&l, "example.com", MR_LOC_NONE, &x);
+	struct mr_mailbox *y, *l1 = mr_domain_add_mailbox(&l, ld, "same", MR_LOC_NONE, &y),
+			      *l2 = mr_domain_add_mailbox(&l, ld, "other", MR_LOC_NONE, &y);
+	l1->password = (struct mr_password){ .kind = MR_PASSWORD_HASH, .value = live_same };
+	l2->password = (struct mr_password){ .kind = MR_PASSWORD_HASH, .value = live_other };
+	struct mr_domain *dd = mr_model_add_domain(&d, "example.com", MR_LOC_NONE, &x);
+	const char *names[] = { "same", "other", "new", "env" };
+	const char *vals[] = { "{CRAM-MD5}aaaa", "{CRAM-MD5}cccc", "{CRAM-MD5}dddd", "PW_VAR" };
+	struct mr_mailbox *mb[4];
+	for (int i = 0; i < 4; i++) {
+		mb[i] = mr_domain_add_mailbox(&d, dd, names[i], MR_LOC_NONE, &y);
+		ck_assert_ptr_nonnull(mb[i]);
+		mb[i]->password.kind = i == 3 ? MR_PASSWORD_ENV : MR_PASSWORD_HASH;
+		mb[i]->password.value = i == 3 ? mr_model_str(&d, vals[i], strlen(vals[i]))
+					       : mr_model_hash_str(&d, vals[i], strlen(vals[i]));
+	}
+	const char *env_before = mb[3]->password.value;
+	ck_assert_uint_eq(mr_model_share_hashes(&d, &l), 1);
+	ck_assert_ptr_eq(mb[0]->password.value, live_same);
+	for (int i = 1; i < 4; i++) {
+		ck_assert_str_eq(mb[i]->password.value, vals[i]);
+		ck_assert_ptr_ne(mb[i]->password.value, live_other);
+	}
+	ck_assert_ptr_eq(mb[3]->password.value, env_before);
+	/* again: nothing more to share, the copies move once more and stay right */
+	ck_assert_uint_eq(mr_model_share_hashes(&d, &l), 1);
+	ck_assert_str_eq(mb[1]->password.value, vals[1]);
+	ck_assert_str_eq(mb[2]->password.value, vals[2]);
+	mr_model_release(&d);
+	mr_model_release(&l);
+}
+END_TEST
+
 static const char *const ALICE_DOC = "version: 1\nusers:\n  alice: {}\ndomains:\n  example.com:\n    owner: alice\n";
 
 START_TEST(directory_sources_are_sorted_and_skip_hidden)
@@ -892,6 +933,7 @@ Suite *suite_load(void)
 	tcase_add_test(tc, minimal_example_loads);
 	tcase_add_test(tc, hosting_example_loads_every_feature);
 	tcase_add_test(tc, sizes);
+	tcase_add_test(tc, hashes_equal_to_live_are_shared);
 	tcase_add_test(tc, directory_sources_are_sorted_and_skip_hidden);
 	tcase_add_test(tc, empty_directory_is_an_error);
 	tcase_add_test(tc, default_source_is_below_root);
