@@ -117,7 +117,18 @@ static int before_files(struct stage *s, const struct mr_home_change *h, struct 
 	if (h->op == MR_HOME_MOVE && h->also_from && mr_root_lstat(s->a->root, h->also_from, &fst) != -ENOENT) {
 		if (!made_home(s->a->root, h->from)) {
 			/* the live home was never made (what a tenant put at its place, a link or a
-			 * file, is no home): the mail is where it was left */
+			 * file, is no home): the mail is where it was left.  What is at the live
+			 * place is left as it is, and said: mail Dovecot delivered through a link
+			 * there went where it points, which is not moved */
+			struct stat lst;
+			if (mr_root_lstat(s->a->root, h->from, &lst) == 0) {
+				char *f = mr_root_full(s->a->root, h->from);
+				fprintf(stderr,
+					"mailrecon: warning: '%s', the live home of '%s', is %s, not a home: it is left as "
+					"it is, and what was delivered through it is not moved\n",
+					f, h->address, S_ISLNK(lst.st_mode) ? "a symbolic link" : "not a directory");
+				free(f);
+			}
 			src = h->also_from;
 		} else {
 			char *a = mr_root_full(s->a->root, h->also_from), *b = mr_root_full(s->a->root, h->from);

@@ -31,4 +31,6 @@ if [ -e "$(email alice)/example.com/info/msg" ] && [ $rc2 -eq 0 ] && ! grep -q '
 fi
 [ -e "$(email carol)/example.com/info/msg" ] && [ ! -e "$(email alice)/example.com/info/msg" ] ||
 	present "alice's mail did not reach carol's home (rc $rc1, $rc2; homes-left: $left)"
-fixed "alice's mail moved to carol's home; B's link was not taken for a home"
+grep -q "the live home of 'info@example.com', is a symbolic link, not a home" "$tmp/out1" ||
+	present "B's link was passed over without a word: $(cat "$tmp/out1")"
+fixed "alice's mail moved to carol's home; B's link was not taken for a home, and was named"
