@@ -5,6 +5,7 @@
  * revision, is committed on its own -- so an edit made outside mailrecon is in history
  * before mailrecon undoes it, and an interrupted apply is never mistaken for drift.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 int vcs_commit(struct actx *a, const struct mr_snapshot *snap, const char *message, bool *committed,
 	       struct mr_buf *err)
 {
+	assert(!snap->partial); /* a file known by its id only has no bytes to commit */
 	char *marker = state_path(a, VCS_WRITING);
 	int fd = mr_root_openat(a->root, marker, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd >= 0)
@@ -37,7 +39,7 @@ int commit_snapshot(struct actx *a, const char *message, bool *committed)
 {
 	struct mr_snapshot snap;
 	struct mr_buf err = MR_BUF_INIT, notes = MR_BUF_INIT;
-	int rc = mr_snapshot_take(a->root, a->lv.layout, &snap, &notes, &err);
+	int rc = mr_snapshot_take(a->root, a->lv.layout, NULL, &snap, &notes, &err);
 	if (rc == 0 && mr_fault_check("commit") < 0) { /* test seam: the repository fails now */
 		mr_buf_addf(&err, "the state repository: %s", strerror(errno));
 		rc = -1;
@@ -240,12 +242,34 @@ int capture(struct actx *a)
 	int f = finish_record(a, true);
 	if (f < 0)
 		return -1;
+	/*
+	 * The line files as the live load read them, by their blob ids: when every file is as
+	 * HEAD has it (a run with no drift, the usual one), none is read a second time -- a
+	 * 100,000-mailbox server's 24 MB, a sixth of a no-op apply.  Anything else to record
+	 * (drift, or no revision yet) reads them all again, as they are now, and commits that.
+	 */
 	struct mr_snapshot snap;
-	if (mr_snapshot_take(a->root, a->lv.layout, &snap, &notes, &err) < 0) {
-		fprintf(stderr, "mailrecon: %s\n", err.ptr);
-		mr_buf_release(&err);
-		mr_buf_release(&notes);
-		return -1;
+	struct mr_pathlist changed = MR_PATHLIST_INIT;
+	int r = 0;
+	if (mr_snapshot_take(a->root, a->lv.layout, &a->lv, &snap, &notes, &err) < 0) {
+		r = -2; /* the full read below says why */
+	} else {
+		r = mr_history_changed(a->vcs, "HEAD", &snap, &changed, &err);
+		if (r != 0 || changed.n || !snap.partial)
+			r = -2;
+	}
+	if (r == -2) {
+		mr_snapshot_release(&snap);
+		mr_pathlist_release(&changed);
+		mr_buf_reset(&err);
+		mr_buf_reset(&notes);
+		if (mr_snapshot_take(a->root, a->lv.layout, NULL, &snap, &notes, &err) < 0) {
+			fprintf(stderr, "mailrecon: %s\n", err.ptr);
+			mr_buf_release(&err);
+			mr_buf_release(&notes);
+			return -1;
+		}
+		r = mr_history_changed(a->vcs, "HEAD", &snap, &changed, &err);
 	}
 	/* one warning a line, escaped (a name in ssl/ is whatever was put there) */
 	for (const char *l = notes.ptr, *e; l && *l; l = e + 1) {
@@ -257,9 +281,7 @@ int capture(struct actx *a)
 		fprintf(stderr, "mailrecon: warning: %s\n", w.ptr ? w.ptr : "");
 		mr_buf_release(&w);
 	}
-	struct mr_pathlist changed = MR_PATHLIST_INIT;
 	struct mr_buf m = MR_BUF_INIT;
-	int r = mr_history_changed(a->vcs, "HEAD", &snap, &changed, &err);
 	if (r == 1) {
 		mr_buf_adds(&m, "baseline: the live files before mailrecon's first apply\n");
 	} else if (r < 0) {

@@ -18,7 +18,7 @@
 static void add(struct mr_snapshot *s, const char *path, char *data, size_t len)
 {
 	s->v = xgrow(s->v, sizeof(*s->v), s->n + 1, &s->cap);
-	s->v[s->n++] = (struct mr_vcs_file){ xstrdup(path), data, len };
+	s->v[s->n++] = (struct mr_vcs_file){ .path = xstrdup(path), .data = data, .len = len };
 }
 
 static const char *key_dir(enum mr_layout layout, int which)
@@ -273,13 +273,25 @@ static int cmp_file(const void *a, const void *b)
 	return strcmp(((const struct mr_vcs_file *)a)->path, ((const struct mr_vcs_file *)b)->path);
 }
 
-int mr_snapshot_take(struct mr_root *root, enum mr_layout layout, struct mr_snapshot *s, struct mr_buf *notes,
-		     struct mr_buf *err)
+int mr_snapshot_take(struct mr_root *root, enum mr_layout layout, const struct mr_live *known,
+		     struct mr_snapshot *s, struct mr_buf *notes, struct mr_buf *err)
 {
 	memset(s, 0, sizeof(*s));
-	for (size_t i = 0; i < MR_FILE_COUNT; i++)
-		if (take(s, root, mr_codec_path(mr_codecs[i], layout), false, notes, err) < 0)
+	for (size_t i = 0; i < MR_FILE_COUNT; i++) {
+		const char *path = mr_codec_path(mr_codecs[i], layout);
+		const struct mr_live_file *lf = known ? &known->files[i] : NULL;
+		if (lf && lf->has_blob_id && strcmp(lf->cf.path, path) == 0) {
+			/* read by the live load, by id: not read again (and absent then: skipped) */
+			if (lf->exists) {
+				add(s, path + 1, NULL, lf->len);
+				s->v[s->n - 1].id = lf->blob_id;
+				s->partial = true;
+			}
+			continue;
+		}
+		if (take(s, root, path, false, notes, err) < 0)
 			return -1;
+	}
 	for (int id = 0; id < MR_CONF_COUNT; id++)
 		if (take(s, root, mr_conf_path((enum mr_conf_id)id, layout), false, notes, err) < 0)
 			return -1;
@@ -379,7 +391,7 @@ static int changed_cb(void *vctx, const char *path, const void *data, size_t len
 	struct changed_ctx *c = vctx;
 	const struct mr_vcs_file *f = mr_snapshot_get(c->now, path);
 	mr_strmap_put_new(&c->seen, f ? f->path : path, strlen(path), (void *)1);
-	if (!f || f->len != len || memcmp(f->data, data, len) != 0) {
+	if (!f || !f->data || f->len != len || memcmp(f->data, data, len) != 0) {
 		char *p = mr_path_join("/", path);
 		mr_pathlist_add(c->out, p);
 		free(p);

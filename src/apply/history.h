@@ -28,18 +28,24 @@
 #include "util/rootfs.h"
 #include "vcs/vcs.h"
 
+struct mr_live;
+
 struct mr_snapshot {
 	struct mr_vcs_file *v;
 	size_t n, cap;
+	bool partial; /* some files are known by id only (data NULL): for mr_history_changed
+		       * against HEAD alone, never to commit */
 };
 
 /*
  * Read the managed files below root (layout resolved); 0 or -1 with err (a managed file that
  * cannot be read).  notes (may be NULL) gets one line per thing in the key directories that
- * is not recorded, and why.
+ * is not recorded, and why.  known (may be NULL): the live files as loaded with blob ids
+ * (mr_live_opts.blob_ids); each of those is taken by its id, as it was read then, and not
+ * read again.
  */
-int mr_snapshot_take(struct mr_root *root, enum mr_layout layout, struct mr_snapshot *s, struct mr_buf *notes,
-		     struct mr_buf *err);
+int mr_snapshot_take(struct mr_root *root, enum mr_layout layout, const struct mr_live *known,
+		     struct mr_snapshot *s, struct mr_buf *notes, struct mr_buf *err);
 void mr_snapshot_release(struct mr_snapshot *s);
 /* The content of path in s, or NULL. */
 const struct mr_vcs_file *mr_snapshot_get(const struct mr_snapshot *s, const char *path);

@@ -259,7 +259,7 @@ int mr_rollback_run(const struct mr_apply_opts *o, const char *rev)
 		goto out;
 	}
 	struct mr_buf notes = MR_BUF_INIT;
-	if (mr_snapshot_take(a.root, a.lv.layout, &cur, &notes, &err) < 0) {
+	if (mr_snapshot_take(a.root, a.lv.layout, NULL, &cur, &notes, &err) < 0) {
 		fprintf(stderr, "mailrecon: rollback: %s\n", err.ptr);
 		mr_buf_release(&notes);
 		rc = EXIT_ERROR;

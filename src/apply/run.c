@@ -336,7 +336,7 @@ struct live_job {
 static void *live_job_run(void *arg)
 {
 	struct live_job *j = arg;
-	j->rc = mr_live_load(&j->a->lv, &(struct mr_live_opts){ .root = j->a->root, .layout = j->a->o->layout, .state_dir = j->a->state },
+	j->rc = mr_live_load(&j->a->lv, &(struct mr_live_opts){ .root = j->a->root, .layout = j->a->o->layout, .state_dir = j->a->state, .blob_ids = true },
 			     &j->a->errors);
 	return NULL;
 }

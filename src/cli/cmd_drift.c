@@ -88,7 +88,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 		code = MR_EXIT_ERROR;
 		goto out;
 	}
-	if (mr_live_load(&lv, &(struct mr_live_opts){ .root = g->rootfs, .layout = g->layout, .state_dir = g->state_dir }, &errors) < 0 ||
+	if (mr_live_load(&lv, &(struct mr_live_opts){ .root = g->rootfs, .layout = g->layout, .state_dir = g->state_dir, .blob_ids = true }, &errors) < 0 ||
 	    mr_accounts_load(&acc, g->rootfs, &errors) < 0) {
 		mr_diags_print(&errors, stderr);
 		code = MR_EXIT_ERROR;
@@ -121,7 +121,7 @@ static int run(void *state, const struct mr_globals *g, int argc, char **argv)
 	if (v) {
 		struct mr_snapshot snap;
 		mr_buf_reset(&err);
-		if (mr_snapshot_take(g->rootfs, lv.layout, &snap, NULL, &err) < 0 ||
+		if (mr_snapshot_take(g->rootfs, lv.layout, &lv, &snap, NULL, &err) < 0 ||
 		    mr_history_changed(v, "HEAD", &snap, &changed, &err) < 0) {
 			mr_cli_error("drift: %s", err.ptr);
 			code = MR_EXIT_ERROR;

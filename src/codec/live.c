@@ -840,6 +840,10 @@ static void read_one(struct read_task *t, enum mr_file_id i, struct mr_buf *data
 	lf->len = len;
 	/* what apply re-checks just before its switch: the parser cuts the bytes up in place */
 	mr_sha256_raw(data->ptr ? data->ptr : "", len, lf->sha256);
+	if (lv->blob_ids) {
+		mr_git_blob_id(data->ptr ? data->ptr : "", len, lf->blob_id);
+		lf->has_blob_id = true;
+	}
 	mr_codec_parse_owned(&lf->cf, mr_buf_detach(data), len, &t->findings[i]);
 }
 
@@ -894,6 +898,7 @@ int mr_live_load(struct mr_live *lv, const struct mr_live_opts *o, struct mr_dia
 	lv->root = o->root;
 	lv->findings = (struct mr_diags)MR_DIAGS_INIT;
 	lv->layout = o->layout;
+	lv->blob_ids = o->blob_ids;
 	if (lv->layout == MR_LAYOUT_AUTO) {
 		struct mr_buf err = MR_BUF_INIT;
 		if (mr_layout_detect(lv->root, &lv->layout, &err) < 0) {

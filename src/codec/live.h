@@ -45,6 +45,10 @@ struct mr_live_file {
 	struct stat st;   /* when it exists */
 	size_t len;       /* its size as read */
 	unsigned char sha256[32]; /* of its bytes as read (the parser cuts cf.data up) */
+	/* with mr_live_opts.blob_ids: the Git blob id of those bytes, for apply's record of the
+	 * live state (apply/capture.c), which then need not read an unchanged file again */
+	bool has_blob_id;
+	unsigned char blob_id[20];
 };
 
 /* Files mailrecon writes whole from the model, not line by line (docs/formats.md): the
@@ -89,6 +93,7 @@ struct mr_live {
 	/* the files mailrecon writes whole (enum mr_conf_id) as read; NULL: absent */
 	char *conf[MR_CONF_COUNT];
 	size_t conf_len[MR_CONF_COUNT];
+	bool blob_ids; /* mr_live_opts.blob_ids */
 };
 
 struct mr_live_opts {
@@ -96,6 +101,7 @@ struct mr_live_opts {
 	enum mr_layout layout; /* MR_LAYOUT_AUTO: /etc/exim4 means debian, /etc/exim rhel */
 	/* when set, the DKIM rotation kept in STATE_DIR/dkim is read too (codec/dkim_state.h) */
 	const char *state_dir;
+	bool blob_ids; /* the files' Git blob ids too (struct mr_live_file) */
 };
 
 /* Resolve MR_LAYOUT_AUTO; -1 with a message in err when the tree does not tell. */

@@ -8,6 +8,8 @@
 
 void mr_sha256_hex(const void *data, size_t len, char out[MR_SHA256_HEX]);
 void mr_sha256_raw(const void *data, size_t len, unsigned char out[32]);
+/* The id Git gives these bytes as a blob: SHA-1 of "blob LEN\0" and the bytes. */
+void mr_git_blob_id(const void *data, size_t len, unsigned char out[20]);
 
 /* HMAC-SHA256 of data under key, as hex (plan files pin secrets this way: a guessable
  * password cannot be found from its plain hash). */

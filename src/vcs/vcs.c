@@ -1205,7 +1205,13 @@ static int walk_cb(const char *root, const git_tree_entry *entry, void *payload)
 			hi = mid;
 	}
 	git_oid id;
-	if (!f || git_odb_hash(&id, f->data, f->len, GIT_OBJECT_BLOB) < 0 || !git_oid_equal(&id, git_tree_entry_id(entry))) {
+	bool same = false;
+	if (f && !f->data && f->id) /* not read: its id was taken when it was */
+		same = git_oid_fromraw(&id, f->id) == 0 && git_oid_equal(&id, git_tree_entry_id(entry));
+	else if (f)
+		same = git_odb_hash(&id, f->data, f->len, GIT_OBJECT_BLOB) == 0 &&
+		       git_oid_equal(&id, git_tree_entry_id(entry));
+	if (!same) {
 		char *p = mr_path_join("/", path.ptr);
 		mr_pathlist_add(w->changed, p);
 		free(p);

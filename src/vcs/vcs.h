@@ -74,11 +74,14 @@ bool mr_vcs_missing(const struct mr_buf *err);
 /* Close *v (NULL is fine); *v becomes NULL. */
 void mr_vcs_close(struct mr_vcs **v);
 
-/* One file of a snapshot: path relative to the root, no leading '/'; data is not copied. */
+/* One file of a snapshot: path relative to the root, no leading '/'; data is not copied.
+ * Only mr_vcs_changed takes one with data NULL and id set: a file not read, known by its
+ * blob id (mr_git_blob_id). */
 struct mr_vcs_file {
 	const char *path;
 	const void *data;
 	size_t len;
+	const unsigned char *id; /* 20 bytes, or NULL */
 };
 
 /*
@@ -112,7 +115,8 @@ int mr_vcs_read(struct mr_vcs *v, const char *rev,
 
 /*
  * The paths (with a leading '/') whose content differs between HEAD and the n files (sorted
- * by path), found by comparing object ids: no blob is read.  0, 1 when there is no commit
+ * by path), found by comparing object ids (a file's id when it has one, else the id of its
+ * data): no blob is read.  0, 1 when there is no commit
  * yet, -1 with err.
  */
 int mr_vcs_changed(struct mr_vcs *v, const struct mr_vcs_file *files, size_t n, struct mr_pathlist *changed,

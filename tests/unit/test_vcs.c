@@ -10,6 +10,7 @@
 
 #include "tests.h"
 #include "util/buf.h"
+#include "crypto/digest.h"
 #include "vcs/vcs.h"
 
 static char tmpdir[64];
@@ -287,6 +288,67 @@ START_TEST(an_identical_snapshot_is_not_committed)
 	ck_assert_int_eq(mr_vcs_log(v, 0, &e, &n, &err), 0);
 	ck_assert_uint_eq(n, 1);
 	mr_vcs_entries_free(e, n);
+	mr_vcs_close(&v);
+	rm_tmp();
+}
+END_TEST
+
+static void hex20(const unsigned char id[20], char out[41])
+{
+	for (int i = 0; i < 20; i++)
+		snprintf(out + 2 * i, 3, "%02x", id[i]);
+}
+
+static int cmp_vf(const void *a, const void *b)
+{
+	return strcmp(((const struct mr_vcs_file *)a)->path, ((const struct mr_vcs_file *)b)->path);
+}
+
+/* A file known by its blob id alone (not read again) compares as its bytes would. */
+START_TEST(files_known_by_blob_id_compare_as_their_bytes)
+{
+	unsigned char id[20];
+	char hex[41];
+	mr_git_blob_id("hello\n", 6, id); /* git hash-object of "hello\n" */
+	hex20(id, hex);
+	ck_assert_str_eq(hex, "ce013625030ba8dba906f756967f9e9ca394464a");
+	mr_git_blob_id("", 0, id);
+	hex20(id, hex);
+	ck_assert_str_eq(hex, "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
+
+	mk_tmp();
+	struct mr_vcs *v = open_ok(at("repo"), true);
+	char id1[41];
+	ck_assert(commit_ok(v, base_files, NBASE, "first", id1));
+	struct mr_vcs_file now[NBASE];
+	unsigned char ids[NBASE][20];
+	for (size_t i = 0; i < NBASE; i++) {
+		now[i] = base_files[i];
+		if (i % 2 == 0) { /* every other one by id only */
+			mr_git_blob_id(now[i].data, now[i].len, ids[i]);
+			now[i].data = NULL;
+			now[i].id = ids[i];
+		}
+	}
+	qsort(now, NBASE, sizeof(now[0]), cmp_vf);
+	struct mr_pathlist changed = MR_PATHLIST_INIT;
+	struct mr_buf err = MR_BUF_INIT;
+	ck_assert_int_eq(mr_vcs_changed(v, now, NBASE, &changed, &err), 0);
+	ck_assert_uint_eq(changed.n, 0);
+	/* one id of other bytes: that file, and only it, changed */
+	const char *which = NULL;
+	for (size_t i = 0; i < NBASE; i++)
+		if (!now[i].data) {
+			mr_git_blob_id("other\n", 6, (unsigned char *)now[i].id);
+			which = now[i].path;
+			break;
+		}
+	ck_assert_ptr_nonnull(which);
+	ck_assert_int_eq(mr_vcs_changed(v, now, NBASE, &changed, &err), 0);
+	ck_assert_uint_eq(changed.n, 1);
+	ck_assert_str_eq(changed.v[0] + 1, which);
+	mr_pathlist_release(&changed);
+	mr_buf_release(&err);
 	mr_vcs_close(&v);
 	rm_tmp();
 }
@@ -923,6 +985,7 @@ Suite *suite_vcs(void)
 	tcase_add_test(tc, create_commit_and_read_back);
 	tcase_add_test(tc, open_without_a_repository);
 	tcase_add_test(tc, an_identical_snapshot_is_not_committed);
+	tcase_add_test(tc, files_known_by_blob_id_compare_as_their_bytes);
 	tcase_add_test(tc, a_one_file_change_reuses_unchanged_trees);
 	tcase_add_test(tc, authors_are_recorded);
 	tcase_add_test(tc, clean_message_is_git_s);
