@@ -81,7 +81,7 @@ START_TEST(minimal_example_loads)
 	ck_assert_ptr_null(d->ip);
 	struct mr_mailbox *mb = mr_model_mailbox(&m, "info@example.com");
 	ck_assert_ptr_nonnull(mb);
-	ck_assert_int_eq(mb->password.kind, MR_PASSWORD_HASH);
+	ck_assert_int_eq(mb->password_kind, MR_PASSWORD_HASH);
 	ck_assert(mb->keep_copy);
 	ck_assert_int_eq(mb->rate_per_hour, MR_UNSET);
 	ck_assert_int_eq(mb->max_size, 0);
@@ -122,7 +122,7 @@ START_TEST(hosting_example_loads_every_feature)
 	ck_assert_int_eq(info->rate_per_hour, 100);
 	ck_assert_uint_eq(info->aliases.n, 2);
 	ck_assert_str_eq(info->aliases.v[0].s, "sales");
-	ck_assert_str_eq(info->note, "front desk");
+	ck_assert_str_eq(mr_mailbox_note(info), "front desk");
 	struct mr_mailbox *orders = mr_model_mailbox(&m, "orders@shop.example.com");
 	ck_assert(!orders->keep_copy);
 	ck_assert_uint_eq(orders->copy_to.n, 2);
@@ -130,8 +130,8 @@ START_TEST(hosting_example_loads_every_feature)
 	ck_assert_int_eq(archive->rate_per_hour, 0);
 	ck_assert(!archive->greylisting && !archive->spamassassin);
 	struct mr_mailbox *nl = mr_model_mailbox(&m, "newsletter@example.com");
-	ck_assert_int_eq(nl->password.kind, MR_PASSWORD_FILE);
-	ck_assert_ptr_nonnull(strstr(nl->password.dir->path, "examples/hosting"));
+	ck_assert_int_eq(nl->password_kind, MR_PASSWORD_FILE);
+	ck_assert_ptr_nonnull(strstr(mr_mailbox_password_dir(nl)->path, "examples/hosting"));
 	size_t disabled = 0;
 	for (size_t i = 0; i < m.ndomains; i++)
 		for (size_t j = 0; j < m.domains[i]->nmailboxes; j++)
