@@ -86,7 +86,80 @@ START_TEST(minimal_example_loads)
 	ck_assert_int_eq(mb->rate_per_hour, MR_UNSET);
 	ck_assert_int_eq(mb->max_size, 0);
 	ck_assert_int_eq(m.server.password_scheme, MR_SCHEME_SHA512_CRYPT);
+	/* none of the rare fields is written: no cold part, and a desired mailbox has no live one */
+	ck_assert_ptr_null(mb->cold);
+	ck_assert_ptr_null(mr_mailbox_live(mb));
 	free(out);
+	mr_model_release(&m);
+}
+END_TEST
+
+/* A mailbox's cold part (struct mr_mailbox_cold) and live part: the accessors' defaults,
+ * a cold part made on the first write, and a copy that has its own of both. */
+START_TEST(mailbox_cold_and_live_parts)
+{
+	ck_assert_uint_le(sizeof(struct mr_mailbox), 112);
+	ck_assert_uint_le(sizeof(struct mr_mailbox_with_live), 144);
+	struct mr_model m;
+	mr_model_init(&m);
+	struct mr_domain *old_d, *d = mr_model_add_domain(&m, "example.com", MR_LOC_NONE, &old_d);
+	struct mr_mailbox *old, *mb = mr_domain_add_mailbox(&m, d, "info", MR_LOC_NONE, &old);
+	ck_assert_ptr_nonnull(mb);
+	ck_assert_ptr_null(mb->cold);
+	ck_assert_ptr_null(mr_mailbox_live(mb));
+	ck_assert_ptr_null(mr_mailbox_note(mb));
+	ck_assert_ptr_null(mr_mailbox_disabled_by(mb));
+	ck_assert_ptr_null(mr_mailbox_password_dir(mb));
+	ck_assert_uint_eq(mr_mailbox_rate_loc(mb).line, 0);
+	ck_assert_uint_eq(mr_mailbox_keep_copy_loc(mb).line, 0);
+	ck_assert_uint_eq(mr_mailbox_disabled_loc(mb).line, 0);
+	ck_assert(mb->keep_copy && mb->greylisting && mb->spamassassin && !mb->disabled);
+
+	struct mr_mailbox_cold *cold = mr_mailbox_cold(&m, mb);
+	ck_assert_ptr_eq(cold, mb->cold);
+	ck_assert_ptr_eq(mr_mailbox_cold(&m, mb), cold); /* made once */
+	ck_assert_ptr_null(mr_mailbox_note(mb));
+	cold->note = "front desk";
+	cold->rate_loc = mr_loc_at("a.yaml", 7, 3);
+	ck_assert_str_eq(mr_mailbox_note(mb), "front desk");
+	ck_assert_uint_eq(mr_mailbox_rate_loc(mb).line, 7);
+	struct mr_password pw = mr_mailbox_password(mb);
+	ck_assert_int_eq(pw.kind, MR_PASSWORD_NONE);
+	ck_assert_ptr_null(pw.dir);
+
+	/* a copy's cold part is its own: setting it leaves the mailbox copied as it was */
+	struct mr_mailbox *copy = mr_mailbox_copy(&m, mb);
+	ck_assert_ptr_ne(copy->cold, mb->cold);
+	mr_mailbox_cold(&m, copy)->disabled_by = "alice";
+	ck_assert_str_eq(mr_mailbox_disabled_by(copy), "alice");
+	ck_assert_ptr_null(mr_mailbox_disabled_by(mb));
+	ck_assert_str_eq(mr_mailbox_note(copy), "front desk");
+	ck_assert_ptr_null(mr_mailbox_live(copy));
+	mr_model_release(&m);
+
+	/* a live model's mailbox has its live part, unset, and a copy takes it along */
+	mr_model_init(&m);
+	m.live = true;
+	d = mr_model_add_domain(&m, "example.com", MR_LOC_NONE, &old_d);
+	mb = mr_domain_add_mailbox(&m, d, "info", MR_LOC_NONE, &old);
+	struct mr_mailbox_live *lp = mr_mailbox_live(mb);
+	ck_assert_ptr_nonnull(lp);
+	ck_assert_ptr_null(lp->home);
+	ck_assert_ptr_null(lp->src_exim);
+	ck_assert_ptr_null(lp->src_dovecot);
+	ck_assert_uint_eq(lp->uid, MR_ID_UNSET);
+	ck_assert_uint_eq(lp->gid, MR_ID_UNSET);
+	ck_assert_ptr_null(mb->cold);
+	lp->home = "/var/www/alice/data/email/example.com/info";
+	lp->uid = 1001;
+	copy = mr_mailbox_copy(&m, mb);
+	ck_assert_ptr_null(copy->cold);
+	struct mr_mailbox_live *clp = mr_mailbox_live(copy);
+	ck_assert_ptr_nonnull(clp);
+	ck_assert_ptr_ne(clp, lp);
+	ck_assert_str_eq(clp->home, lp->home);
+	ck_assert_uint_eq(clp->uid, 1001);
+	ck_assert_uint_eq(clp->gid, MR_ID_UNSET);
 	mr_model_release(&m);
 }
 END_TEST
@@ -890,6 +963,7 @@ Suite *suite_load(void)
 	TCase *tc = tcase_create("core");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, minimal_example_loads);
+	tcase_add_test(tc, mailbox_cold_and_live_parts);
 	tcase_add_test(tc, hosting_example_loads_every_feature);
 	tcase_add_test(tc, sizes);
 	tcase_add_test(tc, directory_sources_are_sorted_and_skip_hidden);
