@@ -11,12 +11,13 @@ static int password_same(void *vctx, const struct mr_mailbox *d, const char *liv
 {
 	struct mr_oracle_ctx *o = vctx;
 	struct mr_buf clear = MR_BUF_INIT, why = MR_BUF_INIT;
-	int rc = mr_secret_read(o->root, &d->password, &clear, &why);
+	const struct mr_password pw = mr_mailbox_password(d);
+	int rc = mr_secret_read(o->root, &pw, &clear, &why);
 	if (rc < 0) {
 		mr_diag_error(errors, d->password.loc, "cannot read the password of '%s': %s", d->address, why.ptr);
 		mr_buf_release(&why);
 		mr_secret_wipe(&clear);
-		return mr_secret_refused(d->password.dir, d->password.value, rc) ? MR_PLAN_REFUSED : -1;
+		return mr_secret_refused(pw.dir, pw.value, rc) ? MR_PLAN_REFUSED : -1;
 	}
 	int r = mr_pwcache_verify(o->cache, live_hash, clear.ptr, clear.len);
 	mr_secret_wipe(&clear);
@@ -29,12 +30,13 @@ static int new_hash(void *vctx, const struct mr_mailbox *d, const char **hash, s
 	struct mr_oracle_ctx *o = vctx;
 	struct mr_buf clear = MR_BUF_INIT, why = MR_BUF_INIT;
 	*hash = NULL;
-	int rc = mr_secret_read(o->root, &d->password, &clear, &why);
+	const struct mr_password pw = mr_mailbox_password(d);
+	int rc = mr_secret_read(o->root, &pw, &clear, &why);
 	if (rc < 0) {
 		mr_diag_error(errors, d->password.loc, "cannot read the password of '%s': %s", d->address, why.ptr);
 		mr_buf_release(&why);
 		mr_secret_wipe(&clear);
-		return mr_secret_refused(d->password.dir, d->password.value, rc) ? MR_PLAN_REFUSED : -1;
+		return mr_secret_refused(pw.dir, pw.value, rc) ? MR_PLAN_REFUSED : -1;
 	}
 	char *h = NULL;
 	const char *scheme = mr_scheme_name(o->desired->server.password_scheme);

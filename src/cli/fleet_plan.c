@@ -46,12 +46,12 @@ static void domain_key(const struct mr_domain *d, struct mr_buf *b)
 		    d->ssl.email ? d->ssl.email : "");
 	for (size_t i = 0; i < d->nmailboxes; i++) {
 		const struct mr_mailbox *mb = d->mailboxes[i];
-		mr_buf_addf(b, "mb=%s:%d:%s:", mb->name, (int)mb->password.kind, mb->password.value ? mb->password.value : "");
+		mr_buf_addf(b, "mb=%s:%d:%s:", mb->name, (int)mb->password_kind, mb->password.value ? mb->password.value : "");
 		items(b, &mb->aliases);
 		items(b, &mb->copy_to);
 		mr_buf_addf(b, "%d:%lld:%lld:%d%d%d:%s;", mb->keep_copy, (long long)mb->max_size,
 			    (long long)mb->rate_per_hour, mb->greylisting, mb->spamassassin, mb->disabled,
-			    mb->note ? mb->note : "");
+			    mr_mailbox_note(mb) ? mr_mailbox_note(mb) : "");
 	}
 }
 

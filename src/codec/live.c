@@ -368,16 +368,18 @@ static void read_exim_passwd(struct build *b)
 		struct mr_mailbox *mb = mailbox_of(b, id, l);
 		if (!mb)
 			continue;
-		if (mb->live->src_exim) {
+		struct mr_mailbox_live *lp = mr_mailbox_live(mb);
+		if (lp->src_exim) {
 			FINDING(b, id, l, "mailbox '%s' is disabled twice; this line is ignored", mr_line_key(l));
 			continue;
 		}
-		mb->live->src_exim = l;
+		lp->src_exim = l;
 		const char *why = mr_line_field(l, MR_F_PASSWD_DISABLED);
 		mb->disabled = l->disabled || (why && strcmp(why, "self") == 0);
 		const char *save = mr_line_field(l, MR_F_PASSWD_SAVE);
 		mb->keep_copy = !(save && strcmp(save, "no") == 0);
-		mb->keep_copy_loc = mb->loc;
+		if (!mb->keep_copy) /* read only then (struct mr_mailbox_cold) */
+			mr_mailbox_cold(b->m, mb)->keep_copy_loc = mb->loc;
 	}
 }
 
@@ -427,12 +429,13 @@ static void read_dovecot(struct build *b)
 		struct mr_mailbox *mb = mailbox_of(b, id, l);
 		if (!mb)
 			continue;
-		if (mb->live->src_dovecot) {
+		struct mr_mailbox_live *lp = mr_mailbox_live(mb);
+		if (lp->src_dovecot) {
 			FINDING(b, id, l, "mailbox '%s' is disabled twice; this line is ignored", mr_line_key(l));
 			continue;
 		}
-		const struct mr_line *ex = mb->live->src_exim;
-		mb->live->src_dovecot = l;
+		const struct mr_line *ex = lp->src_exim;
+		lp->src_dovecot = l;
 		if (!ex) {
 			FINDING(b, id, l, "mailbox '%s' is in %s but not in %s: Exim does not deliver to it", mr_line_key(l),
 				b->lv->files[id].cf.path, b->lv->files[MR_FILE_EXIM_PASSWD].cf.path);
@@ -449,36 +452,39 @@ static void read_dovecot(struct build *b)
 					"the password of '%s' is stored in clear; whoever reads this file or an import of "
 					"it can read it (give a new password and let mailrecon hash it)",
 					mr_line_key(l));
-			mb->password.kind = MR_PASSWORD_HASH;
+			mb->password_kind = MR_PASSWORD_HASH;
 			mb->password.value = hash;
 			mb->password.loc = lloc(b->lv, id, l);
 		}
-		int64_t v;
+		int64_t v, uid = MR_UNSET, gid = MR_UNSET;
 		if (mr_line_field(l, MR_F_DOVECOT_UID) && mr_codec_parse_uint(mr_line_field(l, MR_F_DOVECOT_UID), 4294967294LL, &v))
-			mb->live->uid = v;
+			uid = v;
 		if (mr_line_field(l, MR_F_DOVECOT_GID) && mr_codec_parse_uint(mr_line_field(l, MR_F_DOVECOT_GID), 4294967294LL, &v))
-			mb->live->gid = v;
-		bool low_uid = mb->live->uid != MR_UNSET && mb->live->uid < b->uid_min;
-		bool low_gid = mb->live->gid != MR_UNSET && mb->live->gid < b->uid_min;
+			gid = v;
+		bool low_uid = uid != MR_UNSET && uid < b->uid_min;
+		bool low_gid = gid != MR_UNSET && gid < b->uid_min;
 		if (low_uid || low_gid) {
 			struct mr_buf ids = MR_BUF_INIT;
 			if (low_uid)
-				mr_buf_addf(&ids, "uid %lld", (long long)mb->live->uid);
+				mr_buf_addf(&ids, "uid %lld", (long long)uid);
 			if (low_gid)
-				mr_buf_addf(&ids, "%sgid %lld", low_uid ? " and " : "", (long long)mb->live->gid);
+				mr_buf_addf(&ids, "%sgid %lld", low_uid ? " and " : "", (long long)gid);
 			FINDING(b, id, l, "mailbox '%s' has %s, below UID_MIN %lld: its mail would belong to a system account",
 				mr_line_key(l), ids.ptr, (long long)b->uid_min);
 			mr_buf_release(&ids);
 		}
-		mb->live->home = mr_line_field(l, MR_F_DOVECOT_HOME) && *mr_line_field(l, MR_F_DOVECOT_HOME) ? mr_line_field(l, MR_F_DOVECOT_HOME) : NULL;
+		lp->uid = uid == MR_UNSET ? MR_ID_UNSET : (uint32_t)uid;
+		lp->gid = gid == MR_UNSET ? MR_ID_UNSET : (uint32_t)gid;
+		lp->home = mr_line_field(l, MR_F_DOVECOT_HOME) && *mr_line_field(l, MR_F_DOVECOT_HOME) ? mr_line_field(l, MR_F_DOVECOT_HOME) : NULL;
 		read_quota(b, l, mb);
 	}
 	/* the other direction: in Exim's list but Dovecot cannot log it in or deliver */
 	for (size_t i = 0; i < b->m->ndomains; i++)
 		for (size_t j = 0; j < b->m->domains[i]->nmailboxes; j++) {
 			const struct mr_mailbox *mb = b->m->domains[i]->mailboxes[j];
-			if (mb->live->src_exim && !mb->live->src_dovecot)
-				FINDING(b, MR_FILE_EXIM_PASSWD, (const struct mr_line *)mb->live->src_exim,
+			const struct mr_mailbox_live *lp = mr_mailbox_live(mb);
+			if (lp->src_exim && !lp->src_dovecot)
+				FINDING(b, MR_FILE_EXIM_PASSWD, (const struct mr_line *)lp->src_exim,
 					"mailbox '%s' is in %s but not in %s: it has no password and no storage",
 					mb->address, b->lv->files[MR_FILE_EXIM_PASSWD].cf.path,
 					b->lv->files[MR_FILE_DOVECOT_PASSWD].cf.path);
@@ -526,10 +532,11 @@ static void resolve_owners(struct build *b)
 		struct mr_domain *d = m->domains[i];
 		for (size_t j = 0; j < d->nmailboxes; j++) {
 			struct mr_mailbox *mb = d->mailboxes[j];
-			const struct mr_line *ex = mb->live->src_exim, *dv = mb->live->src_dovecot;
+			const struct mr_mailbox_live *lp = mr_mailbox_live(mb);
+			const struct mr_line *ex = lp->src_exim, *dv = lp->src_dovecot;
 			const char *eo = ex ? mr_line_field(ex, MR_F_PASSWD_OWNER) : NULL;
-			const char *ho = mb->live->home ? mr_home_owner(m, mb->live->home, d->name, mb->name, d->owner) : NULL;
-			if (mb->live->home && !ho)
+			const char *ho = lp->home ? mr_home_owner(m, lp->home, d->name, mb->name, d->owner) : NULL;
+			if (lp->home && !ho)
 				FINDING(b, MR_FILE_DOVECOT_PASSWD, dv,
 					"the home of '%s' is not /var/www/OWNER/data/email/%s/%s", mb->address, d->name,
 					mb->name);
@@ -566,7 +573,8 @@ static void read_disabled(struct build *b)
 		struct mr_user *u = d->owner ? mr_model_user(m, d->owner) : NULL;
 		for (size_t j = 0; j < d->nmailboxes; j++) {
 			struct mr_mailbox *mb = d->mailboxes[j];
-			const struct mr_line *ex = mb->live->src_exim, *dv = mb->live->src_dovecot;
+			const struct mr_mailbox_live *lp = mr_mailbox_live(mb);
+			const struct mr_line *ex = lp->src_exim, *dv = lp->src_dovecot;
 			bool effective = mb->disabled || d->disabled || (u && u->disabled);
 			const char *why = ex ? mr_line_field(ex, MR_F_PASSWD_DISABLED) : NULL;
 			if (ex && !ex->disabled) {
@@ -660,7 +668,7 @@ static void read_aliases(struct build *b)
 		for (size_t j = 0; j < m->domains[i]->nmailboxes; j++) {
 			struct mr_mailbox *mb = m->domains[i]->mailboxes[j];
 			if (!mb->keep_copy && mb->copy_to.n == 0) {
-				FINDING(b, MR_FILE_EXIM_PASSWD, (const struct mr_line *)mb->live->src_exim,
+				FINDING(b, MR_FILE_EXIM_PASSWD, (const struct mr_line *)mr_mailbox_live(mb)->src_exim,
 					"mailbox '%s' keeps no copy (save=no) and sends none: its mail goes nowhere",
 					mb->address);
 			}
@@ -792,8 +800,13 @@ static void read_notes(struct build *b)
 			continue;
 		struct mr_mailbox *mb = mr_model_mailbox(b->m, mr_line_field(l, MR_F_REG_NAME));
 		if (mb) {
-			mb->note = mr_line_field(l, MR_F_REG_MAILBOX_NOTE);
-			mb->disabled_by = disabled_by(b, l, mb->disabled, "mailbox", mb->address);
+			const char *note = mr_line_field(l, MR_F_REG_MAILBOX_NOTE);
+			const char *by = disabled_by(b, l, mb->disabled, "mailbox", mb->address);
+			if (note || by || mb->cold) {
+				struct mr_mailbox_cold *cold = mr_mailbox_cold(b->m, mb);
+				cold->note = note;
+				cold->disabled_by = by;
+			}
 		} else {
 			FINDING(b, MR_FILE_REGISTRY, l, "%s for '%s', which is not a mailbox",
 				mr_line_field(l, MR_F_REG_MAILBOX_NOTE) ? "note" : "registry line", mr_line_field(l, MR_F_REG_NAME));

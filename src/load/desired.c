@@ -450,7 +450,7 @@ FIELD_FN(f_mb_disabled)
 {
 	struct mr_mailbox *mb = obj;
 	if (get_bool(c, v, "disabled", &mb->disabled))
-		mb->disabled_loc = loc_of(c, v);
+		mr_mailbox_cold(c->m, mb)->disabled_loc = loc_of(c, v);
 }
 
 FIELD_FN(f_limit_domains)
@@ -543,9 +543,10 @@ static const char *mailbox_what(struct mr_mailbox *mb, char *buf, size_t n)
 	return buf;
 }
 
+/* a mailbox's password: its kind and value, the file's directory in its cold part */
 FIELD_FN(f_pw_hash)
 {
-	struct mr_password *p = obj;
+	struct mr_mailbox *mb = obj;
 	if (v->kind != MR_Y_SCALAR) {
 		ERR(c, v, "a password hash must be a string in quotes (hash: \"{SCHEME}...\"), not %s",
 		    mr_ykind_name(v));
@@ -555,26 +556,26 @@ FIELD_FN(f_pw_hash)
 		ERR(c, v, "a password hash contains a NUL character");
 		return;
 	}
-	p->kind = MR_PASSWORD_HASH;
-	p->value = mr_model_hash_str(c->m, v->u.str, v->len);
-	p->loc = loc_of(c, v);
+	mb->password_kind = MR_PASSWORD_HASH;
+	mb->password.value = mr_model_hash_str(c->m, v->u.str, v->len);
+	mb->password.loc = loc_of(c, v);
 }
 
 FIELD_FN(f_pw_file)
 {
-	struct mr_password *p = obj;
+	struct mr_mailbox *mb = obj;
 	const char *s = scalar(c, v, "file");
 	if (!s)
 		return;
-	p->kind = MR_PASSWORD_FILE;
-	p->value = keep(c, s);
-	p->dir = c->dir;
-	p->loc = loc_of(c, v);
+	mb->password_kind = MR_PASSWORD_FILE;
+	mb->password.value = keep(c, s);
+	mr_mailbox_cold(c->m, mb)->password_dir = c->dir;
+	mb->password.loc = loc_of(c, v);
 }
 
 FIELD_FN(f_pw_env)
 {
-	struct mr_password *p = obj;
+	struct mr_mailbox *mb = obj;
 	const char *s = scalar(c, v, "env");
 	if (!s)
 		return;
@@ -583,9 +584,9 @@ FIELD_FN(f_pw_env)
 		ERR(c, v, "invalid environment variable name '%s': %s", s, why);
 		return;
 	}
-	p->kind = MR_PASSWORD_ENV;
-	p->value = keep(c, s);
-	p->loc = loc_of(c, v);
+	mb->password_kind = MR_PASSWORD_ENV;
+	mb->password.value = keep(c, s);
+	mb->password.loc = loc_of(c, v);
 }
 
 static const struct field password_fields[] = {
@@ -605,7 +606,7 @@ FIELD_FN(f_mb_password)
 		ERR(c, v, "'password' must be one of {hash: ...}, {file: PATH} or {env: NAME}, not %s",
 		    v->kind == MR_Y_SCALAR ? "a plain value" : mr_ykind_name(v));
 		mb->password.loc = loc_of(c, v);
-		mb->password.kind = MR_PASSWORD_NONE;
+		mb->password_kind = MR_PASSWORD_NONE;
 		return;
 	}
 	size_t given = 0;
@@ -618,12 +619,12 @@ FIELD_FN(f_mb_password)
 				second = pk;
 		}
 	}
-	walk_fields(c, v, password_fields, &mb->password, what);
+	walk_fields(c, v, password_fields, mb, what);
 	if (given == 0)
 		ERR(c, v, "%s needs one of 'hash', 'file' or 'env'", what);
 	else if (second) {
 		ERR(c, second, "%s has more than one of 'hash', 'file' and 'env': give exactly one", what);
-		mb->password.kind = MR_PASSWORD_NONE; /* which one was meant is unknown: check neither */
+		mb->password_kind = MR_PASSWORD_NONE; /* which one was meant is unknown: check neither */
 	}
 	if (!mb->password.loc.file)
 		mb->password.loc = loc_of(c, v);
@@ -675,7 +676,7 @@ FIELD_FN(f_mb_keep_copy)
 {
 	struct mr_mailbox *mb = obj;
 	if (get_bool(c, v, "keep_copy", &mb->keep_copy))
-		mb->keep_copy_loc = loc_of(c, v);
+		mr_mailbox_cold(c->m, mb)->keep_copy_loc = loc_of(c, v);
 }
 
 FIELD_FN(f_mb_max_size)
@@ -687,7 +688,7 @@ FIELD_FN(f_mb_rate)
 {
 	struct mr_mailbox *mb = obj;
 	if (get_int(c, v, "rate_per_hour", &mb->rate_per_hour))
-		mb->rate_loc = loc_of(c, v);
+		mr_mailbox_cold(c->m, mb)->rate_loc = loc_of(c, v);
 }
 
 FIELD_FN(f_mb_note)
@@ -701,7 +702,7 @@ FIELD_FN(f_mb_note)
 		ERR(c, v, "'note' %s (at most %d bytes of text, no control characters)", why, MR_NOTE_MAX);
 		return;
 	}
-	mb->note = keep(c, s);
+	mr_mailbox_cold(c->m, mb)->note = keep(c, s);
 }
 
 static const struct field mailbox_fields[] = {

@@ -124,7 +124,7 @@ static void emit_user(const struct mr_model *m, const struct mr_user *u, const c
 
 static bool emit_mailbox(const struct mr_mailbox *mb, struct mr_buf *out)
 {
-	if (mb->password.kind != MR_PASSWORD_HASH) {
+	if (mb->password_kind != MR_PASSWORD_HASH) {
 		mr_buf_addf(out, "      # %s left out: no password hash mailrecon can keep\n", mb->address);
 		return false;
 	}
@@ -151,9 +151,9 @@ static bool emit_mailbox(const struct mr_mailbox *mb, struct mr_buf *out)
 		mr_buf_addf(out, "%sspamassassin: false\n", in);
 	if (mb->disabled)
 		mr_buf_addf(out, "%sdisabled: true\n", in);
-	if (mb->note) {
+	if (mr_mailbox_note(mb)) {
 		mr_buf_addf(out, "%snote: ", in);
-		scalar(out, mb->note);
+		scalar(out, mr_mailbox_note(mb));
 		mr_buf_addc(out, '\n');
 	}
 	return true;

@@ -296,7 +296,7 @@ static void check_cert_files(struct vctx *v, const struct mr_ssl *s, const char 
 
 static void check_password(struct vctx *v, struct mr_mailbox *mb)
 {
-	struct mr_password *p = &mb->password;
+	const struct mr_password pw = mr_mailbox_password(mb), *p = &pw;
 	switch (p->kind) {
 	case MR_PASSWORD_HASH: {
 		const char *why = mr_pwhash_check(p->value);
@@ -341,7 +341,7 @@ static void check_mailbox(struct vctx *v, struct mr_mailbox *mb, bool secrets)
 			}
 	}
 	if (!mb->keep_copy && mb->copy_to.n == 0)
-		mr_diag_error(v->diags, mb->keep_copy_loc,
+		mr_diag_error(v->diags, mr_mailbox_keep_copy_loc(mb),
 			      "keep_copy: false without copy_to would drop all mail of '%s'", mb->address);
 }
 

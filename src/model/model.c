@@ -90,16 +90,16 @@ size_t mr_model_share_hashes(struct mr_model *m, const struct mr_model *from)
 	for (size_t i = 0; i < m->ndomains; i++) {
 		const struct mr_domain *d = m->domains[i];
 		for (size_t j = 0; j < d->nmailboxes; j++) {
-			struct mr_password *pw = &d->mailboxes[j]->password;
-			if (pw->kind != MR_PASSWORD_HASH || !pw->value)
+			struct mr_mailbox *mb = d->mailboxes[j];
+			if (mb->password_kind != MR_PASSWORD_HASH || !mb->password.value)
 				continue;
-			const struct mr_mailbox *o = mr_model_mailbox(from, d->mailboxes[j]->address);
-			if (o && o->password.kind == MR_PASSWORD_HASH && o->password.value &&
-			    strcmp(o->password.value, pw->value) == 0) {
-				pw->value = o->password.value;
+			const struct mr_mailbox *o = mr_model_mailbox(from, mb->address);
+			if (o && o->password_kind == MR_PASSWORD_HASH && o->password.value &&
+			    strcmp(o->password.value, mb->password.value) == 0) {
+				mb->password.value = o->password.value;
 				shared++;
 			} else {
-				pw->value = mr_arena_strdup(&kept, pw->value);
+				mb->password.value = mr_arena_strdup(&kept, mb->password.value);
 			}
 		}
 	}
@@ -203,13 +203,10 @@ static struct mr_mailbox *new_mailbox(struct mr_model *m, struct mr_domain *d, c
 {
 	struct mr_mailbox *mb;
 	if (m->live) {
-		struct with_live {
-			struct mr_mailbox mb;
-			struct mr_mailbox_live live;
-		} *x = mr_arena_zalloc(&m->arena, sizeof(*x));
+		struct mr_mailbox_with_live *x = mr_arena_zalloc(&m->arena, sizeof(*x));
 		mb = &x->mb;
-		mb->live = &x->live;
-		mb->live->uid = mb->live->gid = MR_UNSET;
+		mb->has_live = true;
+		x->live.uid = x->live.gid = MR_ID_UNSET;
 	} else {
 		mb = mr_arena_zalloc(&m->arena, sizeof(*mb));
 	}
@@ -264,6 +261,31 @@ struct mr_mailbox *mr_domain_add_mailbox_borrowed(struct mr_model *m, struct mr_
 	(void)nl;
 	/* one probe of the map: the live codec has looked the address up already */
 	return new_mailbox(m, d, name, address, alen, loc, existing);
+}
+
+struct mr_mailbox_cold *mr_mailbox_cold(struct mr_model *m, struct mr_mailbox *mb)
+{
+	if (!mb->cold)
+		mb->cold = mr_arena_zalloc(&m->arena, sizeof(*mb->cold)); /* zero: NULL and MR_LOC_NONE */
+	return mb->cold;
+}
+
+struct mr_mailbox *mr_mailbox_copy(struct mr_model *m, const struct mr_mailbox *mb)
+{
+	struct mr_mailbox *x;
+	if (mb->has_live) {
+		struct mr_mailbox_with_live *w = mr_arena_alloc(&m->arena, sizeof(*w));
+		*w = *(const struct mr_mailbox_with_live *)mb;
+		x = &w->mb;
+	} else {
+		x = mr_arena_alloc(&m->arena, sizeof(*x));
+		*x = *mb;
+	}
+	if (mb->cold) {
+		x->cold = mr_arena_alloc(&m->arena, sizeof(*x->cold));
+		*x->cold = *mb->cold;
+	}
+	return x;
 }
 
 struct mr_user *mr_model_user(const struct mr_model *m, const char *name)

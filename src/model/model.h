@@ -146,6 +146,10 @@ struct mr_srcdir {
 	uint64_t dev, ino;    /* what held was when the file was read */
 };
 
+/*
+ * A password as a whole (mr_mailbox_password() puts one together from a mailbox, which
+ * keeps its parts in three places: see struct mr_mailbox).
+ */
 struct mr_password {
 	enum mr_password_kind kind;
 	const char *value; /* the hash, the path as written, or the variable name */
@@ -155,35 +159,104 @@ struct mr_password {
 
 struct mr_domain;
 
+#define MR_ID_UNSET UINT32_MAX
+
 /* What only the live model knows of a mailbox (codec/live.c). */
 struct mr_mailbox_live {
 	const char *home; /* where Dovecot keeps the mail; NULL: no home field */
-	int64_t uid, gid; /* MR_UNSET: none */
+	uint32_t uid, gid; /* MR_ID_UNSET: none (the codec reads at most 4294967294) */
 	/* the exim-passwd and dovecot-passwd lines (struct mr_line) it was read from, or NULL;
 	 * the codecs and apply use them, the model never looks inside */
 	const void *src_exim, *src_dovecot;
 };
 
+/*
+ * The fields of a mailbox that few mailboxes have (mr_mailbox_cold): NULL / MR_LOC_NONE
+ * when not set.  The locations are a desired model's, where the field was written (line 0:
+ * not written); a live model sets keep_copy_loc (to the mailbox's loc) only where keep_copy
+ * is false, the one case it is read.
+ */
+struct mr_mailbox_cold {
+	const struct mr_srcdir *password_dir; /* MR_PASSWORD_FILE: a relative path's directory */
+	const char *note;
+	const char *disabled_by; /* who disabled it (registry disabled_by=); NULL: unknown or enabled */
+	struct mr_loc keep_copy_loc, rate_loc, disabled_loc;
+};
+
+/*
+ * A mailbox.  There are as many as 100,000 in each model, so it is kept small (see the
+ * _Static_asserts below): the fields most mailboxes leave unset are in its cold part,
+ * allocated on the first write (mr_mailbox_cold(); read them with the accessors below),
+ * and a live model's mailbox has its live part in the same block, right after it
+ * (mr_mailbox_live()).
+ */
 struct mr_mailbox {
 	const char *name;
 	const char *address; /* name@domain */
 	struct mr_loc loc;
 	struct mr_domain *domain;
-	struct mr_password password;
+	struct {
+		const char *value; /* as struct mr_password's; kind: password_kind, dir: the cold part's */
+		struct mr_loc loc;
+	} password;
 	struct mr_items aliases;
 	struct mr_items copy_to;
-	struct mr_loc keep_copy_loc; /* of keep_copy, with the other flags below: no padding */
 	int64_t max_size; /* bytes; 0: unlimited */
 	int64_t rate_per_hour; /* MR_UNSET: the user's, then the server's */
-	struct mr_loc rate_loc;
+	struct mr_mailbox_cold *cold; /* NULL: none of its fields is set */
+	uint8_t password_kind; /* enum mr_password_kind */
 	bool keep_copy, greylisting, spamassassin, disabled;
-	struct mr_loc disabled_loc;
-	const char *disabled_by; /* who disabled it (registry disabled_by=); NULL: unknown or enabled */
-	const char *note; /* NULL: none */
-	/* a live model's mailbox only (NULL in a desired model, which has as many mailboxes and
-	 * needs none of it) */
-	struct mr_mailbox_live *live;
+	bool has_live; /* a live model's: struct mr_mailbox_with_live (mr_mailbox_live()) */
 };
+
+/* A live model's mailbox: its live part follows it in one block. */
+struct mr_mailbox_with_live {
+	struct mr_mailbox mb;
+	struct mr_mailbox_live live;
+};
+
+_Static_assert(sizeof(struct mr_mailbox) <= 112, "a desired model's mailbox is at most 112 bytes");
+_Static_assert(sizeof(struct mr_mailbox_with_live) <= 144, "a live model's mailbox is at most 144 bytes");
+
+/* A live model's mailbox's live part; NULL for any other (a desired model has as many
+ * mailboxes and needs none of it). */
+static inline struct mr_mailbox_live *mr_mailbox_live(const struct mr_mailbox *mb)
+{
+	return mb->has_live ? &((struct mr_mailbox_with_live *)mb)->live : NULL;
+}
+
+/* The cold fields, with their defaults when the mailbox has no cold part. */
+static inline const struct mr_srcdir *mr_mailbox_password_dir(const struct mr_mailbox *mb)
+{
+	return mb->cold ? mb->cold->password_dir : NULL;
+}
+static inline const char *mr_mailbox_note(const struct mr_mailbox *mb)
+{
+	return mb->cold ? mb->cold->note : NULL;
+}
+static inline const char *mr_mailbox_disabled_by(const struct mr_mailbox *mb)
+{
+	return mb->cold ? mb->cold->disabled_by : NULL;
+}
+static inline struct mr_loc mr_mailbox_keep_copy_loc(const struct mr_mailbox *mb)
+{
+	return mb->cold ? mb->cold->keep_copy_loc : MR_LOC_NONE;
+}
+static inline struct mr_loc mr_mailbox_rate_loc(const struct mr_mailbox *mb)
+{
+	return mb->cold ? mb->cold->rate_loc : MR_LOC_NONE;
+}
+static inline struct mr_loc mr_mailbox_disabled_loc(const struct mr_mailbox *mb)
+{
+	return mb->cold ? mb->cold->disabled_loc : MR_LOC_NONE;
+}
+
+/* The mailbox's password as a whole. */
+static inline struct mr_password mr_mailbox_password(const struct mr_mailbox *mb)
+{
+	return (struct mr_password){ (enum mr_password_kind)mb->password_kind, mb->password.value,
+				     mr_mailbox_password_dir(mb), mb->password.loc };
+}
 
 struct mr_dkim {
 	bool enabled;
@@ -299,6 +372,20 @@ struct mr_mailbox *mr_model_mailbox(const struct mr_model *m, const char *addres
  * one already there (held is then closed); the model closes the rest at release.
  */
 const struct mr_srcdir *mr_model_srcdir(struct mr_model *m, const char *path, struct mr_root *held);
+
+/*
+ * The mailbox's cold part, to set its fields: made in m's arena (all unset) when it has
+ * none.  m is the model the mailbox is in; a mailbox shared with another model (plan/
+ * scope.c) is not written: it is copied with mr_mailbox_copy() first.
+ */
+struct mr_mailbox_cold *mr_mailbox_cold(struct mr_model *m, struct mr_mailbox *mb);
+
+/*
+ * A copy of mb in m's arena, with a copy of its cold part (its own, to set) and its live
+ * part; it is in no domain and no map (the caller puts it where mb was).  The strings and
+ * lists are shared with mb.
+ */
+struct mr_mailbox *mr_mailbox_copy(struct mr_model *m, const struct mr_mailbox *mb);
 
 /* Copy a string into the model's arena. */
 const char *mr_model_str(struct mr_model *m, const char *s, size_t len);

@@ -249,10 +249,10 @@ static void diff_users(struct ctx *c, const struct mr_model *live, const struct 
 /* Whether the password of target mailbox b is the live one; records the hash to write. */
 static bool password_same(struct ctx *c, const struct mr_mailbox *live, const struct mr_mailbox *b)
 {
-	const char *lh = live && live->password.kind == MR_PASSWORD_HASH ? live->password.value : NULL;
-	if (b->password.kind == MR_PASSWORD_HASH) /* its own hash is written: nothing to record */
+	const char *lh = live && live->password_kind == MR_PASSWORD_HASH ? live->password.value : NULL;
+	if (b->password_kind == MR_PASSWORD_HASH) /* its own hash is written: nothing to record */
 		return lh && strcmp(lh, b->password.value) == 0;
-	if (b->password.kind == MR_PASSWORD_NONE) /* a live object kept outside the scope: it gets */
+	if (b->password_kind == MR_PASSWORD_NONE) /* a live object kept outside the scope: it gets */
 		return true;				  /* no Dovecot record (files.c has_dovecot) */
 	int r = 0;
 	if (lh && c->in->oracle.password_same) {
@@ -297,10 +297,11 @@ static void mailbox_attrs(struct ctx *c, struct mr_change *ch, const struct mr_m
 		A("spamassassin", "false");
 	if (m->disabled)
 		A("disabled", "true");
-	if (m->disabled_by)
-		A("disabled_by", m->disabled_by);
-	if (m->note)
-		A("note", pstr(c, m->note));
+	const char *by = mr_mailbox_disabled_by(m), *note = mr_mailbox_note(m);
+	if (by)
+		A("disabled_by", by);
+	if (note)
+		A("note", pstr(c, note));
 #undef A
 }
 
@@ -408,8 +409,9 @@ static void home_kept(struct ctx *c, struct upd *u, const struct mr_domain *ld, 
 {
 	/* every kept mailbox of the server comes here: the common case, a home where it
 	 * belongs with nothing left to do, costs no path (what follows would do nothing) */
-	assert(a->live); /* a is the live model's (only live mailboxes have a live part) */
-	const char *ignored, *home = a->live->home; /* its home field */
+	const struct mr_mailbox_live *alive = mr_mailbox_live(a);
+	assert(alive); /* a is the live model's (only live mailboxes have a live part) */
+	const char *ignored, *home = alive->home; /* its home field */
 	if (ld->owner && td->owner && strcmp(ld->owner, td->owner) == 0 && home &&
 	    mr_home_is_place(home, td->owner, td->name, a->name) && !left_alone(c, a->address, td->owner, &ignored))
 		return;
@@ -452,7 +454,7 @@ static void home_kept(struct ctx *c, struct upd *u, const struct mr_domain *ld, 
 	/* no owner known before, a live home field that named another place (a hand edit or a
 	 * line the panel wrote), or a mailbox Exim knew and Dovecot did not that gets its
 	 * Dovecot line now: the mailbox's place is made, so that its mail has a home */
-	bool gets_dovecot = !a->live->src_dovecot && b->password.kind != MR_PASSWORD_NONE;
+	bool gets_dovecot = !alive->src_dovecot && b->password_kind != MR_PASSWORD_NONE;
 	if (!was && !left && (ld->owner == NULL || misplaced || gets_dovecot))
 		home_change(c, MR_HOME_MAKE, a->address, td->owner, want);
 }
@@ -483,7 +485,7 @@ static void diff_mailboxes(struct ctx *c, const struct mr_domain *ld, const stru
 			/* values are compared first and formatted only when they differ: this runs
 			 * for every mailbox of the server */
 			if (!password_same(c, a, b))
-				diff_attr(&u, "password", a->password.kind == MR_PASSWORD_HASH ? "(set)" : "(none)", "(changed)");
+				diff_attr(&u, "password", a->password_kind == MR_PASSWORD_HASH ? "(set)" : "(none)", "(changed)");
 			if (!items_set_eq(&a->aliases, &b->aliases))
 				diff_attr(&u, "aliases", NULL, list_delta(c, &a->aliases, &b->aliases));
 			if (!items_set_eq(&a->copy_to, &b->copy_to))
@@ -500,10 +502,14 @@ static void diff_mailboxes(struct ctx *c, const struct mr_domain *ld, const stru
 				diff_attr(&u, "spamassassin", b2s(a->spamassassin), b2s(b->spamassassin));
 			if (a->disabled != b->disabled)
 				diff_attr(&u, "disabled", b2s(a->disabled), b2s(b->disabled));
-			if (a->disabled_by != b->disabled_by)
-				diff_attr(&u, "disabled_by", by_s(a->disabled_by), by_s(b->disabled_by));
-			if (!((!a->note && !b->note) || (a->note && b->note && strcmp(a->note, b->note) == 0)))
-				diff_attr(&u, "note", a->note ? a->note : "(none)", b->note ? b->note : "(none)");
+			if (a->cold || b->cold) { /* else none of these is set on either side */
+				const char *aby = mr_mailbox_disabled_by(a), *bby = mr_mailbox_disabled_by(b);
+				if (aby != bby)
+					diff_attr(&u, "disabled_by", by_s(aby), by_s(bby));
+				const char *an = mr_mailbox_note(a), *bn = mr_mailbox_note(b);
+				if (!((!an && !bn) || (an && bn && strcmp(an, bn) == 0)))
+					diff_attr(&u, "note", an ? an : "(none)", bn ? bn : "(none)");
+			}
 			i++, j++;
 		}
 	}

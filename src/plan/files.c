@@ -109,8 +109,9 @@ static void passwd_line(struct mr_line *l, const struct mr_codec_file *f, struct
 	mr_line_set_field(l, MR_F_PASSWD_DISABLED, disabled, a);
 	mr_line_set_field(l, MR_F_PASSWD_SAVE, mb->keep_copy ? NULL : "no", a);
 	/* a live mailbox knows its line: no second lookup by address */
-	const struct mr_mailbox *lmb = mb->live && mb->live->src_exim ? mb : mr_model_mailbox(lm, mb->address);
-	const struct mr_line *ll = lmb ? lmb->live->src_exim : NULL;
+	const struct mr_mailbox_live *mlp = mr_mailbox_live(mb);
+	const struct mr_mailbox *lmb = mlp && mlp->src_exim ? mb : mr_model_mailbox(lm, mb->address);
+	const struct mr_line *ll = lmb ? mr_mailbox_live(lmb)->src_exim : NULL;
 	if (ll)
 		mr_line_set_field(l, MR_F_PASSWD_EXTRA, mr_line_field(ll, MR_F_PASSWD_EXTRA), a);
 }
@@ -180,7 +181,7 @@ static void dom_ctx(struct dom_ctx *c, const struct mr_model *t, const struct mr
  * has no Dovecot line. */
 static bool has_dovecot(const struct mr_mailbox *mb)
 {
-	return mb->password.kind != MR_PASSWORD_NONE;
+	return mb->password_kind != MR_PASSWORD_NONE;
 }
 
 /* The dovecot.passwd record of a target mailbox; strings that are not the models' go in a.
@@ -191,13 +192,14 @@ static void dovecot_line(struct mr_line *l, const struct mr_codec_file *f, struc
 {
 	const struct mr_model *lm = &in->live->model;
 	const struct mr_domain *d = c->d, *ld = c->ld;
-	const struct mr_mailbox *live_mb = mb->live && mb->live->src_dovecot ? mb : mr_model_mailbox(lm, mb->address);
-	const struct mr_mailbox_live *lmb = live_mb ? live_mb->live : NULL;
+	const struct mr_mailbox_live *mlp = mr_mailbox_live(mb);
+	const struct mr_mailbox *live_mb = mlp && mlp->src_dovecot ? mb : mr_model_mailbox(lm, mb->address);
+	const struct mr_mailbox_live *lmb = live_mb ? mr_mailbox_live(live_mb) : NULL;
 	bool same_owner = lmb && ld && ld->owner && d->owner && strcmp(ld->owner, d->owner) == 0;
 	record(l, f, a, mb->address);
 	l->nf = MR_F_DOVECOT_EXTRA + 1;
 	l->disabled = mb->disabled || d->disabled || c->udis;
-	const char *h = mb->password.kind == MR_PASSWORD_HASH ? mb->password.value
+	const char *h = mb->password_kind == MR_PASSWORD_HASH ? mb->password.value
 			: hashes->count				  ? mr_strmap_get(hashes, mb->address, strlen(mb->address))
 								  : NULL;
 	if (!h) {
@@ -211,7 +213,7 @@ static void dovecot_line(struct mr_line *l, const struct mr_codec_file *f, struc
 	if (c->acc) {
 		mr_line_set_field(l, MR_F_DOVECOT_UID, anum(a, (long long)c->acc->uid), a);
 		mr_line_set_field(l, MR_F_DOVECOT_GID, anum(a, (long long)c->acc->gid), a);
-	} else if (same_owner && lmb->uid != MR_UNSET && lmb->gid != MR_UNSET && lmb->uid >= uid_min &&
+	} else if (same_owner && lmb->uid != MR_ID_UNSET && lmb->gid != MR_ID_UNSET && lmb->uid >= uid_min &&
 		   lmb->gid > 0) {
 		mr_line_set_field(l, MR_F_DOVECOT_UID, anum(a, (long long)lmb->uid), a);
 		mr_line_set_field(l, MR_F_DOVECOT_GID, anum(a, (long long)lmb->gid), a);
@@ -398,14 +400,14 @@ static void want_registry(struct want *w, const struct mr_model *t, const struct
 	for (size_t i = 0; i < t->ndomains; i++)
 		for (size_t j = 0; j < t->domains[i]->nmailboxes; j++) {
 			const struct mr_mailbox *mb = t->domains[i]->mailboxes[j];
-			const char *by = mb->disabled ? mb->disabled_by : NULL;
-			if (!mb->note && !by)
+			const char *by = mb->disabled ? mr_mailbox_disabled_by(mb) : NULL, *note = mr_mailbox_note(mb);
+			if (!note && !by)
 				continue;
 			struct mr_line *l = rec(w, mr_arena_printf(&w->f.arena, "mailbox %s", mb->address));
 			l->nf = MR_LINE_FIELDS;
 			wset(w, l, MR_F_REG_KIND, "mailbox");
 			wset(w, l, MR_F_REG_NAME, mb->address);
-			wset(w, l, MR_F_REG_MAILBOX_NOTE, wstr(w, mb->note));
+			wset(w, l, MR_F_REG_MAILBOX_NOTE, wstr(w, note));
 			wset(w, l, MR_F_REG_MAILBOX_DISABLED_BY, wstr(w, by));
 		}
 }

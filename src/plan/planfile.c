@@ -251,9 +251,9 @@ void mr_pins_take(struct mr_root *root, const struct mr_model *m, const char *st
 			const struct mr_mailbox *mb = d->mailboxes[j];
 			mr_buf_reset(&what);
 			mr_buf_addf(&what, "password of %s", mb->address);
-			if (mb->password.kind == MR_PASSWORD_FILE) {
-				pin_file(out, root, key, what.ptr, mb->password.dir, mb->password.value);
-			} else if (mb->password.kind == MR_PASSWORD_ENV) {
+			if (mb->password_kind == MR_PASSWORD_FILE) {
+				pin_file(out, root, key, what.ptr, mr_mailbox_password_dir(mb), mb->password.value);
+			} else if (mb->password_kind == MR_PASSWORD_ENV) {
 				const char *v = getenv(mb->password.value);
 				mr_buf_addf(&what, ": env %s", mb->password.value);
 				pin(out, key, what.ptr, v ? v : "", v ? strlen(v) : 0, v != NULL);

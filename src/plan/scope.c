@@ -215,12 +215,12 @@ static void mailboxes_disabled_by(struct sc *s, struct mr_domain *n)
 		if (!mb->disabled)
 			continue;
 		const struct mr_mailbox *lm = mr_model_mailbox(s->l, mb->address);
-		const char *by = disabled_by(s, true, mb->disabled_by, lm && lm->disabled, lm ? lm->disabled_by : NULL);
-		if (s_eq(by, mb->disabled_by))
+		const char *by = disabled_by(s, true, mr_mailbox_disabled_by(mb), lm && lm->disabled,
+					     lm ? mr_mailbox_disabled_by(lm) : NULL);
+		if (s_eq(by, mr_mailbox_disabled_by(mb)))
 			continue;
-		struct mr_mailbox *copy = mr_arena_alloc(&s->t->arena, sizeof(*copy));
-		*copy = *mb;
-		copy->disabled_by = by;
+		struct mr_mailbox *copy = mr_mailbox_copy(s->t, mb);
+		mr_mailbox_cold(s->t, copy)->disabled_by = by;
 		n->mailboxes[j] = copy;
 	}
 }
@@ -466,7 +466,7 @@ static void check_secrets(struct sc *s)
 		}
 		for (size_t j = 0; j < dd->nmailboxes; j++) {
 			const struct mr_mailbox *mb = dd->mailboxes[j];
-			const struct mr_password *p = &mb->password;
+			const struct mr_password pw = mr_mailbox_password(mb), *p = &pw;
 			if (p->kind == MR_PASSWORD_FILE)
 				check_secret_path(s, p->loc, "password", mb->address, p->value);
 			else if (p->kind == MR_PASSWORD_ENV)
@@ -550,7 +550,7 @@ static void check_rates(struct sc *s)
 			if (lm && lm->rate_per_hour == mb->rate_per_hour && lm->domain->owner &&
 			    strcmp(lm->domain->owner, dd->owner) == 0)
 				continue;
-			VIOLATION(s, written(mb->rate_loc) ? mb->rate_loc : mb->loc,
+			VIOLATION(s, written(mr_mailbox_rate_loc(mb)) ? mr_mailbox_rate_loc(mb) : mb->loc,
 				  "rate_per_hour %lld of '%s' is over the send limit of its owner '%s' (limits.rate_per_hour: "
 				  "%lld%s)",
 				  (long long)mb->rate_per_hour, mb->address, dd->owner, (long long)limit,
@@ -602,10 +602,10 @@ static void check_disabled(struct sc *s)
 				      dd ? dd->loc : ld->loc);
 		for (size_t j = 0; j < ld->nmailboxes; j++) {
 			const struct mr_mailbox *lm = ld->mailboxes[j];
-			if (!lm->disabled || !lm->disabled_by)
+			if (!lm->disabled || !mr_mailbox_disabled_by(lm))
 				continue;
 			const struct mr_mailbox *tm = mr_model_mailbox(t, lm->address), *dm = mr_model_mailbox(d, lm->address);
-			keep_disabled(s, "mailbox", lm->address, lm->disabled_by, tm && tm->disabled, tm != NULL,
+			keep_disabled(s, "mailbox", lm->address, mr_mailbox_disabled_by(lm), tm && tm->disabled, tm != NULL,
 				      dm ? dm->loc : dd ? dd->loc : lm->loc);
 		}
 	}

@@ -28,7 +28,7 @@ static bool items_eq(const struct mr_items *a, const struct mr_items *b)
 static int mailbox_diff(const struct mr_mailbox *a, const struct mr_mailbox *b, struct mr_buf *why)
 {
 	const char *n = a->address;
-	DIFF(a->password.kind != b->password.kind || !str_eq(a->password.value, b->password.value),
+	DIFF(a->password_kind != b->password_kind || !str_eq(a->password.value, b->password.value),
 	     "%s: password", n);
 	DIFF(!items_eq(&a->aliases, &b->aliases), "%s: aliases", n);
 	DIFF(!items_eq(&a->copy_to, &b->copy_to), "%s: copy_to", n);
@@ -38,7 +38,7 @@ static int mailbox_diff(const struct mr_mailbox *a, const struct mr_mailbox *b, 
 	DIFF(a->greylisting != b->greylisting, "%s: greylisting", n);
 	DIFF(a->spamassassin != b->spamassassin, "%s: spamassassin", n);
 	DIFF(a->disabled != b->disabled, "%s: disabled", n);
-	DIFF(!str_eq(a->note, b->note), "%s: note", n);
+	DIFF(!str_eq(mr_mailbox_note(a), mr_mailbox_note(b)), "%s: note", n);
 	return 0;
 }
 

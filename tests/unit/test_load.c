@@ -81,12 +81,85 @@ START_TEST(minimal_example_loads)
 	ck_assert_ptr_null(d->ip);
 	struct mr_mailbox *mb = mr_model_mailbox(&m, "info@example.com");
 	ck_assert_ptr_nonnull(mb);
-	ck_assert_int_eq(mb->password.kind, MR_PASSWORD_HASH);
+	ck_assert_int_eq(mb->password_kind, MR_PASSWORD_HASH);
 	ck_assert(mb->keep_copy);
 	ck_assert_int_eq(mb->rate_per_hour, MR_UNSET);
 	ck_assert_int_eq(mb->max_size, 0);
 	ck_assert_int_eq(m.server.password_scheme, MR_SCHEME_SHA512_CRYPT);
+	/* none of the rare fields is written: no cold part, and a desired mailbox has no live one */
+	ck_assert_ptr_null(mb->cold);
+	ck_assert_ptr_null(mr_mailbox_live(mb));
 	free(out);
+	mr_model_release(&m);
+}
+END_TEST
+
+/* A mailbox's cold part (struct mr_mailbox_cold) and live part: the accessors' defaults,
+ * a cold part made on the first write, and a copy that has its own of both. */
+START_TEST(mailbox_cold_and_live_parts)
+{
+	ck_assert_uint_le(sizeof(struct mr_mailbox), 112);
+	ck_assert_uint_le(sizeof(struct mr_mailbox_with_live), 144);
+	struct mr_model m;
+	mr_model_init(&m);
+	struct mr_domain *old_d, *d = mr_model_add_domain(&m, "example.com", MR_LOC_NONE, &old_d);
+	struct mr_mailbox *old, *mb = mr_domain_add_mailbox(&m, d, "info", MR_LOC_NONE, &old);
+	ck_assert_ptr_nonnull(mb);
+	ck_assert_ptr_null(mb->cold);
+	ck_assert_ptr_null(mr_mailbox_live(mb));
+	ck_assert_ptr_null(mr_mailbox_note(mb));
+	ck_assert_ptr_null(mr_mailbox_disabled_by(mb));
+	ck_assert_ptr_null(mr_mailbox_password_dir(mb));
+	ck_assert_uint_eq(mr_mailbox_rate_loc(mb).line, 0);
+	ck_assert_uint_eq(mr_mailbox_keep_copy_loc(mb).line, 0);
+	ck_assert_uint_eq(mr_mailbox_disabled_loc(mb).line, 0);
+	ck_assert(mb->keep_copy && mb->greylisting && mb->spamassassin && !mb->disabled);
+
+	struct mr_mailbox_cold *cold = mr_mailbox_cold(&m, mb);
+	ck_assert_ptr_eq(cold, mb->cold);
+	ck_assert_ptr_eq(mr_mailbox_cold(&m, mb), cold); /* made once */
+	ck_assert_ptr_null(mr_mailbox_note(mb));
+	cold->note = "front desk";
+	cold->rate_loc = mr_loc_at("a.yaml", 7, 3);
+	ck_assert_str_eq(mr_mailbox_note(mb), "front desk");
+	ck_assert_uint_eq(mr_mailbox_rate_loc(mb).line, 7);
+	struct mr_password pw = mr_mailbox_password(mb);
+	ck_assert_int_eq(pw.kind, MR_PASSWORD_NONE);
+	ck_assert_ptr_null(pw.dir);
+
+	/* a copy's cold part is its own: setting it leaves the mailbox copied as it was */
+	struct mr_mailbox *copy = mr_mailbox_copy(&m, mb);
+	ck_assert_ptr_ne(copy->cold, mb->cold);
+	mr_mailbox_cold(&m, copy)->disabled_by = "alice";
+	ck_assert_str_eq(mr_mailbox_disabled_by(copy), "alice");
+	ck_assert_ptr_null(mr_mailbox_disabled_by(mb));
+	ck_assert_str_eq(mr_mailbox_note(copy), "front desk");
+	ck_assert_ptr_null(mr_mailbox_live(copy));
+	mr_model_release(&m);
+
+	/* a live model's mailbox has its live part, unset, and a copy takes it along */
+	mr_model_init(&m);
+	m.live = true;
+	d = mr_model_add_domain(&m, "example.com", MR_LOC_NONE, &old_d);
+	mb = mr_domain_add_mailbox(&m, d, "info", MR_LOC_NONE, &old);
+	struct mr_mailbox_live *lp = mr_mailbox_live(mb);
+	ck_assert_ptr_nonnull(lp);
+	ck_assert_ptr_null(lp->home);
+	ck_assert_ptr_null(lp->src_exim);
+	ck_assert_ptr_null(lp->src_dovecot);
+	ck_assert_uint_eq(lp->uid, MR_ID_UNSET);
+	ck_assert_uint_eq(lp->gid, MR_ID_UNSET);
+	ck_assert_ptr_null(mb->cold);
+	lp->home = "/var/www/alice/data/email/example.com/info";
+	lp->uid = 1001;
+	copy = mr_mailbox_copy(&m, mb);
+	ck_assert_ptr_null(copy->cold);
+	struct mr_mailbox_live *clp = mr_mailbox_live(copy);
+	ck_assert_ptr_nonnull(clp);
+	ck_assert_ptr_ne(clp, lp);
+	ck_assert_str_eq(clp->home, lp->home);
+	ck_assert_uint_eq(clp->uid, 1001);
+	ck_assert_uint_eq(clp->gid, MR_ID_UNSET);
 	mr_model_release(&m);
 }
 END_TEST
@@ -122,7 +195,7 @@ START_TEST(hosting_example_loads_every_feature)
 	ck_assert_int_eq(info->rate_per_hour, 100);
 	ck_assert_uint_eq(info->aliases.n, 2);
 	ck_assert_str_eq(info->aliases.v[0].s, "sales");
-	ck_assert_str_eq(info->note, "front desk");
+	ck_assert_str_eq(mr_mailbox_note(info), "front desk");
 	struct mr_mailbox *orders = mr_model_mailbox(&m, "orders@shop.example.com");
 	ck_assert(!orders->keep_copy);
 	ck_assert_uint_eq(orders->copy_to.n, 2);
@@ -130,8 +203,8 @@ START_TEST(hosting_example_loads_every_feature)
 	ck_assert_int_eq(archive->rate_per_hour, 0);
 	ck_assert(!archive->greylisting && !archive->spamassassin);
 	struct mr_mailbox *nl = mr_model_mailbox(&m, "newsletter@example.com");
-	ck_assert_int_eq(nl->password.kind, MR_PASSWORD_FILE);
-	ck_assert_ptr_nonnull(strstr(nl->password.dir->path, "examples/hosting"));
+	ck_assert_int_eq(nl->password_kind, MR_PASSWORD_FILE);
+	ck_assert_ptr_nonnull(strstr(mr_mailbox_password_dir(nl)->path, "examples/hosting"));
 	size_t disabled = 0;
 	for (size_t i = 0; i < m.ndomains; i++)
 		for (size_t j = 0; j < m.domains[i]->nmailboxes; j++)
@@ -175,8 +248,9 @@ START_TEST(hashes_equal_to_live_are_shared)
 	struct mr_domain *x, *ld = mr_model_add_domain(&l, "example.com", MR_LOC_NONE, &x);
 	struct mr_mailbox *y, *l1 = mr_domain_add_mailbox(&l, ld, "same", MR_LOC_NONE, &y),
 			      *l2 = mr_domain_add_mailbox(&l, ld, "other", MR_LOC_NONE, &y);
-	l1->password = (struct mr_password){ .kind = MR_PASSWORD_HASH, .value = live_same };
-	l2->password = (struct mr_password){ .kind = MR_PASSWORD_HASH, .value = live_other };
+	l1->password_kind = l2->password_kind = MR_PASSWORD_HASH;
+	l1->password.value = live_same;
+	l2->password.value = live_other;
 	struct mr_domain *dd = mr_model_add_domain(&d, "example.com", MR_LOC_NONE, &x);
 	const char *names[] = { "same", "other", "new", "env" };
 	const char *vals[] = { "{CRAM-MD5}aaaa", "{CRAM-MD5}cccc", "{CRAM-MD5}dddd", "PW_VAR" };
@@ -184,7 +258,7 @@ START_TEST(hashes_equal_to_live_are_shared)
 	for (int i = 0; i < 4; i++) {
 		mb[i] = mr_domain_add_mailbox(&d, dd, names[i], MR_LOC_NONE, &y);
 		ck_assert_ptr_nonnull(mb[i]);
-		mb[i]->password.kind = i == 3 ? MR_PASSWORD_ENV : MR_PASSWORD_HASH;
+		mb[i]->password_kind = i == 3 ? MR_PASSWORD_ENV : MR_PASSWORD_HASH;
 		mb[i]->password.value = i == 3 ? mr_model_str(&d, vals[i], strlen(vals[i]))
 					       : mr_model_hash_str(&d, vals[i], strlen(vals[i]));
 	}
@@ -931,6 +1005,7 @@ Suite *suite_load(void)
 	TCase *tc = tcase_create("core");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, minimal_example_loads);
+	tcase_add_test(tc, mailbox_cold_and_live_parts);
 	tcase_add_test(tc, hosting_example_loads_every_feature);
 	tcase_add_test(tc, sizes);
 	tcase_add_test(tc, hashes_equal_to_live_are_shared);

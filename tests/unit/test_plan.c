@@ -94,7 +94,8 @@ static int password_same(void *ctx, const struct mr_mailbox *d, const char *live
 {
 	struct mr_root *root = ctx;
 	struct mr_buf clear = MR_BUF_INIT, why = MR_BUF_INIT;
-	if (mr_secret_read(root, &d->password, &clear, &why) < 0) {
+	const struct mr_password pw = mr_mailbox_password(d);
+	if (mr_secret_read(root, &pw, &clear, &why) < 0) {
 		mr_diag_error(errors, d->password.loc, "cannot read the password of '%s': %s", d->address, why.ptr);
 		mr_buf_release(&why);
 		mr_secret_wipe(&clear);
