@@ -163,12 +163,14 @@ static void dg_model(struct dgraph *g, const struct mr_model *m)
 	}
 }
 
-/* the domains of a user, in a model */
-static void dg_user(struct dgraph *g, const struct mr_model *m, const char *user, size_t **stack, size_t *n, size_t *cap)
+/* the domains of the users in `users`, in a model: one pass over its domains, whatever the
+ * number of users (a first apply of 100,000 domains changes 10,000 users) */
+static void dg_users(struct dgraph *g, const struct mr_model *m, const struct mr_strmap *users, size_t **stack,
+		     size_t *n, size_t *cap)
 {
 	for (size_t i = 0; i < m->ndomains; i++) {
 		const struct mr_domain *d = m->domains[i];
-		if (d->owner && strcmp(d->owner, user) == 0) {
+		if (d->owner && mr_strmap_get(users, d->owner, strlen(d->owner))) {
 			size_t x = dg_id(g, d->name, strlen(d->name));
 			if (!g->hit[x]) {
 				g->hit[x] = true;
@@ -206,6 +208,7 @@ static bool dg_mark(struct dgraph *g, const struct mr_plan *p, const struct mr_m
 	dg_model(g, live);
 	dg_model(g, target);
 	size_t *stack = NULL, n = 0, cap = 0;
+	struct mr_strmap users = MR_STRMAP_INIT; /* the users changed */
 	for (size_t i = 0; i < p->nchanges; i++) {
 		const struct mr_change *c = &p->changes[i];
 		switch (c->object) {
@@ -213,9 +216,8 @@ static bool dg_mark(struct dgraph *g, const struct mr_plan *p, const struct mr_m
 		case MR_OBJ_DKIM:
 		case MR_OBJ_CERT:
 			continue; /* no route reads them */
-		case MR_OBJ_USER: /* its disabled flag: every domain it owns, in either model */
-			dg_user(g, live, c->id, &stack, &n, &cap);
-			dg_user(g, target, c->id, &stack, &n, &cap);
+		case MR_OBJ_USER: /* its disabled flag: every domain it owns, in either model (below) */
+			mr_strmap_put_new(&users, c->id, strlen(c->id), (void *)1);
 			continue;
 		case MR_OBJ_DOMAIN:
 		case MR_OBJ_MAILBOX: {
@@ -236,8 +238,14 @@ static bool dg_mark(struct dgraph *g, const struct mr_plan *p, const struct mr_m
 		}
 		}
 		free(stack);
+		mr_strmap_release(&users);
 		return false;
 	}
+	if (users.count) {
+		dg_users(g, live, &users, &stack, &n, &cap);
+		dg_users(g, target, &users, &stack, &n, &cap);
+	}
+	mr_strmap_release(&users);
 	while (n > 0) { /* back along the edges: who reaches a hit domain is hit */
 		size_t y = stack[--n];
 		for (size_t k = 0; k < g->nrev[y]; k++) {
