@@ -83,6 +83,7 @@ int run_cmd(char *const argv[], struct mr_buf *output)
 
 int create_accounts(struct actx *a, const struct mr_plan *p)
 {
+	int made = 0;
 	for (size_t i = 0; i < a->m.nusers; i++) {
 		const struct mr_user *u = a->m.users[i];
 		if (u->account != MR_ACCOUNT_CREATE || mr_sysaccount_get(&a->acc, u->name))
@@ -115,6 +116,7 @@ int create_accounts(struct actx *a, const struct mr_plan *p)
 		say(a, "created the system account %s (home %s)\n", u->name, home.ptr);
 		mr_buf_release(&home);
 		mr_buf_release(&out);
+		made++;
 	}
-	return 0;
+	return made;
 }

@@ -477,23 +477,41 @@ static void source_name(const struct actx *a, struct mr_buf *out)
 		mr_buf_adds(out, MR_DESIRED_DEFAULT);
 }
 
+/* Whether the plan's files hold a value only apply makes (a new hash, an account's ids, a
+ * key): then the second plan, with them made, is the one applied. */
+static bool made_at_apply(const struct mr_plan *p)
+{
+	for (size_t i = 0; i < p->nfiles; i++)
+		if (p->files[i].at_apply)
+			return true;
+	return false;
+}
+
 static int apply_plan(struct actx *a, struct mr_plan *p)
 {
-	/* the second plan: with system accounts made and new passwords hashed */
-	if (create_accounts(a, p) < 0)
+	/* the second plan: with system accounts made and new passwords hashed.  Without any
+	 * (no account made, nothing in the first plan's files left to apply) it would be the
+	 * first one again, made from the same two models: the first is applied (a first apply
+	 * of 100,000 mailboxes planned them twice) */
+	int made = create_accounts(a, p);
+	if (made < 0)
 		return EXIT_ERROR;
-	mr_accounts_release(&a->acc);
-	if (mr_accounts_load(&a->acc, a->root, &a->errors) < 0)
-		return EXIT_ERROR;
-	struct mr_plan final;
-	int rc = build(a, &final, true);
-	if (rc)
-		return rc;
-	mr_plan_take_flow(&final, p);
-	if (final.nchanges != p->nchanges || final.add != p->add || final.destroy != p->destroy) {
-		fprintf(stderr, "mailrecon: apply: the plan changed while applying; nothing was changed\n");
-		mr_plan_release(&final);
-		return EXIT_ERROR;
+	struct mr_plan second, *fp = p;
+	int rc = EXIT_OK;
+	if (made > 0 || made_at_apply(p)) {
+		mr_accounts_release(&a->acc);
+		if (mr_accounts_load(&a->acc, a->root, &a->errors) < 0)
+			return EXIT_ERROR;
+		rc = build(a, &second, true);
+		if (rc)
+			return rc;
+		mr_plan_take_flow(&second, p);
+		fp = &second;
+		if (second.nchanges != p->nchanges || second.add != p->add || second.destroy != p->destroy) {
+			fprintf(stderr, "mailrecon: apply: the plan changed while applying; nothing was changed\n");
+			mr_plan_release(&second);
+			return EXIT_ERROR;
+		}
 	}
 	struct stage s;
 	stage_init(&s, a);
@@ -501,20 +519,20 @@ static int apply_plan(struct actx *a, struct mr_plan *p)
 	struct mr_buf msg = MR_BUF_INIT, text = MR_BUF_INIT;
 	/* the subject names the objects (log --object finds them); the counts open the body,
 	 * which a long plan's text may not end with */
-	mr_plan_subject(&final, &msg);
+	mr_plan_subject(fp, &msg);
 	mr_buf_adds(&msg, "\n\n");
-	if (final.nchanges)
-		mr_buf_addf(&msg, "Plan: %zu to add, %zu to change, %zu to destroy.\n\n", final.add, final.change,
-			    final.destroy);
-	mr_plan_print_text_as(&final, NULL, false, MR_PLAN_MADE, &text); /* read later: what was done */
+	if (fp->nchanges)
+		mr_buf_addf(&msg, "Plan: %zu to add, %zu to change, %zu to destroy.\n\n", fp->add, fp->change,
+			    fp->destroy);
+	mr_plan_print_text_as(fp, NULL, false, MR_PLAN_MADE, &text); /* read later: what was done */
 	add_plan_text(&msg, &text);
 	mr_buf_release(&text);
 	struct mr_buf src = MR_BUF_INIT;
 	source_name(a, &src);
 	mr_history_trailers(&msg, src.ptr, actor(a), a->o->host);
 	mr_buf_release(&src);
-	if (stage_homes(&s, &final, HOMES_BEFORE_FILES) < 0 || stage_plan_files(&s, &final) < 0 ||
-	    stage_homes(&s, &final, HOMES_AFTER_FILES) < 0 || stage_record(&s, msg.ptr, &final, NULL) < 0) {
+	if (stage_homes(&s, fp, HOMES_BEFORE_FILES) < 0 || stage_plan_files(&s, fp) < 0 ||
+	    stage_homes(&s, fp, HOMES_AFTER_FILES) < 0 || stage_record(&s, msg.ptr, fp, NULL) < 0) {
 		fprintf(stderr, "mailrecon: apply: %s; %snothing was changed\n", s.err.ptr ? s.err.ptr : "staging failed",
 			s.refused ? "refused by the rules of --scope; " : "");
 		rc = s.refused ? EXIT_REFUSED : EXIT_ERROR;
@@ -528,8 +546,8 @@ static int apply_plan(struct actx *a, struct mr_plan *p)
 			rc = c == MR_TXN_CHANGED ? EXIT_REFUSED : EXIT_ERROR;
 		} else if (a->o->report) {
 			a->o->report->pending = 0;
-			for (size_t i = 0; i < final.nchanges; i++)
-				a->o->report->applied[final.changes[i].object][final.changes[i].action]++;
+			for (size_t i = 0; i < fp->nchanges; i++)
+				a->o->report->applied[fp->changes[i].object][fp->changes[i].action]++;
 		}
 	}
 	mr_buf_release(&msg);
@@ -537,7 +555,7 @@ static int apply_plan(struct actx *a, struct mr_plan *p)
 		mr_txn_abort(&s.t);
 	} else {
 		homes_left_alone(&s);
-		homes_left_save(a, &final, s.t);
+		homes_left_save(a, fp, s.t);
 		mr_txn_free(&s.t);
 		if (finish_record(a, false) < 0)
 			rc = EXIT_ERROR;
@@ -550,11 +568,12 @@ static int apply_plan(struct actx *a, struct mr_plan *p)
 		}
 		/* the summary line: printed with -q too */
 		printf("%sApply complete: %zu added, %zu changed, %zu destroyed; %zu file%s written.\n",
-		       a->o->verbosity < 0 ? "" : "\n", final.add, final.change,
-		    final.destroy, s.written, s.written == 1 ? "" : "s");
+		       a->o->verbosity < 0 ? "" : "\n", fp->add, fp->change,
+		    fp->destroy, s.written, s.written == 1 ? "" : "s");
 	}
 	mr_buf_release(&s.err);
-	mr_plan_release(&final);
+	if (fp == &second)
+		mr_plan_release(&second);
 	return rc;
 }
 

@@ -118,6 +118,7 @@ int load_revision(struct actx *a, const struct mr_snapshot *files, const char *d
 		  struct mr_live *out, struct mr_diags *d, struct mr_buf *err);
 
 /* accounts.c */
+/* The system accounts the plan's users are to get: how many were made, or -1. */
 int create_accounts(struct actx *a, const struct mr_plan *p);
 int run_cmd(char *const argv[], struct mr_buf *output);
 
