@@ -928,8 +928,9 @@ int mr_plan_build(struct mr_plan *p, const struct mr_plan_input *in, struct mr_d
 	}
 	rc = c.rc ? c.rc : errors->errors ? MR_PLAN_ERROR : 0;
 out:
-	mr_model_release(&c.target); /* frees each target domain's own copy of its mailbox array */
-	mr_model_release(&full);
+	/* each target domain's own copy of its mailbox array; what is shared stays the inputs' */
+	mr_plan_target_release(&c.target, in);
+	mr_plan_target_release(&full, in);
 	mr_strmap_release(&c.hashes);
 	mr_strmap_release(&c.archived);
 	return rc;
