@@ -589,12 +589,15 @@ struct wanted {
 	const struct mr_model *t;
 	const struct mr_plan_input *in;
 	struct mr_strmap *hashes;
+	/* record k: mailbox mj of target domain di, as numbers (8 bytes a record where two
+	 * pointers and a number took 24: 1.6 MiB less for each of the two passwd files of
+	 * 100,000 mailboxes), in an array of the exact size -- 32 bits, as by_slot's record
+	 * numbers, hold any model that fits in memory; the aliases file: alias[k] is which of
+	 * the mailbox's names it is, its alias number or MB_COPY | its copy number */
 	struct mb_rec {
-		const struct mr_mailbox *mb;
-		const struct mr_domain *d; /* its target domain */
-		uint32_t k;                /* the aliases file: mb's alias k, or copy k */
-		bool copy;
+		uint32_t di, mj;
 	} *recs;
+	uint32_t *alias;
 	/* slot of the address in t->mailbox_map -> number + 1 of its record (the aliases file:
 	 * of its first record, its aliases then its copies) */
 	uint32_t *by_slot;
@@ -638,25 +641,37 @@ static void lazy_done(struct wanted *wn)
 	wn->clean = mr_arena_mark(&wn->scratch);
 }
 
+#define MB_COPY (UINT32_C(1) << 31)
+
+static const struct mr_domain *rec_domain(const struct wanted *wn, size_t k)
+{
+	return wn->t->domains[wn->recs[k].di];
+}
+
+static const struct mr_mailbox *rec_mailbox(const struct wanted *wn, size_t k)
+{
+	return wn->t->domains[wn->recs[k].di]->mailboxes[wn->recs[k].mj];
+}
+
 static void wanted_mailboxes(struct wanted *wn, enum mr_file_id id, const struct mr_codec_file *f,
 			     const struct mr_model *t, const struct mr_plan_input *in, struct mr_strmap *hashes)
 {
 	lazy_init(wn, id, f, t);
 	wn->in = in;
 	wn->hashes = hashes;
-	size_t cap = 0;
+	size_t n = 0;
+	for (size_t i = 0; i < t->ndomains; i++)
+		for (size_t j = 0; j < t->domains[i]->nmailboxes; j++)
+			n += id != MR_FILE_DOVECOT_PASSWD || has_dovecot(t->domains[i]->mailboxes[j]);
+	wn->recs = xmalloc((n ? n : 1) * sizeof(*wn->recs));
 	for (size_t i = 0; i < t->ndomains; i++) {
 		const struct mr_domain *d = t->domains[i];
-		for (size_t j = 0; j < d->nmailboxes; j++) {
-			const struct mr_mailbox *mb = d->mailboxes[j];
-			if (id == MR_FILE_DOVECOT_PASSWD && !has_dovecot(mb))
-				continue;
-			wn->recs = xgrow(wn->recs, sizeof(*wn->recs), wn->n + 1, &cap);
-			wn->recs[wn->n++] = (struct mb_rec){ mb, d };
-		}
+		for (size_t j = 0; j < d->nmailboxes; j++)
+			if (id != MR_FILE_DOVECOT_PASSWD || has_dovecot(d->mailboxes[j]))
+				wn->recs[wn->n++] = (struct mb_rec){ (uint32_t)i, (uint32_t)j };
 	}
 	for (size_t k = 0; k < wn->n; k++) {
-		const char *a = wn->recs[k].mb->address;
+		const char *a = rec_mailbox(wn, k)->address;
 		size_t len = strlen(a), slot = mr_strmap_index(&t->mailbox_map, a, len);
 		if (slot == SIZE_MAX) /* the first record of an address takes it, as a list's map does */
 			mr_strmap_put_new(&wn->strays, a, len, (void *)(uintptr_t)(k + 1));
@@ -679,7 +694,18 @@ static void wanted_release(struct wanted *wn);
 static bool wanted_aliases(struct wanted *wn, const struct mr_codec_file *f, const struct mr_model *t)
 {
 	lazy_init(wn, MR_FILE_EXIM_ALIASES, f, t);
-	size_t cap = 0;
+	size_t total = 0;
+	for (size_t i = 0; i < t->ndomains; i++)
+		for (size_t j = 0; j < t->domains[i]->nmailboxes; j++) {
+			const struct mr_mailbox *mb = t->domains[i]->mailboxes[j];
+			if (mb->aliases.n >= MB_COPY || mb->copy_to.n >= MB_COPY) {
+				wanted_release(wn);
+				return false;
+			}
+			total += mb->aliases.n + mb->copy_to.n;
+		}
+	wn->recs = xmalloc((total ? total : 1) * sizeof(*wn->recs));
+	wn->alias = xmalloc((total ? total : 1) * sizeof(*wn->alias));
 	for (size_t i = 0; i < t->ndomains; i++) {
 		const struct mr_domain *d = t->domains[i];
 		for (size_t j = 0; j < d->nmailboxes; j++) {
@@ -694,10 +720,10 @@ static bool wanted_aliases(struct wanted *wn, const struct mr_codec_file *f, con
 			}
 			if (!wn->by_slot[slot]) /* the first of an address, as the list's map keeps */
 				wn->by_slot[slot] = (uint32_t)(wn->n + 1);
-			wn->recs = xgrow(wn->recs, sizeof(*wn->recs), wn->n + n, &cap);
-			for (size_t k = 0; k < n; k++)
-				wn->recs[wn->n++] = (struct mb_rec){ mb, d, (uint32_t)(k < mb->aliases.n ? k : k - mb->aliases.n),
-								     k >= mb->aliases.n };
+			for (size_t k = 0; k < n; k++) {
+				wn->alias[wn->n] = k < mb->aliases.n ? (uint32_t)k : MB_COPY | (uint32_t)(k - mb->aliases.n);
+				wn->recs[wn->n++] = (struct mb_rec){ (uint32_t)i, (uint32_t)j };
+			}
 		}
 	}
 	lazy_done(wn);
@@ -720,15 +746,16 @@ static size_t alias_find(struct wanted *wn, const struct mr_line *l)
 	if (slot == SIZE_MAX || !wn->by_slot[slot])
 		return SIZE_MAX;
 	size_t base = wn->by_slot[slot] - 1;
-	const struct mb_rec *r = &wn->recs[base];
+	const struct mr_mailbox *mb = rec_mailbox(wn, base);
 	if (type[0] == 'f') {
-		for (size_t k = 0; k < r->mb->aliases.n; k++)
-			if (is_at(mr_line_key(l), r->mb->aliases.v[k].s, r->d->name))
+		const struct mr_domain *d = rec_domain(wn, base);
+		for (size_t k = 0; k < mb->aliases.n; k++)
+			if (is_at(mr_line_key(l), mb->aliases.v[k].s, d->name))
 				return base + k;
 	} else {
-		for (size_t k = 0; k < r->mb->copy_to.n; k++)
-			if (strcmp(mr_line_key(l), r->mb->copy_to.v[k].s) == 0)
-				return base + r->mb->aliases.n + k;
+		for (size_t k = 0; k < mb->copy_to.n; k++)
+			if (strcmp(mr_line_key(l), mb->copy_to.v[k].s) == 0)
+				return base + mb->aliases.n + k;
 	}
 	return SIZE_MAX;
 }
@@ -739,6 +766,7 @@ static void wanted_release(struct wanted *wn)
 	mr_strmap_release(&wn->wmap);
 	mr_arena_release(&wn->tmp);
 	free(wn->recs);
+	free(wn->alias);
 	free(wn->by_slot);
 	mr_strmap_release(&wn->strays);
 	mr_arena_release(&wn->scratch);
@@ -768,23 +796,25 @@ static const struct mr_line *wanted_line(struct wanted *wn, size_t k)
 {
 	if (!wn->lazy)
 		return &wn->w->f.lines[k];
-	const struct mb_rec *r = &wn->recs[k];
+	const struct mr_domain *d = rec_domain(wn, k);
+	const struct mr_mailbox *mb = rec_mailbox(wn, k);
 	mr_arena_rewind(&wn->scratch, wn->clean);
 	if (wn->id == MR_FILE_EXIM_ALIASES) {
-		const char *key = r->copy ? r->mb->copy_to.v[r->k].s
-					  : mr_arena_printf(&wn->scratch, "%s@%s", r->mb->aliases.v[r->k].s, r->d->name);
+		bool copy = wn->alias[k] & MB_COPY;
+		uint32_t i = wn->alias[k] & ~MB_COPY;
+		const char *key = copy ? mb->copy_to.v[i].s : mr_arena_printf(&wn->scratch, "%s@%s", mb->aliases.v[i].s, d->name);
 		record(&wn->cur, wn->f, &wn->scratch, key);
 		wn->cur.nf = 2;
-		mr_line_set_field(&wn->cur, MR_F_ALIAS_MAIN, r->mb->address, &wn->scratch);
-		mr_line_set_field(&wn->cur, MR_F_ALIAS_TYPE, r->copy ? "user" : "fwd", &wn->scratch);
+		mr_line_set_field(&wn->cur, MR_F_ALIAS_MAIN, mb->address, &wn->scratch);
+		mr_line_set_field(&wn->cur, MR_F_ALIAS_TYPE, copy ? "user" : "fwd", &wn->scratch);
 		return &wn->cur;
 	}
-	if (wn->dc.d != r->d)
-		dom_ctx(&wn->dc, wn->t, wn->in, r->d);
+	if (wn->dc.d != d)
+		dom_ctx(&wn->dc, wn->t, wn->in, d);
 	if (wn->id == MR_FILE_EXIM_PASSWD)
-		passwd_line(&wn->cur, wn->f, &wn->scratch, wn->in, r->d, wn->dc.udis, r->mb);
+		passwd_line(&wn->cur, wn->f, &wn->scratch, wn->in, d, wn->dc.udis, mb);
 	else
-		dovecot_line(&wn->cur, wn->f, &wn->scratch, wn->in, wn->hashes, &wn->dc, r->mb, &wn->at_apply);
+		dovecot_line(&wn->cur, wn->f, &wn->scratch, wn->in, wn->hashes, &wn->dc, mb, &wn->at_apply);
 	return &wn->cur;
 }
 
