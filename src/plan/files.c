@@ -337,16 +337,60 @@ static void want_whitelist(struct want *w, const struct mr_model *t, enum mr_fil
 	}
 }
 
+/* The key "KIND NAME" of a registry record, made in b (reset first). */
+static const char *reg_key(struct mr_buf *b, const char *kind, const char *name)
+{
+	mr_buf_reset(b);
+	mr_buf_adds(b, kind);
+	mr_buf_addc(b, ' ');
+	mr_buf_adds(b, name);
+	return b->ptr;
+}
+
+/* Field i of the record whose key is in b, after it in b (NULL: none, off[i] stays 0). */
+static void reg_field(struct mr_buf *b, size_t off[MR_LINE_FIELDS], unsigned i, const char *v)
+{
+	if (!v)
+		return;
+	mr_buf_addc(b, '\0');
+	off[i] = b->len;
+	mr_buf_adds(b, v);
+}
+
+/*
+ * The record made in b (key, then its fields at off) as one block of text in w's arena, its
+ * name the key's tail: the line keeps its key and fields as offsets from the block (struct
+ * mr_line), not in a list of pointers.  At 19,000 registry lines the lists (80 bytes a
+ * line), the separate keys and the copies of the names had taken 2 MiB.
+ */
+static void reg_rec(struct want *w, struct mr_buf *b, const char *kind, const size_t off[MR_LINE_FIELDS])
+{
+	const char *block = mr_arena_strndup(&w->f.arena, b->ptr, b->len);
+	struct mr_codec_file *f = &w->f;
+	f->lines = xgrow(f->lines, sizeof(*f->lines), f->nlines + 1, &f->cap);
+	struct mr_line *l = &f->lines[f->nlines++];
+	memset(l, 0, sizeof(*l));
+	l->kind = MR_LINE_RECORD;
+	l->in_block = f->codec->flags & MR_CODEC_SHARED;
+	l->nf = MR_LINE_FIELDS;
+	mr_line_set_base(l, block);
+	mr_line_set_key(l, block, &f->arena);
+	mr_line_set_field(l, MR_F_REG_NAME, block + strlen(kind) + 1, &f->arena);
+	for (unsigned i = 0; i < MR_LINE_FIELDS; i++)
+		if (off[i])
+			mr_line_set_field(l, i, block + off[i], &f->arena); /* a pointer list past 64 KiB */
+}
+
 /*
  * The registry holds only what no other file says, so that a server the panel laid out
  * gets no registry lines it does not need; a line that exists is kept up to date.  Who
  * disabled an object (disabled_by=) is written while it stays disabled, and goes with it.
- * Names, owners, notes and disabled_by are the models' strings (or the scope's), which
- * outlive the list: not copied (at 19,000 registry lines the copies were ~0.5 MiB).
  */
 static void want_registry(struct want *w, const struct mr_model *t, const struct mr_plan_input *in)
 {
 	const struct mr_model *lm = &in->live->model;
+	struct mr_buf b = MR_BUF_INIT;
+	char n1[24], n2[24];
 	/* the users that own a domain, found once (not a walk of the domains per user) */
 	struct mr_strmap owners = MR_STRMAP_INIT;
 	for (size_t j = 0; j < t->ndomains; j++)
@@ -355,30 +399,31 @@ static void want_registry(struct want *w, const struct mr_model *t, const struct
 	for (size_t i = 0; i < t->nusers; i++) {
 		const struct mr_user *u = t->users[i];
 		bool owns = mr_strmap_get(&owners, u->name, strlen(u->name)) != NULL;
-		char *key = mr_arena_printf(&w->f.arena, "user %s", u->name);
+		const char *key = reg_key(&b, "user", u->name);
 		bool needed = u->role != MR_ROLE_USER || u->reseller || u->account == MR_ACCOUNT_CREATE || u->disabled ||
 			      u->limits.mail_domains != MR_UNSET || u->limits.mailboxes != MR_UNSET || !owns;
 		if (!needed && !live_line(in, MR_FILE_REGISTRY, key))
 			continue;
-		struct mr_line *l = rec(w, key);
-		l->nf = MR_LINE_FIELDS;
-		wset(w, l, MR_F_REG_KIND, "user");
-		wset(w, l, MR_F_REG_NAME, u->name);
-		wset(w, l, MR_F_REG_USER_ROLE, mr_role_name(u->role));
-		wset(w, l, MR_F_REG_USER_RESELLER, u->reseller);
-		wset(w, l, MR_F_REG_USER_ACCOUNT, u->account == MR_ACCOUNT_CREATE ? "create" : NULL);
-		wset(w, l, MR_F_REG_USER_DISABLED, u->disabled ? "yes" : NULL);
-		wset(w, l, MR_F_REG_USER_DISABLED_BY, u->disabled ? u->disabled_by : NULL);
+		size_t off[MR_LINE_FIELDS] = { 0 };
+		reg_field(&b, off, MR_F_REG_KIND, "user");
+		reg_field(&b, off, MR_F_REG_USER_ROLE, mr_role_name(u->role));
+		reg_field(&b, off, MR_F_REG_USER_RESELLER, u->reseller);
+		reg_field(&b, off, MR_F_REG_USER_ACCOUNT, u->account == MR_ACCOUNT_CREATE ? "create" : NULL);
+		reg_field(&b, off, MR_F_REG_USER_DISABLED, u->disabled ? "yes" : NULL);
+		reg_field(&b, off, MR_F_REG_USER_DISABLED_BY, u->disabled ? u->disabled_by : NULL);
 		if (u->limits.mail_domains != MR_UNSET)
-			wset(w, l, MR_F_REG_USER_DOMAINS, wnum(w, (long long)u->limits.mail_domains));
+			snprintf(n1, sizeof(n1), "%lld", (long long)u->limits.mail_domains);
+		reg_field(&b, off, MR_F_REG_USER_DOMAINS, u->limits.mail_domains != MR_UNSET ? n1 : NULL);
 		if (u->limits.mailboxes != MR_UNSET)
-			wset(w, l, MR_F_REG_USER_MAILBOXES, wnum(w, (long long)u->limits.mailboxes));
+			snprintf(n2, sizeof(n2), "%lld", (long long)u->limits.mailboxes);
+		reg_field(&b, off, MR_F_REG_USER_MAILBOXES, u->limits.mailboxes != MR_UNSET ? n2 : NULL);
+		reg_rec(w, &b, "user", off);
 	}
 	mr_strmap_release(&owners);
 	for (size_t i = 0; i < t->ndomains; i++) {
 		const struct mr_domain *d = t->domains[i];
 		const struct mr_domain *ld = mr_model_domain(lm, d->name);
-		char *key = mr_arena_printf(&w->f.arena, "domain %s", d->name);
+		const char *key = reg_key(&b, "domain", d->name);
 		/* the owner is read from the mailbox lines; without mailboxes it must be written,
 		 * unless the panel's /var/www/OWNER/data/email/DOMAIN directory already says it */
 		bool dir_says = ld && ld->owner_from_dir && d->owner && ld->owner && strcmp(ld->owner, d->owner) == 0;
@@ -386,13 +431,12 @@ static void want_registry(struct want *w, const struct mr_model *t, const struct
 		bool needed = d->dmarc || by || (d->nmailboxes == 0 && !dir_says);
 		if (!needed && !live_line(in, MR_FILE_REGISTRY, key))
 			continue;
-		struct mr_line *l = rec(w, key);
-		l->nf = MR_LINE_FIELDS;
-		wset(w, l, MR_F_REG_KIND, "domain");
-		wset(w, l, MR_F_REG_NAME, d->name);
-		wset(w, l, MR_F_REG_DOMAIN_OWNER, d->owner);
-		wset(w, l, MR_F_REG_DOMAIN_DMARC, d->dmarc ? "yes" : NULL);
-		wset(w, l, MR_F_REG_DOMAIN_DISABLED_BY, by);
+		size_t off[MR_LINE_FIELDS] = { 0 };
+		reg_field(&b, off, MR_F_REG_KIND, "domain");
+		reg_field(&b, off, MR_F_REG_DOMAIN_OWNER, d->owner);
+		reg_field(&b, off, MR_F_REG_DOMAIN_DMARC, d->dmarc ? "yes" : NULL);
+		reg_field(&b, off, MR_F_REG_DOMAIN_DISABLED_BY, by);
+		reg_rec(w, &b, "domain", off);
 	}
 	for (size_t i = 0; i < t->ndomains; i++)
 		for (size_t j = 0; j < t->domains[i]->nmailboxes; j++) {
@@ -400,13 +444,14 @@ static void want_registry(struct want *w, const struct mr_model *t, const struct
 			const char *by = mb->disabled ? mr_mailbox_disabled_by(mb) : NULL, *note = mr_mailbox_note(mb);
 			if (!note && !by)
 				continue;
-			struct mr_line *l = rec(w, mr_arena_printf(&w->f.arena, "mailbox %s", mb->address));
-			l->nf = MR_LINE_FIELDS;
-			wset(w, l, MR_F_REG_KIND, "mailbox");
-			wset(w, l, MR_F_REG_NAME, mb->address);
-			wset(w, l, MR_F_REG_MAILBOX_NOTE, note);
-			wset(w, l, MR_F_REG_MAILBOX_DISABLED_BY, by);
+			reg_key(&b, "mailbox", mb->address);
+			size_t off[MR_LINE_FIELDS] = { 0 };
+			reg_field(&b, off, MR_F_REG_KIND, "mailbox");
+			reg_field(&b, off, MR_F_REG_MAILBOX_NOTE, note);
+			reg_field(&b, off, MR_F_REG_MAILBOX_DISABLED_BY, by);
+			reg_rec(w, &b, "mailbox", off);
 		}
+	mr_buf_release(&b);
 }
 
 /* ---- equality: does a live record already mean what the target wants? ---- */
