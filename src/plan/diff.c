@@ -7,7 +7,6 @@
  * name.
  */
 #include <assert.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -865,18 +864,6 @@ bool mr_plan_user_planned(const struct mr_plan *p, const char *name)
 	return false;
 }
 
-struct flow_job {
-	struct mr_plan *p;
-	const struct mr_model *live, *target;
-};
-
-static void *flow_thread(void *arg)
-{
-	struct flow_job *j = arg;
-	mr_plan_flow(j->p, j->live, j->target);
-	return NULL;
-}
-
 int mr_plan_build(struct mr_plan *p, const struct mr_plan_input *in, struct mr_diags *errors)
 {
 	memset(p, 0, sizeof(*p));
@@ -914,22 +901,13 @@ int mr_plan_build(struct mr_plan *p, const struct mr_plan_input *in, struct mr_d
 	}
 	if (c.rc == 0 && in->ntargets)
 		p->left_out = left_out(&c, &full);
-	if (c.rc == 0) {
-		/* the mail flow reads the two models and writes only its own part of the plan
-		 * (flows, flow_warnings, flow_arena): it runs beside the files' two workers */
-		struct flow_job fj = { p, l, t };
-		pthread_t th;
-		bool threaded = !in->no_flow && pthread_create(&th, NULL, flow_thread, &fj) == 0;
-		mr_plan_files(p, t, in, &c.hashes);
-		if (threaded)
-			pthread_join(th, NULL);
-		else if (!in->no_flow)
-			mr_plan_flow(p, l, t);
-	}
+	if (c.rc == 0)
+		mr_plan_files(p, t, in, &c.hashes); /* and the Mail flow, beside them */
 	rc = c.rc ? c.rc : errors->errors ? MR_PLAN_ERROR : 0;
 out:
-	mr_model_release(&c.target); /* frees each target domain's own copy of its mailbox array */
-	mr_model_release(&full);
+	/* each target domain's own copy of its mailbox array; what is shared stays the inputs' */
+	mr_plan_target_release(&c.target, in);
+	mr_plan_target_release(&full, in);
 	mr_strmap_release(&c.hashes);
 	mr_strmap_release(&c.archived);
 	return rc;

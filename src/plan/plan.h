@@ -152,7 +152,7 @@ struct mr_plan {
 	struct mr_flow *flows;
 	size_t nflows, flcap;
 	struct mr_diags flow_warnings;
-	struct mr_arena flow_arena; /* the flows' strings: flow.c runs beside mr_plan_files */
+	struct mr_arena flow_arena; /* the flows' strings: flow.c runs beside the files' jobs */
 };
 
 struct mr_plan_oracle {
@@ -301,12 +301,19 @@ void mr_json_string(struct mr_buf *out, const char *s);
  * Internal to src/plan.  The target model (scope.c): what the live server becomes, the
  * desired objects inside the scope and the live ones outside it, with the --scope rules
  * checked; 0, MR_PLAN_ERROR or MR_PLAN_REFUSED with the errors added.  t is initialised
- * by the caller and shares strings and mailboxes with the input models.  Then the file
+ * by the caller and shares strings and mailboxes with the input models, and also, read only,
+ * each domain the run changes nothing in (the struct and its mailbox array, when that is in
+ * canonical order) and, when its mailboxes are all the desired model's, that model's mailbox
+ * map; mr_plan_target_release (not mr_model_release) frees what is t's own, for a model
+ * mr_plan_narrow made too.  Then the file
  * contents from it (files.c); hashes: address -> the hash to write of each target mailbox
- * whose password is not a hash already (diff.c), absent when it is made at apply.
+ * whose password is not a hash already (diff.c), absent when it is made at apply.  The Mail
+ * flow (mr_plan_flow of the live model and t, unless in->no_flow) is made by the same two
+ * workers as the files, as one more job.
  */
 struct mr_model;
 int mr_plan_target(struct mr_model *t, const struct mr_plan_input *in, struct mr_diags *errors);
+void mr_plan_target_release(struct mr_model *t, const struct mr_plan_input *in);
 void mr_plan_files(struct mr_plan *p, const struct mr_model *target, const struct mr_plan_input *in,
 		   struct mr_strmap *hashes);
 /*

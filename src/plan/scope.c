@@ -207,22 +207,92 @@ static const char *disabled_by(const struct sc *s, bool disabled, const char *de
 	return live_disabled ? live_by : s->by;
 }
 
-/* disabled_by of the desired mailboxes of target domain n; a changed one gets its own copy */
-static void mailboxes_disabled_by(struct sc *s, struct mr_domain *n)
+/* disabled_by of a desired mailbox in the target: *by, false when it is not the mailbox's own */
+static bool mailbox_by(const struct sc *s, const struct mr_mailbox *mb, const char **by)
 {
+	*by = mr_mailbox_disabled_by(mb);
+	if (!mb->disabled)
+		return true;
+	const struct mr_mailbox *lm = mr_model_mailbox(s->l, mb->address);
+	*by = disabled_by(s, true, mr_mailbox_disabled_by(mb), lm && lm->disabled, lm ? mr_mailbox_disabled_by(lm) : NULL);
+	return s_eq(*by, mr_mailbox_disabled_by(mb));
+}
+
+/* disabled_by of the desired mailboxes of target domain n; a changed one gets its own copy.
+ * Returns how many did. */
+static size_t mailboxes_disabled_by(struct sc *s, struct mr_domain *n)
+{
+	size_t copies = 0;
 	for (size_t j = 0; j < n->nmailboxes; j++) {
 		const struct mr_mailbox *mb = n->mailboxes[j];
-		if (!mb->disabled)
-			continue;
-		const struct mr_mailbox *lm = mr_model_mailbox(s->l, mb->address);
-		const char *by = disabled_by(s, true, mr_mailbox_disabled_by(mb), lm && lm->disabled,
-					     lm ? mr_mailbox_disabled_by(lm) : NULL);
-		if (s_eq(by, mr_mailbox_disabled_by(mb)))
+		const char *by;
+		if (mailbox_by(s, mb, &by))
 			continue;
 		struct mr_mailbox *copy = mr_mailbox_copy(s->t, mb);
 		mr_mailbox_cold(s->t, copy)->disabled_by = by;
 		n->mailboxes[j] = copy;
+		copies++;
 	}
+	return copies;
+}
+
+static int cmp_user(const void *a, const void *b)
+{
+	return strcmp((*(struct mr_user *const *)a)->name, (*(struct mr_user *const *)b)->name);
+}
+
+static int cmp_domain(const void *a, const void *b)
+{
+	return strcmp((*(struct mr_domain *const *)a)->name, (*(struct mr_domain *const *)b)->name);
+}
+
+static int cmp_mailbox(const void *a, const void *b)
+{
+	return strcmp((*(struct mr_mailbox *const *)a)->name, (*(struct mr_mailbox *const *)b)->name);
+}
+
+/* Whether d's mailboxes are in the canonical order (mr_model_sort's: by name, each name once
+ * in a domain), so that a target can list d's own array. */
+static bool mailboxes_sorted(const struct mr_domain *d)
+{
+	for (size_t j = 1; j < d->nmailboxes; j++)
+		if (strcmp(d->mailboxes[j - 1]->name, d->mailboxes[j]->name) >= 0)
+			return false;
+	return true;
+}
+
+/*
+ * Domain d of an input model as it is, in target t: the struct, its mailbox array and its
+ * mailboxes stay the input model's, read only (mr_plan_target_release frees none of them).
+ * A 100,000-mailbox target that copied every domain and array took 5 MiB more.
+ */
+static void share_domain(struct mr_model *t, const struct mr_domain *d)
+{
+	if (mr_strmap_put_new(&t->domain_map, d->name, strlen(d->name), (void *)d))
+		return; /* has the name already, as mr_plan_copy_domain */
+	t->domains = xgrow(t->domains, sizeof(*t->domains), t->ndomains + 1, &t->domains_cap);
+	t->domains[t->ndomains++] = (struct mr_domain *)d;
+}
+
+/* A desired domain in the target: as it is when the run changes nothing in it, else a copy
+ * with its own mailbox array, in canonical order. Returns the mailbox copies made. */
+static size_t target_domain(struct sc *s, const struct mr_domain *dd, const struct mr_domain *ld)
+{
+	const char *by = disabled_by(s, dd->disabled, dd->disabled_by, ld && ld->disabled, ld ? ld->disabled_by : NULL);
+	bool same = s_eq(by, dd->disabled_by) && mailboxes_sorted(dd);
+	for (size_t j = 0; same && j < dd->nmailboxes; j++) {
+		const char *mby;
+		same = mailbox_by(s, dd->mailboxes[j], &mby);
+	}
+	if (same) {
+		share_domain(s->t, dd);
+		return 0;
+	}
+	struct mr_domain *n = mr_plan_copy_domain(s->t, dd, dd->mailboxes, dd->nmailboxes);
+	n->disabled_by = by;
+	if (n->nmailboxes > 1)
+		qsort(n->mailboxes, n->nmailboxes, sizeof(*n->mailboxes), cmp_mailbox);
+	return mailboxes_disabled_by(s, n);
 }
 
 static void build(struct sc *s)
@@ -251,28 +321,69 @@ static void build(struct sc *s)
 	for (size_t i = 0; i < l->nusers; i++)
 		if (!in_scope(s, l->users[i]->name) && !mr_model_user(t, l->users[i]->name))
 			mr_plan_copy_user(t, l->users[i]);
+	/* the target's mailboxes are the desired model's, each the same, when every desired domain
+	 * is in it, no live one is and no mailbox was copied: then so is its map */
+	bool desired_map = true;
 	for (size_t i = 0; i < d->ndomains; i++) {
 		const struct mr_domain *dd = d->domains[i];
-		if (s->name && !check_domain(s, dd))
+		if (s->name && !check_domain(s, dd)) {
+			desired_map = false;
 			continue; /* refused; the target keeps the live domain */
-		struct mr_domain *n = mr_plan_copy_domain(t, dd, dd->mailboxes, dd->nmailboxes);
-		const struct mr_domain *ld = mr_model_domain(l, dd->name);
-		n->disabled_by = disabled_by(s, dd->disabled, dd->disabled_by, ld && ld->disabled, ld ? ld->disabled_by : NULL);
-		mailboxes_disabled_by(s, n);
+		}
+		if (target_domain(s, dd, mr_model_domain(l, dd->name)))
+			desired_map = false;
 	}
-	for (size_t i = 0; i < l->ndomains; i++)
-		if (!mr_scope_covers_domain(l, s->name, l->domains[i]) && !mr_model_domain(t, l->domains[i]->name))
-			mr_plan_copy_domain(t, l->domains[i], l->domains[i]->mailboxes, l->domains[i]->nmailboxes);
-	size_t nmb = 0; /* the map is made at its size: no rehash of 100,000 keys */
+	for (size_t i = 0; i < l->ndomains; i++) {
+		const struct mr_domain *ld = l->domains[i];
+		if (mr_scope_covers_domain(l, s->name, ld) || mr_model_domain(t, ld->name))
+			continue;
+		desired_map = false;
+		/* the live model is in canonical order (codec/live.c) */
+		if (mailboxes_sorted(ld)) {
+			share_domain(t, ld);
+		} else {
+			struct mr_domain *n = mr_plan_copy_domain(t, ld, ld->mailboxes, ld->nmailboxes);
+			qsort(n->mailboxes, n->nmailboxes, sizeof(*n->mailboxes), cmp_mailbox); /* >= 2: unsorted */
+		}
+	}
+	size_t nmb = 0;
 	for (size_t i = 0; i < t->ndomains; i++)
 		nmb += t->domains[i]->nmailboxes;
-	mr_strmap_reserve(&t->mailbox_map, nmb);
-	for (size_t i = 0; i < t->ndomains; i++)
-		for (size_t j = 0; j < t->domains[i]->nmailboxes; j++) {
-			struct mr_mailbox *mb = t->domains[i]->mailboxes[j];
-			mr_strmap_put_new(&t->mailbox_map, mb->address, strlen(mb->address), mb);
-		}
-	mr_model_sort(t);
+	if (desired_map && t->ndomains == d->ndomains && nmb == d->mailbox_map.count) {
+		/* shared, read only: mr_plan_target_release leaves it to d */
+		t->mailbox_map = d->mailbox_map;
+	} else {
+		mr_strmap_reserve(&t->mailbox_map, nmb); /* at its size: no rehash of 100,000 keys */
+		for (size_t i = 0; i < t->ndomains; i++)
+			for (size_t j = 0; j < t->domains[i]->nmailboxes; j++) {
+				struct mr_mailbox *mb = t->domains[i]->mailboxes[j];
+				mr_strmap_put_new(&t->mailbox_map, mb->address, strlen(mb->address), mb);
+			}
+	}
+	/* canonical order, as mr_model_sort's; the mailbox arrays are in it already, so nothing
+	 * is written into a shared one */
+	if (t->nusers > 1)
+		qsort(t->users, t->nusers, sizeof(*t->users), cmp_user);
+	if (t->ndomains > 1)
+		qsort(t->domains, t->ndomains, sizeof(*t->domains), cmp_domain);
+}
+
+void mr_plan_target_release(struct mr_model *t, const struct mr_plan_input *in)
+{
+	const struct mr_model *d = in->desired, *l = &in->live->model;
+	/* what t shares is the input models': a domain's mailbox array that is theirs, and d's
+	 * mailbox map; the rest goes as any model's */
+	for (size_t i = 0; i < t->ndomains; i++) {
+		const struct mr_domain *x = t->domains[i];
+		const struct mr_domain *dd = mr_model_domain(d, x->name), *ld = mr_model_domain(l, x->name);
+		if ((dd && dd->mailboxes == x->mailboxes) || (ld && ld->mailboxes == x->mailboxes))
+			continue;
+		free(x->mailboxes);
+	}
+	t->ndomains = 0; /* freed above */
+	if (t->mailbox_map.slots && t->mailbox_map.slots == d->mailbox_map.slots)
+		t->mailbox_map = (struct mr_strmap)MR_STRMAP_INIT;
+	mr_model_release(t);
 }
 
 /* ---- limits ---- */

@@ -28,6 +28,7 @@
 #include <stddef.h>
 
 #include "model/model.h"
+#include "util/arena.h"
 #include "util/buf.h"
 #include "util/diag.h"
 #include "util/strmap.h"
@@ -68,8 +69,7 @@ struct mr_route {
 struct mr_router {
 	const struct mr_model *m;
 	struct mr_strmap aliases; /* "alias@domain" -> struct mr_mailbox (the main mailbox) */
-	char **keys;              /* the map's keys, owned */
-	size_t nkeys;
+	struct mr_arena keys;     /* the map's keys */
 };
 
 void mr_router_init(struct mr_router *r, const struct mr_model *m);

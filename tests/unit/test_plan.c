@@ -107,6 +107,26 @@ static int password_same(void *ctx, const struct mr_mailbox *d, const char *live
 	return r == 1;
 }
 
+/* The bytes of m's domains, their mailbox arrays and mailboxes (with their cold parts), in
+ * m's order. */
+static void snapshot(const struct mr_model *m, struct mr_buf *out)
+{
+	if (m->ndomains)
+		mr_buf_add(out, m->domains, m->ndomains * sizeof(*m->domains));
+	for (size_t i = 0; i < m->ndomains; i++) {
+		const struct mr_domain *d = m->domains[i];
+		mr_buf_add(out, d, sizeof(*d));
+		if (d->nmailboxes)
+			mr_buf_add(out, d->mailboxes, d->nmailboxes * sizeof(*d->mailboxes));
+		for (size_t j = 0; j < d->nmailboxes; j++) {
+			const struct mr_mailbox *mb = d->mailboxes[j];
+			mr_buf_add(out, mb, sizeof(*mb));
+			if (mb->cold)
+				mr_buf_add(out, mb->cold, sizeof(*mb->cold));
+		}
+	}
+}
+
 static int plan_case(const char *name, struct mr_buf *report)
 {
 	char *dir = mr_path_join(PLAN_DIR, name);
@@ -144,6 +164,10 @@ static int plan_case(const char *name, struct mr_buf *report)
 	ck_assert_int_eq(mr_live_load(&lv, &(struct mr_live_opts){ .root = rfs }, &errors), 0);
 	struct mr_accounts acc;
 	ck_assert_int_eq(mr_accounts_load(&acc, rfs, &errors), 0);
+	/* the desired model as loaded, to see that planning writes nothing into it (a target
+	 * shares its domains, their mailbox arrays and mailboxes, scope.c) */
+	struct mr_buf before = MR_BUF_INIT;
+	snapshot(&m, &before);
 	struct mr_plan p;
 	struct mr_plan_input in = { .desired = &m, .live = &lv, .accounts = &acc, .scope = scope, .state_dir = "/var/lib/mailrecon",
 				    .stamp = "STAMP", .oracle = { password_same, NULL, NULL, rfs }, .targets = tv,
@@ -215,6 +239,14 @@ static int plan_case(const char *name, struct mr_buf *report)
 		mr_plan_release(&q);
 		mr_diags_release(&qerr);
 	}
+	struct mr_buf after = MR_BUF_INIT;
+	snapshot(&m, &after);
+	if (after.len != before.len || memcmp(after.ptr, before.ptr, before.len) != 0) {
+		mr_buf_addf(report, "%s: the desired model is not as it was loaded after the plan\n", name);
+		bad = 1;
+	}
+	mr_buf_release(&before);
+	mr_buf_release(&after);
 	/* the live model points into the files' bytes: planning, printing and measuring leave
 	 * them as they were read (a file renders to its bytes as read, docs/formats.md) */
 	for (size_t i = 0; i < MR_FILE_COUNT; i++) {
