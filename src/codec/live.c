@@ -675,6 +675,18 @@ static void read_aliases(struct build *b)
 		}
 }
 
+/* The aliases (type fwd) among a file's records: what read_aliases puts in its map. */
+static size_t count_aliases(const struct mr_codec_file *cf)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < cf->nlines; i++) {
+		const struct mr_line *l = &cf->lines[i];
+		const char *t = l->kind == MR_LINE_RECORD ? mr_line_field(l, MR_F_ALIAS_TYPE) : NULL;
+		n += t && strcmp(t, "fwd") == 0;
+	}
+	return n;
+}
+
 /* Where unknown addresses go must exist, or Exim bounces them after accepting. */
 static void check_actions(struct build *b)
 {
@@ -934,15 +946,30 @@ int mr_live_load(struct mr_live *lv, const struct mr_live_opts *o, struct mr_dia
 	mr_strmap_reserve(&lv->model.mailbox_map, ne > nd ? ne : nd);
 	mr_strmap_reserve(&lv->model.domain_map, lv->files[MR_FILE_EXIM_DOMAINS].cf.nlines);
 	mr_strmap_reserve(&b.reg_domain, lv->files[MR_FILE_REGISTRY].cf.nlines);
-	mr_strmap_reserve(&b.aliases, lv->files[MR_FILE_EXIM_ALIASES].cf.nlines);
+	mr_strmap_reserve(&b.aliases, count_aliases(&lv->files[MR_FILE_EXIM_ALIASES].cf));
+	/*
+	 * Each key map goes as soon as its last reader is done (mr_codec_find still answers,
+	 * by walking the lines): the build's peak is the model made whole, and at 100,000
+	 * mailboxes the maps it no longer needs were 5 MiB of it.  The domains file's map
+	 * serves read_domains and check_actions; the passwd files' serve mailbox_of; the
+	 * registry's is kept for the plan (plan/files.c); no other file's is read here.
+	 */
+	for (int i = 0; i < MR_FILE_COUNT; i++)
+		if (i != MR_FILE_REGISTRY && i != MR_FILE_EXIM_DOMAINS && i != MR_FILE_EXIM_PASSWD &&
+		    i != MR_FILE_DOVECOT_PASSWD)
+			mr_codec_drop_keys(&lv->files[i].cf);
 	read_registry(&b);
 	read_domains(&b);
 	read_exim_passwd(&b);
 	read_dovecot(&b);
+	mr_codec_drop_keys(&lv->files[MR_FILE_EXIM_PASSWD].cf);
+	mr_codec_drop_keys(&lv->files[MR_FILE_DOVECOT_PASSWD].cf);
 	resolve_owners(&b);
 	read_disabled(&b);
 	read_aliases(&b);
 	check_actions(&b);
+	mr_codec_drop_keys(&lv->files[MR_FILE_EXIM_DOMAINS].cf);
+	mr_strmap_release(&b.aliases);
 	read_ratelimits(&b);
 	read_domainips(&b);
 	read_whitelist(&b, MR_FILE_POSTGREY, "greylisting");
@@ -953,14 +980,8 @@ int mr_live_load(struct mr_live *lv, const struct mr_live_opts *o, struct mr_dia
 	if (o->state_dir)
 		mr_dkim_state_load(lv, o->state_dir);
 	mr_model_sort(&lv->model);
-	/* the model knows every line it was read from; only the registry is still looked up
-	 * by key (plan's registry lines, plan/files.c) */
-	for (int i = 0; i < MR_FILE_COUNT; i++)
-		if (i != MR_FILE_REGISTRY)
-			mr_codec_drop_keys(&lv->files[i].cf);
 	mr_strmap_release(&b.reg_domain);
 	mr_strmap_release(&b.reg_mailbox);
-	mr_strmap_release(&b.aliases);
 	mr_pathlist_release(&b.www);
 	mr_diags_sort(&lv->findings);
 	return 0;
