@@ -200,6 +200,23 @@ static bool route_blind(const struct mr_change *c)
 	return true;
 }
 
+/* Whether a change can change a route, as dg_mark reads it: not one of what no route
+ * reads (the server's settings, keys, certificates, a mailbox's route-blind attributes). */
+static bool route_read(const struct mr_change *c)
+{
+	switch (c->object) {
+	case MR_OBJ_SERVER:
+	case MR_OBJ_DKIM:
+	case MR_OBJ_CERT:
+		return false;
+	case MR_OBJ_DOMAIN:
+	case MR_OBJ_MAILBOX:
+		return !route_blind(c);
+	default:
+		return true; /* a user, or a kind dg_mark routes everything for */
+	}
+}
+
 /* Marks hit: the domains a change touched, and those that reach one.  false: a change of a
  * kind this does not know, so every address is to be routed. */
 static bool dg_mark(struct dgraph *g, const struct mr_plan *p, const struct mr_model *live,
@@ -289,10 +306,15 @@ void mr_plan_flow(struct mr_plan *p, const struct mr_model *live, const struct m
 	mr_router_init(&tr, target);
 	mr_route_findings(&tr, &p->flow_warnings);
 	mr_diags_sort(&p->flow_warnings);
-	if (p->nchanges == 0) {
-		/* no object changes: the two models agree on every user, domain and mailbox field
-		 * a route reads, so no address's route changes -- a no-op plan (every timer run)
-		 * routes nothing, which at 100,000 mailboxes was a sixth of its CPU time */
+	size_t read = 0;
+	while (read < p->nchanges && !route_read(&p->changes[read]))
+		read++;
+	if (read == p->nchanges) {
+		/* no object change a route reads: the two models agree on every user, domain and
+		 * mailbox field a route reads, so no address's route changes.  A no-op plan (every
+		 * timer run) routes nothing, which at 100,000 mailboxes was a sixth of its CPU
+		 * time; nor does a plan of 1,000 new quotas, which made the live model's router,
+		 * the domain graph and a route per domain for nothing: 5.7 MiB of its peak */
 		mr_router_release(&tr);
 		return;
 	}
