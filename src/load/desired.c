@@ -557,7 +557,7 @@ FIELD_FN(f_pw_hash)
 		return;
 	}
 	mb->password_kind = MR_PASSWORD_HASH;
-	mb->password.value = mr_model_hash_str(c->m, v->u.str, v->len);
+	mb->password.value = mr_model_mailbox_hash(c->m, mb->address, v->u.str, v->len);
 	mb->password.loc = loc_of(c, v);
 }
 

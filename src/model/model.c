@@ -83,6 +83,12 @@ const char *mr_model_hash_str(struct mr_model *m, const char *s, size_t len)
 	return mr_arena_strndup(&m->hashes, s, len);
 }
 
+const char *mr_model_mailbox_hash(struct mr_model *m, const char *address, const char *s, size_t len)
+{
+	const char *h = m->hash_from ? m->hash_from(m->hash_from_ctx, address, s) : NULL;
+	return h ? h : mr_model_hash_str(m, s, len);
+}
+
 size_t mr_model_share_hashes(struct mr_model *m, const struct mr_model *from)
 {
 	struct mr_arena kept = MR_ARENA_INIT;

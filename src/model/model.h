@@ -305,6 +305,10 @@ struct mr_model {
 	/* a desired model's password hashes (mr_model_hash_str), apart from the rest so that
 	 * mr_model_share_hashes() can give their memory back */
 	struct mr_arena hashes;
+	/* while a desired model loads (cli/cmd_plan.c): an equal hash mr_model_mailbox_hash()
+	 * may share instead of copying one, e.g. the live model's once it is read; NULL: none */
+	const char *(*hash_from)(void *ctx, const char *address, const char *hash);
+	void *hash_from_ctx;
 	bool live; /* read from the live files (codec/live.h): each mailbox has its mr_mailbox_live */
 	struct mr_server server;
 	struct mr_user **users;
@@ -391,6 +395,9 @@ struct mr_mailbox *mr_mailbox_copy(struct mr_model *m, const struct mr_mailbox *
 const char *mr_model_str(struct mr_model *m, const char *s, size_t len);
 /* Copy a password hash into the model's hash arena. */
 const char *mr_model_hash_str(struct mr_model *m, const char *s, size_t len);
+/* The hash s (len bytes) of mailbox address: m->hash_from's equal string when it has one,
+ * else a copy (mr_model_hash_str). */
+const char *mr_model_mailbox_hash(struct mr_model *m, const char *address, const char *s, size_t len);
 /*
  * Point each hash password of m that is the same as its mailbox's in `from` (the live
  * model) at from's copy, move the others into a fresh hash arena, and release the old one:

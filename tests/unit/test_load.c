@@ -237,6 +237,36 @@ START_TEST(sizes)
 }
 END_TEST
 
+static const char shared_hash[] = "{CRAM-MD5}ffff";
+
+static const char *hash_from_one(void *ctx, const char *address, const char *hash)
+{
+	(void)ctx;
+	return strcmp(address, "a@example.com") == 0 && strcmp(hash, shared_hash) == 0 ? shared_hash : NULL;
+}
+
+/* While a model loads, hash_from's equal string is taken instead of a copy; without one,
+ * or for another address or hash, the hash is copied. */
+START_TEST(a_loading_hash_is_taken_from_hash_from)
+{
+	struct mr_model m;
+	mr_model_init(&m);
+	char buf[] = "{CRAM-MD5}ffff";
+	const char *copy = mr_model_mailbox_hash(&m, "a@example.com", buf, strlen(buf));
+	ck_assert_ptr_ne(copy, shared_hash);
+	ck_assert_str_eq(copy, buf);
+	m.hash_from = hash_from_one;
+	ck_assert_ptr_eq(mr_model_mailbox_hash(&m, "a@example.com", buf, strlen(buf)), shared_hash);
+	const char *other = mr_model_mailbox_hash(&m, "b@example.com", buf, strlen(buf));
+	ck_assert_ptr_ne(other, shared_hash);
+	ck_assert_ptr_ne(other, buf);
+	ck_assert_str_eq(other, buf);
+	const char *diff = mr_model_mailbox_hash(&m, "a@example.com", "{CRAM-MD5}eeee", 14);
+	ck_assert_str_eq(diff, "{CRAM-MD5}eeee");
+	mr_model_release(&m);
+}
+END_TEST
+
 /* A desired hash equal to its live mailbox's is pointed at the live copy; the others keep
  * their values in a fresh arena; the kinds that are not hashes are left alone. */
 START_TEST(hashes_equal_to_live_are_shared)
@@ -1009,6 +1039,7 @@ Suite *suite_load(void)
 	tcase_add_test(tc, hosting_example_loads_every_feature);
 	tcase_add_test(tc, sizes);
 	tcase_add_test(tc, hashes_equal_to_live_are_shared);
+	tcase_add_test(tc, a_loading_hash_is_taken_from_hash_from);
 	tcase_add_test(tc, directory_sources_are_sorted_and_skip_hidden);
 	tcase_add_test(tc, empty_directory_is_an_error);
 	tcase_add_test(tc, default_source_is_below_root);
