@@ -121,12 +121,17 @@ static int before_files(struct stage *s, const struct mr_home_change *h, struct 
 			 * place is left as it is, and said: mail Dovecot delivered through a link
 			 * there went where it points, which is not moved */
 			struct stat lst;
-			if (mr_root_lstat(s->a->root, h->from, &lst) == 0) {
+			int lr = mr_root_lstat(s->a->root, h->from, &lst);
+			if (lr == 0 || lr == -ELOOP || lr == -ENOTDIR) { /* ELOOP: a link on the way */
 				char *f = mr_root_full(s->a->root, h->from);
 				fprintf(stderr,
 					"mailrecon: warning: '%s', the live home of '%s', is %s, not a home: it is left as "
 					"it is, and what was delivered through it is not moved\n",
-					f, h->address, S_ISLNK(lst.st_mode) ? "a symbolic link" : "not a directory");
+					f, h->address,
+					lr == -ELOOP		 ? "reached through a symbolic link"
+					: lr == -ENOTDIR	 ? "reached through something that is not a directory"
+					: S_ISLNK(lst.st_mode) ? "a symbolic link"
+								 : "not a directory");
 				free(f);
 			}
 			src = h->also_from;

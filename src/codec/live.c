@@ -16,6 +16,7 @@
 
 #include "codec/accounts.h"
 #include "crypto/digest.h"
+#include "crypto/keys.h"
 #include "crypto/pwhash.h"
 #include "model/names.h"
 #include "util/fs.h"
@@ -865,7 +866,9 @@ static void read_one(struct read_task *t, enum mr_file_id i, struct mr_buf *data
 	lf->len = len;
 	/* what apply re-checks just before its switch: the parser cuts the bytes up in place */
 	mr_sha256_raw(data->ptr ? data->ptr : "", len, lf->sha256);
-	if (lv->blob_ids) {
+	/* a file holding a private key gets no id: history never records one (apply/history.c
+	 * take()), so the snapshot reads it again and leaves it out as before */
+	if (lv->blob_ids && !mr_pem_has_private_key(data->ptr ? data->ptr : "", len)) {
 		mr_git_blob_id(data->ptr ? data->ptr : "", len, lf->blob_id);
 		lf->has_blob_id = true;
 	}

@@ -46,7 +46,8 @@ struct mr_live_file {
 	size_t len;       /* its size as read */
 	unsigned char sha256[32]; /* of its bytes as read (the parser cuts cf.data up) */
 	/* with mr_live_opts.blob_ids: the Git blob id of those bytes, for apply's record of the
-	 * live state (apply/capture.c), which then need not read an unchanged file again */
+	 * live state (apply/capture.c), which then need not read an unchanged file again; none
+	 * for a file holding a private key, which history never records (it is read again) */
 	bool has_blob_id;
 	unsigned char blob_id[20];
 };

@@ -242,5 +242,15 @@ expect "... the audit log has a line for every mailbox made" 0 '' '' -- \
 expect "... and the next apply has nothing to do" 0 '^No changes\.' '' -- \
 	"$bin" --root "$tmp/root" apply -f "$tmp/bulk.yaml" --allow-delete
 
+# --- a line file history does not record (it holds a private key) is not drift ---
+tree debian/hosting
+"$bin" -q --root "$tmp/root" apply -f "$tmp/A" >/dev/null 2>&1
+echo '# -----BEGIN PRIVATE KEY-----' >>"$tmp/root/etc/exim4/domains"
+expect "apply records the edit as drift, without the file that holds a key" 0 'recorded drift as revision' \
+	"'/.*/etc/exim4/domains' is not recorded in the state repository: it holds a private key" -- \
+	"$bin" --root "$tmp/root" apply -f "$tmp/A"
+expect "... drift then finds no file changed since (it is not recorded, as apply left it)" 0 \
+	'^No file changed since revision [0-9a-f]{12}\.$' '' -- "$bin" --root "$tmp/root" drift -f "$tmp/A"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
