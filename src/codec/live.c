@@ -326,12 +326,40 @@ static struct mr_domain *domain_for(struct build *b, enum mr_file_id id, const s
 	return d;
 }
 
+/*
+ * A passwd file's lines are looked up in the mailbox map in file order, a slot that is a
+ * cache miss each at a million mailboxes: the loop over them fetches the slot of a line
+ * some lines ahead, and at half that distance the mailbox found there (strmap.h).
+ */
+static void mailboxes_ahead(struct build *b, enum mr_file_id id, const struct mr_line *l, struct mr_strmap_ahead *a)
+{
+	const struct mr_codec_file *cf = &b->lv->files[id].cf;
+	const struct mr_strmap *map = &b->m->mailbox_map;
+	size_t i = (size_t)(l - cf->lines);
+	if (i + MR_STRMAP_AHEAD < cf->nlines) {
+		const struct mr_line *n = l + MR_STRMAP_AHEAD;
+		if (n->kind == MR_LINE_RECORD)
+			mr_strmap_ahead(a, i + MR_STRMAP_AHEAD, map, NULL, mr_line_key(n), strlen(mr_line_key(n)));
+	}
+	if (i + MR_STRMAP_AHEAD / 2 < cf->nlines) {
+		const struct mr_line *n = l + MR_STRMAP_AHEAD / 2;
+		size_t s = n->kind == MR_LINE_RECORD ? mr_strmap_ahead_peek(a, i + MR_STRMAP_AHEAD / 2, map, mr_line_key(n))
+						     : SIZE_MAX;
+		if (s != SIZE_MAX)
+			__builtin_prefetch(map->slots[s].value);
+	}
+}
+
 /* The mailbox of a passwd line's key, made when it is new: its address is the key itself,
- * its name a copy of the key's local part. */
-static struct mr_mailbox *add_mailbox(struct build *b, enum mr_file_id id, const struct mr_line *l)
+ * its name a copy of the key's local part.  a: the loop's prefetches (mailboxes_ahead). */
+static struct mr_mailbox *add_mailbox(struct build *b, enum mr_file_id id, const struct mr_line *l,
+				      const struct mr_strmap_ahead *a)
 {
 	/* most lines of the second passwd file are about a mailbox the first one made */
-	struct mr_mailbox *mb = mr_model_mailbox(b->m, mr_line_key(l));
+	const char *key = mr_line_key(l);
+	size_t len = strlen(key);
+	struct mr_mailbox *mb = mr_strmap_get_hashed(&b->m->mailbox_map, key, len,
+						     mr_strmap_ahead_hash(a, (size_t)(l - b->lv->files[id].cf.lines), key, len));
 	if (mb)
 		return mb;
 	const char *local;
@@ -347,7 +375,8 @@ static struct mr_mailbox *add_mailbox(struct build *b, enum mr_file_id id, const
  * The mailbox a passwd line (Exim's or Dovecot's) is about, or NULL when the line is not
  * read: a shadowed duplicate, or a disabled line whose mailbox is also active (a finding).
  */
-static struct mr_mailbox *mailbox_of(struct build *b, enum mr_file_id id, const struct mr_line *l)
+static struct mr_mailbox *mailbox_of(struct build *b, enum mr_file_id id, const struct mr_line *l,
+				     const struct mr_strmap_ahead *a)
 {
 	if (l->shadowed)
 		return NULL;
@@ -359,14 +388,16 @@ static struct mr_mailbox *mailbox_of(struct build *b, enum mr_file_id id, const 
 			return NULL;
 		}
 	}
-	return add_mailbox(b, id, l);
+	return add_mailbox(b, id, l, a);
 }
 
 static void read_exim_passwd(struct build *b)
 {
 	enum mr_file_id id = MR_FILE_EXIM_PASSWD;
+	struct mr_strmap_ahead a = MR_STRMAP_AHEAD_INIT;
 	FOR_RECORDS(b, id, l) {
-		struct mr_mailbox *mb = mailbox_of(b, id, l);
+		mailboxes_ahead(b, id, l, &a);
+		struct mr_mailbox *mb = mailbox_of(b, id, l, &a);
 		if (!mb)
 			continue;
 		struct mr_mailbox_live *lp = mr_mailbox_live(mb);
@@ -426,8 +457,10 @@ static void read_quota(struct build *b, const struct mr_line *l, struct mr_mailb
 static void read_dovecot(struct build *b)
 {
 	enum mr_file_id id = MR_FILE_DOVECOT_PASSWD;
+	struct mr_strmap_ahead a = MR_STRMAP_AHEAD_INIT;
 	FOR_RECORDS(b, id, l) {
-		struct mr_mailbox *mb = mailbox_of(b, id, l);
+		mailboxes_ahead(b, id, l, &a);
+		struct mr_mailbox *mb = mailbox_of(b, id, l, &a);
 		if (!mb)
 			continue;
 		struct mr_mailbox_live *lp = mr_mailbox_live(mb);
