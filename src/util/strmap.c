@@ -88,9 +88,13 @@ size_t mr_strmap_index(const struct mr_strmap *m, const char *key, size_t len)
 
 void *mr_strmap_put_new(struct mr_strmap *m, const char *key, size_t len, void *value)
 {
+	return mr_strmap_put_new_hashed(m, key, len, value, mr_hash(key, len));
+}
+
+void *mr_strmap_put_new_hashed(struct mr_strmap *m, const char *key, size_t len, void *value, uint64_t h)
+{
 	if ((m->count + 1) * 5 > m->cap * 4)
 		rehash(m, m->cap ? m->cap * 2 : 16);
-	uint64_t h = mr_hash(key, len);
 	struct mr_strmap_slot *s = find(m, key, len, h);
 	if (s->key)
 		return s->value;

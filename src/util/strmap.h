@@ -126,8 +126,10 @@ static inline uint64_t mr_strmap_ahead_hash(const struct mr_strmap_ahead *a, siz
 	return a->key[i & (MR_STRMAP_AHEAD - 1)] == key ? a->hash[i & (MR_STRMAP_AHEAD - 1)] : mr_hash(key, len);
 }
 
-/* mr_strmap_get() and mr_strmap_index() with h == mr_hash(key, len) given. */
+/* mr_strmap_get(), mr_strmap_index() and mr_strmap_put_new() with h == mr_hash(key, len)
+ * given. */
 void *mr_strmap_get_hashed(const struct mr_strmap *m, const char *key, size_t len, uint64_t h);
 size_t mr_strmap_index_hashed(const struct mr_strmap *m, const char *key, size_t len, uint64_t h);
+void *mr_strmap_put_new_hashed(struct mr_strmap *m, const char *key, size_t len, void *value, uint64_t h);
 
 #endif
