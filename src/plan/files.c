@@ -800,12 +800,13 @@ static bool is_at(const char *key, const char *local, const char *domain)
 	return strncmp(key, local, n) == 0 && key[n] == '@' && strcmp(key + n + 1, domain) == 0;
 }
 
-static size_t alias_find(struct wanted *wn, const struct mr_line *l)
+/* h: the mr_hash() of the line's main address */
+static size_t alias_find(struct wanted *wn, const struct mr_line *l, uint64_t h)
 {
 	const char *main_addr = mr_line_field(l, MR_F_ALIAS_MAIN), *type = mr_line_field(l, MR_F_ALIAS_TYPE);
 	if (!main_addr || !type || (strcmp(type, "fwd") != 0 && strcmp(type, "user") != 0))
 		return SIZE_MAX;
-	size_t slot = mr_strmap_index(&wn->t->mailbox_map, main_addr, strlen(main_addr));
+	size_t slot = mr_strmap_index_hashed(&wn->t->mailbox_map, main_addr, strlen(main_addr), h);
 	if (slot == SIZE_MAX || !wn->by_slot[slot])
 		return SIZE_MAX;
 	size_t base = wn->by_slot[slot] - 1;
@@ -835,8 +836,8 @@ static void wanted_release(struct wanted *wn)
 	mr_arena_release(&wn->scratch);
 }
 
-/* The number of the record wanted under a live record's key, or SIZE_MAX; h: the key's
- * mr_hash(), for the mailbox files. */
+/* The number of the record wanted under a live record's key, or SIZE_MAX; h: the mr_hash()
+ * of find_key(), for a lazy one. */
 static size_t wanted_find(struct wanted *wn, const struct mr_codec_file *live, const struct mr_line *l, uint64_t h)
 {
 	size_t len;
@@ -846,13 +847,20 @@ static size_t wanted_find(struct wanted *wn, const struct mr_codec_file *live, c
 		return v ? v - 1 : SIZE_MAX;
 	}
 	if (wn->id == MR_FILE_EXIM_ALIASES)
-		return alias_find(wn, l);
+		return alias_find(wn, l, h);
 	len = strlen(mr_line_key(l));
 	size_t slot = mr_strmap_index_hashed(&wn->t->mailbox_map, mr_line_key(l), len, h);
 	if (slot != SIZE_MAX && wn->by_slot[slot])
 		return wn->by_slot[slot] - 1;
 	uintptr_t v = wn->strays.count ? (uintptr_t)mr_strmap_get_hashed(&wn->strays, mr_line_key(l), len, h) : 0;
 	return v ? v - 1 : SIZE_MAX;
+}
+
+/* What a lazy one looks a live line up by in the target's mailbox map: the aliases file, its
+ * main address; the mailbox files, its key.  NULL: nothing. */
+static const char *find_key(const struct wanted *wn, const struct mr_line *l)
+{
+	return wn->id == MR_FILE_EXIM_ALIASES ? mr_line_field(l, MR_F_ALIAS_MAIN) : mr_line_key(l);
 }
 
 /* Record k; a lazy one is good until the next call.  h: the mr_hash() of its address (a
@@ -895,26 +903,29 @@ static struct merge_count merge_pass(const struct mr_codec_file *live, struct wa
 	size_t added = 0, changed = 0, removed = 0, taken = 0;
 	bool shared = live->codec->flags & MR_CODEC_SHARED;
 	bool *used = wn->used;
-	/* the mailbox files look each key up in the target's map, then the record's address in
-	 * the live one: both slots are fetched a few lines ahead, with one hash */
+	/* a lazy one looks each line up in the target's map (find_key), then the mailbox files
+	 * the record's address in the live one: both slots are fetched a few lines ahead, with
+	 * one hash */
 	bool by_address = wn->lazy && wn->id != MR_FILE_EXIM_ALIASES;
-	const struct mr_strmap *tmap = by_address ? &wn->t->mailbox_map : NULL;
+	const struct mr_strmap *tmap = wn->lazy ? &wn->t->mailbox_map : NULL;
 	const struct mr_strmap *lmap = by_address ? &wn->in->live->model.mailbox_map : NULL;
 	struct mr_strmap_ahead ahead = MR_STRMAP_AHEAD_INIT;
 	for (size_t i = 0; i < live->nlines; i++) {
 		const struct mr_line *l = &live->lines[i];
-		if (by_address && i + MR_STRMAP_AHEAD < live->nlines) {
+		if (wn->lazy && i + MR_STRMAP_AHEAD < live->nlines) {
 			const struct mr_line *n = l + MR_STRMAP_AHEAD;
-			if (owned(live, n))
-				mr_strmap_ahead(&ahead, i + MR_STRMAP_AHEAD, tmap, lmap, mr_line_key(n), strlen(mr_line_key(n)));
+			const char *nk = owned(live, n) ? find_key(wn, n) : NULL;
+			if (nk)
+				mr_strmap_ahead(&ahead, i + MR_STRMAP_AHEAD, tmap, lmap, nk, strlen(nk));
 		}
-		if (by_address && i + MR_STRMAP_AHEAD / 2 < live->nlines) {
+		if (wn->lazy && i + MR_STRMAP_AHEAD / 2 < live->nlines) {
 			/* half way: the slots are in, fetch what they lead to */
 			const struct mr_line *n = l + MR_STRMAP_AHEAD / 2;
-			size_t s = mr_strmap_ahead_peek(&ahead, i + MR_STRMAP_AHEAD / 2, tmap, mr_line_key(n));
+			const char *nk = owned(live, n) ? find_key(wn, n) : NULL;
+			size_t s = nk ? mr_strmap_ahead_peek(&ahead, i + MR_STRMAP_AHEAD / 2, tmap, nk) : SIZE_MAX;
 			if (s != SIZE_MAX)
 				__builtin_prefetch(&wn->by_slot[s]);
-			s = mr_strmap_ahead_peek(&ahead, i + MR_STRMAP_AHEAD / 2, lmap, mr_line_key(n));
+			s = nk && lmap ? mr_strmap_ahead_peek(&ahead, i + MR_STRMAP_AHEAD / 2, lmap, nk) : SIZE_MAX;
 			if (s != SIZE_MAX)
 				__builtin_prefetch(lmap->slots[s].value);
 		}
@@ -933,7 +944,8 @@ static struct merge_count merge_pass(const struct mr_codec_file *live, struct wa
 			push(out, l);
 			continue;
 		}
-		uint64_t h = by_address ? mr_strmap_ahead_hash(&ahead, i, mr_line_key(l), strlen(mr_line_key(l))) : 0;
+		const char *fk = wn->lazy ? find_key(wn, l) : NULL;
+		uint64_t h = fk ? mr_strmap_ahead_hash(&ahead, i, fk, strlen(fk)) : 0;
 		size_t k = wanted_find(wn, live, l, h);
 		if (k == SIZE_MAX || used[k]) {
 			removed++;

@@ -558,11 +558,12 @@ static const struct mr_mailbox *next_mailbox(const struct mr_model *m, size_t *i
 void mr_route_findings(const struct mr_router *r, struct mr_diags *out)
 {
 	struct mr_buf b = MR_BUF_INIT;
-	/* each mailbox's route looks its address up in the mailbox and the alias maps: their
-	 * slots are fetched MR_STRMAP_AHEAD mailboxes ahead (a cursor that runs ahead of the
-	 * loop, skipped domains included; only a prefetch, the lookups hash again) */
-	struct mr_strmap_ahead ahead = MR_STRMAP_AHEAD_INIT;
-	size_t ai = 0, aj = 0, pos = 0;
+	/* each mailbox's route looks its address, and those of its copies, up in the mailbox
+	 * and the alias maps: their slots are fetched MR_STRMAP_AHEAD mailboxes ahead (a cursor
+	 * that runs ahead of the loop, skipped domains included; only a prefetch, the lookups
+	 * hash again) */
+	struct mr_strmap_ahead ahead = MR_STRMAP_AHEAD_INIT, copies = MR_STRMAP_AHEAD_INIT;
+	size_t ai = 0, aj = 0, pos = 0, cpos = 0;
 	for (size_t k = 0; k < MR_STRMAP_AHEAD; k++)
 		next_mailbox(r->m, &ai, &aj);
 	for (size_t i = 0; i < r->m->ndomains; i++) {
@@ -577,6 +578,9 @@ void mr_route_findings(const struct mr_router *r, struct mr_diags *out)
 			if (n)
 				mr_strmap_ahead(&ahead, pos++, &r->m->mailbox_map, &r->aliases, n->address,
 						strlen(n->address));
+			for (size_t k = 0; n && k < n->copy_to.n; k++)
+				mr_strmap_ahead(&copies, cpos++, &r->m->mailbox_map, &r->aliases, n->copy_to.v[k].s,
+						strlen(n->copy_to.v[k].s));
 			if (!mailbox_disabled(r, d->mailboxes[j]))
 				mailbox_findings(r, d->mailboxes[j], &b, out);
 		}
