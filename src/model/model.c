@@ -302,7 +302,7 @@ void mr_domain_mailbox_ahead(const struct mr_model *m, const struct mr_domain *d
 	char small[256], *probe = join_address(name, nl, d->name, dl, small, sizeof(small));
 	/* kept under name, the string the add is given */
 	mr_strmap_ahead(a, i, &m->mailbox_map, NULL, probe, nl + 1 + dl);
-	a->key[i & (MR_STRMAP_AHEAD - 1)] = name;
+	mr_strmap_ahead_rekey(a, i, name);
 	if (probe != small)
 		free(probe);
 }
@@ -311,8 +311,7 @@ struct mr_mailbox *mr_domain_add_mailbox_ahead(struct mr_model *m, struct mr_dom
 					       struct mr_loc loc, struct mr_mailbox **existing,
 					       const struct mr_strmap_ahead *a, size_t i)
 {
-	const uint64_t *h = a->key[i & (MR_STRMAP_AHEAD - 1)] == name ? &a->hash[i & (MR_STRMAP_AHEAD - 1)] : NULL;
-	return add_mailbox(m, d, name, loc, existing, h);
+	return add_mailbox(m, d, name, loc, existing, mr_strmap_ahead_for(a, i, name));
 }
 
 struct mr_mailbox *mr_domain_add_mailbox_borrowed(struct mr_model *m, struct mr_domain *d, const char *name,

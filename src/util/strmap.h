@@ -65,10 +65,13 @@ void mr_strmap_release(struct mr_strmap *m);
  * same call.  Results are those of mr_strmap_get() and mr_strmap_index().
  */
 #define MR_STRMAP_AHEAD 16 /* a power of two */
+/* positions kept: twice the distance, so that a loop may fetch i + MR_STRMAP_AHEAD before
+ * it looks up i */
+#define MR_STRMAP_RING_ (2 * MR_STRMAP_AHEAD)
 
 struct mr_strmap_ahead {
-	const char *key[MR_STRMAP_AHEAD];
-	uint64_t hash[MR_STRMAP_AHEAD];
+	const char *key[MR_STRMAP_RING_];
+	uint64_t hash[MR_STRMAP_RING_];
 };
 
 #define MR_STRMAP_AHEAD_INIT { { NULL }, { 0 } }
@@ -89,8 +92,8 @@ static inline void mr_strmap_ahead(struct mr_strmap_ahead *a, size_t i, const st
 				   const struct mr_strmap *m2, const char *key, size_t len)
 {
 	uint64_t h = mr_hash(key, len);
-	a->key[i & (MR_STRMAP_AHEAD - 1)] = key;
-	a->hash[i & (MR_STRMAP_AHEAD - 1)] = h;
+	a->key[i & (MR_STRMAP_RING_ - 1)] = key;
+	a->hash[i & (MR_STRMAP_RING_ - 1)] = h;
 	MR_STRMAP_FETCH_(m, h);
 	MR_STRMAP_FETCH_(m2, h);
 }
@@ -105,9 +108,9 @@ static inline void mr_strmap_ahead(struct mr_strmap_ahead *a, size_t i, const st
 static inline size_t mr_strmap_ahead_peek(const struct mr_strmap_ahead *a, size_t i, const struct mr_strmap *m,
 					  const char *key)
 {
-	if (!m->cap || a->key[i & (MR_STRMAP_AHEAD - 1)] != key)
+	if (!m->cap || a->key[i & (MR_STRMAP_RING_ - 1)] != key)
 		return SIZE_MAX;
-	uint64_t h = a->hash[i & (MR_STRMAP_AHEAD - 1)];
+	uint64_t h = a->hash[i & (MR_STRMAP_RING_ - 1)];
 	size_t mask = m->cap - 1;
 	for (size_t j = (size_t)h & mask;; j = (j + 1) & mask) {
 		const struct mr_strmap_slot *s = &m->slots[j];
@@ -120,10 +123,24 @@ static inline size_t mr_strmap_ahead_peek(const struct mr_strmap_ahead *a, size_
 	}
 }
 
+/* The hash kept for position i when its prefetch was for key, else NULL. */
+static inline const uint64_t *mr_strmap_ahead_for(const struct mr_strmap_ahead *a, size_t i, const char *key)
+{
+	return a->key[i & (MR_STRMAP_RING_ - 1)] == key ? &a->hash[i & (MR_STRMAP_RING_ - 1)] : NULL;
+}
+
+/* Keep position i's hash under another key pointer: a caller that hashed a string made
+ * from key (model.h: mr_domain_mailbox_ahead) finds it by key then. */
+static inline void mr_strmap_ahead_rekey(struct mr_strmap_ahead *a, size_t i, const char *key)
+{
+	a->key[i & (MR_STRMAP_RING_ - 1)] = key;
+}
+
 /* mr_hash(key, len), from the prefetch for position i when it was for this key. */
 static inline uint64_t mr_strmap_ahead_hash(const struct mr_strmap_ahead *a, size_t i, const char *key, size_t len)
 {
-	return a->key[i & (MR_STRMAP_AHEAD - 1)] == key ? a->hash[i & (MR_STRMAP_AHEAD - 1)] : mr_hash(key, len);
+	const uint64_t *h = mr_strmap_ahead_for(a, i, key);
+	return h ? *h : mr_hash(key, len);
 }
 
 /* mr_strmap_get(), mr_strmap_index() and mr_strmap_put_new() with h == mr_hash(key, len)
