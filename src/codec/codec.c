@@ -443,6 +443,35 @@ static bool canonical(const struct mr_codec_file *f, const struct mr_line *l, co
 	return tmp->len == n - 1 && memcmp(tmp->ptr, orig->ptr, n - 1) == 0;
 }
 
+/*
+ * The key map's slots are cache misses in a file of a million lines, one per record as it
+ * is parsed: the slot of a line's key is fetched KEY_AHEAD lines before the line is parsed,
+ * from a guess of its key -- the bytes up to the first ':' or blank, the whole line for a
+ * multi-key codec (whose map key joins the fields with ':').  A wrong guess (a comment, a
+ * key in capitals, another syntax) only costs a useless fetch; the line's own key decides.
+ * Returns where the next line starts.
+ */
+#define KEY_AHEAD 16
+
+static size_t fetch_key_slot(const struct mr_codec_file *f, const char *data, size_t len, size_t pos)
+{
+	const char *s = data + pos, *e = memchr(s, '\n', len - pos);
+	size_t n = e ? (size_t)(e - s) : len - pos, next = e ? pos + n + 1 : len;
+	if (n && s[n - 1] == '\r')
+		n--;
+	if (!n || s[0] == '#')
+		return next;
+	size_t k = 0;
+	if (f->codec->flags & MR_CODEC_MULTIKEY)
+		k = n;
+	else
+		while (k < n && s[k] != ':' && s[k] != ' ' && s[k] != '\t')
+			k++;
+	uint32_t h = (uint32_t)mr_hash(s, k);
+	__builtin_prefetch(&f->keys.slots[(size_t)h & (f->keys.cap - 1)]);
+	return next;
+}
+
 void mr_codec_parse_owned(struct mr_codec_file *f, char *data, size_t len, struct mr_diags *d)
 {
 	const struct mr_codec *c = f->codec;
@@ -470,7 +499,12 @@ void mr_codec_parse_owned(struct mr_codec_file *f, char *data, size_t len, struc
 	uint32_t begin_line = 0;
 	size_t pos = 0;
 	f->final_newline = len == 0 || data[len - 1] == '\n';
+	size_t ahead_pos = 0;    /* the start of the first line whose slot is not fetched yet */
+	unsigned ahead_lines = 0; /* the lines from pos to there */
 	while (pos < len) {
+		for (; ahead_lines < KEY_AHEAD && ahead_pos < len; ahead_lines++)
+			ahead_pos = fetch_key_slot(f, copy, len, ahead_pos);
+		ahead_lines--; /* this one */
 		const char *s = copy + pos;
 		const char *nl = memchr(s, '\n', len - pos);
 		size_t rawlen = nl ? (size_t)(nl - s) + 1 : len - pos;

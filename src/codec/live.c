@@ -326,12 +326,40 @@ static struct mr_domain *domain_for(struct build *b, enum mr_file_id id, const s
 	return d;
 }
 
+/*
+ * A passwd file's lines are looked up in the mailbox map in file order, a slot that is a
+ * cache miss each at a million mailboxes: the loop over them fetches the slot of a line
+ * some lines ahead, and at half that distance the mailbox found there (strmap.h).
+ */
+static void mailboxes_ahead(struct build *b, enum mr_file_id id, const struct mr_line *l, struct mr_strmap_ahead *a)
+{
+	const struct mr_codec_file *cf = &b->lv->files[id].cf;
+	const struct mr_strmap *map = &b->m->mailbox_map;
+	size_t i = (size_t)(l - cf->lines);
+	if (i + MR_STRMAP_AHEAD < cf->nlines) {
+		const struct mr_line *n = l + MR_STRMAP_AHEAD;
+		if (n->kind == MR_LINE_RECORD)
+			mr_strmap_ahead(a, i + MR_STRMAP_AHEAD, map, NULL, mr_line_key(n), strlen(mr_line_key(n)));
+	}
+	if (i + MR_STRMAP_AHEAD / 2 < cf->nlines) {
+		const struct mr_line *n = l + MR_STRMAP_AHEAD / 2;
+		size_t s = n->kind == MR_LINE_RECORD ? mr_strmap_ahead_peek(a, i + MR_STRMAP_AHEAD / 2, map, mr_line_key(n))
+						     : SIZE_MAX;
+		if (s != SIZE_MAX)
+			__builtin_prefetch(map->slots[s].value);
+	}
+}
+
 /* The mailbox of a passwd line's key, made when it is new: its address is the key itself,
- * its name a copy of the key's local part. */
-static struct mr_mailbox *add_mailbox(struct build *b, enum mr_file_id id, const struct mr_line *l)
+ * its name a copy of the key's local part.  a: the loop's prefetches (mailboxes_ahead). */
+static struct mr_mailbox *add_mailbox(struct build *b, enum mr_file_id id, const struct mr_line *l,
+				      const struct mr_strmap_ahead *a)
 {
 	/* most lines of the second passwd file are about a mailbox the first one made */
-	struct mr_mailbox *mb = mr_model_mailbox(b->m, mr_line_key(l));
+	const char *key = mr_line_key(l);
+	size_t len = strlen(key);
+	struct mr_mailbox *mb = mr_strmap_get_hashed(&b->m->mailbox_map, key, len,
+						     mr_strmap_ahead_hash(a, (size_t)(l - b->lv->files[id].cf.lines), key, len));
 	if (mb)
 		return mb;
 	const char *local;
@@ -347,7 +375,8 @@ static struct mr_mailbox *add_mailbox(struct build *b, enum mr_file_id id, const
  * The mailbox a passwd line (Exim's or Dovecot's) is about, or NULL when the line is not
  * read: a shadowed duplicate, or a disabled line whose mailbox is also active (a finding).
  */
-static struct mr_mailbox *mailbox_of(struct build *b, enum mr_file_id id, const struct mr_line *l)
+static struct mr_mailbox *mailbox_of(struct build *b, enum mr_file_id id, const struct mr_line *l,
+				     const struct mr_strmap_ahead *a)
 {
 	if (l->shadowed)
 		return NULL;
@@ -359,14 +388,16 @@ static struct mr_mailbox *mailbox_of(struct build *b, enum mr_file_id id, const 
 			return NULL;
 		}
 	}
-	return add_mailbox(b, id, l);
+	return add_mailbox(b, id, l, a);
 }
 
 static void read_exim_passwd(struct build *b)
 {
 	enum mr_file_id id = MR_FILE_EXIM_PASSWD;
+	struct mr_strmap_ahead a = MR_STRMAP_AHEAD_INIT;
 	FOR_RECORDS(b, id, l) {
-		struct mr_mailbox *mb = mailbox_of(b, id, l);
+		mailboxes_ahead(b, id, l, &a);
+		struct mr_mailbox *mb = mailbox_of(b, id, l, &a);
 		if (!mb)
 			continue;
 		struct mr_mailbox_live *lp = mr_mailbox_live(mb);
@@ -426,8 +457,10 @@ static void read_quota(struct build *b, const struct mr_line *l, struct mr_mailb
 static void read_dovecot(struct build *b)
 {
 	enum mr_file_id id = MR_FILE_DOVECOT_PASSWD;
+	struct mr_strmap_ahead a = MR_STRMAP_AHEAD_INIT;
 	FOR_RECORDS(b, id, l) {
-		struct mr_mailbox *mb = mailbox_of(b, id, l);
+		mailboxes_ahead(b, id, l, &a);
+		struct mr_mailbox *mb = mailbox_of(b, id, l, &a);
 		if (!mb)
 			continue;
 		struct mr_mailbox_live *lp = mr_mailbox_live(mb);
@@ -592,6 +625,34 @@ static void read_disabled(struct build *b)
 	}
 }
 
+/*
+ * The aliases file's lines name mailboxes in no order the map follows: the first pass
+ * fetches, MR_STRMAP_AHEAD lines ahead, the mailbox map slot of each line's main address
+ * (in am) and, for an alias, of its own address in the mailbox and the alias maps (in
+ * ak); half way, the mailbox found for the main address.
+ */
+static void aliases_ahead(struct build *b, const struct mr_codec_file *cf, size_t li, struct mr_strmap_ahead *am,
+			  struct mr_strmap_ahead *ak)
+{
+	const struct mr_strmap *map = &b->m->mailbox_map;
+	if (li + MR_STRMAP_AHEAD < cf->nlines) {
+		const struct mr_line *n = &cf->lines[li + MR_STRMAP_AHEAD];
+		const char *ma = n->kind == MR_LINE_RECORD ? mr_line_field(n, MR_F_ALIAS_MAIN) : NULL;
+		const char *type = ma ? mr_line_field(n, MR_F_ALIAS_TYPE) : NULL;
+		if (ma)
+			mr_strmap_ahead(am, li + MR_STRMAP_AHEAD, map, NULL, ma, strlen(ma));
+		if (type && strcmp(type, "fwd") == 0)
+			mr_strmap_ahead(ak, li + MR_STRMAP_AHEAD, map, &b->aliases, mr_line_key(n), strlen(mr_line_key(n)));
+	}
+	if (li + MR_STRMAP_AHEAD / 2 < cf->nlines) {
+		const struct mr_line *n = &cf->lines[li + MR_STRMAP_AHEAD / 2];
+		const char *ma = n->kind == MR_LINE_RECORD ? mr_line_field(n, MR_F_ALIAS_MAIN) : NULL;
+		size_t s = ma ? mr_strmap_ahead_peek(am, li + MR_STRMAP_AHEAD / 2, map, ma) : SIZE_MAX;
+		if (s != SIZE_MAX)
+			__builtin_prefetch(map->slots[s].value);
+	}
+}
+
 /* Aliases and copies: counted first, then filled, so each list is one arena block. */
 static void read_aliases(struct build *b)
 {
@@ -601,16 +662,23 @@ static void read_aliases(struct build *b)
 	/* the first pass finds each line's mailbox, the second only uses what it found */
 	struct mr_mailbox **found = xcalloc(cf->nlines ? cf->nlines : 1, sizeof(*found));
 	struct mr_buf local = MR_BUF_INIT; /* an alias's local part, checked in the first pass */
+	struct mr_strmap_ahead amain = MR_STRMAP_AHEAD_INIT, akey = MR_STRMAP_AHEAD_INIT;
 	for (int pass = 0; pass < 2; pass++) {
 		FOR_RECORDS(b, id, l) {
 			size_t li = (size_t)(l - cf->lines);
+			if (pass == 0)
+				aliases_ahead(b, cf, li, &amain, &akey);
+			else if (li + MR_STRMAP_AHEAD < cf->nlines && found[li + MR_STRMAP_AHEAD])
+				__builtin_prefetch(found[li + MR_STRMAP_AHEAD]);
 			if (pass == 1 && !found[li])
 				continue;
 			if (!first_active(b, id, l))
 				continue;
 			bool fwd = strcmp(mr_line_field(l, MR_F_ALIAS_TYPE), "fwd") == 0;
 			const char *main_addr = mr_line_field(l, MR_F_ALIAS_MAIN);
-			struct mr_mailbox *mb = pass == 0 ? mr_model_mailbox(m, main_addr) : found[li];
+			size_t mlen = pass == 0 ? strlen(main_addr) : 0;
+			struct mr_mailbox *mb = pass == 1 ? found[li]
+				: mr_strmap_get_hashed(&m->mailbox_map, main_addr, mlen, mr_strmap_ahead_hash(&amain, li, main_addr, mlen));
 			if (!mb) {
 				if (pass == 0)
 					FINDING(b, id, l, "%s '%s' points at '%s', which is not a mailbox", fwd ? "alias" : "copy target",
@@ -634,11 +702,13 @@ static void read_aliases(struct build *b)
 					FINDING(b, id, l, "alias '%s' is not a name mailrecon can manage; ignored", mr_line_key(l));
 					continue;
 				}
-				if (mr_model_mailbox(m, mr_line_key(l))) {
+				size_t klen = strlen(mr_line_key(l));
+				uint64_t kh = mr_strmap_ahead_hash(&akey, li, mr_line_key(l), klen);
+				if (mr_strmap_get_hashed(&m->mailbox_map, mr_line_key(l), klen, kh)) {
 					FINDING(b, id, l, "alias '%s' is also a mailbox; the mailbox wins", mr_line_key(l));
 					continue;
 				}
-				const struct mr_line *prev = mr_strmap_put_new(&b->aliases, mr_line_key(l), strlen(mr_line_key(l)), l);
+				const struct mr_line *prev = mr_strmap_put_new_hashed(&b->aliases, mr_line_key(l), klen, l, kh);
 				if (prev) {
 					FINDING(b, id, l, "alias '%s' is already on line %u; this line is ignored", mr_line_key(l),
 						prev->lineno);

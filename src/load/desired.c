@@ -724,7 +724,15 @@ FIELD_FN(f_dom_mailboxes)
 	struct mr_domain *d = obj;
 	if (!name_map(c, v, "mailboxes", "mailbox names"))
 		return;
+	/* the map slots of the addresses a few names ahead are fetched while these are added */
+	struct mr_strmap_ahead ahead = MR_STRMAP_AHEAD_INIT;
+	size_t next = 0;
 	for (size_t i = 0; i < v->len; i++) {
+		for (; next < v->len && next < i + MR_STRMAP_AHEAD; next++) {
+			const struct mr_ynode *nk = v->u.items[2 * next];
+			if (nk->kind == MR_Y_SCALAR)
+				mr_domain_mailbox_ahead(c->m, d, nk->u.str, &ahead, next);
+		}
 		const struct mr_ynode *mk = v->u.items[2 * i], *body = v->u.items[2 * i + 1];
 		if (!name_key(c, mk, "mailbox"))
 			continue;
@@ -732,7 +740,7 @@ FIELD_FN(f_dom_mailboxes)
 		if (why)
 			ERR(c, mk, "invalid mailbox name '%s': %s", mk->u.str, why);
 		struct mr_mailbox *first;
-		struct mr_mailbox *mb = mr_domain_add_mailbox(c->m, d, mk->u.str, loc_of(c, mk), &first);
+		struct mr_mailbox *mb = mr_domain_add_mailbox_ahead(c->m, d, mk->u.str, loc_of(c, mk), &first, &ahead, i);
 		if (!mb) {
 			dup_error(c, mk, "mailbox", first->address, first->loc);
 			continue;

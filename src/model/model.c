@@ -184,9 +184,32 @@ void mr_model_reindex(struct mr_model *m)
 	for (size_t i = 0; i < m->ndomains; i++) {
 		struct mr_domain *d = m->domains[i];
 		mr_strmap_put_new(&m->domain_map, d->name, strlen(d->name), d);
-		for (size_t j = 0; j < d->nmailboxes; j++)
-			mr_strmap_put_new(&m->mailbox_map, d->mailboxes[j]->address, strlen(d->mailboxes[j]->address),
-					  d->mailboxes[j]);
+	}
+	mr_model_put_mailboxes(m);
+}
+
+/* The mailbox after *i, *j in the model's order, the cursor moved past it; NULL: none. */
+static struct mr_mailbox *next_mailbox(const struct mr_model *m, size_t *i, size_t *j)
+{
+	for (; *i < m->ndomains; ++*i, *j = 0)
+		if (*j < m->domains[*i]->nmailboxes)
+			return m->domains[*i]->mailboxes[(*j)++];
+	return NULL;
+}
+
+void mr_model_put_mailboxes(struct mr_model *m)
+{
+	/* a cursor MR_STRMAP_AHEAD mailboxes ahead fetches the slots (util/strmap.h) */
+	struct mr_strmap_ahead a = MR_STRMAP_AHEAD_INIT;
+	size_t ai = 0, aj = 0, ahead = 0, pos = 0;
+	for (size_t i = 0, j = 0;; pos++) {
+		for (const struct mr_mailbox *n; ahead < pos + MR_STRMAP_AHEAD && (n = next_mailbox(m, &ai, &aj)); ahead++)
+			mr_strmap_ahead(&a, ahead, &m->mailbox_map, NULL, n->address, strlen(n->address));
+		struct mr_mailbox *mb = next_mailbox(m, &i, &j);
+		if (!mb)
+			break;
+		size_t len = strlen(mb->address);
+		mr_strmap_put_new_hashed(&m->mailbox_map, mb->address, len, mb, mr_strmap_ahead_hash(&a, pos, mb->address, len));
 	}
 }
 
@@ -204,7 +227,7 @@ void mr_model_drop_domains(struct mr_model *m, size_t n)
  * has its live part in the same block.  NULL with *existing set when the address is taken
  * (the block stays unused in the arena: callers that look first never get there). */
 static struct mr_mailbox *new_mailbox(struct mr_model *m, struct mr_domain *d, const char *name,
-				      const char *address, size_t alen, struct mr_loc loc,
+				      const char *address, size_t alen, uint64_t h, struct mr_loc loc,
 				      struct mr_mailbox **existing)
 {
 	struct mr_mailbox *mb;
@@ -216,7 +239,7 @@ static struct mr_mailbox *new_mailbox(struct mr_model *m, struct mr_domain *d, c
 	} else {
 		mb = mr_arena_zalloc(&m->arena, sizeof(*mb));
 	}
-	struct mr_mailbox *old = mr_strmap_put_new(&m->mailbox_map, address, alen, mb);
+	struct mr_mailbox *old = mr_strmap_put_new_hashed(&m->mailbox_map, address, alen, mb, h);
 	if (old) {
 		*existing = old;
 		return NULL;
@@ -233,17 +256,26 @@ static struct mr_mailbox *new_mailbox(struct mr_model *m, struct mr_domain *d, c
 	return mb;
 }
 
-struct mr_mailbox *mr_domain_add_mailbox(struct mr_model *m, struct mr_domain *d, const char *name,
-					 struct mr_loc loc, struct mr_mailbox **existing)
+/* name@domain in small (size bytes) or in a new block; the caller frees one that is not small. */
+static char *join_address(const char *name, size_t nl, const char *domain, size_t dl, char *small, size_t size)
+{
+	char *probe = nl + dl + 2 <= size ? small : xmalloc(nl + dl + 2);
+	memcpy(probe, name, nl);
+	probe[nl] = '@';
+	memcpy(probe + nl + 1, domain, dl + 1);
+	return probe;
+}
+
+/* mr_domain_add_mailbox(); h: the address's mr_hash(), or NULL */
+static struct mr_mailbox *add_mailbox(struct mr_model *m, struct mr_domain *d, const char *name, struct mr_loc loc,
+				      struct mr_mailbox **existing, const uint64_t *h)
 {
 	size_t nl = strlen(name), dl = strlen(d->name);
 	/* look the address up before allocating anything: callers add the same mailbox from
 	 * several files, and most calls on a big live server find it there already */
-	char small[256], *probe = nl + dl + 2 <= sizeof(small) ? small : xmalloc(nl + dl + 2);
-	memcpy(probe, name, nl);
-	probe[nl] = '@';
-	memcpy(probe + nl + 1, d->name, dl + 1);
-	struct mr_mailbox *old = mr_strmap_get(&m->mailbox_map, probe, nl + 1 + dl);
+	char small[256], *probe = join_address(name, nl, d->name, dl, small, sizeof(small));
+	uint64_t hash = h ? *h : mr_hash(probe, nl + 1 + dl);
+	struct mr_mailbox *old = mr_strmap_get_hashed(&m->mailbox_map, probe, nl + 1 + dl, hash);
 	if (probe != small)
 		free(probe);
 	if (old) {
@@ -254,7 +286,32 @@ struct mr_mailbox *mr_domain_add_mailbox(struct mr_model *m, struct mr_domain *d
 	memcpy(addr, name, nl);
 	addr[nl] = '@';
 	memcpy(addr + nl + 1, d->name, dl + 1);
-	return new_mailbox(m, d, mr_model_str(m, name, nl), addr, nl + 1 + dl, loc, existing);
+	return new_mailbox(m, d, mr_model_str(m, name, nl), addr, nl + 1 + dl, hash, loc, existing);
+}
+
+struct mr_mailbox *mr_domain_add_mailbox(struct mr_model *m, struct mr_domain *d, const char *name,
+					 struct mr_loc loc, struct mr_mailbox **existing)
+{
+	return add_mailbox(m, d, name, loc, existing, NULL);
+}
+
+void mr_domain_mailbox_ahead(const struct mr_model *m, const struct mr_domain *d, const char *name,
+			     struct mr_strmap_ahead *a, size_t i)
+{
+	size_t nl = strlen(name), dl = strlen(d->name);
+	char small[256], *probe = join_address(name, nl, d->name, dl, small, sizeof(small));
+	/* kept under name, the string the add is given */
+	mr_strmap_ahead(a, i, &m->mailbox_map, NULL, probe, nl + 1 + dl);
+	mr_strmap_ahead_rekey(a, i, name);
+	if (probe != small)
+		free(probe);
+}
+
+struct mr_mailbox *mr_domain_add_mailbox_ahead(struct mr_model *m, struct mr_domain *d, const char *name,
+					       struct mr_loc loc, struct mr_mailbox **existing,
+					       const struct mr_strmap_ahead *a, size_t i)
+{
+	return add_mailbox(m, d, name, loc, existing, mr_strmap_ahead_for(a, i, name));
 }
 
 struct mr_mailbox *mr_domain_add_mailbox_borrowed(struct mr_model *m, struct mr_domain *d, const char *name,
@@ -266,7 +323,7 @@ struct mr_mailbox *mr_domain_add_mailbox_borrowed(struct mr_model *m, struct mr_
 	       strcmp(address + nl + 1, d->name) == 0);
 	(void)nl;
 	/* one probe of the map: the live codec has looked the address up already */
-	return new_mailbox(m, d, name, address, alen, loc, existing);
+	return new_mailbox(m, d, name, address, alen, mr_hash(address, alen), loc, existing);
 }
 
 struct mr_mailbox_cold *mr_mailbox_cold(struct mr_model *m, struct mr_mailbox *mb)

@@ -341,6 +341,16 @@ struct mr_domain *mr_model_add_domain(struct mr_model *m, const char *name, stru
 				      struct mr_domain **existing);
 struct mr_mailbox *mr_domain_add_mailbox(struct mr_model *m, struct mr_domain *d, const char *name,
 					 struct mr_loc loc, struct mr_mailbox **existing);
+/*
+ * For a loop that adds many: fetch the map slot of name@d->name now, as the add at position
+ * i of the loop (util/strmap.h, struct mr_strmap_ahead), and that add, which uses the hash
+ * computed here when the prefetch at i was for this very name string.
+ */
+void mr_domain_mailbox_ahead(const struct mr_model *m, const struct mr_domain *d, const char *name,
+			     struct mr_strmap_ahead *a, size_t i);
+struct mr_mailbox *mr_domain_add_mailbox_ahead(struct mr_model *m, struct mr_domain *d, const char *name,
+					       struct mr_loc loc, struct mr_mailbox **existing,
+					       const struct mr_strmap_ahead *a, size_t i);
 
 /*
  * The same, with the strings borrowed, not copied: they must stay unchanged and outlive
@@ -365,6 +375,10 @@ void mr_model_drop_domains(struct mr_model *m, size_t n);
 /* Make the name maps again from the users, domains and mailboxes arrays, after objects were
  * taken out of them (the maps have no removal). */
 void mr_model_reindex(struct mr_model *m);
+/* Put every mailbox of the domains, in their order, in the mailbox map, as
+ * mr_strmap_put_new() one by one would (the first of an address stays): for a model whose
+ * domains were given their mailboxes without it.  Reserve the map first. */
+void mr_model_put_mailboxes(struct mr_model *m);
 
 struct mr_user *mr_model_user(const struct mr_model *m, const char *name);
 struct mr_domain *mr_model_domain(const struct mr_model *m, const char *name);

@@ -93,8 +93,17 @@ static bool user_disabled(const struct mr_model *t, const struct mr_domain *d)
 /* ---- one builder per file ---- */
 
 /* The exim4 passwd record of a target mailbox (d: its target domain). */
+/* The live mailbox of a target mailbox's address; h: its mr_hash(), or NULL. */
+static const struct mr_mailbox *live_mailbox(const struct mr_model *lm, const struct mr_mailbox *mb, const uint64_t *h)
+{
+	if (!h)
+		return mr_model_mailbox(lm, mb->address);
+	return mr_strmap_get_hashed(&lm->mailbox_map, mb->address, strlen(mb->address), *h);
+}
+
 static void passwd_line(struct mr_line *l, const struct mr_codec_file *f, struct mr_arena *a,
-			const struct mr_plan_input *in, const struct mr_domain *d, bool udis, const struct mr_mailbox *mb)
+			const struct mr_plan_input *in, const struct mr_domain *d, bool udis, const struct mr_mailbox *mb,
+			const uint64_t *h)
 {
 	const struct mr_model *lm = &in->live->model;
 	record(l, f, a, mb->address);
@@ -105,7 +114,7 @@ static void passwd_line(struct mr_line *l, const struct mr_codec_file *f, struct
 	mr_line_set_field(l, MR_F_PASSWD_SAVE, mb->keep_copy ? NULL : "no", a);
 	/* a live mailbox knows its line: no second lookup by address */
 	const struct mr_mailbox_live *mlp = mr_mailbox_live(mb);
-	const struct mr_mailbox *lmb = mlp && mlp->src_exim ? mb : mr_model_mailbox(lm, mb->address);
+	const struct mr_mailbox *lmb = mlp && mlp->src_exim ? mb : live_mailbox(lm, mb, h);
 	const struct mr_line *ll = lmb ? mr_mailbox_live(lmb)->src_exim : NULL;
 	if (ll)
 		mr_line_set_field(l, MR_F_PASSWD_EXTRA, mr_line_field(ll, MR_F_PASSWD_EXTRA), a);
@@ -183,12 +192,12 @@ static bool has_dovecot(const struct mr_mailbox *mb)
  * *at_apply is set when a value is made at apply (a hash, the ids). */
 static void dovecot_line(struct mr_line *l, const struct mr_codec_file *f, struct mr_arena *a,
 			 const struct mr_plan_input *in, struct mr_strmap *hashes, const struct dom_ctx *c,
-			 const struct mr_mailbox *mb, bool *at_apply)
+			 const struct mr_mailbox *mb, const uint64_t *ah, bool *at_apply)
 {
 	const struct mr_model *lm = &in->live->model;
 	const struct mr_domain *d = c->d, *ld = c->ld;
 	const struct mr_mailbox_live *mlp = mr_mailbox_live(mb);
-	const struct mr_mailbox *live_mb = mlp && mlp->src_dovecot ? mb : mr_model_mailbox(lm, mb->address);
+	const struct mr_mailbox *live_mb = mlp && mlp->src_dovecot ? mb : live_mailbox(lm, mb, ah);
 	const struct mr_mailbox_live *lmb = live_mb ? mr_mailbox_live(live_mb) : NULL;
 	bool same_owner = lmb && ld && ld->owner && d->owner && strcmp(ld->owner, d->owner) == 0;
 	record(l, f, a, mb->address);
@@ -712,9 +721,21 @@ static void wanted_mailboxes(struct wanted *wn, enum mr_file_id id, const struct
 			if (id != MR_FILE_DOVECOT_PASSWD || has_dovecot(d->mailboxes[j]))
 				wn->recs[wn->n++] = (struct mb_rec){ (uint32_t)i, (uint32_t)j };
 	}
+	struct mr_strmap_ahead ahead = MR_STRMAP_AHEAD_INIT;
 	for (size_t k = 0; k < wn->n; k++) {
+		if (k + MR_STRMAP_AHEAD < wn->n) {
+			const char *na = rec_mailbox(wn, k + MR_STRMAP_AHEAD)->address;
+			mr_strmap_ahead(&ahead, k + MR_STRMAP_AHEAD, &t->mailbox_map, NULL, na, strlen(na));
+		}
+		if (k + MR_STRMAP_AHEAD / 2 < wn->n) {
+			size_t s = mr_strmap_ahead_peek(&ahead, k + MR_STRMAP_AHEAD / 2, &t->mailbox_map,
+							rec_mailbox(wn, k + MR_STRMAP_AHEAD / 2)->address);
+			if (s != SIZE_MAX)
+				__builtin_prefetch(&wn->by_slot[s]);
+		}
 		const char *a = rec_mailbox(wn, k)->address;
-		size_t len = strlen(a), slot = mr_strmap_index(&t->mailbox_map, a, len);
+		size_t len = strlen(a);
+		size_t slot = mr_strmap_index_hashed(&t->mailbox_map, a, len, mr_strmap_ahead_hash(&ahead, k, a, len));
 		if (slot == SIZE_MAX) /* the first record of an address takes it, as a list's map does */
 			mr_strmap_put_new(&wn->strays, a, len, (void *)(uintptr_t)(k + 1));
 		else if (!wn->by_slot[slot])
@@ -779,12 +800,13 @@ static bool is_at(const char *key, const char *local, const char *domain)
 	return strncmp(key, local, n) == 0 && key[n] == '@' && strcmp(key + n + 1, domain) == 0;
 }
 
-static size_t alias_find(struct wanted *wn, const struct mr_line *l)
+/* h: the mr_hash() of the line's main address */
+static size_t alias_find(struct wanted *wn, const struct mr_line *l, uint64_t h)
 {
 	const char *main_addr = mr_line_field(l, MR_F_ALIAS_MAIN), *type = mr_line_field(l, MR_F_ALIAS_TYPE);
 	if (!main_addr || !type || (strcmp(type, "fwd") != 0 && strcmp(type, "user") != 0))
 		return SIZE_MAX;
-	size_t slot = mr_strmap_index(&wn->t->mailbox_map, main_addr, strlen(main_addr));
+	size_t slot = mr_strmap_index_hashed(&wn->t->mailbox_map, main_addr, strlen(main_addr), h);
 	if (slot == SIZE_MAX || !wn->by_slot[slot])
 		return SIZE_MAX;
 	size_t base = wn->by_slot[slot] - 1;
@@ -814,8 +836,9 @@ static void wanted_release(struct wanted *wn)
 	mr_arena_release(&wn->scratch);
 }
 
-/* The number of the record wanted under a live record's key, or SIZE_MAX. */
-static size_t wanted_find(struct wanted *wn, const struct mr_codec_file *live, const struct mr_line *l)
+/* The number of the record wanted under a live record's key, or SIZE_MAX; h: the mr_hash()
+ * of find_key(), for a lazy one. */
+static size_t wanted_find(struct wanted *wn, const struct mr_codec_file *live, const struct mr_line *l, uint64_t h)
 {
 	size_t len;
 	if (!wn->lazy) {
@@ -824,17 +847,25 @@ static size_t wanted_find(struct wanted *wn, const struct mr_codec_file *live, c
 		return v ? v - 1 : SIZE_MAX;
 	}
 	if (wn->id == MR_FILE_EXIM_ALIASES)
-		return alias_find(wn, l);
+		return alias_find(wn, l, h);
 	len = strlen(mr_line_key(l));
-	size_t slot = mr_strmap_index(&wn->t->mailbox_map, mr_line_key(l), len);
+	size_t slot = mr_strmap_index_hashed(&wn->t->mailbox_map, mr_line_key(l), len, h);
 	if (slot != SIZE_MAX && wn->by_slot[slot])
 		return wn->by_slot[slot] - 1;
-	uintptr_t v = wn->strays.count ? (uintptr_t)mr_strmap_get(&wn->strays, mr_line_key(l), len) : 0;
+	uintptr_t v = wn->strays.count ? (uintptr_t)mr_strmap_get_hashed(&wn->strays, mr_line_key(l), len, h) : 0;
 	return v ? v - 1 : SIZE_MAX;
 }
 
-/* Record k; a lazy one is good until the next call. */
-static const struct mr_line *wanted_line(struct wanted *wn, size_t k)
+/* What a lazy one looks a live line up by in the target's mailbox map: the aliases file, its
+ * main address; the mailbox files, its key.  NULL: nothing. */
+static const char *find_key(const struct wanted *wn, const struct mr_line *l)
+{
+	return wn->id == MR_FILE_EXIM_ALIASES ? mr_line_field(l, MR_F_ALIAS_MAIN) : mr_line_key(l);
+}
+
+/* Record k; a lazy one is good until the next call.  h: the mr_hash() of its address (a
+ * mailbox file's record), or NULL. */
+static const struct mr_line *wanted_line(struct wanted *wn, size_t k, const uint64_t *h)
 {
 	if (!wn->lazy)
 		return &wn->w->f.lines[k];
@@ -854,9 +885,9 @@ static const struct mr_line *wanted_line(struct wanted *wn, size_t k)
 	if (wn->dc.d != d)
 		dom_ctx(&wn->dc, wn->t, wn->in, d);
 	if (wn->id == MR_FILE_EXIM_PASSWD)
-		passwd_line(&wn->cur, wn->f, &wn->scratch, wn->in, d, wn->dc.udis, mb);
+		passwd_line(&wn->cur, wn->f, &wn->scratch, wn->in, d, wn->dc.udis, mb, h);
 	else
-		dovecot_line(&wn->cur, wn->f, &wn->scratch, wn->in, wn->hashes, &wn->dc, mb, &wn->at_apply);
+		dovecot_line(&wn->cur, wn->f, &wn->scratch, wn->in, wn->hashes, &wn->dc, mb, h, &wn->at_apply);
 	return &wn->cur;
 }
 
@@ -872,14 +903,38 @@ static struct merge_count merge_pass(const struct mr_codec_file *live, struct wa
 	size_t added = 0, changed = 0, removed = 0, taken = 0;
 	bool shared = live->codec->flags & MR_CODEC_SHARED;
 	bool *used = wn->used;
+	/* a lazy one looks each line up in the target's map (find_key), then the mailbox files
+	 * the record's address in the live one: both slots are fetched a few lines ahead, with
+	 * one hash */
+	bool by_address = wn->lazy && wn->id != MR_FILE_EXIM_ALIASES;
+	const struct mr_strmap *tmap = wn->lazy ? &wn->t->mailbox_map : NULL;
+	const struct mr_strmap *lmap = by_address ? &wn->in->live->model.mailbox_map : NULL;
+	struct mr_strmap_ahead ahead = MR_STRMAP_AHEAD_INIT;
 	for (size_t i = 0; i < live->nlines; i++) {
 		const struct mr_line *l = &live->lines[i];
+		if (wn->lazy && i + MR_STRMAP_AHEAD < live->nlines) {
+			const struct mr_line *n = l + MR_STRMAP_AHEAD;
+			const char *nk = owned(live, n) ? find_key(wn, n) : NULL;
+			if (nk)
+				mr_strmap_ahead(&ahead, i + MR_STRMAP_AHEAD, tmap, lmap, nk, strlen(nk));
+		}
+		if (wn->lazy && i + MR_STRMAP_AHEAD / 2 < live->nlines) {
+			/* half way: the slots are in, fetch what they lead to */
+			const struct mr_line *n = l + MR_STRMAP_AHEAD / 2;
+			const char *nk = owned(live, n) ? find_key(wn, n) : NULL;
+			size_t s = nk ? mr_strmap_ahead_peek(&ahead, i + MR_STRMAP_AHEAD / 2, tmap, nk) : SIZE_MAX;
+			if (s != SIZE_MAX)
+				__builtin_prefetch(&wn->by_slot[s]);
+			s = nk && lmap ? mr_strmap_ahead_peek(&ahead, i + MR_STRMAP_AHEAD / 2, lmap, nk) : SIZE_MAX;
+			if (s != SIZE_MAX)
+				__builtin_prefetch(lmap->slots[s].value);
+		}
 		if (shared && l->kind == MR_LINE_END) {
 			/* the rest of the block goes before its end marker */
 			for (size_t j = 0; j < wn->n; j++)
 				if (!used[j]) {
 					if (out)
-						push(out, wanted_line(wn, j));
+						push(out, wanted_line(wn, j, NULL));
 					used[j] = true;
 					taken++;
 					added++;
@@ -889,14 +944,16 @@ static struct merge_count merge_pass(const struct mr_codec_file *live, struct wa
 			push(out, l);
 			continue;
 		}
-		size_t k = wanted_find(wn, live, l);
+		const char *fk = wn->lazy ? find_key(wn, l) : NULL;
+		uint64_t h = fk ? mr_strmap_ahead_hash(&ahead, i, fk, strlen(fk)) : 0;
+		size_t k = wanted_find(wn, live, l, h);
 		if (k == SIZE_MAX || used[k]) {
 			removed++;
 			continue;
 		}
 		used[k] = true;
 		taken++;
-		const struct mr_line *wl = wanted_line(wn, k);
+		const struct mr_line *wl = wanted_line(wn, k, by_address ? &h : NULL);
 		if (same_record(id, live, l, live, wl)) {
 			push(out, l);
 		} else {
@@ -911,7 +968,7 @@ static struct merge_count merge_pass(const struct mr_codec_file *live, struct wa
 		for (size_t j = 0; j < wn->n; j++)
 			if (!used[j]) {
 				if (out)
-					push(out, wanted_line(wn, j));
+					push(out, wanted_line(wn, j, NULL));
 				added++;
 			}
 		if (shared)

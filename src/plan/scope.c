@@ -354,11 +354,7 @@ static void build(struct sc *s)
 		t->mailbox_map = d->mailbox_map;
 	} else {
 		mr_strmap_reserve(&t->mailbox_map, nmb); /* at its size: no rehash of 100,000 keys */
-		for (size_t i = 0; i < t->ndomains; i++)
-			for (size_t j = 0; j < t->domains[i]->nmailboxes; j++) {
-				struct mr_mailbox *mb = t->domains[i]->mailboxes[j];
-				mr_strmap_put_new(&t->mailbox_map, mb->address, strlen(mb->address), mb);
-			}
+		mr_model_put_mailboxes(t);
 	}
 	/* canonical order, as mr_model_sort's; the mailbox arrays are in it already, so nothing
 	 * is written into a shared one */

@@ -213,11 +213,7 @@ static void build(struct tg *g)
 		else
 			keep_domain(g, d);
 	}
-	for (size_t i = 0; i < r->ndomains; i++)
-		for (size_t j = 0; j < r->domains[i]->nmailboxes; j++) {
-			struct mr_mailbox *mb = r->domains[i]->mailboxes[j];
-			mr_strmap_put_new(&r->mailbox_map, mb->address, strlen(mb->address), mb);
-		}
+	mr_model_put_mailboxes(r);
 	mr_model_sort(r);
 	/* the users whose settings the run takes from the target (apply makes their accounts) */
 	struct mr_plan *p = g->p;

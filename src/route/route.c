@@ -546,16 +546,44 @@ char *mr_router_unknown(const struct mr_router *a, const struct mr_router *b, co
 	return mr_buf_detach(&buf);
 }
 
+/* The mailbox after *i, *j in the model's order, the cursor moved past it; NULL: none. */
+static const struct mr_mailbox *next_mailbox(const struct mr_model *m, size_t *i, size_t *j)
+{
+	for (; *i < m->ndomains; ++*i, *j = 0)
+		if (*j < m->domains[*i]->nmailboxes)
+			return m->domains[*i]->mailboxes[(*j)++];
+	return NULL;
+}
+
 void mr_route_findings(const struct mr_router *r, struct mr_diags *out)
 {
 	struct mr_buf b = MR_BUF_INIT;
+	/* each mailbox's route looks its address, and those of its copies, up in the mailbox
+	 * and the alias maps: their slots are fetched MR_STRMAP_AHEAD mailboxes ahead (a cursor
+	 * that runs ahead of the loop, skipped domains included; only a prefetch, the lookups
+	 * hash again) */
+	struct mr_strmap_ahead ahead = MR_STRMAP_AHEAD_INIT, copies = MR_STRMAP_AHEAD_INIT;
+	size_t ai = 0, aj = 0, pos = 0, cpos = 0;
+	for (size_t k = 0; k < MR_STRMAP_AHEAD; k++)
+		next_mailbox(r->m, &ai, &aj);
 	for (size_t i = 0; i < r->m->ndomains; i++) {
 		const struct mr_domain *d = r->m->domains[i];
-		if (!local_domain(r, d->name))
+		if (!local_domain(r, d->name)) {
+			for (size_t j = 0; j < d->nmailboxes; j++)
+				next_mailbox(r->m, &ai, &aj);
 			continue;
-		for (size_t j = 0; j < d->nmailboxes; j++)
+		}
+		for (size_t j = 0; j < d->nmailboxes; j++) {
+			const struct mr_mailbox *n = next_mailbox(r->m, &ai, &aj);
+			if (n)
+				mr_strmap_ahead(&ahead, pos++, &r->m->mailbox_map, &r->aliases, n->address,
+						strlen(n->address));
+			for (size_t k = 0; n && k < n->copy_to.n; k++)
+				mr_strmap_ahead(&copies, cpos++, &r->m->mailbox_map, &r->aliases, n->copy_to.v[k].s,
+						strlen(n->copy_to.v[k].s));
 			if (!mailbox_disabled(r, d->mailboxes[j]))
 				mailbox_findings(r, d->mailboxes[j], &b, out);
+		}
 		/* a redirect_domain's unknown addresses are refused when the other domain refuses
 		 * them: that is what it means; a forward names one address that should take them */
 		if (d->action != MR_ACTION_FORWARD)

@@ -60,27 +60,41 @@ void mr_strmap_reserve(struct mr_strmap *m, size_t n)
 		rehash(m, cap);
 }
 
-void *mr_strmap_get(const struct mr_strmap *m, const char *key, size_t len)
+void *mr_strmap_get_hashed(const struct mr_strmap *m, const char *key, size_t len, uint64_t h)
 {
 	if (!m->cap)
 		return NULL;
-	struct mr_strmap_slot *s = find(m, key, len, mr_hash(key, len));
+	struct mr_strmap_slot *s = find(m, key, len, h);
 	return s->key ? s->value : NULL;
+}
+
+size_t mr_strmap_index_hashed(const struct mr_strmap *m, const char *key, size_t len, uint64_t h)
+{
+	if (!m->cap)
+		return SIZE_MAX;
+	struct mr_strmap_slot *s = find(m, key, len, h);
+	return s->key ? (size_t)(s - m->slots) : SIZE_MAX;
+}
+
+void *mr_strmap_get(const struct mr_strmap *m, const char *key, size_t len)
+{
+	return m->cap ? mr_strmap_get_hashed(m, key, len, mr_hash(key, len)) : NULL;
 }
 
 size_t mr_strmap_index(const struct mr_strmap *m, const char *key, size_t len)
 {
-	if (!m->cap)
-		return SIZE_MAX;
-	struct mr_strmap_slot *s = find(m, key, len, mr_hash(key, len));
-	return s->key ? (size_t)(s - m->slots) : SIZE_MAX;
+	return m->cap ? mr_strmap_index_hashed(m, key, len, mr_hash(key, len)) : SIZE_MAX;
 }
 
 void *mr_strmap_put_new(struct mr_strmap *m, const char *key, size_t len, void *value)
 {
+	return mr_strmap_put_new_hashed(m, key, len, value, mr_hash(key, len));
+}
+
+void *mr_strmap_put_new_hashed(struct mr_strmap *m, const char *key, size_t len, void *value, uint64_t h)
+{
 	if ((m->count + 1) * 5 > m->cap * 4)
 		rehash(m, m->cap ? m->cap * 2 : 16);
-	uint64_t h = mr_hash(key, len);
 	struct mr_strmap_slot *s = find(m, key, len, h);
 	if (s->key)
 		return s->value;
