@@ -10,8 +10,8 @@
 
 #include <stddef.h>
 
-/* Once, first thing in main: blocks from MR_MMAP_MIN up are mappings of their own, those
- * from MR_BIG_MIN up backed by huge pages where the kernel can (see xalloc.c). */
+/* Once, first thing in main: blocks from MR_MMAP_MIN up are mappings of their own (see
+ * xalloc.c). */
 #define MR_MMAP_MIN ((size_t)256 << 10)
 void mr_alloc_init(void);
 void *xmalloc(size_t n);
