@@ -381,17 +381,26 @@ static int cmp_mailbox(const void *a, const void *b)
 	return strcmp((*(struct mr_mailbox *const *)a)->name, (*(struct mr_mailbox *const *)b)->name);
 }
 
-void mr_model_sort(struct mr_model *m)
+/* qsort's array must not be NULL, even for zero elements */
+void mr_model_sort_top(struct mr_model *m)
 {
-	/* qsort's array must not be NULL, even for zero elements */
 	if (m->nusers > 1)
 		qsort(m->users, m->nusers, sizeof(*m->users), cmp_user);
 	if (m->ndomains > 1)
 		qsort(m->domains, m->ndomains, sizeof(*m->domains), cmp_domain);
+}
+
+void mr_domain_sort_mailboxes(struct mr_domain *d)
+{
+	if (d->nmailboxes > 1)
+		qsort(d->mailboxes, d->nmailboxes, sizeof(*d->mailboxes), cmp_mailbox);
+}
+
+void mr_model_sort(struct mr_model *m)
+{
+	mr_model_sort_top(m);
 	for (size_t i = 0; i < m->ndomains; i++)
-		if (m->domains[i]->nmailboxes > 1)
-			qsort(m->domains[i]->mailboxes, m->domains[i]->nmailboxes,
-			      sizeof(*m->domains[i]->mailboxes), cmp_mailbox);
+		mr_domain_sort_mailboxes(m->domains[i]);
 }
 
 size_t mr_model_count_mailboxes(const struct mr_model *m)

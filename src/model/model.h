@@ -425,6 +425,10 @@ struct mr_item *mr_model_items(struct mr_model *m, size_t n);
 
 /* Canonical order: users, domains and each domain's mailboxes sorted by name. */
 void mr_model_sort(struct mr_model *m);
+/* Its two parts: the users and domains arrays (not the mailbox arrays); one domain's
+ * mailbox array. */
+void mr_model_sort_top(struct mr_model *m);
+void mr_domain_sort_mailboxes(struct mr_domain *d);
 
 /*
  * The fleet (fleet.c, design section 9).  mr_model_is_fleet: server.hosts is set.

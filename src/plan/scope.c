@@ -236,21 +236,6 @@ static size_t mailboxes_disabled_by(struct sc *s, struct mr_domain *n)
 	return copies;
 }
 
-static int cmp_user(const void *a, const void *b)
-{
-	return strcmp((*(struct mr_user *const *)a)->name, (*(struct mr_user *const *)b)->name);
-}
-
-static int cmp_domain(const void *a, const void *b)
-{
-	return strcmp((*(struct mr_domain *const *)a)->name, (*(struct mr_domain *const *)b)->name);
-}
-
-static int cmp_mailbox(const void *a, const void *b)
-{
-	return strcmp((*(struct mr_mailbox *const *)a)->name, (*(struct mr_mailbox *const *)b)->name);
-}
-
 /* Whether d's mailboxes are in the canonical order (mr_model_sort's: by name, each name once
  * in a domain), so that a target can list d's own array. */
 static bool mailboxes_sorted(const struct mr_domain *d)
@@ -290,8 +275,7 @@ static size_t target_domain(struct sc *s, const struct mr_domain *dd, const stru
 	}
 	struct mr_domain *n = mr_plan_copy_domain(s->t, dd, dd->mailboxes, dd->nmailboxes);
 	n->disabled_by = by;
-	if (n->nmailboxes > 1)
-		qsort(n->mailboxes, n->nmailboxes, sizeof(*n->mailboxes), cmp_mailbox);
+	mr_domain_sort_mailboxes(n);
 	return mailboxes_disabled_by(s, n);
 }
 
@@ -343,7 +327,7 @@ static void build(struct sc *s)
 			share_domain(t, ld);
 		} else {
 			struct mr_domain *n = mr_plan_copy_domain(t, ld, ld->mailboxes, ld->nmailboxes);
-			qsort(n->mailboxes, n->nmailboxes, sizeof(*n->mailboxes), cmp_mailbox); /* >= 2: unsorted */
+			mr_domain_sort_mailboxes(n);
 		}
 	}
 	size_t nmb = 0;
@@ -358,10 +342,7 @@ static void build(struct sc *s)
 	}
 	/* canonical order, as mr_model_sort's; the mailbox arrays are in it already, so nothing
 	 * is written into a shared one */
-	if (t->nusers > 1)
-		qsort(t->users, t->nusers, sizeof(*t->users), cmp_user);
-	if (t->ndomains > 1)
-		qsort(t->domains, t->ndomains, sizeof(*t->domains), cmp_domain);
+	mr_model_sort_top(t);
 }
 
 void mr_plan_target_release(struct mr_model *t, const struct mr_plan_input *in)
