@@ -7,12 +7,7 @@
 # which never looks at `was` (B's place): alice's mail moves to C, the B-era mail stays in B's
 # tree, the apply exits 0 without a word, and nothing (homes-left, home_gone) remembers it.
 . "$(dirname "$0")/lib.sh"
-sandbox
-gen "$tmp/a.yaml" alice info keep
-gen "$tmp/b.yaml" bob info keep
-gen "$tmp/c.yaml" carol info keep
-mr -q apply -f "$tmp/a.yaml" >/dev/null 2>&1 || { echo "setup failed"; exit 2; }
-echo 'A-era mail' | as 1001 tee "$(email alice)/example.com/info/msg" >/dev/null
+abc_alice_mail keep
 as 1003 mkdir -p "$(email bob)/example.com"
 as 1003 touch "$(email bob)/example.com/info"     # B blocks the move
 mr -q apply -f "$tmp/b.yaml" >/dev/null 2>&1

@@ -8,12 +8,7 @@
 # moved nothing from B's empty place, made an empty home in C's tree and exited 0: alice's
 # mail stranded, and nothing (homes-left, a warning) remembered it.
 . "$(dirname "$0")/lib.sh"
-sandbox
-gen "$tmp/a.yaml" alice info
-gen "$tmp/b.yaml" bob info
-gen "$tmp/c.yaml" carol info
-mr -q apply -f "$tmp/a.yaml" >/dev/null 2>&1 || { echo "setup failed"; exit 2; }
-echo 'A-era mail' | as 1001 tee "$(email alice)/example.com/info/msg" >/dev/null
+abc_alice_mail
 as 1003 mkdir -p "$(email bob)/example.com"
 as 1003 ln -s /tmp "$(email bob)/example.com/info"  # B's place: a link, no home
 mr -q apply -f "$tmp/b.yaml" >/dev/null 2>&1

@@ -6,12 +6,7 @@
 # through it went where it points, which is not moved.  The warning of 07 (a link or file at
 # the live home place) must name this case too: before, it was passed over without a word.
 . "$(dirname "$0")/lib.sh"
-sandbox
-gen "$tmp/a.yaml" alice info
-gen "$tmp/b.yaml" bob info
-gen "$tmp/c.yaml" carol info
-mr -q apply -f "$tmp/a.yaml" >/dev/null 2>&1 || { echo "setup failed"; exit 2; }
-echo 'A-era mail' | as 1001 tee "$(email alice)/example.com/info/msg" >/dev/null
+abc_alice_mail
 mkdir -p "$tmp/elsewhere/info" && chown -R 1003:1003 "$tmp/elsewhere"
 as 1003 mkdir -p "$(email bob)"
 as 1003 ln -s "$tmp/elsewhere" "$(email bob)/example.com"  # B's domain directory: a link

@@ -39,6 +39,16 @@ gen() {
 		for m in "$@"; do printf '      %s: {password: %s}\n' "$m" "$H"; done
 	} >"$f"
 }
+# abc_alice_mail [keep]: a sandbox and an owner change A -> B -> C of info@example.com
+# ($tmp/a.yaml alice, b.yaml bob, c.yaml carol), A applied, with mail in alice's home
+abc_alice_mail() {
+	sandbox
+	gen "$tmp/a.yaml" alice info "$@"
+	gen "$tmp/b.yaml" bob info "$@"
+	gen "$tmp/c.yaml" carol info "$@"
+	mr -q apply -f "$tmp/a.yaml" >/dev/null 2>&1 || { echo "setup failed"; exit 2; }
+	echo 'A-era mail' | as 1001 tee "$(email alice)/example.com/info/msg" >/dev/null
+}
 present() { echo "WEAKNESS PRESENT: $*"; exit 1; }
 fixed() { echo "ok (fixed): $*"; exit 0; }
 [ "$(id -u)" -eq 0 ] || { echo "run as root" >&2; exit 2; }
