@@ -180,6 +180,43 @@ START_TEST(strmap_put_get_set)
 }
 END_TEST
 
+/* The look-ahead helpers (strmap.h) give mr_strmap_get()'s answers whatever the loop skips:
+ * a position never fetched, or fetched for another key pointer, is hashed again; a position
+ * fetched MR_STRMAP_AHEAD before its lookup keeps its hash (the ring holds twice that). */
+START_TEST(strmap_ahead_matches_get)
+{
+	enum { N = 1000 };
+	struct mr_strmap m = MR_STRMAP_INIT;
+	static char keys[N][12];
+	for (int i = 0; i < N; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "k%d", i);
+		if (i % 5) /* every fifth key is not in the map */
+			mr_strmap_put_new(&m, keys[i], strlen(keys[i]), (void *)(intptr_t)(i + 1));
+	}
+	struct mr_strmap_ahead a = MR_STRMAP_AHEAD_INIT;
+	char other[12];
+	for (size_t i = 0; i < N; i++) {
+		size_t n = i + MR_STRMAP_AHEAD;
+		/* every third position is skipped, as a loop over a file's records skips its comments */
+		if (n < N && n % 3)
+			mr_strmap_ahead(&a, n, &m, NULL, keys[n], strlen(keys[n]));
+		size_t len = strlen(keys[i]);
+		bool fetched = i >= MR_STRMAP_AHEAD && i % 3;
+		ck_assert(fetched == (mr_strmap_ahead_for(&a, i, keys[i]) != NULL));
+		ck_assert_uint_eq(mr_strmap_ahead_hash(&a, i, keys[i], len), mr_hash(keys[i], len));
+		ck_assert_ptr_eq(mr_strmap_get_hashed(&m, keys[i], len, mr_strmap_ahead_hash(&a, i, keys[i], len)),
+				 mr_strmap_get(&m, keys[i], len));
+		ck_assert_uint_eq(mr_strmap_index_hashed(&m, keys[i], len, mr_strmap_ahead_hash(&a, i, keys[i], len)),
+				  mr_strmap_index(&m, keys[i], len));
+		/* the same bytes under another pointer are not taken for the fetched key */
+		memcpy(other, keys[i], len + 1);
+		ck_assert_ptr_null(mr_strmap_ahead_for(&a, i, other));
+		ck_assert_uint_eq(mr_strmap_ahead_peek(&a, i, &m, other), SIZE_MAX);
+	}
+	mr_strmap_release(&m);
+}
+END_TEST
+
 START_TEST(edit_distance_and_closest)
 {
 	ck_assert_uint_eq(mr_edit_distance("greylistin", "greylisting", 3), 1);
@@ -566,6 +603,7 @@ Suite *suite_util(void)
 	tcase_add_test(tc, arena_zalloc_is_zeros_after_rewinds);
 	tcase_add_test(tc, buf_formats_and_detaches);
 	tcase_add_test(tc, strmap_put_get_set);
+	tcase_add_test(tc, strmap_ahead_matches_get);
 	tcase_add_test(tc, edit_distance_and_closest);
 	tcase_add_test(tc, parse_u64_bounds);
 	tcase_add_test(tc, diags_sort_and_render);
