@@ -148,10 +148,7 @@ static const char *live_hash(void *ctx, const char *address, const char *hash)
 	struct live_job *j = ctx;
 	if (!atomic_load_explicit(&j->ready, memory_order_acquire))
 		return NULL;
-	const struct mr_mailbox *o = mr_model_mailbox(&j->lv->model, address);
-	return o && o->password_kind == MR_PASSWORD_HASH && o->password.value && strcmp(o->password.value, hash) == 0
-		       ? o->password.value
-		       : NULL;
+	return mr_model_same_hash(&j->lv->model, address, hash);
 }
 
 static void now_stamps(char *stamp, size_t n, char *iso, size_t isolen)

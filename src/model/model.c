@@ -89,6 +89,14 @@ const char *mr_model_mailbox_hash(struct mr_model *m, const char *address, const
 	return h ? h : mr_model_hash_str(m, s, len);
 }
 
+const char *mr_model_same_hash(const struct mr_model *m, const char *address, const char *hash)
+{
+	const struct mr_mailbox *o = mr_model_mailbox(m, address);
+	return o && o->password_kind == MR_PASSWORD_HASH && o->password.value && strcmp(o->password.value, hash) == 0
+		       ? o->password.value
+		       : NULL;
+}
+
 size_t mr_model_share_hashes(struct mr_model *m, const struct mr_model *from)
 {
 	struct mr_arena kept = MR_ARENA_INIT;
@@ -99,10 +107,9 @@ size_t mr_model_share_hashes(struct mr_model *m, const struct mr_model *from)
 			struct mr_mailbox *mb = d->mailboxes[j];
 			if (mb->password_kind != MR_PASSWORD_HASH || !mb->password.value)
 				continue;
-			const struct mr_mailbox *o = mr_model_mailbox(from, mb->address);
-			if (o && o->password_kind == MR_PASSWORD_HASH && o->password.value &&
-			    strcmp(o->password.value, mb->password.value) == 0) {
-				mb->password.value = o->password.value;
+			const char *same = mr_model_same_hash(from, mb->address, mb->password.value);
+			if (same) {
+				mb->password.value = same;
 				shared++;
 			} else {
 				mb->password.value = mr_arena_strdup(&kept, mb->password.value);

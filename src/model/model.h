@@ -420,6 +420,8 @@ const char *mr_model_mailbox_hash(struct mr_model *m, const char *address, const
  * how many were shared.
  */
 size_t mr_model_share_hashes(struct mr_model *m, const struct mr_model *from);
+/* m's string of mailbox address's hash when it is a hash equal to hash, else NULL. */
+const char *mr_model_same_hash(const struct mr_model *m, const char *address, const char *hash);
 /* Allocate a list of n items in the model's arena (zeroed). */
 struct mr_item *mr_model_items(struct mr_model *m, size_t n);
 
