@@ -228,35 +228,24 @@ static bool dg_mark(struct dgraph *g, const struct mr_plan *p, const struct mr_m
 	struct mr_strmap users = MR_STRMAP_INIT; /* the users changed */
 	for (size_t i = 0; i < p->nchanges; i++) {
 		const struct mr_change *c = &p->changes[i];
-		switch (c->object) {
-		case MR_OBJ_SERVER:
-		case MR_OBJ_DKIM:
-		case MR_OBJ_CERT:
-			continue; /* no route reads them */
-		case MR_OBJ_USER: /* its disabled flag: every domain it owns, in either model (below) */
+		if (!route_read(c))
+			continue;
+		if (c->object == MR_OBJ_USER) { /* its disabled flag: every domain it owns, in either model (below) */
 			mr_strmap_put_new(&users, c->id, strlen(c->id), (void *)1);
 			continue;
-		case MR_OBJ_DOMAIN:
-		case MR_OBJ_MAILBOX: {
-			if (route_blind(c))
-				continue;
-			const char *dn = c->object == MR_OBJ_DOMAIN ? c->id : c->domain;
-			if (!dn) {
-				free(stack);
-				return false;
-			}
-			size_t x = dg_id(g, dn, strlen(dn));
-			if (!g->hit[x]) {
-				g->hit[x] = true;
-				stack = xgrow(stack, sizeof(*stack), n + 1, &cap);
-				stack[n++] = x;
-			}
-			continue;
 		}
+		const char *dn = c->object == MR_OBJ_DOMAIN ? c->id : c->object == MR_OBJ_MAILBOX ? c->domain : NULL;
+		if (!dn) { /* a kind this does not know */
+			free(stack);
+			mr_strmap_release(&users);
+			return false;
 		}
-		free(stack);
-		mr_strmap_release(&users);
-		return false;
+		size_t x = dg_id(g, dn, strlen(dn));
+		if (!g->hit[x]) {
+			g->hit[x] = true;
+			stack = xgrow(stack, sizeof(*stack), n + 1, &cap);
+			stack[n++] = x;
+		}
 	}
 	if (users.count) {
 		dg_users(g, live, &users, &stack, &n, &cap);
